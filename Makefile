@@ -1,0 +1,50 @@
+# pykeepalived — see README.md. Run as root on Debian 12.
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+APT_STAMP := $(VENV)/.apt
+# parallel workers for the test suite (namespace tests mostly wait on timers)
+JOBS    ?= 4
+
+.PHONY: all demo test lint bench venv apt clean
+
+all: test
+
+$(STAMP): pyproject.toml
+	test -x $(VPY) || $(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -e '.[test]'
+	touch $@
+
+venv: $(STAMP)
+
+# Install the Debian packages listed in deps/apt.txt that are missing.
+$(APT_STAMP): deps/apt.txt | $(STAMP)
+	@missing=$$(for p in $$(grep -v '^#' deps/apt.txt); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt-get install $$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+	@# the packaged daemons must not run on the host: the tests start their own copies in namespaces
+	-@systemctl disable --now keepalived nginx frr >/dev/null 2>&1 || true
+	touch $@
+
+apt: $(APT_STAMP)
+
+demo: $(STAMP) $(APT_STAMP)
+	$(VPY) -m pykeepalived.demo
+
+test: $(STAMP) $(APT_STAMP)
+	$(VPY) -m pytest -n $(JOBS) tests
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
+
+bench: $(STAMP) $(APT_STAMP)
+	$(VPY) bench/run.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

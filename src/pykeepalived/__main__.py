@@ -1,0 +1,3 @@
+from pykeepalived.cli import main
+
+raise SystemExit(main())

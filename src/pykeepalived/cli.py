@@ -1,0 +1,97 @@
+"""The `pykeepalived` command: keepalived's command line in front of the daemon."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.options import SIGFUNCS, Options, UsageError, parse_args
+
+USAGE = """\
+Usage: pykeepalived [OPTION...]
+  -f, --use-file=FILE          Use the specified configuration file
+  -P, --vrrp                   Only run with VRRP subsystem
+  -C, --check                  Only run with Health-checker subsystem
+  -B, --no_bfd                 Don't run BFD subsystem
+      --all                    Force all child processes to run, even if have no configuration
+  -l, --log-console            Log messages to local console
+  -D, --log-detail             Detailed log messages
+  -S, --log-facility=[0-7]     Set syslog facility to LOG_LOCAL[0-7]
+  -g, --log-file=FILE          Also log to FILE (default /tmp/keepalived.log)
+      --flush-log-file         Flush log file on write
+  -G, --no-syslog              Don't log via syslog
+  -u, --umask=MASK             umask for file creation (in numeric form)
+  -X, --release-vips           Drop VIP on transition from signal.
+  -V, --dont-release-vrrp      Don't remove VRRP VIPs and VROUTEs on daemon stop
+  -I, --dont-release-ipvs      Don't remove IPVS topology on daemon stop
+  -R, --dont-respawn           Don't respawn child processes
+  -n, --dont-fork              Don't fork the daemon process
+  -d, --dump-conf              Dump the configuration data
+  -p, --pid=FILE               Use specified pidfile for parent process
+  -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
+  -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
+  -a, --address-monitoring     Report all address additions/deletions notified via netlink
+  -s, --namespace=NAME         Run in network namespace NAME (overrides config)
+  -e, --all-config             Error if any configuration file missing (same as includes)
+  -i, --config-id id           Skip any configuration lines beginning '@' that don't match id
+                                or any lines beginning @^ that do match.
+                                The config-id defaults to the node name if option not used
+  -t, --config-test[=LOG_FILE] Check the configuration for obvious errors, output to
+                                stderr by default
+      --signum=SIGFUNC         Return signal number for STOP, RELOAD, DATA, STATS, STATS_CLEAR, JSON
+      --dump-conf-syntax       (pykeepalived) print the effective configuration in keepalived syntax
+  -v, --version                Display the version number
+  -h, --help                   Display this help message
+"""
+
+
+def version_text() -> str:
+    u = platform.uname()
+    return (
+        f"pykeepalived v{__version__} (keepalived {KEEPALIVED_COMPAT} compatible)\n\n"
+        f"Running on {u.system} {u.release} {u.version}\n"
+        f"Python {platform.python_version()}\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(args)
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 1
+    if opts.unexpected:
+        print(f"Unexpected argument(s): {' '.join(opts.unexpected)}", file=sys.stderr)
+    if opts.help:
+        sys.stderr.write(USAGE)
+        return 0
+    if opts.version:
+        sys.stderr.write(version_text())
+        return 0
+    if opts.signum is not None:
+        num = SIGFUNCS.get(opts.signum)
+        if num is None:
+            print(f"Unknown sigfunc {opts.signum}", file=sys.stderr)
+            return 1
+        print(num)
+        return 0
+    if opts.umask is not None:
+        os.umask(opts.umask)
+    return _run(opts)
+
+
+def _run(opts: Options) -> int:
+    if opts.config_test:
+        from pykeepalived.config.check import config_test
+
+        return config_test(opts)
+    if opts.dump_conf_syntax:
+        from pykeepalived.config.check import dump_conf_syntax
+
+        return dump_conf_syntax(opts)
+    from pykeepalived.daemon.main import run
+
+    return run(opts)

@@ -1,0 +1,176 @@
+"""keepalived's command line (keepalived/core/main.c parse_cmdline), as a typed value.
+
+Parsing follows getopt_long as keepalived calls it: the same short and long options, the same
+messages for unknown options and missing arguments, and exit status 1 for both.
+"""
+
+from __future__ import annotations
+
+import getopt
+import signal
+from dataclasses import dataclass, field
+
+DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
+
+
+class UsageError(Exception):
+    """A bad command line; the message is printed as keepalived prints it, exit status 1."""
+
+
+@dataclass(slots=True)
+class Options:
+    conf_file: str = DEFAULT_CONFIG
+    vrrp_only: bool = False  # -P
+    check_only: bool = False  # -C
+    no_bfd: bool = False  # -B
+    all_children: bool = False  # --all
+    log_console: bool = False  # -l
+    log_detail: int = 0  # -D (may be given twice)
+    log_facility: str = "daemon"  # -S
+    log_file: str | None = None  # -g
+    flush_log_file: bool = False
+    no_syslog: bool = False  # -G
+    umask: int | None = None  # -u
+    release_vips: bool = False  # -X
+    dont_release_vrrp: bool = False  # -V
+    dont_release_ipvs: bool = False  # -I
+    dont_respawn: bool = False  # -R
+    dont_fork: bool = False  # -n
+    dump_conf: bool = False  # -d
+    pid_file: str | None = None  # -p
+    vrrp_pid_file: str | None = None  # -r
+    checkers_pid_file: str | None = None  # -c
+    bfd_pid_file: str | None = None  # -b
+    address_monitoring: bool = False  # -a
+    namespace: str | None = None  # -s
+    all_config: bool = False  # -e
+    config_id: str | None = None  # -i
+    config_test: bool = False  # -t
+    config_test_file: str | None = None  # -t FILE
+    ignore_sigint: bool = False
+    signum: str | None = None
+    version: bool = False
+    help: bool = False
+    # pykeepalived extensions
+    dump_conf_syntax: bool = False  # --dump-conf-syntax: print the effective config in keepalived syntax
+    child: str | None = None  # --child=vrrp|checker (internal: how the parent re-executes a child)
+    unexpected: list[str] = field(default_factory=list)
+
+
+_SHORT = "f:PCBlDS:g::Gu:XVIRndp:r:c:b:as:ei:xA:mM::t::vhL"
+_LONG = [
+    "use-file=", "vrrp", "check", "no_bfd", "all", "log-console", "log-detail", "log-facility=",
+    "log-file=", "flush-log-file", "no-syslog", "umask=", "release-vips", "dont-release-vrrp",
+    "dont-release-ipvs", "dont-respawn", "dont-fork", "dump-conf", "pid=", "vrrp_pid=", "checkers_pid=",
+    "bfd_pid=", "address-monitoring", "namespace=", "all-config", "config-id=", "snmp",
+    "snmp-agent-socket=", "core-dump", "core-dump-pattern=", "config-test=", "config-test", "signum=",
+    "ignore-sigint", "version", "help", "log-file", "core-dump-pattern", "config-fd=", "no-mem-check",
+    "mem-check-log", "perf=", "perf", "debug=", "debug", "dump-conf-syntax", "child=",
+]
+
+# keepalived's SIGFUNC names (--signum); RT signals resolved as glibc numbers them.
+SIGFUNCS: dict[str, int] = {
+    "STOP": int(signal.SIGTERM),
+    "RELOAD": int(signal.SIGHUP),
+    "DATA": int(signal.SIGUSR1),
+    "STATS": int(signal.SIGUSR2),
+    "STATS_CLEAR": int(signal.SIGRTMAX) - 1,
+    "JSON": int(signal.SIGRTMIN) + 2,
+}
+
+
+def _facility(value: str) -> str:
+    if value.isdigit() and 0 <= int(value) <= 7:
+        return f"local{value}"
+    if value in {f"local{i}" for i in range(8)} | {"user", "daemon"}:
+        return value
+    raise UsageError(f"Invalid log facility '{value}'")
+
+
+def parse_args(argv: list[str]) -> Options:
+    try:
+        opts, rest = getopt.gnu_getopt(argv, _SHORT, _LONG)
+    except getopt.GetoptError as e:
+        opt = e.opt or ""
+        prefix = "--" if len(opt) > 1 else "-"
+        if "requires argument" in e.msg:
+            raise UsageError(f"Missing parameter for option {prefix}{opt}") from None
+        raise UsageError(f"Unknown option {prefix}{opt}") from None
+    o = Options(unexpected=rest)
+    for name, val in opts:
+        match name:
+            case "-f" | "--use-file":
+                o.conf_file = val
+            case "-P" | "--vrrp":
+                o.vrrp_only = True
+            case "-C" | "--check":
+                o.check_only = True
+            case "-B" | "--no_bfd":
+                o.no_bfd = True
+            case "--all":
+                o.all_children = True
+            case "-l" | "--log-console":
+                o.log_console = True
+            case "-D" | "--log-detail":
+                o.log_detail += 1
+            case "-S" | "--log-facility":
+                o.log_facility = _facility(val)
+            case "-g" | "--log-file":
+                o.log_file = val or "keepalived.log"
+            case "--flush-log-file":
+                o.flush_log_file = True
+            case "-G" | "--no-syslog":
+                o.no_syslog = True
+            case "-u" | "--umask":
+                try:
+                    o.umask = int(val, 0)
+                except ValueError:
+                    raise UsageError(f"Invalid umask '{val}'") from None
+            case "-X" | "--release-vips":
+                o.release_vips = True
+            case "-V" | "--dont-release-vrrp":
+                o.dont_release_vrrp = True
+            case "-I" | "--dont-release-ipvs":
+                o.dont_release_ipvs = True
+            case "-R" | "--dont-respawn":
+                o.dont_respawn = True
+            case "-n" | "--dont-fork":
+                o.dont_fork = True
+            case "-d" | "--dump-conf":
+                o.dump_conf = True
+            case "-p" | "--pid":
+                o.pid_file = val
+            case "-r" | "--vrrp_pid":
+                o.vrrp_pid_file = val
+            case "-c" | "--checkers_pid":
+                o.checkers_pid_file = val
+            case "-b" | "--bfd_pid":
+                o.bfd_pid_file = val
+            case "-a" | "--address-monitoring":
+                o.address_monitoring = True
+            case "-s" | "--namespace":
+                o.namespace = val
+            case "-e" | "--all-config":
+                o.all_config = True
+            case "-i" | "--config-id":
+                o.config_id = val
+            case "-t" | "--config-test":
+                # -t implies -n -R -G, as in keepalived
+                o.config_test = o.dont_fork = o.dont_respawn = o.no_syslog = True
+                o.config_test_file = val or None
+            case "--signum":
+                o.signum = val
+            case "--ignore-sigint":
+                o.ignore_sigint = True
+            case "-v" | "--version":
+                o.version = True
+            case "-h" | "--help":
+                o.help = True
+            case "--dump-conf-syntax":
+                o.dump_conf_syntax = True
+            case "--child":
+                o.child = val
+            case _:
+                # accepted for compatibility, no effect here (SNMP, core dumps, perf, debug, mem-check)
+                pass
+    return o

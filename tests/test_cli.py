@@ -1,0 +1,34 @@
+import subprocess
+import sys
+
+import pytest
+
+from pykeepalived.options import UsageError, parse_args
+
+
+def test_keepalived_short_options() -> None:
+    o = parse_args(["-f", "/x.conf", "-n", "-l", "-D", "-D", "-P", "-p", "/run/a.pid", "-i", "node1"])
+    assert (o.conf_file, o.dont_fork, o.log_console, o.log_detail, o.vrrp_only) == ("/x.conf", True, True, 2, True)
+    assert o.pid_file == "/run/a.pid" and o.config_id == "node1"
+
+
+def test_config_test_implies_foreground_no_respawn_no_syslog() -> None:
+    o = parse_args(["--config-test"])
+    assert o.config_test and o.dont_fork and o.dont_respawn and o.no_syslog
+
+
+@pytest.mark.parametrize(("argv", "msg"), [(["-Z"], "Unknown option -Z"), (["--bogus"], "Unknown option --bogus"),
+                                           (["-f"], "Missing parameter for option -f")])
+def test_bad_options(argv: list[str], msg: str) -> None:
+    with pytest.raises(UsageError, match=msg):
+        parse_args(argv)
+
+
+def test_signum_and_exit_codes() -> None:
+    run = lambda *a: subprocess.run([sys.executable, "-m", "pykeepalived", *a], capture_output=True, text=True)  # noqa: E731
+    assert run("--signum=RELOAD").stdout.strip() == "1"
+    assert run("--signum=JSON").stdout.strip() == "36"
+    r = run("--signum=NOPE")
+    assert r.returncode == 1 and "Unknown sigfunc NOPE" in r.stderr
+    assert run("-X", "--bogus").returncode == 1
+    assert run("-v").returncode == 0
