@@ -1,0 +1,105 @@
+"""Logging as keepalived does it (keepalived.md §3.4, §4.4).
+
+- syslog: `ident[pid]: message`, idents `Keepalived`, `Keepalived_vrrp`, `Keepalived_healthcheckers`
+  (we keep keepalived's idents so existing log filters and alerting rules keep matching);
+- console (`-l` with `-n`): `<strftime %c>: message` on stderr;
+- log file (`-g FILE`): `Www Mmm DD HH:MM:SS.nnnnnnnnn YYYY: message`, children writing to FILE with
+  `_vrrp` / `_check` inserted before the extension.
+
+Lines that keepalived only emits with `-D` are logged at DETAIL level and dropped without it.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+import time
+from pathlib import Path
+
+from pykeepalived.options import Options
+
+DETAIL = 15
+logging.addLevelName(DETAIL, "DETAIL")
+
+IDENTS = {"parent": "Keepalived", "vrrp": "Keepalived_vrrp", "checker": "Keepalived_healthcheckers"}
+FILE_SUFFIX = {"parent": "", "vrrp": "_vrrp", "checker": "_check"}
+
+_FACILITIES = {
+    "daemon": logging.handlers.SysLogHandler.LOG_DAEMON,
+    "user": logging.handlers.SysLogHandler.LOG_USER,
+    **{f"local{i}": getattr(logging.handlers.SysLogHandler, f"LOG_LOCAL{i}") for i in range(8)},
+}
+
+log = logging.getLogger("pykeepalived")
+
+
+class _ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{time.strftime('%c', time.localtime(record.created))}: {record.getMessage()}"
+
+
+class _FileFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        ns = time.time_ns() if record.created is None else int(record.created * 1e9)
+        sec, frac = divmod(ns, 1_000_000_000)
+        t = time.localtime(sec)
+        return f"{time.strftime('%a %b %d %H:%M:%S', t)}.{frac:09d} {t.tm_year}: {record.getMessage()}"
+
+
+class _SyslogFormatter(logging.Formatter):
+    def __init__(self, ident: str) -> None:
+        super().__init__()
+        self.ident = ident
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.ident}[{os.getpid()}]: {record.getMessage()}"
+
+
+class _FlushingFileHandler(logging.FileHandler):
+    def __init__(self, path: str, flush_each: bool) -> None:
+        super().__init__(path, encoding="utf-8", delay=False)
+        self._flush_each = flush_each
+
+    def flush(self) -> None:
+        if self._flush_each:
+            super().flush()
+
+
+def log_file_name(base: str, role: str) -> str:
+    """keepalived's make_file_name(): insert `_vrrp`/`_check` before the extension; relative → $TMPDIR."""
+    p = Path(base)
+    if not p.is_absolute():
+        tmp = os.environ.get("TMPDIR")
+        p = Path(tmp if tmp and os.path.isdir(tmp) else "/tmp") / p
+    suffix = FILE_SUFFIX[role]
+    return str(p.with_name(p.stem + suffix + p.suffix))
+
+
+def setup_logging(opts: Options, role: str) -> logging.Logger:
+    """Configure the `pykeepalived` logger for this process (parent, vrrp or checker)."""
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+    log.setLevel(DETAIL if opts.log_detail else logging.INFO)
+    log.propagate = False
+    if opts.log_console and opts.dont_fork:
+        h: logging.Handler = logging.StreamHandler(sys.stderr)
+        h.setFormatter(_ConsoleFormatter())
+        log.addHandler(h)
+    if opts.log_file:
+        h = _FlushingFileHandler(log_file_name(opts.log_file, role), opts.flush_log_file)
+        h.setFormatter(_FileFormatter())
+        log.addHandler(h)
+    if not opts.no_syslog and os.path.exists("/dev/log"):
+        try:
+            sh = logging.handlers.SysLogHandler("/dev/log", facility=_FACILITIES[opts.log_facility])
+        except OSError:
+            pass
+        else:
+            sh.setFormatter(_SyslogFormatter(IDENTS[role]))
+            log.addHandler(sh)
+    if not log.handlers:
+        log.addHandler(logging.NullHandler())
+    return log

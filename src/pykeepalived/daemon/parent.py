@@ -1,0 +1,186 @@
+"""The parent process: keepalived's small watchdog (keepalived.md §3.5).
+
+It daemonises (unless -n), writes its pid file, starts the VRRP child (and the checker child when the
+configuration has virtual servers), forwards signals, respawns a child that dies (with keepalived's rate
+limit: immediately after 60 s of life, otherwise 0, 1, 2, 4 ... 60 s) and stops everything on SIGTERM.
+
+Children are not forked from a running interpreter: the parent re-executes `python -m pykeepalived
+--child=ROLE <original arguments>` with the parent-death signal set, so each child starts clean
+(no inherited asyncio state) and re-reads the configuration itself, as keepalived's children do.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.daemon.log import log
+from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.options import SIGFUNCS, Options
+
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+CHILD_WAIT_TIME = 5.0
+PROG_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck"}
+PERMANENT = {1: "FATAL", 2: "CONFIG", 4: "missing permission"}
+SIG_JSON = SIGFUNCS["JSON"]
+SIG_STATS_CLEAR = SIGFUNCS["STATS_CLEAR"]
+HANDLED = {
+    signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2,
+    signal.Signals(SIG_JSON), signal.Signals(SIG_STATS_CLEAR),
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _child_preexec() -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+@dataclass
+class Child:
+    role: str
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    restarts: int = 0
+    respawn_at: float | None = None
+    pidfile: str = ""
+
+
+@dataclass
+class Parent:
+    opts: Options
+    argv: list[str]
+    roles: list[str]
+    children: dict[str, Child] = field(default_factory=dict)
+    stopping: bool = False
+
+    def start_child(self, ch: Child) -> None:
+        cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
+        ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True)  # noqa: PLW1509
+        ch.started = time.monotonic()
+        ch.respawn_at = None
+        log.info("Starting %s child process, pid=%d", PROG_NAMES[ch.role], ch.proc.pid)
+
+    def forward(self, sig: int, roles: tuple[str, ...] = ("vrrp", "checker")) -> None:
+        for ch in self.children.values():
+            if ch.role in roles and ch.proc is not None and ch.proc.poll() is None:
+                ch.proc.send_signal(sig)
+
+    def reap(self) -> int | None:
+        """Collect dead children; return an exit code if the parent must stop."""
+        for ch in self.children.values():
+            if ch.proc is None:
+                continue
+            rc = ch.proc.poll()
+            if rc is None:
+                continue
+            pid, name = ch.proc.pid, PROG_NAMES[ch.role]
+            ch.proc = None
+            if self.stopping:
+                continue
+            if rc < 0:
+                sig = -rc
+                log.info("%s child process(%d) exited due to signal %d (%s)", name, pid, sig,
+                         signal.Signals(sig).name)
+            elif rc in PERMANENT:
+                log.critical("%s child process(%d) exited with permanent error %s. Terminating",
+                             name, pid, PERMANENT[rc])
+                return rc
+            if self.opts.dont_respawn:
+                log.critical("%s child process(%d) died: Exiting", name, pid)
+                return 0
+            log.critical("%s child process(%d) died: Respawning", name, pid)
+            lived = time.monotonic() - ch.started
+            if lived > 60:
+                ch.restarts = 0
+            delay = 0 if ch.restarts == 0 else min(60, 1 << (ch.restarts - 1))
+            ch.restarts += 1
+            if delay:
+                log.info("Restart of %s process delayed %d seconds to limit respawn rate", name, delay)
+            ch.respawn_at = time.monotonic() + delay
+        return None
+
+    def run(self) -> int:
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        for role in self.roles:
+            self.children[role] = Child(role)
+            self.start_child(self.children[role])
+        rc = 0
+        while True:
+            due = [c.respawn_at for c in self.children.values() if c.respawn_at is not None]
+            timeout = max(0.0, min(due) - time.monotonic()) if due else 1.0
+            info = signal.sigtimedwait(HANDLED, timeout)
+            for ch in self.children.values():
+                if ch.respawn_at is not None and ch.respawn_at <= time.monotonic() and not self.stopping:
+                    self.start_child(ch)
+            if info is None:
+                continue
+            sig = info.si_signo
+            if sig == signal.SIGCHLD:
+                stop = self.reap()
+                if stop is not None:
+                    rc = stop
+                    break
+            elif sig in (signal.SIGTERM, signal.SIGINT):
+                if sig == signal.SIGINT and self.opts.ignore_sigint:
+                    continue
+                break
+            elif sig == signal.SIGHUP:
+                log.info("Reloading ...")
+                self.forward(sig)
+            elif sig == signal.SIGUSR1:
+                self.forward(sig)
+            else:  # STATS, STATS_CLEAR, JSON: the VRRP child's business
+                self.forward(sig, ("vrrp",))
+        self.stop()
+        return rc
+
+    def stop(self) -> None:
+        self.stopping = True
+        log.info("Stopping")
+        self.forward(signal.SIGTERM)
+        deadline = time.monotonic() + CHILD_WAIT_TIME
+        for ch in self.children.values():
+            if ch.proc is None:
+                continue
+            try:
+                ch.proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("%s process failed to die - forcing termination", ch.role)
+                ch.proc.kill()
+                ch.proc.wait()
+        log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+
+
+def daemonize() -> None:
+    """keepalived's xdaemon(): one fork, setsid, chdir /, std fds to /dev/null; the caller exits 0."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    os.chdir("/")
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
+
+
+def run_parent(opts: Options, argv: list[str], roles: list[str]) -> int:
+    pid = PidFile(opts.pid_file or default_path("parent"))
+    try:
+        pid.acquire()
+    except AlreadyRunning:
+        log.error("daemon is already running")
+        return 1
+    try:
+        _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        return Parent(opts, argv, roles).run()
+    finally:
+        pid.remove()
