@@ -32,3 +32,17 @@ def test_signum_and_exit_codes() -> None:
     assert r.returncode == 1 and "Unknown sigfunc NOPE" in r.stderr
     assert run("-X", "--bogus").returncode == 1
     assert run("-v").returncode == 0
+
+
+@pytest.mark.parametrize(("argv", "test", "file"), [(["-t"], True, None), (["-t/tmp/x"], True, "/tmp/x"),
+                                                    (["--config-test=/tmp/y"], True, "/tmp/y"),
+                                                    (["-t", "-f", "k.conf"], True, None)])
+def test_optional_argument_options(argv: list[str], test: bool, file: str | None) -> None:
+    o = parse_args(argv)
+    assert (o.config_test, o.config_test_file) == (test, file)
+
+
+def test_log_file_optional_argument() -> None:
+    assert parse_args(["-g"]).log_file == "keepalived.log"
+    assert parse_args(["-g/var/log/k.log"]).log_file == "/var/log/k.log"
+    assert parse_args(["--log-file=/a.log"]).log_file == "/a.log"

@@ -57,13 +57,13 @@ class Options:
     unexpected: list[str] = field(default_factory=list)
 
 
-_SHORT = "f:PCBlDS:g::Gu:XVIRndp:r:c:b:as:ei:xA:mM::t::vhL"
+_SHORT = "f:PCBlDS:Gu:XVIRndp:r:c:b:as:ei:xA:mvhL"
 _LONG = [
     "use-file=", "vrrp", "check", "no_bfd", "all", "log-console", "log-detail", "log-facility=",
-    "log-file=", "flush-log-file", "no-syslog", "umask=", "release-vips", "dont-release-vrrp",
+    "log-file-name=", "flush-log-file", "no-syslog", "umask=", "release-vips", "dont-release-vrrp",
     "dont-release-ipvs", "dont-respawn", "dont-fork", "dump-conf", "pid=", "vrrp_pid=", "checkers_pid=",
     "bfd_pid=", "address-monitoring", "namespace=", "all-config", "config-id=", "snmp",
-    "snmp-agent-socket=", "core-dump", "core-dump-pattern=", "config-test=", "config-test", "signum=",
+    "snmp-agent-socket=", "core-dump", "core-dump-pattern-value=", "config-test-file=", "config-test", "signum=",
     "ignore-sigint", "version", "help", "log-file", "core-dump-pattern", "config-fd=", "no-mem-check",
     "mem-check-log", "perf=", "perf", "debug=", "debug", "dump-conf-syntax", "child=",
 ]
@@ -87,9 +87,33 @@ def _facility(value: str) -> str:
     raise UsageError(f"Invalid log facility '{value}'")
 
 
+# Options whose argument is optional (getopt's "t::"), which Python's getopt cannot express: a bare
+# `-t` / `--config-test` takes no argument, `-tFILE` / `--config-test=FILE` carries one.
+_OPTIONAL_ARG = {"t": "config-test", "g": "log-file", "M": "core-dump-pattern"}
+_OPTIONAL_LONG_VALUE = {"config-test": "config-test-file", "log-file": "log-file-name",
+                        "core-dump-pattern": "core-dump-pattern-value"}
+
+
+def _rewrite_optional(argv: list[str]) -> list[str]:
+    out: list[str] = []
+    for arg in argv:
+        if arg == "--":
+            out.extend(argv[len(out):])
+            break
+        if arg.startswith("--") and "=" in arg:
+            name, value = arg[2:].split("=", 1)
+            if name in _OPTIONAL_LONG_VALUE:
+                arg = f"--{_OPTIONAL_LONG_VALUE[name]}={value}"
+        elif len(arg) >= 2 and arg[0] == "-" and arg[1] in _OPTIONAL_ARG:
+            long = _OPTIONAL_ARG[arg[1]]
+            arg = f"--{long}" if len(arg) == 2 else f"--{_OPTIONAL_LONG_VALUE[long]}={arg[2:]}"
+        out.append(arg)
+    return out
+
+
 def parse_args(argv: list[str]) -> Options:
     try:
-        opts, rest = getopt.gnu_getopt(argv, _SHORT, _LONG)
+        opts, rest = getopt.gnu_getopt(_rewrite_optional(argv), _SHORT, _LONG)
     except getopt.GetoptError as e:
         opt = e.opt or ""
         prefix = "--" if len(opt) > 1 else "-"
@@ -115,8 +139,10 @@ def parse_args(argv: list[str]) -> Options:
                 o.log_detail += 1
             case "-S" | "--log-facility":
                 o.log_facility = _facility(val)
-            case "-g" | "--log-file":
-                o.log_file = val or "keepalived.log"
+            case "--log-file":
+                o.log_file = "keepalived.log"
+            case "--log-file-name":
+                o.log_file = val
             case "--flush-log-file":
                 o.flush_log_file = True
             case "-G" | "--no-syslog":
@@ -154,7 +180,7 @@ def parse_args(argv: list[str]) -> Options:
                 o.all_config = True
             case "-i" | "--config-id":
                 o.config_id = val
-            case "-t" | "--config-test":
+            case "--config-test" | "--config-test-file":
                 # -t implies -n -R -G, as in keepalived
                 o.config_test = o.dont_fork = o.dont_respawn = o.no_syslog = True
                 o.config_test_file = val or None
