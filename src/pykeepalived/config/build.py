@@ -259,6 +259,7 @@ class Builder:
                         f["state"] = s
                 case "interface":
                     f["interface"] = v
+                    f["interface_loc"] = c.loc
                 case "virtual_router_id":
                     f["vrid"] = v
                 case "priority":
@@ -379,7 +380,7 @@ class Builder:
             f["priority"] = 255
         elif f.get("priority") == 255 and "state" not in f:
             f["state"] = "MASTER"
-        f.update(vips=tuple(vips), evips=tuple(evips), tracks=tuple(tracks), notify=tuple(notify),
+        f.update(vips=tuple(vips), evips=tuple(evips), tracks=_canon_tracks(tracks), notify=tuple(notify),
                  options=tuple(opts))
         inst = VrrpInstance(**f)  # type: ignore[arg-type]
         inst = self._instance_end(inst, n)
@@ -458,6 +459,11 @@ class Builder:
         if "script" not in f:
             self.rep.error(n.end, f"No script set for vrrp_script {name} - removing")
             return
+        if self.g.enable_script_security and not f.get("user") and not self.g.script_user \
+                and not _user_exists("keepalived_script"):
+            self.rep.error(n.end, "Unable to set default user keepalived_script for script")
+            self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
+            return
         self.scripts.append(VrrpScript(**f))  # type: ignore[arg-type]
 
     def _sync_group_node(self, n: Node) -> None:
@@ -476,7 +482,7 @@ class Builder:
                                "on the sync group" % name, ConfigErr.DEPRECATED)
         opts = _options(n, {"group", "track_interface", "track_script", "track_file", "track_process",
                             "track_bfd", "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop"})
-        self.groups.append(SyncGroup(name, members, tuple(tracks), tuple(notify), opts, n.loc))
+        self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc))
 
     def _named(self, n: Node) -> None:
         if n.kw == "track_group":
@@ -625,6 +631,23 @@ class Builder:
                 self.instances[by_name[m]] = replace(self.instances[by_name[m]], sync_group=g.name)
             groups.append(replace(g, members=members))
         self.groups = groups
+
+
+_TRACK_ORDER = {"interface": 0, "script": 1, "file": 2, "process": 3, "bfd": 4}
+
+
+def _canon_tracks(tracks: list[Track]) -> tuple[Track, ...]:
+    return tuple(sorted(tracks, key=lambda t: _TRACK_ORDER[t.kind]))
+
+
+def _user_exists(user: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
 
 
 def _vs_name(f: dict[str, object]) -> str:

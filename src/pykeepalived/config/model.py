@@ -113,6 +113,7 @@ class VrrpInstance:
     sync_group: str | None = None
     options: Options = ()
     loc: Loc = _loc()
+    interface_loc: Loc = _loc()
 
 
 @dataclass(frozen=True, slots=True)
