@@ -391,7 +391,7 @@ class Builder:
     def _instance_end(self, i: VrrpInstance, n: Node) -> VrrpInstance | None:
         rep, name = self.rep, i.name
         if i.vrid is None:
-            rep.error(NOWHERE, f"({name}) the virtual router id must be set", ConfigErr.FATAL)
+            rep.error(NOWHERE, f"({name}) the virtual router id must be set")
             return None
         if i.interface is None and not i.unicast_peers:
             rep.error(NOWHERE, f"({name}) Unknown interface !", ConfigErr.FATAL)
@@ -415,13 +415,16 @@ class Builder:
                         owner_ignore_adverts=i.owner_ignore_adverts or i.priority == 255)
             if i.accept is None:
                 i = replace(i, accept=i.priority == 255)
+        if i.nopreempt and i.preempt_delay_us:
+            rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
+            i = replace(i, preempt_delay_us=0)
         if i.nopreempt and (i.state == "MASTER" or i.priority == 255):
             rep.error(NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER "
                       "- clearing")
             i = replace(i, nopreempt=False)
         if not i.vips and "no_virtual_ipaddress" not in dict(i.options):
             if i.version == 3 or i.strict_mode:
-                rep.error(NOWHERE, f"({name}) No VIP specified; at least one is required", ConfigErr.FATAL)
+                rep.error(NOWHERE, f"({name}) No VIP specified; at least one is required")
                 return None
             rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible", ConfigErr.WARNING)
         if i.version == 2 and i.advert_int_us % 1_000_000:
@@ -584,6 +587,9 @@ class Builder:
             if d is not None and (len(str(d.value)) != 32 or any(x not in "0123456789abcdefABCDEF"
                                                                   for x in str(d.value))):
                 rep.error(d.loc, f"digest '{d.value}' is not a valid MD5 hex digest")
+        p = c.get("payload")
+        if p is not None and (len(str(p.value)) % 2 or any(x not in "0123456789abcdefABCDEF" for x in str(p.value))):
+            rep.error(p.loc, "Invalid hex string for UDP_CHECK payload")
         if c.kw == "MISC_CHECK" and c.get("misc_path") is None:
             rep.error(c.end, "Missing misc_path for MISC_CHECK - ignoring")
         if c.kw == "FILE_CHECK" and c.get("track_file") is None:

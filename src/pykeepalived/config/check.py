@@ -73,9 +73,13 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
     # scripts: a script that will actually be run, while enable_script_security is off, is the
     # "SECURITY VIOLATION" of keepalived's check_script_secure.
     executed = False
+    used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
+    used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
     for s in model.vrrp_scripts:
-        if s.script is None:
+        if s.script is None or s.name not in used:
             continue
+        if s.script[0].lstrip().startswith("</"):
+            continue  # run by the shell; keepalived does not count it for script security
         if _script_cmd(s.script[0]) is None:
             rep.error(NOWHERE, f"Disabling track script {s.name} since not found/accessible")
         else:
@@ -118,7 +122,7 @@ def config_test(opts: Options) -> int:
     except Exception as e:  # never a traceback for the user: report as keepalived's program error
         print(f"Internal error while checking configuration: {e!r}", file=sys.stderr)
         return 70
-    text = "".join(d.format() + "\n" for d in diags if d.level != ConfigErr.OK)
+    text = "".join(d.format() + "\n" for d in diags)
     if opts.config_test_file:
         try:
             with open(opts.config_test_file, "a") as fh:

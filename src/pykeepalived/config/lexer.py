@@ -26,7 +26,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pykeepalived.config.diag import ConfigErr, Loc, Reporter
+from pykeepalived.config.diag import ConfigErr, Diagnostic, Loc, Reporter
 
 MAX_LINE = 1024  # keepalived MAXBUF: longer lines are dropped
 MAX_INCLUDE_DEPTH = 32
@@ -202,7 +202,7 @@ class Lexer:
             text = line.strip()
             if not text:
                 continue
-            if _SPECIAL.search(text) is None:
+            if _SPECIAL.search(text) is None and not text.startswith("include"):
                 yield Segment(Loc(shown, lineno), tuple(text.split()), text)
                 continue
             if "\0" in text:
@@ -444,7 +444,5 @@ def _unescape(word: str) -> str:
     return word.replace("\\#", "#").replace("\\!", "!")
 
 
-def _info(loc: Loc, msg: str) -> object:
-    from pykeepalived.config.diag import Diagnostic
-
+def _info(loc: Loc, msg: str) -> Diagnostic:
     return Diagnostic(loc, msg, ConfigErr.OK)
