@@ -18,8 +18,13 @@ def cited_lines(text: str) -> set[int]:
 
 
 def keepalived_verdict(ns: str, path: Path) -> tuple[int, set[int], str]:
-    p = subprocess.run(["ip", "netns", "exec", ns, "keepalived", "-t", "-i", CONFIG_ID, "-f", str(path)],
-                       capture_output=True, text=True, timeout=30, cwd=path.parent)
+    p = subprocess.run(
+        ["ip", "netns", "exec", ns, "keepalived", "-t", "-i", CONFIG_ID, "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=path.parent,
+    )
     return p.returncode, cited_lines(p.stderr), p.stderr
 
 
@@ -36,6 +41,8 @@ def compare(ns: str, files: list[Path], interfaces: set[str]) -> list[str]:
     for f, (tc, tl, tt) in zip(files, theirs, strict=True):
         oc, ol, ot = our_verdict(f, interfaces)
         if (tc, tl) != (oc, ol):
-            problems.append(f"{f.name}: keepalived rc={tc} lines={sorted(tl)} / ours rc={oc} lines={sorted(ol)}\n"
-                            f"--- keepalived:\n{tt}--- ours:\n{ot}")
+            problems.append(
+                f"{f.name}: keepalived rc={tc} lines={sorted(tl)} / ours rc={oc} lines={sorted(ol)}\n"
+                f"--- keepalived:\n{tt}--- ours:\n{ot}"
+            )
     return problems

@@ -23,13 +23,15 @@ KNOWN = {
     "keepalived.conf.vrrp.routes": "route/rule option checks not implemented",
     "keepalived.conf.vrrp.rules": "route/rule option checks not implemented",
     "keepalived.conf.vrrp.static_ipaddress": "route/rule option checks not implemented",
-    "keepalived.conf.vrrp.localcheck": "keepalived does not flag PATH-resolved scripts for script security; rule"
-    " not yet understood",
+    "keepalived.conf.vrrp.localcheck": "keepalived does not flag these PATH-resolved scripts for script"
+    " security; rule not yet understood",
 }
 
 pytestmark = [
     pytest.mark.netns,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None, reason="needs root and keepalived"),
+    pytest.mark.skipif(
+        os.geteuid() != 0 or shutil.which("keepalived") is None, reason="needs root and keepalived"
+    ),
 ]
 
 
@@ -38,7 +40,9 @@ def netns() -> Iterator[str]:
     ns = f"pkcfg-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
-        subprocess.run(["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"], check=True)
+        subprocess.run(
+            ["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"], check=True
+        )
         for dev in ("eth0", "eth1", "lo"):
             subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
         yield ns

@@ -13,10 +13,26 @@ from pykeepalived.config.dump import dump_model
 
 HERE = Path(__file__).parent
 SEEDS = [p.read_text() for p in sorted((HERE / "corpus").glob("*.conf"))]
-ALPHABET = st.sampled_from(list('{}"#!$@~\\ \n\tabcdefgvrp_0123456789.:/-=(),') + [
-    "vrrp_instance ", "priority ", "interface eth0\n", "$X=", "${X}", "~SEQ(I,1,3) ", "~LST(A,1,2) ", "@x ",
-    "include ", "virtual_ipaddress {", "192.0.2.1", "real_server ", "HTTP_GET {", "url {", "}\n",
-])
+ALPHABET = st.sampled_from(
+    [
+        *list('{}"#!$@~\\ \n\tabcdefgvrp_0123456789.:/-=(),'),
+        "vrrp_instance ",
+        "priority ",
+        "interface eth0\n",
+        "$X=",
+        "${X}",
+        "~SEQ(I,1,3) ",
+        "~LST(A,1,2) ",
+        "@x ",
+        "include ",
+        "virtual_ipaddress {",
+        "192.0.2.1",
+        "real_server ",
+        "HTTP_GET {",
+        "url {",
+        "}\n",
+    ]
+)
 
 
 def _load(text: str) -> tuple[object, list[object]]:
@@ -38,7 +54,7 @@ def test_random_text_never_raises(text: str) -> None:
 @given(st.sampled_from(SEEDS), st.integers(0, 10_000), st.integers(0, 40), st.text(max_size=6))
 def test_mutated_corpus_never_raises(seed: str, pos: int, cut: int, insert: str) -> None:
     p = pos % (len(seed) + 1)
-    _load(seed[:p] + insert + seed[p + cut:])
+    _load(seed[:p] + insert + seed[p + cut :])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))

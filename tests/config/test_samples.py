@@ -32,9 +32,11 @@ def test_sample_golden(path: Path) -> None:
 
 def test_master_without_priority_is_owner(tmp_path: Path) -> None:
     f = tmp_path / "k.conf"
-    f.write_text("global_defs {\n vrrp_garp_master_repeat 2\n}\nvrrp_instance A {\n state MASTER\n interface eth0\n"
-                 " virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\nglobal_defs {\n"
-                 " vrrp_garp_master_repeat 7\n}\n")
+    f.write_text(
+        "global_defs {\n vrrp_garp_master_repeat 2\n}\nvrrp_instance A {\n state MASTER\n interface eth0\n"
+        " virtual_router_id 1\n virtual_ipaddress {\n 192.0.2.1\n }\n}\nglobal_defs {\n"
+        " vrrp_garp_master_repeat 7\n}\n"
+    )
     m, _ = load_config(str(f), "x")
     i = m.instance("A")
     assert i.priority == 255 and i.garp_master_repeat == 2  # global_defs copied as parsed so far
@@ -42,8 +44,10 @@ def test_master_without_priority_is_owner(tmp_path: Path) -> None:
 
 def test_deprecated_alias_warns(tmp_path: Path) -> None:
     f = tmp_path / "k.conf"
-    f.write_text("virtual_server 192.0.2.1 80 {\n lb_algo rr\n real_server 192.0.2.2 80 {\n HTTP_GET {\n"
-                 " url {\n path /\n }\n nb_get_retry 3\n }\n }\n}\n")
+    f.write_text(
+        "virtual_server 192.0.2.1 80 {\n lb_algo rr\n real_server 192.0.2.2 80 {\n HTTP_GET {\n"
+        " url {\n path /\n }\n nb_get_retry 3\n }\n }\n}\n"
+    )
     m, diags = load_config(str(f), "x")
     assert any("nb_get_retry is deprecated" in d.message and d.loc.line == 8 for d in diags)
     assert ("retry", 3) in m.virtual_servers[0].real_servers[0].checkers[0].options
@@ -53,5 +57,5 @@ def test_did_you_mean(tmp_path: Path) -> None:
     f = tmp_path / "k.conf"
     f.write_text("vrrp_instance A {\n interface eth0\n virtual_router_id 1\n priorty 5\n}\n")
     _, diags = load_config(str(f), "x")
-    d = [d for d in diags if "priorty" in d.message][0]
+    d = next(d for d in diags if "priorty" in d.message)
     assert d.loc.line == 4 and d.hint is not None and "priority" in d.hint

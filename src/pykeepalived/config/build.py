@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import replace
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
@@ -36,8 +35,14 @@ from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
 _VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
 _GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f != "options"}
-_GARP = ("garp_master_delay", "garp_master_repeat", "garp_master_refresh", "garp_master_refresh_repeat",
-         "garp_lower_prio_delay", "garp_lower_prio_repeat")
+_GARP = (
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "garp_master_refresh_repeat",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+)
 
 
 def parse_vip(item: Item, rep: Reporter, what: str = "VRRP") -> VipSpec | None:
@@ -169,13 +174,20 @@ class Builder:
                     self.root_opts.append((n.kw, n.value))
         self._resolve()
         return Model(
-            global_defs=replace(self.g, options=tuple(self.gopts)), root_options=tuple(self.root_opts),
-            vrrp_instances=tuple(self.instances), vrrp_scripts=tuple(self.scripts),
-            sync_groups=tuple(self.groups), named_blocks=tuple(self.named),
-            static_ipaddress=tuple(self.static_ip), static_routes=tuple(self.static_routes),
-            static_rules=tuple(self.static_rules), linkbeat_interfaces=tuple(self.linkbeat),
-            garp_groups=tuple(self.garp_groups), virtual_server_groups=tuple(self.vsgs),
-            virtual_servers=tuple(self.vss), ssl=self.ssl,
+            global_defs=replace(self.g, options=tuple(self.gopts)),
+            root_options=tuple(self.root_opts),
+            vrrp_instances=tuple(self.instances),
+            vrrp_scripts=tuple(self.scripts),
+            sync_groups=tuple(self.groups),
+            named_blocks=tuple(self.named),
+            static_ipaddress=tuple(self.static_ip),
+            static_routes=tuple(self.static_routes),
+            static_rules=tuple(self.static_rules),
+            linkbeat_interfaces=tuple(self.linkbeat),
+            garp_groups=tuple(self.garp_groups),
+            virtual_server_groups=tuple(self.vsgs),
+            virtual_servers=tuple(self.vss),
+            ssl=self.ssl,
         )
 
     # -- global_defs ----------------------------------------------------------------------------
@@ -184,7 +196,9 @@ class Builder:
         for c in n.children:
             kw, v = c.kw, c.value
             if kw == "notification_email":
-                g = replace(g, notification_email=g.notification_email + tuple(w for i in c.items for w in i.words))
+                g = replace(
+                    g, notification_email=g.notification_email + tuple(w for i in c.items for w in i.words)
+                )
                 if not c.items:
                     self.rep.error(c.loc, "Warning - empty notification_email block")
             elif kw == "vrrp_startup_delay":
@@ -198,7 +212,7 @@ class Builder:
             elif kw == "enable_script_security":
                 g = replace(g, enable_script_security=True)
             elif kw in _GLOBAL_TYPED:
-                g = replace(g, **{kw: v})
+                g = replace(g, **{kw: v})  # type: ignore[arg-type]
             elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
                 self.garp[kw[5:]] = int(v)  # type: ignore[call-overload]
                 self.gopts.append((kw, v))
@@ -224,13 +238,19 @@ class Builder:
         g = self.g
         gd = self.garp
         f: dict[str, object] = {
-            "name": name, "loc": n.loc, "version": g.vrrp_version, "strict_mode": g.vrrp_strict,
-            "skip_check_adv_addr": g.vrrp_skip_check_adv_addr, "check_unicast_src": g.vrrp_check_unicast_src,
+            "name": name,
+            "loc": n.loc,
+            "version": g.vrrp_version,
+            "strict_mode": g.vrrp_strict,
+            "skip_check_adv_addr": g.vrrp_skip_check_adv_addr,
+            "check_unicast_src": g.vrrp_check_unicast_src,
             "lower_prio_no_advert": g.vrrp_lower_prio_no_advert,
             "higher_prio_send_advert": g.vrrp_higher_prio_send_advert,
-            "owner_ignore_adverts": g.vrrp_owner_ignore_adverts, "down_timer_adverts": g.vrrp_down_timer_adverts,
+            "owner_ignore_adverts": g.vrrp_owner_ignore_adverts,
+            "down_timer_adverts": g.vrrp_down_timer_adverts,
             "v3_checksum_as_v2": any(k == "v3_checksum_as_v2" for k, _ in self.gopts),
-            "garp_master_delay_s": gd.get("garp_master_delay", 5), "garp_master_repeat": gd.get("garp_master_repeat", 5),
+            "garp_master_delay_s": gd.get("garp_master_delay", 5),
+            "garp_master_repeat": gd.get("garp_master_repeat", 5),
             "garp_master_refresh_s": gd.get("garp_master_refresh", 0),
             "garp_master_refresh_repeat": gd.get("garp_master_refresh_repeat", 1),
             "garp_lower_prio_delay_s": gd.get("garp_lower_prio_delay"),
@@ -282,9 +302,16 @@ class Builder:
                         vip = parse_vip(it, rep)
                         if vip is None:
                             continue
-                        if kw == "virtual_ipaddress" and vips and vip.address.version != vips[0].address.version:
-                            rep.error(it.loc, f"({name}): address family must match VRRP instance "
-                                      f"[{vip.address}] - ignoring")
+                        if (
+                            kw == "virtual_ipaddress"
+                            and vips
+                            and vip.address.version != vips[0].address.version
+                        ):
+                            rep.error(
+                                it.loc,
+                                f"({name}): address family must match VRRP instance "
+                                f"[{vip.address}] - ignoring",
+                            )
                             continue
                         if any(x.address == vip.address for x in target):
                             continue  # keepalived drops duplicates silently
@@ -300,9 +327,11 @@ class Builder:
                     for it in c.items:
                         a = parse_ip(it.words[0])
                         if a is None:
-                            rep.error(it.loc, f"({name}) VRRP parsed invalid IP {it.words[0]}. skipping IP...")
+                            rep.error(
+                                it.loc, f"({name}) VRRP parsed invalid IP {it.words[0]}. skipping IP..."
+                            )
                             continue
-                        ttl = {"min_ttl": None, "max_ttl": None}
+                        ttl: dict[str, int | None] = {"min_ttl": None, "max_ttl": None}
                         w = it.words
                         for k in range(1, len(w) - 1, 2):
                             if w[k] in ttl:
@@ -328,8 +357,15 @@ class Builder:
                         t = _track(kw[6:], it, -lim, lim, rep)
                         if t is not None:
                             tracks.append(t)
-                case "notify" | "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | \
-                        "notify_deleted" | "notify_master_rx_lower_pri":
+                case (
+                    "notify"
+                    | "notify_master"
+                    | "notify_backup"
+                    | "notify_fault"
+                    | "notify_stop"
+                    | "notify_deleted"
+                    | "notify_master_rx_lower_pri"
+                ):
                     if any(k == kw for k, _ in notify):
                         rep.error(c.loc, f"({name}) {kw} script already specified - ignoring {c.value}")
                         continue
@@ -346,22 +382,35 @@ class Builder:
                     f["accept"] = False
                 case "dont_track_primary" | "check_unicast_src" | "skip_check_adv_addr":
                     f[kw] = True
-                case "lower_prio_no_advert" | "higher_prio_send_advert" | "owner_ignore_adverts" | \
-                        "v3_checksum_as_v2":
+                case (
+                    "lower_prio_no_advert"
+                    | "higher_prio_send_advert"
+                    | "owner_ignore_adverts"
+                    | "v3_checksum_as_v2"
+                ):
                     f[kw] = v
                 case "old_unicast_checksum":
                     f["old_unicast_checksum"] = True
                 case "down_timer_adverts":
                     f["down_timer_adverts"] = v
-                case "garp_master_delay" | "garp_master_repeat" | "garp_master_refresh" | \
-                        "garp_master_refresh_repeat" | "garp_lower_prio_delay" | "garp_lower_prio_repeat":
+                case (
+                    "garp_master_delay"
+                    | "garp_master_repeat"
+                    | "garp_master_refresh"
+                    | "garp_master_refresh_repeat"
+                    | "garp_lower_prio_delay"
+                    | "garp_lower_prio_repeat"
+                ):
                     f[kw + "_s" if kw.endswith(("delay", "refresh")) else kw] = v
                 case "native_ipv6":
                     f["family"] = 6
                     opts.append((kw, v))
                 case "lvs_sync_daemon_interface":
-                    rep.error(c.loc, f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.",
-                              ConfigErr.DEPRECATED)
+                    rep.error(
+                        c.loc,
+                        f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.",
+                        ConfigErr.DEPRECATED,
+                    )
                     rep.error(c.loc, "        Please use global lvs_sync_daemon", ConfigErr.DEPRECATED)
                     opts.append((kw, v))
                 case _:
@@ -380,12 +429,16 @@ class Builder:
             f["priority"] = 255
         elif f.get("priority") == 255 and "state" not in f:
             f["state"] = "MASTER"
-        f.update(vips=tuple(vips), evips=tuple(evips), tracks=_canon_tracks(tracks), notify=tuple(notify),
-                 options=tuple(opts))
-        inst = VrrpInstance(**f)  # type: ignore[arg-type]
-        inst = self._instance_end(inst, n)
-        if inst is not None:
-            self.instances.append(inst)
+        f.update(
+            vips=tuple(vips),
+            evips=tuple(evips),
+            tracks=_canon_tracks(tracks),
+            notify=tuple(notify),
+            options=tuple(opts),
+        )
+        end = self._instance_end(VrrpInstance(**f), n)  # type: ignore[arg-type]
+        if end is not None:
+            self.instances.append(end)
             self._inst_nodes.append(n)
 
     def _instance_end(self, i: VrrpInstance, n: Node) -> VrrpInstance | None:
@@ -397,7 +450,9 @@ class Builder:
             rep.error(NOWHERE, f"({name}) Unknown interface !", ConfigErr.FATAL)
             return None
         if i.auth_type == "AH" and i.state == "MASTER" and i.priority != 255:
-            rep.error(NOWHERE, f"({name}) Initial state master is incompatible with AH authentication - clearing")
+            rep.error(
+                NOWHERE, f"({name}) Initial state master is incompatible with AH authentication - clearing"
+            )
             i = replace(i, state="BACKUP")
         if i.strict_mode:
             if i.state == "MASTER" and i.priority != 255:
@@ -407,20 +462,31 @@ class Builder:
                 rep.error(NOWHERE, f"({name}) Strict mode does not support authentication. Ignoring.")
                 i = replace(i, auth_type=None, auth_pass="")
             if i.accept and i.version == 2 and i.priority != 255:
-                rep.error(NOWHERE, f"({name}) warning - accept mode for VRRP version 2 does not comply with "
-                          "RFC3768 - resetting")
+                rep.error(
+                    NOWHERE,
+                    f"({name}) warning - accept mode for VRRP version 2 does not comply with "
+                    "RFC3768 - resetting",
+                )
                 i = replace(i, accept=False)
-            i = replace(i, preempt_delay_us=0, down_timer_adverts=3, lower_prio_no_advert=True,
-                        higher_prio_send_advert=False, garp_lower_prio_repeat=0, garp_lower_prio_delay_s=0,
-                        owner_ignore_adverts=i.owner_ignore_adverts or i.priority == 255)
+            i = replace(
+                i,
+                preempt_delay_us=0,
+                down_timer_adverts=3,
+                lower_prio_no_advert=True,
+                higher_prio_send_advert=False,
+                garp_lower_prio_repeat=0,
+                garp_lower_prio_delay_s=0,
+                owner_ignore_adverts=i.owner_ignore_adverts or i.priority == 255,
+            )
             if i.accept is None:
                 i = replace(i, accept=i.priority == 255)
         if i.nopreempt and i.preempt_delay_us:
             rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
             i = replace(i, preempt_delay_us=0)
         if i.nopreempt and (i.state == "MASTER" or i.priority == 255):
-            rep.error(NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER "
-                      "- clearing")
+            rep.error(
+                NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
+            )
             i = replace(i, nopreempt=False)
         if not i.vips and "no_virtual_ipaddress" not in dict(i.options):
             if i.version == 3 or i.strict_mode:
@@ -446,7 +512,9 @@ class Builder:
                 case "interval" | "timeout":
                     us = int(c.value) * 1000  # type: ignore[call-overload]
                     if us == 0:
-                        self.rep.error(c.loc, f"vrrp script {name} {c.kw} must be greater than 0 - setting to 1")
+                        self.rep.error(
+                            c.loc, f"vrrp script {name} {c.kw} must be greater than 0 - setting to 1"
+                        )
                         us = 1_000_000
                     f[c.kw + "_us"] = us
                 case "weight":
@@ -462,8 +530,12 @@ class Builder:
         if "script" not in f:
             self.rep.error(n.end, f"No script set for vrrp_script {name} - removing")
             return
-        if self.g.enable_script_security and not f.get("user") and not self.g.script_user \
-                and not _user_exists("keepalived_script"):
+        if (
+            self.g.enable_script_security
+            and not f.get("user")
+            and not self.g.script_user
+            and not _user_exists("keepalived_script")
+        ):
             self.rep.error(n.end, "Unable to set default user keepalived_script for script")
             self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
             return
@@ -477,14 +549,34 @@ class Builder:
         for c in n.children:
             if c.kw.startswith("track_"):
                 lim = 254 if c.kw in ("track_file", "track_process") else 253
-                tracks += [t for it in c.items if (t := _track(c.kw[6:], it, -lim, lim, self.rep)) is not None]
+                tracks += [
+                    t for it in c.items if (t := _track(c.kw[6:], it, -lim, lim, self.rep)) is not None
+                ]
             elif c.kw.startswith("notify") and c.kw != "notify_priority_changes":
                 notify.append((c.kw, c.value))  # type: ignore[arg-type]
             elif c.kw == "global_tracking":
-                self.rep.error(c.loc, "(%s) global_tracking is deprecated. Use track_interface/script/file/bfd "
-                               "on the sync group" % name, ConfigErr.DEPRECATED)
-        opts = _options(n, {"group", "track_interface", "track_script", "track_file", "track_process",
-                            "track_bfd", "notify", "notify_master", "notify_backup", "notify_fault", "notify_stop"})
+                self.rep.error(
+                    c.loc,
+                    f"({name}) global_tracking is deprecated. Use track_interface/script/file/bfd "
+                    "on the sync group",
+                    ConfigErr.DEPRECATED,
+                )
+        opts = _options(
+            n,
+            {
+                "group",
+                "track_interface",
+                "track_script",
+                "track_file",
+                "track_process",
+                "track_bfd",
+                "notify",
+                "notify_master",
+                "notify_backup",
+                "notify_fault",
+                "notify_stop",
+            },
+        )
         self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc))
 
     def _named(self, n: Node) -> None:
@@ -547,8 +639,11 @@ class Builder:
         if "lb_algo" not in f:
             rep.error(NOWHERE, f"Virtual server {_vs_name(f)}: no scheduler set, setting default 'wlc'")
         if f["kind"] == "fwmark" and "protocol" in f:
-            rep.error(NOWHERE, f"Warning: Virtual server {_vs_name(f)}: protocol specified for fwmark - "
-                      "protocol will be ignored")
+            rep.error(
+                NOWHERE,
+                f"Warning: Virtual server {_vs_name(f)}: protocol specified for fwmark - "
+                "protocol will be ignored",
+            )
         f.update(real_servers=tuple(rss), options=tuple(opts))
         self.vss.append(VirtualServer(**f))  # type: ignore[arg-type]
 
@@ -579,16 +674,23 @@ class Builder:
                 assert isinstance(sc.value, tuple)
                 for w in sc.value:
                     lo, _, hi = w.partition("-")
-                    ok = lo.isdigit() and (not hi or hi.isdigit()) and 100 <= int(lo) <= 599 and \
-                        (not hi or int(lo) <= int(hi) <= 599)
+                    ok = (
+                        lo.isdigit()
+                        and (not hi or hi.isdigit())
+                        and 100 <= int(lo) <= 599
+                        and (not hi or int(lo) <= int(hi) <= 599)
+                    )
                     if not ok:
                         rep.error(sc.loc, f"Invalid {c.kw} status code '{w}'")
             d = u.get("digest")
-            if d is not None and (len(str(d.value)) != 32 or any(x not in "0123456789abcdefABCDEF"
-                                                                  for x in str(d.value))):
+            if d is not None and (
+                len(str(d.value)) != 32 or any(x not in "0123456789abcdefABCDEF" for x in str(d.value))
+            ):
                 rep.error(d.loc, f"digest '{d.value}' is not a valid MD5 hex digest")
         p = c.get("payload")
-        if p is not None and (len(str(p.value)) % 2 or any(x not in "0123456789abcdefABCDEF" for x in str(p.value))):
+        if p is not None and (
+            len(str(p.value)) % 2 or any(x not in "0123456789abcdefABCDEF" for x in str(p.value))
+        ):
             rep.error(p.loc, "Invalid hex string for UDP_CHECK payload")
         if c.kw == "MISC_CHECK" and c.get("misc_path") is None:
             rep.error(c.end, "Missing misc_path for MISC_CHECK - ignoring")
@@ -626,13 +728,19 @@ class Builder:
             members = tuple(m for m in g.members if m in by_name)
             for m in g.members:
                 if m not in by_name:
-                    rep.error(NOWHERE, f"Virtual router {m} specified in sync group {g.name} doesn't exist - ignoring")
+                    rep.error(
+                        NOWHERE,
+                        f"Virtual router {m} specified in sync group {g.name} doesn't exist - ignoring",
+                    )
             if not members:
                 rep.error(NOWHERE, f"Sync group {g.name} has no virtual router(s). removing")
                 continue
             if len(members) == 1:
-                rep.error(NOWHERE, f"Sync group {g.name} has only 1 virtual router(s) - this probably isn't what "
-                          "you want", ConfigErr.WARNING)
+                rep.error(
+                    NOWHERE,
+                    f"Sync group {g.name} has only 1 virtual router(s) - this probably isn't what you want",
+                    ConfigErr.WARNING,
+                )
             for m in members:
                 self.instances[by_name[m]] = replace(self.instances[by_name[m]], sync_group=g.name)
             groups.append(replace(g, members=members))
@@ -663,8 +771,7 @@ def _vs_name(f: dict[str, object]) -> str:
         return f"[{f['group']}]"
     a = f["address"]
     proto = str(f.get("protocol", "TCP")).lower()
-    host = f"[{a}]" if isinstance(a, ipaddress.IPv6Address) else f"[{a}]"
-    return f"{host}:{proto}:{f['port']}"
+    return f"[{a}]:{proto}:{f['port']}"
 
 
 def build_model(root: Node, rep: Reporter) -> Model:

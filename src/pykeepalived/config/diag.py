@@ -82,8 +82,9 @@ class Reporter:
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
 
-    def error(self, loc: Loc, message: str, level: ConfigErr = ConfigErr.GENERAL_ERROR,
-              hint: str | None = None) -> None:
+    def error(
+        self, loc: Loc, message: str, level: ConfigErr = ConfigErr.GENERAL_ERROR, hint: str | None = None
+    ) -> None:
         self.diags.append(Diagnostic(loc, message, level, hint))
 
     def warn(self, loc: Loc, message: str) -> None:

@@ -26,7 +26,9 @@ def _fmt_opt(table: dict[str, Kw], kw: str, value: object, ind: str) -> list[str
     if spec.block is not None:
         assert isinstance(value, tuple)
         args, sub = value
-        head = f"{ind}{kw}" + (f" {spec.args.fmt(args)}" if spec.args is not None and args is not None else "")
+        head = f"{ind}{kw}" + (
+            f" {spec.args.fmt(args)}" if spec.args is not None and args is not None else ""
+        )
         return [head + " {", *_fmt_opts(spec.block, sub, ind + "    "), f"{ind}}}"]
     assert spec.vtype is not None
     text = spec.vtype.fmt(value)
@@ -112,8 +114,11 @@ def _instance(i: VrrpInstance) -> list[str]:
     if i.unicast_peers:
         a("    unicast_peer {")
         for addr, lo, hi in i.unicast_peers:
-            a(f"        {addr}" + (f" min_ttl {lo}" if lo is not None else "") + (f" max_ttl {hi}" if hi is not None
-                                                                                   else ""))
+            a(
+                f"        {addr}"
+                + (f" min_ttl {lo}" if lo is not None else "")
+                + (f" max_ttl {hi}" if hi is not None else "")
+            )
         a("    }")
     if i.auth_type is not None or i.auth_pass:
         a("    authentication {")
@@ -152,8 +157,13 @@ def dump_model(m: Model) -> str:
     for k in ("vrrp_mcast_group4", "vrrp_mcast_group6"):
         if getattr(g, k) is not None:
             o.append(f"    {k} {getattr(g, k)}")
-    for k in ("vrrp_strict", "vrrp_skip_check_adv_addr", "vrrp_lower_prio_no_advert", "vrrp_higher_prio_send_advert",
-              "vrrp_owner_ignore_adverts"):
+    for k in (
+        "vrrp_strict",
+        "vrrp_skip_check_adv_addr",
+        "vrrp_lower_prio_no_advert",
+        "vrrp_higher_prio_send_advert",
+        "vrrp_owner_ignore_adverts",
+    ):
         o.append(f"    {k} {'true' if getattr(g, k) else 'false'}")
     if g.vrrp_startup_delay_us:
         o.append(f"    vrrp_startup_delay {_T6.fmt(g.vrrp_startup_delay_us)}")
@@ -186,12 +196,22 @@ def dump_model(m: Model) -> str:
             o.append("    init_fail")
         o.append("}")
     for nb in m.named_blocks:
-        table = {"track_file": G.TRACK_FILE, "vrrp_track_process": G.TRACK_PROCESS,
-                 "bfd_instance": G.BFD_INSTANCE, "track_group": {"group": G.L()}}[nb.kind]
+        table = {
+            "track_file": G.TRACK_FILE,
+            "vrrp_track_process": G.TRACK_PROCESS,
+            "bfd_instance": G.BFD_INSTANCE,
+            "track_group": {"group": G.L()},
+        }[nb.kind]
         if nb.kind == "track_group":
             members = nb.options[0][1]
             assert isinstance(members, tuple)
-            o += [f"track_group {nb.name} {{", "    group {", *(f"        {x}" for x in members), "    }", "}"]
+            o += [
+                f"track_group {nb.name} {{",
+                "    group {",
+                *(f"        {x}" for x in members),
+                "    }",
+                "}",
+            ]
             continue
         o += [f"{nb.kind} {nb.name} {{", *_fmt_opts(table, nb.options, "    "), "}"]
     for title, vips in (("static_ipaddress", m.static_ipaddress),):
@@ -219,7 +239,11 @@ def dump_model(m: Model) -> str:
     for name, entries in m.virtual_server_groups:
         o += [f"virtual_server_group {name} {{", *("    " + " ".join(e) for e in entries), "}"]
     for vs in m.virtual_servers:
-        head = {"ip": f"{vs.address} {vs.port}", "fwmark": f"fwmark {vs.fwmark}", "group": f"group {vs.group}"}[vs.kind]
+        head = {
+            "ip": f"{vs.address} {vs.port}",
+            "fwmark": f"fwmark {vs.fwmark}",
+            "group": f"group {vs.group}",
+        }[vs.kind]
         o.append(f"virtual_server {head} {{")
         o.append(f"    lb_algo {vs.lb_algo}")
         o.append("    lb_kind " + " ".join(vs.lb_kind))
@@ -232,8 +256,11 @@ def dump_model(m: Model) -> str:
             o.append(f"        weight {rs.weight}")
             o += _fmt_opts(G.REAL_SERVER, rs.options, "        ")
             for c in rs.checkers:
-                o += [f"        {c.kind} {{", *_fmt_opts(G.CHECKERS[c.kind].block or {}, c.options, "            "),
-                      "        }"]
+                o += [
+                    f"        {c.kind} {{",
+                    *_fmt_opts(G.CHECKERS[c.kind].block or {}, c.options, "            "),
+                    "        }",
+                ]
             o.append("    }")
         o.append("}")
     return "\n".join(o) + "\n"

@@ -67,7 +67,7 @@ def expand_braces(pattern: str) -> list[str]:
         elif ch == "}" and depth:
             depth -= 1
             if depth == 0:
-                inner = pattern[start + 1:i]
+                inner = pattern[start + 1 : i]
                 parts, d, cur = [], 0, ""
                 for c in inner:
                     if c == "," and d == 0:
@@ -80,7 +80,7 @@ def expand_braces(pattern: str) -> list[str]:
                 parts.append(cur)
                 out: list[str] = []
                 for p in parts:
-                    out.extend(expand_braces(pattern[:start] + p + pattern[i + 1:]))
+                    out.extend(expand_braces(pattern[:start] + p + pattern[i + 1 :]))
                 return out
     return [pattern]
 
@@ -101,7 +101,7 @@ def split_words(text: str) -> tuple[list[str], bool]:
             end = text.find('"', pos + 1)
             if end < 0:
                 return words, True
-            words.append(text[pos + 1:end])
+            words.append(text[pos + 1 : end])
             pos = end + 1
             continue
         m = _TOKEN.match(text, pos)
@@ -129,13 +129,20 @@ class Lexer:
     def read_main(self, pattern: str) -> Iterator[Segment]:
         matches = sorted(globmod.glob(pattern)) if globmod.has_magic(pattern) else [pattern]
         if not matches or not os.path.isfile(matches[0]):
-            self.rep.error(Loc("", 0), f"Configuration file '{pattern}' is not a regular non-executable file"
-                           if matches and os.path.exists(matches[0]) else
-                           f"Unable to find configuration file {pattern}", ConfigErr.FILE_NOT_FOUND)
+            self.rep.error(
+                Loc("", 0),
+                f"Configuration file '{pattern}' is not a regular non-executable file"
+                if matches and os.path.exists(matches[0])
+                else f"Unable to find configuration file {pattern}",
+                ConfigErr.FILE_NOT_FOUND,
+            )
             return
         if len(matches) > 1:
-            self.rep.error(Loc("", 0), f"WARNING, multiple configuration file matches of {pattern}, "
-                           f"starting with {matches[0]}", ConfigErr.MULTIPLE_FILES)
+            self.rep.error(
+                Loc("", 0),
+                f"WARNING, multiple configuration file matches of {pattern}, starting with {matches[0]}",
+                ConfigErr.MULTIPLE_FILES,
+            )
         yield from self._read_file(matches[0], matches[0])
 
     def _read_file(self, path: str, shown: str) -> Iterator[Segment]:
@@ -150,7 +157,9 @@ class Lexer:
             with open(path, "rb") as fh:
                 data = fh.read()
         except OSError as e:
-            self.rep.error(Loc(shown, 0), f"Configuration file '{path}' open problem ({e.strerror}) - skipping")
+            self.rep.error(
+                Loc(shown, 0), f"Configuration file '{path}' open problem ({e.strerror}) - skipping"
+            )
             return
         text = data.decode("utf-8", "surrogateescape")
         self._stack.append(real)
@@ -169,11 +178,15 @@ class Lexer:
             full = pat if os.path.isabs(pat) else os.path.join(self._pwd, pat)
             found: list[str] = []
             for alt in expand_braces(full):
-                found.extend(sorted(globmod.glob(alt)) if globmod.has_magic(alt) else
-                             ([alt] if os.path.exists(alt) else []))
+                found.extend(
+                    sorted(globmod.glob(alt))
+                    if globmod.has_magic(alt)
+                    else ([alt] if os.path.exists(alt) else [])
+                )
             if not found:
-                level = ConfigErr.FILE_NOT_FOUND if (kind in "mwa" and kind) or self.all_config \
-                    else ConfigErr.OK
+                level = (
+                    ConfigErr.FILE_NOT_FOUND if (kind in "mwa" and kind) or self.all_config else ConfigErr.OK
+                )
                 msg = f"No config files matched '{pat}'."
                 if level is ConfigErr.OK:
                     self.rep.diags.append(_info(loc, msg))
@@ -182,8 +195,9 @@ class Lexer:
                 continue
             for f in found:
                 if not os.path.isfile(f) or os.access(f, os.X_OK):
-                    self.rep.error(loc, f"Configuration file '{f}' is not a regular non-executable file - "
-                                   "skipping")
+                    self.rep.error(
+                        loc, f"Configuration file '{f}' is not a regular non-executable file - skipping"
+                    )
                     continue
                 shown = f if os.path.isabs(pat) else os.path.normpath(f)
                 yield from self._read_file(f, shown)
@@ -325,8 +339,9 @@ class Lexer:
 
     def _substitute(self, text: str, loc: Loc) -> list[str] | None:
         for _ in range(32):
-            if text.strip() in (f"${k}" for k in self.defs) or \
-                    (text.startswith("${") and text.endswith("}") and text[2:-1] in self.defs):
+            if text.strip() in (f"${k}" for k in self.defs) or (
+                text.startswith("${") and text.endswith("}") and text[2:-1] in self.defs
+            ):
                 key = text.strip().lstrip("$").strip("{}")
                 if len(self.defs[key]) != 1:
                     return list(self.defs[key])
@@ -357,8 +372,8 @@ class Lexer:
         if close < 0:
             self.rep.error(loc, f"Missing ')' in {text}")
             return
-        inner = text[sm.end():close]
-        rest = text[close + 1:].strip()
+        inner = text[sm.end() : close]
+        rest = text[close + 1 :].strip()
         if kind == "LST":
             yield from self._lst(inner, rest, loc, depth)
             return

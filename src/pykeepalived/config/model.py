@@ -17,10 +17,6 @@ Options = tuple[tuple[str, object], ...]
 Script = tuple[str, str, str]  # (command, user, group)
 
 
-def _loc() -> Loc:
-    return field(default=NOWHERE, compare=False)  # type: ignore[no-any-return]
-
-
 @dataclass(frozen=True, slots=True)
 class GlobalDefs:
     router_id: str | None = None
@@ -49,7 +45,7 @@ class VipSpec:
     address: IPAddr
     prefix: int
     options: tuple[str, ...] = ()  # dev/brd/scope/label/... words after the address
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
     @property
     def dev(self) -> str | None:
@@ -63,7 +59,7 @@ class Track:
     name: str
     weight: int | None = None  # None: the tracked object's default
     reverse: bool | None = None
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +108,8 @@ class VrrpInstance:
     garp_lower_prio_repeat: int | None = None  # None: = garp_master_repeat
     sync_group: str | None = None
     options: Options = ()
-    loc: Loc = _loc()
-    interface_loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
+    interface_loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +124,7 @@ class VrrpScript:
     fall: int = 1
     user: tuple[str, ...] = ()
     init_fail: bool = False
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +134,7 @@ class SyncGroup:
     tracks: tuple[Track, ...] = ()
     notify: tuple[tuple[str, Script], ...] = ()
     options: Options = ()
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,14 +144,14 @@ class Named:
     kind: str
     name: str
     options: Options = ()
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Checker:
     kind: str  # TCP_CHECK, HTTP_GET, ...
     options: Options = ()  # connection/timing/checker keywords; url blocks as ("url", Options)
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +161,7 @@ class RealServer:
     weight: int = 1
     checkers: tuple[Checker, ...] = ()
     options: Options = ()
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +177,7 @@ class VirtualServer:
     delay_loop_us: int = 60_000_000
     real_servers: tuple[RealServer, ...] = ()
     options: Options = ()
-    loc: Loc = _loc()
+    loc: Loc = field(default=NOWHERE, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

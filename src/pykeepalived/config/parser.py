@@ -63,8 +63,9 @@ class Parser:
 
     def _next(self) -> Segment | None:
         if self._peeked is not None:
-            s, self._peeked = self._peeked, None
-            return s
+            p: Segment = self._peeked
+            self._peeked = None
+            return p
         s = next(self._it, None)
         if s is not None:
             self._last_loc = s.loc
@@ -81,7 +82,9 @@ class Parser:
         children, missing = self._level(ROOT, 0)
         missing += self._orphans
         if missing:
-            self.rep.error(NOWHERE, f"There are {missing} missing '}}'s or extra '{{'s", ConfigErr.MISSING_EOB)
+            self.rep.error(
+                NOWHERE, f"There are {missing} missing '}}'s or extra '{{'s", ConfigErr.MISSING_EOB
+            )
         return Node("root", NOWHERE, None, tuple(children))
 
     def _level(self, table: dict[str, Kw], depth: int) -> tuple[list[Node], int]:
@@ -110,8 +113,12 @@ class Parser:
             spec = table.get(w0)
             if spec is None:
                 close = difflib.get_close_matches(w0, table.keys(), n=1, cutoff=0.75)
-                self.rep.error(seg.loc, f"Unknown keyword '{w0}'", ConfigErr.UNKNOWN_KEYWORD,
-                               hint=f"    did you mean '{close[0]}'?" if close else None)
+                self.rep.error(
+                    seg.loc,
+                    f"Unknown keyword '{w0}'",
+                    ConfigErr.UNKNOWN_KEYWORD,
+                    hint=f"    did you mean '{close[0]}'?" if close else None,
+                )
                 continue
             kw = spec.alias or w0
             if spec.deprecated:
@@ -130,7 +137,9 @@ class Parser:
                 # keepalived reads the next line as the block opener whatever it is
                 self._next()
                 if nxt is not None and nxt.words[0] == "}":
-                    self.rep.error(seg.loc, f"'{{' missing from beginning of block {w0}", ConfigErr.MISSING_BOB)
+                    self.rep.error(
+                        seg.loc, f"'{{' missing from beginning of block {w0}", ConfigErr.MISSING_BOB
+                    )
                     continue
             else:
                 self._next()

@@ -83,7 +83,7 @@ def parse_int(word: str, lo: int, hi: int, loc: Loc, rep: Reporter) -> int | Non
     if not _INT_RE.fullmatch(word):
         rep.error(loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)
         return None
-    v = int(word)
+    v: int = int(word)
     if not lo <= v <= hi:
         rep.error(loc, f"number '{word}' outside range [{lo}, {hi}]", ConfigErr.INVALID_NUMBER)
         return None
@@ -96,16 +96,17 @@ def parse_decimal(word: str, lo: float, hi: float, digits: int, loc: Loc, rep: R
     if not m:
         rep.error(loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)
         return None
-    scale = 10 ** digits
-    frac = (m.group(2) or "")
-    units = int(m.group(1)) * scale + (int(frac[:digits].ljust(digits, "0")) if frac else 0)
+    scale = 10**digits
+    frac = m.group(2) or ""
+    units: int = int(m.group(1)) * scale + (int(frac[:digits].ljust(digits, "0")) if frac else 0)
     if len(frac) > digits and frac[digits] >= "5":
         units += 1
     if word.startswith("-"):
         units = -units
     if not round(lo * scale) <= units <= round(hi * scale):
-        rep.error(loc, f"number '{word}' outside range [{lo:.{digits}f}, {hi:.{digits}f}]",
-                  ConfigErr.INVALID_NUMBER)
+        rep.error(
+            loc, f"number '{word}' outside range [{lo:.{digits}f}, {hi:.{digits}f}]", ConfigErr.INVALID_NUMBER
+        )
         return None
     return units
 
@@ -149,7 +150,7 @@ class Timer(VType):
     def fmt(self, value: Value) -> str:
         assert isinstance(value, int)
         s = str(abs(value)).rjust(self.digits + 1, "0")
-        return ("-" if value < 0 else "") + s[:-self.digits] + "." + s[-self.digits:]
+        return ("-" if value < 0 else "") + s[: -self.digits] + "." + s[-self.digits :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +223,9 @@ class Addr(VType):
             return INVALID
         a = parse_ip(args[0])
         if a is None or (self.family and a.version != self.family):
-            rep.error(loc, (self.msg or "{kw} '{v}' is not a valid address - ignoring").format(
-                kw=kw, v=args[0]))
+            rep.error(
+                loc, (self.msg or "{kw} '{v}' is not a valid address - ignoring").format(kw=kw, v=args[0])
+            )
             return INVALID
         if self.multicast and not a.is_multicast:
             rep.error(loc, f"{kw} [{args[0]}] is not multicast. Skipping")
