@@ -1,0 +1,781 @@
+# Theory of operation
+# -------------------
+# Turns the validated keyword tree (parser.py) into the immutable Model, applying keepalived's
+# defaults and the end-of-block checks of vrrp_parser.c / check_parser.c with their messages:
+#   * per-instance GARP/down-timer/skip-check defaults are copied from global_defs *as parsed so far*
+#     (keepalived alloc_vrrp), so a global_defs after an instance does not affect it;
+#   * `state MASTER` without `priority` means priority 255; priority 255 means MASTER;
+#   * strict mode rewrites (keepalived.md §1.11.9); VRID required (fatal);
+#   * track_* references resolved against the vrrp_script/track_file/... definitions.
+# Checks against the running system (interfaces, script files) are in check.py.
+"""Keyword tree -> Model, with keepalived's defaults and semantic checks."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
+from pykeepalived.config.model import (
+    Checker,
+    GlobalDefs,
+    Model,
+    Named,
+    Options,
+    RealServer,
+    SyncGroup,
+    Track,
+    VipSpec,
+    VirtualServer,
+    VrrpInstance,
+    VrrpScript,
+)
+from pykeepalived.config.parser import Item, Node
+from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
+
+_VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
+_VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
+_GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f != "options"}
+_GARP = (
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "garp_master_refresh_repeat",
+    "garp_lower_prio_delay",
+    "garp_lower_prio_repeat",
+)
+
+
+def parse_vip(item: Item, rep: Reporter, what: str = "VRRP") -> VipSpec | None:
+    words = item.words
+    addr_s, _, plen = words[0].partition("/")
+    a = parse_ip(addr_s)
+    if a is None or (plen and not plen.isdigit()):
+        rep.error(item.loc, f"{what} parsed invalid IP {words[0]}. skipping IP...")
+        return None
+    maxp = 32 if a.version == 4 else 128
+    prefix = int(plen) if plen else maxp
+    if prefix > maxp:
+        rep.error(item.loc, f"Invalid address prefix len {plen} for address {addr_s} - using default")
+        prefix = maxp
+    opts: list[str] = []
+    i = 1
+    while i < len(words):
+        w = words[i]
+        if w in _VIP_OPTS_WITH_ARG and i + 1 < len(words):
+            opts += [w, words[i + 1]]
+            i += 2
+            continue
+        if w in _VIP_FLAGS:
+            opts.append(w)
+        else:
+            rep.error(item.loc, f"Unknown configuration entry '{w}' for ip address - ignoring")
+        i += 1
+    return VipSpec(a, prefix, tuple(opts), item.loc)
+
+
+def _track(kind: str, item: Item, lo: int, hi: int, rep: Reporter) -> Track | None:
+    w = item.words
+    weight: int | None = None
+    reverse: bool | None = None
+    if len(w) >= 3 and w[1] == "weight":
+        weight = parse_int(w[2], lo, hi, item.loc, rep)
+        if weight is None:
+            rep.error(item.loc, f"Weight for {w[0]} must be between [{lo}:{hi}] inclusive. Ignoring...")
+            return None
+        if len(w) >= 4:
+            if w[3] in ("reverse", "noreverse"):
+                reverse = w[3] == "reverse"
+            else:
+                rep.error(item.loc, f"Unknown track {kind} {w[0]} weight option {w[3]} - ignoring")
+    elif len(w) >= 2:
+        rep.error(item.loc, f"Unknown track {kind} {w[0]} option {w[1]} - ignoring")
+    return Track(kind, w[0], weight, reverse, item.loc)
+
+
+def _weight(node: Node | None, lo: int, hi: int, what: str, rep: Reporter) -> tuple[int, bool] | None:
+    if node is None:
+        return None
+    assert isinstance(node.value, tuple)
+    w = node.value
+    v = parse_int(str(w[0]), lo, hi, node.loc, rep)
+    if v is None:
+        rep.error(node.loc, f"{what} weight {w[0]} must be in [{lo}, {hi}]")
+        return None
+    return v, len(w) > 1 and w[1] == "reverse"
+
+
+def _options(node: Node, skip: set[str]) -> Options:
+    out: list[tuple[str, object]] = []
+    for c in node.children:
+        if c.kw in skip:
+            continue
+        if c.items or (c.value is None and not c.children):
+            out.append((c.kw, tuple(i.words for i in c.items)))
+        elif c.children:
+            out.append((c.kw, (c.value, _options(c, set()))))
+        else:
+            out.append((c.kw, c.value))
+    return tuple(out)
+
+
+class Builder:
+    def __init__(self, rep: Reporter) -> None:
+        self.rep = rep
+        self.g = GlobalDefs()
+        self.gopts: list[tuple[str, object]] = []
+        self.garp: dict[str, int] = {}
+        self.root_opts: list[tuple[str, object]] = []
+        self.instances: list[VrrpInstance] = []
+        self.scripts: list[VrrpScript] = []
+        self.groups: list[SyncGroup] = []
+        self.named: list[Named] = []
+        self.static_ip: list[VipSpec] = []
+        self.static_routes: list[tuple[str, ...]] = []
+        self.static_rules: list[tuple[str, ...]] = []
+        self.linkbeat: list[tuple[str, ...]] = []
+        self.garp_groups: list[Options] = []
+        self.vsgs: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
+        self.vss: list[VirtualServer] = []
+        self.ssl: Options | None = None
+        self._inst_nodes: list[Node] = []
+
+    def build(self, root: Node) -> Model:
+        for n in root.children:
+            match n.kw:
+                case "global_defs":
+                    self._global(n)
+                case "vrrp_instance":
+                    self._instance(n)
+                case "vrrp_script":
+                    self._script(n)
+                case "vrrp_sync_group":
+                    self._sync_group_node(n)
+                case "track_file" | "vrrp_track_process" | "bfd_instance" | "track_group":
+                    self._named(n)
+                case "static_ipaddress":
+                    self.static_ip += [v for i in n.items if (v := parse_vip(i, self.rep)) is not None]
+                case "static_routes":
+                    self.static_routes += [i.words for i in n.items]
+                case "static_rules":
+                    self.static_rules += [i.words for i in n.items]
+                case "linkbeat_interfaces" | "interface_up_down_delays":
+                    self.linkbeat += [(n.kw, *i.words) for i in n.items]
+                case "garp_group":
+                    self.garp_groups.append(_options(n, set()))
+                case "virtual_server_group":
+                    self.vsgs.append((str(n.value), tuple(i.words for i in n.items)))
+                case "virtual_server":
+                    self._vs(n)
+                case "SSL":
+                    if self.ssl is not None:
+                        self.rep.error(n.loc, "SSL context already specified - replacing")
+                    self.ssl = _options(n, set())
+                case _:
+                    self.root_opts.append((n.kw, n.value))
+        self._resolve()
+        return Model(
+            global_defs=replace(self.g, options=tuple(self.gopts)),
+            root_options=tuple(self.root_opts),
+            vrrp_instances=tuple(self.instances),
+            vrrp_scripts=tuple(self.scripts),
+            sync_groups=tuple(self.groups),
+            named_blocks=tuple(self.named),
+            static_ipaddress=tuple(self.static_ip),
+            static_routes=tuple(self.static_routes),
+            static_rules=tuple(self.static_rules),
+            linkbeat_interfaces=tuple(self.linkbeat),
+            garp_groups=tuple(self.garp_groups),
+            virtual_server_groups=tuple(self.vsgs),
+            virtual_servers=tuple(self.vss),
+            ssl=self.ssl,
+        )
+
+    # -- global_defs ----------------------------------------------------------------------------
+    def _global(self, n: Node) -> None:
+        g = self.g
+        for c in n.children:
+            kw, v = c.kw, c.value
+            if kw == "notification_email":
+                g = replace(
+                    g, notification_email=g.notification_email + tuple(w for i in c.items for w in i.words)
+                )
+                if not c.items:
+                    self.rep.error(c.loc, "Warning - empty notification_email block")
+            elif kw == "vrrp_startup_delay":
+                g = replace(g, vrrp_startup_delay_us=int(v))  # type: ignore[call-overload]
+            elif kw == "dynamic_interfaces":
+                g = replace(g, dynamic_interfaces=True)
+            elif kw == "vrrp_check_unicast_src":
+                g = replace(g, vrrp_check_unicast_src=True)
+            elif kw == "log_unknown_vrids":
+                g = replace(g, log_unknown_vrids=True)
+            elif kw == "enable_script_security":
+                g = replace(g, enable_script_security=True)
+            elif kw in _GLOBAL_TYPED:
+                g = replace(g, **{kw: v})  # type: ignore[arg-type]
+            elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
+                self.garp[kw[5:]] = int(v)  # type: ignore[call-overload]
+                self.gopts.append((kw, v))
+            elif kw == "vrrp_min_garp" and v:
+                for k, d in (("garp_master_repeat", 1), ("garp_master_delay", 0), ("garp_master_refresh", 0)):
+                    self.garp.setdefault(k, d)
+                self.gopts.append((kw, v))
+            elif kw == "smtp_connect_timeout" and v == 0:
+                self.rep.error(c.loc, "smtp_conect_timeout must be greater than 0, setting to 1")
+                self.gopts.append((kw, 1))
+            elif kw == "v3_checksum_as_v2":
+                self.gopts.append((kw, True))
+            else:
+                self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
+        self.g = g
+
+    # -- vrrp_instance --------------------------------------------------------------------------
+    def _instance(self, n: Node) -> None:
+        name = str(n.value)
+        if any(i.name == name for i in self.instances):
+            self.rep.error(n.loc, f"vrrp_instance {name} already defined - ignoring")
+            return
+        g = self.g
+        gd = self.garp
+        f: dict[str, object] = {
+            "name": name,
+            "loc": n.loc,
+            "version": g.vrrp_version,
+            "strict_mode": g.vrrp_strict,
+            "skip_check_adv_addr": g.vrrp_skip_check_adv_addr,
+            "check_unicast_src": g.vrrp_check_unicast_src,
+            "lower_prio_no_advert": g.vrrp_lower_prio_no_advert,
+            "higher_prio_send_advert": g.vrrp_higher_prio_send_advert,
+            "owner_ignore_adverts": g.vrrp_owner_ignore_adverts,
+            "down_timer_adverts": g.vrrp_down_timer_adverts,
+            "v3_checksum_as_v2": any(k == "v3_checksum_as_v2" for k, _ in self.gopts),
+            "garp_master_delay_s": gd.get("garp_master_delay", 5),
+            "garp_master_repeat": gd.get("garp_master_repeat", 5),
+            "garp_master_refresh_s": gd.get("garp_master_refresh", 0),
+            "garp_master_refresh_repeat": gd.get("garp_master_refresh_repeat", 1),
+            "garp_lower_prio_delay_s": gd.get("garp_lower_prio_delay"),
+            "garp_lower_prio_repeat": gd.get("garp_lower_prio_repeat"),
+        }
+        opts: list[tuple[str, object]] = []
+        tracks: list[Track] = []
+        notify: list[tuple[str, tuple[str, str, str]]] = []
+        vips: list[VipSpec] = []
+        evips: list[VipSpec] = []
+        prio_set = False
+        explicit_version = False
+        rep = self.rep
+        for c in n.children:
+            kw, v = c.kw, c.value
+            match kw:
+                case "state":
+                    assert isinstance(v, tuple)
+                    s = v[0] if v else ""
+                    if s not in ("MASTER", "BACKUP"):
+                        rep.error(c.loc, f"({name}) unknown state '{s}', defaulting to BACKUP")
+                        s = "BACKUP"
+                    if s == "BACKUP" and f.get("state") == "MASTER":
+                        rep.error(c.loc, f"({name}) state previously set as MASTER - ignoring BACKUP")
+                    else:
+                        f["state"] = s
+                case "interface":
+                    f["interface"] = v
+                    f["interface_loc"] = c.loc
+                case "virtual_router_id":
+                    f["vrid"] = v
+                case "priority":
+                    f["priority"] = v
+                    prio_set = True
+                case "advert_int":
+                    f["advert_int_us"] = v
+                case "version":
+                    f["version"] = v
+                    explicit_version = True
+                case "nopreempt":
+                    f["nopreempt"] = True
+                case "preempt":
+                    f["nopreempt"] = False
+                case "preempt_delay":
+                    f["preempt_delay_us"] = v
+                case "virtual_ipaddress" | "virtual_ipaddress_excluded":
+                    target = vips if kw == "virtual_ipaddress" else evips
+                    for it in c.items:
+                        vip = parse_vip(it, rep)
+                        if vip is None:
+                            continue
+                        if (
+                            kw == "virtual_ipaddress"
+                            and vips
+                            and vip.address.version != vips[0].address.version
+                        ):
+                            rep.error(
+                                it.loc,
+                                f"({name}): address family must match VRRP instance "
+                                f"[{vip.address}] - ignoring",
+                            )
+                            continue
+                        if any(x.address == vip.address for x in target):
+                            continue  # keepalived drops duplicates silently
+                        target.append(vip)
+                case "virtual_routes":
+                    f["virtual_routes"] = tuple(i.words for i in c.items)
+                case "virtual_rules":
+                    f["virtual_rules"] = tuple(i.words for i in c.items)
+                case "unicast_src_ip" | "mcast_src_ip" | "mcast_dst_ip":
+                    f[kw] = v
+                case "unicast_peer":
+                    peers = []
+                    for it in c.items:
+                        a = parse_ip(it.words[0])
+                        if a is None:
+                            rep.error(
+                                it.loc, f"({name}) VRRP parsed invalid IP {it.words[0]}. skipping IP..."
+                            )
+                            continue
+                        ttl: dict[str, int | None] = {"min_ttl": None, "max_ttl": None}
+                        w = it.words
+                        for k in range(1, len(w) - 1, 2):
+                            if w[k] in ttl:
+                                ttl[w[k]] = parse_int(w[k + 1], 0, 255, it.loc, rep)
+                        peers.append((a, ttl["min_ttl"], ttl["max_ttl"]))
+                    f["unicast_peers"] = tuple(peers)
+                case "unicast_ttl":
+                    f["unicast_ttl"] = v
+                case "authentication":
+                    at = c.get("auth_type")
+                    ap = c.get("auth_pass")
+                    if at is not None:
+                        f["auth_type"] = at.value
+                    if ap is not None:
+                        pw = str(ap.value)
+                        if len(pw) > 8:
+                            rep.error(ap.loc, "Truncating auth_pass to 8 characters")
+                            pw = pw[:8]
+                        f["auth_pass"] = pw
+                case "track_interface" | "track_script" | "track_file" | "track_process" | "track_bfd":
+                    lim = 254 if kw in ("track_file", "track_process") else 253
+                    for it in c.items:
+                        t = _track(kw[6:], it, -lim, lim, rep)
+                        if t is not None:
+                            tracks.append(t)
+                case (
+                    "notify"
+                    | "notify_master"
+                    | "notify_backup"
+                    | "notify_fault"
+                    | "notify_stop"
+                    | "notify_deleted"
+                    | "notify_master_rx_lower_pri"
+                ):
+                    if any(k == kw for k, _ in notify):
+                        rep.error(c.loc, f"({name}) {kw} script already specified - ignoring {c.value}")
+                        continue
+                    notify.append((kw, v))  # type: ignore[arg-type]
+                case "smtp_alert":
+                    f["smtp_alert"] = v
+                case "strict_mode":
+                    f["strict_mode"] = v
+                case "use_vmac":
+                    f["use_vmac"] = v
+                case "accept":
+                    f["accept"] = True
+                case "no_accept":
+                    f["accept"] = False
+                case "dont_track_primary" | "check_unicast_src" | "skip_check_adv_addr":
+                    f[kw] = True
+                case (
+                    "lower_prio_no_advert"
+                    | "higher_prio_send_advert"
+                    | "owner_ignore_adverts"
+                    | "v3_checksum_as_v2"
+                ):
+                    f[kw] = v
+                case "old_unicast_checksum":
+                    f["old_unicast_checksum"] = True
+                case "down_timer_adverts":
+                    f["down_timer_adverts"] = v
+                case (
+                    "garp_master_delay"
+                    | "garp_master_repeat"
+                    | "garp_master_refresh"
+                    | "garp_master_refresh_repeat"
+                    | "garp_lower_prio_delay"
+                    | "garp_lower_prio_repeat"
+                ):
+                    f[kw + "_s" if kw.endswith(("delay", "refresh")) else kw] = v
+                case "native_ipv6":
+                    f["family"] = 6
+                    opts.append((kw, v))
+                case "lvs_sync_daemon_interface":
+                    rep.error(
+                        c.loc,
+                        f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.",
+                        ConfigErr.DEPRECATED,
+                    )
+                    rep.error(c.loc, "        Please use global lvs_sync_daemon", ConfigErr.DEPRECATED)
+                    opts.append((kw, v))
+                case _:
+                    opts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
+        if f.get("garp_master_repeat") == 0:
+            f["garp_master_repeat"] = 1
+        if f.get("garp_master_refresh_repeat") == 0:
+            f["garp_master_refresh_repeat"] = 1
+        if vips:
+            f["family"] = vips[0].address.version
+        if f.get("family") == 6:
+            if explicit_version and f["version"] == 2:
+                rep.error(n.loc, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
+            f["version"] = 3
+        if f.get("state") == "MASTER" and not prio_set:
+            f["priority"] = 255
+        elif f.get("priority") == 255 and "state" not in f:
+            f["state"] = "MASTER"
+        f.update(
+            vips=tuple(vips),
+            evips=tuple(evips),
+            tracks=_canon_tracks(tracks),
+            notify=tuple(notify),
+            options=tuple(opts),
+        )
+        end = self._instance_end(VrrpInstance(**f), n)  # type: ignore[arg-type]
+        if end is not None:
+            self.instances.append(end)
+            self._inst_nodes.append(n)
+
+    def _instance_end(self, i: VrrpInstance, n: Node) -> VrrpInstance | None:
+        rep, name = self.rep, i.name
+        if i.vrid is None:
+            rep.error(NOWHERE, f"({name}) the virtual router id must be set")
+            return None
+        if i.interface is None and not i.unicast_peers:
+            rep.error(NOWHERE, f"({name}) Unknown interface !", ConfigErr.FATAL)
+            return None
+        if i.auth_type == "AH" and i.state == "MASTER" and i.priority != 255:
+            rep.error(
+                NOWHERE, f"({name}) Initial state master is incompatible with AH authentication - clearing"
+            )
+            i = replace(i, state="BACKUP")
+        if i.strict_mode:
+            if i.state == "MASTER" and i.priority != 255:
+                rep.error(NOWHERE, f"({name}) State MASTER must match being address owner")
+                i = replace(i, state="BACKUP")
+            if i.auth_type is not None:
+                rep.error(NOWHERE, f"({name}) Strict mode does not support authentication. Ignoring.")
+                i = replace(i, auth_type=None, auth_pass="")
+            if i.accept and i.version == 2 and i.priority != 255:
+                rep.error(
+                    NOWHERE,
+                    f"({name}) warning - accept mode for VRRP version 2 does not comply with "
+                    "RFC3768 - resetting",
+                )
+                i = replace(i, accept=False)
+            i = replace(
+                i,
+                preempt_delay_us=0,
+                down_timer_adverts=3,
+                lower_prio_no_advert=True,
+                higher_prio_send_advert=False,
+                garp_lower_prio_repeat=0,
+                garp_lower_prio_delay_s=0,
+                owner_ignore_adverts=i.owner_ignore_adverts or i.priority == 255,
+            )
+            if i.accept is None:
+                i = replace(i, accept=i.priority == 255)
+        if i.nopreempt and i.preempt_delay_us:
+            rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
+            i = replace(i, preempt_delay_us=0)
+        if i.nopreempt and (i.state == "MASTER" or i.priority == 255):
+            rep.error(
+                NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
+            )
+            i = replace(i, nopreempt=False)
+        if not i.vips and "no_virtual_ipaddress" not in dict(i.options):
+            if i.version == 3 or i.strict_mode:
+                rep.error(NOWHERE, f"({name}) No VIP specified; at least one is required")
+                return None
+            rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible", ConfigErr.WARNING)
+        if i.version == 2 and i.advert_int_us % 1_000_000:
+            us = max(1, round(i.advert_int_us / 1_000_000)) * 1_000_000
+            rep.error(NOWHERE, f"({name}) Version 2 does not support a fractional advert_int - rounding")
+            i = replace(i, advert_int_us=us)
+        elif i.version == 3 and i.advert_int_us % 10_000:
+            i = replace(i, advert_int_us=round(i.advert_int_us / 10_000) * 10_000)
+        return i
+
+    # -- scripts, groups, named -----------------------------------------------------------------
+    def _script(self, n: Node) -> None:
+        name = str(n.value)
+        f: dict[str, object] = {"name": name, "loc": n.loc}
+        for c in n.children:
+            match c.kw:
+                case "script":
+                    f["script"] = c.value
+                case "interval" | "timeout":
+                    us = int(c.value) * 1000  # type: ignore[call-overload]
+                    if us == 0:
+                        self.rep.error(
+                            c.loc, f"vrrp script {name} {c.kw} must be greater than 0 - setting to 1"
+                        )
+                        us = 1_000_000
+                    f[c.kw + "_us"] = us
+                case "weight":
+                    w = _weight(c, -253, 253, f"vrrp_script {name}", self.rep)
+                    if w is not None:
+                        f["weight"], f["reverse"] = w
+                case "rise" | "fall":
+                    f[c.kw] = c.value
+                case "user":
+                    f["user"] = c.value
+                case "init_fail":
+                    f["init_fail"] = True
+        if "script" not in f:
+            self.rep.error(n.end, f"No script set for vrrp_script {name} - removing")
+            return
+        if (
+            self.g.enable_script_security
+            and not f.get("user")
+            and not self.g.script_user
+            and not _user_exists("keepalived_script")
+        ):
+            self.rep.error(n.end, "Unable to set default user keepalived_script for script")
+            self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
+            return
+        self.scripts.append(VrrpScript(**f))  # type: ignore[arg-type]
+
+    def _sync_group_node(self, n: Node) -> None:
+        name = str(n.value)
+        members = tuple(w for c in n.all("group") for i in c.items for w in i.words)
+        tracks: list[Track] = []
+        notify: list[tuple[str, tuple[str, str, str]]] = []
+        for c in n.children:
+            if c.kw.startswith("track_"):
+                lim = 254 if c.kw in ("track_file", "track_process") else 253
+                tracks += [
+                    t for it in c.items if (t := _track(c.kw[6:], it, -lim, lim, self.rep)) is not None
+                ]
+            elif c.kw.startswith("notify") and c.kw != "notify_priority_changes":
+                notify.append((c.kw, c.value))  # type: ignore[arg-type]
+            elif c.kw == "global_tracking":
+                self.rep.error(
+                    c.loc,
+                    f"({name}) global_tracking is deprecated. Use track_interface/script/file/bfd "
+                    "on the sync group",
+                    ConfigErr.DEPRECATED,
+                )
+        opts = _options(
+            n,
+            {
+                "group",
+                "track_interface",
+                "track_script",
+                "track_file",
+                "track_process",
+                "track_bfd",
+                "notify",
+                "notify_master",
+                "notify_backup",
+                "notify_fault",
+                "notify_stop",
+            },
+        )
+        self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc))
+
+    def _named(self, n: Node) -> None:
+        if n.kw == "track_group":
+            opts: Options = (("group", tuple(w for c in n.all("group") for i in c.items for w in i.words)),)
+        else:
+            opts = _options(n, set())
+        if n.kw == "track_file" and n.get("file") is None:
+            self.rep.error(n.end, f"No file set for track_file {n.value} - removing")
+            return
+        if n.kw == "vrrp_track_process" and n.get("process") is None:
+            self.rep.error(n.end, f"Process name not specified for track_process {n.value} - removing")
+            return
+        if n.kw == "bfd_instance" and n.get("neighbor_ip") is None:
+            self.rep.error(n.end, f"bfd_instance {n.value} has no neighbor_ip - removing")
+            return
+        self.named.append(Named(n.kw, str(n.value), opts, n.loc))
+
+    # -- virtual servers ------------------------------------------------------------------------
+    def _vs(self, n: Node) -> None:
+        assert isinstance(n.value, tuple)
+        args = n.value
+        rep = self.rep
+        f: dict[str, object] = {"loc": n.loc}
+        if args[0] == "fwmark":
+            if len(args) < 2 or not args[1].isdigit():
+                rep.error(n.loc, "virtual server fwmark missing or invalid - skipping")
+                return
+            f.update(kind="fwmark", fwmark=int(args[1]))
+        elif args[0] == "group":
+            if len(args) < 2:
+                rep.error(n.loc, "virtual server group name missing - skipping")
+                return
+            f.update(kind="group", group=args[1])
+        else:
+            a = parse_ip(args[0])
+            if a is None:
+                rep.error(n.loc, f"Invalid virtual server IP address {args[0]} - skipping")
+                return
+            port = parse_int(args[1], 0, 65535, n.loc, rep) if len(args) > 1 else 0
+            f.update(kind="ip", address=a, port=port)
+        opts: list[tuple[str, object]] = []
+        rss: list[RealServer] = []
+        for c in n.children:
+            match c.kw:
+                case "lb_algo":
+                    f["lb_algo"] = c.value
+                case "lb_kind":
+                    f["lb_kind"] = c.value
+                case "protocol":
+                    f["protocol"] = c.value
+                case "delay_loop":
+                    f["delay_loop_us"] = c.value
+                case "real_server":
+                    rs = self._rs(c)
+                    if rs is not None:
+                        rss.append(rs)
+                case _:
+                    opts.append((c.kw, c.value if not c.children else (c.value, _options(c, set()))))
+        if "lb_algo" not in f:
+            rep.error(NOWHERE, f"Virtual server {_vs_name(f)}: no scheduler set, setting default 'wlc'")
+        if f["kind"] == "fwmark" and "protocol" in f:
+            rep.error(
+                NOWHERE,
+                f"Warning: Virtual server {_vs_name(f)}: protocol specified for fwmark - "
+                "protocol will be ignored",
+            )
+        f.update(real_servers=tuple(rss), options=tuple(opts))
+        self.vss.append(VirtualServer(**f))  # type: ignore[arg-type]
+
+    def _rs(self, n: Node) -> RealServer | None:
+        assert isinstance(n.value, tuple)
+        a = parse_ip(n.value[0])
+        if a is None:
+            self.rep.error(n.loc, f"Invalid real server ip address/port {n.value[0]} - skipping")
+            return None
+        port = parse_int(n.value[1], 0, 65535, n.loc, self.rep) if len(n.value) > 1 else None
+        weight = 1
+        checkers: list[Checker] = []
+        opts: list[tuple[str, object]] = []
+        for c in n.children:
+            if c.kw == "weight":
+                weight = int(c.value)  # type: ignore[call-overload]
+            elif c.kw.isupper():
+                self._checker_checks(c)
+                checkers.append(Checker(c.kw, _options(c, set()), c.loc))
+            else:
+                opts.append((c.kw, c.value))
+        return RealServer(a, port, weight, tuple(checkers), tuple(opts), n.loc)
+
+    def _checker_checks(self, c: Node) -> None:
+        rep = self.rep
+        for u in c.all("url"):
+            for sc in u.all("status_code"):
+                assert isinstance(sc.value, tuple)
+                for w in sc.value:
+                    lo, _, hi = w.partition("-")
+                    ok = (
+                        lo.isdigit()
+                        and (not hi or hi.isdigit())
+                        and 100 <= int(lo) <= 599
+                        and (not hi or int(lo) <= int(hi) <= 599)
+                    )
+                    if not ok:
+                        rep.error(sc.loc, f"Invalid {c.kw} status code '{w}'")
+            d = u.get("digest")
+            if d is not None and (
+                len(str(d.value)) != 32 or any(x not in "0123456789abcdefABCDEF" for x in str(d.value))
+            ):
+                rep.error(d.loc, f"digest '{d.value}' is not a valid MD5 hex digest")
+        p = c.get("payload")
+        if p is not None and (
+            len(str(p.value)) % 2 or any(x not in "0123456789abcdefABCDEF" for x in str(p.value))
+        ):
+            rep.error(p.loc, "Invalid hex string for UDP_CHECK payload")
+        if c.kw == "MISC_CHECK" and c.get("misc_path") is None:
+            rep.error(c.end, "Missing misc_path for MISC_CHECK - ignoring")
+        if c.kw == "FILE_CHECK" and c.get("track_file") is None:
+            rep.error(c.end, "FILE_CHECK has no track_file specified - ignoring")
+        if c.kw == "BFD_CHECK" and c.get("name") is None:
+            rep.error(c.end, "BFD_CHECK has no name specified - ignoring")
+
+    # -- cross references -----------------------------------------------------------------------
+    def _resolve(self) -> None:
+        rep = self.rep
+        scripts = {s.name for s in self.scripts}
+        named = {(x.kind, x.name) for x in self.named}
+        by_name = {i.name: k for k, i in enumerate(self.instances)}
+        for k, inst in enumerate(self.instances):
+            keep: list[Track] = []
+            for t in inst.tracks:
+                if t.kind == "script" and t.name not in scripts:
+                    rep.error(t.loc, f"({inst.name}) track script {t.name} not found, ignoring...")
+                    continue
+                if t.kind == "file" and ("track_file", t.name) not in named:
+                    rep.error(t.loc, f"({inst.name}) track_file {t.name} not found, ignoring...")
+                    continue
+                if t.kind == "process" and ("vrrp_track_process", t.name) not in named:
+                    rep.error(t.loc, f"({inst.name}) track_process {t.name} not found, ignoring...")
+                    continue
+                if t.kind == "bfd" and ("bfd_instance", t.name) not in named:
+                    rep.error(t.loc, f"({inst.name}) BFD instance {t.name} not found, ignoring...")
+                    continue
+                keep.append(t)
+            if len(keep) != len(inst.tracks):
+                self.instances[k] = replace(inst, tracks=tuple(keep))
+        groups: list[SyncGroup] = []
+        for g in self.groups:
+            members = tuple(m for m in g.members if m in by_name)
+            for m in g.members:
+                if m not in by_name:
+                    rep.error(
+                        NOWHERE,
+                        f"Virtual router {m} specified in sync group {g.name} doesn't exist - ignoring",
+                    )
+            if not members:
+                rep.error(NOWHERE, f"Sync group {g.name} has no virtual router(s). removing")
+                continue
+            if len(members) == 1:
+                rep.error(
+                    NOWHERE,
+                    f"Sync group {g.name} has only 1 virtual router(s) - this probably isn't what you want",
+                    ConfigErr.WARNING,
+                )
+            for m in members:
+                self.instances[by_name[m]] = replace(self.instances[by_name[m]], sync_group=g.name)
+            groups.append(replace(g, members=members))
+        self.groups = groups
+
+
+_TRACK_ORDER = {"interface": 0, "script": 1, "file": 2, "process": 3, "bfd": 4}
+
+
+def _canon_tracks(tracks: list[Track]) -> tuple[Track, ...]:
+    return tuple(sorted(tracks, key=lambda t: _TRACK_ORDER[t.kind]))
+
+
+def _user_exists(user: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return False
+    return True
+
+
+def _vs_name(f: dict[str, object]) -> str:
+    if f["kind"] == "fwmark":
+        return f"FWM {f['fwmark']}"
+    if f["kind"] == "group":
+        return f"[{f['group']}]"
+    a = f["address"]
+    proto = str(f.get("protocol", "TCP")).lower()
+    return f"[{a}]:{proto}:{f['port']}"
+
+
+def build_model(root: Node, rep: Reporter) -> Model:
+    return Builder(rep).build(root)
+
+
+__all__ = ["BOOL_WORDS", "IPAddr", "Loc", "build_model"]

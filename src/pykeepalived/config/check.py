@@ -1,0 +1,158 @@
+# Theory of operation
+# -------------------
+# `pykeepalived -t` (keepalived --config-test): parse, then check the model against the running system
+# as keepalived's children do at start-up -- interfaces exist (unless `dynamic_interfaces`), scripts
+# exist and are executable, script security -- print every diagnostic in keepalived's
+# `(FILE: Line N) message` form to stderr (or the -t FILE) and exit with keepalived's -t status
+# (diag.exit_code). Also the configuration dump (`--dump-conf-syntax`).
+"""Config test (-t) and configuration dump."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, exit_code
+from pykeepalived.config.dump import dump_model
+from pykeepalived.config.load import load_config
+from pykeepalived.config.model import Model
+from pykeepalived.options import Options
+
+
+def system_interfaces() -> set[str]:
+    try:
+        return set(os.listdir("/sys/class/net"))
+    except OSError:
+        return {name for _, name in socket.if_nameindex()}
+
+
+def _script_cmd(cmd: str) -> str | None:
+    """The executable a script string runs, or None if it cannot be found (keepalived: find_path)."""
+    from pykeepalived.config.types import script_argv
+
+    argv = script_argv(cmd)
+    if not argv:
+        return None
+    prog = argv[0]
+    if prog.startswith("</"):
+        return "/bin/sh"
+    if "/" not in prog:
+        return shutil.which(prog)
+    return prog if os.path.exists(prog) else None
+
+
+def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> None:
+    """keepalived's start-up checks that depend on the running system."""
+    ifs = system_interfaces() if interfaces is None else interfaces
+    bad_if = False
+    dynamic = model.global_defs.dynamic_interfaces
+    for inst in model.vrrp_instances:
+        if inst.interface is not None and inst.interface not in ifs:
+            rep.error(
+                inst.interface_loc,
+                f"WARNING - interface {inst.interface} for vrrp_instance {inst.name} doesn't exist",
+                ConfigErr.WARNING,
+            )
+            bad_if = True
+        for t in inst.tracks:
+            if t.kind == "interface" and t.name not in ifs:
+                rep.error(t.loc, f"({inst.name}) tracked interface {t.name} doesn't exist", ConfigErr.WARNING)
+                bad_if = True
+        for vip in inst.vips + inst.evips:
+            if vip.dev is not None and vip.dev not in ifs:
+                rep.error(
+                    vip.loc,
+                    f"WARNING - interface {vip.dev} for ip address {vip.address} doesn't exist",
+                    ConfigErr.WARNING,
+                )
+                bad_if = True
+    for vip in model.static_ipaddress:
+        dev = vip.dev or model.global_defs.default_interface
+        if dev not in ifs:
+            rep.error(
+                vip.loc,
+                f"WARNING - interface {dev} for ip address {vip.address} doesn't exist",
+                ConfigErr.WARNING,
+            )
+            bad_if = True
+    if bad_if and not dynamic:
+        rep.error(NOWHERE, "Non-existent interface specified in configuration", ConfigErr.BAD_IF)
+    # scripts: a script that will actually be run, while enable_script_security is off, is the
+    # "SECURITY VIOLATION" of keepalived's check_script_secure.
+    executed = False
+    used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
+    used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
+    for s in model.vrrp_scripts:
+        if s.script is None or s.name not in used:
+            continue
+        if s.script[0].lstrip().startswith("</"):
+            continue  # run by the shell; keepalived does not count it for script security
+        if _script_cmd(s.script[0]) is None:
+            rep.error(NOWHERE, f"Disabling track script {s.name} since not found/accessible")
+        else:
+            executed = True
+    for inst in model.vrrp_instances:
+        executed |= any(_script_cmd(sc[0]) is not None for _, sc in inst.notify if sc)
+    for g in model.sync_groups:
+        executed |= any(_script_cmd(sc[0]) is not None for _, sc in g.notify if sc)
+    for vs in model.virtual_servers:
+        for k, v in vs.options:
+            if k in ("quorum_up", "quorum_down") and isinstance(v, tuple) and _script_cmd(str(v[0])):
+                executed = True
+        for rs in vs.real_servers:
+            for k, v in rs.options:
+                if k in ("notify_up", "notify_down") and isinstance(v, tuple) and _script_cmd(str(v[0])):
+                    executed = True
+            for c in rs.checkers:
+                for k, v in c.options:
+                    if k == "misc_path" and isinstance(v, tuple) and _script_cmd(str(v[0])):
+                        executed = True
+    if executed and not model.global_defs.enable_script_security:
+        rep.error(
+            NOWHERE,
+            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+            ConfigErr.SECURITY_ERROR,
+        )
+
+
+def run_config_test(
+    path: str, config_id: str | None = None, all_config: bool = False, interfaces: set[str] | None = None
+) -> tuple[int, list[Diagnostic]]:
+    model, diags = load_config(path, config_id, all_config)
+    rep = Reporter()
+    rep.diags = list(diags)
+    if not any(d.level == ConfigErr.FILE_NOT_FOUND and not d.loc.line for d in diags):
+        check_system(model, rep, interfaces)
+    return exit_code(rep.diags), rep.diags
+
+
+def config_test(opts: Options) -> int:
+    """`pykeepalived -t[FILE]`: messages to stderr or FILE, keepalived's -t exit status."""
+    try:
+        code, diags = run_config_test(opts.conf_file, opts.config_id, opts.all_config)
+    except Exception as e:  # never a traceback for the user: report as keepalived's program error
+        print(f"Internal error while checking configuration: {e!r}", file=sys.stderr)
+        return 70
+    text = "".join(d.format() + "\n" for d in diags)
+    if opts.config_test_file:
+        try:
+            with open(opts.config_test_file, "a") as fh:
+                fh.write(text)
+        except OSError as e:
+            print(f"Unable to open {opts.config_test_file}: {e.strerror}", file=sys.stderr)
+            sys.stderr.write(text)
+    else:
+        sys.stderr.write(text)
+    return code
+
+
+def dump_conf_syntax(opts: Options) -> int:
+    """Print the effective configuration in keepalived syntax (re-parsing gives the same model)."""
+    model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)
+    for d in diags:
+        if d.level != ConfigErr.OK:
+            print(d.format(), file=sys.stderr)
+    sys.stdout.write(dump_model(model))
+    return 0

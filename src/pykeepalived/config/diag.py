@@ -1,0 +1,91 @@
+# Theory of operation
+# -------------------
+# Every problem found while reading keepalived.conf becomes a `Diagnostic`: a location (file, line),
+# keepalived's message text and keepalived's error class (lib/parser.h config_err_t). keepalived keeps
+# the *numerically highest* class seen and maps it to the `-t` exit status (main.c config_test_exit):
+# classes 1..3 mean "cannot run" (exit 4), the security class exit 6, anything else exit 5. We keep
+# the same ordering so that `pykeepalived -t` gives the same verdict, quirks included (a later warning
+# outranks an earlier fatal error).
+"""Configuration diagnostics in keepalived's `(FILE: Line N) message` form."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+class ConfigErr(enum.IntEnum):
+    """keepalived's config_err_t, in its order (the highest seen decides the -t exit status)."""
+
+    OK = 0
+    FILE_NOT_FOUND = 1
+    BAD_IF = 2
+    FATAL = 3
+    MULTIPLE_FILES = 4
+    UNKNOWN_KEYWORD = 5
+    UNEXPECTED_BOB = 6
+    MISSING_BOB = 7
+    UNEXPECTED_EOB = 8
+    MISSING_EOB = 9
+    UNMATCHED_QUOTE = 10
+    MISSING_PARAMETER = 11
+    INVALID_NUMBER = 12
+    GENERAL_ERROR = 13
+    WARNING = 14
+    DEPRECATED = 15
+    SECURITY_ERROR = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Loc:
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}: Line {self.line}"
+
+
+NOWHERE = Loc("", 0)
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    loc: Loc
+    message: str
+    level: ConfigErr = ConfigErr.GENERAL_ERROR
+    hint: str | None = None  # pykeepalived addition ("did you mean ..."), printed on its own line
+
+    def format(self) -> str:
+        text = f"({self.loc}) {self.message}" if self.loc.line else self.message
+        if self.hint:
+            text += f"\n{self.hint}"
+        return text
+
+
+def exit_code(diags: list[Diagnostic]) -> int:
+    """The `keepalived -t` exit status for these diagnostics (main.c config_test_exit)."""
+    worst = max((d.level for d in diags), default=ConfigErr.OK)
+    if worst == ConfigErr.OK:
+        return 0
+    if worst <= ConfigErr.FATAL:
+        return 4
+    if worst == ConfigErr.SECURITY_ERROR:
+        return 6
+    return 5
+
+
+class Reporter:
+    """Collects diagnostics; passed through the lexer, parser and builder."""
+
+    __slots__ = ("diags",)
+
+    def __init__(self) -> None:
+        self.diags: list[Diagnostic] = []
+
+    def error(
+        self, loc: Loc, message: str, level: ConfigErr = ConfigErr.GENERAL_ERROR, hint: str | None = None
+    ) -> None:
+        self.diags.append(Diagnostic(loc, message, level, hint))
+
+    def warn(self, loc: Loc, message: str) -> None:
+        self.diags.append(Diagnostic(loc, message, ConfigErr.WARNING))

@@ -1,0 +1,28 @@
+"""The configuration layer's entry point: read, parse and build in one call."""
+
+from __future__ import annotations
+
+from pykeepalived.config.build import build_model
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter
+from pykeepalived.config.lexer import Lexer
+from pykeepalived.config.model import Model
+from pykeepalived.config.parser import Parser
+
+
+def load_config(
+    path: str, config_id: str | None = None, all_config: bool = False
+) -> tuple[Model, list[Diagnostic]]:
+    """Parse keepalived.conf at `path` (glob allowed); never raises on bad input.
+
+    `config_id` defaults to the short hostname (keepalived -i). Returns the model with keepalived's
+    defaults applied and every diagnostic in file order.
+    """
+    rep = Reporter()
+    try:
+        lexer = Lexer(rep, config_id, all_config)
+        root = Parser(lexer.read_main(path), rep).parse()
+        model = build_model(root, rep)
+    except RecursionError:
+        rep.error(NOWHERE, "configuration too deeply nested", ConfigErr.FATAL)
+        model = Model()
+    return model, rep.diags

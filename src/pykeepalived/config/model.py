@@ -1,0 +1,204 @@
+# Theory of operation
+# -------------------
+# The typed, immutable result of reading keepalived.conf: frozen slotted dataclasses with
+# keepalived's defaults applied (build.py). Keywords without deep semantics are kept, validated, in
+# `options` as (keyword, value) pairs in file order. Locations are carried for messages but excluded
+# from equality, so a dump re-parsed gives an equal model.
+"""The configuration model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pykeepalived.config.diag import NOWHERE, Loc
+from pykeepalived.config.types import IPAddr
+
+Options = tuple[tuple[str, object], ...]
+Script = tuple[str, str, str]  # (command, user, group)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalDefs:
+    router_id: str | None = None
+    vrrp_version: int = 2
+    vrrp_mcast_group4: IPAddr | None = None
+    vrrp_mcast_group6: IPAddr | None = None
+    vrrp_strict: bool = False
+    vrrp_startup_delay_us: int = 0
+    vrrp_check_unicast_src: bool = False
+    vrrp_skip_check_adv_addr: bool = False
+    vrrp_lower_prio_no_advert: bool = False
+    vrrp_higher_prio_send_advert: bool = False
+    vrrp_owner_ignore_adverts: bool = False
+    vrrp_down_timer_adverts: int = 3
+    log_unknown_vrids: bool = False
+    dynamic_interfaces: bool = False
+    default_interface: str = "eth0"
+    enable_script_security: bool = False
+    script_user: tuple[str, ...] = ()
+    notification_email: tuple[str, ...] = ()
+    options: Options = ()
+
+
+@dataclass(frozen=True, slots=True)
+class VipSpec:
+    address: IPAddr
+    prefix: int
+    options: tuple[str, ...] = ()  # dev/brd/scope/label/... words after the address
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def dev(self) -> str | None:
+        o = self.options
+        return o[o.index("dev") + 1] if "dev" in o and o.index("dev") + 1 < len(o) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Track:
+    kind: str  # interface | script | file | process | bfd
+    name: str
+    weight: int | None = None  # None: the tracked object's default
+    reverse: bool | None = None
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpInstance:
+    name: str
+    interface: str | None = None
+    vrid: int | None = None
+    state: str | None = None  # "MASTER" | "BACKUP" | None (derived from priority)
+    priority: int = 100
+    advert_int_us: int = 1_000_000
+    version: int = 2
+    family: int = 4
+    nopreempt: bool = False
+    preempt_delay_us: int = 0
+    vips: tuple[VipSpec, ...] = ()
+    evips: tuple[VipSpec, ...] = ()
+    virtual_routes: tuple[tuple[str, ...], ...] = ()
+    virtual_rules: tuple[tuple[str, ...], ...] = ()
+    unicast_src_ip: IPAddr | None = None
+    mcast_src_ip: IPAddr | None = None
+    mcast_dst_ip: IPAddr | None = None
+    unicast_peers: tuple[tuple[IPAddr, int | None, int | None], ...] = ()
+    unicast_ttl: int | None = None
+    auth_type: str | None = None
+    auth_pass: str = ""
+    tracks: tuple[Track, ...] = ()
+    notify: tuple[tuple[str, Script], ...] = ()  # (keyword, script)
+    smtp_alert: bool | None = None
+    strict_mode: bool = False
+    use_vmac: tuple[str, ...] | None = None
+    accept: bool | None = None
+    dont_track_primary: bool = False
+    skip_check_adv_addr: bool = False
+    check_unicast_src: bool = False
+    lower_prio_no_advert: bool = False
+    higher_prio_send_advert: bool = False
+    owner_ignore_adverts: bool = False
+    v3_checksum_as_v2: bool = False
+    old_unicast_checksum: bool = False
+    down_timer_adverts: int = 3
+    garp_master_delay_s: int = 5
+    garp_master_repeat: int = 5
+    garp_master_refresh_s: int = 0
+    garp_master_refresh_repeat: int = 1
+    garp_lower_prio_delay_s: int | None = None  # None: = garp_master_delay
+    garp_lower_prio_repeat: int | None = None  # None: = garp_master_repeat
+    sync_group: str | None = None
+    options: Options = ()
+    loc: Loc = field(default=NOWHERE, compare=False)
+    interface_loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VrrpScript:
+    name: str
+    script: Script | None = None
+    interval_us: int = 1_000_000
+    timeout_us: int | None = None
+    weight: int = 0
+    reverse: bool = False
+    rise: int = 1
+    fall: int = 1
+    user: tuple[str, ...] = ()
+    init_fail: bool = False
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncGroup:
+    name: str
+    members: tuple[str, ...] = ()
+    tracks: tuple[Track, ...] = ()
+    notify: tuple[tuple[str, Script], ...] = ()
+    options: Options = ()
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Named:
+    """A named block kept generically (track_file, vrrp_track_process, bfd_instance, track_group)."""
+
+    kind: str
+    name: str
+    options: Options = ()
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Checker:
+    kind: str  # TCP_CHECK, HTTP_GET, ...
+    options: Options = ()  # connection/timing/checker keywords; url blocks as ("url", Options)
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RealServer:
+    address: IPAddr
+    port: int | None
+    weight: int = 1
+    checkers: tuple[Checker, ...] = ()
+    options: Options = ()
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualServer:
+    kind: str  # "ip" | "fwmark" | "group"
+    address: IPAddr | None = None
+    port: int | None = None
+    fwmark: int | None = None
+    group: str | None = None
+    lb_algo: str = "wlc"
+    lb_kind: tuple[str, ...] = ("NAT",)
+    protocol: str = "TCP"
+    delay_loop_us: int = 60_000_000
+    real_servers: tuple[RealServer, ...] = ()
+    options: Options = ()
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    global_defs: GlobalDefs = GlobalDefs()
+    root_options: Options = ()  # net_namespace, instance, use_pid_dir, ...
+    vrrp_instances: tuple[VrrpInstance, ...] = ()
+    vrrp_scripts: tuple[VrrpScript, ...] = ()
+    sync_groups: tuple[SyncGroup, ...] = ()
+    named_blocks: tuple[Named, ...] = ()
+    static_ipaddress: tuple[VipSpec, ...] = ()
+    static_routes: tuple[tuple[str, ...], ...] = ()
+    static_rules: tuple[tuple[str, ...], ...] = ()
+    linkbeat_interfaces: tuple[tuple[str, ...], ...] = ()
+    garp_groups: tuple[Options, ...] = ()
+    virtual_server_groups: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
+    virtual_servers: tuple[VirtualServer, ...] = ()
+    ssl: Options | None = None
+
+    def instance(self, name: str) -> VrrpInstance:
+        for i in self.vrrp_instances:
+            if i.name == name:
+                return i
+        raise KeyError(name)

@@ -1,0 +1,312 @@
+# Theory of operation
+# -------------------
+# Value types for the declarative grammar. Each type turns the words after a keyword into a
+# validated, immutable Python value (int, str, bool, tuple, ipaddress objects), reporting problems
+# with keepalived's texts (`invalid number 'X'`, `number 'X' outside range [A, B]`, ...) and
+# returning `INVALID` so that the parser drops the line, as keepalived ignores a bad line and carries
+# on. `fmt` is the inverse used by the configuration dump, so that dump -> parse is the identity.
+"""Keyword value types: numbers, timers, booleans, addresses, script strings."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+from dataclasses import dataclass
+from typing import Final
+
+from pykeepalived.config.diag import ConfigErr, Loc, Reporter
+
+Value = object
+
+
+class _Invalid:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Final = _Invalid()
+
+BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+_INT_RE = re.compile(r"[-+]?\d+")
+_DEC_RE = re.compile(r"[-+]?(\d+)(?:\.(\d*))?")
+
+
+def _q(word: str) -> str:
+    """Quote a word for the dump if it would not survive tokenising."""
+    if word == "" or any(c in word for c in ' \t"#!{}$@~\\') or word.startswith("include"):
+        return '"' + word + '"'
+    return word
+
+
+class VType:
+    """A value type: `parse` words -> value (or INVALID after reporting); `fmt` value -> words."""
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        raise NotImplementedError
+
+    def fmt(self, value: Value) -> str:
+        if isinstance(value, tuple):
+            return " ".join(_q(str(v)) for v in value)
+        return _q(str(value))
+
+
+class Flag(VType):
+    """A keyword without arguments (extra words ignored, as keepalived does)."""
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        return True
+
+    def fmt(self, value: Value) -> str:
+        return ""
+
+
+class Bool(VType):
+    """`[<BOOL>]`: no word means true."""
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            return True
+        v = BOOL_WORDS.get(args[0])
+        if v is None:
+            rep.error(loc, f"Invalid {kw} parameter {args[0]}")
+            return INVALID
+        return v
+
+    def fmt(self, value: Value) -> str:
+        return "true" if value else "false"
+
+
+def parse_int(word: str, lo: int, hi: int, loc: Loc, rep: Reporter) -> int | None:
+    if not _INT_RE.fullmatch(word):
+        rep.error(loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)
+        return None
+    v: int = int(word)
+    if not lo <= v <= hi:
+        rep.error(loc, f"number '{word}' outside range [{lo}, {hi}]", ConfigErr.INVALID_NUMBER)
+        return None
+    return v
+
+
+def parse_decimal(word: str, lo: float, hi: float, digits: int, loc: Loc, rep: Reporter) -> int | None:
+    """A decimal with `digits` fractional digits, as an integer in those units (µs for timers)."""
+    m = _DEC_RE.fullmatch(word)
+    if not m:
+        rep.error(loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)
+        return None
+    scale = 10**digits
+    frac = m.group(2) or ""
+    units: int = int(m.group(1)) * scale + (int(frac[:digits].ljust(digits, "0")) if frac else 0)
+    if len(frac) > digits and frac[digits] >= "5":
+        units += 1
+    if word.startswith("-"):
+        units = -units
+    if not round(lo * scale) <= units <= round(hi * scale):
+        rep.error(
+            loc, f"number '{word}' outside range [{lo:.{digits}f}, {hi:.{digits}f}]", ConfigErr.INVALID_NUMBER
+        )
+        return None
+    return units
+
+
+@dataclass(frozen=True, slots=True)
+class Int(VType):
+    lo: int = 0
+    hi: int = 2**32 - 1
+    msg: str | None = None  # follow-up message, "{kw}" and "{v}" substituted
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            rep.error(loc, f"{kw} requires a value", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        v = parse_int(args[0], self.lo, self.hi, loc, rep)
+        if v is None:
+            rep.error(loc, (self.msg or "{kw} '{v}' invalid - ignoring").format(kw=kw, v=args[0]))
+            return INVALID
+        return v
+
+
+@dataclass(frozen=True, slots=True)
+class Timer(VType):
+    """Seconds with microsecond resolution (keepalived read_decimal_unsigned_strvec, TIMER_HZ)."""
+
+    lo: float = 0.0
+    hi: float = 4294.967295
+    digits: int = 6
+    msg: str | None = None
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            rep.error(loc, f"{kw} requires a value", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        v = parse_decimal(args[0], self.lo, self.hi, self.digits, loc, rep)
+        if v is None:
+            rep.error(loc, (self.msg or "{kw} '{v}' is invalid").format(kw=kw, v=args[0]))
+            return INVALID
+        return v
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, int)
+        s = str(abs(value)).rjust(self.digits + 1, "0")
+        return ("-" if value < 0 else "") + s[: -self.digits] + "." + s[-self.digits :]
+
+
+@dataclass(frozen=True, slots=True)
+class Choice(VType):
+    words: tuple[str, ...]
+    ci: bool = False
+    msg: str | None = None
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            rep.error(loc, f"{kw} requires a value", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        w = args[0]
+        for c in self.words:
+            if w == c or (self.ci and w.lower() == c.lower()):
+                return c
+        rep.error(loc, (self.msg or "Invalid {kw} '{v}' - ignoring").format(kw=kw, v=w))
+        return INVALID
+
+
+@dataclass(frozen=True, slots=True)
+class Str(VType):
+    """One word (further words ignored)."""
+
+    maxlen: int = 0
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        if self.maxlen and len(args[0]) > self.maxlen:
+            rep.error(loc, f"{kw} '{args[0]}' too long - ignoring")
+            return INVALID
+        return args[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Words(VType):
+    """Any words, kept as a tuple (generic keywords validated only for their word count)."""
+
+    min: int = 0
+    max: int = 1000
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if len(args) < self.min:
+            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        return tuple(args[: self.max])
+
+
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_ip(word: str) -> IPAddr | None:
+    try:
+        return ipaddress.ip_address(word.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Addr(VType):
+    family: int = 0  # 0: either
+    multicast: bool = False
+    msg: str | None = None
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        a = parse_ip(args[0])
+        if a is None or (self.family and a.version != self.family):
+            rep.error(
+                loc, (self.msg or "{kw} '{v}' is not a valid address - ignoring").format(kw=kw, v=args[0])
+            )
+            return INVALID
+        if self.multicast and not a.is_multicast:
+            rep.error(loc, f"{kw} [{args[0]}] is not multicast. Skipping")
+            return INVALID
+        return a
+
+
+@dataclass(frozen=True, slots=True)
+class Script(VType):
+    """A quoted keyword: (command argv..., user, group) per keepalived.md §2.5."""
+
+    optional: bool = False
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        rest = raw.split(None, 1)[1] if len(raw.split(None, 1)) > 1 else ""
+        words = _split_quoted(rest)
+        if not words:
+            if self.optional:
+                return ()
+            rep.error(loc, f"{kw} requires a script", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        if not _split_escaped(words[0]):
+            rep.error(loc, f"{kw} requires a script", ConfigErr.MISSING_PARAMETER)
+            return INVALID
+        return (words[0], words[1] if len(words) > 1 else "", words[2] if len(words) > 2 else "")
+
+    def fmt(self, value: Value) -> str:
+        assert isinstance(value, tuple)
+        if not value:
+            return ""
+        cmd, user, group = value
+        q = "'" if '"' in str(cmd) else '"'
+        parts = [q + str(cmd) + q]
+        if user:
+            parts.append(_q(str(user)))
+        if group:
+            parts.append(_q(str(group)))
+        return " ".join(parts)
+
+
+def _split_quoted(text: str) -> list[str]:
+    """Split honouring "..." and '...' (quotes removed, backslashes kept)."""
+    out: list[str] = []
+    cur: list[str] = []
+    have = False
+    quote = ""
+    for ch in text:  # script lines are short and rare
+        if quote:
+            if ch == quote:
+                quote = ""
+            else:
+                cur.append(ch)
+        elif ch in "\"'":
+            quote = ch
+            have = True
+        elif ch in " \t":
+            if have or cur:
+                out.append("".join(cur))
+            cur, have = [], False
+        else:
+            cur.append(ch)
+    if have or cur:
+        out.append("".join(cur))
+    return out
+
+
+def script_argv(cmd: str) -> list[str]:
+    """The argv a script string runs as (quotes and escapes resolved)."""
+    return _split_escaped(cmd)
+
+
+def _split_escaped(cmd: str) -> list[str]:
+    try:
+        return shlex.split(cmd.replace("\\\\", "\\"))
+    except ValueError:
+        return cmd.split()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(VType):
+    """A value-block entry kept as its words (parsed further by the model builder)."""
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        return tuple(args)
