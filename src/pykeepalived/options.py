@@ -63,7 +63,8 @@ _LONG = [
     "log-file-name=", "flush-log-file", "no-syslog", "umask=", "release-vips", "dont-release-vrrp",
     "dont-release-ipvs", "dont-respawn", "dont-fork", "dump-conf", "pid=", "vrrp_pid=", "checkers_pid=",
     "bfd_pid=", "address-monitoring", "namespace=", "all-config", "config-id=", "snmp",
-    "snmp-agent-socket=", "core-dump", "core-dump-pattern-value=", "config-test-file=", "config-test", "signum=",
+    "snmp-agent-socket=", "core-dump", "core-dump-pattern-value=", "config-test-file=", "config-test",
+    "signum=",
     "ignore-sigint", "version", "help", "log-file", "core-dump-pattern", "config-fd=", "no-mem-check",
     "mem-check-log", "perf=", "perf", "debug=", "debug", "dump-conf-syntax", "child=",
 ]

@@ -89,9 +89,9 @@ def setup_logging(opts: Options, role: str) -> logging.Logger:
         h.setFormatter(_ConsoleFormatter())
         log.addHandler(h)
     if opts.log_file:
-        h = _FlushingFileHandler(log_file_name(opts.log_file, role), opts.flush_log_file)
-        h.setFormatter(_FileFormatter())
-        log.addHandler(h)
+        fh = _FlushingFileHandler(log_file_name(opts.log_file, role), opts.flush_log_file)
+        fh.setFormatter(_FileFormatter())
+        log.addHandler(fh)
     if not opts.no_syslog and os.path.exists("/dev/log"):
         try:
             sh = logging.handlers.SysLogHandler("/dev/log", facility=_FACILITIES[opts.log_facility])

@@ -1,0 +1,61 @@
+"""`pykeepalived` without -t: the parent watchdog, or one of its children (`--child=ROLE`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.config import load_config
+from pykeepalived.config.model import Model
+from pykeepalived.daemon.log import setup_logging
+from pykeepalived.options import Options
+
+EXIT_NO_CONFIG = 6
+
+
+def roles_for(model: Model, opts: Options) -> list[str]:
+    """Which children to start (keepalived: a child only if it has configuration, or --all)."""
+    roles = []
+    has_vrrp = bool(model.vrrp_instances or model.static_ipaddress or model.static_routes
+                    or model.static_rules)
+    if not opts.check_only and (has_vrrp or opts.all_children):
+        roles.append("vrrp")
+    if not opts.vrrp_only and (model.virtual_servers or opts.all_children):
+        roles.append("checker")
+    return roles
+
+
+def run(opts: Options) -> int:
+    opts.conf_file = os.path.abspath(opts.conf_file)
+    if opts.child == "vrrp":
+        from pykeepalived.daemon.vrrp_child import run_vrrp_child
+
+        return run_vrrp_child(opts)
+    if opts.child == "checker":
+        from pykeepalived.daemon.checker_child import run_checker_child
+
+        return run_checker_child(opts)
+    log = setup_logging(opts, "parent")
+    if not os.path.exists(opts.conf_file):
+        log.error("Configuration file '%s' does not exist", opts.conf_file)
+        return EXIT_NO_CONFIG
+    u = platform.uname()
+    log.info("Starting pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+    log.info("Running on %s %s %s", u.system, u.release, u.version)
+    log.info("Command line: %s", " ".join(sys.argv))
+    log.info("Configuration file %s", opts.conf_file)
+    model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
+    roles = roles_for(model, opts)
+    if not roles:
+        log.info("Warning - keepalived has no configuration to run")
+    if not opts.dont_fork:
+        from pykeepalived.daemon.parent import daemonize
+
+        daemonize()
+        log = setup_logging(opts, "parent")
+    from pykeepalived.daemon.parent import run_parent
+
+    argv = [a for a in sys.argv[1:] if not a.startswith("--child")]
+    return run_parent(opts, argv, roles)
