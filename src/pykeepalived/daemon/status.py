@@ -1,0 +1,149 @@
+"""State files written on signals (keepalived.md §3.2): keepalived.data (SIGUSR1), keepalived.stats
+(SIGUSR2, STATS_CLEAR) and keepalived.json (JSON signal), in $TMPDIR or /tmp, each written to a
+temporary file and renamed into place so a reader never sees half a file."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from pykeepalived.daemon.log import log
+from pykeepalived.vrrp.effects import State, StateChanged
+from pykeepalived.vrrp.instance import STAT_NAMES
+
+if TYPE_CHECKING:
+    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.vrrp.instance import VrrpInstance
+
+_STATE_NAME = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT",
+               State.STOP: "STOP"}
+
+
+def tmp_dir() -> str:
+    tmp = os.environ.get("TMPDIR")
+    return tmp if tmp and os.path.isdir(tmp) else "/tmp"
+
+
+def write_atomically(path: str, text: str) -> None:
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+class StatusWriter:
+    """Keeps the wall-clock time of transitions and renders the dump files."""
+
+    def __init__(self, child: VrrpChild) -> None:
+        self.child = child
+        self.last_transition: dict[str, float] = {}
+
+    def transition(self, e: StateChanged) -> None:
+        self.last_transition[e.instance] = time.time()
+
+    # ------------------------------------------------------------------ renderers
+    def stats_text(self) -> str:
+        out = []
+        for inst in self.child.engine.instances.values():
+            s = inst.stats
+            out.append(
+                f"VRRP Instance: {inst.name}\n"
+                f"  Advertisements:\n    Received: {s['advert_rcvd']}\n    Sent: {s['advert_sent']}\n"
+                f"  Became master: {s['become_master']}\n  Released master: {s['release_master']}\n"
+                f"  Packet Errors:\n    Length: {s['packet_len_err']}\n    TTL: {s['ip_ttl_err']}\n"
+                f"    Invalid Type: {s['invalid_type_rcvd']}\n"
+                f"    Advertisement Interval: {s['advert_interval_err']}\n"
+                f"    Address List: {s['addr_list_err']}\n"
+                f"  Authentication Errors:\n    Invalid Type: {s['invalid_authtype']}\n"
+                f"    Type Mismatch: {s['authtype_mismatch']}\n    Failure: {s['auth_failure']}\n"
+                f"  Priority Zero:\n    Received: {s['pri_zero_rcvd']}\n    Sent: {s['pri_zero_sent']}\n"
+            )
+        return "".join(out)
+
+    def instance_data(self, inst: VrrpInstance) -> dict[str, Any]:
+        p = inst.params
+        rt = self.child.runtime.get(inst.name)
+        ifname = rt.iface.ifname if rt and rt.iface else (p.interface or "")
+        return {
+            "iname": inst.name,
+            "ifp_ifname": ifname,
+            "vmac_ifname": "",
+            "dont_track_primary": int(p.dont_track_primary),
+            "skip_check_adv_addr": int(p.skip_check_adv_addr),
+            "strict_mode": int(p.strict),
+            "vrid": p.vrid,
+            "base_priority": p.base_priority,
+            "effective_priority": inst.effective_priority,
+            "vipset": int(inst.vipset),
+            "adver_int": p.adver_int_us / 1_000_000,
+            "master_adver_int": inst.master_adver_int_us / 1_000_000,
+            "accept": 1,
+            "nopreempt": int(p.nopreempt),
+            "preempt_delay": p.preempt_delay_us / 1_000_000,
+            "state": int(inst.state) if inst.state != State.STOP else 0,
+            "wantstate": int(inst.wantstate) if inst.wantstate != State.STOP else 0,
+            "version": p.version,
+            "master_priority": inst.master_priority,
+            "last_transition": self.last_transition.get(inst.name, 0.0),
+            "garp_delay": p.garp_master_delay_us // 1_000_000,
+            "garp_refresh": p.garp_master_refresh_us // 1_000_000,
+            "garp_rep": p.garp_master_repeat,
+            "garp_refresh_rep": p.garp_master_refresh_repeat,
+            "garp_lower_prio_delay": p.garp_lower_prio_delay_us // 1_000_000,
+            "garp_lower_prio_rep": p.garp_lower_prio_repeat,
+            "lower_prio_no_advert": int(p.lower_prio_no_advert),
+            "higher_prio_send_advert": int(p.higher_prio_send_advert),
+            "auth_type": int(p.auth_type),
+            "vips": [str(v) for v in p.vips],
+            "evips": [str(v) for v in p.evips],
+            "track_script": [t.name for t in p.tracks if t.kind == "script"],
+            "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
+        }
+
+    def json_text(self) -> str:
+        items = [{"data": self.instance_data(i), "stats": {k: i.stats[k] for k in STAT_NAMES}}
+                 for i in self.child.engine.instances.values()]
+        return json.dumps(items, indent=1)
+
+    def data_text(self) -> str:
+        lines = ["------< VRRP Topology >------"]
+        for inst in self.child.engine.instances.values():
+            d = self.instance_data(inst)
+            lines.append(f" VRRP Instance = {inst.name}")
+            lines.append(f"   VRRP Version = {d['version']}")
+            lines.append(f"   State = {_STATE_NAME.get(inst.state, inst.state.name)}")
+            lines.append(f"   Wantstate = {_STATE_NAME.get(inst.wantstate, inst.wantstate.name)}")
+            lines.append(f"   Interface = {d['ifp_ifname']}")
+            lines.append(f"   Virtual Router ID = {d['vrid']}")
+            lines.append(f"   Priority = {d['base_priority']}")
+            lines.append(f"   Effective priority = {d['effective_priority']}")
+            lines.append(f"   Advert interval = {d['adver_int']} sec")
+            lines.append(f"   Master priority = {d['master_priority']}")
+            lines.append(f"   Virtual IP ({len(d['vips'])}):")
+            lines.extend(f"     {v}" for v in d["vips"])
+        return "\n".join(lines) + "\n"
+
+    # ------------------------------------------------------------------ signal handlers
+    def write_data(self) -> None:
+        log.info("Printing VRRP data for process(%d) on signal", os.getpid())
+        self._write("keepalived.data", self.data_text)
+
+    def write_stats(self, clear: bool = False) -> None:
+        what = "Printing and clearing" if clear else "Printing"
+        log.info("%s VRRP stats for process(%d) on signal", what, os.getpid())
+        self._write("keepalived.stats", self.stats_text)
+        if clear:
+            for inst in self.child.engine.instances.values():
+                for k in inst.stats:
+                    inst.stats[k] = 0
+
+    def write_json(self) -> None:
+        self._write("keepalived.json", self.json_text)
+
+    def _write(self, name: str, render: Any) -> None:
+        try:
+            write_atomically(os.path.join(tmp_dir(), name), render())
+        except Exception as exc:  # a full disk must not kill the VRRP process
+            log.error("Unable to write %s: %r", name, exc)
