@@ -150,9 +150,8 @@ def test_routes_and_rules(lab1: Lab) -> None:
 
 def test_multipath_route(lab1: Lab) -> None:
     h = lab1["h1"]
-    r = Route.parse(
-        ["198.51.100.0/24", "nexthop", "via", "192.0.2.253", "dev", "eth0", "weight", "2", "nexthop", "via", "192.0.2.254", "dev", "eth0"]
-    )
+    words = "198.51.100.0/24 nexthop via 192.0.2.253 dev eth0 weight 2 nexthop via 192.0.2.254 dev eth0"
+    r = Route.parse(words.split())
     assert len(r.nexthops) == 2 and r.nexthops[0].weight == 2
 
     async def add() -> object:
