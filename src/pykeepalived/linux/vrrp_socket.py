@@ -278,3 +278,85 @@ class VrrpSocket:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def advert_vrid(pkt: RxPacket) -> int | None:
+    """The VRID of a received datagram (IPv4: after the IP header and an optional AH header)."""
+    data = pkt.data
+    if pkt.family == 6:
+        return data[1] if len(data) >= 2 else None
+    if len(data) < 20:
+        return None
+    off = (data[0] & 0x0F) * 4
+    if data[9] == 51:  # IPSEC-AH (RFC 2402 §2.2: payload length in 32-bit words, minus 2)
+        if len(data) < off + 2:
+            return None
+        off += (data[off + 1] + 2) * 4
+    return data[off + 1] if len(data) >= off + 2 else None
+
+
+SocketKey = tuple[str, int, "IPAddress | None", "IPAddress | None", int]
+
+
+class VrrpSocketPool:
+    """One VrrpSocket per (interface, family, group, unicast source, protocol), shared by instances.
+
+    Instances subscribe with their VRID; a received advert goes to the subscriber of its VRID, or to
+    `on_unknown` (keepalived's log_unknown_vrids) when none matches. A socket is closed when its last
+    subscriber leaves.
+    """
+
+    def __init__(self, on_unknown: PacketCallback | None = None) -> None:
+        self.on_unknown = on_unknown
+        self._sockets: dict[SocketKey, VrrpSocket] = {}
+        self._subs: dict[SocketKey, dict[int, PacketCallback]] = {}
+
+    def subscribe(
+        self,
+        vrid: int,
+        callback: PacketCallback,
+        *,
+        ifname: str,
+        family: int,
+        group: IPAddress | None = None,
+        unicast_src: IPAddress | None = None,
+        proto: int = VRRP_PROTO,
+    ) -> VrrpSocket:
+        """Return the shared socket for this key (opening it on first use); raises OSError."""
+        key: SocketKey = (ifname, family, None if unicast_src else group, unicast_src, proto)
+        sock = self._sockets.get(key)
+        if sock is None:
+            sock = VrrpSocket(ifname=ifname, family=family, group=group, unicast_src=unicast_src, proto=proto)
+            subs: dict[int, PacketCallback] = {}
+
+            def dispatch(pkt: RxPacket) -> None:
+                vrid = advert_vrid(pkt)
+                cb = subs.get(vrid) if vrid is not None else None
+                if cb is not None:
+                    cb(pkt)
+                elif self.on_unknown is not None:
+                    self.on_unknown(pkt)
+
+            try:
+                sock.start(dispatch)
+            except BaseException:
+                sock.close()
+                raise
+            self._sockets[key] = sock
+            self._subs[key] = subs
+        self._subs[key][vrid] = callback
+        return sock
+
+    def unsubscribe(self, sock: VrrpSocket, vrid: int) -> None:
+        for key, s in list(self._sockets.items()):
+            if s is sock:
+                self._subs[key].pop(vrid, None)
+                if not self._subs[key]:
+                    del self._sockets[key], self._subs[key]
+                    sock.close()
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+        self._subs.clear()
