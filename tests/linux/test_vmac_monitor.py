@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import ipaddress
 import json
 import threading
@@ -12,8 +13,23 @@ import pytest
 from pyroute2 import AsyncIPRoute
 
 from pykeepalived.lab import Lab
-from pykeepalived.linux.addresses import Address, AddressKeeper, add_address, del_address
-from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.addresses import (
+    Address,
+    AddressKeeper,
+    Route,
+    add_address,
+    add_route,
+    del_address,
+    restore_if_tracked,
+)
+from pykeepalived.linux.monitor import (
+    DEFAULT_GROUPS,
+    ROUTE_GROUPS,
+    AddressEvent,
+    LinkEvent,
+    NetlinkMonitor,
+    RouteEvent,
+)
 from pykeepalived.linux.vmac import VmacManager, eui64_link_local, vmac_mac, vmac_name_candidates
 
 pytestmark = pytest.mark.netns
@@ -159,4 +175,44 @@ def test_monitor_link_down_up_and_address_removal(lab1: Lab) -> None:
     keeper = AddressKeeper()
     keeper.want([vip])
     removed = addr_events[1]
-    assert keeper.deleted(removed.address, removed.ifname) == vip
+
+    async def restore() -> tuple[object, object]:
+        async with AsyncIPRoute() as ipr:
+            return await restore_if_tracked(ipr, keeper, removed.address, removed.ifname)
+
+    assert h.run_async(restore) == (vip, None)
+    assert "192.0.2.100/24" in h.ip("addr", "show", "dev", "eth0")
+
+
+def test_monitor_reports_deleted_keepalived_route(lab1: Lab) -> None:
+    h = lab1["h1"]
+    route = Route.parse(["198.51.100.0/24", "via", "192.0.2.254", "dev", "eth0"])
+    ready = threading.Event()
+
+    async def watch() -> list[RouteEvent]:
+        out: list[RouteEvent] = []
+        async with NetlinkMonitor(DEFAULT_GROUPS | ROUTE_GROUPS) as mon:
+            ready.set()
+
+            async def collect() -> None:
+                async for ev in mon:
+                    if isinstance(ev, RouteEvent):
+                        out.append(ev)
+                        if len(out) == 2:
+                            return
+
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(collect(), 5)
+        return out
+
+    fut = h.start_async(watch)
+    assert ready.wait(5)
+
+    async def add() -> object:
+        async with AsyncIPRoute() as ipr:
+            return await add_route(ipr, route)
+
+    assert h.run_async(add) is None
+    h.ip("route", "del", "198.51.100.0/24")  # an operator removes it behind our back
+    net = ipaddress.ip_network("198.51.100.0/24")
+    assert fut.result(10) == [RouteEvent(net, 254, True), RouteEvent(net, 254, False)]

@@ -215,6 +215,20 @@ class AddressKeeper:
         return None
 
 
+async def restore_if_tracked(
+    ipr: AsyncIPRoute, keeper: AddressKeeper, address: IPAddress, ifname: str | None
+) -> tuple[Address | None, OSError | None]:
+    """On an "address removed" event: put the address back if the keeper tracks it.
+
+    Returns (the tracked entry or None, the error of the re-add or None); the daemon logs
+    keepalived's "Restoring deleted ..." line when an entry comes back.
+    """
+    entry = keeper.deleted(address, ifname)
+    if entry is None:
+        return None, None
+    return entry, await add_address(ipr, entry)
+
+
 # ---------------------------------------------------------------------------------------------- routes
 @dataclass(frozen=True, slots=True)
 class Nexthop:

@@ -10,6 +10,8 @@
 # interface name. Link events are reported only when IFF_UP / IFF_RUNNING change or the link is
 # created/deleted (RTM_NEWLINK is also sent for statistics and MTU changes). The iterator must be
 # consumed promptly: netlink drops messages when the receive buffer overflows (we size it at 4 MiB).
+# With `groups=DEFAULT_GROUPS | ROUTE_GROUPS` it also reports routes tagged proto keepalived, so
+# deleted static/virtual routes can be restored as keepalived does.
 """Link and address events from rtnetlink."""
 
 from __future__ import annotations
@@ -21,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.rtnl import RTMGRP_IPV4_IFADDR, RTMGRP_IPV6_IFADDR, RTMGRP_LINK
+from pyroute2.netlink.rtnl import (
+    RTMGRP_IPV4_IFADDR,
+    RTMGRP_IPV4_ROUTE,
+    RTMGRP_IPV6_IFADDR,
+    RTMGRP_IPV6_ROUTE,
+    RTMGRP_LINK,
+)
 
 from pykeepalived.vrrp.params import IPAddress
 
@@ -56,13 +64,25 @@ class AddressEvent:
         return self.address.version
 
 
-MonitorEvent = LinkEvent | AddressEvent
+@dataclass(frozen=True, slots=True)
+class RouteEvent:
+    """A route tagged `proto keepalived` (18) appeared or vanished (only with ROUTE_GROUPS)."""
+
+    dst: ipaddress.IPv4Network | ipaddress.IPv6Network
+    table: int
+    added: bool
+
+
+MonitorEvent = LinkEvent | AddressEvent | RouteEvent
+DEFAULT_GROUPS = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR
+ROUTE_GROUPS = RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE
+RTPROT_KEEPALIVED = 18
 
 
 class NetlinkMonitor:
     """`async with NetlinkMonitor() as mon: async for ev in mon: ...`"""
 
-    def __init__(self, groups: int = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR) -> None:
+    def __init__(self, groups: int = DEFAULT_GROUPS) -> None:
         self.groups = groups
         self.names: dict[int, str] = {}
         self._flags: dict[int, int] = {}
@@ -157,5 +177,13 @@ class NetlinkMonitor:
                 address=ipaddress.ip_address(addr),
                 prefixlen=msg["prefixlen"],
                 added=event == "RTM_NEWADDR",
+            )
+        if event in ("RTM_NEWROUTE", "RTM_DELROUTE") and msg["proto"] == RTPROT_KEEPALIVED:
+            family = msg["family"]
+            dst = msg.get("RTA_DST") or ("0.0.0.0" if family == socket.AF_INET else "::")
+            return RouteEvent(
+                dst=ipaddress.ip_network(f"{dst}/{msg['dst_len']}", strict=False),
+                table=msg.get("RTA_TABLE") or msg["table"],
+                added=event == "RTM_NEWROUTE",
             )
         return None
