@@ -182,7 +182,9 @@ def ipv4_pseudo_header(src: IPv4Address, dst: IPv4Address, length: int, proto: i
     return src.packed + dst.packed + struct.pack("!BBH", 0, proto, length)
 
 
-def ipv6_pseudo_header(src: IPv6Address, dst: IPv6Address, length: int, next_header: int = VRRP_PROTO) -> bytes:
+def ipv6_pseudo_header(
+    src: IPv6Address, dst: IPv6Address, length: int, next_header: int = VRRP_PROTO
+) -> bytes:
     """RFC 8200 §8.1: src, dst, 32-bit upper-layer length, 3 zero bytes, next header."""
     return src.packed + dst.packed + struct.pack("!I3xB", length, next_header)
 
@@ -232,8 +234,13 @@ def vrrp_checksum(
 ) -> int:
     """Checksum for `pdu` (its checksum field must be zero, or the result is the verification sum)."""
     prefix = checksum_prefix(
-        family=family, version=version, src=src, dst=dst, length=len(pdu),
-        checksum_mode=checksum_mode, group=group,
+        family=family,
+        version=version,
+        src=src,
+        dst=dst,
+        length=len(pdu),
+        checksum_mode=checksum_mode,
+        group=group,
     )
     return internet_checksum(pdu, prefix)
 
@@ -249,9 +256,12 @@ def verify_checksum(
     group: IPAddress = VRRP_MCAST_GROUP4,
 ) -> bool:
     """True if the checksum carried in `pdu` (exactly the PDU, no trailing bytes) is right."""
-    return vrrp_checksum(
-        pdu, family=family, version=version, src=src, dst=dst, checksum_mode=checksum_mode, group=group
-    ) == 0
+    return (
+        vrrp_checksum(
+            pdu, family=family, version=version, src=src, dst=dst, checksum_mode=checksum_mode, group=group
+        )
+        == 0
+    )
 
 
 def pdu_length(version: int, naddr: int, family: int) -> int:
@@ -434,5 +444,17 @@ def parse_ipv4_datagram(data: bytes) -> Ipv4Datagram:
     else:
         raise PacketError(DropReason.BAD_PROTOCOL, f"IP protocol {proto}")
     return Ipv4Datagram(
-        ihl, tos, tot_len, ident, frag_off, ttl, proto, check, IPv4Address(s), IPv4Address(d), ah, offset, data
+        ihl,
+        tos,
+        tot_len,
+        ident,
+        frag_off,
+        ttl,
+        proto,
+        check,
+        IPv4Address(s),
+        IPv4Address(d),
+        ah,
+        offset,
+        data,
     )
