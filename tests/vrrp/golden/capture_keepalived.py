@@ -18,7 +18,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
-from pcaputil import read_pcap  # noqa: E402
+from vrrp_pcap import read_pcap  # noqa: E402
 
 NS_A, NS_B = "pkagold-a", "pkagold-b"
 MAC_A, MAC_B = "02:00:5e:10:00:01", "02:00:5e:10:00:02"
@@ -115,8 +115,25 @@ def main() -> None:
     try:
         sh("ip", "netns", "add", NS_A)
         sh("ip", "netns", "add", NS_B)
-        sh("ip", "-n", NS_A, "link", "add", "va", "address", MAC_A, "type", "veth",
-           "peer", "name", "vb", "address", MAC_B, "netns", NS_B)
+        sh(
+            "ip",
+            "-n",
+            NS_A,
+            "link",
+            "add",
+            "va",
+            "address",
+            MAC_A,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vb",
+            "address",
+            MAC_B,
+            "netns",
+            NS_B,
+        )
         sh("ip", "-n", NS_A, "addr", "add", "192.0.2.1/24", "dev", "va")
         sh("ip", "-n", NS_B, "addr", "add", "192.0.2.2/24", "dev", "vb")
         for ns, dev in ((NS_A, "va"), (NS_B, "vb")):
@@ -128,15 +145,46 @@ def main() -> None:
         conf.write_text(CONFIG)
         pcap = tmp / "cap.pcap"
         dump = subprocess.Popen(
-            ["ip", "netns", "exec", NS_B, "tcpdump", "-U", "-n", "-i", "vb", "-w", str(pcap),
-             "vrrp or ip6 proto 112 or arp or icmp6 or proto 51"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                "ip",
+                "netns",
+                "exec",
+                NS_B,
+                "tcpdump",
+                "-U",
+                "-n",
+                "-i",
+                "vb",
+                "-w",
+                str(pcap),
+                "vrrp or ip6 proto 112 or arp or icmp6 or proto 51",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         time.sleep(1.5)
         ka = subprocess.Popen(
-            ["ip", "netns", "exec", NS_A, "keepalived", "-n", "-l", "-D", "-P", "-f", str(conf),
-             "-p", str(tmp / "k.pid"), "-r", str(tmp / "v.pid"), "--no-syslog", "--log-console"],
-            stdout=(tmp / "ka.log").open("w"), stderr=subprocess.STDOUT,
+            [
+                "ip",
+                "netns",
+                "exec",
+                NS_A,
+                "keepalived",
+                "-n",
+                "-l",
+                "-D",
+                "-P",
+                "-f",
+                str(conf),
+                "-p",
+                str(tmp / "k.pid"),
+                "-r",
+                str(tmp / "v.pid"),
+                "--no-syslog",
+                "--log-console",
+            ],
+            stdout=(tmp / "ka.log").open("w"),
+            stderr=subprocess.STDOUT,
         )
         time.sleep(9)
         ka.terminate()
@@ -146,9 +194,13 @@ def main() -> None:
         dump.wait(10)
         frames = [f.hex() for _, f in read_pcap(pcap.read_bytes())]
         log = (tmp / "ka.log").read_text().splitlines()
-        out.write_text(json.dumps(
-            {"keepalived": "2.2.7", "mac_a": MAC_A, "config": CONFIG, "frames": frames, "log": log},
-            indent=1) + "\n")
+        out.write_text(
+            json.dumps(
+                {"keepalived": "2.2.7", "mac_a": MAC_A, "config": CONFIG, "frames": frames, "log": log},
+                indent=1,
+            )
+            + "\n"
+        )
         print(f"{len(frames)} frames -> {out}")
     finally:
         for ns in (NS_A, NS_B):
