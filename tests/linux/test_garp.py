@@ -74,8 +74,11 @@ def test_garp_seen_and_updates_neighbour_cache(lab2: Lab) -> None:
     [seen] = fut.result(10)
     assert seen[:42] == frame[:42]
     assert seen[6:12] == mac and seen[28:32] == vip.packed and seen[38:42] == vip.packed
-    entry = _neigh(h2, str(vip))
-    assert entry["lladdr"] == ":".join(f"{b:02x}" for b in mac)
+    want = ":".join(f"{b:02x}" for b in mac)
+    deadline = time.monotonic() + 3
+    while _neigh(h2, str(vip))["lladdr"] != want and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _neigh(h2, str(vip))["lladdr"] == want
 
 
 def test_unsolicited_na_updates_neighbour_cache(lab2: Lab) -> None:
