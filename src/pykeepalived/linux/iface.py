@@ -1,0 +1,210 @@
+# Theory of operation
+# -------------------
+# Interface facts the VRRP daemon needs, read over rtnetlink with pyroute2's AsyncIPRoute (never
+# blocking the event loop): ifindex, MAC, IFF_* flags, the primary IPv4 address (keepalived: the first
+# IPv4 address netlink reports on the interface that is not one of our VIPs — keepalived.md §5.1) and
+# the first non-tentative link-local IPv6 address (the IPv6 advert source, RFC 5798 §5.1.2.1), and the
+# forwarding flags (the Router flag of unsolicited NAs, RFC 4861 §4.4).
+#
+# Every function works in the network namespace of the calling thread (netlink sockets and /proc/sys
+# are per thread); callers pass an AsyncIPRoute they own so one netlink socket serves many requests.
+"""Interface facts over rtnetlink."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+from pyroute2 import AsyncIPRoute
+
+from pykeepalived.vrrp.params import IPAddress
+
+IFF_UP = 0x1
+IFF_BROADCAST = 0x2
+IFF_LOOPBACK = 0x8
+IFF_NOARP = 0x80
+IFF_MULTICAST = 0x1000
+IFF_RUNNING = 0x40  # IFF_RUNNING as reported in ifi_flags (carrier + oper up)
+IFF_LOWER_UP = 0x10000
+
+IFA_F_SECONDARY = 0x01
+IFA_F_NODAD = 0x02
+IFA_F_DADFAILED = 0x08
+IFA_F_TENTATIVE = 0x40
+IFA_F_PERMANENT = 0x80
+
+RT_SCOPE_LINK = 253
+
+
+class InterfaceNotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class AddressInfo:
+    """One address as netlink reports it."""
+
+    address: IPAddress
+    prefixlen: int
+    ifindex: int
+    scope: int
+    flags: int
+    label: str | None = None
+
+    @property
+    def family(self) -> int:
+        return self.address.version
+
+    @property
+    def tentative(self) -> bool:
+        return bool(self.flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED))
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceInfo:
+    ifname: str
+    ifindex: int
+    mac: bytes  # 6 bytes for Ethernet; b"" when the link has none
+    flags: int
+    mtu: int
+    kind: str | None = None  # IFLA_INFO_KIND: "veth", "macvlan", "bridge", ...
+    link: int | None = None  # parent ifindex (IFLA_LINK), e.g. a macvlan's lower device
+    addresses: tuple[AddressInfo, ...] = field(default=())
+
+    @property
+    def up(self) -> bool:
+        return bool(self.flags & IFF_UP)
+
+    @property
+    def running(self) -> bool:
+        return bool(self.flags & IFF_RUNNING)
+
+    @property
+    def noarp(self) -> bool:
+        return bool(self.flags & IFF_NOARP)
+
+    @property
+    def multicast(self) -> bool:
+        return bool(self.flags & IFF_MULTICAST)
+
+    @property
+    def mac_str(self) -> str:
+        return ":".join(f"{b:02x}" for b in self.mac)
+
+    def ipv4_addresses(self) -> list[AddressInfo]:
+        return [a for a in self.addresses if a.family == 4]
+
+    def ipv6_addresses(self) -> list[AddressInfo]:
+        return [a for a in self.addresses if a.family == 6]
+
+    def primary_ipv4(self, exclude: Collection[IPAddress] = ()) -> ipaddress.IPv4Address | None:
+        """keepalived's interface primary address: first IPv4 address that is not a VIP."""
+        for a in self.addresses:
+            if a.family == 4 and not a.tentative and a.address not in exclude:
+                assert isinstance(a.address, ipaddress.IPv4Address)
+                return a.address
+        return None
+
+    def link_local_ipv6(self, exclude: Collection[IPAddress] = ()) -> ipaddress.IPv6Address | None:
+        """First usable (non-tentative) link-local IPv6 address that is not a VIP."""
+        for a in self.addresses:
+            if a.family == 6 and a.address.is_link_local and not a.tentative and a.address not in exclude:
+                assert isinstance(a.address, ipaddress.IPv6Address)
+                return a.address
+        return None
+
+
+def mac_to_bytes(mac: str | None) -> bytes:
+    if not mac:
+        return b""
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def _address_from_msg(msg: Any) -> AddressInfo | None:
+    addr = msg.get("IFA_LOCAL") if msg["family"] == socket.AF_INET else None
+    addr = addr or msg.get("IFA_ADDRESS")
+    if addr is None:
+        return None
+    flags = msg.get("IFA_FLAGS")
+    return AddressInfo(
+        address=ipaddress.ip_address(addr),
+        prefixlen=msg["prefixlen"],
+        ifindex=msg["index"],
+        scope=msg["scope"],
+        flags=int(flags if flags is not None else msg["flags"]),
+        label=msg.get("IFA_LABEL"),
+    )
+
+
+def _info_from_msg(msg: Any, addresses: tuple[AddressInfo, ...]) -> InterfaceInfo:
+    return InterfaceInfo(
+        ifname=msg.get("IFLA_IFNAME"),
+        ifindex=msg["index"],
+        mac=mac_to_bytes(msg.get("IFLA_ADDRESS")),
+        flags=msg["flags"],
+        mtu=msg.get("IFLA_MTU") or 0,
+        kind=msg.get(("linkinfo", "kind")),
+        link=msg.get("IFLA_LINK"),
+        addresses=addresses,
+    )
+
+
+async def list_addresses(ipr: AsyncIPRoute, ifindex: int | None = None, family: int = 0) -> list[AddressInfo]:
+    """All addresses (optionally of one interface / family), in the kernel's order."""
+    out: list[AddressInfo] = []
+    kwargs: dict[str, Any] = {}
+    if family:
+        kwargs["family"] = socket.AF_INET if family == 4 else socket.AF_INET6
+    async for msg in await ipr.addr("dump", **kwargs):
+        if ifindex is not None and msg["index"] != ifindex:
+            continue
+        info = _address_from_msg(msg)
+        if info is not None:
+            out.append(info)
+    return out
+
+
+async def get_interface(ipr: AsyncIPRoute, ifname: str | int) -> InterfaceInfo:
+    """Facts about one interface (by name or index); raises InterfaceNotFound."""
+    try:
+        if isinstance(ifname, int):
+            msgs = await ipr.link("get", index=ifname)
+        else:
+            msgs = await ipr.link("get", ifname=ifname)
+    except Exception as exc:  # pyroute2 raises NetlinkError(ENODEV) for a missing link
+        raise InterfaceNotFound(str(ifname)) from exc
+    if not msgs:
+        raise InterfaceNotFound(str(ifname))
+    msg = msgs[0]
+    addresses = tuple(await list_addresses(ipr, msg["index"]))
+    return _info_from_msg(msg, addresses)
+
+
+async def list_interfaces(ipr: AsyncIPRoute) -> list[InterfaceInfo]:
+    """Every interface of the namespace with its addresses."""
+    by_index: dict[int, list[AddressInfo]] = {}
+    for a in await list_addresses(ipr):
+        by_index.setdefault(a.ifindex, []).append(a)
+    return [
+        _info_from_msg(msg, tuple(by_index.get(msg["index"], ()))) async for msg in await ipr.link("dump")
+    ]
+
+
+def _read_sysctl(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def ipv6_forwarding(ifname: str) -> bool:
+    """net.ipv6.conf.IF.forwarding (decides the NA Router flag; a tiny /proc read)."""
+    return _read_sysctl(f"/proc/sys/net/ipv6/conf/{ifname}/forwarding") == "1"
+
+
+def ipv4_forwarding(ifname: str) -> bool:
+    return _read_sysctl(f"/proc/sys/net/ipv4/conf/{ifname}/forwarding") == "1"

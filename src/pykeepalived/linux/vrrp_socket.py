@@ -1,0 +1,362 @@
+# Theory of operation
+# -------------------
+# Raw IP protocol 112 (or 51 for IPSEC-AH) sockets for VRRP adverts, one `VrrpSocket` per
+# (interface, family, multicast group | unicast source) as keepalived does (keepalived.md §5.1); the
+# daemon demultiplexes received adverts by VRID.
+#
+# Each VrrpSocket owns two non-blocking sockets:
+#   * send: IPv4 with IP_HDRINCL (the caller gives the whole datagram, header built by the codec with
+#     TTL 255 / TOS 0xc0, RFC 3768 §5.2.1 / RFC 5798 §5.1.1.3); IPv6 without (the kernel builds the
+#     header; IPV6_CHECKSUM at offset 6 makes it compute the RFC 5798 §5.2.8 checksum; hop limit 255,
+#     traffic class 0xc0; the source, normally the interface's link-local address, RFC 5798
+#     §5.1.2.1, is set per datagram with IPV6_PKTINFO). Multicast sends use MSG_DONTROUTE.
+#   * receive: multicast mode joins the group on the interface and binds to the group address (so
+#     unicast adverts are not seen here); unicast mode binds to the unicast source with IP_FREEBIND
+#     (the address may not be configured yet). IP_PKTINFO / IPV6_PKTINFO give the destination and
+#     ifindex, IPV6_RECVHOPLIMIT the hop limit (the kernel strips the IPv6 header). Readiness is
+#     driven by loop.add_reader; each wake-up drains the socket and hands an RxPacket per datagram
+#     to the callback.
+# Both sockets are bound to the device (SO_BINDTODEVICE), multicast loopback is off and
+# IP(V6)_MULTICAST_ALL is off so only our own memberships are delivered.
+# Send errors never raise: send() returns the OSError (or None) and logs it.
+"""Raw VRRP sockets (asyncio, non-blocking)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+import struct
+from collections.abc import Callable
+
+from pykeepalived.vrrp.packet import VRRP_PROTO, RxPacket
+from pykeepalived.vrrp.params import IPAddress
+
+log = logging.getLogger("pykeepalived.linux")
+
+# Linux constants missing from Python's socket module
+IP_MULTICAST_TTL = 33
+IP_MULTICAST_LOOP = 34
+IP_PKTINFO = 8
+IP_FREEBIND = 15
+IP_MULTICAST_ALL = 49
+IPV6_MULTICAST_ALL = 29
+IPV6_FREEBIND = 78
+
+VRRP_GROUP4 = ipaddress.IPv4Address("224.0.0.18")
+VRRP_GROUP6 = ipaddress.IPv6Address("ff02::12")
+TOS_INTERNET_CONTROL = 0xC0  # IPTOS_PREC_INTERNETCONTROL
+IPV6_CHECKSUM_OFFSET = 6  # offset of the VRRP checksum field
+
+RECV_BUFSIZE = 65536
+MAX_DRAIN = 64  # datagrams handled per readiness callback before yielding to the loop
+
+PacketCallback = Callable[[RxPacket], None]
+
+
+def _bind_device(sock: socket.socket, ifname: str) -> None:
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, ifname.encode() + b"\0")
+
+
+def _ip_mreqn(group: ipaddress.IPv4Address, ifindex: int) -> bytes:
+    return struct.pack("4s4si", group.packed, b"\0\0\0\0", ifindex)
+
+
+class VrrpSocket:
+    """Send/receive raw VRRP adverts on one interface for one family and group or unicast source.
+
+    Build with `VrrpSocket.open(...)` (or the constructor), then `start(callback)` to receive on the
+    running loop, `send(data, dst)` to transmit, `close()` to release both sockets.
+    """
+
+    def __init__(
+        self,
+        *,
+        ifname: str,
+        family: int,
+        group: IPAddress | None = None,
+        unicast_src: IPAddress | None = None,
+        proto: int = VRRP_PROTO,
+        unicast_hops: int | None = None,
+        rcvbuf: int | None = None,
+    ) -> None:
+        if family not in (4, 6):
+            raise ValueError(f"family must be 4 or 6, not {family}")
+        self.ifname = ifname
+        self.ifindex = socket.if_nametoindex(ifname)
+        self.family = family
+        self.proto = proto
+        self.unicast_src = unicast_src
+        if unicast_src is None:
+            self.group: IPAddress | None = group or (VRRP_GROUP4 if family == 4 else VRRP_GROUP6)
+        else:
+            self.group = None
+        self.send_errors = 0
+        self.rx_count = 0
+        self._callback: PacketCallback | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self.tx = self._open_send(unicast_hops)
+        try:
+            self.rx = self._open_receive(rcvbuf)
+        except BaseException:
+            self.tx.close()
+            raise
+
+    # -- socket set-up --
+    def _open_send(self, unicast_hops: int | None) -> socket.socket:
+        sock = socket.socket(self._af, socket.SOCK_RAW, self.proto)
+        try:
+            sock.setblocking(False)
+            _bind_device(sock, self.ifname)
+            if self.family == 4:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_HDRINCL, 1)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_TTL, 255)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                sock.setsockopt(
+                    socket.IPPROTO_IP, socket.IP_MULTICAST_IF, _ip_mreqn(VRRP_GROUP4, self.ifindex)
+                )
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, TOS_INTERNET_CONTROL)
+            else:
+                if self.proto == VRRP_PROTO:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, IPV6_CHECKSUM_OFFSET)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, TOS_INTERNET_CONTROL)
+                if unicast_hops is not None:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, unicast_hops)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _open_receive(self, rcvbuf: int | None) -> socket.socket:
+        sock = socket.socket(self._af, socket.SOCK_RAW, self.proto)
+        try:
+            sock.setblocking(False)
+            _bind_device(sock, self.ifname)
+            if rcvbuf:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            if self.family == 4:
+                sock.setsockopt(socket.IPPROTO_IP, IP_PKTINFO, 1)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
+                if self.group is not None:
+                    assert isinstance(self.group, ipaddress.IPv4Address)
+                    sock.setsockopt(
+                        socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, _ip_mreqn(self.group, self.ifindex)
+                    )
+                    sock.bind((str(self.group), 0))
+                else:
+                    sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+                    sock.bind((str(self.unicast_src), 0))
+            else:
+                if self.proto == VRRP_PROTO:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, IPV6_CHECKSUM_OFFSET)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
+                sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0)
+                if self.group is not None:
+                    mreq = struct.pack("16sI", self.group.packed, self.ifindex)
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, mreq)
+                    sock.bind((str(self.group), 0, 0, self.ifindex))
+                else:
+                    assert self.unicast_src is not None
+                    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
+                    scope = self.ifindex if self.unicast_src.is_link_local else 0
+                    sock.bind((str(self.unicast_src), 0, 0, scope))
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    # -- receiving --
+    def start(self, callback: PacketCallback, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Deliver every received datagram to `callback` from the event loop."""
+        self._callback = callback
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self.rx.fileno(), self._on_readable)
+
+    def stop(self) -> None:
+        if self._loop is not None and self.rx.fileno() >= 0:
+            self._loop.remove_reader(self.rx.fileno())
+        self._loop = None
+
+    def _on_readable(self) -> None:
+        for _ in range(MAX_DRAIN):
+            try:
+                data, anc, _flags, addr = self.rx.recvmsg(RECV_BUFSIZE, 256)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("VRRP receive error on %s: %s", self.ifname, exc)
+                return
+            pkt = self._parse(data, anc, addr)
+            if pkt is None:
+                continue
+            self.rx_count += 1
+            if self._callback is not None:
+                try:
+                    self._callback(pkt)
+                except Exception:
+                    log.exception("VRRP packet handler failed on %s", self.ifname)
+
+    def _parse(
+        self, data: bytes, anc: list[tuple[int, int, bytes]], addr: tuple[object, ...]
+    ) -> RxPacket | None:
+        ifindex = self.ifindex
+        dst: IPAddress | None = None
+        if self.family == 4:
+            if len(data) < 20:
+                return None
+            ttl = data[8]
+            src: IPAddress = ipaddress.IPv4Address(data[12:16])
+            dst = ipaddress.IPv4Address(data[16:20])
+            for level, ctype, cdata in anc:
+                if level == socket.IPPROTO_IP and ctype == IP_PKTINFO and len(cdata) >= 12:
+                    ifindex, _spec_dst, ipi_addr = struct.unpack("i4s4s", cdata[:12])
+                    dst = ipaddress.IPv4Address(ipi_addr)
+            return RxPacket(ifindex=ifindex, family=4, src=src, dst=dst, ttl=ttl, data=data)
+        ttl = -1
+        for level, ctype, cdata in anc:
+            if level != socket.IPPROTO_IPV6:
+                continue
+            if ctype == socket.IPV6_PKTINFO and len(cdata) >= 20:
+                dst = ipaddress.IPv6Address(cdata[:16])
+                ifindex = struct.unpack("I", cdata[16:20])[0]
+            elif ctype == socket.IPV6_HOPLIMIT and len(cdata) >= 4:
+                ttl = struct.unpack("i", cdata[:4])[0]
+        src = ipaddress.IPv6Address(str(addr[0]).split("%", 1)[0])
+        if dst is None:
+            dst = self.group or self.unicast_src or ipaddress.IPv6Address("::")
+        return RxPacket(ifindex=ifindex, family=6, src=src, dst=dst, ttl=ttl, data=data)
+
+    # -- sending --
+    def send(self, data: bytes, dst: IPAddress, *, src: IPAddress | None = None) -> OSError | None:
+        """Transmit one advert; return None on success, the OSError otherwise (never raises).
+
+        IPv4: `data` is the whole datagram (IP header included). IPv6: `data` is the VRRP PDU and
+        `src` the source address (normally the interface's link-local address).
+        """
+        try:
+            if self.family == 4:
+                flags = socket.MSG_DONTROUTE if dst.is_multicast else 0
+                self.tx.sendto(data, flags, (str(dst), 0))
+            else:
+                scope = self.ifindex if (dst.is_multicast or dst.is_link_local) else 0
+                anc = []
+                if src is not None:
+                    anc.append(
+                        (
+                            socket.IPPROTO_IPV6,
+                            socket.IPV6_PKTINFO,
+                            src.packed + struct.pack("I", self.ifindex),
+                        )
+                    )
+                self.tx.sendmsg([data], anc, 0, (str(dst), 0, 0, scope))
+        except OSError as exc:
+            self.send_errors += 1
+            log.debug("VRRP send error on %s to %s: %s", self.ifname, dst, exc)
+            return exc
+        return None
+
+    def close(self) -> None:
+        self.stop()
+        with contextlib.suppress(OSError):
+            self.rx.close()
+        with contextlib.suppress(OSError):
+            self.tx.close()
+
+    def __enter__(self) -> VrrpSocket:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def advert_vrid(pkt: RxPacket) -> int | None:
+    """The VRID of a received datagram (IPv4: after the IP header and an optional AH header)."""
+    data = pkt.data
+    if pkt.family == 6:
+        return data[1] if len(data) >= 2 else None
+    if len(data) < 20:
+        return None
+    off = (data[0] & 0x0F) * 4
+    if data[9] == 51:  # IPSEC-AH (RFC 2402 §2.2: payload length in 32-bit words, minus 2)
+        if len(data) < off + 2:
+            return None
+        off += (data[off + 1] + 2) * 4
+    return data[off + 1] if len(data) >= off + 2 else None
+
+
+SocketKey = tuple[str, int, "IPAddress | None", "IPAddress | None", int]
+
+
+class VrrpSocketPool:
+    """One VrrpSocket per (interface, family, group, unicast source, protocol), shared by instances.
+
+    Instances subscribe with their VRID; a received advert goes to the subscriber of its VRID, or to
+    `on_unknown` (keepalived's log_unknown_vrids) when none matches. A socket is closed when its last
+    subscriber leaves.
+    """
+
+    def __init__(self, on_unknown: PacketCallback | None = None) -> None:
+        self.on_unknown = on_unknown
+        self._sockets: dict[SocketKey, VrrpSocket] = {}
+        self._subs: dict[SocketKey, dict[int, PacketCallback]] = {}
+
+    def subscribe(
+        self,
+        vrid: int,
+        callback: PacketCallback,
+        *,
+        ifname: str,
+        family: int,
+        group: IPAddress | None = None,
+        unicast_src: IPAddress | None = None,
+        proto: int = VRRP_PROTO,
+    ) -> VrrpSocket:
+        """Return the shared socket for this key (opening it on first use); raises OSError."""
+        key: SocketKey = (ifname, family, None if unicast_src else group, unicast_src, proto)
+        sock = self._sockets.get(key)
+        if sock is None:
+            sock = VrrpSocket(ifname=ifname, family=family, group=group, unicast_src=unicast_src, proto=proto)
+            subs: dict[int, PacketCallback] = {}
+
+            def dispatch(pkt: RxPacket) -> None:
+                vrid = advert_vrid(pkt)
+                cb = subs.get(vrid) if vrid is not None else None
+                if cb is not None:
+                    cb(pkt)
+                elif self.on_unknown is not None:
+                    self.on_unknown(pkt)
+
+            try:
+                sock.start(dispatch)
+            except BaseException:
+                sock.close()
+                raise
+            self._sockets[key] = sock
+            self._subs[key] = subs
+        self._subs[key][vrid] = callback
+        return sock
+
+    def unsubscribe(self, sock: VrrpSocket, vrid: int) -> None:
+        for key, s in list(self._sockets.items()):
+            if s is sock:
+                self._subs[key].pop(vrid, None)
+                if not self._subs[key]:
+                    del self._sockets[key], self._subs[key]
+                    sock.close()
+
+    def close(self) -> None:
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+        self._subs.clear()

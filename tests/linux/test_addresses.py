@@ -1,0 +1,164 @@
+"""VIPs, routes and rules through netlink, checked with iproute2 in a real namespace."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+import pytest
+from pyroute2 import AsyncIPRoute
+
+from pykeepalived.lab import Host, Lab
+from pykeepalived.linux.addresses import (
+    IFA_F_NODAD,
+    Address,
+    AddressKeeper,
+    Route,
+    Rule,
+    add_address,
+    add_route,
+    add_rule,
+    address_present,
+    broadcast_for,
+    del_address,
+    del_route,
+    del_rule,
+)
+
+pytestmark = pytest.mark.netns
+
+A = ipaddress.ip_address
+
+
+def _addrs(h: Host) -> list[dict[str, object]]:
+    return [a for link in json.loads(h.ip("-j", "addr", "show", "dev", "eth0")) for a in link["addr_info"]]
+
+
+def test_vip_add_remove_idempotent(lab1: Lab) -> None:
+    h = lab1["h1"]
+    vip = Address(
+        A("192.0.2.100"),
+        dev="eth0",
+        prefixlen=24,
+        broadcast=broadcast_for(A("192.0.2.100"), 24, "+"),  # type: ignore[arg-type]
+        label="eth0:vip",
+    )
+    vip6 = Address(A("2001:db8::100"), dev="eth0", prefixlen=64, flags=IFA_F_NODAD)
+
+    async def add() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [
+                await add_address(ipr, vip),
+                await add_address(ipr, vip),  # EEXIST is success
+                await add_address(ipr, vip6),
+                await address_present(ipr, vip),
+            ]
+
+    assert h.run_async(add) == [None, None, None, True]
+    got = {a["local"]: a for a in _addrs(h)}
+    assert got["192.0.2.100"]["prefixlen"] == 24
+    assert got["192.0.2.100"]["broadcast"] == "192.0.2.255"
+    assert got["192.0.2.100"]["label"] == "eth0:vip"
+    assert got["2001:db8::100"]["prefixlen"] == 64
+    assert "tentative" not in got["2001:db8::100"]
+
+    async def remove() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [
+                await del_address(ipr, vip),
+                await del_address(ipr, vip),  # EADDRNOTAVAIL is success
+                await del_address(ipr, vip6),
+                await address_present(ipr, vip),
+            ]
+
+    assert h.run_async(remove) == [None, None, None, False]
+    left = {a["local"] for a in _addrs(h)}
+    assert "192.0.2.100" not in left and "2001:db8::100" not in left
+    assert str(h.ipv4) in left  # the host's own address is untouched
+
+
+def test_vip_scope_and_bad_device_error(lab1: Lab) -> None:
+    h = lab1["h1"]
+
+    async def go() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [
+                await add_address(ipr, Address(A("192.0.2.201"), dev="eth0", scope=253)),
+                await add_address(ipr, Address(A("192.0.2.202"), dev="nosuch0")),
+            ]
+
+    ok, err = h.run_async(go)
+    assert ok is None
+    assert isinstance(err, OSError)
+    got = {a["local"]: a for a in _addrs(h)}
+    assert got["192.0.2.201"]["scope"] == "link" and got["192.0.2.201"]["prefixlen"] == 32
+
+
+def test_keeper_maps_deleted_address() -> None:
+    k = AddressKeeper()
+    v = Address(A("192.0.2.100"), dev="eth0")
+    nt = Address(A("192.0.2.101"), dev="eth0", no_track=True)
+    k.want([v, nt])
+    assert k.deleted(A("192.0.2.100"), "eth0") == v
+    assert k.deleted(A("192.0.2.101"), "eth0") is None
+    assert k.deleted(A("192.0.2.100"), "eth1") is None
+    k.unwant([v])
+    assert k.deleted(A("192.0.2.100"), "eth0") is None
+
+
+def test_routes_and_rules(lab1: Lab) -> None:
+    h = lab1["h1"]
+    r1 = Route.parse(["198.51.100.0/24", "via", "192.0.2.254", "dev", "eth0", "metric", "50"])
+    r2 = Route.parse(["203.0.113.0/24", "via", "192.0.2.254", "dev", "eth0", "table", "100"])
+    r3 = Route.parse(["blackhole", "203.0.113.128/25"])
+    r6 = Route.parse(["2001:db8:5::/64", "via", "2001:db8::fe", "dev", "eth0"])
+    rule = Rule.parse(["from", "192.0.2.0/24", "table", "100", "priority", "100"])
+    rule6 = Rule.parse(["to", "2001:db8:5::/64", "table", "100", "priority", "101"])
+    assert r1.metric == 50 and r2.table == 100 and r3.type == "blackhole" and rule.family == 4
+    assert rule6.family == 6
+
+    async def add() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [await add_route(ipr, r) for r in (r1, r2, r3, r6, r1)] + [
+                await add_rule(ipr, rule),
+                await add_rule(ipr, rule6),
+            ]
+
+    assert h.run_async(add) == [None] * 7
+    main = h.ip("route", "show")
+    assert "198.51.100.0/24 via 192.0.2.254 dev eth0 proto keepalived metric 50" in main
+    assert "blackhole 203.0.113.128/25 proto keepalived" in main
+    assert "203.0.113.0/24 via 192.0.2.254 dev eth0 proto keepalived" in h.ip("route", "show", "table", "100")
+    assert "2001:db8:5::/64 via 2001:db8::fe dev eth0" in h.ip("-6", "route", "show")
+    assert "100:\tfrom 192.0.2.0/24 lookup 100" in h.ip("rule", "show")
+    assert "101:\tfrom all to 2001:db8:5::/64 lookup 100" in h.ip("-6", "rule", "show")
+
+    async def remove() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [await del_route(ipr, r) for r in (r1, r2, r3, r6, r1)] + [
+                await del_rule(ipr, rule),
+                await del_rule(ipr, rule6),
+                await del_rule(ipr, rule6),
+            ]
+
+    assert h.run_async(remove) == [None] * 8
+    assert "198.51.100.0" not in h.ip("route", "show")
+    assert "blackhole" not in h.ip("route", "show")
+    assert h.ip("route", "show", "table", "100").strip() == ""
+    assert "lookup 100" not in h.ip("rule", "show") + h.ip("-6", "rule", "show")
+
+
+def test_multipath_route(lab1: Lab) -> None:
+    h = lab1["h1"]
+    words = "198.51.100.0/24 nexthop via 192.0.2.253 dev eth0 weight 2 nexthop via 192.0.2.254 dev eth0"
+    r = Route.parse(words.split())
+    assert len(r.nexthops) == 2 and r.nexthops[0].weight == 2
+
+    async def add() -> object:
+        async with AsyncIPRoute() as ipr:
+            return await add_route(ipr, r)
+
+    assert h.run_async(add) is None
+    out = h.ip("route", "show", "198.51.100.0/24")
+    assert "nexthop via 192.0.2.253 dev eth0 weight 2" in out
+    assert "nexthop via 192.0.2.254 dev eth0 weight 1" in out
