@@ -79,9 +79,9 @@ def log_file_name(base: str, role: str) -> str:
 
 def setup_logging(opts: Options, role: str) -> logging.Logger:
     """Configure the `pykeepalived` logger for this process (parent, vrrp or checker)."""
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
+    for old in list(log.handlers):
+        log.removeHandler(old)
+        old.close()
     log.setLevel(DETAIL if opts.log_detail else logging.INFO)
     log.propagate = False
     if opts.log_console and opts.dont_fork:

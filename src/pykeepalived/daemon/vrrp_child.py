@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,7 +27,8 @@ from pyroute2 import AsyncIPRoute
 
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
-from pykeepalived.config.model import Model, VrrpInstance as ConfInstance
+from pykeepalived.config.model import Model
+from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.log import DETAIL, log, setup_logging
@@ -47,14 +49,20 @@ from pykeepalived.vrrp.effects import (
     Notify,
     ReleaseAddresses,
     SendGratuitous,
-    State,
     StateChanged,
     Transmit,
 )
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.frames import build_garp, build_unsolicited_na
 from pykeepalived.vrrp.instance import VrrpInstance
-from pykeepalived.vrrp.packet import AH_PROTO, VRRP_PROTO, RxPacket, build_ipv4_datagram, encode_advert, next_ip_id
+from pykeepalived.vrrp.packet import (
+    AH_PROTO,
+    VRRP_PROTO,
+    RxPacket,
+    build_ipv4_datagram,
+    encode_advert,
+    next_ip_id,
+)
 from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
 
 EXIT_CONFIG = 2
@@ -120,11 +128,11 @@ class LinuxExecutor:
             elif isinstance(e, Log):
                 log.log(DETAIL if e.level is LogLevel.DETAIL else 20, "%s", e.text)
             elif isinstance(e, ClaimAddresses):
-                self.queue.put_nowait(lambda e=e: self._claim(e))
+                self.queue.put_nowait(functools.partial(self._claim, e))
             elif isinstance(e, ReleaseAddresses):
-                self.queue.put_nowait(lambda e=e: self._release(e))
+                self.queue.put_nowait(functools.partial(self._release, e))
             elif isinstance(e, SendGratuitous):
-                self.queue.put_nowait(lambda e=e: self._gratuitous(e))
+                self.queue.put_nowait(functools.partial(self._gratuitous, e))
             elif isinstance(e, StateChanged):
                 self.child.status.transition(e)
             elif isinstance(e, Notify):
