@@ -20,8 +20,7 @@
 #   set_tracker / set_link /
 #   set_source_address            down_instance / try_up_instance / vrrp_set_effective_priority
 #   shutdown(now)                 restore_vrrp_interfaces + notify_shutdown
-# Every state change goes through `_set_state`, which logs keepalived's text, clears the receive
-# log rate limits and emits StateChanged.
+# Every state change goes through `_set_state`, which logs keepalived's text and emits StateChanged.
 """The VRRP instance state machine (keepalived-compatible)."""
 
 from __future__ import annotations
@@ -124,7 +123,6 @@ class VrrpInstance:
         self.fault_count = 0
         self.faults: list[str] = []
         self.rx_state = RxState()
-        self.logged_keys: set[str] = set()
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self.sync: SyncGroup | None = None
         self.notifies_sent = False
@@ -231,7 +229,6 @@ class VrrpInstance:
         if new == old:
             return
         self.state = new
-        self.logged_keys.clear()
         self.last_transition = now
         out.append(StateChanged(self.name, old, new, self.effective_priority, reason))
 
@@ -442,6 +439,7 @@ class VrrpInstance:
             own_src=own,
             is_master=self.state == State.MASTER,
             current_master=self.master_saddr,
+            effective_priority=self.effective_priority,
         )
         self._apply_verdict(out, verdict)
         adv = verdict.advert if verdict.result == RxResult.OK else None
@@ -451,10 +449,9 @@ class VrrpInstance:
     def _apply_verdict(self, out: list[Effect], verdict: RxVerdict) -> None:
         for c in verdict.counters:
             self.stats[c] = self.stats.get(c, 0) + 1
-        for key, text in verdict.logs:
-            if key not in self.logged_keys:
-                self.logged_keys.add(key)
-                out.append(Log(LogLevel.INFO, text))
+        # keepalived 2.2.7 logs every occurrence (receive-log rate limiting came in later versions).
+        for _key, text in verdict.logs:
+            out.append(Log(LogLevel.INFO, text))
 
     def process_advert(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> None:
         """Apply a validated advert (None: the packet was KO/DROP) in BACKUP or MASTER."""
@@ -498,8 +495,6 @@ class VrrpInstance:
         if p.nopreempt or adv.priority >= self.effective_priority or preempt_pending:
             self._adopt_master_interval(out, adv)
             self.ms_down_timer = self.master_down_interval()
-            if self.master_saddr != src:
-                self.logged_keys.clear()  # rate-limited logs reset for a new master
             self.master_saddr = src
             self.master_priority = adv.priority
             if p.preempt_delay_us:
