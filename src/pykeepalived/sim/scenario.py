@@ -194,9 +194,8 @@ class SimNode:
                 )
             elif isinstance(e, Notify):
                 self.notifies.append((now, e))
-            elif isinstance(e, Log):
-                if self.keep_logs:
-                    self.logs.append((now, e.text))
+            elif isinstance(e, Log) and self.keep_logs:
+                self.logs.append((now, e.text))
         if sim.check_sync:
             self._check_sync_groups()
 
