@@ -384,11 +384,14 @@ def test_fault_from_master_sends_priority_zero_and_recovers_as_backup() -> None:
     assert texts(eff) == ["(VI_1) Entering FAULT STATE"]
     # keepalived: leave_master(FAULT) sends priority 0, then restore_interface(advF) sends another
     assert kinds(eff) == ["Transmit(0)", "Transmit(0)", "ReleaseAddresses", "StateChanged(FAULT)", "Notify"]
-    assert inst.next_deadline() is None
+    assert inst.sands is None
+    # only the delayed GARP timer remains, and it sends nothing now the addresses are gone (as keepalived)
+    assert inst.next_deadline() == T0 + MDI_100 + 5 * SEC
+    assert inst.handle_timer(T0 + MDI_100 + 5 * SEC) == [] and inst.next_deadline() is None
     assert inst.on_packet(rx(150), t + 1) == []  # ignored in FAULT
-    eff = inst.set_tracker("interface", "eth1", True, t + SEC)
+    eff = inst.set_tracker("interface", "eth1", True, t + 6 * SEC)
     assert texts(eff) == ["(VI_1) Entering BACKUP STATE"]
-    assert inst.next_deadline() == t + SEC + MDI_100
+    assert inst.next_deadline() == t + 6 * SEC + MDI_100
 
 
 def test_link_down_faults_unless_dont_track_primary() -> None:
