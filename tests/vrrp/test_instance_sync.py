@@ -110,7 +110,7 @@ def test_sync_group_fault_drags_members_and_recovers() -> None:
 
 
 def test_sync_group_backup_member_dragged_to_fault_is_not_logged() -> None:
-    eng, a, b = _pair()
+    eng, _a, b = _pair()
     eng.start(T0)
     eff = eng.set_link("VI_1", False, T0 + 10)
     assert b.state == State.FAULT
