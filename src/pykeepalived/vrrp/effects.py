@@ -1,0 +1,142 @@
+# Theory of operation
+# -------------------
+# The sans-I/O core never does anything itself: every input method of VrrpInstance / VrrpEngine
+# returns a list of effects, in the exact order keepalived performs the corresponding actions
+# (keepalived.md §1.11.2 "Order on becoming MASTER", §5.3), and the driver hands them to an executor
+# (the Linux daemon or the simulator). Effects are immutable values; comparing effect lists is how
+# the unit tests assert behaviour to the microsecond.
+#
+#   Transmit          send one advertisement (already built) to each destination in `dsts`
+#   ClaimAddresses    add VIPs then eVIPs (and routes/rules/accept rules: the executor knows them)
+#   ReleaseAddresses  remove them (rules → routes → VIPs/eVIPs → firewall, keepalived's order)
+#   SendGratuitous    `repeat` rounds of GARP / unsolicited NA over `addresses` (VIPs then eVIPs)
+#   StateChanged      the instance's state changed (the single chokepoint in instance.py emits it)
+#   Notify            a keepalived notify event: scripts, FIFO line, SMTP (§4.2, §4.3)
+#   Log               one log line with keepalived's text; level "detail" = only logged with -D
+"""Effects returned by the VRRP core."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from pykeepalived.vrrp.packet import Advertisement
+from pykeepalived.vrrp.params import IPAddress
+
+
+class State(enum.IntEnum):
+    """keepalived's VRRP states (vrrp.h VRRP_STATE_*); STOP is used only on shutdown."""
+
+    INIT = 0
+    BACKUP = 1
+    MASTER = 2
+    FAULT = 3
+    STOP = 98
+
+
+class Reason(enum.Enum):
+    """Why a transition happened (for traces, stats and the simulator's invariant checks)."""
+
+    INIT = "init"
+    MASTER_DOWN_TIMER = "master_down_timer"  # RFC 5798 §6.4.2 Master_Down_Timer fired
+    OWNER_START = "owner_start"  # address owner wanting MASTER (1 µs down timer)
+    HIGHER_PRIORITY = "higher_priority"  # MASTER saw a better advert (§6.4.3)
+    FAULT = "fault"  # unweighted tracker / link / address failure
+    FAULT_CLEARED = "fault_cleared"
+    SYNC_GROUP = "sync_group"  # moved by its sync group
+    SHUTDOWN = "shutdown"
+
+
+class LogLevel(enum.Enum):
+    INFO = "info"  # keepalived LOG_INFO, always logged
+    DETAIL = "detail"  # keepalived LOG_INFO guarded by LOG_DETAIL_BIT (-D)
+    WARNING = "warning"
+
+
+@dataclass(frozen=True, slots=True)
+class Transmit:
+    """Send `advert` from `src` (None: the interface's primary address) to every address in `dsts`."""
+
+    instance: str
+    advert: Advertisement
+    src: IPAddress | None
+    dsts: tuple[IPAddress, ...]
+    ttl: int
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimAddresses:
+    instance: str
+    vips: tuple[IPAddress, ...]
+    evips: tuple[IPAddress, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseAddresses:
+    instance: str
+    vips: tuple[IPAddress, ...]
+    evips: tuple[IPAddress, ...]
+
+
+class GarpReason(enum.Enum):
+    MASTER = "master"  # burst on becoming MASTER (garp_master_repeat)
+    MASTER_DELAY = "master_delay"  # second burst after garp_master_delay
+    REFRESH = "refresh"  # garp_master_refresh
+    LOWER_PRIO = "lower_prio"  # MASTER heard a lower priority advert (garp_lower_prio_repeat)
+    LOWER_PRIO_DELAY = "lower_prio_delay"
+    UNICAST_SOURCE = "unicast_source"  # leaving FAULT on a unicast instance: own source address
+
+
+@dataclass(frozen=True, slots=True)
+class SendGratuitous:
+    """`repeat` rounds, each one GARP (IPv4) / unsolicited NA (IPv6) per address, in order."""
+
+    instance: str
+    addresses: tuple[IPAddress, ...]
+    repeat: int
+    reason: GarpReason
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    instance: str
+    old: State
+    new: State
+    priority: int
+    reason: Reason
+
+
+@dataclass(frozen=True, slots=True)
+class Notify:
+    """A keepalived notification.
+
+    `target` is "INSTANCE" or "GROUP"; `event` is MASTER, BACKUP, FAULT, STOP, DELETED,
+    MASTER_RX_LOWER_PRI, MASTER_PRIORITY or BACKUP_PRIORITY. For state events the executor runs the
+    state's notify_* script, then the generic `notify` script with `TARGET NAME STATE PRIO`, then
+    writes the FIFO line; MASTER_RX_LOWER_PRI runs notify_master_rx_lower_pri and writes the FIFO
+    line; the *_PRIORITY events only go to the FIFO.
+    """
+
+    target: str
+    name: str
+    event: str
+    priority: int
+
+    @property
+    def fifo_line(self) -> str:
+        """keepalived's `%s "%s" %s %d\\n` FIFO format (§4.3)."""
+        return f'{self.target} "{self.name}" {self.event} {self.priority}\n'
+
+    @property
+    def is_state(self) -> bool:
+        return self.event in ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    level: LogLevel
+    text: str
+
+
+Effect = Transmit | ClaimAddresses | ReleaseAddresses | SendGratuitous | StateChanged | Notify | Log

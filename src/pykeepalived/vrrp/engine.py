@@ -1,0 +1,177 @@
+# Theory of operation
+# -------------------
+# VrrpEngine holds every VRRP instance and sync group of one VRRP process (keepalived's vrrp_data)
+# and is the object the daemon and the simulator drive. It demultiplexes received datagrams to
+# instances by (ifindex, family, VRID) — with duplicate unicast VRIDs the source address picks the
+# instance whose peer it is, as keepalived's vrrp_dispatcher_read does — and keeps ONE next
+# deadline for all instances in a heap with lazy invalidation: each instance has at most one live
+# entry (its current next_deadline); stale entries are skipped when they surface.
+#
+# All inputs take `now` (integer µs) and return effects; after any input, `next_deadline()` is the
+# time at which `handle_timer()` must be called. The engine is pure: the Driver (driver.py) binds
+# it to a Clock and an effect sink.
+"""The VRRP engine: many instances, one deadline heap, packet demultiplexing."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+
+from pykeepalived.vrrp.effects import Effect, State
+from pykeepalived.vrrp.instance import VrrpInstance
+from pykeepalived.vrrp.packet import AH_PROTO, RxPacket
+from pykeepalived.vrrp.params import IPAddress
+from pykeepalived.vrrp.sync_group import SyncGroup
+from pykeepalived.vrrp.tracking import TrackValue
+
+
+def peek_vrid(rx: RxPacket) -> int | None:
+    """VRID of a received datagram without decoding it (None if too short to tell)."""
+    data = rx.data
+    if rx.family == 6:
+        return data[1] if len(data) >= 2 else None
+    if len(data) < 20:
+        return None
+    off = (data[0] & 0x0F) * 4
+    if data[9] == AH_PROTO:
+        if len(data) < off + 2:
+            return None
+        off += (data[off + 1] + 2) * 4
+    return data[off + 1] if len(data) >= off + 2 else None
+
+
+class VrrpEngine:
+    """All VRRP instances of one process. Add instances and sync groups, then `start(now)`."""
+
+    def __init__(self) -> None:
+        self.instances: dict[str, VrrpInstance] = {}
+        self.groups: dict[str, SyncGroup] = {}
+        self._demux: dict[tuple[int, int, int], list[VrrpInstance]] = {}
+        self._heap: list[tuple[int, int, str]] = []
+        self._seq = itertools.count()
+        self._deadline: dict[str, int | None] = {}
+        self.unknown_vrid_rcvd = 0
+        self.started = False
+
+    # ------------------------------------------------------------------ configuration
+
+    def add_instance(self, inst: VrrpInstance, ifindex: int = 0) -> VrrpInstance:
+        """Register an instance receiving on `ifindex` (any constant for the simulator)."""
+        if inst.name in self.instances:
+            raise ValueError(f"duplicate instance {inst.name}")
+        self.instances[inst.name] = inst
+        self._demux.setdefault((ifindex, inst.params.family, inst.params.vrid), []).append(inst)
+        self._deadline[inst.name] = None
+        return inst
+
+    def add_sync_group(self, name: str, members: list[str]) -> SyncGroup:
+        group = SyncGroup(name, [self.instances[m] for m in members])
+        self.groups[name] = group
+        return group
+
+    # ------------------------------------------------------------------ deadlines
+
+    def _refresh(self, inst: VrrpInstance) -> None:
+        insts = inst.sync.members if inst.sync is not None else (inst,)
+        for i in insts:
+            when = i.next_deadline()
+            if when != self._deadline[i.name]:
+                self._deadline[i.name] = when
+                if when is not None:
+                    heapq.heappush(self._heap, (when, next(self._seq), i.name))
+
+    def _refresh_all(self) -> None:
+        for inst in self.instances.values():
+            self._refresh(inst)
+
+    def next_deadline(self) -> int | None:
+        """The earliest instance deadline, or None when no timer is armed."""
+        heap = self._heap
+        while heap:
+            when, _seq, name = heap[0]
+            if self._deadline[name] == when:
+                return when
+            heapq.heappop(heap)
+        return None
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, now: int) -> list[Effect]:
+        """Start every sync group, then every instance (keepalived vrrp_init_state order)."""
+        out: list[Effect] = []
+        for g in self.groups.values():
+            out += g.start(now)
+        for inst in self.instances.values():
+            out += inst.start(now)
+        self.started = True
+        self._refresh_all()
+        return out
+
+    def handle_timer(self, now: int) -> list[Effect]:
+        """Run every instance whose deadline is due at `now`, in deadline order."""
+        out: list[Effect] = []
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, _seq, name = heapq.heappop(heap)
+            if self._deadline[name] != when:
+                continue
+            self._deadline[name] = None
+            inst = self.instances[name]
+            out += inst.handle_timer(now)
+            self._refresh(inst)
+        return out
+
+    def lookup(self, rx: RxPacket) -> VrrpInstance | None:
+        vrid = peek_vrid(rx)
+        if vrid is None:
+            return None
+        cands = self._demux.get((rx.ifindex, rx.family, vrid))
+        if not cands:
+            return None
+        if len(cands) == 1:
+            return cands[0]
+        for inst in cands:
+            if any(p.address == rx.src for p in inst.params.unicast_peers):
+                return inst
+        return None
+
+    def on_packet(self, rx: RxPacket, now: int) -> list[Effect]:
+        """Deliver one received datagram to the instance it belongs to (unknown VRIDs are ignored)."""
+        inst = self.lookup(rx)
+        if inst is None:
+            self.unknown_vrid_rcvd += 1
+            return []
+        out = inst.on_packet(rx, now)
+        self._refresh(inst)
+        return out
+
+    def set_tracker(self, kind: str, name: str, value: TrackValue, now: int) -> list[Effect]:
+        """A tracked object changed; every instance tracking it is updated (config order)."""
+        out: list[Effect] = []
+        for inst in self.instances.values():
+            out += inst.set_tracker(kind, name, value, now)
+        self._refresh_all()
+        return out
+
+    def set_link(self, instance: str, up: bool, now: int) -> list[Effect]:
+        inst = self.instances[instance]
+        out = inst.set_link(up, now)
+        self._refresh_all()
+        return out
+
+    def set_source_address(self, instance: str, addr: IPAddress | None, now: int) -> list[Effect]:
+        inst = self.instances[instance]
+        out = inst.set_source_address(addr, now)
+        self._refresh_all()
+        return out
+
+    def shutdown(self, now: int) -> list[Effect]:
+        """Graceful stop: priority-0 adverts and releases for masters, then STOP notifies."""
+        out: list[Effect] = []
+        for inst in self.instances.values():
+            if inst.state != State.STOP:
+                out += inst.shutdown(now)
+        for g in self.groups.values():
+            out += g.shutdown(now)
+        self._refresh_all()
+        return out

@@ -1,0 +1,696 @@
+# Theory of operation
+# -------------------
+# One VRRP router for one virtual router (RFC 3768 §6.4 / RFC 5798 §6.4), behaving as keepalived
+# 2.2.7 does (keepalived.md §5.2-5.6). Sans-I/O: every input takes `now` (integer µs, monotonic)
+# and returns the effects to perform in order; `next_deadline()` says when `handle_timer()` must be
+# called next. Nothing here reads a clock, a socket or a random source.
+#
+# Like keepalived, an instance has ONE protocol timer, `sands` (keepalived's vrrp->sands): in BACKUP
+# it is the Master_Down_Timer, in MASTER the Adver_Timer, and it is disabled in INIT and FAULT.
+# `ms_down_timer` is the length last armed for BACKUP (keepalived's vrrp->ms_down_timer), which
+# matters because a priority change shifts `sands` by the change of ms_down_timer.
+# `wantstate` is the state the instance would be in disregarding its sync group.
+# Delayed GARP bursts (garp_master_delay, garp_lower_prio_delay) are separate one-shot timers that,
+# as in keepalived, only send if the addresses are still set when they fire.
+#
+# Inputs and keepalived counterparts:
+#   start(now)                    vrrp_scheduler.c vrrp_init_state + vrrp_init_sands
+#   on_packet(rx, now)            vrrp_dispatcher_read → vrrp_state_backup / vrrp_state_master_rx
+#   handle_timer(now)             vrrp_dispatcher_read_timeout (+ the GARP timer threads)
+#   set_tracker / set_link /
+#   set_source_address            down_instance / try_up_instance / vrrp_set_effective_priority
+#   shutdown(now)                 restore_vrrp_interfaces + notify_shutdown
+# Every state change goes through `_set_state`, which logs keepalived's text and emits StateChanged.
+"""The VRRP instance state machine (keepalived-compatible)."""
+
+from __future__ import annotations
+
+from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING
+
+from pykeepalived.vrrp.effects import (
+    ClaimAddresses,
+    Effect,
+    GarpReason,
+    Log,
+    LogLevel,
+    Notify,
+    Reason,
+    ReleaseAddresses,
+    SendGratuitous,
+    State,
+    StateChanged,
+    Transmit,
+)
+from pykeepalived.vrrp.packet import Advertisement, RxPacket
+from pykeepalived.vrrp.params import SEC, AuthType, InstanceParams, IPAddress
+from pykeepalived.vrrp.receive import RxResult, RxState, RxVerdict, check_packet
+from pykeepalived.vrrp.timers import (
+    CSEC,
+    MSEC,
+    format_seconds,
+    master_down_interval,
+    skew_time,
+    skew_time_min,
+)
+from pykeepalived.vrrp.tracking import PRIO_OWNER, Tracking, TrackValue
+
+if TYPE_CHECKING:
+    from pykeepalived.vrrp.sync_group import SyncGroup
+
+PRIO_STOP = 0
+MCAST_GROUP4 = IPv4Address("224.0.0.18")
+MCAST_GROUP6 = IPv6Address("ff02::12")
+
+STAT_NAMES = (
+    "advert_rcvd",
+    "advert_sent",
+    "become_master",
+    "release_master",
+    "packet_len_err",
+    "advert_interval_err",
+    "ip_ttl_err",
+    "invalid_type_rcvd",
+    "addr_list_err",
+    "invalid_authtype",
+    "authtype_mismatch",
+    "auth_failure",
+    "pri_zero_rcvd",
+    "pri_zero_sent",
+)
+"""keepalived's per-instance stats counters (vrrp_data.c dump / SNMP), all present from the start."""
+
+_STATE_WORD = {State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT", State.STOP: "STOP"}
+
+
+def addr_cmp(a: IPAddress, b: IPAddress | None) -> int:
+    """keepalived vrrp_saddr_cmp: compare as unsigned big-endian integers (0 if unknown/mixed)."""
+    if b is None or a.version != b.version:
+        return 0
+    ia, ib = int(a), int(b)
+    return (ia > ib) - (ia < ib)
+
+
+class VrrpInstance:
+    """One keepalived `vrrp_instance`.
+
+    Construct with the resolved `InstanceParams`; set tracker values known at start-up with
+    `set_tracker` (they are only recorded while INIT), then call `start(now)`. Afterwards feed every
+    received datagram for this VRID to `on_packet`, call `handle_timer(now)` at `next_deadline()`,
+    and report tracker, link and source-address changes. Each call returns the effects to perform.
+    """
+
+    def __init__(self, params: InstanceParams) -> None:
+        self.params = params
+        self.name = params.name
+        self.state = State.INIT
+        self.wantstate = State.MASTER if params.wants_master else State.BACKUP
+        self.tracking = Tracking(params.base_priority, params.tracks, link_up=True, has_source=True)
+        self.base_priority = params.base_priority
+        self.total_priority = params.base_priority
+        self.effective_priority = params.base_priority
+        self.adver_int_us = params.adver_int_us
+        self.master_adver_int_us = params.adver_int_us
+        self.ms_down_timer = 0
+        self.sands: int | None = None
+        self.preempt_time: int | None = None
+        self.master_saddr: IPAddress | None = None
+        self.master_priority = 0
+        self.own_src: IPAddress | None = params.src_ip
+        self.vipset = False
+        self.garp_refresh_timer: int | None = None
+        self.pending_garps: list[tuple[int, int, GarpReason]] = []
+        self.fault_count = 0
+        self.faults: list[str] = []
+        self.rx_state = RxState()
+        self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        self.sync: SyncGroup | None = None
+        self.notifies_sent = False
+        self.delayed_start_until: int | None = None
+        self.last_transition: int | None = None
+        self.notify_priority_changes = bool(params.extra.get("notify_priority_changes", False))
+        self._unicast = params.is_unicast
+        if params.unicast_peers:
+            self._dsts: tuple[IPAddress, ...] = tuple(p.address for p in params.unicast_peers)
+        elif params.mcast_group is not None:
+            self._dsts = (params.mcast_group,)
+        else:
+            self._dsts = (MCAST_GROUP4,) if params.family == 4 else (MCAST_GROUP6,)
+        self._ttl = params.unicast_ttl if self._unicast else 255
+        self._adverts: dict[int, Advertisement] = {}
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def is_owner(self) -> bool:
+        return self.base_priority == PRIO_OWNER
+
+    def skew_time(self) -> int:
+        """Skew_Time for the current effective priority and Master_Adver_Interval (µs)."""
+        return skew_time(self.params.version, self.effective_priority, self.master_adver_int_us)
+
+    def master_down_interval(self) -> int:
+        """keepalived VRRP_MS_DOWN_TIMER (µs)."""
+        return master_down_interval(
+            self.params.version,
+            self.effective_priority,
+            self.master_adver_int_us,
+            self.params.down_timer_adverts,
+        )
+
+    def next_deadline(self) -> int | None:
+        """The earliest time `handle_timer` must run, or None when nothing is armed."""
+        when = self.sands
+        for t, _rep, _why in self.pending_garps:
+            if when is None or t < when:
+                when = t
+        return when
+
+    # ------------------------------------------------------------------ helpers
+
+    def _log(self, out: list[Effect], text: str, level: LogLevel = LogLevel.INFO) -> None:
+        out.append(Log(level, f"({self.name}) {text}"))
+
+    def _advert(self, priority: int) -> Advertisement:
+        adv = self._adverts.get(priority)
+        if adv is None:
+            p = self.params
+            if p.version == 2:
+                auth_data = p.auth_pass if p.auth_type == AuthType.PASS else bytes(8)
+                adv = Advertisement(
+                    version=2,
+                    vrid=p.vrid,
+                    priority=priority,
+                    adver_int=self.adver_int_us // SEC,
+                    addresses=p.vips,
+                    auth_type=int(p.auth_type),
+                    auth_data=auth_data,
+                )
+            else:
+                adv = Advertisement(
+                    version=3,
+                    vrid=p.vrid,
+                    priority=priority,
+                    adver_int=self.adver_int_us // CSEC,
+                    addresses=p.vips,
+                )
+            self._adverts[priority] = adv
+        return adv
+
+    def _send_adv(self, out: list[Effect], priority: int) -> None:
+        """keepalived vrrp_send_adv."""
+        out.append(Transmit(self.name, self._advert(priority), self.own_src, self._dsts, self._ttl, priority))
+        self.stats["advert_sent"] += 1
+
+    def _send_link_update(self, out: list[Effect], repeat: int, reason: GarpReason) -> None:
+        """keepalived vrrp_send_link_update: only while the VIPs are set."""
+        if not self.vipset or repeat <= 0:
+            return
+        addrs = self.params.vips + self.params.evips
+        if addrs:
+            out.append(SendGratuitous(self.name, addrs, repeat, reason))
+
+    def _notify(self, out: list[Effect]) -> None:
+        """keepalived send_instance_notifies (suppressed when merely following the sync group)."""
+        if self.notifies_sent and self.sync is not None and self.state == self.sync.state:
+            return
+        self.notifies_sent = True
+        word = _STATE_WORD.get(self.state)
+        if word is not None:
+            out.append(Notify("INSTANCE", self.name, word, self.effective_priority))
+
+    def _set_state(
+        self, out: list[Effect], new: State, now: int, reason: Reason, text: str | None = None
+    ) -> None:
+        """The one place the state changes: log keepalived's text, reset log rate limits, report."""
+        if text is not None:
+            self._log(out, text)
+        old = self.state
+        if new == old:
+            return
+        self.state = new
+        self.last_transition = now
+        out.append(StateChanged(self.name, old, new, self.effective_priority, reason))
+
+    def _init_instance_sands(self, now: int) -> None:
+        """keepalived vrrp_init_instance_sands."""
+        if self.state == State.MASTER:
+            self.sands = now + self.adver_int_us
+        elif self.state == State.BACKUP:
+            start = self.delayed_start_until
+            if start is not None and now < start:
+                self.sands = start + self.ms_down_timer
+            else:
+                self.delayed_start_until = None
+                self.sands = now + self.ms_down_timer
+        else:
+            self.sands = None
+
+    # ------------------------------------------------------------------ start / stop
+
+    def start(self, now: int) -> list[Effect]:
+        """Leave INIT (keepalived vrrp_init_state): BACKUP (init), FAULT (init), or owner fast path."""
+        out: list[Effect] = []
+        if self.params.startup_delay_us and self.delayed_start_until is None:
+            self.delayed_start_until = now + self.params.startup_delay_us
+        self._reevaluate_quietly()
+        new_state = self.sync.state if self.sync is not None else self.wantstate
+        is_up = self.fault_count == 0
+        if is_up and new_state == State.MASTER and self.is_owner and self.wantstate == State.MASTER:
+            # "The simplest way to become master is to timeout from the backup state very quickly"
+            self.state = State.BACKUP
+            self.ms_down_timer = 1
+            out.append(
+                StateChanged(self.name, State.INIT, State.BACKUP, self.effective_priority, Reason.OWNER_START)
+            )
+        else:
+            if new_state == State.BACKUP and self.wantstate == State.MASTER:
+                # allow one advert interval to pass to ensure there is no other master
+                self.ms_down_timer = self.master_adver_int_us + skew_time_min(
+                    self.params.version, self.master_adver_int_us
+                )
+            else:
+                self.ms_down_timer = self.master_down_interval()
+            if is_up and new_state != State.FAULT:
+                self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
+            else:
+                self._set_state(out, State.FAULT, now, Reason.INIT, "Entering FAULT STATE (init)")
+            self._notify(out)
+        self._init_instance_sands(now)
+        return out
+
+    def shutdown(self, now: int) -> list[Effect]:
+        """VRRP process stopping: a MASTER sends priority 0 and releases; every instance notifies STOP."""
+        out: list[Effect] = []
+        if self.state == State.MASTER:
+            self._restore_interface(out, adv_f=True)
+        self._set_state(out, State.STOP, now, Reason.SHUTDOWN)
+        out.append(Notify("INSTANCE", self.name, "STOP", self.effective_priority))
+        self.sands = None
+        self.pending_garps.clear()
+        return out
+
+    # ------------------------------------------------------------------ master side
+
+    def _goto_master(self, out: list[Effect], now: int, reason: Reason) -> None:
+        """keepalived vrrp_state_goto_master."""
+        if self.sync is not None and not self.sync.can_goto_master(self, now):
+            self.wantstate = State.MASTER
+            return
+        self._send_adv(out, self.effective_priority)
+        self._set_state(out, State.MASTER, now, reason, "Entering MASTER STATE")
+        self._init_instance_sands(now)
+        self._become_master(out, now)
+        if self.params.garp_master_delay_us:
+            self.pending_garps.append(
+                (
+                    now + self.params.garp_master_delay_us,
+                    self.params.garp_master_repeat,
+                    GarpReason.MASTER_DELAY,
+                )
+            )
+
+    def _become_master(self, out: list[Effect], now: int) -> None:
+        """keepalived vrrp_state_become_master."""
+        self.stats["become_master"] += 1
+        if self.params.version == 3 and self.master_adver_int_us != self.adver_int_us:
+            self._log(
+                out,
+                f"changing advert interval from {self.master_adver_int_us // MSEC}ms to locally "
+                f"configured {self.adver_int_us // MSEC}ms",
+                LogLevel.DETAIL,
+            )
+        self.master_adver_int_us = self.adver_int_us
+        if self.params.vips or self.params.evips:
+            out.append(ClaimAddresses(self.name, self.params.vips, self.params.evips))
+        self.vipset = True
+        self._send_link_update(out, self.params.garp_master_repeat, GarpReason.MASTER)
+        if self.params.garp_master_refresh_us:
+            self.garp_refresh_timer = now + self.params.garp_master_refresh_us
+        self._notify(out)
+
+    def _master_tx(self, out: list[Effect], now: int) -> None:
+        """keepalived vrrp_state_master_tx: the periodic advert (+ GARP refresh when due)."""
+        self._send_adv(out, self.effective_priority)
+        refresh = self.params.garp_master_refresh_us
+        if refresh and self.garp_refresh_timer is not None and now > self.garp_refresh_timer:
+            self._send_link_update(out, self.params.garp_master_refresh_repeat, GarpReason.REFRESH)
+            self.garp_refresh_timer = now + refresh
+
+    def _restore_interface(self, out: list[Effect], adv_f: bool) -> None:
+        """keepalived vrrp_restore_interface."""
+        if adv_f:
+            self._send_adv(out, PRIO_STOP)
+            self.stats["pri_zero_sent"] += 1
+            self._log(out, "sent 0 priority", LogLevel.DETAIL)
+        if self.vipset:
+            if self.params.vips or self.params.evips:
+                out.append(ReleaseAddresses(self.name, self.params.vips, self.params.evips))
+            self.vipset = False
+
+    def _leave_master(self, out: list[Effect], now: int, adv_f: bool, reason: Reason) -> None:
+        """keepalived vrrp_state_leave_master (wantstate BACKUP or FAULT)."""
+        if self.wantstate == State.BACKUP:
+            text = "Entering BACKUP STATE"
+            self.preempt_time = None
+        else:
+            text = "Entering FAULT STATE"
+        self._log(out, text)
+        if self.wantstate == State.FAULT:
+            self._send_adv(out, PRIO_STOP)
+        self._restore_interface(out, adv_f)
+        self._set_state(out, self.wantstate, now, reason)
+        self._notify(out)
+        self.ms_down_timer = self.master_down_interval()
+        self._init_instance_sands(now)
+        self.stats["release_master"] += 1
+
+    def _leave_fault(self, out: list[Effect], now: int, reason: Reason, log: bool = True) -> None:
+        """keepalived vrrp_state_leave_fault (also used to enter FAULT from BACKUP/INIT).
+
+        `log=False` reproduces vrrp_sync_fault's "bodge" (state already set to FAULT, so no
+        "Entering FAULT STATE" line is logged for a BACKUP member the group drags into FAULT).
+        """
+        if self.wantstate == State.MASTER:
+            self._goto_master(out, now, reason)
+        else:
+            text = None
+            if self.state != self.wantstate and log:
+                text = "Entering BACKUP STATE" if self.wantstate == State.BACKUP else "Entering FAULT STATE"
+            if self.wantstate == State.FAULT and self.state == State.MASTER:
+                if text is not None:
+                    self._log(out, text)
+                    text = None
+                self._send_adv(out, PRIO_STOP)
+                self._restore_interface(out, adv_f=False)
+            self._set_state(out, self.wantstate, now, reason, text)
+            self._notify(out)
+            if self.state == State.BACKUP:
+                self.preempt_time = None
+        self.master_adver_int_us = self.adver_int_us
+        self.ms_down_timer = self.master_down_interval()
+        self._init_instance_sands(now)
+
+    # ------------------------------------------------------------------ timers
+
+    def handle_timer(self, now: int) -> list[Effect]:
+        """Run whatever is due at `now` (Master_Down_Timer, Adver_Timer, delayed GARP bursts)."""
+        out: list[Effect] = []
+        if self.pending_garps:
+            due = [g for g in self.pending_garps if g[0] <= now]
+            if due:
+                self.pending_garps = [g for g in self.pending_garps if g[0] > now]
+                for _t, rep, why in due:
+                    self._send_link_update(out, rep, why)
+        if self.sands is not None and self.sands <= now:
+            prev = self.state
+            if self.state == State.BACKUP:
+                self._log(out, "Receive advertisement timeout", LogLevel.DETAIL)
+                self.wantstate = State.MASTER
+                self._goto_master(out, now, Reason.MASTER_DOWN_TIMER)
+            elif self.state == State.MASTER:
+                self._master_tx(out, now)
+            self._tsm(out, prev, now)
+            self._init_instance_sands(now)
+        return out
+
+    def _tsm(self, out: list[Effect], prev: State, now: int) -> None:
+        """keepalived VRRP_TSM_HANDLE."""
+        if self.sync is not None:
+            self.sync.tsm_handle(out, prev, self, now)
+
+    # ------------------------------------------------------------------ receive
+
+    def in_startup_delay(self, now: int) -> bool:
+        return self.delayed_start_until is not None and now < self.delayed_start_until
+
+    def on_packet(self, rx: RxPacket, now: int) -> list[Effect]:
+        """Process one received datagram for this VRID (keepalived vrrp_dispatcher_read)."""
+        out: list[Effect] = []
+        if self.state not in (State.BACKUP, State.MASTER) or self.in_startup_delay(now):
+            return out
+        own = self.own_src
+        if own is None:
+            own = IPv4Address(0) if self.params.family == 4 else IPv6Address(0)
+        verdict = check_packet(
+            self.params,
+            self.rx_state,
+            rx,
+            own_src=own,
+            is_master=self.state == State.MASTER,
+            current_master=self.master_saddr,
+            effective_priority=self.effective_priority,
+        )
+        self._apply_verdict(out, verdict)
+        adv = verdict.advert if verdict.result == RxResult.OK else None
+        self.process_advert(out, adv, rx.src, now)
+        return out
+
+    def _apply_verdict(self, out: list[Effect], verdict: RxVerdict) -> None:
+        for c in verdict.counters:
+            self.stats[c] = self.stats.get(c, 0) + 1
+        # keepalived 2.2.7 logs every occurrence (receive-log rate limiting came in later versions).
+        for _key, text in verdict.logs:
+            out.append(Log(LogLevel.INFO, text))
+
+    def process_advert(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> None:
+        """Apply a validated advert (None: the packet was KO/DROP) in BACKUP or MASTER."""
+        prev = self.state
+        if self.state == State.BACKUP:
+            self._backup_rx(out, adv, src, now)
+        elif self.state == State.MASTER:
+            if self._master_rx(out, adv, src, now):
+                self._leave_master(out, now, adv_f=False, reason=Reason.HIGHER_PRIORITY)
+        else:
+            return
+        self._tsm(out, prev, now)
+        if self.state != State.MASTER or not self.params.lower_prio_no_advert:
+            self._init_instance_sands(now)
+
+    def _adopt_master_interval(self, out: list[Effect], adv: Advertisement) -> None:
+        """RFC 5798 §6.4.2: a v3 backup sets Master_Adver_Interval from the master's advert."""
+        if self.params.version != 3:
+            return
+        interval = (adv.adver_int & 0x0FFF) * CSEC
+        if interval != self.master_adver_int_us:
+            self._log(
+                out,
+                f"advertisement interval updated from {self.master_adver_int_us // MSEC}ms to "
+                f"{interval // MSEC}ms by master",
+                LogLevel.DETAIL,
+            )
+            self.master_adver_int_us = interval
+
+    def _backup_rx(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> None:
+        """keepalived vrrp_state_backup (RFC 5798 §6.4.2)."""
+        if adv is None:
+            self._keep_down_timer(now)
+            return
+        p = self.params
+        if adv.priority == PRIO_STOP:
+            self._log(out, "Backup received priority 0 advertisement", LogLevel.DETAIL)
+            self.ms_down_timer = self.skew_time()
+            return
+        preempt_pending = p.preempt_delay_us > 0 and (self.preempt_time is None or self.preempt_time > now)
+        if p.nopreempt or adv.priority >= self.effective_priority or preempt_pending:
+            self._adopt_master_interval(out, adv)
+            self.ms_down_timer = self.master_down_interval()
+            self.master_saddr = src
+            self.master_priority = adv.priority
+            if p.preempt_delay_us:
+                if adv.priority >= self.effective_priority:
+                    if self.preempt_time is not None:
+                        self._log(out, "stop preempt delay", LogLevel.DETAIL)
+                        self.preempt_time = None
+                elif self.preempt_time is None:
+                    self._log(
+                        out, f"start preempt delay ({format_seconds(p.preempt_delay_us)})", LogLevel.DETAIL
+                    )
+                    self.preempt_time = now + p.preempt_delay_us
+            self.wantstate = State.BACKUP
+            return
+        self._log(out, f"received lower priority ({adv.priority}) advert from {src} - discarding")
+        self.master_saddr = src
+        self._keep_down_timer(now)
+
+    def _keep_down_timer(self, now: int) -> None:
+        """An ignored advert must not move the down timer: re-arm to the same `sands`."""
+        if self.sands is not None:
+            self.ms_down_timer = max(0, self.sands - now)
+
+    def _master_rx(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> bool:
+        """keepalived vrrp_state_master_rx (RFC 5798 §6.4.3); True = leave MASTER for BACKUP."""
+        if adv is None:
+            return False
+        p = self.params
+        cmp = addr_cmp(src, self.own_src)
+        prio = adv.priority
+        eff = self.effective_priority
+        if prio == PRIO_STOP or (p.higher_prio_send_advert and (prio > eff or (prio == eff and cmp > 0))):
+            self._send_adv(out, eff)
+            if prio == PRIO_STOP:
+                self._log(out, "Master received priority 0 message", LogLevel.DETAIL)
+                return False
+        if prio == eff:
+            if cmp == 0:
+                self._log(
+                    out, "WARNING - equal priority advert received from remote host with our IP address."
+                )
+            elif eff == PRIO_OWNER:
+                # keepalived 2.2.7: both claim to own the addresses; step our priority down.
+                self._log(
+                    out,
+                    "CONFIGURATION ERROR: local instance and a remote instance are both configured as "
+                    "address owner, please fix - reducing local priority",
+                )
+                self.effective_priority = eff = PRIO_OWNER - 1
+                self.base_priority = PRIO_OWNER - 1
+                self.tracking.base_priority = PRIO_OWNER - 1
+        if prio < eff or (prio == eff and cmp < 0):
+            suffix = "" if p.lower_prio_no_advert else ", forcing new election"
+            self._log(out, f"Received advert from {src} with lower priority {prio}, ours {eff}{suffix}")
+            if not p.lower_prio_no_advert:
+                self._send_adv(out, eff)
+            self._lower_prio_garp(out, now)
+            if self.sync is not None:
+                for other in self.sync.members:
+                    if other is not self:
+                        other._lower_prio_garp(out, now)
+            out.append(Notify("INSTANCE", self.name, "MASTER_RX_LOWER_PRI", eff))
+            return False
+        if prio > eff or (prio == eff and cmp > 0):
+            if prio > eff:
+                self._log(out, f"Master received advert from {src} with higher priority {prio}, ours {eff}")
+            else:
+                self._log(
+                    out,
+                    f"Master received advert from {src} with same priority {prio} "
+                    "but higher IP address than ours",
+                )
+            self._adopt_master_interval(out, adv)
+            self.master_priority = prio
+            self.wantstate = State.BACKUP
+            return True
+        return False
+
+    def _lower_prio_garp(self, out: list[Effect], now: int) -> None:
+        p = self.params
+        if p.garp_lower_prio_repeat:
+            self._send_link_update(out, p.garp_lower_prio_repeat, GarpReason.LOWER_PRIO)
+            if p.garp_lower_prio_delay_us:
+                self.pending_garps.append(
+                    (now + p.garp_lower_prio_delay_us, p.garp_lower_prio_repeat, GarpReason.LOWER_PRIO_DELAY)
+                )
+
+    # ------------------------------------------------------------------ tracking
+
+    def set_tracker(self, kind: str, name: str, value: TrackValue, now: int) -> list[Effect]:
+        """A tracked script/interface/file/process/bfd changed (bool up/OK, or int for files)."""
+        if not self.tracking.set(kind, name, value):
+            return []
+        return self._retrack(now)
+
+    def set_link(self, up: bool, now: int) -> list[Effect]:
+        """The instance's own interface went up/down (ignored with dont_track_primary)."""
+        if self.params.dont_track_primary:
+            return []
+        self.tracking.link_up = up
+        return self._retrack(now)
+
+    def set_source_address(self, addr: IPAddress | None, now: int) -> list[Effect]:
+        """The interface's primary address (our advert source) changed; None = no usable address."""
+        if self.params.src_ip is None:
+            self.own_src = addr
+        self.tracking.has_source = addr is not None or self.params.src_ip is not None
+        return self._retrack(now)
+
+    def _reevaluate_quietly(self) -> None:
+        total, faults = self.tracking.evaluate()
+        self.total_priority = total
+        self.effective_priority = self.tracking.effective_priority(total)
+        self.faults = faults
+        self.fault_count = len(faults)
+
+    def _retrack(self, now: int) -> list[Effect]:
+        out: list[Effect] = []
+        if self.state in (State.INIT, State.STOP):
+            self._reevaluate_quietly()
+            return out
+        total, faults = self.tracking.evaluate()
+        was_faulted = self.fault_count > 0
+        self.faults = faults
+        self.fault_count = len(faults)
+        if total != self.total_priority:
+            self.total_priority = total
+            self._set_effective_priority(out)
+        if self.fault_count and not was_faulted:
+            self._down_instance(out, now)
+        elif was_faulted and not self.fault_count:
+            self._try_up_instance(out, now)
+        return out
+
+    def _set_effective_priority(self, out: list[Effect]) -> None:
+        """keepalived vrrp_set_effective_priority: BACKUP shifts its down timer by the skew change."""
+        if self.is_owner:
+            return
+        new_prio = self.tracking.effective_priority(self.total_priority)
+        if new_prio == self.effective_priority:
+            return
+        self._log(out, f"Changing effective priority from {self.effective_priority} to {new_prio}")
+        self.effective_priority = new_prio
+        old_down_timer = self.ms_down_timer
+        self.ms_down_timer = self.master_down_interval()
+        if self.state == State.BACKUP and self.sands is not None:
+            self.sands += self.ms_down_timer - old_down_timer
+        if self.notify_priority_changes:
+            event = "MASTER_PRIORITY" if self.state == State.MASTER else "BACKUP_PRIORITY"
+            out.append(Notify("INSTANCE", self.name, event, new_prio))
+
+    def _down_instance(self, out: list[Effect], now: int) -> None:
+        """keepalived down_instance."""
+        self.wantstate = State.FAULT
+        if self.state == State.MASTER:
+            self._leave_master(out, now, adv_f=True, reason=Reason.FAULT)
+        else:
+            self._leave_fault(out, now, Reason.FAULT)
+        if self.sync is not None:
+            self.sync.num_member_fault += 1
+            if self.sync.num_member_fault == 1:
+                self.sync.fault(out, self, now)
+
+    def _try_up_instance(self, out: list[Effect], now: int) -> None:
+        """keepalived try_up_instance: all faults cleared."""
+        owner_master = self.wantstate == State.MASTER and self.is_owner
+        if not owner_master:
+            self.wantstate = State.BACKUP
+        self.master_adver_int_us = self.adver_int_us
+        if owner_master:
+            self.ms_down_timer = self.master_adver_int_us + self.skew_time()
+        else:
+            self.ms_down_timer = self.master_down_interval()
+        if self.sync is not None:
+            self.sync.num_member_fault -= 1
+            if self.sync.num_member_fault:
+                return
+        wantstate = self.wantstate
+        if (
+            self.sync is not None
+            and self.wantstate == State.MASTER
+            and not self.sync.can_goto_master(self, now)
+        ):
+            self.wantstate = State.BACKUP
+        self._leave_fault(out, now, Reason.FAULT_CLEARED)
+        if self._unicast and self.own_src is not None and self.params.interface is not None:
+            self._log(
+                out,
+                f"sending gratuitous {'ARP' if self.params.family == 4 else 'NA'} for {self.own_src}",
+                LogLevel.DETAIL,
+            )
+            out.append(SendGratuitous(self.name, (self.own_src,), 1, GarpReason.UNICAST_SOURCE))
+        self._init_instance_sands(now)
+        self.wantstate = wantstate
+        if self.sync is not None:
+            if self.state == State.MASTER:
+                self.sync.master(out, self, now)
+            else:
+                self.sync.backup(out, self, now)
