@@ -44,7 +44,7 @@ def run(opts: Options) -> int:
     u = platform.uname()
     log.info("Starting pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
     log.info("Running on %s %s %s", u.system, u.release, u.version)
-    log.info("Command line: %s", " ".join(sys.argv))
+    log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
     log.info("Configuration file %s", opts.conf_file)
     model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
     roles = roles_for(model, opts)

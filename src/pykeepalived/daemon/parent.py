@@ -31,9 +31,9 @@ PROG_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck"}
 PERMANENT = {1: "FATAL", 2: "CONFIG", 4: "missing permission"}
 SIG_JSON = SIGFUNCS["JSON"]
 SIG_STATS_CLEAR = SIGFUNCS["STATS_CLEAR"]
-HANDLED = {
+HANDLED: set[int] = {
     signal.SIGHUP, signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2,
-    signal.Signals(SIG_JSON), signal.Signals(SIG_STATS_CLEAR),
+    SIG_JSON, SIG_STATS_CLEAR,
 }
 
 _libc = ctypes.CDLL(None, use_errno=True)
