@@ -30,7 +30,7 @@ class Forwarding(enum.Enum):
     DR = 3  # IP_VS_CONN_F_DROUTE
 
 
-@dataclass(frozen=True, slots=True, order=True)
+@dataclass(frozen=True, slots=True)
 class ServiceKey:
     family: int  # 4 or 6
     protocol: Protocol

@@ -54,6 +54,10 @@ class DelDest:
 LvsOp = AddService | EditService | DelService | AddDest | EditDest | DelDest
 
 
+def _order(k: ServiceKey) -> tuple[int, str, str, int, int]:
+    return (k.family, k.protocol.value, k.addr or "", k.port, k.fwmark)
+
+
 def plan(desired: LvsTable, actual: LvsTable) -> list[LvsOp]:
     add_svc: list[LvsOp] = []
     edit_svc: list[LvsOp] = []
@@ -61,7 +65,7 @@ def plan(desired: LvsTable, actual: LvsTable) -> list[LvsOp]:
     edit_dest: list[LvsOp] = []
     del_dest: list[LvsOp] = []
     del_svc: list[LvsOp] = []
-    for key in sorted(desired):
+    for key in sorted(desired, key=_order):
         want = desired[key]
         have = actual.get(key)
         if have is None:
@@ -82,7 +86,7 @@ def plan(desired: LvsTable, actual: LvsTable) -> list[LvsOp]:
             elif hd != wd:
                 edit_dest.append(EditDest(key, wd))
         del_dest.extend(DelDest(key, have.dests[d]) for d in sorted(have.dests) if d not in want.dests)
-    for key in sorted(actual):
+    for key in sorted(actual, key=_order):
         if key not in desired:
             del_svc.append(DelService(key))
     # a re-added destination (forwarding change) must be deleted before it is added again
