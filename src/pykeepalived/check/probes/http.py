@@ -66,7 +66,7 @@ async def fetch(t: Target, request: bytes, timeout: float, ctx: ssl.SSLContext |
     try:
         async with asyncio.timeout(timeout):
             reader, writer = await asyncio.open_connection(
-                sock=sock, ssl=ctx, server_hostname=sni if ctx else None,
+                sock=sock, ssl=ctx, server_hostname=(sni or "") if ctx else None,
                 ssl_handshake_timeout=timeout if ctx else None)
     except BaseException:
         sock.close()

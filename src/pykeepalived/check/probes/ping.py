@@ -53,7 +53,7 @@ async def probe_ping(t: Target, timeout: float) -> ProbeResult:
     try:
         addr = (t.host, 0, 0, t.sockaddr()[3]) if v6 else (t.host, 0)  # type: ignore[misc]
         async with asyncio.timeout(timeout):
-            await loop.sock_connect(s, addr)
+            s.connect(addr)  # ICMP sockets connect at once (no handshake)
             await loop.sock_sendall(s, echo_request(v6, ident, seq, payload))
             while True:
                 data = await loop.sock_recv(s, 65536)
