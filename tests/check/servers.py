@@ -38,11 +38,12 @@ def make_cert(d: Path, cn: str, ca: tuple[Path, Path] | None = None) -> tuple[Pa
     key, crt = d / f"{cn}.key", d / f"{cn}.crt"
     if ca is None:
         subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                        "-out", str(crt), "-days", "2", "-subj", f"/CN={cn}"], check=True, capture_output=True)
+                        "-out", str(crt), "-days", "2", "-subj", f"/CN={cn}"],
+                       check=True, capture_output=True)
     else:
         csr = d / f"{cn}.csr"
-        subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
-                        "-subj", f"/CN={cn}"], check=True, capture_output=True)
+        subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                        "-out", str(csr), "-subj", f"/CN={cn}"], check=True, capture_output=True)
         subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[1]), "-CAkey", str(ca[0]),
                         "-CAcreateserial", "-out", str(crt), "-days", "2"], check=True, capture_output=True)
     return key, crt

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.check.servers import DnsResponder, UdpResponder, free_port, make_cert, nginx
 
 from pykeepalived.check.model import (
     ConnOpts,
@@ -29,7 +30,6 @@ from pykeepalived.check.probes.misc import probe_misc
 from pykeepalived.check.probes.ping import probe_ping
 from pykeepalived.check.probes.smtp import probe_smtp
 from pykeepalived.check.probes.udp import probe_udp
-from tests.check.servers import DnsResponder, UdpResponder, free_port, make_cert, nginx
 
 LO = "127.0.0.1"
 
@@ -174,7 +174,7 @@ def test_smtp_bad_banner() -> None:
 def test_dns_check() -> None:
     async def go() -> tuple[bool, bool, bool]:
         loop = asyncio.get_running_loop()
-        tr, proto = await loop.create_datagram_endpoint(DnsResponder, local_addr=(LO, 0))
+        tr, _proto = await loop.create_datagram_endpoint(DnsResponder, local_addr=(LO, 0))
         port = tr.get_extra_info("sockname")[1]
         try:
             ok = (await probe_dns(tgt(port), 1, "A", "www.example")).ok
@@ -237,7 +237,8 @@ def test_file_check(tmp_path: Path) -> None:
     f = tmp_path / "weight"
     f.write_text("3\n")
     assert run(probe_file(FileCheckSpec(track_file="t", file_path=str(f), weight=2))).weight == 6
-    assert run(probe_file(FileCheckSpec(track_file="t", file_path=str(f), weight=2, reverse=True))).weight == -6
+    rev = FileCheckSpec(track_file="t", file_path=str(f), weight=2, reverse=True)
+    assert run(probe_file(rev)).weight == -6
     assert not run(probe_file(FileCheckSpec(track_file="t", file_path=str(f)))).ok
     f.write_text("0")
     assert run(probe_file(FileCheckSpec(track_file="t", file_path=str(f)))).ok
