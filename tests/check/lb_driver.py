@@ -18,7 +18,8 @@ from pykeepalived.lvs.model import Protocol, ServiceKey
 
 
 async def main(path: str) -> None:
-    cfg = json.load(open(path))
+    with open(path) as fh:
+        cfg = json.load(fh)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     timing = TimingOpts(delay_loop=cfg["delay_loop"], retry=cfg["retry"],
                         delay_before_retry=cfg["delay_before_retry"], connect_timeout=cfg["connect_timeout"],
@@ -27,7 +28,8 @@ async def main(path: str) -> None:
                 for r in cfg["rs"])
     vs = VirtualServerSpec(key=ServiceKey(4, Protocol.TCP, cfg["vip"], 80), scheduler=cfg["sched"],
                            timing=timing, real_servers=rss,
-                           sorry_server=RealServerSpec(addr=cfg["sorry"], port=80) if cfg.get("sorry") else None)
+                           sorry_server=RealServerSpec(addr=cfg["sorry"], port=80) if cfg.get("sorry")
+                           else None)
     backend = NftLoadBalancer()
     await backend.flush()
     rt = CheckerRuntime([vs], backend)

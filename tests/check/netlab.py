@@ -36,7 +36,8 @@ def lb_lab(rs_addrs: list[str], vip: str = "198.51.100.10") -> Iterator[Lab]:
             sh("ip", "netns", "add", ns)
             made.append(ns)
             nsx(ns, "ip", "link", "set", "lo", "up")
-        sh("ip", "link", "add", "c0", "netns", lab.client, "type", "veth", "peer", "d0", "netns", lab.director)
+        sh("ip", "link", "add", "c0", "netns", lab.client, "type", "veth",
+           "peer", "d0", "netns", lab.director)
         nsx(lab.client, "ip", "addr", "add", "198.51.100.2/24", "dev", "c0")
         nsx(lab.client, "ip", "link", "set", "c0", "up")
         nsx(lab.client, "ip", "route", "add", "default", "via", "198.51.100.1")
@@ -52,7 +53,8 @@ def lb_lab(rs_addrs: list[str], vip: str = "198.51.100.10") -> Iterator[Lab]:
             sh("ip", "netns", "add", ns)
             made.append(ns)
             nsx(ns, "ip", "link", "set", "lo", "up")
-            sh("ip", "link", "add", "eth0", "netns", ns, "type", "veth", "peer", f"b{i}", "netns", lab.director)
+            sh("ip", "link", "add", "eth0", "netns", ns, "type", "veth",
+               "peer", f"b{i}", "netns", lab.director)
             nsx(lab.director, "ip", "link", "set", f"b{i}", "master", "br0", "up")
             nsx(ns, "ip", "addr", "add", f"{addr}/24", "dev", "eth0")
             nsx(ns, "ip", "link", "set", "eth0", "up")

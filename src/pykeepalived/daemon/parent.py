@@ -64,7 +64,7 @@ class Parent:
 
     def start_child(self, ch: Child) -> None:
         cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
-        ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True)
+        ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True)  # noqa: PLW1509
         ch.started = time.monotonic()
         ch.respawn_at = None
         log.info("Starting %s child process, pid=%d", PROG_NAMES[ch.role], ch.proc.pid)

@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass, field
 
 from pykeepalived.vrrp.packet import Advertisement, RxPacket
-from pykeepalived.vrrp.params import InstanceParams, IPAddress
+from pykeepalived.vrrp.params import IPAddress, InstanceParams
 
 
 class RxResult(enum.Enum):
