@@ -246,3 +246,18 @@ def test_file_check(tmp_path: Path) -> None:
 
 def test_dns_spec_defaults() -> None:
     assert (DnsCheckSpec().type, DnsCheckSpec().name) == ("SOA", "")
+
+
+def test_genhash_matches_http_get_digest(web: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    from pykeepalived.check.genhash import main
+
+    assert main(["-s", LO, "-p", str(web["http"]), "-u", "/ok"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out == "MD5SUM = " + md5(b"hello world\n")
+    digest = out.split(" = ")[1]
+    assert run(probe_http(http(UrlSpec(path="/ok", digest=digest)), tgt(web["http"]), 2)).ok
+    assert main(["-S", "-s", LO, "-p", str(web["tls"]), "-u", "/ok", "-m", "sha256"]) == 0
+    import hashlib as h
+
+    assert capsys.readouterr().out.strip() == "SHA256SUM = " + h.sha256(b"tls page\n").hexdigest()
+    assert main(["-s", LO, "-p", str(free_port()), "-u", "/"]) == 1
