@@ -1,0 +1,1 @@
+"""Health checkers (keepalived's checker child): specs, pure state machines, asyncio probes, runtime."""

@@ -1,0 +1,44 @@
+"""MISC_CHECK probe: run `misc_path`; exit 0 = up, 1 = down, 2..255 with misc_dynamic = up with weight.
+
+The command line is split like keepalived's quoted-keyword strings (shell-like quoting, no shell).
+On `misc_timeout` the child gets SIGTERM, then SIGKILL if it lingers; that counts as a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+
+from pykeepalived.check.model import MiscCheckSpec
+from pykeepalived.check.probes import ProbeResult
+
+
+async def probe_misc(spec: MiscCheckSpec, timeout: float, who: str) -> ProbeResult:
+    """`who` is `[RS VS VS]`, used in keepalived's log texts."""
+    argv = shlex.split(spec.misc_path)
+    name = argv[0] if argv else spec.misc_path
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, user=spec.user, group=spec.group, start_new_session=True)
+    except (OSError, ValueError, KeyError) as e:
+        return ProbeResult(False, f"Misc check for [{who}] by [{name}] failed (cannot execute: {e}).")
+    try:
+        async with asyncio.timeout(timeout):
+            rc = await proc.wait()
+    except TimeoutError:
+        proc.terminate()
+        try:
+            async with asyncio.timeout(2):
+                await proc.wait()
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+        return ProbeResult(False, f"Misc check for [{who}] by [{name}] timed out.")
+    if rc == 0:
+        return ProbeResult(True, weight=None)
+    if spec.misc_dynamic and 2 <= rc <= 255:
+        return ProbeResult(True, weight=rc - 2)
+    if rc < 0:
+        return ProbeResult(False, f"Misc check for [{who}] by [{name}] failed (due to signal {-rc}).")
+    return ProbeResult(False, f"Misc check for [{who}] by [{name}] failed (exited with status {rc}).")

@@ -1,0 +1,296 @@
+"""Asyncio runtime of the checker child: runs every checker, feeds the state machines, programs LVS.
+
+# Theory of operation
+`CheckerRuntime` takes the virtual servers as `VirtualServerSpec`s and an `LvsBackend` (IPVS or
+nftables). `start()` builds one `VirtualServerState` per virtual server and one `CheckerState` per
+checker, programs the initial table (planned against what the data plane already holds, so a restart
+does not flap the pool) and starts one task per checker. A checker task sleeps a random time within
+`warmup`, then loops: probe → `CheckerState.result()` → on a verdict `VirtualServerState
+.checker_result()` → effects → sleep for the verdict's delay. Table changes are coalesced: after any
+state change the runtime marks the table dirty and a single sync task plans desired vs applied and
+hands the operations to the backend, one batch (one transaction for nftables) per sync.
+Scripts (notify_up/down, quorum_up/down) run detached; FIFO lines go to the `fifo` callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import shlex
+import ssl
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol as TypingProtocol
+
+from pykeepalived.check.model import (
+    SEC,
+    CheckSpec,
+    DnsCheckSpec,
+    FileCheckSpec,
+    HttpCheckSpec,
+    MiscCheckSpec,
+    PingCheckSpec,
+    RealServerSpec,
+    SmtpCheckSpec,
+    TcpCheckSpec,
+    Timing,
+    UdpCheckSpec,
+    VirtualServerSpec,
+    resolve_timing,
+)
+from pykeepalived.check.probes import ProbeResult, Target, probe_tcp, target_for
+from pykeepalived.check.probes.dns import probe_dns
+from pykeepalived.check.probes.file import probe_file
+from pykeepalived.check.probes.http import client_context, probe_http
+from pykeepalived.check.probes.misc import probe_misc
+from pykeepalived.check.probes.ping import probe_ping
+from pykeepalived.check.probes.smtp import probe_smtp
+from pykeepalived.check.probes.udp import probe_udp
+from pykeepalived.check.state import (
+    CheckerState,
+    Effect,
+    FifoLine,
+    LogLine,
+    RunScript,
+    VirtualServerState,
+    checker_start_down,
+)
+from pykeepalived.lvs.model import LvsTable, Protocol, ServiceEntry, ServiceKey
+from pykeepalived.lvs.plan import LvsOp, plan
+
+log = logging.getLogger("pykeepalived")
+
+
+class LvsBackend(TypingProtocol):
+    """A data plane: IPVS (linux/ipvs.py) or nftables (linux/nft_lb.py)."""
+
+    async def dump(self) -> LvsTable: ...
+
+    async def apply(self, ops: list[LvsOp]) -> None: ...
+
+
+@dataclass(slots=True)
+class _Checker:
+    vs: int
+    rs: int
+    cid: int
+    spec: CheckSpec
+    rs_spec: RealServerSpec
+    target: Target
+    timing: Timing
+    state: CheckerState
+    ssl_ctx: ssl.SSLContext | None = None
+
+
+class CheckerRuntime:
+    def __init__(self, services: Sequence[VirtualServerSpec], backend: LvsBackend | None = None, *,
+                 fifo: Callable[[str], None] | None = None, rng: random.Random | None = None,
+                 logger: logging.Logger | None = None) -> None:
+        self.specs = list(services)
+        self.backend = backend
+        self.fifo = fifo
+        self.rng = rng or random.Random()
+        self.log = logger or log
+        self.states: list[VirtualServerState] = []
+        self.checkers: list[_Checker] = []
+        self.applied: dict[ServiceKey, ServiceEntry] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._children: set[asyncio.Task[None]] = set()
+        self._dirty = asyncio.Event()
+        self._synced = asyncio.Event()
+        self._sync_task: asyncio.Task[None] | None = None
+        self.changes = 0  # number of table syncs that changed something
+
+    # -- public API ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._build()
+        for st in self.states:
+            self._run_effects(st.start())
+        actual: LvsTable = await self.backend.dump() if self.backend else {}
+        # keep only services we manage: others in the kernel are not ours to touch (unless lvs_flush)
+        self.applied = {k: v for k, v in actual.items() if any(s.key == k for s in self.specs)}
+        await self._sync_once()
+        for c in self.checkers:
+            self.log.info("Activating healthchecker for service %s for VS %s", c.state.chk if c.spec.kind
+                          != "MISC_CHECK" else c.rs_spec.addr, self.states[c.vs].fmt)
+            self._tasks.append(asyncio.create_task(self._run_checker(c), name=f"check-{c.state.chk}"))
+        self._sync_task = asyncio.create_task(self._sync_loop(), name="lvs-sync")
+
+    async def stop(self, clear: bool = True) -> None:
+        """Stop the checkers; with `clear` remove our services from the data plane (keepalived default)."""
+        for t in self._tasks:
+            t.cancel()
+        if self._sync_task:
+            self._sync_task.cancel()
+        await asyncio.gather(*self._tasks, *([self._sync_task] if self._sync_task else []),
+                             return_exceptions=True)
+        self._tasks.clear()
+        if clear:
+            for st in self.states:
+                self._run_effects(st.shutdown())
+            if self.backend:
+                await self.backend.apply(plan({}, self.applied))
+            self.applied = {}
+        for t in list(self._children):
+            await asyncio.gather(t, return_exceptions=True)
+
+    async def reload(self, services: Sequence[VirtualServerSpec]) -> None:
+        """Replace the configuration; real servers that stay keep their alive state."""
+        old = {(st.spec.key, r.spec.addr, r.spec.port): r for st in self.states for r in st.rs}
+        await self.stop(clear=False)
+        self.specs = list(services)
+        self._build()
+        for st in self.states:
+            for r in st.rs:
+                prev = old.get((st.spec.key, r.spec.addr, r.spec.port))
+                if prev is not None:
+                    r.alive, r.failed = prev.alive, set(prev.failed)
+        for c in self.checkers:  # checkers of servers known down stay down until they succeed
+            r = self.states[c.vs].rs[c.rs]
+            c.state.is_up = r.alive
+        for st in self.states:
+            st.quorum_up = st.weight_sum() >= st.spec.quorum - st.spec.hysteresis and st.weight_sum() > 0
+            st.sorry_alive = not st.quorum_up and st.spec.sorry_server is not None
+        await self._sync_once()
+        for c in self.checkers:
+            self._tasks.append(asyncio.create_task(self._run_checker(c)))
+        self._sync_task = asyncio.create_task(self._sync_loop())
+
+    def desired(self) -> dict[ServiceKey, ServiceEntry]:
+        return {st.spec.key: st.desired() for st in self.states}
+
+    async def wait_synced(self) -> None:
+        """Wait until the data plane holds the desired table (for tests and the control socket)."""
+        while self.desired() != self.applied:
+            self._synced.clear()
+            self._dirty.set()
+            await self._synced.wait()
+
+    # -- internals -------------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.states, self.checkers = [], []
+        for vi, vs in enumerate(self.specs):
+            timings = {(ri, ci): resolve_timing(c, r, vs)
+                       for ri, r in enumerate(vs.real_servers) for ci, c in enumerate(r.checks)}
+            st = VirtualServerState(vs, checker_start_down(vs, timings))
+            self.states.append(st)
+            proto = vs.protocol if vs.protocol is not Protocol.NONE else Protocol.TCP
+            for (ri, ci), t in timings.items():
+                rs = vs.real_servers[ri]
+                spec = rs.checks[ci]
+                target = target_for(spec, rs, Protocol.UDP if isinstance(spec, DnsCheckSpec | UdpCheckSpec)
+                                    else proto)
+                if isinstance(spec, MiscCheckSpec):
+                    name = shlex.split(spec.misc_path)[0] if spec.misc_path.strip() else spec.misc_path
+                    chk = f"[{st.rs[ri].fmt} VS {st.fmt}] by [{name}]"
+                else:
+                    chk = target.fmt()
+                kind = "SSL_GET" if isinstance(spec, HttpCheckSpec) and spec.ssl else spec.kind
+                ctx = client_context(spec.ssl_opts) if isinstance(spec, HttpCheckSpec) and spec.ssl else None
+                self.checkers.append(_Checker(vi, ri, ci, spec, rs, target, t,
+                                              CheckerState(kind, chk, t, spec.log_all_failures), ctx))
+
+    async def probe(self, c: _Checker) -> ProbeResult:
+        spec, t = c.spec, c.target
+        timeout = c.timing.connect_timeout / SEC
+        if isinstance(spec, HttpCheckSpec):
+            return await probe_http(spec, t, timeout, c.rs_spec.virtualhost or self.specs[c.vs].virtualhost,
+                                    c.ssl_ctx)
+        if isinstance(spec, TcpCheckSpec):
+            return await probe_tcp(t, timeout)
+        if isinstance(spec, SmtpCheckSpec):
+            return await probe_smtp(t, timeout, spec.helo_name)
+        if isinstance(spec, DnsCheckSpec):
+            return await probe_dns(t, timeout, spec.type, spec.name)
+        if isinstance(spec, UdpCheckSpec):
+            return await probe_udp(spec, t, timeout)
+        if isinstance(spec, PingCheckSpec):
+            return await probe_ping(t, timeout)
+        if isinstance(spec, MiscCheckSpec):
+            mt = spec.misc_timeout if spec.misc_timeout is not None else c.timing.delay_loop / SEC
+            return await probe_misc(spec, mt, c.state.chk[1:c.state.chk.index("] by [")])
+        if isinstance(spec, FileCheckSpec):
+            return await probe_file(spec)
+        raise TypeError(f"unknown checker {spec!r}")
+
+    async def _run_checker(self, c: _Checker) -> None:
+        warm = c.timing.warmup
+        if warm:
+            await asyncio.sleep(self.rng.uniform(0, warm) / SEC)
+        while True:
+            res = await self.probe(c)
+            delay = self.feed(c, res)
+            await asyncio.sleep(delay / SEC)
+
+    def feed(self, c: _Checker, res: ProbeResult) -> int:
+        """Hand one probe result to the state machines; returns µs until the next probe."""
+        if isinstance(c.spec, FileCheckSpec):
+            return self._feed_file(c, res)
+        reason = res.reason if c.spec.kind != "MISC_CHECK" or c.spec.log_all_failures else None
+        v = c.state.result(res.ok, reason)
+        fx: list[Effect] = list(v.log)
+        st = self.states[c.vs]
+        if res.ok and res.weight is not None and isinstance(c.spec, MiscCheckSpec):
+            fx += st.set_weight_delta(c.rs, c.cid, res.weight - c.rs_spec.weight)
+        if v.report is not None:
+            fx += st.checker_result(c.rs, c.cid, v.report)
+        self._run_effects(fx)
+        return v.delay
+
+    def _feed_file(self, c: _Checker, res: ProbeResult) -> int:
+        st = self.states[c.vs]
+        fx: list[Effect] = []
+        if res.weight is not None:
+            fx += st.set_weight_delta(c.rs, c.cid, res.weight)
+        if res.ok != c.state.is_up or not c.state.has_run:
+            c.state.is_up, c.state.has_run = res.ok, True
+            if res.reason:
+                fx.append(LogLine(res.reason))
+            fx += st.checker_result(c.rs, c.cid, res.ok)
+        self._run_effects(fx)
+        assert isinstance(c.spec, FileCheckSpec)
+        return round(c.spec.poll_interval * SEC)
+
+    def _run_effects(self, fx: list[Effect]) -> None:
+        for e in fx:
+            match e:
+                case LogLine(text=text):
+                    self.log.info("%s", text)
+                case RunScript(command=cmd):
+                    task = asyncio.create_task(self._run_script(cmd))
+                    self._children.add(task)
+                    task.add_done_callback(self._children.discard)
+                case FifoLine(text=text):
+                    if self.fifo:
+                        self.fifo(text)
+        if fx:
+            self._dirty.set()
+
+    async def _run_script(self, cmd: str) -> None:
+        try:
+            proc = await asyncio.create_subprocess_exec(*shlex.split(cmd), stdin=asyncio.subprocess.DEVNULL)
+            await proc.wait()
+        except OSError as e:
+            self.log.info("Unable to execute %s: %s", cmd, e.strerror)
+
+    async def _sync_once(self) -> None:
+        desired = self.desired()
+        ops = plan(desired, self.applied)
+        if ops:
+            if self.backend:
+                await self.backend.apply(ops)
+            self.changes += 1
+        self.applied = desired
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await self._dirty.wait()
+            self._dirty.clear()
+            try:
+                await self._sync_once()
+            except Exception as e:  # the data plane failing must not kill the checkers
+                self.log.error("LVS update failed: %s", e)
+                await asyncio.sleep(1)
+                self._dirty.set()
+            self._synced.set()

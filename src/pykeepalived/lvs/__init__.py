@@ -1,0 +1,1 @@
+"""LVS table model and the pure planner that turns desired vs actual tables into operations."""
