@@ -226,8 +226,7 @@ class FileTrackers:
     def values(self) -> dict[str, int]:
         return {n: f.value for n, f in self.files.items()}
 
-    def start(self) -> None:
-        loop = asyncio.get_running_loop()
+    def _load(self) -> None:
         for spec in self.specs:
             canon = _canonical(spec.path)
             if canon is None:
@@ -239,6 +238,14 @@ class FileTrackers:
                 if v is not None:
                     tf.value = v
             self.files[spec.name] = tf
+
+    def _start_polling(self) -> None:
+        self._load()
+        self._poller = asyncio.get_running_loop().create_task(self._poll())
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._load()
         try:
             self._inotify = _Inotify()
             for tf in self.files.values():
