@@ -237,6 +237,7 @@ def resolve_user_group(user: str, group: str | None = None) -> tuple[int, int]:
 _UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
 
 _libc: ctypes.CDLL | None = None
+PDEATHSIG_DEFAULT = False
 PR_SET_PDEATHSIG = 1
 
 
@@ -263,9 +264,14 @@ def script_env() -> dict[str, str]:
 
 
 async def spawn(
-    cmd: ScriptCommand, extra_args: Iterable[str] = (), *, pdeathsig: bool = True
+    cmd: ScriptCommand, extra_args: Iterable[str] = (), *, pdeathsig: bool = PDEATHSIG_DEFAULT
 ) -> asyncio.subprocess.Process:
     """Start `cmd` (+ extra_args) in its own process group and return without waiting.
+
+    `pdeathsig` sets PR_SET_PDEATHSIG=SIGTERM in the child as keepalived does; it needs a
+    preexec_fn, which stops CPython from using vfork and roughly triples the cost of a spawn
+    (bench/bench_scripts.py), so it is off by default: the daemon kills its scripts' process
+    groups itself when it stops (ScriptTracker.stop, ChildSet.kill_all).
 
     Raises OSError if the process cannot be created (e.g. the file vanished).
     """
