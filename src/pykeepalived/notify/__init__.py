@@ -1,0 +1,1 @@
+"""Runtime notifications: notify scripts, notify FIFOs, SMTP alerts."""

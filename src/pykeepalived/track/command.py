@@ -1,0 +1,371 @@
+# Theory of operation
+# -------------------
+# Everything keepalived runs (vrrp_script, notify_*, *_notify_fifo_script) is a "notify script":
+# a command line given with the quoted-keyword syntax (keepalived.md §2.5), optionally followed by
+# `user [[:]group]`. keepalived re-parses the raw keyword line with `alloc_strvec_quoted_escaped`
+# (lib/parser.c), which honours "..." and '...' quotes AND backslash escapes, takes word 1 as the
+# command string, splits that string again with the same function into argv, and resolves words
+# 2/3 as the run-as user/group (lib/notify.c: notify_script_init, set_script_params_array).
+#
+# Execution follows lib/notify.c: system_call_script: the child gets its own process group
+# (so a timed-out script is killed with its children), stdin/stdout/stderr on /dev/null, the
+# run-as uid/gid (supplementary groups reduced to the gid), and is execve()d directly -- no
+# shell -- unless the command needs one: it starts with `</` (a bash-style "file is openable"
+# test) or the file is not an executable image (no ELF header, no `#!` line; keepalived asks
+# libmagic and logs "Please add a #! shebang to script ..."). Then keepalived runs system() on
+# its own rendering of argv (each word single-quoted, cmd_str_r) and we do the same with /bin/sh.
+#
+# Children are started with asyncio subprocesses: forking happens on the loop but no call ever
+# waits for a child; the asyncio child watcher reaps them.
+"""Parsing and spawning keepalived-style script command lines."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import grp
+import logging
+import os
+import pwd
+import signal
+import subprocess
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+log = logging.getLogger("pykeepalived.track")
+
+# keepalived: lib/parser.c WHITE_SPACE_STR
+WHITE_SPACE = " \t\f\n\r\v"
+
+_SIMPLE_ESCAPES = {
+    "a": "\a",
+    "b": "\b",
+    "E": "\x1b",
+    "f": "\f",
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "v": "\v",
+}
+
+
+class CommandSyntaxError(ValueError):
+    """A script command line keepalived would reject (unmatched quote, trailing backslash)."""
+
+
+def split_quoted_escaped(text: str) -> list[str]:
+    """Split like keepalived's alloc_strvec_quoted_escaped (lib/parser.c).
+
+    Words are separated by white space; "..." and '...' group, quotes are removed, adjacent
+    quoted and unquoted parts concatenate, and backslash escapes are processed both inside and
+    outside quotes: \\a \\b \\E \\f \\n \\r \\t \\v, \\NNN (up to 3 octal digits), \\xHH (up to 2 hex
+    digits), \\cC (control character), \\C = literal C.
+    """
+    words: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        while i < n and text[i] in WHITE_SPACE:
+            i += 1
+        if i >= n:
+            break
+        out: list[str] = []
+        quote = ""
+        while i < n:
+            c = text[i]
+            if c == "\\":
+                i += 1
+                if i >= n:
+                    raise CommandSyntaxError(f"Missing escape char at end: '{text}'")
+                e = text[i]
+                if e == "x" and i + 1 < n and text[i + 1] in "0123456789abcdefABCDEF":
+                    i += 1
+                    val = 0
+                    # at most 2 digits (keepalived >= 2.2.8; 2.2.7 consumed all hex digits, which
+                    # broke its own man page example)
+                    for _ in range(2):
+                        if i < n and text[i] in "0123456789abcdefABCDEF":
+                            val = (val << 4) | int(text[i], 16)
+                            i += 1
+                    out.append(chr(val))
+                elif e == "c" and i + 1 < n:
+                    out.append(chr(ord(text[i + 1]) & 0x1F))
+                    i += 2
+                elif "0" <= e <= "7":
+                    val = 0
+                    for _ in range(3):
+                        if i < n and "0" <= text[i] <= "7":
+                            val = (val << 3) + int(text[i])
+                            i += 1
+                        else:
+                            break
+                    out.append(chr(val & 0xFF))
+                else:
+                    out.append(_SIMPLE_ESCAPES.get(e, e))
+                    i += 1
+                continue
+            if quote:
+                if c == quote:
+                    quote = ""
+                else:
+                    out.append(c)
+                i += 1
+                continue
+            if c in "\"'":
+                quote = c
+                i += 1
+                continue
+            if c in WHITE_SPACE:
+                break
+            out.append(c)
+            i += 1
+        if quote:
+            raise CommandSyntaxError(f"String '{text}': missing terminating {quote}")
+        words.append("".join(out))
+    return words
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptLine:
+    """A parsed `KEYWORD CMD [user [[:]group]]` line: argv plus the optional user/group words."""
+
+    argv: tuple[str, ...]
+    user: str | None = None
+    group: str | None = None
+
+
+def parse_script_line(line: str) -> ScriptLine:
+    """Parse the text after the keyword (`"/bin/chk 'a b'" nobody nogroup`) as keepalived does.
+
+    The whole remainder is split once (quotes/escapes), the first word is split again into argv.
+    """
+    words = split_quoted_escaped(line)
+    if not words:
+        raise CommandSyntaxError("no command given")
+    argv = split_quoted_escaped(words[0])
+    if not argv:
+        raise CommandSyntaxError(f"Unable to parse script '{words[0]}'")
+    user = words[1] if len(words) > 1 else None
+    group = words[2] if len(words) > 2 else None
+    return ScriptLine(tuple(argv), user, group)
+
+
+def cmd_str(argv: Sequence[str]) -> str:
+    """keepalived's rendering of argv for system() and logs (lib/notify.c: cmd_str_r).
+
+    Every word is wrapped in single quotes, except a first word starting with `<` or `>` (a bare
+    redirection such as `</dev/tcp/127.0.0.1/80`).
+    """
+    parts = []
+    for i, word in enumerate(argv):
+        if i == 0 and word[:1] in ("<", ">"):
+            parts.append(word)
+        else:
+            parts.append(f"'{word}'")
+    return " ".join(parts)
+
+
+def is_redirection_test(argv: Sequence[str]) -> bool:
+    """`</path` (spaces allowed after `<`): a file-openable test, only meaningful to a shell."""
+    if not argv or not argv[0].startswith("<"):
+        return False
+    return argv[0][1:].lstrip(" \t").startswith("/")
+
+
+def is_exec_image(path: str) -> bool:
+    """True if execve() can run the file itself: an ELF image or a `#!` script.
+
+    This stands in for keepalived's libmagic test (" executable" / " shared object").
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return True  # let execve report the problem
+    return head[:2] == b"#!" or head == b"\x7fELF"
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCommand:
+    """A resolved command, ready to run.
+
+    `uid`/`gid` None means "as the daemon". `use_shell` runs `/bin/sh -c cmd_str(argv)` as
+    keepalived does for `</...` tests and for files that are not executable images.
+    """
+
+    argv: tuple[str, ...]
+    uid: int | None = None
+    gid: int | None = None
+    use_shell: bool = False
+
+    @classmethod
+    def from_argv(cls, argv: Sequence[str], uid: int | None = None, gid: int | None = None) -> ScriptCommand:
+        """Build a command, deciding shell vs direct execve as keepalived does."""
+        argv_t = tuple(argv)
+        use_shell = is_redirection_test(argv_t) or (
+            "/" in argv_t[0] and os.path.isfile(argv_t[0]) and not is_exec_image(argv_t[0])
+        )
+        return cls(argv_t, uid, gid, use_shell)
+
+    def display(self) -> str:
+        return cmd_str(self.argv)
+
+
+def resolve_user_group(user: str, group: str | None = None) -> tuple[int, int]:
+    """Resolve `user [[:]group]` to (uid, gid) like lib/notify.c: set_uid_gid.
+
+    The gid is the user's primary group unless a group is given (a leading ':' is accepted).
+    Raises LookupError with keepalived's text when the user or group does not exist.
+    """
+    try:
+        pw = pwd.getpwnam(user)
+    except KeyError:
+        raise LookupError(f"Script user '{user}' does not exist") from None
+    gid = pw.pw_gid
+    if group:
+        gname = group[1:] if group.startswith(":") else group
+        if gname:
+            try:
+                gid = grp.getgrnam(gname).gr_gid
+            except KeyError:
+                raise LookupError(f"Script group '{gname}' does not exist") from None
+    return pw.pw_uid, gid
+
+
+# Environment variables keepalived strips before running anything.
+_UNSAFE_ENV = ("IFS", "LD_PRELOAD", "LD_LIBRARY_PATH")
+
+_libc: ctypes.CDLL | None = None
+PDEATHSIG_DEFAULT = False
+PR_SET_PDEATHSIG = 1
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    global _libc
+    if _libc is None:
+        name = ctypes.util.find_library("c")
+        if name:
+            _libc = ctypes.CDLL(name, use_errno=True)
+    return _libc
+
+
+def _child_setup() -> None:  # pragma: no cover - runs in the forked child
+    # keepalived: prctl(PR_SET_PDEATHSIG, SIGTERM) -- if the daemon dies, the script dies
+    if _libc is not None:
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def script_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for k in _UNSAFE_ENV:
+        env.pop(k, None)
+    return env
+
+
+async def spawn(
+    cmd: ScriptCommand, extra_args: Iterable[str] = (), *, pdeathsig: bool = PDEATHSIG_DEFAULT
+) -> asyncio.subprocess.Process:
+    """Start `cmd` (+ extra_args) in its own process group and return without waiting.
+
+    `pdeathsig` sets PR_SET_PDEATHSIG=SIGTERM in the child as keepalived does; it needs a
+    preexec_fn, which stops CPython from using vfork and roughly triples the cost of a spawn
+    (bench/bench_scripts.py), so it is off by default: the daemon kills its scripts' process
+    groups itself when it stops (ScriptTracker.stop, ChildSet.kill_all).
+
+    Raises OSError if the process cannot be created (e.g. the file vanished).
+    """
+    argv = list(cmd.argv) + list(extra_args)
+    if cmd.use_shell:
+        argv = ["/bin/sh", "-c", cmd_str(argv)]
+    kwargs: dict[str, object] = {}
+    if cmd.gid is not None and cmd.gid != os.getegid():
+        kwargs["group"] = cmd.gid
+    if cmd.gid is not None and os.geteuid() == 0:
+        kwargs["extra_groups"] = [cmd.gid]
+    if cmd.uid is not None and cmd.uid != os.geteuid():
+        kwargs["user"] = cmd.uid
+    if pdeathsig and _load_libc() is not None:
+        kwargs["preexec_fn"] = _child_setup
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        process_group=0,
+        env=script_env(),
+        close_fds=True,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def kill_group(pid: int, sig: int) -> bool:
+    """Signal the process group led by `pid` (scripts lead their own group). False if gone."""
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return False
+    return True
+
+
+class ChildSet:
+    """Fire-and-forget children: started, reaped in the background, killable at shutdown."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    async def start(
+        self,
+        cmd: ScriptCommand,
+        extra_args: Iterable[str] = (),
+        *,
+        timeout_s: float | None = None,
+        what: str = "script",
+    ) -> asyncio.subprocess.Process | None:
+        """Start and forget (reaped in the background); with `timeout_s`, SIGKILL the group then.
+
+        Returns the process, or None (logged) if it could not be started.
+        """
+        try:
+            proc = await spawn(cmd, extra_args)
+        except OSError as e:
+            log.info("Error exec-ing command '%s', error %d: %s", cmd.argv[0], e.errno or 0, e.strerror)
+            return None
+        self._procs[proc.pid] = proc
+        task = asyncio.get_running_loop().create_task(self._reap(proc, timeout_s))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return proc
+
+    async def _reap(self, proc: asyncio.subprocess.Process, timeout_s: float | None) -> None:
+        try:
+            if timeout_s is None:
+                await proc.wait()
+            else:
+                try:
+                    await asyncio.wait_for(asyncio.shield(proc.wait()), timeout_s)
+                except TimeoutError:
+                    # keepalived: child_killed_thread -- a STOP notify that overruns is killed
+                    kill_group(proc.pid, signal.SIGKILL)
+                    await proc.wait()
+        finally:
+            self._procs.pop(proc.pid, None)
+
+    def kill_all(self, sig: int = signal.SIGTERM) -> None:
+        for pid in list(self._procs):
+            kill_group(pid, sig)
+
+    async def wait_all(self, timeout_s: float | None = None) -> None:
+        """Wait for the children still running (e.g. STOP notifies at shutdown)."""
+        tasks = list(self._tasks)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout_s)

@@ -1,0 +1,113 @@
+"""Command-line splitting as keepalived's alloc_strvec_quoted_escaped, and real spawning."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from pykeepalived.track.command import (
+    CommandSyntaxError,
+    ScriptCommand,
+    cmd_str,
+    parse_script_line,
+    spawn,
+    split_quoted_escaped,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("/bin/a b  c", ["/bin/a", "b", "c"]),
+        ("'a b' \"c d\"", ["a b", "c d"]),
+        ("x'y z'w", ["xy zw"]),
+        (r"a\ b", ["a b"]),
+        (r"\x41\101\cA\t", ["AA\x01\t"]),
+        (r"'\x20'", [" "]),
+        (r"\q", ["q"]),
+        ("", []),
+    ],
+)
+def test_split(text: str, words: list[str]) -> None:
+    assert split_quoted_escaped(text) == words
+
+
+@pytest.mark.parametrize("text", ["'abc", '"abc', "abc\\"])
+def test_split_errors(text: str) -> None:
+    with pytest.raises(CommandSyntaxError):
+        split_quoted_escaped(text)
+
+
+def test_man_page_example() -> None:
+    # keepalived.conf(5): escapes processed at both levels, the first level keeps the quotes' content
+    line = (
+        r""""/etc/keepalived/notify_event.sh ' spaces\\x20f\x69le ' '\"s p a c e \"' G1.VI_1 master" """
+        r"""root group"""
+    )
+    sl = parse_script_line(line)
+    assert sl.argv == (
+        "/etc/keepalived/notify_event.sh",
+        " spaces file ",
+        '"s p a c e "',
+        "G1.VI_1",
+        "master",
+    )
+    assert (sl.user, sl.group) == ("root", "group")
+
+
+def test_cmd_str() -> None:
+    assert cmd_str(["/bin/x", "a b"]) == "'/bin/x' 'a b'"
+    assert cmd_str(["</dev/tcp/127.0.0.1/80"]) == "</dev/tcp/127.0.0.1/80"
+
+
+def test_shell_decision(tmp_path: Path) -> None:
+    noshebang = tmp_path / "plain"
+    noshebang.write_text("exit 3\n")
+    noshebang.chmod(0o755)
+    assert ScriptCommand.from_argv([str(noshebang)]).use_shell
+    assert not ScriptCommand.from_argv(["/bin/true"]).use_shell
+    assert ScriptCommand.from_argv(["</etc/hostname"]).use_shell
+
+
+def _run(cmd: ScriptCommand, *extra: str) -> int:
+    async def go() -> int:
+        p = await spawn(cmd, extra)
+        return await p.wait()
+
+    return asyncio.run(go())
+
+
+def test_spawn_no_shell_args_intact(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    script = tmp_path / "rec.sh"
+    script.write_text(
+        f'#!/bin/sh\nfor a in "$@"; do echo "[$a]"; done > {out}\necho "$IFS$LD_PRELOAD" >> {out}\n'
+    )
+    script.chmod(0o755)
+    cmd = ScriptCommand.from_argv([str(script), "a b", "$HOME", "*"])
+    assert _run(cmd, "x") == 0
+    lines = out.read_text().splitlines()
+    assert lines[:4] == ["[a b]", "[$HOME]", "[*]", "[x]"]
+
+
+def test_spawn_via_shell_without_shebang(tmp_path: Path) -> None:
+    script = tmp_path / "plain"
+    script.write_text("exit 3\n")
+    script.chmod(0o755)
+    assert _run(ScriptCommand.from_argv([str(script)])) == 3
+    assert _run(ScriptCommand.from_argv(["</nonexistent/file"])) != 0
+    assert _run(ScriptCommand.from_argv(["</etc/hostname"])) == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+def test_spawn_as_user() -> None:
+    with tempfile.TemporaryDirectory(dir="/tmp") as d:
+        os.chmod(d, 0o777)
+        out = Path(d) / "id"
+        cmd = ScriptCommand(("/bin/sh", "-c", f"id -u > {out}; id -G >> {out}"), uid=65534, gid=65534)
+        assert _run(cmd) == 0
+        assert out.read_text().split() == ["65534", "65534"]

@@ -1,0 +1,165 @@
+"""vrrp_script runner against real scripts: results, rise/fall, timeouts, skipping."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pykeepalived.track.command import ScriptCommand
+from pykeepalived.track.script import RiseFall, ScriptSpec, ScriptStatus, ScriptTracker
+
+MS = 1000
+
+
+def spec(path: str, **kw: int | bool) -> ScriptSpec:
+    return ScriptSpec(name="chk", command=ScriptCommand.from_argv([path]), **kw)  # type: ignore[arg-type]
+
+
+def messages(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize(
+    ("rise", "fall", "init_fail", "seq", "expected"),
+    [
+        # first result decides, whatever rise/fall
+        (1, 1, False, [True], [True]),
+        (3, 2, False, [False], [False]),
+        (3, 2, False, [True], [True]),
+        # fall 2: one failure is not enough, two are
+        (1, 2, False, [True, False, True, False, False], [True, None, None, None, False]),
+        # rise 3 after a failure
+        (3, 1, False, [False, True, True, True, True], [False, None, None, True, None]),
+        # init_fail: rise successes needed, failures are not re-reported
+        (2, 1, True, [False, True, True, False], [None, None, True, False]),
+    ],
+)
+def test_rise_fall(
+    rise: int, fall: int, init_fail: bool, seq: list[bool], expected: list[bool | None]
+) -> None:
+    rf = RiseFall(rise, fall, init_fail)
+    assert [rf.feed(s) for s in seq] == expected
+
+
+def test_succeeded_failed_logs(mkscript, track_log) -> None:  # type: ignore[no-untyped-def]
+    flag = Path(mkscript("true")).with_suffix(".flag")
+    path = mkscript(f"[ -e {flag} ] && exit 0; exit 1")
+    changes: list[bool] = []
+    t = ScriptTracker(spec(path), lambda tr, ok: changes.append(ok))
+
+    async def go() -> None:
+        await t.run_once()
+        flag.touch()
+        await t.run_once()
+        await t.run_once()
+
+    asyncio.run(go())
+    assert changes == [False, True]
+    msgs = messages(track_log)
+    assert "VRRP_Script(chk) failed (exited with status 1)" in msgs
+    assert "Script `chk` now returning 1" in msgs
+    assert "Script `chk` now returning 0" in msgs
+    assert msgs.count("VRRP_Script(chk) succeeded") == 1
+    assert t.status is ScriptStatus.GOOD
+
+
+def test_signal_failure(mkscript, track_log) -> None:  # type: ignore[no-untyped-def]
+    path = mkscript("kill -USR1 $$")
+    t = ScriptTracker(spec(path))
+    out = asyncio.run(t.run_once())
+    assert out is not None and out.signal == 10
+    assert "VRRP_Script(chk) failed (due to signal 10)" in messages(track_log)
+    assert t.ok is False
+
+
+def test_timeout_kills_group(mkscript, tmp_path: Path, track_log) -> None:  # type: ignore[no-untyped-def]
+    pidfile = tmp_path / "child.pid"
+    # the script starts a grandchild and hangs; both must be gone after the timeout
+    path = mkscript(f"sleep 30 & echo $! > {pidfile}; sleep 30")
+    t = ScriptTracker(spec(path, interval_us=5000 * MS, timeout_us=300 * MS))
+    t0 = time.monotonic()
+    out = asyncio.run(t.run_once())
+    elapsed = time.monotonic() - t0
+    assert out is not None and out.exit_type == "timed_out"
+    assert elapsed < 2.0  # SIGTERM was enough, no SIGKILL round needed
+    assert "VRRP_Script(chk) timed_out" in messages(track_log)
+    grandchild = int(pidfile.read_text())
+    time.sleep(0.1)
+    assert (
+        not Path(f"/proc/{grandchild}").exists()
+        or "Z" in Path(f"/proc/{grandchild}/stat").read_text().split()[2]
+    )
+
+
+def test_sigterm_ignored_then_sigkill(mkscript, track_log) -> None:  # type: ignore[no-untyped-def]
+    path = mkscript("trap '' TERM; while :; do sleep 0.05; done")
+    t = ScriptTracker(spec(path, timeout_us=200 * MS))
+    t0 = time.monotonic()
+    out = asyncio.run(t.run_once())
+    elapsed = time.monotonic() - t0
+    assert out is not None and out.exit_type == "timed_out"
+    assert 2.1 < elapsed < 4.0  # timeout + 2 s grace before SIGKILL
+
+
+def test_hanging_script_does_not_block_loop_and_skips(mkscript, track_log) -> None:  # type: ignore[no-untyped-def]
+    path = mkscript("sleep 5")
+    t = ScriptTracker(spec(path, interval_us=200 * MS, timeout_us=700 * MS))
+    ticks: list[float] = []
+
+    async def go() -> None:
+        t.start()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while loop.time() - start < 1.3:
+            await asyncio.sleep(0.05)
+            ticks.append(loop.time())
+        await t.stop()
+
+    asyncio.run(go())
+    gaps = [b - a for a, b in itertools.pairwise(ticks)]
+    assert max(gaps) < 0.5  # the loop kept running while the script hung
+    msgs = messages(track_log)
+    assert "Track script chk is already running, expect idle - skipping run" in msgs
+    assert "VRRP_Script(chk) timed_out" in msgs
+    assert t.skipped >= 2
+
+
+def test_periodic_runs_and_init_fail(mkscript, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    counter = tmp_path / "count"
+    path = mkscript(f"echo x >> {counter}; exit 0")
+    changes: list[bool] = []
+    t = ScriptTracker(
+        spec(path, interval_us=100 * MS, rise=3, init_fail=True), lambda tr, ok: changes.append(ok)
+    )
+
+    async def go() -> None:
+        assert t.ok is False
+        t.start()
+        await asyncio.sleep(0.15)
+        assert changes == []  # 2 runs so far, rise is 3
+        await asyncio.sleep(0.5)
+        await t.stop()
+
+    asyncio.run(go())
+    assert changes == [True]
+    assert len(counter.read_text().splitlines()) >= 5
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to switch user")
+def test_runs_as_user(tmp_path: Path) -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/tmp") as d:
+        os.chmod(d, 0o755)
+        script = Path(d) / "chk.sh"
+        script.write_text('#!/bin/sh\n[ "$(id -u)" = 65534 ]\n')
+        script.chmod(0o755)
+        t = ScriptTracker(ScriptSpec("chk", ScriptCommand.from_argv([str(script)], uid=65534, gid=65534)))
+        assert asyncio.run(t.run_once()).exit_type == "succeeded"  # type: ignore[union-attr]
+        t2 = ScriptTracker(ScriptSpec("chk", ScriptCommand.from_argv([str(script)])))
+        assert asyncio.run(t2.run_once()).exit_type == "failed"  # type: ignore[union-attr]
