@@ -71,6 +71,8 @@ class InstanceParams:
     auth_type: AuthType = AuthType.NONE
     auth_pass: bytes = b""  # already truncated/zero-padded to 8 bytes
     checksum_mode: ChecksumMode = ChecksumMode.PSEUDO_HEADER
+    # old_unicast_checksum: absent = auto-detect (True), `never` = False; configured = OLD_UNICAST above
+    old_unicast_checksum_auto: bool = True
     src_ip: IPAddress | None = None  # unicast_src_ip / mcast_src_ip; None = interface primary
     mcast_group: IPAddress | None = None  # None = 224.0.0.18 / ff02::12
     unicast_peers: tuple[UnicastPeer, ...] = ()
