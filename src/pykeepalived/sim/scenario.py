@@ -136,6 +136,8 @@ class SimNode:
         self.engine = VrrpEngine()
         self.driver = Driver(self.engine, sim.clock, self)
         self.boots = 0
+        # latest value of every tracked object (survives restarts, as scripts/files/interfaces do)
+        self.tracker_values: dict[tuple[str, str], TrackValue] = {}
 
     def _build(self) -> None:
         self.engine = VrrpEngine()
@@ -147,9 +149,14 @@ class SimNode:
         self._pdu_cache.clear()
 
     def boot(self) -> None:
+        """(Re)start the VRRP process: a fresh engine, as after a restart of keepalived."""
+        if self.alive:
+            self.kill()
         self._build()
         self.alive = True
         self.boots += 1
+        for (kind, tname), value in self.tracker_values.items():
+            self.engine.set_tracker(kind, tname, value, self.sim.clock.now())  # INIT: only recorded
         self.driver.start()
 
     def kill(self) -> None:
@@ -166,6 +173,11 @@ class SimNode:
 
     def instance(self, name: str) -> VrrpInstance:
         return self.engine.instances[name]
+
+    def set_tracker(self, kind: str, name: str, value: TrackValue) -> None:
+        self.tracker_values[kind, name] = value
+        if self.alive:
+            self.driver.set_tracker(kind, name, value)
 
     # -- LanPort
     def owns(self, addr: IPAddress) -> bool:
@@ -323,8 +335,7 @@ class Simulation:
         self.at(at, self.nodes[node].stop)
 
     def set_tracker(self, node: str, kind: str, name: str, value: TrackValue, at: int | None = None) -> None:
-        n = self.nodes[node]
-        self.at(at, lambda: n.driver.set_tracker(kind, name, value) if n.alive else None)
+        self.at(at, lambda: self.nodes[node].set_tracker(kind, name, value))
 
     def cut(self, node: str, segment: str = "lan0", at: int | None = None) -> None:
         self.at(at, lambda: self.lans[segment].cut(node))
