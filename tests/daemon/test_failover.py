@@ -114,3 +114,33 @@ def test_ipv6_instance(lab: Lab, nodes: list[Node]) -> None:
     assert not b.has(v6)
     a.kill()
     wait_for(lambda: b.has(v6), 8)
+
+
+def test_check_script_weight_moves_vip_and_notify_records(lab: Lab, nodes: list[Node], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    flag = tmp_path / "healthy"
+    flag.write_text("1")
+    rec = tmp_path / "notify.log"
+    notify = tmp_path / "notify.sh"
+    notify.write_text(f'#!/bin/sh\necho "$@" >> {rec}\n')
+    notify.chmod(0o755)
+    script = f"""vrrp_script chk {{
+    script "/usr/bin/test -e {flag}"
+    interval 0.2
+    weight -60
+}}
+"""
+    track = "    track_script {\n        chk\n    }\n" + f"    notify {notify}\n"
+    a = Node(lab["n1"], script + instance_conf(prio=150, extra=track)).start()
+    b = Node(lab["n2"], instance_conf(prio=100)).start()
+    nodes += [a, b]
+    wait_for(lambda: a.has(VIP), 8)
+    flag.unlink()  # check fails: 150 - 60 = 90 < 100, the backup preempts
+    wait_for(lambda: b.has(VIP) and not a.has(VIP), 8)
+    assert "VRRP_Script(chk) failed (exited with status 1)" in a.logs()
+    assert "(VI_1) Changing effective priority from 150 to 90" in a.logs()
+    flag.write_text("1")
+    wait_for(lambda: a.has(VIP) and not b.has(VIP), 8)
+    wait_for(lambda: rec.exists() and rec.read_text().count("INSTANCE VI_1 MASTER 150") >= 2, 5)
+    lines = rec.read_text().splitlines()
+    assert lines[0] == "INSTANCE VI_1 BACKUP 150"
+    assert "INSTANCE VI_1 BACKUP 90" in lines

@@ -34,12 +34,21 @@ from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.log import DETAIL, log, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import StatusWriter
+from pykeepalived.daemon.trackers import (
+    NotifyDispatcher,
+    ScriptResolver,
+    notify_scripts,
+    script_trackers,
+    tracked_interfaces,
+)
 from pykeepalived.linux.addresses import Address, AddressKeeper, add_address, del_address
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.vrrp_socket import VrrpSocket
+from pykeepalived.notify.scripts import Notifier
 from pykeepalived.options import SIGFUNCS, Options
+from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
 from pykeepalived.vrrp.effects import (
     ClaimAddresses,
@@ -248,7 +257,9 @@ class VrrpChild:
         self.reload_requested = False
         self._macs: dict[str, bytes] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        self.notifier: Any = None
+        self.notifier: NotifyDispatcher | None = None
+        self.scripts: ScriptTrackers | None = None
+        self.tracked_ifs: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -264,6 +275,24 @@ class VrrpChild:
     def notify(self, n: Notify) -> None:
         if self.notifier is not None:
             self.notifier(n)
+
+    def set_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
+        if self.driver is not None:
+            self.driver.set_tracker(kind, name, value)
+
+    async def start_trackers(self, model: Model) -> None:
+        """Scripts, tracked interfaces and notifies; initial values reach the core before it starts."""
+        resolver = ScriptResolver(model)
+        self.notifier = NotifyDispatcher(Notifier(), notify_scripts(model, resolver))
+        self.scripts = script_trackers(model, resolver, self.set_tracker)
+        self.tracked_ifs = tracked_interfaces(model)
+        for ifname in self.tracked_ifs:
+            try:
+                info = await get_interface(self.ipr, ifname)
+                up = info.up and info.running
+            except InterfaceNotFound:
+                up = False
+            self.engine.set_tracker("interface", ifname, up, 0)
 
     def log_diagnostics(self, diags: list[Diagnostic]) -> bool:
         fatal = False
@@ -360,6 +389,8 @@ class VrrpChild:
             for rt in touched:
                 if not rt.params.dont_track_primary:
                     self.driver.set_link(rt.params.name, ev.usable)
+            if ev.ifname in self.tracked_ifs:
+                self.driver.set_tracker("interface", ev.ifname, ev.usable)
         elif isinstance(ev, AddressEvent):
             if self.opts.address_monitoring:
                 log.info("Netlink reflector reports IP %s %s %s", ev.address,
@@ -403,9 +434,12 @@ class VrrpChild:
         self.executor = LinuxExecutor(self)
         self.executor.start()
         await self.build(model)
+        await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
+        if self.scripts is not None:
+            self.scripts.start()
         while True:
             await self.stop_event.wait()
             self.stop_event.clear()
@@ -439,8 +473,12 @@ class VrrpChild:
 
     async def shutdown(self) -> None:
         assert self.driver is not None and self.executor is not None
+        if self.scripts is not None:
+            await self.scripts.stop()
         self.driver.shutdown()
         await self.executor.drain()
+        if self.notifier is not None:
+            await self.notifier.notifier.close()
         for t in self._tasks:
             t.cancel()
         for sock in self.sockets.values():
