@@ -37,9 +37,16 @@ class ScriptResolver:
     def __init__(self, model: Model) -> None:
         g = model.global_defs
         self.security = g.enable_script_security
-        user = g.script_user[0] if g.script_user else None
-        group = g.script_user[1] if len(g.script_user) > 1 else None
-        self.default: ScriptUser = default_script_user(user, group, self.security, log.error)
+        self._user = g.script_user[0] if g.script_user else None
+        self._group = g.script_user[1] if len(g.script_user) > 1 else None
+        self._default: ScriptUser | None = None
+
+    @property
+    def default(self) -> ScriptUser:
+        """Resolved on first use, so configurations without scripts log nothing about the user."""
+        if self._default is None:
+            self._default = default_script_user(self._user, self._group, self.security, log.error)
+        return self._default
 
     def _ids(self, user: str | None, group: str | None) -> tuple[int, int] | None:
         if not user:
