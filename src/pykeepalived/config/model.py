@@ -11,6 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pykeepalived.config.diag import NOWHERE, Loc
+from pykeepalived.config.model_lvs import (
+    BfdCheck,
+    Checker,
+    DnsCheck,
+    FileCheck,
+    HttpCheck,
+    MiscCheck,
+    PingCheck,
+    RealServer,
+    SmtpCheck,
+    TcpCheck,
+    UdpCheck,
+    UrlSpec,
+    VirtualServer,
+)
+from pykeepalived.config.routes import Route
+from pykeepalived.config.rules import Rule
 from pykeepalived.config.types import IPAddr
 
 Options = tuple[tuple[str, object], ...]
@@ -76,8 +93,8 @@ class VrrpInstance:
     preempt_delay_us: int = 0
     vips: tuple[VipSpec, ...] = ()
     evips: tuple[VipSpec, ...] = ()
-    virtual_routes: tuple[tuple[str, ...], ...] = ()
-    virtual_rules: tuple[tuple[str, ...], ...] = ()
+    virtual_routes: tuple[Route, ...] = ()
+    virtual_rules: tuple[Rule, ...] = ()
     unicast_src_ip: IPAddr | None = None
     mcast_src_ip: IPAddr | None = None
     mcast_dst_ip: IPAddr | None = None
@@ -148,39 +165,6 @@ class Named:
 
 
 @dataclass(frozen=True, slots=True)
-class Checker:
-    kind: str  # TCP_CHECK, HTTP_GET, ...
-    options: Options = ()  # connection/timing/checker keywords; url blocks as ("url", Options)
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class RealServer:
-    address: IPAddr
-    port: int | None
-    weight: int = 1
-    checkers: tuple[Checker, ...] = ()
-    options: Options = ()
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualServer:
-    kind: str  # "ip" | "fwmark" | "group"
-    address: IPAddr | None = None
-    port: int | None = None
-    fwmark: int | None = None
-    group: str | None = None
-    lb_algo: str = "wlc"
-    lb_kind: tuple[str, ...] = ("NAT",)
-    protocol: str = "TCP"
-    delay_loop_us: int = 60_000_000
-    real_servers: tuple[RealServer, ...] = ()
-    options: Options = ()
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
 class Model:
     global_defs: GlobalDefs = GlobalDefs()
     root_options: Options = ()  # net_namespace, instance, use_pid_dir, ...
@@ -189,8 +173,8 @@ class Model:
     sync_groups: tuple[SyncGroup, ...] = ()
     named_blocks: tuple[Named, ...] = ()
     static_ipaddress: tuple[VipSpec, ...] = ()
-    static_routes: tuple[tuple[str, ...], ...] = ()
-    static_rules: tuple[tuple[str, ...], ...] = ()
+    static_routes: tuple[Route, ...] = ()
+    static_rules: tuple[Rule, ...] = ()
     linkbeat_interfaces: tuple[tuple[str, ...], ...] = ()
     garp_groups: tuple[Options, ...] = ()
     virtual_server_groups: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
@@ -202,3 +186,20 @@ class Model:
             if i.name == name:
                 return i
         raise KeyError(name)
+
+
+__all__ = [
+    "BfdCheck",
+    "Checker",
+    "DnsCheck",
+    "FileCheck",
+    "HttpCheck",
+    "MiscCheck",
+    "PingCheck",
+    "RealServer",
+    "SmtpCheck",
+    "TcpCheck",
+    "UdpCheck",
+    "UrlSpec",
+    "VirtualServer",
+]
