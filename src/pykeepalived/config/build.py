@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pykeepalived.config.build_lvs import build_vs, options
+from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.model import (
     GlobalDefs,
@@ -23,6 +23,8 @@ from pykeepalived.config.model import (
     Options,
     SyncGroup,
     Track,
+    TrackFile,
+    TrackProcess,
     VipSpec,
     VirtualServer,
     VrrpInstance,
@@ -116,6 +118,8 @@ class Builder:
         self.scripts: list[VrrpScript] = []
         self.groups: list[SyncGroup] = []
         self.named: list[Named] = []
+        self.track_files: list[TrackFile] = []
+        self.track_processes: list[TrackProcess] = []
         self.static_ip: list[VipSpec] = []
         self.static_routes: list[Route] = []
         self.static_rules: list[Rule] = []
@@ -169,6 +173,8 @@ class Builder:
             vrrp_instances=tuple(self.instances),
             vrrp_scripts=tuple(self.scripts),
             sync_groups=tuple(self.groups),
+            track_files=tuple(self.track_files),
+            track_processes=tuple(self.track_processes),
             named_blocks=tuple(self.named),
             static_ipaddress=tuple(self.static_ip),
             static_routes=tuple(self.static_routes),
@@ -215,18 +221,27 @@ class Builder:
                 g = replace(g, log_unknown_vrids=True)
             elif kw == "enable_script_security":
                 g = replace(g, enable_script_security=True)
-            elif kw in _GLOBAL_TYPED:
-                g = replace(g, **{kw: v})  # type: ignore[arg-type]
             elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
                 self.garp[kw[5:]] = int(v)  # type: ignore[call-overload]
-                self.gopts.append((kw, v))
-            elif kw == "vrrp_min_garp" and v:
-                for k, d in (("garp_master_repeat", 1), ("garp_master_delay", 0), ("garp_master_refresh", 0)):
-                    self.garp.setdefault(k, d)
-                self.gopts.append((kw, v))
+                g = replace(g, **{kw: v})  # type: ignore[arg-type]
+            elif kw == "vrrp_min_garp":
+                if v:
+                    for k, d in (
+                        ("garp_master_repeat", 1),
+                        ("garp_master_delay", 0),
+                        ("garp_master_refresh", 0),
+                    ):
+                        self.garp.setdefault(k, d)
+                        g = replace(g, **{"vrrp_" + k: self.garp[k]})  # type: ignore[arg-type]
+                g = replace(g, vrrp_min_garp=bool(v))
             elif kw == "smtp_connect_timeout" and v == 0:
                 self.rep.error(c.loc, "smtp_conect_timeout must be greater than 0, setting to 1")
-                self.gopts.append((kw, 1))
+                g = replace(g, smtp_connect_timeout=1)
+            elif kw == "max_auto_priority":
+                assert isinstance(v, tuple)
+                g = replace(g, max_auto_priority=int(v[0]) if v and v[0].lstrip("-").isdigit() else -1)
+            elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
+                g = replace(g, **{kw if kw in _GLOBAL_TYPED else kw + "_us": v})  # type: ignore[arg-type]
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
             else:
@@ -584,26 +599,56 @@ class Builder:
         self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc))
 
     def _named(self, n: Node) -> None:
+        name = str(n.value)
+        if n.kw == "track_file":
+            if n.get("file") is None:
+                self.rep.error(n.end, f"No file set for track_file {name} - removing")
+                return
+            f: dict[str, object] = {"name": name, "loc": n.loc}
+            fill(TrackFile, n, f, {"weight", "init_file"})
+            w = _weight(n.get("weight"), -254, 254, f"track file {name}", self.rep)
+            if w is not None:
+                f["weight"], f["reverse"] = w
+            init = n.get("init_file")
+            if init is not None:
+                f["init_file"] = init.value
+            self.track_files.append(TrackFile(**f))  # type: ignore[arg-type]
+            return
+        if n.kw == "vrrp_track_process":
+            if n.get("process") is None:
+                self.rep.error(n.end, f"Process name not specified for track_process {name} - removing")
+                return
+            f = {"name": name, "loc": n.loc}
+            fill(TrackProcess, n, f, {"weight", "param_match", "delay"})
+            for c in n.children:
+                if c.kw == "delay":
+                    f["fork_delay_us"] = f["terminate_delay_us"] = c.value
+                elif c.kw in ("fork_delay", "terminate_delay"):
+                    f[c.kw + "_us"] = c.value
+                elif c.kw == "param_match":
+                    assert isinstance(c.value, tuple)
+                    f["param_match"] = c.value[0] if c.value else "exact"
+            w = _weight(n.get("weight"), -254, 254, f"track process {name}", self.rep)
+            if w is not None:
+                f["weight"], f["reverse"] = w
+            self.track_processes.append(TrackProcess(**f))  # type: ignore[arg-type]
+            return
         if n.kw == "track_group":
             opts: Options = (("group", tuple(w for c in n.all("group") for i in c.items for w in i.words)),)
         else:
             opts = options(n, set())
-        if n.kw == "track_file" and n.get("file") is None:
-            self.rep.error(n.end, f"No file set for track_file {n.value} - removing")
-            return
-        if n.kw == "vrrp_track_process" and n.get("process") is None:
-            self.rep.error(n.end, f"Process name not specified for track_process {n.value} - removing")
-            return
         if n.kw == "bfd_instance" and n.get("neighbor_ip") is None:
             self.rep.error(n.end, f"bfd_instance {n.value} has no neighbor_ip - removing")
             return
-        self.named.append(Named(n.kw, str(n.value), opts, n.loc))
+        self.named.append(Named(n.kw, name, opts, n.loc))
 
     # -- cross references -----------------------------------------------------------------------
     def _resolve(self) -> None:
         rep = self.rep
         scripts = {s.name for s in self.scripts}
         named = {(x.kind, x.name) for x in self.named}
+        named |= {("track_file", x.name) for x in self.track_files}
+        named |= {("vrrp_track_process", x.name) for x in self.track_processes}
         by_name = {i.name: k for k, i in enumerate(self.instances)}
         for k, inst in enumerate(self.instances):
             keep: list[Track] = []

@@ -186,6 +186,9 @@ def dump_model(m: Model) -> str:
         o.append("    script_user " + " ".join(_q(w) for w in g.script_user))
     if g.notification_email:
         o += ["    notification_email {", *(f"        {_q(e)}" for e in g.notification_email), "    }"]
+    o += _fmt_fields(g, G.GLOBAL_DEFS, "    ", _GLOBAL_EXPLICIT)
+    if g.max_auto_priority is not None:
+        o.append("    max_auto_priority" + (f" {g.max_auto_priority}" if g.max_auto_priority >= 0 else ""))
     o += _fmt_opts(G.GLOBAL_DEFS, g.options, "    ")
     o.append("}")
     for sv in m.vrrp_scripts:
@@ -203,6 +206,15 @@ def dump_model(m: Model) -> str:
         if sv.init_fail:
             o.append("    init_fail")
         o.append("}")
+    for tf in m.track_files:
+        o += [f"track_file {tf.name} {{", *_fmt_fields(tf, G.TRACK_FILE, "    ", frozenset({"weight"}))]
+        o += [f"    weight {tf.weight}" + (" reverse" if tf.reverse else ""), "}"]
+    for tp in m.track_processes:
+        o += [f"vrrp_track_process {tp.name} {{"]
+        o += _fmt_fields(tp, G.TRACK_PROCESS, "    ", frozenset({"weight", "param_match"}))
+        if tp.param_match is not None:
+            o.append("    param_match" + ("" if tp.param_match == "exact" else f" {tp.param_match}"))
+        o += [f"    weight {tp.weight}" + (" reverse" if tp.reverse else ""), "}"]
     for nb in m.named_blocks:
         table = {
             "track_file": G.TRACK_FILE,
@@ -250,6 +262,31 @@ def dump_model(m: Model) -> str:
     for vs in m.virtual_servers:
         o += _vs(vs)
     return "\n".join(o) + "\n"
+
+
+_GLOBAL_EXPLICIT = frozenset(
+    {
+        "router_id",
+        "vrrp_version",
+        "vrrp_mcast_group4",
+        "vrrp_mcast_group6",
+        "vrrp_strict",
+        "vrrp_skip_check_adv_addr",
+        "vrrp_lower_prio_no_advert",
+        "vrrp_higher_prio_send_advert",
+        "vrrp_owner_ignore_adverts",
+        "vrrp_startup_delay_us",
+        "vrrp_down_timer_adverts",
+        "vrrp_check_unicast_src",
+        "log_unknown_vrids",
+        "enable_script_security",
+        "dynamic_interfaces",
+        "default_interface",
+        "script_user",
+        "notification_email",
+        "max_auto_priority",
+    }
+)
 
 
 def _fmt_fields(obj: object, table: dict[str, Kw], ind: str, skip: frozenset[str] = frozenset()) -> list[str]:
