@@ -103,6 +103,12 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
         port = parse_int(args[1], 0, 65535, n.loc, rep) if len(args) > 1 else 0
         f.update(kind="ip", address=a, port=port)
     opts = fill(VirtualServer, n, f, {"real_server"})
+    for c in n.all("lb_kind"):
+        assert isinstance(c.value, tuple)
+        if c.value[0] not in ("NAT", "DR", "TUN"):
+            rep.error(c.loc, f"PARSER : unknown [{c.value[0]}] routing method for virtual server.")
+            if f.get("lb_kind") == c.value:
+                del f["lb_kind"]
     pt = f.get("persistence_timeout")
     if isinstance(pt, tuple):
         f["persistence_timeout"] = int(pt[0]) if pt and pt[0].isdigit() else 360
@@ -113,9 +119,17 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
             NOWHERE,
             f"Warning: Virtual server {vs_name(f)}: protocol specified for fwmark - protocol will be ignored",
         )
+    if f["kind"] == "ip" and "protocol" not in f:
+        rep.error(
+            NOWHERE,
+            f"Virtual server {vs_name(dict(f, protocol='none'))}: no protocol set - defaulting to UDP",
+        )
+        f["protocol"] = "UDP"
     f["options"] = tuple(opts)
     vs = VirtualServer(**f)  # type: ignore[arg-type]
     rss = [rs for c in n.all("real_server") if (rs := _rs(c, vs, rep)) is not None]
+    if "lb_kind" not in f and (any(rs.lvs_method is None for rs in rss) or vs.sorry_server is not None):
+        rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no forwarding method set, setting default NAT")
     return dataclasses.replace(vs, real_servers=tuple(rss))
 
 
@@ -129,6 +143,12 @@ def _rs(n: Node, vs: VirtualServer, rep: Reporter) -> RealServer | None:
     f: dict[str, object] = {"address": a, "port": port, "weight": vs.weight, "loc": n.loc}
     checker_nodes = [c for c in n.children if c.kw in CHECKER_CLASSES]
     opts = fill(RealServer, n, f, set(CHECKER_CLASSES))
+    for c in n.all("lvs_method"):
+        assert isinstance(c.value, tuple)
+        if c.value[0] not in ("NAT", "DR", "TUN"):
+            rep.error(c.loc, f"PARSER : unknown [{c.value[0]}] routing method for real server.")
+            if f.get("lvs_method") == c.value:
+                del f["lvs_method"]
     f["options"] = tuple(opts)
     rs = RealServer(**f)  # type: ignore[arg-type]
     checkers = [ck for c in checker_nodes if (ck := _checker(c, rs, vs, rep)) is not None]

@@ -482,7 +482,7 @@ VIRTUAL_SERVER: dict[str, Kw] = {
     "persistence_engine": K(STR),
     "persistence_timeout": K(Words(0, 1)),
     "persistence_granularity": K(STR),
-    "protocol": K(Choice(("TCP", "UDP", "SCTP"), ci=True)),
+    "protocol": K(Choice(("TCP", "UDP", "SCTP"), ci=True, msg="Unknown protocol {v} - ignoring")),
     "ha_suspend": K(FLAG),
     "smtp_alert": K(BOOL),
     "virtualhost": K(STR),

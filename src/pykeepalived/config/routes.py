@@ -291,6 +291,7 @@ def parse_route(
                 fam = _family(
                     fam, 4 if s == "inet" else 6, w, f"{s} specified for IPv{6 if s == 'inet' else 4} route"
                 )
+                w.i += 1  # keepalived steps over the word after inet/inet6 too
             elif s == "src":
                 a = _ip(w.next(), False, loc, rep)
                 if a is None:

@@ -88,6 +88,7 @@ def parse_rule(
                 fam = _family(
                     fam, 4 if s == "inet" else 6, w, f"{s} specified for IPv{6 if s == 'inet' else 4} rule"
                 )
+                w.i += 1  # keepalived steps over the word after inet/inet6 too
             elif s in ("from", "to"):
                 p = _prefix(w.next(), loc, rep)
                 if p is None:
@@ -271,7 +272,9 @@ def parse_rule(
 
 def format_rule(r: Rule) -> str:
     """A rule in keepalived syntax (re-parses to an equal Rule)."""
-    out = [f"inet{'6' if r.family == 6 else ''}"]
+    out: list[str] = []
+    if r.family == 6 and all(p is None or p.address is None for p in (r.from_, r.to)):
+        out += ["inet6", "inet6"]  # keepalived steps over the word after `inet6`
     if r.from_ is not None:
         out += ["from", str(r.from_).replace("inet6 ", "")]
     if r.to is not None:
