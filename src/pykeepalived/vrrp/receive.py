@@ -203,7 +203,8 @@ def check_packet(
                 raise _too_short6(buflen)
             hd_off = 0
     except PacketError as exc:
-        c.log("", exc.detail, prefix=False)
+        if exc.reason is DropReason.TOO_SHORT:  # vrrp_get_header's message; the kernel drops the rest
+            c.log("", exc.detail, prefix=False)
         return c.done(RxResult.DROP)
     vers_type, _vrid, priority, naddr, b4, b5 = struct.unpack_from("!6B", data, hd_off)
     version = vers_type >> 4
