@@ -124,3 +124,9 @@ vrrp_instance {name} {{
     }}
 }}
 """
+
+
+def dump_logs(*nodes: Node) -> str:
+    """Log files of the nodes, for assertion messages."""
+    return "\n".join(f"--- {n.host.name}\n" + "\n".join(
+        line for line in n.logs().splitlines() if "gratuitous" not in line)[-3000:] for n in nodes)

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, instance_conf, wait_for
+from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -62,12 +62,29 @@ def test_graceful_stop_sends_priority_zero_and_releases(lab: Lab, nodes: list[No
     assert "Stopped" in a.logs()
 
 
-def test_equal_priority_higher_address_wins(lab: Lab, nodes: list[Node]) -> None:
-    a, b = start_pair(lab, nodes, instance_conf(prio=100), instance_conf(prio=100))
-    # n2 has 192.0.2.2 > 192.0.2.1: it must end up master, n1 backup
-    wait_for(lambda: b.has(VIP) and not a.has(VIP), 20)
-    time.sleep(2.5)
-    assert b.has(VIP) and not a.has(VIP)
+def test_equal_priority_backup_never_preempts_and_masters_tie_break_by_address(
+    lab: Lab, nodes: list[Node]
+) -> None:
+    a = Node(lab["n1"], instance_conf(prio=100)).start()
+    nodes.append(a)
+    wait_for(lambda: a.has(VIP), 15)
+    # an equal-priority backup joining never preempts the running master, whatever the addresses
+    b = Node(lab["n2"], instance_conf(prio=100)).start()
+    nodes.append(b)
+    time.sleep(6)
+    assert a.has(VIP) and not b.has(VIP), dump_logs(a, b)
+    # split brain: with adverts dropped both ways both are masters; once healed the higher address wins
+    for h in (lab["n1"], lab["n2"]):
+        h.run(["nft", "add table inet splitbrain; add chain inet splitbrain in "
+               "{ type filter hook input priority 0; }; add rule inet splitbrain in ip protocol vrrp drop"])
+    wait_for(lambda: b.has(VIP), 10)
+    for h in (lab["n1"], lab["n2"]):
+        h.run(["nft", "delete table inet splitbrain"])
+    try:
+        wait_for(lambda: b.has(VIP) and not a.has(VIP), 15)
+    except AssertionError as exc:
+        raise AssertionError(dump_logs(a, b)) from exc
+    assert "with same priority 100 but higher IP address than ours" in a.logs()
 
 
 def test_preemption_and_nopreempt(lab: Lab, nodes: list[Node]) -> None:

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, instance_conf, wait_for
+from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -55,7 +55,10 @@ def test_reload_adds_and_removes_instances(lab: Lab, nodes: list[Node]) -> None:
     conf = a.conf.read_text()
     a.conf.write_text(conf + second[second.index("vrrp_instance"):])  # VI_2 without its global_defs
     a.signal(signal.SIGHUP)
-    wait_for(lambda: a.has("192.0.2.101"), 8)
+    try:
+        wait_for(lambda: a.has("192.0.2.101"), 12)
+    except AssertionError as exc:
+        raise AssertionError(dump_logs(a)) from exc
     assert a.has(VIP)
     assert a.logs().count("(VI_1) Entering MASTER STATE") == 1
     a.conf.write_text(conf)  # VI_2 removed again: it releases its address

@@ -12,7 +12,7 @@ from pyroute2 import AsyncIPRoute
 
 from pykeepalived.lab import Lab
 from pykeepalived.linux.iface import get_interface
-from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, VRRP_GROUP6, VrrpSocket, VrrpSocketPool, advert_vrid
+from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, VRRP_GROUP6, VrrpSocket
 from pykeepalived.vrrp.packet import RxPacket
 
 from .conftest import ipv4_datagram, vrrp_pdu
@@ -146,52 +146,3 @@ def test_send_error_is_returned_not_raised(lab1: Lab) -> None:
 
     err = h1.run_async(go)
     assert isinstance(err, OSError)
-
-
-def test_pool_shares_socket_and_demultiplexes_by_vrid(lab2: Lab) -> None:
-    h1, h2 = lab2["h1"], lab2["h2"]
-    ready = threading.Event()
-
-    async def receiver() -> tuple[list[int], list[int], list[int], bool]:
-        a: list[int] = []
-        b: list[int] = []
-        unknown: list[int] = []
-        pool = VrrpSocketPool(on_unknown=lambda p: unknown.append(p.data[21]))
-        s1 = pool.subscribe(10, lambda p: a.append(p.data[21]), ifname="eth0", family=4)
-        s2 = pool.subscribe(20, lambda p: b.append(p.data[21]), ifname="eth0", family=4)
-        ready.set()
-        for _ in range(100):
-            if len(a) + len(b) + len(unknown) >= 3:
-                break
-            await asyncio.sleep(0.02)
-        pool.unsubscribe(s1, 10)
-        still_open = s2.rx.fileno() >= 0
-        pool.close()
-        return a, b, unknown, s1 is s2 and still_open
-
-    fut = h2.start_async(receiver)
-    assert ready.wait(10)
-
-    async def send() -> None:
-        with VrrpSocket(ifname="eth0", family=4) as s:
-            for vrid in (10, 20, 30):
-                dgram = ipv4_datagram(
-                    vrrp_pdu(vrid, 100, [ipaddress.IPv4Address("192.0.2.1")]), h1.ipv4, VRRP_GROUP4
-                )
-                assert s.send(dgram, VRRP_GROUP4) is None
-
-    h1.run_async(send)
-    assert fut.result(10) == ([10], [20], [30], True)
-
-
-def test_advert_vrid_with_ah_header() -> None:
-    pdu = vrrp_pdu(42, 100, [ipaddress.IPv4Address("192.0.2.1")])
-    ah = bytes([112, 4]) + b"\0" * 22  # next header VRRP, length (24/4 - 2) = 4
-    plain = ipv4_datagram(pdu, ipaddress.IPv4Address("192.0.2.1"), VRRP_GROUP4)
-    with_ah = plain[:9] + bytes([51]) + plain[10:20] + ah + pdu
-    for data in (plain, with_ah):
-        pkt = RxPacket(
-            ifindex=1, family=4, src=ipaddress.IPv4Address("192.0.2.1"), dst=VRRP_GROUP4, ttl=255, data=data
-        )
-        assert advert_vrid(pkt) == 42
-    assert advert_vrid(RxPacket(1, 6, ipaddress.IPv6Address("fe80::1"), VRRP_GROUP6, 255, pdu)) == 42

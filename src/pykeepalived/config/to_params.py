@@ -9,12 +9,17 @@ from pykeepalived.vrrp.params import SEC, AuthType, ChecksumMode, InstanceParams
 def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
     i = model.instance(inst) if isinstance(inst, str) else inst
     assert i.vrid is not None
-    scripts = {s.name: s for s in model.vrrp_scripts}
+    # a track_* entry without a weight takes the tracked object's own weight/reverse
+    defaults: dict[tuple[str, str], tuple[int, bool]] = {("script", s.name): (s.weight, s.reverse)
+                                                         for s in model.vrrp_scripts}
+    defaults.update({("file", f.name): (f.weight, f.reverse) for f in model.track_files})
+    defaults.update({("process", p.name): (p.weight, p.reverse) for p in model.track_processes})
     tracks = []
     for t in i.tracks:
         w, rev = t.weight, t.reverse
-        if t.kind == "script" and t.name in scripts and w is None:
-            w, rev = scripts[t.name].weight, scripts[t.name].reverse
+        if w is None and (t.kind, t.name) in defaults:
+            w, dflt_rev = defaults[(t.kind, t.name)]
+            rev = dflt_rev if rev is None else rev
         tracks.append(TrackWeight(t.kind, t.name, w or 0, bool(rev)))
     cks = (
         ChecksumMode.AS_V2

@@ -7,15 +7,26 @@ the core's Notify effects become notify scripts, FIFO lines and mail through not
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Callable
 
 from pykeepalived.config.model import Model, Script
+from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
+from pykeepalived.notify.smtp import SmtpAlerter, SmtpSettings, parse_smtp_server
 from pykeepalived.track.command import (
     CommandSyntaxError,
     ScriptCommand,
     resolve_user_group,
     split_quoted_escaped,
+)
+from pykeepalived.track.file import FileTrackers, TrackedFile, TrackFileSpec, init_track_file
+from pykeepalived.track.process import (
+    QUORUM_MAX_UNLIMITED,
+    ParamMatch,
+    ProcessSpec,
+    ProcessTracker,
+    TrackedProcess,
 )
 from pykeepalived.track.script import ScriptSpec, ScriptTracker, ScriptTrackers
 from pykeepalived.track.security import (
@@ -115,7 +126,7 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
         ("INSTANCE", i.name, i.notify, i.smtp_alert) for i in model.vrrp_instances
     ]
     owners += [("GROUP", s.name, s.notify, None) for s in model.sync_groups]
-    smtp_default = bool(dict(g.options).get("smtp_alert_vrrp", dict(g.options).get("smtp_alert", False)))
+    smtp_default = bool(g.smtp_alert_vrrp if g.smtp_alert_vrrp is not None else g.smtp_alert)
     for target, name, notify, smtp in owners:
         fields: dict[str, object] = {}
         for kw, script in notify:
@@ -154,3 +165,80 @@ def tracked_interfaces(model: Model) -> set[str]:
     return {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "interface"} | {
         t.name for g in model.sync_groups for t in g.tracks if t.kind == "interface"
     }
+
+
+def file_trackers(model: Model, set_tracker: SetTracker) -> FileTrackers:
+    """track_file blocks: create files with init_file, then watch them (inotify)."""
+    specs = []
+    for f in model.track_files:
+        init = f.init_file is not None
+        words = list(f.init_file or ())
+        overwrite = "overwrite" in words
+        values = [w for w in words if w != "overwrite"]
+        try:
+            value = int(values[0], 0) if values else 0
+        except ValueError:
+            value = 0
+        spec = TrackFileSpec(f.name, f.file, init, value, overwrite)
+        if init:
+            try:
+                init_track_file(spec)
+            except OSError as exc:
+                log.error("Unable to initialise track file %s: %s", f.file, exc)
+        specs.append(spec)
+
+    def changed(tf: TrackedFile, value: int) -> None:
+        set_tracker("file", tf.name, value)
+
+    return FileTrackers(specs, changed)
+
+
+def process_tracker(model: Model, set_tracker: SetTracker) -> ProcessTracker:
+    specs = []
+    for p in model.track_processes:
+        if not p.process:
+            continue
+        match = ParamMatch.NONE if p.param_match is None and len(p.process) == 1 else (
+            ParamMatch.EXACT if p.param_match is None else ParamMatch(p.param_match))
+        specs.append(ProcessSpec(
+            p.name, p.process[0], tuple(p.process[1:]), match, p.full_command, p.quorum,
+            QUORUM_MAX_UNLIMITED if p.quorum_max is None else p.quorum_max,
+            p.fork_delay_us, p.terminate_delay_us,
+        ))
+
+    def changed(tp: TrackedProcess, have: bool) -> None:
+        set_tracker("process", tp.name, have)
+
+    return ProcessTracker(specs, changed)
+
+
+def _fifo(words: tuple[str, ...] | None, script: Script | None, resolver: ScriptResolver) -> FifoSpec | None:
+    if not words:
+        return None
+    uid = gid = None
+    if len(words) > 1:
+        try:
+            uid, gid = resolve_user_group(words[1], words[2] if len(words) > 2 else None)
+        except LookupError as exc:
+            log.error("%s", exc)
+    cmd = resolver.notify_command(script) if script is not None and script[0] else None
+    return FifoSpec(words[0], uid, gid, cmd)
+
+
+def fifo_set(model: Model, resolver: ScriptResolver) -> FifoSet | None:
+    g = model.global_defs
+    specs = (_fifo(g.notify_fifo, g.notify_fifo_script, resolver),
+             _fifo(g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, resolver))
+    return FifoSet(*specs) if any(specs) else None
+
+
+def smtp_alerter(model: Model) -> SmtpAlerter | None:
+    g = model.global_defs
+    if not g.smtp_server or not g.notification_email:
+        return None
+    host, port = parse_smtp_server(g.smtp_server)
+    router_id = g.router_id or socket.gethostname()
+    return SmtpAlerter(SmtpSettings(
+        host, g.notification_email, g.notification_email_from or f"keepalived@{router_id}", router_id,
+        port, g.smtp_helo_name or socket.gethostname(), float(g.smtp_connect_timeout),
+    ))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -37,17 +38,24 @@ from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
     ScriptResolver,
+    fifo_set,
+    file_trackers,
     notify_scripts,
+    process_tracker,
     script_trackers,
+    smtp_alerter,
     tracked_interfaces,
 )
 from pykeepalived.linux.addresses import Address, AddressKeeper, add_address, del_address
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
-from pykeepalived.linux.vrrp_socket import VrrpSocket
+from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, VrrpSocket
+from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier
 from pykeepalived.options import SIGFUNCS, Options
+from pykeepalived.track.file import FileTrackers
+from pykeepalived.track.process import ProcessTracker
 from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
 from pykeepalived.vrrp.effects import (
@@ -73,6 +81,7 @@ from pykeepalived.vrrp.packet import (
     next_ip_id,
 )
 from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
+from pykeepalived.vrrp.receive import next_ah_seq, tx_checksum_mode
 
 EXIT_CONFIG = 2
 
@@ -96,11 +105,12 @@ class Runtime:
 
     params: InstanceParams
     conf: ConfInstance
+    inst: VrrpInstance
     iface: InterfaceInfo | None
     sock: VrrpSocket | None = None
     addresses: dict[IPAddress, Address] = field(default_factory=dict)  # VIPs and eVIPs
     ip_id: int = 0
-    ah_seq: int = 0
+    group4: IPv4Address = VRRP_GROUP4  # pseudo-header destination for old_unicast_checksum
 
 
 class LinuxExecutor:
@@ -132,20 +142,26 @@ class LinuxExecutor:
     # ------------------------------------------------------------------ EffectSink
     def submit(self, effects: Sequence[Effect]) -> None:
         for e in effects:
-            if isinstance(e, Transmit):
-                self._transmit(e)
-            elif isinstance(e, Log):
-                log.log(DETAIL if e.level is LogLevel.DETAIL else 20, "%s", e.text)
-            elif isinstance(e, ClaimAddresses):
-                self.queue.put_nowait(functools.partial(self._claim, e))
-            elif isinstance(e, ReleaseAddresses):
-                self.queue.put_nowait(functools.partial(self._release, e))
-            elif isinstance(e, SendGratuitous):
-                self.queue.put_nowait(functools.partial(self._gratuitous, e))
-            elif isinstance(e, StateChanged):
-                self.child.status.transition(e)
-            elif isinstance(e, Notify):
-                self.child.notify(e)
+            try:
+                self._submit(e)
+            except Exception as exc:  # an effect that cannot be applied must not stop the others
+                log.error("internal error applying %s: %r", type(e).__name__, exc)
+
+    def _submit(self, e: Effect) -> None:
+        if isinstance(e, Transmit):
+            self._transmit(e)
+        elif isinstance(e, Log):
+            log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
+        elif isinstance(e, ClaimAddresses):
+            self.queue.put_nowait(functools.partial(self._claim, e))
+        elif isinstance(e, ReleaseAddresses):
+            self.queue.put_nowait(functools.partial(self._release, e))
+        elif isinstance(e, SendGratuitous):
+            self.queue.put_nowait(functools.partial(self._gratuitous, e))
+        elif isinstance(e, StateChanged):
+            self.child.status.transition(e)
+        elif isinstance(e, Notify):
+            self.child.notify(e)
 
     # ------------------------------------------------------------------ adverts
     def _transmit(self, t: Transmit) -> None:
@@ -157,16 +173,18 @@ class LinuxExecutor:
         src = t.src
         if src is None:
             return  # no source address: the core is in FAULT for it already
+        rx_state = rt.inst.rx_state
+        mode = tx_checksum_mode(p, rx_state)
         for dst in t.dsts:
             try:
-                pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=p.checksum_mode)
+                pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
                 if p.family == 4:
                     rt.ip_id = next_ip_id(rt.ip_id)
-                    if p.auth_type is AuthType.AH:
-                        rt.ah_seq = (rt.ah_seq + 1) & 0xFFFFFFFF
+                    # the AH sequence counter is shared with receive checks (keepalived vrrp_update_pkt)
+                    ah_seq = next_ah_seq(rx_state) if p.auth_type is AuthType.AH else 0
                     data = build_ipv4_datagram(
                         pdu, src=src, dst=dst, ttl=t.ttl, ident=rt.ip_id, auth_type=p.auth_type,
-                        auth_key=p.auth_pass, ah_seq=rt.ah_seq, unicast=p.is_unicast,
+                        auth_key=p.auth_pass, ah_seq=ah_seq, unicast=p.is_unicast,
                     )
                     err = sock.send(data, dst)
                 else:
@@ -259,6 +277,9 @@ class VrrpChild:
         self._tasks: list[asyncio.Task[Any]] = []
         self.notifier: NotifyDispatcher | None = None
         self.scripts: ScriptTrackers | None = None
+        self.files: FileTrackers | None = None
+        self.processes: ProcessTracker | None = None
+        self.fifos: FifoSet | None = None
         self.tracked_ifs: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
@@ -283,8 +304,20 @@ class VrrpChild:
     async def start_trackers(self, model: Model) -> None:
         """Scripts, tracked interfaces and notifies; initial values reach the core before it starts."""
         resolver = ScriptResolver(model)
-        self.notifier = NotifyDispatcher(Notifier(), notify_scripts(model, resolver))
+        self.fifos = fifo_set(model, resolver)
+        if self.fifos is not None:
+            await self.fifos.open()
+        self.notifier = NotifyDispatcher(Notifier(self.fifos, smtp_alerter(model)),
+                                         notify_scripts(model, resolver))
         self.scripts = script_trackers(model, resolver, self.set_tracker)
+        self.files = file_trackers(model, self.set_tracker)
+        self.files.start()
+        for name, value in self.files.values.items():
+            self.engine.set_tracker("file", name, value, 0)
+        self.processes = process_tracker(model, self.set_tracker)
+        self.processes.start()
+        for name, tp in self.processes.tracked.items():
+            self.engine.set_tracker("process", name, tp.have_quorum, 0)
         self.tracked_ifs = tracked_interfaces(model)
         for ifname in self.tracked_ifs:
             try:
@@ -329,12 +362,15 @@ class VrrpChild:
             except InterfaceNotFound:
                 log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
                 return False
-        rt = Runtime(params, conf, iface)
+        inst = VrrpInstance(params)
+        rt = Runtime(params, conf, inst, iface)
+        group4 = model.global_defs.vrrp_mcast_group4
+        if isinstance(group4, IPv4Address):
+            rt.group4 = group4
         for spec in conf.vips + conf.evips:
             a = address_from_spec(spec, iface.ifname if iface else None)
             if a is not None:
                 rt.addresses[spec.address] = a
-        inst = VrrpInstance(params)
         self.engine.add_instance(inst, iface.ifindex if iface else 0)
         self.runtime[conf.name] = rt
         try:
@@ -411,7 +447,7 @@ class VrrpChild:
                          "added to" if ev.added else "removed from", ev.ifname)
             if not ev.added:
                 await self.executor.restore(ev)
-            for rt in self.runtime.values():
+            for rt in list(self.runtime.values()):  # a reload may change the dict while we await
                 if rt.iface is None or rt.iface.ifindex != ev.ifindex or rt.params.src_ip is not None:
                     continue
                 if ev.address in rt.addresses:
@@ -512,10 +548,15 @@ class VrrpChild:
         assert self.driver is not None and self.executor is not None
         if self.scripts is not None:
             await self.scripts.stop()
+        for tracker in (self.files, self.processes):
+            if tracker is not None:
+                tracker.stop()
         self.driver.shutdown()
         await self.executor.drain()
         if self.notifier is not None:
             await self.notifier.notifier.close()
+        if self.fifos is not None:
+            self.fifos.close()
         for t in self._tasks:
             t.cancel()
         for sock in self.sockets.values():
@@ -524,6 +565,9 @@ class VrrpChild:
         with contextlib.suppress(Exception):
             self.ipr.close()
         log.info("Stopped")
+
+
+EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child
 
 
 def run_vrrp_child(opts: Options) -> int:
@@ -536,5 +580,8 @@ def run_vrrp_child(opts: Options) -> int:
         return 1
     try:
         return asyncio.run(VrrpChild(opts).run())
+    except Exception:
+        log.exception("VRRP child failed")
+        return EXIT_PROGRAM_ERROR
     finally:
         pid.remove()

@@ -19,25 +19,11 @@ import itertools
 
 from pykeepalived.vrrp.effects import Effect, State
 from pykeepalived.vrrp.instance import VrrpInstance
-from pykeepalived.vrrp.packet import AH_PROTO, RxPacket
+from pykeepalived.vrrp.packet import PacketError, RxPacket
 from pykeepalived.vrrp.params import IPAddress
+from pykeepalived.vrrp.receive import peek_vrid
 from pykeepalived.vrrp.sync_group import SyncGroup
 from pykeepalived.vrrp.tracking import TrackValue
-
-
-def peek_vrid(rx: RxPacket) -> int | None:
-    """VRID of a received datagram without decoding it (None if too short to tell)."""
-    data = rx.data
-    if rx.family == 6:
-        return data[1] if len(data) >= 2 else None
-    if len(data) < 20:
-        return None
-    off = (data[0] & 0x0F) * 4
-    if data[9] == AH_PROTO:
-        if len(data) < off + 2:
-            return None
-        off += (data[off + 1] + 2) * 4
-    return data[off + 1] if len(data) >= off + 2 else None
 
 
 class VrrpEngine:
@@ -149,8 +135,9 @@ class VrrpEngine:
         return out
 
     def lookup(self, rx: RxPacket) -> VrrpInstance | None:
-        vrid = peek_vrid(rx)
-        if vrid is None:
+        try:
+            vrid = peek_vrid(rx.data, rx.family)
+        except PacketError:
             return None
         cands = self._demux.get((rx.ifindex, rx.family, vrid))
         if not cands:
