@@ -161,3 +161,33 @@ def test_check_script_weight_moves_vip_and_notify_records(lab: Lab, nodes: list[
     lines = rec.read_text().splitlines()
     assert lines[0] == "INSTANCE VI_1 BACKUP 150"
     assert "INSTANCE VI_1 BACKUP 90" in lines
+
+
+def test_virtual_and_static_routes_rules_follow_mastership(lab: Lab, nodes: list[Node]) -> None:
+    static = """static_ipaddress {
+    203.0.113.1/32 dev eth0
+}
+static_routes {
+    203.0.113.128/25 dev eth0 table 101
+}
+"""
+    extra = """    virtual_routes {
+        198.51.100.0/24 via 192.0.2.254 dev eth0
+    }
+    virtual_rules {
+        from 192.0.2.100 table 100 priority 100
+    }"""
+    a = Node(lab["n1"], static + instance_conf(prio=150, extra=extra)).start()
+    nodes.append(a)
+    wait_for(lambda: a.has("203.0.113.1"), 10)
+    assert "203.0.113.128/25" in lab["n1"].run(["ip", "route", "show", "table", "101"])
+    wait_for(lambda: a.has(VIP), 15)
+    wait_for(lambda: "198.51.100.0/24 via 192.0.2.254" in lab["n1"].run(["ip", "route"]), 5)
+    assert "from 192.0.2.100 lookup 100" in lab["n1"].run(["ip", "rule"])
+    assert a.stop() == 0
+    nodes.remove(a)
+    # everything the daemon added is gone after it stops
+    assert "198.51.100.0/24" not in lab["n1"].run(["ip", "route"])
+    assert "192.0.2.100" not in lab["n1"].run(["ip", "rule"])
+    assert not a.has("203.0.113.1") and not a.has(VIP)
+    assert "203.0.113.128" not in lab["n1"].run(["ip", "route", "show", "table", "101"], check=False)

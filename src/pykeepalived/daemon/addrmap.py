@@ -9,7 +9,10 @@ from __future__ import annotations
 import ipaddress
 
 from pykeepalived.config.model import VipSpec
-from pykeepalived.linux.addresses import Address, broadcast_for
+from pykeepalived.config.routes import Prefix as CfgPrefix
+from pykeepalived.config.routes import Route as CfgRoute
+from pykeepalived.config.rules import Rule as CfgRule
+from pykeepalived.linux.addresses import Address, Nexthop, Route, Rule, broadcast_for
 
 _SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 _IFA_FLAGS = {"home": 0x10, "-nodad": 0x02, "mngtmpaddr": 0x100, "noprefixroute": 0x200, "autojoin": 0x400}
@@ -70,4 +73,37 @@ def address_from_spec(spec: VipSpec, default_dev: str | None) -> Address | None:
         flags=flags,
         preferred_lft=preferred,
         no_track=no_track,
+    )
+
+
+_RTN_NAMES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
+              7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat"}
+
+
+def _network(p: CfgPrefix | None, family: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if p is None or p.address is None:
+        return None
+    return ipaddress.ip_network(f"{p.address}/{p.prefix}", strict=False)
+
+
+def route_from_config(r: CfgRoute) -> Route:
+    """The configuration's typed route as the netlink layer takes it."""
+    dst = _network(r.dst, r.family) or ipaddress.ip_network("0.0.0.0/0" if r.family == 4 else "::/0")
+    mtu = dict(r.metrics).get("mtu")
+    return Route(
+        dst=dst, via=r.via, dev=r.dev, src=r.src, table=r.table, metric=r.metric, protocol=r.protocol,
+        scope=r.scope, type=_RTN_NAMES.get(r.type, "unicast"), tos=r.tos, onlink=r.onlink, mtu=mtu,
+        nexthops=tuple(Nexthop(h.via, h.dev, h.weight or 1, h.onlink) for h in r.nexthops),
+        no_track=not r.track,
+    )
+
+
+def rule_from_config(r: CfgRule) -> Rule:
+    opts = dict(r.options)
+    spl = opts.get("suppress_prefixlength")
+    return Rule(
+        family=r.family, src=_network(r.from_, r.family), dst=_network(r.to, r.family), table=r.table,
+        priority=r.priority, tos=r.tos, fwmark=r.fwmark, fwmask=r.fwmask, iif=r.iif, oif=r.oif,
+        action=None if r.action == "table" else r.action, goto=r.goto,
+        suppress_prefixlength=int(spl) if spl is not None else None, no_track=not r.track,
     )

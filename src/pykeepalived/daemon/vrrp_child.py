@@ -31,7 +31,7 @@ from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import Model
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.to_params import instance_params
-from pykeepalived.daemon.addrmap import address_from_spec
+from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.log import DETAIL, log, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import StatusWriter
@@ -46,7 +46,18 @@ from pykeepalived.daemon.trackers import (
     smtp_alerter,
     tracked_interfaces,
 )
-from pykeepalived.linux.addresses import Address, AddressKeeper, add_address, del_address
+from pykeepalived.linux.addresses import (
+    Address,
+    AddressKeeper,
+    Route,
+    Rule,
+    add_address,
+    add_route,
+    add_rule,
+    del_address,
+    del_route,
+    del_rule,
+)
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
@@ -109,6 +120,8 @@ class Runtime:
     iface: InterfaceInfo | None
     sock: VrrpSocket | None = None
     addresses: dict[IPAddress, Address] = field(default_factory=dict)  # VIPs and eVIPs
+    routes: list[Route] = field(default_factory=list)  # virtual_routes
+    rules: list[Rule] = field(default_factory=list)  # virtual_rules
     ip_id: int = 0
     group4: IPv4Address = VRRP_GROUP4  # pseudo-header destination for old_unicast_checksum
 
@@ -212,9 +225,28 @@ class LinuxExecutor:
             if err is not None:
                 log.error("(%s) Error adding %s: %s", c.instance, a, err.strerror or err)
         self.keeper.want(self._addrs(rt, c.vips + c.evips))
+        # keepalived.md §1.11.2: VIPs, eVIPs, then routes, then rules
+        if rt.routes:
+            log.info("(%s) setting Virtual Routes", c.instance)
+        for r in rt.routes:
+            if (err := await add_route(ipr, r)) is not None:
+                log.error("(%s) Error adding route %s: %s", c.instance, r.dst, err.strerror or err)
+        if rt.rules:
+            log.info("(%s) setting Virtual Rules", c.instance)
+        for u in rt.rules:
+            if (err := await add_rule(ipr, u)) is not None:
+                log.error("(%s) Error adding rule: %s", c.instance, err.strerror or err)
 
     async def _release(self, r: ReleaseAddresses) -> None:
         rt = self.child.runtime[r.instance]
+        ipr = self.child.ipr
+        # leaving MASTER: rules, routes, then addresses (keepalived's order)
+        for u in rt.rules:
+            if (err := await del_rule(ipr, u)) is not None:
+                log.error("(%s) Error removing rule: %s", r.instance, err.strerror or err)
+        for route in rt.routes:
+            if (err := await del_route(ipr, route)) is not None:
+                log.error("(%s) Error removing route %s: %s", r.instance, route.dst, err.strerror or err)
         addrs = self._addrs(rt, r.vips + r.evips)
         self.keeper.unwant(addrs)
         if r.vips:
@@ -371,6 +403,8 @@ class VrrpChild:
             a = address_from_spec(spec, iface.ifname if iface else None)
             if a is not None:
                 rt.addresses[spec.address] = a
+        rt.routes = [route_from_config(r) for r in conf.virtual_routes]
+        rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
         self.engine.add_instance(inst, iface.ifindex if iface else 0)
         self.runtime[conf.name] = rt
         try:
@@ -483,6 +517,7 @@ class VrrpChild:
         self.ipr = AsyncIPRoute()
         self.executor = LinuxExecutor(self)
         self.executor.start()
+        await self.set_static(model, add=True)
         await self.build(model)
         await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop), self.executor)
@@ -500,6 +535,26 @@ class VrrpChild:
             break
         await self.shutdown()
         return 0
+
+    async def set_static(self, model: Model, add: bool) -> None:
+        """static_ipaddress / static_routes / static_rules: set at start, removed at stop."""
+        dflt = model.global_defs.default_interface
+        addrs = [a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None]
+        routes = [route_from_config(r) for r in model.static_routes]
+        rules = [rule_from_config(r) for r in model.static_rules]
+        Op = Callable[..., Awaitable[OSError | None]]
+        ops: list[tuple[Op, object]]
+        if add:
+            ops = [(add_address, a) for a in addrs] + [(add_route, r) for r in routes]
+            ops += [(add_rule, u) for u in rules]
+        else:
+            ops = [(del_rule, u) for u in rules] + [(del_route, r) for r in routes]
+            ops += [(del_address, a) for a in addrs]
+        for op, item in ops:
+            err = await op(self.ipr, item)
+            if err is not None:
+                verb = "Adding" if add else "Removing"
+                log.error("%s static %s failed: %s", verb, item, err.strerror or err)
 
     @staticmethod
     def _group_of(model: Model, name: str) -> object:
@@ -553,6 +608,8 @@ class VrrpChild:
                 tracker.stop()
         self.driver.shutdown()
         await self.executor.drain()
+        if self.model is not None and not self.opts.dont_release_vrrp:
+            await self.set_static(self.model, add=False)
         if self.notifier is not None:
             await self.notifier.notifier.close()
         if self.fifos is not None:
