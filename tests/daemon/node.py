@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pykeepalived.lab import Host
+from pykeepalived.lab import Host, LabError
 
 PYKEEPALIVED = [sys.executable, "-m", "pykeepalived"]
 
@@ -83,7 +83,10 @@ class Node:
         return self.log.read_text(errors="replace")
 
     def addresses(self, dev: str = "eth0") -> set[str]:
-        data = json.loads(self.host.run(["ip", "-j", "addr", "show", "dev", dev]))
+        try:
+            data = json.loads(self.host.run(["ip", "-j", "addr", "show", "dev", dev]))
+        except LabError:  # no such device (yet)
+            return set()
         return {a["local"] for link in data for a in link.get("addr_info", [])}
 
     def has(self, vip: str, dev: str = "eth0") -> bool:

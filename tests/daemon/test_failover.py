@@ -191,3 +191,21 @@ static_routes {
     assert "192.0.2.100" not in lab["n1"].run(["ip", "rule"])
     assert not a.has("203.0.113.1") and not a.has(VIP)
     assert "203.0.113.128" not in lab["n1"].run(["ip", "route", "show", "table", "101"], check=False)
+
+
+def test_use_vmac(lab: Lab, nodes: list[Node]) -> None:
+    lab["client"].sysctl("net.ipv4.conf.all.arp_accept", 1)  # let gratuitous ARP create entries
+    lab["client"].sysctl("net.ipv4.conf.eth0.arp_accept", 1)
+    a = Node(lab["n1"], instance_conf(prio=150, extra="    use_vmac")).start()
+    nodes.append(a)
+    wait_for(lambda: a.has(VIP, dev="vrrp.51"), 15)
+    link = lab["n1"].run(["ip", "-d", "link", "show", "vrrp.51"])
+    assert "00:00:5e:00:01:33" in link and "macvlan mode private" in link
+    assert lab["n1"].sysctl("net.ipv4.conf.eth0.arp_ignore") == "1"
+    # the gratuitous ARPs announce the virtual MAC for the VIP
+    wait_for(lambda: "00:00:5e:00:01:33" in lab["client"].run(["ip", "neigh", "show", VIP]), 5)
+    lab["client"].run(["ping", "-c1", "-W2", VIP])
+    assert a.stop() == 0
+    nodes.remove(a)
+    assert "vrrp.51" not in lab["n1"].run(["ip", "link"]), "VMAC left behind"
+    assert lab["n1"].sysctl("net.ipv4.conf.eth0.arp_ignore") == "0", "sysctl not restored"

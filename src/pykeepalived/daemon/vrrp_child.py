@@ -61,6 +61,7 @@ from pykeepalived.linux.addresses import (
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, VrrpSocket
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier
@@ -120,6 +121,7 @@ class Runtime:
     iface: InterfaceInfo | None
     sock: VrrpSocket | None = None
     addresses: dict[IPAddress, Address] = field(default_factory=dict)  # VIPs and eVIPs
+    vmac: Vmac | None = None  # use_vmac: adverts, VIPs and GARP on the macvlan
     routes: list[Route] = field(default_factory=list)  # virtual_routes
     rules: list[Rule] = field(default_factory=list)  # virtual_rules
     ip_id: int = 0
@@ -306,6 +308,7 @@ class VrrpChild:
         self.stop_event = asyncio.Event()
         self.reload_requested = False
         self._macs: dict[str, bytes] = {}
+        self.vmacs: VmacManager
         self._tasks: list[asyncio.Task[Any]] = []
         self.notifier: NotifyDispatcher | None = None
         self.scripts: ScriptTrackers | None = None
@@ -396,23 +399,29 @@ class VrrpChild:
                 return False
         inst = VrrpInstance(params)
         rt = Runtime(params, conf, inst, iface)
+        if conf.use_vmac is not None and iface is not None:
+            rt.vmac = await self._vmac(conf, params, iface)
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
+        addr_dev = rt.vmac.ifname if rt.vmac else (iface.ifname if iface else None)
         for spec in conf.vips + conf.evips:
-            a = address_from_spec(spec, iface.ifname if iface else None)
+            a = address_from_spec(spec, addr_dev)
             if a is not None:
                 rt.addresses[spec.address] = a
         rt.routes = [route_from_config(r) for r in conf.virtual_routes]
         rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
-        self.engine.add_instance(inst, iface.ifindex if iface else 0)
-        self.runtime[conf.name] = rt
         try:
             rt.sock = self._socket_for(rt)
         except OSError as exc:
             log.error("(%s) cannot open VRRP socket: %s", conf.name, exc)
+        # received adverts are matched to instances by the receiving interface (a VMAC's own index)
+        self.engine.add_instance(inst, rt.sock.ifindex if rt.sock else (iface.ifindex if iface else 0))
+        self.runtime[conf.name] = rt
         if iface is not None:
             src = params.src_ip or self._primary(iface, params)
+            if rt.vmac is not None and rt.vmac.link_local is not None and params.family == 6:
+                src = params.src_ip or rt.vmac.link_local  # a VMAC advertises from its own link-local
             inst.set_source_address(src, 0)
             if not params.dont_track_primary:
                 inst.set_link(iface.up and iface.running, 0)
@@ -422,13 +431,34 @@ class VrrpChild:
                     inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
         return True
 
+    async def _vmac(self, conf: ConfInstance, p: InstanceParams, iface: InterfaceInfo) -> Vmac | None:
+        """use_vmac [NAME] [MAC] ...: keepalived.md §1.11.4 / §5.8."""
+        words = [w for w in conf.use_vmac or () if w not in ("netlink_notify_msg",)]
+        name = mac = None
+        for w in words:
+            if w.count(":") == 5 and mac is None:
+                mac = w
+            elif name is None and w != "group":
+                name = w
+        xmit_base = any(kw == "vmac_xmit_base" for kw, _ in conf.options)
+        try:
+            ll = p.src_ip if isinstance(p.src_ip, IPv6Address) else None
+            vmac = await self.vmacs.create(iface.ifname, p.vrid, p.family, name=name, mac=mac,
+                                           link_local=ll, xmit_base=xmit_base)
+        except OSError as exc:
+            log.error("(%s) Unable to create VMAC interface: %s", conf.name, exc)
+            return None
+        log.log(DETAIL, "(%s): Success creating VMAC interface %s", conf.name, vmac.ifname)
+        return vmac
+
     def _primary(self, iface: InterfaceInfo, p: InstanceParams) -> IPAddress | None:
         exclude = set(p.vips) | set(p.evips)
         return iface.primary_ipv4(exclude) if p.family == 4 else iface.link_local_ipv6(exclude)
 
     def _socket_for(self, rt: Runtime) -> VrrpSocket | None:
         p = rt.params
-        ifname = rt.iface.ifname if rt.iface else None
+        xmit_base = any(kw == "vmac_xmit_base" for kw, _ in rt.conf.options)
+        ifname = rt.vmac.ifname if rt.vmac and not xmit_base else (rt.iface.ifname if rt.iface else None)
         if ifname is None:
             return None
         proto = AH_PROTO if p.auth_type is AuthType.AH else VRRP_PROTO
@@ -515,6 +545,7 @@ class VrrpChild:
         self.log_diagnostics(diags)
         self.model = model
         self.ipr = AsyncIPRoute()
+        self.vmacs = VmacManager(self.ipr)
         self.executor = LinuxExecutor(self)
         self.executor.start()
         await self.set_static(model, add=True)
@@ -610,6 +641,7 @@ class VrrpChild:
         await self.executor.drain()
         if self.model is not None and not self.opts.dont_release_vrrp:
             await self.set_static(self.model, add=False)
+            await self.vmacs.close()
         if self.notifier is not None:
             await self.notifier.notifier.close()
         if self.fifos is not None:
