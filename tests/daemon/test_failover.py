@@ -209,3 +209,33 @@ def test_use_vmac(lab: Lab, nodes: list[Node]) -> None:
     nodes.remove(a)
     assert "vrrp.51" not in lab["n1"].run(["ip", "link"]), "VMAC left behind"
     assert lab["n1"].sysctl("net.ipv4.conf.eth0.arp_ignore") == "0", "sysctl not restored"
+
+
+def test_vrrp_child_killed_is_respawned_and_converges(lab: Lab, nodes: list[Node]) -> None:
+    a, b = start_pair(lab, nodes, instance_conf(prio=150), instance_conf(prio=100))
+    wait_for(lambda: a.has(VIP), 15)
+    old = a.vrrp_pid()
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: a.vrrp_pid() not in (None, old), 3)
+    assert "VRRP child process(%d) died: Respawning" % old in a.logs()
+    # the stale VIP is dropped by the new child, the backup may hold it meanwhile, then n1 preempts
+    wait_for(lambda: a.has(VIP) and not b.has(VIP), 15)
+    time.sleep(1.5)
+    assert a.has(VIP) != b.has(VIP)
+
+
+def test_unicast_peers(lab: Lab, nodes: list[Node]) -> None:
+    def conf(prio: int, me: str, peer: str) -> str:
+        extra = f"    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}"
+        return instance_conf(prio=prio, extra=extra)
+
+    a, b = start_pair(lab, nodes, conf(150, "192.0.2.1", "192.0.2.2"), conf(100, "192.0.2.2", "192.0.2.1"))
+    wait_for(lambda: a.has(VIP), 15)
+    time.sleep(2)
+    assert not b.has(VIP)
+    # no multicast adverts at all: only unicast between the peers
+    out = lab["client"].run(["timeout", "2.5", "tcpdump", "-c", "1", "-ni", "eth0", "ip proto 112"], check=False)
+    assert "224.0.0.18" not in out
+    a.kill()
+    wait_for(lambda: b.has(VIP), 8)

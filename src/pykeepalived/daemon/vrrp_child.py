@@ -550,6 +550,7 @@ class VrrpChild:
         self.executor.start()
         await self.set_static(model, add=True)
         await self.build(model)
+        await self.remove_stale_addresses()
         await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
@@ -566,6 +567,12 @@ class VrrpChild:
             break
         await self.shutdown()
         return 0
+
+    async def remove_stale_addresses(self) -> None:
+        """Every instance starts as BACKUP: VIPs left by a killed predecessor must not linger."""
+        for rt in self.runtime.values():
+            for a in rt.addresses.values():
+                await del_address(self.ipr, a)
 
     async def set_static(self, model: Model, add: bool) -> None:
         """static_ipaddress / static_routes / static_rules: set at start, removed at stop."""
