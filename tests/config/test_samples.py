@@ -13,7 +13,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.to_params import instance_params
 
 HERE = Path(__file__).parent
-SAMPLES = sorted(p for p in (HERE / "samples").iterdir() if p.suffix != ".json")
+SAMPLES = sorted(p for p in (HERE / "samples").iterdir() if p.is_file() and p.suffix != ".json")
 
 
 @pytest.mark.parametrize("path", SAMPLES, ids=lambda p: p.name)

@@ -41,7 +41,7 @@ def test_hard_kill_backup_takes_over(lab: Lab, nodes: list[Node]) -> None:
     time.sleep(1)
     a.kill()
     # master down interval for priority 100, v2 1 s: 3 + 156/256 s = 3.609375 s
-    took = wait_for(lambda: b.has(VIP), 8)
+    took = wait_for(lambda: b.has(VIP), 15)
     assert took > 2.5, took
     assert "(VI_1) Entering MASTER STATE" in b.logs()
 
@@ -77,7 +77,7 @@ def test_equal_priority_backup_never_preempts_and_masters_tie_break_by_address(
     for h in (lab["n1"], lab["n2"]):
         h.run(["nft", "add table inet splitbrain; add chain inet splitbrain in "
                "{ type filter hook input priority 0; }; add rule inet splitbrain in ip protocol vrrp drop"])
-    wait_for(lambda: b.has(VIP), 10)
+    wait_for(lambda: b.has(VIP), 15)
     for h in (lab["n1"], lab["n2"]):
         h.run(["nft", "delete table inet splitbrain"])
     try:
@@ -100,7 +100,7 @@ def test_preemption_and_nopreempt(lab: Lab, nodes: list[Node]) -> None:
     c = Node(lab["n2"], instance_conf(prio=150)).start()
     nodes.append(c)
     # preempting backup: discards the lower-priority adverts and takes over at its master down interval
-    wait_for(lambda: c.has(VIP) and not a.has(VIP), 10)
+    wait_for(lambda: c.has(VIP) and not a.has(VIP), 20)
     assert "received lower priority (100) advert from 192.0.2.1 - discarding" in c.logs()
 
 
@@ -109,7 +109,7 @@ def test_link_down_goes_fault_and_back(lab: Lab, nodes: list[Node]) -> None:
     wait_for(lambda: a.has(VIP), 15)
     lab["n1"].ip("link", "set", "eth0", "down")
     wait_for(lambda: "(VI_1) Entering FAULT STATE" in a.logs(), 5)
-    wait_for(lambda: b.has(VIP), 6)
+    wait_for(lambda: b.has(VIP), 15)
     lab["n1"].ip("link", "set", "eth0", "up")
     wait_for(lambda: a.has(VIP) and not b.has(VIP), 12)
 
@@ -126,11 +126,11 @@ def test_ipv6_instance(lab: Lab, nodes: list[Node]) -> None:
     v6 = "2001:db8::100"
     conf = lambda p: instance_conf(prio=p, vips=("fe80::100/64", f"{v6}/64"), vrid=52)  # noqa: E731
     a, b = start_pair(lab, nodes, conf(150), conf(100))
-    wait_for(lambda: a.has(v6), 10)
+    wait_for(lambda: a.has(v6), 15)
     time.sleep(1.5)
     assert not b.has(v6)
     a.kill()
-    wait_for(lambda: b.has(v6), 8)
+    wait_for(lambda: b.has(v6), 15)
 
 
 def test_check_script_weight_moves_vip_and_notify_records(lab: Lab, nodes: list[Node], tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -152,11 +152,11 @@ def test_check_script_weight_moves_vip_and_notify_records(lab: Lab, nodes: list[
     nodes += [a, b]
     wait_for(lambda: a.has(VIP), 15)
     flag.unlink()  # check fails: 150 - 60 = 90 < 100, the backup preempts
-    wait_for(lambda: b.has(VIP) and not a.has(VIP), 8)
+    wait_for(lambda: b.has(VIP) and not a.has(VIP), 15)
     assert "VRRP_Script(chk) failed (exited with status 1)" in a.logs()
     assert "(VI_1) Changing effective priority from 150 to 90" in a.logs()
     flag.write_text("1")
-    wait_for(lambda: a.has(VIP) and not b.has(VIP), 8)
+    wait_for(lambda: a.has(VIP) and not b.has(VIP), 15)
     wait_for(lambda: rec.exists() and rec.read_text().count("INSTANCE VI_1 MASTER 150") >= 2, 5)
     lines = rec.read_text().splitlines()
     assert lines[0] == "INSTANCE VI_1 BACKUP 150"
@@ -179,7 +179,7 @@ static_routes {
     }"""
     a = Node(lab["n1"], static + instance_conf(prio=150, extra=extra)).start()
     nodes.append(a)
-    wait_for(lambda: a.has("203.0.113.1"), 10)
+    wait_for(lambda: a.has("203.0.113.1"), 15)
     assert "203.0.113.128/25" in lab["n1"].run(["ip", "route", "show", "table", "101"])
     wait_for(lambda: a.has(VIP), 15)
     wait_for(lambda: "198.51.100.0/24 via 192.0.2.254" in lab["n1"].run(["ip", "route"]), 5)
@@ -238,4 +238,4 @@ def test_unicast_peers(lab: Lab, nodes: list[Node]) -> None:
     out = lab["client"].run(["timeout", "2.5", "tcpdump", "-c", "1", "-ni", "eth0", "ip proto 112"], check=False)
     assert "224.0.0.18" not in out
     a.kill()
-    wait_for(lambda: b.has(VIP), 8)
+    wait_for(lambda: b.has(VIP), 15)
