@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.check.netlab import lb_lab
-from tests.check.servers import nginx
 
 from pykeepalived.linux.nft_lb import slots
 from pykeepalived.lvs.model import Dest
+from tests.check.netlab import lb_lab
+from tests.check.servers import nginx
 
 VIP = "198.51.100.10"
 RS = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]

@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.check.servers import DnsResponder, UdpResponder, free_port, make_cert, nginx
 
 from pykeepalived.check.model import (
     ConnOpts,
@@ -30,6 +29,7 @@ from pykeepalived.check.probes.misc import probe_misc
 from pykeepalived.check.probes.ping import probe_ping
 from pykeepalived.check.probes.smtp import probe_smtp
 from pykeepalived.check.probes.udp import probe_udp
+from tests.check.servers import DnsResponder, UdpResponder, free_port, make_cert, nginx
 
 LO = "127.0.0.1"
 

@@ -50,7 +50,8 @@ def test_deprecated_alias_warns(tmp_path: Path) -> None:
     )
     m, diags = load_config(str(f), "x")
     assert any("nb_get_retry is deprecated" in d.message and d.loc.line == 8 for d in diags)
-    assert ("retry", 3) in m.virtual_servers[0].real_servers[0].checkers[0].options
+    ck = m.virtual_servers[0].real_servers[0].checkers[0]
+    assert ck.retry == 3 and ck.delay_before_retry_us == 3_000_000  # HTTP_GET's own default
 
 
 def test_did_you_mean(tmp_path: Path) -> None:

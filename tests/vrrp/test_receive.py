@@ -143,17 +143,19 @@ def test_chain_a_single_check(
     assert signature(v) == (result, counters, (log,) if log else ())
 
 
+PAIRS_A = [
+    (i, j)
+    for i, j in itertools.combinations(range(len(CHAIN_A)), 2)
+    if not ("addresses" in CHAIN_A[i][1] and "addresses" in CHAIN_A[j][1])  # one field, two mutations
+]
+
+
 @pytest.mark.parametrize(
-    ("first", "second"),
-    list(itertools.combinations(range(len(CHAIN_A)), 2)),
-    ids=[f"{CHAIN_A[i][0]}+{CHAIN_A[j][0]}" for i, j in itertools.combinations(range(len(CHAIN_A)), 2)],
+    ("first", "second"), PAIRS_A, ids=[f"{CHAIN_A[i][0]}+{CHAIN_A[j][0]}" for i, j in PAIRS_A]
 )
 def test_chain_a_order(first: int, second: int) -> None:
     _, mut1, result, counters, log = CHAIN_A[first]
-    mut2 = dict(CHAIN_A[second][1])
-    if "addresses" in mut1 and "addresses" in mut2:
-        pytest.skip("both mutate the address list")
-    v = check(P_A, BASE_A.replace(**{**mut2, **mut1}))
+    v = check(P_A, BASE_A.replace(**{**CHAIN_A[second][1], **mut1}))
     assert shape(signature(v)) == shape((result, counters, (log,) if log else ()))
 
 

@@ -68,6 +68,10 @@ class Pkt:
     csum_xor: int = 0  # flips checksum bits
     unicast_icv: bool = False
 
+    @property
+    def family6(self) -> bool:
+        return isinstance(self.src, IPv6Address)
+
     def replace(self, **kw: object) -> Pkt:
         return dataclasses.replace(self, **kw)  # type: ignore[arg-type]
 

@@ -14,22 +14,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.model import (
-    Checker,
     GlobalDefs,
     Model,
     Named,
     Options,
-    RealServer,
     SyncGroup,
     Track,
+    TrackFile,
+    TrackProcess,
     VipSpec,
     VirtualServer,
     VrrpInstance,
     VrrpScript,
 )
 from pykeepalived.config.parser import Item, Node
+from pykeepalived.config.routes import Route, parse_route
+from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
@@ -104,20 +107,6 @@ def _weight(node: Node | None, lo: int, hi: int, what: str, rep: Reporter) -> tu
     return v, len(w) > 1 and w[1] == "reverse"
 
 
-def _options(node: Node, skip: set[str]) -> Options:
-    out: list[tuple[str, object]] = []
-    for c in node.children:
-        if c.kw in skip:
-            continue
-        if c.items or (c.value is None and not c.children):
-            out.append((c.kw, tuple(i.words for i in c.items)))
-        elif c.children:
-            out.append((c.kw, (c.value, _options(c, set()))))
-        else:
-            out.append((c.kw, c.value))
-    return tuple(out)
-
-
 class Builder:
     def __init__(self, rep: Reporter) -> None:
         self.rep = rep
@@ -129,9 +118,12 @@ class Builder:
         self.scripts: list[VrrpScript] = []
         self.groups: list[SyncGroup] = []
         self.named: list[Named] = []
+        self.track_files: list[TrackFile] = []
+        self.track_processes: list[TrackProcess] = []
         self.static_ip: list[VipSpec] = []
-        self.static_routes: list[tuple[str, ...]] = []
-        self.static_rules: list[tuple[str, ...]] = []
+        self.static_routes: list[Route] = []
+        self.static_rules: list[Rule] = []
+        self.rule_prios = RulePriorities()
         self.linkbeat: list[tuple[str, ...]] = []
         self.garp_groups: list[Options] = []
         self.vsgs: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
@@ -155,21 +147,23 @@ class Builder:
                 case "static_ipaddress":
                     self.static_ip += [v for i in n.items if (v := parse_vip(i, self.rep)) is not None]
                 case "static_routes":
-                    self.static_routes += [i.words for i in n.items]
+                    self.static_routes += self._routes(n, True)
                 case "static_rules":
-                    self.static_rules += [i.words for i in n.items]
+                    self.static_rules += self._rules(n, True)
                 case "linkbeat_interfaces" | "interface_up_down_delays":
                     self.linkbeat += [(n.kw, *i.words) for i in n.items]
                 case "garp_group":
-                    self.garp_groups.append(_options(n, set()))
+                    self.garp_groups.append(options(n, set()))
                 case "virtual_server_group":
                     self.vsgs.append((str(n.value), tuple(i.words for i in n.items)))
                 case "virtual_server":
-                    self._vs(n)
+                    vs = build_vs(n, self.rep)
+                    if vs is not None:
+                        self.vss.append(vs)
                 case "SSL":
                     if self.ssl is not None:
                         self.rep.error(n.loc, "SSL context already specified - replacing")
-                    self.ssl = _options(n, set())
+                    self.ssl = options(n, set())
                 case _:
                     self.root_opts.append((n.kw, n.value))
         self._resolve()
@@ -179,6 +173,8 @@ class Builder:
             vrrp_instances=tuple(self.instances),
             vrrp_scripts=tuple(self.scripts),
             sync_groups=tuple(self.groups),
+            track_files=tuple(self.track_files),
+            track_processes=tuple(self.track_processes),
             named_blocks=tuple(self.named),
             static_ipaddress=tuple(self.static_ip),
             static_routes=tuple(self.static_routes),
@@ -189,6 +185,20 @@ class Builder:
             virtual_servers=tuple(self.vss),
             ssl=self.ssl,
         )
+
+    # -- routes and rules -----------------------------------------------------------------------
+    def _track_groups(self, static: bool) -> set[str] | None:
+        return {x.name for x in self.named if x.kind == "track_group"} if static else None
+
+    def _routes(self, n: Node, static: bool) -> list[Route]:
+        tg = self._track_groups(static)
+        return [r for i in n.items if (r := parse_route(i.words, i.loc, self.rep, tg)) is not None]
+
+    def _rules(self, n: Node, static: bool) -> list[Rule]:
+        tg = self._track_groups(static)
+        return [
+            r for i in n.items if (r := parse_rule(i.words, i.loc, self.rep, self.rule_prios, tg)) is not None
+        ]
 
     # -- global_defs ----------------------------------------------------------------------------
     def _global(self, n: Node) -> None:
@@ -211,18 +221,27 @@ class Builder:
                 g = replace(g, log_unknown_vrids=True)
             elif kw == "enable_script_security":
                 g = replace(g, enable_script_security=True)
-            elif kw in _GLOBAL_TYPED:
-                g = replace(g, **{kw: v})  # type: ignore[arg-type]
             elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
                 self.garp[kw[5:]] = int(v)  # type: ignore[call-overload]
-                self.gopts.append((kw, v))
-            elif kw == "vrrp_min_garp" and v:
-                for k, d in (("garp_master_repeat", 1), ("garp_master_delay", 0), ("garp_master_refresh", 0)):
-                    self.garp.setdefault(k, d)
-                self.gopts.append((kw, v))
+                g = replace(g, **{kw: v})  # type: ignore[arg-type]
+            elif kw == "vrrp_min_garp":
+                if v:
+                    for k, d in (
+                        ("garp_master_repeat", 1),
+                        ("garp_master_delay", 0),
+                        ("garp_master_refresh", 0),
+                    ):
+                        self.garp.setdefault(k, d)
+                        g = replace(g, **{"vrrp_" + k: self.garp[k]})  # type: ignore[arg-type]
+                g = replace(g, vrrp_min_garp=bool(v))
             elif kw == "smtp_connect_timeout" and v == 0:
                 self.rep.error(c.loc, "smtp_conect_timeout must be greater than 0, setting to 1")
-                self.gopts.append((kw, 1))
+                g = replace(g, smtp_connect_timeout=1)
+            elif kw == "max_auto_priority":
+                assert isinstance(v, tuple)
+                g = replace(g, max_auto_priority=int(v[0]) if v and v[0].lstrip("-").isdigit() else -1)
+            elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
+                g = replace(g, **{kw if kw in _GLOBAL_TYPED else kw + "_us": v})  # type: ignore[arg-type]
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
             else:
@@ -317,9 +336,9 @@ class Builder:
                             continue  # keepalived drops duplicates silently
                         target.append(vip)
                 case "virtual_routes":
-                    f["virtual_routes"] = tuple(i.words for i in c.items)
+                    f["virtual_routes"] = tuple(self._routes(c, False))
                 case "virtual_rules":
-                    f["virtual_rules"] = tuple(i.words for i in c.items)
+                    f["virtual_rules"] = tuple(self._rules(c, False))
                 case "unicast_src_ip" | "mcast_src_ip" | "mcast_dst_ip":
                     f[kw] = v
                 case "unicast_peer":
@@ -561,7 +580,7 @@ class Builder:
                     "on the sync group",
                     ConfigErr.DEPRECATED,
                 )
-        opts = _options(
+        opts = options(
             n,
             {
                 "group",
@@ -580,130 +599,56 @@ class Builder:
         self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc))
 
     def _named(self, n: Node) -> None:
+        name = str(n.value)
+        if n.kw == "track_file":
+            if n.get("file") is None:
+                self.rep.error(n.end, f"No file set for track_file {name} - removing")
+                return
+            f: dict[str, object] = {"name": name, "loc": n.loc}
+            fill(TrackFile, n, f, {"weight", "init_file"})
+            w = _weight(n.get("weight"), -254, 254, f"track file {name}", self.rep)
+            if w is not None:
+                f["weight"], f["reverse"] = w
+            init = n.get("init_file")
+            if init is not None:
+                f["init_file"] = init.value
+            self.track_files.append(TrackFile(**f))  # type: ignore[arg-type]
+            return
+        if n.kw == "vrrp_track_process":
+            if n.get("process") is None:
+                self.rep.error(n.end, f"Process name not specified for track_process {name} - removing")
+                return
+            f = {"name": name, "loc": n.loc}
+            fill(TrackProcess, n, f, {"weight", "param_match", "delay"})
+            for c in n.children:
+                if c.kw == "delay":
+                    f["fork_delay_us"] = f["terminate_delay_us"] = c.value
+                elif c.kw in ("fork_delay", "terminate_delay"):
+                    f[c.kw + "_us"] = c.value
+                elif c.kw == "param_match":
+                    assert isinstance(c.value, tuple)
+                    f["param_match"] = c.value[0] if c.value else "exact"
+            w = _weight(n.get("weight"), -254, 254, f"track process {name}", self.rep)
+            if w is not None:
+                f["weight"], f["reverse"] = w
+            self.track_processes.append(TrackProcess(**f))  # type: ignore[arg-type]
+            return
         if n.kw == "track_group":
             opts: Options = (("group", tuple(w for c in n.all("group") for i in c.items for w in i.words)),)
         else:
-            opts = _options(n, set())
-        if n.kw == "track_file" and n.get("file") is None:
-            self.rep.error(n.end, f"No file set for track_file {n.value} - removing")
-            return
-        if n.kw == "vrrp_track_process" and n.get("process") is None:
-            self.rep.error(n.end, f"Process name not specified for track_process {n.value} - removing")
-            return
+            opts = options(n, set())
         if n.kw == "bfd_instance" and n.get("neighbor_ip") is None:
             self.rep.error(n.end, f"bfd_instance {n.value} has no neighbor_ip - removing")
             return
-        self.named.append(Named(n.kw, str(n.value), opts, n.loc))
-
-    # -- virtual servers ------------------------------------------------------------------------
-    def _vs(self, n: Node) -> None:
-        assert isinstance(n.value, tuple)
-        args = n.value
-        rep = self.rep
-        f: dict[str, object] = {"loc": n.loc}
-        if args[0] == "fwmark":
-            if len(args) < 2 or not args[1].isdigit():
-                rep.error(n.loc, "virtual server fwmark missing or invalid - skipping")
-                return
-            f.update(kind="fwmark", fwmark=int(args[1]))
-        elif args[0] == "group":
-            if len(args) < 2:
-                rep.error(n.loc, "virtual server group name missing - skipping")
-                return
-            f.update(kind="group", group=args[1])
-        else:
-            a = parse_ip(args[0])
-            if a is None:
-                rep.error(n.loc, f"Invalid virtual server IP address {args[0]} - skipping")
-                return
-            port = parse_int(args[1], 0, 65535, n.loc, rep) if len(args) > 1 else 0
-            f.update(kind="ip", address=a, port=port)
-        opts: list[tuple[str, object]] = []
-        rss: list[RealServer] = []
-        for c in n.children:
-            match c.kw:
-                case "lb_algo":
-                    f["lb_algo"] = c.value
-                case "lb_kind":
-                    f["lb_kind"] = c.value
-                case "protocol":
-                    f["protocol"] = c.value
-                case "delay_loop":
-                    f["delay_loop_us"] = c.value
-                case "real_server":
-                    rs = self._rs(c)
-                    if rs is not None:
-                        rss.append(rs)
-                case _:
-                    opts.append((c.kw, c.value if not c.children else (c.value, _options(c, set()))))
-        if "lb_algo" not in f:
-            rep.error(NOWHERE, f"Virtual server {_vs_name(f)}: no scheduler set, setting default 'wlc'")
-        if f["kind"] == "fwmark" and "protocol" in f:
-            rep.error(
-                NOWHERE,
-                f"Warning: Virtual server {_vs_name(f)}: protocol specified for fwmark - "
-                "protocol will be ignored",
-            )
-        f.update(real_servers=tuple(rss), options=tuple(opts))
-        self.vss.append(VirtualServer(**f))  # type: ignore[arg-type]
-
-    def _rs(self, n: Node) -> RealServer | None:
-        assert isinstance(n.value, tuple)
-        a = parse_ip(n.value[0])
-        if a is None:
-            self.rep.error(n.loc, f"Invalid real server ip address/port {n.value[0]} - skipping")
-            return None
-        port = parse_int(n.value[1], 0, 65535, n.loc, self.rep) if len(n.value) > 1 else None
-        weight = 1
-        checkers: list[Checker] = []
-        opts: list[tuple[str, object]] = []
-        for c in n.children:
-            if c.kw == "weight":
-                weight = int(c.value)  # type: ignore[call-overload]
-            elif c.kw.isupper():
-                self._checker_checks(c)
-                checkers.append(Checker(c.kw, _options(c, set()), c.loc))
-            else:
-                opts.append((c.kw, c.value))
-        return RealServer(a, port, weight, tuple(checkers), tuple(opts), n.loc)
-
-    def _checker_checks(self, c: Node) -> None:
-        rep = self.rep
-        for u in c.all("url"):
-            for sc in u.all("status_code"):
-                assert isinstance(sc.value, tuple)
-                for w in sc.value:
-                    lo, _, hi = w.partition("-")
-                    ok = (
-                        lo.isdigit()
-                        and (not hi or hi.isdigit())
-                        and 100 <= int(lo) <= 599
-                        and (not hi or int(lo) <= int(hi) <= 599)
-                    )
-                    if not ok:
-                        rep.error(sc.loc, f"Invalid {c.kw} status code '{w}'")
-            d = u.get("digest")
-            if d is not None and (
-                len(str(d.value)) != 32 or any(x not in "0123456789abcdefABCDEF" for x in str(d.value))
-            ):
-                rep.error(d.loc, f"digest '{d.value}' is not a valid MD5 hex digest")
-        p = c.get("payload")
-        if p is not None and (
-            len(str(p.value)) % 2 or any(x not in "0123456789abcdefABCDEF" for x in str(p.value))
-        ):
-            rep.error(p.loc, "Invalid hex string for UDP_CHECK payload")
-        if c.kw == "MISC_CHECK" and c.get("misc_path") is None:
-            rep.error(c.end, "Missing misc_path for MISC_CHECK - ignoring")
-        if c.kw == "FILE_CHECK" and c.get("track_file") is None:
-            rep.error(c.end, "FILE_CHECK has no track_file specified - ignoring")
-        if c.kw == "BFD_CHECK" and c.get("name") is None:
-            rep.error(c.end, "BFD_CHECK has no name specified - ignoring")
+        self.named.append(Named(n.kw, name, opts, n.loc))
 
     # -- cross references -----------------------------------------------------------------------
     def _resolve(self) -> None:
         rep = self.rep
         scripts = {s.name for s in self.scripts}
         named = {(x.kind, x.name) for x in self.named}
+        named |= {("track_file", x.name) for x in self.track_files}
+        named |= {("vrrp_track_process", x.name) for x in self.track_processes}
         by_name = {i.name: k for k, i in enumerate(self.instances)}
         for k, inst in enumerate(self.instances):
             keep: list[Track] = []
@@ -762,16 +707,6 @@ def _user_exists(user: str) -> bool:
     except KeyError:
         return False
     return True
-
-
-def _vs_name(f: dict[str, object]) -> str:
-    if f["kind"] == "fwmark":
-        return f"FWM {f['fwmark']}"
-    if f["kind"] == "group":
-        return f"[{f['group']}]"
-    a = f["address"]
-    proto = str(f.get("protocol", "TCP")).lower()
-    return f"[{a}]:{proto}:{f['port']}"
 
 
 def build_model(root: Node, rep: Reporter) -> Model:

@@ -17,7 +17,7 @@ import sys
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, exit_code
 from pykeepalived.config.dump import dump_model
 from pykeepalived.config.load import load_config
-from pykeepalived.config.model import Model
+from pykeepalived.config.model import MiscCheck, Model
 from pykeepalived.options import Options
 
 
@@ -77,10 +77,32 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
                 ConfigErr.WARNING,
             )
             bad_if = True
+    for routes in (model.static_routes, *(i.virtual_routes for i in model.vrrp_instances)):
+        for r in routes:
+            for dev in r.devs[:1]:  # keepalived drops the line at the first missing interface
+                if dev not in ifs and not dynamic:
+                    rep.error(r.loc, f"WARNING - interface {dev} for VROUTE nexthop doesn't exist")
+                    bad_if = True
+    for rules in (model.static_rules, *(i.virtual_rules for i in model.vrrp_instances)):
+        for ru in rules:
+            for dev in ru.devs[:1]:
+                if dev not in ifs and not dynamic:
+                    rep.error(ru.loc, f"WARNING - interface {dev} for rule doesn't exist")
+                    bad_if = True
     if bad_if and not dynamic:
         rep.error(NOWHERE, "Non-existent interface specified in configuration", ConfigErr.BAD_IF)
-    # scripts: a script that will actually be run, while enable_script_security is off, is the
-    # "SECURITY VIOLATION" of keepalived's check_script_secure.
+    if bad_if and not dynamic:
+        # keepalived's VRRP child stops here under -t (vrrp_daemon.c start_vrrp): none of
+        # vrrp_complete_init's checks, the script ones included, are made.
+        pass
+    elif model.vrrp_instances:
+        _vrrp_script_security(model, rep)
+    _checker_script_security(model, rep)
+
+
+def _vrrp_script_security(model: Model, rep: Reporter) -> None:
+    """keepalived check_vrrp_script_security: a script that will be run while
+    enable_script_security is off is a "SECURITY VIOLATION"."""
     executed = False
     used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
     used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
@@ -97,22 +119,26 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         executed |= any(_script_cmd(sc[0]) is not None for _, sc in inst.notify if sc)
     for g in model.sync_groups:
         executed |= any(_script_cmd(sc[0]) is not None for _, sc in g.notify if sc)
-    for vs in model.virtual_servers:
-        for k, v in vs.options:
-            if k in ("quorum_up", "quorum_down") and isinstance(v, tuple) and _script_cmd(str(v[0])):
-                executed = True
-        for rs in vs.real_servers:
-            for k, v in rs.options:
-                if k in ("notify_up", "notify_down") and isinstance(v, tuple) and _script_cmd(str(v[0])):
-                    executed = True
-            for c in rs.checkers:
-                for k, v in c.options:
-                    if k == "misc_path" and isinstance(v, tuple) and _script_cmd(str(v[0])):
-                        executed = True
     if executed and not model.global_defs.enable_script_security:
         rep.error(
             NOWHERE,
             "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
+            ConfigErr.SECURITY_ERROR,
+        )
+
+
+def _checker_script_security(model: Model, rep: Reporter) -> None:
+    """keepalived check_check_script_security (the checker child)."""
+    scripts: list[str] = []
+    for vs in model.virtual_servers:
+        scripts += [sc[0] for sc in (vs.quorum_up, vs.quorum_down) if sc]
+        for rs in vs.real_servers:
+            scripts += [sc[0] for sc in (rs.notify_up, rs.notify_down) if sc]
+            scripts += [c.misc_path[0] for c in rs.checkers if isinstance(c, MiscCheck) and c.misc_path]
+    if any(_script_cmd(s) is not None for s in scripts) and not model.global_defs.enable_script_security:
+        rep.error(
+            NOWHERE,
+            "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
             ConfigErr.SECURITY_ERROR,
         )
 

@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pykeepalived.config import grammar as G
 from pykeepalived.config.grammar import Kw
 from pykeepalived.config.model import Model, Options, Track, VipSpec, VrrpInstance
-from pykeepalived.config.types import Script, Timer, _q
+from pykeepalived.config.model_lvs import Checker, FileCheck, HttpCheck, SmtpCheck, UdpCheck, VirtualServer
+from pykeepalived.config.routes import Route
+from pykeepalived.config.rules import format_rule
+from pykeepalived.config.types import Flag, Script, Timer, _q
 
 _T6 = Timer()
 _T3 = Timer(digits=3)
@@ -40,6 +45,10 @@ def _fmt_opts(table: dict[str, Kw], opts: Options, ind: str) -> list[str]:
     for k, v in opts:
         out += _fmt_opt(table, k, v, ind)
     return out
+
+
+def _route(r: Route) -> str:
+    return " ".join(_q(w) for w in r.words)
 
 
 def _script(s: tuple[str, str, str]) -> str:
@@ -132,11 +141,10 @@ def _instance(i: VrrpInstance) -> list[str]:
             a(f"    {k} {{")
             o.extend(f"        {_vip(v)}" for v in vips)
             a("    }")
-    for k, rr in (("virtual_routes", i.virtual_routes), ("virtual_rules", i.virtual_rules)):
-        if rr:
-            a(f"    {k} {{")
-            o.extend("        " + " ".join(_q(w) for w in r) for r in rr)
-            a("    }")
+    if i.virtual_routes:
+        o += ["    virtual_routes {", *(f"        {_route(r)}" for r in i.virtual_routes), "    }"]
+    if i.virtual_rules:
+        o += ["    virtual_rules {", *(f"        {format_rule(r)}" for r in i.virtual_rules), "    }"]
     o += _tracks(i.tracks, "    ")
     for k, sc in i.notify:
         a(f"    {k} {_script(sc)}".rstrip())
@@ -178,6 +186,9 @@ def dump_model(m: Model) -> str:
         o.append("    script_user " + " ".join(_q(w) for w in g.script_user))
     if g.notification_email:
         o += ["    notification_email {", *(f"        {_q(e)}" for e in g.notification_email), "    }"]
+    o += _fmt_fields(g, G.GLOBAL_DEFS, "    ", _GLOBAL_EXPLICIT)
+    if g.max_auto_priority is not None:
+        o.append("    max_auto_priority" + (f" {g.max_auto_priority}" if g.max_auto_priority >= 0 else ""))
     o += _fmt_opts(G.GLOBAL_DEFS, g.options, "    ")
     o.append("}")
     for sv in m.vrrp_scripts:
@@ -195,6 +206,15 @@ def dump_model(m: Model) -> str:
         if sv.init_fail:
             o.append("    init_fail")
         o.append("}")
+    for tf in m.track_files:
+        o += [f"track_file {tf.name} {{", *_fmt_fields(tf, G.TRACK_FILE, "    ", frozenset({"weight"}))]
+        o += [f"    weight {tf.weight}" + (" reverse" if tf.reverse else ""), "}"]
+    for tp in m.track_processes:
+        o += [f"vrrp_track_process {tp.name} {{"]
+        o += _fmt_fields(tp, G.TRACK_PROCESS, "    ", frozenset({"weight", "param_match"}))
+        if tp.param_match is not None:
+            o.append("    param_match" + ("" if tp.param_match == "exact" else f" {tp.param_match}"))
+        o += [f"    weight {tp.weight}" + (" reverse" if tp.reverse else ""), "}"]
     for nb in m.named_blocks:
         table = {
             "track_file": G.TRACK_FILE,
@@ -217,9 +237,10 @@ def dump_model(m: Model) -> str:
     for title, vips in (("static_ipaddress", m.static_ipaddress),):
         if vips:
             o += [f"{title} {{", *(f"    {_vip(v)}" for v in vips), "}"]
-    for title, rows in (("static_routes", m.static_routes), ("static_rules", m.static_rules)):
-        if rows:
-            o += [f"{title} {{", *("    " + " ".join(_q(w) for w in r) for r in rows), "}"]
+    if m.static_routes:
+        o += ["static_routes {", *(f"    {_route(r)}" for r in m.static_routes), "}"]
+    if m.static_rules:
+        o += ["static_rules {", *(f"    {format_rule(r)}" for r in m.static_rules), "}"]
     for kind in ("linkbeat_interfaces", "interface_up_down_delays"):
         rows2 = [r[1:] for r in m.linkbeat_interfaces if r[0] == kind]
         if rows2:
@@ -239,28 +260,88 @@ def dump_model(m: Model) -> str:
     for name, entries in m.virtual_server_groups:
         o += [f"virtual_server_group {name} {{", *("    " + " ".join(e) for e in entries), "}"]
     for vs in m.virtual_servers:
-        head = {
-            "ip": f"{vs.address} {vs.port}",
-            "fwmark": f"fwmark {vs.fwmark}",
-            "group": f"group {vs.group}",
-        }[vs.kind]
-        o.append(f"virtual_server {head} {{")
-        o.append(f"    lb_algo {vs.lb_algo}")
-        o.append("    lb_kind " + " ".join(vs.lb_kind))
-        if vs.kind != "fwmark":
-            o.append(f"    protocol {vs.protocol}")
-        o.append(f"    delay_loop {_T6.fmt(vs.delay_loop_us)}")
-        o += _fmt_opts(G.VIRTUAL_SERVER, vs.options, "    ")
-        for rs in vs.real_servers:
-            o.append(f"    real_server {rs.address}" + (f" {rs.port}" if rs.port is not None else "") + " {")
-            o.append(f"        weight {rs.weight}")
-            o += _fmt_opts(G.REAL_SERVER, rs.options, "        ")
-            for c in rs.checkers:
-                o += [
-                    f"        {c.kind} {{",
-                    *_fmt_opts(G.CHECKERS[c.kind].block or {}, c.options, "            "),
-                    "        }",
-                ]
-            o.append("    }")
-        o.append("}")
+        o += _vs(vs)
     return "\n".join(o) + "\n"
+
+
+_GLOBAL_EXPLICIT = frozenset(
+    {
+        "router_id",
+        "vrrp_version",
+        "vrrp_mcast_group4",
+        "vrrp_mcast_group6",
+        "vrrp_strict",
+        "vrrp_skip_check_adv_addr",
+        "vrrp_lower_prio_no_advert",
+        "vrrp_higher_prio_send_advert",
+        "vrrp_owner_ignore_adverts",
+        "vrrp_startup_delay_us",
+        "vrrp_down_timer_adverts",
+        "vrrp_check_unicast_src",
+        "log_unknown_vrids",
+        "enable_script_security",
+        "dynamic_interfaces",
+        "default_interface",
+        "script_user",
+        "notification_email",
+        "max_auto_priority",
+    }
+)
+
+
+def _fmt_fields(obj: object, table: dict[str, Kw], ind: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    """Typed fields whose name is a keyword of `table` (timers: `_us`), in keyword syntax."""
+    out: list[str] = []
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        v = getattr(obj, f.name)
+        if v is None or f.name in skip or v == "":
+            continue
+        kw = f.name.removesuffix("_us")
+        spec = table.get(kw)
+        if spec is None or spec.vtype is None:
+            continue
+        if isinstance(spec.vtype, Flag):
+            if v:
+                out.append(f"{ind}{kw}")
+            continue
+        out.append(f"{ind}{kw} {spec.vtype.fmt(v)}".rstrip())
+    return out
+
+
+def _checker(c: Checker, ind: str) -> list[str]:
+    table = G.CHECKERS[c.kind].block or {}
+    o = [f"{ind}{c.kind} {{", *_fmt_fields(c, table, ind + "    ", frozenset({"weight"}))]
+    if isinstance(c, FileCheck) and c.weight is not None:
+        o.append(f"{ind}    weight {c.weight}" + (" reverse" if c.reverse else ""))
+    if isinstance(c, UdpCheck) and c.require_reply == "":
+        o.append(f"{ind}    require_reply")
+    if isinstance(c, SmtpCheck):
+        for h in c.hosts:
+            o += [f"{ind}    host {{", *_fmt_opts(G.CONN_OPTS, h, ind + "        "), f"{ind}    }}"]
+    if isinstance(c, HttpCheck):
+        for u in c.urls:
+            o += [
+                f"{ind}    url {{",
+                *_fmt_fields(u, G.URL, ind + "        ", frozenset({"regex", "status_code"})),
+            ]
+            codes = " ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in u.status_code)
+            o.append(f"{ind}        status_code {codes}")
+            if u.regex is not None:
+                o.append(f"{ind}        regex {_script((u.regex, '', ''))}")
+            o.append(f"{ind}    }}")
+    return [*o, f"{ind}}}"]
+
+
+def _vs(vs: VirtualServer) -> list[str]:
+    head = {"ip": f"{vs.address} {vs.port}", "fwmark": f"fwmark {vs.fwmark}", "group": f"group {vs.group}"}
+    skip = frozenset({"protocol"} if vs.kind == "fwmark" else ())
+    o = [f"virtual_server {head[vs.kind]} {{", *_fmt_fields(vs, G.VIRTUAL_SERVER, "    ", skip)]
+    o += _fmt_opts(G.VIRTUAL_SERVER, vs.options, "    ")
+    for rs in vs.real_servers:
+        o.append(f"    real_server {rs.address}" + (f" {rs.port}" if rs.port is not None else "") + " {")
+        o += _fmt_fields(rs, G.REAL_SERVER, "        ")
+        o += _fmt_opts(G.REAL_SERVER, rs.options, "        ")
+        for c in rs.checkers:
+            o += _checker(c, "        ")
+        o.append("    }")
+    return [*o, "}"]

@@ -21,6 +21,7 @@ from pykeepalived.config.types import (
     Choice,
     Entry,
     Flag,
+    HexStr,
     Int,
     Script,
     Str,
@@ -430,8 +431,8 @@ CHECKERS: dict[str, Kw] = {
         {
             **CONN_OPTS,
             **TIMING_OPTS,
-            "payload": K(STR),
-            "require_reply": K(Words(0, 1)),
+            "payload": K(HexStr()),
+            "require_reply": K(HexStr(wildcard=True, optional=True, what="reply")),
             "min_reply_length": K(Int(0, 65535)),
             "max_reply_length": K(Int(0, 65535)),
         }
@@ -485,7 +486,7 @@ VIRTUAL_SERVER: dict[str, Kw] = {
     "persistence_engine": K(STR),
     "persistence_timeout": K(Words(0, 1)),
     "persistence_granularity": K(STR),
-    "protocol": K(Choice(("TCP", "UDP", "SCTP"), ci=True)),
+    "protocol": K(Choice(("TCP", "UDP", "SCTP"), ci=True, msg="Unknown protocol {v} - ignoring")),
     "ha_suspend": K(FLAG),
     "smtp_alert": K(BOOL),
     "virtualhost": K(STR),

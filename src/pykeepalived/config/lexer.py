@@ -310,7 +310,12 @@ class Lexer:
             return text
         m = _COMMENT_PREFIX.match(text)
         end = m.end() if m else 0
-        return text[:end].rstrip()
+        kept = text[:end].rstrip()
+        if end < len(text) and (len(text) - len(text.rstrip("\\"))) % 2:
+            # keepalived's decomment() keeps a trailing `\` of the comment (line "continuation"),
+            # which is then a word of its own: a comment line ending in `\` is `Unknown keyword '\'`
+            kept += "\\"
+        return kept
 
     def _predefined(self, name: str, args: str, loc: Loc) -> str | None:
         if name == "_PWD":

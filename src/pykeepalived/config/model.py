@@ -11,6 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pykeepalived.config.diag import NOWHERE, Loc
+from pykeepalived.config.model_lvs import (
+    BfdCheck,
+    Checker,
+    DnsCheck,
+    FileCheck,
+    HttpCheck,
+    MiscCheck,
+    PingCheck,
+    RealServer,
+    SmtpCheck,
+    TcpCheck,
+    UdpCheck,
+    UrlSpec,
+    VirtualServer,
+)
+from pykeepalived.config.routes import Route
+from pykeepalived.config.rules import Rule
 from pykeepalived.config.types import IPAddr
 
 Options = tuple[tuple[str, object], ...]
@@ -37,6 +54,30 @@ class GlobalDefs:
     enable_script_security: bool = False
     script_user: tuple[str, ...] = ()
     notification_email: tuple[str, ...] = ()
+    notification_email_from: str | None = None
+    smtp_server: tuple[str, ...] | None = None  # (address, [port]); port default 25
+    smtp_helo_name: str | None = None  # None: the host name
+    smtp_connect_timeout: int = 30
+    smtp_alert: bool | None = None
+    smtp_alert_vrrp: bool | None = None
+    smtp_alert_checker: bool | None = None
+    notify_fifo: tuple[str, ...] | None = None  # (path, [user [group]])
+    notify_fifo_script: Script | None = None
+    vrrp_notify_fifo: tuple[str, ...] | None = None
+    vrrp_notify_fifo_script: Script | None = None
+    lvs_notify_fifo: tuple[str, ...] | None = None
+    lvs_notify_fifo_script: Script | None = None
+    vrrp_notify_priority_changes: bool = False
+    vrrp_garp_master_delay: int = 5
+    vrrp_garp_master_repeat: int = 5
+    vrrp_garp_master_refresh: int = 0
+    vrrp_garp_master_refresh_repeat: int = 1
+    vrrp_garp_lower_prio_delay: int | None = None  # None: = vrrp_garp_master_delay
+    vrrp_garp_lower_prio_repeat: int | None = None  # None: = vrrp_garp_master_repeat
+    vrrp_min_garp: bool = False
+    vrrp_garp_interval_us: int = 0
+    vrrp_gna_interval_us: int = 0
+    max_auto_priority: int | None = None  # None: not set; -1: `max_auto_priority` given without value
     options: Options = ()
 
 
@@ -76,8 +117,8 @@ class VrrpInstance:
     preempt_delay_us: int = 0
     vips: tuple[VipSpec, ...] = ()
     evips: tuple[VipSpec, ...] = ()
-    virtual_routes: tuple[tuple[str, ...], ...] = ()
-    virtual_rules: tuple[tuple[str, ...], ...] = ()
+    virtual_routes: tuple[Route, ...] = ()
+    virtual_rules: tuple[Rule, ...] = ()
     unicast_src_ip: IPAddr | None = None
     mcast_src_ip: IPAddr | None = None
     mcast_dst_ip: IPAddr | None = None
@@ -138,44 +179,40 @@ class SyncGroup:
 
 
 @dataclass(frozen=True, slots=True)
+class TrackFile:
+    """`track_file NAME { }` (keepalived.md §1.5)."""
+
+    name: str
+    file: str = ""
+    weight: int = 1
+    reverse: bool = False
+    init_file: tuple[str, ...] | None = None  # (VALUE?, "overwrite"?) when init_file is given
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TrackProcess:
+    """`vrrp_track_process NAME { }` (keepalived.md §1.6)."""
+
+    name: str
+    process: tuple[str, ...] = ()  # name [args...]
+    param_match: str | None = None  # None: exact (when args given) | "initial" | "partial"
+    weight: int = 0
+    reverse: bool = False
+    quorum: int = 1
+    quorum_max: int | None = None  # None: unlimited
+    fork_delay_us: int = 0
+    terminate_delay_us: int = 0
+    full_command: bool = False
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
 class Named:
-    """A named block kept generically (track_file, vrrp_track_process, bfd_instance, track_group)."""
+    """A named block kept generically (bfd_instance, track_group)."""
 
     kind: str
     name: str
-    options: Options = ()
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Checker:
-    kind: str  # TCP_CHECK, HTTP_GET, ...
-    options: Options = ()  # connection/timing/checker keywords; url blocks as ("url", Options)
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class RealServer:
-    address: IPAddr
-    port: int | None
-    weight: int = 1
-    checkers: tuple[Checker, ...] = ()
-    options: Options = ()
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualServer:
-    kind: str  # "ip" | "fwmark" | "group"
-    address: IPAddr | None = None
-    port: int | None = None
-    fwmark: int | None = None
-    group: str | None = None
-    lb_algo: str = "wlc"
-    lb_kind: tuple[str, ...] = ("NAT",)
-    protocol: str = "TCP"
-    delay_loop_us: int = 60_000_000
-    real_servers: tuple[RealServer, ...] = ()
     options: Options = ()
     loc: Loc = field(default=NOWHERE, compare=False)
 
@@ -187,10 +224,12 @@ class Model:
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     vrrp_scripts: tuple[VrrpScript, ...] = ()
     sync_groups: tuple[SyncGroup, ...] = ()
+    track_files: tuple[TrackFile, ...] = ()
+    track_processes: tuple[TrackProcess, ...] = ()
     named_blocks: tuple[Named, ...] = ()
     static_ipaddress: tuple[VipSpec, ...] = ()
-    static_routes: tuple[tuple[str, ...], ...] = ()
-    static_rules: tuple[tuple[str, ...], ...] = ()
+    static_routes: tuple[Route, ...] = ()
+    static_rules: tuple[Rule, ...] = ()
     linkbeat_interfaces: tuple[tuple[str, ...], ...] = ()
     garp_groups: tuple[Options, ...] = ()
     virtual_server_groups: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
@@ -202,3 +241,20 @@ class Model:
             if i.name == name:
                 return i
         raise KeyError(name)
+
+
+__all__ = [
+    "BfdCheck",
+    "Checker",
+    "DnsCheck",
+    "FileCheck",
+    "HttpCheck",
+    "MiscCheck",
+    "PingCheck",
+    "RealServer",
+    "SmtpCheck",
+    "TcpCheck",
+    "UdpCheck",
+    "UrlSpec",
+    "VirtualServer",
+]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.grammar import ROOT, Kw
@@ -60,6 +60,13 @@ class Parser:
         self._orphans = 0
         self._last_loc = NOWHERE
         self.end_loc = NOWHERE
+        self._instance: str | None = None  # the vrrp_instance being read, for "(VI)" in messages
+
+    def _name_instance(self, n0: int) -> None:
+        d = self.rep.diags
+        for k in range(n0, len(d)):
+            if "(VI)" in d[k].message:
+                d[k] = replace(d[k], message=d[k].message.replace("(VI)", f"({self._instance})"))
 
     def _next(self) -> Segment | None:
         if self._peeked is not None:
@@ -125,7 +132,10 @@ class Parser:
                 self.rep.error(seg.loc, spec.deprecated.format(kw=w0), ConfigErr.DEPRECATED)
             if not spec.is_block:
                 assert spec.vtype is not None
+                n0 = len(self.rep.diags)
                 v = spec.vtype.parse(w0, seg.words[1:], seg.raw, seg.loc, self.rep)
+                if self._instance is not None and len(self.rep.diags) > n0:
+                    self._name_instance(n0)
                 if v is not INVALID:
                     out.append(Node(kw, seg.loc, v, spelt=w0))
                 continue
@@ -148,7 +158,11 @@ class Parser:
                 node = Node(kw, seg.loc, args, (), tuple(items), spelt=w0, end=self.end_loc)
             else:
                 assert spec.block is not None
+                outer = self._instance
+                if w0 == "vrrp_instance" and isinstance(args, str):
+                    self._instance = args
                 kids, missing = self._level(spec.block, depth + 1)
+                self._instance = outer
                 node = Node(kw, seg.loc, args, tuple(kids), spelt=w0, end=self.end_loc)
             if args is not INVALID:
                 out.append(node)

@@ -310,3 +310,69 @@ class Entry(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         return tuple(args)
+
+
+def read_hex_str(text: str, wildcard: bool = False) -> tuple[bytes, bytes] | None:
+    """keepalived read_hex_str(): octets written as hex pairs, spaces allowed, a lone nibble is an
+    octet; with `wildcard`, x/X is a wildcard nibble (mask bits set). Returns (data, mask) or None.
+
+    keepalived 2.2.7 checks for failure with the value of the *last octet* (0xff is its error marker),
+    so a string ending in the octet ff is rejected too ("00ff" is invalid): kept for the same verdict.
+    """
+    data, mask = bytearray(), bytearray()
+    i, n = 0, len(text)
+    last = 0
+
+    def nib(c: str) -> int:
+        if c in "0123456789abcdefABCDEF":
+            return int(c, 16)
+        return 0xFE if wildcard and c in "xX" else 0xFF
+
+    while True:
+        while i < n and text[i] in " \t":
+            i += 1
+        if i >= n:
+            break
+        v = nib(text[i])
+        i += 1
+        if v == 0xFF:
+            return None
+        m = 0x0F if v == 0xFE else 0
+        v = 0 if v == 0xFE else v
+        if i < n and text[i] != " ":
+            v2 = nib(text[i])
+            i += 1
+            if v2 == 0xFF:
+                return None
+            m = (m << 4) | (0x0F if v2 == 0xFE else 0)
+            v = (v << 4) | (0 if v2 == 0xFE else v2)
+        data.append(v)
+        mask.append(m)
+        last = v
+    if not data or last == 0xFF:
+        return None
+    return bytes(data), bytes(mask)
+
+
+@dataclass(frozen=True, slots=True)
+class HexStr(VType):
+    """UDP_CHECK payload / require_reply: the words after the keyword as one hex string."""
+
+    wildcard: bool = False
+    optional: bool = False
+    what: str = "payload"
+
+    def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
+        if not args:
+            if self.optional:
+                return ""
+            rep.error(loc, f"UDP_CHECK {kw} requires a {kw}")
+            return INVALID
+        text = " ".join(args)
+        if read_hex_str(text, self.wildcard) is None:
+            rep.error(loc, f"Invalid hex string for UDP_CHECK {self.what}")
+            return INVALID
+        return text
+
+    def fmt(self, value: Value) -> str:
+        return _q(str(value)) if value else ""

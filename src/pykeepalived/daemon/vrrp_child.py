@@ -37,12 +37,21 @@ from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.log import DETAIL, log, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import StatusWriter
+from pykeepalived.daemon.trackers import (
+    NotifyDispatcher,
+    ScriptResolver,
+    notify_scripts,
+    script_trackers,
+    tracked_interfaces,
+)
 from pykeepalived.linux.addresses import Address, AddressKeeper, add_address, del_address
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.vrrp_socket import VrrpSocket
+from pykeepalived.notify.scripts import Notifier
 from pykeepalived.options import SIGFUNCS, Options
+from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
 from pykeepalived.vrrp.effects import (
     ClaimAddresses,
@@ -265,7 +274,9 @@ class VrrpChild:
         self.reload_requested = False
         self._macs: dict[str, bytes] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        self.notifier: Any = None
+        self.notifier: NotifyDispatcher | None = None
+        self.scripts: ScriptTrackers | None = None
+        self.tracked_ifs: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -282,6 +293,24 @@ class VrrpChild:
         if self.notifier is not None:
             self.notifier(n)
 
+    def set_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
+        if self.driver is not None:
+            self.driver.set_tracker(kind, name, value)
+
+    async def start_trackers(self, model: Model) -> None:
+        """Scripts, tracked interfaces and notifies; initial values reach the core before it starts."""
+        resolver = ScriptResolver(model)
+        self.notifier = NotifyDispatcher(Notifier(), notify_scripts(model, resolver))
+        self.scripts = script_trackers(model, resolver, self.set_tracker)
+        self.tracked_ifs = tracked_interfaces(model)
+        for ifname in self.tracked_ifs:
+            try:
+                info = await get_interface(self.ipr, ifname)
+                up = info.up and info.running
+            except InterfaceNotFound:
+                up = False
+            self.engine.set_tracker("interface", ifname, up, 0)
+
     def log_diagnostics(self, diags: list[Diagnostic]) -> bool:
         fatal = False
         for d in diags:
@@ -290,41 +319,55 @@ class VrrpChild:
         return fatal
 
     # ------------------------------------------------------------------ set-up
-    async def build(self, model: Model) -> None:
-        """Create instances, sync groups and sockets for `model` (at start-up)."""
+    async def build(self, model: Model, only: set[str] | None = None) -> list[str]:
+        """Create instances, sync groups and sockets for `model`; return the names added.
+
+        At a reload `only` limits this to the instances that are new or changed.
+        """
+        added = []
         for conf in model.vrrp_instances:
-            if conf.vrid is None:
+            if conf.vrid is None or (only is not None and conf.name not in only):
                 continue
-            params = instance_params(model, conf)
-            iface: InterfaceInfo | None = None
-            if params.interface is not None:
-                try:
-                    iface = await get_interface(self.ipr, params.interface)
-                except InterfaceNotFound:
-                    log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
-                    continue
-            rt = Runtime(params, conf, iface)
-            for spec in conf.vips + conf.evips:
-                a = address_from_spec(spec, iface.ifname if iface else None)
-                if a is not None:
-                    rt.addresses[spec.address] = a
-            inst = VrrpInstance(params)
-            self.engine.add_instance(inst, iface.ifindex if iface else 0)
-            self.runtime[conf.name] = rt
-            try:
-                rt.sock = self._socket_for(rt)
-            except OSError as exc:
-                log.error("(%s) cannot open VRRP socket: %s", conf.name, exc)
-            if iface is not None:
-                src = params.src_ip or self._primary(iface, params)
-                inst.set_source_address(src, 0)
-                if not params.dont_track_primary:
-                    inst.set_link(iface.up and iface.running, 0)
-        names = set(self.engine.instances)
+            if await self._add_instance(model, conf):
+                added.append(conf.name)
+        names = set(added)
         for g in model.sync_groups:
             members = [m for m in g.members if m in names]
-            if members:
+            if members and g.name not in self.engine.groups:
                 self.engine.add_sync_group(g.name, members)
+        return added
+
+    async def _add_instance(self, model: Model, conf: ConfInstance) -> bool:
+        params = instance_params(model, conf)
+        iface: InterfaceInfo | None = None
+        if params.interface is not None:
+            try:
+                iface = await get_interface(self.ipr, params.interface)
+            except InterfaceNotFound:
+                log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
+                return False
+        rt = Runtime(params, conf, iface)
+        for spec in conf.vips + conf.evips:
+            a = address_from_spec(spec, iface.ifname if iface else None)
+            if a is not None:
+                rt.addresses[spec.address] = a
+        inst = VrrpInstance(params)
+        self.engine.add_instance(inst, iface.ifindex if iface else 0)
+        self.runtime[conf.name] = rt
+        try:
+            rt.sock = self._socket_for(rt)
+        except OSError as exc:
+            log.error("(%s) cannot open VRRP socket: %s", conf.name, exc)
+        if iface is not None:
+            src = params.src_ip or self._primary(iface, params)
+            inst.set_source_address(src, 0)
+            if not params.dont_track_primary:
+                inst.set_link(iface.up and iface.running, 0)
+        if self.scripts is not None:
+            for t in params.tracks:
+                if t.kind == "script" and t.name in self.scripts.trackers:
+                    inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
+        return True
 
     def _primary(self, iface: InterfaceInfo, p: InstanceParams) -> IPAddress | None:
         exclude = set(p.vips) | set(p.evips)
@@ -377,6 +420,8 @@ class VrrpChild:
             for rt in touched:
                 if not rt.params.dont_track_primary:
                     self.driver.set_link(rt.params.name, ev.usable)
+            if ev.ifname in self.tracked_ifs:
+                self.driver.set_tracker("interface", ev.ifname, ev.usable)
         elif isinstance(ev, AddressEvent):
             if self.opts.address_monitoring:
                 log.info("Netlink reflector reports IP %s %s %s", ev.address,
@@ -420,9 +465,12 @@ class VrrpChild:
         self.executor = LinuxExecutor(self)
         self.executor.start()
         await self.build(model)
+        await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
+        if self.scripts is not None:
+            self.scripts.start()
         await self.ops.start(model)
         child_ready("vrrp")
         while True:
@@ -436,30 +484,57 @@ class VrrpChild:
         await self.shutdown()
         return 0
 
+    @staticmethod
+    def _group_of(model: Model, name: str) -> object:
+        return next((g for g in model.sync_groups if name in g.members), None)
+
     async def reload(self) -> None:
+        """SIGHUP (keepalived.md §5.6): unchanged instances keep running untouched (no flap, no GARP,
+        no address churn); removed or changed ones stop as at shutdown (priority 0 if MASTER, notify
+        FAULT or DELETED); new or changed ones start as at boot. A broken file changes nothing."""
         log.info("Reloading")
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
         if self.log_diagnostics(diags):
             log.error("Configuration has errors - keeping the running configuration")
             return
-        if model == self.model:
-            return
-        # Unchanged instances keep running untouched; a changed configuration is applied by a
-        # controlled restart of the engine (masters send priority 0 first, as at shutdown).
-        assert self.driver is not None and self.executor is not None
-        self.driver.shutdown()
-        await self.executor.drain()
-        self.engine = VrrpEngine()
-        self.runtime.clear()
-        await self.build(model)
+        old = self.model
+        assert old is not None and self.driver is not None and self.executor is not None
+        new_confs = {c.name: c for c in model.vrrp_instances if c.vrid is not None}
+        changed = [
+            name for name, rt in self.runtime.items()
+            if name not in new_confs
+            or rt.conf != new_confs[name]
+            or instance_params(model, new_confs[name]) != rt.params
+            or self._group_of(old, name) != self._group_of(model, name)
+        ]
+        for name in changed:
+            deleted = any(kw == "notify_deleted" for kw, _ in self.runtime[name].conf.notify)
+            event = "DELETED" if deleted and name not in new_confs else "FAULT"
+            self.driver.apply(functools.partial(self.engine.remove_instance, name, event=event))
+        await self.executor.drain()  # their releases need the runtime entries
+        for name in changed:
+            del self.runtime[name]
+        resolver = ScriptResolver(model)
+        if model.vrrp_scripts != old.vrrp_scripts and self.scripts is not None:
+            await self.scripts.stop()
+            self.scripts = script_trackers(model, resolver, self.set_tracker)
+            self.scripts.start()
+        if self.notifier is not None:
+            self.notifier.scripts = notify_scripts(model, resolver)
+        self.tracked_ifs = tracked_interfaces(model)
+        todo = set(new_confs) - set(self.runtime)
+        added = await self.build(model, only=todo)
         self.model = model
-        self.driver = Driver(self.engine, self.driver.clock, self.executor)
-        self.driver.start()
+        self.driver.apply(functools.partial(self.engine.start_instances, added))
 
     async def shutdown(self) -> None:
         assert self.driver is not None and self.executor is not None
+        if self.scripts is not None:
+            await self.scripts.stop()
         self.driver.shutdown()
         await self.executor.drain()
+        if self.notifier is not None:
+            await self.notifier.notifier.close()
         for t in self._tasks:
             t.cancel()
         await self.ops.close()

@@ -67,6 +67,10 @@ class Driver:
     def set_source_address(self, instance: str, addr: IPAddress | None) -> None:
         self._run(self.engine.set_source_address(instance, addr, self.clock.now()))
 
+    def apply(self, change: Callable[[int], list[Effect]]) -> None:
+        """Run an engine change made at `now` (reload: remove/start instances) and re-arm the timer."""
+        self._run(change(self.clock.now()))
+
     def shutdown(self) -> None:
         self._run(self.engine.shutdown(self.clock.now()))
         self.cancel()

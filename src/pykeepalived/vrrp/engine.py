@@ -64,6 +64,33 @@ class VrrpEngine:
         self._deadline[inst.name] = None
         return inst
 
+    def remove_instance(self, name: str, now: int, event: str = "FAULT") -> list[Effect]:
+        """Reload removed (or changed) this instance: stop it as at shutdown, then forget it.
+
+        A MASTER sends priority 0 and releases its addresses; the notify event is FAULT, or DELETED
+        with notify_deleted (keepalived.md §5.6). Its sync group, if any, is dissolved.
+        """
+        inst = self.instances.pop(name)
+        out = inst.shutdown(now, event) if inst.state != State.STOP else []
+        for cands in self._demux.values():
+            if inst in cands:
+                cands.remove(inst)
+        self._deadline.pop(name, None)
+        if inst.sync is not None:
+            group = inst.sync
+            self.groups.pop(group.name, None)
+            for m in group.members:
+                m.sync = None
+        return out
+
+    def start_instances(self, names: list[str], now: int) -> list[Effect]:
+        """Start instances added after `start` (reload), leaving running instances untouched."""
+        out: list[Effect] = []
+        for name in names:
+            out += self.instances[name].start(now)
+        self._refresh_all()
+        return out
+
     def add_sync_group(self, name: str, members: list[str]) -> SyncGroup:
         group = SyncGroup(name, [self.instances[m] for m in members])
         self.groups[name] = group
@@ -89,7 +116,7 @@ class VrrpEngine:
         heap = self._heap
         while heap:
             when, _seq, name = heap[0]
-            if self._deadline[name] == when:
+            if self._deadline.get(name) == when:
                 return when
             heapq.heappop(heap)
         return None
@@ -113,7 +140,7 @@ class VrrpEngine:
         heap = self._heap
         while heap and heap[0][0] <= now:
             when, _seq, name = heapq.heappop(heap)
-            if self._deadline[name] != when:
+            if self._deadline.get(name) != when:
                 continue
             self._deadline[name] = None
             inst = self.instances[name]

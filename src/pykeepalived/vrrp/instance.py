@@ -279,13 +279,16 @@ class VrrpInstance:
         self._init_instance_sands(now)
         return out
 
-    def shutdown(self, now: int) -> list[Effect]:
-        """VRRP process stopping: a MASTER sends priority 0 and releases; every instance notifies STOP."""
+    def shutdown(self, now: int, event: str = "STOP") -> list[Effect]:
+        """VRRP process stopping: a MASTER sends priority 0 and releases; every instance notifies STOP.
+
+        On a reload that removes the instance, `event` is FAULT or DELETED (keepalived.md §5.6).
+        """
         out: list[Effect] = []
         if self.state == State.MASTER:
             self._restore_interface(out, adv_f=True)
         self._set_state(out, State.STOP, now, Reason.SHUTDOWN)
-        out.append(Notify("INSTANCE", self.name, "STOP", self.effective_priority))
+        out.append(Notify("INSTANCE", self.name, event, self.effective_priority))
         self.sands = None
         self.pending_garps.clear()
         return out

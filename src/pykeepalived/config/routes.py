@@ -1,0 +1,573 @@
+# Theory of operation
+# -------------------
+# Typed parsing of the route lines (rules: rules.py) of `static_routes`, `static_rules`, `virtual_routes` and
+# `virtual_rules` (keepalived.md §1.4 and §1.11.2), with the verdicts of keepalived 2.2.7's
+# alloc_route() / alloc_rule(): the words are walked left to right in the `ip route` / `ip rule`
+# vocabulary, names are looked up in /etc/iproute2 (rt_tables, rt_protos, rt_scopes, rt_dsfield,
+# rt_realms, with iproute2's built-in defaults), and a bad word drops the whole line with keepalived's
+# message. The quirks kept on purpose:
+#   * an un-tracked route (no `dev`/`oif`, no `no_track`) is warned about and not tracked;
+#   * `gw` and `or` are deprecated spellings of `via` and `nexthop`;
+#   * a rule without a preference gets 16384, 16383, ... per family, *with a warning*;
+#   * a rule `goto` needs a preference lower than its target.
+# Whether a `dev` exists is a property of the running system: check.py reports it.
+"""Route lines -> typed Route values (and the word helpers shared with rules.py)."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from functools import cache
+
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
+from pykeepalived.config.types import IPAddr
+
+RTPROT_KEEPALIVED = 18
+RULE_START_PRIORITY = 16384
+RTN_UNICAST, RTN_BLACKHOLE, RTN_UNREACHABLE, RTN_PROHIBIT = 1, 6, 7, 8
+RTNTYPES = {
+    "local": 2,
+    "nat": 10,
+    "broadcast": 3,
+    "brd": 3,
+    "anycast": 4,
+    "multicast": 5,
+    "prohibit": 8,
+    "unreachable": 7,
+    "blackhole": 6,
+    "xresolve": 11,
+    "unicast": 1,
+    "throw": 9,
+}
+_DEFAULTS = {
+    "rt_tables": {"default": 253, "main": 254, "local": 255},
+    "rt_protos": {
+        "none": 0,
+        "redirect": 1,
+        "kernel": 2,
+        "boot": 3,
+        "static": 4,
+        "gated": 8,
+        "ra": 9,
+        "mrt": 10,
+        "zebra": 11,
+        "bird": 12,
+        "babel": 42,
+        "dnrouted": 13,
+        "xorp": 14,
+        "ntk": 15,
+        "dhcp": 16,
+    },
+    "rt_scopes": {"global": 0, "nowhere": 255, "host": 254, "link": 253, "site": 200},
+    "rt_dsfield": {},
+    "rt_realms": {},
+}
+_MAX = {"rt_tables": 2**32 - 1, "rt_protos": 255, "rt_scopes": 255, "rt_dsfield": 255, "rt_realms": 255}
+# route metrics taking an optional `lock` and an unsigned value (name -> upper bound)
+_METRICS = {
+    "mtu": 2**32 - 1,
+    "advmss": 2**32 - 1,
+    "reordering": 2**32 - 1,
+    "cwnd": 2**32 - 1,
+    "ssthresh": 2**32 - 1,
+}
+_U32_OPTS = {"window": "window value", "initcwnd": "initcwnd value", "initrwnd": "initrwnd value"}
+_RTT = {"rtt": 8, "rttvar": 4, "rto_min": 1}
+
+
+def c_strtoul(s: str, base: int = 10) -> tuple[int | None, str]:
+    """C strtoul: (value or None when no digits, the unparsed rest)."""
+    t = s.lstrip(" \t\n\r\f\v")
+    neg = t[:1] == "-"
+    if t[:1] in "+-" and t:
+        t = t[1:]
+    if base in (0, 16) and t[:2].lower() == "0x" and len(t) > 2 and t[2] in "0123456789abcdefABCDEF":
+        t, base = t[2:], 16
+    elif base == 0:
+        base = 8 if t[:1] == "0" else 10
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"[:base]
+    n = 0
+    while n < len(t) and t[n].lower() in digits:
+        n += 1
+    if not n:
+        return None, s
+    v = int(t[:n], base)
+    return (-v if neg else v) % 2**64, t[n:]
+
+
+@cache
+def _rt_file(name: str) -> dict[str, int]:
+    """Names from /etc/iproute2/NAME, plus iproute2's defaults for ids the file does not name."""
+    out: dict[str, int] = {}
+    try:
+        with open(f"/etc/iproute2/{name}") as fh:
+            for line in fh:
+                w = line.split("#", 1)[0].split()
+                if len(w) >= 2:
+                    v, rest = c_strtoul(w[0], 0)
+                    if v is not None and not rest and v <= _MAX[name]:
+                        out.setdefault(w[1], v)
+    except OSError:
+        pass
+    ids = set(out.values())
+    for k, v in _DEFAULTS[name].items():
+        if v not in ids:
+            out.setdefault(k, v)
+    return out
+
+
+def rt_lookup(kind: str, word: str) -> int | None:
+    """keepalived find_entry(): a number (any C base) up to the maximum, or a name from the file."""
+    v, rest = c_strtoul(word, 0)
+    if v is not None and not rest:
+        return v if v <= _MAX[kind] else None
+    return _rt_file(kind).get(word)
+
+
+def _rtntype(word: str) -> int | None:
+    if word in RTNTYPES:
+        return RTNTYPES[word]
+    v, rest = c_strtoul(word, 0)
+    if v is None or rest or v > 255 or word.startswith("-"):
+        return None
+    return v
+
+
+def _realms(word: str) -> int | None:
+    a, slash, b = word.partition("/")
+    va = rt_lookup("rt_realms", a)
+    if va is None:
+        return None
+    if not slash:
+        return va
+    vb = rt_lookup("rt_realms", b)
+    return None if vb is None else (va << 16) | vb
+
+
+@dataclass(frozen=True, slots=True)
+class Prefix:
+    """A route/rule address: `address` None means default/any/all (of `family`, 0 if unset)."""
+
+    address: IPAddr | None
+    prefix: int
+    family: int = 4
+
+    def __str__(self) -> str:
+        if self.address is None:
+            return "default" if self.family != 6 else "inet6 default"
+        return f"{self.address}/{self.prefix}"
+
+
+def _ip(word: str, with_prefix: bool, loc: Loc, rep: Reporter) -> tuple[IPAddr, int] | None:
+    """keepalived parse_ipaddress(): the family is chosen by ':' in the word."""
+    fam = 6 if ":" in word else 4
+    plen = 128 if fam == 6 else 32
+    text = word
+    if with_prefix and "/" in word:
+        text, _, p = word.partition("/")
+        v, rest = c_strtoul(p)
+        if p.lstrip().startswith("-") or v is None or rest or v > plen:
+            rep.error(loc, f"Invalid address prefix len {p} for address {word} - using {plen}")
+        else:
+            plen = v
+    try:
+        a = ipaddress.IPv6Address(text) if fam == 6 else ipaddress.IPv4Address(text)
+    except ValueError:
+        rep.error(loc, f"VRRP parsed invalid IP {word}. skipping IP...")
+        return None
+    return a, plen
+
+
+def _prefix(word: str, loc: Loc, rep: Reporter) -> Prefix | None:
+    """keepalived parse_route()."""
+    if word in ("default", "any", "all"):
+        return Prefix(None, 0, 0)
+    if word == "default6":
+        return Prefix(None, 0, 6)
+    r = _ip(word, True, loc, rep)
+    return None if r is None else Prefix(r[0], r[1], r[0].version)
+
+
+@dataclass(frozen=True, slots=True)
+class NextHop:
+    via: IPAddr | None = None
+    dev: str | None = None
+    weight: int | None = None  # as configured (1..256)
+    onlink: bool = False
+    realms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    family: int  # 4 | 6
+    dst: Prefix
+    type: int = RTN_UNICAST  # RTN_* (unicast, blackhole, unreachable, prohibit, ...)
+    via: IPAddr | None = None
+    dev: str | None = None
+    src: IPAddr | None = None  # preferred source (`src`)
+    from_: Prefix | None = None  # source prefix (`from`, IPv6 only)
+    table: int = 254
+    metric: int | None = None
+    protocol: int = RTPROT_KEEPALIVED
+    scope: int | None = None
+    tos: int | None = None
+    onlink: bool = False
+    metrics: tuple[tuple[str, int], ...] = ()  # mtu/advmss/rtt/... as configured
+    locked: tuple[str, ...] = ()
+    nexthops: tuple[NextHop, ...] = ()
+    track: bool = True
+    track_group: str | None = None
+    mode: str = "prepend"  # prepend | add | append
+    words: tuple[str, ...] = field(default=(), compare=False)  # as written, for the dump
+    loc: Loc = field(default=NOWHERE, compare=False)
+
+    @property
+    def devs(self) -> tuple[str, ...]:
+        return tuple(d for d in (self.dev, *(n.dev for n in self.nexthops)) if d is not None)
+
+
+class _Bad(Exception):
+    """The line is dropped (keepalived `goto err`); the message has been reported."""
+
+
+class _Words:
+    def __init__(self, words: tuple[str, ...], loc: Loc, rep: Reporter) -> None:
+        self.w, self.i, self.loc, self.rep = words, 0, loc, rep
+
+    def next(self) -> str:
+        self.i += 1
+        if self.i >= len(self.w):
+            self.rep.error(
+                self.loc, f"Missing parameter for '{self.w[self.i - 1]}'", ConfigErr.MISSING_PARAMETER
+            )
+            raise _Bad
+        return self.w[self.i]
+
+    def fail(self, msg: str) -> _Bad:
+        self.rep.error(self.loc, msg)
+        return _Bad()
+
+    def unsigned(self, word: str, hi: int, msg: str) -> int:
+        """keepalived get_u32()/read_unsigned(): decimal, with its number message then `msg`."""
+        v, rest = c_strtoul(word)
+        if word.lstrip().startswith("-"):
+            self.rep.error(self.loc, f"negative number '{word}'", ConfigErr.INVALID_NUMBER)
+        elif v is None or rest:
+            self.rep.error(self.loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)
+        elif v > 2**32 - 1:
+            self.rep.error(
+                self.loc, f"number '{word}' outside unsigned integer range", ConfigErr.INVALID_NUMBER
+            )
+        elif v > hi:
+            self.rep.error(self.loc, f"number '{word}' outside range [0, {hi}]", ConfigErr.INVALID_NUMBER)
+        else:
+            return v
+        raise self.fail(msg.format(word))
+
+
+def _family(cur: int, new: int, w: _Words, msg: str) -> int:
+    if cur and new and cur != new:
+        raise w.fail(msg)
+    return cur or new
+
+
+def parse_route(
+    words: tuple[str, ...], loc: Loc, rep: Reporter, track_groups: set[str] | None = None
+) -> Route | None:
+    """One route line (keepalived alloc_route); `track_groups` given only for static routes."""
+    w = _Words(words, loc, rep)
+    f: dict[str, object] = {}
+    fam = 0
+    metrics: list[tuple[str, int]] = []
+    locked: list[str] = []
+    nhs: list[NextHop] = []
+    dest = ""
+    do_nexthop = False
+    mix = "Cannot mix IPv4 and IPv6 addresses for route"
+    try:
+        while w.i < len(words):
+            s = words[w.i]
+            if s in ("inet", "inet6"):
+                fam = _family(
+                    fam, 4 if s == "inet" else 6, w, f"{s} specified for IPv{6 if s == 'inet' else 4} route"
+                )
+                w.i += 1  # keepalived steps over the word after inet/inet6 too
+            elif s == "src":
+                a = _ip(w.next(), False, loc, rep)
+                if a is None:
+                    raise w.fail(f"invalid route src address {words[w.i]}")
+                f["src"] = a[0]
+                fam = _family(fam, a[0].version, w, mix)
+            elif s == "as":
+                if w.next() == "to":
+                    w.i += 1
+                rep.error(loc, '"as to" for MPLS only - ignoring')
+            elif s in ("via", "gw"):
+                if s == "gw":
+                    rep.error(loc, '"gw" for routes is deprecated. Please use "via"')
+                x = w.next()
+                vf = fam
+                if x in ("inet", "inet6"):
+                    vf = 4 if x == "inet" else 6
+                    x = w.next()
+                fam = _family(fam, vf, w, mix)
+                a = _ip(x, False, loc, rep)
+                if a is None:
+                    raise w.fail(f"invalid route via address {x}")
+                f["via"] = a[0]
+                fam = _family(fam, a[0].version, w, mix)
+            elif s == "from":
+                p = _prefix(w.next(), loc, rep)
+                if p is None:
+                    raise w.fail(f"invalid route from address {words[w.i]}")
+                if p.family != 6:
+                    raise w.fail(f"route from address only supported with IPv6 ({words[w.i]})")
+                f["from_"] = p
+                fam = _family(fam, 6, w, mix)
+            elif s in ("tos", "dsfield"):
+                v = rt_lookup("rt_dsfield", w.next())
+                if v is None:
+                    raise w.fail(f"TOS value {words[w.i]} is invalid")
+                f["tos"] = v
+            elif s == "table":
+                v = rt_lookup("rt_tables", w.next())
+                if v is None:
+                    raise w.fail(f"Routing table {words[w.i]} not found for route")
+                f["table"] = v
+            elif s == "protocol":
+                v = rt_lookup("rt_protos", w.next())
+                if v is None:
+                    raise w.fail(f"Protocol {words[w.i]} not found or invalid for route")
+                f["protocol"] = v
+            elif s == "scope":
+                v = rt_lookup("rt_scopes", w.next())
+                if v is None:
+                    raise w.fail(f"Scope {words[w.i]} not found or invalid for route")
+                f["scope"] = v
+            elif s in ("metric", "priority", "preference"):
+                f["metric"] = w.unsigned(w.next(), 2**32 - 1, "Invalid metric {} specified for route")
+            elif s in ("dev", "oif"):
+                f["dev"] = w.next()
+            elif s == "onlink":
+                f["onlink"] = True
+            elif s == "encap":
+                raise w.fail("encap is not supported by pykeepalived")
+            elif s == "expires":
+                if fam == 4:
+                    raise w.fail("expires is only valid for IPv6")
+                fam = 6
+                metrics.append(
+                    (s, w.unsigned(w.next(), 2**32 - 1, "Invalid expires time {} specified for route"))
+                )
+            elif s in _METRICS or s in _RTT:
+                x = w.next()
+                if x == "lock":
+                    locked.append(s)
+                    x = w.next()
+                if s in _RTT:
+                    v = _rtt(x)
+                    if v is None:
+                        what = "rto_min value {} specified" if s == "rto_min" else s + " {}"
+                        raise w.fail(f"Invalid {what.format(x)} for route")
+                    metrics.append((s, v * _RTT[s]))
+                else:
+                    label = "MTU" if s == "mtu" else (s if s == "advmss" else f"{s} value")
+                    metrics.append(
+                        (s, w.unsigned(x, _METRICS[s], f"Invalid {label} {{}} specified for route"))
+                    )
+            elif s == "hoplimit":
+                metrics.append((s, w.unsigned(w.next(), 255, "Invalid hoplimit {} specified for route")))
+            elif s in _U32_OPTS:
+                metrics.append(
+                    (s, w.unsigned(w.next(), 2**32 - 1, f"Invalid {_U32_OPTS[s]} {{}} specified for route"))
+                )
+            elif s == "realms":
+                v = _realms(w.next())
+                if v is None:
+                    raise w.fail(f"Invalid realms {words[w.i]} for route")
+                if fam == 6:
+                    raise w.fail("realms are only valid for IPv4")
+                fam = 4
+                metrics.append((s, v))
+            elif s == "features":
+                if w.next() != "ecn":
+                    rep.error(loc, f"feature {words[w.i]} not supported")
+                else:
+                    metrics.append(("features", 1))
+            elif s in ("quickack", "fastopen_no_cookie"):
+                metrics.append((s, w.unsigned(w.next(), 1, f"Invalid {s} value {{}} specified for route")))
+            elif s == "congctl":
+                x = w.next()
+                if x == "lock":
+                    locked.append(s)
+                    x = w.next()
+                f["congctl"] = x
+            elif s == "pref":
+                if fam == 4:
+                    raise w.fail("pref is only valid for IPv6")
+                fam = 6
+                x = w.next()
+                pv = {"low": 3, "medium": 0, "high": 1}.get(x)
+                metrics.append(
+                    (
+                        s,
+                        pv
+                        if pv is not None
+                        else w.unsigned(x, 255, "Invalid pref value {} specified for route"),
+                    )
+                )
+            elif s == "ttl-propagate":
+                x = w.next()
+                if x not in ("enabled", "disabled"):
+                    rep.error(loc, f"ttl-propagate value {x} not recognised")
+                metrics.append((s, int(x == "enabled")))
+            elif s in ("add", "prepend", "append"):
+                f["mode"] = s
+            elif s == "or":
+                rep.error(loc, '"or" for routes is deprecated. Please use "nexthop"')
+                if nhs:
+                    rep.error(loc, '"or" route already specified - ignoring subsequent')
+                    w.i += 2
+                    continue
+                a = _ip(w.next(), False, loc, rep)
+                if a is None:
+                    raise w.fail(f'Invalid "or" address {words[w.i]}')
+                nhs += [NextHop(via=f.pop("via", None)), NextHop(via=a[0])]  # type: ignore[arg-type]
+            elif s == "nexthop":
+                if nhs:
+                    rep.error(loc, 'Cannot specify nexthops with "or" route')
+                else:
+                    do_nexthop = True
+                break
+            elif s == "no_track":
+                f["track"] = False
+            elif track_groups is not None and s == "track_group":
+                x = w.next()
+                if "track_group" in f:
+                    rep.error(loc, f"track_group {x} is a duplicate")
+                    break
+                if x not in track_groups:
+                    rep.error(loc, f"track_group {x} not found")
+                else:
+                    f["track_group"] = x
+            elif s == "vrf":
+                raise w.fail(f"VRF {w.next()} not found for route")
+            else:
+                if s == "to":
+                    w.i += 1
+                t = _rtntype(s)
+                if t is not None:
+                    f["type"] = t
+                    w.i += 1
+                if w.i >= len(words):
+                    raise w.fail("Route must have a destination")
+                dest = words[w.i]
+                p = _prefix(dest, loc, rep)
+                if p is None:
+                    raise w.fail(f"unknown route keyword {dest}")
+                f["dst"] = p
+                fam = _family(fam, p.family, w, f"Cannot mix IPv4 and IPv6 addresses for route ({dest})")
+            w.i += 1
+        if do_nexthop:
+            fam = _nexthops(w, fam, nhs)
+        elif w.i < len(words):
+            raise w.fail(f"Route has trailing nonsense - {words[w.i]}")
+        if "dst" not in f:
+            raise w.fail("Route must have a destination")
+    except _Bad:
+        return None
+    if f.get("track", True):
+        if "protocol" in f and f["protocol"] != RTPROT_KEEPALIVED:
+            rep.error(
+                loc,
+                "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol",
+            )
+        f["protocol"] = RTPROT_KEEPALIVED
+        if "dev" not in f:
+            rep.error(loc, f"Warning - cannot track route {dest} with no interface specified, not tracking")
+            f["track"] = False
+    if "track_group" in f and "dev" not in f:
+        rep.error(loc, "Static route cannot have track group if no oif specified")
+        del f["track_group"]
+    fam = fam or 4
+    dst = f["dst"]
+    assert isinstance(dst, Prefix)
+    if dst.family == 0:
+        f["dst"] = Prefix(None, 0, fam)
+    f.pop("congctl", None)
+    return Route(
+        family=fam,
+        metrics=tuple(metrics),
+        locked=tuple(locked),
+        nexthops=tuple(nhs),
+        words=words,
+        loc=loc,
+        **f,  # type: ignore[arg-type]
+    )
+
+
+def _rtt(word: str) -> int | None:
+    """keepalived get_time_rtt(): milliseconds, or `Ns`/`Nsec`/`Nsecs` seconds."""
+    t = word.strip()
+    low = t.lower()
+    for suf in ("secs", "sec", "s"):
+        if low.endswith(suf) and low[: -len(suf)].isdigit():
+            return int(low[: -len(suf)]) * 1000
+    if any(c in low for c in "s"):
+        return None
+    v, rest = c_strtoul(t)
+    if v is None or rest or t.startswith("-") or v > 2**32 - 1:
+        return None
+    return v
+
+
+def _nexthops(w: _Words, fam: int, nhs: list[NextHop]) -> int:
+    words, loc, rep = w.w, w.loc, w.rep
+    while w.i < len(words) and words[w.i] == "nexthop":
+        w.i += 1
+        nh: dict[str, object] = {}
+        try:
+            while w.i < len(words):
+                s = words[w.i]
+                if s == "via":
+                    x = w.next()
+                    if x in ("inet", "inet6"):
+                        fam = _family(fam, 4 if x == "inet" else 6, w, "IPv4/6 mismatch for nexthop")
+                        x = w.next()
+                    a = _ip(x, False, loc, rep)
+                    if a is None:
+                        raise w.fail(f"invalid nexthop address {x}")
+                    if fam and a[0].version != fam:
+                        raise w.fail("Address family mismatch for next hop")
+                    fam = fam or a[0].version
+                    nh["via"] = a[0]
+                elif s == "dev":
+                    nh["dev"] = w.next()
+                elif s == "weight":
+                    v = w.unsigned(w.next(), 256, "Invalid weight {} specified for route")
+                    if not v:
+                        raise w.fail("Invalid weight 0 specified for route")
+                    nh["weight"] = v
+                elif s == "onlink":
+                    nh["onlink"] = True
+                elif s == "realms":
+                    r = _realms(w.next())
+                    if r is None:
+                        raise w.fail(f"Invalid realms {words[w.i]} for route")
+                    if fam == 6:
+                        raise w.fail("realms are only supported for IPv4")
+                    fam = 4
+                    nh["realms"] = r
+                elif s == "as":
+                    if w.next() == "to":
+                        w.i += 1
+                    raise w.fail("'as [to]' (nat) not supported")
+                else:
+                    break
+                w.i += 1
+        except _Bad:
+            return fam  # keepalived drops this and any further next hops, keeps the route
+        nhs.append(NextHop(**nh))  # type: ignore[arg-type]
+    if w.i < len(words):
+        rep.error(loc, f"Route has trailing nonsense after nexthops - {words[w.i]}")
+    return fam
