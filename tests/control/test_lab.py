@@ -6,6 +6,7 @@ import io
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -126,6 +127,7 @@ def test_ctl_commands_and_systemd_readiness(lab: Lab, nodes: list[Node], tmp_pat
         # READY=1 means the VRRP child serves: the control socket answers at once
         code, text = run_ctl(a, "--json", "status")
         assert code == ctl.EXIT_OK and json.loads(text)["vrrp"][0]["data"]["iname"] == "VI_1"
+        assert stat.S_IMODE(os.stat(sock(a)).st_mode) == 0o600  # root only, like the signals
 
         wait_for(lambda: a.has(VIP), 10)
         code, table = run_ctl(a, "status")

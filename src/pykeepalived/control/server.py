@@ -25,6 +25,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -66,11 +67,16 @@ class ControlServer:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path)  # the VRRP pid file lock guarantees no other child owns it
-        old = os.umask(0o177)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        old = os.umask(0o177)  # the socket file is created 0600, without yielding to other tasks
         try:
-            self.server = await asyncio.start_unix_server(self._client, self.path, limit=MAX_LINE)
+            sock.bind(self.path)
+        except OSError:
+            sock.close()
+            raise
         finally:
             os.umask(old)
+        self.server = await asyncio.start_unix_server(self._client, sock=sock, limit=MAX_LINE)
         log.log(DETAIL, "Control socket %s", self.path)
 
     async def close(self) -> None:
