@@ -65,7 +65,10 @@ def test_metrics_and_ctl_follow_a_failover(lab: Lab, nodes: list[Node]) -> None:
     a = Node(lab["n1"], instance_conf(prio=150, globals_=METRICS)).start()
     b = Node(lab["n2"], instance_conf(prio=100, globals_=METRICS)).start()
     nodes += [a, b]
-    wait_for(lambda: a.has(VIP), 10)
+    try:
+        wait_for(lambda: a.has(VIP), 20)  # interpreter start-up is slow on a loaded machine
+    except AssertionError:
+        raise AssertionError(f"n1 never became master:\n{a.logs()}\n--- n2:\n{b.logs()}") from None
     wait_for(lambda: scrape(lab["n2"])[("keepalived_advertisements_received_total", COMMON)] >= 2, 5)
 
     ma, mb = scrape(lab["n1"]), scrape(lab["n2"])
