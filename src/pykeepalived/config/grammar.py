@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pykeepalived.config.ext import ListenAddress
 from pykeepalived.config.types import (
     Addr,
     Bool,
@@ -210,6 +211,9 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "json_version": K(Int(1, 2)),
     "iproute_usr_dir": K(STR),
     "iproute_etc_dir": K(STR),
+    # pykeepalived extensions (config/ext.py, docs/operations.md)
+    "pykeepalived_metrics_address": K(ListenAddress()),
+    "pykeepalived_control_socket": K(STR),
     **_per_process,
     **_nl_bufs,
 }

@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.control import sdnotify
 from pykeepalived.daemon.log import log
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.options import SIGFUNCS, Options
@@ -61,10 +62,14 @@ class Parent:
     roles: list[str]
     children: dict[str, Child] = field(default_factory=dict)
     stopping: bool = False
+    ready: sdnotify.ReadyPipe | None = None  # under systemd (Type=notify): children report readiness
+    ready_sent: bool = False
 
     def start_child(self, ch: Child) -> None:
         cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
-        ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True)
+        env, fds = (None, ()) if self.ready is None else ({**os.environ, **self.ready.child_env()},
+                                                          (self.ready.wfd,))
+        ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True, pass_fds=fds, env=env)
         ch.started = time.monotonic()
         ch.respawn_at = None
         log.info("Starting %s child process, pid=%d", PROG_NAMES[ch.role], ch.proc.pid)
@@ -108,8 +113,19 @@ class Parent:
             ch.respawn_at = time.monotonic() + delay
         return None
 
+    def child_ready(self, role: str) -> None:
+        """sd_notify READY=1 once the VRRP child serves (or at once when there is no VRRP child)."""
+        if not self.ready_sent and (role == "vrrp" or "vrrp" not in self.roles):
+            self.ready_sent = True
+            sdnotify.notify(f"READY=1\nSTATUS=pykeepalived {__version__}: {', '.join(self.roles)} running")
+
     def run(self) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        if os.environ.get("NOTIFY_SOCKET"):
+            self.ready = sdnotify.ReadyPipe(self.child_ready)
+            self.ready.start()
+            if "vrrp" not in self.roles:
+                self.child_ready("")
         for role in self.roles:
             self.children[role] = Child(role)
             self.start_child(self.children[role])
@@ -146,6 +162,7 @@ class Parent:
     def stop(self) -> None:
         self.stopping = True
         log.info("Stopping")
+        sdnotify.notify("STOPPING=1")
         self.forward(signal.SIGTERM)
         deadline = time.monotonic() + CHILD_WAIT_TIME
         for ch in self.children.values():

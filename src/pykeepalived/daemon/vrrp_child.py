@@ -31,6 +31,9 @@ from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import Model
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.to_params import instance_params
+from pykeepalived.control.plane import ControlPlane
+from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.log import DETAIL, log, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
@@ -99,16 +102,25 @@ EXIT_CONFIG = 2
 
 
 class AsyncioClock:
-    """The Driver's clock: integer µs on the event loop's monotonic clock."""
+    """The Driver's clock: integer µs on the event loop's monotonic clock (lateness to `timing`)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, timing: TimingStats | None = None) -> None:
         self.loop = loop
+        self.timing = timing
 
     def now(self) -> int:
         return time.monotonic_ns() // 1000
 
     def call_at(self, when: int, fn: Callable[[], None]) -> asyncio.TimerHandle:
-        return self.loop.call_at(when / 1_000_000, fn)
+        timing = self.timing
+        if timing is None:
+            return self.loop.call_at(when / 1_000_000, fn)
+
+        def fire() -> None:
+            timing.record_timer(when, self.now())
+            fn()
+
+        return self.loop.call_at(when / 1_000_000, fire)
 
 
 @dataclass
@@ -175,8 +187,10 @@ class LinuxExecutor:
             self.queue.put_nowait(functools.partial(self._gratuitous, e))
         elif isinstance(e, StateChanged):
             self.child.status.transition(e)
+            self.child.ops.state_changed(e)
         elif isinstance(e, Notify):
             self.child.notify(e)
+            self.child.ops.notified(e)
 
     # ------------------------------------------------------------------ adverts
     def _transmit(self, t: Transmit) -> None:
@@ -188,6 +202,8 @@ class LinuxExecutor:
         src = t.src
         if src is None:
             return  # no source address: the core is in FAULT for it already
+        if t.priority:
+            self.child.ops.advert_sent(t.instance, time.monotonic_ns() // 1000, p.adver_int_us)
         rx_state = rt.inst.rx_state
         mode = tx_checksum_mode(p, rx_state)
         for dst in t.dsts:
@@ -305,6 +321,7 @@ class VrrpChild:
         self.driver: Driver | None = None
         self.executor: LinuxExecutor | None = None
         self.status = StatusWriter(self)
+        self.ops = ControlPlane(self)
         self.stop_event = asyncio.Event()
         self.reload_requested = False
         self._macs: dict[str, bytes] = {}
@@ -552,11 +569,13 @@ class VrrpChild:
         await self.build(model)
         await self.remove_stale_addresses()
         await self.start_trackers(model)
-        self.driver = Driver(self.engine, AsyncioClock(loop), self.executor)
+        self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
         if self.scripts is not None:
             self.scripts.start()
+        await self.ops.start(model)
+        child_ready("vrrp")
         while True:
             await self.stop_event.wait()
             self.stop_event.clear()
@@ -655,6 +674,7 @@ class VrrpChild:
             self.fifos.close()
         for t in self._tasks:
             t.cancel()
+        await self.ops.close()
         for sock in self.sockets.values():
             sock.close()
         self.executor.close()

@@ -1,0 +1,319 @@
+# Theory of operation
+# -------------------
+# keepalived users scrape metrics with an external exporter that signals keepalived and parses the
+# files it writes (keepalived.data / .stats / .json), which races with the writer (landscape.md §5).
+# pykeepalived serves them itself: `pykeepalived_metrics_address` in global_defs starts a tiny
+# HTTP server on the VRRP child's event loop, and every scrape runs the collectors below *on that
+# loop*, reading the live engine between two events — a consistent snapshot without locks or files.
+#
+# Names and labels are those of the widely used mehdy/keepalived-exporter, so existing dashboards
+# and alerts keep working:
+#   keepalived_up                                 1 (the daemon answers)
+#   keepalived_vrrp_state{iname,intf,vrid,ip_address}           one series per VIP (0 INIT,
+#   keepalived_vrrp_excluded_state{iname,intf,vrid,ip_address}  1 BACKUP, 2 MASTER, 3 FAULT)
+#   keepalived_<counter>_total{iname,intf,vrid}   keepalived's per-instance stats counters
+#   keepalived_gratuitous_arp_delay_total{...}    garp_master_delay (the exporter's name)
+#   keepalived_script_status{name}                vrrp_script result: 1 GOOD, 0 BAD
+# plus pykeepalived's own (prefix pykeepalived_): priorities, last transition time, unknown VRIDs,
+# timer lateness / late timer events and the advert send jitter histogram (timing.py), and the
+# checker's virtual/real server states (CheckerCollector, for the checker child).
+"""Prometheus collectors computed at scrape time, and the asyncio HTTP endpoint serving them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.control.timing import Histogram, TimingStats
+from pykeepalived.daemon.log import log
+from pykeepalived.vrrp.effects import State
+
+if TYPE_CHECKING:
+    from pykeepalived.check.scheduler import CheckerRuntime
+    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.vrrp.instance import VrrpInstance
+
+COMMON = ["iname", "intf", "vrid"]
+VIP_LABELS = [*COMMON, "ip_address"]
+
+# keepalived stats counter -> (exporter metric name without _total, help)
+COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("advert_rcvd", "keepalived_advertisements_received", "Advertisements received"),
+    ("advert_sent", "keepalived_advertisements_sent", "Advertisements sent"),
+    ("become_master", "keepalived_become_master", "Became master"),
+    ("release_master", "keepalived_release_master", "Released master"),
+    ("packet_len_err", "keepalived_packet_length_errors", "Packet length errors"),
+    ("advert_interval_err", "keepalived_advertisements_interval_errors", "Advertisement interval errors"),
+    ("ip_ttl_err", "keepalived_ip_ttl_errors", "TTL errors"),
+    ("invalid_type_rcvd", "keepalived_invalid_type_received", "Invalid type errors"),
+    ("addr_list_err", "keepalived_address_list_errors", "Address list errors"),
+    ("invalid_authtype", "keepalived_authentication_invalid", "Authentication invalid"),
+    ("authtype_mismatch", "keepalived_authentication_mismatch", "Authentication mismatch"),
+    ("auth_failure", "keepalived_authentication_failure", "Authentication failure"),
+    ("pri_zero_rcvd", "keepalived_priority_zero_received", "Priority zero received"),
+    ("pri_zero_sent", "keepalived_priority_zero_sent", "Priority zero sent"),
+)
+
+
+def state_value(state: State) -> int:
+    """keepalived's numeric state (0 INIT, 1 BACKUP, 2 MASTER, 3 FAULT); STOP reads as INIT."""
+    return 0 if state == State.STOP else int(state)
+
+
+def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
+    return HistogramMetricFamily(name, doc, buckets=h.cumulative(), sum_value=h.sum_us / 1_000_000)
+
+
+class VrrpCollector(Collector):
+    """Reads the VRRP child's live engine at scrape time (call only from the child's loop)."""
+
+    def __init__(self, child: VrrpChild, timing: TimingStats | None = None) -> None:
+        self.child = child
+        self.timing = timing
+
+    def _intf(self, inst: VrrpInstance) -> str:
+        rt = self.child.runtime.get(inst.name)
+        if rt is not None and rt.iface is not None:
+            return rt.iface.ifname
+        return inst.params.interface or ""
+
+    def _vips(self, inst: VrrpInstance, excluded: bool) -> list[tuple[str, str]]:
+        """(ip_address "addr/prefix", intf) per VIP, as the exporter reads them from keepalived.data."""
+        rt = self.child.runtime.get(inst.name)
+        default = self._intf(inst)
+        if rt is None:
+            addrs = inst.params.evips if excluded else inst.params.vips
+            return [(f"{a}/{a.max_prefixlen}", default) for a in addrs]
+        specs = rt.conf.evips if excluded else rt.conf.vips
+        return [(f"{s.address}/{s.prefix}", s.dev or default) for s in specs]
+
+    def collect(self) -> Iterator[Metric]:
+        insts = list(self.child.engine.instances.values())
+        up = GaugeMetricFamily("keepalived_up", "Status")
+        up.add_metric([], 1)
+        yield up
+        info = GaugeMetricFamily("pykeepalived_build_info", "pykeepalived version",
+                                 labels=["version", "keepalived_compat"])
+        info.add_metric([__version__, KEEPALIVED_COMPAT], 1)
+        yield info
+
+        state = GaugeMetricFamily("keepalived_vrrp_state", "State of vrrp", labels=VIP_LABELS)
+        excl = GaugeMetricFamily("keepalived_vrrp_excluded_state", "State of vrrp with excluded VIP",
+                                 labels=VIP_LABELS)
+        counters = {k: CounterMetricFamily(n, h, labels=COMMON) for k, n, h in COUNTERS}
+        garp = CounterMetricFamily("keepalived_gratuitous_arp_delay", "Gratuitous ARP delay", labels=COMMON)
+        eff = GaugeMetricFamily("pykeepalived_vrrp_effective_priority", "Effective priority", labels=COMMON)
+        base = GaugeMetricFamily("pykeepalived_vrrp_base_priority", "Configured priority", labels=COMMON)
+        mprio = GaugeMetricFamily("pykeepalived_vrrp_master_priority",
+                                  "Priority of the current master as last heard", labels=COMMON)
+        wanted = GaugeMetricFamily("pykeepalived_vrrp_wanted_state", "Wanted state", labels=COMMON)
+        trans = GaugeMetricFamily("pykeepalived_vrrp_last_transition_timestamp_seconds",
+                                  "Wall-clock time of the last state transition", labels=COMMON)
+        scripts: dict[str, bool] = {}
+        for inst in insts:
+            lab = [inst.name, self._intf(inst), str(inst.params.vrid)]
+            st = state_value(inst.state)
+            vips = self._vips(inst, False)
+            for ip, intf in vips:
+                state.add_metric([inst.name, intf, lab[2], ip], st)
+            if not vips:
+                state.add_metric([*lab, ""], st)
+            for ip, intf in self._vips(inst, True):
+                excl.add_metric([inst.name, intf, lab[2], ip], st)
+            for key, fam in counters.items():
+                fam.add_metric(lab, inst.stats.get(key, 0))
+            garp.add_metric(lab, inst.params.garp_master_delay_us // 1_000_000)
+            eff.add_metric(lab, inst.effective_priority)
+            base.add_metric(lab, inst.params.base_priority)
+            mprio.add_metric(lab, inst.master_priority)
+            wanted.add_metric(lab, state_value(inst.wantstate))
+            trans.add_metric(lab, self.child.status.last_transition.get(inst.name, 0.0))
+            for (kind, name), value in inst.tracking.values.items():
+                if kind == "script" and value is not None:
+                    scripts[name] = bool(value)
+        yield state
+        yield excl
+        yield from counters.values()
+        yield garp
+        yield eff
+        yield base
+        yield mprio
+        yield wanted
+        yield trans
+        sfam = GaugeMetricFamily("keepalived_script_status", "Tracker Script Status", labels=["name"])
+        for name, ok in sorted(scripts.items()):
+            sfam.add_metric([name], 1 if ok else 0)
+        yield sfam
+        unknown = CounterMetricFamily("pykeepalived_unknown_vrid_received",
+                                      "Adverts received for a VRID no instance uses")
+        unknown.add_metric([], self.child.engine.unknown_vrid_rcvd)
+        yield unknown
+        t = self.timing
+        if t is not None:
+            late = CounterMetricFamily("pykeepalived_late_timer_events",
+                                       f"VRRP timer firings more than {t.late_threshold_us / 1000:g} ms late")
+            late.add_metric([], t.late_timer_events)
+            yield late
+            mx = GaugeMetricFamily("pykeepalived_timer_lateness_max_seconds",
+                                   "Worst VRRP timer lateness seen")
+            mx.add_metric([], t.max_lateness_us / 1_000_000)
+            yield mx
+            yield _histogram("pykeepalived_timer_lateness_seconds",
+                             "How late the VRRP timer fired after its deadline", t.timer_lateness)
+            yield _histogram("pykeepalived_advert_send_jitter_seconds",
+                             "Gap between consecutive adverts of a MASTER minus its advert interval",
+                             t.advert_jitter)
+
+
+class CheckerCollector(Collector):
+    """Virtual and real server states of a CheckerRuntime (for the checker child's loop)."""
+
+    def __init__(self, runtime: CheckerRuntime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        quorum = GaugeMetricFamily("pykeepalived_virtual_server_quorum_up",
+                                   "1 while the virtual server has quorum", labels=["virtual_server"])
+        weight_sum = GaugeMetricFamily("pykeepalived_virtual_server_alive_weight",
+                                       "Sum of the weights of alive real servers", labels=["virtual_server"])
+        rs_up = GaugeMetricFamily("pykeepalived_real_server_up", "1 while the real server is alive",
+                                  labels=["virtual_server", "real_server"])
+        rs_w = GaugeMetricFamily("pykeepalived_real_server_weight", "Effective weight of the real server",
+                                 labels=["virtual_server", "real_server"])
+        for vs in self.runtime.states:
+            quorum.add_metric([vs.fmt], 1 if vs.quorum_up else 0)
+            weight_sum.add_metric([vs.fmt], vs.weight_sum())
+            for rs in vs.rs:
+                rs_up.add_metric([vs.fmt, rs.fmt], 1 if rs.alive else 0)
+                rs_w.add_metric([vs.fmt, rs.fmt], rs.weight)
+        yield quorum
+        yield weight_sum
+        yield rs_up
+        yield rs_w
+
+
+def make_registry(*collectors: Collector, process: bool = True) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    for c in collectors:
+        registry.register(c)
+    if process:
+        ProcessCollector(registry=registry)
+    return registry
+
+
+MAX_REQUEST = 8192
+READ_TIMEOUT = 5.0
+
+
+class Snapshot:
+    """Metric families already collected: formatting them needs nothing from the engine any more."""
+
+    def __init__(self, metrics: list[Metric]) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> list[Metric]:
+        return self.metrics
+
+
+def snapshot(registry: CollectorRegistry) -> Snapshot:
+    """Run the collectors now (on the event loop: a consistent view of the engine)."""
+    return Snapshot(list(registry.collect()))
+
+
+class MetricsServer:
+    """A minimal HTTP/1.0 server for GET /metrics on the running asyncio loop.
+
+    The collectors run inside the request handler, i.e. between two event loop callbacks, so they
+    see the engine in a consistent state; that snapshot is then formatted as text in a worker
+    thread (about 4/5 of the cost), so a scrape holds the loop only while reading the engine.
+    """
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int,
+                 render: Callable[[Any], bytes] = generate_latest) -> None:
+        self.registry = registry
+        self.host = host
+        self.port = port
+        self.render = render
+        self.server: asyncio.Server | None = None
+        self.scrapes = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._handle, self.host, self.port, reuse_address=True)
+        sock = self.server.sockets[0].getsockname()
+        self.port = int(sock[1])
+        log.info("Prometheus metrics on http://%s:%d/metrics",
+                 f"[{self.host}]" if ":" in self.host else self.host, self.port)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
+            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
+                return
+            if len(head) > MAX_REQUEST:
+                await self._reply(writer, 431, b"request too large\n")
+                return
+            parts = head.split(b"\r\n", 1)[0].split()
+            if len(parts) != 3:
+                await self._reply(writer, 400, b"bad request\n")
+                return
+            method, target = parts[0], parts[1].split(b"?", 1)[0]
+            if method not in (b"GET", b"HEAD"):
+                await self._reply(writer, 405, b"method not allowed\n")
+                return
+            if target == b"/metrics":
+                self.scrapes += 1
+                snap = snapshot(self.registry)
+                body = await asyncio.get_running_loop().run_in_executor(None, self.render, snap)
+                await self._reply(writer, 200, body, CONTENT_TYPE_LATEST, head_only=method == b"HEAD")
+            elif target == b"/":
+                await self._reply(writer, 200, b'<html><body><a href="/metrics">Metrics</a></body></html>\n',
+                                  "text/html; charset=utf-8", head_only=method == b"HEAD")
+            else:
+                await self._reply(writer, 404, b"not found\n")
+        except Exception as exc:  # a broken scrape must never disturb the VRRP child
+            log.error("metrics request failed: %r", exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    @staticmethod
+    async def _reply(writer: asyncio.StreamWriter, code: int, body: bytes,
+                     ctype: str = "text/plain; charset=utf-8", head_only: bool = False) -> None:
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+                  431: "Request Header Fields Too Large"}[code]
+        hdr = (f"HTTP/1.0 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
+               "Connection: close\r\n\r\n").encode()
+        writer.write(hdr if head_only else hdr + body)
+        await writer.drain()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            with contextlib.suppress(Exception):
+                await self.server.wait_closed()
+            self.server = None
+
+
+def listen_address(options: tuple[tuple[str, Any], ...]) -> tuple[str, int] | None:
+    """The metrics listener from global_defs options (last occurrence wins), None when not enabled."""
+    found: tuple[str, int] | None = None
+    for kw, value in options:
+        if kw == "pykeepalived_metrics_address":
+            host, port = value
+            found = (str(host), int(port))
+    return found

@@ -1,0 +1,73 @@
+# Theory of operation
+# -------------------
+# Everything operational the VRRP child carries besides VRRP itself, behind one object so the
+# child's code only has a handful of hook calls: `timing` (timer lateness and advert jitter, fed by
+# the clock and the executor), the control socket and, when global_defs has
+# `pykeepalived_metrics_address`, the Prometheus endpoint. `start()` runs once the engine is up;
+# a failure to bind is logged and the daemon carries on (VRRP matters more than observability).
+# Reloads keep both listeners (their addresses are read at start-up only).
+"""The VRRP child's operations plane: timing statistics, control socket, metrics endpoint."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pykeepalived.control.metrics import MetricsServer, VrrpCollector, listen_address, make_registry
+from pykeepalived.control.server import ControlServer, socket_path
+from pykeepalived.control.timing import TimingStats
+from pykeepalived.daemon.log import log
+from pykeepalived.daemon.pidfile import default_path
+from pykeepalived.vrrp.effects import Notify, State, StateChanged
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Model
+    from pykeepalived.daemon.vrrp_child import VrrpChild
+
+
+class ControlPlane:
+    def __init__(self, child: VrrpChild) -> None:
+        self.child = child
+        self.timing = TimingStats()
+        self.control: ControlServer | None = None
+        self.metrics: MetricsServer | None = None
+
+    async def start(self, model: Model) -> None:
+        opts = model.global_defs.options
+        path = socket_path(opts, self.child.opts.vrrp_pid_file or default_path("vrrp"))
+        if path is not None:
+            server = ControlServer(self.child, path)
+            try:
+                await server.start()
+                self.control = server
+            except OSError as exc:
+                log.error("Cannot open control socket %s: %s", path, exc.strerror or exc)
+        addr = listen_address(opts)
+        if addr is not None:
+            registry = make_registry(VrrpCollector(self.child, self.timing))
+            metrics = MetricsServer(registry, *addr)
+            try:
+                await metrics.start()
+                self.metrics = metrics
+            except OSError as exc:
+                log.error("Cannot listen for metrics on %s port %d: %s", addr[0], addr[1],
+                          exc.strerror or exc)
+
+    # ------------------------------------------------------------------ hooks (executor)
+    def state_changed(self, e: StateChanged) -> None:
+        if e.old == State.MASTER:
+            self.timing.forget(e.instance)
+        if self.control is not None:
+            self.control.state_changed(e)
+
+    def notified(self, n: Notify) -> None:
+        if self.control is not None:
+            self.control.notified(n)
+
+    def advert_sent(self, instance: str, now_us: int, interval_us: int) -> None:
+        self.timing.record_advert(instance, now_us, interval_us)
+
+    async def close(self) -> None:
+        if self.metrics is not None:
+            await self.metrics.close()
+        if self.control is not None:
+            await self.control.close()
