@@ -41,6 +41,7 @@ NGINX = "/usr/sbin/nginx"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 _NGINX_CONF = """\
+user root;
 worker_processes 1;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log;
@@ -70,7 +71,6 @@ class Nginx:
         self.host = host
         self.dir = workdir or Path(tempfile.mkdtemp(prefix=f"nginx-{host.name}-"))
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.dir.chmod(0o755)  # workers run as nobody and read html/
         (self.dir / "tmp").mkdir(exist_ok=True)
         html = self.dir / "html"
         html.mkdir(exist_ok=True)
@@ -416,3 +416,49 @@ def kill_netns_processes(namespaces: list[str]) -> None:
 
 def lab_namespaces(lab: Lab) -> list[str]:
     return [h.ns for h in lab.hosts.values()]
+
+
+# ---------------------------------------------------------------------------------------- configs
+def nginx_ha_config(
+    *, priority: int, check: str, interval: float = 2, timeout: float | None = None, fall: int = 1,
+    rise: int = 1,
+    weight: int | None = -5, advert: float = 2, state: str = "BACKUP", nopreempt: bool = False,
+    notify: str | None = None, vip: str = "192.0.2.100/24", iface: str = "eth0", vrid: int = 51,
+    auth_pass: str = "nginx42", router_id: str = "nginx_node",
+) -> str:
+    """keepalived.conf of one node of the seeds' scenario: one instance tracking nginx with a script."""
+    weight_line = f"    weight {weight}\n" if weight is not None else ""
+    timeout_line = f"    timeout {timeout:g}\n" if timeout is not None else ""
+    notify_line = f'    notify "{notify}"\n' if notify else ""
+    nopreempt_line = "    nopreempt\n" if nopreempt else ""
+    return f"""global_defs {{
+    router_id {router_id}
+    enable_script_security
+    script_user root
+}}
+
+vrrp_script chk_nginx {{
+    script "{check}"
+    interval {interval:g}
+{timeout_line}    fall {fall}
+    rise {rise}
+{weight_line}}}
+
+vrrp_instance VI_1 {{
+    state {state}
+    interface {iface}
+    virtual_router_id {vrid}
+    priority {priority}
+    advert_int {advert:g}
+{nopreempt_line}    authentication {{
+        auth_type PASS
+        auth_pass {auth_pass}
+    }}
+    virtual_ipaddress {{
+        {vip}
+    }}
+    track_script {{
+        chk_nginx
+    }}
+{notify_line}}}
+"""
