@@ -67,7 +67,7 @@ http {{
 class Nginx:
     """An nginx web server in one lab host (its files in a private directory)."""
 
-    def __init__(self, host: Host, workdir: Path | None = None) -> None:
+    def __init__(self, host: Host, workdir: Path | None = None, name: str | None = None) -> None:
         self.host = host
         self.dir = workdir or Path(tempfile.mkdtemp(prefix=f"nginx-{host.name}-"))
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,8 @@ class Nginx:
         (html / "index.html").write_text(f"served by {host.name}\n")
         self.conf = self.dir / "nginx.conf"
         self.conf.write_text(_NGINX_CONF.format(dir=self.dir))
-        self.name = f"nginx-{host.name}"[:15]  # the process name killall/pidof see (comm, 15 chars)
+        # the process name killall/pidof see (comm: 15 chars); must be unique machine-wide
+        self.name = (name or f"nginx-{host.name}")[:15]
         self.binary = self.dir / self.name
         if not self.binary.exists():
             try:

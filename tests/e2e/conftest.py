@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import secrets
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -57,6 +58,7 @@ class Farm:
     nginx: dict[str, Nginx] = field(default_factory=dict)
     daemons: dict[str, Daemon] = field(default_factory=dict)
     poller: CurlPoller | None = None
+    uid: str = field(default_factory=lambda: secrets.token_hex(3))
 
     def notify_script(self, name: str) -> tuple[Path, Path]:
         """A generic notify script recording its arguments, one line per call; returns (script, record)."""
@@ -67,7 +69,9 @@ class Farm:
         return script, rec
 
     def start_nginx(self, name: str) -> Nginx:
-        ng = self.nginx.get(name) or Nginx(self.lab[name], self.tmp / f"nginx-{name}")
+        # a name unique to this test: tests run in parallel and all namespaces share one PID namespace
+        ng = self.nginx.get(name) or Nginx(self.lab[name], self.tmp / f"nginx-{name}",
+                                           name=f"ngx{self.uid}-{name}")
         self.nginx[name] = ng
         return ng if ng.running() else ng.start()
 
