@@ -5,9 +5,10 @@
 #
 #   * `Nginx`: one nginx per lab host, with its own prefix, config, pid file, logs and temp paths in
 #     a private directory, listening on port 80 of every address of the host (so it answers on the
-#     VIP once VRRP puts it there) and serving a one-line page naming the host. The binary is
-#     linked/copied to `nginx-<host>` in that directory: namespaces share the PID namespace, so a
-#     `killall -0 nginx-n1` check on n1 must not see n2's nginx. nginx daemonizes as it does under
+#     VIP once VRRP puts it there) and serving a one-line page naming the host (workers run as
+#     root, so the directory may be private). The binary is linked/copied to `nginx-<host>` (or a
+#     given name) in that directory: namespaces share the PID namespace, so a `killall -0 nginx-n1`
+#     check on n1 must not see n2's nginx, nor another test's. nginx daemonizes as it does under
 #     systemd; `kill()` makes it die at once (SIGKILL to the master and its workers);
 #   * `Daemon`: pykeepalived (impl "py") or keepalived 2.2.7 (impl "ka") run in the foreground in a
 #     host with keepalived's usual options (-n -l -D -G, private pid files, -i config-id) and, for
