@@ -119,6 +119,24 @@ class Parent:
             self.ready_sent = True
             sdnotify.notify(f"READY=1\nSTATUS=pykeepalived {__version__}: {', '.join(self.roles)} running")
 
+    def reap_orphans(self) -> None:
+        """Reap adopted processes. As keepalived's parent, we are a child subreaper: a daemon started by a
+        script (e.g. check_nginx.sh restarting nginx) is reparented to us when it forks away, and must not
+        stay a zombie when it dies (`killall -0 nginx` would still find it). Our own children are left to
+        reap() (peeked with WNOWAIT, never collected here)."""
+        known = {ch.proc.pid for ch in self.children.values() if ch.proc is not None}
+        while True:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                return
+            if info is None or info.si_pid in known:
+                return  # nothing more, or one of ours that died since reap(): the next SIGCHLD
+            try:
+                os.waitpid(info.si_pid, os.WNOHANG)
+            except ChildProcessError:
+                return
+
     def run(self) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         if os.environ.get("NOTIFY_SOCKET"):
@@ -142,6 +160,7 @@ class Parent:
             sig = info.si_signo
             if sig == signal.SIGCHLD:
                 stop = self.reap()
+                self.reap_orphans()
                 if stop is not None:
                     rc = stop
                     break
