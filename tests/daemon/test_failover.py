@@ -219,7 +219,7 @@ def test_vrrp_child_killed_is_respawned_and_converges(lab: Lab, nodes: list[Node
     assert old is not None
     os.kill(old, signal.SIGKILL)
     wait_for(lambda: a.vrrp_pid() not in (None, old), 3)
-    assert "VRRP child process(%d) died: Respawning" % old in a.logs()
+    assert f"VRRP child process({old}) died: Respawning" in a.logs()
     # the stale VIP is dropped by the new child, the backup may hold it meanwhile, then n1 preempts
     wait_for(lambda: a.has(VIP) and not b.has(VIP), 15)
     time.sleep(1.5)
@@ -236,7 +236,8 @@ def test_unicast_peers(lab: Lab, nodes: list[Node]) -> None:
     time.sleep(2)
     assert not b.has(VIP)
     # no multicast adverts at all: only unicast between the peers
-    out = lab["client"].run(["timeout", "2.5", "tcpdump", "-c", "1", "-ni", "eth0", "ip proto 112"], check=False)
+    tcpdump = ["timeout", "2.5", "tcpdump", "-c", "1", "-ni", "eth0", "ip proto 112"]
+    out = lab["client"].run(tcpdump, check=False)
     assert "224.0.0.18" not in out
     a.kill()
     wait_for(lambda: b.has(VIP), 15)
