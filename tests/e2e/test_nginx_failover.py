@@ -133,13 +133,7 @@ def test_nopreempt_vip_stays_on_the_backup(farm: Farm, impl: str) -> None:
     ]
 
 
-@pytest.mark.parametrize("impl", [
-    pytest.param("py", marks=pytest.mark.xfail(strict=True, reason=(
-        "core: an unweighted vrrp_script that has not run yet must keep the instance in INIT silently "
-        "(keepalived num_script_init), then 'Entering BACKUP STATE' + BACKUP notify; we log "
-        "'Entering FAULT STATE (init)' and notify FAULT first"))),
-    "ka",
-])
+@pytest.mark.parametrize("impl", ["py", "ka"])
 def test_unweighted_script_init_is_silent(farm: Farm, impl: str) -> None:
     """Before an unweighted check script has run, keepalived neither logs nor notifies a state."""
     script, _ = farm.notify_script("n1")

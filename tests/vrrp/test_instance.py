@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ipaddress import ip_address
+from ipaddress import IPv4Address, ip_address
 
 from fsm_helpers import kinds, mk, rx, texts
 
@@ -456,3 +456,37 @@ def test_state_changed_carries_priority_and_reason() -> None:
     sc = [e for e in eff if isinstance(e, StateChanged)]
     assert len(sc) == 1 and sc[0].old == State.BACKUP and sc[0].new == State.MASTER and sc[0].priority == 100
     assert not any(isinstance(e, ReleaseAddresses) for e in eff)
+
+
+def test_unweighted_script_not_yet_run_waits_quietly_then_backup() -> None:
+    """keepalived: an instance waits silently for its unweighted scripts' first results."""
+    from pykeepalived.vrrp.effects import Log, Notify
+    from pykeepalived.vrrp.instance import VrrpInstance
+    from pykeepalived.vrrp.params import InstanceParams, TrackWeight
+
+    p = InstanceParams(name="VI_1", vrid=1, family=4, version=2, base_priority=100, interface="eth0",
+                       adver_int_us=1_000_000, vips=(IPv4Address("192.0.2.100"),),
+                       src_ip=IPv4Address("192.0.2.1"), tracks=(TrackWeight("script", "chk"),))
+    inst = VrrpInstance(p)
+    out = inst.start(0)
+    assert not [e for e in out if isinstance(e, Log | Notify)]
+    assert inst.next_deadline() is None
+    out = inst.set_tracker("script", "chk", True, 500_000)
+    assert "(VI_1) Entering BACKUP STATE" in [e.text for e in out if isinstance(e, Log)]
+    assert [e for e in out if isinstance(e, Notify)] == [Notify("INSTANCE", "VI_1", "BACKUP", 100)]
+    assert inst.next_deadline() == 500_000 + 3_609_375
+
+
+def test_unweighted_script_first_result_failure_reports_fault() -> None:
+    from pykeepalived.vrrp.effects import Log, Notify
+    from pykeepalived.vrrp.instance import VrrpInstance
+    from pykeepalived.vrrp.params import InstanceParams, TrackWeight
+
+    p = InstanceParams(name="VI_1", vrid=1, family=4, version=2, base_priority=100, interface="eth0",
+                       adver_int_us=1_000_000, vips=(IPv4Address("192.0.2.100"),),
+                       src_ip=IPv4Address("192.0.2.1"), tracks=(TrackWeight("script", "chk"),))
+    inst = VrrpInstance(p)
+    inst.start(0)
+    out = inst.set_tracker("script", "chk", False, 1)
+    assert "(VI_1) Entering FAULT STATE" in [e.text for e in out if isinstance(e, Log)]
+    assert [e for e in out if isinstance(e, Notify)] == [Notify("INSTANCE", "VI_1", "FAULT", 100)]

@@ -127,6 +127,7 @@ class VrrpInstance:
         self.sync: SyncGroup | None = None
         self.notifies_sent = False
         self.delayed_start_until: int | None = None
+        self.quiet_init_fault = False  # FAULT while unweighted trackers have not reported (no log/notify)
         self.last_transition: int | None = None
         self.notify_priority_changes = bool(params.extra.get("notify_priority_changes", False))
         self._unicast = params.is_unicast
@@ -273,6 +274,13 @@ class VrrpInstance:
                 self.ms_down_timer = self.master_down_interval()
             if is_up and new_state != State.FAULT:
                 self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
+            elif self.tracking.awaiting_first_result() and self.faults_are_unknown_only():
+                # keepalived: an instance whose unweighted scripts have not reported yet waits quietly;
+                # the first results decide (Entering BACKUP STATE, or FAULT) with their notifies.
+                self._set_state(out, State.FAULT, now, Reason.INIT)
+                self.quiet_init_fault = True
+                self._init_instance_sands(now)
+                return out
             else:
                 self._set_state(out, State.FAULT, now, Reason.INIT, "Entering FAULT STATE (init)")
             self._notify(out)
@@ -626,11 +634,22 @@ class VrrpInstance:
         if total != self.total_priority:
             self.total_priority = total
             self._set_effective_priority(out)
+        if self.quiet_init_fault and not self.tracking.awaiting_first_result():
+            self.quiet_init_fault = False
+            if self.fault_count:  # the first results are failures: now say so
+                self._log(out, "Entering FAULT STATE")
+                self._notify(out)
         if self.fault_count and not was_faulted:
             self._down_instance(out, now)
         elif was_faulted and not self.fault_count:
             self._try_up_instance(out, now)
         return out
+
+    def faults_are_unknown_only(self) -> bool:
+        """Every current fault comes from a tracker that has not reported yet."""
+        unknown = {f"{t.kind} {t.name}" for t in self.tracking.tracks
+                   if t.weight == 0 and self.tracking.values.get((t.kind, t.name)) is None}
+        return bool(self.faults) and set(self.faults) <= unknown
 
     def _set_effective_priority(self, out: list[Effect]) -> None:
         """keepalived vrrp_set_effective_priority: BACKUP shifts its down timer by the skew change."""

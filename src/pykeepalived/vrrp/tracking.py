@@ -98,6 +98,10 @@ class Tracking:
                 total += c
         return total, faults
 
+    def awaiting_first_result(self) -> bool:
+        """True while an unweighted tracker has no value yet (keepalived's num_script_init)."""
+        return any(t.weight == 0 and self.values.get((t.kind, t.name)) is None for t in self.tracks)
+
     def effective_priority(self, total: int) -> int:
         if self.base_priority == PRIO_OWNER:
             return PRIO_OWNER
