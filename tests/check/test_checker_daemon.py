@@ -238,3 +238,28 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
                 daemon.proc.wait()
             for cm in servers.values():
                 cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def test_fifo_writer_lines(tmp_path: Path) -> None:
+    """The runtime's FIFO texts become keepalived's LVS FIFO lines (fwmark services included)."""
+    import asyncio
+
+    from pykeepalived.daemon.checker_child import fifo_writer
+    from pykeepalived.notify.fifo import FifoSet, FifoSpec
+
+    async def go() -> str:
+        fifos = FifoSet(lvs_notify_fifo=FifoSpec(str(tmp_path / "lvs.fifo")))
+        await fifos.open()
+        reader = os.open(tmp_path / "lvs.fifo", os.O_RDONLY | os.O_NONBLOCK)
+        write = fifo_writer(fifos)
+        write(f"RS [192.0.2.11]:tcp:80 {VS} DOWN")
+        write("RS [192.0.2.31]:tcp:0 FWM 7 UP")
+        write("VS FWM 7 DOWN")
+        write(f"VS {VS} UP")
+        text = os.read(reader, 4096).decode()
+        os.close(reader)
+        fifos.close()
+        return text
+
+    assert asyncio.run(go()).splitlines() == [
+        f"RS [192.0.2.11]:tcp:80 {VS} DOWN", "RS [192.0.2.31]:tcp:0 FWM 7 UP", "VS FWM 7 DOWN", f"VS {VS} UP"]
