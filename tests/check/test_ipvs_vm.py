@@ -63,7 +63,9 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
     assert kernel is not None
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
     t0 = time.monotonic()
-    proc = subprocess.run(["vng", "--disable-kvm", "-r", kernel, "--", sys.executable, str(DRIVER)],
+    cmd = ["vng", "--disable-kvm", "--force-9p", "--cpus", "1", "--memory", "1G", "-r", kernel,
+           "--", sys.executable, str(DRIVER)]
+    proc = subprocess.run(cmd,
                           capture_output=True, text=True, timeout=BOOT_TIMEOUT_S, env=env,
                           stdin=subprocess.DEVNULL)
     print(f"VM run took {time.monotonic() - t0:.1f}s")

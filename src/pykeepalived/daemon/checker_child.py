@@ -37,6 +37,7 @@ from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.nft_lb import NftLoadBalancer
+from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.options import Options
 from pykeepalived.track.command import ChildSet, ScriptCommand, resolve_user_group
@@ -210,6 +211,8 @@ class CheckerChild:
         log.info("Using LVS data plane %s", self.dataplane)
         if isinstance(self.backend, NftLoadBalancer):
             await self.backend.flush()  # our own table only: left over from an unclean stop
+        elif "lvs_flush" in dict(g.options):  # keepalived: remove every IPVS service at start-up
+            await self.backend.apply(plan({}, await self.backend.dump()))
         self.fifos = fifo_specs(g, ScriptResolver(self.model))
         await self.fifos.open()
         self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
