@@ -6,6 +6,8 @@
    applies it through IpvsBackend (generic netlink); `ipvsadm -Ln` is recorded, and IpvsBackend.dump()
    must give back the table it applied.
 3. A weight edit, a removed destination and the final removal go through IpvsBackend too.
+4. The real `pykeepalived -C` daemon (data plane chosen automatically: IPVS) programs the same table and
+   removes it on SIGTERM.
 Prints one JSON object between markers on stdout.
 """
 
@@ -104,11 +106,12 @@ def n_services(text: str) -> int:
     return sum(1 for line in text.splitlines() if line[:3] in ("TCP", "UDP", "FWM", "SCT"))
 
 
-def keepalived_table(conf: str) -> str:
-    proc = subprocess.Popen(["keepalived", "-n", "-l", "-C", "-G", "-f", conf, "-p", "/tmp/ka.pid",
-                             "-c", "/tmp/ka_check.pid", "-r", "/tmp/ka_vrrp.pid"],
+def daemon_table(exe: str, conf: str, tag: str) -> str:
+    """Start a daemon (-C: checker only), read `ipvsadm -Ln` once it has programmed every service, stop it."""
+    proc = subprocess.Popen([exe, "-n", "-l", "-C", "-G", "-f", conf, "-p", f"/tmp/{tag}.pid",
+                             "-c", f"/tmp/{tag}_check.pid", "-r", f"/tmp/{tag}_vrrp.pid"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     text = ""
     while time.monotonic() < deadline:
         text = ipvsadm()
@@ -165,9 +168,13 @@ def main() -> None:
     subprocess.run(["modprobe", "ip_vs"], check=True)
     res: dict[str, object] = {"kernel": os.uname().release}
     try:
-        res["keepalived"] = keepalived_table(conf)
+        res["keepalived"] = daemon_table("keepalived", conf, "ka")
         res["keepalived_after"] = ipvsadm()
         res.update(asyncio.run(ours(conf)))
+        # the whole pykeepalived daemon (parent + checker child) with the IPVS data plane chosen by `auto`
+        exe = os.path.join(os.path.dirname(sys.executable), "pykeepalived")
+        res["daemon"] = daemon_table(exe, conf, "pk")
+        res["daemon_after"] = ipvsadm()
     except Exception as exc:  # reported to the test, which fails with it
         import traceback
 

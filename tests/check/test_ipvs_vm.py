@@ -85,5 +85,7 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
     edited = _rows(res["edited"])
     assert "-> 192.0.2.11:80 Masq 7 0 0" in edited
     assert not any("192.0.2.12" in r for r in edited)
-    for key in ("keepalived_after", "after_clear"):
+    daemon = res["daemon"]
+    assert _rows(daemon) == ka, f"keepalived:\n{res['keepalived']}\npykeepalived daemon:\n{daemon}"
+    for key in ("keepalived_after", "after_clear", "daemon_after"):
         assert not any(r.startswith(("TCP", "UDP", "FWM")) for r in _rows(res[key])), res[key]
