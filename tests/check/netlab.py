@@ -26,9 +26,9 @@ class Lab:
 
 
 @contextlib.contextmanager
-def lb_lab(rs_addrs: list[str], vip: str = "198.51.100.10") -> Iterator[Lab]:
+def lb_lab(rs_addrs: list[str], vip: str = "198.51.100.10", tag: str = "") -> Iterator[Lab]:
     """client 198.51.100.2 —— director 198.51.100.1 (+VIP) | br0 192.0.2.1 —— real servers."""
-    p = f"pkck{os.getpid() % 100000}"
+    p = f"pkck{os.getpid() % 100000}{tag}"
     lab = Lab(p, f"{p}c", f"{p}d")
     made: list[str] = []
     try:

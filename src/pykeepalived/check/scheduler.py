@@ -9,7 +9,8 @@ does not flap the pool) and starts one task per checker. A checker task sleeps a
 .checker_result()` → effects → sleep for the verdict's delay. Table changes are coalesced: after any
 state change the runtime marks the table dirty and a single sync task plans desired vs applied and
 hands the operations to the backend, one batch (one transaction for nftables) per sync.
-Scripts (notify_up/down, quorum_up/down) run detached; FIFO lines go to the `fifo` callback.
+Scripts (notify_up/down, quorum_up/down) run detached (through the `run_script` callback when the
+daemon gives one); FIFO lines go to the `fifo` callback.
 """
 
 from __future__ import annotations
@@ -86,10 +87,12 @@ class _Checker:
 class CheckerRuntime:
     def __init__(self, services: Sequence[VirtualServerSpec], backend: LvsBackend | None = None, *,
                  fifo: Callable[[str], None] | None = None, rng: random.Random | None = None,
-                 logger: logging.Logger | None = None) -> None:
+                 logger: logging.Logger | None = None,
+                 run_script: Callable[[str], None] | None = None) -> None:
         self.specs = list(services)
         self.backend = backend
         self.fifo = fifo
+        self.run_script = run_script  # the daemon's notify runner; default: a plain subprocess
         self.rng = rng or random.Random()
         self.log = logger or log
         self.states: list[VirtualServerState] = []
@@ -257,6 +260,8 @@ class CheckerRuntime:
             match e:
                 case LogLine(text=text):
                     self.log.info("%s", text)
+                case RunScript(command=cmd) if self.run_script is not None:
+                    self.run_script(cmd)
                 case RunScript(command=cmd):
                     task = asyncio.create_task(self._run_script(cmd))
                     self._children.add(task)

@@ -130,6 +130,8 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "lvs_flush_on_stop": K(Words(0, 1)),
     "lvs_flush_onstop": dep("lvs_flush_on_stop", Words(0, 1)),
     "lvs_sync_daemon": K(WORDS),
+    # pykeepalived extension: the LVS data plane (IPVS, or nftables for kernels without IPVS)
+    "lvs_dataplane": K(Choice(("auto", "ipvs", "nftables"), msg="Invalid lvs_dataplane '{v}' - ignoring")),
     "vrrp_mcast_group4": K(Addr(4, multicast=True)),
     "vrrp_mcast_group6": K(Addr(6, multicast=True)),
     "vrrp_garp_master_delay": K(Int(0, INT32)),

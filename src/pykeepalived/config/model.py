@@ -78,6 +78,7 @@ class GlobalDefs:
     vrrp_garp_interval_us: int = 0
     vrrp_gna_interval_us: int = 0
     max_auto_priority: int | None = None  # None: not set; -1: `max_auto_priority` given without value
+    lvs_dataplane: str | None = None  # pykeepalived extension: auto|ipvs|nftables; None: auto
     options: Options = ()
 
 

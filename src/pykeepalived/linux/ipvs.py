@@ -16,9 +16,12 @@ NOT YET TESTED against a kernel: this machine has no ip_vs (see the report of is
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import socket
-from typing import Any
+import struct
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pykeepalived.lvs.model import (
     Dest,
@@ -32,6 +35,7 @@ from pykeepalived.lvs.model import (
 )
 from pykeepalived.lvs.plan import AddDest, AddService, DelDest, DelService, EditDest, EditService, LvsOp
 
+T = TypeVar("T")
 _PROTO = {Protocol.TCP: socket.IPPROTO_TCP, Protocol.UDP: socket.IPPROTO_UDP,
           Protocol.SCTP: getattr(socket, "IPPROTO_SCTP", 132)}
 _PROTO_BACK = {v: k for k, v in _PROTO.items()}
@@ -64,14 +68,42 @@ def _svc_attrs(s: Service) -> dict[str, Any]:
         attrs["fwmark"] = k.fwmark
     else:
         attrs.update(protocol=_PROTO[k.protocol], addr=k.addr, port=k.port)
+    # the kernel wants timeout and netmask with every full service entry (ip_vs_genl_parse_service)
+    attrs["timeout"] = s.persistence_timeout
+    attrs["netmask"] = _netmask(k.family, s.persistence_granularity if s.persistence_timeout else None)
     if s.persistence_timeout:
-        attrs["timeout"] = s.persistence_timeout
         attrs["flags"]["flags"] |= IP_VS_SVC_F_PERSISTENT
-        if s.persistence_granularity:
-            attrs["netmask"] = s.persistence_granularity
     if s.persistence_engine:
         attrs["pe_name"] = s.persistence_engine
     return attrs
+
+
+def _netmask(family: int, granularity: str | None) -> str:
+    """IPVS_SVC_ATTR_NETMASK as pyroute2's 4-byte `ip4addr`: an IPv4 netmask in network order, or for
+    IPv6 the prefix length as a host-order u32 (what libipvs/ipvsadm send; the kernel checks 1..128)."""
+    if family == 4:
+        return granularity or "255.255.255.255"
+    plen = int(granularity) if granularity else 128
+    return socket.inet_ntoa(struct.pack("=I", plen))
+
+
+def _granularity(family: int, netmask: str | None) -> str | None:
+    if not netmask:
+        return None
+    if family == 4:
+        return None if netmask == "255.255.255.255" else netmask
+    plen = struct.unpack("=I", socket.inet_aton(netmask))[0]
+    return None if plen == 128 else str(plen)
+
+
+def _flag_names(bits: int, sched: str) -> frozenset[str]:
+    """IPVS service flag bits back to keepalived's keywords (the scheduler decides sh-*/mh-*/flag-N)."""
+    names = {0x4: "ops", 0x20: "flag-3"}
+    if sched in ("sh", "mh"):
+        names.update({0x8: f"{sched}-fallback", 0x10: f"{sched}-port"})
+    else:
+        names.update({0x8: "flag-1", 0x10: "flag-2"})
+    return frozenset(n for b, n in names.items() if bits & b)
 
 
 def _dest_attrs(d: Dest, family: int) -> dict[str, Any]:
@@ -81,21 +113,35 @@ def _dest_attrs(d: Dest, family: int) -> dict[str, Any]:
 
 
 class IpvsBackend:
-    """`LvsBackend` on pyroute2's IPVS generic-netlink client (blocking calls run in a thread)."""
+    """`LvsBackend` on pyroute2's IPVS generic-netlink client.
+
+    pyroute2's synchronous IPVS socket drives an event loop of its own, so it can neither be created
+    nor used on the daemon's running loop: it lives in one dedicated worker thread, and every call is
+    handed to that thread (which also keeps the kernel calls in order).
+    """
 
     def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs")
+        self._ipvs: Any = self._pool.submit(self._open).result()
+
+    @staticmethod
+    def _open() -> Any:
         from pyroute2 import IPVS
 
-        self._ipvs = IPVS()
+        return IPVS()
+
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.wrap_future(self._pool.submit(fn, *args))
 
     async def dump(self) -> LvsTable:
-        return await asyncio.to_thread(self._dump)
+        return await self._call(self._dump)
 
     async def apply(self, ops: list[LvsOp]) -> None:
-        await asyncio.to_thread(self._apply, ops)
+        await self._call(self._apply, ops)
 
     def close(self) -> None:
-        self._ipvs.close()
+        self._pool.submit(self._ipvs.close).result()
+        self._pool.shutdown()
 
     def _svc(self, s: Service | ServiceKey) -> Any:
         from pyroute2 import IPVSService
@@ -133,7 +179,13 @@ class IpvsBackend:
             key = ServiceKey(fam, Protocol.NONE if fwmark else proto,
                              None if fwmark else get("IPVS_SVC_ATTR_ADDR"),
                              0 if fwmark else get("IPVS_SVC_ATTR_PORT") or 0, fwmark)
-            svc = Service(key, get("IPVS_SVC_ATTR_SCHED_NAME") or "wlc", get("IPVS_SVC_ATTR_TIMEOUT") or 0)
+            sched = get("IPVS_SVC_ATTR_SCHED_NAME") or "wlc"
+            fl = get("IPVS_SVC_ATTR_FLAGS")
+            bits = int(fl["flags"]) if fl is not None else 0
+            timeout = get("IPVS_SVC_ATTR_TIMEOUT") or 0 if bits & IP_VS_SVC_F_PERSISTENT else 0
+            svc = Service(key, sched, timeout,
+                          _granularity(fam, get("IPVS_SVC_ATTR_NETMASK")) if timeout else None,
+                          get("IPVS_SVC_ATTR_PE_NAME") or None, _flag_names(bits, sched))
             dests: dict[DestKey, Dest] = {}
             for dm in self._ipvs.dest("dump", service=self._svc(svc)):
                 da = dm.get_nested("IPVS_CMD_ATTR_DEST")

@@ -1,0 +1,271 @@
+"""The checker child process (keepalived's Keepalived_healthcheckers): health checks and the LVS table.
+
+# Theory of operation
+The parent re-executes `python -m pykeepalived --child=checker <its arguments>`; this module is that
+process. It logs as `Keepalived_healthcheckers`, holds its pid file (-c, default /run/checkers.pid),
+reads the configuration itself and maps every virtual_server to the checker's specs
+(check/from_config.py). The data plane is chosen by the pykeepalived extension keyword
+`global_defs { lvs_dataplane auto|ipvs|nftables }` (auto: IPVS when the kernel has it, else nftables).
+`CheckerRuntime` (check/scheduler.py) then runs every checker on one asyncio loop and keeps the data
+plane in step with the real servers' states.
+
+Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
+- notify_up/notify_down and quorum_up/quorum_down run through the notify machinery (ScriptCommand with
+  keepalived's quoting, script_user and security checks, each in its own process group, not waited);
+- LVS FIFO lines (`VS ... UP|DOWN`, `RS ... ... UP|DOWN`) go to notify_fifo and lvs_notify_fifo;
+- SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
+  (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
+  their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from typing import Any
+
+from pykeepalived.check.from_config import Mapped, services_from_model
+from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
+from pykeepalived.config import load_config
+from pykeepalived.config.diag import ConfigErr, Diagnostic
+from pykeepalived.config.model import GlobalDefs, Model
+from pykeepalived.daemon.log import log, setup_logging
+from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.daemon.status import tmp_dir, write_atomically
+from pykeepalived.daemon.trackers import ScriptResolver
+from pykeepalived.linux.ipvs import choose_dataplane
+from pykeepalived.linux.nft_lb import NftLoadBalancer
+from pykeepalived.lvs.plan import plan
+from pykeepalived.notify.fifo import FifoSet, FifoSpec
+from pykeepalived.options import Options
+from pykeepalived.track.command import ChildSet, ScriptCommand, resolve_user_group
+
+DATA_FILE = "keepalived_check.data"
+SCRIPT_STOP_WAIT_S = 1.0
+
+
+def make_backend(g: GlobalDefs) -> tuple[str, LvsBackend]:
+    """The data plane asked for by `lvs_dataplane` (pykeepalived extension), default auto."""
+    kind = choose_dataplane(g.lvs_dataplane or "auto")
+    if kind == "ipvs":
+        from pykeepalived.linux.ipvs import IpvsBackend
+
+        return kind, IpvsBackend()
+    return kind, NftLoadBalancer()
+
+
+def fifo_specs(g: GlobalDefs, resolver: ScriptResolver) -> FifoSet:
+    """notify_fifo and lvs_notify_fifo (vrrp_notify_fifo is the VRRP child's)."""
+
+    def spec(words: tuple[str, ...] | None, script: tuple[str, str, str] | None) -> FifoSpec | None:
+        if not words:
+            return None
+        uid = gid = None
+        if len(words) > 1:
+            try:
+                uid, gid = resolve_user_group(words[1], words[2] if len(words) > 2 else None)
+            except LookupError as exc:
+                log.error("%s", exc)
+        cmd = resolver.notify_command(script) if script else None
+        return FifoSpec(words[0], uid, gid, cmd)
+
+    return FifoSet(spec(g.notify_fifo, g.notify_fifo_script), None,
+                   spec(g.lvs_notify_fifo, g.lvs_notify_fifo_script))
+
+
+def fifo_writer(fifos: FifoSet) -> Any:
+    """The runtime's FIFO callback: its `VS ...` / `RS ...` texts → FifoSet lines."""
+
+    def write(text: str) -> None:
+        kind, _, rest = text.partition(" ")
+        body, _, state = rest.rpartition(" ")
+        if kind == "VS":
+            fifos.lvs_vs(body, state == "UP")
+        elif kind == "RS":
+            rs, _, vs = body.partition(" ")
+            fifos.lvs_rs(rs, vs, state == "UP")
+
+    return write
+
+
+class CheckerChild:
+    def __init__(self, opts: Options) -> None:
+        self.opts = opts
+        self.stop_event = asyncio.Event()
+        self.reload_requested = False
+        self.model: Model | None = None
+        self.mapped = Mapped()
+        self.rt: CheckerRuntime | None = None
+        self.backend: LvsBackend | None = None
+        self.dataplane = ""
+        self.children = ChildSet()
+        self.commands: dict[str, ScriptCommand] = {}
+        self.fifos: FifoSet | None = None
+
+    # ------------------------------------------------------------------ configuration
+    def load(self) -> tuple[Model, Mapped] | None:
+        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        if self._log_diagnostics(diags):
+            return None
+        mapped = services_from_model(model)
+        for w in mapped.warnings:
+            log.info("%s", w)
+        return model, mapped
+
+    @staticmethod
+    def _log_diagnostics(diags: list[Diagnostic]) -> bool:
+        fatal = False
+        for d in diags:
+            log.error("%s", d.format())
+            fatal = fatal or d.level >= ConfigErr.FATAL
+        return fatal
+
+    def _resolve_scripts(self, model: Model, mapped: Mapped) -> None:
+        resolver = ScriptResolver(model)
+        commands: dict[str, ScriptCommand] = {}
+        for text, script in mapped.scripts.items():
+            cmd = resolver.notify_command(script)
+            if cmd is not None:
+                commands[text] = cmd
+        self.commands = commands
+
+    def run_script(self, text: str) -> None:
+        cmd = self.commands.get(text)
+        if cmd is None:
+            return  # refused by the script security checks (already logged)
+        task = asyncio.get_running_loop().create_task(self.children.start(cmd))
+        task.add_done_callback(lambda t: t.exception())
+
+    # ------------------------------------------------------------------ signals
+    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+        loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
+        if not self.opts.ignore_sigint:
+            loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
+        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
+        loop.add_signal_handler(signal.SIGUSR1, self.write_data)
+
+    def _on_reload(self) -> None:
+        self.reload_requested = True
+        self.stop_event.set()
+
+    def write_data(self) -> None:
+        log.info("Printing checker data for process(%d) on signal", os.getpid())
+        try:
+            write_atomically(os.path.join(tmp_dir(), DATA_FILE), self.data_text())
+        except Exception as exc:  # a full disk must not kill the checker process
+            log.error("Unable to write %s: %r", DATA_FILE, exc)
+
+    def data_text(self) -> str:
+        rt = self.rt
+        out = ["------< Health checkers >------"]
+        if rt is not None:
+            for c in rt.checkers:
+                st = rt.states[c.vs]
+                out += [f" {c.state.chk}", f"   Keepalive method = {c.state.kind}",
+                        f"   Virtual server = {st.fmt}", f"   Real server = {st.rs[c.rs].fmt}",
+                        f"   Is up = {'yes' if c.state.is_up else 'no'}",
+                        f"   Delay loop = {c.timing.delay_loop}us, retry = {c.timing.retry},"
+                        f" delay before retry = {c.timing.delay_before_retry}us,"
+                        f" connect timeout = {c.timing.connect_timeout}us"]
+        out.append("------< LVS Topology >------")
+        out.append(f" Data plane = {self.dataplane}")
+        if rt is not None:
+            for st in rt.states:
+                s = st.spec
+                out += [f" VS = {st.fmt}", f"   lb_algo = {s.scheduler}, lb_kind = {s.forwarding.name}",
+                        f"   quorum = {s.quorum}, hysteresis = {s.hysteresis},"
+                        f" quorum state = {'UP' if st.quorum_up else 'DOWN'}, weight sum = {st.weight_sum()}"]
+                if s.persistence_timeout:
+                    out.append(f"   persistence timeout = {s.persistence_timeout}")
+                if s.sorry_server is not None:
+                    active = "active" if st.sorry_alive else "inactive"
+                    out.append(f"   sorry server = {st.sorry_fmt} {active}")
+                for r in st.rs:
+                    out.append(f"   RS = {r.fmt}, weight = {r.weight}, {'alive' if r.alive else 'down'}"
+                               + (", inhibit_on_failure" if r.inhibit else ""))
+            out.append("------< Data plane table >------")
+            for key, entry in rt.applied.items():
+                out.append(f" {key} {entry.service.scheduler}")
+                for d in entry.dests.values():
+                    out.append(f"   -> [{d.addr}]:{d.port} {d.forwarding.name} weight {d.weight}")
+        return "\n".join(out) + "\n"
+
+    # ------------------------------------------------------------------ main
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._install_signals(loop)
+        loaded = self.load()
+        if loaded is None:
+            log.error("Configuration has fatal errors - checker process exiting")
+            return 2
+        self.model, self.mapped = loaded
+        self._resolve_scripts(self.model, self.mapped)
+        g = self.model.global_defs
+        try:
+            self.dataplane, self.backend = make_backend(g)
+        except (ValueError, OSError, ImportError) as exc:
+            log.error("Unable to use the LVS data plane: %s", exc)
+            return 1
+        log.info("Using LVS data plane %s", self.dataplane)
+        if isinstance(self.backend, NftLoadBalancer):
+            await self.backend.flush()  # our own table only: left over from an unclean stop
+        elif "lvs_flush" in dict(g.options):  # keepalived: remove every IPVS service at start-up
+            await self.backend.apply(plan({}, await self.backend.dump()))
+        self.fifos = fifo_specs(g, ScriptResolver(self.model))
+        await self.fifos.open()
+        self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
+                                 run_script=self.run_script)
+        await self.rt.start()
+        while True:
+            await self.stop_event.wait()
+            self.stop_event.clear()
+            if self.reload_requested:
+                self.reload_requested = False
+                await self.reload()
+                continue
+            break
+        await self.shutdown()
+        return 0
+
+    async def reload(self) -> None:
+        log.info("Reloading")
+        loaded = self.load()
+        if loaded is None:
+            log.error("Configuration has errors - keeping the running configuration")
+            return
+        model, mapped = loaded
+        assert self.rt is not None
+        self._resolve_scripts(model, mapped)
+        self.model, self.mapped = model, mapped
+        await self.rt.reload(mapped.services)
+
+    async def shutdown(self) -> None:
+        assert self.rt is not None
+        release = not self.opts.dont_release_ipvs
+        await self.rt.stop(clear=release)
+        if release and isinstance(self.backend, NftLoadBalancer):
+            await self.backend.flush()
+        await self.children.wait_all(SCRIPT_STOP_WAIT_S)  # omega notify_down / quorum_down
+        if self.fifos is not None:
+            self.fifos.close()
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):
+                close()
+        log.info("Stopped")
+
+
+def run_checker_child(opts: Options) -> int:
+    setup_logging(opts, "checker")
+    pid = PidFile(opts.checkers_pid_file or default_path("checker"))
+    try:
+        pid.acquire()
+    except AlreadyRunning:
+        log.error("daemon is already running")
+        return 1
+    try:
+        return asyncio.run(CheckerChild(opts).run())
+    finally:
+        pid.remove()

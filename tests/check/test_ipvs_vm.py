@@ -1,0 +1,91 @@
+"""IPVS data plane in a VM (issue 7): this machine's kernel has no ip_vs, so Debian's linux-image-amd64 is
+booted under qemu (TCG) with virtme-ng, sharing the host's filesystem. Inside, keepalived 2.2.7 and then
+pykeepalived's IpvsBackend program IPVS from the same keepalived.conf, and `ipvsadm -Ln` must read the same
+(tests/check/ipvs_vm_driver.py does the work in the VM and reports JSON).
+
+Needs: virtme-ng (`vng`, PyPI) in the venv or PATH, qemu-system-x86, busybox-static, a /boot/vmlinuz-*
+with its ip_vs module, ipvsadm and keepalived. Skips with the missing piece named otherwise."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+DRIVER = Path(__file__).with_name("ipvs_vm_driver.py")
+BOOT_TIMEOUT_S = 540
+
+
+def _kernel() -> str | None:
+    """The newest installed kernel image that has the ip_vs module."""
+    for img in sorted(glob.glob("/boot/vmlinuz-*"), reverse=True):
+        ver = img.removeprefix("/boot/vmlinuz-")
+        if glob.glob(f"/lib/modules/{ver}/kernel/net/netfilter/ipvs/ip_vs.ko*"):
+            return img
+    return None
+
+
+def _missing() -> str | None:
+    bindir = str(Path(sys.executable).parent)
+    path = f"{bindir}:{os.environ.get('PATH', '')}"
+    if os.geteuid() != 0:
+        return "needs root"
+    for tool, pkg in (("vng", "virtme-ng (pip)"), ("virtme-run", "virtme-ng (pip)"),
+                      ("qemu-system-x86_64", "qemu-system-x86 (apt)"), ("busybox", "busybox-static (apt)"),
+                      ("ipvsadm", "ipvsadm (apt)"), ("keepalived", "keepalived (apt)")):
+        if shutil.which(tool, path=path) is None:
+            return f"{tool} not found: install {pkg}"
+    if _kernel() is None:
+        return "no /boot/vmlinuz-* with an ip_vs module: apt-get install linux-image-amd64"
+    return None
+
+
+def _rows(text: str) -> list[str]:
+    """ipvsadm -Ln lines with runs of blanks collapsed (its columns are padded)."""
+    return [re.sub(r"\s+", " ", line.strip()) for line in text.splitlines()]
+
+
+@pytest.mark.vm
+@pytest.mark.timeout(BOOT_TIMEOUT_S + 60)
+def test_ipvs_backend_matches_keepalived_in_vm() -> None:
+    why = _missing()
+    if why:
+        pytest.skip(why)
+    kernel = _kernel()
+    assert kernel is not None
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    t0 = time.monotonic()
+    cmd = ["vng", "--disable-kvm", "--force-9p", "--cpus", "1", "--memory", "1G", "-r", kernel,
+           "--", sys.executable, str(DRIVER)]
+    proc = subprocess.run(cmd,
+                          capture_output=True, text=True, timeout=BOOT_TIMEOUT_S, env=env,
+                          stdin=subprocess.DEVNULL)
+    print(f"VM run took {time.monotonic() - t0:.1f}s")
+    m = re.search(r"===RESULT===\n(.*)\n===END===", proc.stdout, re.S)
+    assert m, f"no result from the VM (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    res = json.loads(m.group(1))
+    assert "error" not in res, res["error"]
+
+    ka, ours = _rows(res["keepalived"]), _rows(res["ours"])
+    assert ours == ka, f"keepalived:\n{res['keepalived']}\npykeepalived:\n{res['ours']}"
+    for line in ("TCP 203.0.113.10:80 wrr", "-> 192.0.2.11:80 Masq 1 0 0", "-> 192.0.2.12:8080 Masq 2 0 0",
+                 "TCP 203.0.113.11:443 sh (sh-port) persistent 300", "-> 192.0.2.21:443 Route 3 0 0",
+                 "FWM 7 rr", "UDP 203.0.113.12:53 wlc ops", "-> 192.0.2.41:53 Masq 5 0 0",
+                 "TCP [2001:db8::10]:80 lc persistent 60 mask 64", "-> [2001:db8::11]:80 Masq 1 0 0"):
+        assert line in ours, f"{line!r} missing from\n{res['ours']}"
+    assert res["empty_before"] and res["dump_equal"], res.get("dump")
+    edited = _rows(res["edited"])
+    assert "-> 192.0.2.11:80 Masq 7 0 0" in edited
+    assert not any("192.0.2.12" in r for r in edited)
+    daemon = res["daemon"]
+    assert _rows(daemon) == ka, f"keepalived:\n{res['keepalived']}\npykeepalived daemon:\n{daemon}"
+    for key in ("keepalived_after", "after_clear", "daemon_after"):
+        assert not any(r.startswith(("TCP", "UDP", "FWM")) for r in _rows(res[key])), res[key]
