@@ -33,14 +33,20 @@ def mark(block: str, status: str, keywords: str, note: str = "") -> None:
 
 # --- top level ---------------------------------------------------------------------------------
 mark("", SUPPORTED, "global_defs vrrp_instance vrrp_sync_group vrrp_script")
-mark("", NOT_YET, "static_ipaddress static_routes static_rules",
-     "parsed and checked; the VRRP child does not configure static addresses/routes/rules yet")
-mark("", NOT_YET, "virtual_server virtual_server_group SSL",
-     "the checker runtime (probes, quorum, IPVS/nftables data plane) is implemented and tested, "
-     "but the daemon does not start a checker child yet")
+mark("", PARTIAL, "static_ipaddress static_routes static_rules",
+     "set by the VRRP child at start (no `dev`: `default_interface`), removed at stop (kept with "
+     "`--dont-release-vrrp`); not restored if deleted externally, a reload does not apply changes, "
+     "`track_group` on them is ignored")
+mark("", SUPPORTED, "track_file vrrp_track_file",
+     "watched with inotify by the VRRP child (daemon/trackers.py file_trackers); also read by FILE_CHECK")
+mark("", SUPPORTED, "vrrp_track_process",
+     "proc connector in the initial network namespace, else a /proc rescan every second "
+     "(daemon/trackers.py process_tracker)")
+mark("", SUPPORTED, "virtual_server SSL",
+     "run by the checker child (daemon/checker_child.py, check/from_config.py) on IPVS or nftables")
+mark("", PARTIAL, "virtual_server_group",
+     "a `virtual_server group NAME` serves only the group's first entry (one service per virtual_server)")
 mark("", NOT_YET, "bfd_instance", "no BFD child")
-mark("", NOT_YET, "track_file vrrp_track_file vrrp_track_process",
-     "trackers implemented in pykeepalived.track, not yet run by the VRRP child")
 mark("", NOT_YET, "net_namespace net_namespace_ipvs namespace_with_ipsets instance use_pid_dir "
      "child_wait_time linkbeat_interfaces linkbeat_use_polling track_group garp_group "
      "interface_up_down_delays")
@@ -48,19 +54,44 @@ mark("", NOT_YET, "net_namespace net_namespace_ipvs namespace_with_ipsets instan
 # --- global_defs -------------------------------------------------------------------------------
 G = "global_defs"
 S[(G, "*")] = (NOT_YET, "")
-mark(G, SUPPORTED, "vrrp_version vrrp_mcast_group4 vrrp_mcast_group6 vrrp_strict vrrp_startup_delay "
+mark(G, SUPPORTED, "vrrp_version vrrp_mcast_group4 vrrp_mcast_group6 vrrp_startup_delay "
      "vrrp_check_unicast_src vrrp_skip_check_adv_addr vrrp_lower_prio_no_advert "
-     "vrrp_higher_prio_send_advert vrrp_owner_ignore_adverts vrrp_down_timer_adverts log_unknown_vrids "
+     "vrrp_higher_prio_send_advert vrrp_owner_ignore_adverts vrrp_down_timer_adverts "
      "vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh "
      "vrrp_garp_master_refresh_repeat vrrp_garp_lower_prio_delay vrrp_garp_lower_prio_repeat "
      "vrrp_min_garp v3_checksum_as_v2 enable_script_security script_user",
      "")
-mark(G, PARTIAL, "router_id notification_email notification_email_from smtp_server smtp_helo_name "
-     "smtp_connect_timeout smtp_alert smtp_alert_vrrp smtp_alert_checker",
-     "parsed; the SMTP alerter exists (pykeepalived.notify.smtp) but the daemon does not send mail yet")
-mark(G, NOT_YET, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script "
-     "vrrp_notify_priority_changes fifo_write_vrrp_states_on_reload",
-     "FIFO writer implemented in pykeepalived.notify.fifo, not yet connected to the daemon")
+mark(G, PARTIAL, "vrrp_strict",
+     "keepalived's strict-mode configuration rules are applied; the `no_accept` drop rules it implies "
+     "are not installed")
+mark(G, PARTIAL, "log_unknown_vrids",
+     "adverts for unknown VRIDs are counted (`pykeepalived_unknown_vrid_received_total`) but not logged")
+mark(G, SUPPORTED, "default_interface", "for static_ipaddress entries without `dev`")
+mark(G, SUPPORTED, "router_id notification_email notification_email_from smtp_server smtp_helo_name "
+     "smtp_connect_timeout smtp_alert smtp_alert_vrrp",
+     "VRRP instance and sync group transitions are mailed by the VRRP child (daemon/trackers.py "
+     "smtp_alerter)")
+mark(G, NOT_YET, "smtp_alert_checker no_checker_emails", "the checker child sends no mail")
+mark(G, NOT_YET, "no_email_faults", "the alerter supports it but the daemon does not pass it on yet")
+mark(G, SUPPORTED, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script",
+     "VRRP lines from the VRRP child; notify_fifo also gets the checker child's `VS`/`RS` lines")
+mark(G, SUPPORTED, "lvs_notify_fifo lvs_notify_fifo_script", "written by the checker child")
+mark(G, NOT_YET, "vrrp_notify_priority_changes",
+     "the core can emit priority-change events but the daemon does not switch them on")
+mark(G, NOT_YET, "fifo_write_vrrp_states_on_reload")
+mark(G, SUPPORTED, "checker_log_all_failures")
+mark(G, SUPPORTED, "lvs_flush",
+     "IPVS: every service is removed at start; nftables: pykeepalived's own table is always reset")
+mark(G, NOT_YET, "lvs_flush_on_stop", "at stop the checker removes its own services only (keepalived's "
+     "default), kept with `--dont-release-ipvs`")
+mark(G, NOT_YET, "lvs_timeouts lvs_sync_daemon rs_init_notifies")
+mark(G, NOT_YET, "vrrp_garp_interval vrrp_gna_interval vrrp_garp_extra_if",
+     "parsed, not passed to the VRRP core")
+mark(G, NOT_YET, "vrrp_iptables vrrp_ipsets nftables nftables_priority nftables_ifindex nftables_counters",
+     "no firewall rules are installed (see `no_accept`)")
+mark(G, NOT_YET, "nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark",
+     "keepalived's nftables helper for IPVS groups; pykeepalived's own nftables data plane is chosen "
+     "with `lvs_dataplane`")
 mark(G, PARTIAL, "state_dump_file stats_dump_file json_dump_file json_version",
      "the files are written (keepalived.data/.stats/.json in $TMPDIR or /tmp, atomically) but these "
      "keywords do not move them yet; the control socket serves the json_version 2 shape")
@@ -72,6 +103,8 @@ mark(G, EXTENSION, "pykeepalived_metrics_address",
      "Prometheus endpoint, opt-in, `[ADDRESS][:PORT]`, default 127.0.0.1:9650")
 mark(G, EXTENSION, "pykeepalived_control_socket",
      "control socket path (default pykeepalived.sock next to the VRRP pid file), `off` disables it")
+mark(G, EXTENSION, "lvs_dataplane",
+     "`auto|ipvs|nftables`, default auto: IPVS when the kernel has it, else nftables")
 
 # --- vrrp_instance -----------------------------------------------------------------------------
 V = "vrrp_instance"
@@ -83,17 +116,24 @@ mark(V, SUPPORTED, "state interface virtual_router_id priority advert_int versio
      "higher_prio_send_advert owner_ignore_adverts skip_check_adv_addr dont_track_primary "
      "garp_master_delay garp_master_repeat garp_master_refresh garp_master_refresh_repeat "
      "garp_lower_prio_delay garp_lower_prio_repeat track_script track_interface notify_master "
-     "notify_backup notify_fault notify_stop notify notify_deleted notify_master_rx_lower_pri strict_mode")
+     "notify_backup notify_fault notify_stop notify notify_deleted notify_master_rx_lower_pri")
+mark(V, SUPPORTED, "track_file track_process", "weight and `reverse` as keepalived (vrrp/tracking.py)")
+mark(V, SUPPORTED, "use_vmac vmac_xmit_base",
+     "macvlan with keepalived's name and MAC (linux/vmac.py); VIPs, GARP and adverts on it, "
+     "adverts on the parent with vmac_xmit_base; removed at stop")
+mark(V, SUPPORTED, "smtp_alert", "given `smtp_server` and `notification_email` in global_defs")
+mark(V, PARTIAL, "strict_mode",
+     "keepalived's strict-mode configuration rules are applied; no `no_accept` drop rules")
+mark(V, PARTIAL, "virtual_routes virtual_rules",
+     "installed after the VIPs on becoming MASTER, removed before them on leaving it; one deleted "
+     "externally is not restored until the next transition")
 mark(V + " > authentication", SUPPORTED, "auth_type auth_pass")
 mark(V, PARTIAL, "accept", "VIPs are plain addresses, so traffic to them is always accepted")
 mark(V, NOT_YET, "no_accept", "no firewall rules are installed, traffic to VIPs is accepted")
-mark(V, NOT_YET, "track_file track_process track_bfd",
-     "tracking arithmetic implemented in the core; these trackers are not yet run by the daemon")
-mark(V, NOT_YET, "use_vmac use_vmac_addr vmac_xmit_base use_ipvlan",
-     "macvlan helpers exist in pykeepalived.linux.vmac; instances run on the parent interface")
-mark(V, NOT_YET, "virtual_routes virtual_rules", "parsed and checked, not installed")
-mark(V, NOT_YET, "smtp_alert", "see global_defs smtp_*")
-mark(V, NOT_YET, "notify_priority_changes", "FIFO only, see notify_fifo")
+mark(V, NOT_YET, "track_bfd", "no BFD")
+mark(V, NOT_YET, "use_vmac_addr use_ipvlan")
+mark(V, NOT_YET, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
+mark(V, NOT_YET, "garp_extra_if vmac_garp_intvl", "parsed, not passed to the VRRP core")
 mark(V, NO_EFFECT, "debug", "accepted and ignored, as keepalived does")
 
 SG = "vrrp_sync_group"
@@ -101,11 +141,44 @@ S[(SG, "*")] = (NOT_YET, "")
 mark(SG, SUPPORTED, "group notify_master notify_backup notify_fault notify_stop notify")
 mark(SG, NOT_YET, "track_script track_interface track_file track_process track_bfd "
      "sync_group_tracking_weight",
-     "sync group level tracking is parsed; members follow their own trackers only")
-mark(SG, NOT_YET, "smtp_alert notify_priority_changes")
+     "run and watched, but the results do not reach the members, which follow their own trackers only")
+mark(SG, NOT_YET, "smtp_alert", "groups follow global_defs smtp_alert / smtp_alert_vrrp")
+mark(SG, NOT_YET, "notify_priority_changes")
 mark(SG, NO_EFFECT, "global_tracking", "deprecated in keepalived too (logged)")
 
 mark("vrrp_script", SUPPORTED, "script interval timeout weight rise fall user init_fail")
+
+# --- virtual_server ----------------------------------------------------------------------------
+VS = "virtual_server"
+RS = VS + " > real_server"
+S[(VS, "*")] = (SUPPORTED, "")
+NFT_ONLY_IPVS = "IPVS only; the nftables data plane ignores it"
+mark(VS, SUPPORTED, "lb_algo lvs_sched",
+     "IPVS schedulers as named; the nftables data plane approximates least-connection ones "
+     "(docs/checkers-lvs.md)")
+mark(VS, PARTIAL, "lb_kind lvs_method",
+     "NAT, DR and TUN with IPVS (TUN `type`/`port`/`nocsum` options ignored: IPIP); nftables: NAT only")
+mark(VS, SUPPORTED, "persistence_timeout persistence_granularity persistence_engine ops flag-1 flag-2 "
+     "flag-3 sh-port sh-fallback mh-port mh-fallback", NFT_ONLY_IPVS)
+mark(VS, NO_EFFECT, "hashed", "no effect in keepalived either")
+mark(VS, NOT_YET, "ha_suspend", "mapped, but the checkers run whether or not the address is local")
+mark(VS, NOT_YET, "smtp_alert", "the checker child sends no mail")
+mark(VS, NO_EFFECT, "snmp_name", "no SNMP")
+mark(RS, SUPPORTED, "uthreshold lthreshold", NFT_ONLY_IPVS)
+mark(RS, PARTIAL, "lvs_method", "as `lb_kind`")
+mark(RS, NOT_YET, "smtp_alert", "the checker child sends no mail")
+mark(RS, NO_EFFECT, "snmp_name", "no SNMP")
+mark(RS, NOT_YET, "BFD_CHECK", "no BFD: skipped with a warning")
+S[(RS + " > BFD_CHECK", "*")] = (NOT_YET, "see `BFD_CHECK`")
+for chk in ("HTTP_GET", "SSL_GET"):
+    mark(f"{RS} > {chk}", NOT_YET, "fast_recovery tls_compliant", "parsed, not passed to the checker")
+    mark(f"{RS} > {chk} > url", PARTIAL, "regex", "matched with Python's `re`, not PCRE2 (same for "
+         "common patterns)")
+    mark(f"{RS} > {chk} > url", NOT_YET, "regex_options regex_min_offset regex_max_offset regex_stack "
+         "tls_compliant", "parsed, not passed to the checker")
+mark(RS + " > MISC_CHECK", PARTIAL, "misc_path",
+     "runs as `user` if given, else as the daemon's user (not `script_user`); no "
+     "`enable_script_security` checks")
 
 
 def walk(table: dict[str, Kw], path: str) -> Iterator[tuple[str, str, Kw]]:
@@ -121,8 +194,8 @@ def status_of(block: str, kw: str, spec: Kw) -> tuple[str, str]:
     else:
         top = block.split(" > ")[0]
         st, note = S.get((block, "*"), S.get((top, "*"), S.get(("", top), (NOT_YET, ""))))
-        if top in ("virtual_server", "bfd_instance", "track_file", "vrrp_track_file", "vrrp_track_process",
-                   "SSL", "garp_group", "track_group"):
+        if top in ("bfd_instance", "track_file", "vrrp_track_file", "vrrp_track_process", "SSL",
+                   "garp_group", "track_group") and st != SUPPORTED:
             note = f"see `{top}`"
     if spec.alias and (block, spec.alias) in S:
         st = S[(block, spec.alias)][0]
