@@ -44,3 +44,14 @@ def test_performance_page_fills_from_bench_rows() -> None:
     out = gen.render(page, rows)
     assert "| advert encode | 1.5 | - | us | < 5 |" in out
     assert out.startswith(page.split(gen.BEGIN)[0]) and out.endswith(page.split(gen.END)[1])
+
+
+def test_design_state_diagram_is_current() -> None:
+    gen = load("gen_design")
+    page = (DOCS / "design.md").read_text()
+    assert page == gen.render(page), "run: python docs/gen_design.py"
+    # every reason the core can give for a transition appears in the diagram
+    from pykeepalived.vrrp.effects import Reason
+
+    for r in Reason:
+        assert r.value in gen.mermaid(), r
