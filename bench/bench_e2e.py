@@ -14,7 +14,7 @@ import random
 import statistics
 import time
 
-from pykeepalived.demolab import Daemon, Nginx, Prober, kill_netns_processes, nginx_ha_config
+from pykeepalived.demolab import Daemon, Nginx, Prober, kill_netns_processes, lab_namespaces, nginx_ha_config
 from pykeepalived.lab import Lab
 
 VIP = "192.0.2.100"
@@ -61,7 +61,7 @@ def measure(
                 prober.stop()
             for d in daemons:
                 d.kill()
-            kill_netns_processes([h.ns for h in lab.hosts.values()])
+            kill_netns_processes(lab_namespaces(lab))
 
 
 def main() -> list[dict[str, object]]:

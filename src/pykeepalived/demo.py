@@ -39,6 +39,7 @@ from pykeepalived.demolab import (
     Prober,
     curl,
     kill_netns_processes,
+    lab_namespaces,
     parse_log_file_line,
 )
 from pykeepalived.lab import Lab, cleanup_stale, list_netns
@@ -380,7 +381,7 @@ def demo() -> int:
         for n in nginx.values():
             n.kill()
         if lab is not None:
-            kill_netns_processes([h.ns for h in lab.hosts.values()])
+            kill_netns_processes(lab_namespaces(lab))
             lab.close()
         shutil.rmtree(work, ignore_errors=True)
         left = [ns for ns in list_netns() if ns.startswith(PREFIX)]

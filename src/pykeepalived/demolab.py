@@ -287,11 +287,6 @@ class LogTail:
         self.pos = 0
         self.buf = ""
 
-    def skip_to_end(self) -> None:
-        with contextlib.suppress(OSError):
-            self.pos = self.path.stat().st_size
-        self.buf = ""
-
     def read(self) -> list[str]:
         try:
             with open(self.path, errors="replace") as f:

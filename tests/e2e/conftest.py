@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pykeepalived.demolab import Daemon, Nginx, kill_netns_processes, nginx_ha_config
+from pykeepalived.demolab import Daemon, Nginx, kill_netns_processes, lab_namespaces, nginx_ha_config
 from pykeepalived.lab import Host, Lab
 
 VIP = "192.0.2.100"
@@ -100,7 +100,7 @@ class Farm:
         for ng in self.nginx.values():
             with contextlib.suppress(Exception):
                 ng.kill()
-        kill_netns_processes([h.ns for h in self.lab.hosts.values()])
+        kill_netns_processes(lab_namespaces(self.lab))
 
     def debug(self) -> str:
         out = []

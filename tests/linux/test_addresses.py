@@ -8,6 +8,10 @@ import json
 import pytest
 from pyroute2 import AsyncIPRoute
 
+from pykeepalived.config.diag import NOWHERE, Reporter
+from pykeepalived.config.routes import parse_route
+from pykeepalived.config.rules import RulePriorities, parse_rule
+from pykeepalived.daemon.addrmap import route_from_config, rule_from_config
 from pykeepalived.lab import Host, Lab
 from pykeepalived.linux.addresses import (
     IFA_F_NODAD,
@@ -28,6 +32,19 @@ from pykeepalived.linux.addresses import (
 pytestmark = pytest.mark.netns
 
 A = ipaddress.ip_address
+
+
+def route(line: str) -> Route:
+    """A keepalived.conf route line, through the config parser, as the daemon hands it to netlink."""
+    r = parse_route(tuple(line.split()), NOWHERE, Reporter())
+    assert r is not None, line
+    return route_from_config(r)
+
+
+def rule(line: str) -> Rule:
+    r = parse_rule(tuple(line.split()), NOWHERE, Reporter(), RulePriorities())
+    assert r is not None, line
+    return rule_from_config(r)
 
 
 def _addrs(h: Host) -> list[dict[str, object]]:
@@ -108,19 +125,19 @@ def test_keeper_maps_deleted_address() -> None:
 
 def test_routes_and_rules(lab1: Lab) -> None:
     h = lab1["h1"]
-    r1 = Route.parse(["198.51.100.0/24", "via", "192.0.2.254", "dev", "eth0", "metric", "50"])
-    r2 = Route.parse(["203.0.113.0/24", "via", "192.0.2.254", "dev", "eth0", "table", "100"])
-    r3 = Route.parse(["blackhole", "203.0.113.128/25"])
-    r6 = Route.parse(["2001:db8:5::/64", "via", "2001:db8::fe", "dev", "eth0"])
-    rule = Rule.parse(["from", "192.0.2.0/24", "table", "100", "priority", "100"])
-    rule6 = Rule.parse(["to", "2001:db8:5::/64", "table", "100", "priority", "101"])
-    assert r1.metric == 50 and r2.table == 100 and r3.type == "blackhole" and rule.family == 4
+    r1 = route("198.51.100.0/24 via 192.0.2.254 dev eth0 metric 50")
+    r2 = route("203.0.113.0/24 via 192.0.2.254 dev eth0 table 100")
+    r3 = route("blackhole 203.0.113.128/25")
+    r6 = route("2001:db8:5::/64 via 2001:db8::fe dev eth0")
+    rule4 = rule("from 192.0.2.0/24 table 100 priority 100")
+    rule6 = rule("to 2001:db8:5::/64 table 100 priority 101")
+    assert r1.metric == 50 and r2.table == 100 and r3.type == "blackhole" and rule4.family == 4
     assert rule6.family == 6
 
     async def add() -> list[object]:
         async with AsyncIPRoute() as ipr:
             return [await add_route(ipr, r) for r in (r1, r2, r3, r6, r1)] + [
-                await add_rule(ipr, rule),
+                await add_rule(ipr, rule4),
                 await add_rule(ipr, rule6),
             ]
 
@@ -136,7 +153,7 @@ def test_routes_and_rules(lab1: Lab) -> None:
     async def remove() -> list[object]:
         async with AsyncIPRoute() as ipr:
             return [await del_route(ipr, r) for r in (r1, r2, r3, r6, r1)] + [
-                await del_rule(ipr, rule),
+                await del_rule(ipr, rule4),
                 await del_rule(ipr, rule6),
                 await del_rule(ipr, rule6),
             ]
@@ -150,8 +167,7 @@ def test_routes_and_rules(lab1: Lab) -> None:
 
 def test_multipath_route(lab1: Lab) -> None:
     h = lab1["h1"]
-    words = "198.51.100.0/24 nexthop via 192.0.2.253 dev eth0 weight 2 nexthop via 192.0.2.254 dev eth0"
-    r = Route.parse(words.split())
+    r = route("198.51.100.0/24 nexthop via 192.0.2.253 dev eth0 weight 2 nexthop via 192.0.2.254 dev eth0")
     assert len(r.nexthops) == 2 and r.nexthops[0].weight == 2
 
     async def add() -> object:
@@ -162,3 +178,77 @@ def test_multipath_route(lab1: Lab) -> None:
     out = h.ip("route", "show", "198.51.100.0/24")
     assert "nexthop via 192.0.2.253 dev eth0 weight 2" in out
     assert "nexthop via 192.0.2.254 dev eth0 weight 1" in out
+
+
+def test_every_config_route_option_reaches_the_kernel(lab1: Lab) -> None:
+    h = lab1["h1"]
+    lines = [
+        "198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 rtt 100 rttvar 50 initcwnd 10"
+        " initrwnd 20 window 3000 hoplimit 32 reordering 5 features ecn quickack 1 realms 1/2",
+        "203.0.113.0/24 nexthop via 192.0.2.253 dev eth0 weight 3 realms 5 nexthop via 192.0.2.254 dev eth0",
+        "2001:db8:7::/64 via 2001:db8::fe dev eth0 pref high expires 300",
+        "2001:db8:8::/64 from 2001:db8:9::/64 via 2001:db8::fe dev eth0",
+    ]
+    routes = [route(line) for line in lines]
+
+    async def add() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [await add_route(ipr, r) for r in routes]
+
+    assert h.run_async(add) == [None] * len(routes)
+    v4 = h.ip("route", "show", "198.51.100.0/24")
+    wanted = "realms 1/2|mtu lock 1400|advmss 1360|rtt 100ms|rttvar 50ms|initcwnd 10|initrwnd 20|window 3000"
+    for want in (wanted + "|hoplimit 32|reordering 5|features ecn|quickack 1").split("|"):
+        assert want in v4, (want, v4)
+    mp = h.ip("route", "show", "203.0.113.0/24")
+    assert "nexthop via 192.0.2.253 realm 5 dev eth0 weight 3" in mp
+    assert "nexthop via 192.0.2.254 dev eth0 weight 1" in mp
+    v6 = h.ip("-6", "route", "show", "2001:db8:7::/64")
+    assert "pref high" in v6 and "expires" in v6
+    assert "2001:db8:8::/64 from 2001:db8:9::/64 via 2001:db8::fe dev eth0" in h.ip("-6", "route", "show")
+
+    async def remove() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [await del_route(ipr, r) for r in routes]
+
+    assert h.run_async(remove) == [None] * len(routes)
+    assert "198.51.100.0" not in h.ip("route", "show") and "2001:db8:7::" not in h.ip("-6", "route", "show")
+
+
+def test_every_config_rule_option_reaches_the_kernel(lab1: Lab) -> None:
+    h = lab1["h1"]
+    lines = {
+        "200": "from 192.0.2.0/24 not table 100 priority 200",
+        "201": "to 198.51.100.0/24 uidrange 1000-2000 ipproto tcp sport 1000-2000 dport 80 table 100"
+        " priority 201",
+        "202": "from 192.0.2.0/24 suppress_prefixlength 0 suppress_ifgroup 5 table 100 priority 202",
+        "203": "from 192.0.2.0/24 realms 3/4 table 100 priority 203",
+        "204": "from 192.0.2.0/24 l3mdev priority 204",
+        "205": "tunnel-id 7 table 100 priority 205",
+        "206": "inet6 inet6 ipproto ipv6-icmp oif eth0 blackhole priority 206",
+    }
+    rules = [rule(line) for line in lines.values()]
+
+    async def add() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [await add_rule(ipr, r) for r in rules]
+
+    assert h.run_async(add) == [None] * len(rules)
+    both = h.ip("rule", "show") + h.ip("-6", "rule", "show")
+    shown = {ln.split(":", 1)[0]: ln for ln in both.splitlines()}
+    assert "not from 192.0.2.0/24 lookup 100" in shown["200"]
+    for want in ("to 198.51.100.0/24", "ipproto tcp", "sport 1000-2000", "dport 80", "uidrange 1000-2000"):
+        assert want in shown["201"], (want, shown["201"])
+    assert "suppress_prefixlength 0" in shown["202"] and "suppress_ifgroup 5" in shown["202"]
+    assert "realms 3/4" in shown["203"]
+    assert "lookup [l3mdev-table]" in shown["204"]
+    assert "tun_id 7" in shown["205"]
+    assert "oif eth0" in shown["206"] and "ipproto ipv6-icmp" in shown["206"] and "blackhole" in shown["206"]
+
+    async def remove() -> list[object]:
+        async with AsyncIPRoute() as ipr:
+            return [await del_rule(ipr, r) for r in rules]
+
+    assert h.run_async(remove) == [None] * len(rules)
+    left = h.ip("rule", "show") + h.ip("-6", "rule", "show")
+    assert not any(f"{p}:" in left for p in lines)

@@ -186,7 +186,8 @@ def test_monitor_link_down_up_and_address_removal(lab1: Lab) -> None:
 
 def test_monitor_reports_deleted_keepalived_route(lab1: Lab) -> None:
     h = lab1["h1"]
-    route = Route.parse(["198.51.100.0/24", "via", "192.0.2.254", "dev", "eth0"])
+    net = ipaddress.ip_network("198.51.100.0/24")
+    route = Route(net, via=ipaddress.ip_address("192.0.2.254"), dev="eth0")
     ready = threading.Event()
 
     async def watch() -> list[RouteEvent]:
@@ -214,5 +215,4 @@ def test_monitor_reports_deleted_keepalived_route(lab1: Lab) -> None:
 
     assert h.run_async(add) is None
     h.ip("route", "del", "198.51.100.0/24")  # an operator removes it behind our back
-    net = ipaddress.ip_network("198.51.100.0/24")
     assert fut.result(10) == [RouteEvent(net, 254, True), RouteEvent(net, 254, False)]

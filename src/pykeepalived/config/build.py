@@ -34,6 +34,7 @@ from pykeepalived.config.parser import Item, Node
 from pykeepalived.config.routes import Route, parse_route
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
+from pykeepalived.track.command import resolve_user_group
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
 _VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
@@ -700,11 +701,9 @@ def _canon_tracks(tracks: list[Track]) -> tuple[Track, ...]:
 
 
 def _user_exists(user: str) -> bool:
-    import pwd
-
     try:
-        pwd.getpwnam(user)
-    except KeyError:
+        resolve_user_group(user)
+    except LookupError:
         return False
     return True
 

@@ -247,6 +247,37 @@ class _Words:
         self.rep.error(self.loc, msg)
         return _Bad()
 
+    def lookup(self, kind: str, msg: str) -> int:
+        """The next word looked up in /etc/iproute2/KIND (rt_lookup); `msg` (with {} for the word) drops
+        the line when it is not found."""
+        word = self.next()
+        v = rt_lookup(kind, word)
+        if v is None:
+            raise self.fail(msg.format(word))
+        return v
+
+    def inet(self, cur: int, what: str) -> int:
+        """`inet`/`inet6` at the current word: the family it sets (a clash with `cur` drops the line).
+
+        keepalived steps over the word after inet/inet6 too.
+        """
+        s = self.w[self.i]
+        self.i += 1
+        six = s == "inet6"
+        return _family(cur, 6 if six else 4, self, f"{s} specified for IPv{4 if six else 6} {what}")
+
+    def track_group(self, f: dict[str, object], track_groups: set[str]) -> bool:
+        """`track_group NAME` (static routes and rules); False when it is a duplicate (stop reading)."""
+        x = self.next()
+        if "track_group" in f:
+            self.rep.error(self.loc, f"track_group {x} is a duplicate")
+            return False
+        if x not in track_groups:
+            self.rep.error(self.loc, f"track_group {x} not found")
+        else:
+            f["track_group"] = x
+        return True
+
     def unsigned(self, word: str, hi: int, msg: str) -> int:
         """keepalived get_u32()/read_unsigned(): decimal, with its number message then `msg`."""
         v, rest = c_strtoul(word)
@@ -288,10 +319,7 @@ def parse_route(
         while w.i < len(words):
             s = words[w.i]
             if s in ("inet", "inet6"):
-                fam = _family(
-                    fam, 4 if s == "inet" else 6, w, f"{s} specified for IPv{6 if s == 'inet' else 4} route"
-                )
-                w.i += 1  # keepalived steps over the word after inet/inet6 too
+                fam = w.inet(fam, "route")
             elif s == "src":
                 a = _ip(w.next(), False, loc, rep)
                 if a is None:
@@ -325,25 +353,13 @@ def parse_route(
                 f["from_"] = p
                 fam = _family(fam, 6, w, mix)
             elif s in ("tos", "dsfield"):
-                v = rt_lookup("rt_dsfield", w.next())
-                if v is None:
-                    raise w.fail(f"TOS value {words[w.i]} is invalid")
-                f["tos"] = v
+                f["tos"] = w.lookup("rt_dsfield", "TOS value {} is invalid")
             elif s == "table":
-                v = rt_lookup("rt_tables", w.next())
-                if v is None:
-                    raise w.fail(f"Routing table {words[w.i]} not found for route")
-                f["table"] = v
+                f["table"] = w.lookup("rt_tables", "Routing table {} not found for route")
             elif s == "protocol":
-                v = rt_lookup("rt_protos", w.next())
-                if v is None:
-                    raise w.fail(f"Protocol {words[w.i]} not found or invalid for route")
-                f["protocol"] = v
+                f["protocol"] = w.lookup("rt_protos", "Protocol {} not found or invalid for route")
             elif s == "scope":
-                v = rt_lookup("rt_scopes", w.next())
-                if v is None:
-                    raise w.fail(f"Scope {words[w.i]} not found or invalid for route")
-                f["scope"] = v
+                f["scope"] = w.lookup("rt_scopes", "Scope {} not found or invalid for route")
             elif s in ("metric", "priority", "preference"):
                 f["metric"] = w.unsigned(w.next(), 2**32 - 1, "Invalid metric {} specified for route")
             elif s in ("dev", "oif"):
@@ -442,14 +458,8 @@ def parse_route(
             elif s == "no_track":
                 f["track"] = False
             elif track_groups is not None and s == "track_group":
-                x = w.next()
-                if "track_group" in f:
-                    rep.error(loc, f"track_group {x} is a duplicate")
+                if not w.track_group(f, track_groups):
                     break
-                if x not in track_groups:
-                    rep.error(loc, f"track_group {x} not found")
-                else:
-                    f["track_group"] = x
             elif s == "vrf":
                 raise w.fail(f"VRF {w.next()} not found for route")
             else:

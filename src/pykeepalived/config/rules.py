@@ -85,10 +85,7 @@ def parse_rule(
         while w.i < len(words):
             s = words[w.i]
             if s in ("inet", "inet6"):
-                fam = _family(
-                    fam, 4 if s == "inet" else 6, w, f"{s} specified for IPv{6 if s == 'inet' else 4} rule"
-                )
-                w.i += 1  # keepalived steps over the word after inet/inet6 too
+                fam = w.inet(fam, "rule")
             elif s in ("from", "to"):
                 p = _prefix(w.next(), loc, rep)
                 if p is None:
@@ -96,12 +93,10 @@ def parse_rule(
                 f["from_" if s == "from" else "to"] = p
                 fam = _family(fam, p.family, w, mixed)
             elif s in ("table", "lookup"):
-                v = rt_lookup("rt_tables", w.next())
-                if v is None:
-                    raise w.fail(f"Routing table {words[w.i]} not found for rule")
-                if v == 0:
+                table = w.lookup("rt_tables", "Routing table {} not found for rule")
+                if table == 0:
                     raise w.fail("Table 0 is not valid")
-                f["table"] = v
+                f["table"] = table
                 if action:
                     raise w.fail(
                         "Cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable"
@@ -118,10 +113,7 @@ def parse_rule(
                     raise w.fail(f"Invalid rule preference {s} specified")
                 f["priority"] = v
             elif s in ("tos", "dsfield"):
-                v = rt_lookup("rt_dsfield", w.next())
-                if v is None:
-                    raise w.fail(f"TOS value {words[w.i]} is invalid")
-                f["tos"] = v
+                f["tos"] = w.lookup("rt_dsfield", "TOS value {} is invalid")
             elif s == "fwmark":
                 x = w.next()
                 mark, sl, mask = x.strip().partition("/")
@@ -200,14 +192,8 @@ def parse_rule(
             elif s == "no_track":
                 f["track"] = False
             elif track_groups is not None and s == "track_group":
-                x = w.next()
-                if "track_group" in f:
-                    rep.error(loc, f"track_group {x} is a duplicate")
+                if not w.track_group(f, track_groups):
                     break
-                if x not in track_groups:
-                    rep.error(loc, f"track_group {x} not found")
-                else:
-                    f["track_group"] = x
             else:
                 if s == "type":
                     s = w.next()

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import shlex
 from dataclasses import dataclass
 from typing import Final
 
 from pykeepalived.config.diag import ConfigErr, Loc, Reporter
+from pykeepalived.track.command import CommandSyntaxError, split_quoted_escaped
 
 Value = object
 
@@ -247,7 +247,7 @@ class Script(VType):
                 return ()
             rep.error(loc, f"{kw} requires a script", ConfigErr.MISSING_PARAMETER)
             return INVALID
-        if not _split_escaped(words[0]):
+        if not script_argv(words[0]):
             rep.error(loc, f"{kw} requires a script", ConfigErr.MISSING_PARAMETER)
             return INVALID
         return (words[0], words[1] if len(words) > 1 else "", words[2] if len(words) > 2 else "")
@@ -293,14 +293,11 @@ def _split_quoted(text: str) -> list[str]:
 
 
 def script_argv(cmd: str) -> list[str]:
-    """The argv a script string runs as (quotes and escapes resolved)."""
-    return _split_escaped(cmd)
-
-
-def _split_escaped(cmd: str) -> list[str]:
+    """The argv a script string runs as: the daemon's split (track.command.split_quoted_escaped,
+    keepalived's alloc_strvec_quoted_escaped); a line it rejects falls back to its plain words."""
     try:
-        return shlex.split(cmd.replace("\\\\", "\\"))
-    except ValueError:
+        return split_quoted_escaped(cmd)
+    except CommandSyntaxError:
         return cmd.split()
 
 

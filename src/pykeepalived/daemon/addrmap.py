@@ -1,4 +1,4 @@
-"""keepalived.conf address entries (config model) → netlink operations (linux layer).
+"""keepalived.conf address, route and rule entries (config model) → netlink values (linux layer).
 
 keepalived.md §1.4: `ADDR[/PREFIX] [dev IF] [brd ADDR|+|-] [scope SCOPE] [label LABEL] [peer ADDR]
 [home] [-nodad] [noprefixroute] [autojoin] [preferred_lft 0|forever] [no_track]`.
@@ -11,11 +11,29 @@ import ipaddress
 from pykeepalived.config.model import VipSpec
 from pykeepalived.config.routes import Prefix as CfgPrefix
 from pykeepalived.config.routes import Route as CfgRoute
+from pykeepalived.config.routes import c_strtoul, rt_lookup
 from pykeepalived.config.rules import Rule as CfgRule
-from pykeepalived.linux.addresses import Address, Nexthop, Route, Rule, broadcast_for
+from pykeepalived.linux.addresses import (
+    IFA_F_HOMEADDRESS,
+    IFA_F_MANAGETEMPADDR,
+    IFA_F_MCAUTOJOIN,
+    IFA_F_NODAD,
+    IFA_F_NOPREFIXROUTE,
+    Address,
+    Nexthop,
+    Route,
+    Rule,
+    broadcast_for,
+)
 
 _SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-_IFA_FLAGS = {"home": 0x10, "-nodad": 0x02, "mngtmpaddr": 0x100, "noprefixroute": 0x200, "autojoin": 0x400}
+_IFA_FLAGS = {
+    "home": IFA_F_HOMEADDRESS,
+    "-nodad": IFA_F_NODAD,
+    "mngtmpaddr": IFA_F_MANAGETEMPADDR,
+    "noprefixroute": IFA_F_NOPREFIXROUTE,
+    "autojoin": IFA_F_MCAUTOJOIN,
+}
 
 
 def address_from_spec(spec: VipSpec, default_dev: str | None) -> Address | None:
@@ -78,9 +96,12 @@ def address_from_spec(spec: VipSpec, default_dev: str | None) -> Address | None:
 
 _RTN_NAMES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
               7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat"}
+_IPPROTO = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
+# metrics the config keeps in Route.metrics that netlink carries outside RTA_METRICS
+_ROUTE_ATTRS = {"realms", "pref", "expires"}
 
 
-def _network(p: CfgPrefix | None, family: int) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+def _network(p: CfgPrefix | None) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
     if p is None or p.address is None:
         return None
     return ipaddress.ip_network(f"{p.address}/{p.prefix}", strict=False)
@@ -88,22 +109,52 @@ def _network(p: CfgPrefix | None, family: int) -> ipaddress.IPv4Network | ipaddr
 
 def route_from_config(r: CfgRoute) -> Route:
     """The configuration's typed route as the netlink layer takes it."""
-    dst = _network(r.dst, r.family) or ipaddress.ip_network("0.0.0.0/0" if r.family == 4 else "::/0")
-    mtu = dict(r.metrics).get("mtu")
+    dst = _network(r.dst) or ipaddress.ip_network("0.0.0.0/0" if r.family == 4 else "::/0")
+    from_ = _network(r.from_)
+    attrs = dict(r.metrics)
     return Route(
-        dst=dst, via=r.via, dev=r.dev, src=r.src, table=r.table, metric=r.metric, protocol=r.protocol,
-        scope=r.scope, type=_RTN_NAMES.get(r.type, "unicast"), tos=r.tos, onlink=r.onlink, mtu=mtu,
-        nexthops=tuple(Nexthop(h.via, h.dev, h.weight or 1, h.onlink) for h in r.nexthops),
+        dst=dst, via=r.via, dev=r.dev, src=r.src,
+        from_=from_ if isinstance(from_, ipaddress.IPv6Network) else None,
+        table=r.table, metric=r.metric, protocol=r.protocol,
+        scope=r.scope, type=_RTN_NAMES.get(r.type, "unicast"), tos=r.tos, onlink=r.onlink,
+        metrics=tuple((k, v) for k, v in r.metrics if k not in _ROUTE_ATTRS), locked=r.locked,
+        realms=attrs.get("realms"), pref=attrs.get("pref"), expires=attrs.get("expires"),
+        nexthops=tuple(Nexthop(h.via, h.dev, h.weight or 1, h.onlink, h.realms) for h in r.nexthops),
         no_track=not r.track,
     )
 
 
+def _range(v: str | None) -> tuple[int, int] | None:
+    """`N` or `N-M` (uidrange, sport, dport) as (start, end)."""
+    if v is None:
+        return None
+    a, _, b = v.partition("-")
+    return int(a), int(b or a)
+
+
+def _ifgroup(v: str | None) -> int | None:
+    if v is None:
+        return None
+    n, rest = c_strtoul(v, 0)
+    return n if n is not None and not rest else rt_lookup("rt_tables", v)
+
+
 def rule_from_config(r: CfgRule) -> Rule:
+    """The configuration's typed rule as the netlink layer takes it."""
     opts = dict(r.options)
     spl = opts.get("suppress_prefixlength")
+    tun = opts.get("tunnel-id")
+    proto = opts.get("ipproto")
     return Rule(
-        family=r.family, src=_network(r.from_, r.family), dst=_network(r.to, r.family), table=r.table,
+        family=r.family, src=_network(r.from_), dst=_network(r.to), table=r.table,
         priority=r.priority, tos=r.tos, fwmark=r.fwmark, fwmask=r.fwmask, iif=r.iif, oif=r.oif,
-        action=None if r.action == "table" else r.action, goto=r.goto,
-        suppress_prefixlength=int(spl) if spl is not None else None, no_track=not r.track,
+        action=None if r.action == "table" else r.action, goto=r.goto, invert=r.invert, realms=r.realms,
+        suppress_prefixlength=int(spl) if spl is not None else None,
+        suppress_ifgroup=_ifgroup(opts.get("suppress_ifgroup")),
+        tun_id=int(tun) if tun is not None else None,
+        uidrange=_range(opts.get("uidrange")),
+        sport=_range(opts.get("sport")),
+        dport=_range(opts.get("dport")),
+        ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
+        no_track=not r.track,
     )

@@ -2,8 +2,8 @@
 # -------------------
 # Virtual (and static) addresses, routes and policy rules through rtnetlink with pyroute2's
 # AsyncIPRoute (keepalived.md §1.4, §1.11.2). The daemon describes what it wants with the frozen
-# `Address`, `Route` and `Rule` values below (built from keepalived.conf by the config layer, or
-# from `ip route` / `ip rule` words with `Route.parse` / `Rule.parse`) and calls `add_*` / `del_*`.
+# `Address`, `Route` and `Rule` values below (built from keepalived.conf's typed entries by
+# daemon/addrmap.py; the config layer owns the `ip route` / `ip rule` words) and calls `add_*` / `del_*`.
 #
 #   * operations are idempotent the way keepalived needs them: adding something that exists
 #     (EEXIST) or deleting something already gone (EADDRNOTAVAIL, ESRCH, ENOENT) is success;
@@ -20,8 +20,9 @@ from __future__ import annotations
 import errno
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
@@ -35,28 +36,6 @@ IFA_F_NOPREFIXROUTE = 0x200
 IFA_F_MCAUTOJOIN = 0x400
 RTNH_F_ONLINK = 0x04
 RTPROT_KEEPALIVED = 18  # keepalived tags the routes it adds (and watches only those)
-
-ADDRESS_FLAG_WORDS = {
-    "home": IFA_F_HOMEADDRESS,
-    "-nodad": IFA_F_NODAD,
-    "nodad": IFA_F_NODAD,
-    "mngtmpaddr": IFA_F_MANAGETEMPADDR,
-    "noprefixroute": IFA_F_NOPREFIXROUTE,
-    "autojoin": IFA_F_MCAUTOJOIN,
-}
-SCOPES = {"global": 0, "universe": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
-ROUTE_TYPES = {
-    "unicast",
-    "local",
-    "broadcast",
-    "multicast",
-    "throw",
-    "unreachable",
-    "prohibit",
-    "blackhole",
-    "nat",
-}
-RULE_ACTIONS = {"unreachable", "prohibit", "blackhole", "nop"}
 
 _OK_ON_ADD = {errno.EEXIST}
 _OK_ON_DEL = {errno.EADDRNOTAVAIL, errno.ESRCH, errno.ENOENT, errno.ENODEV}
@@ -236,16 +215,41 @@ class Nexthop:
     dev: str | None = None
     weight: int = 1
     onlink: bool = False
+    realms: int | None = None  # RTA_FLOW: (from realm << 16) | to realm
+
+
+# Route metrics (RTA_METRICS) pyroute2 encodes, by keepalived/iproute2 name -> RTAX_* number (the bit
+# in RTAX_LOCK). RTAX_FASTOPEN_NO_COOKIE (17) is missing from pyroute2 0.9's table: not sent.
+RTAX = {
+    "mtu": 2,
+    "window": 3,
+    "rtt": 4,
+    "rttvar": 5,
+    "ssthresh": 6,
+    "cwnd": 7,
+    "advmss": 8,
+    "reordering": 9,
+    "hoplimit": 10,
+    "initcwnd": 11,
+    "features": 12,
+    "rto_min": 13,
+    "initrwnd": 14,
+    "quickack": 15,
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One virtual_routes / static_routes entry (the common `ip route` options of §1.4)."""
+    """One virtual_routes / static_routes entry (the `ip route` options of §1.4), as netlink takes it.
+
+    The daemon builds these from the configuration's typed routes (daemon/addrmap.py).
+    """
 
     dst: ipaddress.IPv4Network | ipaddress.IPv6Network
     via: IPAddress | None = None
     dev: str | None = None
-    src: IPAddress | None = None
+    src: IPAddress | None = None  # preferred source (RTA_PREFSRC)
+    from_: ipaddress.IPv6Network | None = None  # source prefix (RTA_SRC, IPv6 only)
     table: int | None = None
     metric: int | None = None
     protocol: int | None = None
@@ -253,82 +257,17 @@ class Route:
     type: str = "unicast"
     tos: int | None = None
     onlink: bool = False
-    mtu: int | None = None
+    metrics: tuple[tuple[str, int], ...] = ()  # RTAX_* by name (RTAX keys), kernel units
+    locked: tuple[str, ...] = ()  # metrics given with `lock`
+    realms: int | None = None  # RTA_FLOW
+    pref: int | None = None  # RTA_PREF (IPv6 router preference)
+    expires: int | None = None  # RTA_EXPIRES seconds (IPv6)
     nexthops: tuple[Nexthop, ...] = ()
     no_track: bool = False
 
     @property
     def family(self) -> int:
         return self.dst.version
-
-    @classmethod
-    def parse(cls, words: Sequence[str]) -> Route:
-        """Build from `ip route` words, e.g. ["192.0.2.0/24", "via", "198.51.100.1", "dev", "eth0"]."""
-        kw: dict[str, Any] = {}
-        hops: list[Nexthop] = []
-        inet6 = False
-        dst: str | None = None
-        it = iter(words)
-        for w in it:
-            if w in ("to",):
-                dst = next(it)
-            elif w in ("via", "gw"):
-                v = next(it)
-                if v in ("inet", "inet6"):
-                    v = next(it)
-                kw["via"] = ipaddress.ip_address(v)
-            elif w in ("dev", "oif"):
-                kw["dev"] = next(it)
-            elif w == "src":
-                kw["src"] = ipaddress.ip_address(next(it))
-            elif w in ("table", "lookup"):
-                kw["table"] = _table_id(next(it))
-            elif w in ("metric", "priority", "preference"):
-                kw["metric"] = int(next(it))
-            elif w in ("protocol", "proto"):
-                kw["protocol"] = _rt_proto(next(it))
-            elif w == "scope":
-                kw["scope"] = _scope(next(it))
-            elif w in ("tos", "dsfield"):
-                kw["tos"] = int(next(it), 0)
-            elif w == "mtu":
-                v = next(it)
-                kw["mtu"] = int(next(it) if v == "lock" else v)
-            elif w == "onlink":
-                if hops:
-                    hops[-1] = replace(hops[-1], onlink=True)
-                else:
-                    kw["onlink"] = True
-            elif w == "nexthop":
-                hops.append(Nexthop())
-            elif w == "weight" and hops:
-                hops[-1] = replace(hops[-1], weight=int(next(it)))
-            elif w == "inet6":
-                inet6 = True
-            elif w == "no_track":
-                kw["no_track"] = True
-            elif w in ROUTE_TYPES:
-                kw["type"] = w
-            elif w in ("add", "prepend", "append"):
-                pass
-            elif dst is None:
-                dst = w
-            else:
-                raise ValueError(f"unsupported route option {w!r}")
-            if hops and w in ("via", "gw", "dev"):
-                # options after `nexthop` belong to the nexthop
-                if w in ("via", "gw"):
-                    hops[-1] = replace(hops[-1], via=kw.pop("via"))
-                else:
-                    hops[-1] = replace(hops[-1], dev=kw.pop("dev"))
-        if dst is None:
-            raise ValueError("route without destination")
-        if dst in ("default", "any", "all", "default6"):
-            six = inet6 or dst == "default6" or (kw.get("via") is not None and kw["via"].version == 6)
-            kw["dst"] = ipaddress.ip_network("::/0" if six else "0.0.0.0/0")
-        else:
-            kw["dst"] = ipaddress.ip_network(dst, strict=False)
-        return cls(nexthops=tuple(hops), **kw)
 
     def __str__(self) -> str:
         s = str(self.dst)
@@ -339,18 +278,6 @@ class Route:
         if self.table:
             s += f" table {self.table}"
         return s
-
-
-def _table_id(v: str) -> int:
-    return {"main": 254, "local": 255, "default": 253}.get(v) or int(v)
-
-
-def _rt_proto(v: str) -> int:
-    return {"kernel": 2, "boot": 3, "static": 4, "keepalived": 18}.get(v) or int(v)
-
-
-def _scope(v: str) -> int:
-    return SCOPES[v] if v in SCOPES else int(v)
 
 
 async def _route_kwargs(ipr: AsyncIPRoute, r: Route) -> dict[str, Any]:
@@ -366,6 +293,9 @@ async def _route_kwargs(ipr: AsyncIPRoute, r: Route) -> dict[str, Any]:
         kw["oif"] = await _ifindex(ipr, r.dev)
     if r.src is not None:
         kw["prefsrc"] = str(r.src)
+    if r.from_ is not None:
+        kw["src"] = str(r.from_.network_address)
+        kw["src_len"] = r.from_.prefixlen
     if r.table is not None:
         kw["table"] = r.table
     if r.metric is not None:
@@ -377,8 +307,18 @@ async def _route_kwargs(ipr: AsyncIPRoute, r: Route) -> dict[str, Any]:
         kw["tos"] = r.tos
     if r.onlink:
         kw["flags"] = RTNH_F_ONLINK
-    if r.mtu is not None:
-        kw["metrics"] = {"mtu": r.mtu}
+    if r.realms is not None:
+        kw["flow"] = r.realms
+    if r.pref is not None:
+        kw["pref"] = r.pref
+    if r.expires is not None:
+        kw["expires"] = struct.pack("=I", r.expires)
+    metrics = {name: v for name, v in r.metrics if name in RTAX}
+    lock = sum(1 << RTAX[name] for name in set(r.locked) if name in RTAX)
+    if lock:
+        metrics["lock"] = lock
+    if metrics:
+        kw["metrics"] = metrics
     if r.nexthops:
         hops = []
         for h in r.nexthops:
@@ -389,6 +329,8 @@ async def _route_kwargs(ipr: AsyncIPRoute, r: Route) -> dict[str, Any]:
                 hop["oif"] = await _ifindex(ipr, h.dev)
             if h.onlink:
                 hop["flags"] = RTNH_F_ONLINK
+            if h.realms is not None:
+                hop["flow"] = h.realms
             hops.append(hop)
         kw["multipath"] = hops
     return kw
@@ -417,9 +359,15 @@ async def del_route(ipr: AsyncIPRoute, r: Route) -> OSError | None:
 
 
 # ---------------------------------------------------------------------------------------------- rules
+FIB_RULE_INVERT = 0x02
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One virtual_rules / static_rules entry (the common `ip rule` options of §1.4)."""
+    """One virtual_rules / static_rules entry (the `ip rule` options of §1.4), as netlink takes it.
+
+    The daemon builds these from the configuration's typed rules (daemon/addrmap.py).
+    """
 
     family: int = 4
     src: ipaddress.IPv4Network | ipaddress.IPv6Network | None = None
@@ -431,60 +379,19 @@ class Rule:
     fwmask: int | None = None
     iif: str | None = None
     oif: str | None = None
-    action: str | None = None  # None = lookup table; or unreachable/prohibit/blackhole/nop/goto
+    action: str | None = None  # None = lookup table; or unreachable/prohibit/blackhole/nop/goto/l3mdev
     goto: int | None = None
+    invert: bool = False  # `not`
+    realms: int | None = None  # FRA_FLOW
     suppress_prefixlength: int | None = None
+    suppress_ifgroup: int | None = None
+    tun_id: int | None = None
+    uidrange: tuple[int, int] | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    ipproto: int | None = None
     protocol: int | None = None
     no_track: bool = False
-
-    @classmethod
-    def parse(cls, words: Sequence[str]) -> Rule:
-        """Build from `ip rule` words, e.g. ["from", "192.0.2.0/24", "table", "100", "priority", "100"]."""
-        kw: dict[str, Any] = {}
-        family = 0
-        it = iter(words)
-        for w in it:
-            if w in ("from", "to"):
-                v = next(it)
-                if v != "all":
-                    net = ipaddress.ip_network(v, strict=False)
-                    kw["src" if w == "from" else "dst"] = net
-                    family = net.version
-            elif w in ("table", "lookup"):
-                kw["table"] = _table_id(next(it))
-            elif w in ("preference", "order", "priority", "pref", "prio"):
-                kw["priority"] = int(next(it))
-            elif w in ("tos", "dsfield"):
-                kw["tos"] = int(next(it), 0)
-            elif w == "fwmark":
-                mark, _, mask = next(it).partition("/")
-                kw["fwmark"] = int(mark, 0)
-                if mask:
-                    kw["fwmask"] = int(mask, 0)
-            elif w in ("iif", "dev"):
-                kw["iif"] = next(it)
-            elif w == "oif":
-                kw["oif"] = next(it)
-            elif w in ("suppress_prefixlength", "sup_pl"):
-                kw["suppress_prefixlength"] = int(next(it))
-            elif w == "protocol":
-                kw["protocol"] = _rt_proto(next(it))
-            elif w == "goto":
-                kw["action"] = "goto"
-                kw["goto"] = int(next(it))
-            elif w in RULE_ACTIONS:
-                kw["action"] = w
-            elif w == "type":
-                kw["action"] = next(it)
-            elif w == "inet":
-                family = 4
-            elif w == "inet6":
-                family = 6
-            elif w == "no_track":
-                kw["no_track"] = True
-            else:
-                raise ValueError(f"unsupported rule option {w!r}")
-        return cls(family=family or 4, **kw)
 
 
 async def _rule_kwargs(r: Rule) -> dict[str, Any]:
@@ -509,11 +416,27 @@ async def _rule_kwargs(r: Rule) -> dict[str, Any]:
         kw["iifname"] = r.iif
     if r.oif is not None:
         kw["oifname"] = r.oif
+    if r.invert:
+        kw["flags"] = FIB_RULE_INVERT
+    if r.realms is not None:
+        kw["flow"] = r.realms
     if r.suppress_prefixlength is not None:
-        kw["suppress_prefixlength"] = r.suppress_prefixlength
+        kw["suppress_prefixlen"] = r.suppress_prefixlength
+    if r.suppress_ifgroup is not None:
+        kw["suppress_ifgroup"] = r.suppress_ifgroup
+    if r.tun_id is not None:
+        kw["tun_id"] = r.tun_id
+    for name, rng in (("uid_range", r.uidrange), ("sport_range", r.sport), ("dport_range", r.dport)):
+        if rng is not None:
+            kw[name] = f"{rng[0]}:{rng[1]}"
+    if r.ipproto is not None:
+        kw["ip_proto"] = r.ipproto
     if r.protocol is not None:
         kw["protocol"] = r.protocol
-    if r.action is not None:
+    if r.action == "l3mdev":
+        kw["l3mdev"] = 1
+        kw["action"] = "FR_ACT_TO_TBL"
+    elif r.action is not None:
         kw["action"] = {"nop": "FR_ACT_NOP", "goto": "FR_ACT_GOTO"}.get(r.action, r.action)
         if r.goto is not None:
             kw["goto"] = r.goto

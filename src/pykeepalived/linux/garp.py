@@ -11,28 +11,16 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import socket
-import struct
+
+from pykeepalived.linux.iface import IFF_NOARP, interface_flags
 
 log = logging.getLogger("pykeepalived.linux")
-
-ETH_P_ARP = 0x0806
-ETH_P_IPV6 = 0x86DD
-IFF_NOARP = 0x80
-SIOCGIFFLAGS = 0x8913
 
 
 class NoArpInterface(OSError):
     """The interface has IFF_NOARP: keepalived sends no GARP/NA on it."""
-
-
-def interface_flags(ifname: str) -> int:
-    """IFF_* flags via SIOCGIFFLAGS (one ioctl, no netlink round trip)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        res = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sh14x", ifname.encode()[:15], 0))
-    return int(struct.unpack("16sh14x", res)[1])
 
 
 class PacketSender:

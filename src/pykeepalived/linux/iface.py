@@ -12,14 +12,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import ipaddress
 import socket
+import struct
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from pyroute2 import AsyncIPRoute
 
+from pykeepalived.vrrp.frames import hwaddr_to_bytes
 from pykeepalived.vrrp.params import IPAddress
 
 IFF_UP = 0x1
@@ -29,6 +32,7 @@ IFF_NOARP = 0x80
 IFF_MULTICAST = 0x1000
 IFF_RUNNING = 0x40  # IFF_RUNNING as reported in ifi_flags (carrier + oper up)
 IFF_LOWER_UP = 0x10000
+SIOCGIFFLAGS = 0x8913
 
 IFA_F_SECONDARY = 0x01
 IFA_F_NODAD = 0x02
@@ -117,12 +121,6 @@ class InterfaceInfo:
         return None
 
 
-def mac_to_bytes(mac: str | None) -> bytes:
-    if not mac:
-        return b""
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
 def _address_from_msg(msg: Any) -> AddressInfo | None:
     addr = msg.get("IFA_LOCAL") if msg["family"] == socket.AF_INET else None
     addr = addr or msg.get("IFA_ADDRESS")
@@ -143,7 +141,7 @@ def _info_from_msg(msg: Any, addresses: tuple[AddressInfo, ...]) -> InterfaceInf
     return InterfaceInfo(
         ifname=msg.get("IFLA_IFNAME"),
         ifindex=msg["index"],
-        mac=mac_to_bytes(msg.get("IFLA_ADDRESS")),
+        mac=hwaddr_to_bytes(msg.get("IFLA_ADDRESS") or ""),
         flags=msg["flags"],
         mtu=msg.get("IFLA_MTU") or 0,
         kind=msg.get(("linkinfo", "kind")),
@@ -193,9 +191,17 @@ async def list_interfaces(ipr: AsyncIPRoute) -> list[InterfaceInfo]:
     ]
 
 
-def _read_sysctl(path: str) -> str | None:
+def interface_flags(ifname: str) -> int:
+    """IFF_* flags via SIOCGIFFLAGS (one ioctl, no netlink round trip, no event loop needed)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        res = fcntl.ioctl(s.fileno(), SIOCGIFFLAGS, struct.pack("16sh14x", ifname.encode()[:15], 0))
+    return int(struct.unpack("16sh14x", res)[1])
+
+
+def read_sysctl(key: str) -> str | None:
+    """/proc/sys/KEY (e.g. "net/ipv6/conf/eth0/forwarding") stripped, or None if it cannot be read."""
     try:
-        with open(path) as f:
+        with open(f"/proc/sys/{key}") as f:
             return f.read().strip()
     except OSError:
         return None
@@ -203,8 +209,4 @@ def _read_sysctl(path: str) -> str | None:
 
 def ipv6_forwarding(ifname: str) -> bool:
     """net.ipv6.conf.IF.forwarding (decides the NA Router flag; a tiny /proc read)."""
-    return _read_sysctl(f"/proc/sys/net/ipv6/conf/{ifname}/forwarding") == "1"
-
-
-def ipv4_forwarding(ifname: str) -> bool:
-    return _read_sysctl(f"/proc/sys/net/ipv4/conf/{ifname}/forwarding") == "1"
+    return read_sysctl(f"net/ipv6/conf/{ifname}/forwarding") == "1"

@@ -31,10 +31,8 @@ from pyroute2.netlink.rtnl import (
     RTMGRP_LINK,
 )
 
+from pykeepalived.linux.iface import IFF_RUNNING, IFF_UP
 from pykeepalived.vrrp.params import IPAddress
-
-IFF_UP = 0x1
-IFF_RUNNING = 0x40
 
 
 @dataclass(frozen=True, slots=True)

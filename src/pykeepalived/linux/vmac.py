@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pyroute2 import AsyncIPRoute
 
 from pykeepalived.linux.addresses import IFA_F_NODAD, _as_oserror, _netlink_errno
-from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, mac_to_bytes
+from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, read_sysctl
+from pykeepalived.vrrp.frames import mac_to_bytes
 
 IFNAMSIZ = 16
 ADDR_GEN_MODE_NONE = 1
@@ -67,16 +68,8 @@ class SysctlJournal:
         self._orig: dict[str, str] = {}
         self._order: list[str] = []
 
-    @staticmethod
-    def read(key: str) -> str | None:
-        try:
-            with open(f"/proc/sys/{key}") as f:
-                return f.read().strip()
-        except OSError:
-            return None
-
     def set(self, key: str, value: int | str) -> OSError | None:
-        old = self.read(key)
+        old = read_sysctl(key)
         if old is None:
             return OSError(errno.ENOENT, f"no sysctl {key}")
         if key not in self._orig:
@@ -205,13 +198,13 @@ class VmacManager:
 
     def _set_sysctls(self, vmac: str, parent: str) -> None:
         j = self.journal
-        all_rp = j.read("net/ipv4/conf/all/rp_filter")
+        all_rp = read_sysctl("net/ipv4/conf/all/rp_filter")
         if all_rp not in (None, "0"):
             assert all_rp is not None
             for dev in os.listdir("/proc/sys/net/ipv4/conf"):
                 if dev in ("all", vmac):
                     continue
-                own = j.read(f"net/ipv4/conf/{dev}/rp_filter") or "0"
+                own = read_sysctl(f"net/ipv4/conf/{dev}/rp_filter") or "0"
                 if int(own) < int(all_rp):
                     j.set(f"net/ipv4/conf/{dev}/rp_filter", all_rp)
             j.set("net/ipv4/conf/all/rp_filter", 0)

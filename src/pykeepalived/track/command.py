@@ -208,9 +208,6 @@ class ScriptCommand:
         )
         return cls(argv_t, uid, gid, use_shell)
 
-    def display(self) -> str:
-        return cmd_str(self.argv)
-
 
 def resolve_user_group(user: str, group: str | None = None) -> tuple[int, int]:
     """Resolve `user [[:]group]` to (uid, gid) like lib/notify.c: set_uid_gid.

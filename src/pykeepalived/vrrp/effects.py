@@ -123,15 +123,6 @@ class Notify:
     event: str
     priority: int
 
-    @property
-    def fifo_line(self) -> str:
-        """keepalived's `%s "%s" %s %d\\n` FIFO format (§4.3)."""
-        return f'{self.target} "{self.name}" {self.event} {self.priority}\n'
-
-    @property
-    def is_state(self) -> bool:
-        return self.event in ("MASTER", "BACKUP", "FAULT", "STOP", "DELETED")
-
 
 @dataclass(frozen=True, slots=True)
 class Log:

@@ -39,15 +39,19 @@ ALL_NODES_MAC = b"\x33\x33\x00\x00\x00\x01"  # RFC 2464 §7: 33:33 + low 32 bits
 _ARP = struct.Struct("!HHBBH6s4s6s4s")
 
 
+def hwaddr_to_bytes(text: str) -> bytes:
+    """A link-layer address as netlink and iproute2 print it ("02:00:5e:00:01:33"), any length; "" is b""."""
+    if not text:
+        return b""
+    try:
+        return bytes(int(part, 16) for part in text.split(":"))
+    except ValueError as exc:
+        raise ValueError(f"invalid MAC address {text!r}") from exc
+
+
 def mac_to_bytes(mac: str | bytes) -> bytes:
     """Accept "02:00:5e:00:01:33" or 6 raw bytes."""
-    if isinstance(mac, bytes):
-        raw = mac
-    else:
-        try:
-            raw = bytes(int(part, 16) for part in mac.split(":"))
-        except ValueError as exc:
-            raise ValueError(f"invalid MAC address {mac!r}") from exc
+    raw = mac if isinstance(mac, bytes) else hwaddr_to_bytes(mac)
     if len(raw) != 6:
         raise ValueError(f"invalid MAC address {mac!r}")
     return raw
