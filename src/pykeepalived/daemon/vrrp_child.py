@@ -60,6 +60,7 @@ from pykeepalived.linux.addresses import (
     del_address,
     del_route,
     del_rule,
+    restore_if_tracked,
 )
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
@@ -296,11 +297,10 @@ class LinuxExecutor:
                 self.garp.send(dev, frame)
 
     async def restore(self, ev: AddressEvent) -> None:
-        entry = self.keeper.deleted(ev.address, ev.ifname)
+        entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
         if entry is None:
             return
         log.info("Netlink reflector reports IP %s removed from %s - restoring", ev.address, ev.ifname)
-        err = await add_address(self.child.ipr, entry)
         if err is not None:
             log.error("Error restoring %s: %s", entry, err.strerror or err)
 
