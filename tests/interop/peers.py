@@ -1,0 +1,101 @@
+"""Configuration builders and checks shared by the interop tests (pykeepalived vs keepalived / FRR)."""
+
+from __future__ import annotations
+
+import signal
+import time
+from dataclasses import dataclass, field
+
+from pykeepalived.lab import Lab
+from tests.daemon.node import Node, wait_for
+
+IMPLS = ("py", "ka")
+
+
+def other(impl: str) -> str:
+    return "ka" if impl == "py" else "py"
+
+
+@dataclass
+class Inst:
+    """One vrrp_instance block."""
+
+    name: str = "VI_1"
+    vrid: int = 51
+    prio: int = 100
+    advert: str = "1"
+    vips: tuple[str, ...] = ("192.0.2.100/24",)
+    version: int | None = None
+    iface: str = "eth0"
+    lines: tuple[str, ...] = ()
+
+    def render(self) -> str:
+        body = [
+            "    state BACKUP", f"    interface {self.iface}", f"    virtual_router_id {self.vrid}",
+            f"    priority {self.prio}", f"    advert_int {self.advert}",
+        ]
+        if self.version:
+            body.append(f"    version {self.version}")
+        body += [f"    {ln}" for ln in self.lines]
+        body.append("    virtual_ipaddress {")
+        body += [f"        {v}" for v in self.vips]
+        body.append("    }")
+        return f"vrrp_instance {self.name} {{\n" + "\n".join(body) + "\n}\n"
+
+
+@dataclass
+class Conf:
+    insts: list[Inst]
+    globals_: tuple[str, ...] = ()
+    sync_groups: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    router_id: str = "node"
+
+    def render(self) -> str:
+        g = "\n".join(f"    {ln}" for ln in self.globals_)
+        text = f"global_defs {{\n    router_id {self.router_id}\n{g}\n}}\n"
+        for name, members in self.sync_groups.items():
+            text += f"vrrp_sync_group {name} {{\n    group {{\n" + "".join(
+                f"        {m}\n" for m in members) + "    }\n}\n"
+        return text + "".join(i.render() for i in self.insts)
+
+
+def start(lab: Lab, nodes: list[Node], host: str, impl: str, conf: Conf | str) -> Node:
+    text = conf if isinstance(conf, str) else conf.render()
+    n = Node(lab[host], text, impl=impl).start()
+    nodes.append(n)
+    return n
+
+
+def master_entries(n: Node, inst: str = "VI_1") -> int:
+    return n.logs().count(f"({inst}) Entering MASTER STATE")
+
+
+def wait_log(n: Node, text: str, timeout: float) -> float:
+    return wait_for(lambda: text in n.logs(), timeout)
+
+
+def graceful_stop(n: Node, timeout: float = 15) -> None:
+    assert n.proc is not None
+    n.proc.send_signal(signal.SIGTERM)
+    rc = n.proc.wait(timeout)
+    n.proc = None
+    assert rc == 0, f"{n.impl} exited with {rc}:\n{n.logs()[-2000:]}"
+
+
+def hold(cond_seconds: float, check: callable, step: float = 0.1) -> None:  # type: ignore[valid-type]
+    """Assert `check()` stays true for `cond_seconds`."""
+    t_end = time.monotonic() + cond_seconds
+    while time.monotonic() < t_end:
+        assert check()
+        time.sleep(step)
+
+
+BAD_LOG_WORDS = (
+    "Invalid", "invalid", "bogus", "mismatch", "wrong VRRP version", "too long", "too short",
+    "Traceback", "internal error", "not present in advert", "expected ",
+)
+
+
+def protocol_complaints(n: Node) -> list[str]:
+    """Log lines in which a daemon rejects or complains about a peer's packets (should be none)."""
+    return [ln for ln in n.logs().splitlines() if any(w in ln for w in BAD_LOG_WORDS)]
