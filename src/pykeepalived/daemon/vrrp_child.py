@@ -319,7 +319,14 @@ class VrrpChild:
         if ifname is None:
             return None
         proto = AH_PROTO if p.auth_type is AuthType.AH else VRRP_PROTO
-        usrc = p.src_ip if p.is_unicast else None
+        usrc = None
+        if p.is_unicast:
+            # keepalived binds the unicast receive socket to unicast_src_ip, else to the interface's
+            # primary address (keepalived.md §5.1, §5.9)
+            usrc = p.src_ip or (self._primary(rt.iface, p) if rt.iface else None)
+            if usrc is None:
+                log.error("(%s) no source address for unicast adverts on %s", p.name, ifname)
+                return None
         group = None if p.is_unicast else p.mcast_group
         key = (ifname, p.family, group, usrc, proto)
         sock = self.sockets.get(key)
