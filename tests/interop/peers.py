@@ -99,3 +99,69 @@ BAD_LOG_WORDS = (
 def protocol_complaints(n: Node) -> list[str]:
     """Log lines in which a daemon rejects or complains about a peer's packets (should be none)."""
     return [ln for ln in n.logs().splitlines() if any(w in ln for w in BAD_LOG_WORDS)]
+
+
+@dataclass
+class Takeover:
+    """One measured takeover, from a capture on an observer host."""
+
+    kind: str  # "hard" | "graceful"
+    delay: float  # s, from the old master's last advert (hard) / priority-0 advert (graceful)
+    bound: float  # s, what the protocol prescribes for that delay (master down interval / skew)
+    adverts_before: int
+
+    @property
+    def ratio(self) -> float:
+        return self.delay / self.bound
+
+
+def down_interval(version: int, advert: float, prio: int) -> float:
+    """Master_Down_Interval (RFC 3768 §6.1 / RFC 5798 §6.1; keepalived.md §5.2)."""
+    return 3 * advert + skew(version, advert, prio)
+
+
+def skew(version: int, advert: float, prio: int) -> float:
+    return (256 - prio) / 256 * (1.0 if version == 2 else advert)
+
+
+def measure_takeover(
+    lab: Lab, nodes: list[Node], master_impl: str, backup_impl: str, *, version: int, advert: str, kind: str,
+    observer: str = "obs", settle: float = 1.0,
+) -> Takeover:
+    """Master (prio 150) on n1, backup (prio 100) on n2; stop the master hard or gracefully and time
+    the backup's first advert against the master's last one, as seen by tcpdump on `observer`."""
+    from tests.harness import Capture, vrrp_adverts
+
+    adv = float(advert)
+    inst = lambda prio: Conf([Inst(prio=prio, advert=advert, version=version if version == 3 else None)])  # noqa: E731
+    m = start(lab, nodes, "n1", master_impl, inst(150))
+    wait_for(lambda: m.has("192.0.2.100"), down_interval(version, adv, 150) + 8)
+    b = start(lab, nodes, "n2", backup_impl, inst(100))
+    wait_log(b, "(VI_1) Entering BACKUP STATE", 8)
+    cap = Capture(lab[observer], "ip proto 112")
+    try:
+        time.sleep(settle + down_interval(version, adv, 100))
+        assert master_entries(b) == 0, b.logs()
+        if kind == "hard":
+            m.kill()
+        else:
+            graceful_stop(m)
+        wait_for(lambda: b.has("192.0.2.100"), down_interval(version, adv, 100) + 5)
+        time.sleep(2 * adv)
+        seen = vrrp_adverts(cap.stop())
+    finally:
+        cap.cleanup()
+    a, bb = str(lab["n1"].ipv4), str(lab["n2"].ipv4)
+    old = [s for s in seen if s.src == a]
+    new = [s for s in seen if s.src == bb and s.priority > 0]
+    assert old and new, (old, new)
+    if kind == "graceful":
+        zero = [s for s in old if s.priority == 0]
+        assert zero, "no priority-0 advert at graceful stop"
+        t0, bound = zero[0].t, skew(version, adv, 100)
+    else:
+        assert all(s.priority > 0 for s in old), "priority-0 advert sent on a hard kill"
+        t0, bound = old[-1].t, down_interval(version, adv, 100)
+    first = [s for s in new if s.t > t0]
+    assert first, "backup never advertised after the master stopped"
+    return Takeover(kind, first[0].t - t0, bound, len(old))
