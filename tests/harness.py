@@ -27,7 +27,8 @@ class Capture:
     def __init__(self, host: Host, filter_: str = "", iface: str = "eth0", snaplen: int = 256) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix=f"pyka-cap-{host.name}-"))
         self.path = self.dir / "cap.pcap"
-        argv = ["tcpdump", "-i", iface, "-s", str(snaplen), "-U", "--immediate-mode", "-n", "-w", str(self.path)]
+        argv = ["tcpdump", "-i", iface, "-s", str(snaplen), "-U", "--immediate-mode", "-n"]
+        argv += ["-w", str(self.path)]
         if filter_:
             argv.append(filter_)
         self.proc = host.popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -153,8 +153,8 @@ def wait_for(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> fl
 
 def instance_conf(
     name: str = "VI_1", *, prio: int = 100, state: str = "BACKUP", vrid: int = 51, advert: str = "1",
-    vips: tuple[str, ...] = ("192.0.2.100/24",), extra: str = "", globals_: str = "", version: int | None = None,
-    iface: str = "eth0",
+    vips: tuple[str, ...] = ("192.0.2.100/24",), extra: str = "", globals_: str = "",
+    version: int | None = None, iface: str = "eth0",
 ) -> str:
     vip_lines = "\n".join(f"        {v}" for v in vips)
     ver = f"    version {version}\n" if version else ""
