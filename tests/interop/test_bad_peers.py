@@ -128,8 +128,8 @@ def test_unicast_ttl_through_a_router(victim: str, nodes: list[Node]) -> None:
         me, peer = str(lab["n1"].ipv4), str(far.ipv4)
         uni = lambda src, dst, extra="": (  # noqa: E731
             f"unicast_src_ip {src}", "unicast_peer {", f"    {dst}{extra}", "}")
-        v = start(lab, nodes, "n1", victim,
-                  Conf([Inst(prio=100, advert="0.1", version=3, lines=uni(me, peer, " min_ttl 255 max_ttl 255"))]))
+        ttl_range = uni(me, peer, " min_ttl 255 max_ttl 255")
+        v = start(lab, nodes, "n1", victim, Conf([Inst(prio=100, advert="0.1", version=3, lines=ttl_range)]))
         wait_for(lambda: v.has(VIP), 6)
         f = start(lab, nodes, "far", other(victim),
                   Conf([Inst(prio=200, advert="0.1", version=3, iface="eth0", vips=(f"{VIP}/24",),

@@ -41,7 +41,8 @@ def conf() -> Conf:
 FIELDS = [
     "frame.number", "frame.protocols", "_ws.malformed", "_ws.expert.severity", "_ws.expert.message",
     "vrrp.virt_rtr_id", "vrrp.prio", "vrrp.version", "vrrp.checksum.status", "vrrp.auth_type",
-    "arp.opcode", "arp.isgratuitous", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "arp.dst.hw_mac", "icmpv6.type", "icmpv6.checksum.status", "icmpv6.nd.na.flag.o",
+    "arp.opcode", "arp.isgratuitous", "arp.src.proto_ipv4", "arp.dst.proto_ipv4", "arp.dst.hw_mac",
+    "icmpv6.type", "icmpv6.checksum.status", "icmpv6.nd.na.flag.o",
     "icmpv6.nd.na.target_address", "ip.checksum.status",
 ]
 
