@@ -76,6 +76,7 @@ class Node:
         path = self.dir / "keepalived.stats"
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+        wait_for(lambda: self.vrrp_pid() is not None, 15)
         pid = self.vrrp_pid()
         assert pid, "no VRRP child"
         os.kill(pid, signal.SIGUSR2)

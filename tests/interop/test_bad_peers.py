@@ -14,7 +14,7 @@ from pykeepalived.lab import Lab
 from pykeepalived.vrrp.packet import Advertisement, build_ipv4_datagram, encode_advert
 from tests.daemon.node import Node, wait_for
 from tests.interop.conftest import INTEROP
-from tests.interop.peers import IMPLS, Conf, Inst, master_entries, other, start, wait_log
+from tests.interop.peers import IMPLS, STARTUP, Conf, Inst, master_entries, other, start, wait_log
 
 pytestmark = INTEROP
 
@@ -39,9 +39,9 @@ def no_crash(n: Node) -> None:
 def test_mismatched_password(victim: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         v = start(lab, nodes, "n1", victim, Conf([Inst(prio=100, lines=auth("s3cret"))]))
-        wait_for(lambda: v.has(VIP), 8)
+        wait_for(lambda: v.has(VIP), STARTUP)
         bad = start(lab, nodes, "n2", other(victim), Conf([Inst(prio=200, lines=auth("wrong"))]))
-        wait_log(v, "(VI_1) received an invalid passwd!", 8)
+        wait_log(v, "(VI_1) received an invalid passwd!", STARTUP)
         time.sleep(1)
         assert still_master(v), v.logs()
         st = v.stats()["VI_1"]
@@ -54,9 +54,9 @@ def test_mismatched_password(victim: str, nodes: list[Node]) -> None:
 def test_wrong_advert_interval_v2(victim: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         v = start(lab, nodes, "n1", victim, Conf([Inst(prio=100, advert="1")]))
-        wait_for(lambda: v.has(VIP), 8)
+        wait_for(lambda: v.has(VIP), STARTUP)
         start(lab, nodes, "n2", other(victim), Conf([Inst(prio=200, advert="2")]))
-        wait_log(v, "(VI_1) advertisement interval mismatch mine=1 sec rcv'd=2 sec", 10)
+        wait_log(v, "(VI_1) advertisement interval mismatch mine=1 sec rcv'd=2 sec", STARTUP)
         time.sleep(2.5)
         assert still_master(v), v.logs()
         st = v.stats()["VI_1"]
@@ -72,10 +72,10 @@ def test_different_address_list(victim: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         v3 = {"advert": "0.1", "version": 3}
         v = start(lab, nodes, "n1", victim, Conf([Inst(prio=100, **v3)]))  # type: ignore[arg-type]
-        wait_for(lambda: v.has(VIP), 6)
+        wait_for(lambda: v.has(VIP), STARTUP)
         start(lab, nodes, "n2", other(victim),
               Conf([Inst(prio=200, vips=(f"{VIP}/24", "192.0.2.200/24"), **v3)]))  # type: ignore[arg-type]
-        wait_log(v, "(VI_1) received an unexpected ip number count 2, expected 1!", 6)
+        wait_log(v, "(VI_1) received an unexpected ip number count 2, expected 1!", STARTUP)
         time.sleep(1)
         assert still_master(v), v.logs()
         st = v.stats()["VI_1"]
@@ -100,7 +100,7 @@ def test_multicast_ttl_below_255(victim: str, nodes: list[Node]) -> None:
     """A multicast advert with TTL 254 (it crossed a router) must be rejected (RFC 5798 §7.1)."""
     with Lab(hosts=["n1", "n2"]) as lab:
         v = start(lab, nodes, "n1", victim, Conf([Inst(prio=100, advert="0.1", version=3)]))
-        wait_for(lambda: v.has(VIP), 6)
+        wait_for(lambda: v.has(VIP), STARTUP)
         src, dst = ipaddress.IPv4Address("192.0.2.2"), ipaddress.IPv4Address("224.0.0.18")
         adv = Advertisement(3, 51, 200, 10, (ipaddress.IPv4Address(VIP),))
         pdu = encode_advert(adv, src=src, dst=dst)
@@ -130,11 +130,11 @@ def test_unicast_ttl_through_a_router(victim: str, nodes: list[Node]) -> None:
             f"unicast_src_ip {src}", "unicast_peer {", f"    {dst}{extra}", "}")
         ttl_range = uni(me, peer, " min_ttl 255 max_ttl 255")
         v = start(lab, nodes, "n1", victim, Conf([Inst(prio=100, advert="0.1", version=3, lines=ttl_range)]))
-        wait_for(lambda: v.has(VIP), 6)
+        wait_for(lambda: v.has(VIP), STARTUP)
         f = start(lab, nodes, "far", other(victim),
                   Conf([Inst(prio=200, advert="0.1", version=3, iface="eth0", vips=(f"{VIP}/24",),
                              lines=uni(peer, me))]))
-        wait_log(v, "(VI_1) TTL/HL 254 not in range 255 - 255", 8)
+        wait_log(v, "(VI_1) TTL/HL 254 not in range 255 - 255", STARTUP)
         time.sleep(0.5)
         assert still_master(v), v.logs()
         st = v.stats()["VI_1"]

@@ -14,6 +14,7 @@ from tests.daemon.node import Node, wait_for
 from tests.interop.conftest import INTEROP
 from tests.interop.peers import (
     IMPLS,
+    STARTUP,
     Conf,
     Inst,
     master_entries,
@@ -37,9 +38,9 @@ def v3(prio: int, *lines: str, name: str = "VI_1", vrid: int = 51, vip: str = VI
 def test_nopreempt_higher_priority_backup_never_takes_over(low: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         lo = start(lab, nodes, "n1", low, Conf([v3(100)]))
-        wait_for(lambda: lo.has(VIP), 6)
+        wait_for(lambda: lo.has(VIP), STARTUP)
         hi = start(lab, nodes, "n2", other(low), Conf([v3(200, "nopreempt")]))
-        wait_log(hi, "(VI_1) Entering BACKUP STATE", 6)
+        wait_log(hi, "(VI_1) Entering BACKUP STATE", STARTUP)
         time.sleep(2.0)  # > 5 x its master-down interval
         assert master_entries(hi) == 0 and not hi.has(VIP), hi.logs()
         assert lo.has(VIP) and master_entries(lo) == 1
@@ -53,10 +54,10 @@ def test_nopreempt_higher_priority_backup_never_takes_over(low: str, nodes: list
 def test_preempt_delay_holds_then_preempts(low: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         lo = start(lab, nodes, "n1", low, Conf([v3(100)]))
-        wait_for(lambda: lo.has(VIP), 6)
+        wait_for(lambda: lo.has(VIP), STARTUP)
         hi = start(lab, nodes, "n2", other(low), Conf([v3(200, "preempt_delay 2")]))
-        wait_log(hi, "(VI_1) Entering BACKUP STATE", 6)
-        elapsed = wait_for(lambda: hi.has(VIP), 8)
+        wait_log(hi, "(VI_1) Entering BACKUP STATE", STARTUP)
+        elapsed = wait_for(lambda: hi.has(VIP), STARTUP)
         # not before preempt_delay (2 s), then the lower-priority adverts are discarded until the
         # master-down interval (0.3 s + skew) runs out
         assert elapsed >= 1.8, elapsed
@@ -73,9 +74,9 @@ def test_sync_group_on_one_side(grouped: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         g = Conf([v3(150), v3(150, name="VI_2", vrid=52, vip=VIP2)], sync_groups={"G1": ("VI_1", "VI_2")})
         s = start(lab, nodes, "n1", grouped, g)
-        wait_for(lambda: s.has(VIP) and s.has(VIP2), 6)
+        wait_for(lambda: s.has(VIP) and s.has(VIP2), STARTUP)
         n = start(lab, nodes, "n2", other(grouped), Conf([v3(100), v3(200, name="VI_2", vrid=52, vip=VIP2)]))
-        wait_for(lambda: n.has(VIP) and n.has(VIP2), 8)
+        wait_for(lambda: n.has(VIP) and n.has(VIP2), STARTUP)
         wait_for(lambda: not s.has(VIP) and not s.has(VIP2), 3)
         time.sleep(1.5)
         assert n.has(VIP) and n.has(VIP2) and not s.has(VIP) and not s.has(VIP2)
@@ -100,7 +101,7 @@ def test_equal_priority_resolved_by_address(low_addr: str, nodes: list[Node]) ->
             lab[h].run(f"printf '{NFT_BLOCK}' | nft -f -")
         lo = start(lab, nodes, "n1", low_addr, Conf([v3(100)]))
         hi = start(lab, nodes, "n2", other(low_addr), Conf([v3(100)]))
-        wait_for(lambda: lo.has(VIP) and hi.has(VIP), 8)
+        wait_for(lambda: lo.has(VIP) and hi.has(VIP), STARTUP)
         for h in ("n1", "n2"):
             lab[h].run(["nft", "delete", "table", "inet", "vrrpblock"])
         wait_for(lambda: not lo.has(VIP), 3)

@@ -19,6 +19,7 @@ from tests.daemon.node import Node, wait_for
 from tests.interop.conftest import INTEROP
 from tests.interop.peers import (
     IMPLS,
+    STARTUP,
     Conf,
     Inst,
     graceful_stop,
@@ -88,9 +89,9 @@ def test_cluster(name: str, master: str, nodes: list[Node]) -> None:
     with Lab(hosts=["n1", "n2"]) as lab:
         ip1, ip2 = str(lab["n1"].ipv4), str(lab["n2"].ipv4)
         m = start(lab, nodes, "n1", master, sc.conf(ip1, ip2, M_PRIO))
-        wait_for(lambda: m.has(sc.check), sc.down_interval(M_PRIO) + 6)
+        wait_for(lambda: m.has(sc.check), sc.down_interval(M_PRIO) + STARTUP)
         b = start(lab, nodes, "n2", other(master), sc.conf(ip2, ip1, B_PRIO))
-        wait_log(b, "(VI_1) Entering BACKUP STATE", 6)
+        wait_log(b, "(VI_1) Entering BACKUP STATE", STARTUP)
         # longer than the backup's master-down interval: it must be accepting the master's adverts
         time.sleep(sc.down_interval(B_PRIO) + 2 * sc.adver_s + 0.5)
         assert master_entries(b) == 0, f"backup ({b.impl}) took over:\n{b.logs()}"
@@ -119,10 +120,10 @@ def test_checksum_as_v2_against_keepalived_2_2_7(nodes: list[Node]) -> None:
     sc = Scenario(version=3, advert="0.1")
     with Lab(hosts=["n1", "n2"]) as lab:
         ka = start(lab, nodes, "n1", "ka", sc.conf("", "", M_PRIO))
-        wait_for(lambda: ka.has(sc.check), 6)
+        wait_for(lambda: ka.has(sc.check), STARTUP)
         py_conf = Conf(sc.conf("", "", B_PRIO).insts, globals_=("v3_checksum_as_v2",))
         py = start(lab, nodes, "n2", "py", py_conf)
-        wait_log(py, "(VI_1) Entering BACKUP STATE", 6)
+        wait_log(py, "(VI_1) Entering BACKUP STATE", STARTUP)
         time.sleep(sc.down_interval(B_PRIO) + 1)
         assert master_entries(py) == 0 and not protocol_complaints(py), py.logs()
         assert py.stats()["VI_1"]["advert_rcvd"] > 3
@@ -130,5 +131,5 @@ def test_checksum_as_v2_against_keepalived_2_2_7(nodes: list[Node]) -> None:
         graceful_stop(ka)
         wait_for(lambda: py.has(sc.check), 3)
         ka2 = start(lab, nodes, "n1", "ka", sc.conf("", "", B_PRIO))
-        wait_log(ka2, "(VI_1) Invalid VRRPv3 checksum", 6)
-        wait_for(lambda: ka2.has(sc.check), 6)
+        wait_log(ka2, "(VI_1) Invalid VRRPv3 checksum", STARTUP)
+        wait_for(lambda: ka2.has(sc.check), STARTUP)

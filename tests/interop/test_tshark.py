@@ -15,7 +15,7 @@ from pykeepalived.lab import Lab
 from tests.daemon.node import Node, wait_for
 from tests.harness import Capture
 from tests.interop.conftest import INTEROP
-from tests.interop.peers import Conf, Inst, graceful_stop, start
+from tests.interop.peers import STARTUP, Conf, Inst, graceful_stop, start
 
 pytestmark = [*INTEROP, pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")]
 
@@ -67,7 +67,7 @@ def test_tshark_decodes_everything_pykeepalived_sends(nodes: list[Node]) -> None
                                  "or (icmp6 and ip6[40] == 136))")
         try:
             py = start(lab, nodes, "n1", "py", conf())
-            wait_for(lambda: all(py.has(v) for v in ("192.0.2.100", "192.0.2.106", "2001:db8::100")), 10)
+            wait_for(lambda: all(py.has(v) for v in ("192.0.2.100", "192.0.2.106", "2001:db8::100")), STARTUP)
             time.sleep(1.5)
             graceful_stop(py)
             time.sleep(0.3)
