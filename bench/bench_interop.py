@@ -1,0 +1,231 @@
+"""pykeepalived side by side with keepalived 2.2.7, same run, same lab (issue 6).
+
+* takeover delay over the protocol bound (Master_Down_Interval for a hard kill, Skew_Time for a
+  graceful stop with its priority-0 advert), measured on the wire by an observer host's capture,
+  homogeneous pairs (pykeepalived -> pykeepalived and keepalived -> keepalived, run concurrently in
+  two labs so both see the same machine load): v2 at 1 s, v3 at 100 ms and 10 ms;
+* CPU (utime + stime of every daemon process over a measured window, % of one core) and memory (PSS
+  summed over the processes, /proc/PID/smaps_rollup) as master of 1 and 200 instances at 1 s (v2) and
+  100 ms (v3);
+* advert send jitter at 100 ms (|interval - 100 ms| between consecutive adverts in a capture taken
+  on another host: p50 / p99 / max).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.daemon.node import Node, wait_for  # noqa: E402
+from tests.harness import Capture, vrrp_adverts  # noqa: E402
+from tests.interop.peers import STARTUP, Conf, Inst, measure_takeover, start  # noqa: E402
+
+from pykeepalived.lab import Lab  # noqa: E402
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+Row = dict[str, Any]
+
+
+def _both(fn: Callable[[str], Any]) -> dict[str, Any]:
+    """Run fn("py") and fn("ka") concurrently (separate labs); return {impl: result or exception}."""
+    out: dict[str, Any] = {}
+
+    def run(impl: str) -> None:
+        try:
+            out[impl] = fn(impl)
+        except Exception as exc:  # reported in the row
+            out[impl] = exc
+
+    ts = [threading.Thread(target=run, args=(i,)) for i in ("py", "ka")]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
+def _cleanup(nodes: list[Node]) -> None:
+    for n in nodes:
+        try:
+            n.kill()
+        except Exception:
+            pass
+
+
+def _num(v: Any) -> float | None:
+    return None if isinstance(v, Exception) else float(v)
+
+
+def _row(name: str, res: dict[str, Any], unit: str, goal: str | None, key: Callable[[Any], float]) -> Row:
+    py, ka = res["py"], res["ka"]
+    row: Row = {
+        "name": name,
+        "value": None if isinstance(py, Exception) else key(py),
+        "unit": unit,
+        "keepalived": None if isinstance(ka, Exception) else key(ka),
+        "goal": goal,
+    }
+    errs = [f"{i}: {r!r}" for i, r in res.items() if isinstance(r, Exception)]
+    if errs:
+        row["note"] = "not measured - " + "; ".join(errs)
+    return row
+
+
+# ---------------------------------------------------------------------------------------- takeover
+def takeover(impl: str, version: int, advert: str, kind: str) -> Any:
+    nodes: list[Node] = []
+    try:
+        with Lab(hosts=["n1", "n2", "obs"]) as lab:
+            return measure_takeover(lab, nodes, impl, impl, version=version, advert=advert, kind=kind)
+    finally:
+        _cleanup(nodes)
+
+
+def takeover_rows() -> list[Row]:
+    rows = []
+    for version, advert, label in ((2, "1", "v2 1 s"), (3, "0.1", "v3 100 ms"), (3, "0.01", "v3 10 ms")):
+        for kind in ("hard", "graceful"):
+            res = _both(lambda impl, v=version, a=advert, k=kind: takeover(impl, v, a, k))  # type: ignore[misc]
+            rows.append(_row(f"takeover {kind} {label}: delay / protocol bound", res, "ratio",
+                             "bound + 2 ms", lambda t: round(t.ratio, 4)))
+            rows.append(_row(f"takeover {kind} {label}: delay", res, "ms", None,
+                             lambda t: round(t.delay * 1000, 2)))
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- CPU / memory
+def _pids(n: Node) -> list[int]:
+    pids = []
+    for f in ("parent.pid", "vrrp.pid", "check.pid"):
+        try:
+            pids.append(int((n.dir / f).read_text()))
+        except (OSError, ValueError):
+            pass
+    # plus any other child of the parent (e.g. pykeepalived's helpers)
+    if pids:
+        try:
+            kids = Path(f"/proc/{pids[0]}/task/{pids[0]}/children").read_text().split()
+            pids += [int(k) for k in kids if int(k) not in pids]
+        except OSError:
+            pass
+    return pids
+
+
+def _cpu_ticks(pids: list[int]) -> int:
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total
+
+
+def _pss_kb(pids: list[int]) -> int:
+    total = 0
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def load(impl: str, count: int, advert: str, window: float = 6.0) -> tuple[float, float]:
+    """(CPU % of one core, PSS MB) of a daemon that is master of `count` instances."""
+    v3 = advert != "1"
+    insts = [Inst(name=f"VI_{k}", vrid=k, prio=200, advert=advert, version=3 if v3 else None,
+                  vips=(f"203.0.113.{k}/32",)) for k in range(1, count + 1)]
+    nodes: list[Node] = []
+    try:
+        with Lab(hosts=["n1"]) as lab:
+            n = start(lab, nodes, "n1", impl, Conf(insts))
+            wait_for(lambda: n.logs().count("Entering MASTER STATE") >= count, STARTUP + 4 + count * 0.05,
+                     step=0.25)
+            time.sleep(1.0)
+            pids = _pids(n)
+            c0, t0 = _cpu_ticks(pids), time.monotonic()
+            time.sleep(window)
+            c1, t1 = _cpu_ticks(pids), time.monotonic()
+            pss = _pss_kb(pids)
+            return (c1 - c0) / CLK_TCK / (t1 - t0) * 100, pss / 1024
+    finally:
+        _cleanup(nodes)
+
+
+def load_rows() -> list[Row]:
+    rows = []
+    for count in (1, 200):
+        for advert, label in (("1", "v2 1 s"), ("0.1", "v3 100 ms")):
+            res = _both(lambda impl, c=count, a=advert: load(impl, c, a))  # type: ignore[misc]
+            rows.append(_row(f"CPU as master of {count} @ {label}", res, "% core", "<= keepalived",
+                             lambda r: round(r[0], 2)))
+            rows.append(_row(f"memory (PSS, all processes) as master of {count} @ {label}", res, "MB", None,
+                             lambda r: round(r[1], 1)))
+    rows.append({"name": "CPU / memory as master of 1,000 instances", "value": None, "unit": "",
+                 "keepalived": None, "goal": None,
+                 "note": "not measured: over 255 VRIDs needs several interfaces and 1,000 VIPs; "
+                         "kept out to hold the bench to a few minutes"})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------- jitter
+def jitter(impl: str, seconds: float = 10.0) -> tuple[float, float, float, int]:
+    nodes: list[Node] = []
+    try:
+        with Lab(hosts=["n1", "obs"]) as lab:
+            n = start(lab, nodes, "n1", impl, Conf([Inst(prio=200, advert="0.1", version=3)]))
+            wait_for(lambda: n.has("192.0.2.100"), STARTUP)
+            time.sleep(0.5)
+            cap = Capture(lab["obs"], "ip proto 112")
+            try:
+                time.sleep(seconds)
+                seen = vrrp_adverts(cap.stop())
+            finally:
+                cap.cleanup()
+    finally:
+        _cleanup(nodes)
+    ts = [s.t for s in seen if s.src == "192.0.2.1"]
+    dev = sorted(abs((b - a) - 0.1) * 1000 for a, b in itertools.pairwise(ts))
+    if len(dev) < 20:
+        raise RuntimeError(f"only {len(dev) + 1} adverts captured")
+    p99 = dev[min(len(dev) - 1, int(len(dev) * 0.99))]
+    return statistics.median(dev), p99, dev[-1], len(dev)
+
+
+def jitter_rows() -> list[Row]:
+    res = _both(jitter)
+    return [
+        _row("advert send jitter @ 100 ms: p50", res, "ms", None, lambda r: round(r[0], 3)),
+        _row("advert send jitter @ 100 ms: p99", res, "ms", "< 1 ms", lambda r: round(r[1], 3)),
+        _row("advert send jitter @ 100 ms: max", res, "ms", None, lambda r: round(r[2], 3)),
+    ]
+
+
+def main() -> list[Row]:
+    if os.geteuid() != 0:
+        return [{"name": "interop bench", "value": None, "unit": "", "keepalived": None, "goal": None,
+                 "note": "not measured: needs root for network namespaces"}]
+    t0 = time.monotonic()
+    rows = jitter_rows() + load_rows() + takeover_rows()
+    rows.append({"name": "bench_interop wall time", "value": round(time.monotonic() - t0, 1), "unit": "s",
+                 "keepalived": None, "goal": None})
+    return rows
+
+
+if __name__ == "__main__":
+    for r in main():
+        print(r)
