@@ -373,15 +373,18 @@ class VrrpChild:
                          "added to" if ev.added else "removed from", ev.ifname)
             if not ev.added:
                 await self.executor.restore(ev)
+            if any(ev.address in rt.addresses for rt in self.runtime.values()):
+                return  # one of our VIPs/eVIPs: never a source address (the common case, at scale)
+            fresh: InterfaceInfo | None = None  # one netlink dump per event, not one per instance
             for rt in self.runtime.values():
                 if rt.iface is None or rt.iface.ifindex != ev.ifindex or rt.params.src_ip is not None:
                     continue
-                if ev.address in rt.addresses:
-                    continue
-                try:
-                    rt.iface = await get_interface(self.ipr, rt.iface.ifindex)
-                except InterfaceNotFound:
-                    continue
+                if fresh is None:
+                    try:
+                        fresh = await get_interface(self.ipr, rt.iface.ifindex)
+                    except InterfaceNotFound:
+                        return
+                rt.iface = fresh
                 self.driver.set_source_address(rt.params.name, self._primary(rt.iface, rt.params))
 
     # ------------------------------------------------------------------ signals
