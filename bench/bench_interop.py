@@ -2,13 +2,15 @@
 
 * takeover delay over the protocol bound (Master_Down_Interval for a hard kill, Skew_Time for a
   graceful stop with its priority-0 advert), measured on the wire by an observer host's capture,
-  homogeneous pairs (pykeepalived -> pykeepalived and keepalived -> keepalived, run concurrently in
-  two labs so both see the same machine load): v2 at 1 s, v3 at 100 ms and 10 ms;
+  homogeneous pairs (pykeepalived -> pykeepalived and keepalived -> keepalived, both pairs at once in
+  one lab, distinct VRIDs, one capture): v2 at 1 s, v3 at 100 ms and 10 ms;
 * CPU (utime + stime of every daemon process over a measured window, % of one core) and memory (PSS
   summed over the processes, /proc/PID/smaps_rollup) as master of 1 and 200 instances at 1 s (v2) and
   100 ms (v3), and of 1,000 IPv6 instances (4 interfaces x 250 VRIDs) at 1 s;
 * advert send jitter at 100 ms (|interval - 100 ms| between consecutive adverts in a capture taken
-  on another host: p50 / p99 / max).
+  on another host, both implementations in one lab: p50 / p99 / max).
+CPU and memory use a lab per implementation (run concurrently): with hundreds of VRIDs each, two
+daemons on one LAN would take part in each other's elections.
 """
 
 from __future__ import annotations
@@ -82,11 +84,26 @@ def _row(name: str, res: dict[str, Any], unit: str, goal: str | None, key: Calla
 
 
 # ---------------------------------------------------------------------------------------- takeover
-def takeover(impl: str, version: int, advert: str, kind: str) -> Any:
+def _same_lab(fn: Callable[[Lab, list[Node], str, int], Any], hosts: list[str]) -> dict[str, Any]:
+    """One lab, two pairs measured at once: pykeepalived on n1/n2 (VRID 51), keepalived on n3/n4
+    (VRID 52), one observer capturing both; {impl: result or exception}."""
     nodes: list[Node] = []
     try:
-        with Lab(hosts=["n1", "n2", "obs"]) as lab:
-            return measure_takeover(lab, nodes, impl, impl, version=version, advert=advert, kind=kind)
+        with Lab(hosts=hosts) as lab:
+            out: dict[str, Any] = {}
+
+            def run(impl: str, k: int) -> None:
+                try:
+                    out[impl] = fn(lab, nodes, impl, k)
+                except Exception as exc:  # reported in the row
+                    out[impl] = exc
+
+            ts = [threading.Thread(target=run, args=a) for a in (("py", 0), ("ka", 1))]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            return out
     finally:
         _cleanup(nodes)
 
@@ -95,7 +112,13 @@ def takeover_rows() -> list[Row]:
     rows = []
     for version, advert, label in ((2, "1", "v2 1 s"), (3, "0.1", "v3 100 ms"), (3, "0.01", "v3 10 ms")):
         for kind in ("hard", "graceful"):
-            res = _both(lambda impl, v=version, a=advert, k=kind: takeover(impl, v, a, k))  # type: ignore[misc]
+            def one(lab: Lab, nodes: list[Node], impl: str, k: int, v: int = version, a: str = advert,
+                    kd: str = kind) -> Any:
+                return measure_takeover(lab, nodes, impl, impl, version=v, advert=a, kind=kd,
+                                        hosts=(f"n{2 * k + 1}", f"n{2 * k + 2}"), vrid=51 + k,
+                                        vip=f"192.0.2.{100 + k}")
+
+            res = _same_lab(one, ["n1", "n2", "n3", "n4", "obs"])
             rows.append(_row(f"takeover {kind} {label}: delay / protocol bound", res, "ratio",
                              "bound + 2 ms", lambda t: round(t.ratio, 4)))
             rows.append(_row(f"takeover {kind} {label}: delay", res, "ms", None,
@@ -195,12 +218,16 @@ def load_rows() -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------- jitter
-def jitter(impl: str, seconds: float = 10.0) -> tuple[float, float, float, int]:
+def jitter(seconds: float = 10.0) -> dict[str, Any]:
+    """Both implementations master of one v3 100 ms instance in one lab (n1: pykeepalived VRID 51,
+    n2: keepalived VRID 52), one capture on the observer: |interval - 100 ms| p50 / p99 / max."""
     nodes: list[Node] = []
     try:
-        with Lab(hosts=["n1", "obs"]) as lab:
-            n = start(lab, nodes, "n1", impl, Conf([Inst(prio=200, advert="0.1", version=3)]))
-            wait_for(lambda: n.has("192.0.2.100"), STARTUP)
+        with Lab(hosts=["n1", "n2", "obs"]) as lab:
+            py = start(lab, nodes, "n1", "py", Conf([Inst(vrid=51, prio=200, advert="0.1", version=3)]))
+            ka = start(lab, nodes, "n2", "ka", Conf([Inst(vrid=52, prio=200, advert="0.1", version=3,
+                                                          vips=("192.0.2.101/24",))]))
+            wait_for(lambda: py.has("192.0.2.100") and ka.has("192.0.2.101"), STARTUP)
             time.sleep(0.5)
             cap = Capture(lab["obs"], "ip proto 112")
             try:
@@ -210,16 +237,20 @@ def jitter(impl: str, seconds: float = 10.0) -> tuple[float, float, float, int]:
                 cap.cleanup()
     finally:
         _cleanup(nodes)
-    ts = [s.t for s in seen if s.src == "192.0.2.1"]
-    dev = sorted(abs((b - a) - 0.1) * 1000 for a, b in itertools.pairwise(ts))
-    if len(dev) < 20:
-        raise RuntimeError(f"only {len(dev) + 1} adverts captured")
-    p99 = dev[min(len(dev) - 1, int(len(dev) * 0.99))]
-    return statistics.median(dev), p99, dev[-1], len(dev)
+    out: dict[str, Any] = {}
+    for impl, vrid in (("py", 51), ("ka", 52)):
+        ts = [s.t for s in seen if s.vrid == vrid]
+        dev = sorted(abs((b - a) - 0.1) * 1000 for a, b in itertools.pairwise(ts))
+        if len(dev) < 20:
+            out[impl] = RuntimeError(f"only {len(dev) + 1} adverts captured")
+            continue
+        p99 = dev[min(len(dev) - 1, int(len(dev) * 0.99))]
+        out[impl] = (statistics.median(dev), p99, dev[-1], len(dev))
+    return out
 
 
 def jitter_rows() -> list[Row]:
-    res = _both(jitter)
+    res = jitter()
     return [
         _row("advert send jitter @ 100 ms: p50", res, "ms", None, lambda r: round(r[0], 3)),
         _row("advert send jitter @ 100 ms: p99", res, "ms", "< 1 ms", lambda r: round(r[1], 3)),

@@ -129,17 +129,23 @@ def skew(version: int, advert: float, prio: int) -> float:
 
 def measure_takeover(
     lab: Lab, nodes: list[Node], master_impl: str, backup_impl: str, *, version: int, advert: str, kind: str,
-    observer: str = "obs", settle: float = 1.0,
+    observer: str = "obs", settle: float = 1.0, hosts: tuple[str, str] = ("n1", "n2"), vrid: int = 51,
+    vip: str = "192.0.2.100",
 ) -> Takeover:
-    """Master (prio 150) on n1, backup (prio 100) on n2; stop the master hard or gracefully and time
-    the backup's first advert against the master's last one, as seen by tcpdump on `observer`."""
+    """Master (prio 150) on hosts[0], backup (prio 100) on hosts[1]; stop the master hard or gracefully
+    and time the backup's first advert against the master's last one, as seen by tcpdump on `observer`.
+    Several measurements may run at once in one lab with distinct hosts, VRIDs and VIPs."""
     from tests.harness import Capture, vrrp_adverts
 
     adv = float(advert)
-    inst = lambda prio: Conf([Inst(prio=prio, advert=advert, version=version if version == 3 else None)])  # noqa: E731
-    m = start(lab, nodes, "n1", master_impl, inst(150))
-    wait_for(lambda: m.has("192.0.2.100"), down_interval(version, adv, 150) + STARTUP)
-    b = start(lab, nodes, "n2", backup_impl, inst(100))
+
+    def conf(prio: int) -> Conf:
+        return Conf([Inst(vrid=vrid, prio=prio, advert=advert, vips=(f"{vip}/24",),
+                          version=version if version == 3 else None)])
+
+    m = start(lab, nodes, hosts[0], master_impl, conf(150))
+    wait_for(lambda: m.has(vip), down_interval(version, adv, 150) + STARTUP)
+    b = start(lab, nodes, hosts[1], backup_impl, conf(100))
     wait_log(b, "(VI_1) Entering BACKUP STATE", STARTUP)
     cap = Capture(lab[observer], "ip proto 112")
     try:
@@ -149,12 +155,12 @@ def measure_takeover(
             m.kill()
         else:
             graceful_stop(m)
-        wait_for(lambda: b.has("192.0.2.100"), down_interval(version, adv, 100) + 5)
+        wait_for(lambda: b.has(vip), down_interval(version, adv, 100) + 5)
         time.sleep(2 * adv)
-        seen = vrrp_adverts(cap.stop())
+        seen = [s for s in vrrp_adverts(cap.stop()) if s.vrid == vrid]
     finally:
         cap.cleanup()
-    a, bb = str(lab["n1"].ipv4), str(lab["n2"].ipv4)
+    a, bb = str(lab[hosts[0]].ipv4), str(lab[hosts[1]].ipv4)
     old = [s for s in seen if s.src == a]
     new = [s for s in seen if s.src == bb and s.priority > 0]
     assert old and new, (old, new)
