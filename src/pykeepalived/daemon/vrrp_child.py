@@ -38,6 +38,7 @@ from pykeepalived.linux.addresses import Address, AddressKeeper, add_address, de
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vrrp_socket import VrrpSocket
 from pykeepalived.options import SIGFUNCS, Options
 from pykeepalived.vrrp.driver import Driver
@@ -69,15 +70,22 @@ EXIT_CONFIG = 2
 
 
 class AsyncioClock:
-    """The Driver's clock: integer µs on the event loop's monotonic clock."""
+    """The Driver's clock: integer µs on the event loop's monotonic clock. Its one timer is a
+    timerfd (µs-precise; asyncio's own timers wake up to 1 ms late), else a loop timer."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.loop = loop
+        try:
+            self.tfd: TimerFd | None = TimerFd(loop)
+        except OSError:
+            self.tfd = None
 
     def now(self) -> int:
         return time.monotonic_ns() // 1000
 
-    def call_at(self, when: int, fn: Callable[[], None]) -> asyncio.TimerHandle:
+    def call_at(self, when: int, fn: Callable[[], None]) -> Any:
+        if self.tfd is not None:
+            return self.tfd.call_at(when, fn)
         return self.loop.call_at(when / 1_000_000, fn)
 
 
