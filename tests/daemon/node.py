@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -56,18 +57,32 @@ class Node:
         self.proc.send_signal(sig)
 
     def kill(self) -> None:
-        """Hard kill of the whole daemon (parent and children)."""
+        """Hard kill of the whole daemon: the VRRP child first (so it cannot send a priority-0
+        advert on its parent's death, as keepalived's child does on PDEATHSIG), then the parent."""
         if self.proc is None:
             return
         child = self.vrrp_pid()
-        self.proc.kill()
         if child:
             try:
                 os.kill(child, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        self.proc.kill()
         self.proc.wait(10)
         self.proc = None
+
+    def stats(self, timeout: float = 5) -> dict[str, dict[str, int]]:
+        """SIGUSR2 the VRRP child and parse $TMPDIR/keepalived.stats: {instance: {counter: n}}."""
+        path = self.dir / "keepalived.stats"
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        wait_for(lambda: self.vrrp_pid() is not None, 15)
+        pid = self.vrrp_pid()
+        assert pid, "no VRRP child"
+        os.kill(pid, signal.SIGUSR2)
+        wait_for(lambda: path.exists() and path.read_text().rstrip().endswith(tuple("0123456789")), timeout)
+        time.sleep(0.05)
+        return parse_stats(path.read_text())
 
     def stop(self, timeout: float = 15) -> int | None:
         if self.proc is None:
@@ -91,6 +106,42 @@ class Node:
 
     def has(self, vip: str, dev: str = "eth0") -> bool:
         return vip in self.addresses(dev)
+
+
+_STAT_KEYS = {
+    ("Advertisements", "Received"): "advert_rcvd", ("Advertisements", "Sent"): "advert_sent",
+    ("", "Became master"): "become_master", ("", "Released master"): "release_master",
+    ("Packet Errors", "Length"): "packet_len_err", ("Packet Errors", "TTL"): "ip_ttl_err",
+    ("Packet Errors", "Invalid Type"): "invalid_type_rcvd",
+    ("Packet Errors", "Advertisement Interval"): "advert_interval_err",
+    ("Packet Errors", "Address List"): "addr_list_err",
+    ("Authentication Errors", "Invalid Type"): "invalid_authtype",
+    ("Authentication Errors", "Type Mismatch"): "authtype_mismatch",
+    ("Authentication Errors", "Failure"): "auth_failure",
+    ("Priority Zero", "Received"): "pri_zero_rcvd", ("Priority Zero", "Sent"): "pri_zero_sent",
+}
+
+
+def parse_stats(text: str) -> dict[str, dict[str, int]]:
+    """keepalived.stats (keepalived's SIGUSR2 dump) as {instance: {keepalived counter name: value}}."""
+    out: dict[str, dict[str, int]] = {}
+    cur: dict[str, int] = {}
+    section = ""
+    for line in text.splitlines():
+        if line.startswith("VRRP Instance:"):
+            cur = out.setdefault(line.split(":", 1)[1].strip(), {})
+            section = ""
+            continue
+        key, _, val = line.strip().partition(":")
+        if not val.strip():
+            section = key
+            continue
+        indent = len(line) - len(line.lstrip())
+        sect = section if indent > 2 else ""
+        name = _STAT_KEYS.get((sect, key))
+        if name is not None:
+            cur[name] = int(val)
+    return out
 
 
 def wait_for(cond: Callable[[], bool], timeout: float, step: float = 0.02) -> float:

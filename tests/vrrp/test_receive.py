@@ -342,7 +342,11 @@ def test_v3_checksum_modes() -> None:
     assert signature(bad) == (KO, ("chk_err",), ("(VI_1) Invalid VRRPv3 checksum",))
     as_v2 = params(version=3, unicast_peers=(peer("192.0.2.2"),), checksum_mode=ChecksumMode.AS_V2)
     assert check(as_v2, BASE_D.replace(checksum_mode=ChecksumMode.AS_V2)).result is OK
-    assert check(as_v2, BASE_D).counters == ("chk_err",)
+    # v3_checksum_as_v2 also accepts the RFC 5798 pseudo-header form (mixed clusters during migration)
+    assert check(as_v2, BASE_D).result is OK
+    # ... but not a checksum that matches neither form
+    corrupt = check(as_v2, BASE_D.replace(checksum_mode=ChecksumMode.OLD_UNICAST))
+    assert corrupt.counters == ("chk_err",)
 
 
 def test_old_unicast_checksum_auto_detection() -> None:

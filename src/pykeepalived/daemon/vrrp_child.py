@@ -65,6 +65,7 @@ from pykeepalived.linux.addresses import (
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, VrrpSocket
 from pykeepalived.notify.fifo import FifoSet
@@ -103,25 +104,33 @@ EXIT_CONFIG = 2
 
 
 class AsyncioClock:
-    """The Driver's clock: integer µs on the event loop's monotonic clock (lateness to `timing`)."""
+    """The Driver's clock: integer µs on the event loop's monotonic clock. Its one timer is a
+    timerfd (µs-precise; asyncio's own timers wake up to 1 ms late), else a loop timer; lateness is
+    recorded in `timing`."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timing: TimingStats | None = None) -> None:
         self.loop = loop
         self.timing = timing
+        try:
+            self.tfd: TimerFd | None = TimerFd(loop)
+        except OSError:
+            self.tfd = None
 
     def now(self) -> int:
         return time.monotonic_ns() // 1000
 
-    def call_at(self, when: int, fn: Callable[[], None]) -> asyncio.TimerHandle:
+    def call_at(self, when: int, fn: Callable[[], None]) -> Any:
         timing = self.timing
-        if timing is None:
-            return self.loop.call_at(when / 1_000_000, fn)
+        if timing is not None:
+            inner = fn
 
-        def fire() -> None:
-            timing.record_timer(when, self.now())
-            fn()
+            def fn() -> None:
+                timing.record_timer(when, self.now())
+                inner()
 
-        return self.loop.call_at(when / 1_000_000, fire)
+        if self.tfd is not None:
+            return self.tfd.call_at(when, fn)
+        return self.loop.call_at(when / 1_000_000, fn)
 
 
 @dataclass
@@ -479,7 +488,14 @@ class VrrpChild:
         if ifname is None:
             return None
         proto = AH_PROTO if p.auth_type is AuthType.AH else VRRP_PROTO
-        usrc = p.src_ip if p.is_unicast else None
+        usrc = None
+        if p.is_unicast:
+            # keepalived binds the unicast receive socket to unicast_src_ip, else to the interface's
+            # primary address (keepalived.md §5.1, §5.9)
+            usrc = p.src_ip or (self._primary(rt.iface, p) if rt.iface else None)
+            if usrc is None:
+                log.error("(%s) no source address for unicast adverts on %s", p.name, ifname)
+                return None
         group = None if p.is_unicast else p.mcast_group
         key = (ifname, p.family, group, usrc, proto)
         sock = self.sockets.get(key)
@@ -528,15 +544,18 @@ class VrrpChild:
                          "added to" if ev.added else "removed from", ev.ifname)
             if not ev.added:
                 await self.executor.restore(ev)
+            if any(ev.address in rt.addresses for rt in self.runtime.values()):
+                return  # one of our VIPs/eVIPs: never a source address (the common case, at scale)
+            fresh: InterfaceInfo | None = None  # one netlink dump per event, not one per instance
             for rt in list(self.runtime.values()):  # a reload may change the dict while we await
                 if rt.iface is None or rt.iface.ifindex != ev.ifindex or rt.params.src_ip is not None:
                     continue
-                if ev.address in rt.addresses:
-                    continue
-                try:
-                    rt.iface = await get_interface(self.ipr, rt.iface.ifindex)
-                except InterfaceNotFound:
-                    continue
+                if fresh is None:
+                    try:
+                        fresh = await get_interface(self.ipr, rt.iface.ifindex)
+                    except InterfaceNotFound:
+                        return
+                rt.iface = fresh
                 self.driver.set_source_address(rt.params.name, self._primary(rt.iface, rt.params))
 
     # ------------------------------------------------------------------ signals

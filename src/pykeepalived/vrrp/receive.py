@@ -417,7 +417,10 @@ def _check_checksum(
         return None
     pdu = data[hd_off : hd_off + length]
     if params.checksum_mode is ChecksumMode.AS_V2:
-        if internet_checksum(pdu):
+        # RFC 9568 form sent; on receive the RFC 5798 pseudo-header form is accepted as well, as
+        # keepalived does once v3_checksum_as_v2 is set (landscape.md §2.1): a cluster can be moved to
+        # the new form one node at a time, and FRR/keepalived peers on their defaults keep working.
+        if internet_checksum(pdu) and internet_checksum(pdu, ipv4_pseudo_header(src, dst, length)):
             c.log("bad_checksum", "Invalid VRRPv3 checksum")
             return c.done(RxResult.KO, "chk_err")
         return None
