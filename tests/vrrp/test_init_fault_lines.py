@@ -85,3 +85,18 @@ def test_start_logs_the_tracked_priority_change() -> None:
     eng.set_tracker("file", "tf", 3, T0)
     assert texts(eng.start(T0)) == ["(VI_1) Changing effective priority from 100 to 103",
                                     "(VI_1) Entering BACKUP STATE (init)"]
+
+
+def test_sync_group_waits_quietly_for_a_members_first_script_result() -> None:
+    """keepalived num_member_init: no FAULT notifies while a member's script has not reported."""
+    eng = VrrpEngine()
+    a = eng.add_instance(mk("VI_1", 1, tracks=(TrackWeight("script", "chk"),)))
+    b = eng.add_instance(mk("VI_2", 2))
+    eng.add_sync_group("G1", ["VI_1", "VI_2"])
+    eff = eng.start(T0)
+    assert texts(eff) == [] and [e for e in eff if isinstance(e, Notify)] == []
+    eff = eng.set_tracker("script", "chk", True, T0 + 10)
+    assert a.state == b.state == State.BACKUP
+    assert [e for e in eff if isinstance(e, Notify)] == [
+        Notify("INSTANCE", "VI_1", "BACKUP", 100), Notify("INSTANCE", "VI_2", "BACKUP", 100),
+        Notify("GROUP", "G1", "BACKUP", 0)]

@@ -127,6 +127,7 @@ class VrrpInstance:
         self.sync: SyncGroup | None = None
         self.notifies_sent = False
         self.delayed_start_until: int | None = None
+        self.counted_init = False  # counted in the sync group's num_member_init
         self.quiet_init_fault = False  # FAULT while unweighted trackers have not reported (no log/notify)
         self.last_transition: int | None = None
         self.notify_priority_changes = bool(params.extra.get("notify_priority_changes", False))
@@ -272,8 +273,12 @@ class VrrpInstance:
                 )
             else:
                 self.ms_down_timer = self.master_down_interval()
+            group_init = self.sync is not None and self.sync.num_member_init > 0
             if self.state == State.FAULT:
                 pass  # already reported by enter_init_fault (keepalived: no "(init)" line then)
+            elif is_up and group_init and new_state != State.FAULT:
+                # another member's scripts have not reported yet: wait quietly with the group
+                self._set_state(out, State.FAULT, now, Reason.INIT)
             elif is_up and new_state != State.FAULT:
                 self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
                 self._notify(out)
@@ -690,14 +695,24 @@ class VrrpInstance:
         if total != self.total_priority:
             self.total_priority = total
             self._set_effective_priority(out)
+        leaving_init = False
         if self.quiet_init_fault and not self.tracking.awaiting_first_result():
             self.quiet_init_fault = False
+            if self.counted_init and self.sync is not None:
+                leaving_init = True
+                self.counted_init = False
+                self.sync.num_member_init -= 1
             if self.fault_count:  # the first results are failures: notify (already FAULT: no log line)
                 self._notify(out)
+                if leaving_init and self.sync is not None:  # keepalived down_instance
+                    self.sync.num_member_fault += 1
+                    if self.sync.num_member_fault == 1:
+                        self.sync.fault(out, self, now)
+                return out
         if self.fault_count and not was_faulted:
             self._down_instance(out, now)
         elif was_faulted and not self.fault_count:
-            self._try_up_instance(out, now)
+            self._try_up_instance(out, now, leaving_init)
         return out
 
     def faults_are_unknown_only(self) -> bool:
@@ -735,7 +750,7 @@ class VrrpInstance:
             if self.sync.num_member_fault == 1:
                 self.sync.fault(out, self, now)
 
-    def _try_up_instance(self, out: list[Effect], now: int) -> None:
+    def _try_up_instance(self, out: list[Effect], now: int, leaving_init: bool = False) -> None:
         """keepalived try_up_instance: all faults cleared."""
         owner_master = self.wantstate == State.MASTER and self.is_owner
         if not owner_master:
@@ -746,8 +761,9 @@ class VrrpInstance:
         else:
             self.ms_down_timer = self.master_down_interval()
         if self.sync is not None:
-            self.sync.num_member_fault -= 1
-            if self.sync.num_member_fault:
+            if not leaving_init:
+                self.sync.num_member_fault -= 1
+            if self.sync.num_member_fault or self.sync.num_member_init:
                 return
         wantstate = self.wantstate
         if (
