@@ -102,6 +102,14 @@ class FifoReader:
                 except BlockingIOError:
                     chunk = b""
                 if not chunk:
+                    # keepalived closes (and re-creates) its FIFO on reload: follow the new one
+                    try:
+                        moved = os.stat(self.path).st_ino != os.fstat(fd).st_ino
+                    except FileNotFoundError:
+                        moved = False
+                    if moved:
+                        os.close(fd)
+                        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
                     time.sleep(0.02)
                     continue
                 buf += chunk
