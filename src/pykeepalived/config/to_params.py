@@ -74,4 +74,7 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         strict=i.strict_mode,
         use_vmac=i.use_vmac is not None,
         log_unknown_vrids=model.global_defs.log_unknown_vrids,
+        extra={"notify_priority_changes": next(
+            (bool(v) for kw, v in i.options if kw == "notify_priority_changes"),
+            model.global_defs.vrrp_notify_priority_changes)},
     )

@@ -132,7 +132,7 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
         for kw, script in notify:
             if kw == "notify_deleted":
                 fields["notify_deleted"] = True
-                if not script[0]:
+                if not script or not script[0]:  # bare `notify_deleted`: no script of its own
                     continue
             cmd = resolver.notify_command(script)
             if cmd is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import heapq
 import itertools
 
-from pykeepalived.vrrp.effects import Effect, State
+from pykeepalived.vrrp.effects import Effect, Log, LogLevel, State
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.packet import PacketError, RxPacket
 from pykeepalived.vrrp.params import IPAddress
@@ -110,8 +110,26 @@ class VrrpEngine:
     # ------------------------------------------------------------------ inputs
 
     def start(self, now: int) -> list[Effect]:
-        """Start every sync group, then every instance (keepalived vrrp_init_state order)."""
+        """Start every sync group, then every instance (keepalived vrrp_init_state order).
+
+        First, as keepalived's vrrp_complete_init does, instances faulted by a known cause log it
+        (per tracker kind across instances, then per instance), their sync groups follow, and each
+        faulted instance logs `(VI) entering FAULT state` with its notifies.
+        """
         out: list[Effect] = []
+        for phase in ("interface", "file", "process"):
+            for inst in self.instances.values():
+                out += inst.init_fault_lines(phase)
+        faulted_groups: set[str] = set()
+        for inst in self.instances.values():
+            out += inst.init_fault_lines("instance")
+            if inst.sync is not None and inst.has_init_fault() and inst.sync.name not in faulted_groups:
+                faulted_groups.add(inst.sync.name)
+                text = f"VRRP_Group({inst.sync.name}): Syncing {inst.name} to FAULT state"
+                out.append(Log(LogLevel.INFO, text))
+        for inst in self.instances.values():
+            if inst.has_init_fault() or (inst.sync is not None and inst.sync.name in faulted_groups):
+                inst.enter_init_fault(out, now)
         for g in self.groups.values():
             out += g.start(now)
         for inst in self.instances.values():

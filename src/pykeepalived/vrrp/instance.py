@@ -127,6 +127,7 @@ class VrrpInstance:
         self.sync: SyncGroup | None = None
         self.notifies_sent = False
         self.delayed_start_until: int | None = None
+        self.counted_init = False  # counted in the sync group's num_member_init
         self.quiet_init_fault = False  # FAULT while unweighted trackers have not reported (no log/notify)
         self.last_transition: int | None = None
         self.notify_priority_changes = bool(params.extra.get("notify_priority_changes", False))
@@ -272,20 +273,80 @@ class VrrpInstance:
                 )
             else:
                 self.ms_down_timer = self.master_down_interval()
-            if is_up and new_state != State.FAULT:
+            group_init = self.sync is not None and self.sync.num_member_init > 0
+            if self.state == State.FAULT:
+                pass  # already reported by enter_init_fault (keepalived: no "(init)" line then)
+            elif is_up and group_init and new_state != State.FAULT:
+                # another member's scripts have not reported yet: wait quietly with the group
+                self._set_state(out, State.FAULT, now, Reason.INIT)
+            elif is_up and new_state != State.FAULT:
                 self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
+                self._notify(out)
             elif self.tracking.awaiting_first_result() and self.faults_are_unknown_only():
                 # keepalived: an instance whose unweighted scripts have not reported yet waits quietly;
                 # the first results decide (Entering BACKUP STATE, or FAULT) with their notifies.
                 self._set_state(out, State.FAULT, now, Reason.INIT)
                 self.quiet_init_fault = True
-                self._init_instance_sands(now)
-                return out
             else:
-                self._set_state(out, State.FAULT, now, Reason.INIT, "Entering FAULT STATE (init)")
-            self._notify(out)
+                out += self.init_fault_lines()
+                self.enter_init_fault(out, now)
         self._init_instance_sands(now)
         return out
+
+    def init_fault_lines(self, phase: str | None = None) -> list[Effect]:
+        """keepalived initialise_tracking_priorities: one line per cause holding us in FAULT at start.
+
+        keepalived logs them per tracker kind across all instances ("interface", "file", "process"),
+        then per instance ("instance": missing source address, failed scripts); None = all phases.
+        A script that has not reported yet is no cause (keepalived's num_script_init).
+        """
+        self._reevaluate_quietly()
+        out: list[Effect] = []
+        phases = ("interface", "file", "process", "instance") if phase is None else (phase,)
+        weights = {(t.kind, t.name): t for t in self.tracking.tracks}
+        n = self.name
+        for ph in phases:
+            lines: list[str] = []
+            for fault in self.faults:
+                kind, _, name = fault.partition(" ")
+                value = self.tracking.values.get((kind, name))
+                if ph == "interface" and kind == "interface":
+                    ifname = name or self.params.interface
+                    lines.append(f"({n}): entering FAULT state (interface {ifname} down)")
+                elif ph == "file" and kind == "file" and value is not None:
+                    t = weights[kind, name]
+                    status = -254 if t.weight == 0 else int(value) * t.weight * (-1 if t.reverse else 1)
+                    lines.append(f"({n}): entering FAULT state (tracked file {name} has status {status})")
+                elif ph == "process" and kind == "process" and value is not None:
+                    lines.append(f"({n}) entering FAULT state (tracked process {name} quorum not achieved)")
+                elif ph == "instance" and kind == "address":
+                    fam = self.params.family
+                    lines.append(f"({n}) entering FAULT state (no IPv{fam} address for interface)")
+            if ph == "instance":
+                for fault in self.faults:
+                    kind, _, name = fault.partition(" ")
+                    if kind == "script" and self.tracking.values.get((kind, name)) is not None:
+                        lines.append(f"({n}): entering FAULT state due to script {name}")
+                if not self.is_owner and self.effective_priority != self.base_priority:
+                    # vrrp_set_effective_priority at the end of initialise_vrrp_tracking_priorities
+                    lines.append(f"({n}) Changing effective priority from {self.base_priority} to "
+                                 f"{self.effective_priority}")
+            out += [Log(LogLevel.INFO, line) for line in lines]
+        return out
+
+    def has_init_fault(self) -> bool:
+        """Faulted at start by a known cause (not merely a script that has not reported yet)."""
+        self._reevaluate_quietly()
+        return self.fault_count > 0 and not self.faults_are_unknown_only()
+
+    def enter_init_fault(self, out: list[Effect], now: int) -> None:
+        """keepalived vrrp_complete_init: `(VI) entering FAULT state` and the FAULT notifies, before
+        vrrp_init_state (so no `Entering FAULT STATE (init)` line follows)."""
+        if self.state != State.INIT:
+            return
+        self._log(out, "entering FAULT state")
+        self._set_state(out, State.FAULT, now, Reason.INIT)
+        self._notify(out)
 
     def shutdown(self, now: int, event: str = "STOP") -> list[Effect]:
         """VRRP process stopping: a MASTER sends priority 0 and releases; every instance notifies STOP.
@@ -634,15 +695,24 @@ class VrrpInstance:
         if total != self.total_priority:
             self.total_priority = total
             self._set_effective_priority(out)
+        leaving_init = False
         if self.quiet_init_fault and not self.tracking.awaiting_first_result():
             self.quiet_init_fault = False
-            if self.fault_count:  # the first results are failures: now say so
-                self._log(out, "Entering FAULT STATE")
+            if self.counted_init and self.sync is not None:
+                leaving_init = True
+                self.counted_init = False
+                self.sync.num_member_init -= 1
+            if self.fault_count:  # the first results are failures: notify (already FAULT: no log line)
                 self._notify(out)
+                if leaving_init and self.sync is not None:  # keepalived down_instance
+                    self.sync.num_member_fault += 1
+                    if self.sync.num_member_fault == 1:
+                        self.sync.fault(out, self, now)
+                return out
         if self.fault_count and not was_faulted:
             self._down_instance(out, now)
         elif was_faulted and not self.fault_count:
-            self._try_up_instance(out, now)
+            self._try_up_instance(out, now, leaving_init)
         return out
 
     def faults_are_unknown_only(self) -> bool:
@@ -680,7 +750,7 @@ class VrrpInstance:
             if self.sync.num_member_fault == 1:
                 self.sync.fault(out, self, now)
 
-    def _try_up_instance(self, out: list[Effect], now: int) -> None:
+    def _try_up_instance(self, out: list[Effect], now: int, leaving_init: bool = False) -> None:
         """keepalived try_up_instance: all faults cleared."""
         owner_master = self.wantstate == State.MASTER and self.is_owner
         if not owner_master:
@@ -691,8 +761,9 @@ class VrrpInstance:
         else:
             self.ms_down_timer = self.master_down_interval()
         if self.sync is not None:
-            self.sync.num_member_fault -= 1
-            if self.sync.num_member_fault:
+            if not leaving_init:
+                self.sync.num_member_fault -= 1
+            if self.sync.num_member_fault or self.sync.num_member_init:
                 return
         wantstate = self.wantstate
         if (

@@ -38,6 +38,7 @@ class SyncGroup:
         self.members = list(members)
         self.state = State.INIT
         self.num_member_fault = 0
+        self.num_member_init = 0
         for m in self.members:
             m.sync = self
 
@@ -49,11 +50,22 @@ class SyncGroup:
             if state != State.BACKUP:
                 state = State.MASTER if (m.wantstate == State.MASTER and m.is_owner) else State.BACKUP
         self.num_member_fault = 0
+        self.num_member_init = 0
         for m in self.members:
             m._reevaluate_quietly()
-            if m.fault_count:
+            if m.fault_count and m.tracking.awaiting_first_result() and m.faults_are_unknown_only():
+                # keepalived num_member_init: the group waits (state INIT, no notify) for the
+                # first results of its members' unweighted scripts
+                self.num_member_init += 1
+                m.counted_init = True
+            elif m.fault_count:
                 self.num_member_fault += 1
-        self.state = State.FAULT if self.num_member_fault else state
+        if self.num_member_fault:
+            self.state = State.FAULT
+        elif self.num_member_init:
+            self.state = State.INIT
+        else:
+            self.state = state
         if self.state in (State.FAULT, State.BACKUP):
             self._notify(out)
         return out
