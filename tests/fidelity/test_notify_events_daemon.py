@@ -114,10 +114,7 @@ def test_priority_change_and_deleted(lab: Lab, nodes: list[Node], impl: str) -> 
                    'INSTANCE "VI_2" DELETED 100'], dump_logs(a)
 
 
-@pytest.mark.parametrize("impl", [
-    pytest.param("py", marks=pytest.mark.xfail(
-        strict=True, reason="known gap: py master ignores a lower-priority unicast advert from a non-peer")),
-    "ka"])
+@pytest.mark.parametrize("impl", ["py", "ka"])
 def test_master_rx_lower_pri(lab: Lab, nodes: list[Node], impl: str) -> None:
     a = Node(lab["n1"], "", impl=impl)
     d = a.dir
