@@ -391,10 +391,23 @@ def evaluate(c: Cluster) -> dict[str, Any]:
         return out
 
     two_c, none_c = clip(two), clip(none)
+
+    def context(segs: list[tuple[float, float]]) -> list[dict[str, Any]]:
+        """The timeline around each moment beyond the bound, for diagnosis."""
+        out = []
+        for s, d in segs:
+            lo, hi = c.t_start + s - 3.0, c.t_start + s + d + 0.5
+            out.append({"start": s, "duration": d, "events": [
+                (round(t - c.t_start, 3), i, what, value) for t, i, what, value in events if lo <= t <= hi]})
+        return out
+
+    beyond_two = [x for x in two_c if x[1] > c.bound]
+    beyond_none = [x for x in none_c if x[1] > c.bound]
     return {
+        "context": context(beyond_two + beyond_none),
         "bound": c.bound,
-        "two_masters": [x for x in two_c if x[1] > c.bound],
-        "no_vip": [x for x in none_c if x[1] > c.bound],
+        "two_masters": beyond_two,
+        "no_vip": beyond_none,
         "two_max": max((d for _, d in two_c), default=0.0),
         "none_max": max((d for _, d in none_c), default=0.0),
         "two_all": len(two_c), "none_all": len(none_c),
@@ -406,7 +419,7 @@ def evaluate(c: Cluster) -> dict[str, Any]:
 # ------------------------------------------------------------------------------ bench entry
 def soak(seconds: float, advert: float, seed: int, names: list[str]) -> dict[str, Cluster]:
     impls = {"py": ("py", "py", "py"), "ka": ("ka", "ka", "ka"), "mixed": ("py", "ka", "py")}
-    clusters = {n: Cluster(n, impls[n], seed, seconds, advert) for n in names if n in impls}  # type: ignore[arg-type]
+    clusters = {n: Cluster(n, impls[n], seed, seconds, advert) for n in names if n in impls}
     ts = [threading.Thread(target=_run_cluster, args=(c,)) for c in clusters.values()]
     for t in ts:
         t.start()
@@ -462,7 +475,8 @@ def main() -> list[Row]:
     bound = 3 * advert + (256 - min(BASE_PRIO) + TRACK_RANGE) / 256 * advert + SLACK
     rows = []
     rows += row(f"{seconds:g} s, seed {seed}: faults injected", "faults", "faults", None)
-    rows += row(f"two-master moments beyond bound ({bound * 1000:.0f} ms)", "two_masters", "moments", "0", len)
+    rows += row(f"two-master moments beyond bound ({bound * 1000:.0f} ms)", "two_masters", "moments", "0",
+                len)
     rows += row(f"no-VIP-while-healthy moments beyond bound ({bound * 1000:.0f} ms)", "no_vip", "moments",
                 "0", len)
     rows += row("longest two-master moment", "two_max", "ms", None, lambda v: round(v * 1000, 1))
