@@ -35,6 +35,7 @@ from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
+from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import StatusWriter
@@ -83,6 +84,7 @@ from pykeepalived.vrrp.effects import (
     Notify,
     ReleaseAddresses,
     SendGratuitous,
+    State,
     StateChanged,
     Transmit,
 )
@@ -157,6 +159,7 @@ class LinuxExecutor:
         self.child = child
         self.queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self.garp = GarpSenders()
+        self.pacer = GarpPacer(self.garp.send, self._still_master)
         self.keeper = AddressKeeper()
         self.worker: asyncio.Task[None] | None = None
 
@@ -280,6 +283,7 @@ class LinuxExecutor:
                 log.error("(%s) Error removing route %s: %s", r.instance, route.dst, err.strerror or err)
         addrs = self._addrs(rt, r.vips + r.evips)
         self.keeper.unwant(addrs)
+        self.pacer.drop(r.instance)  # keepalived vrrp_remove_delayed_arp
         if r.vips:
             log.log(DETAIL, "(%s) removing VIPs.", r.instance)
         if r.evips:
@@ -291,10 +295,12 @@ class LinuxExecutor:
 
     async def _gratuitous(self, g: SendGratuitous) -> None:
         """keepalived vrrp_send_link_update: `repeat` rounds over the VIPs then eVIPs; in the first
-        round each address is announced with `-D` ("Sending/queueing ... for ADDR")."""
+        round each address is announced with `-D` ("Sending/queueing ... for ADDR"); frames go
+        through the per-interface pacer (vrrp_garp_interval / vrrp_gna_interval, keepalived.md §5.7)."""
         rt = self.child.runtime[g.instance]
-        frames: list[tuple[str, bytes, IPAddress]] = []
-        for ip in g.addresses:
+        frames: list[Frame] = []
+        place = list(self.child.runtime).index(g.instance)
+        for n, ip in enumerate(g.addresses):
             a = rt.addresses.get(ip)
             dev = a.dev if a is not None else (rt.iface.ifname if rt.iface else None)
             if dev is None:
@@ -302,19 +308,24 @@ class LinuxExecutor:
             mac = await self.child.mac_of(dev)
             if not mac:
                 continue
+            base = rt.iface.ifname if rt.iface is not None and rt.vmac is not None \
+                and dev == rt.vmac.ifname else dev
             if isinstance(ip, IPv4Address):
-                frames.append((dev, build_garp(ip, mac), ip))
+                frames.append(Frame(g.instance, ip, dev, base, build_garp(ip, mac), (place, n)))
             elif isinstance(ip, IPv6Address):
-                frames.append((dev, build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev)), ip))
+                na = build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev))
+                frames.append(Frame(g.instance, ip, dev, base, na, (place, n)))
         for n in range(g.repeat):
-            for dev, frame, ip in frames:
-                v4 = isinstance(ip, IPv4Address)
+            for f in frames:
                 if n == 0:
+                    v4 = isinstance(f.ip, IPv4Address)
                     kind = "gratuitous ARPs" if v4 else "Unsolicited Neighbour Adverts"
-                    log.log(DETAIL, "(%s) Sending/queueing %s on %s for %s", g.instance, kind, dev, ip)
-                kind = "gratuitous ARP" if v4 else "unsolicited Neighbour Advert"
-                log.log(DETAIL, "Sending %s on %s for %s", kind, dev, ip)
-                self.garp.send(dev, frame)
+                    log.log(DETAIL, "(%s) Sending/queueing %s on %s for %s", g.instance, kind, f.dev, f.ip)
+                self.pacer.send(f)
+
+    def _still_master(self, instance: str) -> bool:
+        rt = self.child.runtime.get(instance)
+        return rt is not None and rt.inst.state is State.MASTER and rt.inst.vipset
 
     async def restore(self, ev: AddressEvent) -> None:
         entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
@@ -327,6 +338,7 @@ class LinuxExecutor:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+        self.pacer.close()
         self.garp.close()
 
 
@@ -604,6 +616,7 @@ class VrrpChild:
         self.vmacs = VmacManager(self.ipr)
         self.executor = LinuxExecutor(self)
         self.executor.start()
+        self.executor.pacer.configure(model)
         await self.set_static(model, add=True)
         await self.build(model)
         self._log_garp_channels()
@@ -719,6 +732,7 @@ class VrrpChild:
         if self.notifier is not None:
             self.notifier.scripts = notify_scripts(model, resolver)
         self.tracked_ifs = tracked_interfaces(model)
+        self.executor.pacer.configure(model)
         todo = set(new_confs) - set(self.runtime)
         added = await self.build(model, only=todo)
         self.model = model
