@@ -102,15 +102,28 @@ def test_vrrp_min_garp(lab: Lab, nodes: list[Node]) -> None:
     assert sorted(w for _, w in py) == sorted(w for _, w in ka), (ka, py)
 
 
-def test_garp_gna_interval_spacing(lab: Lab, nodes: list[Node]) -> None:
-    """vrrp_garp_interval / vrrp_gna_interval: frames on an interface at least that far apart; an address
-    asked for again while queued is sent once (keepalived 2.2.7 keeps a flag, not a count)."""
+GARP_GROUP = """
+garp_group {
+    garp_interval 0.3
+    gna_interval 0.4
+    interface eth0
+}
+"""
+
+
+@pytest.mark.parametrize("where", ["global", "garp_group"])
+def test_garp_gna_interval_spacing(lab: Lab, nodes: list[Node], where: str) -> None:
+    """vrrp_garp_interval / vrrp_gna_interval (or a garp_group's intervals for its interfaces): frames
+    on an interface at least that far apart; an address asked for again while queued is sent once
+    (keepalived 2.2.7 keeps a flag, not a count)."""
     conf = instance_conf(
-        globals_="    vrrp_garp_interval 0.3\n    vrrp_gna_interval 0.4",
+        globals_="    vrrp_garp_interval 0.3\n    vrrp_gna_interval 0.4" if where == "global" else "",
         vips=("192.0.2.100/24", "192.0.2.101/24"),
         extra="    garp_master_repeat 3\n    garp_master_delay 0\n"
               "    virtual_ipaddress_excluded {\n        2001:db8::100/64\n    }\n",
     )
+    if where == "garp_group":
+        conf += GARP_GROUP
     ka = run(lab, nodes, "ka", conf, 2.5)
     py = run(lab, nodes, "py", conf, 2.5)
     for name, tl in (("ka", ka), ("py", py)):
