@@ -47,8 +47,10 @@ mark("", SUPPORTED, "virtual_server SSL",
 mark("", PARTIAL, "virtual_server_group",
      "a `virtual_server group NAME` serves only the group's first entry (one service per virtual_server)")
 mark("", NOT_YET, "bfd_instance", "no BFD child")
+mark("", SUPPORTED, "garp_group",
+     "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
 mark("", NOT_YET, "net_namespace net_namespace_ipvs namespace_with_ipsets instance use_pid_dir "
-     "child_wait_time linkbeat_interfaces linkbeat_use_polling track_group garp_group "
+     "child_wait_time linkbeat_interfaces linkbeat_use_polling track_group "
      "interface_up_down_delays")
 
 # --- global_defs -------------------------------------------------------------------------------
@@ -85,8 +87,10 @@ mark(G, SUPPORTED, "lvs_flush",
 mark(G, NOT_YET, "lvs_flush_on_stop", "at stop the checker removes its own services only (keepalived's "
      "default), kept with `--dont-release-ipvs`")
 mark(G, NOT_YET, "lvs_timeouts lvs_sync_daemon rs_init_notifies")
-mark(G, NOT_YET, "vrrp_garp_interval vrrp_gna_interval vrrp_garp_extra_if",
-     "parsed, not passed to the VRRP core")
+mark(G, SUPPORTED, "vrrp_garp_interval vrrp_gna_interval",
+     "GARPs (NAs) on a base interface spaced by the interval as keepalived 2.2.7 does it: an address "
+     "queued again is sent once (daemon/garp_pacing.py)")
+mark(G, NOT_YET, "vrrp_garp_extra_if", "parsed, not passed to the VRRP core")
 mark(G, NOT_YET, "vrrp_iptables vrrp_ipsets nftables nftables_priority nftables_ifindex nftables_counters",
      "no firewall rules are installed (see `no_accept`)")
 mark(G, NOT_YET, "nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark",

@@ -31,7 +31,8 @@ from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import GlobalDefs, Model
-from pykeepalived.daemon.log import log, setup_logging
+from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver
@@ -218,6 +219,7 @@ class CheckerChild:
         self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
                                  run_script=self.run_script)
         await self.rt.start()
+        child_ready("checker")
         while True:
             await self.stop_event.wait()
             self.stop_event.clear()
@@ -254,7 +256,7 @@ class CheckerChild:
         if close is not None:
             with contextlib.suppress(Exception):
                 close()
-        log.info("Stopped")
+        log_stopping()
 
 
 def run_checker_child(opts: Options) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -103,3 +104,30 @@ def setup_logging(opts: Options, role: str) -> logging.Logger:
     if not log.handlers:
         log.addHandler(logging.NullHandler())
     return log
+
+
+def _tv(seconds: float) -> str:
+    """A struct timeval as keepalived prints it (%ld.%6.6ld)."""
+    us = round(seconds * 1_000_000)
+    return f"{us // 1_000_000}.{us % 1_000_000:06d}"
+
+
+def log_stopping() -> None:
+    """keepalived log_stopping(): with -D the child's CPU time (and its scripts' when they used any)."""
+    if not log.isEnabledFor(DETAIL):
+        log.info("Stopped")
+        return
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    if kids.ru_utime:
+        log.info("Stopped - used (self/children) %s/%s user time, %s/%s system time",
+                 _tv(me.ru_utime), _tv(kids.ru_utime), _tv(me.ru_stime), _tv(kids.ru_stime))
+    else:
+        log.info("Stopped - used %s user time, %s system time", _tv(me.ru_utime), _tv(me.ru_stime))
+
+
+def log_cpu_usage() -> None:
+    """keepalived's parent at exit (with -D): its own and its children's CPU time."""
+    if log.isEnabledFor(DETAIL):
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        log.info("CPU usage (self/children) user: %s/%s system: %s/%s",
+                 _tv(me.ru_utime), _tv(kids.ru_utime), _tv(me.ru_stime), _tv(kids.ru_stime))

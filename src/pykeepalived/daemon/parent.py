@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control import sdnotify
-from pykeepalived.daemon.log import log
+from pykeepalived.daemon.log import log, log_cpu_usage
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.options import SIGFUNCS, Options
 
@@ -64,6 +64,7 @@ class Parent:
     stopping: bool = False
     ready: sdnotify.ReadyPipe | None = None  # under systemd (Type=notify): children report readiness
     ready_sent: bool = False
+    ready_roles: set[str] = field(default_factory=set)
 
     def start_child(self, ch: Child) -> None:
         cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
@@ -114,7 +115,12 @@ class Parent:
         return None
 
     def child_ready(self, role: str) -> None:
-        """sd_notify READY=1 once the VRRP child serves (or at once when there is no VRRP child)."""
+        """sd_notify READY=1 once the VRRP child serves (or at once when there is no VRRP child);
+        "Startup complete" once every child has (keepalived's parent, config_notify.c)."""
+        if role and role not in self.ready_roles:
+            self.ready_roles.add(role)
+            if self.ready_roles >= set(self.roles):
+                log.info("Startup complete")
         if not self.ready_sent and (role == "vrrp" or "vrrp" not in self.roles):
             self.ready_sent = True
             sdnotify.notify(f"READY=1\nSTATUS=pykeepalived {__version__}: {', '.join(self.roles)} running")
@@ -139,11 +145,11 @@ class Parent:
 
     def run(self) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        if os.environ.get("NOTIFY_SOCKET"):
-            self.ready = sdnotify.ReadyPipe(self.child_ready)
-            self.ready.start()
-            if "vrrp" not in self.roles:
-                self.child_ready("")
+        # children report readiness on a pipe: "Startup complete", and READY=1 under systemd
+        self.ready = sdnotify.ReadyPipe(self.child_ready)
+        self.ready.start()
+        if "vrrp" not in self.roles:
+            self.child_ready("")
         for role in self.roles:
             self.children[role] = Child(role)
             self.start_child(self.children[role])
@@ -193,6 +199,7 @@ class Parent:
                 log.error("%s process failed to die - forcing termination", ch.role)
                 ch.proc.kill()
                 ch.proc.wait()
+        log_cpu_usage()
         log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
 
 

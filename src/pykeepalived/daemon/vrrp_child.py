@@ -35,7 +35,8 @@ from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
-from pykeepalived.daemon.log import DETAIL, log, setup_logging
+from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
+from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -83,6 +84,7 @@ from pykeepalived.vrrp.effects import (
     Notify,
     ReleaseAddresses,
     SendGratuitous,
+    State,
     StateChanged,
     Transmit,
 )
@@ -157,6 +159,7 @@ class LinuxExecutor:
         self.child = child
         self.queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self.garp = GarpSenders()
+        self.pacer = GarpPacer(self.garp.send, self._still_master)
         self.keeper = AddressKeeper()
         self.worker: asyncio.Task[None] | None = None
 
@@ -246,8 +249,11 @@ class LinuxExecutor:
     async def _claim(self, c: ClaimAddresses) -> None:
         rt = self.child.runtime[c.instance]
         ipr = self.child.ipr
+        # keepalived vrrp_handle_ipaddress: one line per list, with -D
         if c.vips:
             log.log(DETAIL, "(%s) setting VIPs.", c.instance)
+        if c.evips:
+            log.log(DETAIL, "(%s) setting E-VIPs.", c.instance)
         for a in self._addrs(rt, c.vips + c.evips):
             err = await add_address(ipr, a)
             if err is not None:
@@ -277,17 +283,24 @@ class LinuxExecutor:
                 log.error("(%s) Error removing route %s: %s", r.instance, route.dst, err.strerror or err)
         addrs = self._addrs(rt, r.vips + r.evips)
         self.keeper.unwant(addrs)
+        self.pacer.drop(r.instance)  # keepalived vrrp_remove_delayed_arp
         if r.vips:
             log.log(DETAIL, "(%s) removing VIPs.", r.instance)
+        if r.evips:
+            log.log(DETAIL, "(%s) removing E-VIPs.", r.instance)
         for a in addrs:
             err = await del_address(self.child.ipr, a)
             if err is not None:
                 log.error("(%s) Error removing %s: %s", r.instance, a, err.strerror or err)
 
     async def _gratuitous(self, g: SendGratuitous) -> None:
+        """keepalived vrrp_send_link_update: `repeat` rounds over the VIPs then eVIPs; in the first
+        round each address is announced with `-D` ("Sending/queueing ... for ADDR"); frames go
+        through the per-interface pacer (vrrp_garp_interval / vrrp_gna_interval, keepalived.md §5.7)."""
         rt = self.child.runtime[g.instance]
-        frames: list[tuple[str, bytes, IPAddress]] = []
-        for ip in g.addresses:
+        frames: list[Frame] = []
+        place = list(self.child.runtime).index(g.instance)
+        for n, ip in enumerate(g.addresses):
             a = rt.addresses.get(ip)
             dev = a.dev if a is not None else (rt.iface.ifname if rt.iface else None)
             if dev is None:
@@ -295,15 +308,24 @@ class LinuxExecutor:
             mac = await self.child.mac_of(dev)
             if not mac:
                 continue
+            base = rt.iface.ifname if rt.iface is not None and rt.vmac is not None \
+                and dev == rt.vmac.ifname else dev
             if isinstance(ip, IPv4Address):
-                frames.append((dev, build_garp(ip, mac), ip))
+                frames.append(Frame(g.instance, ip, dev, base, build_garp(ip, mac), (place, n)))
             elif isinstance(ip, IPv6Address):
-                frames.append((dev, build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev)), ip))
-        for _ in range(g.repeat):
-            for dev, frame, ip in frames:
-                kind = "gratuitous ARP" if isinstance(ip, IPv4Address) else "unsolicited Neighbour Advert"
-                log.log(DETAIL, "Sending %s on %s for %s", kind, dev, ip)
-                self.garp.send(dev, frame)
+                na = build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev))
+                frames.append(Frame(g.instance, ip, dev, base, na, (place, n)))
+        for n in range(g.repeat):
+            for f in frames:
+                if n == 0:
+                    v4 = isinstance(f.ip, IPv4Address)
+                    kind = "gratuitous ARPs" if v4 else "Unsolicited Neighbour Adverts"
+                    log.log(DETAIL, "(%s) Sending/queueing %s on %s for %s", g.instance, kind, f.dev, f.ip)
+                self.pacer.send(f)
+
+    def _still_master(self, instance: str) -> bool:
+        rt = self.child.runtime.get(instance)
+        return rt is not None and rt.inst.state is State.MASTER and rt.inst.vipset
 
     async def restore(self, ev: AddressEvent) -> None:
         entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
@@ -316,6 +338,7 @@ class LinuxExecutor:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.cancel()
+        self.pacer.close()
         self.garp.close()
 
 
@@ -342,6 +365,7 @@ class VrrpChild:
         self.processes: ProcessTracker | None = None
         self.fifos: FifoSet | None = None
         self.tracked_ifs: set[str] = set()
+        self._assigned_logged: set[str] = set()
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -423,6 +447,12 @@ class VrrpChild:
             except InterfaceNotFound:
                 log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
                 return False
+        if iface is not None and iface.ifname not in self._assigned_logged:
+            # keepalived add_vrrp_to_interface (with -D): the first instance on an interface
+            self._assigned_logged.add(iface.ifname)
+            for addr in (iface.primary_ipv4(set(params.vips) | set(params.evips)), iface.link_local_ipv6()):
+                if addr is not None:
+                    log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
         inst = VrrpInstance(params)
         rt = Runtime(params, conf, inst, iface)
         if conf.use_vmac is not None and iface is not None:
@@ -581,16 +611,21 @@ class VrrpChild:
         self.log_diagnostics(diags)
         self.model = model
         self.ipr = AsyncIPRoute()
+        log.log(DETAIL, "Registering Kernel netlink reflector")
+        log.log(DETAIL, "Registering Kernel netlink command channel")
         self.vmacs = VmacManager(self.ipr)
         self.executor = LinuxExecutor(self)
         self.executor.start()
+        self.executor.pacer.configure(model)
         await self.set_static(model, add=True)
         await self.build(model)
+        self._log_garp_channels()
         await self.remove_stale_addresses()
         await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
+        self._log_sockpool()
         if self.scripts is not None:
             self.scripts.start()
         await self.ops.start(model)
@@ -606,9 +641,36 @@ class VrrpChild:
         await self.shutdown()
         return 0
 
+    def _log_garp_channels(self) -> None:
+        """keepalived gratuitous_arp_init / ndisc_init (with -D): IPv4 / IPv6 instances or addresses."""
+        fams = {rt.params.family for rt in self.runtime.values()}
+        fams |= {a.version for rt in self.runtime.values() for a in rt.params.vips + rt.params.evips}
+        if 4 in fams:
+            log.log(DETAIL, "Registering gratuitous ARP shared channel")
+        if 6 in fams:
+            log.log(DETAIL, "Registering gratuitous NDISC shared channel")
+
+    def _log_sockpool(self) -> None:
+        """keepalived vrrp_dispatcher_init's socket pool dump (with -D)."""
+        if not log.isEnabledFor(DETAIL):
+            return
+        for sock in self.sockets.values():
+            uni = sock.unicast_src is not None
+            addr = sock.unicast_src if uni else sock.group
+            log.log(DETAIL, "VRRP sockpool: [ifindex(%3u), family(IPv%d), proto(%d), fd(%d,%d) %sicast, "
+                    "address(%s)]",
+                    sock.ifindex, sock.family, sock.proto, sock.rx.fileno(), sock.tx.fileno(),
+                    ", un" if uni else "mult", addr)
+
     async def remove_stale_addresses(self) -> None:
-        """Every instance starts as BACKUP: VIPs left by a killed predecessor must not linger."""
+        """Every instance starts as BACKUP: VIPs left by a killed predecessor must not linger
+        (keepalived vrrp_restore_interfaces_startup, for instances on interfaces that existed)."""
         for rt in self.runtime.values():
+            if rt.iface is not None:
+                if rt.params.vips:
+                    log.log(DETAIL, "(%s) removing VIPs.", rt.params.name)
+                if rt.params.evips:
+                    log.log(DETAIL, "(%s) removing E-VIPs.", rt.params.name)
             for a in rt.addresses.values():
                 await del_address(self.ipr, a)
 
@@ -670,6 +732,7 @@ class VrrpChild:
         if self.notifier is not None:
             self.notifier.scripts = notify_scripts(model, resolver)
         self.tracked_ifs = tracked_interfaces(model)
+        self.executor.pacer.configure(model)
         todo = set(new_confs) - set(self.runtime)
         added = await self.build(model, only=todo)
         self.model = model
@@ -699,7 +762,7 @@ class VrrpChild:
         self.executor.close()
         with contextlib.suppress(Exception):
             self.ipr.close()
-        log.info("Stopped")
+        log_stopping()
 
 
 EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child
