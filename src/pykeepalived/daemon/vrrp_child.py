@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import Model
@@ -65,6 +63,7 @@ from pykeepalived.linux.addresses import (
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, VrrpSocket
