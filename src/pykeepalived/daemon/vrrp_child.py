@@ -133,6 +133,10 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
+Frame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
+"""One destination of an advert: where, and the IPv4 template, or the IPv6 PDU, or why it can't be built."""
+
+
 @dataclass
 class Runtime:
     """What the executor knows about one instance beyond the core's parameters."""
@@ -152,7 +156,7 @@ class Runtime:
     tx_for: Transmit | None = None
     tx_mode: ChecksumMode | None = None
     tx_sock: VrrpSocket | None = None
-    tx_frames: list[tuple[Destination, Ipv4AdvertTemplate | bytes | ValueError]] = field(default_factory=list)
+    tx_frames: list[Frame] = field(default_factory=list)
 
 
 class LinuxExecutor:
@@ -185,7 +189,10 @@ class LinuxExecutor:
     def submit(self, effects: Sequence[Effect]) -> None:
         for e in effects:
             try:
-                self._submit(e)
+                if type(e) is Transmit:  # the hot path: one per advert
+                    self._transmit(e)
+                else:
+                    self._submit(e)
             except Exception as exc:  # an effect that cannot be applied must not stop the others
                 log.error("internal error applying %s: %r", type(e).__name__, exc)
 
@@ -228,33 +235,32 @@ class LinuxExecutor:
         if t is not rt.tx_for or mode is not rt.tx_mode or sock is not rt.tx_sock:
             rt.tx_frames = self._frames(rt, t, sock, src, mode)
             rt.tx_for, rt.tx_mode, rt.tx_sock = t, mode, sock
-        for dest, payload in rt.tx_frames:
-            if isinstance(payload, ValueError):
-                log.error("(%s) cannot build advert: %s", t.instance, payload)
-                continue
-            if isinstance(payload, Ipv4AdvertTemplate):
+        for dest, tpl, pdu, bad in rt.tx_frames:
+            if tpl is not None:
                 rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
-                err = sock.send_to(payload.datagram(ident), dest)
+                err = sock.send_to(tpl.datagram(ident), dest)
+            elif bad is None:
+                err = sock.send_to(pdu, dest)
             else:
-                err = sock.send_to(payload, dest)
+                log.error("(%s) cannot build advert: %s", t.instance, bad)
+                continue
             if err is not None:
                 self._send_error(rt, t, dest.dst, err)
 
     def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
-                ) -> list[tuple[Destination, Ipv4AdvertTemplate | bytes | ValueError]]:
+                ) -> list[Frame]:
         """Per destination: the prepared socket address and the IPv4 template / IPv6 PDU (or why not)."""
-        frames: list[tuple[Destination, Ipv4AdvertTemplate | bytes | ValueError]] = []
+        frames: list[Frame] = []
         for dst in t.dsts:
-            payload: Ipv4AdvertTemplate | bytes | ValueError
             try:
                 pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
                 if rt.params.family == 4:
-                    payload = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
-                    frames.append((sock.destination(dst), payload))
+                    tpl = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
+                    frames.append((sock.destination(dst), tpl, b"", None))
                 else:
-                    frames.append((sock.destination(dst, src=src), pdu))
+                    frames.append((sock.destination(dst, src=src), None, pdu, None))
             except ValueError as exc:
-                frames.append((Destination(dst, (), 0, ()), exc))
+                frames.append((Destination(dst, (), 0, ()), None, b"", exc))
         return frames
 
     def _transmit_ah(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode

@@ -30,7 +30,7 @@ import logging
 import socket
 import struct
 from collections.abc import Callable
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from pykeepalived.vrrp.packet import VRRP_PROTO, RxPacket
 from pykeepalived.vrrp.params import IPAddress
@@ -57,7 +57,8 @@ MAX_DRAIN = 64  # datagrams handled per readiness callback before yielding to th
 PacketCallback = Callable[[RxPacket], None]
 
 
-class Destination(NamedTuple):
+@dataclass(slots=True)
+class Destination:
     """A prepared send target (VrrpSocket.destination): the address, sockaddr, flags, ancillary data."""
 
     dst: IPAddress
