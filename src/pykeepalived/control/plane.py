@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pykeepalived.control.metrics import MetricsServer, VrrpCollector, listen_address, make_registry
 from pykeepalived.control.server import ControlServer, socket_path
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.log import log
@@ -21,6 +20,7 @@ from pykeepalived.vrrp.effects import Notify, State, StateChanged
 
 if TYPE_CHECKING:
     from pykeepalived.config.model import Model
+    from pykeepalived.control.metrics import MetricsServer
     from pykeepalived.daemon.vrrp_child import VrrpChild
 
 
@@ -41,6 +41,10 @@ class ControlPlane:
                 self.control = server
             except OSError as exc:
                 log.error("Cannot open control socket %s: %s", path, exc.strerror or exc)
+        if not any(kw == "pykeepalived_metrics_address" for kw, _ in opts):
+            return  # prometheus_client (and the http/email modules it loads) only when asked for
+        from pykeepalived.control.metrics import MetricsServer, VrrpCollector, listen_address, make_registry
+
         addr = listen_address(opts)
         if addr is not None:
             registry = make_registry(VrrpCollector(self.child, self.timing))

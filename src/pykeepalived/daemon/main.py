@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from typing import TYPE_CHECKING
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
-from pykeepalived.config import load_config
-from pykeepalived.config.model import Model
 from pykeepalived.daemon.log import setup_logging
 from pykeepalived.options import Options
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Model
 
 EXIT_NO_CONFIG = 6
 
@@ -25,6 +27,39 @@ def roles_for(model: Model, opts: Options) -> list[str]:
     if not opts.vrrp_only and (model.virtual_servers or opts.all_children):
         roles.append("checker")
     return roles
+
+
+def _load_roles(opts: Options) -> list[str]:
+    from pykeepalived.config import load_config
+
+    model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
+    return roles_for(model, opts)
+
+
+def parent_roles(opts: Options) -> list[str]:
+    """The children to start, decided from the configuration read in a short-lived fork: the parent
+    only watches its children and never needs the parser nor the model (about 10 MB of a Python
+    process), so it does not load them. Falls back to reading it here if the fork fails."""
+    try:
+        rfd, wfd = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return _load_roles(opts)
+    if pid == 0:  # pragma: no cover - the forked reader
+        code = 1
+        try:
+            os.close(rfd)
+            os.write(wfd, " ".join(_load_roles(opts)).encode() + b"\n")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    with os.fdopen(rfd, "rb") as r:
+        answer = r.read()
+    _, status = os.waitpid(pid, 0)
+    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and answer.endswith(b"\n")):
+        return _load_roles(opts)
+    return answer.decode().split()
 
 
 def run(opts: Options) -> int:
@@ -46,8 +81,7 @@ def run(opts: Options) -> int:
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
     log.info("Configuration file %s", opts.conf_file)
-    model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
-    roles = roles_for(model, opts)
+    roles = parent_roles(opts)
     if not roles:
         log.info("Warning - keepalived has no configuration to run")
     if not opts.dont_fork:

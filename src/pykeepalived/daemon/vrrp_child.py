@@ -24,8 +24,6 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import Model
@@ -66,9 +64,10 @@ from pykeepalived.linux.addresses import (
 from pykeepalived.linux.garp import GarpSenders
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vmac import Vmac, VmacManager
-from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, VrrpSocket
+from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, VrrpSocket
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier
 from pykeepalived.options import SIGFUNCS, Options
@@ -94,12 +93,13 @@ from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.packet import (
     AH_PROTO,
     VRRP_PROTO,
+    Ipv4AdvertTemplate,
     RxPacket,
     build_ipv4_datagram,
     encode_advert,
     next_ip_id,
 )
-from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
+from pykeepalived.vrrp.params import AuthType, ChecksumMode, InstanceParams, IPAddress
 from pykeepalived.vrrp.receive import next_ah_seq, tx_checksum_mode
 
 EXIT_CONFIG = 2
@@ -135,6 +135,10 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
+Frame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
+"""One destination of an advert: where, and the IPv4 template, or the IPv6 PDU, or why it can't be built."""
+
+
 @dataclass
 class Runtime:
     """What the executor knows about one instance beyond the core's parameters."""
@@ -150,6 +154,11 @@ class Runtime:
     rules: list[Rule] = field(default_factory=list)  # virtual_rules
     ip_id: int = 0
     group4: IPv4Address = VRRP_GROUP4  # pseudo-header destination for old_unicast_checksum
+    # the encoded advert for the last Transmit sent (LinuxExecutor._transmit)
+    tx_for: Transmit | None = None
+    tx_mode: ChecksumMode | None = None
+    tx_sock: VrrpSocket | None = None
+    tx_frames: list[Frame] = field(default_factory=list)
 
 
 class LinuxExecutor:
@@ -183,7 +192,10 @@ class LinuxExecutor:
     def submit(self, effects: Sequence[Effect]) -> None:
         for e in effects:
             try:
-                self._submit(e)
+                if type(e) is Transmit:  # the hot path: one per advert
+                    self._transmit(e)
+                else:
+                    self._submit(e)
             except Exception as exc:  # an effect that cannot be applied must not stop the others
                 log.error("internal error applying %s: %r", type(e).__name__, exc)
 
@@ -217,30 +229,70 @@ class LinuxExecutor:
             return  # no source address: the core is in FAULT for it already
         if t.priority:
             self.child.ops.advert_sent(t.instance, time.monotonic_ns() // 1000, p.adver_int_us)
-        rx_state = rt.inst.rx_state
-        mode = tx_checksum_mode(p, rx_state)
+        mode = tx_checksum_mode(p, rt.inst.rx_state)
+        if p.auth_type is AuthType.AH:
+            self._transmit_ah(rt, t, sock, src, mode)
+            return
+        # an advert's bytes change only with its Transmit (priority, source) and checksum form: encode
+        # once, then only the IPv4 identification (and header checksum) changes per send
+        if t is not rt.tx_for or mode is not rt.tx_mode or sock is not rt.tx_sock:
+            rt.tx_frames = self._frames(rt, t, sock, src, mode)
+            rt.tx_for, rt.tx_mode, rt.tx_sock = t, mode, sock
+        for dest, tpl, pdu, bad in rt.tx_frames:
+            if tpl is not None:
+                rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
+                err = sock.send_to(tpl.datagram(ident), dest)
+            elif bad is None:
+                err = sock.send_to(pdu, dest)
+            else:
+                log.error("(%s) cannot build advert: %s", t.instance, bad)
+                continue
+            if err is not None:
+                self._send_error(rt, t, dest.dst, err)
+
+    def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
+                ) -> list[Frame]:
+        """Per destination: the prepared socket address and the IPv4 template / IPv6 PDU (or why not)."""
+        frames: list[Frame] = []
         for dst in t.dsts:
             try:
                 pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
-                if p.family == 4:
-                    rt.ip_id = next_ip_id(rt.ip_id)
-                    # the AH sequence counter is shared with receive checks (keepalived vrrp_update_pkt)
-                    ah_seq = next_ah_seq(rx_state) if p.auth_type is AuthType.AH else 0
-                    data = build_ipv4_datagram(
-                        pdu, src=src, dst=dst, ttl=t.ttl, ident=rt.ip_id, auth_type=p.auth_type,
-                        auth_key=p.auth_pass, ah_seq=ah_seq, unicast=p.is_unicast,
-                    )
-                    err = sock.send(data, dst)
+                if rt.params.family == 4:
+                    tpl = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
+                    frames.append((sock.destination(dst), tpl, b"", None))
                 else:
-                    err = sock.send(pdu, dst, src=src)
+                    frames.append((sock.destination(dst, src=src), None, pdu, None))
+            except ValueError as exc:
+                frames.append((Destination(dst, (), 0, ()), None, b"", exc))
+        return frames
+
+    def _transmit_ah(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
+                     ) -> None:
+        """IPSEC-AH adverts: the sequence number and ICV change with every datagram."""
+        p = rt.params
+        for dst in t.dsts:
+            try:
+                pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
+                rt.ip_id = next_ip_id(rt.ip_id)
+                # the AH sequence counter is shared with receive checks (keepalived vrrp_update_pkt)
+                data = build_ipv4_datagram(
+                    pdu, src=src, dst=dst, ttl=t.ttl, ident=rt.ip_id, auth_type=p.auth_type,
+                    auth_key=p.auth_pass, ah_seq=next_ah_seq(rt.inst.rx_state), unicast=p.is_unicast,
+                )
             except ValueError as exc:
                 log.error("(%s) cannot build advert: %s", t.instance, exc)
                 continue
-            if err is not None and not (t.priority == 0 and rt.iface is not None and not rt.iface.up):
-                if p.is_unicast:
-                    log.info("(%s) Cant send advert to %s (%s)", t.instance, dst, err.strerror)
-                else:
-                    log.info("(%s): send advert error %d (%s)", t.instance, err.errno or 0, err.strerror)
+            err = sock.send(data, dst)
+            if err is not None:
+                self._send_error(rt, t, dst, err)
+
+    def _send_error(self, rt: Runtime, t: Transmit, dst: IPAddress, err: OSError) -> None:
+        if t.priority == 0 and rt.iface is not None and not rt.iface.up:
+            return
+        if rt.params.is_unicast:
+            log.info("(%s) Cant send advert to %s (%s)", t.instance, dst, err.strerror)
+        else:
+            log.info("(%s): send advert error %d (%s)", t.instance, err.errno or 0, err.strerror)
 
     # ------------------------------------------------------------------ addresses
     def _addrs(self, rt: Runtime, ips: Sequence[IPAddress]) -> list[Address]:

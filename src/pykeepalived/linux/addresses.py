@@ -25,8 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.vrrp.params import IPAddress
 
 IFA_F_NODAD = 0x02

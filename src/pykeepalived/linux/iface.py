@@ -20,8 +20,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
-
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.vrrp.frames import hwaddr_to_bytes
 from pykeepalived.vrrp.params import IPAddress
 

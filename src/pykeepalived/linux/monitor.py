@@ -22,7 +22,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.rtnl import (
     RTMGRP_IPV4_IFADDR,
     RTMGRP_IPV4_ROUTE,
@@ -32,6 +31,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from pykeepalived.linux.iface import IFF_RUNNING, IFF_UP
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.vrrp.params import IPAddress
 
 

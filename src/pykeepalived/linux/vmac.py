@@ -25,10 +25,9 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
-from pyroute2 import AsyncIPRoute
-
 from pykeepalived.linux.addresses import IFA_F_NODAD, _as_oserror, _netlink_errno
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, read_sysctl
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.vrrp.frames import mac_to_bytes
 
 IFNAMSIZ = 16

@@ -30,6 +30,7 @@ import logging
 import socket
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pykeepalived.vrrp.packet import VRRP_PROTO, RxPacket
 from pykeepalived.vrrp.params import IPAddress
@@ -54,6 +55,16 @@ RECV_BUFSIZE = 65536
 MAX_DRAIN = 64  # datagrams handled per readiness callback before yielding to the loop
 
 PacketCallback = Callable[[RxPacket], None]
+
+
+@dataclass(slots=True)
+class Destination:
+    """A prepared send target (VrrpSocket.destination): the address, sockaddr, flags, ancillary data."""
+
+    dst: IPAddress
+    sockaddr: tuple[object, ...]
+    flags: int
+    anc: tuple[tuple[int, int, bytes], ...]
 
 
 def _bind_device(sock: socket.socket, ifname: str) -> None:
@@ -238,33 +249,38 @@ class VrrpSocket:
         return RxPacket(ifindex=ifindex, family=6, src=src, dst=dst, ttl=ttl, data=data)
 
     # -- sending --
+    def destination(self, dst: IPAddress, *, src: IPAddress | None = None) -> Destination:
+        """Everything `sendto`/`sendmsg` needs for `dst` besides the data, worked out once (the
+        advert path sends to the same few destinations every interval)."""
+        if self.family == 4:
+            flags = socket.MSG_DONTROUTE if dst.is_multicast else 0
+            return Destination(dst, (str(dst), 0), flags, ())
+        scope = self.ifindex if (dst.is_multicast or dst.is_link_local) else 0
+        anc: tuple[tuple[int, int, bytes], ...] = ()
+        if src is not None:
+            anc = ((socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, src.packed + struct.pack("I", self.ifindex)),)
+        return Destination(dst, (str(dst), 0, 0, scope), 0, anc)
+
+    def send_to(self, data: bytes | bytearray, d: Destination) -> OSError | None:
+        """Transmit one advert to a prepared destination; None on success, else the OSError."""
+        try:
+            if d.anc:
+                self.tx.sendmsg((data,), d.anc, d.flags, d.sockaddr)
+            else:
+                self.tx.sendto(data, d.flags, d.sockaddr)
+        except OSError as exc:
+            self.send_errors += 1
+            log.debug("VRRP send error on %s to %s: %s", self.ifname, d.dst, exc)
+            return exc
+        return None
+
     def send(self, data: bytes, dst: IPAddress, *, src: IPAddress | None = None) -> OSError | None:
         """Transmit one advert; return None on success, the OSError otherwise (never raises).
 
         IPv4: `data` is the whole datagram (IP header included). IPv6: `data` is the VRRP PDU and
         `src` the source address (normally the interface's link-local address).
         """
-        try:
-            if self.family == 4:
-                flags = socket.MSG_DONTROUTE if dst.is_multicast else 0
-                self.tx.sendto(data, flags, (str(dst), 0))
-            else:
-                scope = self.ifindex if (dst.is_multicast or dst.is_link_local) else 0
-                anc = []
-                if src is not None:
-                    anc.append(
-                        (
-                            socket.IPPROTO_IPV6,
-                            socket.IPV6_PKTINFO,
-                            src.packed + struct.pack("I", self.ifindex),
-                        )
-                    )
-                self.tx.sendmsg([data], anc, 0, (str(dst), 0, 0, scope))
-        except OSError as exc:
-            self.send_errors += 1
-            log.debug("VRRP send error on %s to %s: %s", self.ifname, dst, exc)
-            return exc
-        return None
+        return self.send_to(data, self.destination(dst, src=src))
 
     def close(self) -> None:
         self.stop()

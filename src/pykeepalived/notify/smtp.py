@@ -18,14 +18,16 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import logging
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import aiosmtplib
+if TYPE_CHECKING:  # aiosmtplib and email load only when an alert is sent (child memory)
+    import aiosmtplib
+
 
 log = logging.getLogger("pykeepalived.notify")
 
@@ -81,6 +83,8 @@ class SmtpSettings:
 
 def build_message(settings: SmtpSettings, subject: str, body: str, when: float | None = None) -> bytes:
     """The DATA payload keepalived sends (smtp.h: SMTP_HEADERS_CMD SMTP_BODY_CMD), minus the final '.'"""
+    import email.utils
+
     date = email.utils.formatdate(when, localtime=True)
     to = ", ".join(settings.emails)
     text = (
@@ -166,6 +170,8 @@ class SmtpAlerter:
         s = self.settings
         assert s is not None
         where = s.server_display
+        import aiosmtplib
+
         client = aiosmtplib.SMTP(
             hostname=s.server,
             port=s.port,
@@ -214,6 +220,8 @@ class SmtpAlerter:
 
     @staticmethod
     async def _quit(client: aiosmtplib.SMTP) -> None:
+        import aiosmtplib
+
         if client.is_connected:
             try:
                 await client.quit()
@@ -222,6 +230,8 @@ class SmtpAlerter:
 
     @staticmethod
     async def _dialogue(client: aiosmtplib.SMTP, s: SmtpSettings, subject: str, body: str) -> None:
+        import aiosmtplib
+
         async def step(cmd: str, coro: object, expected: int) -> None:
             try:
                 resp = await coro  # type: ignore[misc]

@@ -180,6 +180,8 @@ class ProcessTracker:
 
     def start(self) -> None:
         """Initial /proc scan (sets the initial quorum states silently), then watch."""
+        if not self.tracked:
+            return  # no vrrp_track_process: nothing to scan /proc for every poll_interval
         self._loop = asyncio.get_running_loop()
         if self.use_connector:
             self._sock = self._open_connector()

@@ -142,14 +142,27 @@ class VrrpEngine:
         """Run every instance whose deadline is due at `now`, in deadline order."""
         out: list[Effect] = []
         heap = self._heap
+        deadline = self._deadline
         while heap and heap[0][0] <= now:
-            when, _seq, name = heapq.heappop(heap)
-            if self._deadline.get(name) != when:
+            when, _seq, name = heap[0]
+            if deadline.get(name) != when:
+                heapq.heappop(heap)  # stale entry
                 continue
-            self._deadline[name] = None
             inst = self.instances[name]
             out += inst.handle_timer(now)
-            self._refresh(inst)
+            if inst.sync is None:
+                # the usual case: move this entry to the instance's next deadline in one sift
+                # (an instance never touches the heap, so heap[0] is still this entry)
+                nxt = inst.next_deadline()
+                deadline[name] = nxt
+                if nxt is None:
+                    heapq.heappop(heap)
+                else:
+                    heapq.heapreplace(heap, (nxt, next(self._seq), name))
+            else:
+                heapq.heappop(heap)
+                deadline[name] = None
+                self._refresh(inst)
         return out
 
     def lookup(self, rx: RxPacket) -> VrrpInstance | None:

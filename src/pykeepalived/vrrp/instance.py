@@ -140,6 +140,7 @@ class VrrpInstance:
             self._dsts = (MCAST_GROUP4,) if params.family == 4 else (MCAST_GROUP6,)
         self._ttl = params.unicast_ttl if self._unicast else 255
         self._adverts: dict[int, Advertisement] = {}
+        self._transmits: dict[int, Transmit] = {}
 
     # ------------------------------------------------------------------ queries
 
@@ -201,7 +202,13 @@ class VrrpInstance:
 
     def _send_adv(self, out: list[Effect], priority: int) -> None:
         """keepalived vrrp_send_adv."""
-        out.append(Transmit(self.name, self._advert(priority), self.own_src, self._dsts, self._ttl, priority))
+        # one Transmit per priority, reused every interval while the source stays the same (the send
+        # path caches the encoded datagram per Transmit)
+        tx = self._transmits.get(priority)
+        if tx is None or tx.src is not self.own_src:
+            tx = Transmit(self.name, self._advert(priority), self.own_src, self._dsts, self._ttl, priority)
+            self._transmits[priority] = tx
+        out.append(tx)
         self.stats["advert_sent"] += 1
 
     def _send_link_update(self, out: list[Effect], repeat: int, reason: GarpReason) -> None:
