@@ -135,7 +135,7 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
-Frame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
+AdvertFrame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
 """One destination of an advert: where, and the IPv4 template, or the IPv6 PDU, or why it can't be built."""
 
 
@@ -158,7 +158,7 @@ class Runtime:
     tx_for: Transmit | None = None
     tx_mode: ChecksumMode | None = None
     tx_sock: VrrpSocket | None = None
-    tx_frames: list[Frame] = field(default_factory=list)
+    tx_frames: list[AdvertFrame] = field(default_factory=list)
 
 
 class LinuxExecutor:
@@ -251,9 +251,9 @@ class LinuxExecutor:
                 self._send_error(rt, t, dest.dst, err)
 
     def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
-                ) -> list[Frame]:
+                ) -> list[AdvertFrame]:
         """Per destination: the prepared socket address and the IPv4 template / IPv6 PDU (or why not)."""
-        frames: list[Frame] = []
+        frames: list[AdvertFrame] = []
         for dst in t.dsts:
             try:
                 pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
