@@ -77,7 +77,9 @@ def test_metrics_and_ctl_follow_a_failover(lab: Lab, nodes: list[Node]) -> None:
     assert ma[("keepalived_become_master_total", COMMON)] == 1
     assert ma[("keepalived_advertisements_sent_total", COMMON)] >= 2
     assert mb[("keepalived_vrrp_state", VIP_LABELS)] == 1
-    assert mb[("keepalived_become_master_total", COMMON)] == 0
+    # (under load n2 may start first and be master for a moment before n1 preempts)
+    b_masters = b.logs().count("(VI_1) Entering MASTER STATE")
+    assert mb[("keepalived_become_master_total", COMMON)] == b_masters
     assert mb[("pykeepalived_vrrp_master_priority", COMMON)] == 150
 
     # the control socket says what the lab shows
@@ -108,7 +110,7 @@ def test_metrics_and_ctl_follow_a_failover(lab: Lab, nodes: list[Node]) -> None:
     wait_for(lambda: scrape(lab["n1"])[("keepalived_vrrp_state", VIP_LABELS)] == 3, 5)
     ma, mb = scrape(lab["n1"]), scrape(lab["n2"])
     assert mb[("keepalived_vrrp_state", VIP_LABELS)] == 2
-    assert mb[("keepalived_become_master_total", COMMON)] == 1
+    assert mb[("keepalived_become_master_total", COMMON)] == b_masters + 1
     assert ma[("keepalived_release_master_total", COMMON)] == 1
     assert ma[("keepalived_vrrp_state", VIP_LABELS)] == 3  # FAULT: its link is down
     assert status(b)["state"] == 2 and b.has(VIP)
