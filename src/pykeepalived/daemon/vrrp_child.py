@@ -16,11 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import logging
 import signal
-import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
@@ -31,9 +28,8 @@ from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
-from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
-from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
+from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.status import StatusWriter
@@ -49,25 +45,18 @@ from pykeepalived.daemon.trackers import (
     tracked_interfaces,
 )
 from pykeepalived.linux.addresses import (
-    Address,
-    AddressKeeper,
-    Route,
-    Rule,
     add_address,
     add_route,
     add_rule,
     del_address,
     del_route,
     del_rule,
-    restore_if_tracked,
 )
-from pykeepalived.linux.garp import GarpSenders
-from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface, ipv6_forwarding
+from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rtnl import AsyncIPRoute
-from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vmac import Vmac, VmacManager
-from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, VrrpSocket
+from pykeepalived.linux.vrrp_socket import VrrpSocket
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier
 from pykeepalived.options import SIGFUNCS, Options
@@ -76,322 +65,16 @@ from pykeepalived.track.process import ProcessTracker
 from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
 from pykeepalived.vrrp.effects import (
-    ClaimAddresses,
-    Effect,
-    Log,
-    LogLevel,
     Notify,
-    ReleaseAddresses,
-    SendGratuitous,
-    State,
-    StateChanged,
-    Transmit,
 )
 from pykeepalived.vrrp.engine import VrrpEngine
-from pykeepalived.vrrp.frames import build_garp, build_unsolicited_na
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.packet import (
     AH_PROTO,
     VRRP_PROTO,
-    Ipv4AdvertTemplate,
     RxPacket,
-    build_ipv4_datagram,
-    encode_advert,
-    next_ip_id,
 )
-from pykeepalived.vrrp.params import AuthType, ChecksumMode, InstanceParams, IPAddress
-from pykeepalived.vrrp.receive import next_ah_seq, tx_checksum_mode
-
-EXIT_CONFIG = 2
-
-
-class AsyncioClock:
-    """The Driver's clock: integer µs on the event loop's monotonic clock. Its one timer is a
-    timerfd (µs-precise; asyncio's own timers wake up to 1 ms late), else a loop timer; lateness is
-    recorded in `timing`."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, timing: TimingStats | None = None) -> None:
-        self.loop = loop
-        self.timing = timing
-        try:
-            self.tfd: TimerFd | None = TimerFd(loop)
-        except OSError:
-            self.tfd = None
-
-    def now(self) -> int:
-        return time.monotonic_ns() // 1000
-
-    def call_at(self, when: int, fn: Callable[[], None]) -> Any:
-        timing = self.timing
-        if timing is not None:
-            inner = fn
-
-            def fn() -> None:
-                timing.record_timer(when, self.now())
-                inner()
-
-        if self.tfd is not None:
-            return self.tfd.call_at(when, fn)
-        return self.loop.call_at(when / 1_000_000, fn)
-
-
-AdvertFrame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
-"""One destination of an advert: where, and the IPv4 template, or the IPv6 PDU, or why it can't be built."""
-
-
-@dataclass
-class Runtime:
-    """What the executor knows about one instance beyond the core's parameters."""
-
-    params: InstanceParams
-    conf: ConfInstance
-    inst: VrrpInstance
-    iface: InterfaceInfo | None
-    sock: VrrpSocket | None = None
-    addresses: dict[IPAddress, Address] = field(default_factory=dict)  # VIPs and eVIPs
-    vmac: Vmac | None = None  # use_vmac: adverts, VIPs and GARP on the macvlan
-    routes: list[Route] = field(default_factory=list)  # virtual_routes
-    rules: list[Rule] = field(default_factory=list)  # virtual_rules
-    ip_id: int = 0
-    group4: IPv4Address = VRRP_GROUP4  # pseudo-header destination for old_unicast_checksum
-    # the encoded advert for the last Transmit sent (LinuxExecutor._transmit)
-    tx_for: Transmit | None = None
-    tx_mode: ChecksumMode | None = None
-    tx_sock: VrrpSocket | None = None
-    tx_frames: list[AdvertFrame] = field(default_factory=list)
-
-
-class LinuxExecutor:
-    """Performs the core's effects on the real system (the Driver's EffectSink)."""
-
-    def __init__(self, child: VrrpChild) -> None:
-        self.child = child
-        self.queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
-        self.garp = GarpSenders()
-        self.pacer = GarpPacer(self.garp.send, self._still_master)
-        self.keeper = AddressKeeper()
-        self.worker: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self.worker = asyncio.get_running_loop().create_task(self._work())
-
-    async def _work(self) -> None:
-        while True:
-            job = await self.queue.get()
-            try:
-                await job()
-            except Exception as exc:  # never let a failed operation stop the daemon
-                log.error("internal error while applying a VRRP action: %r", exc)
-            finally:
-                self.queue.task_done()
-
-    async def drain(self) -> None:
-        await self.queue.join()
-
-    # ------------------------------------------------------------------ EffectSink
-    def submit(self, effects: Sequence[Effect]) -> None:
-        for e in effects:
-            try:
-                if type(e) is Transmit:  # the hot path: one per advert
-                    self._transmit(e)
-                else:
-                    self._submit(e)
-            except Exception as exc:  # an effect that cannot be applied must not stop the others
-                log.error("internal error applying %s: %r", type(e).__name__, exc)
-
-    def _submit(self, e: Effect) -> None:
-        if isinstance(e, Transmit):
-            self._transmit(e)
-        elif isinstance(e, Log):
-            log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
-        elif isinstance(e, ClaimAddresses):
-            self.queue.put_nowait(functools.partial(self._claim, e))
-        elif isinstance(e, ReleaseAddresses):
-            self.queue.put_nowait(functools.partial(self._release, e))
-        elif isinstance(e, SendGratuitous):
-            self.queue.put_nowait(functools.partial(self._gratuitous, e))
-        elif isinstance(e, StateChanged):
-            self.child.status.transition(e)
-            self.child.ops.state_changed(e)
-        elif isinstance(e, Notify):
-            self.child.notify(e)
-            self.child.ops.notified(e)
-
-    # ------------------------------------------------------------------ adverts
-    def _transmit(self, t: Transmit) -> None:
-        rt = self.child.runtime[t.instance]
-        sock = rt.sock
-        if sock is None:
-            return
-        p = rt.params
-        src = t.src
-        if src is None:
-            return  # no source address: the core is in FAULT for it already
-        if t.priority:
-            self.child.ops.advert_sent(t.instance, time.monotonic_ns() // 1000, p.adver_int_us)
-        mode = tx_checksum_mode(p, rt.inst.rx_state)
-        if p.auth_type is AuthType.AH:
-            self._transmit_ah(rt, t, sock, src, mode)
-            return
-        # an advert's bytes change only with its Transmit (priority, source) and checksum form: encode
-        # once, then only the IPv4 identification (and header checksum) changes per send
-        if t is not rt.tx_for or mode is not rt.tx_mode or sock is not rt.tx_sock:
-            rt.tx_frames = self._frames(rt, t, sock, src, mode)
-            rt.tx_for, rt.tx_mode, rt.tx_sock = t, mode, sock
-        for dest, tpl, pdu, bad in rt.tx_frames:
-            if tpl is not None:
-                rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
-                err = sock.send_to(tpl.datagram(ident), dest)
-            elif bad is None:
-                err = sock.send_to(pdu, dest)
-            else:
-                log.error("(%s) cannot build advert: %s", t.instance, bad)
-                continue
-            if err is not None:
-                self._send_error(rt, t, dest.dst, err)
-
-    def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
-                ) -> list[AdvertFrame]:
-        """Per destination: the prepared socket address and the IPv4 template / IPv6 PDU (or why not)."""
-        frames: list[AdvertFrame] = []
-        for dst in t.dsts:
-            try:
-                pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
-                if rt.params.family == 4:
-                    tpl = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
-                    frames.append((sock.destination(dst), tpl, b"", None))
-                else:
-                    frames.append((sock.destination(dst, src=src), None, pdu, None))
-            except ValueError as exc:
-                frames.append((Destination(dst, (), 0, ()), None, b"", exc))
-        return frames
-
-    def _transmit_ah(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
-                     ) -> None:
-        """IPSEC-AH adverts: the sequence number and ICV change with every datagram."""
-        p = rt.params
-        for dst in t.dsts:
-            try:
-                pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
-                rt.ip_id = next_ip_id(rt.ip_id)
-                # the AH sequence counter is shared with receive checks (keepalived vrrp_update_pkt)
-                data = build_ipv4_datagram(
-                    pdu, src=src, dst=dst, ttl=t.ttl, ident=rt.ip_id, auth_type=p.auth_type,
-                    auth_key=p.auth_pass, ah_seq=next_ah_seq(rt.inst.rx_state), unicast=p.is_unicast,
-                )
-            except ValueError as exc:
-                log.error("(%s) cannot build advert: %s", t.instance, exc)
-                continue
-            err = sock.send(data, dst)
-            if err is not None:
-                self._send_error(rt, t, dst, err)
-
-    def _send_error(self, rt: Runtime, t: Transmit, dst: IPAddress, err: OSError) -> None:
-        if t.priority == 0 and rt.iface is not None and not rt.iface.up:
-            return
-        if rt.params.is_unicast:
-            log.info("(%s) Cant send advert to %s (%s)", t.instance, dst, err.strerror)
-        else:
-            log.info("(%s): send advert error %d (%s)", t.instance, err.errno or 0, err.strerror)
-
-    # ------------------------------------------------------------------ addresses
-    def _addrs(self, rt: Runtime, ips: Sequence[IPAddress]) -> list[Address]:
-        return [rt.addresses[ip] for ip in ips if ip in rt.addresses]
-
-    async def _claim(self, c: ClaimAddresses) -> None:
-        rt = self.child.runtime[c.instance]
-        ipr = self.child.ipr
-        # keepalived vrrp_handle_ipaddress: one line per list, with -D
-        if c.vips:
-            log.log(DETAIL, "(%s) setting VIPs.", c.instance)
-        if c.evips:
-            log.log(DETAIL, "(%s) setting E-VIPs.", c.instance)
-        for a in self._addrs(rt, c.vips + c.evips):
-            err = await add_address(ipr, a)
-            if err is not None:
-                log.error("(%s) Error adding %s: %s", c.instance, a, err.strerror or err)
-        self.keeper.want(self._addrs(rt, c.vips + c.evips))
-        # keepalived.md §1.11.2: VIPs, eVIPs, then routes, then rules
-        if rt.routes:
-            log.info("(%s) setting Virtual Routes", c.instance)
-        for r in rt.routes:
-            if (err := await add_route(ipr, r)) is not None:
-                log.error("(%s) Error adding route %s: %s", c.instance, r.dst, err.strerror or err)
-        if rt.rules:
-            log.info("(%s) setting Virtual Rules", c.instance)
-        for u in rt.rules:
-            if (err := await add_rule(ipr, u)) is not None:
-                log.error("(%s) Error adding rule: %s", c.instance, err.strerror or err)
-
-    async def _release(self, r: ReleaseAddresses) -> None:
-        rt = self.child.runtime[r.instance]
-        ipr = self.child.ipr
-        # leaving MASTER: rules, routes, then addresses (keepalived's order)
-        for u in rt.rules:
-            if (err := await del_rule(ipr, u)) is not None:
-                log.error("(%s) Error removing rule: %s", r.instance, err.strerror or err)
-        for route in rt.routes:
-            if (err := await del_route(ipr, route)) is not None:
-                log.error("(%s) Error removing route %s: %s", r.instance, route.dst, err.strerror or err)
-        addrs = self._addrs(rt, r.vips + r.evips)
-        self.keeper.unwant(addrs)
-        self.pacer.drop(r.instance)  # keepalived vrrp_remove_delayed_arp
-        if r.vips:
-            log.log(DETAIL, "(%s) removing VIPs.", r.instance)
-        if r.evips:
-            log.log(DETAIL, "(%s) removing E-VIPs.", r.instance)
-        for a in addrs:
-            err = await del_address(self.child.ipr, a)
-            if err is not None:
-                log.error("(%s) Error removing %s: %s", r.instance, a, err.strerror or err)
-
-    async def _gratuitous(self, g: SendGratuitous) -> None:
-        """keepalived vrrp_send_link_update: `repeat` rounds over the VIPs then eVIPs; in the first
-        round each address is announced with `-D` ("Sending/queueing ... for ADDR"); frames go
-        through the per-interface pacer (vrrp_garp_interval / vrrp_gna_interval, keepalived.md §5.7)."""
-        rt = self.child.runtime[g.instance]
-        frames: list[Frame] = []
-        place = list(self.child.runtime).index(g.instance)
-        for n, ip in enumerate(g.addresses):
-            a = rt.addresses.get(ip)
-            dev = a.dev if a is not None else (rt.iface.ifname if rt.iface else None)
-            if dev is None:
-                continue
-            mac = await self.child.mac_of(dev)
-            if not mac:
-                continue
-            base = rt.iface.ifname if rt.iface is not None and rt.vmac is not None \
-                and dev == rt.vmac.ifname else dev
-            if isinstance(ip, IPv4Address):
-                frames.append(Frame(g.instance, ip, dev, base, build_garp(ip, mac), (place, n)))
-            elif isinstance(ip, IPv6Address):
-                na = build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev))
-                frames.append(Frame(g.instance, ip, dev, base, na, (place, n)))
-        for n in range(g.repeat):
-            for f in frames:
-                if n == 0:
-                    v4 = isinstance(f.ip, IPv4Address)
-                    kind = "gratuitous ARPs" if v4 else "Unsolicited Neighbour Adverts"
-                    log.log(DETAIL, "(%s) Sending/queueing %s on %s for %s", g.instance, kind, f.dev, f.ip)
-                self.pacer.send(f)
-
-    def _still_master(self, instance: str) -> bool:
-        rt = self.child.runtime.get(instance)
-        return rt is not None and rt.inst.state is State.MASTER and rt.inst.vipset
-
-    async def restore(self, ev: AddressEvent) -> None:
-        entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
-        if entry is None:
-            return
-        log.info("Netlink reflector reports IP %s removed from %s - restoring", ev.address, ev.ifname)
-        if err is not None:
-            log.error("Error restoring %s: %s", entry, err.strerror or err)
-
-    def close(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel()
-        self.pacer.close()
-        self.garp.close()
+from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
 
 
 class VrrpChild:
