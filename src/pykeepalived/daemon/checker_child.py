@@ -34,6 +34,7 @@ from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver
 from pykeepalived.linux.ipvs import choose_dataplane
@@ -220,16 +221,7 @@ class CheckerChild:
                                  run_script=self.run_script)
         await self.rt.start()
         child_ready("checker")
-        while True:
-            await self.stop_event.wait()
-            self.stop_event.clear()
-            if self.reload_requested:
-                self.reload_requested = False
-                await self.reload()
-                continue
-            break
-        await self.shutdown()
-        return 0
+        return await serve_until_stopped(self)
 
     async def reload(self) -> None:
         log.info("Reloading")

@@ -32,6 +32,7 @@ from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, ru
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
@@ -365,16 +366,7 @@ class VrrpChild:
             self.scripts.start()
         await self.ops.start(model)
         child_ready("vrrp")
-        while True:
-            await self.stop_event.wait()
-            self.stop_event.clear()
-            if self.reload_requested:
-                self.reload_requested = False
-                await self.reload()
-                continue
-            break
-        await self.shutdown()
-        return 0
+        return await serve_until_stopped(self)
 
     def _log_garp_channels(self) -> None:
         """keepalived gratuitous_arp_init / ndisc_init (with -D): IPv4 / IPv6 instances or addresses."""
