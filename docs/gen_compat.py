@@ -104,7 +104,8 @@ mark(G, NO_EFFECT, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enab
      "snmp_rs_stats_update_interval enable_dbus dbus_service_name dbus_no_interface_name",
      "no SNMP/DBus: use the Prometheus endpoint and the control socket (docs/operations.md)")
 mark(G, EXTENSION, "pykeepalived_metrics_address",
-     "Prometheus endpoint, opt-in, `[ADDRESS][:PORT]`, default 127.0.0.1:9650")
+     "Prometheus endpoint, opt-in, `[ADDRESS][:PORT]`, default 127.0.0.1:9650; the checker child "
+     "serves its real/virtual server states on the same address, port + 1")
 mark(G, EXTENSION, "pykeepalived_control_socket",
      "control socket path (default pykeepalived.sock next to the VRRP pid file), `off` disables it")
 mark(G, EXTENSION, "lvs_dataplane",

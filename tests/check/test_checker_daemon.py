@@ -5,7 +5,9 @@ segment, a client in front (issue 7).
 Checked: connections spread by weight; a killed real server is removed (keepalived's log line, notify_down,
 FIFO line) and traffic avoids it; it comes back (notify_up); all down → quorum lost, quorum_down, sorry
 server serves; one back → quorum gained; SIGUSR1 writes keepalived_check.data; SIGHUP applies a changed
-configuration; SIGTERM removes the nftables table and the pid files."""
+configuration; SIGTERM removes the nftables table and the pid files. With `pykeepalived_metrics_address`
+the checker child serves its real server and virtual service states on port + 1 (127.0.0.1:9651), scraped
+inside the director namespace as the servers die and come back."""
 
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ def conf_text(d: Path, servers: list[tuple[str, int]]) -> str:
     router_id director
     lvs_dataplane nftables
     lvs_notify_fifo {d}/lvs.fifo
+    pykeepalived_metrics_address 127.0.0.1:9650
 }}
 virtual_server {VIP} 80 {{
     delay_loop 1
@@ -126,6 +129,29 @@ def nft_tables(netns: str) -> str:
                           capture_output=True, text=True).stdout
 
 
+METRICS_URL = "http://127.0.0.1:9651/metrics"  # the checker child: the metrics port + 1
+
+
+def scrape(netns: str) -> dict[str, float]:
+    """The checker child's samples as {'name{labels}': value}, from inside the director namespace."""
+    text = subprocess.run(["ip", "netns", "exec", netns, "curl", "-sf", "--max-time", "5", METRICS_URL],
+                          check=True, capture_output=True, text=True, timeout=10).stdout
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            out[key] = float(value)
+    return out
+
+
+def rs_up(addr: str, metric: str = "up") -> str:
+    return f'pykeepalived_real_server_{metric}{{real_server="[{addr}]:tcp:80",virtual_server="{VS}"}}'
+
+
+QUORUM = f'pykeepalived_virtual_server_quorum_up{{virtual_server="{VS}"}}'
+ALIVE_WEIGHT = f'pykeepalived_virtual_server_alive_weight{{virtual_server="{VS}"}}'
+
+
 def wait_file(p: Path, timeout: float = 10) -> None:
     deadline = time.monotonic() + timeout
     while not p.exists():
@@ -165,6 +191,12 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             for addr in RS:
                 daemon.wait_for(f"Activating healthchecker for service [{addr}]:tcp:80 for VS {VS}", 10)
             assert "pykeepalived_lb" in nft_tables(lab.director)
+            daemon.wait_for("Prometheus metrics on http://127.0.0.1:9651/metrics", 5)
+            m = scrape(lab.director)
+            assert [m[rs_up(a)] for a in RS] == [1, 1, 1], m
+            assert m[QUORUM] == 1 and m[ALIVE_WEIGHT] == 6, m
+            assert m[rs_up(RS[2], "weight")] == 3
+            assert "process_resident_memory_bytes" in m
             fifo = os.open(d / "lvs.fifo", os.O_RDONLY | os.O_NONBLOCK)
 
             # connections spread by weight (smooth WRR over 6 slots: exact over whole cycles)
@@ -174,6 +206,8 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             t_kill = kill(RS[1])
             daemon.wait_for(f"Removing service [{RS[1]}]:tcp:80 from VS {VS}", 15, t_kill)
             wait_file(d / f"down_{RS[1]}")
+            m = scrape(lab.director)
+            assert [m[rs_up(a)] for a in RS] == [1, 0, 1] and m[ALIVE_WEIGHT] == 4, m
             c = spread(lab.client, 40)
             assert c["rs2"] == 0 and c["error"] == 0 and c["rs1"] + c["rs3"] == 40
 
@@ -191,6 +225,8 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             daemon.wait_for(f"Adding sorry server [{SORRY}]:tcp:80 to VS {VS}", 20, t_all)
             daemon.wait_for(f"Lost quorum 1-0=1 > 0 for VS {VS}", 5, t_all)
             wait_file(d / "quorum_down")
+            m = scrape(lab.director)
+            assert [m[rs_up(a)] for a in RS] == [0, 0, 0] and m[QUORUM] == 0, m
             assert spread(lab.client, 10) == {"sorry": 10}
 
             # one back: quorum gained, the sorry server leaves
@@ -198,6 +234,8 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             start(RS[0], "rs1")
             daemon.wait_for(f"Gained quorum 1+0=1 <= 1 for VS {VS}", 15, t_back)
             wait_file(d / "quorum_up")
+            m = scrape(lab.director)
+            assert [m[rs_up(a)] for a in RS] == [1, 0, 0] and m[QUORUM] == 1, m
             assert spread(lab.client, 10) == {"rs1": 10}
 
             # SIGUSR1: keepalived_check.data in $TMPDIR
@@ -263,3 +301,20 @@ def test_fifo_writer_lines(tmp_path: Path) -> None:
 
     assert asyncio.run(go()).splitlines() == [
         f"RS [192.0.2.11]:tcp:80 {VS} DOWN", "RS [192.0.2.31]:tcp:0 FWM 7 UP", "VS FWM 7 DOWN", f"VS {VS} UP"]
+
+
+def test_checker_metrics_address_is_port_plus_one(tmp_path: Path) -> None:
+    """The checker child listens where pykeepalived_metrics_address says, port + 1; off without it."""
+    from pykeepalived.config import load_config
+    from pykeepalived.control.metrics import checker_listen_address
+
+    def addr(line: str) -> tuple[str, int] | None:
+        conf = tmp_path / "k.conf"
+        conf.write_text(f"global_defs {{\n    router_id r\n{line}\n}}\n")
+        model, diags = load_config(str(conf), None, False)
+        assert not diags, [d.format() for d in diags]
+        return checker_listen_address(model.global_defs.options)
+
+    assert addr("") is None
+    assert addr("    pykeepalived_metrics_address") == ("127.0.0.1", 9651)
+    assert addr("    pykeepalived_metrics_address [2001:db8::1]:9000") == ("2001:db8::1", 9001)

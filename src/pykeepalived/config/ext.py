@@ -5,7 +5,8 @@
 #
 #   pykeepalived_metrics_address [ADDRESS][:PORT]   Prometheus endpoint, opt-in; bare keyword =
 #                                                   127.0.0.1:9650, a bare port = 127.0.0.1:PORT,
-#                                                   IPv6 as [2001:db8::1]:9650
+#                                                   IPv6 as [2001:db8::1]:9650; the checker
+#                                                   child listens on the same address, port + 1
 #   pykeepalived_control_socket PATH|off            the VRRP child's control socket (default: next
 #                                                   to the VRRP pid file, pykeepalived.sock)
 """Grammar value types for pykeepalived's extension keywords."""

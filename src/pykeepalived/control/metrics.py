@@ -16,7 +16,9 @@
 #   keepalived_script_status{name}                vrrp_script result: 1 GOOD, 0 BAD
 # plus pykeepalived's own (prefix pykeepalived_): priorities, last transition time, unknown VRIDs,
 # timer lateness / late timer events and the advert send jitter histogram (timing.py), and the
-# checker's virtual/real server states (CheckerCollector, for the checker child).
+# checker's virtual/real server states (CheckerCollector), which the checker child serves on its own
+# listener: the same address, port + 1 (checker_listen_address; 127.0.0.1:9651 by default), since
+# each child process reads only its own live state.
 """Prometheus collectors computed at scrape time, and the asyncio HTTP endpoint serving them."""
 
 from __future__ import annotations
@@ -317,3 +319,11 @@ def listen_address(options: tuple[tuple[str, Any], ...]) -> tuple[str, int] | No
             host, port = value
             found = (str(host), int(port))
     return found
+
+
+def checker_listen_address(options: tuple[tuple[str, Any], ...]) -> tuple[str, int] | None:
+    """The checker child's metrics listener: the VRRP child's address with port + 1, None when off."""
+    addr = listen_address(options)
+    if addr is None:
+        return None
+    return addr[0], addr[1] + 1

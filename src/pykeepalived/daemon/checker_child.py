@@ -16,6 +16,9 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
   (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
+With the extension keyword `pykeepalived_metrics_address` (opt-in) the checker child serves its
+virtual/real server states (control/metrics.py CheckerCollector) on the same address, port + 1; the
+address is read at start-up only, and a failure to bind is logged, never fatal.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import asyncio
 import contextlib
 import os
 import signal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived.check.from_config import Mapped, services_from_model
 from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
@@ -42,6 +45,9 @@ from pykeepalived.linux.nft_lb import NftLoadBalancer
 from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.options import Options
+
+if TYPE_CHECKING:
+    from pykeepalived.control.metrics import MetricsServer
 from pykeepalived.track.command import ChildSet, ScriptCommand, resolve_user_group
 
 DATA_FILE = "keepalived_check.data"
@@ -105,6 +111,7 @@ class CheckerChild:
         self.children = ChildSet()
         self.commands: dict[str, ScriptCommand] = {}
         self.fifos: FifoSet | None = None
+        self.metrics: MetricsServer | None = None
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -220,8 +227,33 @@ class CheckerChild:
         self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
                                  run_script=self.run_script)
         await self.rt.start()
+        await self.start_metrics(g)
         child_ready("checker")
         return await serve_until_stopped(self)
+
+    async def start_metrics(self, g: GlobalDefs) -> None:
+        """Serve CheckerCollector on the metrics address, port + 1, when metrics are enabled."""
+        if not any(kw == "pykeepalived_metrics_address" for kw, _ in g.options):
+            return  # prometheus_client only when asked for
+        from pykeepalived.control.metrics import (
+            CheckerCollector,
+            MetricsServer,
+            checker_listen_address,
+            make_registry,
+        )
+
+        addr = checker_listen_address(g.options)
+        if addr is None or self.rt is None:
+            return
+        if addr[1] > 65535:
+            log.error("Cannot listen for checker metrics: port %d is out of range", addr[1])
+            return
+        server = MetricsServer(make_registry(CheckerCollector(self.rt)), *addr)
+        try:
+            await server.start()
+            self.metrics = server
+        except OSError as exc:
+            log.error("Cannot listen for metrics on %s port %d: %s", addr[0], addr[1], exc.strerror or exc)
 
     async def reload(self) -> None:
         log.info("Reloading")
@@ -237,6 +269,8 @@ class CheckerChild:
 
     async def shutdown(self) -> None:
         assert self.rt is not None
+        if self.metrics is not None:
+            await self.metrics.close()
         release = not self.opts.dont_release_ipvs
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):
