@@ -36,7 +36,8 @@ mark("", SUPPORTED, "global_defs vrrp_instance vrrp_sync_group vrrp_script")
 mark("", PARTIAL, "static_ipaddress static_routes static_rules",
      "set by the VRRP child at start (no `dev`: `default_interface`), removed at stop (kept with "
      "`--dont-release-vrrp`); not restored if deleted externally, a reload does not apply changes, "
-     "`track_group` on them is ignored")
+     "`track_group` on them makes the group's instances track their `dev`/`iif` (unweighted: FAULT "
+     "while it is down)")
 mark("", SUPPORTED, "track_file vrrp_track_file",
      "watched with inotify by the VRRP child (daemon/trackers.py file_trackers); also read by FILE_CHECK")
 mark("", SUPPORTED, "vrrp_track_process",
@@ -49,9 +50,14 @@ mark("", PARTIAL, "virtual_server_group",
 mark("", NOT_YET, "bfd_instance", "no BFD child")
 mark("", SUPPORTED, "garp_group",
      "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
+mark("", SUPPORTED, "track_group",
+     "the listed instances track the interface of each static address (`dev`), route (`dev`/`oif`) or "
+     "rule (`iif`) naming the group, unless `no_track` (config/to_params.py track_group_interfaces)")
+mark("", PARTIAL, "linkbeat_interfaces linkbeat_use_polling",
+     "link state always comes from netlink (carrier/IFF_RUNNING), which reports what MII/ETHTOOL/IOCTL "
+     "polling would read; no polling is done")
 mark("", NOT_YET, "net_namespace net_namespace_ipvs namespace_with_ipsets instance use_pid_dir "
-     "child_wait_time linkbeat_interfaces linkbeat_use_polling track_group "
-     "interface_up_down_delays")
+     "child_wait_time interface_up_down_delays")
 
 # --- global_defs -------------------------------------------------------------------------------
 G = "global_defs"
@@ -144,9 +150,13 @@ mark(V, NO_EFFECT, "debug", "accepted and ignored, as keepalived does")
 SG = "vrrp_sync_group"
 S[(SG, "*")] = (NOT_YET, "")
 mark(SG, SUPPORTED, "group notify_master notify_backup notify_fault notify_stop notify")
-mark(SG, NOT_YET, "track_script track_interface track_file track_process track_bfd "
-     "sync_group_tracking_weight",
-     "run and watched, but the results do not reach the members, which follow their own trackers only")
+mark(SG, SUPPORTED, "track_script track_interface track_file track_process",
+     "added to every member (config/to_params.py instance_tracks): unweighted (a failure puts the whole "
+     "group in FAULT) unless `sync_group_tracking_weight`, which also keeps the members' own weighted "
+     "trackers (dropped otherwise, interface weights zeroed)")
+mark(SG, SUPPORTED, "sync_group_tracking_weight",
+     "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
+mark(SG, NOT_YET, "track_bfd", "no BFD")
 mark(SG, NOT_YET, "smtp_alert", "groups follow global_defs smtp_alert / smtp_alert_vrrp")
 mark(SG, NOT_YET, "notify_priority_changes")
 mark(SG, NO_EFFECT, "global_tracking", "deprecated in keepalived too (logged)")

@@ -2,25 +2,93 @@
 
 from __future__ import annotations
 
-from pykeepalived.config.model import Model, VrrpInstance
+from pykeepalived.config.model import Model, SyncGroup, Track, VrrpInstance
 from pykeepalived.vrrp.params import SEC, AuthType, ChecksumMode, InstanceParams, TrackWeight, UnicastPeer
+
+
+def _track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
+    """A track_* entry without a weight takes the tracked object's own weight/reverse."""
+    d: dict[tuple[str, str], tuple[int, bool]] = {("script", s.name): (s.weight, s.reverse)
+                                                  for s in model.vrrp_scripts}
+    d.update({("file", f.name): (f.weight, f.reverse) for f in model.track_files})
+    d.update({("process", p.name): (p.weight, p.reverse) for p in model.track_processes})
+    return d
+
+
+def _resolve(t: Track, defaults: dict[tuple[str, str], tuple[int, bool]]) -> TrackWeight:
+    w, rev = t.weight, t.reverse
+    if w is None and (t.kind, t.name) in defaults:
+        w, dflt_rev = defaults[(t.kind, t.name)]
+        rev = dflt_rev if rev is None else rev
+    return TrackWeight(t.kind, t.name, w or 0, bool(rev))
+
+
+def sync_group_of(model: Model, i: VrrpInstance) -> SyncGroup | None:
+    return next((g for g in model.sync_groups if g.name == i.sync_group), None)
+
+
+def tracking_weight(g: SyncGroup) -> bool:
+    """`sync_group_tracking_weight` (or the deprecated `global_tracking`) on the group."""
+    return any(kw in ("sync_group_tracking_weight", "global_tracking") for kw, _ in g.options)
+
+
+def track_group_interfaces(model: Model, name: str) -> list[str]:
+    """Interfaces an instance tracks, unweighted, because a `track_group` naming it is used by a
+    static address (`dev`), route (`dev`/`oif`) or rule (`iif`) without `no_track`
+    (keepalived.md §1.3: the instance goes FAULT while that interface is down)."""
+    groups = {nb.name for nb in model.named_blocks if nb.kind == "track_group"
+              and any(kw == "group" and name in v for kw, v in nb.options)}  # type: ignore[operator]
+    out: list[str] = []
+    for a in model.static_ipaddress:
+        o = a.options
+        at = o.index("track_group") + 1 if "track_group" in o else len(o)
+        if at < len(o) and o[at] in groups and "no_track" not in o:
+            out.append(a.dev or model.global_defs.default_interface)
+    out += [r.dev for r in model.static_routes
+            if r.track and r.track_group in groups and r.dev is not None]
+    out += [r.iif for r in model.static_rules
+            if r.track and r.track_group in groups and r.iif is not None]
+    return list(dict.fromkeys(out))
+
+
+def instance_tracks(model: Model, i: VrrpInstance) -> tuple[TrackWeight, ...]:
+    """The instance's trackers with those of its sync group and track_groups (keepalived's
+    sync_group_tracking_init / static_track_group_init, keepalived.md §1.3, §1.9).
+
+    A sync-group member keeps weighted trackers of its own only with `sync_group_tracking_weight`
+    (keepalived drops weighted scripts/files/processes and zeroes interface weights); the group's
+    trackers reach every member, weighted only with `sync_group_tracking_weight`, else unweighted
+    (a failure puts the member, and so the whole group, in FAULT). Where instance and group track
+    the same object, the group's weight wins unless the instance's entry is unweighted."""
+    defaults = _track_defaults(model)
+    g = sync_group_of(model, i)
+    weighted = g is None or tracking_weight(g)
+    owner = i.priority == 255 or (g is not None and any(
+        m.priority == 255 for m in model.vrrp_instances if m.name in g.members))
+    tracks: dict[tuple[str, str], TrackWeight] = {}
+    for t in i.tracks:
+        tw = _resolve(t, defaults)
+        if not weighted and tw.weight:
+            if tw.kind != "interface":
+                continue
+            tw = TrackWeight(tw.kind, tw.name, 0, False)
+        tracks.setdefault((tw.kind, tw.name), tw)
+    for t in g.tracks if g is not None else ():
+        tw = _resolve(t, defaults)
+        if not weighted or owner:
+            tw = TrackWeight(tw.kind, tw.name, 0, False)
+        old = tracks.get((tw.kind, tw.name))
+        if old is None or old.weight:
+            tracks[(tw.kind, tw.name)] = tw
+    for ifname in track_group_interfaces(model, i.name):
+        tracks[("interface", ifname)] = TrackWeight("interface", ifname, 0, False)
+    return tuple(tracks.values())
 
 
 def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
     i = model.instance(inst) if isinstance(inst, str) else inst
     assert i.vrid is not None
-    # a track_* entry without a weight takes the tracked object's own weight/reverse
-    defaults: dict[tuple[str, str], tuple[int, bool]] = {("script", s.name): (s.weight, s.reverse)
-                                                         for s in model.vrrp_scripts}
-    defaults.update({("file", f.name): (f.weight, f.reverse) for f in model.track_files})
-    defaults.update({("process", p.name): (p.weight, p.reverse) for p in model.track_processes})
-    tracks = []
-    for t in i.tracks:
-        w, rev = t.weight, t.reverse
-        if w is None and (t.kind, t.name) in defaults:
-            w, dflt_rev = defaults[(t.kind, t.name)]
-            rev = dflt_rev if rev is None else rev
-        tracks.append(TrackWeight(t.kind, t.name, w or 0, bool(rev)))
+    tracks = instance_tracks(model, i)
     cks = (
         ChecksumMode.AS_V2
         if i.v3_checksum_as_v2
@@ -68,7 +136,7 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         garp_lower_prio_repeat=i.garp_master_repeat
         if i.garp_lower_prio_repeat is None
         else i.garp_lower_prio_repeat,
-        tracks=tuple(tracks),
+        tracks=tracks,
         sync_group=i.sync_group,
         startup_delay_us=model.global_defs.vrrp_startup_delay_us,
         strict=i.strict_mode,

@@ -11,6 +11,7 @@ import socket
 from collections.abc import Callable
 
 from pykeepalived.config.model import Model, Script
+from pykeepalived.config.to_params import track_group_interfaces
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.notify.smtp import SmtpAlerter, SmtpSettings, parse_smtp_server
@@ -162,9 +163,15 @@ class NotifyDispatcher:
 
 
 def tracked_interfaces(model: Model) -> set[str]:
-    return {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "interface"} | {
-        t.name for g in model.sync_groups for t in g.tracks if t.kind == "interface"
-    }
+    """Interfaces whose link state reaches the core: track_interface on instances and sync groups,
+    and the `dev`/`iif` of static entries with a `track_group`. Link state comes from netlink
+    (IFF_RUNNING), which also stands in for `linkbeat_interfaces` polling (MII/ETHTOOL/IOCTL read
+    the same carrier state the kernel reports)."""
+    return (
+        {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "interface"}
+        | {t.name for g in model.sync_groups for t in g.tracks if t.kind == "interface"}
+        | {n for i in model.vrrp_instances for n in track_group_interfaces(model, i.name)}
+    )
 
 
 def file_trackers(model: Model, set_tracker: SetTracker) -> FileTrackers:
