@@ -45,8 +45,9 @@ mark("", SUPPORTED, "vrrp_track_process",
      "(daemon/trackers.py process_tracker)")
 mark("", SUPPORTED, "virtual_server SSL",
      "run by the checker child (daemon/checker_child.py, check/from_config.py) on IPVS or nftables")
-mark("", PARTIAL, "virtual_server_group",
-     "a `virtual_server group NAME` serves only the group's first entry (one service per virtual_server)")
+mark("", SUPPORTED, "virtual_server_group",
+     "every entry (addresses, ranges `A.B.C.D-E`/`A-B`, prefixes `IP/NN`, `fwmark N [inet|inet6]`) is a "
+     "service with the virtual server's real servers, on IPVS and nftables (check/from_config.py)")
 mark("", NOT_YET, "bfd_instance", "no BFD child")
 mark("", SUPPORTED, "garp_group",
      "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
@@ -176,7 +177,9 @@ mark(VS, PARTIAL, "lb_kind lvs_method",
 mark(VS, SUPPORTED, "persistence_timeout persistence_granularity persistence_engine ops flag-1 flag-2 "
      "flag-3 sh-port sh-fallback mh-port mh-fallback", NFT_ONLY_IPVS)
 mark(VS, NO_EFFECT, "hashed", "no effect in keepalived either")
-mark(VS, NOT_YET, "ha_suspend", "mapped, but the checkers run whether or not the address is local")
+mark(VS, SUPPORTED, "ha_suspend",
+     "services and checkers follow the VS addresses configured on the host, through address events "
+     "(daemon/checker_child.py); per group entry for a virtual_server_group; fwmark services never suspend")
 mark(VS, NOT_YET, "smtp_alert", "the checker child sends no mail")
 mark(VS, NO_EFFECT, "snmp_name", "no SNMP")
 mark(RS, SUPPORTED, "uthreshold lthreshold", NFT_ONLY_IPVS)

@@ -303,6 +303,7 @@ def test_fifo_writer_lines(tmp_path: Path) -> None:
         f"RS [192.0.2.11]:tcp:80 {VS} DOWN", "RS [192.0.2.31]:tcp:0 FWM 7 UP", "VS FWM 7 DOWN", f"VS {VS} UP"]
 
 
+<<<<<<< HEAD
 def test_checker_metrics_address_is_port_plus_one(tmp_path: Path) -> None:
     """The checker child listens where pykeepalived_metrics_address says, port + 1; off without it."""
     from pykeepalived.config import load_config
@@ -318,3 +319,95 @@ def test_checker_metrics_address_is_port_plus_one(tmp_path: Path) -> None:
     assert addr("") is None
     assert addr("    pykeepalived_metrics_address") == ("127.0.0.1", 9651)
     assert addr("    pykeepalived_metrics_address [2001:db8::1]:9000") == ("2001:db8::1", 9001)
+=======
+def fetch(client_ns: str, addr: str, n: int) -> collections.Counter[str]:
+    out = subprocess.run(["ip", "netns", "exec", client_ns, sys.executable, "-c", CLIENT, str(n), addr],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    return collections.Counter(json.loads(out))
+
+
+GROUP_CONF = """global_defs {{
+    router_id director
+    lvs_dataplane nftables
+}}
+virtual_server_group G {{
+    198.51.100.10-11 80
+}}
+virtual_server group G {{
+    ha_suspend
+    delay_loop 1
+    connect_timeout 1
+    retry 0
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server {rs} 80 {{
+        TCP_CHECK {{
+        }}
+    }}
+}}
+"""
+
+
+@pytest.mark.netns
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nginx") is None or shutil.which("nft") is None,
+                    reason="needs root, nginx and nft")
+def test_group_range_and_ha_suspend(tmp_path: Path) -> None:
+    """A virtual_server_group range serves every address; with ha_suspend only the addresses configured
+    on the director are served, following address events; none local → checkers suspended."""
+    with lb_lab([RS[0]], tag="g") as lab:
+        (ns_rs,) = lab.servers
+        d = tmp_path / "run"
+        d.mkdir()
+        (d / "keepalived.conf").write_text(GROUP_CONF.format(rs=RS[0]))
+        vs = "[G]:80"
+        web = nginx(tmp_path / "rs", 'server { listen 80; location / { return 200 "rs1\\n"; } }',
+                    netns=ns_rs, wait=[(RS[0], 80)])
+        web.__enter__()
+        daemon = None
+
+        def ruleset() -> str:
+            return subprocess.run(["ip", "netns", "exec", lab.director, "nft", "list", "ruleset"],
+                                  check=True, capture_output=True, text=True).stdout
+
+        def addr(op: str, a: str) -> float:
+            t = time.monotonic()  # before: the daemon may log its reaction before `ip` returns
+            subprocess.run(["ip", "netns", "exec", lab.director, "ip", "addr", op, f"{a}/32", "dev", "d0"],
+                           check=True)
+            return t
+
+        def served(a: str, timeout: float = 10) -> None:
+            deadline = time.monotonic() + timeout
+            while (c := fetch(lab.client, a, 2)) != {"rs1": 2}:
+                assert time.monotonic() < deadline, (a, c, ruleset())
+                time.sleep(0.2)
+
+        try:
+            daemon = Daemon(lab.director, d)
+            daemon.wait_for("Using LVS data plane nftables", 20)
+            # .10 is on the director, .11 is not: only .10 is programmed
+            served("198.51.100.10")
+            assert "198.51.100.11" not in ruleset()
+            # the second address of the range appears: its service is programmed
+            addr("add", "198.51.100.11")
+            served("198.51.100.11")
+            assert "198.51.100.10" in ruleset()
+            # both gone: nothing programmed, the checker is suspended
+            t = addr("del", "198.51.100.10")
+            addr("del", "198.51.100.11")
+            daemon.wait_for(f"Suspending healthchecker for service [{RS[0]}]:tcp:80 for VS {vs}", 10, t)
+            deadline = time.monotonic() + 10
+            while "198.51.100.1" in ruleset():
+                assert time.monotonic() < deadline, ruleset()
+                time.sleep(0.1)
+            t = addr("add", "198.51.100.10")
+            daemon.wait_for(f"Activating healthchecker for service [{RS[0]}]:tcp:80 for VS {vs}", 10, t)
+            served("198.51.100.10")
+            daemon.proc.send_signal(signal.SIGTERM)
+            assert daemon.proc.wait(20) == 0
+        finally:
+            if daemon is not None and daemon.proc.poll() is None:
+                daemon.proc.kill()
+                daemon.proc.wait()
+            web.__exit__(None, None, None)
+>>>>>>> vsg

@@ -279,3 +279,71 @@ def test_lvs_dataplane_keyword(tmp_path: Path) -> None:
     assert [(d.loc.line, d.message) for d in diags] == [(2, "Invalid lvs_dataplane 'ebpf' - ignoring")]
     model, _ = _load(tmp_path, "global_defs {\n    router_id x\n}\n")
     assert model.global_defs.lvs_dataplane is None and "lvs_dataplane" not in dump_model(model)
+
+
+GROUP_CONF = """
+virtual_server_group G1 {
+    203.0.113.1 80
+    203.0.113.10-12 8080
+    203.0.113.32/30 443
+    203.0.113.1 80
+    fwmark 7
+    fwmark 8 inet6
+    2001:db8::a-c 80
+    203.0.113.40-30 80
+    bogus 80
+}
+virtual_server group G1 {
+    lb_algo wrr
+    lb_kind DR
+    protocol UDP
+    real_server 192.0.2.1 80 {
+        weight 3
+        TCP_CHECK {
+        }
+    }
+}
+virtual_server 203.0.113.11 8080 {
+    protocol UDP
+    real_server 192.0.2.2 80 {
+    }
+}
+"""
+
+
+def test_group_entries_all_served(tmp_path: Path) -> None:
+    """§1.12.2: every entry of a virtual_server_group is a service of its own, ranges expanded."""
+    model, _ = _load(tmp_path, GROUP_CONF)
+    m = services_from_model(model)
+    (vs,) = [s for s in m.services if s.group == "G1"]
+    udp = Protocol.UDP
+    assert vs.keys == (
+        ServiceKey(4, udp, "203.0.113.1", 80),
+        *(ServiceKey(4, udp, f"203.0.113.{i}", 8080) for i in (10, 11, 12)),
+        *(ServiceKey(4, udp, f"203.0.113.{i}", 443) for i in (32, 33, 34, 35)),
+        ServiceKey(4, Protocol.NONE, None, 0, 7),
+        ServiceKey(6, Protocol.NONE, None, 0, 8),
+        *(ServiceKey(6, udp, f"2001:db8::{c}", 80) for c in "abc"),
+    )
+    assert vs.fmt() == "[G1]:80"
+    bad = [w for w in m.warnings if "invalid entry" in w]
+    assert len(bad) == 2 and "203.0.113.40-30 80" in bad[0] and "bogus 80" in bad[1]
+    # the second virtual_server overlaps a group entry: keepalived's first-wins rule
+    assert any("defined twice" in w for w in m.warnings)
+    assert len(m.services) == 1
+
+
+def test_group_bad_prefix_and_range_end(tmp_path: Path) -> None:
+    conf = GROUP_CONF.replace("203.0.113.32/30 443", "203.0.113.33/30 443")
+    m = services_from_model(_load(tmp_path, conf)[0])
+    assert any("203.0.113.33/30 443" in w and "invalid entry" in w for w in m.warnings)
+    assert not any(k.addr == "203.0.113.33" for s in m.services for k in s.keys)
+
+
+def test_sample_group_serves_every_entry() -> None:
+    model, _ = load_config(str(SAMPLES / "keepalived.conf.virtual_server_group"), "x")
+    m = services_from_model(model)
+    vs = next(s for s in m.services if s.group == "VSG_1")
+    # 10.0.0.1, 10.0.0.2, 192.168.200.1, 192.168.200.3-10 (8 addresses), fwmark 1, fwmark 2
+    assert len(vs.keys) == 13
+    assert {k.fwmark for k in vs.keys if k.fwmark} == {1, 2}

@@ -146,3 +146,22 @@ def test_nft_load_balancing_end_to_end(tmp_path: Path) -> None:
         finally:
             for cm in servers.values():
                 cm.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
+def test_render_group_services_and_port_zero() -> None:
+    """Each group entry is a service of its own; a port-0 (all ports) service matches any port and
+    translates the address only; real servers of the other family are left out."""
+    from pykeepalived.linux.nft_lb import NftLoadBalancer
+    from pykeepalived.lvs.model import Protocol, Service, ServiceKey, make_entry
+
+    k1 = ServiceKey(4, Protocol.TCP, "203.0.113.1", 80)
+    k0 = ServiceKey(4, Protocol.TCP, "203.0.113.2", 0)
+    dests = [Dest("192.0.2.11", 80), Dest("2001:db8::11", 80)]
+    table = {k: make_entry(Service(k, "rr", persistence_timeout=360 if not k.port else 0), dests)
+             for k in (k1, k0)}
+    script = NftLoadBalancer().render(table, set(table))
+    assert "ip daddr 203.0.113.1 meta l4proto tcp th dport 80 jump svc_1" in script
+    assert "ip daddr 203.0.113.2 meta l4proto tcp jump svc_2" in script
+    assert "dnat ip to numgen inc mod 1 map @svc_1_dests" in script
+    assert "dnat ip to numgen inc mod 1 map @svc_2_addrs" in script
+    assert "2001:db8::11" not in script

@@ -214,3 +214,50 @@ def test_pure_modules_do_no_io() -> None:
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for n in names:
                 assert n.split(".")[0] not in banned, f"{rel} imports {n}"
+
+
+def test_group_entries_share_one_pool() -> None:
+    """A virtual_server_group: every entry is a service with the same destinations; DR takes each
+    service's port; a real server going down leaves every service of the group."""
+    from pykeepalived.lvs.model import Forwarding
+
+    k2 = ServiceKey(4, Protocol.TCP, "203.0.113.11", 8080)
+    fw = ServiceKey(4, Protocol.NONE, None, 0, 7)
+    st = VirtualServerState(vs_spec(group="G", extra_keys=(k2, fw), forwarding=Forwarding.DR))
+    table = st.desired_table()
+    assert list(table) == [VS_KEY, k2, fw]
+    assert {d.port for d in table[VS_KEY].dests.values()} == {80}
+    assert {d.port for d in table[k2].dests.values()} == {8080}
+    assert {d.port for d in table[fw].dests.values()} == {0}
+    assert table[k2].service.key == k2 and table[k2].service.scheduler == "rr"
+    st.checker_result(0, 0, False)
+    after = st.desired_table()
+    assert all({d.addr for d in e.dests.values()} == {"192.0.2.12", "192.0.2.13"} for e in after.values())
+    ops = plan(after, table)
+    dels = sorted(str(op.service) for op in ops if isinstance(op, DelDest))
+    assert dels == sorted(map(str, [VS_KEY, k2, fw]))
+    assert list(st.desired_table([k2])) == [k2]
+
+
+def test_ha_suspend_follows_local_addresses() -> None:
+    """ha_suspend: only services whose address is local are programmed; checkers wait meanwhile."""
+    from pykeepalived.check.scheduler import CheckerRuntime
+
+    k2 = ServiceKey(4, Protocol.TCP, "203.0.113.11", 80)
+    specs = [vs_spec(ha_suspend=True, group="G", extra_keys=(k2,)),
+             vs_spec(key=ServiceKey(4, Protocol.TCP, "203.0.113.50", 80))]
+    rt = CheckerRuntime(specs, local_addrs=set())
+    rt._build()
+    assert rt.suspended(0) and not rt.suspended(1)
+    assert set(rt.desired()) == {specs[1].key}  # without ha_suspend: served whatever the addresses
+    assert not rt._active[0].is_set() and rt._active[1].is_set()
+    rt.set_local_addresses({"203.0.113.11"})
+    assert not rt.suspended(0) and rt._active[0].is_set()
+    assert set(rt.desired()) == {k2, specs[1].key}
+    rt.set_local_addresses({"203.0.113.10", "203.0.113.11"})
+    assert set(rt.desired()) == {VS_KEY, k2, specs[1].key}
+    rt.set_local_addresses(set())
+    assert rt.suspended(0) and not rt._active[0].is_set()
+    untracked = CheckerRuntime(specs)
+    untracked._build()
+    assert not untracked.suspended(0)  # addresses not tracked: nothing suspended

@@ -12,13 +12,17 @@ virtual server (check_data.c validate_check_config, §1.12.3/§1.12.4):
     below the quorum to quorum - 1 (both with a warning);
   * FILE_CHECK follows its `track_file` (path, and its weight/reverse unless the checker sets them);
   * SSL_GET gets the global `SSL { }` block as its client context;
-  * a virtual server with no real servers is ignored; BFD_CHECK (no BFD here) is skipped with a warning.
+  * a virtual server with no real servers is ignored; BFD_CHECK (no BFD here) is skipped with a warning;
+  * `virtual_server group NAME`: every entry of the group (addresses, ranges `A.B.C.D-E`, prefixes
+    `IP/NN`, `fwmark N`) becomes a service of its own with the same real servers (`extra_keys`), as
+    keepalived programs one IPVS service per group entry (§1.12.2).
 Problems become `warnings` (keepalived's texts where it has one); the mapping itself never raises.
 `scripts` collects every notify_up/down and quorum_up/down so the daemon can resolve them once.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from pykeepalived.check.model import (
@@ -46,6 +50,7 @@ from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
 SCHED_FLAGS = frozenset({"ops", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port",
                          "mh-fallback"})
 Script = tuple[str, str, str]
+IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 @dataclass(slots=True)
@@ -168,21 +173,80 @@ def _track_file(model: Model, name: str) -> TrackFile | None:
     return next((t for t in model.track_files if t.name == name), None)
 
 
-def _group_key(model: Model, vs: C.VirtualServer, protocol: Protocol, warn: list[str]) -> ServiceKey | None:
-    """A `virtual_server group NAME`: its first entry (only one service per virtual_server here)."""
+MAX_GROUP_RANGE = 65536  # addresses one virtual_server_group range may expand to
+
+
+def _range_addrs(text: str) -> list[IPAddr]:
+    """A group entry's address part: `IP`, `A.B.C.D-E`, `A.B.C.D-E.F.G.H`, `IP/NN` (and IPv6 forms,
+    where a short range end is the last 16-bit group in hex). Raises ValueError on bad text."""
+    if "/" in text:
+        net = ipaddress.ip_network(text, strict=True)  # host bits must be 0 (keepalived.md §1.12.2)
+        first, last = net.network_address, net.broadcast_address
+    elif "-" in text:
+        base, _, end = text.partition("-")
+        first = ipaddress.ip_address(base)
+        if "." in end or ":" in end:
+            last = ipaddress.ip_address(end)
+            if last.version != first.version:
+                raise ValueError(f"{text}: range ends in another address family")
+        elif first.version == 4:
+            n = int(end, 10)
+            if not 0 <= n <= 255:
+                raise ValueError(f"{text}: range end {end} out of range")
+            last = ipaddress.IPv4Address((int(first) & ~0xFF) | n)
+        else:
+            n = int(end, 16)
+            if not 0 <= n <= 0xFFFF:
+                raise ValueError(f"{text}: range end {end} out of range")
+            last = ipaddress.IPv6Address((int(first) & ~0xFFFF) | n)
+    else:
+        first = last = ipaddress.ip_address(text)
+    count = int(last) - int(first) + 1
+    if count < 1:
+        raise ValueError(f"{text}: range end is below its start")
+    if count > MAX_GROUP_RANGE:
+        raise ValueError(f"{text}: range of {count} addresses exceeds {MAX_GROUP_RANGE}")
+    cls = type(first)
+    return [cls(int(first) + i) for i in range(count)]
+
+
+def group_keys(name: str, entries: tuple[tuple[str, ...], ...], protocol: Protocol,
+               warn: list[str]) -> list[ServiceKey]:
+    """Every service of a virtual_server_group, in configuration order (bad entries skipped)."""
+    keys: list[ServiceKey] = []
+    for e in entries:
+        if e[0] == "fwmark":
+            if len(e) < 2 or not e[1].isdigit() or int(e[1]) > 0xFFFFFFFF:
+                warn.append(f"virtual_server_group {name}: invalid fwmark entry '{' '.join(e)}' - ignoring")
+                continue
+            fam = 6 if len(e) > 2 and e[2] == "inet6" else 4
+            keys.append(ServiceKey(fam, Protocol.NONE, None, 0, int(e[1])))
+            continue
+        try:
+            addrs = _range_addrs(e[0])
+            port = int(e[1]) if len(e) > 1 else 0
+            if not 0 <= port <= 65535:
+                raise ValueError(f"port {e[1]} out of range")
+        except ValueError as exc:
+            warn.append(f"virtual_server_group {name}: invalid entry '{' '.join(e)}' ({exc}) - ignoring")
+            continue
+        keys += [ServiceKey(a.version, protocol, str(a), port) for a in addrs]
+    families = {k.family for k in keys}
+    if len(families) > 1:
+        warn.append(f"virtual_server_group {name} mixes IPv4 and IPv6 entries - each is served in its own"
+                    " family")
+    return list(dict.fromkeys(keys))  # a repeated entry is one service
+
+
+def _group_key(model: Model, vs: C.VirtualServer, protocol: Protocol,
+               warn: list[str]) -> tuple[ServiceKey, ...] | None:
+    """A `virtual_server group NAME`: one service per entry of the group, all with the same pool."""
     entries = next((e for n, e in model.virtual_server_groups if n == vs.group), None)
-    if not entries:
+    keys = group_keys(vs.group or "", entries, protocol, warn) if entries else []
+    if not keys:
         warn.append(f"virtual_server_group {vs.group} not found or empty - ignoring virtual server")
         return None
-    if len(entries) > 1:
-        warn.append(f"virtual_server_group {vs.group}: only its first entry is served by pykeepalived")
-    e = entries[0]
-    if e[0] == "fwmark" and len(e) > 1 and e[1].isdigit():
-        fam = 6 if len(e) > 2 and e[2] == "inet6" else 4
-        return ServiceKey(fam, Protocol.NONE, None, 0, int(e[1]))
-    addr = e[0].split("-")[0].split("/")[0]
-    port = int(e[1]) if len(e) > 1 and e[1].isdigit() else 0
-    return ServiceKey(6 if ":" in addr else 4, protocol, addr, port)
+    return tuple(keys)
 
 
 def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec | None:
@@ -190,11 +254,15 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
     g = model.global_defs
     log_all = bool(dict(g.options).get("checker_log_all_failures", False))
     protocol = Protocol.NONE if vs.kind == "fwmark" else Protocol[vs.protocol.upper()]
+    extra: tuple[ServiceKey, ...] = ()
     if vs.kind == "fwmark":
         key: ServiceKey | None = ServiceKey(6 if vs.ip_family == "inet6" else 4, Protocol.NONE, None, 0,
                                             vs.fwmark or 0)
     elif vs.kind == "group":
-        key = _group_key(model, vs, protocol, warn)
+        gkeys = _group_key(model, vs, protocol, warn)
+        if gkeys is None:
+            return None
+        key, extra = gkeys[0], gkeys[1:]
     else:
         assert vs.address is not None
         key = ServiceKey(vs.address.version, protocol, str(vs.address), vs.port or 0)
@@ -250,7 +318,8 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
         if sc:
             out.scripts[sc[0]] = sc
     return VirtualServerSpec(
-        key=key, group=vs.group, scheduler=vs.lb_algo, forwarding=vs_fwd, persistence_timeout=persistence,
+        key=key, group=vs.group, extra_keys=extra, scheduler=vs.lb_algo, forwarding=vs_fwd,
+        persistence_timeout=persistence,
         persistence_granularity=vs.persistence_granularity, persistence_engine=vs.persistence_engine,
         flags=frozenset(k for k, _ in vs.options if k in SCHED_FLAGS), quorum=max(quorum, 1) if total else 1,
         hysteresis=hysteresis, quorum_up=vs.quorum_up[0] if vs.quorum_up else None,
@@ -271,9 +340,9 @@ def services_from_model(model: Model) -> Mapped:
         spec = vs_spec(vs, model, out)
         if spec is None:
             continue
-        if spec.key in seen:
+        if any(k in seen for k in spec.keys):
             out.warnings.append(f"Virtual server {spec.fmt()} defined twice - ignoring the second")
             continue
-        seen.add(spec.key)
+        seen.update(spec.keys)
         out.services.append(spec)
     return out

@@ -168,6 +168,7 @@ class RealServerSpec:
 class VirtualServerSpec:
     key: ServiceKey
     group: str | None = None  # virtual_server group NAME (key then holds the first entry)
+    extra_keys: tuple[ServiceKey, ...] = ()  # the group's other entries, served with the same pool
     scheduler: str = "wlc"
     forwarding: Forwarding = Forwarding.NAT
     persistence_timeout: int = 0
@@ -191,6 +192,11 @@ class VirtualServerSpec:
     @property
     def protocol(self) -> Protocol:
         return self.key.protocol
+
+    @property
+    def keys(self) -> tuple[ServiceKey, ...]:
+        """Every service this virtual server programs (one per virtual_server_group entry)."""
+        return (self.key, *self.extra_keys)
 
     def fmt(self) -> str:
         """keepalived's FMT_VS: `[IP]:proto:port`, `FWM N` or `[GROUP]:port`."""

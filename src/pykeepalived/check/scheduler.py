@@ -9,6 +9,11 @@ does not flap the pool) and starts one task per checker. A checker task sleeps a
 .checker_result()` → effects → sleep for the verdict's delay. Table changes are coalesced: after any
 state change the runtime marks the table dirty and a single sync task plans desired vs applied and
 hands the operations to the backend, one batch (one transaction for nftables) per sync.
+A virtual_server_group is one state machine programmed as one service per group entry.
+ha_suspend: once the daemon reports the host's addresses (`set_local_addresses`), a virtual server with
+ha_suspend programs only the services whose address is local, and its checkers wait while none is
+(keepalived suspends the checkers of a VS whose address is not configured; fwmark services are never
+suspended).
 Scripts (notify_up/down, quorum_up/down) run detached (through the `run_script` callback when the
 daemon gives one); FIFO lines go to the `fifo` callback.
 """
@@ -20,7 +25,7 @@ import logging
 import random
 import shlex
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
@@ -88,7 +93,8 @@ class CheckerRuntime:
     def __init__(self, services: Sequence[VirtualServerSpec], backend: LvsBackend | None = None, *,
                  fifo: Callable[[str], None] | None = None, rng: random.Random | None = None,
                  logger: logging.Logger | None = None,
-                 run_script: Callable[[str], None] | None = None) -> None:
+                 run_script: Callable[[str], None] | None = None,
+                 local_addrs: Iterable[str] | None = None) -> None:
         self.specs = list(services)
         self.backend = backend
         self.fifo = fifo
@@ -104,6 +110,9 @@ class CheckerRuntime:
         self._synced = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
         self.changes = 0  # number of table syncs that changed something
+        # addresses configured on the host (ha_suspend); None = not tracked, nothing is suspended
+        self.local_addrs: set[str] | None = None if local_addrs is None else set(local_addrs)
+        self._active: list[asyncio.Event] = []  # per virtual server: set while its checkers may run
 
     # -- public API ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -112,7 +121,8 @@ class CheckerRuntime:
             self._run_effects(st.start())
         actual: LvsTable = await self.backend.dump() if self.backend else {}
         # keep only services we manage: others in the kernel are not ours to touch (unless lvs_flush)
-        self.applied = {k: v for k, v in actual.items() if any(s.key == k for s in self.specs)}
+        ours = {k for s in self.specs for k in s.keys}
+        self.applied = {k: v for k, v in actual.items() if k in ours}
         await self._sync_once()
         for c in self.checkers:
             self.log.info("Activating healthchecker for service %s for VS %s", c.state.chk if c.spec.kind
@@ -161,7 +171,36 @@ class CheckerRuntime:
         self._sync_task = asyncio.create_task(self._sync_loop())
 
     def desired(self) -> dict[ServiceKey, ServiceEntry]:
-        return {st.spec.key: st.desired() for st in self.states}
+        out: dict[ServiceKey, ServiceEntry] = {}
+        for st in self.states:
+            out.update(st.desired_table(self.active_keys(st.spec)))
+        return out
+
+    def active_keys(self, vs: VirtualServerSpec) -> tuple[ServiceKey, ...]:
+        """The services of `vs` to program: all, or with ha_suspend those whose address is local."""
+        if not vs.ha_suspend or self.local_addrs is None:
+            return vs.keys
+        return tuple(k for k in vs.keys if k.fwmark or k.addr in self.local_addrs)
+
+    def suspended(self, vi: int) -> bool:
+        return not self.active_keys(self.specs[vi])
+
+    def set_local_addresses(self, addrs: Iterable[str]) -> None:
+        """The host's addresses changed (ha_suspend): suspend or resume checkers, reprogram services."""
+        self.local_addrs = set(addrs)
+        for vi, ev in enumerate(self._active):
+            if not self.specs[vi].ha_suspend or ev.is_set() != self.suspended(vi):
+                continue
+            verb = "Suspending" if ev.is_set() else "Activating"
+            for c in self.checkers:
+                if c.vs == vi:
+                    self.log.info("%s healthchecker for service %s for VS %s", verb, c.state.chk,
+                                  self.states[vi].fmt)
+            if ev.is_set():
+                ev.clear()
+            else:
+                ev.set()
+        self._dirty.set()
 
     async def wait_synced(self) -> None:
         """Wait until the data plane holds the desired table (for tests and the control socket)."""
@@ -172,8 +211,11 @@ class CheckerRuntime:
 
     # -- internals -------------------------------------------------------------------------------
     def _build(self) -> None:
-        self.states, self.checkers = [], []
+        self.states, self.checkers, self._active = [], [], []
         for vi, vs in enumerate(self.specs):
+            self._active.append(asyncio.Event())
+            if not self.suspended(vi):
+                self._active[vi].set()
             timings = {(ri, ci): resolve_timing(c, r, vs)
                        for ri, r in enumerate(vs.real_servers) for ci, c in enumerate(r.checks)}
             st = VirtualServerState(vs, checker_start_down(vs, timings))
@@ -222,6 +264,7 @@ class CheckerRuntime:
         if warm:
             await asyncio.sleep(self.rng.uniform(0, warm) / SEC)
         while True:
+            await self._active[c.vs].wait()  # ha_suspend: no checks while the VS address is not local
             res = await self.probe(c)
             delay = self.feed(c, res)
             await asyncio.sleep(delay / SEC)

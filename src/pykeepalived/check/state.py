@@ -12,7 +12,8 @@ its checkers is failing. Liveness changes and weight changes (MISC_CHECK misc_dy
 update the quorum: the sum of the live servers' weights. Quorum is lost when that sum drops to 0 or
 below `quorum - hysteresis`, and regained when it reaches `quorum + hysteresis`; while it is lost and a
 sorry server is configured, the sorry server replaces the live servers in the pool. `desired()` turns
-the state into the LVS service entry the data plane should hold (lvs/plan.py makes the diff).
+the state into the LVS service entry the data plane should hold (lvs/plan.py makes the diff), and
+`desired_table()` into one entry per service of a virtual_server_group.
 
 Every input returns a list of effects (log lines, scripts to run, notify-FIFO lines) in keepalived's
 order. No I/O here: this module must not import socket, asyncio, subprocess, time, os or pyroute2.
@@ -20,10 +21,11 @@ order. No I/O here: this module must not import socket, asyncio, subprocess, tim
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from pykeepalived.check.model import CheckSpec, RealServerSpec, Timing, VirtualServerSpec, fmt_addr
-from pykeepalived.lvs.model import Dest, Service, ServiceEntry, make_entry
+from pykeepalived.lvs.model import Dest, Forwarding, Service, ServiceEntry, ServiceKey, make_entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +149,28 @@ class VirtualServerState:
     def _thresholds(self) -> tuple[int, int]:
         return self.spec.quorum + self.spec.hysteresis, self.spec.quorum - self.spec.hysteresis
 
-    def service(self) -> Service:
+    def service(self, key: ServiceKey | None = None) -> Service:
         s = self.spec
-        return Service(s.key, s.scheduler, s.persistence_timeout, s.persistence_granularity,
+        return Service(key or s.key, s.scheduler, s.persistence_timeout, s.persistence_granularity,
                        s.persistence_engine, s.flags)
 
+    def desired_table(self, keys: Iterable[ServiceKey] | None = None) -> dict[ServiceKey, ServiceEntry]:
+        """One entry per service of the virtual server (every virtual_server_group entry gets the same
+        pool, as keepalived does), or only for `keys` (ha_suspend leaves out non-local addresses).
+        DR/TUN destinations take each service's own port (keepalived.md §1.12.3)."""
+        base = self.desired()
+        out: dict[ServiceKey, ServiceEntry] = {}
+        for key in self.spec.keys if keys is None else keys:
+            if key == self.spec.key:
+                out[key] = base
+                continue
+            dests = [d if d.forwarding is Forwarding.NAT or d.port == key.port else replace(d, port=key.port)
+                     for d in base.dests.values()]
+            out[key] = make_entry(self.service(key), dests)
+        return out
+
     def desired(self) -> ServiceEntry:
-        """The service entry the data plane must hold for the current state."""
+        """The service entry the data plane must hold for the current state (the first service)."""
         s = self.spec
         dests: list[Dest] = []
         pool_open = self.quorum_up or not self.sorry_alive

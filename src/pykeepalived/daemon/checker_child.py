@@ -16,9 +16,15 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
   (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
+<<<<<<< HEAD
 With the extension keyword `pykeepalived_metrics_address` (opt-in) the checker child serves its
 virtual/real server states (control/metrics.py CheckerCollector) on the same address, port + 1; the
 address is read at start-up only, and a failure to bind is logged, never fatal.
+=======
+- ha_suspend (§1.12.3): when a virtual server asks for it, the child watches address events
+  (linux/monitor.py) and tells the runtime which addresses are local; a VS whose address is not
+  configured on the host has its checkers suspended and its services left out of the data plane.
+>>>>>>> vsg
 """
 
 from __future__ import annotations
@@ -40,8 +46,11 @@ from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver
+from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
+from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
+from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.options import Options
@@ -98,6 +107,12 @@ def fifo_writer(fifos: FifoSet) -> Any:
     return write
 
 
+async def local_addresses() -> set[str]:
+    """Every address configured on the host (this network namespace)."""
+    async with AsyncIPRoute() as ipr:
+        return {str(a.address) for a in await list_addresses(ipr)}
+
+
 class CheckerChild:
     def __init__(self, opts: Options) -> None:
         self.opts = opts
@@ -111,7 +126,11 @@ class CheckerChild:
         self.children = ChildSet()
         self.commands: dict[str, ScriptCommand] = {}
         self.fifos: FifoSet | None = None
+<<<<<<< HEAD
         self.metrics: MetricsServer | None = None
+=======
+        self.addr_watch: asyncio.Task[None] | None = None
+>>>>>>> vsg
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -226,6 +245,7 @@ class CheckerChild:
         await self.fifos.open()
         self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
                                  run_script=self.run_script)
+        await self.watch_addresses()
         await self.rt.start()
         await self.start_metrics(g)
         child_ready("checker")
@@ -266,11 +286,40 @@ class CheckerChild:
         self._resolve_scripts(model, mapped)
         self.model, self.mapped = model, mapped
         await self.rt.reload(mapped.services)
+        await self.watch_addresses()
+
+    # ------------------------------------------------------------------ ha_suspend
+    async def watch_addresses(self) -> None:
+        """Start following the host's addresses once some virtual server has ha_suspend."""
+        assert self.rt is not None
+        if self.addr_watch is not None or not any(s.ha_suspend for s in self.rt.specs):
+            return
+        mon = NetlinkMonitor()
+        await mon.open()  # subscribed before the dump: no change is missed
+        self.rt.set_local_addresses(await local_addresses())
+        self.addr_watch = asyncio.get_running_loop().create_task(self._follow_addresses(mon))
+
+    async def _follow_addresses(self, mon: NetlinkMonitor) -> None:
+        try:
+            async for ev in mon:
+                if isinstance(ev, AddressEvent) and self.rt is not None:
+                    # re-read the whole set: the same address may be on several interfaces
+                    self.rt.set_local_addresses(await local_addresses())
+        except Exception as exc:  # losing the monitor must not stop the checkers
+            log.error("Address monitor failed: %r", exc)
+        finally:
+            mon.close()
 
     async def shutdown(self) -> None:
         assert self.rt is not None
+<<<<<<< HEAD
         if self.metrics is not None:
             await self.metrics.close()
+=======
+        if self.addr_watch is not None:
+            self.addr_watch.cancel()
+            await asyncio.gather(self.addr_watch, return_exceptions=True)
+>>>>>>> vsg
         release = not self.opts.dont_release_ipvs
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):

@@ -10,6 +10,10 @@ The LVS table is rendered into one nftables table per address family (`ip pykeep
     map svc_1_dests { typeof numgen inc mod 2 : ip daddr . tcp dport; flags interval; }
     chain svc_1 { meta l4proto tcp dnat ip to numgen inc mod 5 map @svc_1_dests }
 
+Every service of a virtual_server_group (one per address of a range, plus fwmark entries) is a service
+of its own here, with its own chain and maps, exactly like IPVS. A port-0 service (persistent, all
+ports) matches any destination port and translates the address only.
+
 Each destination owns a run of slots in its service's map proportional to its weight (weight-0
 destinations, i.e. inhibited ones, own none). The slot selector depends on lb_algo:
 
@@ -169,7 +173,9 @@ class NftLoadBalancer:
                     match = f"meta mark {key.fwmark}"
                 else:
                     proto = key.protocol.value
-                    match = f"{addr_kw} daddr {key.addr} meta l4proto {proto} th dport {key.port}"
+                    match = f"{addr_kw} daddr {key.addr} meta l4proto {proto}"
+                    if key.port:  # port 0: a persistent all-ports service
+                        match += f" th dport {key.port}"
                 for hook in ("prerouting", "output"):
                     dispatch.append(f"add rule {f} {t} {hook} {match} jump svc_{sid}")
             for key in sorted(changed, key=lambda k: self.names.of(k)):
@@ -198,6 +204,9 @@ class NftLoadBalancer:
         svc = entry.service
         key = svc.key
         dests = sorted(entry.dests.values(), key=lambda d: (d.addr, d.port))
+        if any((":" in d.addr) != (fam == 6) for d in dests):
+            self._warn(f"nftables data plane: real servers of another address family than {key} ignored")
+            dests = [d for d in dests if (":" in d.addr) == (fam == 6)]
         for d in dests:
             if d.forwarding is not Forwarding.NAT:
                 self._warn(f"nftables data plane: lb_kind {d.forwarding.name} not supported for {key}, "
@@ -207,7 +216,7 @@ class NftLoadBalancer:
         if svc.scheduler in _RANDOM:
             self._warn(f"nftables data plane: lb_algo {svc.scheduler} approximated by weighted random "
                        f"for {key}")
-        with_port = not key.fwmark and all(d.port for d in dests)
+        with_port = not key.fwmark and key.port != 0 and all(d.port for d in dests)
         mapname = f"svc_{sid}_dests" if with_port else f"svc_{sid}_addrs"
         out = [
             f"add chain {f} {t} svc_{sid}",
