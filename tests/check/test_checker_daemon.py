@@ -303,7 +303,6 @@ def test_fifo_writer_lines(tmp_path: Path) -> None:
         f"RS [192.0.2.11]:tcp:80 {VS} DOWN", "RS [192.0.2.31]:tcp:0 FWM 7 UP", "VS FWM 7 DOWN", f"VS {VS} UP"]
 
 
-<<<<<<< HEAD
 def test_checker_metrics_address_is_port_plus_one(tmp_path: Path) -> None:
     """The checker child listens where pykeepalived_metrics_address says, port + 1; off without it."""
     from pykeepalived.config import load_config
@@ -319,7 +318,8 @@ def test_checker_metrics_address_is_port_plus_one(tmp_path: Path) -> None:
     assert addr("") is None
     assert addr("    pykeepalived_metrics_address") == ("127.0.0.1", 9651)
     assert addr("    pykeepalived_metrics_address [2001:db8::1]:9000") == ("2001:db8::1", 9001)
-=======
+
+
 def fetch(client_ns: str, addr: str, n: int) -> collections.Counter[str]:
     out = subprocess.run(["ip", "netns", "exec", client_ns, sys.executable, "-c", CLIENT, str(n), addr],
                          check=True, capture_output=True, text=True, timeout=60).stdout
@@ -410,4 +410,3 @@ def test_group_range_and_ha_suspend(tmp_path: Path) -> None:
                 daemon.proc.kill()
                 daemon.proc.wait()
             web.__exit__(None, None, None)
->>>>>>> vsg

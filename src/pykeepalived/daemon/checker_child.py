@@ -16,15 +16,12 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
   (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
-<<<<<<< HEAD
 With the extension keyword `pykeepalived_metrics_address` (opt-in) the checker child serves its
 virtual/real server states (control/metrics.py CheckerCollector) on the same address, port + 1; the
 address is read at start-up only, and a failure to bind is logged, never fatal.
-=======
 - ha_suspend (§1.12.3): when a virtual server asks for it, the child watches address events
   (linux/monitor.py) and tells the runtime which addresses are local; a VS whose address is not
   configured on the host has its checkers suspended and its services left out of the data plane.
->>>>>>> vsg
 """
 
 from __future__ import annotations
@@ -126,11 +123,8 @@ class CheckerChild:
         self.children = ChildSet()
         self.commands: dict[str, ScriptCommand] = {}
         self.fifos: FifoSet | None = None
-<<<<<<< HEAD
         self.metrics: MetricsServer | None = None
-=======
         self.addr_watch: asyncio.Task[None] | None = None
->>>>>>> vsg
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -312,14 +306,11 @@ class CheckerChild:
 
     async def shutdown(self) -> None:
         assert self.rt is not None
-<<<<<<< HEAD
         if self.metrics is not None:
             await self.metrics.close()
-=======
         if self.addr_watch is not None:
             self.addr_watch.cancel()
             await asyncio.gather(self.addr_watch, return_exceptions=True)
->>>>>>> vsg
         release = not self.opts.dont_release_ipvs
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):
