@@ -32,14 +32,16 @@ virtual_server 203.0.113.10 80 {
     protocol TCP
     real_server 192.0.2.11 80 {
         weight 1
-        TCP_CHECK {
+        MISC_CHECK {
+            misc_path /bin/true
         }
     }
     real_server 192.0.2.12 8080 {
         weight 2
         uthreshold 100
         lthreshold 10
-        TCP_CHECK {
+        MISC_CHECK {
+            misc_path /bin/true
         }
     }
 }
@@ -53,7 +55,8 @@ virtual_server 203.0.113.11 443 {
     protocol TCP
     real_server 192.0.2.21 443 {
         weight 3
-        TCP_CHECK {
+        MISC_CHECK {
+            misc_path /bin/true
         }
     }
 }
@@ -77,7 +80,8 @@ virtual_server 203.0.113.12 53 {
     protocol UDP
     real_server 192.0.2.41 53 {
         weight 5
-        TCP_CHECK {
+        MISC_CHECK {
+            misc_path /bin/true
         }
     }
 }
@@ -90,7 +94,8 @@ virtual_server 2001:db8::10 80 {
     persistence_timeout 60
     persistence_granularity 64
     real_server 2001:db8::11 80 {
-        TCP_CHECK {
+        MISC_CHECK {
+            misc_path /bin/true
         }
     }
 }
