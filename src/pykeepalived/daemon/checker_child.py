@@ -39,22 +39,22 @@ from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
-from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
-from pykeepalived.daemon.trackers import ScriptResolver
+from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
 from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.lvs.plan import plan
-from pykeepalived.notify.fifo import FifoSet, FifoSpec
+from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
 
 if TYPE_CHECKING:
     from pykeepalived.control.metrics import MetricsServer
-from pykeepalived.track.command import ChildSet, ScriptCommand, resolve_user_group
+from pykeepalived.track.command import ChildSet, ScriptCommand
 
 DATA_FILE = "keepalived_check.data"
 SCRIPT_STOP_WAIT_S = 1.0
@@ -73,20 +73,8 @@ def make_backend(g: GlobalDefs) -> tuple[str, LvsBackend]:
 def fifo_specs(g: GlobalDefs, resolver: ScriptResolver) -> FifoSet:
     """notify_fifo and lvs_notify_fifo (vrrp_notify_fifo is the VRRP child's)."""
 
-    def spec(words: tuple[str, ...] | None, script: tuple[str, str, str] | None) -> FifoSpec | None:
-        if not words:
-            return None
-        uid = gid = None
-        if len(words) > 1:
-            try:
-                uid, gid = resolve_user_group(words[1], words[2] if len(words) > 2 else None)
-            except LookupError as exc:
-                log.error("%s", exc)
-        cmd = resolver.notify_command(script) if script else None
-        return FifoSpec(words[0], uid, gid, cmd)
-
-    return FifoSet(spec(g.notify_fifo, g.notify_fifo_script), None,
-                   spec(g.lvs_notify_fifo, g.lvs_notify_fifo_script))
+    return FifoSet(fifo_spec(g.notify_fifo, g.notify_fifo_script, resolver), None,
+                   fifo_spec(g.lvs_notify_fifo, g.lvs_notify_fifo_script, resolver))
 
 
 def fifo_writer(fifos: FifoSet) -> Any:
@@ -327,13 +315,5 @@ class CheckerChild:
 
 def run_checker_child(opts: Options) -> int:
     setup_logging(opts, "checker")
-    pid = PidFile(opts.checkers_pid_file or default_path("checker"))
-    try:
-        pid.acquire()
-    except AlreadyRunning:
-        log.error("daemon is already running")
-        return 1
-    try:
-        return asyncio.run(CheckerChild(opts).run())
-    finally:
-        pid.remove()
+    return run_with_pid_file(opts.checkers_pid_file or default_path("checker"),
+                             lambda: asyncio.run(CheckerChild(opts).run()))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.log import log, log_cpu_usage
-from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.options import SIGFUNCS, Options
 
 PR_SET_PDEATHSIG = 1
@@ -216,14 +216,9 @@ def daemonize() -> None:
 
 
 def run_parent(opts: Options, argv: list[str], roles: list[str]) -> int:
-    pid = PidFile(opts.pid_file or default_path("parent"))
-    try:
-        pid.acquire()
-    except AlreadyRunning:
-        log.error("daemon is already running")
-        return 1
-    try:
+
+    def body() -> int:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
         return Parent(opts, argv, roles).run()
-    finally:
-        pid.remove()
+
+    return run_with_pid_file(opts.pid_file or default_path("parent"), body)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
+from collections.abc import Callable
 
 RUN_DIR = "/run"
 DEFAULTS = {"parent": "keepalived.pid", "vrrp": "vrrp.pid", "checker": "checkers.pid"}
@@ -45,3 +47,17 @@ class PidFile:
 
 def default_path(role: str) -> str:
     return os.path.join(RUN_DIR, DEFAULTS[role])
+
+
+def run_with_pid_file(path: str, body: Callable[[], int]) -> int:
+    """Hold the pid file while `body` runs (keepalived: a locked pid file means already running, exit 1)."""
+    pid = PidFile(path)
+    try:
+        pid.acquire()
+    except AlreadyRunning:
+        logging.getLogger("pykeepalived").error("daemon is already running")
+        return 1
+    try:
+        return body()
+    finally:
+        pid.remove()

@@ -219,7 +219,10 @@ def process_tracker(model: Model, set_tracker: SetTracker) -> ProcessTracker:
     return ProcessTracker(specs, changed)
 
 
-def _fifo(words: tuple[str, ...] | None, script: Script | None, resolver: ScriptResolver) -> FifoSpec | None:
+def fifo_spec(
+    words: tuple[str, ...] | None, script: Script | None, resolver: ScriptResolver
+) -> FifoSpec | None:
+    """`*notify_fifo PATH [user [group]]` with its `*_script` (both children use it)."""
     if not words:
         return None
     uid = gid = None
@@ -234,8 +237,8 @@ def _fifo(words: tuple[str, ...] | None, script: Script | None, resolver: Script
 
 def fifo_set(model: Model, resolver: ScriptResolver) -> FifoSet | None:
     g = model.global_defs
-    specs = (_fifo(g.notify_fifo, g.notify_fifo_script, resolver),
-             _fifo(g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, resolver))
+    specs = (fifo_spec(g.notify_fifo, g.notify_fifo_script, resolver),
+             fifo_spec(g.vrrp_notify_fifo, g.vrrp_notify_fifo_script, resolver))
     return FifoSet(*specs) if any(specs) else None
 
 

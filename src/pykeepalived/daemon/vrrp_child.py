@@ -31,7 +31,7 @@ from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
-from pykeepalived.daemon.pidfile import AlreadyRunning, PidFile, default_path
+from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -497,16 +497,12 @@ EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent 
 
 def run_vrrp_child(opts: Options) -> int:
     setup_logging(opts, "vrrp")
-    pid = PidFile(opts.vrrp_pid_file or default_path("vrrp"))
-    try:
-        pid.acquire()
-    except AlreadyRunning:
-        log.error("daemon is already running")
-        return 1
-    try:
-        return asyncio.run(VrrpChild(opts).run())
-    except Exception:
-        log.exception("VRRP child failed")
-        return EXIT_PROGRAM_ERROR
-    finally:
-        pid.remove()
+
+    def body() -> int:
+        try:
+            return asyncio.run(VrrpChild(opts).run())
+        except Exception:
+            log.exception("VRRP child failed")
+            return EXIT_PROGRAM_ERROR
+
+    return run_with_pid_file(opts.vrrp_pid_file or default_path("vrrp"), body)

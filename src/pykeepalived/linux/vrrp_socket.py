@@ -32,7 +32,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pykeepalived.vrrp.packet import VRRP_PROTO, RxPacket
+from pykeepalived.vrrp.packet import VRRP_MCAST_GROUP4, VRRP_MCAST_GROUP6, VRRP_PROTO, RxPacket
 from pykeepalived.vrrp.params import IPAddress
 
 log = logging.getLogger("pykeepalived.linux")
@@ -46,8 +46,8 @@ IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
 IPV6_FREEBIND = 78
 
-VRRP_GROUP4 = ipaddress.IPv4Address("224.0.0.18")
-VRRP_GROUP6 = ipaddress.IPv6Address("ff02::12")
+VRRP_GROUP4 = VRRP_MCAST_GROUP4  # RFC 5798 §5.1.1.2
+VRRP_GROUP6 = VRRP_MCAST_GROUP6  # RFC 5798 §5.1.2.2
 TOS_INTERNET_CONTROL = 0xC0  # IPTOS_PREC_INTERNETCONTROL
 IPV6_CHECKSUM_OFFSET = 6  # offset of the VRRP checksum field
 

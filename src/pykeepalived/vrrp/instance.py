@@ -42,7 +42,7 @@ from pykeepalived.vrrp.effects import (
     StateChanged,
     Transmit,
 )
-from pykeepalived.vrrp.packet import Advertisement, RxPacket
+from pykeepalived.vrrp.packet import VRRP_MCAST_GROUP4, VRRP_MCAST_GROUP6, Advertisement, RxPacket
 from pykeepalived.vrrp.params import SEC, AuthType, InstanceParams, IPAddress
 from pykeepalived.vrrp.receive import RxResult, RxState, RxVerdict, check_packet
 from pykeepalived.vrrp.timers import (
@@ -59,8 +59,6 @@ if TYPE_CHECKING:
     from pykeepalived.vrrp.sync_group import SyncGroup
 
 PRIO_STOP = 0
-MCAST_GROUP4 = IPv4Address("224.0.0.18")
-MCAST_GROUP6 = IPv6Address("ff02::12")
 
 STAT_NAMES = (
     "advert_rcvd",
@@ -137,7 +135,7 @@ class VrrpInstance:
         elif params.mcast_group is not None:
             self._dsts = (params.mcast_group,)
         else:
-            self._dsts = (MCAST_GROUP4,) if params.family == 4 else (MCAST_GROUP6,)
+            self._dsts = (VRRP_MCAST_GROUP4,) if params.family == 4 else (VRRP_MCAST_GROUP6,)
         self._ttl = params.unicast_ttl if self._unicast else 255
         self._adverts: dict[int, Advertisement] = {}
         self._transmits: dict[int, Transmit] = {}
