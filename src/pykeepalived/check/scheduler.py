@@ -62,7 +62,7 @@ from pykeepalived.check.state import (
     VirtualServerState,
     checker_start_down,
 )
-from pykeepalived.lvs.model import LvsTable, Protocol, ServiceEntry, ServiceKey
+from pykeepalived.lvs.model import LvsCounters, LvsTable, Protocol, ServiceEntry, ServiceKey
 from pykeepalived.lvs.plan import LvsOp, plan
 
 log = logging.getLogger("pykeepalived")
@@ -74,6 +74,8 @@ class LvsBackend(TypingProtocol):
     async def dump(self) -> LvsTable: ...
 
     async def apply(self, ops: list[LvsOp]) -> None: ...
+
+    async def stats(self) -> LvsCounters: ...
 
 
 @dataclass(slots=True)

@@ -27,6 +27,7 @@ from pykeepalived.lvs.model import (
     Dest,
     DestKey,
     Forwarding,
+    LvsCounters,
     LvsTable,
     Protocol,
     Service,
@@ -138,6 +139,9 @@ class IpvsBackend:
 
     async def apply(self, ops: list[LvsOp]) -> None:
         await self._call(self._apply, ops)
+
+    async def stats(self) -> LvsCounters:
+        return {}  # contract placeholder: the lvsglobal branch reads IPVS_SVC_ATTR_STATS64 here
 
     def close(self) -> None:
         self._pool.submit(self._ipvs.close).result()

@@ -44,7 +44,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
-from pykeepalived.lvs.model import Dest, Forwarding, LvsTable, Protocol, ServiceEntry, ServiceKey
+from pykeepalived.lvs.model import Dest, Forwarding, LvsCounters, LvsTable, Protocol, ServiceEntry, ServiceKey
 from pykeepalived.lvs.plan import AddService, DelService, EditService, LvsOp, apply_ops
 
 log = logging.getLogger("pykeepalived")
@@ -126,6 +126,9 @@ class NftLoadBalancer:
 
     async def dump(self) -> LvsTable:
         return dict(self.view)
+
+    async def stats(self) -> LvsCounters:
+        return {}  # contract placeholder: the nftdr branch reads the per-destination counters here
 
     async def flush(self) -> None:
         """Remove our tables (start-up with lvs_flush, and stop)."""

@@ -84,5 +84,27 @@ class ServiceEntry:
 LvsTable = Mapping[ServiceKey, ServiceEntry]
 
 
+@dataclass(frozen=True, slots=True)
+class LvsStats:
+    """Traffic counters of a service or destination, as IPVS keeps them (ip_vs_stats, `ipvsadm -Ln
+    --stats`): connections, packets and bytes in and out. The nftables data plane fills what its
+    counters can see (out* stay 0 where a direction is not counted)."""
+
+    conns: int = 0
+    inpkts: int = 0
+    outpkts: int = 0
+    inbytes: int = 0
+    outbytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStats:
+    total: LvsStats
+    dests: Mapping[DestKey, LvsStats] = field(default_factory=dict)
+
+
+LvsCounters = Mapping[ServiceKey, ServiceStats]
+
+
 def make_entry(service: Service, dests: list[Dest]) -> ServiceEntry:
     return ServiceEntry(service, {d.key: d for d in dests})
