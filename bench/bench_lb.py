@@ -36,8 +36,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pykeepalived.lab import lb_lab  # noqa: E402
 from tests.check.servers import nginx  # noqa: E402
+
+from pykeepalived.lab import lb_lab  # noqa: E402
 
 Row = dict[str, Any]
 VIP = "198.51.100.10"

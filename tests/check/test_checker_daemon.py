@@ -372,8 +372,8 @@ def test_group_range_and_ha_suspend(tmp_path: Path) -> None:
 
         def addr(op: str, a: str) -> float:
             t = time.monotonic()  # before: the daemon may log its reaction before `ip` returns
-            subprocess.run(["ip", "netns", "exec", lab.director.ns, "ip", "addr", op, f"{a}/32", "dev", "eth0"],
-                           check=True)
+            subprocess.run(["ip", "netns", "exec", lab.director.ns, "ip", "addr", op, f"{a}/32", "dev",
+                            "eth0"], check=True)
             return t
 
         def served(a: str, timeout: float = 10) -> None:

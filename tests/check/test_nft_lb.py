@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from pykeepalived.lab import lb_lab
 from pykeepalived.linux.nft_lb import slots
 from pykeepalived.lvs.model import Dest
-from pykeepalived.lab import lb_lab
 from tests.check.servers import nginx
 
 VIP = "198.51.100.10"
