@@ -214,6 +214,7 @@ class NftLoadBalancer:
             script += f"table {f} {t} {{}}\ndelete table {f} {t}\n"
         await self._run(script)
         await self.routes.flush_leftovers()
+        await self.routes.prune(set())
         await self.routes.close()
         self._created.clear()
         self._sig.clear()

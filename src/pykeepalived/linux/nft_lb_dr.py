@@ -100,7 +100,7 @@ class RoutePlumbing:
                 await self._restore_local(fam)
 
     async def close(self) -> None:
-        await self.prune(set())
+        """Close the netlink socket; what is installed stays (`--dont-release-ipvs`)."""
         if self._ipr is not None:
             with contextlib.suppress(Exception):
                 await self._ipr.close()
