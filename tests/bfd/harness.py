@@ -44,8 +44,9 @@ class BfdProc:
             argv = [sys.executable, "-m", "pykeepalived", "--child=bfd", "-f", str(self.conf), "-n", "-l",
                     "-D", "-G", "-b", str(self.dir / "bfd.pid")]
         else:  # keepalived: the whole daemon, only BFD configured (-D for detail logs)
-            argv = ["keepalived", "-n", "-l", "-D", "-G", "-f", str(self.conf), "-p", str(self.dir / "p.pid"),
-                    "-b", str(self.dir / "bfd.pid"), "-r", str(self.dir / "v.pid"), "-c", str(self.dir / "c.pid")]
+            d = self.dir
+            argv = ["keepalived", "-n", "-l", "-D", "-G", "-f", str(self.conf), "-p", str(d / "p.pid"),
+                    "-b", str(d / "bfd.pid"), "-r", str(d / "v.pid"), "-c", str(d / "c.pid")]
         out = open(self.log, "ab")  # noqa: SIM115 - owned by the process
         self.proc = host.popen(argv, stdout=out, stderr=subprocess.STDOUT, env=env, pass_fds=fds)
         out.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 
 from pykeepalived.bfd.engine import BfdEngine, Received
@@ -61,7 +62,7 @@ def test_poll_sequence_after_up_then_fast_timers() -> None:
     assert sent[0].desired_min_tx_us == 1000 * MS
     # after the poll, the peer transmits at 10 ms less jitter
     times = [t for t, p in w.nodes["b"].sent if p.state is State.UP and not p.final][-10:]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(7_500 <= g <= 10_000 for g in gaps), gaps
 
 
@@ -141,8 +142,8 @@ def test_poll_is_answered_with_final_at_once() -> None:
     eng = w.nodes["a"].engine
     s = eng.session("B1")
     pkt = ControlPacket(state=State.UP, detect_mult=5, my_discriminator=s.remote_discr,
-                        your_discriminator=s.local_discr, desired_min_tx_us=20 * MS, required_min_rx_us=30 * MS,
-                        poll=True)
+                        your_discriminator=s.local_discr, desired_min_tx_us=20 * MS,
+                        required_min_rx_us=30 * MS, poll=True)
     out = eng.receive(Received(encode(pkt), B, 49152, A, 255), w.now)
     tx = [e for e in out if isinstance(e, Transmit)]
     assert len(tx) == 1 and tx[0].packet.final and not tx[0].packet.poll
@@ -179,7 +180,7 @@ def test_jitter_bounds_multiplier_one() -> None:
         if any(isinstance(e, Transmit) for e in eng.run_timers(now)):
             times.append(now)
         assert s.state is State.DOWN
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 750 * MS and max(gaps) <= 900 * MS  # §6.8.7: 75-90 % when DetectMult is 1
     eng2 = BfdEngine(random.Random(7))
     eng2.configure([params("J", B, multiplier=3)], 0)
@@ -188,7 +189,7 @@ def test_jitter_bounds_multiplier_one() -> None:
         now = eng2.next_deadline() or 0
         eng2.run_timers(now)
         times.append(now)
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 750 * MS and max(gaps) <= 1000 * MS and max(gaps) > 900 * MS
 
 
