@@ -44,8 +44,9 @@ def _fifo_wait(fd: int, needle: bytes, timeout: float) -> float | None:
 
 
 def trial(impl: str) -> float | None:
-    from pykeepalived.lab import Lab
     from tests.bfd.harness import BfdProc, bfd_conf
+
+    from pykeepalived.lab import Lab
 
     with Lab(hosts=2) as lab:
         h1, h2 = lab["h1"], lab["h2"]
