@@ -72,6 +72,10 @@ def run(opts: Options) -> int:
         from pykeepalived.daemon.checker_child import run_checker_child
 
         return run_checker_child(opts)
+    if opts.child == "bfd":
+        from pykeepalived.daemon.bfd_child import run_bfd_child
+
+        return run_bfd_child(opts)
     log = setup_logging(opts, "parent")
     if not os.path.exists(opts.conf_file):
         log.error("Configuration file '%s' does not exist", opts.conf_file)
