@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import os
@@ -82,6 +83,8 @@ class Client:
             yield json.loads(line)
 
     def close(self) -> None:
+        with contextlib.suppress(OSError):  # wakes a thread blocked reading events (it holds the
+            self.sock.shutdown(socket.SHUT_RDWR)  # file's lock that close() waits for)
         self.file.close()
         self.sock.close()
 
