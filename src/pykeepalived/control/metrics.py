@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -45,6 +45,7 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control.endpoint import checker_listen_address, listen_address
@@ -55,7 +56,7 @@ from pykeepalived.vrrp.effects import State
 if TYPE_CHECKING:
     from pykeepalived.check.scheduler import CheckerRuntime
     from pykeepalived.daemon.vrrp_child import VrrpChild
-    from pykeepalived.lvs.model import LvsCounters, LvsStats, ServiceKey
+    from pykeepalived.lvs.model import LvsCounters, LvsStats
     from pykeepalived.vrrp.instance import VrrpInstance
 
 __all__ = ["CheckerCollector", "MetricsServer", "VrrpCollector", "checker_listen_address", "listen_address",
@@ -212,24 +213,58 @@ def lvs_addr(addr: str | None, port: int, fwmark: int = 0) -> str:
     return f"FWM {fwmark}" if fwmark else f"{addr}:{port}"
 
 
+class _Aggregate:
+    """The exporter's series computed from one immutable counters snapshot, once, when first needed."""
+
+    def __init__(self, counters: LvsCounters) -> None:
+        self.counters = counters
+        self._series: dict[str, dict[tuple[str, str], list[LvsStats]]] | None = None
+
+    def series(self, who: str) -> dict[tuple[str, str], list[LvsStats]]:
+        if self._series is None:
+            vip: dict[tuple[str, str], list[LvsStats]] = {}
+            rs: dict[tuple[str, str], list[LvsStats]] = {}
+            for key, st in self.counters.items():
+                proto = IPPROTO[key.protocol.value]
+                vip[(lvs_addr(key.addr, key.port, key.fwmark), proto)] = [st.total]
+                for dk, ds in st.dests.items():
+                    rs.setdefault((lvs_addr(dk.addr, dk.port), proto), []).append(ds)
+            self._series = {"vip": vip, "rs": rs}
+        return self._series[who]
+
+
+class _LazyCounter(Metric):
+    """A counter family whose samples are computed on first read: CheckerCollector runs on the event
+    loop, the exposition in a worker thread (MetricsServer), so the per-destination work is done there."""
+
+    def __init__(self, name: str, doc: str, agg: _Aggregate, who: str, field: str) -> None:
+        self._lazy: tuple[_Aggregate, str, str] | None = (agg, who, field)
+        self._samples: list[Sample] = []
+        super().__init__(name, doc, "counter")
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._lazy is not None:
+            agg, who, field = self._lazy
+            self._lazy = None
+            self._samples = [Sample(self.name, {"addr": addr, "proto": proto},
+                                    sum(getattr(s, field) for s in stats))
+                             for (addr, proto), stats in sorted(agg.series(who).items())]
+        return self._samples
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        if value:
+            self._lazy = None
+        self._samples = value
+
+
 def lvs_families(counters: LvsCounters) -> list[Metric]:
-    """keepalived_lvs_vip_* per service and keepalived_lvs_rs_* per destination (summed across services)."""
-    vip: dict[tuple[str, str], LvsStats] = {}
-    rs: dict[tuple[str, str], list[LvsStats]] = {}
-    for key, st in counters.items():
-        proto = IPPROTO[key.protocol.value]
-        vip[(lvs_addr(key.addr, key.port, key.fwmark), proto)] = st.total
-        for dk, ds in st.dests.items():
-            rs.setdefault((lvs_addr(dk.addr, dk.port), proto), []).append(ds)
-    out: list[Metric] = []
-    for who, series, what in (("vip", {k: [v] for k, v in vip.items()}, "VIP"), ("rs", rs, "RS")):
-        for field, suffix, doc in LVS_COUNTERS:
-            m = Metric(f"keepalived_lvs_{who}_{suffix}", f"{what} {doc}", "counter")
-            for (addr, proto), stats in sorted(series.items()):
-                m.add_sample(f"keepalived_lvs_{who}_{suffix}", {"addr": addr, "proto": proto},
-                             sum(getattr(s, field) for s in stats))
-            out.append(m)
-    return out
+    """keepalived_lvs_vip_* per service and keepalived_lvs_rs_* per destination (summed across services),
+    built lazily (see _LazyCounter)."""
+    agg = _Aggregate(counters)
+    return [_LazyCounter(f"keepalived_lvs_{who}_{suffix}", f"{what} {doc}", agg, who, field)
+            for who, what in (("vip", "VIP"), ("rs", "RS")) for field, suffix, doc in LVS_COUNTERS]
 
 
 def render(registry: Any) -> bytes:
@@ -249,7 +284,7 @@ class CheckerCollector(Collector):
     plane's traffic counters as last read (`counters`: the cache's current value)."""
 
     def __init__(self, runtime: CheckerRuntime,
-                 counters: Callable[[], Mapping[ServiceKey, Any]] | None = None) -> None:
+                 counters: Callable[[], LvsCounters] | None = None) -> None:
         self.runtime = runtime
         self.counters = counters
 
