@@ -454,11 +454,13 @@ def lb_lab(rs_addrs: Sequence[str], vip: str = "198.51.100.10", *, router: bool 
     try:
         front = lab.add_lan("front", ipv4=FRONT_NET, ipv6="2001:db8:1::/64")
         back = lab.add_lan("back", ipv4=BACK_NET, ipv6="2001:db8::/64")
-        director = lab.add_host("director", [front, back], forwarding=True, addrs=["198.51.100.1", "192.0.2.1"])
+        director = lab.add_host("director", [front, back], forwarding=True,
+                                addrs=["198.51.100.1", "192.0.2.1"])
         client = lab.add_host("client", [front], addrs=["198.51.100.2"])
         rtr = None
         if router:
-            rtr = lab.add_host("router", [front, back], forwarding=True, addrs=["198.51.100.254", "192.0.2.254"])
+            rtr = lab.add_host("router", [front, back], forwarding=True,
+                               addrs=["198.51.100.254", "192.0.2.254"])
         director.ip("addr", "add", f"{vip}/32", "dev", "eth0")
         client.ip("route", "add", "default", "via", "198.51.100.1")
         client.ip("-6", "route", "add", "default", "via", "2001:db8:1::1")

@@ -57,14 +57,31 @@ for line in sys.stdin:
 
 async def spread(client: Host, n: int, port: int, src: str = "198.51.100.2") -> collections.Counter[str]:
     proc = await asyncio.create_subprocess_exec(
-        "ip", "netns", "exec", client.ns, sys.executable, "-c", CLIENT, str(n), VIP, str(port), src,
-        stdout=asyncio.subprocess.PIPE)
+        "ip",
+        "netns",
+        "exec",
+        client.ns,
+        sys.executable,
+        "-c",
+        CLIENT,
+        str(n),
+        VIP,
+        str(port),
+        src,
+        stdout=asyncio.subprocess.PIPE,
+    )
     out, _ = await proc.communicate()
     return collections.Counter(json.loads(out))
 
 
-def table(kind: Forwarding, port: int, weights: dict[str, int], sched: str = "wrr", persist: int = 0,
-          gran: str | None = None) -> LvsTable:
+def table(
+    kind: Forwarding,
+    port: int,
+    weights: dict[str, int],
+    sched: str = "wrr",
+    persist: int = 0,
+    gran: str | None = None,
+) -> LvsTable:
     key = ServiceKey(4, Protocol.TCP, VIP, port)
     svc = Service(key, sched, persistence_timeout=persist, persistence_granularity=gran)
     return {key: make_entry(svc, [Dest(a, port, w, kind) for a, w in weights.items()])}
@@ -92,16 +109,22 @@ def lab(tmp_path: Path) -> Iterator[LbLab]:
         servers = []
         try:
             for i, (addr, h) in enumerate(lab.servers.items(), 1):
-                h.run("sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 "
-                      "net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0")
+                h.run(
+                    "sysctl -qw net.ipv4.conf.all.arp_ignore=1 net.ipv4.conf.all.arp_announce=2 "
+                    "net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0"
+                )
                 h.ip("addr", "add", f"{VIP}/32", "dev", "lo")
                 if HAVE_IPIP:  # TUN: decapsulate IP-in-IP, VIP on the tunnel device
                     h.ip("link", "add", "tun0", "type", "ipip", "local", addr)
                     h.ip("link", "set", "tun0", "up")
                     h.ip("addr", "add", f"{VIP}/32", "dev", "tun0")
                 body = f'location / {{ return 200 "rs{i}\\n"; }}'
-                cm = nginx(tmp_path / addr, f"server {{ listen 80; listen 8080; listen 8081; {body} }}",
-                           netns=h.ns, wait=[(addr, 80)])
+                cm = nginx(
+                    tmp_path / addr,
+                    f"server {{ listen 80; listen 8080; listen 8081; {body} }}",
+                    netns=h.ns,
+                    wait=[(addr, 80)],
+                )
                 cm.__enter__()
                 servers.append(cm)
             yield lab
@@ -112,12 +135,17 @@ def lab(tmp_path: Path) -> Iterator[LbLab]:
 
 def leftovers(director: Host) -> dict[str, str]:
     rules = director.ip("rule", "list") + director.ip("-6", "rule", "list")
-    return {"nft": director.run(["nft", "list", "ruleset"]).strip(),
-            "rules": "\n".join(r for r in rules.splitlines() if "lookup local" not in r and "main" not in r
-                               and "default" not in r),
-            "local": "\n".join(r for r in rules.splitlines() if "lookup local" in r),
-            "links": "\n".join(ln for ln in director.ip("-o", "link").splitlines() if "pklb" in ln),
-            "tables": director.ip("route", "show", "table", "all").count("table 18015")}
+    return {
+        "nft": director.run(["nft", "list", "ruleset"]).strip(),
+        "rules": "\n".join(
+            r
+            for r in rules.splitlines()
+            if "lookup local" not in r and "main" not in r and "default" not in r
+        ),
+        "local": "\n".join(r for r in rules.splitlines() if "lookup local" in r),
+        "links": "\n".join(ln for ln in director.ip("-o", "link").splitlines() if "pklb" in ln),
+        "tables": director.ip("route", "show", "table", "all").count("table 18015"),
+    }
 
 
 @pytest.mark.netns
@@ -140,7 +168,9 @@ def test_dr_and_tun_spread_affinity_counters_cleanup(lab: LbLab) -> None:
         conns = {d.addr: s.conns for d, s in st[dkey].dests.items()}
         assert conns == {"192.0.2.11": 10, "192.0.2.12": 20, "192.0.2.13": 30}
         assert st[dkey].total.conns == 60
-        assert all(s.inpkts >= 3 * s.conns and s.inbytes > 40 * s.inpkts // 2 for s in st[dkey].dests.values())
+        assert all(
+            s.inpkts >= 3 * s.conns and s.inbytes > 40 * s.inpkts // 2 for s in st[dkey].dests.values()
+        )
         assert st[dkey].total.outpkts == 0  # DR replies do not cross the director
         if HAVE_IPIP:
             (tkey,) = tun
@@ -148,8 +178,18 @@ def test_dr_and_tun_spread_affinity_counters_cleanup(lab: LbLab) -> None:
 
         # affinity: a kept-alive connection stays on its server while the pool changes under it
         proc = await asyncio.create_subprocess_exec(
-            "ip", "netns", "exec", lab.client.ns, sys.executable, "-c", KEEP, VIP, "80",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+            "ip",
+            "netns",
+            "exec",
+            lab.client.ns,
+            sys.executable,
+            "-c",
+            KEEP,
+            VIP,
+            "80",
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
         assert proc.stdin and proc.stdout
         proc.stdin.write(b"\n")
         first = (await proc.stdout.readline()).decode().strip()
@@ -184,8 +224,10 @@ def test_persistence_nat_and_dr(lab: LbLab) -> None:
         lb = NftLoadBalancer()
         await lb.flush()
         w = {a: 1 for a in RS}
-        want = {**table(Forwarding.DR, 80, w, "rr", 2, "255.255.255.192"),
-                **table(Forwarding.NAT, 8081, w, "rr", 2, "255.255.255.192")}
+        want = {
+            **table(Forwarding.DR, 80, w, "rr", 2, "255.255.255.192"),
+            **table(Forwarding.NAT, 8081, w, "rr", 2, "255.255.255.192"),
+        }
         await lb.apply(plan(want, {}))
         for port, kind in ((80, Forwarding.DR), (8081, Forwarding.NAT)):
             a = await spread(lab.client, 5, port)
@@ -217,3 +259,26 @@ def test_persistence_nat_and_dr(lab: LbLab) -> None:
 
     lab.director.run_async(scenario, timeout=60)
     assert lab.director.run(["nft", "list", "ruleset"]).strip() == ""
+
+
+def test_gran_mask() -> None:
+    from pykeepalived.linux.nft_lb_dr import gran_mask
+
+    assert gran_mask(4, "255.255.255.0") == "255.255.255.0"
+    assert gran_mask(4, "255.255.255.255") is None and gran_mask(4, None) is None
+    assert gran_mask(6, "64") == "ffff:ffff:ffff:ffff::"
+    with pytest.raises(ValueError):
+        gran_mask(6, "129")
+
+
+def test_render_dr_service() -> None:
+    """A DR service is notracked in the raw hook, dispatched in the route chain, and its slots hold the
+    real servers' route marks; a persistent one consults its persistence map before the scheduler."""
+    lb = NftLoadBalancer()
+    t = table(Forwarding.DR, 80, {RS[0]: 1, RS[1]: 2}, "wrr", 300, "255.255.255.0")
+    script = lb.render(dict(t), set(t))
+    assert f"add rule ip pykeepalived_lb raw ip daddr {VIP} meta l4proto tcp th dport 80 notrack" in script
+    assert "route ip daddr 198.51.100.10 meta l4proto tcp th dport 80 goto svc_1" in script
+    assert "svc_1_slots { 0 : 0x6b610002, 1 : 0x6b610001, 2 : 0x6b610002 }" in script
+    assert "meta mark set ip saddr & 255.255.255.0 map @svc_1_persist goto svc_1_new" in script
+    assert "jump svc_1" not in script  # not in the NAT chains

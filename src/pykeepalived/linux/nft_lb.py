@@ -156,7 +156,7 @@ class NftLoadBalancer:
     """`LvsBackend` rendering the LVS table into nftables (see the module docstring)."""
 
     # IPVS's default connection timeouts (ipvsadm --set): tcp, tcpfin, udp
-    conn_timeouts: dict[str, int] = {"tcp": 900, "tcpfin": 120, "udp": 300}  # noqa: RUF012
+    conn_timeouts: dict[str, int] = {"tcp": 900, "tcpfin": 120, "udp": 300}
     CONNS_SIZE = 262144
 
     def __init__(self, table: str = "pykeepalived_lb", nft: str = "nft", netns: str | None = None) -> None:
@@ -214,6 +214,7 @@ class NftLoadBalancer:
             script += f"table {f} {t} {{}}\ndelete table {f} {t}\n"
         await self._run(script)
         await self.routes.flush_leftovers()
+        await self.routes.prune(set())
         await self.routes.close()
         self._created.clear()
         self._sig.clear()
@@ -242,7 +243,9 @@ class NftLoadBalancer:
                 f, t = self._tname(key.family)
                 for e in elems:
                     try:
-                        await self._run(f"delete element {f} {t} svc_{self.names.of(key)}_persist {{ {e} }}\n")
+                        await self._run(
+                            f"delete element {f} {t} svc_{self.names.of(key)}_persist {{ {e} }}\n"
+                        )
                     except NftError:
                         pass
         self._commit(new, keys)
@@ -261,7 +264,9 @@ class NftLoadBalancer:
             return Forwarding.NAT
         kind = dests[0].forwarding
         if len(kinds) > 1:
-            self._warn(f"nftables data plane: mixed lb_kind in {entry.service.key}, using {kind.name} for all")
+            self._warn(
+                f"nftables data plane: mixed lb_kind in {entry.service.key}, using {kind.name} for all"
+            )
         return kind
 
     def _route_keys(self, table: dict[ServiceKey, ServiceEntry]) -> set[RouteKey]:
@@ -269,8 +274,11 @@ class NftLoadBalancer:
         for key, entry in table.items():
             kind = self._kind(entry)
             if kind is not Forwarding.NAT:
-                out |= {RouteKey(key.family, kind, d.addr) for d in entry.dests.values()
-                        if (":" in d.addr) == (key.family == 6)}
+                out |= {
+                    RouteKey(key.family, kind, d.addr)
+                    for d in entry.dests.values()
+                    if (":" in d.addr) == (key.family == 6)
+                }
         return out
 
     def _sig_of(self, entry: ServiceEntry) -> tuple[object, ...]:
@@ -289,14 +297,18 @@ class NftLoadBalancer:
         try:
             return gran_mask(svc.key.family, svc.persistence_granularity)
         except ValueError:
-            self._warn(f"nftables data plane: bad persistence_granularity {svc.persistence_granularity} for "
-                       f"{svc.key}, using the whole address")
+            self._warn(
+                f"nftables data plane: bad persistence_granularity {svc.persistence_granularity} for "
+                f"{svc.key}, using the whole address"
+            )
             return None
 
     def _counter_name(self, sid: int, d: DestKey, what: str) -> str:
         return f"s{sid}_{ipaddress.ip_address(d.addr).packed.hex()}_{d.port}_{what}"
 
-    async def _evictions(self, new: dict[ServiceKey, ServiceEntry], keys: set[ServiceKey]) -> dict[ServiceKey, list[str]]:
+    async def _evictions(
+        self, new: dict[ServiceKey, ServiceEntry], keys: set[ServiceKey]
+    ) -> dict[ServiceKey, list[str]]:
         """Persistence entries pointing at destinations removed from a persistent service."""
         out: dict[ServiceKey, list[str]] = {}
         for key in keys:
@@ -310,8 +322,9 @@ class NftLoadBalancer:
                 continue
             f, t = self._tname(key.family)
             try:
-                data = json.loads(await self._run_out(["-j", "list", "map", f, t,
-                                                       f"svc_{self.names.of(key)}_persist"]))
+                data = json.loads(
+                    await self._run_out(["-j", "list", "map", f, t, f"svc_{self.names.of(key)}_persist"])
+                )
             except (NftError, ValueError):
                 continue
             kind = self._kind(old)
@@ -334,7 +347,7 @@ class NftLoadBalancer:
 
     def _commit(self, new: dict[ServiceKey, ServiceEntry], keys: set[ServiceKey]) -> None:
         for key in keys:
-            f, t = self._tname(key.family)
+            _f, t = self._tname(key.family)
             sid = self.names.of(key)
             for name in [n for n, v in self._ctr_index.items() if v[0] == key]:
                 del self._ctr_index[name]
@@ -351,14 +364,20 @@ class NftLoadBalancer:
                 self._counters.pop(key, None)
 
     # -- rendering -------------------------------------------------------------------------------
-    _BASE = (("prerouting", "nat hook prerouting priority dstnat"), ("output", "nat hook output priority -100"),
-             ("raw", "filter hook prerouting priority raw"), ("route", "filter hook prerouting priority mangle + 10"),
-             ("count", "filter hook prerouting priority dstnat + 10"))
+    _BASE = (
+        ("prerouting", "nat hook prerouting priority dstnat"),
+        ("output", "nat hook output priority -100"),
+        ("raw", "filter hook prerouting priority raw"),
+        ("route", "filter hook prerouting priority mangle + 10"),
+        ("count", "filter hook prerouting priority dstnat + 10"),
+    )
 
     def _base(self, family: int) -> str:
         f, t = self._tname(family)
         chains = "".join(f"  chain {c} {{ type {h}; policy accept; }}\n" for c, h in self._BASE)
-        return f"table {f} {t} {{\n{chains}}}\n" + "".join(f"flush chain {f} {t} {c}\n" for c, _ in self._BASE)
+        return f"table {f} {t} {{\n{chains}}}\n" + "".join(
+            f"flush chain {f} {t} {c}\n" for c, _ in self._BASE
+        )
 
     def _maps(self, fam: int, sid: int, sig: tuple[object, ...]) -> list[str]:
         """Declarations of the service's chains and maps for its shape `sig`."""
@@ -373,17 +392,22 @@ class NftLoadBalancer:
         else:
             pdata, ctype = f"{a} daddr", at
         ct = self.conn_timeouts["udp" if proto is Protocol.UDP else "tcp"]
-        out = [f"add chain {f} {t} {c}" for c in (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est", f"cnt_{sid}")]
+        out = [
+            f"add chain {f} {t} {c}" for c in (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est", f"cnt_{sid}")
+        ]
         out += [
-            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . tcp dport; flags interval; }}",
+            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . tcp dport; "
+            "flags interval; }",
             f"add map {f} {t} svc_{sid}_addrs {{ typeof numgen inc mod 2 : {a} daddr; flags interval; }}",
             f"add map {f} {t} svc_{sid}_slots {{ typeof numgen inc mod 2 : meta mark; flags interval; }}",
-            f"add map {f} {t} svc_{sid}_conns {{ typeof {a} saddr . th sport . {a} daddr . th dport : meta mark; "
-            f"flags dynamic,timeout; timeout {ct}s; size {self.CONNS_SIZE}; }}",
+            f"add map {f} {t} svc_{sid}_conns {{ typeof {a} saddr . th sport . {a} daddr . th dport : "
+            f"meta mark; flags dynamic,timeout; timeout {ct}s; size {self.CONNS_SIZE}; }}",
             f"add map {f} {t} svc_{sid}_persist {{ typeof {a} saddr : {pdata}; flags dynamic,timeout; "
             f"timeout {max(1, int(str(timeout)))}s; size {self.CONNS_SIZE}; }}",
         ]
-        out += [f"add map {f} {t} svc_{sid}_c{w} {{ type {ctype} : counter; }}" for w in ("conn", "in", "out")]
+        out += [
+            f"add map {f} {t} svc_{sid}_c{w} {{ type {ctype} : counter; }}" for w in ("conn", "in", "out")
+        ]
         return out
 
     def _drop(self, fam: int, sid: int) -> list[str]:
@@ -391,8 +415,11 @@ class NftLoadBalancer:
         f, t = self._tname(fam)
         chains = (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est", f"cnt_{sid}")
         maps = ("dests", "addrs", "slots", "conns", "persist", "cconn", "cin", "cout")
-        return ([f"flush chain {f} {t} {c}" for c in chains] + [f"delete chain {f} {t} {c}" for c in chains]
-                + [f"delete map {f} {t} svc_{sid}_{m}" for m in maps])
+        return (
+            [f"flush chain {f} {t} {c}" for c in chains]
+            + [f"delete chain {f} {t} {c}" for c in chains]
+            + [f"delete map {f} {t} svc_{sid}_{m}" for m in maps]
+        )
 
     def render(self, new: dict[ServiceKey, ServiceEntry], changed: set[ServiceKey]) -> str:
         """The nft script for one transaction: dispatch rules + the changed services."""
@@ -434,8 +461,11 @@ class NftLoadBalancer:
                     lines += self._service(fam, sid, new[key])
                 elif key in self._sig:  # the dispatch chains were flushed above: nothing refers to it
                     lines += self._drop(fam, sid)
-                    lines += [f"delete counter {f} {t} {self._counter_name(sid, d, w)}"
-                              for d in sorted(self._counters.get(key, ())) for w in ("conn", "in", "out")]
+                    lines += [
+                        f"delete counter {f} {t} {self._counter_name(sid, d, w)}"
+                        for d in sorted(self._counters.get(key, ()))
+                        for w in ("conn", "in", "out")
+                    ]
                     lines += [f"delete counter {f} {t} s{sid}_{w}" for w in ("conn", "in", "out")]
             lines += dispatch
             if mine:
@@ -451,14 +481,19 @@ class NftLoadBalancer:
             self._warn(f"nftables data plane: real servers of another address family than {key} ignored")
             dests = [d for d in dests if (":" in d.addr) == (fam == 6)]
         if svc.persistence_engine:
-            self._warn(f"nftables data plane: persistence_engine {svc.persistence_engine} not supported "
-                       f"for {key}, ignored")
+            self._warn(
+                f"nftables data plane: persistence_engine {svc.persistence_engine} not supported "
+                f"for {key}, ignored"
+            )
         if svc.scheduler in _RANDOM:
-            self._warn(f"nftables data plane: lb_algo {svc.scheduler} approximated by weighted random "
-                       f"for {key}")
+            self._warn(
+                f"nftables data plane: lb_algo {svc.scheduler} approximated by weighted random for {key}"
+            )
         if key.fwmark and self._kind(entry) is not Forwarding.NAT:
-            self._warn(f"nftables data plane: {key} with lb_kind {self._kind(entry).name} is tracked by "
-                       "conntrack (a fwmark is set after the raw hook)")
+            self._warn(
+                f"nftables data plane: {key} with lb_kind {self._kind(entry).name} is tracked by "
+                "conntrack (a fwmark is set after the raw hook)"
+            )
         sig = self._sig_of(entry)
         old = self._sig.get(key)
         out: list[str] = []
@@ -467,17 +502,28 @@ class NftLoadBalancer:
                 out += self._drop(fam, sid)
             out += self._maps(fam, sid, sig)
         else:
-            out += [f"flush chain {f} {t} {c}" for c in (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est",
-                                                          f"cnt_{sid}")]
-            out += [f"flush map {f} {t} svc_{sid}_{m}" for m in ("dests", "addrs", "slots", "cconn", "cin", "cout")]
+            out += [
+                f"flush chain {f} {t} {c}"
+                for c in (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est", f"cnt_{sid}")
+            ]
+            out += [
+                f"flush map {f} {t} svc_{sid}_{m}"
+                for m in ("dests", "addrs", "slots", "cconn", "cin", "cout")
+            ]
         if self._evict.get(key):
             out.append(f"delete element {f} {t} svc_{sid}_persist {{ {', '.join(self._evict[key])} }}")
         dkeys = {d.key for d in dests}
         out += [f"add counter {f} {t} s{sid}_{w}" for w in ("conn", "in", "out")]
-        out += [f"add counter {f} {t} {self._counter_name(sid, dk, w)}"
-                for dk in sorted(dkeys) for w in ("conn", "in", "out")]
-        out += [f"delete counter {f} {t} {self._counter_name(sid, dk, w)}"
-                for dk in sorted(self._counters.get(key, set()) - set(entry.dests)) for w in ("conn", "in", "out")]
+        out += [
+            f"add counter {f} {t} {self._counter_name(sid, dk, w)}"
+            for dk in sorted(dkeys)
+            for w in ("conn", "in", "out")
+        ]
+        out += [
+            f"delete counter {f} {t} {self._counter_name(sid, dk, w)}"
+            for dk in sorted(self._counters.get(key, set()) - set(entry.dests))
+            for w in ("conn", "in", "out")
+        ]
         if sig[0] is Forwarding.NAT:
             out += self._nat(fam, sid, entry, dests, sig)
         else:
@@ -501,7 +547,9 @@ class NftLoadBalancer:
         out.append(f"add rule {f} {t} {chain} reject")
         return out
 
-    def _nat(self, fam: int, sid: int, entry: ServiceEntry, dests: list[Dest], sig: tuple[object, ...]) -> list[str]:
+    def _nat(
+        self, fam: int, sid: int, entry: ServiceEntry, dests: list[Dest], sig: tuple[object, ...]
+    ) -> list[str]:
         f, t = self._tname(fam)
         a = "ip" if fam == 4 else "ip6"
         svc = entry.service
@@ -533,25 +581,36 @@ class NftLoadBalancer:
                 rng = str(lo) if lo == hi else f"{lo}-{hi}"
                 elems.append(f"{rng} : {d.addr} . {d.port}" if with_port else f"{rng} : {d.addr}")
             out.append(f"add element {f} {t} {mapname} {{ {', '.join(elems)} }}")
-            out.append(f"add rule {f} {t} svc_{sid} {l4}dnat {a} to {self._selector(fam, svc.scheduler, total)} "
-                       f"map @{mapname}")
+            out.append(
+                f"add rule {f} {t} svc_{sid} {l4}dnat {a} to {self._selector(fam, svc.scheduler, total)} "
+                f"map @{mapname}"
+            )
         else:
             out += self._reject(f, t, f"svc_{sid}", key)
         dk = f"{a} daddr . th dport" if with_port else f"{a} daddr"
         sk = f"{a} saddr . th sport" if with_port else f"{a} saddr"
         c = f"cnt_{sid}"
-        out.append(f"add rule {f} {t} {c} ct direction original ct state new counter name s{sid}_conn "
-                   f"counter name {dk} map @svc_{sid}_cconn")
-        out.append(f"add rule {f} {t} {c} ct direction original counter name s{sid}_in "
-                   f"counter name {dk} map @svc_{sid}_cin")
+        out.append(
+            f"add rule {f} {t} {c} ct direction original ct state new counter name s{sid}_conn "
+            f"counter name {dk} map @svc_{sid}_cconn"
+        )
+        out.append(
+            f"add rule {f} {t} {c} ct direction original counter name s{sid}_in "
+            f"counter name {dk} map @svc_{sid}_cin"
+        )
         if persistent:
-            out.append(f"add rule {f} {t} {c} ct direction original update @svc_{sid}_persist {{ {pkey} : {dk} }}")
-        out.append(f"add rule {f} {t} {c} ct direction reply counter name s{sid}_out "
-                   f"counter name {sk} map @svc_{sid}_cout")
+            out.append(
+                f"add rule {f} {t} {c} ct direction original update @svc_{sid}_persist {{ {pkey} : {dk} }}"
+            )
+        out.append(
+            f"add rule {f} {t} {c} ct direction reply counter name s{sid}_out "
+            f"counter name {sk} map @svc_{sid}_cout"
+        )
         return out
 
-    def _routed(self, fam: int, sid: int, entry: ServiceEntry, dests: list[Dest], sig: tuple[object, ...]
-                ) -> list[str]:
+    def _routed(
+        self, fam: int, sid: int, entry: ServiceEntry, dests: list[Dest], sig: tuple[object, ...]
+    ) -> list[str]:
         """DR / TUN: pick a route mark (connection table, persistence, scheduler); see the docstring."""
         f, t = self._tname(fam)
         a = "ip" if fam == 4 else "ip6"
@@ -573,9 +632,13 @@ class NftLoadBalancer:
         look = f"meta mark set {ckey} map @svc_{sid}_conns"
         if key.protocol is Protocol.TCP or key.fwmark:
             fin = self.conn_timeouts["tcpfin"]
-            out.append(f"add rule {f} {t} {s} meta l4proto tcp tcp flags fin,rst {look} "
-                       f"update @svc_{sid}_conns {{ {ckey} timeout {fin}s : meta mark }}{pu} goto {est}")
-        out.append(f"add rule {f} {t} {s} {look} update @svc_{sid}_conns {{ {ckey} : meta mark }}{pu} goto {est}")
+            out.append(
+                f"add rule {f} {t} {s} meta l4proto tcp tcp flags fin,rst {look} "
+                f"update @svc_{sid}_conns {{ {ckey} timeout {fin}s : meta mark }}{pu} goto {est}"
+            )
+        out.append(
+            f"add rule {f} {t} {s} {look} update @svc_{sid}_conns {{ {ckey} : meta mark }}{pu} goto {est}"
+        )
         if persistent:
             out.append(f"add rule {f} {t} {s} meta mark set {pkey} map @svc_{sid}_persist goto {new}")
         runs = slots(svc.scheduler, dests)
@@ -583,14 +646,18 @@ class NftLoadBalancer:
             total = runs[-1][1] + 1
             elems = [f"{lo if lo == hi else f'{lo}-{hi}'} : {marks[d.key]:#x}" for lo, hi, d in runs]
             out.append(f"add element {f} {t} svc_{sid}_slots {{ {', '.join(elems)} }}")
-            out.append(f"add rule {f} {t} {s} meta mark set {self._selector(fam, svc.scheduler, total)} "
-                       f"map @svc_{sid}_slots goto {new}")
+            out.append(
+                f"add rule {f} {t} {s} meta mark set {self._selector(fam, svc.scheduler, total)} "
+                f"map @svc_{sid}_slots goto {new}"
+            )
         else:
             out += self._reject(f, t, s, key)
         if persistent:
             out.append(f"add rule {f} {t} {new}{pu}")
         out.append(f"add rule {f} {t} {new} update @svc_{sid}_conns {{ {ckey} : meta mark }}")
-        out.append(f"add rule {f} {t} {new} counter name s{sid}_conn counter name meta mark map @svc_{sid}_cconn")
+        out.append(
+            f"add rule {f} {t} {new} counter name s{sid}_conn counter name meta mark map @svc_{sid}_cconn"
+        )
         out.append(f"add rule {f} {t} {new} counter name s{sid}_in counter name meta mark map @svc_{sid}_cin")
         out.append(f"add rule {f} {t} {new} accept")
         out.append(f"add rule {f} {t} {est} counter name s{sid}_in counter name meta mark map @svc_{sid}_cin")
@@ -607,17 +674,23 @@ class NftLoadBalancer:
         return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
 
     async def _run(self, script: str) -> None:
-        proc = await asyncio.create_subprocess_exec(*self._cmd(["-f", "-"]), stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *self._cmd(["-f", "-"]),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         _, err = await proc.communicate(script.encode())
         if proc.returncode:
             raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")
 
     async def _run_out(self, args: list[str]) -> str:
-        proc = await asyncio.create_subprocess_exec(*self._cmd(args), stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *self._cmd(args),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, err = await proc.communicate()
         if proc.returncode:
             raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")

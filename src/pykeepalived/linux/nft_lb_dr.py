@@ -100,10 +100,10 @@ class RoutePlumbing:
                 await self._restore_local(fam)
 
     async def close(self) -> None:
-        await self.prune(set())
+        """Close the netlink socket; what is installed stays (`--dont-release-ipvs`)."""
         if self._ipr is not None:
             with contextlib.suppress(Exception):
-                await self._ipr.close()  # type: ignore[no-untyped-call]
+                await self._ipr.close()
             self._ipr = None
 
     # -- kernel objects --------------------------------------------------------------------------
@@ -117,8 +117,11 @@ class RoutePlumbing:
         ipr = await self._conn()
         mark, table, fam = self.mark(key), 0, _family(key.family)
         table = self._table(key)
-        route: dict[str, Any] = {"dst": "default" if key.family == 4 else "::/0", "table": table,
-                                 "family": fam}
+        route: dict[str, Any] = {
+            "dst": "default" if key.family == 4 else "::/0",
+            "table": table,
+            "family": fam,
+        }
         if key.kind is Forwarding.TUN:
             name = self._tun(key)
             with contextlib.suppress(Exception):
@@ -126,16 +129,26 @@ class RoutePlumbing:
             if key.family == 4:
                 await ipr.link("add", ifname=name, kind="ipip", ipip_remote=key.addr, ipip_ttl=64)
             else:
-                await ipr.link("add", ifname=name, kind="ip6tnl", ip6tnl_remote=key.addr,
-                               ip6tnl_proto=IPPROTO_IPV6, ip6tnl_ttl=64)
+                await ipr.link(
+                    "add",
+                    ifname=name,
+                    kind="ip6tnl",
+                    ip6tnl_remote=key.addr,
+                    ip6tnl_proto=IPPROTO_IPV6,
+                    ip6tnl_ttl=64,
+                )
             (idx,) = await ipr.link_lookup(ifname=name)
             await ipr.link("set", index=idx, state="up")
             route["oif"] = idx
         else:
             oif, gateway = await self._path(ipr, key)
             if gateway:
-                log.warning("nftables data plane: DR real server %s is not on a directly connected "
-                            "network (reached via %s)", key.addr, gateway)
+                log.warning(
+                    "nftables data plane: DR real server %s is not on a directly connected "
+                    "network (reached via %s)",
+                    key.addr,
+                    gateway,
+                )
             route["gateway"] = key.addr
             route["oif"] = oif
         try:
@@ -143,10 +156,24 @@ class RoutePlumbing:
         except Exception as exc:
             raise OSError(f"cannot add the route of {key.kind.name} real server {key.addr}: {exc}") from exc
         with contextlib.suppress(Exception):
-            await ipr.rule("del", family=fam, priority=RULE_PREF, fwmark=mark, fwmask=0xFFFFFFFF,
-                           table=table, action="FR_ACT_TO_TBL")
-        await ipr.rule("add", family=fam, priority=RULE_PREF, fwmark=mark, fwmask=0xFFFFFFFF, table=table,
-                       action="FR_ACT_TO_TBL")
+            await ipr.rule(
+                "del",
+                family=fam,
+                priority=RULE_PREF,
+                fwmark=mark,
+                fwmask=0xFFFFFFFF,
+                table=table,
+                action="FR_ACT_TO_TBL",
+            )
+        await ipr.rule(
+            "add",
+            family=fam,
+            priority=RULE_PREF,
+            fwmark=mark,
+            fwmask=0xFFFFFFFF,
+            table=table,
+            action="FR_ACT_TO_TBL",
+        )
 
     async def _path(self, ipr: AsyncIPRoute, key: RouteKey) -> tuple[int, str | None]:
         msgs = await ipr.route("get", dst=key.addr, family=_family(key.family))
@@ -158,11 +185,19 @@ class RoutePlumbing:
         ipr = await self._conn()
         fam = _family(key.family)
         with contextlib.suppress(Exception):
-            await ipr.rule("del", family=fam, priority=RULE_PREF, fwmark=self.mark(key), fwmask=0xFFFFFFFF,
-                           table=self._table(key), action="FR_ACT_TO_TBL")
+            await ipr.rule(
+                "del",
+                family=fam,
+                priority=RULE_PREF,
+                fwmark=self.mark(key),
+                fwmask=0xFFFFFFFF,
+                table=self._table(key),
+                action="FR_ACT_TO_TBL",
+            )
         with contextlib.suppress(Exception):
-            await ipr.route("del", dst="default" if key.family == 4 else "::/0", table=self._table(key),
-                            family=fam)
+            await ipr.route(
+                "del", dst="default" if key.family == 4 else "::/0", table=self._table(key), family=fam
+            )
         if key.kind is Forwarding.TUN:
             with contextlib.suppress(Exception):
                 await ipr.link("del", ifname=self._tun(key))
@@ -179,8 +214,9 @@ class RoutePlumbing:
         if any(r.get("FRA_PRIORITY", 0) == 0 for r in local):
             ipr = await self._conn()
             if not any(r.get("FRA_PRIORITY", 0) == LOCAL_PREF for r in local):
-                await ipr.rule("add", family=_family(fam), priority=LOCAL_PREF, table=255,
-                               action="FR_ACT_TO_TBL")
+                await ipr.rule(
+                    "add", family=_family(fam), priority=LOCAL_PREF, table=255, action="FR_ACT_TO_TBL"
+                )
             await ipr.rule("del", family=_family(fam), priority=0, table=255, action="FR_ACT_TO_TBL")
             self._moved.add(fam)
 
@@ -201,12 +237,19 @@ class RoutePlumbing:
                 table = _rule_table(r)
                 if TABLE_BASE < table <= TABLE_BASE + 0xFFFF:
                     with contextlib.suppress(Exception):
-                        await ipr.rule("del", family=_family(fam), priority=r.get("FRA_PRIORITY", 0),
-                                       fwmark=r.get("FRA_FWMARK"), fwmask=0xFFFFFFFF, table=table,
-                                       action="FR_ACT_TO_TBL")
+                        await ipr.rule(
+                            "del",
+                            family=_family(fam),
+                            priority=r.get("FRA_PRIORITY", 0),
+                            fwmark=r.get("FRA_FWMARK"),
+                            fwmask=0xFFFFFFFF,
+                            table=table,
+                            action="FR_ACT_TO_TBL",
+                        )
                     with contextlib.suppress(Exception):
-                        await ipr.route("del", dst="default" if fam == 4 else "::/0", table=table,
-                                        family=_family(fam))
+                        await ipr.route(
+                            "del", dst="default" if fam == 4 else "::/0", table=table, family=_family(fam)
+                        )
             local = [r for r in rules if _rule_table(r) == 255]
             if local and not any(r.get("FRA_PRIORITY", 0) == 0 for r in local):
                 self._moved.add(fam)
