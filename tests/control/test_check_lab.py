@@ -1,6 +1,6 @@
 """Both children's control sockets, pykeepalivedctl and the metrics endpoints on a real daemon in
 namespaces: a director running a VRRP instance and a virtual server (nftables data plane) in front of
-two nginx real servers (tests/check/netlab.py). Checked: `pykeepalivedctl status` shows the instance
+two nginx real servers (pykeepalived.lab.lb_lab). Checked: `pykeepalivedctl status` shows the instance
 and the virtual server with its real servers, `follow` reports real server and quorum changes, the
 exit status follows the lost quorum, `reload` moves both metrics listeners (the new address serves,
 the old one refuses), and the LVS traffic counters exported after traffic through the VIP."""
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.control import ctl
-from tests.check.netlab import lb_lab
+from pykeepalived.lab import lb_lab
 from tests.check.servers import nginx
 
 pytestmark = [pytest.mark.netns,
@@ -47,7 +47,7 @@ def conf_text(d: Path, port: int) -> str:
     pykeepalived_control_socket {d}/ctl.sock
 }}
 vrrp_instance VI_1 {{
-    interface d0
+    interface eth0
     virtual_router_id 51
     priority 150
     advert_int 1
@@ -134,8 +134,8 @@ def run_ctl(d: Path, *args: str) -> tuple[int, str]:
 
 @pytest.fixture
 def director(tmp_path: Path) -> Iterator[tuple[str, str, Path, Daemon, dict[str, object]]]:
-    with lb_lab(RS, tag="k") as lab:
-        names = {addr: ns for ns, addr in lab.servers.items()}
+    with lb_lab(RS) as lab:
+        names = {addr: h.ns for addr, h in lab.servers.items()}
         servers: dict[str, object] = {}
         daemon = None
         try:
@@ -147,12 +147,12 @@ def director(tmp_path: Path) -> Iterator[tuple[str, str, Path, Daemon, dict[str,
             d = tmp_path / "run"
             d.mkdir()
             (d / "keepalived.conf").write_text(conf_text(d, 9650))
-            daemon = Daemon(lab.director, d)
+            daemon = Daemon(lab.director.ns, d)
             daemon.wait_for("Prometheus metrics on http://127.0.0.1:9651/metrics", 30)
             daemon.wait_for("(VI_1) Entering MASTER STATE", 20)
             for addr in RS:
                 daemon.wait_for(f"TCP connection to [{addr}]:tcp:80 success", 10)
-            yield lab.director, lab.client, d, daemon, servers
+            yield lab.director.ns, lab.client.ns, d, daemon, servers
         finally:
             if daemon is not None:
                 daemon.stop()
