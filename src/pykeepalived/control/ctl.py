@@ -299,10 +299,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         if cmd == "stats" and args.clear and role == "vrrp":
             req["clear"] = True
         replies[role] = ask(paths[role], req, args.timeout)
-        if cmd == "reload" and not replies[role].get("absent"):
+        if cmd == "reload" and replies[role].get("ok"):
             break  # one SIGHUP to the parent reloads both children
     ok = {r: v for r, v in replies.items() if v.get("ok")}
-    failed = {r: v for r, v in replies.items() if not v.get("ok")}
+    failed = {r: v for r, v in replies.items() if not v.get("ok") and not (cmd == "reload" and ok)}
     unreachable = not ok or any(not v.get("absent") for v in failed.values())
     for v in failed.values():
         if not v.get("absent") or not ok:
