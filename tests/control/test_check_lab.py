@@ -236,3 +236,4 @@ def test_lvs_counters_after_traffic(director: tuple[str, str, Path, Daemon, dict
     assert code == ctl.EXIT_OK, text
     (svc,) = json.loads(text)["checker"]["services"]
     assert svc["virtual_server"] == VS and svc["conns"] >= 6
+    assert sorted(r["real_server"] for r in svc["real_servers"]) == [f"[{a}]:tcp:80" for a in RS]

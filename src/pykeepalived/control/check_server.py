@@ -36,6 +36,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.check.model import fmt_addr
 from pykeepalived.control.jsonlines import JsonLinesServer
 from pykeepalived.daemon.log import log
 from pykeepalived.lvs.model import LvsCounters, LvsStats, ServiceKey
@@ -183,7 +184,7 @@ class CheckControlServer(JsonLinesServer):
         rt = self.runtime()
         owner = {k: st.fmt for st in (rt.states if rt is not None else []) for k in st.spec.keys}
         services = [{"virtual_server": owner.get(k, ""), "service": str(k), **_stats(v.total),
-                     "real_servers": [{"real_server": f"[{d.addr}]:{d.port}", **_stats(ds)}
+                     "real_servers": [{"real_server": fmt_addr(d.addr, k.protocol, d.port), **_stats(ds)}
                                       for d, ds in sorted(v.dests.items())]}
                     for k, v in sorted(counters.items(), key=lambda kv: str(kv[0]))]
         return {"ok": True, "role": "checker", "dataplane": self.dataplane(), "services": services,
