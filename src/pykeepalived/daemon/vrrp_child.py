@@ -464,6 +464,7 @@ class VrrpChild:
         added = await self.build(model, only=todo)
         self.model = model
         self.driver.apply(functools.partial(self.engine.start_instances, added))
+        await self.ops.reload(model)
 
     async def shutdown(self) -> None:
         assert self.driver is not None and self.executor is not None
