@@ -4,6 +4,7 @@ resolution, check_*.c epilogs, ipwrapper.c do_vs_notifies / clear_service_rs, sm
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,20 @@ def test_misc_check_first_success_mails() -> None:
     asyncio.run(go())
     assert sent == [CheckerMail(VS, RS1, "UP", "=> MISC CHECK succeeded on service <="),
                     CheckerMail(VS, RS1, "DOWN", "=> MISC CHECK timed out on service <=")]
+
+
+def test_reload_mails_live_servers_it_drops() -> None:
+    sent: list[CheckerMail] = []
+    spec = _vs(quorum=1)  # without checkers: nothing probes from this namespace
+    spec = replace(spec, real_servers=tuple(replace(r, checks=()) for r in spec.real_servers))
+
+    async def go() -> None:
+        rt = CheckerRuntime([spec], None, mail=sent.append, run_script=lambda _: None)
+        await rt.start()
+        sent.clear()
+        await rt.reload([replace(spec, real_servers=spec.real_servers[2:])])
+        await rt.stop()
+
+    asyncio.run(go())
+    assert sent == [CheckerMail(VS, RS1, "DOWN", "=> Removing <="),
+                    CheckerMail(VS, "[192.0.2.12]:tcp:80", "DOWN", "=> Removing <=")]

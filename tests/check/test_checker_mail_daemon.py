@@ -108,8 +108,9 @@ def test_checker_smtp_alerts_end_to_end(tmp_path: Path) -> None:
 
         def start(addr: str) -> None:
             procs[addr] = subprocess.Popen(
-                ["ip", "netns", "exec", names[addr], sys.executable, "-m", "http.server", "80", "--bind", addr,
-                 "--directory", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                ["ip", "netns", "exec", names[addr], sys.executable, "-m", "http.server", "80",
+                 "--bind", addr, "--directory", str(tmp_path)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             wait_port(addr, 80, netns=names[addr])
 
         def kill(addr: str) -> None:
@@ -131,7 +132,8 @@ def test_checker_smtp_alerts_end_to_end(tmp_path: Path) -> None:
             daemon = Daemon(lab.director, d)
             # start-up: the pool is programmed, quorum gained (keepalived's init_service_vs)
             got = mails.wait(1)
-            assert got == [(f"[director] Virtualserver {VS} - UP", "=> Starting with quorum up 3+0=3 <= 3 <=")]
+            assert got == [(f"[director] Virtualserver {VS} - UP",
+                            "=> Starting with quorum up 3+0=3 <= 3 <=")]
             env = mails.all()[0][2]
             assert env["helo"] == "director.example.com" and env["from"] == "lb@example.com"
             assert env["to"] == ["ops@example.com", "noc@example.com"]

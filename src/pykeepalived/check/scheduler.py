@@ -66,7 +66,7 @@ from pykeepalived.check.state import (
 )
 from pykeepalived.lvs.model import LvsCounters, LvsTable, Protocol, ServiceEntry, ServiceKey
 from pykeepalived.lvs.plan import LvsOp, plan
-from pykeepalived.notify.checker_mail import CheckerMail, checker_mail
+from pykeepalived.notify.checker_mail import REMOVING_BODY, CheckerMail, checker_mail
 
 log = logging.getLogger("pykeepalived")
 
@@ -159,8 +159,12 @@ class CheckerRuntime:
     async def reload(self, services: Sequence[VirtualServerSpec]) -> None:
         """Replace the configuration; real servers that stay keep their alive state."""
         old = {(st.spec.key, r.spec.addr, r.spec.port): r for st in self.states for r in st.rs}
+        kept = {(s.key, n.addr, n.port) for s in services for n in s.real_servers}
+        gone = [CheckerMail(st.fmt, r.fmt, "DOWN", REMOVING_BODY) for st in self.states for r in st.rs
+                if r.alive and r.spec.smtp_alert and (st.spec.key, r.spec.addr, r.spec.port) not in kept]
         await self.stop(clear=False)
         self.specs = list(services)
+        self._run_effects(list(gone))  # ipwrapper.c clear_service_rs: a live server dropped by the reload
         self._build()
         for st in self.states:
             for r in st.rs:
