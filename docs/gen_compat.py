@@ -155,7 +155,7 @@ mark(SG, SUPPORTED, "group notify_master notify_backup notify_fault notify_stop 
 mark(SG, SUPPORTED, "track_script track_interface track_file track_process",
      "added to every member (config/to_params.py instance_tracks): unweighted (a failure puts the whole "
      "group in FAULT) unless `sync_group_tracking_weight`, which also keeps the members' own weighted "
-     "trackers (dropped otherwise, interface weights zeroed)")
+     "trackers (otherwise adjusted with keepalived's messages: config/sync_tracking.py)")
 mark(SG, SUPPORTED, "sync_group_tracking_weight",
      "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
 mark(SG, NOT_YET, "track_bfd", "no BFD")
