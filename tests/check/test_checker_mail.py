@@ -81,8 +81,8 @@ def test_bodies_and_subjects() -> None:
     assert checker_body("SSL_GET", True) == "=> CHECK succeed on service <="
     assert checker_body("DNS_CHECK", True) == "=> DNS_CHECK: succeed on service <="
     assert checker_body("PING_CHECK", False) == "=> ICMP CHECK failed on service <="
-    assert checker_body("SMTP_CHECK", False, "Connection timeout to server [192.0.2.11]:tcp:25") == \
-        "=> CHECK failed on service : Connection timeout to server [192.0.2.11]:tcp:25 <="
+    assert checker_body("SMTP_CHECK", False, "SMTP_CHECK Connection timeout to server [192.0.2.11]:25") == \
+        "=> CHECK failed on service : Connection timeout to server [192.0.2.11]:25 <="
     assert checker_body("MISC_CHECK", False, "Misc check for [x] by [y] timed out.") == \
         "=> MISC CHECK timed out on service <="
     assert checker_body("MISC_CHECK", False, "... failed (exited with status 1).") == \
