@@ -27,14 +27,15 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
+from lab_measure import cleanup, master_load  # noqa: E402
 from tests.daemon.node import Node, wait_for  # noqa: E402
 from tests.harness import Capture, vrrp_adverts  # noqa: E402
 from tests.interop.peers import STARTUP, Conf, Inst, measure_takeover, start  # noqa: E402
 
 from pykeepalived.lab import Lab  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 Row = dict[str, Any]
 
 
@@ -54,14 +55,6 @@ def _both(fn: Callable[[str], Any]) -> dict[str, Any]:
     for t in ts:
         t.join()
     return out
-
-
-def _cleanup(nodes: list[Node]) -> None:
-    for n in nodes:
-        try:
-            n.kill()
-        except Exception:
-            pass
 
 
 def _num(v: Any) -> float | None:
@@ -105,7 +98,7 @@ def _same_lab(fn: Callable[[Lab, list[Node], str, int], Any], hosts: list[str]) 
                 t.join()
             return out
     finally:
-        _cleanup(nodes)
+        cleanup(nodes)
 
 
 def _median_takeover(results: list[Any]) -> Any:
@@ -145,82 +138,11 @@ def takeover_rows() -> list[Row]:
 
 
 # ---------------------------------------------------------------------------------------- CPU / memory
-def _pids(n: Node) -> list[int]:
-    pids = []
-    for f in ("parent.pid", "vrrp.pid", "check.pid"):
-        try:
-            pids.append(int((n.dir / f).read_text()))
-        except (OSError, ValueError):
-            pass
-    # plus any other child of the parent (e.g. pykeepalived's helpers)
-    if pids:
-        try:
-            kids = Path(f"/proc/{pids[0]}/task/{pids[0]}/children").read_text().split()
-            pids += [int(k) for k in kids if int(k) not in pids]
-        except OSError:
-            pass
-    return pids
-
-
-def _cpu_ticks(pids: list[int]) -> int:
-    total = 0
-    for p in pids:
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total
-
-
-def _pss_kb(pids: list[int]) -> int:
-    total = 0
-    for p in pids:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def _instances(count: int, advert: str) -> tuple[list[Inst], int]:
-    """`count` instances; up to 254 IPv4 ones on eth0, beyond that IPv6 ones on several interfaces
-    (250 VRIDs each, VIPs from 2001:db8::/32). Returns the instances and the interfaces needed."""
-    v3 = advert != "1"
-    if count <= 254:
-        return [Inst(name=f"VI_{k}", vrid=k, prio=200, advert=advert, version=3 if v3 else None,
-                     vips=(f"203.0.113.{k}/32",)) for k in range(1, count + 1)], 1
-    ifaces = (count + 249) // 250
-    insts = [Inst(name=f"VI_{k}", vrid=k % 250 + 1, prio=200, advert=advert, version=3,
-                  iface=f"eth{k // 250}", vips=(f"2001:db8:a{k // 250}::{k % 250 + 1:x}/128",))
-             for k in range(count)]
-    return insts, ifaces
-
-
 def load(impl: str, count: int, advert: str, window: float = 6.0) -> tuple[float, float]:
     """(CPU % of one core, PSS MB) of a daemon that is master of `count` instances, measured after
-    the delayed GARP/NA burst (garp_master_delay, 5 s) is over."""
-    insts, ifaces = _instances(count, advert)
-    nodes: list[Node] = []
-    try:
-        with Lab(hosts=["n1"]) as lab:
-            for k in range(1, ifaces):
-                extra = ("192.0.2.0/24" if k >= 3 else None)
-                lab.attach(lab["n1"], lab.add_lan(ipv4=extra, ipv6=f"2001:db8:{k + 10}::/64"))
-            n = start(lab, nodes, "n1", impl, Conf(insts))
-            wait_for(lambda: n.logs().count("Entering MASTER STATE") >= count, STARTUP + 4 + count * 0.05,
-                     step=0.25)
-            time.sleep(6.0)
-            pids = _pids(n)
-            c0, t0 = _cpu_ticks(pids), time.monotonic()
-            time.sleep(window)
-            c1, t1 = _cpu_ticks(pids), time.monotonic()
-            pss = _pss_kb(pids)
-            return (c1 - c0) / CLK_TCK / (t1 - t0) * 100, pss / 1024
-    finally:
-        _cleanup(nodes)
+    the delayed GARP/NA burst (garp_master_delay, 5 s)."""
+    cpu, pss, _ = master_load(impl, count, advert, window, start_slack=4, advert_ratio=False)
+    return cpu, pss
 
 
 def load_rows() -> list[Row]:
@@ -254,7 +176,7 @@ def jitter(seconds: float = 10.0) -> dict[str, Any]:
             finally:
                 cap.cleanup()
     finally:
-        _cleanup(nodes)
+        cleanup(nodes)
     out: dict[str, Any] = {}
     for impl, vrid in (("py", 51), ("ka", 52)):
         ts = [s.t for s in seen if s.vrid == vrid]

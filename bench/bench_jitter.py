@@ -14,7 +14,7 @@
   VRRPv3 IPv4 instances at 10 ms and of 1,000 VRRPv3 IPv6 instances (4 interfaces x 250) at 100 ms,
   pykeepalived then keepalived (one after the other: each may need a whole core), with the advert rate
   actually sent (SIGUSR2 stats, sent adverts over the window) against the configured rate.
-Reuses bench_interop's instance builder and /proc readers.
+Measures with bench/lab_measure.py (instance builder, /proc readers), shared with bench_interop.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_interop import CLK_TCK, _cleanup, _cpu_ticks, _instances, _pids, _pss_kb  # noqa: E402
-from tests.daemon.node import Node, wait_for  # noqa: E402
+from lab_measure import cleanup, master_load  # noqa: E402
+from tests.daemon.node import Node  # noqa: E402
 from tests.harness import Capture, vrrp_adverts  # noqa: E402
 from tests.interop.peers import STARTUP, Conf, Inst, start  # noqa: E402
 
@@ -150,7 +150,7 @@ def jitter_phase(lab: Lab, advert: str, loaded: bool) -> tuple[dict[str, Any], f
             if impl in live and "Traceback" in d.logs():
                 out[impl] = RuntimeError(f"{impl} logged a traceback")
     finally:
-        _cleanup(nodes)
+        cleanup(nodes)
         if listener is not None:
             listener.kill()
             listener.wait()
@@ -206,29 +206,9 @@ def jitter_rows() -> list[Row]:
 def load(impl: str, count: int, advert: str, window: float = 6.0) -> tuple[float, float, float]:
     """(CPU % of one core, PSS MB, adverts sent / adverts due) of a daemon that is master of `count`
     instances, measured after the delayed GARP/NA burst (garp_master_delay, 5 s)."""
-    insts, ifaces = _instances(count, advert)
-    nodes: list[Node] = []
-    try:
-        with Lab(hosts=["n1"]) as lab:
-            for k in range(1, ifaces):
-                extra = ("192.0.2.0/24" if k >= 3 else None)
-                lab.attach(lab["n1"], lab.add_lan(ipv4=extra, ipv6=f"2001:db8:{k + 10}::/64"))
-            n = start(lab, nodes, "n1", impl, Conf(insts))
-            wait_for(lambda: n.logs().count("Entering MASTER STATE") >= count, STARTUP + 10 + count * 0.05,
-                     step=0.25)
-            time.sleep(6.0)
-            pids = _pids(n)
-            s0 = sum(v.get("advert_sent", 0) for v in n.stats(10).values())
-            c0, t0 = _cpu_ticks(pids), time.monotonic()
-            time.sleep(window)
-            c1, t1 = _cpu_ticks(pids), time.monotonic()
-            s1 = sum(v.get("advert_sent", 0) for v in n.stats(10).values())
-            pss = _pss_kb(pids)
-            # the stats dumps themselves fall inside the window: a little CPU, no adverts lost
-            due = count * (t1 - t0) / float(advert)
-            return (c1 - c0) / CLK_TCK / (t1 - t0) * 100, pss / 1024, (s1 - s0) / due
-    finally:
-        _cleanup(nodes)
+    cpu, pss, ratio = master_load(impl, count, advert, window, start_slack=10, advert_ratio=True)
+    assert ratio is not None
+    return cpu, pss, ratio
 
 
 def load_rows() -> list[Row]:

@@ -83,9 +83,10 @@ mark(G, PARTIAL, "log_unknown_vrids",
 mark(G, SUPPORTED, "default_interface", "for static_ipaddress entries without `dev`")
 mark(G, SUPPORTED, "router_id notification_email notification_email_from smtp_server smtp_helo_name "
      "smtp_connect_timeout smtp_alert smtp_alert_vrrp",
-     "VRRP instance and sync group transitions are mailed by the VRRP child (daemon/trackers.py "
-     "smtp_alerter)")
-mark(G, NOT_YET, "smtp_alert_checker no_checker_emails", "the checker child sends no mail")
+     "VRRP instance and sync group transitions are mailed by the VRRP child, real and virtual server "
+     "transitions by the checker child (daemon/trackers.py smtp_alerter)")
+mark(G, SUPPORTED, "smtp_alert_checker no_checker_emails",
+     "real/virtual server alerts are mailed by the checker child (notify/checker_mail.py)")
 mark(G, NOT_YET, "no_email_faults", "the alerter supports it but the daemon does not pass it on yet")
 mark(G, SUPPORTED, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script",
      "VRRP lines from the VRRP child; notify_fifo also gets the checker child's `VS`/`RS` lines")
@@ -159,7 +160,7 @@ mark(SG, SUPPORTED, "group notify_master notify_backup notify_fault notify_stop 
 mark(SG, SUPPORTED, "track_script track_interface track_file track_process",
      "added to every member (config/to_params.py instance_tracks): unweighted (a failure puts the whole "
      "group in FAULT) unless `sync_group_tracking_weight`, which also keeps the members' own weighted "
-     "trackers (dropped otherwise, interface weights zeroed)")
+     "trackers (otherwise adjusted with keepalived's messages: config/sync_tracking.py)")
 mark(SG, SUPPORTED, "sync_group_tracking_weight",
      "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
 mark(SG, NOT_YET, "track_bfd", "no BFD")
@@ -188,11 +189,13 @@ mark(VS, NO_EFFECT, "hashed", "no effect in keepalived either")
 mark(VS, SUPPORTED, "ha_suspend",
      "services and checkers follow the VS addresses configured on the host, through address events "
      "(daemon/checker_child.py); per group entry for a virtual_server_group; fwmark services never suspend")
-mark(VS, NOT_YET, "smtp_alert", "the checker child sends no mail")
+mark(VS, SUPPORTED, "smtp_alert", "quorum gained/lost (and omega shutdown) mails; default "
+     "smtp_alert_checker, else smtp_alert, else off")
 mark(VS, NO_EFFECT, "snmp_name", "no SNMP")
 mark(RS, SUPPORTED, "uthreshold lthreshold", NFT_ONLY_IPVS)
 mark(RS, PARTIAL, "lvs_method", "as `lb_kind`")
-mark(RS, NOT_YET, "smtp_alert", "the checker child sends no mail")
+mark(RS, SUPPORTED, "smtp_alert", "a mail per checker up/down with the checker's text; default "
+     "smtp_alert_checker, else smtp_alert, else **on**")
 mark(RS, NO_EFFECT, "snmp_name", "no SNMP")
 mark(RS, NOT_YET, "BFD_CHECK", "no BFD: skipped with a warning")
 S[(RS + " > BFD_CHECK", "*")] = (NOT_YET, "see `BFD_CHECK`")

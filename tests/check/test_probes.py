@@ -166,7 +166,9 @@ def test_smtp_bad_banner() -> None:
         srv = await asyncio.start_server(bad, LO, 0)
         port = srv.sockets[0].getsockname()[1]
         async with srv:
-            return (await probe_smtp(tgt(port), 2, "x")).ok
+            res = await probe_smtp(tgt(port), 2, "x")
+            assert res.reason == f"SMTP_CHECK Bad greeting banner from server [{LO}]:{port}"  # keepalived's
+            return res.ok
 
     assert run(go()) is False
 

@@ -87,7 +87,9 @@ def dest_addrs(st: VirtualServerState) -> dict[str, int]:
 def test_quorum_lost_sorry_server_takes_over_and_gives_back() -> None:
     sorry = RealServerSpec(addr="192.0.2.20", port=80)
     st = VirtualServerState(vs_spec(quorum=2, sorry_server=sorry))
-    assert st.start() == []
+    # keepalived's init_service_vs: quorum starts down and is gained as the pool is programmed
+    assert st.start() == [LogLine("Gained quorum 2+0=2 <= 3 for VS [203.0.113.10]:tcp:80"),
+                          FifoLine("VS [203.0.113.10]:tcp:80 UP")]
     assert dest_addrs(st) == {"192.0.2.11": 1, "192.0.2.12": 1, "192.0.2.13": 1}
     fx = st.checker_result(0, 0, False)
     assert texts(fx)[0] == "Removing service [192.0.2.11]:tcp:80 from VS [203.0.113.10]:tcp:80"
@@ -151,7 +153,9 @@ def test_alpha_start_quorum_down_with_sorry() -> None:
     sorry = RealServerSpec(addr="192.0.2.20", port=80)
     st = VirtualServerState(vs_spec(sorry_server=sorry, alpha=True), start_down={0: {0}, 1: {0}, 2: {0}})
     fx = st.start()
-    assert texts(fx)[0] == "Starting with quorum down for VS [203.0.113.10]:tcp:80"
+    assert texts(fx)[:2] == ["Starting with quorum down 1-0=1 > 0 for VS [203.0.113.10]:tcp:80",
+                             "Adding sorry server [192.0.2.20]:tcp:80 to VS [203.0.113.10]:tcp:80"]
+    assert fx[-1] == FifoLine("VS [203.0.113.10]:tcp:80 DOWN")
     assert dest_addrs(st) == {"192.0.2.20": 1}
 
 

@@ -46,6 +46,7 @@ from pykeepalived.check.model import (
 from pykeepalived.config import model_lvs as C
 from pykeepalived.config.model import Model, TrackFile
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
+from pykeepalived.notify.checker_mail import smtp_alert_flag
 
 SCHED_FLAGS = frozenset({"ops", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port",
                          "mh-fallback"})
@@ -293,7 +294,8 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
             timing=TimingOpts(retry=r.retry, delay_before_retry=_s(r.delay_before_retry_us),
                               warmup=_s(r.warmup_us), delay_loop=_s(r.delay_loop_us), alpha=r.alpha,
                               connect_timeout=_s(r.connect_timeout_us)),
-            checks=tuple(checks)))
+            checks=tuple(checks),
+            smtp_alert=smtp_alert_flag(r.smtp_alert, g.smtp_alert_checker, g.smtp_alert, True)))
     total = sum(r.weight for r in rss)
     quorum, hysteresis = vs.quorum, vs.hysteresis
     if quorum > total:
@@ -329,7 +331,8 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
         timing=TimingOpts(retry=vs.retry, delay_before_retry=_s(vs.delay_before_retry_us),
                           warmup=_s(vs.warmup_us), delay_loop=_s(vs.delay_loop_us),
                           connect_timeout=_s(vs.connect_timeout_us)),
-        real_servers=tuple(rss))
+        real_servers=tuple(rss),
+        smtp_alert=smtp_alert_flag(vs.smtp_alert, g.smtp_alert_checker, g.smtp_alert, False))
 
 
 def services_from_model(model: Model) -> Mapped:

@@ -162,6 +162,7 @@ class RealServerSpec:
     virtualhost: str | None = None
     timing: TimingOpts = TimingOpts()
     checks: tuple[CheckSpec, ...] = ()
+    smtp_alert: bool = False  # resolved (notify/checker_mail.py smtp_alert_flag)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -188,6 +189,7 @@ class VirtualServerSpec:
     virtualhost: str | None = None
     timing: TimingOpts = TimingOpts()
     real_servers: tuple[RealServerSpec, ...] = field(default_factory=tuple)
+    smtp_alert: bool = False  # resolved (notify/checker_mail.py smtp_alert_flag)
 
     @property
     def protocol(self) -> Protocol:

@@ -15,7 +15,9 @@ ha_suspend programs only the services whose address is local, and its checkers w
 (keepalived suspends the checkers of a VS whose address is not configured; fwmark services are never
 suspended).
 Scripts (notify_up/down, quorum_up/down) run detached (through the `run_script` callback when the
-daemon gives one); FIFO lines go to the `fifo` callback.
+daemon gives one); FIFO lines go to the `fifo` callback, smtp_alert mails (notify/checker_mail.py: a
+checker's change of state, decided here where the checker kind and failure reason are known, and the
+state machines' quorum mails) to the `mail` callback.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ from pykeepalived.check.state import (
 )
 from pykeepalived.lvs.model import LvsCounters, LvsTable, Protocol, ServiceEntry, ServiceKey
 from pykeepalived.lvs.plan import LvsOp, plan
+from pykeepalived.notify.checker_mail import REMOVING_BODY, CheckerMail, checker_mail
 
 log = logging.getLogger("pykeepalived")
 
@@ -99,11 +102,14 @@ class CheckerRuntime:
                  fifo: Callable[[str], None] | None = None, rng: random.Random | None = None,
                  logger: logging.Logger | None = None,
                  run_script: Callable[[str], None] | None = None,
-                 local_addrs: Iterable[str] | None = None) -> None:
+                 local_addrs: Iterable[str] | None = None,
+                 mail: Callable[[CheckerMail], None] | None = None, no_checker_emails: bool = False) -> None:
         self.specs = list(services)
         self.backend = backend
         self.fifo = fifo
         self.run_script = run_script  # the daemon's notify runner; default: a plain subprocess
+        self.mail = mail  # smtp_alert sender (the daemon's); None: no mail
+        self.no_checker_emails = no_checker_emails
         self.rng = rng or random.Random()
         self.log = logger or log
         self.states: list[VirtualServerState] = []
@@ -156,8 +162,12 @@ class CheckerRuntime:
     async def reload(self, services: Sequence[VirtualServerSpec]) -> None:
         """Replace the configuration; real servers that stay keep their alive state."""
         old = {(st.spec.key, r.spec.addr, r.spec.port): r for st in self.states for r in st.rs}
+        kept = {(s.key, n.addr, n.port) for s in services for n in s.real_servers}
+        gone = [CheckerMail(st.fmt, r.fmt, "DOWN", REMOVING_BODY) for st in self.states for r in st.rs
+                if r.alive and r.spec.smtp_alert and (st.spec.key, r.spec.addr, r.spec.port) not in kept]
         await self.stop(clear=False)
         self.specs = list(services)
+        self._run_effects(list(gone))  # ipwrapper.c clear_service_rs: a live server dropped by the reload
         self._build()
         for st in self.states:
             for r in st.rs:
@@ -280,13 +290,21 @@ class CheckerRuntime:
         if isinstance(c.spec, FileCheckSpec):
             return self._feed_file(c, res)
         reason = res.reason if c.spec.kind != "MISC_CHECK" or c.spec.log_all_failures else None
+        was_up = c.state.is_up
         v = c.state.result(res.ok, reason)
         fx: list[Effect] = list(v.log)
         st = self.states[c.vs]
         if res.ok and res.weight is not None and isinstance(c.spec, MiscCheckSpec):
             fx += st.set_weight_delta(c.rs, c.cid, res.weight - c.rs_spec.weight)
         if v.report is not None:
+            r = st.rs[c.rs]
+            was_alive = r.alive
             fx += st.checker_result(c.rs, c.cid, v.report)
+            m = checker_mail(c.state.kind, st.fmt, r.fmt, checker_was_up=was_up, up=v.report,
+                             rs_was_alive=was_alive, rs_alive=r.alive, smtp_alert=c.rs_spec.smtp_alert,
+                             no_checker_emails=self.no_checker_emails, reason=res.reason)
+            if m is not None:
+                fx.append(m)
         self._run_effects(fx)
         return v.delay
 
@@ -318,6 +336,8 @@ class CheckerRuntime:
                 case FifoLine(text=text):
                     if self.fifo:
                         self.fifo(text)
+                case CheckerMail() if self.mail is not None:
+                    self.mail(e)
         if fx:
             self._dirty.set()
 

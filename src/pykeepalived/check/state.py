@@ -15,8 +15,9 @@ sorry server is configured, the sorry server replaces the live servers in the po
 the state into the LVS service entry the data plane should hold (lvs/plan.py makes the diff), and
 `desired_table()` into one entry per service of a virtual_server_group.
 
-Every input returns a list of effects (log lines, scripts to run, notify-FIFO lines) in keepalived's
-order. No I/O here: this module must not import socket, asyncio, subprocess, time, os or pyroute2.
+Every input returns a list of effects (log lines, scripts to run, notify-FIFO lines, smtp_alert mails
+about the virtual server: notify/checker_mail.py) in keepalived's order. No I/O here: this module must
+not import socket, asyncio, subprocess, time, os or pyroute2.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from pykeepalived.check.model import CheckSpec, RealServerSpec, Timing, VirtualServerSpec, fmt_addr
 from pykeepalived.lvs.model import Dest, Forwarding, Service, ServiceEntry, ServiceKey, make_entry
+from pykeepalived.notify.checker_mail import SHUTDOWN_BODY, CheckerMail, quorum_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +47,7 @@ class FifoLine:
     text: str
 
 
-Effect = LogLine | RunScript | FifoLine
+Effect = LogLine | RunScript | FifoLine | CheckerMail  # CheckerMail: an smtp_alert to send
 
 # keepalived's per-checker success / failure texts (check_*.c)
 _UP_TEXT = {
@@ -192,14 +194,23 @@ class VirtualServerState:
 
     # -- inputs ----------------------------------------------------------------------------------
     def start(self) -> list[Effect]:
-        """Initial quorum evaluation (servers starting down under alpha may leave quorum lost)."""
+        """Initial quorum evaluation, as keepalived's init_service_vs → update_quorum_state(init): quorum
+        starts down (no server is alive before the pool is programmed) and is gained at once when the
+        live weight reaches quorum + hysteresis; otherwise only a sorry server makes it visible."""
         fx: list[Effect] = []
+        s = self.spec
         total = self.weight_sum()
-        _, down = self._thresholds()
-        if total == 0 or total < down:
-            self.quorum_up = False
-            fx.append(LogLine(f"Starting with quorum down for VS {self.fmt}"))
+        up_t = s.quorum + s.hysteresis
+        self.quorum_up = False
+        if total >= up_t:
+            self.quorum_up = True
+            fx.append(LogLine(f"Gained quorum {s.quorum}+{s.hysteresis}={up_t} <= {total} for VS {self.fmt}"))
+            self._vs_notifies(fx, up_t, total, init=True)
+        elif s.sorry_server is not None:
+            fx.append(LogLine(f"Starting with quorum down {s.quorum}-{s.hysteresis}={up_t} > {total} "
+                              f"for VS {self.fmt}"))
             self._quorum_lost_actions(fx, initial=True)
+            self._vs_notifies(fx, up_t, total, init=True)
         return fx
 
     def checker_result(self, rs_index: int, checker_id: int, up: bool) -> list[Effect]:
@@ -243,10 +254,14 @@ class VirtualServerState:
                     fx.append(LogLine(f"Executing [{r.spec.notify_down}] for service {r.fmt} "
                                       f"in VS {self.fmt}"))
                     fx.append(RunScript(r.spec.notify_down))
+                if self.spec.omega and r.spec.smtp_alert:
+                    fx.append(CheckerMail(self.fmt, r.fmt, "DOWN", SHUTDOWN_BODY))
                 r.alive = False
         if self.spec.omega and self.quorum_up and self.spec.quorum_down:
             fx.append(LogLine(f"Executing [{self.spec.quorum_down}] for VS {self.fmt}"))
             fx.append(RunScript(self.spec.quorum_down))
+        if self.spec.omega and self.spec.smtp_alert:
+            fx.append(CheckerMail(self.fmt, None, "DOWN", SHUTDOWN_BODY))
         self.quorum_up = False
         return fx
 
@@ -278,18 +293,25 @@ class VirtualServerState:
                 fx.append(LogLine(f"{verb} sorry server {self.sorry_fmt} from VS {self.fmt}"))
                 self.sorry_alive = False
                 fx.append(LogLine(f"Adding alive servers to the pool for VS {self.fmt}"))
-            if s.quorum_up:
-                fx.append(LogLine(f"Executing [{s.quorum_up}] for VS {self.fmt}"))
-                fx.append(RunScript(s.quorum_up))
-            fx.append(FifoLine(f"VS {self.fmt} UP"))
+            self._vs_notifies(fx, up_t, total)
         elif self.quorum_up and (total == 0 or total < down_t):
             self.quorum_up = False
             fx.append(LogLine(f"Lost quorum {s.quorum}-{s.hysteresis}={down_t} > {total} for VS {self.fmt}"))
-            if s.quorum_down:
-                fx.append(LogLine(f"Executing [{s.quorum_down}] for VS {self.fmt}"))
-                fx.append(RunScript(s.quorum_down))
             self._quorum_lost_actions(fx)
-            fx.append(FifoLine(f"VS {self.fmt} DOWN"))
+            self._vs_notifies(fx, down_t, total)
+
+    def _vs_notifies(self, fx: list[Effect], threshold: int, total: int, init: bool = False) -> None:
+        """ipwrapper.c do_vs_notifies: quorum_up/quorum_down, the FIFO line, the smtp_alert."""
+        s = self.spec
+        state = "UP" if self.quorum_up else "DOWN"
+        script = s.quorum_up if self.quorum_up else s.quorum_down
+        if script:
+            fx.append(LogLine(f"Executing [{script}] for VS {self.fmt}"))
+            fx.append(RunScript(script))
+        fx.append(FifoLine(f"VS {self.fmt} {state}"))
+        if s.smtp_alert:
+            fx.append(CheckerMail(self.fmt, None, state, quorum_body(
+                self.quorum_up, init, s.quorum, s.hysteresis, threshold, total)))
 
     def _quorum_lost_actions(self, fx: list[Effect], initial: bool = False) -> None:
         s = self.spec

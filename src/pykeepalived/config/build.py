@@ -653,6 +653,7 @@ class Builder:
         by_name = {i.name: k for k, i in enumerate(self.instances)}
         for k, inst in enumerate(self.instances):
             keep: list[Track] = []
+            seen: set[tuple[str, str]] = set()
             for t in inst.tracks:
                 if t.kind == "script" and t.name not in scripts:
                     rep.error(t.loc, f"({inst.name}) track script {t.name} not found, ignoring...")
@@ -666,11 +667,15 @@ class Builder:
                 if t.kind == "bfd" and ("bfd_instance", t.name) not in named:
                     rep.error(t.loc, f"({inst.name}) BFD instance {t.name} not found, ignoring...")
                     continue
+                if _duplicate_track(inst.name, t, seen, rep):
+                    continue
                 keep.append(t)
             if len(keep) != len(inst.tracks):
                 self.instances[k] = replace(inst, tracks=tuple(keep))
         groups: list[SyncGroup] = []
         for g in self.groups:
+            seen = set()
+            g = replace(g, tracks=tuple(t for t in g.tracks if not _duplicate_track(g.name, t, seen, rep)))
             members = tuple(m for m in g.members if m in by_name)
             for m in g.members:
                 if m not in by_name:
@@ -694,6 +699,16 @@ class Builder:
 
 
 _TRACK_ORDER = {"interface": 0, "script": 1, "file": 2, "process": 3, "bfd": 4}
+
+
+def _duplicate_track(owner: str, t: Track, seen: set[tuple[str, str]], rep: Reporter) -> bool:
+    """A second track_* entry for the same object is ignored, the first kept (vrrp_track.c alloc_track_*,
+    track_file.c)."""
+    if (t.kind, t.name) in seen:
+        rep.error(t.loc, f"({owner}) duplicate track_{t.kind} {t.name} - ignoring")
+        return True
+    seen.add((t.kind, t.name))
+    return False
 
 
 def _canon_tracks(tracks: list[Track]) -> tuple[Track, ...]:

@@ -18,6 +18,7 @@ from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, e
 from pykeepalived.config.dump import dump_model
 from pykeepalived.config.load import load_config
 from pykeepalived.config.model import MiscCheck, Model
+from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.options import Options
 
 
@@ -97,6 +98,7 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         pass
     elif model.vrrp_instances:
         _vrrp_script_security(model, rep)
+        rep.diags += tracking_diagnostics(model)  # vrrp_complete_init, after the script security check
     _checker_script_security(model, rep)
 
 

@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-from pykeepalived.config.model import Model, SyncGroup, Track, VrrpInstance
+from pykeepalived.config.model import Model, VrrpInstance
+from pykeepalived.config.sync_tracking import (
+    member_tracks,
+    resolve_track,
+    sync_group_of,
+    track_defaults,
+    tracking_weight,
+)
 from pykeepalived.vrrp.params import SEC, AuthType, ChecksumMode, InstanceParams, TrackWeight, UnicastPeer
-
-
-def _track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
-    """A track_* entry without a weight takes the tracked object's own weight/reverse."""
-    d: dict[tuple[str, str], tuple[int, bool]] = {("script", s.name): (s.weight, s.reverse)
-                                                  for s in model.vrrp_scripts}
-    d.update({("file", f.name): (f.weight, f.reverse) for f in model.track_files})
-    d.update({("process", p.name): (p.weight, p.reverse) for p in model.track_processes})
-    return d
-
-
-def _resolve(t: Track, defaults: dict[tuple[str, str], tuple[int, bool]]) -> TrackWeight:
-    w, rev = t.weight, t.reverse
-    if w is None and (t.kind, t.name) in defaults:
-        w, dflt_rev = defaults[(t.kind, t.name)]
-        rev = dflt_rev if rev is None else rev
-    return TrackWeight(t.kind, t.name, w or 0, bool(rev))
-
-
-def sync_group_of(model: Model, i: VrrpInstance) -> SyncGroup | None:
-    return next((g for g in model.sync_groups if g.name == i.sync_group), None)
-
-
-def tracking_weight(g: SyncGroup) -> bool:
-    """`sync_group_tracking_weight` (or the deprecated `global_tracking`) on the group."""
-    return any(kw in ("sync_group_tracking_weight", "global_tracking") for kw, _ in g.options)
 
 
 def track_group_interfaces(model: Model, name: str) -> list[str]:
@@ -56,25 +37,21 @@ def instance_tracks(model: Model, i: VrrpInstance) -> tuple[TrackWeight, ...]:
     sync_group_tracking_init / static_track_group_init, keepalived.md §1.3, §1.9).
 
     A sync-group member keeps weighted trackers of its own only with `sync_group_tracking_weight`
-    (keepalived drops weighted scripts/files/processes and zeroes interface weights); the group's
+    (keepalived drops weighted scripts/files/bfds and zeroes interface weights; an address owner drops
+    weighted interfaces too: config/sync_tracking.py); the group's
     trackers reach every member, weighted only with `sync_group_tracking_weight`, else unweighted
     (a failure puts the member, and so the whole group, in FAULT). Where instance and group track
     the same object, the group's weight wins unless the instance's entry is unweighted."""
-    defaults = _track_defaults(model)
+    defaults = track_defaults(model)
     g = sync_group_of(model, i)
     weighted = g is None or tracking_weight(g)
     owner = i.priority == 255 or (g is not None and any(
         m.priority == 255 for m in model.vrrp_instances if m.name in g.members))
     tracks: dict[tuple[str, str], TrackWeight] = {}
-    for t in i.tracks:
-        tw = _resolve(t, defaults)
-        if not weighted and tw.weight:
-            if tw.kind != "interface":
-                continue
-            tw = TrackWeight(tw.kind, tw.name, 0, False)
+    for tw in member_tracks(model, i, defaults)[0]:  # config/sync_tracking.py: what keepalived keeps
         tracks.setdefault((tw.kind, tw.name), tw)
     for t in g.tracks if g is not None else ():
-        tw = _resolve(t, defaults)
+        tw = resolve_track(t, defaults)
         if not weighted or owner:
             tw = TrackWeight(tw.kind, tw.name, 0, False)
         old = tracks.get((tw.kind, tw.name))

@@ -13,6 +13,7 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - notify_up/notify_down and quorum_up/quorum_down run through the notify machinery (ScriptCommand with
   keepalived's quoting, script_user and security checks, each in its own process group, not waited);
 - LVS FIFO lines (`VS ... UP|DOWN`, `RS ... ... UP|DOWN`) go to notify_fifo and lvs_notify_fifo;
+- smtp_alert mails (notify/checker_mail.py) go through the VRRP child's SMTP client (notify/smtp.py);
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
   (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
@@ -43,13 +44,14 @@ from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
-from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
+from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
 from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.lvs.plan import plan
+from pykeepalived.notify.checker_mail import CheckerMailer
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
 from pykeepalived.track.command import ChildSet, ScriptCommand
@@ -90,6 +92,10 @@ def fifo_writer(fifos: FifoSet) -> Any:
     return write
 
 
+def no_checker_emails(g: GlobalDefs) -> bool:
+    return bool(dict(g.options).get("no_checker_emails", False))
+
+
 async def local_addresses() -> set[str]:
     """Every address configured on the host (this network namespace)."""
     async with AsyncIPRoute() as ipr:
@@ -111,6 +117,7 @@ class CheckerChild:
         self.fifos: FifoSet | None = None
         self.plane = CheckerPlane(self)
         self.addr_watch: asyncio.Task[None] | None = None
+        self.mailer = CheckerMailer(None)  # smtp_alert (notify/checker_mail.py)
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -223,8 +230,11 @@ class CheckerChild:
             await self.backend.apply(plan({}, await self.backend.dump()))
         self.fifos = fifo_specs(g, ScriptResolver(self.model))
         await self.fifos.open()
+        self.mailer.alerter = smtp_alerter(self.model)
         self.rt = CheckerRuntime(self.mapped.services, self.backend,
-                                 fifo=self.plane.tee(fifo_writer(self.fifos)), run_script=self.run_script)
+                                 fifo=self.plane.tee(fifo_writer(self.fifos)),
+                                 run_script=self.run_script, mail=self.mailer,
+                                 no_checker_emails=no_checker_emails(g))
         await self.watch_addresses()
         await self.rt.start()
         await self.plane.start(self.model)
@@ -241,6 +251,8 @@ class CheckerChild:
         assert self.rt is not None
         self._resolve_scripts(model, mapped)
         self.model, self.mapped = model, mapped
+        self.mailer.alerter = smtp_alerter(model)
+        self.rt.no_checker_emails = no_checker_emails(model.global_defs)
         await self.rt.reload(mapped.services)
         await self.watch_addresses()
         await self.plane.reload(model)
@@ -278,6 +290,7 @@ class CheckerChild:
         if release and isinstance(self.backend, NftLoadBalancer):
             await self.backend.flush()
         await self.children.wait_all(SCRIPT_STOP_WAIT_S)  # omega notify_down / quorum_down
+        await self.mailer.drain(SCRIPT_STOP_WAIT_S)  # omega smtp_alerts
         if self.fifos is not None:
             self.fifos.close()
         close = getattr(self.backend, "close", None)

@@ -25,6 +25,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import Model
 from pykeepalived.config.model import VrrpInstance as ConfInstance
+from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
@@ -344,7 +345,7 @@ class VrrpChild:
         loop = asyncio.get_running_loop()
         self._install_signals(loop)
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
-        self.log_diagnostics(diags)
+        self.log_diagnostics([*diags, *tracking_diagnostics(model)])
         self.model = model
         self.ipr = AsyncIPRoute()
         log.log(DETAIL, "Registering Kernel netlink reflector")
@@ -431,7 +432,7 @@ class VrrpChild:
         FAULT or DELETED); new or changed ones start as at boot. A broken file changes nothing."""
         log.info("Reloading")
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
-        if self.log_diagnostics(diags):
+        if self.log_diagnostics([*diags, *tracking_diagnostics(model)]):
             log.error("Configuration has errors - keeping the running configuration")
             return
         old = self.model
