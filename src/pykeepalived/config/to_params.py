@@ -12,7 +12,21 @@ def _track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
                                                   for s in model.vrrp_scripts}
     d.update({("file", f.name): (f.weight, f.reverse) for f in model.track_files})
     d.update({("process", p.name): (p.weight, p.reverse) for p in model.track_processes})
+    d.update({("bfd", nb.name): bfd_weight(nb.options)
+              for nb in model.named_blocks if nb.kind == "bfd_instance"})
     return d
+
+
+def bfd_weight(options: tuple[tuple[str, object], ...]) -> tuple[int, bool]:
+    """A bfd_instance's `weight N [reverse]`: the default for track_bfd (keepalived bfd_parser.c)."""
+    words = dict(options).get("weight")
+    if not isinstance(words, tuple) or not words:
+        return 0, False
+    try:
+        w = int(str(words[0]))
+    except ValueError:
+        return 0, False
+    return (w if -253 <= w <= 253 else 0), "reverse" in words[1:]
 
 
 def _resolve(t: Track, defaults: dict[tuple[str, str], tuple[int, bool]]) -> TrackWeight:

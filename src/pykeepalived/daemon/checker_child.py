@@ -38,6 +38,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
@@ -113,6 +114,7 @@ class CheckerChild:
         self.fifos: FifoSet | None = None
         self.metrics: MetricsServer | None = None
         self.addr_watch: asyncio.Task[None] | None = None
+        self.bfd_reader: BfdEventReader | None = None
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -229,9 +231,17 @@ class CheckerChild:
                                  run_script=self.run_script)
         await self.watch_addresses()
         await self.rt.start()
+        self.start_bfd()
         await self.start_metrics(g)
         child_ready("checker")
         return await serve_until_stopped(self)
+
+    def start_bfd(self) -> None:
+        """BFD_CHECK: follow the BFD child's events on the pipe the parent gave us (bfd_events.py)."""
+        log.info("Activating BFD healthchecker")
+        rt = self.rt
+        assert rt is not None
+        self.bfd_reader = start_reader(lambda ev: rt.bfd_event(ev.name, ev.up))
 
     async def start_metrics(self, g: GlobalDefs) -> None:
         """Serve CheckerCollector on the metrics address, port + 1, when metrics are enabled."""
@@ -299,6 +309,8 @@ class CheckerChild:
         if self.addr_watch is not None:
             self.addr_watch.cancel()
             await asyncio.gather(self.addr_watch, return_exceptions=True)
+        if self.bfd_reader is not None:
+            self.bfd_reader.stop()
         release = not self.opts.dont_release_ipvs
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
@@ -26,6 +27,9 @@ def roles_for(model: Model, opts: Options) -> list[str]:
         roles.append("vrrp")
     if not opts.vrrp_only and (model.virtual_servers or opts.all_children):
         roles.append("checker")
+    has_bfd = any(nb.kind == "bfd_instance" for nb in model.named_blocks)
+    if not opts.no_bfd and (has_bfd or opts.all_children):
+        roles.append("bfd")
     return roles
 
 
@@ -72,6 +76,12 @@ def run(opts: Options) -> int:
         from pykeepalived.daemon.checker_child import run_checker_child
 
         return run_checker_child(opts)
+    if opts.child == "bfd":  # daemon/bfd_child.py: the BFD sessions
+        import importlib
+
+        run_bfd_child: Callable[[Options], int] = importlib.import_module(
+            "pykeepalived.daemon.bfd_child").run_bfd_child
+        return run_bfd_child(opts)
     log = setup_logging(opts, "parent")
     if not os.path.exists(opts.conf_file):
         log.error("Configuration file '%s' does not exist", opts.conf_file)

@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable
 
 RUN_DIR = "/run"
-DEFAULTS = {"parent": "keepalived.pid", "vrrp": "vrrp.pid", "checker": "checkers.pid"}
+DEFAULTS = {"parent": "keepalived.pid", "vrrp": "vrrp.pid", "checker": "checkers.pid", "bfd": "bfd.pid"}
 
 
 class AlreadyRunning(Exception):
