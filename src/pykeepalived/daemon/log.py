@@ -24,8 +24,9 @@ from pykeepalived.options import Options
 DETAIL = 15
 logging.addLevelName(DETAIL, "DETAIL")
 
-IDENTS = {"parent": "Keepalived", "vrrp": "Keepalived_vrrp", "checker": "Keepalived_healthcheckers"}
-FILE_SUFFIX = {"parent": "", "vrrp": "_vrrp", "checker": "_check"}
+IDENTS = {"parent": "Keepalived", "vrrp": "Keepalived_vrrp", "checker": "Keepalived_healthcheckers",
+          "bfd": "Keepalived_bfd"}
+FILE_SUFFIX = {"parent": "", "vrrp": "_vrrp", "checker": "_check", "bfd": "_bfd"}
 
 _FACILITIES = {
     "daemon": logging.handlers.SysLogHandler.LOG_DAEMON,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
@@ -76,11 +75,9 @@ def run(opts: Options) -> int:
         from pykeepalived.daemon.checker_child import run_checker_child
 
         return run_checker_child(opts)
-    if opts.child == "bfd":  # daemon/bfd_child.py: the BFD sessions
-        import importlib
+    if opts.child == "bfd":
+        from pykeepalived.daemon.bfd_child import run_bfd_child
 
-        run_bfd_child: Callable[[Options], int] = importlib.import_module(
-            "pykeepalived.daemon.bfd_child").run_bfd_child
         return run_bfd_child(opts)
     log = setup_logging(opts, "parent")
     if not os.path.exists(opts.conf_file):
