@@ -130,3 +130,61 @@ def test_bfd_check_follows_the_pipe(tmp_path: Path) -> None:
             os.close(w)
             proc.terminate()
             proc.wait(15)
+
+
+def test_bfd_check_end_to_end_with_keepalived_peer(tmp_path: Path) -> None:
+    """The whole daemon (-C: checker and BFD children) on the director, keepalived 2.2.7's BFD child on
+    real server RS1: when RS1's link goes down its session times out and RS1 leaves the nftables table;
+    when it comes back, so does RS1. `-b` names the BFD child's pid file."""
+    fast = "    min_rx 100\n    min_tx 100\n    multiplier 3\n"
+    with lb_lab([RS1, RS2], tag="be") as lab:
+        rs_ns = {addr: ns for ns, addr in lab.servers.items()}
+        peer_dir = tmp_path / "peer"
+        peer_dir.mkdir()
+        pconf = peer_dir / "keepalived.conf"
+        pconf.write_text(f"bfd_instance DIR {{\n    neighbor_ip 192.0.2.1\n{fast}}}\n")
+        peer = subprocess.Popen(
+            ["ip", "netns", "exec", rs_ns[RS1], "keepalived", "-n", "-l", "-f", str(pconf),
+             "-p", str(peer_dir / "p.pid"), "-b", str(peer_dir / "bfd.pid"), "-r", str(peer_dir / "v.pid"),
+             "-c", str(peer_dir / "c.pid")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        conf = conf_text().replace(f"bfd_instance B1 {{\n    neighbor_ip {RS1}\n",
+                                   f"bfd_instance B1 {{\n    neighbor_ip {RS1}\n{fast}")
+        conf = conf.replace("            name B2\n            alpha\n", "            name B2\n")
+        (tmp_path / "keepalived.conf").write_text(conf)
+        env = dict(os.environ, TMPDIR=str(tmp_path))
+        d = tmp_path
+        proc = subprocess.Popen(
+            ["ip", "netns", "exec", lab.director, sys.executable, "-m", "pykeepalived", "-n", "-l", "-D",
+             "-C", "-f", str(d / "keepalived.conf"), "-p", str(d / "p.pid"), "-c", str(d / "c.pid"),
+             "-r", str(d / "v.pid"), "-b", str(d / "bfd.pid")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        log = LogReader(proc)
+        try:
+            log.wait_for("Starting BFD child process", 20)
+            log.wait_for(f"BFD check of [B1] RS([{RS1}]:tcp:80) is UP", 20)
+            # B2 has no peer: its session stays Down, RS2 (no alpha) was removed at the first event
+            log.wait_for(f"BFD check of [B2] RS([{RS2}]:tcp:80) is DOWN", 5)
+            wait_pool(lab.director, {RS1})
+            starts = [line.split("Starting ")[1].split(" child")[0] for line in log.lines
+                      if "child process, pid=" in line]
+            assert starts == ["Healthcheck", "BFD"], log.text()  # keepalived's order; -C: no VRRP child
+            assert (d / "bfd.pid").read_text().strip().isdigit()
+
+            link = ["ip", "netns", "exec", rs_ns[RS1], "ip", "link", "set", "eth0"]
+            subprocess.run([*link, "down"], check=True)
+            log.wait_for(f"BFD check of [B1] RS([{RS1}]:tcp:80) is DOWN", 10)
+            log.wait_for(f"Removing service [{RS1}]:tcp:80 from VS {VS}")
+            log.wait_for("(B1) Entering Down state")
+            wait_pool(lab.director, set())
+
+            subprocess.run([*link, "up"], check=True)
+            wait_pool(lab.director, {RS1}, 20)
+            after = log.text().rsplit(f"BFD check of [B1] RS([{RS1}]:tcp:80) is DOWN", 1)[1]
+            assert f"Adding service [{RS1}]:tcp:80 to VS {VS}" in after, log.text()
+        finally:
+            proc.terminate()
+            proc.wait(15)
+            peer.terminate()
+            peer.wait(15)
+        assert not (d / "bfd.pid").exists()
