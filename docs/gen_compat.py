@@ -142,7 +142,10 @@ mark(V, PARTIAL, "virtual_routes virtual_rules",
 mark(V + " > authentication", SUPPORTED, "auth_type auth_pass")
 mark(V, PARTIAL, "accept", "VIPs are plain addresses, so traffic to them is always accepted")
 mark(V, NOT_YET, "no_accept", "no firewall rules are installed, traffic to VIPs is accepted")
-mark(V, NOT_YET, "track_bfd", "no BFD")
+mark(V, SUPPORTED, "track_bfd",
+     "events from the BFD child on the parent's pipe (daemon/bfd_events.py); a session starts Down; "
+     "default weight/reverse from the `bfd_instance`; a `checker`-only session is not found "
+     "(docs/tracking.md)")
 mark(V, NOT_YET, "use_vmac_addr use_ipvlan")
 mark(V, NOT_YET, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
 mark(V, NOT_YET, "garp_extra_if vmac_garp_intvl", "parsed, not passed to the VRRP core")
@@ -157,7 +160,7 @@ mark(SG, SUPPORTED, "track_script track_interface track_file track_process",
      "trackers (dropped otherwise, interface weights zeroed)")
 mark(SG, SUPPORTED, "sync_group_tracking_weight",
      "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
-mark(SG, NOT_YET, "track_bfd", "no BFD")
+mark(SG, SUPPORTED, "track_bfd", "added to every member, as the group's other trackers")
 mark(SG, NOT_YET, "smtp_alert", "groups follow global_defs smtp_alert / smtp_alert_vrrp")
 mark(SG, NOT_YET, "notify_priority_changes")
 mark(SG, NO_EFFECT, "global_tracking", "deprecated in keepalived too (logged)")
@@ -186,8 +189,10 @@ mark(RS, SUPPORTED, "uthreshold lthreshold", NFT_ONLY_IPVS)
 mark(RS, PARTIAL, "lvs_method", "as `lb_kind`")
 mark(RS, NOT_YET, "smtp_alert", "the checker child sends no mail")
 mark(RS, NO_EFFECT, "snmp_name", "no SNMP")
-mark(RS, NOT_YET, "BFD_CHECK", "no BFD: skipped with a warning")
-S[(RS + " > BFD_CHECK", "*")] = (NOT_YET, "see `BFD_CHECK`")
+mark(RS, SUPPORTED, "BFD_CHECK",
+     "the real server follows the BFD child's events for the session (check/scheduler.py bfd_event); "
+     "`alpha`: starts down (docs/checkers-lvs.md)")
+S[(RS + " > BFD_CHECK", "*")] = (SUPPORTED, "")
 for chk in ("HTTP_GET", "SSL_GET"):
     mark(f"{RS} > {chk}", NOT_YET, "fast_recovery tls_compliant", "parsed, not passed to the checker")
     mark(f"{RS} > {chk} > url", PARTIAL, "regex", "matched with Python's `re`, not PCRE2 (same for "
