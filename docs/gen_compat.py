@@ -48,7 +48,12 @@ mark("", SUPPORTED, "virtual_server SSL",
 mark("", SUPPORTED, "virtual_server_group",
      "every entry (addresses, ranges `A.B.C.D-E`/`A-B`, prefixes `IP/NN`, `fwmark N [inet|inet6]`) is a "
      "service with the virtual server's real servers, on IPVS and nftables (check/from_config.py)")
-mark("", NOT_YET, "bfd_instance", "no BFD child")
+mark("", PARTIAL, "bfd_instance",
+     "sessions run by the BFD child (daemon/bfd_child.py, docs/bfd.md: RFC 5880/5881, no authentication, "
+     "no echo, no demand mode of our own); the parent starts it once its side is wired in")
+mark("bfd_instance", SUPPORTED, "*")
+mark("bfd_instance", EXTENSION, "multihop", "RFC 5883 (UDP 4784); keepalived 2.2.7 has no such keyword")
+mark("bfd_instance", NOT_YET, "weight", "the default weight of `track_bfd` (VRRP child)")
 mark("", SUPPORTED, "garp_group",
      "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
 mark("", SUPPORTED, "track_group",

@@ -19,7 +19,8 @@ from pykeepalived.lab import Host
 class BfdProc:
     """One BFD process in a namespace; `events()` reads what it wrote on the VRRP event pipe."""
 
-    def __init__(self, host: Host, conf: str, *, impl: str = "py", checker_pipe: bool = False) -> None:
+    def __init__(self, host: Host, conf: str, *, impl: str = "py", checker_pipe: bool = False,
+                 fill_vrrp_pipe: bool = False) -> None:
         self.host = host
         self.impl = impl
         self.dir = Path(tempfile.mkdtemp(prefix=f"pyka-bfd-{host.name}-"))
@@ -28,6 +29,13 @@ class BfdProc:
         self.log = self.dir / "out.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.rfd, wfd = os.pipe()
+        if fill_vrrp_pipe:  # a reader that never reads: the pipe is full before the child starts
+            os.set_blocking(wfd, False)
+            try:
+                while True:
+                    os.write(wfd, b"\n" * 4096)
+            except BlockingIOError:
+                pass
         self.crfd: int | None = None
         self._buf = b""
         self.seen: list[tuple[float, BfdEvent]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -76,6 +77,7 @@ def test_two_children_up_then_down_on_link_and_address_loss(procs: list[BfdProc]
         h2.run("ip addr del 192.0.2.2/24 dev eth0")
         a.wait_event("B1", False, 5)
         h2.run("ip addr add 192.0.2.2/24 dev eth0")
+        a.wait_event("B1", True, 10)  # and back, on the same sockets
 
         # SIGUSR1: state dump; SIGHUP: every session's state is reported again
         a.signal(signal.SIGUSR1)
@@ -122,3 +124,31 @@ def check_tshark(pcap: os.PathLike[str]) -> None:
     assert {1, 3} <= seen  # Down then Up on the wire (Init may come from the other side only)
     assert tx == {"1000000", "20000"}  # idle_tx while not Up (RFC 5880 §6.8.3), then min_tx
     assert polls and finals  # the poll sequence announcing min_tx, and the peer's Final
+
+
+def test_full_event_pipe_and_missing_source_address(procs: list[BfdProc]) -> None:
+    """A VRRP reader that does not read never holds BFD up (the checker pipe still gets UP, the peer
+    stays Up); a source_ip that is not configured puts that session in AdminDown, as keepalived does."""
+    with Lab(hosts=2) as lab:
+        a = BfdProc(lab["h1"], bfd_conf("B1", "192.0.2.2", "192.0.2.1", *FAST)
+                    + bfd_conf("BX", "198.51.100.2", "198.51.100.1", *FAST), checker_pipe=True,
+                    fill_vrrp_pipe=True)
+        procs.append(a)
+        b = BfdProc(lab["h2"], bfd_conf("B1", "192.0.2.1", "192.0.2.2", *FAST))
+        procs.append(b)
+        b.wait_event("B1", True, 10)
+        assert a.crfd is not None
+        buf = b""
+        deadline = time.monotonic() + 5
+        while b"B1 UP\n" not in buf and time.monotonic() < deadline:
+            r, _, _ = select.select([a.crfd], [], [], 0.1)
+            if r:
+                buf += os.read(a.crfd, 4096)
+        assert b"B1 UP\n" in buf
+        time.sleep(0.5)  # many detection times with the VRRP pipe still full
+        assert "(B1) Entering Down state" not in b.text()
+        # now the VRRP reader drains the pipe: the pending state arrives
+        a.wait_event("B1", True, 5)
+        text = a.text()
+        assert "(BX) Unable to open output socket, disabling instance" in text
+        assert "(BX) Entering AdminDown state" in text

@@ -136,6 +136,19 @@ class Session:
             required_min_rx_us=p.min_rx_us, required_min_echo_rx_us=0, poll=self.poll, final=self.final,
         )
 
+    def timers_dump(self) -> list[Effect]:
+        """keepalived's bfd_dump_timers (logged with -D when the negotiated values change)."""
+        pad = " " * (len(self.name) + 2)
+        min_tx = self.params.min_tx_us if self.state is State.UP else self.params.idle_tx_us
+        return [Log(LogLevel.DETAIL, t) for t in (
+            f"({self.name}) ---------------< Session parameters >--------------",
+            f"{pad}          min_tx  min_rx  tx_intv  mult  detect_time",
+            f"{pad} local  {min_tx:8d} {self.params.min_rx_us:7d} {self.local_tx_us:8d} "
+            f"{self.params.multiplier:5d} {self.detect_time_us:12d}",
+            f"{pad} remote {self.remote_min_tx_us:8d} {self.remote_min_rx_us:7d} {self.remote_tx_us:8d} "
+            f"{self.remote_mult:5d} {self.remote_detect_time_us:12d}",
+        )]
+
     # ------------------------------------------------------------------ inputs
     def start(self, now: int, *, send_now: bool = True) -> list[Effect]:
         """Begin the session: an active session sends at once and then periodically (§6.1)."""
@@ -150,6 +163,7 @@ class Session:
             return [Log(LogLevel.DETAIL, f"Discarding packet (session {self.name} is in AdminDown state)")]
         out: list[Effect] = []
         old_tx, old_detect = self.local_tx_us, self.detect_time_us
+        old_remote = (self.remote_min_rx_us, self.remote_min_tx_us, self.remote_mult)
         self.remote_discr = pkt.my_discriminator
         self.remote_state = pkt.state
         self.remote_diag = pkt.diag
@@ -167,6 +181,9 @@ class Session:
         self.detect_time_us = self.remote_mult * self.remote_tx_us  # §6.8.4
         if self.local_tx_us < old_tx and self.tx_at is not None:
             self._schedule_tx(now)
+        if old_remote != (self.remote_min_rx_us, self.remote_min_tx_us, self.remote_mult) \
+                or old_tx != self.local_tx_us:
+            out += self.timers_dump()
         if self.detect_time_us != old_detect:
             out.append(Log(LogLevel.INFO, f"{'':{len(self.name) + 2}} Detection time is "
                                           f"{self.detect_time_us} us (was {old_detect} us)"))
