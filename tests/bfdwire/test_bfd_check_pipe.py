@@ -136,7 +136,7 @@ def test_bfd_check_end_to_end_with_keepalived_peer(tmp_path: Path) -> None:
     """The whole daemon (-C: checker and BFD children) on the director, keepalived 2.2.7's BFD child on
     real server RS1: when RS1's link goes down its session times out and RS1 leaves the nftables table;
     when it comes back, so does RS1. `-b` names the BFD child's pid file."""
-    fast = "    min_rx 100\n    min_tx 100\n    multiplier 3\n"
+    fast = "    min_rx 200\n    min_tx 200\n    multiplier 5\n"  # 1 s detection
     with lb_lab([RS1, RS2], tag="be") as lab:
         rs_ns = {addr: ns for ns, addr in lab.servers.items()}
         peer_dir = tmp_path / "peer"
