@@ -181,9 +181,12 @@ mark(VS, SUPPORTED, "lb_algo lvs_sched",
      "IPVS schedulers as named; the nftables data plane approximates least-connection ones "
      "(docs/checkers-lvs.md)")
 mark(VS, PARTIAL, "lb_kind lvs_method",
-     "NAT, DR and TUN with IPVS (TUN `type`/`port`/`nocsum` options ignored: IPIP); nftables: NAT only")
-mark(VS, SUPPORTED, "persistence_timeout persistence_granularity persistence_engine ops flag-1 flag-2 "
-     "flag-3 sh-port sh-fallback mh-port mh-fallback", NFT_ONLY_IPVS)
+     "NAT, DR and TUN with IPVS and nftables (TUN `type`/`port`/`nocsum` options ignored: IPIP / ip6ip6; "
+     "nftables DR / TUN through per-real-server policy routing, docs/checkers-lvs.md)")
+mark(VS, SUPPORTED, "persistence_timeout persistence_granularity",
+     "IPVS templates; nftables: a per-service timeout map keyed by the masked client address")
+mark(VS, SUPPORTED, "persistence_engine ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback",
+     NFT_ONLY_IPVS)
 mark(VS, NO_EFFECT, "hashed", "no effect in keepalived either")
 mark(VS, SUPPORTED, "ha_suspend",
      "services and checkers follow the VS addresses configured on the host, through address events "

@@ -31,7 +31,7 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -175,10 +175,21 @@ class Lan:
     ipv4: ipaddress.IPv4Network
     ipv6: ipaddress.IPv6Network
     _next: int = 1
+    _used: set[int] = field(default_factory=set)
 
-    def take(self) -> tuple[ipaddress.IPv4Interface, ipaddress.IPv6Interface]:
-        k = self._next
-        self._next += 1
+    def take(self, ipv4: str | None = None) -> tuple[ipaddress.IPv4Interface, ipaddress.IPv6Interface]:
+        """The next free host number's addresses, or those of host number of `ipv4` when given (its
+        IPv6 address has the same host number in the LAN's /64)."""
+        if ipv4 is not None:
+            k = int(ipaddress.IPv4Address(ipv4)) - int(self.ipv4.network_address)
+            if not 0 < k < self.ipv4.num_addresses - 1 or k in self._used:
+                raise LabError(f"{ipv4} is not a free address of {self.ipv4}")
+        else:
+            while self._next in self._used:
+                self._next += 1
+            k = self._next
+            self._next += 1
+        self._used.add(k)
         v4 = ipaddress.IPv4Interface(f"{self.ipv4.network_address + k}/{self.ipv4.prefixlen}")
         v6 = ipaddress.IPv6Interface(f"{self.ipv6.network_address + k}/{self.ipv6.prefixlen}")
         return v4, v6
@@ -342,8 +353,10 @@ class Lab:
         self.lans.append(lan)
         return lan
 
-    def add_host(self, name: str, lans: Sequence[Lan] | None = None, *, forwarding: bool = False) -> Host:
-        """Create a host attached to `lans` (default: the first LAN); `forwarding` makes it a router."""
+    def add_host(self, name: str, lans: Sequence[Lan] | None = None, *, forwarding: bool = False,
+                 addrs: Sequence[str | None] | None = None) -> Host:
+        """Create a host attached to `lans` (default: the first LAN); `forwarding` makes it a router;
+        `addrs` chooses its IPv4 address on each LAN (None: the next free one)."""
         if name in self.hosts:
             raise LabError(f"host {name} exists")
         if lans is None:
@@ -363,14 +376,14 @@ class Lab:
             },
         )
         self.hosts[name] = host
-        for lan in lans:
-            self.attach(host, lan)
+        for i, lan in enumerate(lans):
+            self.attach(host, lan, addrs[i] if addrs else None)
         return host
 
-    def attach(self, host: Host, lan: Lan) -> HostIf:
+    def attach(self, host: Host, lan: Lan, ipv4: str | None = None) -> HostIf:
         ifname = f"eth{len(host.ifaces)}"
         port = f"p{next(self._ports)}"
-        v4, v6 = lan.take()
+        v4, v6 = lan.take(ipv4)
         _batch(
             self.switch_ns,
             [
@@ -410,6 +423,57 @@ class Lab:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@dataclass
+class LbLab:
+    """A load-balancing lab: `client` on the front LAN, `director` (VIP on its front interface eth0)
+    between the front and the back LAN, `servers` (address -> host) on the back LAN and, with
+    `router`, a second router between the LANs that the real servers use as their gateway (DR / TUN:
+    replies go to the client without crossing the director)."""
+
+    lab: Lab
+    client: Host
+    director: Host
+    servers: dict[str, Host]
+    vip: str
+    router: Host | None = None
+
+
+FRONT_NET = "198.51.100.0/24"
+BACK_NET = "192.0.2.0/24"
+
+
+@contextlib.contextmanager
+def lb_lab(rs_addrs: Sequence[str], vip: str = "198.51.100.10", *, router: bool = False,
+           prefix: str | None = None) -> Iterator[LbLab]:
+    """client 198.51.100.2 -- director 198.51.100.1 (+ vip) / 192.0.2.1 -- real servers (rs_addrs);
+    with `router`, router 198.51.100.254 / 192.0.2.254 is the real servers' default gateway (else the
+    director is). Every namespace is deleted on exit."""
+    lab = Lab(prefix=prefix)
+    try:
+        front = lab.add_lan("front", ipv4=FRONT_NET, ipv6="2001:db8:1::/64")
+        back = lab.add_lan("back", ipv4=BACK_NET, ipv6="2001:db8::/64")
+        director = lab.add_host("director", [front, back], forwarding=True,
+                                addrs=["198.51.100.1", "192.0.2.1"])
+        client = lab.add_host("client", [front], addrs=["198.51.100.2"])
+        rtr = None
+        if router:
+            rtr = lab.add_host("router", [front, back], forwarding=True,
+                               addrs=["198.51.100.254", "192.0.2.254"])
+        director.ip("addr", "add", f"{vip}/32", "dev", "eth0")
+        client.ip("route", "add", "default", "via", "198.51.100.1")
+        client.ip("-6", "route", "add", "default", "via", "2001:db8:1::1")
+        gw4, gw6 = ("192.0.2.254", "2001:db8::fe") if router else ("192.0.2.1", "2001:db8::1")
+        servers = {}
+        for i, addr in enumerate(rs_addrs, 1):
+            h = lab.add_host(f"rs{i}", [back], addrs=[addr])
+            h.ip("route", "add", "default", "via", gw4)
+            h.ip("-6", "route", "add", "default", "via", gw6)
+            servers[addr] = h
+        yield LbLab(lab, client, director, servers, vip, rtr)
+    finally:
+        lab.close()
 
 
 @atexit.register

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.bfd.events import ENV_EVENT_FD
-from tests.check.netlab import lb_lab
+from pykeepalived.lab import lb_lab
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -97,12 +97,12 @@ def wait_pool(ns: str, want: set[str], timeout: float = 10) -> None:
 
 
 def test_bfd_check_follows_the_pipe(tmp_path: Path) -> None:
-    with lb_lab([RS1, RS2], tag="bw") as lab:
+    with lb_lab([RS1, RS2]) as lab:
         (tmp_path / "keepalived.conf").write_text(conf_text())
         r, w = os.pipe()
         env = dict(os.environ, TMPDIR=str(tmp_path), **{ENV_EVENT_FD: str(r)})
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.director, sys.executable, "-m", "pykeepalived", "--child=checker",
+            ["ip", "netns", "exec", lab.director.ns, sys.executable, "-m", "pykeepalived", "--child=checker",
              "-n", "-l", "-D", "-f", str(tmp_path / "keepalived.conf"), "-c", str(tmp_path / "check.pid")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, pass_fds=(r,))
         os.close(r)
@@ -110,20 +110,20 @@ def test_bfd_check_follows_the_pipe(tmp_path: Path) -> None:
         try:
             log.wait_for("Activating BFD healthchecker", 20)
             # RS1 starts up (no alpha), RS2 down (alpha) until its session is reported Up
-            wait_pool(lab.director, {RS1})
+            wait_pool(lab.director.ns, {RS1})
             os.write(w, b"B2 UP\nB1 DOWN\n")
             log.wait_for(f"BFD check of [B1] RS([{RS1}]:tcp:80) is DOWN")
             log.wait_for(f"Removing service [{RS1}]:tcp:80 from VS {VS}")
             log.wait_for(f"BFD check of [B2] RS([{RS2}]:tcp:80) is UP")
             log.wait_for(f"Adding service [{RS2}]:tcp:80 to VS {VS}")
-            wait_pool(lab.director, {RS2})
+            wait_pool(lab.director.ns, {RS2})
             os.write(w, b"B1 UP\n")
             log.wait_for(f"Adding service [{RS1}]:tcp:80 to VS {VS}")
-            wait_pool(lab.director, {RS1, RS2})
+            wait_pool(lab.director.ns, {RS1, RS2})
             os.write(w, b"B1 UP\n")  # no change: nothing logged
             os.write(w, b"B2 DOWN\n")
             log.wait_for(f"Removing service [{RS2}]:tcp:80 from VS {VS}")
-            wait_pool(lab.director, {RS1})
+            wait_pool(lab.director.ns, {RS1})
             assert log.text().count(f"BFD check of [B1] RS([{RS1}]:tcp:80) is UP") == 1, log.text()
             assert f"Activating healthchecker for service [{RS1}]" not in log.text()  # no probe of its own
         finally:
@@ -137,8 +137,8 @@ def test_bfd_check_end_to_end_with_keepalived_peer(tmp_path: Path) -> None:
     real server RS1: when RS1's link goes down its session times out and RS1 leaves the nftables table;
     when it comes back, so does RS1. `-b` names the BFD child's pid file."""
     fast = "    min_rx 200\n    min_tx 200\n    multiplier 5\n"  # 1 s detection
-    with lb_lab([RS1, RS2], tag="be") as lab:
-        rs_ns = {addr: ns for ns, addr in lab.servers.items()}
+    with lb_lab([RS1, RS2]) as lab:
+        rs_ns = {addr: h.ns for addr, h in lab.servers.items()}
         peer_dir = tmp_path / "peer"
         peer_dir.mkdir()
         pconf = peer_dir / "keepalived.conf"
@@ -155,7 +155,7 @@ def test_bfd_check_end_to_end_with_keepalived_peer(tmp_path: Path) -> None:
         env = dict(os.environ, TMPDIR=str(tmp_path))
         d = tmp_path
         proc = subprocess.Popen(
-            ["ip", "netns", "exec", lab.director, sys.executable, "-m", "pykeepalived", "-n", "-l", "-D",
+            ["ip", "netns", "exec", lab.director.ns, sys.executable, "-m", "pykeepalived", "-n", "-l", "-D",
              "-C", "-f", str(d / "keepalived.conf"), "-p", str(d / "p.pid"), "-c", str(d / "c.pid"),
              "-r", str(d / "v.pid"), "-b", str(d / "bfd.pid")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -165,7 +165,7 @@ def test_bfd_check_end_to_end_with_keepalived_peer(tmp_path: Path) -> None:
             log.wait_for(f"BFD check of [B1] RS([{RS1}]:tcp:80) is UP", 20)
             # B2 has no peer: its session stays Down, RS2 (no alpha) was removed at the first event
             log.wait_for(f"BFD check of [B2] RS([{RS2}]:tcp:80) is DOWN", 5)
-            wait_pool(lab.director, {RS1})
+            wait_pool(lab.director.ns, {RS1})
             starts = [line.split("Starting ")[1].split(" child")[0] for line in log.lines
                       if "child process, pid=" in line]
             assert starts == ["Healthcheck", "BFD"], log.text()  # keepalived's order; -C: no VRRP child
@@ -176,10 +176,10 @@ def test_bfd_check_end_to_end_with_keepalived_peer(tmp_path: Path) -> None:
             log.wait_for(f"BFD check of [B1] RS([{RS1}]:tcp:80) is DOWN", 10)
             log.wait_for(f"Removing service [{RS1}]:tcp:80 from VS {VS}")
             log.wait_for("(B1) Entering Down state")
-            wait_pool(lab.director, set())
+            wait_pool(lab.director.ns, set())
 
             subprocess.run([*link, "up"], check=True)
-            wait_pool(lab.director, {RS1}, 20)
+            wait_pool(lab.director.ns, {RS1}, 20)
             after = log.text().rsplit(f"BFD check of [B1] RS([{RS1}]:tcp:80) is DOWN", 1)[1]
             assert f"Adding service [{RS1}]:tcp:80 to VS {VS}" in after, log.text()
         finally:

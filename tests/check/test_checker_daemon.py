@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.check.netlab import lb_lab
+from pykeepalived.lab import lb_lab
 from tests.check.servers import nginx
 
 VIP = "198.51.100.10"
@@ -163,8 +163,8 @@ def wait_file(p: Path, timeout: float = 10) -> None:
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nginx") is None or shutil.which("nft") is None,
                     reason="needs root, nginx and nft")
 def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
-    with lb_lab([*RS, SORRY], tag="d") as lab:
-        names = {addr: ns for ns, addr in lab.servers.items()}
+    with lb_lab([*RS, SORRY]) as lab:
+        names = {addr: h.ns for addr, h in lab.servers.items()}
         servers: dict[str, object] = {}
 
         def start(addr: str, body: str) -> None:
@@ -186,13 +186,13 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             for i, addr in enumerate(RS, 1):
                 start(addr, f"rs{i}")
             start(SORRY, "sorry")
-            daemon = Daemon(lab.director, d)
+            daemon = Daemon(lab.director.ns, d)
             daemon.wait_for("Using LVS data plane nftables", 20)
             for addr in RS:
                 daemon.wait_for(f"Activating healthchecker for service [{addr}]:tcp:80 for VS {VS}", 10)
-            assert "pykeepalived_lb" in nft_tables(lab.director)
+            assert "pykeepalived_lb" in nft_tables(lab.director.ns)
             daemon.wait_for("Prometheus metrics on http://127.0.0.1:9651/metrics", 5)
-            m = scrape(lab.director)
+            m = scrape(lab.director.ns)
             assert [m[rs_up(a)] for a in RS] == [1, 1, 1], m
             assert m[QUORUM] == 1 and m[ALIVE_WEIGHT] == 6, m
             assert m[rs_up(RS[2], "weight")] == 3
@@ -200,15 +200,15 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             fifo = os.open(d / "lvs.fifo", os.O_RDONLY | os.O_NONBLOCK)
 
             # connections spread by weight (smooth WRR over 6 slots: exact over whole cycles)
-            assert spread(lab.client, 60) == {"rs1": 10, "rs2": 20, "rs3": 30}
+            assert spread(lab.client.ns, 60) == {"rs1": 10, "rs2": 20, "rs3": 30}
 
             # a killed real server is removed, with its notify_down and FIFO line
             t_kill = kill(RS[1])
             daemon.wait_for(f"Removing service [{RS[1]}]:tcp:80 from VS {VS}", 15, t_kill)
             wait_file(d / f"down_{RS[1]}")
-            m = scrape(lab.director)
+            m = scrape(lab.director.ns)
             assert [m[rs_up(a)] for a in RS] == [1, 0, 1] and m[ALIVE_WEIGHT] == 4, m
-            c = spread(lab.client, 40)
+            c = spread(lab.client.ns, 40)
             assert c["rs2"] == 0 and c["error"] == 0 and c["rs1"] + c["rs3"] == 40
 
             # it comes back when healthy
@@ -216,7 +216,7 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             start(RS[1], "rs2")
             daemon.wait_for(f"Adding service [{RS[1]}]:tcp:80 to VS {VS}", 15, t_up)
             wait_file(d / f"up_{RS[1]}")
-            assert spread(lab.client, 60) == {"rs1": 10, "rs2": 20, "rs3": 30}
+            assert spread(lab.client.ns, 60) == {"rs1": 10, "rs2": 20, "rs3": 30}
 
             # all down (the HTTP_GET one too): quorum lost, the sorry server serves
             t_all = time.monotonic()
@@ -225,18 +225,18 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             daemon.wait_for(f"Adding sorry server [{SORRY}]:tcp:80 to VS {VS}", 20, t_all)
             daemon.wait_for(f"Lost quorum 1-0=1 > 0 for VS {VS}", 5, t_all)
             wait_file(d / "quorum_down")
-            m = scrape(lab.director)
+            m = scrape(lab.director.ns)
             assert [m[rs_up(a)] for a in RS] == [0, 0, 0] and m[QUORUM] == 0, m
-            assert spread(lab.client, 10) == {"sorry": 10}
+            assert spread(lab.client.ns, 10) == {"sorry": 10}
 
             # one back: quorum gained, the sorry server leaves
             t_back = time.monotonic()
             start(RS[0], "rs1")
             daemon.wait_for(f"Gained quorum 1+0=1 <= 1 for VS {VS}", 15, t_back)
             wait_file(d / "quorum_up")
-            m = scrape(lab.director)
+            m = scrape(lab.director.ns)
             assert [m[rs_up(a)] for a in RS] == [1, 0, 0] and m[QUORUM] == 1, m
-            assert spread(lab.client, 10) == {"rs1": 10}
+            assert spread(lab.client.ns, 10) == {"rs1": 10}
 
             # SIGUSR1: keepalived_check.data in $TMPDIR
             os.kill(daemon.checker_pid(), signal.SIGUSR1)
@@ -253,7 +253,7 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             daemon.wait_for("Reloading", 10, t_hup)
             daemon.wait_for(f"Adding service [{RS[1]}]:tcp:80 to VS {VS}", 15, t_hup)
             deadline = time.monotonic() + 10
-            while (c := spread(lab.client, 6)) != {"rs1": 4, "rs2": 2}:
+            while (c := spread(lab.client.ns, 6)) != {"rs1": 4, "rs2": 2}:
                 assert time.monotonic() < deadline, c
                 time.sleep(0.3)
 
@@ -267,7 +267,7 @@ def test_checker_daemon_nftables_end_to_end(tmp_path: Path) -> None:
             # SIGTERM: the nftables table and the pid files go away
             daemon.proc.send_signal(signal.SIGTERM)
             assert daemon.proc.wait(20) == 0
-            assert "pykeepalived_lb" not in nft_tables(lab.director)
+            assert "pykeepalived_lb" not in nft_tables(lab.director.ns)
             assert not daemon.pids["checkers"].exists() and not daemon.pids["keepalived"].exists()
             assert not (d / "lvs.fifo").exists()
         finally:
@@ -355,8 +355,8 @@ virtual_server group G {{
 def test_group_range_and_ha_suspend(tmp_path: Path) -> None:
     """A virtual_server_group range serves every address; with ha_suspend only the addresses configured
     on the director are served, following address events; none local → checkers suspended."""
-    with lb_lab([RS[0]], tag="g") as lab:
-        (ns_rs,) = lab.servers
+    with lb_lab([RS[0]]) as lab:
+        ns_rs = next(iter(lab.servers.values())).ns
         d = tmp_path / "run"
         d.mkdir()
         (d / "keepalived.conf").write_text(GROUP_CONF.format(rs=RS[0]))
@@ -367,23 +367,23 @@ def test_group_range_and_ha_suspend(tmp_path: Path) -> None:
         daemon = None
 
         def ruleset() -> str:
-            return subprocess.run(["ip", "netns", "exec", lab.director, "nft", "list", "ruleset"],
+            return subprocess.run(["ip", "netns", "exec", lab.director.ns, "nft", "list", "ruleset"],
                                   check=True, capture_output=True, text=True).stdout
 
         def addr(op: str, a: str) -> float:
             t = time.monotonic()  # before: the daemon may log its reaction before `ip` returns
-            subprocess.run(["ip", "netns", "exec", lab.director, "ip", "addr", op, f"{a}/32", "dev", "d0"],
-                           check=True)
+            subprocess.run(["ip", "netns", "exec", lab.director.ns, "ip", "addr", op, f"{a}/32", "dev",
+                            "eth0"], check=True)
             return t
 
         def served(a: str, timeout: float = 10) -> None:
             deadline = time.monotonic() + timeout
-            while (c := fetch(lab.client, a, 2)) != {"rs1": 2}:
+            while (c := fetch(lab.client.ns, a, 2)) != {"rs1": 2}:
                 assert time.monotonic() < deadline, (a, c, ruleset())
                 time.sleep(0.2)
 
         try:
-            daemon = Daemon(lab.director, d)
+            daemon = Daemon(lab.director.ns, d)
             daemon.wait_for("Using LVS data plane nftables", 20)
             # .10 is on the director, .11 is not: only .10 is programmed
             served("198.51.100.10")

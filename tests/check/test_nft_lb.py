@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from pykeepalived.lab import lb_lab
 from pykeepalived.linux.nft_lb import slots
 from pykeepalived.lvs.model import Dest
-from tests.check.netlab import lb_lab
 from tests.check.servers import nginx
 
 VIP = "198.51.100.10"
@@ -90,7 +90,7 @@ def spread(client_ns: str, n: int) -> collections.Counter[str]:
 def test_nft_load_balancing_end_to_end(tmp_path: Path) -> None:
     detect_bound = TIMING["delay_loop"] * TIMING["retry"] + TIMING["connect_timeout"]
     with lb_lab([*RS, SORRY]) as lab:
-        names = {addr: ns for ns, addr in lab.servers.items()}
+        names = {addr: h.ns for addr, h in lab.servers.items()}
         servers: dict[str, object] = {}
 
         def start(addr: str, body: str) -> None:
@@ -111,35 +111,35 @@ def test_nft_load_balancing_end_to_end(tmp_path: Path) -> None:
             spec.write_text(json.dumps({"vip": VIP, "sched": "wrr", "sorry": SORRY, **TIMING,
                                         "rs": [{"addr": a, "weight": w} for a, w in zip(RS, (1, 2, 3),
                                                                                       strict=True)]}))
-            drv = Driver(lab.director, spec)
+            drv = Driver(lab.director.ns, spec)
             try:
                 drv.wait_for("READY", 20)
                 # connections spread by weight (smooth WRR over 6 slots: exact over whole cycles)
-                assert spread(lab.client, 60) == {"rs1": 10, "rs2": 20, "rs3": 30}
+                assert spread(lab.client.ns, 60) == {"rs1": 10, "rs2": 20, "rs3": 30}
 
                 # a killed server leaves the pool within delay_loop x retry + connect_timeout (+ slack)
                 t_kill = kill(RS[1])
                 t_down = drv.wait_for(f"Removing service [{RS[1]}]:tcp:80", 3 * detect_bound + 5, t_kill)
                 print(f"detection time {t_down - t_kill:.2f}s (bound {detect_bound}s)")
-                c = spread(lab.client, 40)
+                c = spread(lab.client.ns, 40)
                 assert c["rs2"] == 0 and c["error"] == 0 and c["rs1"] + c["rs3"] == 40
 
                 # it comes back when healthy
                 t_up = time.monotonic()
                 start(RS[1], "rs2")
                 drv.wait_for(f"Adding service [{RS[1]}]:tcp:80", 20, t_up)
-                assert spread(lab.client, 60)["rs2"] > 0
+                assert spread(lab.client.ns, 60)["rs2"] > 0
 
                 # the sorry server takes over when all are down, and hands back
                 t_all = time.monotonic()
                 for addr in RS:
                     kill(addr)
                 drv.wait_for(f"Adding sorry server [{SORRY}]:tcp:80", 30, t_all)
-                assert spread(lab.client, 10) == {"sorry": 10}
+                assert spread(lab.client.ns, 10) == {"sorry": 10}
                 t_back = time.monotonic()
                 start(RS[0], "rs1")
                 drv.wait_for("Gained quorum", 20, t_back)
-                assert spread(lab.client, 10) == {"rs1": 10}
+                assert spread(lab.client.ns, 10) == {"rs1": 10}
             finally:
                 drv.stop()
             assert any("Lost quorum 1-0=1 > 0 for VS [198.51.100.10]:tcp:80" in line for _, line in drv.lines)

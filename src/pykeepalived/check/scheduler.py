@@ -25,6 +25,7 @@ import logging
 import random
 import shlex
 import ssl
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
@@ -90,6 +91,8 @@ class _Checker:
     timing: Timing
     state: CheckerState
     ssl_ctx: ssl.SSLContext | None = None
+    last: ProbeResult | None = None  # the latest probe's result and its wall-clock time (control socket)
+    last_time: float = 0.0
 
 
 class CheckerRuntime:
@@ -293,6 +296,7 @@ class CheckerRuntime:
 
     def feed(self, c: _Checker, res: ProbeResult) -> int:
         """Hand one probe result to the state machines; returns µs until the next probe."""
+        c.last, c.last_time = res, time.time()
         if isinstance(c.spec, FileCheckSpec):
             return self._feed_file(c, res)
         reason = res.reason if c.spec.kind != "MISC_CHECK" or c.spec.log_all_failures else None

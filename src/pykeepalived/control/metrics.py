@@ -18,14 +18,22 @@
 # timer lateness / late timer events and the advert send jitter histogram (timing.py), and the
 # checker's virtual/real server states (CheckerCollector), which the checker child serves on its own
 # listener: the same address, port + 1 (checker_listen_address; 127.0.0.1:9651 by default), since
-# each child process reads only its own live state.
+# each child process reads only its own live state. The checker's listener also carries the LVS
+# traffic counters with gen2brain/keepalived_exporter's names and labels (the counters untouched:
+# no `_total` appended, `addr` is "IP:PORT" as that exporter prints it, `proto` the IP protocol
+# number):
+#   keepalived_lvs_vip_{in_packets,out_packets,in_bytes,out_bytes,conn}{addr,proto}  per service
+#   keepalived_lvs_rs_{in_packets,out_packets,in_bytes,out_bytes,conn}{addr,proto}   per destination
+# A destination serving several services is summed into one series (the exporter would fail the
+# whole scrape on the duplicate). The counters come from the data plane's `stats()` (async: a netlink
+# or nft round trip), cached by LvsStatsCache and refreshed before a scrape with a time bound.
 """Prometheus collectors computed at scrape time, and the asyncio HTTP endpoint serving them."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -37,8 +45,10 @@ from prometheus_client.metrics_core import (
     Metric,
 )
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.control.endpoint import checker_listen_address, listen_address
 from pykeepalived.control.timing import Histogram, TimingStats
 from pykeepalived.daemon.log import log
 from pykeepalived.vrrp.effects import State
@@ -46,7 +56,11 @@ from pykeepalived.vrrp.effects import State
 if TYPE_CHECKING:
     from pykeepalived.check.scheduler import CheckerRuntime
     from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.lvs.model import LvsCounters, LvsStats
     from pykeepalived.vrrp.instance import VrrpInstance
+
+__all__ = ["CheckerCollector", "MetricsServer", "VrrpCollector", "checker_listen_address", "listen_address",
+           "make_registry", "render"]
 
 COMMON = ["iname", "intf", "vrid"]
 VIP_LABELS = [*COMMON, "ip_address"]
@@ -180,11 +194,99 @@ class VrrpCollector(Collector):
                              t.advert_jitter)
 
 
-class CheckerCollector(Collector):
-    """Virtual and real server states of a CheckerRuntime (for the checker child's loop)."""
+# gen2brain/keepalived_exporter's LVS series: (LvsStats field, name suffix, help suffix)
+LVS_COUNTERS: tuple[tuple[str, str, str], ...] = (
+    ("inpkts", "in_packets", "in packets"),
+    ("outpkts", "out_packets", "out packets"),
+    ("inbytes", "in_bytes", "in bytes"),
+    ("outbytes", "out_bytes", "out bytes"),
+    ("conns", "conn", "connections"),
+)
+LVS_LABELS = ["addr", "proto"]
+IPPROTO = {"tcp": "6", "udp": "17", "sctp": "132", "none": "0"}
+LVS_NAMES = tuple(f"keepalived_lvs_{w}_{n}" for w in ("vip", "rs") for _, n, _ in LVS_COUNTERS)
 
-    def __init__(self, runtime: CheckerRuntime) -> None:
+
+def lvs_addr(addr: str | None, port: int, fwmark: int = 0) -> str:
+    """The exporter's `addr` label: IP and port joined by a colon (IPv6 unbracketed, as Go prints it);
+    `FWM N` for a fwmark service."""
+    return f"FWM {fwmark}" if fwmark else f"{addr}:{port}"
+
+
+class _Aggregate:
+    """The exporter's series computed from one immutable counters snapshot, once, when first needed."""
+
+    def __init__(self, counters: LvsCounters) -> None:
+        self.counters = counters
+        self._series: dict[str, dict[tuple[str, str], list[LvsStats]]] | None = None
+
+    def series(self, who: str) -> dict[tuple[str, str], list[LvsStats]]:
+        if self._series is None:
+            vip: dict[tuple[str, str], list[LvsStats]] = {}
+            rs: dict[tuple[str, str], list[LvsStats]] = {}
+            for key, st in self.counters.items():
+                proto = IPPROTO[key.protocol.value]
+                vip[(lvs_addr(key.addr, key.port, key.fwmark), proto)] = [st.total]
+                for dk, ds in st.dests.items():
+                    rs.setdefault((lvs_addr(dk.addr, dk.port), proto), []).append(ds)
+            self._series = {"vip": vip, "rs": rs}
+        return self._series[who]
+
+
+class _LazyCounter(Metric):
+    """A counter family whose samples are computed on first read: CheckerCollector runs on the event
+    loop, the exposition in a worker thread (MetricsServer), so the per-destination work is done there."""
+
+    def __init__(self, name: str, doc: str, agg: _Aggregate, who: str, field: str) -> None:
+        self._lazy: tuple[_Aggregate, str, str] | None = (agg, who, field)
+        self._samples: list[Sample] = []
+        super().__init__(name, doc, "counter")
+
+    @property
+    def samples(self) -> list[Sample]:
+        if self._lazy is not None:
+            agg, who, field = self._lazy
+            self._lazy = None
+            self._samples = [Sample(self.name, {"addr": addr, "proto": proto},
+                                    sum(getattr(s, field) for s in stats))
+                             for (addr, proto), stats in sorted(agg.series(who).items())]
+        return self._samples
+
+    @samples.setter
+    def samples(self, value: list[Sample]) -> None:
+        if value:
+            self._lazy = None
+        self._samples = value
+
+
+def lvs_families(counters: LvsCounters) -> list[Metric]:
+    """keepalived_lvs_vip_* per service and keepalived_lvs_rs_* per destination (summed across services),
+    built lazily (see _LazyCounter)."""
+    agg = _Aggregate(counters)
+    return [_LazyCounter(f"keepalived_lvs_{who}_{suffix}", f"{what} {doc}", agg, who, field)
+            for who, what in (("vip", "VIP"), ("rs", "RS")) for field, suffix, doc in LVS_COUNTERS]
+
+
+def render(registry: Any) -> bytes:
+    """generate_latest, with the exporter's LVS counters typed under their own names (prometheus_client
+    would announce them as NAME_total, which Go's client does not do for these series)."""
+    text = generate_latest(registry)
+    if b"keepalived_lvs_" in text:
+        for name in LVS_NAMES:
+            n = name.encode()
+            text = text.replace(b"# HELP " + n + b"_total ", b"# HELP " + n + b" ")
+            text = text.replace(b"# TYPE " + n + b"_total ", b"# TYPE " + n + b" ")
+    return text
+
+
+class CheckerCollector(Collector):
+    """Virtual and real server states of a CheckerRuntime (for the checker child's loop), and the data
+    plane's traffic counters as last read (`counters`: the cache's current value)."""
+
+    def __init__(self, runtime: CheckerRuntime,
+                 counters: Callable[[], LvsCounters] | None = None) -> None:
         self.runtime = runtime
+        self.counters = counters
 
     def collect(self) -> Iterator[Metric]:
         quorum = GaugeMetricFamily("pykeepalived_virtual_server_quorum_up",
@@ -205,6 +307,8 @@ class CheckerCollector(Collector):
         yield weight_sum
         yield rs_up
         yield rs_w
+        if self.counters is not None:
+            yield from lvs_families(self.counters())
 
 
 def make_registry(*collectors: Collector, process: bool = True) -> CollectorRegistry:
@@ -244,11 +348,13 @@ class MetricsServer:
     """
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
-                 render: Callable[[Any], bytes] = generate_latest) -> None:
+                 render: Callable[[Any], bytes] = render,
+                 prepare: Callable[[], Awaitable[None]] | None = None) -> None:
         self.registry = registry
         self.host = host
         self.port = port
         self.render = render
+        self.prepare = prepare  # awaited before collecting (bounded by its owner)
         self.server: asyncio.Server | None = None
         self.scrapes = 0
 
@@ -278,6 +384,8 @@ class MetricsServer:
                 return
             if target == b"/metrics":
                 self.scrapes += 1
+                if self.prepare is not None:
+                    await self.prepare()
                 snap = snapshot(self.registry)
                 body = await asyncio.get_running_loop().run_in_executor(None, self.render, snap)
                 await self._reply(writer, 200, body, CONTENT_TYPE_LATEST, head_only=method == b"HEAD")
@@ -309,21 +417,3 @@ class MetricsServer:
             with contextlib.suppress(Exception):
                 await self.server.wait_closed()
             self.server = None
-
-
-def listen_address(options: tuple[tuple[str, Any], ...]) -> tuple[str, int] | None:
-    """The metrics listener from global_defs options (last occurrence wins), None when not enabled."""
-    found: tuple[str, int] | None = None
-    for kw, value in options:
-        if kw == "pykeepalived_metrics_address":
-            host, port = value
-            found = (str(host), int(port))
-    return found
-
-
-def checker_listen_address(options: tuple[tuple[str, Any], ...]) -> tuple[str, int] | None:
-    """The checker child's metrics listener: the VRRP child's address with port + 1, None when off."""
-    addr = listen_address(options)
-    if addr is None:
-        return None
-    return addr[0], addr[1] + 1

@@ -5,13 +5,15 @@
 # the clock and the executor), the control socket and, when global_defs has
 # `pykeepalived_metrics_address`, the Prometheus endpoint. `start()` runs once the engine is up;
 # a failure to bind is logged and the daemon carries on (VRRP matters more than observability).
-# Reloads keep both listeners (their addresses are read at start-up only).
+# `reload()` (after each SIGHUP) follows a changed metrics address: the listener is closed, moved or
+# opened (endpoint.py); the control socket's path is read at start-up only.
 """The VRRP child's operations plane: timing statistics, control socket, metrics endpoint."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pykeepalived.control.endpoint import MetricsEndpoint, listen_address
 from pykeepalived.control.server import ControlServer, socket_path
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.log import log
@@ -19,8 +21,9 @@ from pykeepalived.daemon.pidfile import default_path
 from pykeepalived.vrrp.effects import Notify, State, StateChanged
 
 if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
     from pykeepalived.config.model import Model
-    from pykeepalived.control.metrics import MetricsServer
     from pykeepalived.daemon.vrrp_child import VrrpChild
 
 
@@ -29,7 +32,12 @@ class ControlPlane:
         self.child = child
         self.timing = TimingStats()
         self.control: ControlServer | None = None
-        self.metrics: MetricsServer | None = None
+        self.metrics = MetricsEndpoint(self._registry)
+
+    def _registry(self) -> CollectorRegistry:
+        from pykeepalived.control.metrics import VrrpCollector, make_registry
+
+        return make_registry(VrrpCollector(self.child, self.timing))
 
     async def start(self, model: Model) -> None:
         opts = model.global_defs.options
@@ -41,20 +49,10 @@ class ControlPlane:
                 self.control = server
             except OSError as exc:
                 log.error("Cannot open control socket %s: %s", path, exc.strerror or exc)
-        if not any(kw == "pykeepalived_metrics_address" for kw, _ in opts):
-            return  # prometheus_client (and the http/email modules it loads) only when asked for
-        from pykeepalived.control.metrics import MetricsServer, VrrpCollector, listen_address, make_registry
+        await self.metrics.configure(listen_address(opts))
 
-        addr = listen_address(opts)
-        if addr is not None:
-            registry = make_registry(VrrpCollector(self.child, self.timing))
-            metrics = MetricsServer(registry, *addr)
-            try:
-                await metrics.start()
-                self.metrics = metrics
-            except OSError as exc:
-                log.error("Cannot listen for metrics on %s port %d: %s", addr[0], addr[1],
-                          exc.strerror or exc)
+    async def reload(self, model: Model) -> None:
+        await self.metrics.configure(listen_address(model.global_defs.options))
 
     # ------------------------------------------------------------------ hooks (executor)
     def state_changed(self, e: StateChanged) -> None:
@@ -71,7 +69,6 @@ class ControlPlane:
         self.timing.record_advert(instance, now_us, interval_us)
 
     async def close(self) -> None:
-        if self.metrics is not None:
-            await self.metrics.close()
+        await self.metrics.close()
         if self.control is not None:
             await self.control.close()

@@ -16,9 +16,9 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
   (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
-With the extension keyword `pykeepalived_metrics_address` (opt-in) the checker child serves its
-virtual/real server states (control/metrics.py CheckerCollector) on the same address, port + 1; the
-address is read at start-up only, and a failure to bind is logged, never fatal.
+The control socket (pykeepalived_check.sock: status, stats, dump, reload, follow) and, with the extension
+keyword `pykeepalived_metrics_address`, the metrics endpoint on the same address, port + 1 (re-bound when a
+reload moves it) are control/check_plane.py's; a failure to bind is logged, never fatal.
 - ha_suspend (§1.12.3): when a virtual server asks for it, the child watches address events
   (linux/monitor.py) and tells the runtime which addresses are local; a VS whose address is not
   configured on the host has its checkers suspended and its services left out of the data plane.
@@ -30,13 +30,14 @@ import asyncio
 import contextlib
 import os
 import signal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pykeepalived.check.from_config import Mapped, services_from_model
 from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import GlobalDefs, Model
+from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
@@ -52,9 +53,6 @@ from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
-
-if TYPE_CHECKING:
-    from pykeepalived.control.metrics import MetricsServer
 from pykeepalived.track.command import ChildSet, ScriptCommand
 
 DATA_FILE = "keepalived_check.data"
@@ -112,7 +110,7 @@ class CheckerChild:
         self.children = ChildSet()
         self.commands: dict[str, ScriptCommand] = {}
         self.fifos: FifoSet | None = None
-        self.metrics: MetricsServer | None = None
+        self.plane = CheckerPlane(self)
         self.addr_watch: asyncio.Task[None] | None = None
         self.bfd_reader: BfdEventReader | None = None
 
@@ -227,12 +225,12 @@ class CheckerChild:
             await self.backend.apply(plan({}, await self.backend.dump()))
         self.fifos = fifo_specs(g, ScriptResolver(self.model))
         await self.fifos.open()
-        self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
-                                 run_script=self.run_script)
+        self.rt = CheckerRuntime(self.mapped.services, self.backend,
+                                 fifo=self.plane.tee(fifo_writer(self.fifos)), run_script=self.run_script)
         await self.watch_addresses()
         await self.rt.start()
         self.start_bfd()
-        await self.start_metrics(g)
+        await self.plane.start(self.model)
         child_ready("checker")
         return await serve_until_stopped(self)
 
@@ -242,30 +240,6 @@ class CheckerChild:
         rt = self.rt
         assert rt is not None
         self.bfd_reader = start_reader(lambda ev: rt.bfd_event(ev.name, ev.up))
-
-    async def start_metrics(self, g: GlobalDefs) -> None:
-        """Serve CheckerCollector on the metrics address, port + 1, when metrics are enabled."""
-        if not any(kw == "pykeepalived_metrics_address" for kw, _ in g.options):
-            return  # prometheus_client only when asked for
-        from pykeepalived.control.metrics import (
-            CheckerCollector,
-            MetricsServer,
-            checker_listen_address,
-            make_registry,
-        )
-
-        addr = checker_listen_address(g.options)
-        if addr is None or self.rt is None:
-            return
-        if addr[1] > 65535:
-            log.error("Cannot listen for checker metrics: port %d is out of range", addr[1])
-            return
-        server = MetricsServer(make_registry(CheckerCollector(self.rt)), *addr)
-        try:
-            await server.start()
-            self.metrics = server
-        except OSError as exc:
-            log.error("Cannot listen for metrics on %s port %d: %s", addr[0], addr[1], exc.strerror or exc)
 
     async def reload(self) -> None:
         log.info("Reloading")
@@ -279,6 +253,7 @@ class CheckerChild:
         self.model, self.mapped = model, mapped
         await self.rt.reload(mapped.services)
         await self.watch_addresses()
+        await self.plane.reload(model)
 
     # ------------------------------------------------------------------ ha_suspend
     async def watch_addresses(self) -> None:
@@ -304,8 +279,7 @@ class CheckerChild:
 
     async def shutdown(self) -> None:
         assert self.rt is not None
-        if self.metrics is not None:
-            await self.metrics.close()
+        await self.plane.close()
         if self.addr_watch is not None:
             self.addr_watch.cancel()
             await asyncio.gather(self.addr_watch, return_exceptions=True)

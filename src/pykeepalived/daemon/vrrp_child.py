@@ -477,6 +477,7 @@ class VrrpChild:
         self.track_bfd(self.set_tracker)
         self.model = model
         self.driver.apply(functools.partial(self.engine.start_instances, added))
+        await self.ops.reload(model)
 
     async def shutdown(self) -> None:
         assert self.driver is not None and self.executor is not None
