@@ -48,12 +48,12 @@ mark("", SUPPORTED, "virtual_server SSL",
 mark("", SUPPORTED, "virtual_server_group",
      "every entry (addresses, ranges `A.B.C.D-E`/`A-B`, prefixes `IP/NN`, `fwmark N [inet|inet6]`) is a "
      "service with the virtual server's real servers, on IPVS and nftables (check/from_config.py)")
-mark("", PARTIAL, "bfd_instance",
+mark("", SUPPORTED, "bfd_instance",
      "sessions run by the BFD child (daemon/bfd_child.py, docs/bfd.md: RFC 5880/5881, no authentication, "
-     "no echo, no demand mode of our own); the parent starts it once its side is wired in")
+     "no echo, no demand mode of our own); started by the parent unless -B")
 mark("bfd_instance", SUPPORTED, "*")
 mark("bfd_instance", EXTENSION, "multihop", "RFC 5883 (UDP 4784); keepalived 2.2.7 has no such keyword")
-mark("bfd_instance", NOT_YET, "weight", "the default weight of `track_bfd` (VRRP child)")
+mark("bfd_instance", SUPPORTED, "weight", "the default weight/reverse of `track_bfd` (config/sync_tracking.py)")
 mark("", SUPPORTED, "garp_group",
      "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
 mark("", SUPPORTED, "track_group",
@@ -148,7 +148,10 @@ mark(V, PARTIAL, "virtual_routes virtual_rules",
 mark(V + " > authentication", SUPPORTED, "auth_type auth_pass")
 mark(V, PARTIAL, "accept", "VIPs are plain addresses, so traffic to them is always accepted")
 mark(V, NOT_YET, "no_accept", "no firewall rules are installed, traffic to VIPs is accepted")
-mark(V, NOT_YET, "track_bfd", "no BFD")
+mark(V, SUPPORTED, "track_bfd",
+     "events from the BFD child on the parent's pipe (daemon/bfd_events.py); a session starts Down; "
+     "default weight/reverse from the `bfd_instance`; a `checker`-only session is not found "
+     "(docs/tracking.md)")
 mark(V, NOT_YET, "use_vmac_addr use_ipvlan")
 mark(V, NOT_YET, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
 mark(V, NOT_YET, "garp_extra_if vmac_garp_intvl", "parsed, not passed to the VRRP core")
@@ -163,7 +166,7 @@ mark(SG, SUPPORTED, "track_script track_interface track_file track_process",
      "trackers (otherwise adjusted with keepalived's messages: config/sync_tracking.py)")
 mark(SG, SUPPORTED, "sync_group_tracking_weight",
      "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
-mark(SG, NOT_YET, "track_bfd", "no BFD")
+mark(SG, SUPPORTED, "track_bfd", "added to every member, as the group's other trackers")
 mark(SG, NOT_YET, "smtp_alert", "groups follow global_defs smtp_alert / smtp_alert_vrrp")
 mark(SG, NOT_YET, "notify_priority_changes")
 mark(SG, NO_EFFECT, "global_tracking", "deprecated in keepalived too (logged)")
@@ -197,8 +200,10 @@ mark(RS, PARTIAL, "lvs_method", "as `lb_kind`")
 mark(RS, SUPPORTED, "smtp_alert", "a mail per checker up/down with the checker's text; default "
      "smtp_alert_checker, else smtp_alert, else **on**")
 mark(RS, NO_EFFECT, "snmp_name", "no SNMP")
-mark(RS, NOT_YET, "BFD_CHECK", "no BFD: skipped with a warning")
-S[(RS + " > BFD_CHECK", "*")] = (NOT_YET, "see `BFD_CHECK`")
+mark(RS, SUPPORTED, "BFD_CHECK",
+     "the real server follows the BFD child's events for the session (check/scheduler.py bfd_event); "
+     "`alpha`: starts down (docs/checkers-lvs.md)")
+S[(RS + " > BFD_CHECK", "*")] = (SUPPORTED, "")
 for chk in ("HTTP_GET", "SSL_GET"):
     mark(f"{RS} > {chk}", NOT_YET, "fast_recovery tls_compliant", "parsed, not passed to the checker")
     mark(f"{RS} > {chk} > url", PARTIAL, "regex", "matched with Python's `re`, not PCRE2 (same for "

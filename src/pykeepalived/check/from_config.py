@@ -12,7 +12,8 @@ virtual server (check_data.c validate_check_config, §1.12.3/§1.12.4):
     below the quorum to quorum - 1 (both with a warning);
   * FILE_CHECK follows its `track_file` (path, and its weight/reverse unless the checker sets them);
   * SSL_GET gets the global `SSL { }` block as its client context;
-  * a virtual server with no real servers is ignored; BFD_CHECK (no BFD here) is skipped with a warning;
+  * a virtual server with no real servers is ignored; BFD_CHECK becomes a spec without a probe: the
+    checker child feeds it the BFD child's events (daemon/bfd_events.py);
   * `virtual_server group NAME`: every entry of the group (addresses, ranges `A.B.C.D-E`, prefixes
     `IP/NN`, `fwmark N`) becomes a service of its own with the same real servers (`extra_keys`), as
     keepalived programs one IPVS service per group entry (§1.12.2).
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived.check.model import (
     SEC,
+    BfdCheckSpec,
     CheckSpec,
     ConnOpts,
     DnsCheckSpec,
@@ -162,8 +164,7 @@ def checker_specs(c: C.Checker, model: Model, log_all: bool, warn: list[str]) ->
             return [FileCheckSpec(track_file=tf.name, file_path=tf.file, weight=weight, reverse=reverse,
                                   **common)]  # type: ignore[arg-type]
         case C.BfdCheck():
-            warn.append(f"BFD_CHECK {c.name}: BFD is not supported by pykeepalived - ignoring")
-            return []
+            return [BfdCheckSpec(name=c.name, **common)]  # type: ignore[arg-type]
         case C.TcpCheck():
             return [TcpCheckSpec(**common)]  # type: ignore[arg-type]
     warn.append(f"unknown checker {c.kind} - ignoring")

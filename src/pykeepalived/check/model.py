@@ -149,6 +149,14 @@ class FileCheckSpec(CheckSpec):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BfdCheckSpec(CheckSpec):
+    """BFD_CHECK: the real server follows the BFD child's events for bfd_instance `name` (no probe)."""
+
+    kind: ClassVar[str] = "BFD_CHECK"
+    name: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RealServerSpec:
     addr: str
     port: int

@@ -34,6 +34,7 @@ from typing import Protocol as TypingProtocol
 
 from pykeepalived.check.model import (
     SEC,
+    BfdCheckSpec,
     CheckSpec,
     DnsCheckSpec,
     FileCheckSpec,
@@ -136,6 +137,8 @@ class CheckerRuntime:
         self.applied = {k: v for k, v in actual.items() if k in ours}
         await self._sync_once()
         for c in self.checkers:
+            if isinstance(c.spec, BfdCheckSpec):
+                continue  # no probe: fed by bfd_event()
             self.log.info("Activating healthchecker for service %s for VS %s", c.state.chk if c.spec.kind
                           != "MISC_CHECK" else c.rs_spec.addr, self.states[c.vs].fmt)
             self._tasks.append(asyncio.create_task(self._run_checker(c), name=f"check-{c.state.chk}"))
@@ -182,8 +185,25 @@ class CheckerRuntime:
             st.sorry_alive = not st.quorum_up and st.spec.sorry_server is not None
         await self._sync_once()
         for c in self.checkers:
-            self._tasks.append(asyncio.create_task(self._run_checker(c)))
+            if not isinstance(c.spec, BfdCheckSpec):
+                self._tasks.append(asyncio.create_task(self._run_checker(c)))
         self._sync_task = asyncio.create_task(self._sync_loop())
+
+    def bfd_event(self, name: str, up: bool) -> None:
+        """The BFD child reports session `name` Up or not: every BFD_CHECK on it follows (keepalived
+        check_bfd.c bfd_check_handle_event; a checker already in that state after its first event is
+        left alone, each real server's own checker state is kept because of alpha)."""
+        fx: list[Effect] = []
+        for c in self.checkers:
+            if not isinstance(c.spec, BfdCheckSpec) or c.spec.name != name:
+                continue
+            if c.state.is_up == up and c.state.has_run:
+                continue
+            fx.append(LogLine(f"BFD check of [{name}] RS({self.states[c.vs].rs[c.rs].fmt}) is "
+                              f"{'UP' if up else 'DOWN'}"))
+            c.state.is_up, c.state.has_run = up, True
+            fx += self.states[c.vs].checker_result(c.rs, c.cid, up)
+        self._run_effects(fx)
 
     def desired(self) -> dict[ServiceKey, ServiceEntry]:
         out: dict[ServiceKey, ServiceEntry] = {}

@@ -17,6 +17,8 @@ from dataclasses import replace
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.model import (
+    BfdCheck,
+    Checker,
     GlobalDefs,
     Model,
     Named,
@@ -651,6 +653,9 @@ class Builder:
         named |= {("track_file", x.name) for x in self.track_files}
         named |= {("vrrp_track_process", x.name) for x in self.track_processes}
         by_name = {i.name: k for k, i in enumerate(self.instances)}
+        # a bfd_instance naming only `checker` sends no events to VRRP: keepalived drops it there
+        vrrp_bfds = {("bfd_instance", x.name) for x in self.named if x.kind == "bfd_instance"
+                     and not (dict(x.options).get("checker") and not dict(x.options).get("vrrp"))}
         for k, inst in enumerate(self.instances):
             keep: list[Track] = []
             seen: set[tuple[str, str]] = set()
@@ -664,8 +669,8 @@ class Builder:
                 if t.kind == "process" and ("vrrp_track_process", t.name) not in named:
                     rep.error(t.loc, f"({inst.name}) track_process {t.name} not found, ignoring...")
                     continue
-                if t.kind == "bfd" and ("bfd_instance", t.name) not in named:
-                    rep.error(t.loc, f"({inst.name}) BFD instance {t.name} not found, ignoring...")
+                if t.kind == "bfd" and ("bfd_instance", t.name) not in vrrp_bfds:
+                    rep.error(t.loc, f"({inst.name}) track bfd {t.name} not found, ignoring...")
                     continue
                 if _duplicate_track(inst.name, t, seen, rep):
                     continue
@@ -675,7 +680,12 @@ class Builder:
         groups: list[SyncGroup] = []
         for g in self.groups:
             seen = set()
-            g = replace(g, tracks=tuple(t for t in g.tracks if not _duplicate_track(g.name, t, seen, rep)))
+            gtracks = []
+            for t in g.tracks:
+                if t.kind == "bfd" and ("bfd_instance", t.name) not in vrrp_bfds:
+                    rep.error(t.loc, f"({g.name}) track bfd {t.name} not found, ignoring...")
+                elif not _duplicate_track(g.name, t, seen, rep):
+                    gtracks.append(t)
             members = tuple(m for m in g.members if m in by_name)
             for m in g.members:
                 if m not in by_name:
@@ -694,8 +704,33 @@ class Builder:
                 )
             for m in members:
                 self.instances[by_name[m]] = replace(self.instances[by_name[m]], sync_group=g.name)
-            groups.append(replace(g, members=members))
+            groups.append(replace(g, members=members, tracks=tuple(gtracks)))
         self.groups = groups
+        self._resolve_bfd_checks()
+
+    def _resolve_bfd_checks(self) -> None:
+        """BFD_CHECK `name` must be a bfd_instance that reports to the checker (keepalived check_bfd.c)."""
+        checker_bfds = {x.name for x in self.named if x.kind == "bfd_instance"
+                        and not (dict(x.options).get("vrrp") and not dict(x.options).get("checker"))}
+        for vi, vs in enumerate(self.vss):
+            rss = []
+            for rs in vs.real_servers:
+                keep: list[Checker] = []
+                seen: set[str] = set()
+                for c in rs.checkers:
+                    if isinstance(c, BfdCheck):
+                        where = f"[{rs.address}]:{vs.protocol.lower()}:{rs.port or vs.port or 0}"
+                        if c.name not in checker_bfds:
+                            self.rep.error(c.loc, f"({where}) BFD_CHECK - BFD {c.name} not configured")
+                            continue
+                        if c.name in seen:
+                            self.rep.error(c.loc, f"({where}) BFD_CHECK - RS already monitoring {c.name}")
+                            continue
+                        seen.add(c.name)
+                    keep.append(c)
+                rss.append(rs if len(keep) == len(rs.checkers) else replace(rs, checkers=tuple(keep)))
+            if any(a is not b for a, b in zip(rss, vs.real_servers, strict=True)):
+                self.vss[vi] = replace(vs, real_servers=tuple(rss))
 
 
 _TRACK_ORDER = {"interface": 0, "script": 1, "file": 2, "process": 3, "bfd": 4}

@@ -39,7 +39,8 @@ def track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
         if nb.kind == "bfd_instance":
             w = dict(nb.options).get("weight")
             if isinstance(w, tuple) and w and w[0].lstrip("-").isdigit():
-                d[("bfd", nb.name)] = (int(w[0]), "reverse" in w[1:])
+                n = int(w[0])  # keepalived bfd_parser.c: out of -253..253 means 0
+                d[("bfd", nb.name)] = (n if -253 <= n <= 253 else 0, "reverse" in w[1:])
     return d
 
 

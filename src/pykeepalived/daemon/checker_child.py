@@ -40,6 +40,7 @@ from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
@@ -118,6 +119,7 @@ class CheckerChild:
         self.plane = CheckerPlane(self)
         self.addr_watch: asyncio.Task[None] | None = None
         self.mailer = CheckerMailer(None)  # smtp_alert (notify/checker_mail.py)
+        self.bfd_reader: BfdEventReader | None = None
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -237,9 +239,17 @@ class CheckerChild:
                                  no_checker_emails=no_checker_emails(g))
         await self.watch_addresses()
         await self.rt.start()
+        self.start_bfd()
         await self.plane.start(self.model)
         child_ready("checker")
         return await serve_until_stopped(self)
+
+    def start_bfd(self) -> None:
+        """BFD_CHECK: follow the BFD child's events on the pipe the parent gave us (bfd_events.py)."""
+        log.info("Activating BFD healthchecker")
+        rt = self.rt
+        assert rt is not None
+        self.bfd_reader = start_reader(lambda ev: rt.bfd_event(ev.name, ev.up))
 
     async def reload(self) -> None:
         log.info("Reloading")
@@ -285,6 +295,8 @@ class CheckerChild:
         if self.addr_watch is not None:
             self.addr_watch.cancel()
             await asyncio.gather(self.addr_watch, return_exceptions=True)
+        if self.bfd_reader is not None:
+            self.bfd_reader.stop()
         release = not self.opts.dont_release_ipvs
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):

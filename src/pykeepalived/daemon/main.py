@@ -26,6 +26,9 @@ def roles_for(model: Model, opts: Options) -> list[str]:
         roles.append("vrrp")
     if not opts.vrrp_only and (model.virtual_servers or opts.all_children):
         roles.append("checker")
+    has_bfd = any(nb.kind == "bfd_instance" for nb in model.named_blocks)
+    if not opts.no_bfd and (has_bfd or opts.all_children):
+        roles.append("bfd")
     return roles
 
 

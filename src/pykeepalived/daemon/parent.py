@@ -1,12 +1,18 @@
 """The parent process: keepalived's small watchdog (keepalived.md §3.5).
 
-It daemonises (unless -n), writes its pid file, starts the VRRP child (and the checker child when the
-configuration has virtual servers), forwards signals, respawns a child that dies (with keepalived's rate
+It daemonises (unless -n), writes its pid file, starts the checker child (when the configuration has
+virtual servers), the VRRP child and the BFD child (when it has bfd_instance blocks and -B is not given),
+in keepalived's order, forwards signals, respawns a child that dies (with keepalived's rate
 limit: immediately after 60 s of life, otherwise 0, 1, 2, 4 ... 60 s) and stops everything on SIGTERM.
 
 Children are not forked from a running interpreter: the parent re-executes `python -m pykeepalived
 --child=ROLE <original arguments>` with the parent-death signal set, so each child starts clean
 (no inherited asyncio state) and re-reads the configuration itself, as keepalived's children do.
+
+The BFD event pipes (BFD -> VRRP, BFD -> checker, daemon/bfd_events.py) are made before any child starts
+and stay open in the parent for its whole life, so a respawned child finds its pipe. When the VRRP or
+checker child is respawned while the BFD child runs, the BFD child is asked (SIGHUP) to send the state of
+every session again, so the new reader does not wait for the next change to learn it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass, field
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control import sdnotify
+from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.log import log, log_cpu_usage
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.options import SIGFUNCS, Options
@@ -28,7 +35,8 @@ from pykeepalived.options import SIGFUNCS, Options
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
 CHILD_WAIT_TIME = 5.0
-PROG_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck"}
+PROG_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck", "bfd": "BFD"}
+START_ORDER = ("checker", "vrrp", "bfd")  # keepalived start_keepalived()
 PERMANENT = {1: "FATAL", 2: "CONFIG", 4: "missing permission"}
 SIG_JSON = SIGFUNCS["JSON"]
 SIG_STATS_CLEAR = SIGFUNCS["STATS_CLEAR"]
@@ -65,17 +73,27 @@ class Parent:
     ready: sdnotify.ReadyPipe | None = None  # under systemd (Type=notify): children report readiness
     ready_sent: bool = False
     ready_roles: set[str] = field(default_factory=set)
+    bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
 
     def start_child(self, ch: Child) -> None:
         cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
-        env, fds = (None, ()) if self.ready is None else ({**os.environ, **self.ready.child_env()},
-                                                          (self.ready.wfd,))
+        extra: dict[str, str] = {}
+        fds: tuple[int, ...] = ()
+        if self.ready is not None:
+            extra, fds = self.ready.child_env(), (self.ready.wfd,)
+        if self.bfd_pipes is not None:
+            bfd_env, bfd_fds = self.bfd_pipes.child_env(ch.role)
+            extra, fds = {**extra, **bfd_env}, fds + bfd_fds
+        env = {**os.environ, **extra} if extra else None
+        respawn = ch.proc is None and ch.started > 0
         ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True, pass_fds=fds, env=env)
         ch.started = time.monotonic()
         ch.respawn_at = None
         log.info("Starting %s child process, pid=%d", PROG_NAMES[ch.role], ch.proc.pid)
+        if respawn and ch.role in ("vrrp", "checker"):
+            self.forward(signal.SIGHUP, ("bfd",))  # the BFD child resends every session's state
 
-    def forward(self, sig: int, roles: tuple[str, ...] = ("vrrp", "checker")) -> None:
+    def forward(self, sig: int, roles: tuple[str, ...] = ("vrrp", "checker", "bfd")) -> None:
         for ch in self.children.values():
             if ch.role in roles and ch.proc is not None and ch.proc.poll() is None:
                 ch.proc.send_signal(sig)
@@ -150,7 +168,9 @@ class Parent:
         self.ready.start()
         if "vrrp" not in self.roles:
             self.child_ready("")
-        for role in self.roles:
+        if "bfd" in self.roles:
+            self.bfd_pipes = BfdPipes()
+        for role in sorted(self.roles, key=lambda r: START_ORDER.index(r) if r in START_ORDER else 99):
             self.children[role] = Child(role)
             self.start_child(self.children[role])
         rc = 0
@@ -199,6 +219,8 @@ class Parent:
                 log.error("%s process failed to die - forcing termination", ch.role)
                 ch.proc.kill()
                 ch.proc.wait()
+        if self.bfd_pipes is not None:
+            self.bfd_pipes.close()
         log_cpu_usage()
         log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
 

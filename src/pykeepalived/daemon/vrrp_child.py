@@ -30,6 +30,7 @@ from pykeepalived.config.to_params import instance_params
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
+from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
@@ -103,6 +104,8 @@ class VrrpChild:
         self.fifos: FifoSet | None = None
         self.tracked_ifs: set[str] = set()
         self._assigned_logged: set[str] = set()
+        self.bfd = VrrpBfdTracker({})
+        self.bfd_reader: BfdEventReader | None = None
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -148,6 +151,14 @@ class VrrpChild:
             except InterfaceNotFound:
                 up = False
             self.engine.set_tracker("interface", ifname, up, 0)
+        self.track_bfd(lambda kind, name, value: self.engine.set_tracker(kind, name, value, 0))
+
+    def track_bfd(self, set_tracker: SetTracker) -> None:
+        """track_bfd sessions (daemon/bfd_events.py): Down until the BFD child says otherwise."""
+        self.bfd = VrrpBfdTracker.from_tracks(
+            (name, ((t.kind, t.name) for t in rt.params.tracks)) for name, rt in self.runtime.items()
+        ).carry_over(self.bfd)
+        self.bfd.initial(set_tracker)
 
     def log_diagnostics(self, diags: list[Diagnostic]) -> bool:
         fatal = False
@@ -362,6 +373,7 @@ class VrrpChild:
         self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
+        self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
         self._log_sockpool()
         if self.scripts is not None:
             self.scripts.start()
@@ -463,6 +475,7 @@ class VrrpChild:
         self.executor.pacer.configure(model)
         todo = set(new_confs) - set(self.runtime)
         added = await self.build(model, only=todo)
+        self.track_bfd(self.set_tracker)
         self.model = model
         self.driver.apply(functools.partial(self.engine.start_instances, added))
         await self.ops.reload(model)
@@ -471,7 +484,7 @@ class VrrpChild:
         assert self.driver is not None and self.executor is not None
         if self.scripts is not None:
             await self.scripts.stop()
-        for tracker in (self.files, self.processes):
+        for tracker in (self.files, self.processes, self.bfd_reader):
             if tracker is not None:
                 tracker.stop()
         self.driver.shutdown()
