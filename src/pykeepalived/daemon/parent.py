@@ -65,6 +65,25 @@ class Parent:
     ready: sdnotify.ReadyPipe | None = None  # under systemd (Type=notify): children report readiness
     ready_sent: bool = False
     ready_roles: set[str] = field(default_factory=set)
+    nft_table: str | None = None  # global_defs `nftables` at start: a reload may not change it
+
+    def _nft_table(self) -> str | None:
+        from pykeepalived.config import load_config
+
+        model, _ = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        return model.global_defs.nftables
+
+    def reload_allowed(self) -> bool:
+        """keepalived reload_config: some settings cannot change at a reload (the rest is the
+        children's business); then the children are not signalled."""
+        try:
+            table = self._nft_table()
+        except Exception:  # the children report a broken file themselves
+            return True
+        if table != self.nft_table:
+            log.info("Cannot change nftables table name at a reload - please restart keepalived")
+            return False
+        return True
 
     def start_child(self, ch: Child) -> None:
         cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
@@ -150,6 +169,11 @@ class Parent:
         self.ready.start()
         if "vrrp" not in self.roles:
             self.child_ready("")
+        else:
+            try:
+                self.nft_table = self._nft_table()
+            except Exception:
+                self.nft_table = None
         for role in self.roles:
             self.children[role] = Child(role)
             self.start_child(self.children[role])
@@ -176,7 +200,8 @@ class Parent:
                 break
             elif sig == signal.SIGHUP:
                 log.info("Reloading ...")
-                self.forward(sig)
+                if "vrrp" not in self.roles or self.reload_allowed():
+                    self.forward(sig)
             elif sig == signal.SIGUSR1:
                 self.forward(sig)
             else:  # STATS, STATS_CLEAR, JSON: the VRRP child's business
