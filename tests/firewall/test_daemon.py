@@ -97,6 +97,8 @@ def test_ruleset_as_keepalived(case: str, pair: tuple[Host, Host], nodes: list[N
         assert "@vips" in master
         assert ruleset(py.host) == master, "MASTER"
         for n in (ka, py):
+            n.signal(signal.SIGTERM)
+        for n in (ka, py):
             n.stop()
         assert ruleset(py.host) == ruleset(ka.host) == "", "stopped"
         if "globals_" in kw and "nftables" not in str(kw["globals_"]):
