@@ -66,6 +66,16 @@ class Firewall:
         self.ifindex = g.nftables_ifindex
         self.rules_set: dict[str, list[FwAddress]] = {}  # keepalived vrrp->firewall_rules_set
 
+    def reload(self, model: Model) -> None:
+        """keepalived's VRRP child re-selects the table at a reload (its name cannot change, the
+        parent refuses that): instances that now need one get it."""
+        table = table_name(model)
+        if self.nft is None and table is not None:
+            g = model.global_defs
+            self.table = table
+            self.nft = VrrpNftables(table, priority=g.nftables_priority, counters=g.nftables_counters)
+            self.ifindex = g.nftables_ifindex
+
     def addresses(self, rt: Runtime, ips: Sequence[IPAddress]) -> list[FwAddress]:
         out = []
         own_dev = rt.vmac.ifname if rt.vmac is not None else (rt.iface.ifname if rt.iface else "")

@@ -446,6 +446,8 @@ class VrrpChild:
         if model.global_defs.nftables != old.global_defs.nftables:  # the parent refused it already
             log.error("nftables table name changed - keeping the running configuration")
             return
+        if self.firewall is not None:
+            self.firewall.reload(model)
         new_confs = {c.name: c for c in model.vrrp_instances if c.vrid is not None}
         changed = [
             name for name, rt in self.runtime.items()
