@@ -350,10 +350,10 @@ class VrrpChild:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
         self.log_diagnostics(diags)
         self.model = model
-        self.firewall = Firewall(model)
         self.ipr = AsyncIPRoute()
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
+        self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
         self.vmacs = VmacManager(self.ipr)
         self.executor = LinuxExecutor(self)
         self.executor.start()
