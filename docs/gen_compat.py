@@ -75,9 +75,9 @@ mark(G, SUPPORTED, "vrrp_version vrrp_mcast_group4 vrrp_mcast_group6 vrrp_startu
      "vrrp_garp_master_refresh_repeat vrrp_garp_lower_prio_delay vrrp_garp_lower_prio_repeat "
      "vrrp_min_garp v3_checksum_as_v2 enable_script_security script_user",
      "")
-mark(G, PARTIAL, "vrrp_strict",
-     "keepalived's strict-mode configuration rules are applied; the `no_accept` drop rules it implies "
-     "are not installed")
+mark(G, SUPPORTED, "vrrp_strict",
+     "keepalived's strict-mode configuration rules, and the `no_accept` nftables drop rules it implies "
+     "(docs/vrrp.md)")
 mark(G, PARTIAL, "log_unknown_vrids",
      "adverts for unknown VRIDs are counted (`pykeepalived_unknown_vrid_received_total`) but not logged")
 mark(G, SUPPORTED, "default_interface", "for static_ipaddress entries without `dev`")
@@ -104,8 +104,15 @@ mark(G, SUPPORTED, "vrrp_garp_interval vrrp_gna_interval",
      "GARPs (NAs) on a base interface spaced by the interval as keepalived 2.2.7 does it: an address "
      "queued again is sent once (daemon/garp_pacing.py)")
 mark(G, NOT_YET, "vrrp_garp_extra_if", "parsed, not passed to the VRRP core")
-mark(G, NOT_YET, "vrrp_iptables vrrp_ipsets nftables nftables_priority nftables_ifindex nftables_counters",
-     "no firewall rules are installed (see `no_accept`)")
+mark(G, SUPPORTED, "nftables nftables_priority nftables_ifindex nftables_counters",
+     "the VRRP firewall table (no_accept drop rules, VMAC IGMP/MLD), as keepalived 2.2.7 lays it out "
+     "(linux/vrrp_nft.py, docs/vrrp.md)")
+mark(G, SUPPORTED, "vrrp_iptables",
+     "as keepalived 2.2.7 built without iptables (Debian's): error `iptables not supported, using "
+     "nftables instead...`, then nftables table `keepalived`")
+mark(G, NO_EFFECT, "vrrp_ipsets",
+     "reported as `Unknown keyword`, as keepalived 2.2.7 built without ipset support (Debian's) does; "
+     "the firewall is nftables (see `vrrp_iptables`)")
 mark(G, NOT_YET, "nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark",
      "keepalived's nftables helper for IPVS groups; pykeepalived's own nftables data plane is chosen "
      "with `lvs_dataplane`")
@@ -138,16 +145,19 @@ mark(V, SUPPORTED, "state interface virtual_router_id priority advert_int versio
 mark(V, SUPPORTED, "track_file track_process", "weight and `reverse` as keepalived (vrrp/tracking.py)")
 mark(V, SUPPORTED, "use_vmac vmac_xmit_base",
      "macvlan with keepalived's name and MAC (linux/vmac.py); VIPs, GARP and adverts on it, "
-     "adverts on the parent with vmac_xmit_base; removed at stop")
+     "adverts on the parent with vmac_xmit_base; IGMP/MLD reports moved to the parent with nftables "
+     "as keepalived does; removed at stop")
 mark(V, SUPPORTED, "smtp_alert", "given `smtp_server` and `notification_email` in global_defs")
-mark(V, PARTIAL, "strict_mode",
-     "keepalived's strict-mode configuration rules are applied; no `no_accept` drop rules")
+mark(V, SUPPORTED, "strict_mode",
+     "keepalived's strict-mode configuration rules, and the `no_accept` nftables drop rules it implies")
 mark(V, PARTIAL, "virtual_routes virtual_rules",
      "installed after the VIPs on becoming MASTER, removed before them on leaving it; one deleted "
      "externally is not restored until the next transition")
 mark(V + " > authentication", SUPPORTED, "auth_type auth_pass")
-mark(V, PARTIAL, "accept", "VIPs are plain addresses, so traffic to them is always accepted")
-mark(V, NOT_YET, "no_accept", "no firewall rules are installed, traffic to VIPs is accepted")
+mark(V, SUPPORTED, "accept", "the default (unless strict mode): no drop rules")
+mark(V, SUPPORTED, "no_accept",
+     "a non-owner MASTER drops traffic to/from its VIPs and eVIPs with keepalived's nftables table "
+     "(linux/vrrp_nft.py, docs/vrrp.md)")
 mark(V, SUPPORTED, "track_bfd",
      "events from the BFD child on the parent's pipe (daemon/bfd_events.py); a session starts Down; "
      "default weight/reverse from the `bfd_instance`; a `checker`-only session is not found "

@@ -243,6 +243,8 @@ class Builder:
             elif kw == "max_auto_priority":
                 assert isinstance(v, tuple)
                 g = replace(g, max_auto_priority=int(v[0]) if v and v[0].lstrip("-").isdigit() else -1)
+            elif kw in ("nftables", "vrrp_iptables", "vrrp_ipsets"):
+                g = self._firewall(c.loc, kw, v, g)
             elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
                 g = replace(g, **{kw if kw in _GLOBAL_TYPED else kw + "_us": v})  # type: ignore[arg-type]
             elif kw == "v3_checksum_as_v2":
@@ -250,6 +252,25 @@ class Builder:
             else:
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
         self.g = g
+
+    def _firewall(self, loc: Loc, kw: str, v: object, g: GlobalDefs) -> GlobalDefs:
+        """`nftables [TABLE]`, and the iptables keywords of a keepalived built without iptables/ipset
+        support (keepalived 2.2.7 as packaged: iptables requests become nftables)."""
+        if kw == "vrrp_ipsets":
+            self.rep.error(loc, "Unknown keyword 'vrrp_ipsets'", ConfigErr.UNKNOWN_KEYWORD)
+            return g
+        if kw == "vrrp_iptables":
+            self.rep.error(loc, "iptables not supported, using nftables instead. Please replace "
+                           "'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option")
+            return replace(g, nftables="keepalived", nftables_priority=-1)
+        if g.nftables is not None:
+            self.rep.error(loc, "nftables already specified - ignoring")
+            return g
+        words = v if isinstance(v, tuple) else ()
+        if words and len(words[0]) >= 256:  # NFT_TABLE_MAXNAMELEN
+            self.rep.error(loc, "nftables table name too long - ignoring")
+            return g
+        return replace(g, nftables=str(words[0]) if words else "keepalived", nftables_priority=-1)
 
     # -- vrrp_instance --------------------------------------------------------------------------
     def _instance(self, n: Node) -> None:

@@ -152,7 +152,7 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "vrrp_iptables": K(ANY),
     "vrrp_ipsets": K(ANY),
     "nftables": K(Words(0, 1)),
-    "nftables_priority": K(Int(-INT32 - 1, INT32)),
+    "nftables_priority": K(Int(-INT32 - 1, INT32, msg="invalid nftables chain priority '{v}'")),
     "nftables_ifindex": K(FLAG),
     "nftables_ipvs": K(Words(0, 1)),
     "nftables_ipvs_priority": K(Int(-INT32 - 1, INT32)),

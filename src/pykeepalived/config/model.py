@@ -78,6 +78,12 @@ class GlobalDefs:
     vrrp_garp_interval_us: int = 0
     vrrp_gna_interval_us: int = 0
     max_auto_priority: int | None = None  # None: not set; -1: `max_auto_priority` given without value
+    # the VRRP firewall (keepalived.md §1.2.5): table name from `nftables [TABLE]` or `vrrp_iptables`;
+    # None: none configured (the VRRP child still selects `keepalived` for no_accept/use_vmac)
+    nftables: str | None = None
+    nftables_priority: int = -1
+    nftables_ifindex: bool = False
+    nftables_counters: bool = False
     lvs_dataplane: str | None = None  # pykeepalived extension: auto|ipvs|nftables; None: auto
     options: Options = ()
 

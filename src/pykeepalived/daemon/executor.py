@@ -263,6 +263,8 @@ class LinuxExecutor:
     async def _claim(self, c: ClaimAddresses) -> None:
         rt = self.child.runtime[c.instance]
         ipr = self.child.ipr
+        if self.child.firewall is not None:  # accept mode: drop rules before the VIPs (§1.11.2)
+            await self.child.firewall.claim(rt, c.vips + c.evips)
         # keepalived vrrp_handle_ipaddress: one line per list, with -D
         if c.vips:
             log.log(DETAIL, "(%s) setting VIPs.", c.instance)
@@ -306,6 +308,8 @@ class LinuxExecutor:
             err = await del_address(self.child.ipr, a)
             if err is not None:
                 log.error("(%s) Error removing %s: %s", r.instance, a, err.strerror or err)
+        if self.child.firewall is not None:  # and removed after them
+            await self.child.firewall.release(rt, r.vips + r.evips)
 
     async def _gratuitous(self, g: SendGratuitous) -> None:
         """keepalived vrrp_send_link_update: `repeat` rounds over the VIPs then eVIPs; in the first

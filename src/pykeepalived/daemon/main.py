@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.daemon.log import setup_logging
 from pykeepalived.options import Options
 
@@ -40,29 +41,9 @@ def _load_roles(opts: Options) -> list[str]:
 
 
 def parent_roles(opts: Options) -> list[str]:
-    """The children to start, decided from the configuration read in a short-lived fork: the parent
-    only watches its children and never needs the parser nor the model (about 10 MB of a Python
-    process), so it does not load them. Falls back to reading it here if the fork fails."""
-    try:
-        rfd, wfd = os.pipe()
-        pid = os.fork()
-    except OSError:
-        return _load_roles(opts)
-    if pid == 0:  # pragma: no cover - the forked reader
-        code = 1
-        try:
-            os.close(rfd)
-            os.write(wfd, " ".join(_load_roles(opts)).encode() + b"\n")
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(wfd)
-    with os.fdopen(rfd, "rb") as r:
-        answer = r.read()
-    _, status = os.waitpid(pid, 0)
-    if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and answer.endswith(b"\n")):
-        return _load_roles(opts)
-    return answer.decode().split()
+    """The children to start, decided from the configuration read in a short-lived fork (the parent
+    never loads the parser nor the model: daemon/forkread.py)."""
+    return in_fork(lambda: " ".join(_load_roles(opts))).split()
 
 
 def run(opts: Options) -> int:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
+from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.daemon.log import log, log_cpu_usage
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.options import SIGFUNCS, Options
@@ -74,6 +75,30 @@ class Parent:
     ready_sent: bool = False
     ready_roles: set[str] = field(default_factory=set)
     bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
+    nft_table: str | None = None  # global_defs `nftables` at start: a reload may not change it
+
+    def _nft_table(self) -> str | None:
+        """Read in a fork (daemon/forkread.py): the parent does not load the config layer."""
+
+        def name() -> str:
+            from pykeepalived.config import load_config
+
+            model, _ = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+            return model.global_defs.nftables or ""
+
+        return in_fork(name) or None
+
+    def reload_allowed(self) -> bool:
+        """keepalived reload_config: some settings cannot change at a reload (the rest is the
+        children's business); then the children are not signalled."""
+        try:
+            table = self._nft_table()
+        except Exception:  # the children report a broken file themselves
+            return True
+        if table != self.nft_table:
+            log.info("Cannot change nftables table name at a reload - please restart keepalived")
+            return False
+        return True
 
     def start_child(self, ch: Child) -> None:
         cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
@@ -168,6 +193,11 @@ class Parent:
         self.ready.start()
         if "vrrp" not in self.roles:
             self.child_ready("")
+        else:
+            try:
+                self.nft_table = self._nft_table()
+            except Exception:
+                self.nft_table = None
         if "bfd" in self.roles:
             self.bfd_pipes = BfdPipes()
         for role in sorted(self.roles, key=lambda r: START_ORDER.index(r) if r in START_ORDER else 99):
@@ -196,7 +226,8 @@ class Parent:
                 break
             elif sig == signal.SIGHUP:
                 log.info("Reloading ...")
-                self.forward(sig)
+                if "vrrp" not in self.roles or self.reload_allowed():
+                    self.forward(sig)
             elif sig == signal.SIGUSR1:
                 self.forward(sig)
             else:  # STATS, STATS_CLEAR, JSON: the VRRP child's business

@@ -32,6 +32,7 @@ from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
+from pykeepalived.daemon.firewall import Firewall
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
@@ -90,6 +91,7 @@ class VrrpChild:
         self.ipr: Any = None
         self.driver: Driver | None = None
         self.executor: LinuxExecutor | None = None
+        self.firewall: Firewall | None = None  # accept mode / VMAC rules (daemon/firewall.py)
         self.status = StatusWriter(self)
         self.ops = ControlPlane(self)
         self.stop_event = asyncio.Event()
@@ -205,6 +207,8 @@ class VrrpChild:
         rt = Runtime(params, conf, inst, iface)
         if conf.use_vmac is not None and iface is not None:
             rt.vmac = await self._vmac(conf, params, iface)
+            if self.firewall is not None:
+                await self.firewall.vmac_added(rt)
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
@@ -361,6 +365,7 @@ class VrrpChild:
         self.ipr = AsyncIPRoute()
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
+        self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
         self.vmacs = VmacManager(self.ipr)
         self.executor = LinuxExecutor(self)
         self.executor.start()
@@ -411,6 +416,8 @@ class VrrpChild:
                     log.log(DETAIL, "(%s) removing VIPs.", rt.params.name)
                 if rt.params.evips:
                     log.log(DETAIL, "(%s) removing E-VIPs.", rt.params.name)
+                if self.firewall is not None:
+                    self.firewall.stale(rt)
             for a in rt.addresses.values():
                 await del_address(self.ipr, a)
 
@@ -449,6 +456,11 @@ class VrrpChild:
             return
         old = self.model
         assert old is not None and self.driver is not None and self.executor is not None
+        if model.global_defs.nftables != old.global_defs.nftables:  # the parent refused it already
+            log.error("nftables table name changed - keeping the running configuration")
+            return
+        if self.firewall is not None:
+            self.firewall.reload(model)
         new_confs = {c.name: c for c in model.vrrp_instances if c.vrid is not None}
         changed = [
             name for name, rt in self.runtime.items()
@@ -489,6 +501,8 @@ class VrrpChild:
                 tracker.stop()
         self.driver.shutdown()
         await self.executor.drain()
+        if self.firewall is not None:
+            await self.firewall.close()  # keepalived firewall_fini: even with --dont-release-vrrp
         if self.model is not None and not self.opts.dont_release_vrrp:
             await self.set_static(self.model, add=False)
             await self.vmacs.close()

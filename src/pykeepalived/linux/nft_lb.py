@@ -674,15 +674,7 @@ class NftLoadBalancer:
         return ["ip", "netns", "exec", self.netns, *cmd] if self.netns else cmd
 
     async def _run(self, script: str) -> None:
-        proc = await asyncio.create_subprocess_exec(
-            *self._cmd(["-f", "-"]),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _, err = await proc.communicate(script.encode())
-        if proc.returncode:
-            raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")
+        await run_nft(script, nft=self.nft, netns=self.netns)
 
     async def _run_out(self, args: list[str]) -> str:
         proc = await asyncio.create_subprocess_exec(
@@ -695,3 +687,19 @@ class NftLoadBalancer:
         if proc.returncode:
             raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")
         return out.decode()
+
+
+async def run_nft(script: str, *, nft: str = "nft", netns: str | None = None, check: bool = False) -> str:
+    """Run one `nft -f -` transaction (atomic in the kernel) and return its output; NftError if it
+    fails. `check` runs it with `-c` (parse and validate only). Shared by every nftables user
+    (this data plane, linux/vrrp_nft.py)."""
+    cmd = [nft, *(("-c",) if check else ()), "-f", "-"]
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
+                                                stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate(script.encode())
+    if proc.returncode:
+        raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")
+    return out.decode(errors="replace")
