@@ -12,7 +12,8 @@ the parent (daemon/parent.py) makes the pipes and hands the ends to the re-execu
 
 An event is one line of ASCII, `NAME UP\\n` or `NAME DOWN\\n` (NAME is a bfd_instance name, at most
 31 characters, no blanks). A bfd_instance with `vrrp` only (or `checker` only) sends only to that
-child. The BFD child writes a line on every Up <-> not-Up change and, when it starts (or is told to
+child. The BFD child writes a line on every Up <-> Down change (a peer's AdminDown takes the session
+Down without an event, as keepalived does: RFC 5880 §6.8.16) and, when it starts (or is told to
 resend with SIGHUP), the current state of every session, so a consumer that was respawned learns where
 it stands. Lines are short (< PIPE_BUF), so each write is atomic.
 """
