@@ -14,7 +14,8 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
   keepalived's quoting, script_user and security checks, each in its own process group, not waited);
 - LVS FIFO lines (`VS ... UP|DOWN`, `RS ... ... UP|DOWN`) go to notify_fifo and lvs_notify_fifo;
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
-  (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
+  (kept with -I/--dont-release-ipvs); lvs_timeouts / lvs_flush / lvs_flush_on_stop / an untied
+  lvs_sync_daemon are daemon/lvs_globals.py's; SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
 With the extension keyword `pykeepalived_metrics_address` (opt-in) the checker child serves its
 virtual/real server states (control/metrics.py CheckerCollector) on the same address, port + 1; the
@@ -39,6 +40,7 @@ from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
+from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
@@ -48,7 +50,6 @@ from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
 from pykeepalived.linux.rtnl import AsyncIPRoute
-from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
 
@@ -113,6 +114,7 @@ class CheckerChild:
         self.fifos: FifoSet | None = None
         self.metrics: MetricsServer | None = None
         self.addr_watch: asyncio.Task[None] | None = None
+        self.lvs_globals: CheckerLvsGlobals | None = None
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -221,8 +223,8 @@ class CheckerChild:
         log.info("Using LVS data plane %s", self.dataplane)
         if isinstance(self.backend, NftLoadBalancer):
             await self.backend.flush()  # our own table only: left over from an unclean stop
-        elif "lvs_flush" in dict(g.options):  # keepalived: remove every IPVS service at start-up
-            await self.backend.apply(plan({}, await self.backend.dump()))
+        self.lvs_globals = CheckerLvsGlobals(self.backend)  # lvs_timeouts, lvs_flush, lvs_sync_daemon
+        await self.lvs_globals.start(self.model)
         self.fifos = fifo_specs(g, ScriptResolver(self.model))
         await self.fifos.open()
         self.rt = CheckerRuntime(self.mapped.services, self.backend, fifo=fifo_writer(self.fifos),
@@ -268,6 +270,8 @@ class CheckerChild:
         self._resolve_scripts(model, mapped)
         self.model, self.mapped = model, mapped
         await self.rt.reload(mapped.services)
+        if self.lvs_globals is not None:
+            await self.lvs_globals.reload(model)
         await self.watch_addresses()
 
     # ------------------------------------------------------------------ ha_suspend
@@ -303,6 +307,8 @@ class CheckerChild:
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):
             await self.backend.flush()
+        if self.lvs_globals is not None:
+            await self.lvs_globals.stop(release)  # lvs_flush_on_stop, sync daemon, timeouts restored
         await self.children.wait_all(SCRIPT_STOP_WAIT_S)  # omega notify_down / quorum_down
         if self.fifos is not None:
             self.fifos.close()

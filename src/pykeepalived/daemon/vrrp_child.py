@@ -54,6 +54,7 @@ from pykeepalived.linux.addresses import (
     del_rule,
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
+from pykeepalived.linux.ipvs_sync import VrrpSyncDaemon, reload_vrrp_sync_daemon, vrrp_sync_daemon
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
@@ -67,6 +68,7 @@ from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
 from pykeepalived.vrrp.effects import (
     Notify,
+    State,
 )
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
@@ -102,6 +104,7 @@ class VrrpChild:
         self.fifos: FifoSet | None = None
         self.tracked_ifs: set[str] = set()
         self._assigned_logged: set[str] = set()
+        self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -357,6 +360,7 @@ class VrrpChild:
         await self.build(model)
         self._log_garp_channels()
         await self.remove_stale_addresses()
+        self.syncd = await vrrp_sync_daemon(model)
         await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
@@ -463,7 +467,12 @@ class VrrpChild:
         todo = set(new_confs) - set(self.runtime)
         added = await self.build(model, only=todo)
         self.model = model
+        self.syncd = await reload_vrrp_sync_daemon(self.syncd, model, self._is_master)
         self.driver.apply(functools.partial(self.engine.start_instances, added))
+
+    def _is_master(self, name: str) -> bool:
+        rt = self.runtime.get(name)
+        return rt is not None and rt.inst.state is State.MASTER
 
     async def shutdown(self) -> None:
         assert self.driver is not None and self.executor is not None
@@ -472,6 +481,10 @@ class VrrpChild:
         for tracker in (self.files, self.processes):
             if tracker is not None:
                 tracker.stop()
+        if self.syncd is not None:  # stopped before the instances leave MASTER, as keepalived does
+            self.executor.queue.put_nowait(self.syncd.stop_current)
+            await self.executor.drain()
+            self.syncd.close()
         self.driver.shutdown()
         await self.executor.drain()
         if self.model is not None and not self.opts.dont_release_vrrp:

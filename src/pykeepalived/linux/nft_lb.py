@@ -34,6 +34,15 @@ Existing connections keep their destination through conntrack, like IPVS without
 Not supported here (logged once): lb_kind DR and TUN (only NAT), persistence_timeout (no affinity),
 thresholds (uthreshold/lthreshold), one-packet scheduling.
 
+`lvs_timeouts` (IPVS connection timeouts) become nftables `ct timeout` objects set on the first
+packet of each virtual service's connections (in the service chain, before the dnat), so they apply
+to the load-balanced connections only: `tcp` → conntrack's established timeout; `tcpfin` → fin_wait,
+close_wait and last_ack, the half-closed states between the first FIN and the last ACK (IPVS's
+tcpfin is its FIN_WAIT timeout: "TCP sessions after receiving a FIN"; time_wait keeps conntrack's
+value, as IPVS's TIME_WAIT is not settable either); `udp` → unreplied and replied. The objects are
+named after their values (`lvs_tcp_900_120`, `lvs_udp_300`), so a change is one transaction that
+refills every service chain and deletes the old objects. Connections already tracked keep theirs.
+
 The director must forward (net.ipv4.ip_forward=1) and be the real servers' route back to clients,
 exactly as for IPVS NAT.
 """
@@ -44,6 +53,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from pykeepalived.config.lvs_globals import LvsTimeouts
 from pykeepalived.lvs.model import Dest, Forwarding, LvsCounters, LvsTable, Protocol, ServiceEntry, ServiceKey
 from pykeepalived.lvs.plan import AddService, DelService, EditService, LvsOp, apply_ops
 
@@ -96,6 +106,23 @@ def slots(sched: str, dests: list[Dest]) -> list[tuple[int, int, Dest]]:
     return out
 
 
+def _ct_timeouts(t: LvsTimeouts | None, fam: int) -> dict[str, str]:
+    """ct timeout object name → declaration for lvs_timeouts (only the configured values)."""
+    out: dict[str, str] = {}
+    if not t:
+        return out
+    l3 = "ip" if fam == 4 else "ip6"
+    tcp = [f"established: {t.tcp}"] if t.tcp else []
+    tcp += [f"{st}: {t.tcpfin}" for st in ("fin_wait", "close_wait", "last_ack")] if t.tcpfin else []
+    if tcp:
+        policy = ", ".join(tcp)
+        out[f"lvs_tcp_{t.tcp}_{t.tcpfin}"] = f"{{ protocol tcp; l3proto {l3}; policy = {{ {policy} }}; }}"
+    if t.udp:
+        out[f"lvs_udp_{t.udp}"] = (f"{{ protocol udp; l3proto {l3}; policy = {{ unreplied: {t.udp}, "
+                                   f"replied: {t.udp} }}; }}")
+    return out
+
+
 @dataclass(slots=True)
 class _Names:
     ids: dict[ServiceKey, int] = field(default_factory=dict)
@@ -120,6 +147,7 @@ class NftLoadBalancer:
         self._created: set[int] = set()  # families whose table exists
         self._warned: set[str] = set()
         self.transactions = 0
+        self.timeouts: LvsTimeouts | None = None  # lvs_timeouts
 
     def _tname(self, family: int) -> tuple[str, str]:
         return ("ip", self.table) if family == 4 else ("ip6", self.table + "6")
@@ -139,6 +167,22 @@ class NftLoadBalancer:
         await self._run(script)
         self._created.clear()
         self.view = {}
+
+    async def set_timeouts(self, t: LvsTimeouts | None) -> None:
+        """`lvs_timeouts` as ct timeout objects (module docstring); None: conntrack's defaults."""
+        t = t or None
+        if t == self.timeouts:
+            return
+        old = self.timeouts
+        self.timeouts = t
+        script = self.render(self.view, set(self.view)) if self.view else ""
+        for fam in sorted(self._created):
+            f, tb = self._tname(fam)
+            for name, decl in _ct_timeouts(old, fam).items():
+                if name not in _ct_timeouts(t, fam):  # add first: deleting a missing object fails
+                    script += f"add ct timeout {f} {tb} {name} {decl}\ndelete ct timeout {f} {tb} {name}\n"
+        if script:
+            await self._run(script)
 
     async def apply(self, ops: list[LvsOp]) -> None:
         if not ops:
@@ -230,6 +274,7 @@ class NftLoadBalancer:
             f"flush map {f} {t} svc_{sid}_dests",
             f"flush map {f} {t} svc_{sid}_addrs",
         ]
+        out += self._timeout_rules(fam, sid, key)
         runs = slots(svc.scheduler, dests)
         l4 = "" if key.fwmark else f"meta l4proto {key.protocol.value} "
         if not runs:
@@ -252,6 +297,16 @@ class NftLoadBalancer:
         else:
             sel = f"numgen inc mod {total}"
         out.append(f"add rule {f} {t} svc_{sid} {l4}dnat {a} to {sel} map @{mapname}")
+        return out
+
+    def _timeout_rules(self, fam: int, sid: int, key: ServiceKey) -> list[str]:
+        f, t = self._tname(fam)
+        out = []
+        for name, decl in _ct_timeouts(self.timeouts, fam).items():
+            proto = "tcp" if name.startswith("lvs_tcp") else "udp"
+            if key.fwmark or key.protocol.value == proto:
+                out.append(f"add ct timeout {f} {t} {name} {decl}")
+                out.append(f'add rule {f} {t} svc_{sid} meta l4proto {proto} ct timeout set "{name}"')
         return out
 
     def _warn(self, msg: str) -> None:
