@@ -106,6 +106,12 @@ def slots(sched: str, dests: list[Dest]) -> list[tuple[int, int, Dest]]:
     return out
 
 
+def _l4(key: ServiceKey) -> str:
+    """The port expression of a service's destination map: nft refuses a `tcp dport` map in a rule
+    that matched `meta l4proto udp` (conflicting protocols), so each map is typed by its protocol."""
+    return key.protocol.value if key.protocol in (Protocol.UDP, Protocol.SCTP) else "tcp"
+
+
 def _ct_timeouts(t: LvsTimeouts | None, fam: int) -> dict[str, str]:
     """ct timeout object name → declaration for lvs_timeouts (only the configured values)."""
     out: dict[str, str] = {}
@@ -235,7 +241,7 @@ class NftLoadBalancer:
                     lines.append(f"add chain {f} {t} svc_{sid}")
                     lines.append(f"delete chain {f} {t} svc_{sid}")
                     lines.append(f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {addr_kw} "
-                                 f"daddr . tcp dport; flags interval; }}")
+                                 f"daddr . {_l4(key)} dport; flags interval; }}")
                     lines.append(f"add map {f} {t} svc_{sid}_addrs {{ typeof numgen inc mod 2 : {addr_kw} "
                                  f"daddr; flags interval; }}")
                     lines.append(f"delete map {f} {t} svc_{sid}_dests")
@@ -267,7 +273,7 @@ class NftLoadBalancer:
         mapname = f"svc_{sid}_dests" if with_port else f"svc_{sid}_addrs"
         out = [
             f"add chain {f} {t} svc_{sid}",
-            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . tcp dport; "
+            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . {_l4(key)} dport; "
             f"flags interval; }}",
             f"add map {f} {t} svc_{sid}_addrs {{ typeof numgen inc mod 2 : {a} daddr; flags interval; }}",
             f"flush chain {f} {t} svc_{sid}",
