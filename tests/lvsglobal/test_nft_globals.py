@@ -55,10 +55,9 @@ def netns() -> Iterator[str]:
     ns = f"pklvsg{os.getpid() % 100000}"
     sh("ip", "netns", "add", ns)
     try:
-        for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "add", "lv0", "type", "veth", "peer", "lv1"],
-                    ["ip", "addr", "add", f"{VIP}/32", "dev", "lv0"], ["ip", "addr", "add", f"{RS}/32", "dev", "lv0"],
-                    ["ip", "link", "set", "lv0", "up"], ["ip", "link", "set", "lv1", "up"]):
-            sh("ip", "netns", "exec", ns, *cmd)
+        for cmd in ("link set lo up", "link add lv0 type veth peer lv1", f"addr add {VIP}/32 dev lv0",
+                    f"addr add {RS}/32 dev lv0", "link set lv0 up", "link set lv1 up"):
+            sh("ip", "-n", ns, *cmd.split())
         yield ns
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
