@@ -3,7 +3,8 @@ daemon and flush.
 
 # Theory of operation
 pyroute2 0.9 describes IPVS_CMD_ATTR_DAEMON and the IPVS_CMD_ATTR_TIMEOUT_* attributes as opaque
-"hex", so they can be neither sent nor read. `IpvsMsg` is pyroute2's `ipvsmsg` with those attributes
+"hex", so they can be neither sent nor read. `IpvsMsg` is pyroute2's `ipvsmsg` (same service and dest
+nests) with those attributes
 typed after the kernel's policy (include/uapi/linux/ip_vs.h, net/netfilter/ipvs/ip_vs_ctl.c
 ip_vs_genl_policy / ip_vs_daemon_policy): the timeouts are u32 seconds, the daemon is a nest of
 STATE (u32), MCAST_IFN (string), SYNC_ID (u32), SYNC_MAXLEN (u16), MCAST_GROUP (in_addr),
@@ -29,7 +30,7 @@ from typing import Any, TypeVar
 
 from pyroute2 import IPVS
 from pyroute2.ipvs import AsyncIPVS
-from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, nla
+from pyroute2.netlink import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, genlmsg, nla
 from pyroute2.netlink.generic import ipvs as genl_ipvs
 from pyroute2.netlink.generic.ipvs import GENL_NAME, GENL_VERSION, ipvsmsg
 
@@ -71,7 +72,12 @@ def ipvs_strerror(func: str, err: int) -> str:
     return _SPECIFIC.get((func, err)) or _GENERIC.get(err) or os.strerror(err)
 
 
-class IpvsMsg(ipvsmsg):  # type: ignore[misc]
+class IpvsMsg(genlmsg):  # type: ignore[misc]
+    # not a subclass of ipvsmsg: pyroute2 compiles an nla_map once per class hierarchy, so a subclass
+    # would silently encode with the parent's map once the parent has been used
+    prefix = "IPVS_CMD_ATTR_"
+    service = ipvsmsg.service
+    dest = ipvsmsg.dest
     nla_map = (
         ("IPVS_CMD_ATTR_UNSPEC", "none"),
         ("IPVS_CMD_ATTR_SERVICE", "service"),
