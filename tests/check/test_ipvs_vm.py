@@ -97,7 +97,8 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
     assert "-> 192.0.2.11:80 Masq 7 0 0" in edited
     assert not any("192.0.2.12" in r for r in edited)
     daemon = res["daemon"]
-    assert _rows(daemon) == ka, f"keepalived:\n{res['keepalived']}\npykeepalived daemon:\n{daemon}"
+    assert _rows(daemon) == ka, (f"keepalived:\n{res['keepalived']}\npykeepalived daemon:\n{daemon}\n"
+                                 f"its log:\n{res.get('pk_log')}")
     for key in ("keepalived_after", "after_clear", "daemon_after"):
         assert not any(r.startswith(("TCP", "UDP", "FWM")) for r in _rows(res[key])), res[key]
 
@@ -146,5 +147,5 @@ def _check_tied(res: dict[str, Any]) -> None:
     backup, master = "backup sync daemon (mcast=d0, syncid=51", "master sync daemon (mcast=d0, syncid=51"
     assert [s for s in ka if s] == [s for s in pk if s][:2], (ka, pk)
     kinds = ["backup" if s.startswith(backup) else "master" if s.startswith(master) else s for s in pk if s]
-    assert kinds == ["backup", "master", "backup"], pk
+    assert kinds == ["backup", "master", "backup"], (pk, res["pk_tied_log"])
     assert "sync daemon" not in res["ka_tied_after"] and "sync daemon" not in res["pk_tied_after"]
