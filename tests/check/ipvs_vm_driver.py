@@ -79,8 +79,8 @@ virtual_server fwmark 7 {
     lb_algo rr
     lb_kind TUN
     real_server 192.0.2.31 {
-        TCP_CHECK {
-            connect_port 80
+        MISC_CHECK {
+            misc_path /bin/true
         }
     }
 }
@@ -114,6 +114,7 @@ virtual_server 2001:db8::10 80 {
 }
 """
 N_SERVICES = 5
+N_DESTS = 6
 
 
 TIED = """
@@ -203,7 +204,7 @@ def daemon_table(exe: str, conf: str, tag: str, out: dict[str, object]) -> str:
     text = ""
     while time.monotonic() < deadline:
         text = ipvsadm()
-        if n_services(text) == N_SERVICES and text.count("->") == 5 + 3:
+        if n_services(text) == N_SERVICES and text.count("->") == 1 + N_DESTS:  # + the header line
             break
         time.sleep(0.2)
     time.sleep(0.5)

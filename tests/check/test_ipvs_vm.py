@@ -83,6 +83,7 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
     m = re.search(r"===RESULT===\n(.*)\n===END===", proc.stdout, re.S)
     assert m, f"no result from the VM (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     res = json.loads(m.group(1))
+    print(json.dumps(res, indent=1))  # shown with the failure
     assert "error" not in res, res["error"]
 
     ka, ours = _rows(res["keepalived"]), _rows(res["ours"])
