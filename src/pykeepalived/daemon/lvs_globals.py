@@ -42,18 +42,19 @@ class CheckerLvsGlobals:
     async def start(self, model: Model) -> None:
         self.cfg = cfg = lvs_globals(model)
         await self._timeouts(cfg)
-        await self._syncd(cfg, restart=True)
+        await self._syncd(cfg)
         if cfg.flush:
             await self.backend.flush()
 
     async def reload(self, model: Model) -> None:
         old, self.cfg = self.cfg, lvs_globals(model)
         await self._timeouts(self.cfg, reload=True)
-        if old.syncd != self.cfg.syncd or self.syncd is None:
+        if old.syncd != self.cfg.syncd or self.syncd is None:  # unchanged: left running (keepalived
+            # starts it again and logs `Daemon has already run`)
             if self.syncd is not None:
                 await self.syncd.stop_both()
                 self.syncd = None
-            await self._syncd(self.cfg, restart=True)
+            await self._syncd(self.cfg)
 
     async def stop(self, release: bool) -> None:
         """After the runtime removed our services (when `release`)."""
@@ -68,7 +69,7 @@ class CheckerLvsGlobals:
         if t or reload or cfg is None:
             await self.backend.set_timeouts(t or None)
 
-    async def _syncd(self, cfg: LvsGlobals, restart: bool) -> None:
+    async def _syncd(self, cfg: LvsGlobals) -> None:
         s = cfg.syncd
         if s is None or s.instance is not None:
             return  # none, or the VRRP child's (tied to an instance)
@@ -80,5 +81,4 @@ class CheckerLvsGlobals:
                             "daemon is run", s.ifname)
             return
         self.syncd = SyncDaemon(s, s.syncid or 0, self.backend.call)
-        if restart:
-            await self.syncd.start_both()
+        await self.syncd.start_both()

@@ -32,7 +32,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pykeepalived.config.lvs_globals import LvsTimeouts
-from pykeepalived.linux.ipvs_genl import IpvsSocket, flush, get_timeouts, set_timeouts
+from pykeepalived.linux.ipvs_genl import (
+    IpvsSocket,
+    flush,
+    get_timeouts,
+    ipvs_strerror,
+    netlink_errno,
+    set_timeouts,
+)
 from pykeepalived.lvs.model import (
     Dest,
     DestKey,
@@ -155,7 +162,8 @@ class IpvsBackend:
         try:
             await self.call(flush)
         except Exception as exc:
-            log.info("IPVS cmd IP_VS_SO_SET_FLUSH(1157) error: %s", exc)
+            err = netlink_errno(exc)
+            log.info("IPVS cmd IP_VS_SO_SET_FLUSH(1157) error: %s(%d)", ipvs_strerror("flush", err), err)
 
     async def set_timeouts(self, t: LvsTimeouts | None) -> None:
         """`lvs_timeouts` (keepalived ipvs_set_timeouts): unset values keep the kernel's; None or all
@@ -182,7 +190,8 @@ class IpvsBackend:
         await self._call(self._apply, ops)
 
     async def stats(self) -> LvsCounters:
-        """Traffic counters of every service and destination (`ipvsadm -Ln --stats`)."""
+        """Traffic counters of every service and destination (`ipvsadm -Ln --stats`). The kernel folds
+        its per-cpu counters into these every 2 s (its rate estimator), so they lag by up to 2 s."""
         return await self._call(self._stats)
 
     def close(self) -> None:
