@@ -96,10 +96,20 @@ mark(G, NOT_YET, "vrrp_notify_priority_changes",
 mark(G, NOT_YET, "fifo_write_vrrp_states_on_reload")
 mark(G, SUPPORTED, "checker_log_all_failures")
 mark(G, SUPPORTED, "lvs_flush",
-     "IPVS: every service is removed at start; nftables: pykeepalived's own table is always reset")
-mark(G, NOT_YET, "lvs_flush_on_stop", "at stop the checker removes its own services only (keepalived's "
-     "default), kept with `--dont-release-ipvs`")
-mark(G, NOT_YET, "lvs_timeouts lvs_sync_daemon rs_init_notifies")
+     "IPVS: the whole table is flushed at start (IPVS_CMD_FLUSH); nftables: pykeepalived's own tables "
+     "(always reset)")
+mark(G, SUPPORTED, "lvs_flush_on_stop",
+     "bare: IPVS flushed at stop (nftables: our own tables); `VS`: our services removed, as without the "
+     "keyword; nothing with `--dont-release-ipvs` (daemon/lvs_globals.py)")
+mark(G, SUPPORTED, "lvs_timeouts",
+     "IPVS: IPVS_CMD_SET_CONFIG at checker start and reload, the kernel's values restored at stop; "
+     "nftables: `ct timeout` objects on the virtual services' connections (tcp → established, tcpfin → "
+     "fin_wait/close_wait/last_ack, udp → both UDP states; linux/nft_lb.py)")
+mark(G, SUPPORTED, "lvs_sync_daemon",
+     "IPVS sync daemon: tied to an instance, the VRRP child runs master while it is MASTER, backup "
+     "otherwise; untied, the checker child runs both (linux/ipvs_sync.py). No IPVS (nftables plane): "
+     "logged once, not run")
+mark(G, NOT_YET, "rs_init_notifies")
 mark(G, SUPPORTED, "vrrp_garp_interval vrrp_gna_interval",
      "GARPs (NAs) on a base interface spaced by the interval as keepalived 2.2.7 does it: an address "
      "queued again is sent once (daemon/garp_pacing.py)")
@@ -143,6 +153,7 @@ mark(V, SUPPORTED, "state interface virtual_router_id priority advert_int versio
      "garp_lower_prio_delay garp_lower_prio_repeat track_script track_interface notify_master "
      "notify_backup notify_fault notify_stop notify notify_deleted notify_master_rx_lower_pri")
 mark(V, SUPPORTED, "track_file track_process", "weight and `reverse` as keepalived (vrrp/tracking.py)")
+mark(V, SUPPORTED, "lvs_sync_daemon_interface", "as global `lvs_sync_daemon IF inst THIS_INSTANCE`")
 mark(V, SUPPORTED, "use_vmac vmac_xmit_base",
      "macvlan with keepalived's name and MAC (linux/vmac.py); VIPs, GARP and adverts on it, "
      "adverts on the parent with vmac_xmit_base; IGMP/MLD reports moved to the parent with nftables "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.check.netlab import lb_lab
+from pykeepalived.lab import lb_lab
 from tests.check.servers import wait_port
 from tests.check.test_checker_daemon import Daemon
 
@@ -102,8 +102,8 @@ class Mails:
 @pytest.mark.netns
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("nft") is None, reason="needs root and nft")
 def test_checker_smtp_alerts_end_to_end(tmp_path: Path) -> None:
-    with lb_lab([*RS, MAIL], tag="m") as lab:
-        names = {addr: ns for ns, addr in lab.servers.items()}
+    with lb_lab([*RS, MAIL]) as lab:
+        names = {addr: h.ns for addr, h in lab.servers.items()}
         procs: dict[str, subprocess.Popen[bytes]] = {}
 
         def start(addr: str) -> None:
@@ -129,7 +129,7 @@ def test_checker_smtp_alerts_end_to_end(tmp_path: Path) -> None:
             wait_port(MAIL, 25, netns=names[MAIL])
             for addr in RS:
                 start(addr)
-            daemon = Daemon(lab.director, d)
+            daemon = Daemon(lab.director.ns, d)
             # start-up: the pool is programmed, quorum gained (keepalived's init_service_vs)
             got = mails.wait(1)
             assert got == [(f"[director] Virtualserver {VS} - UP",

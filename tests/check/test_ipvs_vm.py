@@ -1,7 +1,9 @@
 """IPVS data plane in a VM (issue 7): this machine's kernel has no ip_vs, so Debian's linux-image-amd64 is
 booted under qemu (TCG) with virtme-ng, sharing the host's filesystem. Inside, keepalived 2.2.7 and then
 pykeepalived's IpvsBackend program IPVS from the same keepalived.conf, and `ipvsadm -Ln` must read the same
-(tests/check/ipvs_vm_driver.py does the work in the VM and reports JSON).
+(tests/check/ipvs_vm_driver.py does the work in the VM and reports JSON). The same boot checks the global
+LVS keywords (lvs_timeouts, lvs_flush, lvs_flush_on_stop, lvs_sync_daemon untied and tied to a VRRP
+instance) against keepalived, and IpvsBackend.stats() after traffic through a NAT service.
 
 Needs: virtme-ng (`vng`, PyPI) in the venv or PATH, qemu-system-x86, busybox-static, a /boot/vmlinuz-*
 with its ip_vs module, ipvsadm and keepalived. Skips with the missing piece named otherwise."""
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +51,14 @@ def _missing() -> str | None:
     return None
 
 
+def _counters(text: str, prefix: str) -> list[int]:
+    """The five counters of the `ipvsadm -Ln --stats --exact` line starting with `prefix`."""
+    for row in _rows(text):
+        if row.startswith(prefix + " "):
+            return [int(w) for w in row.split()[-5:]]
+    raise AssertionError(f"no {prefix!r} line in\n{text}")
+
+
 def _rows(text: str) -> list[str]:
     """ipvsadm -Ln lines with runs of blanks collapsed (its columns are padded)."""
     return [re.sub(r"\s+", " ", line.strip()) for line in text.splitlines()]
@@ -72,6 +83,7 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
     m = re.search(r"===RESULT===\n(.*)\n===END===", proc.stdout, re.S)
     assert m, f"no result from the VM (rc {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     res = json.loads(m.group(1))
+    print(json.dumps(res, indent=1))  # shown with the failure
     assert "error" not in res, res["error"]
 
     ka, ours = _rows(res["keepalived"]), _rows(res["ours"])
@@ -86,6 +98,55 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
     assert "-> 192.0.2.11:80 Masq 7 0 0" in edited
     assert not any("192.0.2.12" in r for r in edited)
     daemon = res["daemon"]
-    assert _rows(daemon) == ka, f"keepalived:\n{res['keepalived']}\npykeepalived daemon:\n{daemon}"
+    assert _rows(daemon) == ka, (f"keepalived:\n{res['keepalived']}\npykeepalived daemon:\n{daemon}\n"
+                                 f"its log:\n{res.get('pk_log')}")
     for key in ("keepalived_after", "after_clear", "daemon_after"):
         assert not any(r.startswith(("TCP", "UDP", "FWM")) for r in _rows(res[key])), res[key]
+
+    _check_globals(res)
+    _check_stats(res)
+    _check_tied(res)
+
+
+def _check_globals(res: dict[str, Any]) -> None:
+    """lvs_timeouts, lvs_flush, lvs_flush_on_stop and the untied lvs_sync_daemon: as keepalived."""
+    for part in ("running_timeout", "running_daemon", "after_timeout", "after_daemon", "after_table"):
+        ka, pk = res[f"ka_{part}"], res[f"pk_{part}"]
+        assert _rows(pk) == _rows(ka), (part, ka, pk)
+    assert "Timeout (tcp tcpfin udp): 7200 60 120" in res["pk_running_timeout"], res["pk_running_timeout"]
+    assert res["pk_after_timeout"] == res["boot_timeout"]  # the kernel's values restored at stop
+    daemons = res["pk_running_daemon"]
+    for state in ("master", "backup"):
+        assert f"{state} sync daemon (mcast=d0, syncid=9" in daemons, daemons
+    assert "sync daemon" not in res["pk_after_daemon"]
+    for table in ("keepalived", "daemon"):
+        assert "198.51.100.99" not in res[table]  # lvs_flush: the foreign service made before start
+    assert not any(r.startswith("TCP") for r in _rows(res["pk_after_table"]))  # lvs_flush_on_stop
+
+
+def _check_stats(res: dict[str, Any]) -> None:
+    assert res["client_ok"] == 6, res
+    st = res["stats"][res["stats_key"]]
+    total = st["total"]
+    assert total[0] >= 6 and all(v > 0 for v in total), st  # conns, in/out packets, in/out bytes
+    assert total == _counters(res["ipvsadm_stats"], "TCP 203.0.113.10:80"), (st, res["ipvsadm_stats"])
+    for dest, counters in st["dests"].items():
+        assert counters[0] > 0 and counters == _counters(res["ipvsadm_stats"], f"-> {dest}"), (dest, st)
+    text = res["genl_daemon_text"]
+    for token in ("backup sync daemon (mcast=d0, syncid=42", "maxlen=1200", "group=239.9.9.9", "port=8850",
+                  "ttl=3"):
+        assert token in text, text
+    assert res["genl_daemons"] == [{"state": 2, "ifname": "d0", "syncid": 42, "maxlen": 1200,
+                                    "group": "239.9.9.9", "port": 8850, "ttl": 3}], res["genl_daemons"]
+    assert "sync daemon" not in res["genl_daemon_after"]
+
+
+def _check_tied(res: dict[str, Any]) -> None:
+    """Tied to VI_1: backup daemon at start, master once VI_1 is MASTER (pykeepalived: backup again in
+    FAULT), nothing after stop; the lines read as keepalived's."""
+    ka, pk = res["ka_tied_seen"], res["pk_tied_seen"]
+    backup, master = "backup sync daemon (mcast=d0, syncid=51", "master sync daemon (mcast=d0, syncid=51"
+    assert [s for s in ka if s] == [s for s in pk if s][:2], (ka, pk)
+    kinds = ["backup" if s.startswith(backup) else "master" if s.startswith(master) else s for s in pk if s]
+    assert kinds == ["backup", "master", "backup"], (pk, res["pk_tied_log"])
+    assert "sync daemon" not in res["ka_tied_after"] and "sync daemon" not in res["pk_tied_after"]

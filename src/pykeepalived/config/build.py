@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
+from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
 from pykeepalived.config.model import (
     BfdCheck,
     Checker,
@@ -250,6 +252,7 @@ class Builder:
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
             else:
+                self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
         self.g = g
 
@@ -271,6 +274,23 @@ class Builder:
             self.rep.error(loc, "nftables table name too long - ignoring")
             return g
         return replace(g, nftables=str(words[0]) if words else "keepalived", nftables_priority=-1)
+
+    def _check_lvs_global(self, kw: str, v: object, loc: Loc) -> None:
+        """keepalived's diagnostics for lvs_timeouts / lvs_flush_on_stop / lvs_sync_daemon."""
+        words = v if isinstance(v, tuple) else ()
+        report = functools.partial(self.rep.error, loc)
+        if kw == "lvs_timeouts":
+            parse_lvs_timeouts(words, report)
+        elif kw in ("lvs_flush_on_stop", "lvs_flush_onstop"):
+            parse_flush_on_stop(words, report)
+        elif kw == "lvs_sync_daemon":
+            first = next((w for k, w in self.gopts if k == kw), None)
+            if isinstance(first, tuple) and first:
+                inst = parse_lvs_sync_daemon(first)
+                self.rep.error(loc, f"lvs_sync_daemon has already been specified as {first[0]} "
+                               f"{(inst.instance or '') if inst else ''} - ignoring")
+            else:
+                parse_lvs_sync_daemon(words, report)
 
     # -- vrrp_instance --------------------------------------------------------------------------
     def _instance(self, n: Node) -> None:

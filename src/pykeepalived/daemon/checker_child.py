@@ -15,7 +15,8 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - LVS FIFO lines (`VS ... UP|DOWN`, `RS ... ... UP|DOWN`) go to notify_fifo and lvs_notify_fifo;
 - smtp_alert mails (notify/checker_mail.py) go through the VRRP child's SMTP client (notify/smtp.py);
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
-  (kept with -I/--dont-release-ipvs); SIGHUP: re-read the configuration, real servers that stay keep
+  (kept with -I/--dont-release-ipvs); lvs_timeouts / lvs_flush / lvs_flush_on_stop / an untied
+  lvs_sync_daemon are daemon/lvs_globals.py's; SIGHUP: re-read the configuration, real servers that stay keep
   their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
 The control socket (pykeepalived_check.sock: status, stats, dump, reload, follow) and, with the extension
 keyword `pykeepalived_metrics_address`, the metrics endpoint on the same address, port + 1 (re-bound when a
@@ -42,6 +43,7 @@ from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
+from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
@@ -51,7 +53,6 @@ from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
 from pykeepalived.linux.rtnl import AsyncIPRoute
-from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.checker_mail import CheckerMailer
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
@@ -120,6 +121,7 @@ class CheckerChild:
         self.addr_watch: asyncio.Task[None] | None = None
         self.mailer = CheckerMailer(None)  # smtp_alert (notify/checker_mail.py)
         self.bfd_reader: BfdEventReader | None = None
+        self.lvs_globals: CheckerLvsGlobals | None = None
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -228,8 +230,8 @@ class CheckerChild:
         log.info("Using LVS data plane %s", self.dataplane)
         if isinstance(self.backend, NftLoadBalancer):
             await self.backend.flush()  # our own table only: left over from an unclean stop
-        elif "lvs_flush" in dict(g.options):  # keepalived: remove every IPVS service at start-up
-            await self.backend.apply(plan({}, await self.backend.dump()))
+        self.lvs_globals = CheckerLvsGlobals(self.backend)  # lvs_timeouts, lvs_flush, lvs_sync_daemon
+        await self.lvs_globals.start(self.model)
         self.fifos = fifo_specs(g, ScriptResolver(self.model))
         await self.fifos.open()
         self.mailer.alerter = smtp_alerter(self.model)
@@ -264,6 +266,8 @@ class CheckerChild:
         self.mailer.alerter = smtp_alerter(model)
         self.rt.no_checker_emails = no_checker_emails(model.global_defs)
         await self.rt.reload(mapped.services)
+        if self.lvs_globals is not None:
+            await self.lvs_globals.reload(model)
         await self.watch_addresses()
         await self.plane.reload(model)
 
@@ -301,6 +305,8 @@ class CheckerChild:
         await self.rt.stop(clear=release)
         if release and isinstance(self.backend, NftLoadBalancer):
             await self.backend.flush()
+        if self.lvs_globals is not None:
+            await self.lvs_globals.stop(release)  # lvs_flush_on_stop, sync daemon, timeouts restored
         await self.children.wait_all(SCRIPT_STOP_WAIT_S)  # omega notify_down / quorum_down
         await self.mailer.drain(SCRIPT_STOP_WAIT_S)  # omega smtp_alerts
         if self.fifos is not None:

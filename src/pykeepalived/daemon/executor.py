@@ -175,6 +175,9 @@ class LinuxExecutor:
         elif isinstance(e, StateChanged):
             self.child.status.transition(e)
             self.child.ops.state_changed(e)
+            if self.child.syncd is not None:  # lvs_sync_daemon tied to an instance
+                self.queue.put_nowait(functools.partial(self.child.syncd.state_changed, e.instance,
+                                                        e.new is State.MASTER))
         elif isinstance(e, Notify):
             self.child.notify(e)
             self.child.ops.notified(e)

@@ -57,6 +57,7 @@ from pykeepalived.linux.addresses import (
     del_rule,
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
+from pykeepalived.linux.ipvs_sync import VrrpSyncDaemon, reload_vrrp_sync_daemon, vrrp_sync_daemon
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
@@ -70,6 +71,7 @@ from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
 from pykeepalived.vrrp.effects import (
     Notify,
+    State,
 )
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
@@ -108,6 +110,7 @@ class VrrpChild:
         self._assigned_logged: set[str] = set()
         self.bfd = VrrpBfdTracker({})
         self.bfd_reader: BfdEventReader | None = None
+        self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -374,6 +377,7 @@ class VrrpChild:
         await self.build(model)
         self._log_garp_channels()
         await self.remove_stale_addresses()
+        self.syncd = await vrrp_sync_daemon(model)
         await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
@@ -489,8 +493,13 @@ class VrrpChild:
         added = await self.build(model, only=todo)
         self.track_bfd(self.set_tracker)
         self.model = model
+        self.syncd = await reload_vrrp_sync_daemon(self.syncd, model, self._is_master)
         self.driver.apply(functools.partial(self.engine.start_instances, added))
         await self.ops.reload(model)
+
+    def _is_master(self, name: str) -> bool:
+        rt = self.runtime.get(name)
+        return rt is not None and rt.inst.state is State.MASTER
 
     async def shutdown(self) -> None:
         assert self.driver is not None and self.executor is not None
@@ -499,6 +508,10 @@ class VrrpChild:
         for tracker in (self.files, self.processes, self.bfd_reader):
             if tracker is not None:
                 tracker.stop()
+        if self.syncd is not None:  # stopped before the instances leave MASTER, as keepalived does
+            self.executor.queue.put_nowait(self.syncd.stop_current)
+            await self.executor.drain()
+            self.syncd.close()
         self.driver.shutdown()
         await self.executor.drain()
         if self.firewall is not None:

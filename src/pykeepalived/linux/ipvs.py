@@ -10,33 +10,53 @@ keepalived would show for the same configuration.
 `global_defs { lvs_dataplane auto|ipvs|nftables }` (default auto: IPVS when the kernel has it, which is
 detected by /proc/net/ip_vs, else nftables).
 
-NOT YET TESTED against a kernel: this machine has no ip_vs (see the report of issue 7).
+Beyond the table (linux/ipvs_genl.py has the netlink messages pyroute2 lacks): `set_timeouts()`
+(`lvs_timeouts`: the kernel's values are read once before the first change and restored when the
+keyword goes away and at stop, as keepalived's ipvs_set_timeout does), `flush()` (`lvs_flush`,
+`lvs_flush_on_stop`: IPVS_CMD_FLUSH), `stats()` (IPVS_SVC_ATTR_STATS64 / IPVS_DEST_ATTR_STATS64 of
+the service and destination dumps, the counters of `ipvsadm -Ln --stats`) and `call()` (the sync
+daemon, linux/ipvs_sync.py, shares the socket).
+
+Tested in a VM with ip_vs (tests/check/test_ipvs_vm.py): this machine's kernel has none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import socket
 import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pykeepalived.config.lvs_globals import LvsTimeouts
+from pykeepalived.linux.ipvs_genl import (
+    IpvsSocket,
+    flush,
+    get_timeouts,
+    ipvs_strerror,
+    netlink_errno,
+    set_timeouts,
+)
 from pykeepalived.lvs.model import (
     Dest,
     DestKey,
     Forwarding,
     LvsCounters,
+    LvsStats,
     LvsTable,
     Protocol,
     Service,
     ServiceEntry,
     ServiceKey,
+    ServiceStats,
 )
 from pykeepalived.lvs.plan import AddDest, AddService, DelDest, DelService, EditDest, EditService, LvsOp
 
 T = TypeVar("T")
+log = logging.getLogger("pykeepalived")
 _PROTO = {Protocol.TCP: socket.IPPROTO_TCP, Protocol.UDP: socket.IPPROTO_UDP,
           Protocol.SCTP: getattr(socket, "IPPROTO_SCTP", 132)}
 _PROTO_BACK = {v: k for k, v in _PROTO.items()}
@@ -124,15 +144,44 @@ class IpvsBackend:
     def __init__(self) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs")
         self._ipvs: Any = self._pool.submit(self._open).result()
+        self._orig_timeouts: tuple[int, int, int] | None = None  # the kernel's, before our first change
 
     @staticmethod
     def _open() -> Any:
-        from pyroute2 import IPVS
-
-        return IPVS()
+        return IpvsSocket()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.wrap_future(self._pool.submit(fn, *args))
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(socket, *args)` in the IPVS thread (linux/ipvs_genl.py functions)."""
+        return await self._call(fn, self._ipvs, *args)
+
+    async def flush(self) -> None:
+        """IPVS_CMD_FLUSH: every service, ours or not (keepalived ipvs_flush_cmd)."""
+        try:
+            await self.call(flush)
+        except Exception as exc:
+            err = netlink_errno(exc)
+            log.info("IPVS cmd IP_VS_SO_SET_FLUSH(1157) error: %s(%d)", ipvs_strerror("flush", err), err)
+
+    async def set_timeouts(self, t: LvsTimeouts | None) -> None:
+        """`lvs_timeouts` (keepalived ipvs_set_timeouts): unset values keep the kernel's; None or all
+        unset restores the values found before our first change (nothing if we never changed them)."""
+        if self._orig_timeouts is None:
+            if not t:
+                return
+            try:
+                self._orig_timeouts = await self.call(get_timeouts)
+            except Exception:
+                log.info("Failed to get IPVS timeouts")
+                return
+        o = self._orig_timeouts
+        want = (t.tcp or o[0], t.tcpfin or o[1], t.udp or o[2]) if t else o
+        try:
+            await self.call(set_timeouts, *want)
+        except Exception:
+            log.info("Failed to set ipvs timeouts")
 
     async def dump(self) -> LvsTable:
         return await self._call(self._dump)
@@ -141,7 +190,9 @@ class IpvsBackend:
         await self._call(self._apply, ops)
 
     async def stats(self) -> LvsCounters:
-        return {}  # contract placeholder: the lvsglobal branch reads IPVS_SVC_ATTR_STATS64 here
+        """Traffic counters of every service and destination (`ipvsadm -Ln --stats`). The kernel folds
+        its per-cpu counters into these every 2 s (its rate estimator), so they lag by up to 2 s."""
+        return await self._call(self._stats)
 
     def close(self) -> None:
         self._pool.submit(self._ipvs.close).result()
@@ -203,3 +254,38 @@ class IpvsBackend:
                 dests[d.key] = d
             out[key] = ServiceEntry(svc, dests)
         return out
+
+    def _stats(self) -> dict[ServiceKey, ServiceStats]:
+        out: dict[ServiceKey, ServiceStats] = {}
+        for msg in self._ipvs.service("dump"):
+            a = msg.get_nested("IPVS_CMD_ATTR_SERVICE")
+            if a is None:
+                continue
+            key = _service_key(a.get_attr)
+            dests: dict[DestKey, LvsStats] = {}
+            for dm in self._ipvs.dest("dump", service=self._svc(key)):
+                da = dm.get_nested("IPVS_CMD_ATTR_DEST")
+                if da is not None:
+                    dg = da.get_attr
+                    dests[DestKey(dg("IPVS_DEST_ATTR_ADDR"), dg("IPVS_DEST_ATTR_PORT") or 0)] = (
+                        _counters(da, "IPVS_DEST_ATTR_"))
+            out[key] = ServiceStats(_counters(a, "IPVS_SVC_ATTR_"), dests)
+        return out
+
+
+def _service_key(get: Callable[[str], Any]) -> ServiceKey:
+    fam = 6 if get("IPVS_SVC_ATTR_AF") == socket.AF_INET6 else 4
+    fwmark = get("IPVS_SVC_ATTR_FWMARK") or 0
+    proto = _PROTO_BACK.get(get("IPVS_SVC_ATTR_PROTOCOL") or 0, Protocol.NONE)
+    return ServiceKey(fam, Protocol.NONE if fwmark else proto, None if fwmark else get("IPVS_SVC_ATTR_ADDR"),
+                      0 if fwmark else get("IPVS_SVC_ATTR_PORT") or 0, fwmark)
+
+
+def _counters(attrs: Any, prefix: str) -> LvsStats:
+    """STATS64 (kernel >= 4.1), else the 32-bit STATS nest."""
+    st = attrs.get_attr(prefix + "STATS64") or attrs.get_attr(prefix + "STATS")
+    if st is None:
+        return LvsStats()
+    get = st.get_attr
+    return LvsStats(*(int(get("IPVS_STATS_ATTR_" + f) or 0)
+                      for f in ("CONNS", "INPKTS", "OUTPKTS", "INBYTES", "OUTBYTES")))

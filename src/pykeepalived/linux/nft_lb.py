@@ -65,6 +65,16 @@ on the director itself (the output hook is NAT only).
 The director must forward (net.ipv4.ip_forward=1); for NAT it must be the real servers' route back to
 clients, exactly as for IPVS NAT; for DR the real servers are on one of its segments and hold the VIP
 on a non-ARPing interface (arp_ignore / arp_announce), for TUN they decapsulate IP-in-IP.
+
+`lvs_timeouts` (IPVS connection timeouts) become nftables `ct timeout` objects set on the first
+packet of each virtual service's connections (in the service chain, before the dnat), so they apply
+to the load-balanced connections only: `tcp` → conntrack's established timeout; `tcpfin` → fin_wait,
+close_wait and last_ack, the half-closed states between the first FIN and the last ACK (IPVS's
+tcpfin is its FIN_WAIT timeout: "TCP sessions after receiving a FIN"; time_wait keeps conntrack's
+value, as IPVS's TIME_WAIT is not settable either); `udp` → unreplied and replied. The objects are
+named after their values (`lvs_tcp_900_120`, `lvs_udp_300`), so a change is one transaction that
+refills every service chain and deletes the old objects. Connections already tracked keep theirs.
+
 """
 
 from __future__ import annotations
@@ -76,6 +86,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from pykeepalived.config.lvs_globals import LvsTimeouts
 from pykeepalived.linux.nft_lb_dr import RouteKey, RoutePlumbing, gran_mask
 from pykeepalived.lvs.model import (
     Dest,
@@ -140,6 +151,29 @@ def slots(sched: str, dests: list[Dest]) -> list[tuple[int, int, Dest]]:
     return out
 
 
+def _l4(proto: Protocol) -> str:
+    """The port expression of a service's destination map: nft refuses a `tcp dport` map in a rule
+    that matched `meta l4proto udp` (conflicting protocols), so each map is typed by its protocol."""
+    return proto.value if proto in (Protocol.UDP, Protocol.SCTP) else "tcp"
+
+
+def _ct_timeouts(t: LvsTimeouts | None, fam: int) -> dict[str, str]:
+    """ct timeout object name → declaration for lvs_timeouts (only the configured values)."""
+    out: dict[str, str] = {}
+    if not t:
+        return out
+    l3 = "ip" if fam == 4 else "ip6"
+    tcp = [f"established: {t.tcp}"] if t.tcp else []
+    tcp += [f"{st}: {t.tcpfin}" for st in ("fin_wait", "close_wait", "last_ack")] if t.tcpfin else []
+    if tcp:
+        policy = ", ".join(tcp)
+        out[f"lvs_tcp_{t.tcp}_{t.tcpfin}"] = f"{{ protocol tcp; l3proto {l3}; policy = {{ {policy} }}; }}"
+    if t.udp:
+        out[f"lvs_udp_{t.udp}"] = (f"{{ protocol udp; l3proto {l3}; policy = {{ unreplied: {t.udp}, "
+                                   f"replied: {t.udp} }}; }}")
+    return out
+
+
 @dataclass(slots=True)
 class _Names:
     ids: dict[ServiceKey, int] = field(default_factory=dict)
@@ -173,6 +207,7 @@ class NftLoadBalancer:
         self._ctr_index: dict[tuple[str, str], tuple[ServiceKey, DestKey | None, str]] = {}
         self._evict: dict[ServiceKey, list[str]] = {}  # persistence entries to delete, per service
         self.transactions = 0
+        self.timeouts: LvsTimeouts | None = None  # lvs_timeouts
 
     def _tname(self, family: int) -> tuple[str, str]:
         return ("ip", self.table) if family == 4 else ("ip6", self.table + "6")
@@ -221,6 +256,22 @@ class NftLoadBalancer:
         self._counters.clear()
         self._ctr_index.clear()
         self.view = {}
+
+    async def set_timeouts(self, t: LvsTimeouts | None) -> None:
+        """`lvs_timeouts` as ct timeout objects (module docstring); None: conntrack's defaults."""
+        t = t or None
+        if t == self.timeouts:
+            return
+        old = self.timeouts
+        self.timeouts = t
+        script = self.render(self.view, set(self.view)) if self.view else ""
+        for fam in sorted(self._created):
+            f, tb = self._tname(fam)
+            for name, decl in _ct_timeouts(old, fam).items():
+                if name not in _ct_timeouts(t, fam):  # add first: deleting a missing object fails
+                    script += f"add ct timeout {f} {tb} {name} {decl}\ndelete ct timeout {f} {tb} {name}\n"
+        if script:
+            await self._run(script)
 
     async def apply(self, ops: list[LvsOp]) -> None:
         if not ops:
@@ -385,10 +436,11 @@ class NftLoadBalancer:
         a = "ip" if fam == 4 else "ip6"
         at = "ipv4_addr" if fam == 4 else "ipv6_addr"
         kind, with_port, _, timeout, _, proto = sig
+        assert isinstance(proto, Protocol)
         if kind is not Forwarding.NAT:
             pdata, ctype = "meta mark", "mark"
         elif with_port:
-            pdata, ctype = f"{a} daddr . tcp dport", f"{at} . inet_service"
+            pdata, ctype = f"{a} daddr . {_l4(proto)} dport", f"{at} . inet_service"
         else:
             pdata, ctype = f"{a} daddr", at
         ct = self.conn_timeouts["udp" if proto is Protocol.UDP else "tcp"]
@@ -396,7 +448,7 @@ class NftLoadBalancer:
             f"add chain {f} {t} {c}" for c in (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est", f"cnt_{sid}")
         ]
         out += [
-            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . tcp dport; "
+            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . {_l4(proto)} dport; "
             "flags interval; }",
             f"add map {f} {t} svc_{sid}_addrs {{ typeof numgen inc mod 2 : {a} daddr; flags interval; }}",
             f"add map {f} {t} svc_{sid}_slots {{ typeof numgen inc mod 2 : meta mark; flags interval; }}",
@@ -525,6 +577,7 @@ class NftLoadBalancer:
             for w in ("conn", "in", "out")
         ]
         if sig[0] is Forwarding.NAT:
+            out += self._timeout_rules(fam, sid, key)  # lvs_timeouts: conntrack's, NAT only
             out += self._nat(fam, sid, entry, dests, sig)
         else:
             out += self._routed(fam, sid, entry, dests, sig)
@@ -662,6 +715,16 @@ class NftLoadBalancer:
         out.append(f"add rule {f} {t} {new} accept")
         out.append(f"add rule {f} {t} {est} counter name s{sid}_in counter name meta mark map @svc_{sid}_cin")
         out.append(f"add rule {f} {t} {est} accept")
+        return out
+
+    def _timeout_rules(self, fam: int, sid: int, key: ServiceKey) -> list[str]:
+        f, t = self._tname(fam)
+        out = []
+        for name, decl in _ct_timeouts(self.timeouts, fam).items():
+            proto = "tcp" if name.startswith("lvs_tcp") else "udp"
+            if key.fwmark or key.protocol.value == proto:
+                out.append(f"add ct timeout {f} {t} {name} {decl}")
+                out.append(f'add rule {f} {t} svc_{sid} meta l4proto {proto} ct timeout set "{name}"')
         return out
 
     def _warn(self, msg: str) -> None:
