@@ -149,6 +149,6 @@ def test_ctl_commands_and_systemd_readiness(lab: Lab, nodes: list[Node], tmp_pat
         a.proc = None
         assert nsock.recv(4096) == b"STOPPING=1"
         assert run_ctl(a, "status")[0] == ctl.EXIT_UNREACHABLE
-        assert not os.path.exists(sock(a)), "control socket left behind"
+        assert not os.path.exists(sock(a)), "control socket left behind" + a.logs()
     finally:
         nsock.close()

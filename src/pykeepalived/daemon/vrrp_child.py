@@ -19,10 +19,11 @@ import functools
 import signal
 from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address, IPv6Address
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
+from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.config.model import Model
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.sync_tracking import tracking_diagnostics
@@ -57,7 +58,6 @@ from pykeepalived.linux.addresses import (
     del_rule,
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
-from pykeepalived.linux.ipvs_sync import VrrpSyncDaemon, reload_vrrp_sync_daemon, vrrp_sync_daemon
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
@@ -81,6 +81,9 @@ from pykeepalived.vrrp.packet import (
     RxPacket,
 )
 from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
+
+if TYPE_CHECKING:
+    from pykeepalived.linux.ipvs_sync import VrrpSyncDaemon
 
 
 class VrrpChild:
@@ -377,7 +380,7 @@ class VrrpChild:
         await self.build(model)
         self._log_garp_channels()
         await self.remove_stale_addresses()
-        self.syncd = await vrrp_sync_daemon(model)
+        self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model)
         self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
@@ -410,6 +413,17 @@ class VrrpChild:
                     "address(%s)]",
                     sock.ifindex, sock.family, sock.proto, sock.rx.fileno(), sock.tx.fileno(),
                     ", un" if uni else "mult", addr)
+
+    async def _sync_daemon(self, model: Model, reload: bool = False) -> VrrpSyncDaemon | None:
+        """lvs_sync_daemon tied to an instance (linux/ipvs_sync.py), imported only when configured:
+        the IPVS netlink code loads the whole pyroute2 package (~6 MB per process)."""
+        if self.syncd is None and lvs_globals(model).syncd is None:
+            return None
+        from pykeepalived.linux.ipvs_sync import reload_vrrp_sync_daemon, vrrp_sync_daemon
+
+        if reload:
+            return await reload_vrrp_sync_daemon(self.syncd, model, self._is_master)
+        return await vrrp_sync_daemon(model)
 
     async def remove_stale_addresses(self) -> None:
         """Every instance starts as BACKUP: VIPs left by a killed predecessor must not linger
@@ -493,7 +507,7 @@ class VrrpChild:
         added = await self.build(model, only=todo)
         self.track_bfd(self.set_tracker)
         self.model = model
-        self.syncd = await reload_vrrp_sync_daemon(self.syncd, model, self._is_master)
+        self.syncd = await self._sync_daemon(model, reload=True)
         self.driver.apply(functools.partial(self.engine.start_instances, added))
         await self.ops.reload(model)
 
