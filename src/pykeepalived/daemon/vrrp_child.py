@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import signal
 from collections.abc import Awaitable, Callable
@@ -23,7 +24,7 @@ from typing import Any
 
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
-from pykeepalived.config.model import Model
+from pykeepalived.config.model import Model, VipSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.config.to_params import instance_params
@@ -212,9 +213,13 @@ class VrrpChild:
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
-        addr_dev = rt.vmac.ifname if rt.vmac else (iface.ifname if iface else None)
         for spec in conf.vips + conf.evips:
-            a = address_from_spec(spec, addr_dev)
+            dev = self._address_dev(rt, spec)
+            # `dev <interface>` of the instance's family moves to the VMAC
+            if spec.dev is not None and dev is not None and dev != spec.dev:
+                i = spec.options.index("dev")
+                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
+            a = address_from_spec(spec, dev)
             if a is not None:
                 rt.addresses[spec.address] = a
         rt.routes = [route_from_config(r) for r in conf.virtual_routes]
@@ -238,6 +243,16 @@ class VrrpChild:
                 if t.kind == "script" and t.name in self.scripts.trackers:
                     inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
         return True
+
+    @staticmethod
+    def _address_dev(rt: Runtime, spec: VipSpec) -> str | None:
+        """Where a VIP/eVIP lives (keepalived vrrp_complete_instance): with use_vmac, one of the
+        instance's family without `dev` (or with the instance's interface as `dev`) on the VMAC,
+        any other (another family's eVIP) on the configured interface itself."""
+        base = rt.iface.ifname if rt.iface is not None else None
+        if rt.vmac is not None and spec.dev in (None, base) and spec.address.version == rt.params.family:
+            return rt.vmac.ifname
+        return spec.dev or base
 
     async def _vmac(self, conf: ConfInstance, p: InstanceParams, iface: InterfaceInfo) -> Vmac | None:
         """use_vmac [NAME] [MAC] ...: keepalived.md §1.11.4 / §5.8."""
@@ -408,14 +423,25 @@ class VrrpChild:
                     ", un" if uni else "mult", addr)
 
     async def remove_stale_addresses(self) -> None:
-        """Every instance starts as BACKUP: VIPs left by a killed predecessor must not linger
-        (keepalived vrrp_restore_interfaces_startup, for instances on interfaces that existed)."""
+        """Every instance starts as BACKUP: VIPs, virtual routes and rules left by a killed (or -V)
+        predecessor must not linger (keepalived vrrp_restore_interfaces_startup: only for instances
+        on an interface that existed before, so not on a VMAC just created)."""
         for rt in self.runtime.values():
-            if rt.iface is not None:
+            existed = rt.iface is not None and (rt.vmac is None or not rt.vmac.created)
+            if existed:
+                name = rt.params.name
+                if rt.rules:
+                    log.log(DETAIL, "(%s) removing Virtual Rules", name)
+                    for u in rt.rules:
+                        await del_rule(self.ipr, u)
+                if rt.routes:
+                    log.log(DETAIL, "(%s) removing Virtual Routes", name)
+                    for r in rt.routes:
+                        await del_route(self.ipr, r)
                 if rt.params.vips:
-                    log.log(DETAIL, "(%s) removing VIPs.", rt.params.name)
+                    log.log(DETAIL, "(%s) removing VIPs.", name)
                 if rt.params.evips:
-                    log.log(DETAIL, "(%s) removing E-VIPs.", rt.params.name)
+                    log.log(DETAIL, "(%s) removing E-VIPs.", name)
                 if self.firewall is not None:
                     self.firewall.stale(rt)
             for a in rt.addresses.values():
@@ -499,12 +525,18 @@ class VrrpChild:
         for tracker in (self.files, self.processes, self.bfd_reader):
             if tracker is not None:
                 tracker.stop()
-        self.driver.shutdown()
+        # --dont-release-vrrp (keepalived vrrp_terminate_phase2): MASTERs keep their VIPs, eVIPs,
+        # virtual routes and rules and send no priority 0; VMACs (and the sysctls set for them)
+        # stay; the firewall table and the static addresses, routes and rules still go
+        release = not self.opts.dont_release_vrrp
+        self.executor.ordered_logs = True
+        self.driver.shutdown(release=release)
         await self.executor.drain()
         if self.firewall is not None:
             await self.firewall.close()  # keepalived firewall_fini: even with --dont-release-vrrp
-        if self.model is not None and not self.opts.dont_release_vrrp:
+        if self.model is not None:
             await self.set_static(self.model, add=False)
+        if release:
             await self.vmacs.close()
         if self.notifier is not None:
             await self.notifier.notifier.close()

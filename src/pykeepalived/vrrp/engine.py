@@ -210,12 +210,13 @@ class VrrpEngine:
         self._refresh_all()
         return out
 
-    def shutdown(self, now: int) -> list[Effect]:
-        """Graceful stop: priority-0 adverts and releases for masters, then STOP notifies."""
+    def shutdown(self, now: int, release: bool = True) -> list[Effect]:
+        """Graceful stop: priority-0 adverts and releases for masters (unless not `release`:
+        --dont-release-vrrp), then STOP notifies."""
         out: list[Effect] = []
         for inst in self.instances.values():
             if inst.state != State.STOP:
-                out += inst.shutdown(now)
+                out += inst.shutdown(now, release=release)
         for g in self.groups.values():
             out += g.shutdown(now)
         self._refresh_all()
