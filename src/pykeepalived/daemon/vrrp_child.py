@@ -300,6 +300,7 @@ class VrrpChild:
             sock = VrrpSocket(ifname=ifname, family=p.family, group=group, unicast_src=usrc, proto=proto)
             sock.start(self._on_packet)
             self.sockets[key] = sock
+            self.engine.ifnames[sock.ifindex] = ifname
         return sock
 
     def _on_packet(self, rx: RxPacket) -> None:
@@ -377,11 +378,14 @@ class VrrpChild:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
         self.log_diagnostics([*diags, *tracking_diagnostics(model)])
         self.model = model
+        self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
-        self.vmacs = VmacManager(self.ipr)
+        # vmac_prefix: the name of VMACs without a configured name (keepalived: "vrrp" if unset)
+        prefix = next((str(v) for kw, v in model.global_defs.options if kw == "vmac_prefix" and v), "vrrp")
+        self.vmacs = VmacManager(self.ipr, prefix=prefix)
         self.executor = LinuxExecutor(self)
         self.executor.start()
         self.executor.pacer.configure(model)
@@ -515,6 +519,7 @@ class VrrpChild:
         added = await self.build(model, only=todo)
         self.track_bfd(self.set_tracker)
         self.model = model
+        self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.driver.apply(functools.partial(self.engine.start_instances, added))
         await self.ops.reload(model)
 
