@@ -34,8 +34,9 @@ def mark(block: str, status: str, keywords: str, note: str = "") -> None:
 # --- top level ---------------------------------------------------------------------------------
 mark("", SUPPORTED, "global_defs vrrp_instance vrrp_sync_group vrrp_script")
 mark("", PARTIAL, "static_ipaddress static_routes static_rules",
-     "set by the VRRP child at start (no `dev`: `default_interface`), removed at stop (kept with "
-     "`--dont-release-vrrp`); not restored if deleted externally, a reload does not apply changes, "
+     "set by the VRRP child at start (no `dev`: `default_interface`), removed at stop (also with "
+     "`--dont-release-vrrp`, as keepalived 2.2.7); not restored if deleted externally, a reload does "
+     "not apply changes, "
      "`track_group` on them makes the group's instances track their `dev`/`iif` (unweighted: FAULT "
      "while it is down)")
 mark("", SUPPORTED, "track_file vrrp_track_file",
@@ -78,8 +79,10 @@ mark(G, SUPPORTED, "vrrp_version vrrp_mcast_group4 vrrp_mcast_group6 vrrp_startu
 mark(G, SUPPORTED, "vrrp_strict",
      "keepalived's strict-mode configuration rules, and the `no_accept` nftables drop rules it implies "
      "(docs/vrrp.md)")
-mark(G, PARTIAL, "log_unknown_vrids",
-     "adverts for unknown VRIDs are counted (`pykeepalived_unknown_vrid_received_total`) but not logged")
+mark(G, SUPPORTED, "log_unknown_vrids",
+     "logged with keepalived's text (with `from ADDR` when unicast peers do not match); always counted "
+     "(`pykeepalived_unknown_vrid_received_total`)")
+mark(G, SUPPORTED, "vmac_prefix", "names VMACs without a configured name (`PREFIX.VRID`)")
 mark(G, SUPPORTED, "default_interface", "for static_ipaddress entries without `dev`")
 mark(G, SUPPORTED, "router_id notification_email notification_email_from smtp_server smtp_helo_name "
      "smtp_connect_timeout smtp_alert smtp_alert_vrrp",
@@ -91,8 +94,9 @@ mark(G, NOT_YET, "no_email_faults", "the alerter supports it but the daemon does
 mark(G, SUPPORTED, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script",
      "VRRP lines from the VRRP child; notify_fifo also gets the checker child's `VS`/`RS` lines")
 mark(G, SUPPORTED, "lvs_notify_fifo lvs_notify_fifo_script", "written by the checker child")
-mark(G, NOT_YET, "vrrp_notify_priority_changes",
-     "the core can emit priority-change events but the daemon does not switch them on")
+mark(G, SUPPORTED, "vrrp_notify_priority_changes",
+     "FIFO line `INSTANCE \"VI_1\" MASTER_PRIORITY|BACKUP_PRIORITY PRIO` on each effective priority change "
+     "(as keepalived: FIFO only, no script); overridden by the sync group's and the instance's own")
 mark(G, NOT_YET, "fifo_write_vrrp_states_on_reload")
 mark(G, SUPPORTED, "checker_log_all_failures")
 mark(G, SUPPORTED, "lvs_flush",
@@ -174,7 +178,7 @@ mark(V, SUPPORTED, "track_bfd",
      "default weight/reverse from the `bfd_instance`; a `checker`-only session is not found "
      "(docs/tracking.md)")
 mark(V, NOT_YET, "use_vmac_addr use_ipvlan")
-mark(V, NOT_YET, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
+mark(V, SUPPORTED, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
 mark(V, NOT_YET, "garp_extra_if vmac_garp_intvl", "parsed, not passed to the VRRP core")
 mark(V, NO_EFFECT, "debug", "accepted and ignored, as keepalived does")
 
@@ -189,7 +193,8 @@ mark(SG, SUPPORTED, "sync_group_tracking_weight",
      "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
 mark(SG, SUPPORTED, "track_bfd", "added to every member, as the group's other trackers")
 mark(SG, NOT_YET, "smtp_alert", "groups follow global_defs smtp_alert / smtp_alert_vrrp")
-mark(SG, NOT_YET, "notify_priority_changes")
+mark(SG, SUPPORTED, "notify_priority_changes",
+     "the default of its members without their own (see global_defs vrrp_notify_priority_changes)")
 mark(SG, NO_EFFECT, "global_tracking", "deprecated in keepalived too (logged)")
 
 mark("vrrp_script", SUPPORTED, "script interval timeout weight rise fall user init_fail")

@@ -67,7 +67,7 @@ def kinds(effects: list[Effect]) -> list[str]:
             out.append(f"Transmit({e.priority})")
         elif isinstance(e, StateChanged):
             out.append(f"StateChanged({e.new.name})")
-        elif isinstance(e, Log):
+        elif isinstance(e, Log) or getattr(e, "init", False):  # log-only init ReleaseAddresses
             continue
         else:
             out.append(type(e).__name__)

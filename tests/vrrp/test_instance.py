@@ -64,7 +64,9 @@ def test_skew_and_master_down_interval_examples() -> None:
 def test_start_enters_backup_init_with_master_down_timer() -> None:
     inst = VrrpInstance(mk())
     eff = inst.start(T0)
-    assert eff[0] == Log(LogLevel.INFO, "(VI_1) Entering BACKUP STATE (init)")
+    # keepalived vrrp_init_state: vrrp_restore_interface first (only its -D lines: nothing is set)
+    assert eff[0] == ReleaseAddresses("VI_1", (IPv4Address("192.0.2.100"),), (), init=True)
+    assert eff[1] == Log(LogLevel.INFO, "(VI_1) Entering BACKUP STATE (init)")
     assert kinds(eff) == ["StateChanged(BACKUP)", "Notify"]
     assert eff[-1] == Notify("INSTANCE", "VI_1", "BACKUP", 100)
     assert inst.next_deadline() == T0 + MDI_100

@@ -119,7 +119,19 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         strict=i.strict_mode,
         use_vmac=i.use_vmac is not None,
         log_unknown_vrids=model.global_defs.log_unknown_vrids,
-        extra={"notify_priority_changes": next(
-            (bool(v) for kw, v in i.options if kw == "notify_priority_changes"),
-            model.global_defs.vrrp_notify_priority_changes)},
+        extra={"notify_priority_changes": notify_priority_changes(model, i)},
     )
+
+
+def notify_priority_changes(model: Model, i: VrrpInstance) -> bool:
+    """The instance's own notify_priority_changes, else its sync group's, else the global
+    vrrp_notify_priority_changes (keepalived vrrp_complete_instance)."""
+    for kw, v in i.options:
+        if kw == "notify_priority_changes":
+            return bool(v)
+    for g in model.sync_groups:
+        if g.name == i.sync_group:
+            for kw, v in g.options:
+                if kw == "notify_priority_changes":
+                    return bool(v)
+    return model.global_defs.vrrp_notify_priority_changes

@@ -19,6 +19,7 @@ from pykeepalived.linux.addresses import (
     IFA_F_MCAUTOJOIN,
     IFA_F_NODAD,
     IFA_F_NOPREFIXROUTE,
+    RTPROT_KEEPALIVED,
     Address,
     Nexthop,
     Route,
@@ -157,4 +158,6 @@ def rule_from_config(r: CfgRule) -> Rule:
         dport=_range(opts.get("dport")),
         ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
         no_track=not r.track,
+        # keepalived tags the rules it tracks (all but `no_track`) with RTPROT_KEEPALIVED
+        protocol=RTPROT_KEEPALIVED if r.track else None,
     )

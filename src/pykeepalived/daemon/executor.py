@@ -133,6 +133,9 @@ class LinuxExecutor:
         self.pacer = GarpPacer(self.garp.send, self._still_master)
         self.keeper = AddressKeeper()
         self.worker: asyncio.Task[None] | None = None
+        # set at shutdown: the core's log lines wait behind the queued address work, so that each
+        # instance's "sent 0 priority" comes with its own "removing ..." lines (keepalived's order)
+        self.ordered_logs = False
 
     def start(self) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._work())
@@ -165,11 +168,17 @@ class LinuxExecutor:
         if isinstance(e, Transmit):
             self._transmit(e)
         elif isinstance(e, Log):
-            log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
+            if self.ordered_logs:  # stopping: after the queued releases, as keepalived logs them
+                self.queue.put_nowait(functools.partial(self._log, e))
+            else:
+                log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
         elif isinstance(e, ClaimAddresses):
             self.queue.put_nowait(functools.partial(self._claim, e))
         elif isinstance(e, ReleaseAddresses):
-            self.queue.put_nowait(functools.partial(self._release, e))
+            if e.init:
+                self._init_restore(e)
+            else:
+                self.queue.put_nowait(functools.partial(self._release, e))
         elif isinstance(e, SendGratuitous):
             self.queue.put_nowait(functools.partial(self._gratuitous, e))
         elif isinstance(e, StateChanged):
@@ -181,6 +190,9 @@ class LinuxExecutor:
         elif isinstance(e, Notify):
             self.child.notify(e)
             self.child.ops.notified(e)
+
+    async def _log(self, e: Log) -> None:
+        log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
 
     # ------------------------------------------------------------------ adverts
     def _transmit(self, t: Transmit) -> None:
@@ -280,12 +292,12 @@ class LinuxExecutor:
         self.keeper.want(self._addrs(rt, c.vips + c.evips))
         # keepalived.md §1.11.2: VIPs, eVIPs, then routes, then rules
         if rt.routes:
-            log.info("(%s) setting Virtual Routes", c.instance)
+            log.log(DETAIL, "(%s) setting Virtual Routes", c.instance)
         for r in rt.routes:
             if (err := await add_route(ipr, r)) is not None:
                 log.error("(%s) Error adding route %s: %s", c.instance, r.dst, err.strerror or err)
         if rt.rules:
-            log.info("(%s) setting Virtual Rules", c.instance)
+            log.log(DETAIL, "(%s) setting Virtual Rules", c.instance)
         for u in rt.rules:
             if (err := await add_rule(ipr, u)) is not None:
                 log.error("(%s) Error adding rule: %s", c.instance, err.strerror or err)
@@ -294,9 +306,13 @@ class LinuxExecutor:
         rt = self.child.runtime[r.instance]
         ipr = self.child.ipr
         # leaving MASTER: rules, routes, then addresses (keepalived's order)
+        if rt.rules:
+            log.log(DETAIL, "(%s) removing Virtual Rules", r.instance)
         for u in rt.rules:
             if (err := await del_rule(ipr, u)) is not None:
                 log.error("(%s) Error removing rule: %s", r.instance, err.strerror or err)
+        if rt.routes:
+            log.log(DETAIL, "(%s) removing Virtual Routes", r.instance)
         for route in rt.routes:
             if (err := await del_route(ipr, route)) is not None:
                 log.error("(%s) Error removing route %s: %s", r.instance, route.dst, err.strerror or err)
@@ -313,6 +329,25 @@ class LinuxExecutor:
                 log.error("(%s) Error removing %s: %s", r.instance, a, err.strerror or err)
         if self.child.firewall is not None:  # and removed after them
             await self.child.firewall.release(rt, r.vips + r.evips)
+
+    def _init_restore(self, r: ReleaseAddresses) -> None:
+        """keepalived vrrp_init_state -> vrrp_restore_interface(vrrp, false, false): nothing of ours is
+        set yet (the start-up clean-up removed leftovers), so only its -D lines remain: rules and
+        routes always, the addresses only with --dont-release-vrrp (which removes even unset ones)."""
+        if not log.isEnabledFor(DETAIL):
+            return
+        rt = self.child.runtime.get(r.instance)
+        if rt is None:
+            return
+        if rt.rules:
+            log.log(DETAIL, "(%s) removing Virtual Rules", r.instance)
+        if rt.routes:
+            log.log(DETAIL, "(%s) removing Virtual Routes", r.instance)
+        if self.child.opts.dont_release_vrrp:
+            if r.vips:
+                log.log(DETAIL, "(%s) removing VIPs.", r.instance)
+            if r.evips:
+                log.log(DETAIL, "(%s) removing E-VIPs.", r.instance)
 
     async def _gratuitous(self, g: SendGratuitous) -> None:
         """keepalived vrrp_send_link_update: `repeat` rounds over the VIPs then eVIPs; in the first

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import signal
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import ConfigErr, Diagnostic
 from pykeepalived.config.lvs_globals import lvs_globals
-from pykeepalived.config.model import Model
+from pykeepalived.config.model import Model, VipSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.config.to_params import instance_params
@@ -218,9 +219,13 @@ class VrrpChild:
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
-        addr_dev = rt.vmac.ifname if rt.vmac else (iface.ifname if iface else None)
         for spec in conf.vips + conf.evips:
-            a = address_from_spec(spec, addr_dev)
+            dev = self._address_dev(rt, spec)
+            # `dev <interface>` of the instance's family moves to the VMAC
+            if spec.dev is not None and dev is not None and dev != spec.dev:
+                i = spec.options.index("dev")
+                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
+            a = address_from_spec(spec, dev)
             if a is not None:
                 rt.addresses[spec.address] = a
         rt.routes = [route_from_config(r) for r in conf.virtual_routes]
@@ -244,6 +249,16 @@ class VrrpChild:
                 if t.kind == "script" and t.name in self.scripts.trackers:
                     inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
         return True
+
+    @staticmethod
+    def _address_dev(rt: Runtime, spec: VipSpec) -> str | None:
+        """Where a VIP/eVIP lives (keepalived vrrp_complete_instance): with use_vmac, one of the
+        instance's family without `dev` (or with the instance's interface as `dev`) on the VMAC,
+        any other (another family's eVIP) on the configured interface itself."""
+        base = rt.iface.ifname if rt.iface is not None else None
+        if rt.vmac is not None and spec.dev in (None, base) and spec.address.version == rt.params.family:
+            return rt.vmac.ifname
+        return spec.dev or base
 
     async def _vmac(self, conf: ConfInstance, p: InstanceParams, iface: InterfaceInfo) -> Vmac | None:
         """use_vmac [NAME] [MAC] ...: keepalived.md §1.11.4 / §5.8."""
@@ -291,6 +306,7 @@ class VrrpChild:
             sock = VrrpSocket(ifname=ifname, family=p.family, group=group, unicast_src=usrc, proto=proto)
             sock.start(self._on_packet)
             self.sockets[key] = sock
+            self.engine.ifnames[sock.ifindex] = ifname
         return sock
 
     def _on_packet(self, rx: RxPacket) -> None:
@@ -368,11 +384,14 @@ class VrrpChild:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
         self.log_diagnostics([*diags, *tracking_diagnostics(model)])
         self.model = model
+        self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
-        self.vmacs = VmacManager(self.ipr)
+        # vmac_prefix: the name of VMACs without a configured name (keepalived: "vrrp" if unset)
+        prefix = next((str(v) for kw, v in model.global_defs.options if kw == "vmac_prefix" and v), "vrrp")
+        self.vmacs = VmacManager(self.ipr, prefix=prefix)
         self.executor = LinuxExecutor(self)
         self.executor.start()
         self.executor.pacer.configure(model)
@@ -426,14 +445,25 @@ class VrrpChild:
         return await vrrp_sync_daemon(model)
 
     async def remove_stale_addresses(self) -> None:
-        """Every instance starts as BACKUP: VIPs left by a killed predecessor must not linger
-        (keepalived vrrp_restore_interfaces_startup, for instances on interfaces that existed)."""
+        """Every instance starts as BACKUP: VIPs, virtual routes and rules left by a killed (or -V)
+        predecessor must not linger (keepalived vrrp_restore_interfaces_startup: only for instances
+        on an interface that existed before, so not on a VMAC just created)."""
         for rt in self.runtime.values():
-            if rt.iface is not None:
+            existed = rt.iface is not None and (rt.vmac is None or not rt.vmac.created)
+            if existed:
+                name = rt.params.name
+                if rt.rules:
+                    log.log(DETAIL, "(%s) removing Virtual Rules", name)
+                    for u in rt.rules:
+                        await del_rule(self.ipr, u)
+                if rt.routes:
+                    log.log(DETAIL, "(%s) removing Virtual Routes", name)
+                    for r in rt.routes:
+                        await del_route(self.ipr, r)
                 if rt.params.vips:
-                    log.log(DETAIL, "(%s) removing VIPs.", rt.params.name)
+                    log.log(DETAIL, "(%s) removing VIPs.", name)
                 if rt.params.evips:
-                    log.log(DETAIL, "(%s) removing E-VIPs.", rt.params.name)
+                    log.log(DETAIL, "(%s) removing E-VIPs.", name)
                 if self.firewall is not None:
                     self.firewall.stale(rt)
             for a in rt.addresses.values():
@@ -508,6 +538,7 @@ class VrrpChild:
         self.track_bfd(self.set_tracker)
         self.model = model
         self.syncd = await self._sync_daemon(model, reload=True)
+        self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.driver.apply(functools.partial(self.engine.start_instances, added))
         await self.ops.reload(model)
 
@@ -526,25 +557,33 @@ class VrrpChild:
             self.executor.queue.put_nowait(self.syncd.stop_current)
             await self.executor.drain()
             self.syncd.close()
-        self.driver.shutdown()
-        await self.executor.drain()
-        if self.firewall is not None:
-            await self.firewall.close()  # keepalived firewall_fini: even with --dont-release-vrrp
-        if self.model is not None and not self.opts.dont_release_vrrp:
-            await self.set_static(self.model, add=False)
-            await self.vmacs.close()
-        if self.notifier is not None:
-            await self.notifier.notifier.close()
-        if self.fifos is not None:
-            self.fifos.close()
-        for t in self._tasks:
-            t.cancel()
-        await self.ops.close()
-        for sock in self.sockets.values():
-            sock.close()
-        self.executor.close()
-        with contextlib.suppress(Exception):
-            self.ipr.close()
+        # --dont-release-vrrp (keepalived vrrp_terminate_phase2): MASTERs keep their VIPs, eVIPs,
+        # virtual routes and rules and send no priority 0; VMACs (and the sysctls set for them)
+        # stay; the firewall table and the static addresses, routes and rules still go
+        try:
+            release = not self.opts.dont_release_vrrp
+            self.executor.ordered_logs = True
+            self.driver.shutdown(release=release)
+            await self.executor.drain()
+            if self.firewall is not None:
+                await self.firewall.close()  # keepalived firewall_fini: even with --dont-release-vrrp
+            if self.model is not None:
+                await self.set_static(self.model, add=False)
+            if release:
+                await self.vmacs.close()
+            if self.notifier is not None:
+                await self.notifier.notifier.close()
+            if self.fifos is not None:
+                self.fifos.close()
+        finally:  # the control socket and sockets go even if a release step failed
+            for t in self._tasks:
+                t.cancel()
+            await self.ops.close()
+            for sock in self.sockets.values():
+                sock.close()
+            self.executor.close()
+            with contextlib.suppress(Exception):
+                self.ipr.close()
         log_stopping()
 
 

@@ -71,8 +71,8 @@ class Driver:
         """Run an engine change made at `now` (reload: remove/start instances) and re-arm the timer."""
         self._run(change(self.clock.now()))
 
-    def shutdown(self) -> None:
-        self._run(self.engine.shutdown(self.clock.now()))
+    def shutdown(self, release: bool = True) -> None:
+        self._run(self.engine.shutdown(self.clock.now(), release))
         self.cancel()
 
     def cancel(self) -> None:

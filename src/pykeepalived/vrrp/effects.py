@@ -77,6 +77,8 @@ class ReleaseAddresses:
     instance: str
     vips: tuple[IPAddress, ...]
     evips: tuple[IPAddress, ...]
+    # keepalived vrrp_init_state's vrrp_restore_interface: nothing is held yet, only its -D lines
+    init: bool = False
 
 
 class GarpReason(enum.Enum):

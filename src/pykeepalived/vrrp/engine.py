@@ -37,6 +37,9 @@ class VrrpEngine:
         self._seq = itertools.count()
         self._deadline: dict[str, int | None] = {}
         self.unknown_vrid_rcvd = 0
+        # global log_unknown_vrids, and the receiving interfaces' names for its lines
+        self.log_unknown_vrids = False
+        self.ifnames: dict[int, str] = {}
         self.started = False
 
     # ------------------------------------------------------------------ configuration
@@ -185,10 +188,24 @@ class VrrpEngine:
         inst = self.lookup(rx)
         if inst is None:
             self.unknown_vrid_rcvd += 1
-            return []
+            return self._unknown_vrid(rx) if self.log_unknown_vrids else []
         out = inst.on_packet(rx, now)
         self._refresh(inst)
         return out
+
+    def _unknown_vrid(self, rx: RxPacket) -> list[Effect]:
+        """keepalived vrrp_read_dispatcher_thread with log_unknown_vrids: no instance has the VRID
+        on that interface, or (unicast) none of those that have it lists the sender as a peer."""
+        try:
+            vrid = peek_vrid(rx.data, rx.family)
+        except PacketError:
+            return []  # too short for a VRRP header: keepalived drops it silently
+        ifname = self.ifnames.get(rx.ifindex, str(rx.ifindex))
+        if self._demux.get((rx.ifindex, rx.family, vrid)):
+            text = f"Unknown VRID({vrid}) received on interface({ifname}) from {rx.src}. ignoring..."
+        else:
+            text = f"Unknown VRID({vrid}) received on interface({ifname}). ignoring..."
+        return [Log(LogLevel.INFO, text)]
 
     def set_tracker(self, kind: str, name: str, value: TrackValue, now: int) -> list[Effect]:
         """A tracked object changed; every instance tracking it is updated (config order)."""
@@ -210,12 +227,13 @@ class VrrpEngine:
         self._refresh_all()
         return out
 
-    def shutdown(self, now: int) -> list[Effect]:
-        """Graceful stop: priority-0 adverts and releases for masters, then STOP notifies."""
+    def shutdown(self, now: int, release: bool = True) -> list[Effect]:
+        """Graceful stop: priority-0 adverts and releases for masters (unless not `release`:
+        --dont-release-vrrp), then STOP notifies."""
         out: list[Effect] = []
         for inst in self.instances.values():
             if inst.state != State.STOP:
-                out += inst.shutdown(now)
+                out += inst.shutdown(now, release=release)
         for g in self.groups.values():
             out += g.shutdown(now)
         self._refresh_all()

@@ -271,6 +271,7 @@ class VrrpInstance:
                 StateChanged(self.name, State.INIT, State.BACKUP, self.effective_priority, Reason.OWNER_START)
             )
         else:
+            out.append(ReleaseAddresses(self.name, self.params.vips, self.params.evips, init=True))
             if new_state == State.BACKUP and self.wantstate == State.MASTER:
                 # allow one advert interval to pass to ensure there is no other master
                 self.ms_down_timer = self.master_adver_int_us + skew_time_min(
@@ -353,14 +354,16 @@ class VrrpInstance:
         self._set_state(out, State.FAULT, now, Reason.INIT)
         self._notify(out)
 
-    def shutdown(self, now: int, event: str = "STOP") -> list[Effect]:
+    def shutdown(self, now: int, event: str = "STOP", release: bool = True) -> list[Effect]:
         """VRRP process stopping: a MASTER sends priority 0 and releases; every instance notifies STOP.
 
         On a reload that removes the instance, `event` is FAULT or DELETED (keepalived.md §5.6).
+        `release` False (--dont-release-vrrp): a MASTER keeps its addresses and sends no priority 0.
         """
         out: list[Effect] = []
-        if self.state == State.MASTER:
+        if self.state == State.MASTER and release:
             self._restore_interface(out, adv_f=True)
+        self.vipset = False
         self._set_state(out, State.STOP, now, Reason.SHUTDOWN)
         out.append(Notify("INSTANCE", self.name, event, self.effective_priority))
         self.sands = None
