@@ -385,10 +385,14 @@ class NftLoadBalancer:
         a = "ip" if fam == 4 else "ip6"
         at = "ipv4_addr" if fam == 4 else "ipv6_addr"
         kind, with_port, _, timeout, _, proto = sig
+        # the port in a map's typeof names the service's own protocol: nft (1.0.6) refuses a rule whose
+        # `meta l4proto udp` meets a map typed `tcp dport` ("conflicting protocols specified: udp vs.
+        # tcp"), and a `th dport` typeof read back from the kernel in a later transaction likewise
+        l4 = proto.value if proto in (Protocol.TCP, Protocol.UDP, Protocol.SCTP) else "tcp"
         if kind is not Forwarding.NAT:
             pdata, ctype = "meta mark", "mark"
         elif with_port:
-            pdata, ctype = f"{a} daddr . tcp dport", f"{at} . inet_service"
+            pdata, ctype = f"{a} daddr . {l4} dport", f"{at} . inet_service"
         else:
             pdata, ctype = f"{a} daddr", at
         ct = self.conn_timeouts["udp" if proto is Protocol.UDP else "tcp"]
@@ -396,7 +400,7 @@ class NftLoadBalancer:
             f"add chain {f} {t} {c}" for c in (f"svc_{sid}", f"svc_{sid}_new", f"svc_{sid}_est", f"cnt_{sid}")
         ]
         out += [
-            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . tcp dport; "
+            f"add map {f} {t} svc_{sid}_dests {{ typeof numgen inc mod 2 : {a} daddr . {l4} dport; "
             "flags interval; }",
             f"add map {f} {t} svc_{sid}_addrs {{ typeof numgen inc mod 2 : {a} daddr; flags interval; }}",
             f"add map {f} {t} svc_{sid}_slots {{ typeof numgen inc mod 2 : meta mark; flags interval; }}",
