@@ -251,4 +251,5 @@ def smtp_alerter(model: Model) -> SmtpAlerter | None:
     return SmtpAlerter(SmtpSettings(
         host, g.notification_email, g.notification_email_from or f"keepalived@{router_id}", router_id,
         port, g.smtp_helo_name or socket.gethostname(), float(g.smtp_connect_timeout),
+        no_email_faults=bool(dict(g.options).get("no_email_faults", False)),
     ))

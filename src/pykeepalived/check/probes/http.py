@@ -4,19 +4,22 @@
 For each `url` block in turn: connect (TLS for SSL_GET, with SNI and a client certificate when
 configured), send keepalived's request (`GET path HTTP/1.x`, `User-Agent: KeepAliveClient`, optional
 `Connection: close`, `Host`), read the response until the server closes it, and check the status code
-against the url's ranges, the MD5 digest of the body and the regex. Like keepalived, the digest covers
-the raw bytes after the header block (a chunked body is hashed as sent). All url blocks must pass.
+against the url's ranges, the MD5 digest of the body and the regex (over the whole response,
+headers included, with keepalived's offsets and PCRE2 options: check/probes/regex.py). Like
+keepalived, the digest covers the raw bytes after the header block (a chunked body is hashed as
+sent). All url blocks must pass. An SSL_GET connection is dropped without a TLS close_notify, as
+keepalived does, unless `tls_compliant` (a keyword of keepalived 2.2.8+) is set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import re
 import ssl
 
 from pykeepalived.check.model import HttpCheckSpec, SslOpts, UrlSpec
 from pykeepalived.check.probes import ProbeResult, Target, tcp_connect
+from pykeepalived.check.probes.regex import compile_regex, regex_matches
 
 MAX_RESPONSE = 4 * 1024 * 1024
 
@@ -60,8 +63,10 @@ def client_context(opts: SslOpts) -> ssl.SSLContext:
 
 
 async def fetch(t: Target, request: bytes, timeout: float, ctx: ssl.SSLContext | None = None,
-                sni: str | None = None) -> bytes:
-    """Connect, send `request`, return everything read until EOF. Raises TimeoutError / OSError."""
+                sni: str | None = None, tls_compliant: bool = False) -> bytes:
+    """Connect, send `request`, return everything read until EOF. Raises TimeoutError / OSError.
+    A TLS connection is dropped without close_notify (keepalived's SSL_set_quiet_shutdown) unless
+    `tls_compliant`, which closes it properly (close_notify sent, the peer's awaited briefly)."""
     sock = await tcp_connect(t, timeout)
     try:
         async with asyncio.timeout(timeout):
@@ -85,7 +90,16 @@ async def fetch(t: Target, request: bytes, timeout: float, ctx: ssl.SSLContext |
                 size += len(chunk)
         return b"".join(chunks)
     finally:
-        writer.transport.abort() if ctx else writer.close()
+        if ctx and not tls_compliant:
+            writer.transport.abort()
+        else:
+            writer.close()
+            if ctx:
+                try:
+                    async with asyncio.timeout(min(timeout, 1.0)):
+                        await writer.wait_closed()
+                except (TimeoutError, OSError, ssl.SSLError):
+                    writer.transport.abort()
 
 
 def check_url(url: UrlSpec, data: bytes, chk: str, n: int) -> str | None:
@@ -99,23 +113,31 @@ def check_url(url: UrlSpec, data: bytes, chk: str, n: int) -> str | None:
     if url.digest and hashlib.md5(body).hexdigest() != url.digest.lower():
         return f"MD5 digest error to {chk} url({n}), expected MD5SUM [{url.digest}]."
     if url.regex is not None:
-        matched = re.search(url.regex.encode(), body) is not None
+        rx = compile_regex(url.regex, url.regex_options)
+        # keepalived's subject is the whole response, status line and headers included
+        matched = not isinstance(rx, str) and regex_matches(rx, data, url.regex_min_offset,
+                                                            url.regex_max_offset)
         if matched == url.regex_no_match:
             return f"Regex match failed server {chk} url({n})."
     return None
 
 
 async def probe_http(spec: HttpCheckSpec, t: Target, timeout: float, rs_vhost: str | None = None,
-                     ctx: ssl.SSLContext | None = None) -> ProbeResult:
+                     ctx: ssl.SSLContext | None = None, url_index: int | None = None) -> ProbeResult:
+    """Check every url in turn, or only url number `url_index` (0-based; the checker runtime's
+    one-url-per-probe cadence, check/http_state.py)."""
     chk = t.fmt()
     if spec.ssl and ctx is None:
         ctx = client_context(spec.ssl_opts)
     for n, url in enumerate(spec.urls, 1):
+        if url_index is not None and n != url_index + 1:
+            continue
         vhost = url.virtualhost or spec.virtualhost or rs_vhost
         sni = (spec.sni_name or vhost or t.host) if spec.enable_sni else None
         req = build_request(url.path, host_header(t, vhost), spec.http_protocol)
         try:
-            data = await fetch(t, req, timeout, ctx if spec.ssl else None, sni)
+            data = await fetch(t, req, timeout, ctx if spec.ssl else None, sni,
+                               spec.tls_compliant or url.tls_compliant)
         except TimeoutError:
             return ProbeResult(False, f"Timeout connecting server {chk}.")
         except ssl.SSLError as e:
