@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
+from pykeepalived.track.command import ScriptCommand
 
 SEC = 1_000_000
 
@@ -116,6 +117,9 @@ class MiscCheckSpec(CheckSpec):
     misc_dynamic: bool = False
     user: str | None = None
     group: str | None = None
+    # the command resolved by the daemon's script security checks (daemon/check_scripts.py): run as
+    # its uid/gid; None = split misc_path and run it as `user`/`group` (or as the daemon)
+    command: ScriptCommand | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

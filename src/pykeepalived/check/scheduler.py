@@ -106,13 +106,15 @@ class CheckerRuntime:
                  logger: logging.Logger | None = None,
                  run_script: Callable[[str], None] | None = None,
                  local_addrs: Iterable[str] | None = None,
-                 mail: Callable[[CheckerMail], None] | None = None, no_checker_emails: bool = False) -> None:
+                 mail: Callable[[CheckerMail], None] | None = None, no_checker_emails: bool = False,
+                 rs_init_notifies: bool = False) -> None:
         self.specs = list(services)
         self.backend = backend
         self.fifo = fifo
         self.run_script = run_script  # the daemon's notify runner; default: a plain subprocess
         self.mail = mail  # smtp_alert sender (the daemon's); None: no mail
         self.no_checker_emails = no_checker_emails
+        self.rs_init_notifies = rs_init_notifies  # notify the real servers alive at start (global_defs)
         self.rng = rng or random.Random()
         self.log = logger or log
         self.states: list[VirtualServerState] = []
@@ -132,6 +134,8 @@ class CheckerRuntime:
     async def start(self) -> None:
         self._build()
         for st in self.states:
+            if self.rs_init_notifies:
+                self._run_effects(st.init_notifies())
             self._run_effects(st.start())
         actual: LvsTable = await self.backend.dump() if self.backend else {}
         # keep only services we manage: others in the kernel are not ours to touch (unless lvs_flush)
@@ -179,6 +183,9 @@ class CheckerRuntime:
                 prev = old.get((st.spec.key, r.spec.addr, r.spec.port))
                 if prev is not None:
                     r.alive, r.failed = prev.alive, set(prev.failed)
+            if self.rs_init_notifies:  # real servers new in this configuration (init_service_rs)
+                new = {i for i, r in enumerate(st.rs) if (st.spec.key, r.spec.addr, r.spec.port) not in old}
+                self._run_effects(st.init_notifies(new))
         for c in self.checkers:  # checkers of servers known down stay down until they succeed
             r = self.states[c.vs].rs[c.rs]
             c.state.is_up = r.alive

@@ -15,13 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import socket
 import ssl
+from collections.abc import Callable
+from typing import TypeVar
 
 from pykeepalived.check.model import HttpCheckSpec, SslOpts, UrlSpec
 from pykeepalived.check.probes import ProbeResult, Target, tcp_connect
 from pykeepalived.check.probes.regex import compile_regex, regex_matches
 
 MAX_RESPONSE = 4 * 1024 * 1024
+T = TypeVar("T")
 
 
 def build_request(path: str, host_header: str, http_protocol: str) -> bytes:
@@ -64,42 +68,77 @@ def client_context(opts: SslOpts) -> ssl.SSLContext:
 
 async def fetch(t: Target, request: bytes, timeout: float, ctx: ssl.SSLContext | None = None,
                 sni: str | None = None, tls_compliant: bool = False) -> bytes:
-    """Connect, send `request`, return everything read until EOF. Raises TimeoutError / OSError.
-    A TLS connection is dropped without close_notify (keepalived's SSL_set_quiet_shutdown) unless
-    `tls_compliant`, which closes it properly (close_notify sent, the peer's awaited briefly)."""
+    """Connect, send `request`, return everything read until EOF. Raises TimeoutError / OSError."""
     sock = await tcp_connect(t, timeout)
     try:
+        if ctx is not None:
+            return await _tls_fetch(sock, ctx, sni, request, timeout, tls_compliant)
+        loop = asyncio.get_running_loop()
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                sock=sock, ssl=ctx, server_hostname=(sni or "") if ctx else None,
-                ssl_handshake_timeout=timeout if ctx else None)
-    except BaseException:
-        sock.close()
-        raise
-    try:
-        writer.write(request)
-        async with asyncio.timeout(timeout):
-            await writer.drain()
+            await loop.sock_sendall(sock, request)
             chunks: list[bytes] = []
             size = 0
             while size < MAX_RESPONSE:
-                chunk = await reader.read(65536)
+                chunk = await loop.sock_recv(sock, 65536)
                 if not chunk:
                     break
                 chunks.append(chunk)
                 size += len(chunk)
         return b"".join(chunks)
     finally:
-        if ctx and not tls_compliant:
-            writer.transport.abort()
-        else:
-            writer.close()
-            if ctx:
-                try:
-                    async with asyncio.timeout(min(timeout, 1.0)):
-                        await writer.wait_closed()
-                except (TimeoutError, OSError, ssl.SSLError):
-                    writer.transport.abort()
+        sock.close()
+
+
+async def _tls_fetch(sock: socket.socket, ctx: ssl.SSLContext, sni: str | None, request: bytes,
+                     timeout: float, tls_compliant: bool) -> bytes:
+    """TLS over memory BIOs, so that the shutdown is ours to decide: keepalived sets
+    SSL_set_quiet_shutdown (the connection is closed without a close_notify, even when the server
+    sent one) unless `tls_compliant`, which sends the close_notify alert before closing."""
+    loop = asyncio.get_running_loop()
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=sni or None)
+
+    async def flush() -> None:
+        if data := out.read():
+            await loop.sock_sendall(sock, data)
+
+    async def call(fn: Callable[[], T]) -> T:
+        while True:
+            try:
+                r = fn()
+            except ssl.SSLWantReadError:
+                await flush()
+                data = await loop.sock_recv(sock, 65536)
+                if data:
+                    inc.write(data)
+                else:
+                    inc.write_eof()  # the next call raises SSLEOFError / SSLZeroReturnError
+                continue
+            await flush()
+            return r
+
+    async with asyncio.timeout(timeout):
+        await call(obj.do_handshake)
+        obj.write(request)
+        await flush()
+        chunks: list[bytes] = []
+        size = 0
+        while size < MAX_RESPONSE:
+            try:
+                chunk = await call(lambda: obj.read(65536))
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break  # the server's close_notify, or a bare TCP close: the response is complete
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if tls_compliant:
+            try:
+                obj.unwrap()  # queues our close_notify; the peer's need not be awaited
+            except ssl.SSLError:
+                pass
+            await flush()
+    return b"".join(chunks)
 
 
 def check_url(url: UrlSpec, data: bytes, chk: str, n: int) -> str | None:

@@ -85,12 +85,12 @@ def regex_matches(rx: CompiledRegex, subject: bytes, min_offset: int = 0,
     if rx.utf:
         text = subject.decode("utf-8", "surrogateescape")
         start = len(subject[:min_offset].decode("utf-8", "surrogateescape"))
-        m = rx.regex.search(text, start)  # type: ignore[arg-type]
+        m = rx.regex.search(text, start)  # type: ignore[call-overload]
         if m is None:
             return False
         at = len(text[:m.start()].encode("utf-8", "surrogateescape"))
     else:
-        m = rx.regex.search(subject, min_offset)  # type: ignore[arg-type]
+        m = rx.regex.search(subject, min_offset)  # type: ignore[call-overload]
         if m is None:
             return False
         at = m.start()
