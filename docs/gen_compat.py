@@ -90,7 +90,7 @@ mark(G, SUPPORTED, "router_id notification_email notification_email_from smtp_se
      "transitions by the checker child (daemon/trackers.py smtp_alerter)")
 mark(G, SUPPORTED, "smtp_alert_checker no_checker_emails",
      "real/virtual server alerts are mailed by the checker child (notify/checker_mail.py)")
-mark(G, NOT_YET, "no_email_faults", "the alerter supports it but the daemon does not pass it on yet")
+mark(G, SUPPORTED, "no_email_faults", "no mail for a VRRP instance or sync group entering FAULT")
 mark(G, SUPPORTED, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script",
      "VRRP lines from the VRRP child; notify_fifo also gets the checker child's `VS`/`RS` lines")
 mark(G, SUPPORTED, "lvs_notify_fifo lvs_notify_fifo_script", "written by the checker child")
@@ -113,7 +113,9 @@ mark(G, SUPPORTED, "lvs_sync_daemon",
      "IPVS sync daemon: tied to an instance, the VRRP child runs master while it is MASTER, backup "
      "otherwise; untied, the checker child runs both (linux/ipvs_sync.py). No IPVS (nftables plane): "
      "logged once, not run")
-mark(G, NOT_YET, "rs_init_notifies")
+mark(G, SUPPORTED, "rs_init_notifies", "at start (and for real servers new in a reload) every real server "
+     "added alive gets its notify_up and FIFO `RS ... UP` line, before the quorum's (ipwrapper.c "
+     "init_service_rs); those starting down (alpha) get none")
 mark(G, SUPPORTED, "vrrp_garp_interval vrrp_gna_interval",
      "GARPs (NAs) on a base interface spaced by the interval as keepalived 2.2.7 does it: an address "
      "queued again is sent once (daemon/garp_pacing.py)")
@@ -127,9 +129,10 @@ mark(G, SUPPORTED, "vrrp_iptables",
 mark(G, NO_EFFECT, "vrrp_ipsets",
      "reported as `Unknown keyword`, as keepalived 2.2.7 built without ipset support (Debian's) does; "
      "the firewall is nftables (see `vrrp_iptables`)")
-mark(G, NOT_YET, "nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark",
-     "keepalived's nftables helper for IPVS groups; pykeepalived's own nftables data plane is chosen "
-     "with `lvs_dataplane`")
+mark(G, NO_EFFECT, "nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwmark",
+     "accepted and ignored: keepalived then marks a virtual_server_group's addresses with nftables and "
+     "programs one IPVS fwmark service per group; pykeepalived programs one service per group entry, as "
+     "keepalived without these keywords (docs/checkers-lvs.md)")
 mark(G, PARTIAL, "state_dump_file stats_dump_file json_dump_file json_version",
      "the files are written (keepalived.data/.stats/.json in $TMPDIR or /tmp, atomically) but these "
      "keywords do not move them yet; the control socket serves the json_version 2 shape")
@@ -231,14 +234,26 @@ mark(RS, SUPPORTED, "BFD_CHECK",
      "`alpha`: starts down (docs/checkers-lvs.md)")
 S[(RS + " > BFD_CHECK", "*")] = (SUPPORTED, "")
 for chk in ("HTTP_GET", "SSL_GET"):
-    mark(f"{RS} > {chk}", NOT_YET, "fast_recovery tls_compliant", "parsed, not passed to the checker")
+    mark(f"{RS} > {chk}", SUPPORTED, "fast_recovery",
+         "url after url without delay_loop while the checker is down and no url failed (one url per "
+         "probe, as keepalived: check/http_state.py)")
     mark(f"{RS} > {chk} > url", PARTIAL, "regex", "matched with Python's `re`, not PCRE2 (same for "
-         "common patterns)")
-    mark(f"{RS} > {chk} > url", NOT_YET, "regex_options regex_min_offset regex_max_offset regex_stack "
-         "tls_compliant", "parsed, not passed to the checker")
-mark(RS + " > MISC_CHECK", PARTIAL, "misc_path",
-     "runs as `user` if given, else as the daemon's user (not `script_user`); no "
-     "`enable_script_security` checks")
+         "common patterns), over the whole response, headers included, as keepalived")
+    mark(f"{RS} > {chk} > url", SUPPORTED, "regex_min_offset regex_max_offset",
+         "byte offsets into the response, exactly as keepalived")
+    mark(f"{RS} > {chk} > url", PARTIAL, "regex_options",
+         "caseless multiline dotall extended utf ucp firstline mapped; optimiser-only options accepted; "
+         "ungreedy dollar_endonly dupnames allow_empty_class alt_* match_unset_backref use_offset_limit "
+         "ignored with a warning (check/probes/regex.py)")
+    mark(f"{RS} > {chk} > url", NO_EFFECT, "regex_stack", "PCRE2 JIT stack size: Python's `re` has none")
+mark(f"{RS} > SSL_GET", EXTENSION, "tls_compliant",
+     "keepalived 2.2.8+ (2.2.7 reports it unknown): send a TLS close_notify when closing")
+mark(f"{RS} > SSL_GET > url", EXTENSION, "tls_compliant", "as the checker's, for this url")
+mark(f"{RS} > HTTP_GET", NO_EFFECT, "tls_compliant", "SSL_GET only")
+mark(f"{RS} > HTTP_GET > url", NO_EFFECT, "tls_compliant", "SSL_GET only")
+mark(RS + " > MISC_CHECK", SUPPORTED, "misc_path",
+     "checked as keepalived's check_misc_script_security (path search, realpath, executable, and "
+     "with enable_script_security the path's permissions); runs as `user`, else `script_user`")
 
 
 def walk(table: dict[str, Kw], path: str) -> Iterator[tuple[str, str, Kw]]:

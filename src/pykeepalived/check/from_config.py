@@ -45,6 +45,7 @@ from pykeepalived.check.model import (
     UrlSpec,
     VirtualServerSpec,
 )
+from pykeepalived.check.probes.regex import compile_regex, unsupported_options
 from pykeepalived.config import model_lvs as C
 from pykeepalived.config.model import Model, TrackFile
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
@@ -94,9 +95,27 @@ def _timing(c: C.Checker) -> TimingOpts:
                       delay_loop=_s(c.delay_loop_us), alpha=c.alpha, connect_timeout=_s(c.connect_timeout_us))
 
 
-def _url(u: C.UrlSpec) -> UrlSpec:
+def _url(u: C.UrlSpec, warn: list[str]) -> UrlSpec:
+    """A url block; keepalived's url_check() clean-up of the regex keywords (check_http.c)."""
+    regex, opts = u.regex, u.regex_options
+    lo, hi = u.regex_min_offset or 0, u.regex_max_offset
+    no_match = u.regex_no_match
+    if regex is None:
+        if opts or no_match or lo or hi is not None or u.regex_stack:
+            warn.append("regex parameters specified without regex")
+        opts, no_match, lo, hi = (), False, 0, None
+    elif isinstance(compiled := compile_regex(regex, opts), str):
+        warn.append(compiled)  # keepalived logs it and the url keeps no regex
+        regex, opts, no_match, lo, hi = None, (), False, 0, None
+    else:
+        for o in unsupported_options(opts):
+            warn.append(f"regex option {o} has no equivalent in Python's re - ignored")
+    if hi is not None and lo > hi:
+        warn.append(f"regex min offset {lo} > regex_max_offset {hi} - ignoring")
+        lo, hi = 0, None
     return UrlSpec(path=u.path, digest=u.digest, status_codes=u.status_code, virtualhost=u.virtualhost,
-                   regex=u.regex, regex_no_match=u.regex_no_match)
+                   regex=regex, regex_no_match=no_match, regex_options=opts, regex_min_offset=lo,
+                   regex_max_offset=hi, tls_compliant=bool(u.tls_compliant))
 
 
 def _host_conn(base: ConnOpts, opts: C.Options) -> ConnOpts:
@@ -123,9 +142,10 @@ def checker_specs(c: C.Checker, model: Model, log_all: bool, warn: list[str]) ->
             if not c.urls:
                 warn.append(f"{c.kind} has no url - ignoring")
                 return []
-            return [HttpCheckSpec(urls=tuple(_url(u) for u in c.urls), http_protocol=c.http_protocol,
+            return [HttpCheckSpec(urls=tuple(_url(u, warn) for u in c.urls), http_protocol=c.http_protocol,
                                   virtualhost=c.virtualhost, ssl=c.kind == "SSL_GET", enable_sni=c.enable_sni,
-                                  sni_name=c.sni_name,
+                                  sni_name=c.sni_name, tls_compliant=bool(c.tls_compliant),
+                                  fast_recovery=c.fast_recovery,
                                   ssl_opts=ssl_opts(model) if c.kind == "SSL_GET" else SslOpts(),
                                   **common)]  # type: ignore[arg-type]
         case C.SmtpCheck():

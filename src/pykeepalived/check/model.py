@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
+from pykeepalived.track.command import ScriptCommand
 
 SEC = 1_000_000
 
@@ -66,6 +67,10 @@ class UrlSpec:
     virtualhost: str | None = None
     regex: str | None = None
     regex_no_match: bool = False
+    regex_options: tuple[str, ...] = ()  # PCRE2 option names (check/probes/regex.py)
+    regex_min_offset: int = 0
+    regex_max_offset: int | None = None  # as configured: the last byte a match may start at
+    tls_compliant: bool = False  # SSL_GET: send close_notify when closing
 
     def status_ok(self, code: int) -> bool:
         ranges = self.status_codes or ((200, 299),)
@@ -93,6 +98,8 @@ class HttpCheckSpec(CheckSpec):
     enable_sni: bool = False
     sni_name: str | None = None
     ssl_opts: SslOpts = SslOpts()
+    tls_compliant: bool = False  # SSL_GET: send close_notify when closing (every url)
+    fast_recovery: bool = False  # check the next url at once while the checker is down
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -110,6 +117,9 @@ class MiscCheckSpec(CheckSpec):
     misc_dynamic: bool = False
     user: str | None = None
     group: str | None = None
+    # the command resolved by the daemon's script security checks (daemon/check_scripts.py): run as
+    # its uid/gid; None = split misc_path and run it as `user`/`group` (or as the daemon)
+    command: ScriptCommand | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol as TypingProtocol
 
+from pykeepalived.check.http_state import HttpProgress, http_result
 from pykeepalived.check.model import (
     SEC,
     BfdCheckSpec,
@@ -94,6 +95,7 @@ class _Checker:
     timing: Timing
     state: CheckerState
     ssl_ctx: ssl.SSLContext | None = None
+    http: HttpProgress | None = None  # HTTP_GET / SSL_GET: the url to check next
     last: ProbeResult | None = None  # the latest probe's result and its wall-clock time (control socket)
     last_time: float = 0.0
 
@@ -104,13 +106,15 @@ class CheckerRuntime:
                  logger: logging.Logger | None = None,
                  run_script: Callable[[str], None] | None = None,
                  local_addrs: Iterable[str] | None = None,
-                 mail: Callable[[CheckerMail], None] | None = None, no_checker_emails: bool = False) -> None:
+                 mail: Callable[[CheckerMail], None] | None = None, no_checker_emails: bool = False,
+                 rs_init_notifies: bool = False) -> None:
         self.specs = list(services)
         self.backend = backend
         self.fifo = fifo
         self.run_script = run_script  # the daemon's notify runner; default: a plain subprocess
         self.mail = mail  # smtp_alert sender (the daemon's); None: no mail
         self.no_checker_emails = no_checker_emails
+        self.rs_init_notifies = rs_init_notifies  # notify the real servers alive at start (global_defs)
         self.rng = rng or random.Random()
         self.log = logger or log
         self.states: list[VirtualServerState] = []
@@ -130,6 +134,8 @@ class CheckerRuntime:
     async def start(self) -> None:
         self._build()
         for st in self.states:
+            if self.rs_init_notifies:
+                self._run_effects(st.init_notifies())
             self._run_effects(st.start())
         actual: LvsTable = await self.backend.dump() if self.backend else {}
         # keep only services we manage: others in the kernel are not ours to touch (unless lvs_flush)
@@ -177,6 +183,9 @@ class CheckerRuntime:
                 prev = old.get((st.spec.key, r.spec.addr, r.spec.port))
                 if prev is not None:
                     r.alive, r.failed = prev.alive, set(prev.failed)
+            if self.rs_init_notifies:  # real servers new in this configuration (init_service_rs)
+                new = {i for i, r in enumerate(st.rs) if (st.spec.key, r.spec.addr, r.spec.port) not in old}
+                self._run_effects(st.init_notifies(new))
         for c in self.checkers:  # checkers of servers known down stay down until they succeed
             r = self.states[c.vs].rs[c.rs]
             c.state.is_up = r.alive
@@ -269,14 +278,15 @@ class CheckerRuntime:
                 kind = "SSL_GET" if isinstance(spec, HttpCheckSpec) and spec.ssl else spec.kind
                 ctx = client_context(spec.ssl_opts) if isinstance(spec, HttpCheckSpec) and spec.ssl else None
                 self.checkers.append(_Checker(vi, ri, ci, spec, rs, target, t,
-                                              CheckerState(kind, chk, t, spec.log_all_failures), ctx))
+                                              CheckerState(kind, chk, t, spec.log_all_failures), ctx,
+                                              HttpProgress() if isinstance(spec, HttpCheckSpec) else None))
 
     async def probe(self, c: _Checker) -> ProbeResult:
         spec, t = c.spec, c.target
         timeout = c.timing.connect_timeout / SEC
         if isinstance(spec, HttpCheckSpec):
             return await probe_http(spec, t, timeout, c.rs_spec.virtualhost or self.specs[c.vs].virtualhost,
-                                    c.ssl_ctx)
+                                    c.ssl_ctx, c.http.url_it if c.http else None)
         if isinstance(spec, TcpCheckSpec):
             return await probe_tcp(t, timeout)
         if isinstance(spec, SmtpCheckSpec):
@@ -311,7 +321,10 @@ class CheckerRuntime:
             return self._feed_file(c, res)
         reason = res.reason if c.spec.kind != "MISC_CHECK" or c.spec.log_all_failures else None
         was_up = c.state.is_up
-        v = c.state.result(res.ok, reason)
+        if c.http is not None and isinstance(c.spec, HttpCheckSpec):
+            v = http_result(c.state, c.http, len(c.spec.urls), res.ok, reason, c.spec.fast_recovery)
+        else:
+            v = c.state.result(res.ok, reason)
         fx: list[Effect] = list(v.log)
         st = self.states[c.vs]
         if res.ok and res.weight is not None and isinstance(c.spec, MiscCheckSpec):

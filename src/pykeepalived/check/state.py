@@ -213,6 +213,16 @@ class VirtualServerState:
             self._vs_notifies(fx, up_t, total, init=True)
         return fx
 
+    def init_notifies(self, indices: Iterable[int] | None = None) -> list[Effect]:
+        """global rs_init_notifies: keepalived's init_service_rs runs do_rs_notifies for every real
+        server it adds to the pool alive (not those starting down with alpha), before the initial
+        quorum evaluation; `indices` limits it to the new real servers of a reload."""
+        fx: list[Effect] = []
+        for i, r in enumerate(self.rs):
+            if r.alive and (indices is None or i in indices):
+                self._rs_notifies(r, fx)
+        return fx
+
     def checker_result(self, rs_index: int, checker_id: int, up: bool) -> list[Effect]:
         """A checker reported up or down (update_svr_checker_state)."""
         r = self.rs[rs_index]
@@ -274,12 +284,16 @@ class VirtualServerState:
             verb = "Disabling" if r.inhibit else "Removing"
             fx.append(LogLine(f"{verb} service {r.fmt} from VS {self.fmt}"))
         r.alive = alive
-        script = r.spec.notify_up if alive else r.spec.notify_down
+        self._rs_notifies(r, fx)
+        self._update_quorum(fx)
+
+    def _rs_notifies(self, r: RealServerState, fx: list[Effect]) -> None:
+        """ipwrapper.c do_rs_notifies: the notify_up / notify_down script and the FIFO `RS` line."""
+        script = r.spec.notify_up if r.alive else r.spec.notify_down
         if script:
             fx.append(LogLine(f"Executing [{script}] for service {r.fmt} in VS {self.fmt}"))
             fx.append(RunScript(script))
-        fx.append(FifoLine(f"RS {r.fmt} {self.fmt} {'UP' if alive else 'DOWN'}"))
-        self._update_quorum(fx)
+        fx.append(FifoLine(f"RS {r.fmt} {self.fmt} {'UP' if r.alive else 'DOWN'}"))
 
     def _update_quorum(self, fx: list[Effect]) -> None:
         total = self.weight_sum()

@@ -42,6 +42,7 @@ from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
+from pykeepalived.daemon.check_scripts import secure_misc_checks
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
@@ -149,6 +150,7 @@ class CheckerChild:
             if cmd is not None:
                 commands[text] = cmd
         self.commands = commands
+        mapped.services = secure_misc_checks(mapped.services, resolver)  # check_misc.c security
 
     def run_script(self, text: str) -> None:
         cmd = self.commands.get(text)
@@ -238,7 +240,8 @@ class CheckerChild:
         self.rt = CheckerRuntime(self.mapped.services, self.backend,
                                  fifo=self.plane.tee(fifo_writer(self.fifos)),
                                  run_script=self.run_script, mail=self.mailer,
-                                 no_checker_emails=no_checker_emails(g))
+                                 no_checker_emails=no_checker_emails(g),
+                                 rs_init_notifies=bool(dict(g.options).get("rs_init_notifies", False)))
         await self.watch_addresses()
         await self.rt.start()
         self.start_bfd()
@@ -265,6 +268,7 @@ class CheckerChild:
         self.model, self.mapped = model, mapped
         self.mailer.alerter = smtp_alerter(model)
         self.rt.no_checker_emails = no_checker_emails(model.global_defs)
+        self.rt.rs_init_notifies = bool(dict(model.global_defs.options).get("rs_init_notifies", False))
         await self.rt.reload(mapped.services)
         if self.lvs_globals is not None:
             await self.lvs_globals.reload(model)

@@ -32,6 +32,7 @@ from pykeepalived.track.process import (
 from pykeepalived.track.script import ScriptSpec, ScriptTracker, ScriptTrackers
 from pykeepalived.track.security import (
     ScriptUser,
+    SecurityResult,
     check_script_secure,
     check_track_script_secure,
     default_script_user,
@@ -70,6 +71,12 @@ class ScriptResolver:
             return None
 
     def notify_command(self, script: Script) -> ScriptCommand | None:
+        res = self.secure(script)
+        return None if res is None else res.command
+
+    def secure(self, script: Script) -> SecurityResult | None:
+        """keepalived's check_script_secure for a (command, user, group) script; None when the
+        line cannot be parsed or its user resolved (logged)."""
         cmd, user, group = script
         try:
             argv = split_quoted_escaped(cmd)
@@ -79,7 +86,7 @@ class ScriptResolver:
         ids = self._ids(user, group)
         if not argv or ids is None:
             return None
-        return check_script_secure(argv, ids[0], ids[1], self.security, log.error).command
+        return check_script_secure(argv, ids[0], ids[1], self.security, log.error)
 
     def track_command(self, name: str, script: Script, user: tuple[str, ...]) -> ScriptCommand | None:
         cmd = script[0]
@@ -251,4 +258,5 @@ def smtp_alerter(model: Model) -> SmtpAlerter | None:
     return SmtpAlerter(SmtpSettings(
         host, g.notification_email, g.notification_email_from or f"keepalived@{router_id}", router_id,
         port, g.smtp_helo_name or socket.gethostname(), float(g.smtp_connect_timeout),
+        no_email_faults=bool(dict(g.options).get("no_email_faults", False)),
     ))

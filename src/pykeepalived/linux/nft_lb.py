@@ -2,12 +2,14 @@
 
 # Theory of operation
 The LVS table is rendered into one nftables table per address family (`ip pykeepalived_lb`,
-`ip6 pykeepalived_lb6`), following nftlb's design. Four base chains dispatch to per-service chains:
+`ip6 pykeepalived_lb6`), following nftlb's design. Base chains dispatch to per-service chains:
 
     chain prerouting { type nat hook prerouting priority dstnat; }      # NAT services (+ output)
         ip daddr 203.0.113.10 meta l4proto tcp th dport 80 jump svc_1
     chain raw { type filter hook prerouting priority raw; }             # DR / TUN services
-        ip daddr 203.0.113.11 meta l4proto tcp th dport 80 notrack goto svc_2
+        ip daddr 203.0.113.11 meta l4proto tcp th dport 80 notrack
+    chain rawmark { type filter hook prerouting priority raw + 50; }    # DR / TUN fwmark services
+        meta mark 7 notrack                   # the mark must be set at priority raw (-300) .. -251
     chain count { type filter hook prerouting priority dstnat + 10; }   # NAT counters, persistence
         ct original ip daddr 203.0.113.10 ct original protocol tcp ct original proto-dst 80 jump cnt_1
 
@@ -60,7 +62,9 @@ Every change is one `nft -f -` transaction (atomic in the kernel): the affected 
 slot maps are flushed and refilled in the same batch, so a packet never sees a half-updated service;
 the stateful maps (connections, persistence) survive the update. Not supported here (logged once):
 thresholds (uthreshold/lthreshold), one-packet scheduling, persistence_engine, DR / TUN for clients
-on the director itself (the output hook is NAT only).
+on the director itself (the output hook is NAT only: IPVS handles locally originated packets in its
+LOCAL_OUT hook, here a local client's packet would need re-routing after the route mark is chosen,
+which the output path does not do for the VIP the director itself holds).
 
 The director must forward (net.ipv4.ip_forward=1); for NAT it must be the real servers' route back to
 clients, exactly as for IPVS NAT; for DR the real servers are on one of its segments and hold the VIP
@@ -419,6 +423,7 @@ class NftLoadBalancer:
         ("prerouting", "nat hook prerouting priority dstnat"),
         ("output", "nat hook output priority -100"),
         ("raw", "filter hook prerouting priority raw"),
+        ("rawmark", "filter hook prerouting priority raw + 50"),  # DR / TUN fwmark services
         ("route", "filter hook prerouting priority mangle + 10"),
         ("count", "filter hook prerouting priority dstnat + 10"),
     )
@@ -502,8 +507,10 @@ class NftLoadBalancer:
                         dispatch.append(f"add rule {f} {t} {hook} {match} jump svc_{sid}")
                     dispatch.append(f"add rule {f} {t} count {ctmatch} jump cnt_{sid}")
                 else:
-                    if not key.fwmark:  # DR / TUN: conntrack cannot follow (see the module docstring)
-                        dispatch.append(f"add rule {f} {t} raw {match} notrack")
+                    # DR / TUN: conntrack cannot follow (see the module docstring); a fwmark is
+                    # matched at raw + 50, after marks set at priority raw, before conntrack (-200)
+                    chain = "rawmark" if key.fwmark else "raw"
+                    dispatch.append(f"add rule {f} {t} {chain} {match} notrack")
                     dispatch.append(f"add rule {f} {t} route {match} goto svc_{sid}")
             for key in sorted(changed, key=lambda k: self.names.of(k)):
                 if key.family != fam:
@@ -543,8 +550,8 @@ class NftLoadBalancer:
             )
         if key.fwmark and self._kind(entry) is not Forwarding.NAT:
             self._warn(
-                f"nftables data plane: {key} with lb_kind {self._kind(entry).name} is tracked by "
-                "conntrack (a fwmark is set after the raw hook)"
+                f"nftables data plane: {key} with lb_kind {self._kind(entry).name} is notracked only if "
+                "its mark is set before priority -250 (nftables `priority raw`, iptables -t raw)"
             )
         sig = self._sig_of(entry)
         old = self._sig.get(key)

@@ -1,6 +1,9 @@
 """MISC_CHECK probe: run `misc_path`; exit 0 = up, 1 = down, 2..255 with misc_dynamic = up with weight.
 
-The command line is split like keepalived's quoted-keyword strings (shell-like quoting, no shell).
+The checker child resolves the command through keepalived's script security checks
+(daemon/check_scripts.py: path search, realpath, run-as `user` else `script_user`, permissions with
+enable_script_security) and the probe runs that resolved command in its own process group, as its
+uid/gid. Without it (tests, tools) the line is split shell-like and run as `user`/`group`.
 On `misc_timeout` the child gets SIGTERM, then SIGKILL if it lingers; that counts as a failure.
 """
 
@@ -8,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import signal
 
 from pykeepalived.check.model import MiscCheckSpec
 from pykeepalived.check.probes import ProbeResult
+from pykeepalived.track.command import kill_group, spawn
 
 
 async def probe_misc(spec: MiscCheckSpec, timeout: float, who: str) -> ProbeResult:
@@ -18,21 +23,26 @@ async def probe_misc(spec: MiscCheckSpec, timeout: float, who: str) -> ProbeResu
     argv = shlex.split(spec.misc_path)
     name = argv[0] if argv else spec.misc_path
     try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL, user=spec.user, group=spec.group, start_new_session=True)
+        if spec.command is not None:
+            proc = await spawn(spec.command)
+        else:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL, user=spec.user, group=spec.group, start_new_session=True)
     except (OSError, ValueError, KeyError) as e:
         return ProbeResult(False, f"Misc check for [{who}] by [{name}] failed (cannot execute: {e}).")
     try:
         async with asyncio.timeout(timeout):
             rc = await proc.wait()
     except TimeoutError:
-        proc.terminate()
+        if not kill_group(proc.pid, signal.SIGTERM):
+            proc.terminate()
         try:
             async with asyncio.timeout(2):
                 await proc.wait()
         except TimeoutError:
-            proc.kill()
+            if not kill_group(proc.pid, signal.SIGKILL):
+                proc.kill()
             await proc.wait()
         return ProbeResult(False, f"Misc check for [{who}] by [{name}] timed out.")
     if rc == 0:
