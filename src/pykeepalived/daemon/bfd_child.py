@@ -40,6 +40,7 @@ from pykeepalived.config.diag import ConfigErr
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.linux.bfd_socket import BfdListener, BfdSender
@@ -369,5 +370,6 @@ class BfdChild:
 
 def run_bfd_child(opts: Options) -> int:
     setup_logging(opts, "bfd")
+    apply_child("bfd")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.bfd_pid_file or default_path("bfd"),
                              lambda: asyncio.run(BfdChild(opts).run()))

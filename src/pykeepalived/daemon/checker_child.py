@@ -43,6 +43,7 @@ from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
@@ -314,5 +315,6 @@ class CheckerChild:
 
 def run_checker_child(opts: Options) -> int:
     setup_logging(opts, "checker")
+    apply_child("checker")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.checkers_pid_file or default_path("checker"),
                              lambda: asyncio.run(CheckerChild(opts).run()))

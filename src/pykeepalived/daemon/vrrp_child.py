@@ -35,6 +35,7 @@ from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -526,6 +527,7 @@ EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent 
 
 def run_vrrp_child(opts: Options) -> int:
     setup_logging(opts, "vrrp")
+    apply_child("vrrp")  # umask, process name, scheduling (daemon/procconf.py)
 
     def body() -> int:
         try:
