@@ -43,7 +43,7 @@ from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
-from pykeepalived.daemon.procconf import apply_child
+from pykeepalived.daemon.procconf import apply_child, ipvs_namespace
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
@@ -68,7 +68,7 @@ def make_backend(g: GlobalDefs) -> tuple[str, LvsBackend]:
     if kind == "ipvs":
         from pykeepalived.linux.ipvs import IpvsBackend
 
-        return kind, IpvsBackend()
+        return kind, IpvsBackend(ipvs_namespace())  # net_namespace_ipvs (daemon/procconf.py)
     return kind, NftLoadBalancer()
 
 

@@ -214,3 +214,9 @@ def apply_child(role: str) -> None:
     if s is not None:
         sched.set_priorities(role, s.rt_priority, s.rlimit_rttime, s.priority, s.no_swap)
         sched.set_cpu_affinity(role, s.cpus)
+
+
+def ipvs_namespace() -> str | None:
+    """`net_namespace_ipvs` of the running daemon: None for none, "" for the initial namespace."""
+    pc = ProcConf.from_env()
+    return pc.net_namespace_ipvs if pc is not None else None

@@ -9,7 +9,8 @@
 #     start of the child, before asyncio or anything else makes a thread: later threads inherit them;
 #   * entering a named network namespace (core/namespaces.c set_namespaces): setns(CLONE_NEWNET) on
 #     /run/netns/NAME, then a private mount namespace in which /run/keepalived/NAME is bind-mounted on
-#     /run/keepalived, so the pid files of several namespaced keepalived do not collide.
+#     /run/keepalived, so the pid files of several namespaced keepalived do not collide;
+#   * `net_namespace_ipvs`: one thread (the IPVS worker) joins another namespace for its socket.
 # Python 3.11 has no os.setns/os.unshare: libc through ctypes.
 """Process names, scheduling, memory locking and network namespaces of the daemon's processes."""
 
@@ -142,21 +143,14 @@ def _set_run_mount(name: str) -> None:
         log.info("Mount failed, error (%d) '%s'", e, os.strerror(e))
 
 
-def open_in_net_namespace(name: str, opener: object) -> object:
-    """Call opener() with this thread in namespace NAME ("" = the initial one, pid 1's), then come back."""
-    assert callable(opener)
-    target = os.path.join(NETNS_DIR, name) if name else "/proc/1/ns/net"
-    here = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+def join_thread_net_namespace(name: str) -> None:
+    """Move the calling thread (only) into namespace NAME; "" is the initial namespace (pid 1's).
+    For `net_namespace_ipvs`: the IPVS worker thread joins it before it opens its socket."""
+    target = NETNS_DIR + name if name else "/proc/1/ns/net"
+    fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        fd = os.open(target, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            if _libc.setns(fd, CLONE_NEWNET) != 0:
-                raise OSError(ctypes.get_errno() or errno.EINVAL, f"setns {target}")
-        finally:
-            os.close(fd)
-        try:
-            return opener()
-        finally:
-            _libc.setns(here, CLONE_NEWNET)
+        if _libc.setns(fd, CLONE_NEWNET) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e or errno.EINVAL, f"setns({target}): {os.strerror(e)}")
     finally:
-        os.close(here)
+        os.close(fd)
