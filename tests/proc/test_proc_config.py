@@ -160,7 +160,8 @@ def netns() -> Iterator[str]:
 
 
 @pytest.mark.netns
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None, reason="needs root and keepalived")
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None,
+                    reason="needs root and keepalived")
 def test_config_test_messages_match_keepalived(netns: str, tmp_path: Path) -> None:
     problems = []
     for i, text in enumerate(CASES):
@@ -171,5 +172,6 @@ def test_config_test_messages_match_keepalived(netns: str, tmp_path: Path) -> No
         rc, diags = run_config_test(str(f))
         ours = "".join(d.format().replace(f"({f}: Line", "(Line") + "\n" for d in diags)
         if (ka.returncode, ka.stderr) != (rc, ours):
-            problems.append(f"{text!r}\n keepalived rc={ka.returncode}: {ka.stderr!r}\n ours rc={rc}: {ours!r}")
+            problems.append(f"{text!r}\n keepalived rc={ka.returncode}: {ka.stderr!r}\n"
+                            f" ours rc={rc}: {ours!r}")
     assert not problems, "\n".join(problems)

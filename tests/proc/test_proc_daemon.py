@@ -119,7 +119,8 @@ def test_reload_check_config_refuses_broken_file(lab: Lab) -> None:
         # a valid file that changes the instance name is refused too (keepalived validate_config)
         node.conf.write_text("instance other\n" + good)
         node.signal(signal.SIGHUP)
-        wait_for(lambda: "Cannot change instance name at a reload - please restart keepalived" in node.logs(), 20)
+        refused = "Cannot change instance name at a reload - please restart keepalived"
+        wait_for(lambda: refused in node.logs(), 20)
         node.conf.write_text(good.replace("priority 100", "priority 90"))
         node.signal(signal.SIGHUP)
         wait_for(lambda: "Reloading\n" in node.logs().replace("Reloading ...", ""), 20)
@@ -140,7 +141,8 @@ def test_net_namespace_and_instance(lab: Lab) -> None:
     mount_dir = run_dir / host.ns
     argv = [*PYKEEPALIVED, "-n", "-l", "-D", "-f", str(node.conf), f"-g{node.dir / 'file.log'}"]
     with open(node.log, "ab") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, TMPDIR=str(node.dir)))
+        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, TMPDIR=str(node.dir)))
     try:
         vrrp = pid_of(mount_dir / f"vrrp_{inst}.pid")
         parent = pid_of(mount_dir / f"keepalived_{inst}.pid")
