@@ -99,6 +99,7 @@ def test_names_scheduling_umask_and_scripts(lab: Lab) -> None:
     assert "shutdown script script failed, status 3" in logs  # keepalived 2.2.7's text
     assert logs.index("Running shutdown script") > logs.index("Stopping")
     assert marks.read_text().splitlines() == ["up first", "down"]
+    assert "failed to die" not in logs  # the default child_wait_time lets them stop
     assert (node.dir / "parent.pid").exists() is False
 
 
@@ -170,3 +171,16 @@ def test_net_namespace_and_instance(lab: Lab) -> None:
     suffix = f"_{host.ns}_{inst}"  # the files are flushed at exit (no --flush-log-file)
     assert "Entering BACKUP STATE" in (node.dir / f"file_vrrp{suffix}.log").read_text()
     assert "Starting VRRP child process" in (node.dir / f"file{suffix}.log").read_text()
+
+
+def test_child_wait_time(lab: Lab) -> None:
+    """child_wait_time 0: the parent does not wait for its children at stop, it kills them at once
+    (a healthy child, given keepalived's default 5 s, stops by itself: see the first test)."""
+    node = Node(lab["n1"], "child_wait_time 0\n" + instance_conf())
+    node.start()
+    try:
+        wait_for(lambda: "Entering BACKUP STATE" in node.logs(), 20)
+        assert node.stop() == 0
+    finally:
+        node.kill()
+    assert "vrrp process failed to die - forcing termination" in node.logs()
