@@ -63,8 +63,17 @@ mark("", SUPPORTED, "track_group",
 mark("", PARTIAL, "linkbeat_interfaces linkbeat_use_polling",
      "link state always comes from netlink (carrier/IFF_RUNNING), which reports what MII/ETHTOOL/IOCTL "
      "polling would read; no polling is done")
-mark("", NOT_YET, "net_namespace net_namespace_ipvs namespace_with_ipsets instance use_pid_dir "
-     "child_wait_time interface_up_down_delays")
+mark("", NOT_YET, "interface_up_down_delays")
+mark("", SUPPORTED, "net_namespace",
+     "the parent joins /run/netns/NAME before any child, with keepalived's /run/keepalived/NAME bind "
+     "mount, `_NAME` idents and log names (docs/operations.md)")
+mark("", PARTIAL, "net_namespace_ipvs",
+     "the IPVS worker thread of the checker joins the namespace (no name: pid 1's); the nftables data "
+     "plane ignores it")
+mark("", NO_EFFECT, "namespace_with_ipsets", "no ipset support (as keepalived 2.2.7 as packaged)")
+mark("", SUPPORTED, "instance use_pid_dir",
+     "pid files in /run/keepalived/ (`keepalived_NAME.pid`, ...), `_NAME` syslog idents and log names")
+mark("", SUPPORTED, "child_wait_time")
 
 # --- global_defs -------------------------------------------------------------------------------
 G = "global_defs"
@@ -91,6 +100,18 @@ mark(G, SUPPORTED, "router_id notification_email notification_email_from smtp_se
 mark(G, SUPPORTED, "smtp_alert_checker no_checker_emails",
      "real/virtual server alerts are mailed by the checker child (notify/checker_mail.py)")
 mark(G, SUPPORTED, "no_email_faults", "no mail for a VRRP instance or sync group entering FAULT")
+mark(G, SUPPORTED, "process_names process_name checker_process_name vrrp_process_name bfd_process_name",
+     "prctl(PR_SET_NAME) in each process (docs/operations.md)")
+mark(G, SUPPORTED, "vrrp_priority vrrp_no_swap vrrp_rt_priority vrrp_cpu_affinity checker_priority "
+     "checker_no_swap checker_rt_priority checker_cpu_affinity bfd_priority bfd_no_swap bfd_rt_priority "
+     "bfd_cpu_affinity", "applied at the start of each child (linux/sched.py)")
+mark(G, PARTIAL, "vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime",
+     "applied as given; when not set the default is 1 s, not keepalived's 10 ms (a Python child would be "
+     "killed at start)")
+mark(G, SUPPORTED, "startup_script startup_script_timeout shutdown_script shutdown_script_timeout",
+     "run by the parent before the first child / after the last one stopped (daemon/startstop.py)")
+mark(G, SUPPORTED, "reload_check_config", "the parent runs `--config-test=FILE` before a reload")
+mark(G, SUPPORTED, "umask", "every process (default 0177 as keepalived; `-u` wins)")
 mark(G, SUPPORTED, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script",
      "VRRP lines from the VRRP child; notify_fifo also gets the checker child's `VS`/`RS` lines")
 mark(G, SUPPORTED, "lvs_notify_fifo lvs_notify_fifo_script", "written by the checker child")

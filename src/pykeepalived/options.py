@@ -150,7 +150,7 @@ def parse_args(argv: list[str]) -> Options:
                 o.no_syslog = True
             case "-u" | "--umask":
                 try:
-                    o.umask = int(val, 0)
+                    o.umask = _c_number(val)
                 except ValueError:
                     raise UsageError(f"Invalid umask '{val}'") from None
             case "-X" | "--release-vips":
@@ -201,3 +201,13 @@ def parse_args(argv: list[str]) -> Options:
                 # accepted for compatibility, no effect here (SNMP, core dumps, perf, debug, mem-check)
                 pass
     return o
+
+
+def _c_number(text: str) -> int:
+    """strtoul(text, NULL, 0): 0x.. hexadecimal, a leading 0 octal (`-u 0022`), else decimal."""
+    t = text.strip()
+    if t[:2].lower() == "0x":
+        return int(t[2:], 16)
+    if len(t) > 1 and t.startswith("0"):
+        return int(t[1:], 8)
+    return int(t, 10)

@@ -35,6 +35,7 @@ from pykeepalived.config.model import (
     VrrpScript,
 )
 from pykeepalived.config.parser import Item, Node
+from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate
 from pykeepalived.config.routes import Route, parse_route
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
@@ -170,7 +171,8 @@ class Builder:
                         self.rep.error(n.loc, "SSL context already specified - replacing")
                     self.ssl = options(n, set())
                 case _:
-                    self.root_opts.append((n.kw, n.value))
+                    if check_root_duplicates(self.root_opts, n.kw, n.value, n.loc, self.rep):
+                        self.root_opts.append((n.kw, n.value))
         self._resolve()
         return Model(
             global_defs=replace(self.g, options=tuple(self.gopts)),
@@ -251,7 +253,7 @@ class Builder:
                 g = replace(g, **{kw if kw in _GLOBAL_TYPED else kw + "_us": v})  # type: ignore[arg-type]
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
-            else:
+            elif check_script_duplicate(self.gopts, kw, c.loc, self.rep):
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
         self.g = g

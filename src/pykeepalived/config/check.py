@@ -100,6 +100,7 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         _vrrp_script_security(model, rep)
         rep.diags += tracking_diagnostics(model)  # vrrp_complete_init, after the script security check
     _checker_script_security(model, rep)
+    _start_stop_script_security(model, rep)
 
 
 def _vrrp_script_security(model: Model, rep: Reporter) -> None:
@@ -141,6 +142,18 @@ def _checker_script_security(model: Model, rep: Reporter) -> None:
         rep.error(
             NOWHERE,
             "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
+            ConfigErr.SECURITY_ERROR,
+        )
+
+
+def _start_stop_script_security(model: Model, rep: Reporter) -> None:
+    """keepalived main(): the parent's check_start_stop_script_secure on startup/shutdown_script."""
+    scripts = [v for k, v in model.global_defs.options if k in ("startup_script", "shutdown_script")]
+    if any(isinstance(s, tuple) and s and _script_cmd(str(s[0])) is not None for s in scripts) \
+            and not model.global_defs.enable_script_security:
+        rep.error(
+            NOWHERE,
+            "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
             ConfigErr.SECURITY_ERROR,
         )
 

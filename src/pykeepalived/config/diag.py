@@ -62,6 +62,13 @@ class Diagnostic:
         return text
 
 
+def is_broken(d: Diagnostic) -> bool:
+    """A file-level or syntax error (missing file, fatal, unknown keyword, braces, quotes, numbers):
+    a child refuses such a file at a reload and keeps its running configuration. General errors,
+    warnings, deprecations and security notices (keepalived logs them and carries on) never do."""
+    return ConfigErr.OK < d.level <= ConfigErr.INVALID_NUMBER
+
+
 def exit_code(diags: list[Diagnostic]) -> int:
     """The `keepalived -t` exit status for these diagnostics (main.c config_test_exit)."""
     worst = max((d.level for d in diags), default=ConfigErr.OK)

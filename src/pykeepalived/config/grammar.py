@@ -15,6 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pykeepalived.config.ext import ListenAddress
+from pykeepalived.config.proc_types import (
+    ChildWait,
+    CpuAffinity,
+    Nice,
+    ProcName,
+    RootName,
+    RtLimit,
+    RtPriority,
+    StartStopScript,
+    Umask,
+)
 from pykeepalived.config.types import (
     Addr,
     Bool,
@@ -81,13 +92,14 @@ IFNAME = Str(maxlen=15)
 _per_process: dict[str, Kw] = {}
 for _p in ("vrrp", "checker", "bfd"):
     _per_process |= {
-        f"{_p}_priority": K(Int(-20, 19)),
+        f"{_p}_priority": K(Nice(_p)),
         f"{_p}_no_swap": K(FLAG),
-        f"{_p}_rt_priority": K(Int(1, 99)),
-        f"{_p}_cpu_affinity": K(WORDS),
-        f"{_p}_rlimit_rttime": K(Int(1, UINT32)),
-        f"{_p}_rlimit_rtime": dep(f"{_p}_rlimit_rttime", Int(1, UINT32)),
-        f"{_p}_process_name": K(STR),
+        f"{_p}_rt_priority": K(RtPriority(_p)),
+        f"{_p}_cpu_affinity": K(CpuAffinity(_p)),
+        f"{_p}_rlimit_rttime": K(RtLimit(_p)),
+        # keepalived only logs this deprecation (LOG_INFO), it is no configuration error
+        f"{_p}_rlimit_rtime": Kw(vtype=RtLimit(_p), alias=f"{_p}_rlimit_rttime"),
+        f"{_p}_process_name": K(ProcName()),
     }
 _nl_bufs = {
     f"{n}{s}": K(Int(0, UINT32) if not s else BOOL)
@@ -103,8 +115,8 @@ _nl_bufs = {
 
 GLOBAL_DEFS: dict[str, Kw] = {
     "process_names": K(FLAG),
-    "process_name": K(STR),
-    "lvs_process_name": dep("checker_process_name", STR),
+    "process_name": K(ProcName()),
+    "lvs_process_name": Kw(vtype=ProcName(), alias="checker_process_name"),  # only logged as deprecated
     "router_id": K(STR),
     "notification_email_from": K(STR),
     "smtp_server": K(Words(1, 2)),
@@ -114,10 +126,10 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "smtp_alert": K(BOOL),
     "smtp_alert_vrrp": K(BOOL),
     "smtp_alert_checker": K(BOOL),
-    "startup_script": K(SCRIPT),
-    "startup_script_timeout": K(Int(1, 1000)),
-    "shutdown_script": K(SCRIPT),
-    "shutdown_script_timeout": K(Int(1, 1000)),
+    "startup_script": K(StartStopScript("startup")),
+    "startup_script_timeout": K(Int(1, 1000, msg="{kw} '{v}' must be in [1, 1000] - ignoring")),
+    "shutdown_script": K(StartStopScript("shutdown")),
+    "shutdown_script_timeout": K(Int(1, 1000, msg="{kw} '{v}' must be in [1, 1000] - ignoring")),
     "max_auto_priority": K(Words(0, 1)),
     "min_auto_priority_delay": K(Int(1, 10_000_000)),
     "checker_log_all_failures": K(BOOL),
@@ -197,7 +209,7 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "log_unknown_vrids": K(FLAG),
     "vmac_prefix": K(STR),
     "vmac_addr_prefix": K(STR),
-    "umask": K(WORDS),
+    "umask": K(Umask()),
     "random_seed": K(Int(0, UINT32)),
     "reload_check_config": K(Words(0, 1)),
     "reload_time_file": K(STR),
@@ -508,12 +520,12 @@ VIRTUAL_SERVER: dict[str, Kw] = {
 
 ROOT: dict[str, Kw] = {
     "linkbeat_use_polling": K(FLAG),
-    "net_namespace": K(STR),
+    "net_namespace": K(RootName("net_namespace")),
     "net_namespace_ipvs": K(Words(0, 1)),
     "namespace_with_ipsets": K(FLAG),
     "use_pid_dir": K(FLAG),
-    "instance": K(STR),
-    "child_wait_time": K(Int(0, UINT32)),
+    "instance": K(RootName("instance")),
+    "child_wait_time": K(ChildWait()),
     "global_defs": B(GLOBAL_DEFS),
     "track_group": B({"group": L()}, args=NAME),
     "static_ipaddress": L(),

@@ -36,10 +36,11 @@ from pykeepalived.bfd.packet import encode
 from pykeepalived.bfd.params import BfdParams, params_from_model
 from pykeepalived.bfd.session import Effect, Event, Log, LogLevel, Session, Transmit
 from pykeepalived.config import load_config
-from pykeepalived.config.diag import ConfigErr
+from pykeepalived.config.diag import is_broken
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.linux.bfd_socket import BfdListener, BfdSender
@@ -143,7 +144,7 @@ class BfdChild:
         fatal = False
         for d in diags:
             log.error("%s", d.format())
-            fatal = fatal or d.level >= ConfigErr.FATAL
+            fatal = fatal or is_broken(d)
         if fatal:
             return None
         params, warnings = params_from_model(model)
@@ -369,5 +370,6 @@ class BfdChild:
 
 def run_bfd_child(opts: Options) -> int:
     setup_logging(opts, "bfd")
+    apply_child("bfd")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.bfd_pid_file or default_path("bfd"),
                              lambda: asyncio.run(BfdChild(opts).run()))

@@ -37,7 +37,7 @@ from typing import Any
 from pykeepalived.check.from_config import Mapped, services_from_model
 from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
 from pykeepalived.config import load_config
-from pykeepalived.config.diag import ConfigErr, Diagnostic
+from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
@@ -46,6 +46,7 @@ from pykeepalived.daemon.check_scripts import secure_misc_checks
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.procconf import apply_child, ipvs_namespace
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
@@ -69,7 +70,7 @@ def make_backend(g: GlobalDefs) -> tuple[str, LvsBackend]:
     if kind == "ipvs":
         from pykeepalived.linux.ipvs import IpvsBackend
 
-        return kind, IpvsBackend()
+        return kind, IpvsBackend(ipvs_namespace())  # net_namespace_ipvs (daemon/procconf.py)
     return kind, NftLoadBalancer()
 
 
@@ -139,7 +140,7 @@ class CheckerChild:
         fatal = False
         for d in diags:
             log.error("%s", d.format())
-            fatal = fatal or d.level >= ConfigErr.FATAL
+            fatal = fatal or is_broken(d)
         return fatal
 
     def _resolve_scripts(self, model: Model, mapped: Mapped) -> None:
@@ -318,11 +319,14 @@ class CheckerChild:
         close = getattr(self.backend, "close", None)
         if close is not None:
             with contextlib.suppress(Exception):
-                close()
+                result = close()  # IPVS: synchronous; nftables: a coroutine (netlink socket)
+                if asyncio.iscoroutine(result):
+                    await result
         log_stopping()
 
 
 def run_checker_child(opts: Options) -> int:
     setup_logging(opts, "checker")
+    apply_child("checker")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.checkers_pid_file or default_path("checker"),
                              lambda: asyncio.run(CheckerChild(opts).run()))

@@ -5,6 +5,8 @@
 - console (`-l` with `-n`): `<strftime %c>: message` on stderr;
 - log file (`-g FILE`): `Www Mmm DD HH:MM:SS.nnnnnnnnn YYYY: message`, children writing to FILE with
   `_vrrp` / `_check` inserted before the extension.
+- with `net_namespace` / `instance` (daemon/procconf.py, from the environment) idents and log file
+  names get `_NS` and/or `_INSTANCE` appended (keepalived make_syslog_ident, make_file_name).
 
 Lines that keepalived only emits with `-D` are logged at DETAIL level and dropped without it.
 """
@@ -69,14 +71,24 @@ class _FlushingFileHandler(logging.FileHandler):
             super().flush()
 
 
-def log_file_name(base: str, role: str) -> str:
+def ident_suffix() -> str:
+    from pykeepalived.daemon.procconf import ProcConf
+
+    pc = ProcConf.from_env()
+    return pc.suffix() if pc is not None else ""
+
+
+def ident(role: str) -> str:
+    return IDENTS[role] + ident_suffix()
+
+
+def log_file_name(base: str, role: str, suffix: str = "") -> str:
     """keepalived's make_file_name(): insert `_vrrp`/`_check` before the extension; relative → $TMPDIR."""
     p = Path(base)
     if not p.is_absolute():
         tmp = os.environ.get("TMPDIR")
         p = Path(tmp if tmp and os.path.isdir(tmp) else "/tmp") / p
-    suffix = FILE_SUFFIX[role]
-    return str(p.with_name(p.stem + suffix + p.suffix))
+    return str(p.with_name(p.stem + FILE_SUFFIX[role] + suffix + p.suffix))
 
 
 def setup_logging(opts: Options, role: str) -> logging.Logger:
@@ -91,7 +103,7 @@ def setup_logging(opts: Options, role: str) -> logging.Logger:
         h.setFormatter(_ConsoleFormatter())
         log.addHandler(h)
     if opts.log_file:
-        fh = _FlushingFileHandler(log_file_name(opts.log_file, role), opts.flush_log_file)
+        fh = _FlushingFileHandler(log_file_name(opts.log_file, role, ident_suffix()), opts.flush_log_file)
         fh.setFormatter(_FileFormatter())
         log.addHandler(fh)
     if not opts.no_syslog and os.path.exists("/dev/log"):
@@ -100,7 +112,7 @@ def setup_logging(opts: Options, role: str) -> logging.Logger:
         except OSError:
             pass
         else:
-            sh.setFormatter(_SyslogFormatter(IDENTS[role]))
+            sh.setFormatter(_SyslogFormatter(ident(role)))
             log.addHandler(sh)
     if not log.handlers:
         log.addHandler(logging.NullHandler())

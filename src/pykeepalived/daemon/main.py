@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import sys
@@ -9,7 +10,8 @@ from typing import TYPE_CHECKING
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.daemon.forkread import in_fork
-from pykeepalived.daemon.log import setup_logging
+from pykeepalived.daemon.log import ident, setup_logging
+from pykeepalived.daemon.procconf import ENV, ProcConf, parent_setup
 from pykeepalived.options import Options
 
 if TYPE_CHECKING:
@@ -69,7 +71,10 @@ def run(opts: Options) -> int:
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
     log.info("Configuration file %s", opts.conf_file)
-    roles = parent_roles(opts)
+    roles, pc = parent_setup(opts)
+    if not prepare_parent(opts, pc):
+        return 0  # keepalived: `Unable to set network namespace ... - exiting`, exit status 0
+    log = setup_logging(opts, "parent")
     if not roles:
         log.info("Warning - keepalived has no configuration to run")
     if not opts.dont_fork:
@@ -80,4 +85,27 @@ def run(opts: Options) -> int:
     from pykeepalived.daemon.parent import run_parent
 
     argv = [a for a in sys.argv[1:] if not a.startswith("--child")]
-    return run_parent(opts, argv, roles)
+    return run_parent(opts, argv, roles, pc)
+
+
+def prepare_parent(opts: Options, pc: ProcConf) -> bool:
+    """keepalived main() after reading the configuration: umask, process name, syslog ident and pid
+    directory for a namespace or instance, then the network namespace (before any other thread)."""
+    from pykeepalived.daemon.pidfile import create_pid_dir
+    from pykeepalived.linux import sched
+
+    os.umask(pc.umask)
+    if pc.process_name:
+        sched.set_process_name(pc.process_name)
+    pc.parent_comm = sched.process_name()
+    os.environ[ENV] = pc.to_json()  # for our own logging and pid files, and inherited by the children
+    log = logging.getLogger("pykeepalived")
+    if pc.suffix():
+        log.info("Changing syslog ident to %s", ident("parent"))
+        setup_logging(opts, "parent")
+    if pc.use_pid_dir:
+        create_pid_dir()
+    if pc.net_namespace and not sched.enter_net_namespace(pc.net_namespace):
+        log.error("Unable to set network namespace %s - exiting", pc.net_namespace)
+        return False
+    return True

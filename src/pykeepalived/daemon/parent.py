@@ -13,6 +13,13 @@ The BFD event pipes (BFD -> VRRP, BFD -> checker, daemon/bfd_events.py) are made
 and stay open in the parent for its whole life, so a respawned child finds its pipe. When the VRRP or
 checker child is respawned while the BFD child runs, the BFD child is asked (SIGHUP) to send the state of
 every session again, so the new reader does not wait for the next change to learn it.
+
+The process-level settings (daemon/procconf.py ProcConf: startup/shutdown scripts, child_wait_time,
+reload_check_config, namespace and instance) were read in a fork by daemon/main.py; the parent runs
+`startup_script` before the first child and `shutdown_script` after the last one stopped
+(daemon/startstop.py). At a SIGHUP it first has the new file checked by `pykeepalived
+--config-test=FILE` when `reload_check_config` is set, then refuses a reload that changes the network
+namespace, the IPVS namespace, the instance name or the nftables table (keepalived validate_config).
 """
 
 from __future__ import annotations
@@ -29,13 +36,15 @@ from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.forkread import in_fork
-from pykeepalived.daemon.log import log, log_cpu_usage
-from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.log import DETAIL, log, log_cpu_usage
+from pykeepalived.daemon.pidfile import default_path, remove_pid_dir, run_with_pid_file
+from pykeepalived.daemon.procconf import ENV, ProcConf, read_proc_conf
+from pykeepalived.daemon.startstop import run_start_stop
 from pykeepalived.options import SIGFUNCS, Options
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
-CHILD_WAIT_TIME = 5.0
+CONFIG_CHECK_TIMEOUT = 5.0  # keepalived start_validate_reload_conf_child
 PROG_NAMES = {"vrrp": "VRRP", "checker": "Healthcheck", "bfd": "BFD"}
 START_ORDER = ("checker", "vrrp", "bfd")  # keepalived start_keepalived()
 PERMANENT = {1: "FATAL", 2: "CONFIG", 4: "missing permission"}
@@ -76,6 +85,7 @@ class Parent:
     ready_roles: set[str] = field(default_factory=set)
     bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
     nft_table: str | None = None  # global_defs `nftables` at start: a reload may not change it
+    pc: ProcConf = field(default_factory=ProcConf)
 
     def _nft_table(self) -> str | None:
         """Read in a fork (daemon/forkread.py): the parent does not load the config layer."""
@@ -91,12 +101,67 @@ class Parent:
     def reload_allowed(self) -> bool:
         """keepalived reload_config: some settings cannot change at a reload (the rest is the
         children's business); then the children are not signalled."""
+        if self.pc.reload_check_config and not self.config_check_passes(self.pc.reload_check_config):
+            return False
         try:
-            table = self._nft_table()
+            new = read_proc_conf(self.opts)
         except Exception:  # the children report a broken file themselves
-            return True
-        if table != self.nft_table:
-            log.info("Cannot change nftables table name at a reload - please restart keepalived")
+            new = self.pc
+        ok = True
+        for attr, what in (("net_namespace", "network namespace"),
+                           ("net_namespace_ipvs", "IPVS network namespace"), ("instance", "instance name")):
+            if getattr(new, attr) != getattr(self.pc, attr):
+                log.info("Cannot change %s at a reload - please restart keepalived", what)
+                ok = False
+        if "vrrp" in self.roles:
+            try:
+                table = self._nft_table()
+            except Exception:
+                table = self.nft_table
+            if table != self.nft_table:
+                log.info("Cannot change nftables table name at a reload - please restart keepalived")
+                ok = False
+        if ok:
+            self.adopt(new)
+        return ok
+
+    def adopt(self, new: ProcConf) -> None:
+        """The reloaded settings: the parent's name, scripts, waits, and what the next children inherit."""
+        from pykeepalived.linux.sched import set_process_name
+
+        if new.process_name != self.pc.process_name:
+            set_process_name(new.process_name)
+        new.parent_comm = self.pc.parent_comm if new.process_name is None else new.process_name
+        self.pc = new
+        os.environ[ENV] = new.to_json()
+
+    def config_check_passes(self, logfile: str) -> bool:
+        """keepalived start_validate_reload_conf_child: `--config-test=LOGFILE` with our arguments."""
+        if log.isEnabledFor(DETAIL):
+            log.info("validate conf before Reload")
+        try:
+            os.truncate(logfile, 0)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            log.info("truncate of config check log %s failed (%d) - %s", logfile, exc.errno, exc.strerror)
+        cmd = [sys.executable, "-m", "pykeepalived", *self.argv, f"--config-test={logfile}"]
+        try:
+            proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except OSError:
+            log.info("Could not run config-test")
+            return False
+        try:
+            rc = proc.wait(CONFIG_CHECK_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            log.info("config check timed out")
+            proc.kill()
+            proc.wait()
+            return False
+        if rc != 0:
+            if rc > 0:
+                log.info("New config failed validation, see %s for details", logfile)
             return False
         return True
 
@@ -200,6 +265,8 @@ class Parent:
                 self.nft_table = None
         if "bfd" in self.roles:
             self.bfd_pipes = BfdPipes()
+        if self.pc.startup is not None:
+            run_start_stop(self.pc.startup, "startup")
         for role in sorted(self.roles, key=lambda r: START_ORDER.index(r) if r in START_ORDER else 99):
             self.children[role] = Child(role)
             self.start_child(self.children[role])
@@ -226,7 +293,7 @@ class Parent:
                 break
             elif sig == signal.SIGHUP:
                 log.info("Reloading ...")
-                if "vrrp" not in self.roles or self.reload_allowed():
+                if self.reload_allowed():
                     self.forward(sig)
             elif sig == signal.SIGUSR1:
                 self.forward(sig)
@@ -240,7 +307,7 @@ class Parent:
         log.info("Stopping")
         sdnotify.notify("STOPPING=1")
         self.forward(signal.SIGTERM)
-        deadline = time.monotonic() + CHILD_WAIT_TIME
+        deadline = time.monotonic() + self.pc.child_wait_time
         for ch in self.children.values():
             if ch.proc is None:
                 continue
@@ -252,6 +319,8 @@ class Parent:
                 ch.proc.wait()
         if self.bfd_pipes is not None:
             self.bfd_pipes.close()
+        if self.pc.shutdown is not None:
+            run_start_stop(self.pc.shutdown, "shutdown")
         log_cpu_usage()
         log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
 
@@ -268,10 +337,14 @@ def daemonize() -> None:
     os.close(null)
 
 
-def run_parent(opts: Options, argv: list[str], roles: list[str]) -> int:
+def run_parent(opts: Options, argv: list[str], roles: list[str], pc: ProcConf | None = None) -> int:
 
     def body() -> int:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        return Parent(opts, argv, roles).run()
+        return Parent(opts, argv, roles, pc=pc or ProcConf()).run()
 
-    return run_with_pid_file(opts.pid_file or default_path("parent"), body)
+    try:
+        return run_with_pid_file(opts.pid_file or default_path("parent"), body)
+    finally:
+        if pc is not None and pc.use_pid_dir:
+            remove_pid_dir()

@@ -1,13 +1,22 @@
-"""Pid files as keepalived writes them (keepalived.md §3.3): 0644, write-locked while we run."""
+"""Pid files as keepalived writes them (keepalived.md §3.3): 0644, write-locked while we run.
+
+Names: /run/keepalived.pid, /run/vrrp.pid, /run/checkers.pid, /run/bfd.pid; with `use_pid_dir`, a
+`net_namespace` or an `instance` they move to /run/keepalived/ (created 0755 by the parent, removed
+at exit when empty), and `instance NAME` makes them keepalived_NAME.pid, vrrp_NAME.pid, ... The
+settings come from the parent's ProcConf in the environment (daemon/procconf.py), so the children
+name their files as the parent does; -p/-r/-c/-b always win.
+"""
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 from collections.abc import Callable
 
 RUN_DIR = "/run"
+PID_DIR = "/run/keepalived"
 DEFAULTS = {"parent": "keepalived.pid", "vrrp": "vrrp.pid", "checker": "checkers.pid", "bfd": "bfd.pid"}
 
 
@@ -30,6 +39,7 @@ class PidFile:
         except OSError:
             os.close(fd)
             raise AlreadyRunning(self.path) from None
+        os.fchmod(fd, 0o644)  # whatever the umask (keepalived lifts it around the open)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid() if pid is None else pid}\n".encode())
         self._fd = fd
@@ -45,8 +55,43 @@ class PidFile:
         self._fd = None
 
 
+def pid_path(role: str, use_pid_dir: bool = False, instance: str | None = None) -> str:
+    """keepalived's pid file name for a process (main.c, make_pidfile_name)."""
+    name = DEFAULTS[role]
+    if instance:
+        stem, ext = os.path.splitext(name)
+        return os.path.join(PID_DIR, f"{stem}_{instance}{ext}")
+    return os.path.join(PID_DIR if use_pid_dir else RUN_DIR, name)
+
+
 def default_path(role: str) -> str:
-    return os.path.join(RUN_DIR, DEFAULTS[role])
+    from pykeepalived.daemon.procconf import ProcConf
+
+    pc = ProcConf.from_env()
+    if pc is None:
+        return pid_path(role)
+    return pid_path(role, pc.use_pid_dir, pc.instance)
+
+
+def create_pid_dir() -> None:
+    """/run/keepalived, rwxr-xr-x whatever the umask (pidfile.c create_pid_dir)."""
+    try:
+        os.mkdir(PID_DIR, 0o755)
+    except FileExistsError:
+        return
+    except OSError:
+        logging.getLogger("pykeepalived").info("Unable to create directory %s", PID_DIR)
+        return
+    os.chmod(PID_DIR, 0o755)
+
+
+def remove_pid_dir() -> None:
+    try:
+        os.rmdir(PID_DIR)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOTEMPTY, errno.EBUSY, errno.ENOENT):
+            logging.getLogger("pykeepalived").info("unlink of %s failed - error (%d) '%s'", PID_DIR,
+                                                   exc.errno, exc.strerror)
 
 
 def run_with_pid_file(path: str, body: Callable[[], int]) -> int:

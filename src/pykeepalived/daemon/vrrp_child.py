@@ -23,7 +23,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
-from pykeepalived.config.diag import ConfigErr, Diagnostic
+from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.config.model import Model, VipSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
@@ -37,6 +37,7 @@ from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
+from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -173,7 +174,7 @@ class VrrpChild:
         fatal = False
         for d in diags:
             log.error("%s", d.format())
-            fatal = fatal or d.level >= ConfigErr.FATAL
+            fatal = fatal or is_broken(d)
         return fatal
 
     # ------------------------------------------------------------------ set-up
@@ -592,6 +593,7 @@ EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent 
 
 def run_vrrp_child(opts: Options) -> int:
     setup_logging(opts, "vrrp")
+    apply_child("vrrp")  # umask, process name, scheduling (daemon/procconf.py)
 
     def body() -> int:
         try:

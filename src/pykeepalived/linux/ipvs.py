@@ -141,13 +141,17 @@ class IpvsBackend:
     handed to that thread (which also keeps the kernel calls in order).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, netns: str | None = None) -> None:
+        self._netns = netns  # `net_namespace_ipvs`: the worker thread's namespace ("" the initial one)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="ipvs")
         self._ipvs: Any = self._pool.submit(self._open).result()
         self._orig_timeouts: tuple[int, int, int] | None = None  # the kernel's, before our first change
 
-    @staticmethod
-    def _open() -> Any:
+    def _open(self) -> Any:
+        if self._netns is not None:
+            from pykeepalived.linux.sched import join_thread_net_namespace
+
+            join_thread_net_namespace(self._netns)
         return IpvsSocket()
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:

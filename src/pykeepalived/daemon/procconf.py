@@ -1,0 +1,222 @@
+"""The process-level settings of keepalived.conf, as the parent and its children use them.
+
+# Theory of operation
+The parent never loads the config layer (daemon/forkread.py), so these settings are computed from
+the model in a short-lived fork (`read_proc_conf`) and travel as one line of JSON: back to the
+parent on the fork's pipe, and on to each child in the environment (`PYKEEPALIVED_PROC`), which the
+child reads before it does anything else (linux/sched.py apply_child). keepalived.md §1.1, §1.2.1,
+§1.2.7, §3.3-3.5; keepalived 2.2.7 main.c, global_parser.c, lib/process.c.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+from pykeepalived.daemon.forkread import in_fork
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Model
+    from pykeepalived.options import Options
+
+ENV = "PYKEEPALIVED_PROC"
+DEFAULT_UMASK = 0o177  # lib/utils.c umask_val: IXUSR|IRWXG|IRWXO
+CHILD_WAIT_TIME = 5
+SCRIPT_TIMEOUT = 10
+# keepalived's RT_RLIMIT_DEFAULT is 10000 µs of CPU without blocking: a Python child needs far more
+# (loading the configuration alone takes ~100 ms), and the hard limit is SIGKILL, so the default
+# here is 1 s; an explicit *_rlimit_rttime is applied as given (docs/operations.md).
+KEEPALIVED_RLIMIT_RTTIME = 10000
+RLIMIT_RTTIME_DEFAULT = 1_000_000
+PROCESS_NAMES = {"vrrp": "keepalived_vrrp", "checker": "keepalived_lvs", "bfd": "keepalived_bfd"}
+
+
+@dataclass
+class ChildSched:
+    """keepalived's set_process_priorities / set_process_cpu_affinity arguments for one child."""
+
+    priority: int = 0  # nice; only applied without a realtime priority
+    no_swap: bool = False
+    rt_priority: int = 0  # SCHED_RR priority, 0: none
+    rlimit_rttime: int = RLIMIT_RTTIME_DEFAULT
+    cpus: list[int] = field(default_factory=list)
+
+
+@dataclass
+class StartStop:
+    """A resolved startup/shutdown script: the argv to exec (`/bin/sh -c ...` when keepalived would use
+    the shell, track/command.py ScriptCommand), the script's name for the log, user and group."""
+
+    argv: list[str]
+    name: str
+    uid: int | None
+    gid: int | None
+    timeout: int = SCRIPT_TIMEOUT
+
+
+@dataclass
+class ProcConf:
+    process_name: str | None = None  # the parent's
+    names: dict[str, str] = field(default_factory=dict)  # role -> comm
+    sched: dict[str, ChildSched] = field(default_factory=dict)
+    umask: int = DEFAULT_UMASK
+    startup: StartStop | None = None
+    shutdown: StartStop | None = None
+    child_wait_time: int = CHILD_WAIT_TIME
+    use_pid_dir: bool = False
+    instance: str | None = None
+    net_namespace: str | None = None
+    net_namespace_ipvs: str | None = None  # "" = the initial namespace
+    reload_check_config: str | None = None
+    parent_comm: str = ""  # filled by the parent: a child without its own name takes it, as after fork()
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> ProcConf:
+        d = json.loads(text)
+        d["sched"] = {k: ChildSched(**v) for k, v in d.get("sched", {}).items()}
+        for k in ("startup", "shutdown"):
+            if d.get(k) is not None:
+                d[k] = StartStop(**d[k])
+        return cls(**d)
+
+    @classmethod
+    def from_env(cls) -> ProcConf | None:
+        text = os.environ.get(ENV)
+        if not text:
+            return None
+        try:
+            return cls.from_json(text)
+        except (ValueError, TypeError):
+            return None
+
+    def suffix(self) -> str:
+        """`_NS` and/or `_INSTANCE`: appended to syslog idents and log file names (make_syslog_ident)."""
+        return "".join(f"_{x}" for x in (self.net_namespace, self.instance) if x)
+
+    def child_name(self, role: str) -> str | None:
+        return self.names.get(role) or self.process_name or self.parent_comm or None
+
+
+def from_model(model: Model, opts: Options | None = None) -> ProcConf:
+    """The settings of a loaded configuration (config layer imported by the caller)."""
+    g = dict(model.global_defs.options)
+    root = dict(model.root_options)
+    pc = ProcConf()
+    if g.get("process_names"):
+        pc.names = dict(PROCESS_NAMES)
+    for role, kw in (("vrrp", "vrrp_process_name"), ("checker", "checker_process_name"),
+                     ("bfd", "bfd_process_name")):
+        if isinstance(g.get(kw), str):
+            pc.names[role] = str(g[kw])
+    if isinstance(g.get("process_name"), str):
+        pc.process_name = str(g["process_name"])
+    for role in ("vrrp", "checker", "bfd"):
+        s = ChildSched()
+        if isinstance(v := g.get(f"{role}_priority"), int):
+            s.priority = v
+        s.no_swap = bool(g.get(f"{role}_no_swap"))
+        if isinstance(v := g.get(f"{role}_rt_priority"), int):
+            s.rt_priority = v
+        if isinstance(v := g.get(f"{role}_rlimit_rttime"), int):
+            s.rlimit_rttime = v
+        if isinstance(v := g.get(f"{role}_cpu_affinity"), tuple):
+            s.cpus = [int(c) for c in v]
+        if s != ChildSched():
+            pc.sched[role] = s
+    if isinstance(g.get("umask"), int) and (opts is None or opts.umask is None):
+        pc.umask = int(g["umask"])  # type: ignore[call-overload]
+    elif opts is not None and opts.umask is not None:
+        pc.umask = opts.umask
+    for which in ("startup", "shutdown"):
+        script = g.get(f"{which}_script")
+        if isinstance(script, tuple) and script:
+            cmd = _resolve(model, script)
+            if cmd is not None:
+                t = g.get(f"{which}_script_timeout")
+                cmd.timeout = t if isinstance(t, int) else SCRIPT_TIMEOUT
+                setattr(pc, which, cmd)
+    if isinstance(v := root.get("child_wait_time"), int):
+        pc.child_wait_time = v
+    if isinstance(v := root.get("instance"), str):
+        pc.instance = v
+    if isinstance(v := root.get("net_namespace"), str):
+        pc.net_namespace = v
+    if opts is not None and opts.namespace:
+        if pc.net_namespace:
+            import logging
+
+            logging.getLogger("pykeepalived").info(
+                "Overriding config net_namespace '%s' with command line namespace '%s'", pc.net_namespace,
+                opts.namespace)
+        pc.net_namespace = opts.namespace  # -s overrides the configuration
+    if isinstance(v := root.get("net_namespace_ipvs"), tuple):
+        pc.net_namespace_ipvs = str(v[0]) if v else ""
+    pc.use_pid_dir = bool(root.get("use_pid_dir")) or bool(pc.instance or pc.net_namespace)
+    rcc = g.get("reload_check_config")
+    if isinstance(rcc, tuple):
+        pc.reload_check_config = str(rcc[0]) if rcc else "/dev/null"
+    return pc
+
+
+def _resolve(model: Model, script: tuple[object, ...]) -> StartStop | None:
+    from pykeepalived.daemon.trackers import ScriptResolver
+    from pykeepalived.track.command import cmd_str
+
+    cmd = ScriptResolver(model).notify_command(script)  # type: ignore[arg-type]
+    if cmd is None:
+        return None
+    argv = ["/bin/sh", "-c", cmd_str(cmd.argv)] if cmd.use_shell else list(cmd.argv)
+    return StartStop(argv, cmd.argv[0], cmd.uid, cmd.gid)
+
+
+def read_proc_conf(opts: Options) -> ProcConf:  # a reload
+    """The settings, computed in a fork (the parent stays free of the config layer)."""
+
+    def compute() -> str:
+        from pykeepalived.config import load_config
+
+        model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
+        return from_model(model, opts).to_json()
+
+    return ProcConf.from_json(in_fork(compute))
+
+
+def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
+    """The children to start and the process settings, from one configuration fork."""
+
+    def compute() -> str:
+        from pykeepalived.config import load_config
+        from pykeepalived.daemon.main import roles_for
+
+        model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
+        return json.dumps([roles_for(model, opts), from_model(model, opts).to_json()])
+
+    roles, pc = json.loads(in_fork(compute))
+    return list(roles), ProcConf.from_json(pc)
+
+
+def apply_child(role: str) -> None:
+    """First thing in a child: keepalived's umask, process name, scheduling and CPU affinity, from
+    the parent's settings in the environment (the one call each child makes)."""
+    from pykeepalived.linux import sched
+
+    pc = ProcConf.from_env()
+    if pc is None:
+        return
+    os.umask(pc.umask)
+    sched.set_process_name(pc.child_name(role))
+    s = pc.sched.get(role)
+    if s is not None:
+        sched.set_priorities(role, s.rt_priority, s.rlimit_rttime, s.priority, s.no_swap)
+        sched.set_cpu_affinity(role, s.cpus)
+
+
+def ipvs_namespace() -> str | None:
+    """`net_namespace_ipvs` of the running daemon: None for none, "" for the initial namespace."""
+    pc = ProcConf.from_env()
+    return pc.net_namespace_ipvs if pc is not None else None
