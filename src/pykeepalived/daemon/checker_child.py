@@ -41,15 +41,16 @@ from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
+from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
-from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
 from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
+from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.checker_mail import CheckerMailer
@@ -170,7 +171,7 @@ class CheckerChild:
     def write_data(self) -> None:
         log.info("Printing checker data for process(%d) on signal", os.getpid())
         try:
-            write_atomically(os.path.join(tmp_dir(), DATA_FILE), self.data_text())
+            write_atomically(paths_of(self.model, self.opts.namespace).state("_check"), self.data_text())
         except Exception as exc:  # a full disk must not kill the checker process
             log.error("Unable to write %s: %r", DATA_FILE, exc)
 
@@ -273,7 +274,7 @@ class CheckerChild:
         assert self.rt is not None
         if self.addr_watch is not None or not any(s.ha_suspend for s in self.rt.specs):
             return
-        mon = NetlinkMonitor()
+        mon = NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "lvs_netlink_monitor"))
         await mon.open()  # subscribed before the dump: no change is missed
         self.rt.set_local_addresses(await local_addresses())
         self.addr_watch = asyncio.get_running_loop().create_task(self._follow_addresses(mon))

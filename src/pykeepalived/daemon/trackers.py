@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from pykeepalived.config.model import Model, Script
 from pykeepalived.config.to_params import track_group_interfaces
+from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.notify.smtp import SmtpAlerter, SmtpSettings, parse_smtp_server
@@ -216,7 +217,7 @@ def process_tracker(model: Model, set_tracker: SetTracker) -> ProcessTracker:
     def changed(tp: TrackedProcess, have: bool) -> None:
         set_tracker("process", tp.name, have)
 
-    return ProcessTracker(specs, changed)
+    return ProcessTracker(specs, changed, rcvbuf=netlink_bufs(model, "process_monitor"))
 
 
 def fifo_spec(

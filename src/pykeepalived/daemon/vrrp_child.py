@@ -36,6 +36,7 @@ from pykeepalived.daemon.firewall import Firewall
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.serve import serve_until_stopped
+from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
@@ -58,6 +59,7 @@ from pykeepalived.linux.addresses import (
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import VrrpSocket
@@ -87,6 +89,7 @@ class VrrpChild:
         self.model: Model | None = None
         self.engine = VrrpEngine()
         self.runtime: dict[str, Runtime] = {}
+        self.rx_bufs = SocketRxBufs()
         self.sockets: dict[tuple[str, int, IPAddress | None, IPAddress | None, int], VrrpSocket] = {}
         self.ipr: Any = None
         self.driver: Driver | None = None
@@ -285,6 +288,7 @@ class VrrpChild:
             sock = VrrpSocket(ifname=ifname, family=p.family, group=group, unicast_src=usrc, proto=proto)
             sock.start(self._on_packet)
             self.sockets[key] = sock
+        self.rx_bufs.attach(sock.rx, p.name, vrrp_rx_buf(self.model, rt))  # daemon/sockbufs.py
         return sock
 
     def _on_packet(self, rx: RxPacket) -> None:
@@ -297,7 +301,7 @@ class VrrpChild:
     # ------------------------------------------------------------------ events
     async def _monitor(self) -> None:
         try:
-            async with NetlinkMonitor() as mon:
+            async with NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "vrrp_netlink_monitor")) as mon:
                 async for ev in mon:
                     try:
                         await self._on_event(ev)
@@ -363,6 +367,7 @@ class VrrpChild:
         self.log_diagnostics([*diags, *tracking_diagnostics(model)])
         self.model = model
         self.ipr = AsyncIPRoute()
+        apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
