@@ -28,6 +28,11 @@ _STATE_NAME = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER
 __all__ = ["StatusWriter", "tmp_dir", "write_atomically"]
 
 
+def _non_empty(key: str, items: list[str]) -> dict[str, list[str]]:
+    """keepalived writes a list only when it has entries (vrrp_json_array_dump)."""
+    return {key: items} if items else {}
+
+
 class StatusWriter:
     """Keeps the wall-clock time of transitions and renders the dump files."""
 
@@ -96,11 +101,32 @@ class StatusWriter:
             "lower_prio_no_advert": int(p.lower_prio_no_advert),
             "higher_prio_send_advert": int(p.higher_prio_send_advert),
             "auth_type": int(p.auth_type),
-            "vips": [str(v) for v in p.vips],
-            "evips": [str(v) for v in p.evips],
-            "track_script": [t.name for t in p.tracks if t.kind == "script"],
-            "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
+            **_non_empty("vips", self._addresses(rt, "vips", p.vips, ifname, inst.vipset)),
+            **_non_empty("evips", self._addresses(rt, "evips", p.evips, ifname, inst.vipset)),
+            **_non_empty("track_ifp", [t.name for t in p.tracks if t.kind == "interface"]),
+            **_non_empty("track_script", [t.name for t in p.tracks if t.kind == "script"]),
         }
+
+    @staticmethod
+    def _addresses(rt: Any, which: str, plain: Any, ifname: str, is_set: bool) -> list[str]:
+        """keepalived's format_ipaddress(): ADDR[/LEN] [brd B] dev IF scope S [label L] ... [set]."""
+        specs = getattr(rt.conf, which, ()) if rt is not None else ()
+        if not specs:
+            return [str(v) for v in plain]
+        out = []
+        for v in specs:
+            o = dict(zip(v.options[::2], v.options[1::2], strict=False))
+            full = 32 if v.address.version == 4 else 128
+            text = f"{v.address}" + (f"/{v.prefix}" if v.prefix != full else "")
+            if "brd" in o and v.address.version == 4:
+                text += f" brd {o['brd']}"
+            text += f" dev {o.get('dev', ifname)} scope {o.get('scope', 'global')}"
+            if "label" in o:
+                text += f" label {o['label']}"
+            if v.address.version == 6:
+                text += " preferred_lft forever"
+            out.append(text + (" set" if is_set else ""))
+        return out
 
     def json_items(self) -> list[dict[str, Any]]:
         return [{"data": self.instance_data(i), "stats": {k: i.stats[k] for k in STAT_NAMES}}
@@ -159,7 +185,7 @@ class StatusWriter:
             lines.append(f"   Advert interval = {d['adver_int']} sec")
             lines.append(f"   Master priority = {d['master_priority']}")
             lines.append(f"   Virtual IP ({len(d['vips'])}):")
-            lines.extend(f"     {v}" for v in d["vips"])
+            lines.extend(f"     {v}" for v in d.get("vips", []))
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ signal handlers
