@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pykeepalived.config.diag import ConfigErr, Diagnostic, Loc, Reporter
+from pykeepalived.config.glibc_random import GlibcRandom
 
 MAX_LINE = 1024  # keepalived MAXBUF: longer lines are dropped
 MAX_INCLUDE_DEPTH = 32
@@ -115,7 +116,8 @@ def split_words(text: str) -> tuple[list[str], bool]:
 class Lexer:
     """Reads a config file tree and yields `Segment`s; problems go to the `Reporter`."""
 
-    def __init__(self, rep: Reporter, config_id: str | None = None, all_config: bool = False) -> None:
+    def __init__(self, rep: Reporter, config_id: str | None = None, all_config: bool = False,
+                 random_seed: int | None = None) -> None:
         self.rep = rep
         self.config_id = short_hostname() if config_id is None else config_id
         self.all_config = all_config
@@ -123,7 +125,10 @@ class Lexer:
         self._stack: list[str] = []  # real paths being read (include loop detection)
         self._pwd = "."
         self.files: list[str] = []
-        self._rand = random.Random()
+        # ${_RANDOM}: glibc's random() seeded by `random_seed` (as keepalived), else unseeded
+        self._rand: random.Random | GlibcRandom = (
+            random.Random() if random_seed is None else GlibcRandom(random_seed))
+        self.used_random = False
 
     # -- files ---------------------------------------------------------------------------------
     def read_main(self, pattern: str) -> Iterator[Segment]:
@@ -339,6 +344,7 @@ class Lexer:
             if lo > hi:
                 self.rep.error(loc, f"_RANDOM min {lo} > max {hi}")
                 return str(lo)
+            self.used_random = True
             return str(self._rand.randint(lo, hi))
         return None
 

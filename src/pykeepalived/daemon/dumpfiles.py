@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -97,3 +98,41 @@ def paths_of(model: Any, namespace: str | None = None) -> DumpPaths:
     if model is None:
         return DumpPaths(namespace=namespace)
     return DumpPaths.from_options(model.global_defs.options, model.root_options, namespace)
+
+
+# ------------------------------------------------------------------ config_save_dir
+_PROCESS = {"VrrpChild": "vrrp", "CheckerChild": "check", "BfdChild": "bfd"}
+_reload_num = 0
+
+
+def config_save_dir(model: Any) -> str | None:
+    """global_defs `config_save_dir` without a trailing `/` (keepalived set_dir)."""
+    if model is None:
+        return None
+    d = dict(model.global_defs.options).get("config_save_dir")
+    if not d:
+        return None
+    d = str(d)
+    return d[:-1] if d.endswith("/") and len(d) > 1 else d
+
+
+def save_config(child: Any, post: bool) -> str | None:
+    """keepalived save_config(): around each reload a child writes its data dump to
+    DIR/keepalived_PROCESS.PID.N.pre (old configuration) and .post (new), N counting reloads."""
+    global _reload_num
+    directory = config_save_dir(getattr(child, "model", None))
+    if directory is None:
+        return None
+    if not post:
+        _reload_num += 1
+    process = _PROCESS.get(type(child).__name__, type(child).__name__.lower())
+    path = f"{directory}/keepalived_{process}.{os.getpid()}.{_reload_num}.{'post' if post else 'pre'}"
+    status = getattr(child, "status", None)
+    render = status.data_text if status is not None else getattr(child, "data_text", None)
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(render() if render is not None else "")
+    except Exception:
+        logging.getLogger("pykeepalived").info("Failed to open config_save file %s", path)
+        return None
+    return path

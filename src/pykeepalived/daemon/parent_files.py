@@ -65,6 +65,13 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool) -> Parent
             reload_file = f"{PID_DIR}/keepalived.reload"
         else:
             reload_file = f"{RUN_DIR}/keepalived.reload"
+    save_dir = g.get("config_save_dir")
+    if save_dir and not os.path.exists(str(save_dir)):  # the parent creates it, the children use it
+        try:
+            os.mkdir(str(save_dir), 0o700)
+        except OSError as e:
+            log.error("Unable to create config_save_dir %s (error %d - %s)", save_dir, e.errno or 0,
+                      e.strerror)
     rtf = g.get("reload_time_file")
     return ParentConf(str(rtf) if rtf else None, bool(g.get("reload_repeat", False)), reload_file)
 
