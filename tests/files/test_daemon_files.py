@@ -175,3 +175,55 @@ def test_receive_buffers_read_back_from_the_kernel(lab: Lab, nodes: list[Node]) 
     assert 2 * 7 * mtu in raw, socks  # the VRRP receive socket: multiplier x MTU, doubled by the kernel
     nl = [rb for fam, _, proto, rb in socks if fam == socket.AF_NETLINK and proto == socket.NETLINK_ROUTE]
     assert 2 * 333333 in nl and 2 * 222222 in nl, socks
+
+
+@pytest.mark.parametrize("impl", ["py", "ka"])
+def test_failed_include_check_stops_the_daemon(lab: Lab, nodes: list[Node], impl: str) -> None:
+    node = Node(lab["n1"], "", impl=impl)
+    node.conf.write_text(instance_conf(globals_="    include_check match\n").replace(
+        "vrrp_instance", f"include {node.dir}/nosuch.conf\nvrrp_instance", 1))
+    nodes.append(node.start())
+    assert node.proc is not None
+    assert node.proc.wait(20) == 6  # KEEPALIVED_EXIT_NO_CONFIG
+    assert f"Config files missing '{node.dir}/nosuch.conf'." in node.logs()
+    assert node.vrrp_pid() is None
+
+
+@pytest.mark.parametrize("impl", ["py", "ka"])
+def test_config_save_dir_around_a_reload(lab: Lab, nodes: list[Node], impl: str) -> None:
+    node = Node(lab["n1"], "", impl=impl)
+    saved = node.dir / "saved"  # created by the parent
+    node.conf.write_text(instance_conf(prio=150, state="MASTER", globals_=f"    config_save_dir {saved}\n"))
+    nodes.append(node.start())
+    wait_for(lambda: node.has("192.0.2.100"), 15)
+    assert node.proc is not None
+    parent = node.proc.pid if impl == "ka" else int((node.dir / "parent.pid").read_text())
+    assert sorted(p.name for p in saved.iterdir()) == [f"keepalived.conf.{parent}.0"]  # the copy read
+    node.signal(signal.SIGHUP)
+    pid = node.vrrp_pid()
+    wait_for(lambda: (saved / f"keepalived_vrrp.{pid}.1.post").exists(), 10)
+    assert (saved / f"keepalived.conf.{parent}.1").exists()
+    assert (saved / f"keepalived_vrrp.{pid}.1.pre").exists()
+    assert "VI_1" in (saved / f"keepalived_vrrp.{pid}.1.post").read_text()
+
+
+def test_random_seed_makes_random_repeatable_in_the_daemon(lab: Lab, nodes: list[Node]) -> None:
+    """As keepalived documents random_seed (its 2.2.7 parser clears the seed before using it):
+    ${_RANDOM} is glibc's random() after srandom(N), at start and after a reload."""
+    libc = ctypes.CDLL(None)
+    libc.random.restype = ctypes.c_long
+    libc.srandom(ctypes.c_uint(777))
+    expected = libc.random() % 200 + 50
+    n = Node(lab["n1"], instance_conf(state="MASTER", vrid=71, globals_="    random_seed 777\n")
+             .replace("priority 100", "priority ${_RANDOM 50 249}"))
+    nodes.append(n.start())
+    wait_for(lambda: n.has("192.0.2.100"), 15)
+    prios = []
+    for _ in range(2):
+        n.signal(SIGFUNCS["JSON"])
+        prios.append(_json(n.dir / "keepalived.json")[0]["data"]["base_priority"])  # type: ignore[index]
+        (n.dir / "keepalived.json").unlink()
+        n.signal(signal.SIGHUP)
+        wait_for(lambda: n.logs().count("Reloading") >= 2, 10)
+        time.sleep(0.5)
+    assert prios == [expected, expected]

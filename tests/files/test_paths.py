@@ -3,6 +3,7 @@ receive buffer sizes set on real kernel sockets (no namespace needed: sockets of
 
 from __future__ import annotations
 
+import ctypes
 import os
 import socket
 import time
@@ -10,8 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from pykeepalived.daemon.dumpfiles import DumpPaths, tmp_dir
-from pykeepalived.daemon.parent_files import ReloadTimer, parse_reload_time
+from pykeepalived.config import load_config
+from pykeepalived.config.glibc_random import GlibcRandom
+from pykeepalived.config.include_check import ALL, INCLUDE_M, INCLUDE_R, apply_include_check
+from pykeepalived.daemon.dumpfiles import DumpPaths, save_config, tmp_dir
+from pykeepalived.daemon.parent_files import (
+    ParentConf,
+    ReloadTimer,
+    create_reload_file,
+    parse_reload_time,
+    read_parent_conf,
+    remove_reload_file,
+)
 from pykeepalived.linux.rcvbuf import (
     SocketRxBufs,
     advert_len,
@@ -167,3 +178,81 @@ def test_socket_rx_bufs_sum_instances_on_one_real_socket() -> None:
         assert bufs.attach(s, "VI_2", 20_000) == 50_000
         assert _rcvbuf(s) == 100_000
         assert bufs.attach(s, "VI_2", 20_000) == 50_000  # attaching again does not add twice
+
+
+# ------------------------------------------------------------------ random_seed, include_check
+def test_glibc_random_matches_the_c_library() -> None:
+    libc = ctypes.CDLL(None)
+    libc.random.restype = ctypes.c_long
+    for seed in (0, 1, 7, 12345, 2**31 + 5, 2**32 - 1):
+        libc.srandom(ctypes.c_uint(seed))
+        expected = [libc.random() for _ in range(40)]
+        g = GlibcRandom(seed)
+        assert [g.random() for _ in range(40)] == expected
+
+
+def test_random_seed_makes_random_reproducible(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    body = "vrrp_instance V {\n interface eth0\n virtual_router_id ${_RANDOM 1 255}\n" \
+           " priority ${_RANDOM 1 254}\n virtual_ipaddress {\n  192.0.2.1\n }\n}\n"
+    conf.write_text("global_defs {\n random_seed 4242\n}\n" + body)
+    libc = ctypes.CDLL(None)
+    libc.random.restype = ctypes.c_long
+    libc.srandom(ctypes.c_uint(4242))
+    vrid, prio = libc.random() % 255 + 1, libc.random() % 254 + 1  # keepalived's get_random()
+    for _ in range(2):  # every read, the first one too
+        model, diags = load_config(str(conf))
+        assert [(i.vrid, i.priority) for i in model.vrrp_instances] == [(vrid, prio)], diags
+
+
+def test_include_check_words() -> None:
+    assert apply_include_check(0, ()) == (ALL, [])
+    assert apply_include_check(0, ("match",)) == (INCLUDE_R | INCLUDE_M, [])
+    assert apply_include_check(ALL, ("-match", "+brace_match")) == (ALL & ~INCLUDE_M, [])
+    flags, errors = apply_include_check(0, ("read", "match", "bogus"))
+    assert flags == INCLUDE_R
+    assert errors == ["Duplicate include_check 'match' specified - ignoring",
+                      "Duplicate include_check 'bogus' specified - ignoring"]
+    assert apply_include_check(0, ("+nope",))[1] == ["Unknown include_check type 'nope' - ignoring"]
+
+
+def test_config_save_dir_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class CheckerChild:  # named as the daemon's class: the process part of the name comes from it
+        def __init__(self, model: object) -> None:
+            self.model = model
+
+        def data_text(self) -> str:
+            return "checker dump\n"
+
+    conf = tmp_path / "k.conf"
+    conf.write_text(f"global_defs {{\n config_save_dir {tmp_path}/saved/\n}}\n")
+    (tmp_path / "saved").mkdir()
+    model, _ = load_config(str(conf))
+    child = CheckerChild(model)
+    pre = save_config(child, post=False)
+    post = save_config(child, post=True)
+    assert pre and post and Path(pre).read_text() == "checker dump\n"
+    n = pre.rsplit(".", 2)[1]
+    assert pre == f"{tmp_path}/saved/keepalived_check.{os.getpid()}.{n}.pre"
+    assert post == f"{tmp_path}/saved/keepalived_check.{os.getpid()}.{n}.post"
+    assert save_config(CheckerChild(None), post=False) is None  # not configured: nothing written
+
+
+def test_reload_file_names_and_mode(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    cases = {"reload_file": "/run/keepalived.reload",
+             f"reload_file {tmp_path}/r": f"{tmp_path}/r"}
+    for kw, expected in cases.items():
+        conf.write_text(f"global_defs {{\n {kw}\n}}\n")
+        assert read_parent_conf(str(conf), None, False).reload_file == expected
+    conf.write_text("instance blue\nglobal_defs {\n reload_file\n reload_time_file /x\n reload_repeat\n}\n")
+    pc = read_parent_conf(str(conf), None, False)
+    assert pc == ParentConf("/x", True, "/run/keepalived/keepalived_blue.reload", False)
+    old = os.umask(0o077)
+    try:
+        create_reload_file(f"{tmp_path}/r")
+    finally:
+        os.umask(old)
+    assert (os.stat(f"{tmp_path}/r").st_mode & 0o777) == 0o644
+    remove_reload_file(f"{tmp_path}/r")
+    assert not os.path.exists(f"{tmp_path}/r")

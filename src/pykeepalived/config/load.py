@@ -20,7 +20,9 @@ def load_config(
     model, diags, used_random = _load(path, config_id, all_config, None)
     seed = dict(model.global_defs.options).get("random_seed")
     if used_random and isinstance(seed, int):
-        # keepalived's processes read the file with random() already seeded by `random_seed`
+        # `random_seed N` makes ${_RANDOM} repeatable, as keepalived documents it: the whole file is
+        # read again with glibc's random() seeded by srandom(N). (keepalived 2.2.7's own parser
+        # clears the seed before using it, so there it has no effect.)
         model, diags, _ = _load(path, config_id, all_config, seed)
     return model, diags
 

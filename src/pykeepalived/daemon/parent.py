@@ -203,6 +203,9 @@ class Parent:
         self.files = files = ParentFiles(self.opts.conf_file, self.opts.config_id, self.opts.all_config,
                                          self.opts.namespace)
         files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent_files.py)
+        if files.conf.config_file_error:  # a failed include_check: keepalived's KEEPALIVED_EXIT_NO_CONFIG
+            log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+            return 6
         if "bfd" in self.roles:
             self.bfd_pipes = BfdPipes()
         for role in sorted(self.roles, key=lambda r: START_ORDER.index(r) if r in START_ORDER else 99):

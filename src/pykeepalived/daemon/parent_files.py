@@ -37,21 +37,29 @@ class ParentConf:
     reload_time_file: str | None = None
     reload_repeat: bool = False
     reload_file: str | None = None
+    config_file_error: bool = False  # an include check failed: keepalived exits 6 at start
 
     def encode(self) -> str:
         repeat = "1" if self.reload_repeat else ""
-        return "\t".join((self.reload_time_file or "", repeat, self.reload_file or ""))
+        error = "1" if self.config_file_error else ""
+        return "\t".join((self.reload_time_file or "", repeat, self.reload_file or "", error))
 
     @classmethod
     def decode(cls, line: str) -> ParentConf:
-        parts = [*line.split("\t"), "", "", ""][:3]
-        return cls(parts[0] or None, parts[1] == "1", parts[2] or None)
+        parts = [*line.split("\t"), "", "", "", ""][:4]
+        return cls(parts[0] or None, parts[1] == "1", parts[2] or None, parts[3] == "1")
 
 
-def _conf_now(conf_file: str, config_id: str | None, all_config: bool) -> ParentConf:
+def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: int = 0,
+              conf_num: int = 0) -> ParentConf:
     from pykeepalived.config import load_config
+    from pykeepalived.config.diag import ConfigErr
 
-    model, _ = load_config(conf_file, config_id, all_config)
+    model, diags = load_config(conf_file, config_id, all_config)
+    file_error = any(d.level == ConfigErr.FILE_NOT_FOUND and d.loc.line for d in diags)
+    if file_error:  # the children will not start: the parent reports what it read
+        for d in diags:
+            log.error("%s", d.format())
     g, r = dict(model.global_defs.options), dict(model.root_options)
     rf = g.get("reload_file")
     reload_file = None
@@ -72,14 +80,25 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool) -> Parent
         except OSError as e:
             log.error("Unable to create config_save_dir %s (error %d - %s)", save_dir, e.errno or 0,
                       e.strerror)
+    if save_dir and parent:  # keepalived copies its consolidated configuration there at each read
+        from pykeepalived.config.dump import dump_model
+
+        try:
+            with open(f"{str(save_dir).rstrip('/')}/keepalived.conf.{parent}.{conf_num}", "w") as f:
+                f.write(dump_model(model))
+        except OSError:
+            pass
     rtf = g.get("reload_time_file")
-    return ParentConf(str(rtf) if rtf else None, bool(g.get("reload_repeat", False)), reload_file)
+    return ParentConf(str(rtf) if rtf else None, bool(g.get("reload_repeat", False)), reload_file, file_error)
 
 
-def read_parent_conf(conf_file: str, config_id: str | None, all_config: bool) -> ParentConf:
+def read_parent_conf(conf_file: str, config_id: str | None, all_config: bool,
+                     conf_num: int = 0) -> ParentConf:
     """The parent's settings, read in a fork; keepalived's defaults if the file cannot be read."""
+    parent = os.getpid()
     try:
-        return ParentConf.decode(in_fork(lambda: _conf_now(conf_file, config_id, all_config).encode()))
+        return ParentConf.decode(in_fork(
+            lambda: _conf_now(conf_file, config_id, all_config, parent, conf_num).encode()))
     except Exception:
         return ParentConf()
 
@@ -250,9 +269,17 @@ class ParentFiles:
         self.namespace = namespace
         self.conf = ParentConf()
         self.timer: ReloadTimer | None = None
+        self.conf_num = 0  # numbers the configuration copies in config_save_dir
 
     def start(self) -> None:
-        self.conf = read_parent_conf(*self.args)
+        self.read()
+        self.start_timer()
+
+    def read(self) -> None:
+        self.conf = read_parent_conf(*self.args, self.conf_num)
+        self.conf_num += 1
+
+    def start_timer(self) -> None:
         self.timer = None
         if self.conf.reload_time_file:
             self.timer = ReloadTimer(self.conf.reload_time_file, self.conf.reload_repeat)
@@ -271,11 +298,15 @@ class ParentFiles:
             os.kill(os.getpid(), __import__("signal").SIGHUP)
 
     def reload_begin(self) -> None:
-        create_reload_file(self.conf.reload_file)
+        """As keepalived's parent reads the file at a reload: the reload file exists meanwhile (the
+        one the running configuration names: a new name takes effect at the next reload)."""
+        reload_file = self.conf.reload_file
+        create_reload_file(reload_file)
+        self.read()
+        remove_reload_file(reload_file)
 
     def reload_end(self) -> None:
-        remove_reload_file(self.conf.reload_file)
-        self.start()
+        self.start_timer()
 
     def dump(self) -> None:
         write_parent_data(*self.args, self.namespace)
