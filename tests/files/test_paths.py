@@ -256,3 +256,28 @@ def test_reload_file_names_and_mode(tmp_path: Path) -> None:
     assert (os.stat(f"{tmp_path}/r").st_mode & 0o777) == 0o644
     remove_reload_file(f"{tmp_path}/r")
     assert not os.path.exists(f"{tmp_path}/r")
+
+
+# ------------------------------------------------------------------ iproute_etc_dir / iproute_usr_dir
+def _routes_conf(tmp_path: Path, globals_: str) -> list[object]:
+    conf = tmp_path / "k.conf"
+    conf.write_text(f"global_defs {{\n{globals_}}}\nstatic_routes {{\n 198.51.100.0/24 dev eth0 table blue\n"
+                    " 203.0.113.0/24 dev eth0 table green\n 192.0.2.0/24 dev eth0 table red\n}\n")
+    model, diags = load_config(str(conf))
+    return [*(r.table for r in model.static_routes), *(d.message for d in diags)]  # type: ignore[attr-defined]
+
+
+def test_iproute_dirs(tmp_path: Path) -> None:
+    etc, usr = tmp_path / "etc", tmp_path / "usr"
+    for d in (etc / "rt_tables.d", usr / "rt_tables.d"):
+        d.mkdir(parents=True)
+    (usr / "rt_tables").write_text("100 blue\n")
+    (usr / "rt_tables.d" / "a.conf").write_text("101 green\n")
+    (usr / "rt_tables.d" / "b.conf").write_text("102 red\n")
+    (etc / "rt_tables.d" / "b.conf").write_text("103 red # etc overrides usr\n")
+    out = _routes_conf(tmp_path, f" iproute_etc_dir {etc}\n iproute_usr_dir {usr}\n")
+    assert out == [100, 101, 103]  # rt_tables from usr (none in etc), .d from both, etc's b.conf wins
+    (etc / "rt_tables").write_text("200 blue\n")
+    assert _routes_conf(tmp_path, f" iproute_etc_dir {etc}\n iproute_usr_dir {usr}/\n")[0] == 200
+    plain = _routes_conf(tmp_path, "")  # keepalived 2.2.7: /etc/iproute2/rt_tables only
+    assert "Routing table blue not found for route" in plain
