@@ -6,7 +6,10 @@ the core's Notify effects become notify scripts, FIFO lines and mail through not
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import pwd
 import socket
 from collections.abc import Callable
 
@@ -53,6 +56,9 @@ class ScriptResolver:
         self._user = g.script_user[0] if g.script_user else None
         self._group = g.script_user[1] if len(g.script_user) > 1 else None
         self._default: ScriptUser | None = None
+        opts = dict(g.options)
+        self.keep_symlinks = bool(opts.get("use_symlink_paths", False))  # keepalived 2.3+
+        self.set_supplementary_groups = bool(opts.get("set_supplementary_groups", False))
 
     @property
     def default(self) -> ScriptUser:
@@ -80,7 +86,20 @@ class ScriptResolver:
         ids = self._ids(user, group)
         if not argv or ids is None:
             return None
-        return check_script_secure(argv, ids[0], ids[1], self.security, log.error).command
+        return self._groups(check_script_secure(argv, ids[0], ids[1], self.security, log.error,
+                                                self.keep_symlinks).command)
+
+    def _groups(self, cmd: ScriptCommand | None) -> ScriptCommand | None:
+        """set_supplementary_groups: the run-as user's groups (getgrouplist), not just its gid."""
+        if cmd is None or not self.set_supplementary_groups or cmd.uid is None or cmd.gid is None:
+            return cmd
+        try:
+            pw = pwd.getpwuid(cmd.uid)
+            groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        except (KeyError, OSError):
+            log.info("get supplementary groups for %d returned -1", cmd.uid)
+            return cmd
+        return dataclasses.replace(cmd, groups=tuple(dict.fromkeys([cmd.gid, *groups])))
 
     def track_command(self, name: str, script: Script, user: tuple[str, ...]) -> ScriptCommand | None:
         cmd = script[0]
@@ -92,7 +111,8 @@ class ScriptResolver:
         ids = self._ids(user[0] if user else None, user[1] if len(user) > 1 else None)
         if not argv or ids is None:
             return None
-        return check_track_script_secure(name, argv, ids[0], ids[1], self.security, log.error).command
+        return self._groups(check_track_script_secure(name, argv, ids[0], ids[1], self.security, log.error,
+                                                      self.keep_symlinks).command)
 
 
 def script_trackers(model: Model, resolver: ScriptResolver, set_tracker: SetTracker) -> ScriptTrackers:
