@@ -227,3 +227,20 @@ def test_random_seed_makes_random_repeatable_in_the_daemon(lab: Lab, nodes: list
         wait_for(lambda: n.logs().count("Reloading") >= 2, 10)
         time.sleep(0.5)
     assert prios == [expected, expected]
+
+
+@pytest.mark.parametrize("impl", ["py", "ka"])
+def test_tmp_config_directory_cannot_change_at_a_reload(lab: Lab, nodes: list[Node], impl: str) -> None:
+    node = Node(lab["n1"], "", impl=impl)
+    a, b = node.dir / "a", node.dir / "b"
+    a.mkdir()
+    b.mkdir()
+    node.conf.write_text(instance_conf(prio=150, state="MASTER", globals_=f"    tmp_config_directory {a}\n"))
+    nodes.append(node.start())
+    wait_for(lambda: node.has("192.0.2.100"), 15)
+    assert "Cannot open config directory" not in node.logs()
+    node.conf.write_text(node.conf.read_text().replace(str(a), str(b)).replace("priority 150", "priority 140"))
+    node.signal(signal.SIGHUP)
+    wait_for(lambda: "Cannot change config_directory at a reload - please restart keepalived" in node.logs(), 8)
+    time.sleep(1)
+    assert node.logs().count("Reloading") == 1  # the parent's "Reloading ...": the children were not told

@@ -235,8 +235,7 @@ class Parent:
                 break
             elif sig == signal.SIGHUP:
                 log.info("Reloading ...")
-                files.reload_begin()
-                if "vrrp" not in self.roles or self.reload_allowed():
+                if files.reload_begin() and ("vrrp" not in self.roles or self.reload_allowed()):
                     self.forward(sig)
                 files.reload_end()
             elif sig == signal.SIGUSR1:

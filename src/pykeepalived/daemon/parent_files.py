@@ -38,16 +38,18 @@ class ParentConf:
     reload_repeat: bool = False
     reload_file: str | None = None
     config_file_error: bool = False  # an include check failed: keepalived exits 6 at start
+    tmp_config_directory: str | None = None  # cannot change at a reload
 
     def encode(self) -> str:
         repeat = "1" if self.reload_repeat else ""
         error = "1" if self.config_file_error else ""
-        return "\t".join((self.reload_time_file or "", repeat, self.reload_file or "", error))
+        return "\t".join((self.reload_time_file or "", repeat, self.reload_file or "", error,
+                          self.tmp_config_directory or ""))
 
     @classmethod
     def decode(cls, line: str) -> ParentConf:
-        parts = [*line.split("\t"), "", "", "", ""][:4]
-        return cls(parts[0] or None, parts[1] == "1", parts[2] or None, parts[3] == "1")
+        p = [*line.split("\t"), "", "", "", "", ""][:5]
+        return cls(p[0] or None, p[1] == "1", p[2] or None, p[3] == "1", p[4] or None)
 
 
 def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: int = 0,
@@ -88,8 +90,32 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
                 f.write(dump_model(model))
         except OSError:
             pass
+    tmp_dir = g.get("tmp_config_directory")
+    if tmp_dir and parent:
+        _write_tmp_copy(str(tmp_dir), model)
     rtf = g.get("reload_time_file")
-    return ParentConf(str(rtf) if rtf else None, bool(g.get("reload_repeat", False)), reload_file, file_error)
+    return ParentConf(str(rtf) if rtf else None, bool(g.get("reload_repeat", False)), reload_file, file_error,
+                      str(tmp_dir) if tmp_dir else None)
+
+
+def _write_tmp_copy(directory: str, model: object) -> None:
+    """tmp_config_directory: keepalived keeps its consolidated copy of the configuration in an
+    unnamed file (O_TMPFILE) there instead of in memory; we write the same kind of file, so an
+    unusable directory is reported as keepalived reports it."""
+    from pykeepalived.config.dump import dump_model
+
+    try:
+        fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        log.error("Cannot open config directory %s for writing, errno %d - %s", directory, e.errno or 0,
+                  e.strerror)
+        return
+    try:
+        os.write(fd, dump_model(model).encode())  # type: ignore[arg-type]
+    except OSError:
+        log.info("Unable to config to new disk file on %s", directory)
+    finally:
+        os.close(fd)
 
 
 def read_parent_conf(conf_file: str, config_id: str | None, all_config: bool,
@@ -297,13 +323,20 @@ class ParentFiles:
             self.timer = None  # restarted by reload_end(), as keepalived's reload monitor
             os.kill(os.getpid(), __import__("signal").SIGHUP)
 
-    def reload_begin(self) -> None:
+    def reload_begin(self) -> bool:
         """As keepalived's parent reads the file at a reload: the reload file exists meanwhile (the
-        one the running configuration names: a new name takes effect at the next reload)."""
-        reload_file = self.conf.reload_file
+        one the running configuration names: a new name takes effect at the next reload). False:
+        a setting that cannot change at a reload changed (the children are not signalled)."""
+        old = self.conf
+        reload_file = old.reload_file
         create_reload_file(reload_file)
         self.read()
         remove_reload_file(reload_file)
+        if self.conf.tmp_config_directory != old.tmp_config_directory:
+            log.info("Cannot change config_directory at a reload - please restart keepalived")
+            self.conf = old
+            return False
+        return True
 
     def reload_end(self) -> None:
         self.start_timer()
