@@ -239,8 +239,39 @@ def test_tmp_config_directory_cannot_change_at_a_reload(lab: Lab, nodes: list[No
     nodes.append(node.start())
     wait_for(lambda: node.has("192.0.2.100"), 15)
     assert "Cannot open config directory" not in node.logs()
-    node.conf.write_text(node.conf.read_text().replace(str(a), str(b)).replace("priority 150", "priority 140"))
+    changed = node.conf.read_text().replace(str(a), str(b)).replace("priority 150", "priority 140")
+    node.conf.write_text(changed)
     node.signal(signal.SIGHUP)
-    wait_for(lambda: "Cannot change config_directory at a reload - please restart keepalived" in node.logs(), 8)
+    refused = "Cannot change config_directory at a reload - please restart keepalived"
+    wait_for(lambda: refused in node.logs(), 8)
     time.sleep(1)
     assert node.logs().count("Reloading") == 1  # the parent's "Reloading ...": the children were not told
+
+
+def test_checker_monitor_buffer_read_back(lab: Lab, nodes: list[Node]) -> None:
+    node = Node(lab["n1"], """global_defs {
+    lvs_dataplane nftables
+    lvs_netlink_monitor_rcv_bufs 444444
+}
+virtual_server 198.51.100.10 80 {
+    ha_suspend
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 203.0.113.5 80 {
+        TCP_CHECK {
+            connect_timeout 1
+        }
+    }
+}
+""")
+    nodes.append(node.start())
+    wait_for(lambda: (node.dir / "check.pid").exists(), 15)
+    pid = int((node.dir / "check.pid").read_text())
+
+    def monitor() -> list[int]:
+        return [rb for fam, _, proto, rb in _sockets_of(pid)
+                if fam == socket.AF_NETLINK and proto == socket.NETLINK_ROUTE and rb == 2 * 444444]
+
+    wait_for(lambda: bool(monitor()), 15)  # opened once ha_suspend needs the address events

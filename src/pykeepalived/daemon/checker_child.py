@@ -50,7 +50,7 @@ from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
-from pykeepalived.linux.rcvbuf import netlink_bufs
+from pykeepalived.linux.rcvbuf import apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.lvs.plan import plan
 from pykeepalived.notify.checker_mail import CheckerMailer
@@ -98,9 +98,10 @@ def no_checker_emails(g: GlobalDefs) -> bool:
     return bool(dict(g.options).get("no_checker_emails", False))
 
 
-async def local_addresses() -> set[str]:
+async def local_addresses(model: Model | None = None) -> set[str]:
     """Every address configured on the host (this network namespace)."""
     async with AsyncIPRoute() as ipr:
+        apply_netlink_bufs(ipr.socket, model, "lvs_netlink_cmd")
         return {str(a.address) for a in await list_addresses(ipr)}
 
 
@@ -276,7 +277,7 @@ class CheckerChild:
             return
         mon = NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "lvs_netlink_monitor"))
         await mon.open()  # subscribed before the dump: no change is missed
-        self.rt.set_local_addresses(await local_addresses())
+        self.rt.set_local_addresses(await local_addresses(self.model))
         self.addr_watch = asyncio.get_running_loop().create_task(self._follow_addresses(mon))
 
     async def _follow_addresses(self, mon: NetlinkMonitor) -> None:
@@ -284,7 +285,7 @@ class CheckerChild:
             async for ev in mon:
                 if isinstance(ev, AddressEvent) and self.rt is not None:
                     # re-read the whole set: the same address may be on several interfaces
-                    self.rt.set_local_addresses(await local_addresses())
+                    self.rt.set_local_addresses(await local_addresses(self.model))
         except Exception as exc:  # losing the monitor must not stop the checkers
             log.error("Address monitor failed: %r", exc)
         finally:
