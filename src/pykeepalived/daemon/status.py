@@ -28,11 +28,6 @@ _STATE_NAME = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER
 __all__ = ["StatusWriter", "tmp_dir", "write_atomically"]
 
 
-def _non_empty(key: str, items: list[str]) -> dict[str, list[str]]:
-    """keepalived writes a list only when it has entries (vrrp_json_array_dump)."""
-    return {key: items} if items else {}
-
-
 class StatusWriter:
     """Keeps the wall-clock time of transitions and renders the dump files."""
 
@@ -67,11 +62,13 @@ class StatusWriter:
             )
         return "".join(out)
 
-    def instance_data(self, inst: VrrpInstance) -> dict[str, Any]:
+    def instance_data(self, inst: VrrpInstance, as_file: bool = False) -> dict[str, Any]:
+        """The JSON `data` object. The control socket (as_file False) always has the lists and
+        plain addresses; the keepalived.json file has them as keepalived writes them."""
         p = inst.params
         rt = self.child.runtime.get(inst.name)
         ifname = rt.iface.ifname if rt and rt.iface else (p.interface or "")
-        return {
+        data: dict[str, Any] = {
             "iname": inst.name,
             "ifp_ifname": ifname,
             "vmac_ifname": "",
@@ -101,11 +98,19 @@ class StatusWriter:
             "lower_prio_no_advert": int(p.lower_prio_no_advert),
             "higher_prio_send_advert": int(p.higher_prio_send_advert),
             "auth_type": int(p.auth_type),
-            **_non_empty("vips", self._addresses(rt, "vips", p.vips, ifname, inst.vipset)),
-            **_non_empty("evips", self._addresses(rt, "evips", p.evips, ifname, inst.vipset)),
-            **_non_empty("track_ifp", [t.name for t in p.tracks if t.kind == "interface"]),
-            **_non_empty("track_script", [t.name for t in p.tracks if t.kind == "script"]),
         }
+        lists = {
+            "vips": self._addresses(rt, "vips", p.vips, ifname, inst.vipset) if as_file
+            else [str(v) for v in p.vips],
+            "evips": self._addresses(rt, "evips", p.evips, ifname, inst.vipset) if as_file
+            else [str(v) for v in p.evips],
+            "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
+            "track_script": [t.name for t in p.tracks if t.kind == "script"],
+        }
+        for key, items in lists.items():
+            if items or not as_file:  # keepalived writes a list only when it has entries
+                data[key] = items
+        return data
 
     @staticmethod
     def _addresses(rt: Any, which: str, plain: Any, ifname: str, is_set: bool) -> list[str]:
@@ -129,7 +134,7 @@ class StatusWriter:
         return out
 
     def json_items(self) -> list[dict[str, Any]]:
-        return [{"data": self.instance_data(i), "stats": {k: i.stats[k] for k in STAT_NAMES}}
+        return [{"data": self.instance_data(i, as_file=True), "stats": {k: i.stats[k] for k in STAT_NAMES}}
                 for i in self.child.engine.instances.values()]
 
     def track_process_data(self) -> list[dict[str, Any]]:
