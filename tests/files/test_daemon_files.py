@@ -85,6 +85,7 @@ vrrp_track_process SLEEPERS {
     assert "VRRP Instance: VI_1" in (dumps / "st.blue.stats").read_text()
     node.signal(SIGFUNCS["JSON"])
     doc = _json(dumps / "ka.json")
+    assert "Printing VRRP as json for process(" in node.logs()
     assert isinstance(doc, dict) and set(doc) == {"vrrp", "track_process"}
     assert doc["vrrp"][0]["data"]["iname"] == "VI_1" and doc["vrrp"][0]["data"]["state"] == 2
     tp = doc["track_process"][0]

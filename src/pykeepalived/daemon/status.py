@@ -208,6 +208,7 @@ class StatusWriter:
                     inst.stats[k] = 0
 
     def write_json(self) -> None:
+        log.info("Printing VRRP as json for process(%d) on signal", os.getpid())
         if self.child.engine.instances:  # keepalived writes no JSON file without instances
             self._write(self.paths.json(), self.json_text)
 
