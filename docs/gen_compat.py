@@ -54,7 +54,8 @@ mark("", SUPPORTED, "bfd_instance",
      "no echo, no demand mode of our own); started by the parent unless -B")
 mark("bfd_instance", SUPPORTED, "*")
 mark("bfd_instance", EXTENSION, "multihop", "RFC 5883 (UDP 4784); keepalived 2.2.7 has no such keyword")
-mark("bfd_instance", SUPPORTED, "weight", "the default weight/reverse of `track_bfd` (config/sync_tracking.py)")
+mark("bfd_instance", SUPPORTED, "weight",
+     "the default weight/reverse of `track_bfd` (config/sync_tracking.py)")
 mark("", SUPPORTED, "garp_group",
      "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
 mark("", SUPPORTED, "track_group",
@@ -154,9 +155,41 @@ mark(G, NO_EFFECT, "nftables_ipvs nftables_ipvs_priority nftables_ipvs_start_fwm
      "accepted and ignored: keepalived then marks a virtual_server_group's addresses with nftables and "
      "programs one IPVS fwmark service per group; pykeepalived programs one service per group entry, as "
      "keepalived without these keywords (docs/checkers-lvs.md)")
-mark(G, PARTIAL, "state_dump_file stats_dump_file json_dump_file json_version",
-     "the files are written (keepalived.data/.stats/.json in $TMPDIR or /tmp, atomically) but these "
-     "keywords do not move them yet; the control socket serves the json_version 2 shape")
+mark(G, SUPPORTED, "state_dump_file",
+     "keepalived 2.3+: places the SIGUSR1 files of every process (docs/operations.md; "
+     "daemon/dumpfiles.py)")
+mark(G, SUPPORTED, "stats_dump_file json_dump_file",
+     "keepalived 2.3+: placed as its manual says (its code still writes them in the tmp directory)")
+mark(G, SUPPORTED, "json_version",
+     "keepalived 2.3+: version 2 is {\"vrrp\": [...], \"track_process\": [...]}")
+mark(G, SUPPORTED, "data_use_instance", "`.NS_INSTANCE` before the extension of the state and stats files")
+mark(G, SUPPORTED, "reload_time_file reload_repeat",
+     "the parent reloads at the time in the file, with keepalived's log lines (daemon/parent_files.py); "
+     "checked once a second instead of inotify")
+mark(G, SUPPORTED, "reload_file", "exists while the parent reads the configuration")
+mark(G, SUPPORTED, "include_check",
+     "checks of the following includes; a failed one makes -t and the daemon exit 6 "
+     "(config/include_check.py)")
+mark(G, SUPPORTED, "config_save_dir",
+     "the parent's configuration copies (written from pykeepalived's model) and the children's "
+     "pre/post reload data dumps")
+mark(G, SUPPORTED, "tmp_config_directory",
+     "the parent's configuration copy is an O_TMPFILE there; refused change at a reload")
+mark(G, SUPPORTED, "random_seed",
+     "as keepalived documents it (glibc random() after srandom(N)); keepalived 2.2.7 itself clears the "
+     "seed before using it")
+mark(G, SUPPORTED, "use_symlink_paths", "keepalived 2.3+: script paths through symlinks kept")
+mark(G, SUPPORTED, "set_supplementary_groups", "newer than keepalived 2.4.3: scripts get the user's groups")
+mark(G, SUPPORTED, "iproute_usr_dir iproute_etc_dir",
+     "keepalived 2.3+: where rt_tables etc. are read, with NAME.d; 2.2.7 reads /etc/iproute2 only")
+mark(G, SUPPORTED, "vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force "
+     "vrrp_netlink_monitor_rcv_bufs vrrp_netlink_monitor_rcv_bufs_force lvs_netlink_cmd_rcv_bufs "
+     "lvs_netlink_cmd_rcv_bufs_force lvs_netlink_monitor_rcv_bufs lvs_netlink_monitor_rcv_bufs_force "
+     "process_monitor_rcv_bufs process_monitor_rcv_bufs_force",
+     "SO_RCVBUF / SO_RCVBUFFORCE on the matching socket (linux/rcvbuf.py)")
+mark(G, PARTIAL, "vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier",
+     "the VRRP receive sockets' SO_RCVBUF as keepalived sums it, set as instances join a socket; not "
+     "recomputed when an interface's MTU changes")
 mark(G, NO_EFFECT, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2 "
      "enable_snmp_rfcv3 enable_snmp_checker enable_traps snmp_socket snmp_vs_stats_update_interval "
      "snmp_rs_stats_update_interval enable_dbus dbus_service_name dbus_no_interface_name",
@@ -201,6 +234,8 @@ mark(V, SUPPORTED, "track_bfd",
      "events from the BFD child on the parent's pipe (daemon/bfd_events.py); a session starts Down; "
      "default weight/reverse from the `bfd_instance`; a `checker`-only session is not found "
      "(docs/tracking.md)")
+mark(V, SUPPORTED, "kernel_rx_buf_size",
+     "the instance's share of its receive socket's SO_RCVBUF (see global_defs vrrp_rx_bufs_policy)")
 mark(V, NOT_YET, "use_vmac_addr use_ipvlan")
 mark(V, SUPPORTED, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
 mark(V, NOT_YET, "garp_extra_if vmac_garp_intvl", "parsed, not passed to the VRRP core")

@@ -36,7 +36,7 @@ from pykeepalived.config.model import (
 )
 from pykeepalived.config.parser import Item, Node
 from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate
-from pykeepalived.config.routes import Route, parse_route
+from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
 from pykeepalived.track.command import resolve_user_group
@@ -802,7 +802,18 @@ def _user_exists(user: str) -> bool:
 
 
 def build_model(root: Node, rep: Reporter) -> Model:
+    set_iproute_dirs(*_iproute_dirs(root))  # before routes and rules look names up
     return Builder(rep).build(root)
+
+
+def _iproute_dirs(root: Node) -> tuple[str | None, str | None]:
+    found: dict[str, str] = {}
+    for n in root.children:
+        if n.kw == "global_defs":
+            for c in n.children:
+                if c.kw in ("iproute_etc_dir", "iproute_usr_dir") and isinstance(c.value, str):
+                    found[c.kw] = c.value
+    return found.get("iproute_etc_dir"), found.get("iproute_usr_dir")
 
 
 __all__ = ["BOOL_WORDS", "IPAddr", "Loc", "build_model"]

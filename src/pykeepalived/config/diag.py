@@ -72,6 +72,8 @@ def is_broken(d: Diagnostic) -> bool:
 def exit_code(diags: list[Diagnostic]) -> int:
     """The `keepalived -t` exit status for these diagnostics (main.c config_test_exit)."""
     worst = max((d.level for d in diags), default=ConfigErr.OK)
+    if any(d.level == ConfigErr.FILE_NOT_FOUND and d.loc.line for d in diags):
+        return 6  # a failed include check: keepalived stops after reading (KEEPALIVED_EXIT_NO_CONFIG)
     if worst == ConfigErr.OK:
         return 0
     if worst <= ConfigErr.FATAL:

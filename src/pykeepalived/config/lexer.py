@@ -27,6 +27,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pykeepalived.config.diag import ConfigErr, Diagnostic, Loc, Reporter
+from pykeepalived.config.glibc_random import GlibcRandom
+from pykeepalived.config.include_check import (
+    ALL,
+    INCLUDE_B,
+    INCLUDE_M,
+    INCLUDE_R,
+    INCLUDE_W,
+    KIND_FLAGS,
+    apply_include_check,
+    has_wildcards,
+    missing,
+)
 
 MAX_LINE = 1024  # keepalived MAXBUF: longer lines are dropped
 MAX_INCLUDE_DEPTH = 32
@@ -115,7 +127,8 @@ def split_words(text: str) -> tuple[list[str], bool]:
 class Lexer:
     """Reads a config file tree and yields `Segment`s; problems go to the `Reporter`."""
 
-    def __init__(self, rep: Reporter, config_id: str | None = None, all_config: bool = False) -> None:
+    def __init__(self, rep: Reporter, config_id: str | None = None, all_config: bool = False,
+                 random_seed: int | None = None) -> None:
         self.rep = rep
         self.config_id = short_hostname() if config_id is None else config_id
         self.all_config = all_config
@@ -123,7 +136,11 @@ class Lexer:
         self._stack: list[str] = []  # real paths being read (include loop detection)
         self._pwd = "."
         self.files: list[str] = []
-        self._rand = random.Random()
+        # ${_RANDOM}: glibc's random() seeded by `random_seed` (as keepalived), else unseeded
+        self._rand: random.Random | GlibcRandom = (
+            random.Random() if random_seed is None else GlibcRandom(random_seed))
+        self.used_random = False
+        self.include_check = 0  # global_defs include_check (config/include_check.py)
 
     # -- files ---------------------------------------------------------------------------------
     def read_main(self, pattern: str) -> Iterator[Segment]:
@@ -143,7 +160,7 @@ class Lexer:
                 f"WARNING, multiple configuration file matches of {pattern}, starting with {matches[0]}",
                 ConfigErr.MULTIPLE_FILES,
             )
-        yield from self._read_file(matches[0], matches[0])
+        yield from map(self.check_segment, self._read_file(matches[0], matches[0]))
 
     def _read_file(self, path: str, shown: str) -> Iterator[Segment]:
         real = os.path.realpath(path)
@@ -172,31 +189,53 @@ class Lexer:
             self._pwd = saved_pwd
             self._stack.pop()
 
+    def check_segment(self, seg: Segment) -> Segment:
+        """`include_check` applies to the includes after it: seen here as the parser reads on."""
+        if seg.words and seg.words[0] == "include_check":
+            self.include_check, errors = apply_include_check(self.include_check, seg.words[1:])
+            for e in errors:
+                self.rep.error(seg.loc, e)
+        return seg
+
+    def _file_error(self, loc: Loc, flags: int, check: int, msg: str) -> None:
+        """keepalived file_config_error(): an error only when the include has that check."""
+        if flags & check:
+            self.rep.error(loc, msg, ConfigErr.FILE_NOT_FOUND)
+        else:
+            self.rep.diags.append(_info(loc, msg))
+
     def _include(self, loc: Loc, kind: str, spec: str) -> Iterator[Segment]:
         words, _ = split_words(spec)
+        flags = self.include_check | KIND_FLAGS.get(kind, 0) | (ALL if self.all_config else 0)
         for pat in words:
             full = pat if os.path.isabs(pat) else os.path.join(self._pwd, pat)
             found: list[str] = []
-            for alt in expand_braces(full):
+            alternatives = expand_braces(full)
+            any_missing = False
+            for alt in alternatives:
+                if missing(alt):
+                    any_missing = True
                 found.extend(
                     sorted(globmod.glob(alt))
                     if globmod.has_magic(alt)
                     else ([alt] if os.path.exists(alt) else [])
                 )
             if not found:
-                level = (
-                    ConfigErr.FILE_NOT_FOUND if (kind in "mwa" and kind) or self.all_config else ConfigErr.OK
-                )
-                msg = f"No config files matched '{pat}'."
-                if level is ConfigErr.OK:
-                    self.rep.diags.append(_info(loc, msg))
-                else:
-                    self.rep.error(loc, msg, level)
+                if any_missing:
+                    self._file_error(loc, flags, INCLUDE_B if len(alternatives) > 1 else INCLUDE_M,
+                                     f"Config files missing '{pat}'.")
+                elif has_wildcards(full) and flags & INCLUDE_W:
+                    self._file_error(loc, flags, INCLUDE_W, f"No config files matched '{pat}'.")
                 continue
+            if any_missing:
+                self._file_error(loc, flags, INCLUDE_B, f'Some config files missing: "{pat}".')
+                if flags & INCLUDE_B:
+                    continue
             for f in found:
                 if not os.path.isfile(f) or os.access(f, os.X_OK):
-                    self.rep.error(
-                        loc, f"Configuration file '{f}' is not a regular non-executable file - skipping"
+                    self._file_error(
+                        loc, flags, INCLUDE_R,
+                        f"Configuration file '{f}' is not a regular non-executable file - skipping"
                     )
                     continue
                 shown = f if os.path.isabs(pat) else os.path.normpath(f)
@@ -339,6 +378,7 @@ class Lexer:
             if lo > hi:
                 self.rep.error(loc, f"_RANDOM min {lo} > max {hi}")
                 return str(lo)
+            self.used_random = True
             return str(self._rand.randint(lo, hi))
         return None
 

@@ -17,12 +17,24 @@ def load_config(
     `config_id` defaults to the short hostname (keepalived -i). Returns the model with keepalived's
     defaults applied and every diagnostic in file order.
     """
+    model, diags, used_random = _load(path, config_id, all_config, None)
+    seed = dict(model.global_defs.options).get("random_seed")
+    if used_random and isinstance(seed, int):
+        # `random_seed N` makes ${_RANDOM} repeatable, as keepalived documents it: the whole file is
+        # read again with glibc's random() seeded by srandom(N). (keepalived 2.2.7's own parser
+        # clears the seed before using it, so there it has no effect.)
+        model, diags, _ = _load(path, config_id, all_config, seed)
+    return model, diags
+
+
+def _load(path: str, config_id: str | None, all_config: bool,
+          random_seed: int | None) -> tuple[Model, list[Diagnostic], bool]:
     rep = Reporter()
+    lexer = Lexer(rep, config_id, all_config, random_seed)
     try:
-        lexer = Lexer(rep, config_id, all_config)
         root = Parser(lexer.read_main(path), rep).parse()
         model = build_model(root, rep)
     except RecursionError:
         rep.error(NOWHERE, "configuration too deeply nested", ConfigErr.FATAL)
         model = Model()
-    return model, rep.diags
+    return model, rep.diags, lexer.used_random

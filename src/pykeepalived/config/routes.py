@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -95,20 +96,72 @@ def c_strtoul(s: str, base: int = 10) -> tuple[int | None, str]:
     return (-v if neg else v) % 2**64, t[n:]
 
 
-@cache
+IPROUTE_ETC_DIR = "/etc/iproute2"
+# global_defs iproute_etc_dir / iproute_usr_dir (keepalived 2.3+); without them keepalived 2.2.7
+# reads /etc/iproute2/NAME only (no usr directory, no NAME.d)
+_iproute_dirs: tuple[str, str] | None = None
+
+
+def set_iproute_dirs(etc_dir: str | None, usr_dir: str | None) -> None:
+    """At each read of the configuration: the files are read again (edits show at a reload)."""
+    global _iproute_dirs
+    _rt_file_in.cache_clear()
+    if etc_dir is None and usr_dir is None:
+        _iproute_dirs = None
+    else:
+        _iproute_dirs = ((etc_dir or IPROUTE_ETC_DIR).rstrip("/") or "/", (usr_dir or "").rstrip("/"))
+
+
+def _rt_paths(name: str, etc_dir: str, usr_dir: str | None) -> list[str]:
+    """keepalived initialise_list(): NAME from the etc directory, else from the usr one; then the
+    usr directory's NAME.d/*.conf not overridden by the same file in the etc one, then etc's.
+    usr_dir None: keepalived 2.2.7, the etc directory's NAME only."""
+    if usr_dir is None:
+        return [f"{etc_dir}/{name}"]
+    if not (os.path.isdir(etc_dir) or (usr_dir and os.path.isdir(usr_dir))):
+        return []
+    paths = []
+    for d in (etc_dir, usr_dir):
+        if d and os.path.isfile(f"{d}/{name}"):
+            paths.append(f"{d}/{name}")
+            break
+    for d in (usr_dir, etc_dir):
+        if not d:
+            continue
+        try:
+            entries = sorted(os.listdir(f"{d}/{name}.d"))
+        except OSError:
+            continue
+        for e in entries:
+            if not e.endswith(".conf") or not os.path.isfile(f"{d}/{name}.d/{e}"):
+                continue
+            if d == usr_dir and os.path.exists(f"{etc_dir}/{name}.d/{e}"):
+                continue
+            paths.append(f"{d}/{name}.d/{e}")
+    return paths
+
+
 def _rt_file(name: str) -> dict[str, int]:
-    """Names from /etc/iproute2/NAME, plus iproute2's defaults for ids the file does not name."""
+    if _iproute_dirs is None:
+        return _rt_file_in(name, IPROUTE_ETC_DIR, None)
+    return _rt_file_in(name, *_iproute_dirs)
+
+
+@cache
+def _rt_file_in(name: str, etc_dir: str, usr_dir: str | None) -> dict[str, int]:
+    """Names from the iproute2 files (see _rt_paths), plus iproute2's defaults for ids not named."""
     out: dict[str, int] = {}
-    try:
-        with open(f"/etc/iproute2/{name}") as fh:
-            for line in fh:
-                w = line.split("#", 1)[0].split()
-                if len(w) >= 2:
-                    v, rest = c_strtoul(w[0], 0)
-                    if v is not None and not rest and v <= _MAX[name]:
-                        out.setdefault(w[1], v)
-    except OSError:
-        pass
+    for path in _rt_paths(name, etc_dir, usr_dir):
+        try:
+            with open(path) as fh:
+                for line in fh:
+                    w = line.split("#", 1)[0].split()
+                    if len(w) == 2:  # keepalived read_file(): exactly two fields
+                        v, rest = c_strtoul(w[0], 0)
+                        if v is not None and not rest and v <= _MAX[name] and not w[0].startswith("-"):
+                            out.setdefault(w[1], v)
+        except OSError:
+            pass
     ids = set(out.values())
     for k, v in _DEFAULTS[name].items():
         if v not in ids:

@@ -134,7 +134,7 @@ def status_rows(reply: dict[str, Any], now: float | None = None) -> list[list[st
         rows.append([
             d["iname"], state, STATES.get(d["wantstate"], str(d["wantstate"])), str(d["base_priority"]),
             str(d["effective_priority"]), master, str(d.get("master_priority", "")), str(d["vrid"]),
-            d["ifp_ifname"], ",".join(d["vips"] + d.get("evips", [])) or "-",
+            d["ifp_ifname"], ",".join(d.get("vips", []) + d.get("evips", [])) or "-",
             _ago(d.get("last_transition", 0.0), now),
         ])
     return rows

@@ -37,12 +37,13 @@ from pykeepalived.bfd.params import BfdParams, params_from_model
 from pykeepalived.bfd.session import Effect, Event, Log, LogLevel, Session, Transmit
 from pykeepalived.config import load_config
 from pykeepalived.config.diag import is_broken
+from pykeepalived.config.model import Model
 from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
-from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.linux.bfd_socket import BfdListener, BfdSender
 from pykeepalived.options import Options
 
@@ -65,6 +66,7 @@ class EventPipe:
         os.set_blocking(fd, False)
         self.pending: dict[str, bool] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.model: Model | None = None
         self.broken = False
 
     def send(self, name: str, up: bool) -> None:
@@ -141,6 +143,7 @@ class BfdChild:
     # ------------------------------------------------------------------ configuration
     def load(self) -> list[BfdParams] | None:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        self.model = model  # for the dump file's place (daemon/dumpfiles.py)
         fatal = False
         for d in diags:
             log.error("%s", d.format())
@@ -269,7 +272,7 @@ class BfdChild:
     def write_data(self) -> None:
         log.info("Printing BFD data for process(%d) on signal", os.getpid())
         try:
-            write_atomically(os.path.join(tmp_dir(), DATA_FILE), self.data_text())
+            write_atomically(paths_of(self.model, self.opts.namespace).state("_bfd"), self.data_text())
         except Exception as exc:  # a full disk must not stop BFD
             log.error("Unable to write %s: %r", DATA_FILE, exc)
 

@@ -43,17 +43,18 @@ from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.check_scripts import secure_misc_checks
+from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child, ipvs_namespace
 from pykeepalived.daemon.serve import serve_until_stopped
-from pykeepalived.daemon.status import tmp_dir, write_atomically
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
 from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
+from pykeepalived.linux.rcvbuf import apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.notify.checker_mail import CheckerMailer
 from pykeepalived.notify.fifo import FifoSet
@@ -100,9 +101,10 @@ def no_checker_emails(g: GlobalDefs) -> bool:
     return bool(dict(g.options).get("no_checker_emails", False))
 
 
-async def local_addresses() -> set[str]:
+async def local_addresses(model: Model | None = None) -> set[str]:
     """Every address configured on the host (this network namespace)."""
     async with AsyncIPRoute() as ipr:
+        apply_netlink_bufs(ipr.socket, model, "lvs_netlink_cmd")
         return {str(a.address) for a in await list_addresses(ipr)}
 
 
@@ -175,7 +177,7 @@ class CheckerChild:
     def write_data(self) -> None:
         log.info("Printing checker data for process(%d) on signal", os.getpid())
         try:
-            write_atomically(os.path.join(tmp_dir(), DATA_FILE), self.data_text())
+            write_atomically(paths_of(self.model, self.opts.namespace).state("_check"), self.data_text())
         except Exception as exc:  # a full disk must not kill the checker process
             log.error("Unable to write %s: %r", DATA_FILE, exc)
 
@@ -282,9 +284,9 @@ class CheckerChild:
         assert self.rt is not None
         if self.addr_watch is not None or not any(s.ha_suspend for s in self.rt.specs):
             return
-        mon = NetlinkMonitor()
+        mon = NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "lvs_netlink_monitor"))
         await mon.open()  # subscribed before the dump: no change is missed
-        self.rt.set_local_addresses(await local_addresses())
+        self.rt.set_local_addresses(await local_addresses(self.model))
         self.addr_watch = asyncio.get_running_loop().create_task(self._follow_addresses(mon))
 
     async def _follow_addresses(self, mon: NetlinkMonitor) -> None:
@@ -292,7 +294,7 @@ class CheckerChild:
             async for ev in mon:
                 if isinstance(ev, AddressEvent) and self.rt is not None:
                     # re-read the whole set: the same address may be on several interfaces
-                    self.rt.set_local_addresses(await local_addresses())
+                    self.rt.set_local_addresses(await local_addresses(self.model))
         except Exception as exc:  # losing the monitor must not stop the checkers
             log.error("Address monitor failed: %r", exc)
         finally:

@@ -37,6 +37,7 @@ from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.daemon.log import DETAIL, log, log_cpu_usage
+from pykeepalived.daemon.parent_files import ParentFiles
 from pykeepalived.daemon.pidfile import default_path, remove_pid_dir, run_with_pid_file
 from pykeepalived.daemon.procconf import ENV, ProcConf, read_proc_conf
 from pykeepalived.daemon.startstop import run_start_stop
@@ -86,6 +87,7 @@ class Parent:
     bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
     nft_table: str | None = None  # global_defs `nftables` at start: a reload may not change it
     pc: ProcConf = field(default_factory=ProcConf)
+    files: ParentFiles | None = None
 
     def _nft_table(self) -> str | None:
         """Read in a fork (daemon/forkread.py): the parent does not load the config layer."""
@@ -263,6 +265,12 @@ class Parent:
                 self.nft_table = self._nft_table()
             except Exception:
                 self.nft_table = None
+        self.files = files = ParentFiles(self.opts.conf_file, self.opts.config_id, self.opts.all_config,
+                                         self.opts.namespace)
+        files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent_files.py)
+        if files.conf.config_file_error:  # a failed include_check: keepalived's KEEPALIVED_EXIT_NO_CONFIG
+            log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+            return 6
         if "bfd" in self.roles:
             self.bfd_pipes = BfdPipes()
         if self.pc.startup is not None:
@@ -274,7 +282,8 @@ class Parent:
         while True:
             due = [c.respawn_at for c in self.children.values() if c.respawn_at is not None]
             timeout = max(0.0, min(due) - time.monotonic()) if due else 1.0
-            info = signal.sigtimedwait(HANDLED, timeout)
+            info = signal.sigtimedwait(HANDLED, files.timeout(timeout))
+            files.tick()
             for ch in self.children.values():
                 if ch.respawn_at is not None and ch.respawn_at <= time.monotonic() and not self.stopping:
                     self.start_child(ch)
@@ -293,9 +302,11 @@ class Parent:
                 break
             elif sig == signal.SIGHUP:
                 log.info("Reloading ...")
-                if self.reload_allowed():
+                if files.reload_begin() and self.reload_allowed():
                     self.forward(sig)
+                files.reload_end()
             elif sig == signal.SIGUSR1:
+                files.dump()
                 self.forward(sig)
             else:  # STATS, STATS_CLEAR, JSON: the VRRP child's business
                 self.forward(sig, ("vrrp",))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Protocol
 
+from pykeepalived.daemon.dumpfiles import save_config
+
 
 class ServedChild(Protocol):
     stop_event: asyncio.Event  # set by SIGTERM/SIGINT, and by SIGHUP with reload_requested
@@ -23,6 +25,8 @@ async def serve_until_stopped(child: ServedChild) -> int:
         if not child.reload_requested:
             break
         child.reload_requested = False
+        save_config(child, post=False)  # config_save_dir (daemon/dumpfiles.py)
         await child.reload()
+        save_config(child, post=True)
     await child.shutdown()
     return 0

@@ -1,6 +1,9 @@
 """State files written on signals (keepalived.md §3.2): keepalived.data (SIGUSR1), keepalived.stats
-(SIGUSR2, STATS_CLEAR) and keepalived.json (JSON signal), in $TMPDIR or /tmp, each written to a
-temporary file and renamed into place so a reader never sees half a file."""
+(SIGUSR2, STATS_CLEAR) and keepalived.json (JSON signal), in $TMPDIR or /tmp or where
+state_dump_file / stats_dump_file / json_dump_file / data_use_instance put them (daemon/dumpfiles.py),
+each written to a temporary file and renamed into place so a reader never sees half a file. The JSON
+file has keepalived's json_version 1 shape (an array of {"data", "stats"}) or, with `json_version 2`,
+{"vrrp": [...]} plus "track_process" when processes are tracked."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir, write_atomically
 from pykeepalived.daemon.log import log
 from pykeepalived.vrrp.effects import State, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
@@ -21,16 +25,7 @@ _STATE_NAME = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER
                State.STOP: "STOP"}
 
 
-def tmp_dir() -> str:
-    tmp = os.environ.get("TMPDIR")
-    return tmp if tmp and os.path.isdir(tmp) else "/tmp"
-
-
-def write_atomically(path: str, text: str) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
+__all__ = ["StatusWriter", "tmp_dir", "write_atomically"]
 
 
 class StatusWriter:
@@ -39,6 +34,11 @@ class StatusWriter:
     def __init__(self, child: VrrpChild) -> None:
         self.child = child
         self.last_transition: dict[str, float] = {}
+
+    @property
+    def paths(self) -> DumpPaths:
+        """From the running configuration (the child's model changes at a reload) and -s."""
+        return paths_of(self.child.model, self.child.opts.namespace)
 
     def transition(self, e: StateChanged) -> None:
         self.last_transition[e.instance] = time.time()
@@ -62,11 +62,13 @@ class StatusWriter:
             )
         return "".join(out)
 
-    def instance_data(self, inst: VrrpInstance) -> dict[str, Any]:
+    def instance_data(self, inst: VrrpInstance, as_file: bool = False) -> dict[str, Any]:
+        """The JSON `data` object. The control socket (as_file False) always has the lists and
+        plain addresses; the keepalived.json file has them as keepalived writes them."""
         p = inst.params
         rt = self.child.runtime.get(inst.name)
         ifname = rt.iface.ifname if rt and rt.iface else (p.interface or "")
-        return {
+        data: dict[str, Any] = {
             "iname": inst.name,
             "ifp_ifname": ifname,
             "vmac_ifname": "",
@@ -96,16 +98,82 @@ class StatusWriter:
             "lower_prio_no_advert": int(p.lower_prio_no_advert),
             "higher_prio_send_advert": int(p.higher_prio_send_advert),
             "auth_type": int(p.auth_type),
-            "vips": [str(v) for v in p.vips],
-            "evips": [str(v) for v in p.evips],
-            "track_script": [t.name for t in p.tracks if t.kind == "script"],
-            "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
         }
+        lists = {
+            "vips": self._addresses(rt, "vips", p.vips, ifname, inst.vipset) if as_file
+            else [str(v) for v in p.vips],
+            "evips": self._addresses(rt, "evips", p.evips, ifname, inst.vipset) if as_file
+            else [str(v) for v in p.evips],
+            "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
+            "track_script": [t.name for t in p.tracks if t.kind == "script"],
+        }
+        for key, items in lists.items():
+            if items or not as_file:  # keepalived writes a list only when it has entries
+                data[key] = items
+        return data
+
+    @staticmethod
+    def _addresses(rt: Any, which: str, plain: Any, ifname: str, is_set: bool) -> list[str]:
+        """keepalived's format_ipaddress(): ADDR[/LEN] [brd B] dev IF scope S [label L] ... [set]."""
+        specs = getattr(rt.conf, which, ()) if rt is not None else ()
+        if not specs:
+            return [str(v) for v in plain]
+        out = []
+        for v in specs:
+            o = dict(zip(v.options[::2], v.options[1::2], strict=False))
+            full = 32 if v.address.version == 4 else 128
+            text = f"{v.address}" + (f"/{v.prefix}" if v.prefix != full else "")
+            if "brd" in o and v.address.version == 4:
+                text += f" brd {o['brd']}"
+            text += f" dev {o.get('dev', ifname)} scope {o.get('scope', 'global')}"
+            if "label" in o:
+                text += f" label {o['label']}"
+            if v.address.version == 6:
+                text += " preferred_lft forever"
+            out.append(text + (" set" if is_set else ""))
+        return out
+
+    def json_items(self) -> list[dict[str, Any]]:
+        return [{"data": self.instance_data(i, as_file=True), "stats": {k: i.stats[k] for k in STAT_NAMES}}
+                for i in self.child.engine.instances.values()]
+
+    def track_process_data(self) -> list[dict[str, Any]]:
+        """keepalived 2.3+'s track_process entries of the version 2 JSON file."""
+        tracker = getattr(self.child, "processes", None)
+        model = getattr(self.child, "model", None)
+        if tracker is None:
+            return []
+        conf = {p.name: p for p in model.track_processes} if model is not None else {}
+        out = []
+        for tp in tracker.tracked.values():
+            sp, c = tp.spec, conf.get(tp.name)
+            d: dict[str, Any] = {"process": sp.process}
+            if sp.params:
+                d["parameters"] = " ".join(sp.params)
+            d["param_match"] = sp.param_match.value
+            d["min_processes"] = sp.quorum
+            if sp.quorum_max < 2**32 - 1:
+                d["max_processes"] = sp.quorum_max
+            d["current_processes"] = tp.count
+            d["have_quorum"] = bool(tp.have_quorum)
+            weight = c.weight if c is not None else 0
+            d["weight"] = -weight if c is not None and c.reverse else weight
+            d["terminate_delay"] = sp.terminate_delay_us / 1_000_000
+            d["fork_delay"] = sp.fork_delay_us / 1_000_000
+            d["fork_delay_timer_running"] = False
+            d["terminate_delay_timer_running"] = tp._timer is not None
+            d["full_command"] = sp.full_command
+            out.append(d)
+        return out
 
     def json_text(self) -> str:
-        items = [{"data": self.instance_data(i), "stats": {k: i.stats[k] for k in STAT_NAMES}}
-                 for i in self.child.engine.instances.values()]
-        return json.dumps(items, indent=1)
+        if self.paths.json_version != 2:
+            return json.dumps(self.json_items(), indent=1)
+        doc: dict[str, Any] = {"vrrp": self.json_items()}
+        procs = self.track_process_data()
+        if procs:
+            doc["track_process"] = procs
+        return json.dumps(doc, indent=1)
 
     def data_text(self) -> str:
         lines = ["------< VRRP Topology >------"]
@@ -122,28 +190,30 @@ class StatusWriter:
             lines.append(f"   Advert interval = {d['adver_int']} sec")
             lines.append(f"   Master priority = {d['master_priority']}")
             lines.append(f"   Virtual IP ({len(d['vips'])}):")
-            lines.extend(f"     {v}" for v in d["vips"])
+            lines.extend(f"     {v}" for v in d.get("vips", []))
         return "\n".join(lines) + "\n"
 
     # ------------------------------------------------------------------ signal handlers
     def write_data(self) -> None:
         log.info("Printing VRRP data for process(%d) on signal", os.getpid())
-        self._write("keepalived.data", self.data_text)
+        self._write(self.paths.state(), self.data_text)
 
     def write_stats(self, clear: bool = False) -> None:
         what = "Printing and clearing" if clear else "Printing"
         log.info("%s VRRP stats for process(%d) on signal", what, os.getpid())
-        self._write("keepalived.stats", self.stats_text)
+        self._write(self.paths.stats(), self.stats_text)
         if clear:
             for inst in self.child.engine.instances.values():
                 for k in inst.stats:
                     inst.stats[k] = 0
 
     def write_json(self) -> None:
-        self._write("keepalived.json", self.json_text)
+        log.info("Printing VRRP as json for process(%d) on signal", os.getpid())
+        if self.child.engine.instances:  # keepalived writes no JSON file without instances
+            self._write(self.paths.json(), self.json_text)
 
-    def _write(self, name: str, render: Any) -> None:
+    def _write(self, path: str, render: Any) -> None:
         try:
-            write_atomically(os.path.join(tmp_dir(), name), render())
+            write_atomically(path, render())
         except Exception as exc:  # a full disk must not kill the VRRP process
-            log.error("Unable to write %s: %r", name, exc)
+            log.error("Unable to write %s: %r", path, exc)

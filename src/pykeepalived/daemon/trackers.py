@@ -6,12 +6,16 @@ the core's Notify effects become notify scripts, FIFO lines and mail through not
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
+import pwd
 import socket
 from collections.abc import Callable
 
 from pykeepalived.config.model import Model, Script
 from pykeepalived.config.to_params import track_group_interfaces
+from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.notify.smtp import SmtpAlerter, SmtpSettings, parse_smtp_server
@@ -53,6 +57,9 @@ class ScriptResolver:
         self._user = g.script_user[0] if g.script_user else None
         self._group = g.script_user[1] if len(g.script_user) > 1 else None
         self._default: ScriptUser | None = None
+        opts = dict(g.options)
+        self.keep_symlinks = bool(opts.get("use_symlink_paths", False))  # keepalived 2.3+
+        self.set_supplementary_groups = bool(opts.get("set_supplementary_groups", False))
 
     @property
     def default(self) -> ScriptUser:
@@ -86,7 +93,21 @@ class ScriptResolver:
         ids = self._ids(user, group)
         if not argv or ids is None:
             return None
-        return check_script_secure(argv, ids[0], ids[1], self.security, log.error)
+        res = check_script_secure(argv, ids[0], ids[1], self.security, log.error, self.keep_symlinks)
+        res.command = self._groups(res.command)
+        return res
+
+    def _groups(self, cmd: ScriptCommand | None) -> ScriptCommand | None:
+        """set_supplementary_groups: the run-as user's groups (getgrouplist), not just its gid."""
+        if cmd is None or not self.set_supplementary_groups or cmd.uid is None or cmd.gid is None:
+            return cmd
+        try:
+            pw = pwd.getpwuid(cmd.uid)
+            groups = os.getgrouplist(pw.pw_name, pw.pw_gid)
+        except (KeyError, OSError):
+            log.info("get supplementary groups for %d returned -1", cmd.uid)
+            return cmd
+        return dataclasses.replace(cmd, groups=tuple(dict.fromkeys([cmd.gid, *groups])))
 
     def track_command(self, name: str, script: Script, user: tuple[str, ...]) -> ScriptCommand | None:
         cmd = script[0]
@@ -98,7 +119,8 @@ class ScriptResolver:
         ids = self._ids(user[0] if user else None, user[1] if len(user) > 1 else None)
         if not argv or ids is None:
             return None
-        return check_track_script_secure(name, argv, ids[0], ids[1], self.security, log.error).command
+        return self._groups(check_track_script_secure(name, argv, ids[0], ids[1], self.security, log.error,
+                                                      self.keep_symlinks).command)
 
 
 def script_trackers(model: Model, resolver: ScriptResolver, set_tracker: SetTracker) -> ScriptTrackers:
@@ -223,7 +245,7 @@ def process_tracker(model: Model, set_tracker: SetTracker) -> ProcessTracker:
     def changed(tp: TrackedProcess, have: bool) -> None:
         set_tracker("process", tp.name, have)
 
-    return ProcessTracker(specs, changed)
+    return ProcessTracker(specs, changed, rcvbuf=netlink_bufs(model, "process_monitor"))
 
 
 def fifo_spec(

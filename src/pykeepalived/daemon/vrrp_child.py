@@ -39,6 +39,7 @@ from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import serve_until_stopped
+from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
@@ -61,6 +62,7 @@ from pykeepalived.linux.addresses import (
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
+from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import VrrpSocket
@@ -94,6 +96,7 @@ class VrrpChild:
         self.model: Model | None = None
         self.engine = VrrpEngine()
         self.runtime: dict[str, Runtime] = {}
+        self.rx_bufs = SocketRxBufs()
         self.sockets: dict[tuple[str, int, IPAddress | None, IPAddress | None, int], VrrpSocket] = {}
         self.ipr: Any = None
         self.driver: Driver | None = None
@@ -308,6 +311,7 @@ class VrrpChild:
             sock.start(self._on_packet)
             self.sockets[key] = sock
             self.engine.ifnames[sock.ifindex] = ifname
+        self.rx_bufs.attach(sock.rx, p.name, vrrp_rx_buf(self.model, rt))  # daemon/sockbufs.py
         return sock
 
     def _on_packet(self, rx: RxPacket) -> None:
@@ -320,7 +324,7 @@ class VrrpChild:
     # ------------------------------------------------------------------ events
     async def _monitor(self) -> None:
         try:
-            async with NetlinkMonitor() as mon:
+            async with NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "vrrp_netlink_monitor")) as mon:
                 async for ev in mon:
                     try:
                         await self._on_event(ev)
@@ -387,6 +391,7 @@ class VrrpChild:
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
+        apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does

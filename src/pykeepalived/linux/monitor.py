@@ -31,6 +31,7 @@ from pyroute2.netlink.rtnl import (
 )
 
 from pykeepalived.linux.iface import IFF_RUNNING, IFF_UP
+from pykeepalived.linux.rcvbuf import set_rcvbuf
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.vrrp.params import IPAddress
 
@@ -80,8 +81,9 @@ RTPROT_KEEPALIVED = 18
 class NetlinkMonitor:
     """`async with NetlinkMonitor() as mon: async for ev in mon: ...`"""
 
-    def __init__(self, groups: int = DEFAULT_GROUPS) -> None:
+    def __init__(self, groups: int = DEFAULT_GROUPS, rcvbuf: tuple[int, bool] | None = None) -> None:
         self.groups = groups
+        self.rcvbuf = rcvbuf  # *_netlink_monitor_rcv_bufs[_force]; None: 4 MiB
         self.names: dict[int, str] = {}
         self._flags: dict[int, int] = {}
         self._ipr: AsyncIPRoute | None = None
@@ -91,7 +93,10 @@ class NetlinkMonitor:
         try:
             # subscribe first, then seed the name map from a separate socket: nothing is missed
             await ipr.bind(groups=self.groups)
-            ipr.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            if self.rcvbuf is None:
+                ipr.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+            else:
+                set_rcvbuf(ipr.socket, *self.rcvbuf)
             async with AsyncIPRoute() as dumper:
                 async for msg in await dumper.link("dump"):
                     self.names[msg["index"]] = msg.get("IFLA_IFNAME")

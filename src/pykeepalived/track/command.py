@@ -9,7 +9,8 @@
 #
 # Execution follows lib/notify.c: system_call_script: the child gets its own process group
 # (so a timed-out script is killed with its children), stdin/stdout/stderr on /dev/null, the
-# run-as uid/gid (supplementary groups reduced to the gid), and is execve()d directly -- no
+# run-as uid/gid (supplementary groups reduced to the gid, or with `set_supplementary_groups` the
+# run-as user's groups, getgrouplist(3)), and is execve()d directly -- no
 # shell -- unless the command needs one: it starts with `</` (a bash-style "file is openable"
 # test) or the file is not an executable image (no ELF header, no `#!` line; keepalived asks
 # libmagic and logs "Please add a #! shebang to script ..."). Then keepalived runs system() on
@@ -198,6 +199,7 @@ class ScriptCommand:
     uid: int | None = None
     gid: int | None = None
     use_shell: bool = False
+    groups: tuple[int, ...] | None = None  # supplementary groups (set_supplementary_groups); None: [gid]
 
     @classmethod
     def from_argv(cls, argv: Sequence[str], uid: int | None = None, gid: int | None = None) -> ScriptCommand:
@@ -279,7 +281,7 @@ async def spawn(
     if cmd.gid is not None and cmd.gid != os.getegid():
         kwargs["group"] = cmd.gid
     if cmd.gid is not None and os.geteuid() == 0:
-        kwargs["extra_groups"] = [cmd.gid]
+        kwargs["extra_groups"] = list(cmd.groups) if cmd.groups is not None else [cmd.gid]
     if cmd.uid is not None and cmd.uid != os.geteuid():
         kwargs["user"] = cmd.uid
     if pdeathsig and _load_libc() is not None:

@@ -33,6 +33,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pykeepalived.linux.rcvbuf import set_rcvbuf
+
 log = logging.getLogger("pykeepalived.track")
 
 NETLINK_CONNECTOR = 11
@@ -163,7 +165,9 @@ class ProcessTracker:
         *,
         poll_interval: float = 1.0,
         use_connector: bool = True,
+        rcvbuf: tuple[int, bool] | None = None,
     ) -> None:
+        self.rcvbuf = rcvbuf  # process_monitor_rcv_bufs[_force] (linux/rcvbuf.py)
         self.tracked = {s.name: TrackedProcess(s) for s in specs}
         self.on_change = on_change
         self.poll_interval = poll_interval
@@ -240,6 +244,8 @@ class ProcessTracker:
             sock.close()
             return None
         sock.setblocking(False)
+        if self.rcvbuf is not None:
+            set_rcvbuf(sock, self.rcvbuf[0], self.rcvbuf[1], "process")
         return sock
 
     def _on_readable(self) -> None:

@@ -137,8 +137,13 @@ def check_script_secure(
     gid: int,
     script_security: bool,
     report: Report | None = None,
+    keep_symlinks: bool = False,
 ) -> SecurityResult:
     """Check one script as keepalived does and return the command to run (or None if disabled).
+
+    `keep_symlinks` (global_defs use_symlink_paths, keepalived 2.3+): the path is only cleaned of
+    `/./`, `/../` and repeated `/`, so a script reached through a symlink runs by that path; both
+    that path and the file it resolves to must then pass the permission walk.
 
     `uid`/`gid` are the run-as identity (see `default_script_user`). Every log line keepalived
     would write is passed to `report` (default: the pykeepalived.track logger at INFO) and kept
@@ -172,7 +177,12 @@ def check_script_secure(
         return SecurityResult(None, ScriptFlags.NOTFOUND, messages)
 
     real_file_path: str | None = None
-    if args[0] != new_path:
+    if keep_symlinks:
+        cleaned = os.path.normpath(args[0])
+        args[0] = cleaned[1:] if cleaned.startswith("//") else cleaned
+        if new_path != args[0]:
+            real_file_path = new_path
+    elif args[0] != new_path:
         orig_part = args[0].rsplit("/", 1)[1]
         new_dir, new_part = new_path.rsplit("/", 1)
         if orig_part != new_part:
@@ -226,10 +236,11 @@ def check_script_secure(
 
 
 def check_track_script_secure(
-    name: str, argv: Sequence[str], uid: int, gid: int, script_security: bool, report: Report | None = None
+    name: str, argv: Sequence[str], uid: int, gid: int, script_security: bool, report: Report | None = None,
+    keep_symlinks: bool = False,
 ) -> SecurityResult:
     """vrrp.c: check_track_script_secure -- adds the "Disabling track script" config errors."""
-    res = check_script_secure(argv, uid, gid, script_security, report)
+    res = check_script_secure(argv, uid, gid, script_security, report, keep_symlinks)
     rep = report or log.info
     if res.flags & ScriptFlags.INHIBIT:
         msg = f"Disabling track script {name} due to insecure"
