@@ -39,7 +39,7 @@ from pykeepalived.linux.iface import InterfaceInfo, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent
 from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vmac import Vmac
-from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, VrrpSocket
+from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, SendCall, VrrpSocket
 from pykeepalived.vrrp.effects import (
     ClaimAddresses,
     Effect,
@@ -97,8 +97,10 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
-AdvertFrame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
-"""One destination of an advert: where, and the IPv4 template, or the IPv6 PDU, or why it can't be built."""
+AdvertFrame = tuple[SendCall | None, Ipv4AdvertTemplate | None, bytes, Destination, ValueError | None]
+"""One destination of an advert: the send call, the IPv4 template or the IPv6 PDU, where, or why it
+can't be built."""
+_monotonic_ns = time.monotonic_ns
 
 
 @dataclass
@@ -152,10 +154,11 @@ class LinuxExecutor:
 
     # ------------------------------------------------------------------ EffectSink
     def submit(self, effects: Sequence[Effect]) -> None:
+        runtime = self.child.runtime
         for e in effects:
             try:
                 if type(e) is Transmit:  # the hot path: one per advert
-                    self._transmit(e)
+                    self._transmit(e, runtime[e.instance])
                 else:
                     self._submit(e)
             except Exception as exc:  # an effect that cannot be applied must not stop the others
@@ -163,7 +166,7 @@ class LinuxExecutor:
 
     def _submit(self, e: Effect) -> None:
         if isinstance(e, Transmit):
-            self._transmit(e)
+            self._transmit(e, self.child.runtime[e.instance])
         elif isinstance(e, Log):
             log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
         elif isinstance(e, ClaimAddresses):
@@ -180,18 +183,17 @@ class LinuxExecutor:
             self.child.ops.notified(e)
 
     # ------------------------------------------------------------------ adverts
-    def _transmit(self, t: Transmit) -> None:
-        rt = self.child.runtime[t.instance]
+    def _transmit(self, t: Transmit, rt: Runtime) -> None:
         sock = rt.sock
-        if sock is None:
-            return
-        p = rt.params
         src = t.src
-        if src is None:
+        if sock is None or src is None:
             return  # no source address: the core is in FAULT for it already
+        p = rt.params
         if t.priority:
-            self.child.ops.advert_sent(t.instance, time.monotonic_ns() // 1000, p.adver_int_us)
-        mode = tx_checksum_mode(p, rt.inst.rx_state)
+            self.child.ops.advert_sent(t.instance, _monotonic_ns() // 1000, p.adver_int_us)
+        rx_state = rt.inst.rx_state
+        # tx_checksum_mode, which is the configured mode unless auto-detection switched
+        mode = tx_checksum_mode(p, rx_state) if rx_state.old_unicast_checksum else p.checksum_mode
         if p.auth_type is AuthType.AH:
             self._transmit_ah(rt, t, sock, src, mode)
             return
@@ -200,33 +202,44 @@ class LinuxExecutor:
         if t is not rt.tx_for or mode is not rt.tx_mode or sock is not rt.tx_sock:
             rt.tx_frames = self._frames(rt, t, sock, src, mode)
             rt.tx_for, rt.tx_mode, rt.tx_sock = t, mode, sock
-        for dest, tpl, pdu, bad in rt.tx_frames:
-            if tpl is not None:
-                rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
-                err = sock.send_to(tpl.datagram(ident), dest)
-            elif bad is None:
-                err = sock.send_to(pdu, dest)
-            else:
+        for send, tpl, pdu, dest, bad in rt.tx_frames:
+            if send is None:
                 log.error("(%s) cannot build advert: %s", t.instance, bad)
                 continue
-            if err is not None:
-                self._send_error(rt, t, dest.dst, err)
+            try:
+                if tpl is not None:
+                    rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
+                    send(tpl.datagram(ident))
+                else:
+                    send(pdu)
+            except OSError as exc:
+                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc))
 
     def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
                 ) -> list[AdvertFrame]:
-        """Per destination: the prepared socket address and the IPv4 template / IPv6 PDU (or why not)."""
+        """Per destination: the send call, the IPv4 template / IPv6 PDU, where (or why it can't be built)."""
         frames: list[AdvertFrame] = []
         for dst in t.dsts:
             try:
                 pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
                 if rt.params.family == 4:
                     tpl = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
-                    frames.append((sock.destination(dst), tpl, b"", None))
+                    d = sock.destination(dst)
+                    frames.append((sock.sender(d), tpl, b"", d, None))
                 else:
-                    frames.append((sock.destination(dst, src=src), None, pdu, None))
+                    d = sock.destination(dst, src=src)
+                    frames.append((sock.sender(d), None, pdu, d, None))
             except ValueError as exc:
-                frames.append((Destination(dst, (), 0, ()), None, b"", exc))
+                frames.append((None, None, b"", Destination(dst, (), 0, ()), exc))
         return frames
+
+    def forget_source(self, addr: IPAddress) -> None:
+        """An address went away: adverts from it must fail as keepalived's do (VrrpSocket.forget_source)."""
+        for rt in self.child.runtime.values():
+            if rt.tx_sock is not None and rt.tx_sock.forget_source(addr):
+                for other in self.child.runtime.values():
+                    if other.tx_sock is rt.tx_sock:
+                        other.tx_for = None
 
     def _transmit_ah(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
                      ) -> None:
@@ -342,6 +355,7 @@ class LinuxExecutor:
         return rt is not None and rt.inst.state is State.MASTER and rt.inst.vipset
 
     async def restore(self, ev: AddressEvent) -> None:
+        self.forget_source(ev.address)
         entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
         if entry is None:
             return
