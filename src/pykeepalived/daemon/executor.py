@@ -189,8 +189,9 @@ class LinuxExecutor:
         if sock is None or src is None:
             return  # no source address: the core is in FAULT for it already
         p = rt.params
-        if t.priority:
-            self.child.ops.advert_sent(t.instance, _monotonic_ns() // 1000, p.adver_int_us)
+        ops = self.child.ops
+        if t.priority and ops.metrics is not None:  # the send jitter is exported by /metrics only
+            ops.advert_sent(t.instance, _monotonic_ns() // 1000, p.adver_int_us)
         rx_state = rt.inst.rx_state
         # tx_checksum_mode, which is the configured mode unless auto-detection switched
         mode = tx_checksum_mode(p, rx_state) if rx_state.old_unicast_checksum else p.checksum_mode
