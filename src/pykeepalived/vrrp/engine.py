@@ -161,6 +161,7 @@ class VrrpEngine:
         heap, due, deadline = self._heap, self._due, self._deadline
         while heap and heap[0] <= now:
             when = heapq.heappop(heap)
+            last, bucket = None, None  # the bucket the previous instance went to (no pops meanwhile)
             for inst in due.pop(when):
                 if deadline.get(inst) != when:
                     continue  # stale entry
@@ -169,8 +170,13 @@ class VrrpEngine:
                     # the usual case: re-arm this instance alone (an instance never touches the heap)
                     nxt = inst.sands if not inst.pending_garps else inst.next_deadline()
                     deadline[inst] = nxt
-                    if nxt is not None:
+                    if nxt is None:
+                        continue
+                    if nxt == last and bucket is not None:
+                        bucket.append(inst)
+                    else:
                         self._arm(inst, nxt)
+                        last, bucket = nxt, due[nxt]
                 else:
                     deadline[inst] = None
                     self._refresh(inst)
