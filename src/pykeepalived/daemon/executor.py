@@ -21,6 +21,7 @@ from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
 from pykeepalived.daemon.log import DETAIL, log
+from pykeepalived.linux import mmsg
 from pykeepalived.linux.addresses import (
     Address,
     AddressKeeper,
@@ -97,9 +98,10 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
-AdvertFrame = tuple[SendCall | None, Ipv4AdvertTemplate | None, bytes, Destination, ValueError | None]
+AdvertFrame = tuple[SendCall | None, Ipv4AdvertTemplate | None, bytes, Destination, ValueError | None, int]
 """One destination of an advert: the send call, the IPv4 template or the IPv6 PDU, where, or why it
-can't be built."""
+can't be built, and the connected socket an IPv6 PDU is queued for (sendmmsg), else -1."""
+SendContext = tuple["Runtime", Transmit, Destination, VrrpSocket]
 _monotonic_ns = time.monotonic_ns
 
 
@@ -135,6 +137,9 @@ class LinuxExecutor:
         self.pacer = GarpPacer(self.garp.send, self._still_master)
         self.keeper = AddressKeeper()
         self.worker: asyncio.Task[None] | None = None
+        # IPv6 adverts queued per connected socket during one submit(), sent by sendmmsg at its end
+        self._burst: dict[int, tuple[list[bytes], list[SendContext]]] = {}
+        self._burst_arrays: dict[int, Any] = {}
 
     def start(self) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._work())
@@ -163,6 +168,20 @@ class LinuxExecutor:
                     self._submit(e)
             except Exception as exc:  # an effect that cannot be applied must not stop the others
                 log.error("internal error applying %s: %r", type(e).__name__, exc)
+        if self._burst:
+            self._send_bursts()
+
+    def _send_bursts(self) -> None:
+        burst, self._burst = self._burst, {}
+        for fd, (datas, ctxs) in burst.items():
+            def failed(i: int, exc: OSError, ctxs: list[SendContext] = ctxs) -> None:
+                rt, t, dest, sock = ctxs[i]
+                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc))
+
+            try:
+                mmsg.send_burst(fd, datas, self._burst_arrays, failed)
+            except Exception as exc:
+                log.error("internal error applying Transmit: %r", exc)
 
     def _submit(self, e: Effect) -> None:
         if isinstance(e, Transmit):
@@ -203,9 +222,16 @@ class LinuxExecutor:
         if t is not rt.tx_for or mode is not rt.tx_mode or sock is not rt.tx_sock:
             rt.tx_frames = self._frames(rt, t, sock, src, mode)
             rt.tx_for, rt.tx_mode, rt.tx_sock = t, mode, sock
-        for send, tpl, pdu, dest, bad in rt.tx_frames:
+        for send, tpl, pdu, dest, bad, fd in rt.tx_frames:
             if send is None:
                 log.error("(%s) cannot build advert: %s", t.instance, bad)
+                continue
+            if fd >= 0:
+                queued = self._burst.get(fd)
+                if queued is None:
+                    self._burst[fd] = queued = ([], [])
+                queued[0].append(pdu)
+                queued[1].append((rt, t, dest, sock))
                 continue
             try:
                 if tpl is not None:
@@ -226,12 +252,13 @@ class LinuxExecutor:
                 if rt.params.family == 4:
                     tpl = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
                     d = sock.destination(dst)
-                    frames.append((sock.sender(d), tpl, b"", d, None))
+                    frames.append((sock.sender(d), tpl, b"", d, None, -1))
                 else:
                     d = sock.destination(dst, src=src)
-                    frames.append((sock.sender(d), None, pdu, d, None))
+                    send = sock.sender(d)
+                    frames.append((send, None, pdu, d, None, sock.connected_fd(d) if mmsg.AVAILABLE else -1))
             except ValueError as exc:
-                frames.append((None, None, b"", Destination(dst, (), 0, ()), exc))
+                frames.append((None, None, b"", Destination(dst, (), 0, ()), exc, -1))
         return frames
 
     def forget_source(self, addr: IPAddress) -> None:

@@ -310,6 +310,11 @@ class VrrpSocket:
         _connected_open += 1
         return conn
 
+    def connected_fd(self, d: Destination) -> int:
+        """The descriptor of the connected send socket `sender(d)` uses, or -1 if it has none."""
+        conn = self._connected.get((d.dst, d.src))
+        return -1 if conn is None else conn.fileno()
+
     def forget_source(self, addr: IPAddress) -> bool:
         """`addr` was removed from the system: close the send sockets bound to it (True if any)."""
         global _connected_open
