@@ -282,7 +282,7 @@ class ScriptProcess:
     """A started script: `pid`, `returncode` once it has exited (negative: killed by that signal, as
     asyncio's and subprocess's), and `await wait()`. Reaped through a pidfd on the event loop."""
 
-    __slots__ = ("_done", "_loop", "_pidfd", "_popen", "pid", "returncode")
+    __slots__ = ("_done", "_loop", "_pidfd", "_popen", "_waiters", "pid", "returncode")
 
     def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
         self.pid = pid
@@ -290,6 +290,7 @@ class ScriptProcess:
         self._popen = popen  # kept so that subprocess never reaps it behind our back
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[int] = self._loop.create_future()
+        self._waiters: list[asyncio.Future[bool]] = []  # exited_within() calls in progress
         self._pidfd = os.pidfd_open(pid)
         self._loop.add_reader(self._pidfd, self._on_exit)
 
@@ -307,10 +308,33 @@ class ScriptProcess:
             self._popen.returncode = rc
         if not self._done.done():
             self._done.set_result(rc)
+        for w in self._waiters:
+            if not w.done():
+                w.set_result(True)
 
     def wait(self) -> asyncio.Future[int]:
         """The exit code, when there is one (cancelling this future does not affect other waiters)."""
         return asyncio.shield(self._done)
+
+    async def exited_within(self, timeout_s: float | None) -> bool:
+        """Wait until the process exits (True) or `timeout_s` passes (False); the exit wakes the
+        caller directly, with no intermediate future or task (a script run is mostly such hops)."""
+        if self.returncode is not None:
+            return True
+        fut: asyncio.Future[bool] = self._loop.create_future()
+        self._waiters.append(fut)
+        timer = None if timeout_s is None else self._loop.call_later(timeout_s, _expire, fut)
+        try:
+            return await fut
+        finally:
+            self._waiters.remove(fut)
+            if timer is not None:
+                timer.cancel()
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)
 
 
 _DEVNULL_STDIO = (
