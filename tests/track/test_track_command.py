@@ -153,3 +153,13 @@ def test_spawn_missing_file_raises() -> None:
 
     with pytest.raises(FileNotFoundError):
         asyncio.run(go())
+
+
+def test_spawn_reaped_without_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where pidfd_open fails (old kernel, no descriptor left) the child is still reaped (polling)."""
+
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    assert _run(ScriptCommand(("/bin/sh", "-c", "exit 7"))) == 7

@@ -278,6 +278,9 @@ def script_env() -> dict[str, str]:
     return _env[1]
 
 
+POLL_S = 0.01  # reaping without a pidfd: waitpid(WNOHANG) every 10 ms
+
+
 class ScriptProcess:
     """A started script: `pid`, `returncode` once it has exited (negative: killed by that signal, as
     asyncio's and subprocess's), and `await wait()`. Reaped through a pidfd on the event loop."""
@@ -291,18 +294,26 @@ class ScriptProcess:
         self._loop = asyncio.get_running_loop()
         self._done: asyncio.Future[int] = self._loop.create_future()
         self._waiters: list[asyncio.Future[bool]] = []  # exited_within() calls in progress
-        self._pidfd = os.pidfd_open(pid)
-        self._loop.add_reader(self._pidfd, self._on_exit)
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError:  # no pidfd (kernel < 5.3) or no descriptor left: poll instead
+            self._pidfd = -1
+            self._loop.call_later(POLL_S, self._on_exit)
+        else:
+            self._loop.add_reader(self._pidfd, self._on_exit)
 
     def _on_exit(self) -> None:
         try:
             pid, status = os.waitpid(self.pid, os.WNOHANG)
         except ChildProcessError:  # reaped elsewhere: nothing more can be known
             pid, status = self.pid, 255 << 8
-        if pid == 0:
-            return  # not yet (spurious wake-up)
-        self._loop.remove_reader(self._pidfd)
-        os.close(self._pidfd)
+        if pid == 0:  # not yet (spurious wake-up, or polling)
+            if self._pidfd < 0:
+                self._loop.call_later(POLL_S, self._on_exit)
+            return
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
         self.returncode = rc = os.waitstatus_to_exitcode(status)
         if self._popen is not None:
             self._popen.returncode = rc
