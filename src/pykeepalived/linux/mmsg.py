@@ -28,7 +28,7 @@ class _Msghdr(ctypes.Structure):
     _fields_ = [
         ("msg_name", ctypes.c_void_p),
         ("msg_namelen", ctypes.c_uint32),
-        ("msg_iov", ctypes.POINTER(_Iovec)),
+        ("msg_iov", ctypes.c_void_p),  # struct iovec * (an address: no ctypes pointer object kept)
         ("msg_iovlen", ctypes.c_size_t),
         ("msg_control", ctypes.c_void_p),
         ("msg_controllen", ctypes.c_size_t),
@@ -66,11 +66,14 @@ class _Burst:
         self.datas = datas
         self.iovs = (_Iovec * n)()
         self.msgs = (_Mmsghdr * n)()
-        for i, data in enumerate(datas):
-            self.iovs[i].iov_base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p)
-            self.iovs[i].iov_len = len(data)
-            self.msgs[i].msg_hdr.msg_iov = ctypes.pointer(self.iovs[i])
-            self.msgs[i].msg_hdr.msg_iovlen = 1
+        iov0, isize = ctypes.addressof(self.iovs), ctypes.sizeof(_Iovec)
+        for i, data in enumerate(datas):  # `datas` keeps the buffers alive
+            iov = self.iovs[i]
+            iov.iov_base = ctypes.cast(ctypes.c_char_p(data), ctypes.c_void_p).value
+            iov.iov_len = len(data)
+            hdr = self.msgs[i].msg_hdr
+            hdr.msg_iov = iov0 + i * isize
+            hdr.msg_iovlen = 1
         self.addr = ctypes.addressof(self.msgs)
 
 
