@@ -1,9 +1,9 @@
 """Script execution overhead per run: our vrrp_script runner vs a bare fork/exec baseline.
 
 What is measured (N runs of /bin/true, sequentially, wall time per run in µs):
-- `vrrp_script run (ours)`: ScriptTracker.run_once -- asyncio subprocess in its own process
-  group, /dev/null stdio, sanitised env, wait through the asyncio child watcher, exit-status
-  classification and rise/fall accounting (CPython can use vfork here).
+- `vrrp_script run (ours)`: ScriptTracker.run_once -- os.posix_spawn in its own process group,
+  /dev/null stdio, sanitised env, wait through a pidfd on the event loop, exit-status
+  classification and rise/fall accounting.
 - `spawn+wait with pdeathsig (ours)`: spawn with keepalived's PR_SET_PDEATHSIG through a
   preexec_fn, which forces a full fork() of the Python process: shows why it is off by default.
 - keepalived column: os.posix_spawn(/bin/true) + waitpid from this process, i.e. the bare

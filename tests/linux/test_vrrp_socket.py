@@ -146,3 +146,64 @@ def test_send_error_is_returned_not_raised(lab1: Lab) -> None:
 
     err = h1.run_async(go)
     assert isinstance(err, OSError)
+
+
+def test_sender_matches_send_on_the_wire(lab2: Lab) -> None:
+    """`sender()` (a connected, for IPv6 source-bound, send socket) puts on the wire exactly what
+    `send()` (sendto / sendmsg with IPV6_PKTINFO) does, IPv4 multicast and IPv6 multicast."""
+    h1 = lab2["h1"]
+    v4 = _start_receiver(lab2, "h2", count=2, ifname="eth0", family=4)
+    v6 = _start_receiver(lab2, "h2", count=2, ifname="eth0", family=6)
+    dgram = ipv4_datagram(vrrp_pdu(51, 150, [ipaddress.IPv4Address("192.0.2.100")]), h1.ipv4, VRRP_GROUP4)
+    pdu = vrrp_pdu(7, 200, [ipaddress.IPv6Address("2001:db8::77")])
+
+    async def go() -> tuple[object, ...]:
+        async with AsyncIPRoute() as ipr:
+            ll = (await get_interface(ipr, "eth0")).link_local_ipv6()
+        with VrrpSocket(ifname="eth0", family=4) as s4, VrrpSocket(ifname="eth0", family=6) as s6:
+            d4 = s4.destination(VRRP_GROUP4)
+            d6 = s6.destination(VRRP_GROUP6, src=ll)
+            send4, send6 = s4.sender(d4), s6.sender(d6)
+            connected = (len(s4._connected), len(s6._connected))
+            send4(dgram)
+            send6(pdu)
+            return s4.send_to(dgram, d4), s6.send_to(pdu, d6), connected, ll
+
+    err4, err6, connected, ll = h1.run_async(go)
+    assert (err4, err6) == (None, None)
+    assert connected == (1, 1)
+    a, b = v4.result(10)
+    assert a.data == b.data and (a.src, a.dst, a.ttl) == (b.src, b.dst, b.ttl) == (h1.ipv4, VRRP_GROUP4, 255)
+    c, d = v6.result(10)
+    assert c.data == d.data and (c.src, c.dst, c.ttl) == (d.src, d.dst, d.ttl) == (ll, VRRP_GROUP6, 255)
+    assert _checksum_ok6(ll, VRRP_GROUP6, c.data)
+
+
+def test_sender_source_removed_fails_like_pktinfo(lab1: Lab) -> None:
+    """A removed source address: sendmsg with IPV6_PKTINFO fails (EINVAL); a socket bound to it
+    would not, so `forget_source` closes it and a new sender takes the failing sendmsg path."""
+    h1 = lab1["h1"]
+    src = ipaddress.IPv6Address("2001:db8:5::1")
+    h1.ip("-6", "addr", "add", f"{src}/64", "dev", "eth0", "nodad")
+    pdu = vrrp_pdu(7, 200, [ipaddress.IPv6Address("2001:db8::77")])
+
+    async def go() -> tuple[object, ...]:
+        with VrrpSocket(ifname="eth0", family=6) as s:
+            d = s.destination(VRRP_GROUP6, src=src)
+            send = s.sender(d)
+            send(pdu)
+            bound = len(s._connected)
+            proc = await asyncio.create_subprocess_exec("ip", "-6", "addr", "del", f"{src}/64", "dev", "eth0")
+            await proc.wait()
+            forgot = s.forget_source(src)
+            try:
+                s.sender(d)(pdu)
+                err: OSError | None = None
+            except OSError as exc:
+                err = exc
+            return bound, forgot, len(s._connected), err, s.send_to(pdu, d)
+
+    bound, forgot, left, err, err_plain = h1.run_async(go)
+    assert (bound, forgot, left) == (1, True, 0)
+    assert isinstance(err, OSError) and isinstance(err_plain, OSError)
+    assert err.errno == err_plain.errno

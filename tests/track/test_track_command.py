@@ -13,6 +13,7 @@ from pykeepalived.track.command import (
     CommandSyntaxError,
     ScriptCommand,
     cmd_str,
+    kill_group,
     parse_script_line,
     spawn,
     split_quoted_escaped,
@@ -111,3 +112,54 @@ def test_spawn_as_user() -> None:
         cmd = ScriptCommand(("/bin/sh", "-c", f"id -u > {out}; id -G >> {out}"), uid=65534, gid=65534)
         assert _run(cmd) == 0
         assert out.read_text().split() == ["65534", "65534"]
+
+
+def test_spawned_child_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What keepalived's scripts get (lib/notify.c system_call_script): stdio on /dev/null, no other
+    descriptor of the daemon (here one inherited as inheritable, as pass_fds leaves them), SIGPIPE
+    at its default although Python ignores it, and their own process group."""
+    import pykeepalived.track.command as command
+
+    monkeypatch.setattr(command, "_inherited_closed", False)  # as in a freshly started daemon
+    r, w = os.pipe()
+    os.set_inheritable(r, True)
+    try:
+        checks = (
+            f'[ ! -e /proc/$$/fd/{r} ] || exit 10; '
+            'for n in 0 1 2; do [ "$(readlink /proc/$$/fd/$n)" = /dev/null ] || exit 11; done; '
+            "m=$(awk '/^SigIgn/{print $2}' /proc/$$/status); [ $(( 0x$m & 0x1000 )) -eq 0 ] || exit 12; "
+            "[ \"$(cut -d' ' -f5 /proc/$$/stat)\" = $$ ] || exit 13"
+        )
+        assert _run(ScriptCommand(("/bin/sh", "-c", checks))) == 0
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_spawn_killed_by_signal_and_group() -> None:
+    async def go() -> tuple[int, int | None, int]:
+        p = await spawn(ScriptCommand(("/bin/sleep", "30")))
+        pgid = os.getpgid(p.pid)
+        assert kill_group(p.pid, 15)
+        rc = await p.wait()
+        return pgid - p.pid, p.returncode, rc
+
+    assert asyncio.run(go()) == (0, -15, -15)
+
+
+def test_spawn_missing_file_raises() -> None:
+    async def go() -> None:
+        await spawn(ScriptCommand(("/nonexistent/script",)))
+
+    with pytest.raises(FileNotFoundError):
+        asyncio.run(go())
+
+
+def test_spawn_reaped_without_pidfd(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where pidfd_open fails (old kernel, no descriptor left) the child is still reaped (polling)."""
+
+    def no_pidfd(pid: int, flags: int = 0) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "pidfd_open", no_pidfd)
+    assert _run(ScriptCommand(("/bin/sh", "-c", "exit 7"))) == 7

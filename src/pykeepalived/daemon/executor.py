@@ -21,6 +21,7 @@ from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
 from pykeepalived.daemon.log import DETAIL, log
+from pykeepalived.linux import mmsg
 from pykeepalived.linux.addresses import (
     Address,
     AddressKeeper,
@@ -39,7 +40,7 @@ from pykeepalived.linux.iface import InterfaceInfo, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent
 from pykeepalived.linux.timerfd import TimerFd
 from pykeepalived.linux.vmac import Vmac
-from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, VrrpSocket
+from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, SendCall, VrrpSocket
 from pykeepalived.vrrp.effects import (
     ClaimAddresses,
     Effect,
@@ -97,8 +98,11 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
-AdvertFrame = tuple[Destination, Ipv4AdvertTemplate | None, bytes, ValueError | None]
-"""One destination of an advert: where, and the IPv4 template, or the IPv6 PDU, or why it can't be built."""
+AdvertFrame = tuple[SendCall | None, Ipv4AdvertTemplate | None, bytes, Destination, ValueError | None, int]
+"""One destination of an advert: the send call, the IPv4 template or the IPv6 PDU, where, or why it
+can't be built, and the connected socket an IPv6 PDU is queued for (sendmmsg), else -1."""
+SendContext = tuple["Runtime", Transmit, Destination, VrrpSocket]
+_monotonic_ns = time.monotonic_ns
 
 
 @dataclass
@@ -136,6 +140,9 @@ class LinuxExecutor:
         # set at shutdown: the core's log lines wait behind the queued address work, so that each
         # instance's "sent 0 priority" comes with its own "removing ..." lines (keepalived's order)
         self.ordered_logs = False
+        # IPv6 adverts queued per connected socket during one submit(), sent by sendmmsg at its end
+        self._burst: dict[int, tuple[list[bytes], list[SendContext]]] = {}
+        self._burst_arrays: dict[int, Any] = {}
 
     def start(self) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._work())
@@ -155,18 +162,33 @@ class LinuxExecutor:
 
     # ------------------------------------------------------------------ EffectSink
     def submit(self, effects: Sequence[Effect]) -> None:
+        runtime = self.child.runtime
         for e in effects:
             try:
                 if type(e) is Transmit:  # the hot path: one per advert
-                    self._transmit(e)
+                    self._transmit(e, runtime[e.instance])
                 else:
                     self._submit(e)
             except Exception as exc:  # an effect that cannot be applied must not stop the others
                 log.error("internal error applying %s: %r", type(e).__name__, exc)
+        if self._burst:
+            self._send_bursts()
+
+    def _send_bursts(self) -> None:
+        burst, self._burst = self._burst, {}
+        for fd, (datas, ctxs) in burst.items():
+            def failed(i: int, exc: OSError, ctxs: list[SendContext] = ctxs) -> None:
+                rt, t, dest, sock = ctxs[i]
+                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc))
+
+            try:
+                mmsg.send_burst(fd, datas, self._burst_arrays, failed)
+            except Exception as exc:
+                log.error("internal error applying Transmit: %r", exc)
 
     def _submit(self, e: Effect) -> None:
         if isinstance(e, Transmit):
-            self._transmit(e)
+            self._transmit(e, self.child.runtime[e.instance])
         elif isinstance(e, Log):
             if self.ordered_logs:  # stopping: after the queued releases, as keepalived logs them
                 self.queue.put_nowait(functools.partial(self._log, e))
@@ -195,18 +217,18 @@ class LinuxExecutor:
         log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
 
     # ------------------------------------------------------------------ adverts
-    def _transmit(self, t: Transmit) -> None:
-        rt = self.child.runtime[t.instance]
+    def _transmit(self, t: Transmit, rt: Runtime) -> None:
         sock = rt.sock
-        if sock is None:
-            return
-        p = rt.params
         src = t.src
-        if src is None:
+        if sock is None or src is None:
             return  # no source address: the core is in FAULT for it already
-        if t.priority:
-            self.child.ops.advert_sent(t.instance, time.monotonic_ns() // 1000, p.adver_int_us)
-        mode = tx_checksum_mode(p, rt.inst.rx_state)
+        p = rt.params
+        ops = self.child.ops
+        if t.priority and ops.metrics is not None:  # the send jitter is exported by /metrics only
+            ops.advert_sent(t.instance, _monotonic_ns() // 1000, p.adver_int_us)
+        rx_state = rt.inst.rx_state
+        # tx_checksum_mode, which is the configured mode unless auto-detection switched
+        mode = tx_checksum_mode(p, rx_state) if rx_state.old_unicast_checksum else p.checksum_mode
         if p.auth_type is AuthType.AH:
             self._transmit_ah(rt, t, sock, src, mode)
             return
@@ -215,33 +237,52 @@ class LinuxExecutor:
         if t is not rt.tx_for or mode is not rt.tx_mode or sock is not rt.tx_sock:
             rt.tx_frames = self._frames(rt, t, sock, src, mode)
             rt.tx_for, rt.tx_mode, rt.tx_sock = t, mode, sock
-        for dest, tpl, pdu, bad in rt.tx_frames:
-            if tpl is not None:
-                rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
-                err = sock.send_to(tpl.datagram(ident), dest)
-            elif bad is None:
-                err = sock.send_to(pdu, dest)
-            else:
+        for send, tpl, pdu, dest, bad, fd in rt.tx_frames:
+            if send is None:
                 log.error("(%s) cannot build advert: %s", t.instance, bad)
                 continue
-            if err is not None:
-                self._send_error(rt, t, dest.dst, err)
+            if fd >= 0:
+                queued = self._burst.get(fd)
+                if queued is None:
+                    self._burst[fd] = queued = ([], [])
+                queued[0].append(pdu)
+                queued[1].append((rt, t, dest, sock))
+                continue
+            try:
+                if tpl is not None:
+                    rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
+                    send(tpl.datagram(ident))
+                else:
+                    send(pdu)
+            except OSError as exc:
+                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc))
 
     def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
                 ) -> list[AdvertFrame]:
-        """Per destination: the prepared socket address and the IPv4 template / IPv6 PDU (or why not)."""
+        """Per destination: the send call, the IPv4 template / IPv6 PDU, where (or why it can't be built)."""
         frames: list[AdvertFrame] = []
         for dst in t.dsts:
             try:
                 pdu = encode_advert(t.advert, src=src, dst=dst, checksum_mode=mode, group=rt.group4)
                 if rt.params.family == 4:
                     tpl = Ipv4AdvertTemplate(pdu, src=src, dst=dst, ttl=t.ttl)
-                    frames.append((sock.destination(dst), tpl, b"", None))
+                    d = sock.destination(dst)
+                    frames.append((sock.sender(d), tpl, b"", d, None, -1))
                 else:
-                    frames.append((sock.destination(dst, src=src), None, pdu, None))
+                    d = sock.destination(dst, src=src)
+                    send = sock.sender(d)
+                    frames.append((send, None, pdu, d, None, sock.connected_fd(d) if mmsg.AVAILABLE else -1))
             except ValueError as exc:
-                frames.append((Destination(dst, (), 0, ()), None, b"", exc))
+                frames.append((None, None, b"", Destination(dst, (), 0, ()), exc, -1))
         return frames
+
+    def forget_source(self, addr: IPAddress) -> None:
+        """An address went away: adverts from it must fail as keepalived's do (VrrpSocket.forget_source)."""
+        for rt in self.child.runtime.values():
+            if rt.tx_sock is not None and rt.tx_sock.forget_source(addr):
+                for other in self.child.runtime.values():
+                    if other.tx_sock is rt.tx_sock:
+                        other.tx_for = None
 
     def _transmit_ah(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
                      ) -> None:
@@ -384,6 +425,7 @@ class LinuxExecutor:
         return rt is not None and rt.inst.state is State.MASTER and rt.inst.vipset
 
     async def restore(self, ev: AddressEvent) -> None:
+        self.forget_source(ev.address)
         entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
         if entry is None:
             return

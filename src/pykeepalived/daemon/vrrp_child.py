@@ -119,6 +119,7 @@ class VrrpChild:
         self.bfd = VrrpBfdTracker({})
         self.bfd_reader: BfdEventReader | None = None
         self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
+        self._vips: set[IPAddress] | None = None  # every instance's VIPs and eVIPs (_is_vip)
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -241,6 +242,7 @@ class VrrpChild:
         # received adverts are matched to instances by the receiving interface (a VMAC's own index)
         self.engine.add_instance(inst, rt.sock.ifindex if rt.sock else (iface.ifindex if iface else 0))
         self.runtime[conf.name] = rt
+        self._vips = None
         if iface is not None:
             src = params.src_ip or self._primary(iface, params)
             if rt.vmac is not None and rt.vmac.link_local is not None and params.family == 6:
@@ -353,7 +355,7 @@ class VrrpChild:
                          "added to" if ev.added else "removed from", ev.ifname)
             if not ev.added:
                 await self.executor.restore(ev)
-            if any(ev.address in rt.addresses for rt in self.runtime.values()):
+            if self._is_vip(ev.address):
                 return  # one of our VIPs/eVIPs: never a source address (the common case, at scale)
             fresh: InterfaceInfo | None = None  # one netlink dump per event, not one per instance
             for rt in list(self.runtime.values()):  # a reload may change the dict while we await
@@ -366,6 +368,12 @@ class VrrpChild:
                         return
                 rt.iface = fresh
                 self.driver.set_source_address(rt.params.name, self._primary(rt.iface, rt.params))
+
+    def _is_vip(self, addr: IPAddress) -> bool:
+        """A VIP or eVIP of any instance (one set lookup: 1,000 masters add 1,000 addresses)."""
+        if self._vips is None:
+            self._vips = {a for rt in self.runtime.values() for a in rt.addresses}
+        return addr in self._vips
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -530,6 +538,7 @@ class VrrpChild:
         await self.executor.drain()  # their releases need the runtime entries
         for name in changed:
             del self.runtime[name]
+        self._vips = None
         resolver = ScriptResolver(model)
         if model.vrrp_scripts != old.vrrp_scripts and self.scripts is not None:
             await self.scripts.stop()

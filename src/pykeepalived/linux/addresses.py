@@ -59,10 +59,10 @@ def _as_oserror(exc: BaseException) -> OSError:
 async def _ifindex(ipr: AsyncIPRoute, dev: str | int) -> int:
     if isinstance(dev, int):
         return dev
-    found = await ipr.link_lookup(ifname=dev)
-    if not found:
-        raise OSError(errno.ENODEV, f"no such interface {dev}")
-    return int(found[0])
+    try:
+        return socket.if_nametoindex(dev)  # one ioctl, not a netlink round trip per address
+    except OSError:
+        raise OSError(errno.ENODEV, f"no such interface {dev}") from None
 
 
 # ---------------------------------------------------------------------------------------------- addresses

@@ -19,6 +19,13 @@
 # Both sockets are bound to the device (SO_BINDTODEVICE), multicast loopback is off and
 # IP(V6)_MULTICAST_ALL is off so only our own memberships are delivered.
 # Send errors never raise: send() returns the OSError (or None) and logs it.
+# The advert path sends the same few (destination, source) pairs every interval: `sender()` gives a
+# ready-made send call, on an extra send socket connect()ed to the destination (and for IPv6 bound
+# to the source) where possible, so the kernel neither routes nor parses an IPV6_PKTINFO control
+# message per datagram (about a quarter of a send's cost). A bound IPv6 socket would keep sending
+# from an address that has been removed, where IPV6_PKTINFO fails with EINVAL: `forget_source()`
+# closes those on the address's removal, and a source that cannot be bound (absent, tentative) gets
+# the plain sendmsg path. Connected sockets are limited to MAX_CONNECTED per process (descriptors).
 """Raw VRRP sockets (asyncio, non-blocking)."""
 
 from __future__ import annotations
@@ -52,9 +59,12 @@ TOS_INTERNET_CONTROL = 0xC0  # IPTOS_PREC_INTERNETCONTROL
 IPV6_CHECKSUM_OFFSET = 6  # offset of the VRRP checksum field
 
 RECV_BUFSIZE = 65536
+MAX_CONNECTED = 256  # connected send sockets per process (VrrpSocket.sender)
+_connected_open = 0
 MAX_DRAIN = 64  # datagrams handled per readiness callback before yielding to the loop
 
 PacketCallback = Callable[[RxPacket], None]
+SendCall = Callable[[bytes | bytearray], object]
 
 
 @dataclass(slots=True)
@@ -65,6 +75,7 @@ class Destination:
     sockaddr: tuple[object, ...]
     flags: int
     anc: tuple[tuple[int, int, bytes], ...]
+    src: IPAddress | None = None  # IPv6: the source given in `anc`
 
 
 def _bind_device(sock: socket.socket, ifname: str) -> None:
@@ -109,6 +120,8 @@ class VrrpSocket:
         self._callback: PacketCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._af = socket.AF_INET if family == 4 else socket.AF_INET6
+        self._unicast_hops = unicast_hops
+        self._connected: dict[tuple[IPAddress, IPAddress | None], socket.socket] = {}
         self.tx = self._open_send(unicast_hops)
         try:
             self.rx = self._open_receive(rcvbuf)
@@ -259,7 +272,63 @@ class VrrpSocket:
         anc: tuple[tuple[int, int, bytes], ...] = ()
         if src is not None:
             anc = ((socket.IPPROTO_IPV6, socket.IPV6_PKTINFO, src.packed + struct.pack("I", self.ifindex)),)
-        return Destination(dst, (str(dst), 0, 0, scope), 0, anc)
+        return Destination(dst, (str(dst), 0, 0, scope), 0, anc, src)
+
+    def sender(self, d: Destination) -> SendCall:
+        """A call sending one datagram to the prepared destination `d`; it raises OSError (give that to
+        `send_failed`). It uses a send socket connected to `d` when one can be had."""
+        conn = self._connect(d)
+        if conn is not None:
+            return conn.send
+        tx, anc, flags, addr = self.tx, d.anc, d.flags, d.sockaddr
+        if anc:
+            return lambda data: tx.sendmsg((data,), anc, flags, addr)
+        return lambda data: tx.sendto(data, flags, addr)
+
+    def _connect(self, d: Destination) -> socket.socket | None:
+        global _connected_open
+        key = (d.dst, d.src)
+        conn = self._connected.get(key)
+        if conn is not None:
+            return conn
+        if _connected_open >= MAX_CONNECTED or (self.family == 6 and d.src is None):
+            return None
+        try:
+            conn = self._open_send(self._unicast_hops)
+        except OSError:
+            return None
+        try:
+            if d.flags & socket.MSG_DONTROUTE:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_DONTROUTE, 1)
+            if d.src is not None:  # no IPV6_FREEBIND: only an address in service binds
+                conn.bind((str(d.src), 0, 0, self.ifindex if d.src.is_link_local else 0))
+            conn.connect(d.sockaddr)
+        except OSError:
+            conn.close()
+            return None
+        self._connected[key] = conn
+        _connected_open += 1
+        return conn
+
+    def connected_fd(self, d: Destination) -> int:
+        """The descriptor of the connected send socket `sender(d)` uses, or -1 if it has none."""
+        conn = self._connected.get((d.dst, d.src))
+        return -1 if conn is None else conn.fileno()
+
+    def forget_source(self, addr: IPAddress) -> bool:
+        """`addr` was removed from the system: close the send sockets bound to it (True if any)."""
+        global _connected_open
+        gone = [k for k in self._connected if k[1] == addr]
+        for k in gone:
+            self._connected.pop(k).close()
+            _connected_open -= 1
+        return bool(gone)
+
+    def send_failed(self, d: Destination, exc: OSError) -> OSError:
+        """Account for a failed `sender()` call (as `send_to` does) and return the error."""
+        self.send_errors += 1
+        log.debug("VRRP send error on %s to %s: %s", self.ifname, d.dst, exc)
+        return exc
 
     def send_to(self, data: bytes | bytearray, d: Destination) -> OSError | None:
         """Transmit one advert to a prepared destination; None on success, else the OSError."""
@@ -269,9 +338,7 @@ class VrrpSocket:
             else:
                 self.tx.sendto(data, d.flags, d.sockaddr)
         except OSError as exc:
-            self.send_errors += 1
-            log.debug("VRRP send error on %s to %s: %s", self.ifname, d.dst, exc)
-            return exc
+            return self.send_failed(d, exc)
         return None
 
     def send(self, data: bytes, dst: IPAddress, *, src: IPAddress | None = None) -> OSError | None:
@@ -283,7 +350,12 @@ class VrrpSocket:
         return self.send_to(data, self.destination(dst, src=src))
 
     def close(self) -> None:
+        global _connected_open
         self.stop()
+        for conn in self._connected.values():
+            conn.close()
+            _connected_open -= 1
+        self._connected.clear()
         with contextlib.suppress(OSError):
             self.rx.close()
         with contextlib.suppress(OSError):

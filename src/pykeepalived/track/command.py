@@ -16,8 +16,16 @@
 # libmagic and logs "Please add a #! shebang to script ..."). Then keepalived runs system() on
 # its own rendering of argv (each word single-quoted, cmd_str_r) and we do the same with /bin/sh.
 #
-# Children are started with asyncio subprocesses: forking happens on the loop but no call ever
-# waits for a child; the asyncio child watcher reaps them.
+# Spawning is the cost of a vrrp_script run, so it takes the short road: os.posix_spawn (glibc:
+# clone(CLONE_VM | CLONE_VFORK) + execve, no copy of the Python process) with the process group,
+# /dev/null stdio and the SIGPIPE/SIGXFSZ defaults done by posix_spawn's own attributes, and the
+# child watched through a pidfd on the event loop (readable when it exits; then one waitpid). No
+# thread, pipe or transport per child, as asyncio's subprocess machinery would make. A script run
+# as another user or group, or with PR_SET_PDEATHSIG, needs work in the child before execve that
+# posix_spawn cannot do: it is started by subprocess.Popen (user/group/extra_groups, preexec_fn)
+# and watched the same way. posix_spawn does not close descriptors: every descriptor Python opens
+# is close-on-exec, and the first spawn marks close-on-exec those the process inherited (e.g.
+# pass_fds from the parent), so scripts get only stdin/stdout/stderr as with close_fds=True.
 """Parsing and spawning keepalived-style script command lines."""
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ import signal
 import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger("pykeepalived.track")
 
@@ -255,16 +264,118 @@ def _child_setup() -> None:  # pragma: no cover - runs in the forked child
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
+_env: tuple[int, dict[str, str]] | None = None
+
+
 def script_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for k in _UNSAFE_ENV:
-        env.pop(k, None)
-    return env
+    """The daemon's environment less _UNSAFE_ENV (do not modify the result). Built once: copying
+    os.environ was a third of a spawn's Python time, and a daemon does not change its environment
+    once running, except for removing a variable at start-up (sdnotify), which the size notices."""
+    global _env
+    if _env is None or _env[0] != len(os.environ):
+        env = dict(os.environ)
+        for k in _UNSAFE_ENV:
+            env.pop(k, None)
+        _env = (len(os.environ), env)
+    return _env[1]
 
 
-async def spawn(
-    cmd: ScriptCommand, extra_args: Iterable[str] = (), *, pdeathsig: bool = PDEATHSIG_DEFAULT
-) -> asyncio.subprocess.Process:
+POLL_S = 0.01  # reaping without a pidfd: waitpid(WNOHANG) every 10 ms
+
+
+class ScriptProcess:
+    """A started script: `pid`, `returncode` once it has exited (negative: killed by that signal, as
+    asyncio's and subprocess's), and `await wait()`. Reaped through a pidfd on the event loop."""
+
+    __slots__ = ("_done", "_loop", "_pidfd", "_popen", "_waiters", "pid", "returncode")
+
+    def __init__(self, pid: int, popen: subprocess.Popen[bytes] | None = None) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+        self._popen = popen  # kept so that subprocess never reaps it behind our back
+        self._loop = asyncio.get_running_loop()
+        self._done: asyncio.Future[int] = self._loop.create_future()
+        self._waiters: list[asyncio.Future[bool]] = []  # exited_within() calls in progress
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except OSError:  # no pidfd (kernel < 5.3) or no descriptor left: poll instead
+            self._pidfd = -1
+            self._loop.call_later(POLL_S, self._on_exit)
+        else:
+            self._loop.add_reader(self._pidfd, self._on_exit)
+
+    def _on_exit(self) -> None:
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: nothing more can be known
+            pid, status = self.pid, 255 << 8
+        if pid == 0:  # not yet (spurious wake-up, or polling)
+            if self._pidfd < 0:
+                self._loop.call_later(POLL_S, self._on_exit)
+            return
+        if self._pidfd >= 0:
+            self._loop.remove_reader(self._pidfd)
+            os.close(self._pidfd)
+        self.returncode = rc = os.waitstatus_to_exitcode(status)
+        if self._popen is not None:
+            self._popen.returncode = rc
+        if not self._done.done():
+            self._done.set_result(rc)
+        for w in self._waiters:
+            if not w.done():
+                w.set_result(True)
+
+    def wait(self) -> asyncio.Future[int]:
+        """The exit code, when there is one (cancelling this future does not affect other waiters)."""
+        return asyncio.shield(self._done)
+
+    async def exited_within(self, timeout_s: float | None) -> bool:
+        """Wait until the process exits (True) or `timeout_s` passes (False); the exit wakes the
+        caller directly, with no intermediate future or task (a script run is mostly such hops)."""
+        if self.returncode is not None:
+            return True
+        fut: asyncio.Future[bool] = self._loop.create_future()
+        self._waiters.append(fut)
+        timer = None if timeout_s is None else self._loop.call_later(timeout_s, _expire, fut)
+        try:
+            return await fut
+        finally:
+            self._waiters.remove(fut)
+            if timer is not None:
+                timer.cancel()
+
+
+def _expire(fut: asyncio.Future[bool]) -> None:
+    if not fut.done():
+        fut.set_result(False)
+
+
+_DEVNULL_STDIO = (
+    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+    (os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+    (os.POSIX_SPAWN_DUP2, 1, 2),
+)
+_inherited_closed = False
+
+
+def _no_inherited_fds() -> None:
+    """Mark close-on-exec the descriptors this process inherited as inheritable (once)."""
+    global _inherited_closed
+    if _inherited_closed:
+        return
+    _inherited_closed = True
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        if fd > 2:
+            try:
+                if os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+            except OSError:
+                pass  # the descriptor of the directory listing itself, closed by now
+
+
+async def spawn(cmd: ScriptCommand, extra_args: Iterable[str] = (), *, pdeathsig: bool = PDEATHSIG_DEFAULT
+                ) -> ScriptProcess:
     """Start `cmd` (+ extra_args) in its own process group and return without waiting.
 
     `pdeathsig` sets PR_SET_PDEATHSIG=SIGTERM in the child as keepalived does; it needs a
@@ -277,7 +388,7 @@ async def spawn(
     argv = list(cmd.argv) + list(extra_args)
     if cmd.use_shell:
         argv = ["/bin/sh", "-c", cmd_str(argv)]
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if cmd.gid is not None and cmd.gid != os.getegid():
         kwargs["group"] = cmd.gid
     if cmd.gid is not None and os.geteuid() == 0:
@@ -286,16 +397,17 @@ async def spawn(
         kwargs["user"] = cmd.uid
     if pdeathsig and _load_libc() is not None:
         kwargs["preexec_fn"] = _child_setup
-    return await asyncio.create_subprocess_exec(
-        *argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        process_group=0,
-        env=script_env(),
-        close_fds=True,
-        **kwargs,  # type: ignore[arg-type]
-    )
+    if kwargs:
+        popen = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            process_group=0, env=script_env(), close_fds=True, **kwargs,
+        )
+        return ScriptProcess(popen.pid, popen)
+    _no_inherited_fds()
+    run = os.posix_spawn if "/" in argv[0] else os.posix_spawnp  # PATH search as execvp does
+    pid = run(argv[0], argv, script_env(), file_actions=_DEVNULL_STDIO, setpgroup=0,
+              setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))  # subprocess's restore_signals
+    return ScriptProcess(pid)
 
 
 def kill_group(pid: int, sig: int) -> bool:
@@ -316,7 +428,7 @@ class ChildSet:
     """Fire-and-forget children: started, reaped in the background, killable at shutdown."""
 
     def __init__(self) -> None:
-        self._procs: dict[int, asyncio.subprocess.Process] = {}
+        self._procs: dict[int, ScriptProcess] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     def __len__(self) -> int:
@@ -329,7 +441,7 @@ class ChildSet:
         *,
         timeout_s: float | None = None,
         what: str = "script",
-    ) -> asyncio.subprocess.Process | None:
+    ) -> ScriptProcess | None:
         """Start and forget (reaped in the background); with `timeout_s`, SIGKILL the group then.
 
         Returns the process, or None (logged) if it could not be started.
@@ -345,7 +457,7 @@ class ChildSet:
         task.add_done_callback(self._tasks.discard)
         return proc
 
-    async def _reap(self, proc: asyncio.subprocess.Process, timeout_s: float | None) -> None:
+    async def _reap(self, proc: ScriptProcess, timeout_s: float | None) -> None:
         try:
             if timeout_s is None:
                 await proc.wait()

@@ -228,22 +228,18 @@ class ScriptTracker:
             return
         self._pid = proc.pid
         self.runs += 1
-        waiter = asyncio.ensure_future(proc.wait())
         try:
             timeout: float | None = self.spec.effective_timeout_s
-            while True:
-                done, _ = await asyncio.wait({waiter}, timeout=timeout)
-                if done:
-                    break
+            while not await proc.exited_within(timeout):
                 timeout = self._escalate(proc.pid)
                 if timeout is None:
-                    await waiter
+                    await proc.exited_within(None)
                     break
         except asyncio.CancelledError:
-            waiter.cancel()
             self.state = RunState.IDLE
             raise
-        rc = waiter.result()
+        rc = proc.returncode
+        assert rc is not None
         outcome = self._classify(rc, proc.pid)
         self.state = RunState.IDLE
         self._pid = None

@@ -476,14 +476,25 @@ class VrrpInstance:
     def handle_timer(self, now: int) -> list[Effect]:
         """Run whatever is due at `now` (Master_Down_Timer, Adver_Timer, delayed GARP bursts)."""
         out: list[Effect] = []
+        self.run_timer(out, now)
+        return out
+
+    def run_timer(self, out: list[Effect], now: int) -> None:
+        """`handle_timer`, appending the effects to `out` (the engine serves many instances at once)."""
         if self.pending_garps:
             due = [g for g in self.pending_garps if g[0] <= now]
             if due:
                 self.pending_garps = [g for g in self.pending_garps if g[0] > now]
                 for _t, rep, why in due:
                     self._send_link_update(out, rep, why)
-        if self.sands is not None and self.sands <= now:
+        sands = self.sands
+        if sands is not None and sands <= now:
             prev = self.state
+            if prev is State.MASTER and self.sync is None:
+                # the steady state, kept short: vrrp_state_master_tx, then vrrp_init_instance_sands
+                self._master_tx(out, now)
+                self.sands = now + self.adver_int_us
+                return
             if self.state == State.BACKUP:
                 self._log(out, "Receive advertisement timeout", LogLevel.DETAIL)
                 self.wantstate = State.MASTER
@@ -492,7 +503,6 @@ class VrrpInstance:
                 self._master_tx(out, now)
             self._tsm(out, prev, now)
             self._init_instance_sands(now)
-        return out
 
     def _tsm(self, out: list[Effect], prev: State, now: int) -> None:
         """keepalived VRRP_TSM_HANDLE."""

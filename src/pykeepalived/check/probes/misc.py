@@ -10,18 +10,21 @@ On `misc_timeout` the child gets SIGTERM, then SIGKILL if it lingers; that count
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shlex
 import signal
 
 from pykeepalived.check.model import MiscCheckSpec
 from pykeepalived.check.probes import ProbeResult
-from pykeepalived.track.command import kill_group, spawn
+from pykeepalived.track.command import ScriptProcess, kill_group, spawn
 
 
 async def probe_misc(spec: MiscCheckSpec, timeout: float, who: str) -> ProbeResult:
     """`who` is `[RS VS VS]`, used in keepalived's log texts."""
     argv = shlex.split(spec.misc_path)
     name = argv[0] if argv else spec.misc_path
+    proc: ScriptProcess | asyncio.subprocess.Process
     try:
         if spec.command is not None:
             proc = await spawn(spec.command)
@@ -35,14 +38,12 @@ async def probe_misc(spec: MiscCheckSpec, timeout: float, who: str) -> ProbeResu
         async with asyncio.timeout(timeout):
             rc = await proc.wait()
     except TimeoutError:
-        if not kill_group(proc.pid, signal.SIGTERM):
-            proc.terminate()
+        _signal(proc.pid, signal.SIGTERM)
         try:
             async with asyncio.timeout(2):
                 await proc.wait()
         except TimeoutError:
-            if not kill_group(proc.pid, signal.SIGKILL):
-                proc.kill()
+            _signal(proc.pid, signal.SIGKILL)
             await proc.wait()
         return ProbeResult(False, f"Misc check for [{who}] by [{name}] timed out.")
     if rc == 0:
@@ -52,3 +53,10 @@ async def probe_misc(spec: MiscCheckSpec, timeout: float, who: str) -> ProbeResu
     if rc < 0:
         return ProbeResult(False, f"Misc check for [{who}] by [{name}] failed (due to signal {-rc}).")
     return ProbeResult(False, f"Misc check for [{who}] by [{name}] failed (exited with status {rc}).")
+
+
+def _signal(pid: int, sig: int) -> None:
+    """The script's process group, else the process alone (it may have left the group)."""
+    if not kill_group(pid, sig):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
