@@ -202,6 +202,8 @@ class VrrpChild:
 
     async def _add_instance(self, model: Model, conf: ConfInstance) -> bool:
         params = instance_params(model, conf)
+        if params.config_fault:  # keepalived vrrp_complete_instance (unicast_fault_no_peer)
+            log.info("(%s) Cannot use unicast without any peers - going to fault state", conf.name)
         iface: InterfaceInfo | None = None
         if params.interface is not None:
             try:
@@ -217,6 +219,9 @@ class VrrpChild:
                     log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
         inst = VrrpInstance(params)
         rt = Runtime(params, conf, inst, iface)
+        if iface is not None and conf.use_vmac is None and "promote_secondaries" in dict(conf.options):
+            # keepalived set_promote_secondaries: set unless already on; put back at shutdown
+            self.vmacs.journal.set(f"net/ipv4/conf/{iface.ifname}/promote_secondaries", 1)
         if conf.use_vmac is not None and iface is not None:
             rt.vmac = await self._vmac(conf, params, iface)
             if self.firewall is not None:

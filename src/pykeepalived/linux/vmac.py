@@ -210,6 +210,7 @@ class VmacManager:
         j.set(f"net/ipv4/conf/{vmac}/accept_local", 1)
         j.set(f"net/ipv4/conf/{vmac}/arp_ignore", 1)
         j.set(f"net/ipv4/conf/{vmac}/rp_filter", 0)
+        j.set(f"net/ipv4/conf/{vmac}/promote_secondaries", 1)
         j.set(f"net/ipv4/conf/{parent}/arp_ignore", 1)
         j.set(f"net/ipv4/conf/{parent}/arp_filter", 1)
 
