@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
-from pykeepalived.config.model import Model, VrrpInstance
+from pykeepalived.config.model import Model, VipSpec, VrrpInstance
 from pykeepalived.config.types import IPAddr, parse_int
 
 UNICAST_KEYWORDS = frozenset(
@@ -73,6 +73,8 @@ def _vip_interfaces(model: Model, i: VrrpInstance) -> list[tuple[str, IPAddr]]:
     for spec in (*i.vips, *i.evips):
         if i.use_vmac is not None and spec.dev in (None, base) and spec.address.version == i.family:
             out.append(("", spec.address))
+        elif needs_address_vmac(i, spec, model):  # an address VMAC: "vmac:" + parent + family
+            out.append((f"vmac:{spec.dev or base}:{spec.address.version}", spec.address))
         else:
             out.append((spec.dev or base, spec.address))
     return out
@@ -81,9 +83,9 @@ def _vip_interfaces(model: Model, i: VrrpInstance) -> list[tuple[str, IPAddr]]:
 def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
     """InstanceParams fields for garp_extra_if (keepalived vrrp_complete_instance and
     vrrp_send_vmac_update): the instance's own setting, else the global one (whose `all` then applies);
-    off unless some VIP/eVIP lives on another interface than the instance's (VMAC or configured one);
-    without `all` only VMACs made for addresses count, which pykeepalived does not create
-    (use_vmac_addr), so it stays off. Addresses: the first on each such interface, and with
+    off unless some VIP/eVIP lives on another interface than the instance's (VMAC or configured one):
+    an address VMAC (use_vmac_addr, or `use_vmac` on the address), or with `all` any interface.
+    Addresses: the first on each such interface (only address VMACs without `all`), and with
     vmac_xmit_base the instance's own VMAC too."""
     own = dict(i.options).get("garp_extra_if")
     glob = dict(model.global_defs.options).get("vrrp_garp_extra_if")
@@ -92,14 +94,38 @@ def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
         gsecs, gall = glob if isinstance(glob, tuple) else (None, False)
         secs, all_if = gsecs or 0, all_if or gall
     placed = _vip_interfaces(model, i)
-    if not secs or not all_if or all(dev == "" or (i.use_vmac is None and dev == i.interface)
-                                     for dev, _ in placed):
+    own_if = "" if i.use_vmac is not None else (i.interface or "")
+    extra_vmac = any(dev.startswith("vmac:") for dev, _ in placed)
+    extra_if = any(dev != own_if and not dev.startswith("vmac:") for dev, _ in placed)
+    if not secs or not (extra_vmac or (extra_if and all_if)):
         return {}
     xmit_base = i.use_vmac is not None and "vmac_xmit_base" in dict(i.options)
-    own_if = "" if i.use_vmac is not None else (i.interface or "")
     seen: dict[str, IPAddr] = {}
     for dev, addr in placed:
-        if dev == own_if and not xmit_base:
+        ours = dev.startswith("vmac:") or dev == ""
+        if (not ours and not all_if) or (dev == own_if and not xmit_base):
             continue
         seen.setdefault(dev, addr)
     return {"garp_extra_if_us": secs * 1_000_000, "garp_extra_if_addrs": tuple(seen.values())}
+
+
+def needs_address_vmac(i: VrrpInstance, spec: VipSpec, model: Model) -> bool:
+    """A VIP/eVIP that gets a VMAC of its own (keepalived vrrp_complete_instance): one marked
+    `use_vmac`, or with `use_vmac_addr` one on another interface or of the other family; never one
+    the instance's own VMAC carries (its family, no `dev` or `dev` = the instance's interface)."""
+    base = i.interface or model.global_defs.default_interface or ""
+    if spec.dev in (None, base):
+        if i.use_vmac is not None and spec.address.version == i.family:
+            return False
+        return "use_vmac" in spec.options or (_use_vmac_addr(i) and spec.address.version != i.family)
+    return "use_vmac" in spec.options or _use_vmac_addr(i)
+
+
+def _use_vmac_addr(i: VrrpInstance) -> bool:
+    return any(kw == "use_vmac_addr" for kw, _ in i.options)
+
+
+def vmac_addr_prefix(model: Model) -> str | None:
+    """Name prefix of address VMACs: vmac_addr_prefix, else vmac_prefix, else "vrrp"."""
+    opts = dict(model.global_defs.options)
+    return str(opts.get("vmac_addr_prefix") or opts.get("vmac_prefix") or "vrrp")
