@@ -5,12 +5,13 @@ own three LANs, and their log lines, sysctls, addresses and ARP frames are compa
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 import time
 
 import pytest
 
-from pykeepalived.lab import Lab
+from pykeepalived.lab import Host, Lab
 from tests.daemon.node import Node, dump_logs, wait_for
 from tests.harness import Capture, read_pcap
 
@@ -117,5 +118,65 @@ def test_extra_if_garps_promote_secondaries_fault_no_peer_track_src_ip() -> None
         finally:
             for c in caps:
                 c.cleanup()
+            for n in nodes:
+                n.kill()
+
+
+VMAC_ADDR = """global_defs {
+    router_id kw2
+    vmac_addr_prefix vad
+}
+vrrp_instance VI_1 {
+    interface eth0
+    virtual_router_id 51
+    priority 250
+    advert_int 1
+    use_vmac
+    use_vmac_addr
+    garp_extra_if 1
+    virtual_ipaddress {
+        192.0.2.100/24
+        198.51.100.100/24 dev eth1
+    }
+    virtual_ipaddress_excluded {
+        2001:db8::100/64
+    }
+}
+"""
+
+
+def links(host: Host) -> dict[str, tuple[str, str, list[str]]]:
+    """name -> (parent, MAC, global addresses) of the macvlans in a host."""
+    data = json.loads(host.run(["ip", "-j", "-d", "addr", "show"]))
+    return {d["ifname"]: (d.get("link", ""), d["address"],
+                          sorted(a["local"] for a in d.get("addr_info", []) if a.get("scope") == "global"))
+            for d in data if d.get("linkinfo", {}).get("info_kind") == "macvlan"}
+
+
+def test_use_vmac_addr_as_keepalived() -> None:
+    with Lab() as lab:
+        hosts = [lab.add_host(name, [lab.add_lan(ipv4=net) for net in ("192.0.2.0/24", "198.51.100.0/24")])
+                 for name in ("ka", "py")]
+        nodes = [Node(h, VMAC_ADDR, impl=h.name) for h in hosts]
+        try:
+            for n in nodes:
+                n.start()
+            # address VMACs named with vmac_addr_prefix; the periodic GARP/NA goes on them only
+            for n in nodes:
+                wait_for(lambda n=n: n.logs().count("Unsolicited Neighbour Adverts on vad6.51") >= 3, 20)
+            ka, py = (links(h) for h in hosts)
+            assert ka == {
+                "vrrp.51": ("eth0", "00:00:5e:00:01:33", ["192.0.2.100"]),
+                "vad.51": ("eth1", "00:00:5e:00:01:33", ["198.51.100.100"]),
+                "vad6.51": ("eth0", "00:00:5e:00:02:33", ["2001:db8::100"]),
+            }
+            assert py == ka
+            ka_lines, py_lines = (set(lines(n, "VI_1")) for n in nodes)
+            assert "(VI_1) Sending/queueing gratuitous ARPs on vad.51 for 198.51.100.100" in ka_lines
+            assert py_lines == ka_lines
+            assert all(n.logs().count("gratuitous ARPs on vrrp.51") == 1 for n in nodes)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
+        finally:
             for n in nodes:
                 n.kill()
