@@ -17,7 +17,8 @@ from pykeepalived.config import load_config
 from pykeepalived.config.check import run_config_test
 from pykeepalived.config.to_params import instance_params
 
-MINE = re.compile(r"garp_extra_if|garp_intvl|promote_secondaries|unicast peers|unicast keyword|range|number")
+MINE = re.compile(r"garp_extra_if|garp_intvl|promote_secondaries|unicast peers|unicast keyword|range|number|"
+                  r"vmac_xmit_base|VMAC/ipvlan")
 
 BAD = """global_defs {
     vrrp_vmac_garp_intvl 0 all
@@ -54,6 +55,7 @@ vrrp_instance VI_4 {
     interface eth0
     virtual_router_id 54
     check_unicast_src
+    use_vmac
     unicast_fault_no_peer
     garp_extra_if 1.5
     virtual_ipaddress {
@@ -82,6 +84,7 @@ def test_messages_as_keepalived(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30)
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
+    assert "(VI_4) unicast with use_vmac requires vmac_xmit_base - setting" in ka.stderr
     _code, diags = run_config_test(str(conf), interfaces={"eth0", "eth1"})
     ours = "\n".join(d.format() for d in diags)
     theirs = _mine(ka.stderr)

@@ -39,7 +39,7 @@ from pykeepalived.config.proc_types import check_root_duplicates, check_script_d
 from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
-from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks
+from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
 from pykeepalived.track.command import resolve_user_group
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
@@ -513,6 +513,7 @@ class Builder:
 
     def _instance_end(self, i: VrrpInstance, n: Node) -> VrrpInstance | None:
         rep, name = self.rep, i.name
+        i = unicast_vmac(i, {c.kw for c in n.children}, n.end, rep)
         if i.vrid is None:
             rep.error(NOWHERE, f"({name}) the virtual router id must be set")
             return None

@@ -10,12 +10,14 @@
 #   the global one applies). The value kept is (SECS or None, all).
 # * A "unicast keyword" (unicast_src_ip, unicast_peer, check_unicast_src, old_unicast_checksum,
 #   unicast_fault_no_peer) without any peer: multicast with a deprecation error, or, with
-#   `unicast_fault_no_peer`, an instance held in FAULT (the daemon logs "Cannot use unicast ...").
+#   `unicast_fault_no_peer`, an instance held in FAULT (the daemon logs "Cannot use unicast ...");
+#   with use_vmac such an instance sends from the parent (vmac_xmit_base forced).
 # * `promote_secondaries` with use_vmac is refused (keepalived sets it on VMACs itself).
 """keepalived 2.2.7 checks for garp_extra_if, unicast_fault_no_peer and promote_secondaries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
@@ -129,3 +131,18 @@ def vmac_addr_prefix(model: Model) -> str | None:
     """Name prefix of address VMACs: vmac_addr_prefix, else vmac_prefix, else "vrrp"."""
     opts = dict(model.global_defs.options)
     return str(opts.get("vmac_addr_prefix") or opts.get("vmac_prefix") or "vrrp")
+
+
+def unicast_vmac(i: VrrpInstance, kws: set[str], end: Loc, rep: Reporter) -> VrrpInstance:
+    """keepalived vrrp_end_handler: a "unicast" instance (any unicast keyword, peers or not) with
+    use_vmac sends from the parent (vmac_xmit_base forced), or, without an interface, loses use_vmac."""
+    if not kws & UNICAST_KEYWORDS or i.use_vmac is None:
+        return i
+    if i.interface is None:
+        rep.error(end, f"({i.name}): Cannot use VMAC/ipvlan with unicast and no interface - clearing "
+                  "use_vmac")
+        return replace(i, use_vmac=None)
+    if "vmac_xmit_base" not in kws:
+        rep.error(end, f"({i.name}) unicast with use_vmac requires vmac_xmit_base - setting")
+        return replace(i, options=(*i.options, ("vmac_xmit_base", True)))
+    return i
