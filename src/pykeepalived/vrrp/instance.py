@@ -120,6 +120,7 @@ class VrrpInstance:
         self.vipset = False
         self.garp_refresh_timer: int | None = None
         self.extra_garp_timer: int | None = None  # garp_extra_if (vrrp/garp_extra.py)
+        self._tx_timers = bool(params.garp_master_refresh_us or params.garp_extra_if_us)
         self.pending_garps: list[tuple[int, int, GarpReason]] = []
         self.fault_count = 0
         self.faults: list[str] = []
@@ -421,6 +422,10 @@ class VrrpInstance:
     def _master_tx(self, out: list[Effect], now: int) -> None:
         """keepalived vrrp_state_master_tx: the periodic advert (+ GARP refresh when due)."""
         self._send_adv(out, self.effective_priority)
+        if self._tx_timers:  # one test on the advert path for both periodic GARP timers
+            self._master_tx_timers(out, now)
+
+    def _master_tx_timers(self, out: list[Effect], now: int) -> None:
         refresh = self.params.garp_master_refresh_us
         if refresh and self.garp_refresh_timer is not None and now > self.garp_refresh_timer:
             self._send_link_update(out, self.params.garp_master_refresh_repeat, GarpReason.REFRESH)
