@@ -141,7 +141,9 @@ mark(G, SUPPORTED, "rs_init_notifies", "at start (and for real servers new in a 
 mark(G, SUPPORTED, "vrrp_garp_interval vrrp_gna_interval",
      "GARPs (NAs) on a base interface spaced by the interval as keepalived 2.2.7 does it: an address "
      "queued again is sent once (daemon/garp_pacing.py)")
-mark(G, NOT_YET, "vrrp_garp_extra_if", "parsed, not passed to the VRRP core")
+mark(G, SUPPORTED, "vrrp_garp_extra_if",
+     "default of the instances' garp_extra_if (its `all` too), as keepalived 2.2.7 (docs/vrrp.md)")
+mark(G, SUPPORTED, "vmac_addr_prefix", "names the VMACs of use_vmac_addr (else vmac_prefix)")
 mark(G, SUPPORTED, "nftables nftables_priority nftables_ifindex nftables_counters",
      "the VRRP firewall table (no_accept drop rules, VMAC IGMP/MLD), as keepalived 2.2.7 lays it out "
      "(linux/vrrp_nft.py, docs/vrrp.md)")
@@ -236,9 +238,20 @@ mark(V, SUPPORTED, "track_bfd",
      "(docs/tracking.md)")
 mark(V, SUPPORTED, "kernel_rx_buf_size",
      "the instance's share of its receive socket's SO_RCVBUF (see global_defs vrrp_rx_bufs_policy)")
-mark(V, NOT_YET, "use_vmac_addr use_ipvlan")
+mark(V, SUPPORTED, "use_vmac_addr",
+     "a VMAC per other interface / other family for the VIPs/eVIPs living there (deleted at stop, "
+     "unlike 2.2.7 which leaves them; a MAC given to use_vmac is not applied to them)")
+mark(V, NOT_YET, "use_ipvlan", "no ipvlan driver in the test kernel")
+mark(V, SUPPORTED, "promote_secondaries",
+     "sysctl set on the interface, back to 0 at stop; refused with use_vmac (VMACs get it)")
+mark(V, SUPPORTED, "unicast_fault_no_peer",
+     "no peers: `Cannot use unicast without any peers - going to fault state`, FAULT for good")
+mark(V, NO_EFFECT, "track_src_ip",
+     "as keepalived 2.2.7, whose address comparison never matches (docs/vrrp.md)")
 mark(V, SUPPORTED, "notify_priority_changes", "see global_defs vrrp_notify_priority_changes")
-mark(V, NOT_YET, "garp_extra_if vmac_garp_intvl", "parsed, not passed to the VRRP core")
+mark(V, SUPPORTED, "garp_extra_if vmac_garp_intvl",
+     "while MASTER, one GARP/NA every SECS (checked at advert time) on each address VMAC, or with "
+     "`all` each other interface (vrrp/garp_extra.py); 2.2.7's syntax `[all] SECS`")
 mark(V, NO_EFFECT, "debug", "accepted and ignored, as keepalived does")
 
 SG = "vrrp_sync_group"

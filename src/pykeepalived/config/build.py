@@ -39,6 +39,7 @@ from pykeepalived.config.proc_types import check_root_duplicates, check_script_d
 from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
+from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
 from pykeepalived.track.command import resolve_user_group
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
@@ -253,6 +254,8 @@ class Builder:
                 g = replace(g, **{kw if kw in _GLOBAL_TYPED else kw + "_us": v})  # type: ignore[arg-type]
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
+            elif kw == "vrrp_garp_extra_if":
+                self.gopts.append((kw, garp_extra_words(v, c.spelt or kw, c.loc, self.rep, None)))  # type: ignore[arg-type]
             elif check_script_duplicate(self.gopts, kw, c.loc, self.rep):
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
@@ -456,6 +459,8 @@ class Builder:
                     f[kw] = v
                 case "old_unicast_checksum":
                     f["old_unicast_checksum"] = True
+                case "garp_extra_if":
+                    opts.append((kw, garp_extra_words(v, c.spelt or kw, c.loc, rep, name)))  # type: ignore[arg-type]
                 case "down_timer_adverts":
                     f["down_timer_adverts"] = v
                 case (
@@ -508,6 +513,7 @@ class Builder:
 
     def _instance_end(self, i: VrrpInstance, n: Node) -> VrrpInstance | None:
         rep, name = self.rep, i.name
+        i = unicast_vmac(i, {c.kw for c in n.children}, n.end, rep)
         if i.vrid is None:
             rep.error(NOWHERE, f"({name}) the virtual router id must be set")
             return None
@@ -545,6 +551,7 @@ class Builder:
             )
             if i.accept is None:
                 i = replace(i, accept=i.priority == 255)
+        instance_checks(name, {c.kw for c in n.children}, bool(i.unicast_peers), i.use_vmac is not None, rep)
         if i.nopreempt and i.preempt_delay_us:
             rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
             i = replace(i, preempt_delay_us=0)

@@ -10,6 +10,7 @@ from pykeepalived.config.sync_tracking import (
     track_defaults,
     tracking_weight,
 )
+from pykeepalived.config.vrrp_extra import garp_extra_if
 from pykeepalived.vrrp.params import SEC, AuthType, ChecksumMode, InstanceParams, TrackWeight, UnicastPeer
 
 
@@ -119,6 +120,8 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         strict=i.strict_mode,
         use_vmac=i.use_vmac is not None,
         log_unknown_vrids=model.global_defs.log_unknown_vrids,
+        **garp_extra_if(model, i),
+        config_fault=any(kw == "unicast_fault_no_peer" for kw, _ in i.options) and not i.unicast_peers,
         extra={"notify_priority_changes": notify_priority_changes(model, i)},
     )
 

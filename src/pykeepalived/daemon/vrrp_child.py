@@ -29,6 +29,7 @@ from pykeepalived.config.model import Model, VipSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.config.to_params import instance_params
+from pykeepalived.config.vrrp_extra import needs_address_vmac, vmac_addr_prefix
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
@@ -116,6 +117,7 @@ class VrrpChild:
         self.fifos: FifoSet | None = None
         self.tracked_ifs: set[str] = set()
         self._assigned_logged: set[str] = set()
+        self._addr_vmacs: set[str] = set()  # address VMACs already reported (use_vmac_addr)
         self.bfd = VrrpBfdTracker({})
         self.bfd_reader: BfdEventReader | None = None
         self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
@@ -202,6 +204,8 @@ class VrrpChild:
 
     async def _add_instance(self, model: Model, conf: ConfInstance) -> bool:
         params = instance_params(model, conf)
+        if params.config_fault:  # keepalived vrrp_complete_instance (unicast_fault_no_peer)
+            log.info("(%s) Cannot use unicast without any peers - going to fault state", conf.name)
         iface: InterfaceInfo | None = None
         if params.interface is not None:
             try:
@@ -217,6 +221,9 @@ class VrrpChild:
                     log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
         inst = VrrpInstance(params)
         rt = Runtime(params, conf, inst, iface)
+        if iface is not None and conf.use_vmac is None and "promote_secondaries" in dict(conf.options):
+            # keepalived set_promote_secondaries: set unless already on; put back at shutdown
+            self.vmacs.journal.set(f"net/ipv4/conf/{iface.ifname}/promote_secondaries", 1)
         if conf.use_vmac is not None and iface is not None:
             rt.vmac = await self._vmac(conf, params, iface)
             if self.firewall is not None:
@@ -226,6 +233,8 @@ class VrrpChild:
             rt.group4 = group4
         for spec in conf.vips + conf.evips:
             dev = self._address_dev(rt, spec)
+            if dev is not None and needs_address_vmac(conf, spec, model):  # use_vmac_addr
+                dev = await self._address_vmac(model, conf.name, params.vrid, dev, spec.address.version)
             # `dev <interface>` of the instance's family moves to the VMAC
             if spec.dev is not None and dev is not None and dev != spec.dev:
                 i = spec.options.index("dev")
@@ -285,6 +294,19 @@ class VrrpChild:
             return None
         log.log(DETAIL, "(%s): Success creating VMAC interface %s", conf.name, vmac.ifname)
         return vmac
+
+    async def _address_vmac(self, model: Model, name: str, vrid: int, parent: str, family: int) -> str:
+        """The VMAC of a VIP/eVIP on `parent` (keepalived vrrp_complete_instance, use_vmac_addr):
+        one per parent and family, named with vmac_addr_prefix; the parent itself if that fails."""
+        try:
+            vmac = await self.vmacs.create(parent, vrid, family, prefix=vmac_addr_prefix(model))
+        except OSError as exc:
+            log.error("(%s) Unable to create VMAC interface on %s: %s", name, parent, exc)
+            return parent
+        if vmac.ifname not in self._addr_vmacs:
+            self._addr_vmacs.add(vmac.ifname)
+            log.log(DETAIL, "(%s): Success creating VMAC interface %s", name, vmac.ifname)
+        return vmac.ifname
 
     def _primary(self, iface: InterfaceInfo, p: InstanceParams) -> IPAddress | None:
         exclude = set(p.vips) | set(p.evips)

@@ -135,11 +135,13 @@ class VmacManager:
         mac: str | None = None,
         link_local: ipaddress.IPv6Address | None = None,
         xmit_base: bool = False,
+        prefix: str | None = None,
     ) -> Vmac:
-        """Create (or reuse) the VMAC for an instance; raises OSError if the kernel refuses."""
+        """Create (or reuse) the VMAC for an instance (or, with `prefix` = vmac_addr_prefix, for its
+        addresses on other interfaces or of the other family); raises OSError if the kernel refuses."""
         par = await get_interface(self.ipr, parent)
         mac = (mac or vmac_mac(vrid, family)).lower()
-        names = [name] if name else vmac_name_candidates(vrid, family, self.prefix)
+        names = [name] if name else vmac_name_candidates(vrid, family, prefix or self.prefix)
         chosen: str | None = None
         reuse: InterfaceInfo | None = None
         for cand in names:
@@ -210,6 +212,7 @@ class VmacManager:
         j.set(f"net/ipv4/conf/{vmac}/accept_local", 1)
         j.set(f"net/ipv4/conf/{vmac}/arp_ignore", 1)
         j.set(f"net/ipv4/conf/{vmac}/rp_filter", 0)
+        j.set(f"net/ipv4/conf/{vmac}/promote_secondaries", 1)
         j.set(f"net/ipv4/conf/{parent}/arp_ignore", 1)
         j.set(f"net/ipv4/conf/{parent}/arp_filter", 1)
 

@@ -87,6 +87,7 @@ class GarpReason(enum.Enum):
     REFRESH = "refresh"  # garp_master_refresh
     LOWER_PRIO = "lower_prio"  # MASTER heard a lower priority advert (garp_lower_prio_repeat)
     LOWER_PRIO_DELAY = "lower_prio_delay"
+    EXTRA_IF = "extra_if"  # garp_extra_if: one round on each extra interface (vrrp/garp_extra.py)
     UNICAST_SOURCE = "unicast_source"  # leaving FAULT on a unicast instance: own source address
 
 

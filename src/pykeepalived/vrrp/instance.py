@@ -28,6 +28,7 @@ from __future__ import annotations
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
+from pykeepalived.vrrp import garp_extra
 from pykeepalived.vrrp.effects import (
     ClaimAddresses,
     Effect,
@@ -103,7 +104,8 @@ class VrrpInstance:
         self.name = params.name
         self.state = State.INIT
         self.wantstate = State.MASTER if params.wants_master else State.BACKUP
-        self.tracking = Tracking(params.base_priority, params.tracks, link_up=True, has_source=True)
+        self.tracking = Tracking(params.base_priority, params.tracks, link_up=True, has_source=True,
+                                 config_fault=params.config_fault)
         self.base_priority = params.base_priority
         self.total_priority = params.base_priority
         self.effective_priority = params.base_priority
@@ -117,6 +119,8 @@ class VrrpInstance:
         self.own_src: IPAddress | None = params.src_ip
         self.vipset = False
         self.garp_refresh_timer: int | None = None
+        self.extra_garp_timer: int | None = None  # garp_extra_if (vrrp/garp_extra.py)
+        self._tx_timers = bool(params.garp_master_refresh_us or params.garp_extra_if_us)
         self.pending_garps: list[tuple[int, int, GarpReason]] = []
         self.fault_count = 0
         self.faults: list[str] = []
@@ -288,6 +292,10 @@ class VrrpInstance:
             elif is_up and new_state != State.FAULT:
                 self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
                 self._notify(out)
+            elif self.faults == ["config"]:
+                # keepalived: num_config_faults only: FAULT and its notifies, without a log line
+                self._set_state(out, State.FAULT, now, Reason.INIT)
+                self._notify(out)
             elif self.tracking.awaiting_first_result() and self.faults_are_unknown_only():
                 # keepalived: an instance whose unweighted scripts have not reported yet waits quietly;
                 # the first results decide (Entering BACKUP STATE, or FAULT) with their notifies.
@@ -343,7 +351,7 @@ class VrrpInstance:
     def has_init_fault(self) -> bool:
         """Faulted at start by a known cause (not merely a script that has not reported yet)."""
         self._reevaluate_quietly()
-        return self.fault_count > 0 and not self.faults_are_unknown_only()
+        return self.fault_count > 0 and not self.faults_are_unknown_only() and self.faults != ["config"]
 
     def enter_init_fault(self, out: list[Effect], now: int) -> None:
         """keepalived vrrp_complete_init: `(VI) entering FAULT state` and the FAULT notifies, before
@@ -407,15 +415,23 @@ class VrrpInstance:
         self._send_link_update(out, self.params.garp_master_repeat, GarpReason.MASTER)
         if self.params.garp_master_refresh_us:
             self.garp_refresh_timer = now + self.params.garp_master_refresh_us
+        if self.params.garp_extra_if_us:
+            garp_extra.arm(self, now)
         self._notify(out)
 
     def _master_tx(self, out: list[Effect], now: int) -> None:
         """keepalived vrrp_state_master_tx: the periodic advert (+ GARP refresh when due)."""
         self._send_adv(out, self.effective_priority)
+        if self._tx_timers:  # one test on the advert path for both periodic GARP timers
+            self._master_tx_timers(out, now)
+
+    def _master_tx_timers(self, out: list[Effect], now: int) -> None:
         refresh = self.params.garp_master_refresh_us
         if refresh and self.garp_refresh_timer is not None and now > self.garp_refresh_timer:
             self._send_link_update(out, self.params.garp_master_refresh_repeat, GarpReason.REFRESH)
             self.garp_refresh_timer = now + refresh
+        if self.params.garp_extra_if_us:
+            garp_extra.on_master_tx(self, out, now)
 
     def _restore_interface(self, out: list[Effect], adv_f: bool) -> None:
         """keepalived vrrp_restore_interface."""

@@ -95,6 +95,11 @@ class InstanceParams:
     strict: bool = False
     use_vmac: bool = False
     log_unknown_vrids: bool = False
+    # garp_extra_if / vrrp_garp_extra_if: while MASTER, every N s one GARP/NA per extra interface
+    # (the first VIP/eVIP on each), checked when an advert is sent (keepalived vrrp_send_vmac_update)
+    garp_extra_if_us: int = 0
+    garp_extra_if_addrs: tuple[IPAddress, ...] = ()
+    config_fault: bool = False  # unicast_fault_no_peer without peers: held in FAULT (num_config_faults)
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     @property

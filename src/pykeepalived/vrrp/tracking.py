@@ -72,6 +72,7 @@ class Tracking:
     values: dict[tuple[str, str], TrackValue] = field(default_factory=dict)
     link_up: bool = True
     has_source: bool = True
+    config_fault: bool = False  # keepalived num_config_faults (unicast_fault_no_peer): never clears
 
     def set(self, kind: str, name: str, value: TrackValue) -> bool:
         """Record a tracker's value; return False if the instance does not track it."""
@@ -89,6 +90,8 @@ class Tracking:
             faults.append("interface")
         if not self.has_source:
             faults.append("address")
+        if self.config_fault:
+            faults.append("config")
         owner = self.base_priority == PRIO_OWNER
         for t in self.tracks:
             c = contribution(t, self.values.get((t.kind, t.name)))
