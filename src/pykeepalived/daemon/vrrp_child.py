@@ -38,6 +38,7 @@ from pykeepalived.daemon.firewall import Firewall
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
+from pykeepalived.daemon.reload_states import write_states_on_reload
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
@@ -555,6 +556,9 @@ class VrrpChild:
         self.syncd = await self._sync_daemon(model, reload=True)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.driver.apply(functools.partial(self.engine.start_instances, added))
+        kept_groups = {g.name for g in old.sync_groups if g in model.sync_groups}
+        write_states_on_reload(model, self.engine, self.notifier.notifier if self.notifier else None,
+                               set(self.runtime) - set(added), kept_groups)
         await self.ops.reload(model)
 
     def _is_master(self, name: str) -> bool:
