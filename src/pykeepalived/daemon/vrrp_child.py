@@ -32,6 +32,7 @@ from pykeepalived.config.to_params import instance_params
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
+from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
@@ -416,7 +417,9 @@ class VrrpChild:
         await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model)
-        self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
+        clock = AsyncioClock(loop, self.ops.timing)
+        clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
+        self.driver = Driver(self.engine, clock, self.executor)
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
