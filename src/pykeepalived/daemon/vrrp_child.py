@@ -63,6 +63,7 @@ from pykeepalived.linux.addresses import (
     del_rule,
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
+from pykeepalived.linux.igmp import LocalIgmp
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
@@ -122,6 +123,7 @@ class VrrpChild:
         self.bfd_reader: BfdEventReader | None = None
         self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
         self._vips: set[IPAddress] | None = None  # every instance's VIPs and eVIPs (_is_vip)
+        self.local_igmp = LocalIgmp()  # disable_local_igmp
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -405,6 +407,8 @@ class VrrpChild:
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
+        if any(kw == "disable_local_igmp" for kw, _ in model.global_defs.options):
+            self.local_igmp.disable()  # linux/igmp.py, restored at stop
         # vmac_prefix: the name of VMACs without a configured name (keepalived: "vrrp" if unset)
         prefix = next((str(v) for kw, v in model.global_defs.options if kw == "vmac_prefix" and v), "vrrp")
         self.vmacs = VmacManager(self.ipr, prefix=prefix)
@@ -591,6 +595,7 @@ class VrrpChild:
                 await self.firewall.close()  # keepalived firewall_fini: even with --dont-release-vrrp
             if self.model is not None:
                 await self.set_static(self.model, add=False)
+            self.local_igmp.restore()
             if release:
                 await self.vmacs.close()
             if self.notifier is not None:
