@@ -36,6 +36,7 @@ from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
+from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
@@ -124,6 +125,7 @@ class VrrpChild:
         self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
         self._vips: set[IPAddress] | None = None  # every instance's VIPs and eVIPs (_is_vip)
         self.local_igmp = LocalIgmp()  # disable_local_igmp
+        self.debounce: LinkDebounce | None = None  # interface_up_down_delays
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -332,6 +334,10 @@ class VrrpChild:
         try:
             async with NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "vrrp_netlink_monitor")) as mon:
                 async for ev in mon:
+                    # interface_up_down_delays (daemon/linkdelay.py): held back, or now
+                    deb = self.debounce
+                    if deb is not None and isinstance(ev, LinkEvent) and deb.feed(ev) is None:
+                        continue
                     try:
                         await self._on_event(ev)
                     except Exception as exc:
@@ -424,6 +430,10 @@ class VrrpChild:
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
+        params = [rt.params for rt in self.runtime.values()]
+        later = functools.partial(self._tasks.append)  # a delayed link change, run as a task
+        self.debounce = await link_debounce(self.ipr, model, params,
+                                            lambda ev: later(loop.create_task(self._on_event(ev))))
         self._tasks.append(loop.create_task(self._monitor()))
         self.driver.start()
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
