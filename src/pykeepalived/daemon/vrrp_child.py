@@ -34,6 +34,7 @@ from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
+from pykeepalived.daemon.dynif import DynamicInterfaces, log_missing
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
 from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce
@@ -126,6 +127,7 @@ class VrrpChild:
         self._vips: set[IPAddress] | None = None  # every instance's VIPs and eVIPs (_is_vip)
         self.local_igmp = LocalIgmp()  # disable_local_igmp
         self.debounce: LinkDebounce | None = None  # interface_up_down_delays
+        self.dynif: DynamicInterfaces | None = None  # dynamic_interfaces
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -213,8 +215,11 @@ class VrrpChild:
             try:
                 iface = await get_interface(self.ipr, params.interface)
             except InterfaceNotFound:
-                log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
-                return False
+                if not model.global_defs.dynamic_interfaces:
+                    log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
+                    return False
+                log_missing(params.interface)  # daemon/dynif.py: attached when created
+
         if iface is not None and iface.ifname not in self._assigned_logged:
             # keepalived add_vrrp_to_interface (with -D): the first instance on an interface
             self._assigned_logged.add(iface.ifname)
@@ -230,15 +235,7 @@ class VrrpChild:
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
-        for spec in conf.vips + conf.evips:
-            dev = self._address_dev(rt, spec)
-            # `dev <interface>` of the instance's family moves to the VMAC
-            if spec.dev is not None and dev is not None and dev != spec.dev:
-                i = spec.options.index("dev")
-                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
-            a = address_from_spec(spec, dev)
-            if a is not None:
-                rt.addresses[spec.address] = a
+        self._build_addresses(rt)
         rt.routes = [route_from_config(r) for r in conf.virtual_routes]
         rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
         try:
@@ -256,11 +253,28 @@ class VrrpChild:
             inst.set_source_address(src, 0)
             if not params.dont_track_primary:
                 inst.set_link(iface.up and iface.running, 0)
+        elif params.interface is not None:  # dynamic_interfaces: not created yet
+            inst.set_link(False, 0)
+            inst.set_source_address(None, 0)
         if self.scripts is not None:
             for t in params.tracks:
                 if t.kind == "script" and t.name in self.scripts.trackers:
                     inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
         return True
+
+    def _build_addresses(self, rt: Runtime) -> None:
+        """The instance's VIPs and eVIPs as addresses on their interfaces (again when a
+        dynamic_interfaces interface appears)."""
+        for spec in rt.conf.vips + rt.conf.evips:
+            dev = self._address_dev(rt, spec)
+            # `dev <interface>` of the instance's family moves to the VMAC
+            if spec.dev is not None and dev is not None and dev != spec.dev:
+                i = spec.options.index("dev")
+                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
+            a = address_from_spec(spec, dev)
+            if a is not None:
+                rt.addresses[spec.address] = a
+        self._vips = None
 
     @staticmethod
     def _address_dev(rt: Runtime, spec: VipSpec) -> str | None:
@@ -350,6 +364,8 @@ class VrrpChild:
     async def _on_event(self, ev: object) -> None:
         assert self.driver is not None and self.executor is not None
         if isinstance(ev, LinkEvent):
+            if self.dynif is not None and not await self.dynif.on_link(ev):
+                return
             touched = [rt for rt in self.runtime.values() if rt.iface and rt.iface.ifindex == ev.ifindex]
             if touched:
                 log.info("Netlink reports %s %s", ev.ifname, "up" if ev.usable else "down")
@@ -412,6 +428,8 @@ class VrrpChild:
         apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
+        if model.global_defs.dynamic_interfaces:
+            self.dynif = DynamicInterfaces(self)
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
         if any(kw == "disable_local_igmp" for kw, _ in model.global_defs.options):
             self.local_igmp.disable()  # linux/igmp.py, restored at stop
