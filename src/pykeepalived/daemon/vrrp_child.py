@@ -37,6 +37,7 @@ from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTr
 from pykeepalived.daemon.dynif import DynamicInterfaces, log_missing
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
+from pykeepalived.daemon.linkbeat import LinkbeatPoller, start_linkbeat
 from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
@@ -128,6 +129,7 @@ class VrrpChild:
         self.local_igmp = LocalIgmp()  # disable_local_igmp
         self.debounce: LinkDebounce | None = None  # interface_up_down_delays
         self.dynif: DynamicInterfaces | None = None  # dynamic_interfaces
+        self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -366,15 +368,9 @@ class VrrpChild:
         if isinstance(ev, LinkEvent):
             if self.dynif is not None and not await self.dynif.on_link(ev):
                 return
-            touched = [rt for rt in self.runtime.values() if rt.iface and rt.iface.ifindex == ev.ifindex]
-            if touched:
-                log.info("Netlink reports %s %s", ev.ifname, "up" if ev.usable else "down")
             self._macs.pop(ev.ifname, None)
-            for rt in touched:
-                if not rt.params.dont_track_primary:
-                    self.driver.set_link(rt.params.name, ev.usable)
-            if ev.ifname in self.tracked_ifs:
-                self.driver.set_tracker("interface", ev.ifname, ev.usable)
+            if self.linkbeat is None or not self.linkbeat.polls(ev.ifname):  # daemon/linkbeat.py
+                self.link_changed(ev.ifindex, ev.ifname, ev.usable, "Netlink")
         elif isinstance(ev, AddressEvent):
             if self.opts.address_monitoring:
                 log.info("Netlink reflector reports IP %s %s %s", ev.address,
@@ -394,6 +390,19 @@ class VrrpChild:
                         return
                 rt.iface = fresh
                 self.driver.set_source_address(rt.params.name, self._primary(rt.iface, rt.params))
+
+    def link_changed(self, ifindex: int, ifname: str, usable: bool, source: str | None) -> None:
+        """An interface went up or down (netlink, or linkbeat polling, which logs its own line):
+        its instances and trackers."""
+        assert self.driver is not None
+        touched = [rt for rt in self.runtime.values() if rt.iface and rt.iface.ifindex == ifindex]
+        if touched and source is not None:
+            log.info("%s reports %s %s", source, ifname, "up" if usable else "down")
+        for rt in touched:
+            if not rt.params.dont_track_primary:
+                self.driver.set_link(rt.params.name, usable)
+        if ifname in self.tracked_ifs:
+            self.driver.set_tracker("interface", ifname, usable)
 
     def _is_vip(self, addr: IPAddress) -> bool:
         """A VIP or eVIP of any instance (one set lookup: 1,000 masters add 1,000 addresses)."""
@@ -453,6 +462,7 @@ class VrrpChild:
         self.debounce = await link_debounce(self.ipr, model, params,
                                             lambda ev: later(loop.create_task(self._on_event(ev))))
         self._tasks.append(loop.create_task(self._monitor()))
+        self.linkbeat = start_linkbeat(self, model)
         self.driver.start()
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
         self._log_sockpool()
@@ -633,6 +643,8 @@ class VrrpChild:
         finally:  # the control socket and sockets go even if a release step failed
             for t in self._tasks:
                 t.cancel()
+            if self.linkbeat is not None:
+                self.linkbeat.close()
             await self.ops.close()
             for sock in self.sockets.values():
                 sock.close()
