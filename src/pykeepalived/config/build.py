@@ -35,7 +35,7 @@ from pykeepalived.config.model import (
     VrrpScript,
 )
 from pykeepalived.config.parser import Item, Node
-from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate
+from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate, max_auto_priority
 from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
@@ -43,7 +43,6 @@ from pykeepalived.track.command import resolve_user_group
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
 _VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
-SCHED_RR_MAX = 99  # sched_get_priority_max(SCHED_RR) on Linux
 _GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f != "options"}
 _GARP = (
     "garp_master_delay",
@@ -247,7 +246,7 @@ class Builder:
                 g = replace(g, smtp_connect_timeout=1)
             elif kw == "max_auto_priority":
                 assert isinstance(v, tuple)
-                g = self._max_auto_priority(c.loc, v, g)
+                g = replace(g, max_auto_priority=max_auto_priority(c.loc, v, self.rep, g.max_auto_priority))
             elif kw in ("nftables", "vrrp_iptables", "vrrp_ipsets"):
                 g = self._firewall(c.loc, kw, v, g)
             elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
@@ -258,20 +257,6 @@ class Builder:
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
         self.g = g
-
-    def _max_auto_priority(self, loc: Loc, v: tuple[str, ...], g: GlobalDefs) -> GlobalDefs:
-        """`max_auto_priority [-1..99]`: bare is sched_get_priority_max(SCHED_RR) (global_parser.c)."""
-        if not v:
-            return replace(g, max_auto_priority=SCHED_RR_MAX)
-        try:
-            prio = int(v[0])
-        except ValueError:
-            prio = SCHED_RR_MAX + 1
-        if not -1 <= prio <= SCHED_RR_MAX:
-            self.rep.error(loc, f"max_auto_priority '{v[0]}' must be in [0, {SCHED_RR_MAX}] "
-                           "(or -1 to disable) - ignoring")
-            return g
-        return replace(g, max_auto_priority=prio)
 
     def _firewall(self, loc: Loc, kw: str, v: object, g: GlobalDefs) -> GlobalDefs:
         """`nftables [TABLE]`, and the iptables keywords of a keepalived built without iptables/ipset
