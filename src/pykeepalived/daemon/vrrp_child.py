@@ -595,6 +595,8 @@ class VrrpChild:
         self.tracked_ifs = tracked_interfaces(model)
         self.executor.pacer.configure(model)
         todo = set(new_confs) - set(self.runtime)
+        if model.global_defs.dynamic_interfaces and self.dynif is None:
+            self.dynif = DynamicInterfaces(self)
         added = await self.build(model, only=todo)
         self.track_bfd(self.set_tracker)
         self.model = model
