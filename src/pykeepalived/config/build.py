@@ -131,6 +131,7 @@ class Builder:
         self.static_rules: list[Rule] = []
         self.rule_prios = RulePriorities()
         self.linkbeat: list[tuple[str, ...]] = []
+        self.linkbeat_locs: list[Loc] = []
         self.garp_groups: list[Options] = []
         self.vsgs: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
         self.vss: list[VirtualServer] = []
@@ -157,7 +158,7 @@ class Builder:
                 case "static_rules":
                     self.static_rules += self._rules(n, True)
                 case "linkbeat_interfaces" | "interface_up_down_delays":
-                    self.linkbeat += [(n.kw, *i.words) for i in n.items]
+                    self._linkbeat_rows(n)
                 case "garp_group":
                     self.garp_groups.append(options(n, set()))
                 case "virtual_server_group":
@@ -187,6 +188,7 @@ class Builder:
             static_routes=tuple(self.static_routes),
             static_rules=tuple(self.static_rules),
             linkbeat_interfaces=tuple(self.linkbeat),
+            linkbeat_locs=tuple(self.linkbeat_locs),
             garp_groups=tuple(self.garp_groups),
             virtual_server_groups=tuple(self.vsgs),
             virtual_servers=tuple(self.vss),
@@ -257,6 +259,15 @@ class Builder:
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
         self.g = g
+
+    def _linkbeat_rows(self, n: Node) -> None:
+        """linkbeat_interfaces / interface_up_down_delays rows (vrrp_parser.c alloc_linkbeat_interface)."""
+        for i in n.items:
+            if n.kw == "linkbeat_interfaces" and len(i.words) > 1 and (
+                    i.words[1] not in ("MII", "ETHTOOL", "IOCTL") or len(i.words) > 2):
+                self.rep.error(i.loc, f"extra characters {i.words[1]} in linkbeat interface")
+            self.linkbeat.append((n.kw, *i.words))
+            self.linkbeat_locs.append(i.loc)
 
     def _firewall(self, loc: Loc, kw: str, v: object, g: GlobalDefs) -> GlobalDefs:
         """`nftables [TABLE]`, and the iptables keywords of a keepalived built without iptables/ipset

@@ -238,6 +238,7 @@ class Model:
     static_routes: tuple[Route, ...] = ()
     static_rules: tuple[Rule, ...] = ()
     linkbeat_interfaces: tuple[tuple[str, ...], ...] = ()
+    linkbeat_locs: tuple[Loc, ...] = field(default=(), compare=False)  # one per linkbeat_interfaces row
     garp_groups: tuple[Options, ...] = ()
     virtual_server_groups: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()
