@@ -61,10 +61,13 @@ mark("", SUPPORTED, "garp_group",
 mark("", SUPPORTED, "track_group",
      "the listed instances track the interface of each static address (`dev`), route (`dev`/`oif`) or "
      "rule (`iif`) naming the group, unless `no_track` (config/to_params.py track_group_interfaces)")
-mark("", PARTIAL, "linkbeat_interfaces linkbeat_use_polling",
-     "link state always comes from netlink (carrier/IFF_RUNNING), which reports what MII/ETHTOOL/IOCTL "
-     "polling would read; no polling is done")
-mark("", NOT_YET, "interface_up_down_delays")
+mark("", SUPPORTED, "linkbeat_interfaces linkbeat_use_polling",
+     "the link state of those interfaces is polled once a second (MII BMSR, ethtool ETHTOOL_GLINK, "
+     "SIOCGIFFLAGS, with keepalived's fallback order and lines) instead of read from netlink "
+     "(linux/linkbeat.py, daemon/linkbeat.py)")
+mark("", SUPPORTED, "interface_up_down_delays",
+     "netlink link changes debounced per interface, delays clamped per instance, keepalived's lines "
+     "(daemon/linkdelay.py); keepalived 2.2.7 has no instance-level equivalent")
 mark("", SUPPORTED, "net_namespace",
      "the parent joins /run/netns/NAME before any child, with keepalived's /run/keepalived/NAME bind "
      "mount, `_NAME` idents and log names (docs/operations.md)")
@@ -119,7 +122,23 @@ mark(G, SUPPORTED, "lvs_notify_fifo lvs_notify_fifo_script", "written by the che
 mark(G, SUPPORTED, "vrrp_notify_priority_changes",
      "FIFO line `INSTANCE \"VI_1\" MASTER_PRIORITY|BACKUP_PRIORITY PRIO` on each effective priority change "
      "(as keepalived: FIFO only, no script); overridden by the sync group's and the instance's own")
-mark(G, NOT_YET, "fifo_write_vrrp_states_on_reload")
+mark(G, SUPPORTED, "fifo_write_vrrp_states_on_reload",
+     "after a reload, every sync group kept and every kept instance in BACKUP or FAULT re-writes its "
+     "state line; a MASTER kept writes none, as keepalived 2.2.7 (daemon/reload_states.py)")
+mark(G, SUPPORTED, "max_auto_priority min_auto_priority_delay",
+     "the VRRP child's timer late by more than the delay logs `A thread timer expired ...` and raises "
+     "the child to SCHED_RR one step per late timer up to the maximum (daemon/autoprio.py); the parent "
+     "logs keepalived's NOTICE when max_auto_priority is unset or 0")
+mark(G, NO_EFFECT, "vrrp_delay_after_boot",
+     "not in keepalived 2.2.7 (2.2.7 reports `Unknown keyword`); accepted and ignored")
+mark(G, SUPPORTED, "disable_local_igmp",
+     "net.ipv4.igmp_link_local_mcast_reports 0 while the VRRP child runs, restored at stop; a change "
+     "at a reload is refused (linux/igmp.py)")
+mark(G, SUPPORTED, "dynamic_interfaces",
+     "instances on interfaces that do not exist wait in FAULT and start when the interface is created "
+     "(or re-created), with keepalived's lines (daemon/dynif.py); a re-created interface is used "
+     "whatever its type, as with `allow_if_changes` (keepalived without it ignores one that changed "
+     "between macvlan and not, or to another parent)")
 mark(G, SUPPORTED, "checker_log_all_failures")
 mark(G, SUPPORTED, "lvs_flush",
      "IPVS: the whole table is flushed at start (IPVS_CMD_FLUSH); nftables: pykeepalived's own tables "
@@ -253,6 +272,8 @@ mark(V, SUPPORTED, "garp_extra_if vmac_garp_intvl",
      "while MASTER, one GARP/NA every SECS (checked at advert time) on each address VMAC, or with "
      "`all` each other interface (vrrp/garp_extra.py); 2.2.7's syntax `[all] SECS`")
 mark(V, NO_EFFECT, "debug", "accepted and ignored, as keepalived does")
+mark(V, SUPPORTED, "linkbeat_use_polling",
+     "deprecated in keepalived: polls the instance's interface (see top-level linkbeat_interfaces)")
 
 SG = "vrrp_sync_group"
 S[(SG, "*")] = (NOT_YET, "")
@@ -264,7 +285,8 @@ mark(SG, SUPPORTED, "track_script track_interface track_file track_process",
 mark(SG, SUPPORTED, "sync_group_tracking_weight",
      "the group's and the members' trackers keep their weights (an address-owner member clears the group's)")
 mark(SG, SUPPORTED, "track_bfd", "added to every member, as the group's other trackers")
-mark(SG, NOT_YET, "smtp_alert", "groups follow global_defs smtp_alert / smtp_alert_vrrp")
+mark(SG, SUPPORTED, "smtp_alert",
+     "the group's own setting, else global_defs smtp_alert_vrrp, else smtp_alert (members keep theirs)")
 mark(SG, SUPPORTED, "notify_priority_changes",
      "the default of its members without their own (see global_defs vrrp_notify_priority_changes)")
 mark(SG, NO_EFFECT, "global_tracking", "deprecated in keepalived too (logged)")

@@ -14,7 +14,7 @@ def to_jsonable(v: Any) -> Any:
         return {
             f.name: to_jsonable(getattr(v, f.name))
             for f in dataclasses.fields(v)
-            if not isinstance(getattr(v, f.name), Loc)
+            if not isinstance(getattr(v, f.name), Loc) and "Loc" not in str(f.type)
         }
     if isinstance(v, tuple | list):
         return [to_jsonable(x) for x in v]

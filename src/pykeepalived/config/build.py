@@ -35,7 +35,7 @@ from pykeepalived.config.model import (
     VrrpScript,
 )
 from pykeepalived.config.parser import Item, Node
-from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate
+from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate, max_auto_priority
 from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
@@ -132,6 +132,7 @@ class Builder:
         self.static_rules: list[Rule] = []
         self.rule_prios = RulePriorities()
         self.linkbeat: list[tuple[str, ...]] = []
+        self.linkbeat_locs: list[Loc] = []
         self.garp_groups: list[Options] = []
         self.vsgs: list[tuple[str, tuple[tuple[str, ...], ...]]] = []
         self.vss: list[VirtualServer] = []
@@ -158,7 +159,7 @@ class Builder:
                 case "static_rules":
                     self.static_rules += self._rules(n, True)
                 case "linkbeat_interfaces" | "interface_up_down_delays":
-                    self.linkbeat += [(n.kw, *i.words) for i in n.items]
+                    self._linkbeat_rows(n)
                 case "garp_group":
                     self.garp_groups.append(options(n, set()))
                 case "virtual_server_group":
@@ -188,6 +189,7 @@ class Builder:
             static_routes=tuple(self.static_routes),
             static_rules=tuple(self.static_rules),
             linkbeat_interfaces=tuple(self.linkbeat),
+            linkbeat_locs=tuple(self.linkbeat_locs),
             garp_groups=tuple(self.garp_groups),
             virtual_server_groups=tuple(self.vsgs),
             virtual_servers=tuple(self.vss),
@@ -247,7 +249,7 @@ class Builder:
                 g = replace(g, smtp_connect_timeout=1)
             elif kw == "max_auto_priority":
                 assert isinstance(v, tuple)
-                g = replace(g, max_auto_priority=int(v[0]) if v and v[0].lstrip("-").isdigit() else -1)
+                g = replace(g, max_auto_priority=max_auto_priority(c.loc, v, self.rep, g.max_auto_priority))
             elif kw in ("nftables", "vrrp_iptables", "vrrp_ipsets"):
                 g = self._firewall(c.loc, kw, v, g)
             elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
@@ -260,6 +262,15 @@ class Builder:
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
         self.g = g
+
+    def _linkbeat_rows(self, n: Node) -> None:
+        """linkbeat_interfaces / interface_up_down_delays rows (vrrp_parser.c alloc_linkbeat_interface)."""
+        for i in n.items:
+            if n.kw == "linkbeat_interfaces" and len(i.words) > 1 and (
+                    i.words[1] not in ("MII", "ETHTOOL", "IOCTL") or len(i.words) > 2):
+                self.rep.error(i.loc, f"extra characters {i.words[1]} in linkbeat interface")
+            self.linkbeat.append((n.kw, *i.words))
+            self.linkbeat_locs.append(i.loc)
 
     def _firewall(self, loc: Loc, kw: str, v: object, g: GlobalDefs) -> GlobalDefs:
         """`nftables [TABLE]`, and the iptables keywords of a keepalived built without iptables/ipset

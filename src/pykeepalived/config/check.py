@@ -90,6 +90,10 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
                 if dev not in ifs and not dynamic:
                     rep.error(ru.loc, f"WARNING - interface {dev} for rule doesn't exist")
                     bad_if = True
+    for row, loc in zip(model.linkbeat_interfaces, model.linkbeat_locs, strict=False):
+        if len(row) > 1 and row[1] not in ifs and not dynamic:  # CONFIG_FATAL in vrrp_parser.c
+            what = "linkbeat interface" if row[0] == "linkbeat_interfaces" else "up/down delay"
+            rep.error(loc, f"unknown interface {row[1]} specified for {what}", ConfigErr.FATAL)
     if bad_if and not dynamic:
         rep.error(NOWHERE, "Non-existent interface specified in configuration", ConfigErr.BAD_IF)
     if bad_if and not dynamic:

@@ -188,7 +188,7 @@ def dump_model(m: Model) -> str:
         o += ["    notification_email {", *(f"        {_q(e)}" for e in g.notification_email), "    }"]
     o += _fmt_fields(g, G.GLOBAL_DEFS, "    ", _GLOBAL_EXPLICIT)
     if g.max_auto_priority is not None:
-        o.append("    max_auto_priority" + (f" {g.max_auto_priority}" if g.max_auto_priority >= 0 else ""))
+        o.append(f"    max_auto_priority {g.max_auto_priority}")
     o += _fmt_opts(G.GLOBAL_DEFS, g.options, "    ")
     o.append("}")
     for sv in m.vrrp_scripts:

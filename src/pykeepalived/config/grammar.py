@@ -131,7 +131,7 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "shutdown_script": K(StartStopScript("shutdown")),
     "shutdown_script_timeout": K(Int(1, 1000, msg="{kw} '{v}' must be in [1, 1000] - ignoring")),
     "max_auto_priority": K(Words(0, 1)),
-    "min_auto_priority_delay": K(Int(1, 10_000_000)),
+    "min_auto_priority_delay": K(Int(1, 10_000_000, msg="{kw} '{v}' must be in [1, 10000000] - ignoring")),
     "checker_log_all_failures": K(BOOL),
     "dynamic_interfaces": K(Words(0, 1)),
     "no_email_faults": K(FLAG),

@@ -77,7 +77,7 @@ class GlobalDefs:
     vrrp_min_garp: bool = False
     vrrp_garp_interval_us: int = 0
     vrrp_gna_interval_us: int = 0
-    max_auto_priority: int | None = None  # None: not set; -1: `max_auto_priority` given without value
+    max_auto_priority: int | None = None  # None: not set; -1: disabled (no NOTICE); bare keyword: 99
     # the VRRP firewall (keepalived.md §1.2.5): table name from `nftables [TABLE]` or `vrrp_iptables`;
     # None: none configured (the VRRP child still selects `keepalived` for no_accept/use_vmac)
     nftables: str | None = None
@@ -238,6 +238,7 @@ class Model:
     static_routes: tuple[Route, ...] = ()
     static_rules: tuple[Rule, ...] = ()
     linkbeat_interfaces: tuple[tuple[str, ...], ...] = ()
+    linkbeat_locs: tuple[Loc, ...] = field(default=(), compare=False)  # one per linkbeat_interfaces row
     garp_groups: tuple[Options, ...] = ()
     virtual_server_groups: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = ()
     virtual_servers: tuple[VirtualServer, ...] = ()

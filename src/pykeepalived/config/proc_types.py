@@ -250,3 +250,22 @@ def check_script_duplicate(gopts: list[tuple[str, object]], kw: str, loc: Loc, r
         rep.error(loc, f"{kw.split('_')[0]} script already specified")
         return False
     return True
+
+
+def max_auto_priority(loc: Loc, v: tuple[str, ...], rep: Reporter, current: int | None) -> int | None:
+    """`max_auto_priority [-1..99]` (global_parser.c max_auto_priority_handler): bare is
+    sched_get_priority_max(SCHED_RR); a bad value is reported and ignored (`current` kept)."""
+    if not v:
+        return RT_MAX
+    try:
+        prio = int(v[0])
+    except ValueError:
+        rep.error(loc, f"invalid number '{v[0]}'")
+        prio = RT_MAX + 1
+    else:
+        if not -1 <= prio <= RT_MAX:
+            rep.error(loc, f"number '{v[0]}' outside range [-1, {RT_MAX}]")
+    if not -1 <= prio <= RT_MAX:
+        rep.error(loc, f"max_auto_priority '{v[0]}' must be in [0, {RT_MAX}] (or -1 to disable) - ignoring")
+        return current
+    return prio

@@ -71,11 +71,12 @@ if TYPE_CHECKING:
 class AsyncioClock:
     """The Driver's clock: integer µs on the event loop's monotonic clock. Its one timer is a
     timerfd (µs-precise; asyncio's own timers wake up to 1 ms late), else a loop timer; lateness is
-    recorded in `timing`."""
+    recorded in `timing` and reported to `on_late`."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timing: TimingStats | None = None) -> None:
         self.loop = loop
         self.timing = timing
+        self.on_late: Callable[[int, int], None] | None = None  # (deadline, fired): daemon/autoprio.py
         try:
             self.tfd: TimerFd | None = TimerFd(loop)
         except OSError:
@@ -85,12 +86,16 @@ class AsyncioClock:
         return time.monotonic_ns() // 1000
 
     def call_at(self, when: int, fn: Callable[[], None]) -> Any:
-        timing = self.timing
-        if timing is not None:
+        timing, on_late = self.timing, self.on_late
+        if timing is not None or on_late is not None:
             inner = fn
 
             def fn() -> None:
-                timing.record_timer(when, self.now())
+                now = self.now()
+                if timing is not None:
+                    timing.record_timer(when, now)
+                if on_late is not None:
+                    on_late(when, now)
                 inner()
 
         if self.tfd is not None:

@@ -72,6 +72,9 @@ def run(opts: Options) -> int:
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
     log.info("Configuration file %s", opts.conf_file)
     roles, pc = parent_setup(opts)
+    if pc.auto_priority_notice:  # keepalived main.c, after reading the configuration
+        log.info("NOTICE: setting config option max_auto_priority should result in better "
+                 "keepalived performance")
     if not prepare_parent(opts, pc):
         return 0  # keepalived: `Unable to set network namespace ... - exiting`, exit status 0
     log = setup_logging(opts, "parent")

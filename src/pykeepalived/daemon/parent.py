@@ -111,7 +111,8 @@ class Parent:
             new = self.pc
         ok = True
         for attr, what in (("net_namespace", "network namespace"),
-                           ("net_namespace_ipvs", "IPVS network namespace"), ("instance", "instance name")):
+                           ("net_namespace_ipvs", "IPVS network namespace"), ("instance", "instance name"),
+                           ("disable_local_igmp", "disable_local_igmp")):
             if getattr(new, attr) != getattr(self.pc, attr):
                 log.info("Cannot change %s at a reload - please restart keepalived", what)
                 ok = False

@@ -70,6 +70,8 @@ class ProcConf:
     net_namespace: str | None = None
     net_namespace_ipvs: str | None = None  # "" = the initial namespace
     reload_check_config: str | None = None
+    disable_local_igmp: bool = False  # refused change at a reload
+    auto_priority_notice: bool = True  # max_auto_priority unset or 0: the parent's NOTICE line
     parent_comm: str = ""  # filled by the parent: a child without its own name takes it, as after fork()
 
     def to_json(self) -> str:
@@ -157,6 +159,8 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
     if isinstance(v := root.get("net_namespace_ipvs"), tuple):
         pc.net_namespace_ipvs = str(v[0]) if v else ""
     pc.use_pid_dir = bool(root.get("use_pid_dir")) or bool(pc.instance or pc.net_namespace)
+    pc.auto_priority_notice = not model.global_defs.max_auto_priority
+    pc.disable_local_igmp = bool(g.get("disable_local_igmp"))
     rcc = g.get("reload_check_config")
     if isinstance(rcc, tuple):
         pc.reload_check_config = str(rcc[0]) if rcc else "/dev/null"

@@ -155,7 +155,8 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
     owners: list[tuple[str, str, tuple[tuple[str, Script], ...], bool | None]] = [
         ("INSTANCE", i.name, i.notify, i.smtp_alert) for i in model.vrrp_instances
     ]
-    owners += [("GROUP", s.name, s.notify, None) for s in model.sync_groups]
+    # a sync group's own `smtp_alert [BOOL]` (keepalived vrrp_gsmtp_handler), else the global default
+    owners += [("GROUP", s.name, s.notify, _group_smtp_alert(s.options)) for s in model.sync_groups]
     smtp_default = bool(g.smtp_alert_vrrp if g.smtp_alert_vrrp is not None else g.smtp_alert)
     for target, name, notify, smtp in owners:
         fields: dict[str, object] = {}
@@ -170,6 +171,15 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
         fields["smtp_alert"] = smtp_default if smtp is None else smtp
         out[(target, name)] = NotifyScripts(**fields)  # type: ignore[arg-type]
     return out
+
+
+def _group_smtp_alert(opts: tuple[tuple[str, object], ...]) -> bool | None:
+    """The last `smtp_alert` of a vrrp_sync_group (bare keyword: true), None when absent."""
+    found: bool | None = None
+    for kw, value in opts:
+        if kw == "smtp_alert":
+            found = True if value is None else bool(value)
+    return found
 
 
 class NotifyDispatcher:

@@ -33,12 +33,17 @@ from pykeepalived.config.vrrp_extra import needs_address_vmac, vmac_addr_prefix
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
+from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
+from pykeepalived.daemon.dynif import DynamicInterfaces, log_missing
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall
+from pykeepalived.daemon.linkbeat import LinkbeatPoller, start_linkbeat
+from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
+from pykeepalived.daemon.reload_states import write_states_on_reload
 from pykeepalived.daemon.serve import serve_until_stopped
 from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
@@ -62,6 +67,7 @@ from pykeepalived.linux.addresses import (
     del_rule,
 )
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
+from pykeepalived.linux.igmp import LocalIgmp
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
@@ -122,6 +128,10 @@ class VrrpChild:
         self.bfd_reader: BfdEventReader | None = None
         self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
         self._vips: set[IPAddress] | None = None  # every instance's VIPs and eVIPs (_is_vip)
+        self.local_igmp = LocalIgmp()  # disable_local_igmp
+        self.debounce: LinkDebounce | None = None  # interface_up_down_delays
+        self.dynif: DynamicInterfaces | None = None  # dynamic_interfaces
+        self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -211,8 +221,11 @@ class VrrpChild:
             try:
                 iface = await get_interface(self.ipr, params.interface)
             except InterfaceNotFound:
-                log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
-                return False
+                if not model.global_defs.dynamic_interfaces:
+                    log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
+                    return False
+                log_missing(params.interface)  # daemon/dynif.py: attached when created
+
         if iface is not None and iface.ifname not in self._assigned_logged:
             # keepalived add_vrrp_to_interface (with -D): the first instance on an interface
             self._assigned_logged.add(iface.ifname)
@@ -231,17 +244,7 @@ class VrrpChild:
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
-        for spec in conf.vips + conf.evips:
-            dev = self._address_dev(rt, spec)
-            if dev is not None and needs_address_vmac(conf, spec, model):  # use_vmac_addr
-                dev = await self._address_vmac(model, conf.name, params.vrid, dev, spec.address.version)
-            # `dev <interface>` of the instance's family moves to the VMAC
-            if spec.dev is not None and dev is not None and dev != spec.dev:
-                i = spec.options.index("dev")
-                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
-            a = address_from_spec(spec, dev)
-            if a is not None:
-                rt.addresses[spec.address] = a
+        await self._build_addresses(rt, model)
         rt.routes = [route_from_config(r) for r in conf.virtual_routes]
         rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
         try:
@@ -259,11 +262,31 @@ class VrrpChild:
             inst.set_source_address(src, 0)
             if not params.dont_track_primary:
                 inst.set_link(iface.up and iface.running, 0)
+        elif params.interface is not None:  # dynamic_interfaces: not created yet
+            inst.set_link(False, 0)
+            inst.set_source_address(None, 0)
         if self.scripts is not None:
             for t in params.tracks:
                 if t.kind == "script" and t.name in self.scripts.trackers:
                     inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
         return True
+
+    async def _build_addresses(self, rt: Runtime, model: Model) -> None:
+        """The instance's VIPs and eVIPs as addresses on their interfaces (again when a
+        dynamic_interfaces interface appears)."""
+        conf = rt.conf
+        for spec in conf.vips + conf.evips:
+            dev = self._address_dev(rt, spec)
+            if dev is not None and needs_address_vmac(conf, spec, model):  # use_vmac_addr
+                dev = await self._address_vmac(model, conf.name, rt.params.vrid, dev, spec.address.version)
+            # `dev <interface>` of the instance's family moves to the VMAC
+            if spec.dev is not None and dev is not None and dev != spec.dev:
+                i = spec.options.index("dev")
+                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
+            a = address_from_spec(spec, dev)
+            if a is not None:
+                rt.addresses[spec.address] = a
+        self._vips = None
 
     @staticmethod
     def _address_dev(rt: Runtime, spec: VipSpec) -> str | None:
@@ -350,6 +373,10 @@ class VrrpChild:
         try:
             async with NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "vrrp_netlink_monitor")) as mon:
                 async for ev in mon:
+                    # interface_up_down_delays (daemon/linkdelay.py): held back, or now
+                    deb = self.debounce
+                    if deb is not None and isinstance(ev, LinkEvent) and deb.feed(ev) is None:
+                        continue
                     try:
                         await self._on_event(ev)
                     except Exception as exc:
@@ -362,15 +389,11 @@ class VrrpChild:
     async def _on_event(self, ev: object) -> None:
         assert self.driver is not None and self.executor is not None
         if isinstance(ev, LinkEvent):
-            touched = [rt for rt in self.runtime.values() if rt.iface and rt.iface.ifindex == ev.ifindex]
-            if touched:
-                log.info("Netlink reports %s %s", ev.ifname, "up" if ev.usable else "down")
+            if self.dynif is not None and not await self.dynif.on_link(ev):
+                return
             self._macs.pop(ev.ifname, None)
-            for rt in touched:
-                if not rt.params.dont_track_primary:
-                    self.driver.set_link(rt.params.name, ev.usable)
-            if ev.ifname in self.tracked_ifs:
-                self.driver.set_tracker("interface", ev.ifname, ev.usable)
+            if self.linkbeat is None or not self.linkbeat.polls(ev.ifname):  # daemon/linkbeat.py
+                self.link_changed(ev.ifindex, ev.ifname, ev.usable, "Netlink")
         elif isinstance(ev, AddressEvent):
             if self.opts.address_monitoring:
                 log.info("Netlink reflector reports IP %s %s %s", ev.address,
@@ -390,6 +413,19 @@ class VrrpChild:
                         return
                 rt.iface = fresh
                 self.driver.set_source_address(rt.params.name, self._primary(rt.iface, rt.params))
+
+    def link_changed(self, ifindex: int, ifname: str, usable: bool, source: str | None) -> None:
+        """An interface went up or down (netlink, or linkbeat polling, which logs its own line):
+        its instances and trackers."""
+        assert self.driver is not None
+        touched = [rt for rt in self.runtime.values() if rt.iface and rt.iface.ifindex == ifindex]
+        if touched and source is not None:
+            log.info("%s reports %s %s", source, ifname, "up" if usable else "down")
+        for rt in touched:
+            if not rt.params.dont_track_primary:
+                self.driver.set_link(rt.params.name, usable)
+        if ifname in self.tracked_ifs:
+            self.driver.set_tracker("interface", ifname, usable)
 
     def _is_vip(self, addr: IPAddress) -> bool:
         """A VIP or eVIP of any instance (one set lookup: 1,000 masters add 1,000 addresses)."""
@@ -424,7 +460,11 @@ class VrrpChild:
         apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
+        if model.global_defs.dynamic_interfaces:
+            self.dynif = DynamicInterfaces(self)
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
+        if any(kw == "disable_local_igmp" for kw, _ in model.global_defs.options):
+            self.local_igmp.disable()  # linux/igmp.py, restored at stop
         # vmac_prefix: the name of VMACs without a configured name (keepalived: "vrrp" if unset)
         prefix = next((str(v) for kw, v in model.global_defs.options if kw == "vmac_prefix" and v), "vrrp")
         self.vmacs = VmacManager(self.ipr, prefix=prefix)
@@ -437,8 +477,15 @@ class VrrpChild:
         await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model)
-        self.driver = Driver(self.engine, AsyncioClock(loop, self.ops.timing), self.executor)
+        clock = AsyncioClock(loop, self.ops.timing)
+        clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
+        self.driver = Driver(self.engine, clock, self.executor)
+        params = [rt.params for rt in self.runtime.values()]
+        later = functools.partial(self._tasks.append)  # a delayed link change, run as a task
+        self.debounce = await link_debounce(self.ipr, model, params,
+                                            lambda ev: later(loop.create_task(self._on_event(ev))))
         self._tasks.append(loop.create_task(self._monitor()))
+        self.linkbeat = start_linkbeat(self, model)
         self.driver.start()
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
         self._log_sockpool()
@@ -571,12 +618,17 @@ class VrrpChild:
         self.tracked_ifs = tracked_interfaces(model)
         self.executor.pacer.configure(model)
         todo = set(new_confs) - set(self.runtime)
+        if model.global_defs.dynamic_interfaces and self.dynif is None:
+            self.dynif = DynamicInterfaces(self)
         added = await self.build(model, only=todo)
         self.track_bfd(self.set_tracker)
         self.model = model
         self.syncd = await self._sync_daemon(model, reload=True)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.driver.apply(functools.partial(self.engine.start_instances, added))
+        kept_groups = {g.name for g in old.sync_groups if g in model.sync_groups}
+        write_states_on_reload(model, self.engine, self.notifier.notifier if self.notifier else None,
+                               set(self.runtime) - set(added), kept_groups)
         await self.ops.reload(model)
 
     def _is_master(self, name: str) -> bool:
@@ -606,6 +658,7 @@ class VrrpChild:
                 await self.firewall.close()  # keepalived firewall_fini: even with --dont-release-vrrp
             if self.model is not None:
                 await self.set_static(self.model, add=False)
+            self.local_igmp.restore()
             if release:
                 await self.vmacs.close()
             if self.notifier is not None:
@@ -615,6 +668,8 @@ class VrrpChild:
         finally:  # the control socket and sockets go even if a release step failed
             for t in self._tasks:
                 t.cancel()
+            if self.linkbeat is not None:
+                self.linkbeat.close()
             await self.ops.close()
             for sock in self.sockets.values():
                 sock.close()

@@ -60,11 +60,12 @@ class NotifyScripts:
 
 @dataclass(frozen=True, slots=True)
 class _Event:
-    kind: str  # "INSTANCE" | "GROUP" | "RX_LOWER" | "PRIORITY"
+    kind: str  # "INSTANCE" | "GROUP" | "RX_LOWER" | "PRIORITY" | "FIFO"
     name: str
     state: str
     priority: int
     scripts: NotifyScripts
+    target: str = "INSTANCE"  # FIFO: "INSTANCE" | "GROUP"
 
 
 class Notifier:
@@ -95,6 +96,10 @@ class Notifier:
         """notify_priority_changes: FIFO `INSTANCE "VI_1" MASTER_PRIORITY 80` (or BACKUP_PRIORITY)."""
         state = "MASTER_PRIORITY" if is_master else "BACKUP_PRIORITY"
         self._queue.put_nowait(_Event("PRIORITY", name, state, priority, NotifyScripts()))
+
+    def fifo_line(self, kind: str, name: str, state: str, priority: int) -> None:
+        """Only the FIFO line, in order with the other events (fifo_write_vrrp_states_on_reload)."""
+        self._queue.put_nowait(_Event("FIFO", name, state, priority, NotifyScripts(), kind))
 
     async def flush(self) -> None:
         """Wait until every queued event has been handled (scripts started, lines written)."""
@@ -129,6 +134,10 @@ class Notifier:
 
     async def _handle(self, ev: _Event) -> None:
         sc = ev.scripts
+        if ev.kind == "FIFO":
+            if self.fifos is not None:
+                self.fifos.vrrp(ev.target, ev.name, ev.state, ev.priority)
+            return
         if ev.kind == "PRIORITY":
             if self.fifos is not None:
                 self.fifos.vrrp("INSTANCE", ev.name, ev.state, ev.priority)

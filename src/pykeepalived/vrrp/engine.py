@@ -57,6 +57,15 @@ class VrrpEngine:
         self._deadline[inst] = None
         return inst
 
+    def set_ifindex(self, name: str, ifindex: int) -> None:
+        """The instance now receives on `ifindex` (its interface was created after the start:
+        dynamic_interfaces)."""
+        inst = self.instances[name]
+        for cands in self._demux.values():
+            if inst in cands:
+                cands.remove(inst)
+        self._demux.setdefault((ifindex, inst.params.family, inst.params.vrid), []).append(inst)
+
     def remove_instance(self, name: str, now: int, event: str = "FAULT") -> list[Effect]:
         """Reload removed (or changed) this instance: stop it as at shutdown, then forget it.
 

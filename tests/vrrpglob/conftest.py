@@ -1,0 +1,1 @@
+from tests.daemon.conftest import lab, nodes  # noqa: F401 - shared fixtures

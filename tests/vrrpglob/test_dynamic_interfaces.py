@@ -1,0 +1,64 @@
+"""dynamic_interfaces: an instance on an interface that does not exist yet waits in FAULT and runs
+once the interface is created (and again after it is deleted and re-created with a new ifindex);
+keepalived 2.2.7 runs the same steps as the oracle. Without the keyword the instance is refused."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pykeepalived.lab import Host, Lab
+from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+
+pytestmark = pytest.mark.netns
+
+WANTED = re.compile(r"Configuration specifies|Interface dyn0 (added|deleted)|Netlink reports"
+                    r"|[Ee]ntering \w+ STATE")
+CREATE = "ip link add dyn0 type veth peer name dyn0p; ip link set dyn0p up; " \
+         "ip addr add 192.0.2.50/24 dev dyn0; ip link set dyn0 up"
+
+
+@pytest.fixture
+def hosts() -> Iterator[tuple[Host, Host]]:
+    with Lab() as lab:
+        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
+        yield lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
+
+
+def lines(n: Node) -> list[str]:
+    return [line.split(": ", 1)[1] for line in n.logs().splitlines() if WANTED.search(line)]
+
+
+def test_instance_waits_for_its_interface_as_keepalived(hosts: tuple[Host, Host]) -> None:
+    conf = instance_conf(state="MASTER", iface="dyn0", globals_="    dynamic_interfaces")
+    pair = [Node(h, conf, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
+    try:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: "Configuration specifies interface dyn0" in n.logs()
+                     and "Startup complete" in n.logs(), 15)
+        for round_ in range(2):
+            for h in hosts:
+                h.run(CREATE)
+            for n in pair:
+                wait_for(lambda n=n: n.has("192.0.2.100", "dyn0"), 15)
+            if round_ == 0:
+                for h in hosts:
+                    h.run("ip link del dyn0")
+                for n in pair:
+                    wait_for(lambda n=n: "Interface dyn0 deleted" in n.logs(), 10)
+                time.sleep(0.3)
+        ka, py = (lines(n) for n in pair)
+        assert ka[0] == ("Configuration specifies interface dyn0 which doesn't currently exist - will use "
+                         "if created")
+        assert ka.count("Interface dyn0 added") == 2 and "(VI_1) Entering FAULT STATE" in ka
+        assert py == ka
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
+    finally:
+        for n in pair:
+            n.kill()

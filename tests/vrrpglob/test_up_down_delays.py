@@ -1,0 +1,103 @@
+"""interface_up_down_delays: carrier changes of a listed interface take effect after the delay of
+their direction; a change undone within the delay is dropped. keepalived 2.2.7 runs the same steps
+on its own LAN as the oracle: the same log lines, flags included."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pykeepalived.config import load_config
+from pykeepalived.config.to_params import instance_params
+from pykeepalived.daemon.linkdelay import UpDownDelay, clamp_delays, parse_up_down_delays
+from pykeepalived.lab import Host, Lab
+from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+
+DELAYS = """interface_up_down_delays {
+    eth0 1.2 0.4
+}
+"""
+WANTED = re.compile(r"Adding flags change|Delay timer|Netlink reports|Entering (FAULT|MASTER|BACKUP) STATE")
+
+
+@pytest.fixture
+def two() -> Iterator[tuple[Lab, Host, Host]]:
+    with Lab() as lab:
+        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
+        yield lab, lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
+
+
+def lines(n: Node) -> list[str]:
+    return [line.split(": ", 1)[1] for line in n.logs().splitlines() if WANTED.search(line)]
+
+
+@pytest.mark.netns
+def test_carrier_changes_delayed_as_keepalived(two: tuple[Lab, Host, Host]) -> None:
+    lab, *hosts = two
+    pair = [Node(h, DELAYS + instance_conf(state="MASTER"), impl=i) for h, i in zip(hosts, ("ka", "py"),
+                                                                                    strict=True)]
+    try:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: n.has("192.0.2.100"), 15)
+
+        def cable(up: bool) -> None:
+            for h in hosts:
+                lab.set_port(h, h.ifaces[0].lan, up)
+
+        cable(False)
+        for n in pair:
+            wait_for(lambda n=n: "Adding flags change" in n.logs(), 5)
+        time.sleep(0.6)
+        assert all(n.has("192.0.2.100") for n in pair)  # still MASTER within the down delay
+        for n in pair:
+            wait_for(lambda n=n: "Entering FAULT STATE" in n.logs(), 5)
+        cable(True)
+        for n in pair:
+            wait_for(lambda n=n: "Netlink reports eth0 up" in n.logs(), 5)
+        cable(False)  # a flap shorter than the down delay: nothing happens
+        time.sleep(0.3)
+        cable(True)
+        time.sleep(1.5)
+        ka, py = (lines(n) for n in pair)
+        assert [x for x in ka if "Netlink" in x] == ["Netlink reports eth0 down", "Netlink reports eth0 up"]
+        added = r"eth0: Adding flags change from 0x\w+ to 0x\w+ delay by 1200000"
+        assert any(re.fullmatch(added, x) for x in ka)
+        assert any(x.endswith("delay by 400000") for x in ka)
+        assert py == ka
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
+    finally:
+        for n in pair:
+            n.kill()
+
+
+def test_parse_and_clamp(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text("""interface_up_down_delays {
+    eth0 3
+    eth1 0.5 0.25
+    eth2
+    eth3 x
+    eth4 1 300
+    nosuch 1
+}
+""" + instance_conf(advert="1")
+                    + instance_conf("VI_2", vrid=52, iface="eth1", extra="    down_timer_adverts 1\n"))
+    model, _ = load_config(str(conf))
+    caplog.set_level("INFO", logger="pykeepalived")
+    delays = parse_up_down_delays(model, {"eth0", "eth1", "eth2", "eth3", "eth4"})
+    assert delays == {"eth0": UpDownDelay(3_000_000, 0), "eth1": UpDownDelay(500_000, 250_000)}
+    clamp_delays(delays, [instance_params(model, i) for i in model.vrrp_instances])
+    assert delays == {"eth0": UpDownDelay(2_000_000 - 1_000_000 // 256, 0), "eth1": UpDownDelay(0, 0)}
+    msgs = [r.getMessage() for r in caplog.records]
+    for want in ("No timeouts specified for eth2 up/down delays", "Invalid down delay x for eth3",
+                 "Invalid up delay 300 for eth4", "unknown interface nosuch specified for up/down delay",
+                 "VI_1: interface eth0 debounce timer(s) not less that 2 * advert_int - resetting",
+                 "VI_2: cannot use debounce timers with down_timer_adverts = 1 - resetting"):
+        assert want in msgs
