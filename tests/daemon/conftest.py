@@ -5,21 +5,10 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node
 
 
 @pytest.fixture
 def lab() -> Iterator[Lab]:
+    """n1 and n2 plus a client host (the suite-wide `lab` has no client)."""
     with Lab(hosts=["n1", "n2", "client"]) as lab:
         yield lab
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for n in started:
-        try:
-            n.kill()
-        except Exception:
-            pass

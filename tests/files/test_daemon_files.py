@@ -12,7 +12,6 @@ import re
 import signal
 import socket
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,23 +23,6 @@ from tests.daemon.node import Node, instance_conf, wait_for
 SYS_PIDFD_GETFD = 438
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
-
-
-@pytest.fixture
-def lab() -> Iterator[Lab]:
-    with Lab(hosts=["n1", "n2"]) as lab:
-        yield lab
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for n in started:
-        try:
-            n.kill()
-        except Exception:
-            pass
 
 
 def _json(path: Path, timeout: float = 8) -> object:

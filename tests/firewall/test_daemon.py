@@ -34,17 +34,6 @@ def pair() -> Iterator[tuple[Host, Host]]:
         yield lab.add_host("ka", [a]), lab.add_host("py", [b])
 
 
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    started: list[Node] = []
-    yield started
-    for n in started:
-        try:
-            n.kill()
-        except Exception:
-            pass
-
-
 def backup_rulesets(*nodes: Node) -> list[str]:
     """Each node's ruleset as soon as it has entered BACKUP (before its master-down timer fires;
     the daemons start at different speeds on a loaded machine)."""
