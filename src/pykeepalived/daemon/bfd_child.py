@@ -27,7 +27,6 @@ import errno
 import logging
 import os
 import random
-import signal
 import time
 
 from pykeepalived.bfd.engine import BfdEngine, Received
@@ -43,7 +42,7 @@ from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
-from pykeepalived.daemon.serve import serve_until_stopped
+from pykeepalived.daemon.serve import install_signals, serve_until_stopped
 from pykeepalived.linux.bfd_socket import BfdListener, BfdSender
 from pykeepalived.options import Options
 
@@ -259,15 +258,7 @@ class BfdChild:
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
-        if not self.opts.ignore_sigint:
-            loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
-        loop.add_signal_handler(signal.SIGUSR1, self.write_data)
-
-    def _on_reload(self) -> None:
-        self.reload_requested = True
-        self.stop_event.set()
+        install_signals(loop, self, self.opts.ignore_sigint, self.write_data)
 
     def write_data(self) -> None:
         log.info("Printing BFD data for process(%d) on signal", os.getpid())

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
 from typing import Any
 
 from pykeepalived.check.from_config import Mapped, services_from_model
@@ -48,7 +47,7 @@ from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child, ipvs_namespace
-from pykeepalived.daemon.serve import serve_until_stopped
+from pykeepalived.daemon.serve import install_signals, serve_until_stopped
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
 from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
@@ -164,15 +163,7 @@ class CheckerChild:
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
-        if not self.opts.ignore_sigint:
-            loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
-        loop.add_signal_handler(signal.SIGUSR1, self.write_data)
-
-    def _on_reload(self) -> None:
-        self.reload_requested = True
-        self.stop_event.set()
+        install_signals(loop, self, self.opts.ignore_sigint, self.write_data)
 
     def write_data(self) -> None:
         log.info("Printing checker data for process(%d) on signal", os.getpid())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+from collections.abc import Callable
 from typing import Protocol
 
 from pykeepalived.daemon.dumpfiles import save_config
@@ -15,6 +17,22 @@ class ServedChild(Protocol):
     async def reload(self) -> None: ...
 
     async def shutdown(self) -> None: ...
+
+
+def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_sigint: bool,
+                    write_data: Callable[[], None]) -> None:
+    """keepalived's signals in a child: SIGTERM (and SIGINT unless -n's ignore) stop, SIGHUP reloads
+    through serve_until_stopped, SIGUSR1 writes the child's data file."""
+
+    def reload() -> None:
+        child.reload_requested = True
+        child.stop_event.set()
+
+    loop.add_signal_handler(signal.SIGTERM, child.stop_event.set)
+    if not ignore_sigint:
+        loop.add_signal_handler(signal.SIGINT, child.stop_event.set)
+    loop.add_signal_handler(signal.SIGHUP, reload)
+    loop.add_signal_handler(signal.SIGUSR1, write_data)
 
 
 async def serve_until_stopped(child: ServedChild) -> int:

@@ -44,7 +44,7 @@ from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.reload_states import write_states_on_reload
-from pykeepalived.daemon.serve import serve_until_stopped
+from pykeepalived.daemon.serve import install_signals, serve_until_stopped
 from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -435,18 +435,10 @@ class VrrpChild:
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        loop.add_signal_handler(signal.SIGTERM, self.stop_event.set)
-        if not self.opts.ignore_sigint:
-            loop.add_signal_handler(signal.SIGINT, self.stop_event.set)
-        loop.add_signal_handler(signal.SIGHUP, self._on_reload)
-        loop.add_signal_handler(signal.SIGUSR1, self.status.write_data)
+        install_signals(loop, self, self.opts.ignore_sigint, self.status.write_data)
         loop.add_signal_handler(signal.SIGUSR2, self.status.write_stats)
         loop.add_signal_handler(SIGFUNCS["STATS_CLEAR"], lambda: self.status.write_stats(clear=True))
         loop.add_signal_handler(SIGFUNCS["JSON"], self.status.write_json)
-
-    def _on_reload(self) -> None:
-        self.reload_requested = True
-        self.stop_event.set()
 
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
