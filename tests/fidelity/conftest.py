@@ -1,1 +1,1 @@
-from tests.daemon.conftest import lab, nodes  # noqa: F401 - shared fixtures
+from tests.daemon.conftest import lab  # noqa: F401 - the three-host lab (nodes: tests/conftest.py)

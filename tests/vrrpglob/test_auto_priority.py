@@ -47,8 +47,9 @@ def test_raise_on_late_timers_as_keepalived(lab: Lab, nodes: list[Node]) -> None
                 os.kill(pid, signal.SIGCONT)  # type: ignore[arg-type]
             for n in pair:
                 wait_for(lambda n=n, i=i: len(LATE.findall(n.logs())) >= i, 5)
-            for pid in pids:
-                assert rt_of(pid) == (os.SCHED_RR, step)  # type: ignore[arg-type]
+            for pid in pids:  # at least this step (a loaded machine may add a late timer of its own)
+                policy, prio = rt_of(pid)  # type: ignore[arg-type]
+                assert policy == os.SCHED_RR and step <= prio <= 2, (policy, prio)
         for n in pair:
             logs = n.logs()
             lines = re.findall(r"Set realtime priority \d+", logs)
