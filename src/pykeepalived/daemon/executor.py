@@ -417,6 +417,10 @@ class LinuxExecutor:
             elif isinstance(ip, IPv6Address):
                 na = build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev))
                 frames.append(Frame(g.instance, ip, dev, base, na, (place, n)))
+        if not self._still_master(g.instance):
+            # it left MASTER while this job waited behind the address work (keepalived sends at once,
+            # before it reads the next advert): announcing now would pull the LAN to a backup
+            return
         for n in range(g.repeat):
             for f in frames:
                 if n == 0:
