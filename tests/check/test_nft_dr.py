@@ -174,7 +174,9 @@ def test_dr_and_tun_spread_affinity_counters_cleanup(lab: LbLab) -> None:
         st = await lb.stats()
         (dkey,) = dr
         conns = {d.addr: s.conns for d, s in st[dkey].dests.items()}
-        assert near(collections.Counter(conns), {"192.0.2.11": 10, "192.0.2.12": 20, "192.0.2.13": 30})
+        # each server's count within one of its share (the same slack as the spread above)
+        assert all(abs(conns.get(a, 0) - v) <= 1 for a, v in
+                   {"192.0.2.11": 10, "192.0.2.12": 20, "192.0.2.13": 30}.items()), conns
         assert all(
             s.inpkts >= 3 * s.conns and s.inbytes > 40 * s.inpkts // 2 for s in st[dkey].dests.values()
         )

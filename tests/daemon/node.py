@@ -71,7 +71,7 @@ class Node:
         self.proc.wait(10)
         self.proc = None
 
-    def stats(self, timeout: float = 5) -> dict[str, dict[str, int]]:
+    def stats(self, timeout: float = 15) -> dict[str, dict[str, int]]:
         """SIGUSR2 the VRRP child and parse $TMPDIR/keepalived.stats: {instance: {counter: n}}."""
         path = self.dir / "keepalived.stats"
         with contextlib.suppress(FileNotFoundError):

@@ -86,6 +86,18 @@ def lines(n: Node) -> list[str]:
     return path.read_text().splitlines() if path.exists() else []
 
 
+def settle(nodes: list[Node], quiet: float = 1.0, timeout: float = 15) -> None:
+    """Wait until no node's FIFO record has grown for `quiet` seconds."""
+    t0, last, since = time.monotonic(), None, time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        now = [len(lines(n)) for n in nodes]
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.1)
+
+
 @pytest.mark.parametrize("enabled", [True, False])
 def test_states_rewritten_after_reload_as_keepalived(hosts: tuple[Host, Host, Host], enabled: bool) -> None:
     nodes = [Node(h, "", impl=impl) for h, impl in zip(hosts, ("ka", "py"), strict=False)]
@@ -101,7 +113,7 @@ def test_states_rewritten_after_reload_as_keepalived(hosts: tuple[Host, Host, Ho
             n.start()
         for n in nodes:
             wait_for(lambda n=n: n.has("192.0.2.101") and 'INSTANCE "VI_4" BACKUP 100' in lines(n), 20)
-        time.sleep(0.3)
+        settle(nodes)  # keepalived's FIFO reader may still be writing its start-up lines
         before = [len(lines(n)) for n in nodes]
         for n in nodes:
             n.signal(signal.SIGHUP)
@@ -112,9 +124,11 @@ def test_states_rewritten_after_reload_as_keepalived(hosts: tuple[Host, Host, Ho
         ka, py = (lines(n)[k:] for n, k in zip(nodes, before, strict=True))
         if enabled:
             assert ka == ['GROUP "G1" MASTER 0', 'INSTANCE "VI_2" FAULT 100', 'INSTANCE "VI_4" BACKUP 100']
+            assert py == ka
         else:
-            assert ka == []
-        assert py == ka
+            # pykeepalived writes nothing; keepalived's own record occasionally gets a late VI_4 line on a
+            # loaded machine (its reader), so only pykeepalived's side is exact here
+            assert py == []
         for n in nodes:
             n.signal(signal.SIGTERM)
             n.stop()
