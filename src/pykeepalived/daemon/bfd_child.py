@@ -131,6 +131,7 @@ class BfdChild:
         self.engine = BfdEngine(self.rng)
         self.stop_event = asyncio.Event()
         self.reload_requested = False
+        self.stop_requested = False
         self.listeners: dict[bool, BfdListener] = {}
         self.senders: dict[str, BfdSender] = {}
         self.send_error: set[str] = set()

@@ -112,6 +112,7 @@ class CheckerChild:
         self.opts = opts
         self.stop_event = asyncio.Event()
         self.reload_requested = False
+        self.stop_requested = False
         self.model: Model | None = None
         self.mapped = Mapped()
         self.rt: CheckerRuntime | None = None

@@ -11,8 +11,9 @@ from pykeepalived.daemon.dumpfiles import save_config
 
 
 class ServedChild(Protocol):
-    stop_event: asyncio.Event  # set by SIGTERM/SIGINT, and by SIGHUP with reload_requested
+    stop_event: asyncio.Event  # set by SIGTERM/SIGINT with stop_requested, by SIGHUP with reload_requested
     reload_requested: bool
+    stop_requested: bool
 
     async def reload(self) -> None: ...
 
@@ -28,19 +29,26 @@ def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_
         child.reload_requested = True
         child.stop_event.set()
 
-    loop.add_signal_handler(signal.SIGTERM, child.stop_event.set)
+    def stop() -> None:
+        child.stop_requested = True
+        child.stop_event.set()
+
+    loop.add_signal_handler(signal.SIGTERM, stop)
     if not ignore_sigint:
-        loop.add_signal_handler(signal.SIGINT, child.stop_event.set)
+        loop.add_signal_handler(signal.SIGINT, stop)
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGUSR1, write_data)
 
 
 async def serve_until_stopped(child: ServedChild) -> int:
-    """Run reloads as SIGHUPs ask for them; on a stop signal shut down and return exit status 0."""
+    """Run reloads as SIGHUPs ask for them; on a stop signal shut down and return exit status 0.
+
+    A stop wins over a reload: a SIGTERM that arrives with (or during) a SIGHUP's reload is never lost
+    (the parent forwards both when a stop follows a reload request closely)."""
     while True:
         await child.stop_event.wait()
         child.stop_event.clear()
-        if not child.reload_requested:
+        if child.stop_requested or not child.reload_requested:
             break
         child.reload_requested = False
         save_config(child, post=False)  # config_save_dir (daemon/dumpfiles.py)

@@ -113,6 +113,7 @@ class VrrpChild:
         self.ops = ControlPlane(self)
         self.stop_event = asyncio.Event()
         self.reload_requested = False
+        self.stop_requested = False
         self._macs: dict[str, bytes] = {}
         self.vmacs: VmacManager
         self._tasks: list[asyncio.Task[Any]] = []

@@ -1,0 +1,68 @@
+"""A child's signal loop (daemon/serve.py) with real signals: a SIGTERM that follows a SIGHUP closely,
+or arrives during the reload, always ends in a shutdown (CI once saw the VRRP child lose it and be
+SIGKILLed by the parent, leaving its control socket behind)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from pykeepalived.daemon.serve import install_signals, serve_until_stopped
+
+
+class Child:
+    def __init__(self, reload_seconds: float = 0.0, term_during_reload: bool = False) -> None:
+        self.stop_event = asyncio.Event()
+        self.reload_requested = False
+        self.stop_requested = False
+        self.calls: list[str] = []
+        self.reload_seconds = reload_seconds
+        self.term_during_reload = term_during_reload
+
+    async def reload(self) -> None:
+        self.calls.append("reload")
+        if self.term_during_reload:
+            os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.sleep(self.reload_seconds)
+
+    async def shutdown(self) -> None:
+        self.calls.append("shutdown")
+
+
+async def _serve(child: Child, *signals: signal.Signals) -> int:
+    loop = asyncio.get_running_loop()
+    install_signals(loop, child, ignore_sigint=False, write_data=lambda: None)
+    try:
+        for sig in signals:
+            os.kill(os.getpid(), sig)
+        return await asyncio.wait_for(serve_until_stopped(child), 5)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            loop.remove_signal_handler(sig)
+
+
+def test_term_right_after_hup_is_not_lost() -> None:
+    child = Child()
+    assert asyncio.run(_serve(child, signal.SIGHUP, signal.SIGTERM)) == 0
+    assert child.calls == ["shutdown"]  # the stop wins over the pending reload
+
+
+def test_term_during_reload_stops_after_it() -> None:
+    child = Child(reload_seconds=0.2, term_during_reload=True)
+    assert asyncio.run(_serve(child, signal.SIGHUP)) == 0
+    assert child.calls == ["reload", "shutdown"]
+
+
+def test_hup_alone_reloads_and_keeps_serving() -> None:
+    child = Child()
+
+    async def run() -> list[str]:
+        task = asyncio.ensure_future(_serve(child, signal.SIGHUP))
+        await asyncio.sleep(0.3)
+        assert not task.done()
+        os.kill(os.getpid(), signal.SIGTERM)
+        await task
+        return child.calls
+
+    assert asyncio.run(run()) == ["reload", "shutdown"]
