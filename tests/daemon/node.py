@@ -80,7 +80,13 @@ class Node:
         pid = self.vrrp_pid()
         assert pid, "no VRRP child"
         os.kill(pid, signal.SIGUSR2)
-        wait_for(lambda: path.exists() and path.read_text().rstrip().endswith(tuple("0123456789")), timeout)
+        def written() -> bool:
+            return path.exists() and path.read_text().rstrip().endswith(tuple("0123456789"))
+
+        try:
+            wait_for(written, timeout)
+        except AssertionError as e:
+            raise AssertionError(f"no stats file from VRRP child {pid}\n{self.logs()}") from e
         time.sleep(0.05)
         return parse_stats(path.read_text())
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 
 from pykeepalived.daemon.serve import install_signals, serve_until_stopped
 
@@ -66,3 +68,27 @@ def test_hup_alone_reloads_and_keeps_serving() -> None:
         return child.calls
 
     assert asyncio.run(run()) == ["reload", "shutdown"]
+
+
+def test_child_signals_wait_for_their_handlers() -> None:
+    """The parent starts children with their signals blocked (daemon/parent.py); install_signals
+    unblocks them once handled, so a SIGUSR2 sent while the child still imports is not fatal."""
+    code = (
+        "import asyncio, os, signal, sys, time\n"
+        "from pykeepalived.daemon import parent\n"
+        "from pykeepalived.daemon.serve import install_signals\n"
+        "parent._child_preexec()\n"
+        "os.kill(os.getpid(), signal.SIGUSR2)  # during 'start-up': must stay pending\n"
+        "time.sleep(0.2)\n"
+        "class C:\n"
+        "    stop_event = None; reload_requested = False; stop_requested = False\n"
+        "async def main():\n"
+        "    got = asyncio.Event()\n"
+        "    C.stop_event = asyncio.Event()\n"
+        "    install_signals(asyncio.get_running_loop(), C, False, lambda: None, {signal.SIGUSR2: got.set})\n"
+        "    await asyncio.wait_for(got.wait(), 5)\n"
+        "    print('handled')\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout.strip() == "handled", out

@@ -59,8 +59,16 @@ HANDLED: set[int] = {
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _child_preexec() -> None:
+def _config_test_preexec() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _child_preexec() -> None:
+    # a child starts with the signals it handles blocked: one that arrives while Python starts (a
+    # SIGUSR2 for the stats, a SIGTERM) stays pending until its handler is in place
+    # (serve.install_signals unblocks), instead of killing the child by its default action
+    signal.pthread_sigmask(signal.SIG_SETMASK, HANDLED - {signal.SIGCHLD})
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
@@ -150,8 +158,9 @@ class Parent:
             log.info("truncate of config check log %s failed (%d) - %s", logfile, exc.errno, exc.strerror)
         cmd = [sys.executable, "-m", "pykeepalived", *self.argv, f"--config-test={logfile}"]
         try:
-            proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(cmd, preexec_fn=_config_test_preexec, close_fds=True,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
         except OSError:
             log.info("Could not run config-test")
             return False

@@ -21,9 +21,13 @@ class ServedChild(Protocol):
 
 
 def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_sigint: bool,
-                    write_data: Callable[[], None]) -> None:
+                    write_data: Callable[[], None],
+                    extra: dict[int, Callable[[], None]] | None = None) -> None:
     """keepalived's signals in a child: SIGTERM (and SIGINT unless -n's ignore) stop, SIGHUP reloads
-    through serve_until_stopped, SIGUSR1 writes the child's data file."""
+    through serve_until_stopped, SIGUSR1 writes the child's data file, `extra` the child's own.
+
+    The parent starts a child with these signals blocked (daemon/parent.py); they are unblocked here,
+    once every handler is in place, so one sent during start-up is handled, not fatal."""
 
     def reload() -> None:
         child.reload_requested = True
@@ -38,6 +42,9 @@ def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_
         loop.add_signal_handler(signal.SIGINT, stop)
     loop.add_signal_handler(signal.SIGHUP, reload)
     loop.add_signal_handler(signal.SIGUSR1, write_data)
+    for sig, handler in (extra or {}).items():
+        loop.add_signal_handler(sig, handler)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
 
 
 async def serve_until_stopped(child: ServedChild) -> int:

@@ -436,10 +436,11 @@ class VrrpChild:
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        install_signals(loop, self, self.opts.ignore_sigint, self.status.write_data)
-        loop.add_signal_handler(signal.SIGUSR2, self.status.write_stats)
-        loop.add_signal_handler(SIGFUNCS["STATS_CLEAR"], lambda: self.status.write_stats(clear=True))
-        loop.add_signal_handler(SIGFUNCS["JSON"], self.status.write_json)
+        install_signals(loop, self, self.opts.ignore_sigint, self.status.write_data, {
+            signal.SIGUSR2: self.status.write_stats,
+            SIGFUNCS["STATS_CLEAR"]: lambda: self.status.write_stats(clear=True),
+            SIGFUNCS["JSON"]: self.status.write_json,
+        })
 
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
