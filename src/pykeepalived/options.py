@@ -78,6 +78,8 @@ SIGFUNCS: dict[str, int] = {
     "STATS_CLEAR": int(signal.SIGRTMAX) - 1,
     "JSON": int(signal.SIGRTMIN) + 2,
 }
+# the signals a child process handles (daemon/serve.py); the parent starts children with them blocked
+CHILD_SIGNALS: tuple[int, ...] = (int(signal.SIGINT), *SIGFUNCS.values())
 
 
 def _facility(value: str) -> str:

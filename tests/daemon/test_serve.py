@@ -71,24 +71,30 @@ def test_hup_alone_reloads_and_keeps_serving() -> None:
 
 
 def test_child_signals_wait_for_their_handlers() -> None:
-    """The parent starts children with their signals blocked (daemon/parent.py); install_signals
-    unblocks them once handled, so a SIGUSR2 sent while the child still imports is not fatal."""
+    """The parent starts children with their signals blocked (daemon/parent.py); hold_signals notes
+    the ones sent during start-up (a SIGUSR2 while the child still imports is not fatal) and unblocks
+    them for the commands the child spawns; install_signals delivers the noted ones when started."""
     code = (
-        "import asyncio, os, signal, sys, time\n"
+        "import asyncio, os, signal, subprocess\n"
         "from pykeepalived.daemon import parent\n"
-        "from pykeepalived.daemon.serve import install_signals\n"
+        "from pykeepalived.daemon.serve import hold_signals, install_signals\n"
         "parent._child_preexec()\n"
-        "os.kill(os.getpid(), signal.SIGUSR2)  # during 'start-up': must stay pending\n"
-        "time.sleep(0.2)\n"
+        "os.kill(os.getpid(), signal.SIGUSR2)  # while 'importing': must stay pending\n"
         "class C:\n"
         "    stop_event = None; reload_requested = False; stop_requested = False\n"
         "async def main():\n"
-        "    got = asyncio.Event()\n"
+        "    loop = asyncio.get_running_loop()\n"
+        "    held = hold_signals(loop)\n"
+        "    os.kill(os.getpid(), signal.SIGUSR1)  # during start-up: noted\n"
+        "    await asyncio.sleep(0.2)\n"
+        "    mask = subprocess.run(['grep', 'SigBlk', '/proc/self/status'], capture_output=True, text=True)\n"
+        "    got = []\n"
         "    C.stop_event = asyncio.Event()\n"
-        "    install_signals(asyncio.get_running_loop(), C, False, lambda: None, {signal.SIGUSR2: got.set})\n"
-        "    await asyncio.wait_for(got.wait(), 5)\n"
-        "    print('handled')\n"
+        "    stats = {signal.SIGUSR2: lambda: got.append('stats')}\n"
+        "    install_signals(loop, C, False, lambda: got.append('data'), stats, held)\n"
+        "    print(sorted(got), mask.stdout.split()[1])\n"
         "asyncio.run(main())\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0 and out.stdout.strip() == "handled", out
+    assert out.returncode == 0, out
+    assert out.stdout.split() == ["['data',", "'stats']", "0000000000000000"], out

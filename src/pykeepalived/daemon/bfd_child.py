@@ -42,7 +42,7 @@ from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
-from pykeepalived.daemon.serve import install_signals, serve_until_stopped
+from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
 from pykeepalived.linux.bfd_socket import BfdListener, BfdSender
 from pykeepalived.options import Options
 
@@ -258,8 +258,8 @@ class BfdChild:
             self.timer = self.loop.call_at(when / 1e6, self.on_timer)
 
     # ------------------------------------------------------------------ signals
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        install_signals(loop, self, self.opts.ignore_sigint, self.write_data)
+    def _install_signals(self, loop: asyncio.AbstractEventLoop, held: list[int]) -> None:
+        install_signals(loop, self, self.opts.ignore_sigint, self.write_data, held=held)
 
     def write_data(self) -> None:
         log.info("Printing BFD data for process(%d) on signal", os.getpid())
@@ -317,7 +317,7 @@ class BfdChild:
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
         self.loop = asyncio.get_running_loop()
-        self._install_signals(self.loop)
+        held = hold_signals(self.loop)  # until started (daemon/serve.py)
         params = self.load()
         if params is None:
             log.error("Configuration has fatal errors - BFD process exiting")
@@ -329,6 +329,7 @@ class BfdChild:
             log.error("Unable to open listening socket")
             self.close()
             return 1
+        self._install_signals(self.loop, held)
         child_ready("bfd")
         return await serve_until_stopped(self)
 

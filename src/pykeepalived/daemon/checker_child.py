@@ -47,7 +47,7 @@ from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child, ipvs_namespace
-from pykeepalived.daemon.serve import install_signals, serve_until_stopped
+from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec, smtp_alerter
 from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
@@ -163,8 +163,8 @@ class CheckerChild:
         task.add_done_callback(lambda t: t.exception())
 
     # ------------------------------------------------------------------ signals
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
-        install_signals(loop, self, self.opts.ignore_sigint, self.write_data)
+    def _install_signals(self, loop: asyncio.AbstractEventLoop, held: list[int]) -> None:
+        install_signals(loop, self, self.opts.ignore_sigint, self.write_data, held=held)
 
     def write_data(self) -> None:
         log.info("Printing checker data for process(%d) on signal", os.getpid())
@@ -211,7 +211,7 @@ class CheckerChild:
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        self._install_signals(loop)
+        held = hold_signals(loop)  # until started (daemon/serve.py)
         loaded = self.load()
         if loaded is None:
             log.error("Configuration has fatal errors - checker process exiting")
@@ -241,6 +241,7 @@ class CheckerChild:
         await self.rt.start()
         self.start_bfd()
         await self.plane.start(self.model)
+        self._install_signals(loop, held)
         child_ready("checker")
         return await serve_until_stopped(self)
 

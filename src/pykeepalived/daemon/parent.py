@@ -41,7 +41,7 @@ from pykeepalived.daemon.parent_files import ParentFiles
 from pykeepalived.daemon.pidfile import default_path, remove_pid_dir, run_with_pid_file
 from pykeepalived.daemon.procconf import ENV, ProcConf, read_proc_conf
 from pykeepalived.daemon.startstop import run_start_stop
-from pykeepalived.options import SIGFUNCS, Options
+from pykeepalived.options import CHILD_SIGNALS, SIGFUNCS, Options
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -66,9 +66,9 @@ def _config_test_preexec() -> None:
 
 def _child_preexec() -> None:
     # a child starts with the signals it handles blocked: one that arrives while Python starts (a
-    # SIGUSR2 for the stats, a SIGTERM) stays pending until its handler is in place
-    # (serve.install_signals unblocks), instead of killing the child by its default action
-    signal.pthread_sigmask(signal.SIG_SETMASK, HANDLED - {signal.SIGCHLD})
+    # SIGUSR2 for the stats, a SIGTERM) stays pending until the child takes it (serve.hold_signals),
+    # instead of killing the child by its default action
+    signal.pthread_sigmask(signal.SIG_SETMASK, CHILD_SIGNALS)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from pykeepalived.daemon.dumpfiles import save_config
+from pykeepalived.options import CHILD_SIGNALS
 
 
 class ServedChild(Protocol):
@@ -20,14 +21,30 @@ class ServedChild(Protocol):
     async def shutdown(self) -> None: ...
 
 
+def hold_signals(loop: asyncio.AbstractEventLoop) -> list[int]:
+    """At the start of a child's run(): note the signals that arrive while it starts.
+
+    The parent starts a child with CHILD_SIGNALS blocked (daemon/parent.py), so one sent while Python
+    imports stays pending instead of killing the child by its default action. Here they get
+    handlers that only note them, and are unblocked (scripts and commands spawned during start-up
+    must not inherit a blocked mask); install_signals delivers the noted ones once the child is
+    started, as keepalived registers its handlers only then (a SIGUSR2 during start-up prints the
+    stats of the started instances, a SIGTERM stops the started child)."""
+    held: list[int] = []
+    for sig in CHILD_SIGNALS:
+        loop.add_signal_handler(sig, held.append, sig)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, CHILD_SIGNALS)
+    return held
+
+
 def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_sigint: bool,
                     write_data: Callable[[], None],
-                    extra: dict[int, Callable[[], None]] | None = None) -> None:
+                    extra: dict[int, Callable[[], None]] | None = None,
+                    held: list[int] | None = None) -> None:
     """keepalived's signals in a child: SIGTERM (and SIGINT unless -n's ignore) stop, SIGHUP reloads
     through serve_until_stopped, SIGUSR1 writes the child's data file, `extra` the child's own.
-
-    The parent starts a child with these signals blocked (daemon/parent.py); they are unblocked here,
-    once every handler is in place, so one sent during start-up is handled, not fatal."""
+    Signals noted by hold_signals are delivered now; those the child does not handle get their
+    default action back."""
 
     def reload() -> None:
         child.reload_requested = True
@@ -37,14 +54,22 @@ def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_
         child.stop_requested = True
         child.stop_event.set()
 
-    loop.add_signal_handler(signal.SIGTERM, stop)
-    if not ignore_sigint:
-        loop.add_signal_handler(signal.SIGINT, stop)
-    loop.add_signal_handler(signal.SIGHUP, reload)
-    loop.add_signal_handler(signal.SIGUSR1, write_data)
-    for sig, handler in (extra or {}).items():
+    handlers: dict[int, Callable[[], None]] = {
+        signal.SIGTERM: stop,
+        signal.SIGINT: (lambda: None) if ignore_sigint else stop,
+        signal.SIGHUP: reload,
+        signal.SIGUSR1: write_data,
+        **(extra or {}),
+    }
+    for sig, handler in handlers.items():
         loop.add_signal_handler(sig, handler)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    for sig in CHILD_SIGNALS:
+        if sig not in handlers:
+            loop.remove_signal_handler(sig)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, CHILD_SIGNALS)
+    for sig in held or ():
+        if sig in handlers:
+            handlers[sig]()
 
 
 async def serve_until_stopped(child: ServedChild) -> int:

@@ -44,7 +44,7 @@ from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.reload_states import write_states_on_reload
-from pykeepalived.daemon.serve import install_signals, serve_until_stopped
+from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
 from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -435,17 +435,17 @@ class VrrpChild:
         return addr in self._vips
 
     # ------------------------------------------------------------------ signals
-    def _install_signals(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _install_signals(self, loop: asyncio.AbstractEventLoop, held: list[int]) -> None:
         install_signals(loop, self, self.opts.ignore_sigint, self.status.write_data, {
             signal.SIGUSR2: self.status.write_stats,
             SIGFUNCS["STATS_CLEAR"]: lambda: self.status.write_stats(clear=True),
             SIGFUNCS["JSON"]: self.status.write_json,
-        })
+        }, held)
 
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        self._install_signals(loop)
+        held = hold_signals(loop)  # until started (daemon/serve.py)
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
         self.log_diagnostics([*diags, *tracking_diagnostics(model)])
         self.model = model
@@ -486,6 +486,7 @@ class VrrpChild:
         if self.scripts is not None:
             self.scripts.start()
         await self.ops.start(model)
+        self._install_signals(loop, held)
         child_ready("vrrp")
         return await serve_until_stopped(self)
 
