@@ -261,6 +261,9 @@ mark(V, SUPPORTED, "use_vmac_addr",
      "a VMAC per other interface / other family for the VIPs/eVIPs living there (deleted at stop, "
      "unlike 2.2.7 which leaves them; a MAC given to use_vmac is not applied to them)")
 mark(V, NOT_YET, "use_ipvlan", "no ipvlan driver in the test kernel")
+mark(V, NOT_YET, "vrf", "accepted and ignored; no vrf driver in the test kernel to bind a unicast instance to")
+mark(V, NOT_YET, "timer_expired_backup",
+     "newer than 2.2.7 (its `keepalived -t` calls it unknown); accepted and ignored")
 mark(V, SUPPORTED, "promote_secondaries",
      "sysctl set on the interface, back to 0 at stop; refused with use_vmac (VMACs get it)")
 mark(V, SUPPORTED, "unicast_fault_no_peer",
