@@ -23,11 +23,14 @@ boolean tracker value for the core (vrrp/tracking.py does weight, reverse and FA
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the parent imports BfdPipes: it runs no asyncio loop and need not load it
+    import asyncio
 
 from pykeepalived.bfd.events import ENV_CHECKER_FD, ENV_EVENT_FD, ENV_VRRP_FD, BfdEvent, decode_events
 
@@ -87,6 +90,8 @@ class BfdEventReader:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        import asyncio
+
         os.set_blocking(self.fd, False)
         self._loop = loop or asyncio.get_running_loop()
         self._loop.add_reader(self.fd, self._readable)
