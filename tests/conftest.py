@@ -2,11 +2,13 @@
 
 Hypothesis runs without per-example deadlines (the suite runs in parallel on a loaded 2-core machine;
 speed is measured in `make bench`, never asserted in tests). `lab` (namespaces n1 and n2 on one LAN,
-deleted afterwards) and `nodes` (daemons a test started, hard-killed at its end) serve every namespace
-test; a folder's conftest may override them (tests/daemon adds a client host)."""
+deleted afterwards) and `nodes` (daemons a test started, hard-killed at its end, temp dirs removed)
+serve every namespace test; a folder's conftest may override them (tests/daemon adds a client host)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -27,6 +29,8 @@ def lab() -> Iterator[Lab]:
 
 @pytest.fixture
 def nodes() -> Iterator[list[Node]]:
+    """Daemons started by a test; all hard-killed and their temp dirs removed at the end (kept with
+    PYKA_KEEP_LOGS=1; a failing test's assertion already carries the node's log)."""
     started: list[Node] = []
     yield started
     for n in started:
@@ -34,3 +38,6 @@ def nodes() -> Iterator[list[Node]]:
             n.kill()
         except Exception:
             pass
+    if not os.environ.get("PYKA_KEEP_LOGS"):
+        for n in started:
+            shutil.rmtree(n.dir, ignore_errors=True)

@@ -2,27 +2,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 
 import pytest
-
-from tests.daemon.node import Node
-
-
-@pytest.fixture
-def nodes() -> Iterator[list[Node]]:
-    """Daemons started by a test; all hard-killed and their temp dirs removed at the end."""
-    started: list[Node] = []
-    yield started
-    for n in started:
-        try:
-            n.kill()
-        except Exception:
-            pass
-    if not os.environ.get("PYKA_KEEP_LOGS"):
-        for n in started:
-            shutil.rmtree(n.dir, ignore_errors=True)
-
 
 INTEROP = [
     pytest.mark.netns,
