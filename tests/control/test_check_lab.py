@@ -24,6 +24,7 @@ import pytest
 from pykeepalived.control import ctl
 from pykeepalived.lab import lb_lab
 from tests.check.servers import nginx
+from tests.daemon.node import wait_for
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nginx") or not shutil.which("nft"),
@@ -35,7 +36,7 @@ RS = ["192.0.2.11", "192.0.2.12"]
 VS = f"[{VIP}]:tcp:80"
 
 
-def conf_text(d: Path, port: int) -> str:
+def conf_text(d: Path, port: int, sock: str = "ctl.sock") -> str:
     rs = "\n".join(f"""    real_server {a} 80 {{
         TCP_CHECK {{
         }}
@@ -44,7 +45,7 @@ def conf_text(d: Path, port: int) -> str:
     router_id director
     lvs_dataplane nftables
     pykeepalived_metrics_address 127.0.0.1:{port}
-    pykeepalived_control_socket {d}/ctl.sock
+    pykeepalived_control_socket {d}/{sock}
 }}
 vrrp_instance VI_1 {{
     interface eth0
@@ -127,9 +128,9 @@ def scrape(netns: str, port: int) -> dict[str, float]:
     return out
 
 
-def run_ctl(d: Path, *args: str) -> tuple[int, str]:
+def run_ctl(d: Path, *args: str, sock: str = "ctl.sock") -> tuple[int, str]:
     out = io.StringIO()
-    return ctl.main(["-s", str(d / "ctl.sock"), *args], out), out.getvalue()
+    return ctl.main(["-s", str(d / sock), *args], out), out.getvalue()
 
 
 @pytest.fixture
@@ -160,7 +161,7 @@ def director(tmp_path: Path) -> Iterator[tuple[str, str, Path, Daemon, dict[str,
                 cm.__exit__(None, None, None)  # type: ignore[attr-defined]
 
 
-def test_ctl_both_children_follow_and_metrics_move_on_reload(
+def test_ctl_both_children_follow_and_metrics_and_sockets_move_on_reload(
         director: tuple[str, str, Path, Daemon, dict[str, object]]) -> None:
     ns, _, d, daemon, servers = director
     assert (d / "ctl_check.sock").exists()  # beside pykeepalived_control_socket PATH
@@ -198,11 +199,11 @@ def test_ctl_both_children_follow_and_metrics_move_on_reload(
     code, table = run_ctl(d, "status", "--checkers")
     assert code == ctl.EXIT_QUORUM and "QUORUM LOST" in table and "last failure" in table, table
 
-    # reload with another metrics address: both children move their listeners
+    # reload with another metrics address and control socket: both children move their listeners
     m_old = (scrape(ns, 9650), scrape(ns, 9651))
     assert m_old[0]["keepalived_up"] == 1
     assert m_old[1][f'pykeepalived_virtual_server_quorum_up{{virtual_server="{VS}"}}'] == 0
-    (d / "keepalived.conf").write_text(conf_text(d, 9660))
+    (d / "keepalived.conf").write_text(conf_text(d, 9660, "ctl2.sock"))
     t = time.monotonic()
     out = io.StringIO()  # through the checker child's socket alone (its parent reloads both children)
     code = ctl.main(["-s", str(d / "nothing.sock"), "--check-socket", str(d / "ctl_check.sock"), "reload"],
@@ -218,7 +219,10 @@ def test_ctl_both_children_follow_and_metrics_move_on_reload(
     assert m_check[rs_up] == 0
     assert curl(ns, "http://127.0.0.1:9650/metrics")[0] == 7  # connection refused
     assert curl(ns, "http://127.0.0.1:9651/metrics")[0] == 7
-    assert run_ctl(d, "status", "--expect", "VI_1=MASTER")[0] == ctl.EXIT_QUORUM  # still running
+    wait_for(lambda: (d / "ctl2.sock").exists() and (d / "ctl2_check.sock").exists(), 5)
+    assert not (d / "ctl.sock").exists() and not (d / "ctl_check.sock").exists()
+    assert run_ctl(d, "status")[0] == ctl.EXIT_UNREACHABLE
+    assert run_ctl(d, "status", "--expect", "VI_1=MASTER", sock="ctl2.sock")[0] == ctl.EXIT_QUORUM  # running
 
 
 def test_lvs_counters_after_traffic(director: tuple[str, str, Path, Daemon, dict[str, object]]) -> None:

@@ -6,7 +6,7 @@
 # which it learns every real server and quorum transition (time stamps for `status`, events for
 # `follow`). It owns the checker's control socket (check_server.py), the LVS counters cache and the
 # metrics endpoint (port + 1 of `pykeepalived_metrics_address`, re-bound when a reload moves it).
-# The control socket's path is read at start-up only. Failures to bind are logged, never fatal.
+# A reload that changes the control socket's path moves it. Failures to bind are logged, never fatal.
 """The checker child's operations plane: control socket, LVS counters, metrics endpoint."""
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.control.check_server import CheckControlServer, LvsStatsCache
 from pykeepalived.control.endpoint import MetricsEndpoint, checker_listen_address
+from pykeepalived.control.jsonlines import move_control
 from pykeepalived.control.server import check_socket_path
-from pykeepalived.daemon.log import log
 from pykeepalived.daemon.pidfile import default_path
 
 if TYPE_CHECKING:
@@ -44,20 +44,17 @@ class CheckerPlane:
         return make_registry(CheckerCollector(self.child.rt, self.cache.get))
 
     async def start(self, model: Model) -> None:
-        opts = model.global_defs.options
-        path = check_socket_path(opts, self.child.opts.checkers_pid_file or default_path("checker"))
-        if path is not None:
-            server = CheckControlServer(path, lambda: self.child.rt, lambda: self.child.dataplane,
-                                        self.child.data_text, self.cache, self.transitions, self.started)
-            try:
-                await server.start()
-                self.control = server
-            except OSError as exc:
-                log.error("Cannot open control socket %s: %s", path, exc.strerror or exc)
-        await self.metrics.configure(checker_listen_address(opts))
+        await self.reload(model)
 
     async def reload(self, model: Model) -> None:
-        await self.metrics.configure(checker_listen_address(model.global_defs.options))
+        opts = model.global_defs.options
+        path = check_socket_path(opts, self.child.opts.checkers_pid_file or default_path("checker"))
+        self.control = await move_control(self.control, path, self._server)
+        await self.metrics.configure(checker_listen_address(opts))
+
+    def _server(self, path: str) -> CheckControlServer:
+        return CheckControlServer(path, lambda: self.child.rt, lambda: self.child.dataplane,
+                                  self.child.data_text, self.cache, self.transitions, self.started)
 
     async def close(self) -> None:
         await self.metrics.close()

@@ -20,7 +20,8 @@ import json
 import os
 import signal
 import socket
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pykeepalived.daemon.log import DETAIL, log
 
@@ -153,3 +154,24 @@ class JsonLinesServer:
     async def _send(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
         writer.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
         await writer.drain()
+
+
+S = TypeVar("S", bound=JsonLinesServer)
+
+
+async def move_control(current: S | None, path: str | None, make: Callable[[str], S]) -> S | None:
+    """Open the control socket at `path` (None: none), closing `current` if it is elsewhere; at
+    start-up and after each reload. A failure to bind is logged, never fatal (VRRP matters more)."""
+    if current is not None and current.path == path:
+        return current
+    if current is not None:
+        await current.close()
+    if path is None:
+        return None
+    server = make(path)
+    try:
+        await server.start()
+    except OSError as exc:
+        log.error("Cannot open control socket %s: %s", path, exc.strerror or exc)
+        return None
+    return server

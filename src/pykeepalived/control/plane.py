@@ -6,7 +6,8 @@
 # `pykeepalived_metrics_address`, the Prometheus endpoint. `start()` runs once the engine is up;
 # a failure to bind is logged and the daemon carries on (VRRP matters more than observability).
 # `reload()` (after each SIGHUP) follows a changed metrics address: the listener is closed, moved or
-# opened (endpoint.py); the control socket's path is read at start-up only.
+# opened (endpoint.py); a changed control socket path (or `off`) closes the old socket (its `follow`
+# clients see the end of the stream) and opens the new one.
 """The VRRP child's operations plane: timing statistics, control socket, metrics endpoint."""
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from pykeepalived.control.endpoint import MetricsEndpoint, listen_address
+from pykeepalived.control.jsonlines import move_control
 from pykeepalived.control.server import ControlServer, socket_path
 from pykeepalived.control.timing import TimingStats
-from pykeepalived.daemon.log import log
 from pykeepalived.daemon.pidfile import default_path
 from pykeepalived.vrrp.effects import Notify, State, StateChanged
 
@@ -40,19 +41,13 @@ class ControlPlane:
         return make_registry(VrrpCollector(self.child, self.timing))
 
     async def start(self, model: Model) -> None:
-        opts = model.global_defs.options
-        path = socket_path(opts, self.child.opts.vrrp_pid_file or default_path("vrrp"))
-        if path is not None:
-            server = ControlServer(self.child, path)
-            try:
-                await server.start()
-                self.control = server
-            except OSError as exc:
-                log.error("Cannot open control socket %s: %s", path, exc.strerror or exc)
-        await self.metrics.configure(listen_address(opts))
+        await self.reload(model)
 
     async def reload(self, model: Model) -> None:
-        await self.metrics.configure(listen_address(model.global_defs.options))
+        opts = model.global_defs.options
+        path = socket_path(opts, self.child.opts.vrrp_pid_file or default_path("vrrp"))
+        self.control = await move_control(self.control, path, lambda p: ControlServer(self.child, p))
+        await self.metrics.configure(listen_address(opts))
 
     # ------------------------------------------------------------------ hooks (executor)
     def state_changed(self, e: StateChanged) -> None:
