@@ -98,3 +98,27 @@ def test_child_signals_wait_for_their_handlers() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert out.returncode == 0, out
     assert out.stdout.split() == ["['data',", "'stats']", "0000000000000000"], out
+
+
+def test_another_childs_signal_is_ignored_and_scripts_get_default_dispositions() -> None:
+    """A SIGUSR2 meant for the VRRP child (`kill -USR2` on every process) does not kill a child that
+    has no stats; the commands a child runs start with default dispositions (caught, not ignored)."""
+    code = (
+        "import asyncio, os, signal, subprocess\n"
+        "from pykeepalived.daemon.serve import install_signals\n"
+        "class C:\n"
+        "    stop_event = None; reload_requested = False; stop_requested = False\n"
+        "async def main():\n"
+        "    C.stop_event = asyncio.Event()\n"
+        "    install_signals(asyncio.get_running_loop(), C, False, lambda: None)\n"
+        "    os.kill(os.getpid(), signal.SIGUSR2)\n"
+        "    await asyncio.sleep(0.2)\n"
+        "    ign = subprocess.run(['grep', 'SigIgn', '/proc/self/status'], capture_output=True, text=True)\n"
+        "    print('alive', ign.stdout.split()[1])\n"
+        "asyncio.run(main())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out
+    alive, ignored = out.stdout.split()
+    assert alive == "alive"
+    assert int(ignored, 16) & (1 << (signal.SIGUSR2 - 1)) == 0, ignored

@@ -21,6 +21,10 @@ class ServedChild(Protocol):
     async def shutdown(self) -> None: ...
 
 
+def _ignore() -> None:
+    pass
+
+
 def hold_signals(loop: asyncio.AbstractEventLoop) -> list[int]:
     """At the start of a child's run(): note the signals that arrive while it starts.
 
@@ -41,10 +45,9 @@ def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_
                     write_data: Callable[[], None],
                     extra: dict[int, Callable[[], None]] | None = None,
                     held: list[int] | None = None) -> None:
-    """keepalived's signals in a child: SIGTERM (and SIGINT unless -n's ignore) stop, SIGHUP reloads
+    """keepalived's signals in a child: SIGTERM (and SIGINT unless --ignore-sigint) stop, SIGHUP reloads
     through serve_until_stopped, SIGUSR1 writes the child's data file, `extra` the child's own.
-    Signals noted by hold_signals are delivered now; those the child does not handle get their
-    default action back."""
+    Signals noted by hold_signals are delivered now; the other children's signals are ignored."""
 
     def reload() -> None:
         child.reload_requested = True
@@ -56,16 +59,13 @@ def install_signals(loop: asyncio.AbstractEventLoop, child: ServedChild, ignore_
 
     handlers: dict[int, Callable[[], None]] = {
         signal.SIGTERM: stop,
-        signal.SIGINT: (lambda: None) if ignore_sigint else stop,
+        signal.SIGINT: _ignore if ignore_sigint else stop,
         signal.SIGHUP: reload,
         signal.SIGUSR1: write_data,
         **(extra or {}),
     }
-    for sig, handler in handlers.items():
-        loop.add_signal_handler(sig, handler)
-    for sig in CHILD_SIGNALS:
-        if sig not in handlers:
-            loop.remove_signal_handler(sig)
+    for sig in dict.fromkeys([*CHILD_SIGNALS, *handlers]):  # another child's signal (a SIGUSR2 sent
+        loop.add_signal_handler(sig, handlers.get(sig, _ignore))  # to every process) is ignored
     signal.pthread_sigmask(signal.SIG_UNBLOCK, CHILD_SIGNALS)
     for sig in held or ():
         if sig in handlers:
