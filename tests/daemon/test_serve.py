@@ -70,55 +70,59 @@ def test_hup_alone_reloads_and_keeps_serving() -> None:
     assert asyncio.run(run()) == ["reload", "shutdown"]
 
 
+PRELUDE = (
+    "import asyncio, os, signal, subprocess\n"
+    "from pykeepalived.daemon import parent\n"
+    "from pykeepalived.daemon.serve import hold_signals, install_signals\n"
+    "class C:\n"
+    "    stop_event = None; reload_requested = False; stop_requested = False\n"
+    "def proc_status(field):\n"
+    "    out = subprocess.run(['grep', field, '/proc/self/status'], capture_output=True, text=True)\n"
+    "    return out.stdout.split()[1]\n"
+)
+
+
+def run_child(code: str) -> list[str]:
+    """Run `code` after PRELUDE in a fresh interpreter (a child's own signal state); its words."""
+    out = subprocess.run([sys.executable, "-c", PRELUDE + code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out
+    return out.stdout.split()
+
+
 def test_child_signals_wait_for_their_handlers() -> None:
     """The parent starts children with their signals blocked (daemon/parent.py); hold_signals notes
     the ones sent during start-up (a SIGUSR2 while the child still imports is not fatal) and unblocks
     them for the commands the child spawns; install_signals delivers the noted ones when started."""
-    code = (
-        "import asyncio, os, signal, subprocess\n"
-        "from pykeepalived.daemon import parent\n"
-        "from pykeepalived.daemon.serve import hold_signals, install_signals\n"
+    words = run_child(
         "parent._child_preexec()\n"
         "os.kill(os.getpid(), signal.SIGUSR2)  # while 'importing': must stay pending\n"
-        "class C:\n"
-        "    stop_event = None; reload_requested = False; stop_requested = False\n"
         "async def main():\n"
         "    loop = asyncio.get_running_loop()\n"
         "    held = hold_signals(loop)\n"
         "    os.kill(os.getpid(), signal.SIGUSR1)  # during start-up: noted\n"
         "    await asyncio.sleep(0.2)\n"
-        "    mask = subprocess.run(['grep', 'SigBlk', '/proc/self/status'], capture_output=True, text=True)\n"
+        "    mask = proc_status('SigBlk')\n"
         "    got = []\n"
         "    C.stop_event = asyncio.Event()\n"
         "    stats = {signal.SIGUSR2: lambda: got.append('stats')}\n"
         "    install_signals(loop, C, False, lambda: got.append('data'), stats, held)\n"
-        "    print(sorted(got), mask.stdout.split()[1])\n"
+        "    print(*sorted(got), mask)\n"
         "asyncio.run(main())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out
-    assert out.stdout.split() == ["['data',", "'stats']", "0000000000000000"], out
+    assert words == ["data", "stats", "0000000000000000"]
 
 
 def test_another_childs_signal_is_ignored_and_scripts_get_default_dispositions() -> None:
     """A SIGUSR2 meant for the VRRP child (`kill -USR2` on every process) does not kill a child that
     has no stats; the commands a child runs start with default dispositions (caught, not ignored)."""
-    code = (
-        "import asyncio, os, signal, subprocess\n"
-        "from pykeepalived.daemon.serve import install_signals\n"
-        "class C:\n"
-        "    stop_event = None; reload_requested = False; stop_requested = False\n"
+    alive, ignored = run_child(
         "async def main():\n"
         "    C.stop_event = asyncio.Event()\n"
         "    install_signals(asyncio.get_running_loop(), C, False, lambda: None)\n"
         "    os.kill(os.getpid(), signal.SIGUSR2)\n"
         "    await asyncio.sleep(0.2)\n"
-        "    ign = subprocess.run(['grep', 'SigIgn', '/proc/self/status'], capture_output=True, text=True)\n"
-        "    print('alive', ign.stdout.split()[1])\n"
+        "    print('alive', proc_status('SigIgn'))\n"
         "asyncio.run(main())\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out
-    alive, ignored = out.stdout.split()
     assert alive == "alive"
     assert int(ignored, 16) & (1 << (signal.SIGUSR2 - 1)) == 0, ignored
