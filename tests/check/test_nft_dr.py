@@ -43,6 +43,22 @@ print(json.dumps(c))
 """
 
 # one kept-alive connection: a request, then a request per line read on stdin
+STRAY_ACK = r"""
+import socket, struct, sys
+src, dst, dport = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    return ~(s + (s >> 16)) & 0xFFFF
+hdr = struct.pack("!HHIIBBHHH", 40000, dport, 1, 1, 5 << 4, 0x10, 65535, 0, 0)  # a bare ACK
+pseudo = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack("!BBH", 0, 6, len(hdr))
+hdr = hdr[:16] + struct.pack("!H", csum(pseudo + hdr)) + hdr[18:]
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+s.bind((src, 0))
+for _ in range(3):
+    s.sendto(hdr, (dst, 0))
+"""
+
 KEEP = r"""
 import socket, sys
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
@@ -166,8 +182,8 @@ def test_dr_and_tun_spread_affinity_counters_cleanup(lab: LbLab) -> None:
         want = {**dr, **tun}
         await lb.apply(plan(want, {}))
         # spread by weight (smooth WRR: exact over whole cycles), the replies come from the real servers
-        # (within one: a late packet of a finished connection, e.g. a retransmitted FIN under load, is
-        # not in the connection table any more and takes a scheduler slot)
+        # (within one: slack seen once under heavy load, before non-SYN packets stopped being
+        # scheduled — see the stray-ACK check below; kept until the suite shows it is not needed)
         assert near(await spread(lab.client, 60, 80), {"rs1": 10, "rs2": 20, "rs3": 30})
         if HAVE_IPIP:
             assert near(await spread(lab.client, 40, 8080), {"rs1": 30, "rs3": 10})
@@ -181,6 +197,10 @@ def test_dr_and_tun_spread_affinity_counters_cleanup(lab: LbLab) -> None:
             s.inpkts >= 3 * s.conns and s.inbytes > 40 * s.inpkts // 2 for s in st[dkey].dests.values()
         )
         assert st[dkey].total.outpkts == 0  # DR replies do not cross the director
+        # a TCP packet other than a SYN with no connection is not scheduled (IPVS: SYN only)
+        lab.client.run([sys.executable, "-c", STRAY_ACK, "198.51.100.2", VIP, "80"])
+        await asyncio.sleep(0.3)
+        assert (await lb.stats())[dkey].total.conns == st[dkey].total.conns
         if HAVE_IPIP:
             (tkey,) = tun
             assert st[tkey].total.conns == 40

@@ -607,6 +607,15 @@ class NftLoadBalancer:
         out.append(f"add rule {f} {t} {chain} reject")
         return out
 
+    @staticmethod
+    def _syn_gate(f: str, t: str, chain: str, key: ServiceKey) -> list[str]:
+        """IPVS schedules a TCP connection only on its SYN (tcp_conn_schedule, sloppy_tcp off): any
+        other TCP packet without a connection (a late FIN, a stray ACK) passes unscheduled to the
+        director's own stack instead of taking a scheduler slot and a real server."""
+        if key.protocol is Protocol.TCP or key.fwmark:
+            return [f"add rule {f} {t} {chain} meta l4proto tcp tcp flags & (fin|syn|rst|ack) != syn return"]
+        return []
+
     def _nat(
         self, fam: int, sid: int, entry: ServiceEntry, dests: list[Dest], sig: tuple[object, ...]
     ) -> list[str]:
@@ -631,6 +640,7 @@ class NftLoadBalancer:
             if el:
                 out.append(f"add element {f} {t} svc_{sid}_c{w} {{ {', '.join(el)} }}")
         l4 = "" if key.fwmark else f"meta l4proto {key.protocol.value} "
+        out += self._syn_gate(f, t, f"svc_{sid}", key)
         if persistent:
             out.append(f"add rule {f} {t} svc_{sid} {l4}dnat {a} to {pkey} map @svc_{sid}_persist")
         runs = slots(svc.scheduler, dests)
@@ -699,6 +709,7 @@ class NftLoadBalancer:
         out.append(
             f"add rule {f} {t} {s} {look} update @svc_{sid}_conns {{ {ckey} : meta mark }}{pu} goto {est}"
         )
+        out += self._syn_gate(f, t, s, key)
         if persistent:
             out.append(f"add rule {f} {t} {s} meta mark set {pkey} map @svc_{sid}_persist goto {new}")
         runs = slots(svc.scheduler, dests)
