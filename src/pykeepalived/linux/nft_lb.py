@@ -32,7 +32,8 @@ destinations, i.e. inhibited ones, own none). The slot selector depends on lb_al
 
 NAT: the nat chain DNATs a new connection to the slot's address (and port); conntrack keeps an
 established connection on its real server whatever happens to the pool (IPVS without
-expire_nodest_conn).
+expire_nodest_conn). As in IPVS, only a TCP SYN starts a connection: another TCP packet with no
+connection (a stray ACK, a late FIN) returns unscheduled to the director's own stack (NAT, DR, TUN).
 
 DR / TUN (the real server gets the packet with the VIP still as destination): conntrack cannot follow
 these connections (the replies bypass the director, so conntrack would call the second packet of every
