@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -184,6 +185,11 @@ vrrp_instance {name} {{
     }}
 }}
 """
+
+
+def log_lines(n: Node, wanted: re.Pattern[str]) -> list[str]:
+    """The node's log lines that match `wanted`, without their time stamps (to compare with keepalived)."""
+    return [line.split(": ", 1)[1] for line in n.logs().splitlines() if wanted.search(line)]
 
 
 def dump_logs(*nodes: Node) -> str:

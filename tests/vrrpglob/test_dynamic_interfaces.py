@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -21,18 +20,8 @@ CREATE = "ip link add dyn0 type veth peer name dyn0p; ip link set dyn0p up; " \
          "ip addr add 192.0.2.50/24 dev dyn0; ip link set dyn0 up"
 
 
-@pytest.fixture
-def hosts() -> Iterator[tuple[Host, Host]]:
-    with Lab() as lab:
-        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
-        yield lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
-
-
-def lines(n: Node) -> list[str]:
-    return [line.split(": ", 1)[1] for line in n.logs().splitlines() if WANTED.search(line)]
-
-
-def test_instance_waits_for_its_interface_as_keepalived(hosts: tuple[Host, Host]) -> None:
+def test_instance_waits_for_its_interface_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    _, *hosts = oracle_lab
     conf = instance_conf(state="MASTER", iface="dyn0", globals_="    dynamic_interfaces")
     pair = [Node(h, conf, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
     try:
@@ -52,7 +41,7 @@ def test_instance_waits_for_its_interface_as_keepalived(hosts: tuple[Host, Host]
                 for n in pair:
                     wait_for(lambda n=n: "Interface dyn0 deleted" in n.logs(), 10)
                 time.sleep(0.3)
-        ka, py = (lines(n) for n in pair)
+        ka, py = (log_lines(n, WANTED) for n in pair)
         assert ka[0] == ("Configuration specifies interface dyn0 which doesn't currently exist - will use "
                          "if created")
         assert ka.count("Interface dyn0 added") == 2 and "(VI_1) Entering FAULT STATE" in ka

@@ -5,12 +5,11 @@ ETHTOOL_GLINK on a veth, MII being unsupported there), once a second, not from n
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -22,19 +21,8 @@ CONF = """linkbeat_interfaces {
 WANTED = re.compile(r"[Ll]inkbeat|polling thread|Netlink reports|Entering (FAULT|MASTER|BACKUP) STATE")
 
 
-@pytest.fixture
-def two() -> Iterator[tuple[Lab, Host, Host]]:
-    with Lab() as lab:
-        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
-        yield lab, lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
-
-
-def lines(n: Node) -> list[str]:
-    return [line.split(": ", 1)[1] for line in n.logs().splitlines() if WANTED.search(line)]
-
-
-def test_polled_link_state_as_keepalived(two: tuple[Lab, Host, Host]) -> None:
-    lab, *hosts = two
+def test_polled_link_state_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    lab, *hosts = oracle_lab
     pair = [Node(h, CONF, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
     try:
         for n in pair:
@@ -46,7 +34,7 @@ def test_polled_link_state_as_keepalived(two: tuple[Lab, Host, Host]) -> None:
                 lab.set_port(h, h.ifaces[0].lan, up)
             for n in pair:
                 wait_for(lambda n=n, up=up: f"Linkbeat reports eth0 {'up' if up else 'down'}" in n.logs(), 5)
-        ka, py = (lines(n) for n in pair)
+        ka, py = (log_lines(n, WANTED) for n in pair)
         assert ka[:3] == ["Turning off linkbeat for lo since not used for tracking",
                           "(eth0): Configured linkbeat type MII not supported, using ETHTOOL",
                           "Using MII-BMSR/ETHTOOL NIC polling thread(s)..."]

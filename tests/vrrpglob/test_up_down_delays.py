@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.daemon.linkdelay import UpDownDelay, clamp_delays, parse_up_down_delays
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
 
 DELAYS = """interface_up_down_delays {
     eth0 1.2 0.4
@@ -24,20 +23,9 @@ DELAYS = """interface_up_down_delays {
 WANTED = re.compile(r"Adding flags change|Delay timer|Netlink reports|Entering (FAULT|MASTER|BACKUP) STATE")
 
 
-@pytest.fixture
-def two() -> Iterator[tuple[Lab, Host, Host]]:
-    with Lab() as lab:
-        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
-        yield lab, lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
-
-
-def lines(n: Node) -> list[str]:
-    return [line.split(": ", 1)[1] for line in n.logs().splitlines() if WANTED.search(line)]
-
-
 @pytest.mark.netns
-def test_carrier_changes_delayed_as_keepalived(two: tuple[Lab, Host, Host]) -> None:
-    lab, *hosts = two
+def test_carrier_changes_delayed_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    lab, *hosts = oracle_lab
     pair = [Node(h, DELAYS + instance_conf(state="MASTER"), impl=i) for h, i in zip(hosts, ("ka", "py"),
                                                                                     strict=True)]
     try:
@@ -64,7 +52,7 @@ def test_carrier_changes_delayed_as_keepalived(two: tuple[Lab, Host, Host]) -> N
         time.sleep(0.3)
         cable(True)
         time.sleep(1.5)
-        ka, py = (lines(n) for n in pair)
+        ka, py = (log_lines(n, WANTED) for n in pair)
         assert [x for x in ka if "Netlink" in x] == ["Netlink reports eth0 down", "Netlink reports eth0 up"]
         added = r"eth0: Adding flags change from 0x\w+ to 0x\w+ delay by 1200000"
         assert any(re.fullmatch(added, x) for x in ka)

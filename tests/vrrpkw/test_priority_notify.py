@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -79,20 +78,14 @@ cat "$1" >> "$(dirname "$1")/lines"
 """
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[Host, Host]]:
-    with Lab() as lab:
-        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
-        yield lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
-
-
 def priority_lines(n: Node) -> list[str]:
     path = n.dir / "lines"
     text = path.read_text() if path.exists() else ""
     return [line for line in text.splitlines() if "PRIORITY" in line]
 
 
-def test_priority_change_fifo_lines_as_keepalived(pair: tuple[Host, Host]) -> None:
+def test_priority_change_fifo_lines_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    _, *pair = oracle_lab
     nodes = [Node(h, "", impl=impl) for h, impl in zip(pair, ("ka", "py"), strict=True)]
     try:
         for n in nodes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-from collections.abc import Iterator
 
 import pytest
 
@@ -67,13 +66,6 @@ vrrp_instance VI_2 {
 """
 
 
-@pytest.fixture
-def pair() -> Iterator[tuple[Host, Host]]:
-    with Lab() as lab:
-        lans = [lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64") for _ in range(2)]
-        yield lab.add_host("ka", [lans[0]]), lab.add_host("py", [lans[1]])
-
-
 def state(h: Host) -> dict[str, list[str]]:
     """What keepalived may leave behind: addresses per link, links, routes and rules."""
     addrs = json.loads(h.run(["ip", "-j", "addr", "show"]))
@@ -97,7 +89,8 @@ def address_log(n: Node) -> list[str]:
 
 
 @pytest.mark.parametrize("dont_release", [True, False], ids=["V", "release"])
-def test_stop_as_keepalived(dont_release: bool, pair: tuple[Host, Host]) -> None:
+def test_stop_as_keepalived(dont_release: bool, oracle_lab: tuple[Lab, Host, Host]) -> None:
+    _, *pair = oracle_lab
     extra = ("-V",) if dont_release else ()
     ka, py = (Node(h, CONF, impl=impl, extra=extra) for h, impl in zip(pair, ("ka", "py"), strict=True))
     try:
