@@ -25,6 +25,7 @@ namespace, the IPVS namespace, the instance name or the nftables table (keepaliv
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -59,16 +60,11 @@ HANDLED: set[int] = {
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _config_test_preexec() -> None:
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-
-
-def _child_preexec() -> None:
+def _child_preexec(blocked: tuple[int, ...] = CHILD_SIGNALS) -> None:
     # a child starts with the signals it handles blocked: one that arrives while Python starts (a
     # SIGUSR2 for the stats, a SIGTERM) stays pending until the child takes it (serve.hold_signals),
-    # instead of killing the child by its default action
-    signal.pthread_sigmask(signal.SIG_SETMASK, CHILD_SIGNALS)
+    # instead of killing the child by its default action; the config test blocks none
+    signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
@@ -158,7 +154,7 @@ class Parent:
             log.info("truncate of config check log %s failed (%d) - %s", logfile, exc.errno, exc.strerror)
         cmd = [sys.executable, "-m", "pykeepalived", *self.argv, f"--config-test={logfile}"]
         try:
-            proc = subprocess.Popen(cmd, preexec_fn=_config_test_preexec, close_fds=True,
+            proc = subprocess.Popen(cmd, preexec_fn=functools.partial(_child_preexec, ()), close_fds=True,
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
         except OSError:
