@@ -149,16 +149,17 @@ def _tied(model: Model) -> tuple[SyncdConfig, int] | None:
     return cfg, syncid
 
 
+def _new_daemon(tied: tuple[SyncdConfig, int] | None) -> VrrpSyncDaemon | None:
+    """The instance-tied sync daemon with its IPVS netlink worker, not started (or None)."""
+    worker = open_ipvs() if tied is not None else None
+    return VrrpSyncDaemon(*tied, worker) if tied is not None and worker is not None else None
+
+
 async def vrrp_sync_daemon(model: Model) -> VrrpSyncDaemon | None:
     """At VRRP child start: the instance-tied sync daemon, started as BACKUP (or None)."""
-    tied = _tied(model)
-    if tied is None:
-        return None
-    worker = open_ipvs()
-    if worker is None:
-        return None
-    sd = VrrpSyncDaemon(*tied, worker)
-    await sd.start_backup()
+    sd = _new_daemon(_tied(model))
+    if sd is not None:
+        await sd.start_backup()
     return sd
 
 
@@ -173,12 +174,9 @@ async def reload_vrrp_sync_daemon(old: VrrpSyncDaemon | None, model: Model,
         await old.cmd(False, IP_VS_STATE_MASTER if old.master else IP_VS_STATE_BACKUP, ignore_error=True)
         old.stopped = True
         old.close()
-    if tied is None:
+    sd = _new_daemon(tied)
+    if sd is None:
         return None
-    worker = open_ipvs()
-    if worker is None:
-        return None
-    sd = VrrpSyncDaemon(*tied, worker)
     sd.master = bool(sd.cfg.instance) and is_master(str(sd.cfg.instance))
     await sd.cmd(True, IP_VS_STATE_MASTER if sd.master else IP_VS_STATE_BACKUP, ignore_error=True)
     await sd.cmd(False, IP_VS_STATE_BACKUP if sd.master else IP_VS_STATE_MASTER, ignore_error=True)
