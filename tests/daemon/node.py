@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from pykeepalived.lab import Host, LabError
@@ -190,6 +190,20 @@ vrrp_instance {name} {{
 def log_lines(n: Node, wanted: re.Pattern[str]) -> list[str]:
     """The node's log lines that match `wanted`, without their time stamps (to compare with keepalived)."""
     return [line.split(": ", 1)[1] for line in n.logs().splitlines() if wanted.search(line)]
+
+
+@contextlib.contextmanager
+def differential(hosts: Sequence[Host], conf: str) -> Iterator[list[Node]]:
+    """keepalived 2.2.7 ("ka") and pykeepalived ("py") with one configuration on the oracle_lab hosts:
+    an assertion failure carries both logs, and both daemons are killed at the end."""
+    pair = [Node(h, conf, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
+    try:
+        yield pair
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
+    finally:
+        for n in pair:
+            n.kill()
 
 
 def dump_logs(*nodes: Node) -> str:

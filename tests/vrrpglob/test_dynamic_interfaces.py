@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
+from tests.daemon.node import differential, instance_conf, log_lines, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -23,8 +23,7 @@ CREATE = "ip link add dyn0 type veth peer name dyn0p; ip link set dyn0p up; " \
 def test_instance_waits_for_its_interface_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
     _, *hosts = oracle_lab
     conf = instance_conf(state="MASTER", iface="dyn0", globals_="    dynamic_interfaces")
-    pair = [Node(h, conf, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
-    try:
+    with differential(hosts, conf) as pair:
         for n in pair:
             n.start()
         for n in pair:
@@ -46,8 +45,3 @@ def test_instance_waits_for_its_interface_as_keepalived(oracle_lab: tuple[Lab, H
                          "if created")
         assert ka.count("Interface dyn0 added") == 2 and "(VI_1) Entering FAULT STATE" in ka
         assert py == ka
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
-    finally:
-        for n in pair:
-            n.kill()

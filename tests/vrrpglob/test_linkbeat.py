@@ -9,7 +9,7 @@ import re
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
+from tests.daemon.node import differential, instance_conf, log_lines, wait_for
 
 pytestmark = pytest.mark.netns
 
@@ -23,8 +23,7 @@ WANTED = re.compile(r"[Ll]inkbeat|polling thread|Netlink reports|Entering (FAULT
 
 def test_polled_link_state_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
     lab, *hosts = oracle_lab
-    pair = [Node(h, CONF, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
-    try:
+    with differential(hosts, CONF) as pair:
         for n in pair:
             n.start()
         for n in pair:
@@ -40,8 +39,3 @@ def test_polled_link_state_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> 
                           "Using MII-BMSR/ETHTOOL NIC polling thread(s)..."]
         assert not any("Netlink" in x for x in ka)
         assert py == ka
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
-    finally:
-        for n in pair:
-            n.kill()

@@ -14,7 +14,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.daemon.linkdelay import UpDownDelay, clamp_delays, parse_up_down_delays
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
+from tests.daemon.node import differential, instance_conf, log_lines, wait_for
 
 DELAYS = """interface_up_down_delays {
     eth0 1.2 0.4
@@ -26,9 +26,7 @@ WANTED = re.compile(r"Adding flags change|Delay timer|Netlink reports|Entering (
 @pytest.mark.netns
 def test_carrier_changes_delayed_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
     lab, *hosts = oracle_lab
-    pair = [Node(h, DELAYS + instance_conf(state="MASTER"), impl=i) for h, i in zip(hosts, ("ka", "py"),
-                                                                                    strict=True)]
-    try:
+    with differential(hosts, DELAYS + instance_conf(state="MASTER")) as pair:
         for n in pair:
             n.start()
         for n in pair:
@@ -58,11 +56,6 @@ def test_carrier_changes_delayed_as_keepalived(oracle_lab: tuple[Lab, Host, Host
         assert any(re.fullmatch(added, x) for x in ka)
         assert any(x.endswith("delay by 400000") for x in ka)
         assert py == ka
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
-    finally:
-        for n in pair:
-            n.kill()
 
 
 def test_parse_and_clamp(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
