@@ -20,6 +20,7 @@ from pykeepalived.config.load import load_config
 from pykeepalived.config.model import MiscCheck, Model
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.options import Options
+from pykeepalived.safefile import open_append
 
 
 def system_interfaces() -> set[str]:
@@ -183,7 +184,7 @@ def config_test(opts: Options) -> int:
     text = "".join(d.format() + "\n" for d in diags)
     if opts.config_test_file:
         try:
-            with open(opts.config_test_file, "a") as fh:
+            with os.fdopen(open_append(opts.config_test_file), "a") as fh:
                 fh.write(text)
         except OSError as e:
             print(f"Unable to open {opts.config_test_file}: {e.strerror}", file=sys.stderr)

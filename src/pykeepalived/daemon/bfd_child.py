@@ -38,13 +38,14 @@ from pykeepalived.config import load_config
 from pykeepalived.config.diag import is_broken
 from pykeepalived.config.model import Model
 from pykeepalived.control.sdnotify import child_ready
-from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
+from pykeepalived.daemon.dumpfiles import paths_of
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
 from pykeepalived.linux.bfd_socket import BfdListener, BfdSender
 from pykeepalived.options import Options
+from pykeepalived.safefile import replace
 
 DATA_FILE = "keepalived_bfd.data"
 REOPEN_S = 60.0  # keepalived: retry opening an output socket every 60 s
@@ -264,7 +265,7 @@ class BfdChild:
     def write_data(self) -> None:
         log.info("Printing BFD data for process(%d) on signal", os.getpid())
         try:
-            write_atomically(paths_of(self.model, self.opts.namespace).state("_bfd"), self.data_text())
+            replace(paths_of(self.model, self.opts.namespace).state("_bfd"), self.data_text())
         except Exception as exc:  # a full disk must not stop BFD
             log.error("Unable to write %s: %r", DATA_FILE, exc)
 

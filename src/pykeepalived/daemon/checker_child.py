@@ -42,7 +42,7 @@ from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.check_scripts import secure_misc_checks
-from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
+from pykeepalived.daemon.dumpfiles import paths_of
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
@@ -58,6 +58,7 @@ from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.notify.checker_mail import CheckerMailer
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
+from pykeepalived.safefile import replace
 from pykeepalived.track.command import ChildSet, ScriptCommand
 
 DATA_FILE = "keepalived_check.data"
@@ -169,7 +170,7 @@ class CheckerChild:
     def write_data(self) -> None:
         log.info("Printing checker data for process(%d) on signal", os.getpid())
         try:
-            write_atomically(paths_of(self.model, self.opts.namespace).state("_check"), self.data_text())
+            replace(paths_of(self.model, self.opts.namespace).state("_check"), self.data_text())
         except Exception as exc:  # a full disk must not kill the checker process
             log.error("Unable to write %s: %r", DATA_FILE, exc)
 

@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from pykeepalived.safefile import replace
+
 DEFAULT_TMP_DIR = "/tmp"
 
 
@@ -85,14 +87,6 @@ class DumpPaths:
         return self._place(self.json_dump_file, "keepalived.json", "", False)
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Written to a temporary file in the same directory, then renamed: a reader never sees half."""
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def paths_of(model: Any, namespace: str | None = None) -> DumpPaths:
     """The DumpPaths of a loaded configuration Model (None: keepalived's defaults)."""
     if model is None:
@@ -130,8 +124,7 @@ def save_config(child: Any, post: bool) -> str | None:
     status = getattr(child, "status", None)
     render = status.data_text if status is not None else getattr(child, "data_text", None)
     try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(render() if render is not None else "")
+        replace(path, render() if render is not None else "")
     except Exception:
         logging.getLogger("pykeepalived").info("Failed to open config_save file %s", path)
         return None

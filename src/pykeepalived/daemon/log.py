@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from pykeepalived.options import Options
+from pykeepalived.safefile import open_append
 
 DETAIL = 15
 logging.addLevelName(DETAIL, "DETAIL")
@@ -63,8 +64,12 @@ class _SyslogFormatter(logging.Formatter):
 
 class _FlushingFileHandler(logging.FileHandler):
     def __init__(self, path: str, flush_each: bool) -> None:
-        super().__init__(path, encoding="utf-8", delay=False)
         self._flush_each = flush_each
+        super().__init__(path, encoding="utf-8", delay=False)
+
+    def _open(self):  # type: ignore[no-untyped-def]
+        """Appended to through O_NOFOLLOW: a symlink planted at the name is refused, not followed."""
+        return os.fdopen(open_append(self.baseFilename, 0o666), "a", encoding="utf-8")
 
     def flush(self) -> None:
         if self._flush_each:

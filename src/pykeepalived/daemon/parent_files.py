@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 
 from pykeepalived.daemon.forkread import in_fork
+from pykeepalived.safefile import replace
 
 log = logging.getLogger("pykeepalived")
 
@@ -86,8 +87,7 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
         from pykeepalived.config.dump import dump_model
 
         try:
-            with open(f"{str(save_dir).rstrip('/')}/keepalived.conf.{parent}.{conf_num}", "w") as f:
-                f.write(dump_model(model))
+            replace(f"{str(save_dir).rstrip('/')}/keepalived.conf.{parent}.{conf_num}", dump_model(model))
         except OSError:
             pass
     tmp_dir = g.get("tmp_config_directory")
@@ -134,7 +134,7 @@ def create_reload_file(path: str | None) -> None:
         return
     old = os.umask(0o022)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         os.close(fd)
     except OSError as e:
         log.info("Failed to create reload file (%s) %d - %s", path, e.errno or 0, e.strerror)
@@ -155,7 +155,7 @@ def write_parent_data(conf_file: str, config_id: str | None, all_config: bool, n
 
     def write() -> str:
         from pykeepalived.config import load_config
-        from pykeepalived.daemon.dumpfiles import paths_of, write_atomically
+        from pykeepalived.daemon.dumpfiles import paths_of
 
         model, _ = load_config(conf_file, config_id, all_config)
         path = paths_of(model, namespace).state("_parent")
@@ -163,7 +163,7 @@ def write_parent_data(conf_file: str, config_id: str | None, all_config: bool, n
         lines += [f" {k} = {' '.join(map(str, v)) if isinstance(v, tuple) else v}"
                   for k, v in model.global_defs.options]
         try:
-            write_atomically(path, "\n".join(lines) + "\n")
+            replace(path, "\n".join(lines) + "\n")
         except OSError as e:
             log.info("Can't open dump file %s (%d: %s)", path, e.errno or 0, e.strerror)
         return path

@@ -12,8 +12,9 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir, write_atomically
+from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir
 from pykeepalived.daemon.log import log
+from pykeepalived.safefile import replace
 from pykeepalived.vrrp.effects import State, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
 
@@ -25,7 +26,7 @@ _STATE_NAME = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER
                State.STOP: "STOP"}
 
 
-__all__ = ["StatusWriter", "tmp_dir", "write_atomically"]
+__all__ = ["StatusWriter", "tmp_dir"]
 
 
 class StatusWriter:
@@ -214,6 +215,6 @@ class StatusWriter:
 
     def _write(self, path: str, render: Any) -> None:
         try:
-            write_atomically(path, render())
+            replace(path, render())
         except Exception as exc:  # a full disk must not kill the VRRP process
             log.error("Unable to write %s: %r", path, exc)

@@ -107,6 +107,11 @@ class NotifyFifo:
                 os.unlink(path)
                 self.created = False
             return False
+        if not stat.S_ISFIFO(os.fstat(self.fd).st_mode):  # a file planted at the name: not written to
+            log.info("Unable to open %snotify fifo %s - not a fifo", self.kind, path)
+            os.close(self.fd)
+            self.fd = -1
+            return False
         return True
 
     def write(self, line: bytes) -> bool:

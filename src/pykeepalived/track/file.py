@@ -27,6 +27,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pykeepalived.safefile import replace
+
 log = logging.getLogger("pykeepalived.track")
 
 IN_CLOSE_WRITE = 0x008
@@ -132,8 +134,7 @@ def init_track_file(spec: TrackFileSpec, *, reload: bool = False) -> None:
         if reload:
             return
     try:
-        with open(spec.path, "w") as f:
-            f.write(f"{spec.init_value}\n")
+        replace(spec.path, f"{spec.init_value}\n")
     except OSError:
         log.info("Unable to initialise track file %s", spec.name)
 
