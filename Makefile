@@ -19,16 +19,21 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Install the Debian packages listed in deps/apt.txt that are missing.
+# Install the Debian packages listed in deps/apt.txt that are missing. The packages' own services
+# (nginx, frr, keepalived) are not started by the install (a policy-rc.d for the length of the
+# apt-get, only when the host has none), and nothing that already runs is stopped or changed: the
+# tests and the demo start their own copies in namespaces with their own files.
 $(APT_STAMP): deps/apt.txt | $(STAMP)
 	@missing=$$(for p in $$(grep -v '^#' deps/apt.txt); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "apt-get install $$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
-	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  guard=; if [ ! -e /usr/sbin/policy-rc.d ]; then \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && guard=1; fi; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; rc=$$?; \
+	  [ -z "$$guard" ] || rm -f /usr/sbin/policy-rc.d; \
+	  [ $$rc -eq 0 ]; \
 	fi
-	@# the packaged daemons must not run on the host: the tests start their own copies in namespaces
-	-@systemctl disable --now keepalived nginx frr >/dev/null 2>&1 || true
 	touch $@
 
 apt: $(APT_STAMP)
