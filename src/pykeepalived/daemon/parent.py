@@ -208,24 +208,31 @@ class Parent:
             ch.proc = None
             if self.stopping:
                 continue
+            # keepalived's report_child_status (lib/scheduler.c): the parent names the child by pid
             if rc < 0:
                 sig = -rc
-                log.info("%s child process(%d) exited due to signal %d (%s)", name, pid, sig,
-                         signal.Signals(sig).name)
+                log.info("pid %d exited due to signal %d (%s)%s", pid, sig, signal.strsignal(sig) or sig,
+                         " - has rlimit_rttime been exceeded?" if sig == signal.SIGKILL else "")
             elif rc in PERMANENT:
-                log.critical("%s child process(%d) exited with permanent error %s. Terminating",
-                             name, pid, PERMANENT[rc])
+                log.info("pid %d exited with permanent error %s. Terminating", pid, PERMANENT[rc])
                 return rc
+            elif rc:
+                log.info("pid %d exited with status %d", pid, rc)
             if self.opts.dont_respawn:
                 log.critical("%s child process(%d) died: Exiting", name, pid)
                 return 0
             log.critical("%s child process(%d) died: Respawning", name, pid)
-            lived = time.monotonic() - ch.started
-            if lived > 60:
+            for line in ("Please log an issue at https://github.com/acassen/keepalived/issues/",
+                         "and include a full copy of your keepalived configuration files, and",
+                         "copies of the keepalived system log entries around the time this happened"):
+                log.info("  %s", line)
+            # calc_restart_delay: at once after a minute's run, else 0, 1, 2, 4 ... 32, 60 seconds
+            if time.monotonic() - ch.started >= 60:
                 ch.restarts = 0
-            delay = 0 if ch.restarts == 0 else min(60, 1 << (ch.restarts - 1))
-            ch.restarts += 1
-            if delay:
+                delay = 0
+            else:
+                delay = 0 if ch.restarts == 0 else min(60, 1 << (ch.restarts - 1))
+                ch.restarts += 1
                 log.info("Restart of %s process delayed %d seconds to limit respawn rate", name, delay)
             ch.respawn_at = time.monotonic() + delay
         return None
