@@ -70,7 +70,8 @@ def test_safefile_refuses_symlinks(victim: Path, tmp_path: Path) -> None:
 @pytest.mark.netns
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 @pytest.mark.parametrize("impl", ["ka", "py"])
-def test_planted_links_and_files_are_not_followed(lab: Lab, nodes: list[Node], victim: Path, impl: str) -> None:
+def test_planted_links_and_files_are_not_followed(lab: Lab, nodes: list[Node], victim: Path,
+                                                  impl: str) -> None:
     node = Node(lab["n1"], "", impl=impl)
     os.chown(node.dir, NOBODY, NOBODY)  # the attacker owns $TMPDIR and the directories below
     saved, tracked = node.dir / "saved", node.dir / "track"
@@ -94,7 +95,8 @@ vrrp_track_file tf {{
     for name in ("keepalived.data", "keepalived.stats", "keepalived.json"):
         _plant_link(node.dir / f"{name}.{pid}.tmp", victim)  # the old predictable temporary names
     _plant_link(node.dir / "keepalived.data", victim)  # a link at the final name
-    _as_nobody("sh", "-c", f"echo planted > {node.dir}/keepalived.stats; chmod 0666 {node.dir}/keepalived.stats")
+    stats = node.dir / "keepalived.stats"
+    _as_nobody("sh", "-c", f"echo planted > {stats}; chmod 0666 {stats}")
     _plant_link(saved / f"keepalived_vrrp.{pid}.1.pre", victim)
     _plant_link(saved / f"keepalived_vrrp.{pid}.1.post", victim)
 

@@ -10,7 +10,8 @@
 #
 # and QUIT. Every alert is an independent asyncio task: nothing waits for it, the connect and
 # each reply are bounded by smtp_connect_timeout, and failures are only logged with keepalived's
-# texts ("SMTP connection ERROR to [ADDR]:PORT.", "Timeout connecting SMTP server [ADDR]:PORT.",
+# texts ("SMTP connection ERROR to [ADDR]:PORT.",
+# "Timeout opening connection to remote SMTP server [ADDR]:PORT.",
 # "Error processing RCPT cmd on SMTP server [ADDR]:PORT. SMTP status code = 550", ...).
 # Subjects/bodies for VRRP instances and groups follow vrrp_notify.c (vrrp_smtp_notifier).
 """SMTP alerts in keepalived's form, sent asynchronously with aiosmtplib."""
@@ -184,7 +185,7 @@ class SmtpAlerter:
             try:
                 await client.connect()
             except aiosmtplib.SMTPConnectTimeoutError:
-                log.info("Timeout connecting SMTP server %s.", where)
+                log.info("Timeout opening connection to remote SMTP server %s.", where)
                 self.failed += 1
                 return False
             except aiosmtplib.SMTPConnectResponseError as e:
