@@ -11,10 +11,12 @@ import logging
 import os
 import pwd
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
 
-from pykeepalived.config.model import Model, Script
+from pykeepalived.config.model import Model, Script, Track
 from pykeepalived.config.to_params import track_group_interfaces
+from pykeepalived.linux.iface import InterfaceNotFound, get_interface
 from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
@@ -33,15 +35,19 @@ from pykeepalived.track.process import (
     ProcessTracker,
     TrackedProcess,
 )
-from pykeepalived.track.script import ScriptSpec, ScriptTracker, ScriptTrackers
+from pykeepalived.track.script import ScriptSpec, ScriptTracker, ScriptTrackers, script_reload_lines
 from pykeepalived.track.security import (
+    ScriptFlags,
     ScriptUser,
     SecurityResult,
     check_script_secure,
     check_track_script_secure,
     default_script_user,
+    security_violation_message,
 )
 from pykeepalived.vrrp.effects import Notify
+from pykeepalived.vrrp.instance import VrrpInstance
+from pykeepalived.vrrp.params import TrackWeight
 
 log = logging.getLogger("pykeepalived")
 
@@ -51,8 +57,10 @@ SetTracker = Callable[[str, str, bool | int | None], None]
 class ScriptResolver:
     """Turns configured script lines into runnable commands, with keepalived's security checks."""
 
-    def __init__(self, model: Model) -> None:
+    def __init__(self, model: Model, report: Callable[[str], None] | None = None) -> None:
         g = model.global_defs
+        self.report = report or log.error
+        self.flags = ScriptFlags.NONE  # every checked script's flags (the SECURITY VIOLATION line)
         self.security = g.enable_script_security
         self._user = g.script_user[0] if g.script_user else None
         self._group = g.script_user[1] if len(g.script_user) > 1 else None
@@ -65,7 +73,7 @@ class ScriptResolver:
     def default(self) -> ScriptUser:
         """Resolved on first use, so configurations without scripts log nothing about the user."""
         if self._default is None:
-            self._default = default_script_user(self._user, self._group, self.security, log.error)
+            self._default = default_script_user(self._user, self._group, self.security, self.report)
         return self._default
 
     def _ids(self, user: str | None, group: str | None) -> tuple[int, int] | None:
@@ -74,7 +82,7 @@ class ScriptResolver:
         try:
             return resolve_user_group(user, group or None)
         except LookupError as exc:
-            log.error("%s", exc)
+            self.report(str(exc))
             return None
 
     def notify_command(self, script: Script) -> ScriptCommand | None:
@@ -85,17 +93,21 @@ class ScriptResolver:
         """keepalived's check_script_secure for a (command, user, group) script; None when the
         line cannot be parsed or its user resolved (logged)."""
         cmd, user, group = script
-        try:
-            argv = split_quoted_escaped(cmd)
-        except CommandSyntaxError as exc:
-            log.error("Unable to parse script '%s': %s", cmd, exc)
-            return None
+        argv = self._argv(cmd)
         ids = self._ids(user, group)
         if not argv or ids is None:
             return None
-        res = check_script_secure(argv, ids[0], ids[1], self.security, log.error, self.keep_symlinks)
+        res = check_script_secure(argv, ids[0], ids[1], self.security, self.report, self.keep_symlinks)
         res.command = self._groups(res.command)
+        self.flags |= res.flags
         return res
+
+    def _argv(self, cmd: str) -> list[str] | None:
+        try:
+            return split_quoted_escaped(cmd)
+        except CommandSyntaxError as exc:
+            self.report(f"Unable to parse script '{cmd}': {exc}")
+            return None
 
     def _groups(self, cmd: ScriptCommand | None) -> ScriptCommand | None:
         """set_supplementary_groups: the run-as user's groups (getgrouplist), not just its gid."""
@@ -109,40 +121,92 @@ class ScriptResolver:
             return cmd
         return dataclasses.replace(cmd, groups=tuple(dict.fromkeys([cmd.gid, *groups])))
 
-    def track_command(self, name: str, script: Script, user: tuple[str, ...]) -> ScriptCommand | None:
-        cmd = script[0]
-        try:
-            argv = split_quoted_escaped(cmd)
-        except CommandSyntaxError as exc:
-            log.error("Unable to parse script '%s': %s", cmd, exc)
-            return None
+    def track(self, name: str, script: Script, user: tuple[str, ...]) -> SecurityResult | None:
+        """keepalived check_track_script_secure for one vrrp_script (its "Disabling track script"
+        lines included); None when the line cannot be parsed or its user resolved."""
+        argv = self._argv(script[0])
         ids = self._ids(user[0] if user else None, user[1] if len(user) > 1 else None)
         if not argv or ids is None:
             return None
-        return self._groups(check_track_script_secure(name, argv, ids[0], ids[1], self.security, log.error,
-                                                      self.keep_symlinks).command)
+        res = check_track_script_secure(name, argv, ids[0], ids[1], self.security, self.report,
+                                        self.keep_symlinks)
+        res.command = self._groups(res.command)
+        self.flags |= res.flags
+        return res
 
 
-def script_trackers(model: Model, resolver: ScriptResolver, set_tracker: SetTracker) -> ScriptTrackers:
-    """One runner per vrrp_script used by an instance; results go to the core as they change."""
-    used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
-    used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
-    specs = []
+@dataclasses.dataclass(slots=True)
+class VrrpScripts:
+    """The VRRP child's scripts once checked (keepalived vrrp.c check_vrrp_script_security)."""
+
+    model: Model  # without the disabled vrrp_scripts, nor the instances' and groups' tracks on them
+    commands: dict[str, ScriptCommand]  # the runnable vrrp_scripts
+    disabled: dict[str, ScriptFlags]  # vrrp_script name -> why it was disabled
+    notify: dict[tuple[str, str], NotifyScripts]
+    fifos: FifoSet | None
+    flags: ScriptFlags  # all the flags seen
+    violation: str | None  # the SECURITY VIOLATION line, if any
+
+    def tracker(self, set_tracker: SetTracker) -> ScriptTrackers:
+        """One runner per vrrp_script still used by an instance or a sync group ("Warning - script
+        X is not used" for the others); results go to `set_tracker` as they change."""
+        model = self.model
+        used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
+        used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
+        specs = []
+        for s in model.vrrp_scripts:
+            if s.name not in used:
+                log.info("Warning - script %s is not used", s.name)
+                continue
+            specs.append(ScriptSpec(s.name, self.commands[s.name], s.interval_us, s.timeout_us or 0,
+                                    s.rise, s.fall, s.init_fail))
+
+        def changed(tr: ScriptTracker, ok: bool | None) -> None:
+            set_tracker("script", tr.name, ok)
+
+        return ScriptTrackers(specs, changed)
+
+
+def check_vrrp_scripts(model: Model, resolver: ScriptResolver,
+                       reloading: ScriptTrackers | None = None) -> VrrpScripts:
+    """Every vrrp_script, then the instances' and sync groups' notify scripts and the FIFO scripts,
+    checked in keepalived's order (at a reload, after clear_diff_script's lines for the running
+    `reloading` scripts); the SECURITY VIOLATION line is returned, not logged. A vrrp_script that
+    is insecure with enable_script_security, not found, or not executable by its user is disabled:
+    keepalived frees it and removes it from every instance and sync group tracking it, so they run
+    as if it had never been configured."""
+    for line in script_reload_lines(reloading, {s.name for s in model.vrrp_scripts}):
+        log.info("%s", line)
+    commands: dict[str, ScriptCommand] = {}
+    disabled: dict[str, ScriptFlags] = {}
     for s in model.vrrp_scripts:
-        if s.name not in used:
-            log.info("Warning - script %s is not used", s.name)
-            continue
         if s.script is None:
             continue
-        cmd = resolver.track_command(s.name, s.script, s.user)
-        if cmd is None:
-            continue
-        specs.append(ScriptSpec(s.name, cmd, s.interval_us, s.timeout_us or 0, s.rise, s.fall, s.init_fail))
+        res = resolver.track(s.name, s.script, s.user)
+        if res is None or res.command is None:
+            disabled[s.name] = res.flags if res is not None else ScriptFlags.NONE
+        else:
+            commands[s.name] = res.command
+    notify = notify_scripts(model, resolver)
+    fifos = fifo_set(model, resolver)
+    if disabled or len(commands) != len(model.vrrp_scripts):
+        model = _without_scripts(model, set(commands))
+    flags = resolver.flags
+    return VrrpScripts(model, commands, disabled, notify, fifos, flags,
+                       security_violation_message(flags, resolver.security))
 
-    def changed(tr: ScriptTracker, ok: bool | None) -> None:
-        set_tracker("script", tr.name, ok)
 
-    return ScriptTrackers(specs, changed)
+def _without_scripts(model: Model, keep: set[str]) -> Model:
+    """The model with only the vrrp_scripts in `keep`, and the tracks on the others removed."""
+    def tracks(ts: tuple[Track, ...]) -> tuple[Track, ...]:
+        return tuple(t for t in ts if t.kind != "script" or t.name in keep)
+
+    return dataclasses.replace(
+        model,
+        vrrp_scripts=tuple(s for s in model.vrrp_scripts if s.name in keep),
+        vrrp_instances=tuple(dataclasses.replace(i, tracks=tracks(i.tracks)) for i in model.vrrp_instances),
+        sync_groups=tuple(dataclasses.replace(g, tracks=tracks(g.tracks)) for g in model.sync_groups),
+    )
 
 
 def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, str], NotifyScripts]:
@@ -213,8 +277,9 @@ def tracked_interfaces(model: Model) -> set[str]:
     )
 
 
-def file_trackers(model: Model, set_tracker: SetTracker) -> FileTrackers:
-    """track_file blocks: create files with init_file, then watch them (inotify)."""
+def file_trackers(model: Model, set_tracker: SetTracker, reload: bool = False) -> FileTrackers:
+    """track_file blocks: create files with init_file (at a reload, no `overwrite` of an existing
+    file), then watch them (inotify)."""
     specs = []
     for f in model.track_files:
         init = f.init_file is not None
@@ -228,7 +293,7 @@ def file_trackers(model: Model, set_tracker: SetTracker) -> FileTrackers:
         spec = TrackFileSpec(f.name, f.file, init, value, overwrite)
         if init:
             try:
-                init_track_file(spec)
+                init_track_file(spec, reload=reload)
             except OSError as exc:
                 log.error("Unable to initialise track file %s: %s", f.file, exc)
         specs.append(spec)
@@ -269,7 +334,7 @@ def fifo_spec(
         try:
             uid, gid = resolve_user_group(words[1], words[2] if len(words) > 2 else None)
         except LookupError as exc:
-            log.error("%s", exc)
+            resolver.report(str(exc))
     cmd = resolver.notify_command(script) if script is not None and script[0] else None
     return FifoSpec(words[0], uid, gid, cmd)
 
@@ -292,3 +357,93 @@ def smtp_alerter(model: Model) -> SmtpAlerter | None:
         port, g.smtp_helo_name or socket.gethostname(), float(g.smtp_connect_timeout),
         no_email_faults=bool(dict(g.options).get("no_email_faults", False)),
     ))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reload (keepalived reload_vrrp_thread: every script killed, track files closed, then all of it
+# built again from the new configuration; clear_diff_script and reload_track_processes carry the
+# state over). An instance built by the reload must start from every tracker's current value, as
+# one built at start-up does: before, only the scripts were restarted and seeded, so an instance
+# given a new track_file, track_process or track_interface by a reload waited in FAULT for a value
+# that never came.
+
+
+class TrackerHost(Protocol):
+    """What the reload helpers need of the VRRP child."""
+
+    scripts: ScriptTrackers | None
+    files: FileTrackers | None
+    processes: ProcessTracker | None
+    tracked_ifs: set[str]
+    ipr: Any
+
+    def set_tracker(self, kind: str, name: str, value: bool | int | None) -> None: ...
+
+
+async def reload_trackers(host: TrackerHost, old: Model, model: Model, checked: VrrpScripts) -> None:
+    """Replace the host's script, file and process trackers by the new configuration's: scripts
+    restarted with their state carried over by name, track files re-read (their watchers
+    rebuilt), the process tracker rebuilt when the vrrp_track_process blocks changed."""
+    new_scripts = checked.tracker(host.set_tracker)
+    new_scripts.carry_over(host.scripts)
+    if host.scripts is not None:
+        await host.scripts.stop()
+    host.scripts = new_scripts
+    new_scripts.start()
+    if host.files is not None:
+        host.files.stop()
+    host.files = file_trackers(model, host.set_tracker, reload=True)
+    host.files.start()
+    if host.processes is None or model.track_processes != old.track_processes:
+        if host.processes is not None:
+            host.processes.stop()
+        host.processes = process_tracker(model, host.set_tracker)
+        host.processes.start()
+    host.tracked_ifs = tracked_interfaces(model)
+
+
+async def interface_states(ipr: Any, names: Iterable[str]) -> dict[str, bool]:
+    """Tracked interfaces: up and running (a missing one is down)."""
+    out = {}
+    for ifname in names:
+        try:
+            info = await get_interface(ipr, ifname)
+            out[ifname] = info.up and info.running
+        except InterfaceNotFound:
+            out[ifname] = False
+    return out
+
+
+async def tracker_values(host: TrackerHost) -> dict[tuple[str, str], bool | int]:
+    """Every tracker's known value (a script that has not reported yet has none)."""
+    values: dict[tuple[str, str], bool | int] = {}
+    if host.scripts is not None:
+        values |= {("script", n): t.ok for n, t in host.scripts.trackers.items() if t.ok is not None}
+    if host.files is not None:
+        values |= {("file", n): v for n, v in host.files.values.items()}
+    if host.processes is not None:
+        values |= {("process", n): tp.have_quorum for n, tp in host.processes.tracked.items()}
+    values |= {("interface", n): up for n, up in (await interface_states(host.ipr, host.tracked_ifs)).items()}
+    return values
+
+
+def neutral_value(t: TrackWeight) -> bool:
+    """The value that neither faults an instance nor changes its priority through `t`: what a
+    script new at a reload is until its first result (keepalived SCRIPT_INIT_STATE_INIT_RELOAD,
+    process_script_update_priority then counts the first result as a change)."""
+    return not t.reverse if t.weight == 0 else t.weight < 0
+
+
+async def seed_trackers(host: TrackerHost, added: Iterable[VrrpInstance]) -> None:
+    """After a reload built `added` (not started yet): every tracker's current value reaches every
+    instance (the running ones see only what changed), and the added instances take a neutral value
+    for the scripts new at this reload that have not reported yet."""
+    for (kind, name), value in (await tracker_values(host)).items():
+        host.set_tracker(kind, name, value)
+    if host.scripts is None:
+        return
+    fresh = {n for n, t in host.scripts.trackers.items() if t.init_reload and t.ok is None}
+    for inst in added:
+        for t in inst.tracking.tracks:
+            if t.kind == "script" and t.name in fresh:
+                inst.set_tracker("script", t.name, neutral_value(t), 0)

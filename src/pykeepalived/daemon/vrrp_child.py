@@ -50,11 +50,13 @@ from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
     ScriptResolver,
-    fifo_set,
+    VrrpScripts,
+    check_vrrp_scripts,
     file_trackers,
-    notify_scripts,
+    interface_states,
     process_tracker,
-    script_trackers,
+    reload_trackers,
+    seed_trackers,
     smtp_alerter,
     tracked_interfaces,
 )
@@ -153,15 +155,13 @@ class VrrpChild:
         if self.driver is not None:
             self.driver.set_tracker(kind, name, value)
 
-    async def start_trackers(self, model: Model) -> None:
+    async def start_trackers(self, model: Model, checked: VrrpScripts) -> None:
         """Scripts, tracked interfaces and notifies; initial values reach the core before it starts."""
-        resolver = ScriptResolver(model)
-        self.fifos = fifo_set(model, resolver)
+        self.fifos = checked.fifos
         if self.fifos is not None:
             await self.fifos.open()
-        self.notifier = NotifyDispatcher(Notifier(self.fifos, smtp_alerter(model)),
-                                         notify_scripts(model, resolver))
-        self.scripts = script_trackers(model, resolver, self.set_tracker)
+        self.notifier = NotifyDispatcher(Notifier(self.fifos, smtp_alerter(model)), checked.notify)
+        self.scripts = checked.tracker(self.set_tracker)
         self.files = file_trackers(model, self.set_tracker)
         self.files.start()
         for name, value in self.files.values.items():
@@ -171,12 +171,7 @@ class VrrpChild:
         for name, tp in self.processes.tracked.items():
             self.engine.set_tracker("process", name, tp.have_quorum, 0)
         self.tracked_ifs = tracked_interfaces(model)
-        for ifname in self.tracked_ifs:
-            try:
-                info = await get_interface(self.ipr, ifname)
-                up = info.up and info.running
-            except InterfaceNotFound:
-                up = False
+        for ifname, up in (await interface_states(self.ipr, self.tracked_ifs)).items():
             self.engine.set_tracker("interface", ifname, up, 0)
         self.track_bfd(lambda kind, name, value: self.engine.set_tracker(kind, name, value, 0))
 
@@ -465,12 +460,16 @@ class VrrpChild:
         self.executor = LinuxExecutor(self)
         self.executor.start()
         self.executor.pacer.configure(model)
+        checked = check_vrrp_scripts(model, ScriptResolver(model))  # disabled scripts are not tracked
+        model = self.model = checked.model
+        if checked.violation:
+            log.error("%s", checked.violation)
         await self.set_static(model, add=True)
         await self.build(model)
         self._log_garp_channels()
         await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
-        await self.start_trackers(model)
+        await self.start_trackers(model, checked)
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
@@ -580,6 +579,10 @@ class VrrpChild:
         if self.log_diagnostics([*diags, *tracking_diagnostics(model)]):
             log.error("Configuration has errors - keeping the running configuration")
             return
+        checked = check_vrrp_scripts(model, ScriptResolver(model), reloading=self.scripts)
+        model = checked.model
+        if checked.violation:
+            log.error("%s", checked.violation)
         old = self.model
         assert old is not None and self.driver is not None and self.executor is not None
         if model.global_defs.nftables != old.global_defs.nftables:  # the parent refused it already
@@ -603,19 +606,15 @@ class VrrpChild:
         for name in changed:
             del self.runtime[name]
         self._vips = None
-        resolver = ScriptResolver(model)
-        if model.vrrp_scripts != old.vrrp_scripts and self.scripts is not None:
-            await self.scripts.stop()
-            self.scripts = script_trackers(model, resolver, self.set_tracker)
-            self.scripts.start()
+        await reload_trackers(self, old, model, checked)  # scripts, track files, processes, interfaces
         if self.notifier is not None:
-            self.notifier.scripts = notify_scripts(model, resolver)
-        self.tracked_ifs = tracked_interfaces(model)
+            self.notifier.scripts = checked.notify
         self.executor.pacer.configure(model)
         todo = set(new_confs) - set(self.runtime)
         if model.global_defs.dynamic_interfaces and self.dynif is None:
             self.dynif = DynamicInterfaces(self)
         added = await self.build(model, only=todo)
+        await seed_trackers(self, [self.runtime[name].inst for name in added])
         self.track_bfd(self.set_tracker)
         self.model = model
         self.syncd = await self._sync_daemon(model, reload=True)

@@ -17,6 +17,13 @@
 # only counts; at rise (or during init) it is reported ("VRRP_Script(NAME) failed (exited with
 # status N)" / "(due to signal N)" / "timed_out") and result drops to 0. Only reported changes
 # reach the callback, which is how the VRRP core learns a script's state.
+#
+# A reload (keepalived vrrp.c clear_diff_script) carries each script's counter over by name: a
+# script that has not run yet starts again from rise-1; one that has reports "VRRP_Script(NAME)
+# considered successful|unsuccessful on reload" and keeps its position relative to rise in the new
+# rise/fall range, so its good/bad state does not change. A script new at a reload (keepalived
+# SCRIPT_INIT_STATE_INIT_RELOAD) holds nothing while it has not run: its instances neither wait for
+# it nor count it until its first result (daemon/trackers.py gives them a neutral value).
 """vrrp_script runner: periodic health-check scripts with rise/fall/timeout."""
 
 from __future__ import annotations
@@ -127,6 +134,20 @@ class RiseFall:
             self.status = ScriptStatus.GOOD if reported else ScriptStatus.BAD
         return reported
 
+    def carry_over(self, old: RiseFall) -> bool:
+        """keepalived clear_diff_script for a script that has run: take `old`'s result into this
+        rise/fall range; return whether it is considered successful."""
+        if old.result < old.rise:
+            self.result = 0 if not old.result else max(0, self.rise - (old.rise - old.result))
+        elif old.result == old.top:
+            self.result = self.top
+        else:
+            self.result = min(self.rise + (old.result - old.rise), self.top)
+        self.init = False
+        good = old.result >= old.rise
+        self.status = ScriptStatus.GOOD if good else ScriptStatus.BAD
+        return good
+
 
 class ScriptTracker:
     """Runs one vrrp_script forever (until `stop`), reporting result changes to `on_change`."""
@@ -140,6 +161,7 @@ class ScriptTracker:
         self.runs = 0
         self.skipped = 0
         self.last_outcome: ScriptOutcome | None = None
+        self.init_reload = False  # new at a reload and not run yet (keepalived SCRIPT_INIT_STATE_INIT_RELOAD)
         self._ticker: asyncio.Task[None] | None = None
         self._run: asyncio.Task[None] | None = None
         self._pid: int | None = None
@@ -276,6 +298,7 @@ class ScriptTracker:
 
     def _account(self, outcome: ScriptOutcome) -> None:
         self.last_outcome = outcome
+        self.init_reload = False
         reported = self.counter.feed(outcome.success)
         if reported is None:
             return
@@ -299,3 +322,27 @@ class ScriptTrackers:
 
     async def stop(self) -> None:
         await asyncio.gather(*(t.stop() for t in self.trackers.values()))
+
+    def carry_over(self, old: ScriptTrackers | None) -> None:
+        """A reload's new trackers take the old ones' state by name (keepalived clear_diff_script,
+        whose log lines `script_reload_lines` gives)."""
+        olds = old.trackers if old is not None else {}
+        for name, t in self.trackers.items():
+            o = olds.get(name)
+            if o is None or o.init_reload:
+                t.init_reload = True
+            elif o.status is ScriptStatus.INIT:  # not run yet: it starts again (init_fail or not)
+                t.counter = RiseFall(t.spec.rise, t.spec.fall, False)
+            else:
+                t.counter.carry_over(o.counter)
+                t.last_status = o.last_status
+
+
+def script_reload_lines(old: ScriptTrackers | None, new_names: set[str]) -> list[str]:
+    """keepalived clear_diff_script's lines for the scripts of the old configuration still
+    configured (whether or not they are used or secure in the new one)."""
+    if old is None:
+        return []
+    return [f"VRRP_Script({name}) considered {'' if t.status is ScriptStatus.GOOD else 'un'}successful"
+            " on reload" for name, t in old.trackers.items()
+            if name in new_names and not t.init_reload and t.status is not ScriptStatus.INIT]
