@@ -74,7 +74,7 @@ from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
-from pykeepalived.linux.vrrp_socket import VrrpSocket
+from pykeepalived.linux.vrrp_socket import UnicastBindError, VrrpSocket
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier
 from pykeepalived.options import SIGFUNCS, Options
@@ -245,6 +245,9 @@ class VrrpChild:
         rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
         try:
             rt.sock = self._socket_for(rt)
+        except UnicastBindError as exc:  # keepalived open_vrrp_read_socket; FAULT at start
+            log.info("bind unicast_src %s failed %d - %s", exc.filename, exc.errno or 0, exc.strerror)
+            inst.socket_unusable()
         except OSError as exc:
             log.error("(%s) cannot open VRRP socket: %s", conf.name, exc)
         # received adverts are matched to instances by the receiving interface (a VMAC's own index)

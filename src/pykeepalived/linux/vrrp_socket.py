@@ -11,11 +11,12 @@
 #     traffic class 0xc0; the source, normally the interface's link-local address, RFC 5798
 #     §5.1.2.1, is set per datagram with IPV6_PKTINFO). Multicast sends use MSG_DONTROUTE.
 #   * receive: multicast mode joins the group on the interface and binds to the group address (so
-#     unicast adverts are not seen here); unicast mode binds to the unicast source with IP_FREEBIND
-#     (the address may not be configured yet). IP_PKTINFO / IPV6_PKTINFO give the destination and
-#     ifindex, IPV6_RECVHOPLIMIT the hop limit (the kernel strips the IPv6 header). Readiness is
-#     driven by loop.add_reader; each wake-up drains the socket and hands an RxPacket per datagram
-#     to the callback.
+#     unicast adverts are not seen here); unicast mode binds to the unicast source, which must be an
+#     address of the host (no IP_FREEBIND: keepalived's bind fails, UnicastBindError, and the
+#     instance goes to FAULT rather than advertise from an address it does not own). IP_PKTINFO /
+#     IPV6_PKTINFO give the destination and ifindex, IPV6_RECVHOPLIMIT the hop limit (the kernel
+#     strips the IPv6 header). Readiness is driven by loop.add_reader; each wake-up drains the
+#     socket and hands an RxPacket per datagram to the callback.
 # Both sockets are bound to the device (SO_BINDTODEVICE), multicast loopback is off and
 # IP(V6)_MULTICAST_ALL is off so only our own memberships are delivered.
 # Send errors never raise: send() returns the OSError (or None) and logs it.
@@ -48,10 +49,20 @@ log = logging.getLogger("pykeepalived.linux")
 IP_MULTICAST_TTL = 33
 IP_MULTICAST_LOOP = 34
 IP_PKTINFO = 8
-IP_FREEBIND = 15
 IP_MULTICAST_ALL = 49
 IPV6_MULTICAST_ALL = 29
-IPV6_FREEBIND = 78
+
+
+class UnicastBindError(OSError):
+    """The receive socket cannot be bound to the unicast source (not an address of the host)."""
+
+
+def _bind_unicast(sock: socket.socket, addr: tuple[str, int] | tuple[str, int, int, int]) -> None:
+    try:
+        sock.bind(addr)
+    except OSError as e:
+        raise UnicastBindError(e.errno, e.strerror, addr[0]) from None  # filename: the address
+
 
 VRRP_GROUP4 = VRRP_MCAST_GROUP4  # RFC 5798 §5.1.1.2
 VRRP_GROUP6 = VRRP_MCAST_GROUP6  # RFC 5798 §5.1.2.2
@@ -177,8 +188,7 @@ class VrrpSocket:
                     )
                     sock.bind((str(self.group), 0))
                 else:
-                    sock.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
-                    sock.bind((str(self.unicast_src), 0))
+                    _bind_unicast(sock, (str(self.unicast_src), 0))
             else:
                 if self.proto == VRRP_PROTO:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_CHECKSUM, IPV6_CHECKSUM_OFFSET)
@@ -192,9 +202,8 @@ class VrrpSocket:
                     sock.bind((str(self.group), 0, 0, self.ifindex))
                 else:
                     assert self.unicast_src is not None
-                    sock.setsockopt(socket.IPPROTO_IPV6, IPV6_FREEBIND, 1)
                     scope = self.ifindex if self.unicast_src.is_link_local else 0
-                    sock.bind((str(self.unicast_src), 0, 0, scope))
+                    _bind_unicast(sock, (str(self.unicast_src), 0, 0, scope))
         except BaseException:
             sock.close()
             raise

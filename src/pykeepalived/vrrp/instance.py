@@ -292,6 +292,12 @@ class VrrpInstance:
             elif is_up and new_state != State.FAULT:
                 self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
                 self._notify(out)
+            elif "socket" in self.faults:
+                # keepalived open_sockpool_socket: the bind failed, down_instance before the start
+                text = f"({self.name}): entering FAULT state (src address not configured)"
+                out.append(Log(LogLevel.INFO, text))
+                self._set_state(out, State.FAULT, now, Reason.INIT, "Entering FAULT STATE")
+                self._notify(out)
             elif self.faults == ["config"]:
                 # keepalived: num_config_faults only: FAULT and its notifies, without a log line
                 self._set_state(out, State.FAULT, now, Reason.INIT)
@@ -351,7 +357,8 @@ class VrrpInstance:
     def has_init_fault(self) -> bool:
         """Faulted at start by a known cause (not merely a script that has not reported yet)."""
         self._reevaluate_quietly()
-        return self.fault_count > 0 and not self.faults_are_unknown_only() and self.faults != ["config"]
+        return (self.fault_count > 0 and not self.faults_are_unknown_only()
+                and not set(self.faults) & {"config", "socket"})
 
     def enter_init_fault(self, out: list[Effect], now: int) -> None:
         """keepalived vrrp_complete_init: `(VI) entering FAULT state` and the FAULT notifies, before
@@ -702,6 +709,13 @@ class VrrpInstance:
             return []
         self.tracking.link_up = up
         return self._retrack(now)
+
+    def socket_unusable(self) -> None:
+        """Before start: the receive socket could not be bound (keepalived open_sockpool_socket's
+        bind failure, e.g. a unicast_src_ip the host does not have). The instance starts in FAULT
+        and stays there: it never sends with a source address it does not own."""
+        self.tracking.socket_fault = True
+        self._reevaluate_quietly()
 
     def set_source_address(self, addr: IPAddress | None, now: int) -> list[Effect]:
         """The interface's primary address (our advert source) changed; None = no usable address."""

@@ -73,6 +73,7 @@ class Tracking:
     link_up: bool = True
     has_source: bool = True
     config_fault: bool = False  # keepalived num_config_faults (unicast_fault_no_peer): never clears
+    socket_fault: bool = False  # the receive socket cannot be bound (unicast_src_ip not ours): never clears
 
     def set(self, kind: str, name: str, value: TrackValue) -> bool:
         """Record a tracker's value; return False if the instance does not track it."""
@@ -92,6 +93,8 @@ class Tracking:
             faults.append("address")
         if self.config_fault:
             faults.append("config")
+        if self.socket_fault:
+            faults.append("socket")
         owner = self.base_priority == PRIO_OWNER
         for t in self.tracks:
             c = contribution(t, self.values.get((t.kind, t.name)))

@@ -1,0 +1,41 @@
+"""Run-time misconfigurations, side by side with keepalived 2.2.7 (issue 12): what each logs, and
+the outcome (FAULT, or the daemon's exit), for the same file."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from pykeepalived.lab import Host, Lab
+from tests.daemon.node import differential, instance_conf, log_lines, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.interop,
+              pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+
+def test_unicast_src_ip_not_on_the_host_faults(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """A unicast_src_ip the host does not have: keepalived's bind fails and the instance is held in
+    FAULT; it never becomes MASTER, never adds the VIP and never advertises from that address."""
+    _, ka, py = oracle_lab
+    conf = instance_conf(state="MASTER", prio=150, extra="""    unicast_src_ip 192.0.2.77
+    unicast_peer {
+        192.0.2.2
+    }""")
+    wanted = re.compile(r"bind unicast_src|src address not configured|Entering .* STATE")
+    with differential([ka, py], conf) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: "(VI_1) Entering FAULT STATE" in n.logs(), 20)
+        time.sleep(4)  # > 3 advert intervals: long enough for a BACKUP to have become MASTER
+        lines = {n.impl: log_lines(n, wanted) for n in pair}
+        assert lines["py"] == lines["ka"] == [
+            "bind unicast_src 192.0.2.77 failed 99 - Cannot assign requested address",
+            "(VI_1): entering FAULT state (src address not configured)",
+            "(VI_1) Entering FAULT STATE",
+        ]
+        for n in pair:
+            assert not n.has("192.0.2.100")
