@@ -39,3 +39,26 @@ def test_unicast_src_ip_not_on_the_host_faults(oracle_lab: tuple[Lab, Host, Host
         ]
         for n in pair:
             assert not n.has("192.0.2.100")
+
+
+def test_non_existent_interface_stops_the_daemon(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """Without dynamic_interfaces, an instance on an interface the host lacks is a permanent CONFIG
+    error: the VRRP child stops with keepalived's lines, the parent terminates with exit status 2
+    and does not respawn it (a daemon running with no instance would look healthy)."""
+    _, ka, py = oracle_lab
+    wanted = re.compile(r"interface eth9|Non-existent|permanent error|Respawning|Startup complete")
+    with differential([ka, py], instance_conf(iface="eth9")) as pair:
+        for n in pair:
+            n.start()
+        codes = {}
+        for n in pair:
+            assert n.proc is not None
+            codes[n.impl] = n.proc.wait(20)
+        lines = {n.impl: [re.sub(r"pid \d+", "pid N", x).replace(str(n.dir), "DIR")
+                          for x in log_lines(n, wanted)] for n in pair}
+        assert codes == {"ka": 2, "py": 2}
+        assert lines["py"] == lines["ka"]
+        assert "Non-existent interface specified in configuration" in lines["py"]
+        for n in pair:  # log alerts on keepalived's banners match both
+            assert re.search(r": Starting Keepalived v2\.2\.7 \(01/16,2022\)", n.logs())
+            assert re.search(r": Stopped Keepalived v2\.2\.7 \(01/16,2022\)", n.logs())

@@ -47,6 +47,24 @@ def _script_cmd(cmd: str) -> str | None:
 
 def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> None:
     """keepalived's start-up checks that depend on the running system."""
+    bad_if = check_interfaces(model, rep, interfaces)
+    dynamic = model.global_defs.dynamic_interfaces
+    if bad_if and not dynamic:
+        # keepalived's VRRP child stops here under -t (vrrp_daemon.c start_vrrp): none of
+        # vrrp_complete_init's checks, the script ones included, are made.
+        pass
+    elif model.vrrp_instances:
+        _vrrp_script_security(model, rep)
+        rep.diags += tracking_diagnostics(model)  # vrrp_complete_init, after the script security check
+    _checker_script_security(model, rep)
+    _start_stop_script_security(model, rep)
+
+
+def check_interfaces(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> bool:
+    """The interfaces the configuration names that this system (network namespace) lacks, each
+    with keepalived's parser warning, then, without dynamic_interfaces, keepalived's CONFIG_BAD_IF
+    `Non-existent interface specified in configuration`: its VRRP child stops there, under -t and at
+    start alike (vrrp_daemon.c start_vrrp). True if one is missing."""
     ifs = system_interfaces() if interfaces is None else interfaces
     bad_if = False
     dynamic = model.global_defs.dynamic_interfaces
@@ -97,15 +115,13 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
             rep.error(loc, f"unknown interface {row[1]} specified for {what}", ConfigErr.FATAL)
     if bad_if and not dynamic:
         rep.error(NOWHERE, "Non-existent interface specified in configuration", ConfigErr.BAD_IF)
-    if bad_if and not dynamic:
-        # keepalived's VRRP child stops here under -t (vrrp_daemon.c start_vrrp): none of
-        # vrrp_complete_init's checks, the script ones included, are made.
-        pass
-    elif model.vrrp_instances:
-        _vrrp_script_security(model, rep)
-        rep.diags += tracking_diagnostics(model)  # vrrp_complete_init, after the script security check
-    _checker_script_security(model, rep)
-    _start_stop_script_security(model, rep)
+    return bad_if
+
+
+def interface_diagnostics(model: Model) -> list[Diagnostic]:
+    """check_interfaces' lines when an interface is missing (none when all exist)."""
+    rep = Reporter()
+    return rep.diags if check_interfaces(model, rep) else []
 
 
 def _vrrp_script_security(model: Model, rep: Reporter) -> None:

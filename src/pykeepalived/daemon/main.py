@@ -8,7 +8,7 @@ import platform
 import sys
 from typing import TYPE_CHECKING
 
-from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived import BANNER
 from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.daemon.log import ident, setup_logging
 from pykeepalived.daemon.procconf import ENV, ProcConf, parent_setup
@@ -67,7 +67,7 @@ def run(opts: Options) -> int:
         log.error("Configuration file '%s' does not exist", opts.conf_file)
         return EXIT_NO_CONFIG
     u = platform.uname()
-    log.info("Starting pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+    log.info("Starting %s", BANNER)
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
     log.info("Configuration file %s", opts.conf_file)

@@ -33,7 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from pykeepalived import KEEPALIVED_COMPAT, __version__
+from pykeepalived import BANNER, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.forkread import in_fork
@@ -282,7 +282,7 @@ class Parent:
                                          self.opts.namespace)
         files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent_files.py)
         if files.conf.config_file_error:  # a failed include_check: keepalived's KEEPALIVED_EXIT_NO_CONFIG
-            log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+            log.info("Stopped %s", BANNER)
             return 6
         if "bfd" in self.roles:
             self.bfd_pipes = BfdPipes()
@@ -346,7 +346,7 @@ class Parent:
         if self.pc.shutdown is not None:
             run_start_stop(self.pc.shutdown, "shutdown")
         log_cpu_usage()
-        log.info("Stopped pykeepalived v%s (keepalived %s compatible)", __version__, KEEPALIVED_COMPAT)
+        log.info("Stopped %s", BANNER)
 
 
 def daemonize() -> None:

@@ -23,6 +23,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
+from pykeepalived.config.check import interface_diagnostics
 from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.config.model import Model, VipSpec
@@ -446,6 +447,9 @@ class VrrpChild:
         held = hold_signals(loop)  # until started (daemon/serve.py)
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
         self.log_diagnostics([*diags, *tracking_diagnostics(model)])
+        if not model.global_defs.dynamic_interfaces and (missing := interface_diagnostics(model)):
+            self.log_diagnostics(missing)  # keepalived start_vrrp: permanent CONFIG error, no respawn
+            return EXIT_CONFIG
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
@@ -677,6 +681,7 @@ class VrrpChild:
 
 
 EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child
+EXIT_CONFIG = 2  # KEEPALIVED_EXIT_CONFIG: a permanent error, the parent stops
 
 
 def run_vrrp_child(opts: Options) -> int:
