@@ -38,7 +38,7 @@ from pykeepalived.config.parser import Item, Node
 from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate, max_auto_priority
 from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
-from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip
+from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip, sockaddr_ip
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
 from pykeepalived.track.command import resolve_user_group
 
@@ -404,7 +404,7 @@ class Builder:
                 case "unicast_peer":
                     peers = []
                     for it in c.items:
-                        a = parse_ip(it.words[0])
+                        a = sockaddr_ip(it.words[0])
                         if a is None:
                             rep.error(
                                 it.loc, f"({name}) VRRP parsed invalid IP {it.words[0]}. skipping IP..."

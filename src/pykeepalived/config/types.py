@@ -211,17 +211,25 @@ def parse_ip(word: str) -> IPAddr | None:
         return None
 
 
+def sockaddr_ip(word: str) -> IPAddr | None:
+    """keepalived inet_stosockaddr: the address before any `-` range or `/` mask (`192.0.2.1/24`
+    and `192.0.2.1-9` are 192.0.2.1), as unicast_src_ip, unicast_peer and mcast_dst_ip read it."""
+    cut = min((i for i in (word.find("-"), word.find("/")) if i >= 0), default=len(word))
+    return parse_ip(word[:cut])
+
+
 @dataclass(frozen=True, slots=True)
 class Addr(VType):
     family: int = 0  # 0: either
     multicast: bool = False
     msg: str | None = None
+    sockaddr: bool = False  # read as keepalived's inet_stosockaddr (a mask or range is ignored)
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
             rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
             return INVALID
-        a = parse_ip(args[0])
+        a = sockaddr_ip(args[0]) if self.sockaddr else parse_ip(args[0])
         if a is None or (self.family and a.version != self.family):
             rep.error(
                 loc, (self.msg or "{kw} '{v}' is not a valid address - ignoring").format(kw=kw, v=args[0])
