@@ -1,5 +1,8 @@
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +55,53 @@ def test_log_file_optional_argument() -> None:
     assert parse_args(["-g"]).log_file == "keepalived.log"
     assert parse_args(["-g/var/log/k.log"]).log_file == "/var/log/k.log"
     assert parse_args(["--log-file=/a.log"]).log_file == "/a.log"
+
+
+KEEPALIVED = shutil.which("keepalived", path="/usr/sbin:/usr/bin:/sbin:/bin")
+_SYS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def _linked(tmp_path: Path, name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """pykeepalived run through a link called `name`, found on PATH (as keepalived is)."""
+    link = tmp_path / name
+    link.symlink_to(Path(sys.executable).parent / "pykeepalived")
+    return subprocess.run([name, *args], capture_output=True, text=True,
+                          env={**os.environ, "PATH": f"{tmp_path}:{_SYS_PATH}"})
+
+
+def _keepalived(*args: str) -> subprocess.CompletedProcess[str]:
+    assert KEEPALIVED is not None
+    return subprocess.run(["keepalived", *args], capture_output=True, text=True,
+                          env={**os.environ, "PATH": _SYS_PATH})
+
+
+def test_usage_names_the_program_as_called(tmp_path: Path) -> None:
+    """keepalived's usage prints argv[0]: `Usage: keepalived [OPTION...]` through a link named keepalived."""
+    r = _linked(tmp_path, "keepalived", "-h")
+    assert r.stderr.splitlines()[0] == "Usage: keepalived [OPTION...]"
+    if KEEPALIVED:
+        assert _keepalived("-h").stderr.splitlines()[0] == "Usage: keepalived [OPTION...]"
+    direct = subprocess.run([sys.executable, "-m", "pykeepalived", "-h"], capture_output=True, text=True)
+    assert direct.stderr.splitlines()[0] == "Usage: pykeepalived [OPTION...]"
+
+
+@pytest.mark.skipif(KEEPALIVED is None, reason="needs keepalived 2.2.7")
+@pytest.mark.parametrize("args", [["--genhash", "-h"], ["-T"], ["-T", "-s"], ["-T", "-x", "-p", "0"],
+                                  ["-l", "-T", "-s", "192.0.2.1", "-p", "0"],
+                                  ["-l", "--genhash", "-s", "192.0.2.1"]], ids=" ".join)
+def test_genhash_mode_as_keepalived(tmp_path: Path, args: list[str]) -> None:
+    """`keepalived -T|--genhash ...` is keepalived's genhash (its usage says `keepalived --genhash`)."""
+    ours, theirs = _linked(tmp_path, "keepalived", *args), _keepalived(*args)
+    assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
+    assert theirs.returncode == 1 and "COMMAND [OPTIONS]" in theirs.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/genhash"), reason="needs keepalived's genhash")
+def test_link_named_genhash_is_genhash(tmp_path: Path) -> None:
+    """Debian's /usr/bin/genhash is a link to keepalived: a link named genhash to pykeepalived works."""
+    ours = _linked(tmp_path, "genhash", "-s", "192.0.2.1", "-p", "x", "-u", "/")
+    theirs = subprocess.run(["genhash", "-s", "192.0.2.1", "-p", "x", "-u", "/"], capture_output=True,
+                            text=True, env={**os.environ, "PATH": _SYS_PATH})
+    assert (ours.returncode, ours.stderr) == (theirs.returncode, theirs.stderr)
+    assert theirs.returncode == 1
+    assert theirs.stderr.startswith("invalid port number 'x'\nUsage: genhash COMMAND [OPTIONS]\n")

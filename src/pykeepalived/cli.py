@@ -7,10 +7,10 @@ import platform
 import sys
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
-from pykeepalived.options import SIGFUNCS, Options, UsageError, parse_args
+from pykeepalived.options import SIGFUNCS, Options, UsageError, parse_args, program_name
 
 USAGE = """\
-Usage: pykeepalived [OPTION...]
+Usage: {prog} [OPTION...]
   -f, --use-file=FILE          Use the specified configuration file
   -P, --vrrp                   Only run with VRRP subsystem
   -C, --check                  Only run with Health-checker subsystem
@@ -31,6 +31,7 @@ Usage: pykeepalived [OPTION...]
   -d, --dump-conf              Dump the configuration data
   -p, --pid=FILE               Use specified pidfile for parent process
   -r, --vrrp_pid=FILE          Use specified pidfile for VRRP child process
+  -T, --genhash                Enter into genhash utility mode (this should be the first option used).
   -c, --checkers_pid=FILE      Use specified pidfile for checkers child process
   -a, --address-monitoring     Report all address additions/deletions notified via netlink
   -s, --namespace=NAME         Run in network namespace NAME (overrides config)
@@ -56,8 +57,33 @@ def version_text() -> str:
     )
 
 
+def _genhash(args: list[str], prog: str) -> int | None:
+    """keepalived runs its genhash when called as `genhash` (Debian's /usr/bin/genhash is a link to
+    keepalived) or given -T/--genhash; None when neither."""
+    if os.path.basename(prog) == "genhash":
+        from pykeepalived.check import genhash
+
+        return genhash.main(args, prog=prog)
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg == "-T" or (len(arg) > 3 and "--genhash".startswith(arg)):
+            from pykeepalived.check import genhash
+
+            if i:
+                name = "-T" if arg == "-T" else "genhash"
+                print(f"Warning -- `{name}` not used as first option, previous options ignored",
+                      file=sys.stderr)
+            return genhash.main(args[i + 1:], prog=prog, am_genhash=False)
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    prog = program_name()
+    rc = _genhash(args, prog)
+    if rc is not None:
+        return rc
     try:
         opts = parse_args(args)
     except UsageError as e:
@@ -66,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if opts.unexpected:
         print(f"Unexpected argument(s): {' '.join(opts.unexpected)}", file=sys.stderr)
     if opts.help:
-        sys.stderr.write(USAGE)
+        sys.stderr.write(USAGE.format(prog=prog))
         return 0
     if opts.version:
         sys.stderr.write(version_text())

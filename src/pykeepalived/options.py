@@ -7,7 +7,10 @@ messages for unknown options and missing arguments, and exit status 1 for both.
 from __future__ import annotations
 
 import getopt
+import os
+import shutil
 import signal
+import sys
 from dataclasses import dataclass, field
 
 DEFAULT_CONFIG = "/etc/keepalived/keepalived.conf"
@@ -80,6 +83,21 @@ SIGFUNCS: dict[str, int] = {
 }
 # the signals a child process handles (daemon/serve.py); the parent starts children with them blocked
 CHILD_SIGNALS: tuple[int, ...] = (int(signal.SIGINT), *SIGFUNCS.values())
+
+
+def program_name(argv0: str | None = None) -> str:
+    """The program's name as keepalived prints it in its usage: argv[0] as the caller typed it.
+
+    A script's interpreter only sees the path the shell found on PATH (`keepalived` typed becomes
+    `/usr/sbin/keepalived`), so a path that is where PATH leads for its own basename is shown as the
+    basename; any other path (`./keepalived`, a path off PATH) as it is; `python -m PKG`: PKG."""
+    arg0 = sys.argv[0] if argv0 is None else argv0
+    base = os.path.basename(arg0)
+    if base == "__main__.py":  # python -m pykeepalived
+        return os.path.basename(os.path.dirname(arg0))
+    if os.sep in arg0 and base and shutil.which(base) == arg0:
+        return base
+    return arg0 or "keepalived"
 
 
 def _facility(value: str) -> str:
