@@ -73,6 +73,8 @@ def test_checker_control_socket_and_ctl(tmp_path: Path) -> None:
             while any(c.last is None for c in rt.checkers):
                 await asyncio.sleep(0.05)
             res["json"] = await asyncio.to_thread(ctl_run, "-s", vsock, "--json", "status")
+            # the global options also after the command (issue 13)
+            res["json_after"] = await asyncio.to_thread(ctl_run, "status", "--json", "-s", vsock)
             res["table"] = await asyncio.to_thread(ctl_run, "-s", vsock, "status", "--checkers")
             res["services"] = await asyncio.to_thread(ctl_run, "-s", vsock, "services",
                                                       "--expect", f"127.0.0.1:{pa}=UP")
@@ -104,6 +106,15 @@ def test_checker_control_socket_and_ctl(tmp_path: Path) -> None:
     code, text = res["json"]
     assert code == ctl.EXIT_OK, text
     reply = json.loads(text)
+    code_after, text_after = res["json_after"]
+    assert code_after == ctl.EXIT_OK, text_after
+    after, same = json.loads(text_after), json.loads(text)
+    for r in (same, after):  # the last check's time moves on between the two
+        for vs in r["virtual_servers"]:
+            for rs in vs["real_servers"]:
+                for chk in rs["checkers"]:
+                    chk.pop("last_check")
+    assert after == same
     assert reply["children"]["vrrp"]["absent"] and reply["children"]["checker"]["ok"]
     assert reply["vrrp"] == [] and reply["dataplane"] == "none"
     (vs,) = reply["virtual_servers"]

@@ -62,3 +62,28 @@ def test_non_existent_interface_stops_the_daemon(oracle_lab: tuple[Lab, Host, Ho
         for n in pair:  # log alerts on keepalived's banners match both
             assert re.search(r": Starting Keepalived v2\.2\.7 \(01/16,2022\)", n.logs())
             assert re.search(r": Stopped Keepalived v2\.2\.7 \(01/16,2022\)", n.logs())
+
+
+@pytest.mark.parametrize("which", ["-p", "-r"])
+def test_pid_file_that_cannot_be_written(oracle_lab: tuple[Lab, Host, Host], which: str) -> None:
+    """A pid file in a directory that does not exist: keepalived's pidfile_write line, no traceback,
+    no directory created; for the parent's file the daemon ends with status 0, for the VRRP child's
+    the child ends with status 0 (and is respawned, as keepalived's parent does)."""
+    _, ka, py = oracle_lab
+    with differential([ka, py], instance_conf()) as pair:
+        for n in pair:
+            n.extra = (which, str(n.dir / "missing" / "x.pid"))
+            n.start()
+        wanted = re.compile(r"pidfile|cannot write")
+        for n in pair:
+            assert n.proc is not None
+            if which == "-p":
+                assert n.proc.wait(20) == 0
+            else:
+                wait_for(lambda n=n: n.logs().count("VRRP child process: cannot write pidfile") >= 2, 20)
+        lines = {n.impl: [x.replace(str(n.dir), "DIR") for x in log_lines(n, wanted)][:2] for n in pair}
+        assert lines["py"] == lines["ka"]
+        assert lines["py"][0] == "pidfile_write : Cannot open DIR/missing/x.pid pidfile"
+        for n in pair:
+            assert "Traceback" not in n.logs()
+            assert not (n.dir / "missing").exists()

@@ -244,31 +244,44 @@ def format_event(ev: dict[str, Any]) -> str:
     return f"{ts}{frac} {json.dumps(ev)}"
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pykeepalivedctl", description=__doc__)
-    p.add_argument("-s", "--socket", default=os.environ.get(SOCKET_ENV, DEFAULT_SOCKET),
+def _global_options(p: argparse.ArgumentParser, defaults: bool) -> None:
+    """The options of every command. Also accepted after the command (`status --json`): there they
+    default to SUPPRESS, so that an option given before the command is not reset."""
+    def default(value: object) -> object:
+        return value if defaults else argparse.SUPPRESS
+
+    p.add_argument("-s", "--socket", default=default(os.environ.get(SOCKET_ENV, DEFAULT_SOCKET)),
                    help=f"the VRRP child's control socket (default ${SOCKET_ENV} or {DEFAULT_SOCKET})")
-    p.add_argument("--check-socket", default=os.environ.get(CHECK_SOCKET_ENV),
+    p.add_argument("--check-socket", default=default(os.environ.get(CHECK_SOCKET_ENV)),
                    help=f"the checker child's control socket (default ${CHECK_SOCKET_ENV}, or "
                         "NAME_check.sock beside the VRRP one)")
-    p.add_argument("--json", action="store_true", help="machine-readable output")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the daemon")
+    p.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
+    p.add_argument("--timeout", type=float, default=default(5.0), help="seconds to wait for the daemon")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pykeepalivedctl", description=__doc__)
+    _global_options(p, True)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, False)
     sub = p.add_subparsers(dest="command")
     for name, text in (("status", "instances, then virtual servers and their real servers"),
                        ("instances", "VRRP instances only: state, priorities, master, VIPs, last transition"),
                        ("services", "virtual servers and real servers only: quorum, weights, checkers")):
-        st = sub.add_parser(name, help=text)
+        st = sub.add_parser(name, help=text, parents=[common])
         st.add_argument("--expect", action="append", default=[], metavar="NAME=STATE",
                         help="exit 4 unless NAME is in STATE (repeatable): an instance (MASTER, BACKUP...), "
                              "a virtual server (UP/DOWN: quorum), a real server or RS@VS (UP/DOWN)")
         if name != "instances":
             st.add_argument("--checkers", action="store_true",
                             help="one line per checker under its real server")
-    sp = sub.add_parser("stats", help="keepalived's per-instance counters and the LVS traffic counters")
+    sp = sub.add_parser("stats", help="keepalived's per-instance counters and the LVS traffic counters",
+                        parents=[common])
     sp.add_argument("--clear", action="store_true", help="zero the VRRP counters after printing")
-    sub.add_parser("dump", help="keepalived.data and keepalived_check.data")
-    sub.add_parser("reload", help="reload the configuration (SIGHUP to the parent)")
-    fo = sub.add_parser("follow", help="print state changes, notifications, real server and quorum changes")
+    sub.add_parser("dump", help="keepalived.data and keepalived_check.data", parents=[common])
+    sub.add_parser("reload", help="reload the configuration (SIGHUP to the parent)", parents=[common])
+    fo = sub.add_parser("follow", help="print state changes, notifications, real server and quorum changes",
+                        parents=[common])
     fo.add_argument("--count", type=int, default=0, help="exit after N events")
     return p
 

@@ -369,4 +369,5 @@ def run_bfd_child(opts: Options) -> int:
     setup_logging(opts, "bfd")
     apply_child("bfd")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.bfd_pid_file or default_path("bfd"),
-                             lambda: asyncio.run(BfdChild(opts).run()))
+                             lambda: asyncio.run(BfdChild(opts).run()),
+                             "BFD child process: cannot write pidfile")

@@ -325,4 +325,5 @@ def run_checker_child(opts: Options) -> int:
     setup_logging(opts, "checker")
     apply_child("checker")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.checkers_pid_file or default_path("checker"),
-                             lambda: asyncio.run(CheckerChild(opts).run()))
+                             lambda: asyncio.run(CheckerChild(opts).run()),
+                             "Healthcheck child process: cannot write pidfile")

@@ -368,7 +368,7 @@ def run_parent(opts: Options, argv: list[str], roles: list[str], pc: ProcConf | 
         return Parent(opts, argv, roles, pc=pc or ProcConf()).run()
 
     try:
-        return run_with_pid_file(opts.pid_file or default_path("parent"), body)
+        return run_with_pid_file(opts.pid_file or default_path("parent"), body, f"Stopped {BANNER}")
     finally:
         if pc is not None and pc.use_pid_dir:
             remove_pid_dir()

@@ -32,7 +32,8 @@ class PidFile:
         self._fd: int | None = None
 
     def acquire(self, pid: int | None = None) -> None:
-        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        """Raises AlreadyRunning, or OSError when the file cannot be opened (keepalived makes no
+        directory for it either, but /run/keepalived for use_pid_dir: create_pid_dir)."""
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -94,14 +95,24 @@ def remove_pid_dir() -> None:
                                                    exc.errno, exc.strerror)
 
 
-def run_with_pid_file(path: str, body: Callable[[], int]) -> int:
-    """Hold the pid file while `body` runs (keepalived: a locked pid file means already running, exit 1)."""
+def run_with_pid_file(path: str, body: Callable[[], int], then: str | None = None) -> int:
+    """Hold the pid file while `body` runs (keepalived: a locked pid file means already running, exit 1).
+
+    A pid file that cannot be opened ends the process with status 0 after keepalived's
+    pidfile_write line and `then` (the child's `... child process: cannot write pidfile`, or the
+    parent's stop banner)."""
     pid = PidFile(path)
+    log = logging.getLogger("pykeepalived")
     try:
         pid.acquire()
     except AlreadyRunning:
-        logging.getLogger("pykeepalived").error("daemon is already running")
+        log.error("daemon is already running")
         return 1
+    except OSError:
+        log.info("pidfile_write : Cannot open %s pidfile", path)
+        if then:
+            log.info("%s", then)
+        return 0
     try:
         return body()
     finally:

@@ -695,4 +695,5 @@ def run_vrrp_child(opts: Options) -> int:
             log.exception("VRRP child failed")
             return EXIT_PROGRAM_ERROR
 
-    return run_with_pid_file(opts.vrrp_pid_file or default_path("vrrp"), body)
+    return run_with_pid_file(opts.vrrp_pid_file or default_path("vrrp"), body,
+                             "VRRP child process: cannot write pidfile")
