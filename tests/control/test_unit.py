@@ -148,7 +148,7 @@ def test_metrics_endpoint_reads_the_live_engine() -> None:
     registry = make_registry(VrrpCollector(child, timing), process=False)  # type: ignore[arg-type]
 
     async def go() -> tuple[str, str, int]:
-        server = MetricsServer(registry, "127.0.0.1", 0)
+        server = MetricsServer(registry, "127.0.0.1", 0, interval=0)  # every scrape renders anew
         await server.start()
         try:
             engine.start(0)

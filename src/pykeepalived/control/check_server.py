@@ -176,10 +176,11 @@ class CheckControlServer(JsonLinesServer):
         return {"ok": True, "role": "checker", "pid": os.getpid(), "version": __version__,
                 "keepalived": KEEPALIVED_COMPAT, "dataplane": self.dataplane(), "virtual_servers": out}
 
-    async def respond(self, req: dict[str, Any]) -> dict[str, Any]:
-        if req.get("cmd") != "stats":
-            return self.handle(req)
-        await self.cache.refresh()
+    async def prepare(self, req: dict[str, Any]) -> None:
+        if req.get("cmd") == "stats":
+            await self.cache.refresh()
+
+    def stats(self) -> dict[str, Any]:
         counters = self.cache.get()
         rt = self.runtime()
         owner = {k: st.fmt for st in (rt.states if rt is not None else []) for k in st.spec.keys}
@@ -194,6 +195,8 @@ class CheckControlServer(JsonLinesServer):
         cmd = req.get("cmd")
         if cmd == "status":
             return self.status()
+        if cmd == "stats":
+            return self.stats()
         if cmd == "dump":
             return {"ok": True, "text": self.data_text()}
         if cmd == "reload":

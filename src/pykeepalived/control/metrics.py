@@ -32,7 +32,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import socket
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,7 @@ from prometheus_client.samples import Sample
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control.endpoint import checker_listen_address, listen_address
+from pykeepalived.control.listener import Listener, listen
 from pykeepalived.control.timing import Histogram, TimingStats
 from pykeepalived.daemon.log import log
 from pykeepalived.vrrp.effects import State
@@ -320,8 +322,13 @@ def make_registry(*collectors: Collector, process: bool = True) -> CollectorRegi
     return registry
 
 
-MAX_REQUEST = 8192
-READ_TIMEOUT = 5.0
+MAX_REQUEST = 8192  # the request head, in bytes (431 beyond)
+READ_TIMEOUT = 5.0  # for the request head to arrive
+WRITE_TIMEOUT = 10.0  # for the client to read the reply
+MAX_CLIENTS = 64  # served at once; one more is answered 503 and closed
+RENDER_INTERVAL = 1.0  # at most one rendering per interval; scrapes in between share its text
+BUSY = (b"HTTP/1.0 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Length: 5\r\nRetry-After: 1\r\nConnection: close\r\n\r\nbusy\n")
 
 
 class Snapshot:
@@ -342,78 +349,116 @@ def snapshot(registry: CollectorRegistry) -> Snapshot:
 class MetricsServer:
     """A minimal HTTP/1.0 server for GET /metrics on the running asyncio loop.
 
-    The collectors run inside the request handler, i.e. between two event loop callbacks, so they
-    see the engine in a consistent state; that snapshot is then formatted as text in a worker
-    thread (about 4/5 of the cost), so a scrape holds the loop only while reading the engine.
+    The collectors run on the loop, between two event loop callbacks, so they see the engine in a
+    consistent state; that snapshot is then formatted as text in a worker thread (about 4/5 of the
+    cost). One rendering at a time and at most one per `interval`: scrapes that arrive meanwhile get
+    the same text, so the loop's share of the work does not grow with the number of scrapers.
+    Connections are accepted by a Listener (listener.py: at most MAX_CLIENTS at once, then 503); a
+    client has READ_TIMEOUT to send its request head (MAX_REQUEST bytes) and WRITE_TIMEOUT to read
+    the reply.
     """
 
     def __init__(self, registry: CollectorRegistry, host: str, port: int,
                  render: Callable[[Any], bytes] = render,
-                 prepare: Callable[[], Awaitable[None]] | None = None) -> None:
+                 prepare: Callable[[], Awaitable[None]] | None = None,
+                 interval: float = RENDER_INTERVAL) -> None:
         self.registry = registry
         self.host = host
         self.port = port
         self.render = render
         self.prepare = prepare  # awaited before collecting (bounded by its owner)
-        self.server: asyncio.Server | None = None
+        self.interval = interval
+        self.listener: Listener | None = None
         self.scrapes = 0
+        self.renders = 0
+        self._body: bytes | None = None
+        self._rendered_at = 0.0
+        self._rendering: asyncio.Task[bytes | None] | None = None
 
     async def start(self) -> None:
-        self.server = await asyncio.start_server(self._handle, self.host, self.port, reuse_address=True)
-        sock = self.server.sockets[0].getsockname()
-        self.port = int(sock[1])
-        log.info("Prometheus metrics on http://%s:%d/metrics",
-                 f"[{self.host}]" if ":" in self.host else self.host, self.port)
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind((self.host, self.port))
+            listen(sock)
+        except OSError:
+            sock.close()
+            raise
+        self.port = int(sock.getsockname()[1])
+        where = "http://{}:{}/metrics".format(f"[{self.host}]" if ":" in self.host else self.host, self.port)
+        self.listener = Listener(sock, self._handle, name=f"Metrics endpoint {where}",
+                                 max_clients=MAX_CLIENTS, limit=MAX_REQUEST, reject=BUSY)
+        log.info("Prometheus metrics on %s", where)
+
+    async def metrics(self) -> bytes | None:
+        """The exposition text: the last one if rendered less than `interval` ago, else a new one
+        (shared by every scrape waiting for it). None if rendering failed (logged)."""
+        if self._body is not None and time.monotonic() - self._rendered_at < self.interval:
+            return self._body
+        if self._rendering is None:
+            self._rendering = asyncio.get_running_loop().create_task(self._render())
+        return await asyncio.shield(self._rendering)
+
+    async def _render(self) -> bytes | None:
+        started = time.monotonic()
+        try:
+            if self.prepare is not None:
+                await self.prepare()
+            snap = snapshot(self.registry)
+            body = await asyncio.get_running_loop().run_in_executor(None, self.render, snap)
+        except Exception as exc:  # a broken collector must never disturb the VRRP child
+            log.error("metrics rendering failed: %r", exc)
+            return None
+        finally:
+            self._rendering = None
+        self.renders += 1
+        self._body, self._rendered_at = body, started
+        return body
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            try:
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-            except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError):
-                return
-            if len(head) > MAX_REQUEST:
-                await self._reply(writer, 431, b"request too large\n")
-                return
-            parts = head.split(b"\r\n", 1)[0].split()
-            if len(parts) != 3:
-                await self._reply(writer, 400, b"bad request\n")
-                return
-            method, target = parts[0], parts[1].split(b"?", 1)[0]
-            if method not in (b"GET", b"HEAD"):
-                await self._reply(writer, 405, b"method not allowed\n")
-                return
-            if target == b"/metrics":
-                self.scrapes += 1
-                if self.prepare is not None:
-                    await self.prepare()
-                snap = snapshot(self.registry)
-                body = await asyncio.get_running_loop().run_in_executor(None, self.render, snap)
-                await self._reply(writer, 200, body, CONTENT_TYPE_LATEST, head_only=method == b"HEAD")
-            elif target == b"/":
-                await self._reply(writer, 200, b'<html><body><a href="/metrics">Metrics</a></body></html>\n',
-                                  "text/html; charset=utf-8", head_only=method == b"HEAD")
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
+        except asyncio.LimitOverrunError:
+            await self._reply(writer, 431, b"request too large\n")
+            return
+        except (asyncio.IncompleteReadError, TimeoutError):
+            return
+        parts = head.split(b"\r\n", 1)[0].split()
+        if len(parts) != 3:
+            await self._reply(writer, 400, b"bad request\n")
+            return
+        method, target = parts[0], parts[1].split(b"?", 1)[0]
+        if method not in (b"GET", b"HEAD"):
+            await self._reply(writer, 405, b"method not allowed\n")
+            return
+        head_only = method == b"HEAD"
+        if target == b"/metrics":
+            self.scrapes += 1
+            body = await self.metrics()
+            if body is None:
+                await self._reply(writer, 500, b"metrics unavailable\n", head_only=head_only)
             else:
-                await self._reply(writer, 404, b"not found\n")
-        except Exception as exc:  # a broken scrape must never disturb the VRRP child
-            log.error("metrics request failed: %r", exc)
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+                await self._reply(writer, 200, body, CONTENT_TYPE_LATEST, head_only=head_only)
+        elif target == b"/":
+            await self._reply(writer, 200, b'<html><body><a href="/metrics">Metrics</a></body></html>\n',
+                              "text/html; charset=utf-8", head_only=head_only)
+        else:
+            await self._reply(writer, 404, b"not found\n")
 
     @staticmethod
     async def _reply(writer: asyncio.StreamWriter, code: int, body: bytes,
                      ctype: str = "text/plain; charset=utf-8", head_only: bool = False) -> None:
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-                  431: "Request Header Fields Too Large"}[code]
+                  431: "Request Header Fields Too Large", 500: "Internal Server Error"}[code]
         hdr = (f"HTTP/1.0 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                "Connection: close\r\n\r\n").encode()
         writer.write(hdr if head_only else hdr + body)
-        await writer.drain()
+        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
 
     async def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-            with contextlib.suppress(Exception):
-                await self.server.wait_closed()
-            self.server = None
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
