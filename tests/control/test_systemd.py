@@ -38,6 +38,8 @@ def test_unit_declares_notify_reload_and_network_capabilities() -> None:
     assert {"AF_NETLINK", "AF_PACKET", "AF_INET", "AF_INET6", "AF_UNIX"} <= fams
     # sysctls under /proc/sys/net must stay writable (arp_ignore, promote_secondaries, ...)
     assert "ProtectKernelTunables" not in d and "PrivateNetwork" not in d
+    # not systemd's default soft limit of 1,024 descriptors (issue 20)
+    assert int(d["LimitNOFILE"]) >= 65536
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
