@@ -23,7 +23,7 @@ import heapq
 
 from pykeepalived.vrrp.effects import Effect, Log, LogLevel, State
 from pykeepalived.vrrp.instance import VrrpInstance
-from pykeepalived.vrrp.packet import PacketError, RxPacket
+from pykeepalived.vrrp.packet import DropReason, PacketError, RxPacket
 from pykeepalived.vrrp.params import IPAddress
 from pykeepalived.vrrp.receive import peek_vrid
 from pykeepalived.vrrp.sync_group import SyncGroup
@@ -213,6 +213,13 @@ class VrrpEngine:
         """Deliver one received datagram to the instance it belongs to (unknown VRIDs are ignored)."""
         inst = self.lookup(rx)
         if inst is None:
+            try:
+                peek_vrid(rx.data, rx.family)
+            except PacketError as exc:
+                # keepalived vrrp_get_header, before the VRID lookup: "IPv4 VRRP packet too short -
+                # N bytes" (or "with AH", IPv6) for every such datagram (2.2.7 has no rate limit)
+                too_short = exc.reason is DropReason.TOO_SHORT
+                return [Log(LogLevel.INFO, exc.detail)] if too_short else []
             self.unknown_vrid_rcvd += 1
             return self._unknown_vrid(rx) if self.log_unknown_vrids else []
         out = inst.on_packet(rx, now)
@@ -222,10 +229,7 @@ class VrrpEngine:
     def _unknown_vrid(self, rx: RxPacket) -> list[Effect]:
         """keepalived vrrp_read_dispatcher_thread with log_unknown_vrids: no instance has the VRID
         on that interface, or (unicast) none of those that have it lists the sender as a peer."""
-        try:
-            vrid = peek_vrid(rx.data, rx.family)
-        except PacketError:
-            return []  # too short for a VRRP header: keepalived drops it silently
+        vrid = peek_vrid(rx.data, rx.family)  # on_packet returned for a datagram it cannot parse
         ifname = self.ifnames.get(rx.ifindex, str(rx.ifindex))
         if self._demux.get((rx.ifindex, rx.family, vrid)):
             text = f"Unknown VRID({vrid}) received on interface({ifname}) from {rx.src}. ignoring..."

@@ -555,8 +555,12 @@ class VrrpInstance:
             effective_priority=self.effective_priority,
         )
         self._apply_verdict(out, verdict)
-        adv = verdict.advert if verdict.result == RxResult.OK else None
-        self.process_advert(out, adv, rx.src, now)
+        if verdict.result is RxResult.OK and verdict.advert is not None:
+            self.process_advert(out, verdict.advert, rx.src, now)
+        # A rejected or dropped datagram is only counted and logged. keepalived 2.2.7 re-arms the
+        # timer after it as after an advert (vrrp_dispatcher_read → vrrp_init_instance_sands): a
+        # MASTER's Adver_Timer restarts from now, so junk arriving more often than advert_int keeps
+        # the master silent and the backup takes over (issue 20; docs/vrrp.md "Junk").
         return out
 
     def _apply_verdict(self, out: list[Effect], verdict: RxVerdict) -> None:
@@ -566,8 +570,9 @@ class VrrpInstance:
         for _key, text in verdict.logs:
             out.append(Log(LogLevel.INFO, text))
 
-    def process_advert(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> None:
-        """Apply a validated advert (None: the packet was KO/DROP) in BACKUP or MASTER."""
+    def process_advert(self, out: list[Effect], adv: Advertisement, src: IPAddress, now: int) -> None:
+        """Apply an advert that passed the receive checks in BACKUP or MASTER (RFC 5798 §6.4.2,
+        §6.4.3), then re-arm the timer as keepalived does after it."""
         prev = self.state
         if self.state == State.BACKUP:
             self._backup_rx(out, adv, src, now)
@@ -594,11 +599,8 @@ class VrrpInstance:
             )
             self.master_adver_int_us = interval
 
-    def _backup_rx(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> None:
+    def _backup_rx(self, out: list[Effect], adv: Advertisement, src: IPAddress, now: int) -> None:
         """keepalived vrrp_state_backup (RFC 5798 §6.4.2)."""
-        if adv is None:
-            self._keep_down_timer(now)
-            return
         p = self.params
         if adv.priority == PRIO_STOP:
             self._log(out, "Backup received priority 0 advertisement", LogLevel.DETAIL)
@@ -631,10 +633,8 @@ class VrrpInstance:
         if self.sands is not None:
             self.ms_down_timer = max(0, self.sands - now)
 
-    def _master_rx(self, out: list[Effect], adv: Advertisement | None, src: IPAddress, now: int) -> bool:
+    def _master_rx(self, out: list[Effect], adv: Advertisement, src: IPAddress, now: int) -> bool:
         """keepalived vrrp_state_master_rx (RFC 5798 §6.4.3); True = leave MASTER for BACKUP."""
-        if adv is None:
-            return False
         p = self.params
         cmp = addr_cmp(src, self.own_src)
         prio = adv.priority

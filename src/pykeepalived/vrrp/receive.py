@@ -3,10 +3,13 @@
 # keepalived's receive validation (keepalived 2.2.7 vrrp.c:vrrp_check_packet, keepalived.md §5.5) as
 # one pure function. Given the instance's parameters, its small mutable receive state and one
 # received datagram, `check_packet` says OK / KO / DROP, which stats counters to bump and which log
-# lines to emit; the state machine applies the verdict. The checks run in keepalived's order, because
-# the order decides which counter a packet with several faults lands in:
+# lines to emit; the state machine applies the verdict: counters and logs always, the advert itself
+# only when OK. (keepalived 2.2.7 also re-arms the instance's timer after a KO or DROP, so junk can
+# keep a MASTER from advertising; pykeepalived does not: docs/vrrp.md "Junk".) The checks run in
+# keepalived's order, because the order decides which counter a packet with several faults lands in:
 #
-#   (dispatcher) IPv6 multicast-ness vs instance mode, minimal header length
+#   (dispatcher) IPv6 multicast-ness vs instance mode, minimal header length ("IPv4 VRRP packet too
+#      short - N bytes"; the engine logs it for a datagram too short to carry a VRID, every time)
 #    1 IPv4: AH header present iff auth_type AH        authtype_mismatch   KO
 #    2 total length == headers + addresses (+auth)     packet_len_err      KO
 #    3 multicast: TTL / hop limit == 255               ip_ttl_err          KO
