@@ -31,6 +31,7 @@ GLOBALS = """global_defs {
 """
 SLEEP_ARG = "31415926"  # the tracked process: `sleep 31415926` runs during the test
 SCRIPT_LINES = re.compile(r"VRRP_Script\(|Script `")
+FAULT = re.compile(r"\(VI_1\) (Entering FAULT STATE|entering FAULT state)$")
 
 
 def tracker_conf(kind: str, step: int, d: str) -> tuple[str, str]:
@@ -88,7 +89,7 @@ def _child_reloads(n: Node) -> int:
 @pytest.mark.parametrize("kind", ["file", "script", "process", "interface"])
 def test_tracker_added_changed_removed_by_reload(oracle_lab: tuple[Lab, Host, Host], sleeper: None,
                                                  kind: str) -> None:
-    lab, *hosts = oracle_lab
+    _, *hosts = oracle_lab
     for h in hosts:
         h.run(["ip", "link", "add", "dmy0", "type", "veth", "peer", "name", "dmy1"])
         h.run(["ip", "link", "add", "dmy2", "type", "veth", "peer", "name", "dmy3"])
@@ -110,13 +111,11 @@ def test_tracker_added_changed_removed_by_reload(oracle_lab: tuple[Lab, Host, Ho
             for n in pair:
                 n.conf.write_text(config(kind, step, n))
                 n.signal(signal.SIGHUP)
-            for n in pair:
-                wait_for(lambda n=n: _child_reloads(n) == step, 15)
+            for n, m in zip(pair, marks, strict=True):
+                wait_for(lambda n=n, k=step: _child_reloads(n) == k, 15)
                 if not master:
-                    fault = re.compile(r"\(VI_1\) (Entering FAULT STATE|entering FAULT state)$")
-                    wait_for(lambda n=n, m=marks[pair.index(n)]: any(
-                        fault.search(x) for x in n.logs().splitlines()[m:]), 20)
-                steady(lambda n=n: n.has(VIP) == master)
+                    wait_for(lambda n=n, m=m: any(FAULT.search(x) for x in n.logs().splitlines()[m:]), 20)
+                steady(lambda n=n, up=master: n.has(VIP) == up)
             if kind == "script":
                 ka, py = ([x.split(": ", 1)[1] for x in n.logs().splitlines()[m:] if SCRIPT_LINES.search(x)]
                           for n, m in zip(pair, marks, strict=True))
