@@ -120,6 +120,7 @@ class Runtime:
     iface: InterfaceInfo | None
     sock: VrrpSocket | None = None
     addresses: dict[IPAddress, Address] = field(default_factory=dict)  # VIPs and eVIPs
+    not_set: set[IPAddress] = field(default_factory=set)  # refused when last claimed (no `set` in dumps)
     vmac: Vmac | None = None  # use_vmac: adverts, VIPs and GARP on the macvlan
     routes: list[Route] = field(default_factory=list)  # virtual_routes
     rules: list[Rule] = field(default_factory=list)  # virtual_rules
@@ -335,6 +336,9 @@ class LinuxExecutor:
             err = await add_address(ipr, a)
             if err is not None:
                 log.error("(%s) Error adding %s: %s", c.instance, a, err.strerror or err)
+                rt.not_set.add(a.address)
+            else:
+                rt.not_set.discard(a.address)
         self.keeper.want(self._addrs(rt, c.vips + c.evips))
         # keepalived.md §1.11.2: VIPs, eVIPs, then routes, then rules
         if rt.routes:

@@ -7,23 +7,52 @@ file has keepalived's json_version 1 shape (an array of {"data", "stats"}) or, w
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir
+from pykeepalived.config.model import VrrpInstance as ConfInstance
+from pykeepalived.daemon.addrmap import address_from_spec
+from pykeepalived.daemon.dump_data import (
+    GlobalInput,
+    InstanceInput,
+    SockInput,
+    accept_mode,
+    address_texts,
+    auth_text,
+    global_definitions,
+    instance_lines,
+    script_lines,
+    sockpool_lines,
+    static_lines,
+    sync_group_lines,
+    track_file_lines,
+    track_process_lines,
+    users_of,
+)
+from pykeepalived.daemon.dump_format import Fixed, format_route, format_rule, ka_json
+from pykeepalived.daemon.dumpfiles import DumpPaths, config_save_dir, paths_of, tmp_dir
 from pykeepalived.daemon.log import log
+from pykeepalived.daemon.procconf import from_model
+from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
 from pykeepalived.safefile import replace
+from pykeepalived.track.command import ScriptCommand, cmd_str
+from pykeepalived.track.security import default_script_user
 from pykeepalived.vrrp.effects import State, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
+from pykeepalived.vrrp.params import AuthType
 
 if TYPE_CHECKING:
+    from pykeepalived.config.model import Model
     from pykeepalived.daemon.vrrp_child import VrrpChild
     from pykeepalived.vrrp.instance import VrrpInstance
 
-_STATE_NAME = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT",
-               State.STOP: "STOP"}
+# keepalived's VRRP_STATE_* numbers (vrrp.h), as keepalived.json carries them
+_STATE_NUMBER = {State.INIT: 0, State.BACKUP: 1, State.MASTER: 2, State.FAULT: 3}
+# notify scripts in vrrp_json_data_dump's order: (NotifyScripts attribute, JSON key)
+_JSON_SCRIPTS = (("backup", "script_backup"), ("master", "script_master"), ("fault", "script_fault"),
+                 ("stop", "script_stop"), ("deleted", "script_deleted"), ("notify", "script"),
+                 ("master_rx_lower_pri", "script_master_rx_lower_pri"))
 
 
 __all__ = ["StatusWriter", "tmp_dir"]
@@ -35,6 +64,8 @@ class StatusWriter:
     def __init__(self, child: VrrpChild) -> None:
         self.child = child
         self.last_transition: dict[str, float] = {}
+        self.started = time.time()  # keepalived sets last_transition when it reads the configuration
+        self.fault_from_init: set[str] = set()  # in FAULT since leaving INIT (keepalived's wantstate FAULT)
 
     @property
     def paths(self) -> DumpPaths:
@@ -43,6 +74,17 @@ class StatusWriter:
 
     def transition(self, e: StateChanged) -> None:
         self.last_transition[e.instance] = time.time()
+        if e.new is State.FAULT and e.old is State.INIT:
+            self.fault_from_init.add(e.instance)
+        else:
+            self.fault_from_init.discard(e.instance)
+
+    def wantstate(self, inst: VrrpInstance) -> State:
+        """keepalived sets wantstate to FAULT for an instance that starts in FAULT (vrrp_scheduler.c
+        vrrp_init_state); the core keeps the state it wants once the fault clears."""
+        if inst.state is State.FAULT and inst.name in self.fault_from_init:
+            return State.FAULT
+        return inst.wantstate
 
     # ------------------------------------------------------------------ renderers
     def stats_text(self) -> str:
@@ -63,34 +105,55 @@ class StatusWriter:
             )
         return "".join(out)
 
-    def instance_data(self, inst: VrrpInstance, as_file: bool = False) -> dict[str, Any]:
-        """The JSON `data` object. The control socket (as_file False) always has the lists and
-        plain addresses; the keepalived.json file has them as keepalived writes them."""
+    # ------------------------------------------------------------------ what the renderers take
+    def _wall(self, us: int) -> float:
+        """The core's monotonic µs (daemon/executor.py AsyncioClock) as wall-clock seconds."""
+        return time.time() - (time.monotonic_ns() // 1000 - us) / 1_000_000
+
+    def _last_transition(self, inst: VrrpInstance) -> float:
+        """keepalived's vrrp->last_transition: the last state change, else when it was configured."""
+        return self.last_transition.get(inst.name, self.started)
+
+    def _input(self, inst: VrrpInstance) -> InstanceInput:
+        rt = getattr(self.child, "runtime", {}).get(inst.name)
         p = inst.params
-        rt = self.child.runtime.get(inst.name)
-        ifname = rt.iface.ifname if rt and rt.iface else (p.interface or "")
+        notifier = getattr(self.child, "notifier", None)
+        scripts = notifier.scripts.get(("INSTANCE", inst.name)) if notifier is not None else None
+        if rt is None:  # no daemon around the core (unit tests of the control plane)
+            return InstanceInput(ConfInstance(name=p.name), p, inst, {}, p.interface, p.interface, 0,
+                                 scripts=scripts)
+        sock = rt.sock
+        fds = (sock.rx.fileno(), sock.tx.fileno()) if sock is not None and sock.rx is not None else None
+        base = rt.iface.ifname if rt.iface is not None else p.interface
+        return InstanceInput(
+            rt.conf, p, inst, dict(rt.addresses), rt.vmac.ifname if rt.vmac is not None else base, base,
+            rt.iface.ifindex if rt.iface is not None else 0, vmac_up=rt.vmac is not None, fds=fds,
+            scripts=scripts, not_set=frozenset(rt.not_set), wantstate=self.wantstate(inst))
+
+    def instance_data(self, inst: VrrpInstance, as_file: bool = False) -> dict[str, Any]:
+        """keepalived's `data` object of keepalived.json (vrrp_json.c vrrp_json_data_dump), in its
+        order. The control socket (as_file False) also has it, with `vips`/`evips` as plain
+        addresses and `track_ifp`/`track_script` as names, always present (pykeepalivedctl's table)."""
+        i = self._input(inst)
+        c, p, sc = i.conf, i.params, i.scripts
+        own_if = p.interface
+        track_ifp = [t.name for t in c.tracks if t.kind == "interface" and t.name != own_if]
+        commands = self._script_commands()
+        track_script = [cmd_str(commands[t.name].argv) for t in c.tracks
+                        if t.kind == "script" and t.name in commands]
         data: dict[str, Any] = {
             "iname": inst.name,
-            "ifp_ifname": ifname,
-            "vmac_ifname": "",
             "dont_track_primary": int(p.dont_track_primary),
             "skip_check_adv_addr": int(p.skip_check_adv_addr),
             "strict_mode": int(p.strict),
-            "vrid": p.vrid,
-            "base_priority": p.base_priority,
-            "effective_priority": inst.effective_priority,
-            "vipset": int(inst.vipset),
-            "adver_int": p.adver_int_us / 1_000_000,
-            "master_adver_int": inst.master_adver_int_us / 1_000_000,
-            "accept": 1,
-            "nopreempt": int(p.nopreempt),
-            "preempt_delay": p.preempt_delay_us / 1_000_000,
-            "state": int(inst.state) if inst.state != State.STOP else 0,
-            "wantstate": int(inst.wantstate) if inst.wantstate != State.STOP else 0,
-            "version": p.version,
+            "vmac_ifname": i.ifname if c.use_vmac is not None and i.ifname else "",
+        }
+        if i.ifname:
+            data["ifp_ifname"] = i.ifname
+        data.update({
             "master_priority": inst.master_priority,
-            "last_transition": self.last_transition.get(inst.name, 0.0),
-            "garp_delay": p.garp_master_delay_us // 1_000_000,
+            "last_transition": Fixed(self._last_transition(inst)),
+            "garp_delay": p.garp_master_delay_us / 1_000_000,
             "garp_refresh": p.garp_master_refresh_us // 1_000_000,
             "garp_rep": p.garp_master_repeat,
             "garp_refresh_rep": p.garp_master_refresh_repeat,
@@ -98,41 +161,46 @@ class StatusWriter:
             "garp_lower_prio_rep": p.garp_lower_prio_repeat,
             "lower_prio_no_advert": int(p.lower_prio_no_advert),
             "higher_prio_send_advert": int(p.higher_prio_send_advert),
-            "auth_type": int(p.auth_type),
-        }
-        lists = {
-            "vips": self._addresses(rt, "vips", p.vips, ifname, inst.vipset) if as_file
-            else [str(v) for v in p.vips],
-            "evips": self._addresses(rt, "evips", p.evips, ifname, inst.vipset) if as_file
-            else [str(v) for v in p.evips],
-            "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
-            "track_script": [t.name for t in p.tracks if t.kind == "script"],
-        }
-        for key, items in lists.items():
-            if items or not as_file:  # keepalived writes a list only when it has entries
-                data[key] = items
+            "vrid": p.vrid,
+            "base_priority": p.base_priority,
+            "effective_priority": inst.effective_priority,
+            "vipset": bool(inst.vipset),
+            "promote_secondaries": "promote_secondaries" in dict(c.options),
+            "adver_int": p.adver_int_us / 1_000_000,
+            "master_adver_int": inst.master_adver_int_us / 1_000_000,
+            "accept": int(accept_mode(c, p)),
+            "nopreempt": bool(p.nopreempt),
+            "preempt_delay": p.preempt_delay_us // 1_000_000,
+            "state": _STATE_NUMBER.get(inst.state, 0),
+            "wantstate": _STATE_NUMBER.get(self.wantstate(inst), 0),
+            "version": p.version,
+            "smtp_alert": bool(sc is not None and sc.smtp_alert),
+            "notify_deleted": bool(sc is not None and sc.notify_deleted),
+        })
+        for attr, key in _JSON_SCRIPTS:
+            cmd = getattr(sc, attr, None) if sc is not None else None
+            if cmd is not None:
+                data[key] = cmd_str(cmd.argv)
+        if as_file:
+            lists: dict[str, list[str]] = {
+                "vips": address_texts(i, excluded=False), "evips": address_texts(i, excluded=True),
+                "vroutes": [format_route(r) for r in c.virtual_routes],
+                "vrules": [format_rule(r) for r in c.virtual_rules],
+                "track_ifp": track_ifp, "track_script": track_script,
+            }
+            data.update((k, v) for k, v in lists.items() if v)  # keepalived writes only non-empty lists
+        else:
+            data.update({"vips": [str(v) for v in p.vips], "evips": [str(v) for v in p.evips],
+                         "track_ifp": [t.name for t in p.tracks if t.kind == "interface"],
+                         "track_script": [t.name for t in p.tracks if t.kind == "script"]})
+        data["auth_type"] = int(p.auth_type)
+        if p.auth_type is not AuthType.NONE:
+            data["auth_data"] = auth_text(p.auth_pass)
         return data
 
-    @staticmethod
-    def _addresses(rt: Any, which: str, plain: Any, ifname: str, is_set: bool) -> list[str]:
-        """keepalived's format_ipaddress(): ADDR[/LEN] [brd B] dev IF scope S [label L] ... [set]."""
-        specs = getattr(rt.conf, which, ()) if rt is not None else ()
-        if not specs:
-            return [str(v) for v in plain]
-        out = []
-        for v in specs:
-            o = dict(zip(v.options[::2], v.options[1::2], strict=False))
-            full = 32 if v.address.version == 4 else 128
-            text = f"{v.address}" + (f"/{v.prefix}" if v.prefix != full else "")
-            if "brd" in o and v.address.version == 4:
-                text += f" brd {o['brd']}"
-            text += f" dev {o.get('dev', ifname)} scope {o.get('scope', 'global')}"
-            if "label" in o:
-                text += f" label {o['label']}"
-            if v.address.version == 6:
-                text += " preferred_lft forever"
-            out.append(text + (" set" if is_set else ""))
-        return out
+    def _script_commands(self) -> dict[str, ScriptCommand]:
+        scripts = getattr(self.child, "scripts", None)
+        return {n: t.spec.command for n, t in scripts.trackers.items()} if scripts is not None else {}
 
     def json_items(self) -> list[dict[str, Any]]:
         return [{"data": self.instance_data(i, as_file=True), "stats": {k: i.stats[k] for k in STAT_NAMES}}
@@ -168,31 +236,97 @@ class StatusWriter:
         return out
 
     def json_text(self) -> str:
+        """keepalived's one line (lib/json_writer.c), or version 2's object."""
         if self.paths.json_version != 2:
-            return json.dumps(self.json_items(), indent=1)
+            return ka_json(self.json_items()) + "\n"
         doc: dict[str, Any] = {"vrrp": self.json_items()}
         procs = self.track_process_data()
         if procs:
             doc["track_process"] = procs
-        return json.dumps(doc, indent=1)
+        return ka_json(doc) + "\n"
 
     def data_text(self) -> str:
-        lines = ["------< VRRP Topology >------"]
-        for inst in self.child.engine.instances.values():
-            d = self.instance_data(inst)
-            lines.append(f" VRRP Instance = {inst.name}")
-            lines.append(f"   VRRP Version = {d['version']}")
-            lines.append(f"   State = {_STATE_NAME.get(inst.state, inst.state.name)}")
-            lines.append(f"   Wantstate = {_STATE_NAME.get(inst.wantstate, inst.wantstate.name)}")
-            lines.append(f"   Interface = {d['ifp_ifname']}")
-            lines.append(f"   Virtual Router ID = {d['vrid']}")
-            lines.append(f"   Priority = {d['base_priority']}")
-            lines.append(f"   Effective priority = {d['effective_priority']}")
-            lines.append(f"   Advert interval = {d['adver_int']} sec")
-            lines.append(f"   Master priority = {d['master_priority']}")
-            lines.append(f"   Virtual IP ({len(d['vips'])}):")
-            lines.extend(f"     {v}" for v in d.get("vips", []))
+        """keepalived.data: dump_data_vrrp's sections (daemon/dump_data.py), but `Interfaces`."""
+        child = self.child
+        model = child.model
+        if model is None:
+            return ""
+        instances = list(child.engine.instances.values())
+        inputs = [self._input(i) for i in instances]
+        lines = global_definitions(self._global_input(model))
+        lines += static_lines(model, (a for a in (address_from_spec(s, None) for s in model.static_ipaddress)
+                                      if a is not None))
+        if inputs:
+            lines.append("------< VRRP Topology >------")
+            for i in inputs:
+                lines += instance_lines(i, self._wall, self._last_transition(i.inst))
+        socks = self._sockets()
+        if socks:
+            lines.append("------< VRRP Sockpool >------")
+            lines += sockpool_lines(socks)
+        params = [i.params for i in instances]
+        notifier = getattr(child, "notifier", None)
+        core_groups = child.engine.groups
+        groups = [(g, core_groups[g.name]) for g in model.sync_groups if g.name in core_groups]
+        if groups:
+            lines.append("------< VRRP Sync groups >------")
+            for g, core in groups:
+                member = next((p for p in params if p.sync_group == g.name), None)
+                sc = notifier.scripts.get(("GROUP", g.name)) if notifier is not None else None
+                lines += sync_group_lines(g, core, member.tracks if member else (), sc)
+        trackers = child.scripts.trackers if child.scripts is not None else {}
+        scripts = [s for s in model.vrrp_scripts if s.name in trackers]
+        if scripts:
+            lines.append("------< VRRP Scripts >------")
+            for s in scripts:
+                lines += script_lines(trackers[s.name], s.weight, s.reverse,
+                                      list(users_of("script", s.name, params)))
+        files = track_file_lines(model, child.files, params)
+        if files:
+            lines += ["------< VRRP Track files >------", *files]
+        procs = track_process_lines(child.processes, model, params)
+        if procs:
+            lines += ["------< VRRP Track processes >------", *procs]
         return "\n".join(lines) + "\n"
+
+    def _global_input(self, model: Model) -> GlobalInput:
+        g = model.global_defs
+        resolver = ScriptResolver(model, report=lambda _m: None)
+        user = default_script_user(g.script_user[0] if g.script_user else None,
+                                   g.script_user[1] if len(g.script_user) > 1 else None,
+                                   g.enable_script_security, log.info)  # keepalived logs it again here
+        opts = dict(g.options)
+
+        def script(kw: str) -> ScriptCommand | None:
+            v = opts.get(kw)
+            return resolver.notify_command(v) if isinstance(v, tuple) and v and v[0] else None
+
+        fifos = {key: fifo_spec(words, sc, resolver) for key, words, sc in (
+            ("", g.notify_fifo, g.notify_fifo_script),
+            ("vrrp", g.vrrp_notify_fifo, g.vrrp_notify_fifo_script),
+            ("lvs", g.lvs_notify_fifo, g.lvs_notify_fifo_script))}
+        me = (os.geteuid(), os.getegid())
+        return GlobalInput(
+            model, from_model(model, self.child.opts), "vrrp", (user.uid, user.gid) if user.ok else None,
+            script("startup_script"), script("shutdown_script"),
+            {k: f.script for k, f in fifos.items() if f is not None},
+            {k: (me[0] if f.uid is None else f.uid, me[1] if f.gid is None else f.gid)
+             for k, f in fifos.items() if f is not None},
+            config_save_dir(model))
+
+    def _sockets(self) -> list[SockInput]:
+        """The socket pool in creation order, each with the instances receiving on it."""
+        out = []
+        rx_bufs = self.child.rx_bufs.parts
+        for sock in self.child.sockets.values():
+            members = tuple((rt.params.name, rt.params.vrid) for rt in self.child.runtime.values()
+                            if rt.sock is sock)
+            if not members or sock.rx is None:
+                continue
+            out.append(SockInput(sock.ifname, sock.family, sock.proto, sock.unicast_src,
+                                 (sock.rx.fileno(), sock.tx.fileno()),
+                                 sum(rx_bufs.get(id(sock.rx), {}).values()), members))
+        return out
 
     # ------------------------------------------------------------------ signal handlers
     def write_data(self) -> None:

@@ -1,0 +1,628 @@
+"""keepalived.data as keepalived 2.2.7 writes it on SIGUSR1 (vrrp_data.c dump_data_vrrp): the global
+definitions (global_data.c dump_global_data), static addresses/routes/rules, the VRRP topology (one
+block per instance, dump_vrrp), the socket pool, sync groups, scripts, tracked files and processes.
+
+Every section is a function of typed values: the configuration model, ProcConf (daemon/procconf.py),
+the VRRP core's instance state, and what the daemon resolved (addresses, sockets, script commands,
+tracker state), gathered by `VrrpDumpInput` (daemon/status.py builds it from the VRRP child). Times
+are wall-clock seconds; the core's monotonic µs are converted by the caller's `wall` function."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_timeouts
+from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
+from pykeepalived.daemon.procconf import KEEPALIVED_RLIMIT_RTTIME, RLIMIT_RTTIME_DEFAULT, ChildSched, ProcConf
+from pykeepalived.track.command import cmd_str
+from pykeepalived.vrrp.effects import State
+from pykeepalived.vrrp.params import AuthType, ChecksumMode
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Model, SyncGroup, Track
+    from pykeepalived.config.model import VrrpInstance as ConfInstance
+    from pykeepalived.linux.addresses import Address
+    from pykeepalived.notify.scripts import NotifyScripts
+    from pykeepalived.track.command import ScriptCommand
+    from pykeepalived.track.file import FileTrackers
+    from pykeepalived.track.process import ProcessTracker
+    from pykeepalived.track.script import ScriptTracker
+    from pykeepalived.vrrp.instance import VrrpInstance
+    from pykeepalived.vrrp.params import InstanceParams, TrackWeight
+    from pykeepalived.vrrp.sync_group import SyncGroup as CoreGroup
+
+STATE_NAMES = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT"}
+MCAST4, MCAST6 = "224.0.0.18", "ff02::12"
+
+
+def state_name(s: State) -> str:
+    return STATE_NAMES.get(s, "unknown")
+
+
+def ctime_us(t: float) -> str:
+    """keepalived ctime_us_r(): `Mon Dec  7 19:23:07.397999 2026` (local time)."""
+    sec = int(t)
+    usec = round((t - sec) * 1_000_000)
+    if usec == 1_000_000:
+        sec, usec = sec + 1, 0
+    return time.strftime("%a %b %e %H:%M:%S", time.localtime(sec)) + f".{usec:06d}" + time.strftime(
+        " %Y", time.localtime(sec))
+
+
+def epoch_us(t: float) -> str:
+    """`%ld.%6.6ld` of a timeval."""
+    sec = int(t)
+    usec = round((t - sec) * 1_000_000)
+    if usec == 1_000_000:
+        sec, usec = sec + 1, 0
+    return f"{sec}.{usec:06d}"
+
+
+def _yn(b: bool, yes: str = "true", no: str = "false") -> str:
+    return yes if b else no
+
+
+# ------------------------------------------------------------------ global definitions
+def _sched_lines(label: str, s: ChildSched | None) -> list[str]:
+    s = s or ChildSched()
+    rlimit = s.rlimit_rttime
+    if rlimit == RLIMIT_RTTIME_DEFAULT and not s.rt_priority:
+        rlimit = KEEPALIVED_RLIMIT_RTTIME  # not applied without a realtime priority: keepalived's value
+    out = [f" {label} process priority = {s.priority}", f" {label} don't swap = {_yn(s.no_swap)}",
+           f" {label} realtime priority = {s.rt_priority}"]
+    if s.cpus:
+        out.append(f" {label} CPU Affinity = {' '.join(str(c) for c in s.cpus)}")
+    out.append(f" {label} realtime limit = {rlimit}")
+    return out
+
+
+def _fifo_lines(label: str, words: tuple[str, ...] | None, script: ScriptCommand | None,
+                ids: tuple[int, int]) -> list[str]:
+    if not words:
+        return []
+    out = [f" {label} notify fifo = {words[0]}, uid:gid {ids[0]}:{ids[1]}"]
+    if script is not None:
+        out.append(f" {label} notify fifo script = {cmd_str(script.argv)}, uid:gid {_uid(script)}")
+    return out
+
+
+def _uid(cmd: ScriptCommand) -> str:
+    return f"{os.geteuid() if cmd.uid is None else cmd.uid}:{os.getegid() if cmd.gid is None else cmd.gid}"
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalInput:
+    """What dump_global_data prints beyond the model and the process settings."""
+
+    model: Model
+    proc: ProcConf
+    prog: str = "vrrp"  # "vrrp" | "checker" | "bfd" | "parent": `Default interface` only in the VRRP child
+    default_uid_gid: tuple[int, int] | None = (0, 0)  # None: no default script user
+    startup: ScriptCommand | None = None
+    shutdown: ScriptCommand | None = None
+    fifo_scripts: dict[str, ScriptCommand | None] = field(default_factory=dict)  # "", "vrrp", "lvs"
+    fifo_ids: dict[str, tuple[int, int]] = field(default_factory=dict)
+    config_save_dir: str | None = None
+    hostname: str = field(default_factory=socket.gethostname)
+
+
+def global_definitions(g_in: GlobalInput) -> list[str]:
+    g = g_in.model.global_defs
+    o = dict(g.options)
+    pc = g_in.proc
+    host = g_in.hostname
+    out = ["------< Global definitions >------"]
+    if g_in.config_save_dir:
+        out.append(f" Config save dir = {g_in.config_save_dir}")
+    out.append(f" Network namespace = {pc.net_namespace or '(default)'}")
+    ipvs = pc.net_namespace_ipvs
+    out.append(f" Network namespace ipvs = {'(main namespace)' if ipvs is None else ipvs or '(default)'}")
+    if pc.instance:
+        out.append(f" Instance name = {pc.instance}")
+    if pc.process_name:
+        out.append(f" Parent process name = {pc.process_name}")
+    for role, label in (("vrrp", "VRRP"), ("checker", "LVS"), ("bfd", "BFD")):
+        if pc.names.get(role):
+            out.append(f" {label} process name = {pc.names[role]}")
+    out.append(f" Router ID = {g.router_id or host}")
+    if g.smtp_server:
+        port = g.smtp_server[1] if len(g.smtp_server) > 1 else "25"
+        out += [f" Smtp server = {g.smtp_server[0]}", f" Smtp server port = {port}",
+                f" Smtp HELO name = {g.smtp_helo_name or host}",
+                f" Smtp server connection timeout = {g.smtp_connect_timeout}"]
+    elif g.smtp_helo_name:
+        out.append(f" Smtp HELO name = {g.smtp_helo_name}")
+    if g.notification_email_from:
+        out += [f" Email notification from = {g.notification_email_from}", " Email notification to:"]
+        out += [f"   {e}" for e in g.notification_email]
+
+    def tri(v: bool | None) -> str:
+        return "unset" if v is None else _yn(v, "on", "off")
+
+    out += [f" Default smtp_alert = {tri(g.smtp_alert)}",
+            f" Default smtp_alert_vrrp = {tri(g.smtp_alert_vrrp)}",
+            f" Default smtp_alert_checker = {tri(g.smtp_alert_checker)}",
+            f" Checkers log all failures = {_yn(bool(o.get('checker_log_all_failures')))}"]
+    if pc.reload_check_config is not None:
+        out.append(f" Test config before reload, log to {pc.reload_check_config}")
+    else:
+        out.append(" No test config before reload")
+    if o.get("reload_time_file"):
+        out += [f" Reload time file = {o['reload_time_file']}", " No reload scheduled"]
+    if isinstance(rf := o.get("reload_file"), tuple):
+        out.append(f" Reload_file = {rf[0] if rf else '/run/keepalived.reload'}")
+    if o.get("tmp_config_directory"):
+        out.append(f" config save directory = {o['tmp_config_directory']}")
+    if o.get("data_use_instance"):
+        out.append(" Use instance name in data dumps")
+    if g_in.startup is not None and pc.startup is not None:
+        out.append(f" Startup script = {cmd_str(g_in.startup.argv)}, uid:gid {_uid(g_in.startup)}, "
+                   f"timeout {pc.startup.timeout}")
+    if g_in.shutdown is not None and pc.shutdown is not None:
+        out.append(f" Shutdown script = {cmd_str(g_in.shutdown.argv)}, uid:gid {_uid(g_in.shutdown)} "
+                   f"timeout {pc.shutdown.timeout}")
+    out.append(f" Dynamic interfaces = {_yn(g.dynamic_interfaces)}")
+    if g.dynamic_interfaces:
+        out.append(f" Allow interface changes = {_yn(bool(o.get('allow_if_changes')))}")
+    if o.get("no_email_faults"):
+        out.append(" Send emails for fault transitions = off")
+    if isinstance(lt := o.get("lvs_timeouts"), tuple):
+        t = parse_lvs_timeouts(tuple(str(w) for w in lt))
+        if t is not None:
+            for value, label in ((t.tcp, "TCP"), (t.tcpfin, "TCP FIN"), (t.udp, "TCP")):  # sic: udp
+                if value:
+                    out.append(f" LVS {label} timeout = {value}")
+    if g_in.prog == "vrrp":
+        out.append(f" Default interface = {g.default_interface}")
+    out.append(f" Disable local IGMP = {_yn(pc.disable_local_igmp, 'yes', 'no')}")
+    out.append(f" LVS flush = {_yn(bool(o.get('lvs_flush')))}")
+    fos = o.get("lvs_flush_on_stop")
+    mode = parse_flush_on_stop(tuple(str(w) for w in fos)) if isinstance(fos, tuple) else None
+    out.append(f" LVS flush on stop = {'full' if mode == 'full' else 'VS' if mode == 'VS' else 'disabled'}")
+    for key, label, words in (("", "Global", g.notify_fifo), ("vrrp", "VRRP", g.vrrp_notify_fifo),
+                              ("lvs", "LVS", g.lvs_notify_fifo)):
+        out += _fifo_lines(label, words, g_in.fifo_scripts.get(key), g_in.fifo_ids.get(key, (0, 0)))
+    out.append(f" FIFO write vrrp states on reload = {_yn(bool(o.get('fifo_write_vrrp_states_on_reload')))}")
+    out.append(f" VRRP notify priority changes = {_yn(g.vrrp_notify_priority_changes)}")
+    out.append(f" VRRP IPv4 mcast group = {g.vrrp_mcast_group4 or MCAST4}")
+    out.append(f" VRRP IPv6 mcast group = {g.vrrp_mcast_group6 or MCAST6}")
+    lp_delay, lp_rep = g.vrrp_garp_lower_prio_delay, g.vrrp_garp_lower_prio_repeat
+    lp_delay = g.vrrp_garp_master_delay if lp_delay is None else lp_delay
+    lp_rep = g.vrrp_garp_master_repeat if lp_rep is None else lp_rep
+    out += [f" Gratuitous ARP delay = {g.vrrp_garp_master_delay}",
+            f" Gratuitous ARP repeat = {g.vrrp_garp_master_repeat}",
+            f" Gratuitous ARP refresh timer = {g.vrrp_garp_master_refresh}",
+            f" Gratuitous ARP refresh repeat = {g.vrrp_garp_master_refresh_repeat}",
+            f" Gratuitous ARP lower priority delay = {lp_delay}",
+            f" Gratuitous ARP lower priority repeat = {lp_rep}",
+            f" Num adverts before down = {g.vrrp_down_timer_adverts}"]
+    extra = o.get("vrrp_garp_extra_if")
+    interval, all_if = extra if isinstance(extra, tuple) and len(extra) == 2 else (0, False)
+    out.append(f" Gratuitous ARP for each secondary {'i/f' if all_if else 'VMAC'} = {interval}s")
+    out += [f" Send advert after receive lower priority advert = {_yn(not g.vrrp_lower_prio_no_advert)}",
+            f" Send advert after receive higher priority advert = {_yn(g.vrrp_higher_prio_send_advert)}",
+            f" Gratuitous ARP interval = {g.vrrp_garp_interval_us / 1e6:f}",
+            f" Gratuitous NA interval = {g.vrrp_gna_interval_us / 1e6:f}",
+            f" VRRP default protocol version = {g.vrrp_version}"]
+    if g.nftables:
+        dont = "" if g.nftables_ifindex else "don't "
+        out += [f" nftables table name = {g.nftables}",
+                f" nftables base chain priority = {g.nftables_priority}",
+                f" nftables {dont}force use ifindex for link local IPv6"]
+    out.append(f" nftables with{'' if g.nftables_counters else 'out'} counters")
+    out += [f" VRRP check unicast_src = {_yn(g.vrrp_check_unicast_src)}",
+            f" VRRP skip check advert addresses = {_yn(g.vrrp_skip_check_adv_addr)}",
+            f" VRRP strict mode = {_yn(g.vrrp_strict)}"]
+    map_ = g.max_auto_priority
+    out.append(" Max auto priority = " + ("Disabled" if map_ == -1 else str(map_ or 0)))
+    out.append(f" Min auto priority delay = {o.get('min_auto_priority_delay', 1_000_000)} usecs")
+    out += _sched_lines("VRRP", pc.sched.get("vrrp"))
+    out += _sched_lines("Checker", pc.sched.get("checker"))
+    out += _sched_lines("BFD", pc.sched.get("bfd"))
+    for kw, label in (("enable_snmp_vrrp", "vrrp"), ("enable_snmp_checker", "checker"),
+                      ("enable_snmp_rfcv2", "RFCv2"), ("enable_snmp_rfcv3", "RFCv3"),
+                      ("enable_traps", "traps")):
+        # enable_snmp_keepalived: the deprecated spelling of enable_snmp_vrrp
+        on = bool(o.get(kw)) or (kw == "enable_snmp_vrrp" and bool(o.get("enable_snmp_keepalived")))
+        out.append(f" SNMP {label} {_yn(on, 'enabled', 'disabled')}")
+    out.append(f" SNMP socket = {o.get('snmp_socket') or 'default (unix:/var/agentx/master)'}")
+    out.append(f" DBus {_yn(bool(o.get('enable_dbus')), 'enabled', 'disabled')}")
+    out.append(f" DBus service name = {o.get('dbus_service_name') or ''}")
+    out.append(f" Script security {_yn(g.enable_script_security, 'enabled', 'disabled')}")
+    if g_in.default_uid_gid is not None:
+        out.append(f" Default script uid:gid {g_in.default_uid_gid[0]}:{g_in.default_uid_gid[1]}")
+    for name in ("vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs", "process_monitor_rcv_bufs",
+                 "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_monitor_rcv_bufs"):
+        v = o.get(name)
+        out += [f" {name} = {v if isinstance(v, int) and not isinstance(v, bool) else 0}",
+                f" {name}_force = {int(bool(o.get(name + '_force')))}"]
+    out += [f" rs_init_notifies = {int(bool(o.get('rs_init_notifies')))}",
+            f" no_checker_emails = {int(bool(o.get('no_checker_emails')))}"]
+    pol = o.get("vrrp_rx_bufs_policy")
+    if isinstance(pol, tuple) and pol:
+        word = str(pol[0])
+        out.append(f" rx_bufs_policy = {word.upper()}" if word.upper() in ("MTU", "ADVERT")
+                   else f" rx_bufs_size = {word}")
+    mult = o.get("vrrp_rx_bufs_multiplier")
+    out.append(f" rx_bufs_multiples = {mult if isinstance(mult, int) else 3}")
+    out.append(f" umask = 0{pc.umask:o}")
+    if g.vrrp_startup_delay_us:
+        out.append(f" vrrp_startup_delay = {g.vrrp_startup_delay_us / 1e6:g}")
+    if g.log_unknown_vrids:
+        out.append(" log_unknown_vrids")
+    if o.get("vmac_prefix"):
+        out.append(f" VMAC prefix = {o['vmac_prefix']}")
+    if o.get("vmac_addr_prefix"):
+        out.append(f" VMAC address prefix = {o['vmac_addr_prefix']}")
+    try:
+        rt = os.sched_getparam(0).sched_priority
+    except OSError:
+        rt = 0
+    if rt:
+        out.append(f" current realtime priority = {rt}")
+    return out
+
+
+# ------------------------------------------------------------------ VRRP topology
+@dataclass(slots=True)
+class InstanceInput:
+    """One vrrp_instance as the VRRP child runs it."""
+
+    conf: ConfInstance
+    params: InstanceParams
+    inst: VrrpInstance
+    addresses: dict[object, Address]  # VIPs and eVIPs as installed (daemon/addrmap.py)
+    ifname: str | None  # the interface adverts use (a VMAC's name with use_vmac)
+    base_ifname: str | None  # the configured interface
+    ifindex: int
+    vmac_up: bool = False
+    fds: tuple[int, int] | None = None
+    scripts: NotifyScripts | None = None
+    not_set: frozenset[object] = frozenset()  # addresses the kernel refused (no ` set`)
+    wantstate: State | None = None  # as keepalived shows it (daemon/status.py), else the core's
+
+
+def _track_line(name: str, t: TrackWeight | None, comma: bool) -> str:
+    weight, rev = (t.weight, t.reverse) if t is not None else (0, False)
+    return f"     {name}{',' if comma else ''} weight {weight}{' reverse' if rev else ''}"
+
+
+_TRACK_HEADS = (("interface", "   Tracked interfaces :", False), ("script", "   Tracked scripts :", False),
+                ("file", "   Tracked files :", True), ("process", "   Tracked processes :", True))
+
+
+def _tracks(conf_tracks: Iterable[Track], resolved: Iterable[TrackWeight], own_if: str | None) -> list[str]:
+    """The instance's (or group's) own track_* lists with the weights in use."""
+    weights = {(t.kind, t.name): t for t in resolved}
+    out = []
+    for kind, head, comma in _TRACK_HEADS:
+        # keepalived drops a track_interface on the instance's own interface, and duplicates
+        names = list(dict.fromkeys(t.name for t in conf_tracks
+                                   if t.kind == kind and not (kind == "interface" and t.name == own_if)))
+        if not names:
+            continue
+        out.append(head)
+        out += [_track_line(n, weights.get((kind, n)), comma) for n in names]
+    bfds = list(dict.fromkeys(t.name for t in conf_tracks if t.kind == "bfd"))
+    if bfds:
+        out.append("   Tracked BFDs :")
+        for n in bfds:
+            t = weights.get(("bfd", n))
+            w, rev = (t.weight, t.reverse) if t is not None else (0, False)
+            out.append(f"     {n}: weight {w}{' reverse' if rev else ''}")
+    return out
+
+
+_NOTIFY_ORDER = (("backup", "Backup"), ("master", "Master"), ("fault", "Fault"), ("stop", "Stop"),
+                 ("deleted", "Deleted"), ("notify", "Generic"),
+                 ("master_rx_lower_pri", "Master rx lower pri"))
+
+
+def notify_lines(sc: NotifyScripts | None, order: Iterable[tuple[str, str]] = _NOTIFY_ORDER) -> list[str]:
+    out = []
+    for attr, label in order:
+        cmd = getattr(sc, attr, None) if sc is not None else None
+        if cmd is not None:
+            out.append(f"   {label} state transition script = {cmd_str(cmd.argv)}, uid:gid {_uid(cmd)}")
+    return out
+
+
+def _flags(c: ConfInstance, p: InstanceParams) -> list[str] | None:
+    """The `Flags:` block: None when no flag at all is set (`Flags: none`)."""
+    opts = dict(c.options)
+    any_flag = any((
+        p.is_unicast, "unicast_fault_no_peer" in opts, p.dont_track_primary, p.skip_check_adv_addr,
+        c.unicast_src_ip is not None or c.mcast_src_ip is not None, "track_src_ip" in opts,
+        p.check_unicast_src, "promote_secondaries" in opts, p.nopreempt, c.use_vmac is not None,
+        "linkbeat_use_polling" in opts, any(v.address.version != p.family for v in c.evips),
+    ))
+    if not any_flag:
+        return None
+    out = []
+    if p.is_unicast:
+        out.append("     Using unicast")
+    if "unicast_fault_no_peer" in opts:
+        out.append("     If unicast go to fault state if no peers")
+    return out
+
+
+def _scripts_init(p: InstanceParams, inst: VrrpInstance) -> int:
+    """keepalived num_script_init: unweighted track scripts without a first result yet."""
+    values = inst.tracking.values
+    return sum(1 for t in p.tracks
+               if t.kind == "script" and not t.weight and values.get(("script", t.name)) is None)
+
+
+def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transition: float) -> list[str]:
+    c, p, inst = i.conf, i.params, i.inst
+    opts = dict(c.options)
+    out = [f" VRRP Instance = {p.name}", f"   VRRP Version = {p.version}"]
+    if p.sync_group:
+        out.append(f"   Sync group = {p.sync_group}")
+    if p.family == 6:
+        out.append("   Using Native IPv6")
+    out.append(f"   State = {state_name(inst.state)}")
+    if inst.state is State.BACKUP:
+        out.append(f"   Master router = {inst.master_saddr if inst.master_saddr is not None else ''}")
+        out.append(f"   Master priority = {inst.master_priority}")
+        if p.version == 3:
+            out.append(f"   Master advert int = {inst.master_adver_int_us / 1e6:.2f} sec")
+    flags = _flags(c, p)
+    out += ["   Flags: none"] if flags is None else ["   Flags:", *flags]
+    total, faults = inst.tracking.evaluate()
+    out += [f"   Wantstate = {state_name(i.wantstate or inst.wantstate)}",
+            f"   Number of config faults = {int(p.config_fault)}",
+            f"   Number of interface and track script faults = "
+            f"{len([f for f in faults if f not in ('config', 'address', 'socket')])}",
+            f"   Number of track scripts init = {_scripts_init(p, inst)}",
+            f"   Last transition = {epoch_us(last_transition)} ({ctime_us(last_transition)})"]
+    if inst.sands is None:
+        out.append("   Read timeout = DISABLED")
+    else:
+        t = wall(inst.sands)
+        out.append(f"   Read timeout = {epoch_us(t)} ({ctime_us(t)})")
+    out.append(f"   Master down timer = {inst.ms_down_timer} usecs")
+    if c.use_vmac is not None:
+        xmit = "vmac_xmit_base" in opts
+        out.append(f"   Use VMAC, i/f name {i.ifname}, is_up = {_yn(i.vmac_up)}, xmit_base = {_yn(xmit)}")
+        out.append(f"   Interface = {i.ifname}, vmac on {i.base_ifname}{', xmit base i/f' if xmit else ''}")
+    else:
+        out.append(f"   Interface = {i.ifname or 'not configured'}")
+    if p.dont_track_primary:
+        out.append("   VRRP interface tracking disabled")
+    if p.skip_check_adv_addr:
+        out.append("   Skip checking advert IP addresses")
+    if p.strict:
+        out.append("   Enforcing strict VRRP compliance")
+    from_conf = c.unicast_src_ip is not None or c.mcast_src_ip is not None
+    out.append(f"   Using src_ip = {inst.own_src if inst.own_src is not None else '(none)'}"
+               f"{' (from configuration)' if from_conf else ''}")
+    if not p.is_unicast:
+        group = p.mcast_group or (MCAST4 if p.family == 4 else MCAST6)
+        out.append(f"   Multicast address {group}" + (f", ifindex {i.ifindex}" if p.family == 6 else ""))
+    out += [f"   Gratuitous ARP delay = {p.garp_master_delay_us // 1_000_000}",
+            f"   Gratuitous ARP repeat = {p.garp_master_repeat}",
+            f"   Gratuitous ARP refresh = {p.garp_master_refresh_us // 1_000_000}",
+            f"   Gratuitous ARP refresh repeat = {p.garp_master_refresh_repeat}",
+            f"   Gratuitous ARP lower priority delay = {p.garp_lower_prio_delay_us // 1_000_000}",
+            f"   Gratuitous ARP lower priority repeat = {p.garp_lower_prio_repeat}",
+            f"   Down timer adverts = {p.down_timer_adverts}"]
+    if p.garp_extra_if_us:
+        out.append(f"   Gratuitous ARP for each secondary VMAC = {p.garp_extra_if_us // 1_000_000}")
+    out += [f"   Send advert after receive lower priority advert = {_yn(not p.lower_prio_no_advert)}",
+            f"   Send advert after receive higher priority advert = {_yn(p.higher_prio_send_advert)}",
+            f"   Virtual Router ID = {p.vrid}", f"   Priority = {p.base_priority}",
+            f"   Effective priority = {inst.effective_priority}", f"   Total priority = {total}"]
+    if p.version == 2:
+        out.append(f"   Advert interval = {p.adver_int_us // 1_000_000} sec")
+    else:
+        out.append(f"   Advert interval = {p.adver_int_us // 1000} milli-sec")
+    if inst.state is State.BACKUP and p.version == 3:
+        out.append(f"   Master advert interval = {inst.master_adver_int_us // 1000} milli-sec")
+    out.append(f"   Accept = {_yn(accept_mode(c, p), 'enabled', 'disabled')}")
+    out.append(f"   Preempt = {_yn(p.nopreempt, 'disabled', 'enabled')}")
+    if p.preempt_delay_us:
+        out.append(f"   Preempt delay = {p.preempt_delay_us / 1e6:g} secs")
+    out.append(f"   Promote_secondaries = {_yn('promote_secondaries' in opts, 'enabled', 'disabled')}")
+    if p.auth_type is not AuthType.NONE:
+        kind = "IPSEC_AH" if p.auth_type is AuthType.AH else "SIMPLE_PASSWORD"
+        out.append(f"   Authentication type = {kind}")
+        if p.auth_type is AuthType.PASS:
+            out.append(f"   Password = {auth_text(p.auth_pass)}")
+    elif p.version == 2:
+        out.append("   Authentication type = none")
+    krx = opts.get("kernel_rx_buf_size")
+    if krx:
+        out.append(f"   Kernel rx buffer size = {krx}")
+    vips = [s for s in c.vips if s.address in i.addresses]
+    if vips:
+        out.append(f"   Virtual IP ({len(vips)}):")
+        out += [f"     {_addr(i, s.address, inst.vipset)}" for s in vips]
+    evips = [s for s in c.evips if s.address in i.addresses]
+    if evips:
+        out.append("   Virtual IP Excluded :")
+        out += [f"     {_addr(i, s.address, inst.vipset)}" for s in evips]
+    if p.is_unicast:
+        out += [f"   Unicast TTL = {p.unicast_ttl}",
+                f"   Check unicast src : {_yn(p.check_unicast_src, 'yes', 'no')}", "   Unicast Peer :"]
+        out += [f"     {u.address} min_ttl {u.min_ttl or 0} max_ttl {255 if u.max_ttl is None else u.max_ttl}"
+                for u in p.unicast_peers]
+        out.append(f"   Unicast checksum compatibility = {checksum_compat(p)}")
+    out.append(f"   fd_in {i.fds[0]}, fd_out {i.fds[1]}" if i.fds else "   No sockets allocated")
+    out += _listed("   Virtual Routes :", [format_route(r) for r in c.virtual_routes])
+    out += _listed("   Virtual Rules :", [format_rule(r) for r in c.virtual_rules])
+    out += _tracks(c.tracks, p.tracks, p.interface)
+    sc = i.scripts
+    out.append(f"   Using smtp notification = {_yn(bool(sc and sc.smtp_alert), 'yes', 'no')}")
+    out.append(f"   Notify deleted = {_yn(bool(sc and sc.notify_deleted), 'Deleted', 'Fault')}")
+    out += notify_lines(sc)
+    out.append(f"   Notify priority changes = {_yn(inst.notify_priority_changes)}")
+    return out
+
+
+def _addr(i: InstanceInput, key: object, is_set: bool) -> str:
+    a = i.addresses[key]
+    base = i.base_ifname if i.conf.use_vmac is not None and a.dev == i.ifname else None
+    return format_address(a, is_set and key not in i.not_set, base)
+
+
+def address_texts(i: InstanceInput, excluded: bool) -> list[str]:
+    """The VIPs (or eVIPs) as keepalived.json lists them."""
+    specs = i.conf.evips if excluded else i.conf.vips
+    return [_addr(i, s.address, i.inst.vipset) for s in specs if s.address in i.addresses]
+
+
+def accept_mode(c: ConfInstance, p: InstanceParams) -> bool:
+    """keepalived's vrrp->accept: `accept` / `no_accept`, else off in strict mode (which needs the
+    firewall), on otherwise."""
+    return c.accept if c.accept is not None else not p.strict
+
+
+def auth_text(pw: bytes) -> str:
+    """auth_data as a C string: up to the first NUL of its 8 bytes."""
+    return pw.split(b"\0", 1)[0].decode("latin-1")
+
+
+def checksum_compat(p: InstanceParams) -> str:
+    if p.checksum_mode is ChecksumMode.OLD_UNICAST:
+        return "config"
+    return "no" if p.old_unicast_checksum_auto else "never"
+
+
+# ------------------------------------------------------------------ sockpool, groups, scripts, trackers
+@dataclass(frozen=True, slots=True)
+class SockInput:
+    ifname: str
+    family: int
+    proto: int
+    unicast_src: object | None
+    fds: tuple[int, int]
+    rx_buf: int
+    members: tuple[tuple[str, int], ...]  # (iname, vrid) by VRID
+
+
+def sockpool_lines(socks: Iterable[SockInput]) -> list[str]:
+    out = []
+    for s in socks:
+        out += [f" fd_in {s.fds[0]} fd_out = {s.fds[1]}", f"   Interface = {s.ifname}",
+                f"   Family = {'IPv4' if s.family == 4 else 'IPv6'}",
+                f"   Protocol = {'AH' if s.proto == 51 else 'VRRP' if s.proto == 112 else 'unknown'}",
+                f"   Type = {'Un' if s.unicast_src is not None else 'Mult'}icast"]
+        if s.unicast_src is not None:
+            out.append(f"   Address = {s.unicast_src}")
+        out += [f"   Rx buf size = {s.rx_buf}", "   VRRP instances"]
+        out += [f"     {n} vrid {v}" for n, v in sorted(s.members, key=lambda m: m[1])]
+    return out
+
+
+def sync_group_lines(conf: SyncGroup, core: CoreGroup, resolved: Iterable[TrackWeight],
+                     sc: NotifyScripts | None) -> list[str]:
+    opts = dict(conf.options)
+    out = [f" VRRP Sync Group = {conf.name}, {state_name(core.state)}",
+           f"   Num member fault {core.num_member_fault}, num member init {core.num_member_init}"]
+    if core.members:
+        out.append("   VRRP member instances :")
+        out += [f"     {m.name}" for m in core.members]
+    if "sync_group_tracking_weight" in opts:
+        out.append("   sync group tracking weight set")
+    out.append(f"   Using smtp notification = {_yn(bool(sc and sc.smtp_alert), 'yes', 'no')}")
+    if "notify_priority_changes" in opts:
+        v = opts["notify_priority_changes"]
+        out.append(f"   Notify priority changes = {_yn(v is None or bool(v), 'yes', 'no')}")
+    lines = _tracks(conf.tracks, resolved, None)
+    out += [x.replace("   Tracked processes :", "   Tracked process :") for x in lines]
+    out += notify_lines(sc, (("backup", "Backup"), ("master", "Master"), ("fault", "Fault"), ("stop", "Stop"),
+                             ("notify", "Generic")))
+    return out
+
+
+def tracking_lines(users: Iterable[tuple[str, TrackWeight]]) -> list[str]:
+    """dump_tracking_obj_list(..., dump_tracking_vrrp): `   Tracking instances :` and one line each."""
+    rows = [f"     {n}, weight {t.weight}{' reverse' if t.reverse else ''}" for n, t in users]
+    return ["   Tracking instances :", *rows] if rows else []
+
+
+def users_of(kind: str, name: str, instances: Iterable[InstanceParams]) -> Iterator[tuple[str, TrackWeight]]:
+    for p in instances:
+        for t in p.tracks:
+            if t.kind == kind and t.name == name:
+                yield p.name, t
+                break
+
+
+def script_lines(tr: ScriptTracker, weight: int, reverse: bool, users: list[tuple[str, TrackWeight]],
+                 insecure: bool = False) -> list[str]:
+    sp = tr.spec
+    rf = tr.counter
+    if tr.runs or tr.last_outcome is not None:
+        init = "unknown"  # keepalived SCRIPT_INIT_STATE_DONE
+    elif tr.init_reload:
+        init = "INIT/RELOAD"
+    else:
+        init = "INIT/FAILED" if sp.init_fail else "INIT"
+    state = {"idle": "idle", "running": "running", "requesting_termination": "requested termination",
+             "forcing_termination": "forcing termination"}.get(tr.state.value, "unknown")
+    return [f" VRRP Script = {sp.name}", f"   Command = {cmd_str(sp.command.argv)}",
+            f"   Interval = {sp.interval_us // 1_000_000} sec",
+            f"   Timeout = {sp.timeout_us // 1_000_000} sec",
+            f"   Weight = {weight}{' reverse' if reverse else ''}",
+            f"   Rise = {sp.rise}", f"   Fall = {sp.fall}",
+            f"   Result = {rf.result}", f"   Insecure = {_yn(insecure, 'yes', 'no')}",
+            f"   Init state = {init}", f"   Status = {_yn(rf.result >= rf.rise, 'GOOD', 'BAD')}",
+            f"   Script uid:gid = {_uid(sp.command)}", "   VRRP instances :", *tracking_lines(users),
+            f"   State = {state}"]
+
+
+def track_file_lines(model: Model, files: FileTrackers | None, instances: list[InstanceParams]) -> list[str]:
+    out = []
+    values = files.values if files is not None else {}
+    for f in model.track_files:
+        out += [f" Track file = {f.name}", f"   File = {f.file}", f"   Status = {values.get(f.name, 0)}",
+                f"   Weight = {f.weight}{' reverse' if f.reverse else ''}",
+                *tracking_lines(list(users_of("file", f.name, instances)))]
+    return out
+
+
+def track_process_lines(procs: ProcessTracker | None, model: Model,
+                        instances: list[InstanceParams]) -> list[str]:
+    if procs is None:
+        return []
+    conf = {p.name: p for p in model.track_processes}
+    out = []
+    for tp in procs.tracked.values():
+        sp, c = tp.spec, conf.get(tp.name)
+        out += [f" VRRP Track process = {sp.name}", f"   Process = {sp.process}"]
+        if sp.params:
+            out.append(f"   Parameters = {' '.join(sp.params)}")
+        match = sp.param_match.value
+        if match != "none":
+            out.append("   Param match" + ("" if match == "exact" else f" = {match}"))
+        out.append(f"   Min processes = {sp.quorum}")
+        if sp.quorum_max < 2**32 - 1:
+            out.append(f"   Max processes = {sp.quorum_max}")
+        out += [f"   Current processes = {tp.count}", f"   Have quorum = {_yn(tp.have_quorum)}",
+                f"   Weight = {c.weight if c else 0}{' reverse' if c and c.reverse else ''}",
+                f"   Terminate delay = {sp.terminate_delay_us / 1e6:f}s",
+                f"   Fork delay = {sp.fork_delay_us / 1e6:f}s",
+                "   Fork delay timer not running",
+                f"   Terminate delay timer {'' if tp._timer is not None else 'not '}running",
+                f"   Full command = {_yn(sp.full_command)}",
+                *tracking_lines(list(users_of("process", sp.name, instances)))]
+    return out
+
+
+def _listed(head: str, rows: list[str]) -> list[str]:
+    """A heading and its entries (5 spaces in), or nothing when there are none."""
+    return [head, *(f"     {r}" for r in rows)] if rows else []
+
+
+def static_lines(model: Model, addresses: Iterable[Address]) -> list[str]:
+    return (_listed("------< Static Addresses >------", [format_address(a, True) for a in addresses])
+            + _listed("------< Static Routes >------",
+                      [format_route(r, installed_ifindex=0) for r in model.static_routes])
+            + _listed("------< Static Rules >------", [format_rule(r) for r in model.static_rules]))

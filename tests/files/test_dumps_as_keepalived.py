@@ -1,0 +1,266 @@
+"""keepalived.data (SIGUSR1), keepalived.json (JSON signal) and keepalived.stats (SIGUSR2) written by
+keepalived 2.2.7 and by pykeepalived for the same configuration on identical LANs (oracle_lab),
+compared line by line and byte by byte once the values that depend on time and on the process are
+masked (VOLATILE below).
+
+Lines that differ on purpose (INTENTIONAL): keepalived's `libnftnl version X.Y.Z` is the version of
+the library it was compiled against (pykeepalived is not built against libnftnl: it runs `nft`), and
+pykeepalived does not write the `------< Interfaces >------` section, so the comparison stops there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+
+import pytest
+
+from pykeepalived.lab import Host, Lab
+from pykeepalived.options import SIGFUNCS
+from tests.daemon.node import Node, differential, wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+# (pattern, replacement): values that depend on when and in which process the dump was taken
+VOLATILE = [
+    (re.compile(r"= \d{10}\.\d{6} \([^)]*\)"), "= T (T)"),  # Last transition / Read timeout
+    (re.compile(r"fd_in \d+, fd_out \d+"), "fd_in N, fd_out N"),  # socket descriptors
+    (re.compile(r"fd_in \d+ fd_out = \d+"), "fd_in N fd_out = N"),
+    (re.compile(r"fe80::[0-9a-f:]+"), "fe80::X"),  # link-local addresses come from random MACs
+    (re.compile(r"^(   State = )(idle|running)$"), r"\1S"),  # a vrrp_script may be running right now
+]
+INTENTIONAL = {" libnftnl version 1.2.3"}
+INTERFACES = "------< Interfaces >------"
+
+VETH = ("ip link add v0 type veth peer name v1",)
+
+# VIPs with dev/label, an eVIP, a weighted track_script, track_interface on the instance's own
+# interface (keepalived ignores it), PASS authentication, notify scripts, a virtual route
+CONF_MASTER = """global_defs {
+    router_id LVS_A
+}
+vrrp_script chk_ok {
+    script "/bin/true"
+    interval 2
+    weight -20
+    rise 2
+    fall 3
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass secret1
+    }
+    virtual_ipaddress {
+        192.0.2.100/24 dev eth0 label eth0:vip
+        192.0.2.101
+    }
+    virtual_ipaddress_excluded {
+        192.0.2.200/24
+    }
+    track_interface {
+        eth0 weight 5
+    }
+    track_script {
+        chk_ok
+    }
+    notify_master "/bin/echo master"
+    notify_backup /bin/true
+    notify /bin/true
+    virtual_routes {
+        198.51.100.0/24 via 192.0.2.254 dev eth0
+    }
+}
+"""
+
+# a sync group of a unicast IPv4 instance (peers with TTL limits, a VIP the kernel refuses: no `set`)
+# and a VRRPv3 IPv6 instance with an IPv4 eVIP; mail settings, notify_deleted, promote_secondaries
+CONF_SYNC = """global_defs {
+    router_id R2
+    vrrp_garp_master_refresh 60
+    notification_email {
+        ops@example.com
+    }
+    notification_email_from ka@example.com
+    smtp_server 192.0.2.250 2525
+    smtp_connect_timeout 10
+    vrrp_skip_check_adv_addr
+}
+vrrp_sync_group G1 {
+    group {
+        VI_A
+        VI_B
+    }
+    notify_master "/bin/echo group"
+    smtp_alert
+}
+vrrp_instance VI_A {
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    priority 90
+    advert_int 1
+    nopreempt
+    unicast_src_ip 192.0.2.1
+    unicast_peer {
+        192.0.2.9
+        192.0.2.10 min_ttl 1 max_ttl 64
+    }
+    virtual_ipaddress {
+        192.0.2.110/24 brd 192.0.2.255 scope link
+    }
+    track_interface {
+        v0 weight -10
+    }
+    notify_fault /bin/true
+    smtp_alert
+}
+vrrp_instance VI_B {
+    interface eth0
+    virtual_router_id 62
+    priority 80
+    version 3
+    advert_int 0.5
+    virtual_ipaddress {
+        2001:db8::100/64
+    }
+    virtual_ipaddress_excluded {
+        192.0.2.120 dev eth0
+    }
+    notify_deleted
+    promote_secondaries
+}
+"""
+
+# FAULT from the start: a down tracked interface and a failing unweighted script; static address and
+# route, a virtual rule, VRRPv3 by default, preempt_delay
+CONF_FAULT = """global_defs {
+    router_id C3
+    vrrp_garp_master_repeat 2
+    vrrp_version 3
+}
+static_ipaddress {
+    192.0.2.210/32 dev eth0
+}
+static_routes {
+    203.0.113.0/24 via 192.0.2.254 dev eth0
+}
+vrrp_script chk_fail {
+    script "/bin/false"
+    interval 1
+}
+vrrp_instance VI_F {
+    state BACKUP
+    interface eth0
+    virtual_router_id 71
+    priority 100
+    advert_int 1
+    preempt_delay 5
+    track_script {
+        chk_fail
+    }
+    track_interface {
+        v0
+    }
+    virtual_ipaddress {
+        192.0.2.130/24
+    }
+    virtual_rules {
+        from 192.0.2.130 table 100
+    }
+    notify_fault "/bin/echo fault"
+    notify_stop /bin/true
+}
+"""
+
+CASES = {
+    "master": (CONF_MASTER, (), ("(VI_1) Entering MASTER STATE", "VRRP_Script(chk_ok) succeeded")),
+    "sync_group": (CONF_SYNC, (*VETH, "ip link set v0 up", "ip link set v1 up"),
+                   ("(VI_A) Entering MASTER STATE", "(VI_B) Entering MASTER STATE")),
+    "fault": (CONF_FAULT, VETH, ("(VI_F) entering FAULT state", "VRRP_Script(chk_fail) failed")),
+}
+
+
+def _mask(text: str) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        if line == INTERFACES:
+            break
+        if line in INTENTIONAL:
+            continue
+        for pat, rep in VOLATILE:
+            line = pat.sub(rep, line)
+        out.append(line)
+    return out
+
+
+def _dump(n: Node, name: str, sig: int) -> str:
+    """Signal the daemon and read the file once it is complete (keepalived writes it in place)."""
+    path = n.dir / name
+    path.unlink(missing_ok=True)
+    n.signal(sig)
+    last: list[str] = []
+
+    def stable() -> bool:
+        text = path.read_text() if path.exists() else ""
+        done = text.endswith("\n") and last == [text]
+        last[:] = [text]
+        return done
+
+    wait_for(stable, 15, step=0.2)
+    return last[0]
+
+
+def _json_masked(text: str) -> str:
+    text = re.sub(r'"last_transition":\d+\.\d{6}', '"last_transition":T', text)
+    return re.sub(r'("stats":\{[^}]*\})', lambda m: re.sub(r":\d+", ":N", m.group(1)), text)
+
+
+def _run(hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
+         ready: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    with differential(hosts, conf) as pair:
+        for h in hosts:
+            for cmd in setup:
+                h.run(cmd)
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: all(r in n.logs() for r in ready), 30)
+        for n in pair:
+            out[n.impl] = {
+                "data": _dump(n, "keepalived.data", signal.SIGUSR1),
+                "json": _dump(n, "keepalived.json", SIGFUNCS["JSON"]),
+                "stats": _dump(n, "keepalived.stats", signal.SIGUSR2),
+            }
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], case: str) -> None:
+    conf, setup, ready = CASES[case]
+    _, ka_host, py_host = oracle_lab
+    files = _run((ka_host, py_host), conf, setup, ready)
+    ka, py = files["ka"], files["py"]
+    assert INTERFACES in ka["data"] and INTERFACES not in py["data"]
+    assert _mask(py["data"]) == _mask(ka["data"])
+    # the libnftnl line is the only one left out before the Interfaces section
+    lines = [len(f["data"].split(INTERFACES)[0].splitlines()) for f in (py, ka)]
+    assert lines[0] == lines[1] - 1
+    assert _json_masked(py["json"]) == _json_masked(ka["json"])
+    assert re.sub(r"\d+", "N", py["stats"]) == re.sub(r"\d+", "N", ka["stats"])
+
+
+def test_json_escapes_as_keepalived() -> None:
+    """keepalived's json_writer: compact, `\\/`, %g numbers, %f last_transition."""
+    from pykeepalived.daemon.dump_format import Fixed, ka_json
+
+    doc = [{"data": {"a": "'/usr/bin/echo' 'x\"y'", "f": 0.5, "g": 1.0, "t": Fixed(12.25), "b": True}}]
+    assert ka_json(doc) == ('[{"data":{"a":"\'\\/usr\\/bin\\/echo\' \'x\\"y\'","f":0.5,"g":1,'
+                            '"t":12.250000,"b":true}}]')
