@@ -69,6 +69,14 @@ class Client:
     def request(self, req: dict[str, Any]) -> dict[str, Any]:
         try:
             self.sock.sendall(json.dumps(req).encode() + b"\n")
+        except OSError as exc:  # closed at once: maybe after saying why (`too many clients`)
+            with contextlib.suppress(OSError, ValueError):
+                line = self.file.readline()
+                if line.startswith(b"{"):
+                    said: dict[str, Any] = json.loads(line)
+                    return said
+            raise Unreachable(f"control socket: {exc}") from None
+        try:
             line = self.file.readline()
         except OSError as exc:
             raise Unreachable(f"control socket: {exc}") from None
