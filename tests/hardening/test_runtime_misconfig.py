@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import differential, instance_conf, log_lines, wait_for
+from tests.daemon.node import Node, differential, instance_conf, log_lines, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -87,3 +87,33 @@ def test_pid_file_that_cannot_be_written(oracle_lab: tuple[Lab, Host, Host], whi
         for n in pair:
             assert "Traceback" not in n.logs()
             assert not (n.dir / "missing").exists()
+
+
+@pytest.mark.parametrize("impl", ["ka", "py"])
+def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: str) -> None:
+    """A unicast peer whose host is up but runs no VRRP daemon answers every advert with ICMP
+    protocol unreachable. keepalived logs nothing and keeps sending; pykeepalived's connected send
+    socket used to report that ICMP on the next send, drop that advert and log `Cant send advert`
+    each time: now every advert reaches the peer and nothing is logged, as with keepalived."""
+    from tests.harness import Capture, vrrp_adverts
+
+    n1, n2 = lab["n1"], lab["n2"]
+    conf = instance_conf(state="MASTER", prio=150, extra=f"""    unicast_src_ip {n1.ipv4}
+    unicast_peer {{
+        {n2.ipv4}
+    }}""")
+    cap = Capture(n2, "ip proto 112 or icmp")
+    try:
+        node = Node(n1, conf, impl=impl)
+        nodes.append(node.start())
+        wait_for(lambda: node.has("192.0.2.100"), 20)
+        time.sleep(4.5)
+        stats = node.stats()["VI_1"]
+        node.stop()
+        nodes.remove(node)
+        seen = [a for a in vrrp_adverts(cap.stop()) if a.dst == str(n2.ipv4)]
+    finally:
+        cap.cleanup()
+    assert "Cant send advert" not in node.logs()
+    assert len(seen) >= 5, seen
+    assert len(seen) >= stats["advert_sent"]  # every advert counted as sent reached the peer

@@ -183,9 +183,10 @@ class LinuxExecutor:
     def _send_bursts(self) -> None:
         burst, self._burst = self._burst, {}
         for fd, (datas, ctxs) in burst.items():
-            def failed(i: int, exc: OSError, ctxs: list[SendContext] = ctxs) -> None:
+            def failed(i: int, exc: OSError, ctxs: list[SendContext] = ctxs,
+                       datas: list[bytes] = datas) -> None:
                 rt, t, dest, sock = ctxs[i]
-                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc))
+                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc, datas[i]))
 
             try:
                 mmsg.send_burst(fd, datas, self._burst_arrays, failed)
@@ -254,14 +255,14 @@ class LinuxExecutor:
                 queued[0].append(pdu)
                 queued[1].append((rt, t, dest, sock))
                 continue
+            data: bytes | bytearray = pdu
+            if tpl is not None:
+                rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
+                data = tpl.datagram(ident)
             try:
-                if tpl is not None:
-                    rt.ip_id = ident = (rt.ip_id + 1) & 0xFFFF or 1  # packet.next_ip_id
-                    send(tpl.datagram(ident))
-                else:
-                    send(pdu)
+                send(data)
             except OSError as exc:
-                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc))
+                self._send_error(rt, t, dest.dst, sock.send_failed(dest, exc, data))
 
     def _frames(self, rt: Runtime, t: Transmit, sock: VrrpSocket, src: IPAddress, mode: ChecksumMode
                 ) -> list[AdvertFrame]:
@@ -310,8 +311,8 @@ class LinuxExecutor:
             if err is not None:
                 self._send_error(rt, t, dst, err)
 
-    def _send_error(self, rt: Runtime, t: Transmit, dst: IPAddress, err: OSError) -> None:
-        if t.priority == 0 and rt.iface is not None and not rt.iface.up:
+    def _send_error(self, rt: Runtime, t: Transmit, dst: IPAddress, err: OSError | None) -> None:
+        if err is None or (t.priority == 0 and rt.iface is not None and not rt.iface.up):
             return
         if rt.params.is_unicast:
             log.info("(%s) Cant send advert to %s (%s)", t.instance, dst, err.strerror)

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import ipaddress
 import logging
 import socket
@@ -63,6 +64,10 @@ def _bind_unicast(sock: socket.socket, addr: tuple[str, int] | tuple[str, int, i
     except OSError as e:
         raise UnicastBindError(e.errno, e.strerror, addr[0]) from None  # filename: the address
 
+
+# errors a connected raw socket reports from ICMP messages received for earlier datagrams
+_ICMP_ERRORS = frozenset({errno.ENOPROTOOPT, errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH,
+                          errno.EHOSTDOWN, errno.ENONET, errno.EPROTO, errno.EACCES})
 
 VRRP_GROUP4 = VRRP_MCAST_GROUP4  # RFC 5798 §5.1.1.2
 VRRP_GROUP6 = VRRP_MCAST_GROUP6  # RFC 5798 §5.1.2.2
@@ -333,8 +338,17 @@ class VrrpSocket:
             _connected_open -= 1
         return bool(gone)
 
-    def send_failed(self, d: Destination, exc: OSError) -> OSError:
-        """Account for a failed `sender()` call (as `send_to` does) and return the error."""
+    def send_failed(self, d: Destination, exc: OSError,
+                    data: bytes | bytearray | None = None) -> OSError | None:
+        """Account for a failed `sender()` call (as `send_to` does) and return the error, or None
+        when `data` went out after all.
+
+        A connected send socket is told of the ICMP errors that come back for earlier datagrams (a
+        peer whose VRRP daemon is down answers `protocol unreachable`; a peer that is gone, `host
+        unreachable`) and reports the error on the next send, which it then drops. keepalived's
+        unconnected socket never hears of them: that datagram is sent again, unconnected."""
+        if data is not None and exc.errno in _ICMP_ERRORS and (d.dst, d.src) in self._connected:
+            return self.send_to(data, d)
         self.send_errors += 1
         log.debug("VRRP send error on %s to %s: %s", self.ifname, d.dst, exc)
         return exc
