@@ -179,11 +179,46 @@ vrrp_instance VI_F {
 }
 """
 
-CASES = {
-    "master": (CONF_MASTER, (), ("(VI_1) Entering MASTER STATE", "VRRP_Script(chk_ok) succeeded")),
+# BACKUP under a keepalived master of priority 200 on each LAN (Master router, Master priority and
+# advert interval lines), on a VMAC, VRRPv3, no_accept (nftables table chosen automatically)
+CONF_BACKUP = """global_defs {
+    router_id V
+}
+vrrp_instance VI_V {
+    state BACKUP
+    interface eth0
+    use_vmac
+    virtual_router_id 81
+    priority 100
+    version 3
+    advert_int 1
+    no_accept
+    virtual_ipaddress {
+        192.0.2.140/24
+    }
+}
+"""
+CONF_PEER = """vrrp_instance VI_V {
+    state MASTER
+    interface eth0
+    virtual_router_id 81
+    priority 200
+    version 3
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.140/24
+    }
+}
+"""
+
+# configuration, commands run in both hosts first, log lines both must have written before the dumps,
+# and the configuration of a keepalived master run beside each (or None)
+CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
+    "master": (CONF_MASTER, (), ("(VI_1) Entering MASTER STATE", "VRRP_Script(chk_ok) succeeded"), None),
     "sync_group": (CONF_SYNC, (*VETH, "ip link set v0 up", "ip link set v1 up"),
-                   ("(VI_A) Entering MASTER STATE", "(VI_B) Entering MASTER STATE")),
-    "fault": (CONF_FAULT, VETH, ("(VI_F) entering FAULT state", "VRRP_Script(chk_fail) failed")),
+                   ("(VI_A) Entering MASTER STATE", "(VI_B) Entering MASTER STATE"), None),
+    "fault": (CONF_FAULT, VETH, ("(VI_F) entering FAULT state", "VRRP_Script(chk_fail) failed"), None),
+    "backup_vmac": (CONF_BACKUP, (), ("(VI_V) Entering BACKUP STATE",), CONF_PEER),
 }
 
 
@@ -222,18 +257,28 @@ def _json_masked(text: str) -> str:
     return re.sub(r'("stats":\{[^}]*\})', lambda m: re.sub(r":\d+", ":N", m.group(1)), text)
 
 
-def _run(hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
-         ready: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def _run(lab: Lab, hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
+         ready: tuple[str, ...], peer: str | None) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
+    peers = []
+    if peer is not None:  # a keepalived master on each LAN, the same address (192.0.2.2) on both
+        peers = [Node(lab.add_host(f"m{h.name}", [h.ifaces[0].lan]), peer, impl="ka") for h in hosts]
     with differential(hosts, conf) as pair:
+        two = list(pair)
+        for m in peers:
+            pair.append(m.start())  # killed (and logged on failure) with the pair
+        for m in peers:
+            wait_for(lambda m=m: "Entering MASTER STATE" in m.logs(), 30)
         for h in hosts:
             for cmd in setup:
                 h.run(cmd)
-        for n in pair:
+        for n in two:
             n.start()
-        for n in pair:
+        for n in two:
             wait_for(lambda n=n: all(r in n.logs() for r in ready), 30)
-        for n in pair:
+            if peer is not None:  # the master's first advert has been received
+                wait_for(lambda n=n: n.stats()["VI_V"]["advert_rcvd"] > 0, 30, step=0.3)
+        for n in two:
             out[n.impl] = {
                 "data": _dump(n, "keepalived.data", signal.SIGUSR1),
                 "json": _dump(n, "keepalived.json", SIGFUNCS["JSON"]),
@@ -244,9 +289,9 @@ def _run(hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], case: str) -> None:
-    conf, setup, ready = CASES[case]
-    _, ka_host, py_host = oracle_lab
-    files = _run((ka_host, py_host), conf, setup, ready)
+    conf, setup, ready, peer = CASES[case]
+    lab, ka_host, py_host = oracle_lab
+    files = _run(lab, (ka_host, py_host), conf, setup, ready, peer)
     ka, py = files["ka"], files["py"]
     assert INTERFACES in ka["data"] and INTERFACES not in py["data"]
     assert _mask(py["data"]) == _mask(ka["data"])

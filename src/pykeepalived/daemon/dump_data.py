@@ -108,6 +108,7 @@ class GlobalInput:
     fifo_scripts: dict[str, ScriptCommand | None] = field(default_factory=dict)  # "", "vrrp", "lvs"
     fifo_ids: dict[str, tuple[int, int]] = field(default_factory=dict)
     config_save_dir: str | None = None
+    nft_table: str | None = None  # the VRRP firewall's table (`keepalived` chosen for no_accept/use_vmac)
     hostname: str = field(default_factory=socket.gethostname)
 
 
@@ -209,9 +210,10 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
             f" Gratuitous ARP interval = {g.vrrp_garp_interval_us / 1e6:f}",
             f" Gratuitous NA interval = {g.vrrp_gna_interval_us / 1e6:f}",
             f" VRRP default protocol version = {g.vrrp_version}"]
-    if g.nftables:
+    table = g_in.nft_table or g.nftables
+    if table:
         dont = "" if g.nftables_ifindex else "don't "
-        out += [f" nftables table name = {g.nftables}",
+        out += [f" nftables table name = {table}",
                 f" nftables base chain priority = {g.nftables_priority}",
                 f" nftables {dont}force use ifindex for link local IPv6"]
     out.append(f" nftables with{'' if g.nftables_counters else 'out'} counters")

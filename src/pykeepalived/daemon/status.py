@@ -312,7 +312,7 @@ class StatusWriter:
             {k: f.script for k, f in fifos.items() if f is not None},
             {k: (me[0] if f.uid is None else f.uid, me[1] if f.gid is None else f.gid)
              for k, f in fifos.items() if f is not None},
-            config_save_dir(model))
+            config_save_dir(model), self.child.firewall.table if self.child.firewall is not None else None)
 
     def _sockets(self) -> list[SockInput]:
         """The socket pool in creation order, each with the instances receiving on it."""
