@@ -12,7 +12,7 @@ dead one is replaced at exactly the protocol's bound.
 from __future__ import annotations
 
 import itertools
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv6Address
 
 import pytest
 from fsm_helpers import mk
@@ -203,15 +203,17 @@ def test_sim_dead_master_replaced_at_the_bound_under_junk_flood() -> None:
 # ---------------------------------------------------------------- keepalived's too-short line
 
 
-@pytest.mark.parametrize(("data", "text"), [
-    (JUNK.datagram()[:24], "IPv4 VRRP packet too short - 24 bytes"),
-    (JUNK.replace(ah=True, ah_key=PW).datagram()[:50], "IPv4 VRRP packet with AH too short - 50 bytes"),
-], ids=["VRRP", "AH"])
-def test_too_short_is_logged_for_every_packet(data: bytes, text: str) -> None:
+@pytest.mark.parametrize(("family", "data", "text"), [
+    (4, JUNK.datagram()[:24], "IPv4 VRRP packet too short - 24 bytes"),
+    (4, JUNK.replace(ah=True, ah_key=PW).datagram()[:50], "IPv4 VRRP packet with AH too short - 50 bytes"),
+    (6, bytes(4), "IPv6 VRRP packet too short - 4 bytes"),  # the kernel strips the IPv6 header
+], ids=["VRRP", "AH", "IPv6"])
+def test_too_short_is_logged_for_every_packet(family: int, data: bytes, text: str) -> None:
     """keepalived vrrp_get_header logs before the VRID lookup, every time (2.2.7 has no rate limit)."""
     eng = VrrpEngine()
     eng.add_instance(VrrpInstance(mk(**AUTH)))  # type: ignore[arg-type]
     eng.start(T0)
-    pkt = RxPacket(0, 4, JUNK.src, JUNK.dst, 255, data)
+    src, dst = (JUNK.src, JUNK.dst) if family == 4 else (IPv6Address("fe80::3"), IPv6Address("ff02::12"))
+    pkt = RxPacket(0, family, src, dst, 255, data)
     lines = [e.text for k in range(3) for e in eng.on_packet(pkt, T0 + k) if isinstance(e, Log)]
     assert lines == [text] * 3
