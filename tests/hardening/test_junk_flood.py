@@ -16,6 +16,7 @@ import ipaddress
 import itertools
 import os
 import re
+import shutil
 import socket
 import threading
 import time
@@ -141,6 +142,8 @@ def test_junk_flood_neither_silences_a_live_master_nor_delays_a_dead_ones_replac
         cap.cleanup()
 
 
+@pytest.mark.interop
+@pytest.mark.skipif(shutil.which("keepalived") is None, reason="keepalived 2.2.7 not installed")
 def test_too_short_datagram_logged_as_keepalived(nodes: list[Node]) -> None:
     """keepalived 2.2.7's vrrp_get_header: `IPv4 VRRP packet too short - N bytes` for every datagram
     shorter than its IP + VRRP headers, before the VRID lookup (no rate limit in 2.2.7)."""
