@@ -125,30 +125,20 @@ def interface_diagnostics(model: Model) -> list[Diagnostic]:
 
 
 def _vrrp_script_security(model: Model, rep: Reporter) -> None:
-    """keepalived check_vrrp_script_security: a script that will be run while
-    enable_script_security is off is a "SECURITY VIOLATION"."""
-    executed = False
-    used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
-    used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
-    for s in model.vrrp_scripts:
-        if s.script is None or s.name not in used:
-            continue
-        if s.script[0].lstrip().startswith("</"):
-            continue  # run by the shell; keepalived does not count it for script security
-        if _script_cmd(s.script[0]) is None:
-            rep.error(NOWHERE, f"Disabling track script {s.name} since not found/accessible")
-        else:
-            executed = True
-    for inst in model.vrrp_instances:
-        executed |= any(_script_cmd(sc[0]) is not None for _, sc in inst.notify if sc)
-    for g in model.sync_groups:
-        executed |= any(_script_cmd(sc[0]) is not None for _, sc in g.notify if sc)
-    if executed and not model.global_defs.enable_script_security:
-        rep.error(
-            NOWHERE,
-            "SECURITY VIOLATION - scripts are being executed but script_security not enabled.",
-            ConfigErr.SECURITY_ERROR,
-        )
+    """keepalived check_vrrp_script_security, as the VRRP child makes it (daemon/trackers.py
+    check_vrrp_scripts: path search, permissions, run-as user); under -t only its config errors
+    are printed: the disabled track scripts and the "SECURITY VIOLATION" line."""
+    from pykeepalived.daemon.trackers import ScriptResolver, check_vrrp_scripts
+    from pykeepalived.track.security import ScriptFlags
+
+    checked = check_vrrp_scripts(model, ScriptResolver(model, report=lambda _msg: None))
+    for name, flags in checked.disabled.items():
+        if flags & ScriptFlags.INHIBIT:
+            rep.error(NOWHERE, f"Disabling track script {name} due to insecure")
+        elif flags & ScriptFlags.NOTFOUND:
+            rep.error(NOWHERE, f"Disabling track script {name} since not found/accessible")
+    if checked.violation is not None:
+        rep.error(NOWHERE, checked.violation, ConfigErr.SECURITY_ERROR)
 
 
 def _checker_script_security(model: Model, rep: Reporter) -> None:

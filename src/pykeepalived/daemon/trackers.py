@@ -12,11 +12,10 @@ import os
 import pwd
 import socket
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.model import Model, Script, Track
 from pykeepalived.config.to_params import track_group_interfaces
-from pykeepalived.linux.iface import InterfaceNotFound, get_interface
 from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
@@ -46,8 +45,10 @@ from pykeepalived.track.security import (
     security_violation_message,
 )
 from pykeepalived.vrrp.effects import Notify
-from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.params import TrackWeight
+
+if TYPE_CHECKING:
+    from pykeepalived.vrrp.instance import VrrpInstance
 
 log = logging.getLogger("pykeepalived")
 
@@ -404,6 +405,8 @@ async def reload_trackers(host: TrackerHost, old: Model, model: Model, checked: 
 
 async def interface_states(ipr: Any, names: Iterable[str]) -> dict[str, bool]:
     """Tracked interfaces: up and running (a missing one is down)."""
+    from pykeepalived.linux.iface import InterfaceNotFound, get_interface  # the VRRP child's only
+
     out = {}
     for ifname in names:
         try:
