@@ -60,7 +60,8 @@ vrrp_track_process SLEEPERS {
     names = ("keepalived.blue.data", "keepalived_parent.blue.data")
     wait_for(lambda: all((dumps / f).exists() for f in names), 8)
     assert "VRRP Instance = VI_1" in (dumps / "keepalived.blue.data").read_text()
-    assert "state_dump_file" in (dumps / "keepalived_parent.blue.data").read_text()
+    parent = (dumps / "keepalived_parent.blue.data").read_text()  # keepalived's dump_global_data
+    assert "\n Instance name = blue\n" in parent and "\n Use instance name in data dumps\n" in parent
     assert "Printing parent data for process(" in node.logs()
     node.signal(signal.SIGUSR2)
     wait_for(lambda: (dumps / "st.blue.stats").exists(), 8)

@@ -1,7 +1,7 @@
-"""keepalived.data (SIGUSR1), keepalived.json (JSON signal) and keepalived.stats (SIGUSR2) written by
-keepalived 2.2.7 and by pykeepalived for the same configuration on identical LANs (oracle_lab),
-compared line by line and byte by byte once the values that depend on time and on the process are
-masked (VOLATILE below).
+"""keepalived.data and keepalived_parent.data (SIGUSR1), keepalived.json (JSON signal) and
+keepalived.stats (SIGUSR2) written by keepalived 2.2.7 and by pykeepalived for the same configuration
+on identical LANs (oracle_lab), compared line by line and byte by byte once the values that depend on
+time and on the process are masked (VOLATILE below).
 
 Lines that differ on purpose (INTENTIONAL): keepalived's `libnftnl version X.Y.Z` is the version of
 the library it was compiled against (pykeepalived is not built against libnftnl: it runs `nft`), and
@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -235,11 +236,18 @@ def _mask(text: str) -> list[str]:
     return out
 
 
-def _dump(n: Node, name: str, sig: int) -> str:
-    """Signal the daemon and read the file once it is complete (keepalived writes it in place)."""
-    path = n.dir / name
-    path.unlink(missing_ok=True)
+def _dump(n: Node, name: str, sig: int, also: str | None = None) -> str:
+    """Signal the daemon and read the file once it is complete (keepalived writes it in place);
+    `also`: another file the signal writes, read the same way and returned after a NUL."""
+    for f in (name, also):
+        if f is not None:
+            (n.dir / f).unlink(missing_ok=True)
     n.signal(sig)
+    text = _complete(n.dir / name)
+    return text if also is None else text + "\0" + _complete(n.dir / also)
+
+
+def _complete(path: Path) -> str:
     last: list[str] = []
 
     def stable() -> bool:
@@ -280,7 +288,7 @@ def _run(lab: Lab, hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
                 wait_for(lambda n=n: n.stats()["VI_V"]["advert_rcvd"] > 0, 30, step=0.3)
         for n in two:
             out[n.impl] = {
-                "data": _dump(n, "keepalived.data", signal.SIGUSR1),
+                "data": _dump(n, "keepalived.data", signal.SIGUSR1, also="keepalived_parent.data"),
                 "json": _dump(n, "keepalived.json", SIGFUNCS["JSON"]),
                 "stats": _dump(n, "keepalived.stats", signal.SIGUSR2),
             }
@@ -293,6 +301,10 @@ def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], case: str) -> N
     lab, ka_host, py_host = oracle_lab
     files = _run(lab, (ka_host, py_host), conf, setup, ready, peer)
     ka, py = files["ka"], files["py"]
+    for f in (ka, py):
+        f["data"], f["parent"] = f["data"].split("\0")
+    # the parent's file: dump_global_data alone (no `Default interface`, lower priority GARP unset)
+    assert _mask(py["parent"]) == _mask(ka["parent"])
     assert INTERFACES in ka["data"] and INTERFACES not in py["data"]
     assert _mask(py["data"]) == _mask(ka["data"])
     # the libnftnl line is the only one left out before the Interfaces section

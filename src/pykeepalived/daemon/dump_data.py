@@ -18,8 +18,12 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_timeouts
 from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
+from pykeepalived.daemon.dumpfiles import config_save_dir
+from pykeepalived.daemon.log import log
 from pykeepalived.daemon.procconf import KEEPALIVED_RLIMIT_RTTIME, RLIMIT_RTTIME_DEFAULT, ChildSched, ProcConf
+from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
 from pykeepalived.track.command import cmd_str
+from pykeepalived.track.security import default_script_user
 from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.params import AuthType, ChecksumMode
 
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
 
 STATE_NAMES = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT"}
 MCAST4, MCAST6 = "224.0.0.18", "ff02::12"
+PARAMETER_UNSET = 2**32 - 1  # keepalived's UINT_MAX marker, printed with %u
 
 
 def state_name(s: State) -> str:
@@ -101,7 +106,7 @@ class GlobalInput:
 
     model: Model
     proc: ProcConf
-    prog: str = "vrrp"  # "vrrp" | "checker" | "bfd" | "parent": `Default interface` only in the VRRP child
+    prog: str = "vrrp"  # "vrrp" | "parent": `Default interface` only in the VRRP child
     default_uid_gid: tuple[int, int] | None = (0, 0)  # None: no default script user
     startup: ScriptCommand | None = None
     shutdown: ScriptCommand | None = None
@@ -110,6 +115,35 @@ class GlobalInput:
     config_save_dir: str | None = None
     nft_table: str | None = None  # the VRRP firewall's table (`keepalived` chosen for no_accept/use_vmac)
     hostname: str = field(default_factory=socket.gethostname)
+
+
+def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None = None) -> GlobalInput:
+    """What dump_global_data needs beyond the model: the default script user (keepalived logs its
+    "Script user ... does not exist" again at each dump: so does this), startup/shutdown and FIFO
+    script commands, resolved quietly (their problems were logged at start)."""
+    g = model.global_defs
+    resolver = ScriptResolver(model, report=lambda _m: None)
+    user = default_script_user(g.script_user[0] if g.script_user else None,
+                               g.script_user[1] if len(g.script_user) > 1 else None,
+                               g.enable_script_security, log.info)
+    opts = dict(g.options)
+
+    def script(kw: str) -> ScriptCommand | None:
+        v = opts.get(kw)
+        return resolver.notify_command(v) if isinstance(v, tuple) and v and v[0] else None
+
+    fifos = {key: fifo_spec(words, sc, resolver) for key, words, sc in (
+        ("", g.notify_fifo, g.notify_fifo_script),
+        ("vrrp", g.vrrp_notify_fifo, g.vrrp_notify_fifo_script),
+        ("lvs", g.lvs_notify_fifo, g.lvs_notify_fifo_script))}
+    me = (os.geteuid(), os.getegid())
+    return GlobalInput(
+        model, proc, prog, (user.uid, user.gid) if user.ok else None,
+        script("startup_script"), script("shutdown_script"),
+        {k: f.script for k, f in fifos.items() if f is not None},
+        {k: (me[0] if f.uid is None else f.uid, me[1] if f.gid is None else f.gid)
+         for k, f in fifos.items() if f is not None},
+        config_save_dir(model), nft_table)
 
 
 def global_definitions(g_in: GlobalInput) -> list[str]:
@@ -193,14 +227,15 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     out.append(f" VRRP IPv4 mcast group = {g.vrrp_mcast_group4 or MCAST4}")
     out.append(f" VRRP IPv6 mcast group = {g.vrrp_mcast_group6 or MCAST6}")
     lp_delay, lp_rep = g.vrrp_garp_lower_prio_delay, g.vrrp_garp_lower_prio_repeat
-    lp_delay = g.vrrp_garp_master_delay if lp_delay is None else lp_delay
-    lp_rep = g.vrrp_garp_master_repeat if lp_rep is None else lp_rep
+    if g_in.prog != "parent":  # the VRRP child resolves the defaults; the parent shows PARAMETER_UNSET
+        lp_delay = g.vrrp_garp_master_delay if lp_delay is None else lp_delay
+        lp_rep = g.vrrp_garp_master_repeat if lp_rep is None else lp_rep
     out += [f" Gratuitous ARP delay = {g.vrrp_garp_master_delay}",
             f" Gratuitous ARP repeat = {g.vrrp_garp_master_repeat}",
             f" Gratuitous ARP refresh timer = {g.vrrp_garp_master_refresh}",
             f" Gratuitous ARP refresh repeat = {g.vrrp_garp_master_refresh_repeat}",
-            f" Gratuitous ARP lower priority delay = {lp_delay}",
-            f" Gratuitous ARP lower priority repeat = {lp_rep}",
+            f" Gratuitous ARP lower priority delay = {PARAMETER_UNSET if lp_delay is None else lp_delay}",
+            f" Gratuitous ARP lower priority repeat = {PARAMETER_UNSET if lp_rep is None else lp_rep}",
             f" Num adverts before down = {g.vrrp_down_timer_adverts}"]
     extra = o.get("vrrp_garp_extra_if")
     interval, all_if = extra if isinstance(extra, tuple) and len(extra) == 2 else (0, False)

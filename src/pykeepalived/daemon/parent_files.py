@@ -155,13 +155,16 @@ def write_parent_data(conf_file: str, config_id: str | None, all_config: bool, n
 
     def write() -> str:
         from pykeepalived.config import load_config
+        from pykeepalived.daemon.dump_data import global_definitions, global_input
         from pykeepalived.daemon.dumpfiles import paths_of
+        from pykeepalived.daemon.procconf import from_model
 
         model, _ = load_config(conf_file, config_id, all_config)
         path = paths_of(model, namespace).state("_parent")
-        lines = ["------< Global definitions >------", f" Configuration file = {conf_file}"]
-        lines += [f" {k} = {' '.join(map(str, v)) if isinstance(v, tuple) else v}"
-                  for k, v in model.global_defs.options]
+        proc = from_model(model)
+        if namespace:
+            proc.net_namespace = namespace  # -s
+        lines = global_definitions(global_input(model, proc, "parent"))  # keepalived dump_global_data
         try:
             replace(path, "\n".join(lines) + "\n")
         except OSError as e:

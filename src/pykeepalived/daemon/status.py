@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.dump_data import (
-    GlobalInput,
     InstanceInput,
     SockInput,
     accept_mode,
     address_texts,
     auth_text,
     global_definitions,
+    global_input,
     instance_lines,
     script_lines,
     sockpool_lines,
@@ -31,19 +31,16 @@ from pykeepalived.daemon.dump_data import (
     users_of,
 )
 from pykeepalived.daemon.dump_format import Fixed, format_route, format_rule, ka_json
-from pykeepalived.daemon.dumpfiles import DumpPaths, config_save_dir, paths_of, tmp_dir
+from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir
 from pykeepalived.daemon.log import log
 from pykeepalived.daemon.procconf import from_model
-from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
 from pykeepalived.safefile import replace
 from pykeepalived.track.command import ScriptCommand, cmd_str
-from pykeepalived.track.security import default_script_user
 from pykeepalived.vrrp.effects import State, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
 from pykeepalived.vrrp.params import AuthType
 
 if TYPE_CHECKING:
-    from pykeepalived.config.model import Model
     from pykeepalived.daemon.vrrp_child import VrrpChild
     from pykeepalived.vrrp.instance import VrrpInstance
 
@@ -253,7 +250,9 @@ class StatusWriter:
             return ""
         instances = list(child.engine.instances.values())
         inputs = [self._input(i) for i in instances]
-        lines = global_definitions(self._global_input(model))
+        firewall = getattr(child, "firewall", None)
+        lines = global_definitions(global_input(model, from_model(model, child.opts), "vrrp",
+                                                firewall.table if firewall is not None else None))
         lines += static_lines(model, (a for a in (address_from_spec(s, None) for s in model.static_ipaddress)
                                       if a is not None))
         if inputs:
@@ -288,31 +287,6 @@ class StatusWriter:
         if procs:
             lines += ["------< VRRP Track processes >------", *procs]
         return "\n".join(lines) + "\n"
-
-    def _global_input(self, model: Model) -> GlobalInput:
-        g = model.global_defs
-        resolver = ScriptResolver(model, report=lambda _m: None)
-        user = default_script_user(g.script_user[0] if g.script_user else None,
-                                   g.script_user[1] if len(g.script_user) > 1 else None,
-                                   g.enable_script_security, log.info)  # keepalived logs it again here
-        opts = dict(g.options)
-
-        def script(kw: str) -> ScriptCommand | None:
-            v = opts.get(kw)
-            return resolver.notify_command(v) if isinstance(v, tuple) and v and v[0] else None
-
-        fifos = {key: fifo_spec(words, sc, resolver) for key, words, sc in (
-            ("", g.notify_fifo, g.notify_fifo_script),
-            ("vrrp", g.vrrp_notify_fifo, g.vrrp_notify_fifo_script),
-            ("lvs", g.lvs_notify_fifo, g.lvs_notify_fifo_script))}
-        me = (os.geteuid(), os.getegid())
-        return GlobalInput(
-            model, from_model(model, self.child.opts), "vrrp", (user.uid, user.gid) if user.ok else None,
-            script("startup_script"), script("shutdown_script"),
-            {k: f.script for k, f in fifos.items() if f is not None},
-            {k: (me[0] if f.uid is None else f.uid, me[1] if f.gid is None else f.gid)
-             for k, f in fifos.items() if f is not None},
-            config_save_dir(model), self.child.firewall.table if self.child.firewall is not None else None)
 
     def _sockets(self) -> list[SockInput]:
         """The socket pool in creation order, each with the instances receiving on it."""
