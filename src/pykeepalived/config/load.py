@@ -6,29 +6,42 @@ from pykeepalived.config.build import build_model
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter
 from pykeepalived.config.lexer import Lexer
 from pykeepalived.config.model import Model
-from pykeepalived.config.parser import Parser
+from pykeepalived.config.parser import Node, Parser
+
+# The processes of keepalived 2.2.7 that act on each top-level block (each child parses the whole
+# file but registers the other blocks' keywords inactive, so it reports nothing about them); the
+# top level and global_defs concern every process. Checked against keepalived -P / -C / -B.
+BLOCK_PROCESSES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_process", "garp_group",
+                     "track_group", "static_ipaddress", "static_routes", "static_rules",
+                     "linkbeat_interfaces"), frozenset({"vrrp"})),
+    **dict.fromkeys(("virtual_server", "virtual_server_group", "SSL"), frozenset({"checker"})),
+    **dict.fromkeys(("track_file", "vrrp_track_file"), frozenset({"vrrp", "checker"})),  # FILE_CHECK too
+    "bfd_instance": frozenset({"vrrp", "checker", "bfd"}),
+}
 
 
 def load_config(
-    path: str, config_id: str | None = None, all_config: bool = False
+    path: str, config_id: str | None = None, all_config: bool = False, process: str | None = None
 ) -> tuple[Model, list[Diagnostic]]:
     """Parse keepalived.conf at `path` (glob allowed); never raises on bad input.
 
     `config_id` defaults to the short hostname (keepalived -i). Returns the model with keepalived's
-    defaults applied and every diagnostic in file order.
+    defaults applied and every diagnostic in file order; with `process` ("vrrp", "checker", "bfd")
+    only those keepalived's process of that name reports (BLOCK_PROCESSES).
     """
-    model, diags, used_random = _load(path, config_id, all_config, None)
+    model, diags, used_random = _load(path, config_id, all_config, None, process)
     seed = dict(model.global_defs.options).get("random_seed")
     if used_random and isinstance(seed, int):
         # `random_seed N` makes ${_RANDOM} repeatable, as keepalived documents it: the whole file is
         # read again with glibc's random() seeded by srandom(N). (keepalived 2.2.7's own parser
         # clears the seed before using it, so there it has no effect.)
-        model, diags, _ = _load(path, config_id, all_config, seed)
+        model, diags, _ = _load(path, config_id, all_config, seed, process)
     return model, diags
 
 
-def _load(path: str, config_id: str | None, all_config: bool,
-          random_seed: int | None) -> tuple[Model, list[Diagnostic], bool]:
+def _load(path: str, config_id: str | None, all_config: bool, random_seed: int | None,
+          process: str | None) -> tuple[Model, list[Diagnostic], bool]:
     rep = Reporter()
     lexer = Lexer(rep, config_id, all_config, random_seed)
     try:
@@ -36,5 +49,22 @@ def _load(path: str, config_id: str | None, all_config: bool,
         model = build_model(root, rep)
     except RecursionError:
         rep.error(NOWHERE, "configuration too deeply nested", ConfigErr.FATAL)
-        model = Model()
-    return model, rep.diags, lexer.used_random
+        return Model(), rep.diags, lexer.used_random
+    if process is None:
+        return model, rep.diags, lexer.used_random
+    return model, [d for d in rep.diags if process in processes_of(d, root)], lexer.used_random
+
+
+ALL_PROCESSES = frozenset({"vrrp", "checker", "bfd"})
+
+
+def processes_of(d: Diagnostic, root: Node) -> frozenset[str]:
+    """The processes that report `d`: those of the top-level block whose lines (from its keyword to
+    its closing brace, in the same file) hold it; every process for the rest (the top level,
+    global_defs, a block dropped for bad arguments, a file included from inside a block)."""
+    before = [n for n in root.children if n.loc.file == d.loc.file and 0 < n.loc.line <= d.loc.line]
+    if before:
+        n = max(before, key=lambda n: n.loc.line)
+        if n.end.file != n.loc.file or not n.end.line or d.loc.line <= n.end.line:
+            return BLOCK_PROCESSES.get(n.kw, ALL_PROCESSES)
+    return ALL_PROCESSES

@@ -143,7 +143,7 @@ class BfdChild:
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> list[BfdParams] | None:
-        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "bfd")
         self.model = model  # for the dump file's place (daemon/dumpfiles.py)
         fatal = False
         for d in diags:

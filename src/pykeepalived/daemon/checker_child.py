@@ -130,7 +130,7 @@ class CheckerChild:
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
-        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "checker")
         if self._log_diagnostics(diags):
             return None
         mapped = services_from_model(model)

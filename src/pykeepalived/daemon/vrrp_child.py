@@ -445,7 +445,7 @@ class VrrpChild:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         held = hold_signals(loop)  # until started (daemon/serve.py)
-        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
         self.log_diagnostics([*diags, *tracking_diagnostics(model)])
         if not model.global_defs.dynamic_interfaces and (missing := interface_diagnostics(model)):
             self.log_diagnostics(missing)  # keepalived start_vrrp: permanent CONFIG error, no respawn
@@ -582,7 +582,7 @@ class VrrpChild:
         no address churn); removed or changed ones stop as at shutdown (priority 0 if MASTER, notify
         FAULT or DELETED); new or changed ones start as at boot. A broken file changes nothing."""
         log.info("Reloading")
-        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
+        model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
         if self.log_diagnostics([*diags, *tracking_diagnostics(model)]):
             log.error("Configuration has errors - keeping the running configuration")
             return
