@@ -32,7 +32,12 @@ def mark(block: str, status: str, keywords: str, note: str = "") -> None:
 
 
 # --- top level ---------------------------------------------------------------------------------
-mark("", SUPPORTED, "global_defs vrrp_instance vrrp_sync_group vrrp_script")
+mark("", SUPPORTED, "global_defs vrrp_instance vrrp_sync_group")
+mark("", SUPPORTED, "vrrp_script",
+     "checked before the instances start (daemon/trackers.py check_vrrp_scripts): one disabled as "
+     "insecure, not found or not executable is no longer tracked, as keepalived; a reload restarts every "
+     "script with its state carried over by name (`VRRP_Script(X) considered successful on reload`), "
+     "and a script new at a reload holds nothing until its first result (SCRIPT_INIT_STATE_INIT_RELOAD)")
 mark("", PARTIAL, "static_ipaddress static_routes static_rules",
      "set by the VRRP child at start (no `dev`: `default_interface`), removed at stop (also with "
      "`--dont-release-vrrp`, as keepalived 2.2.7); not restored if deleted externally, a reload does "
@@ -40,10 +45,13 @@ mark("", PARTIAL, "static_ipaddress static_routes static_rules",
      "`track_group` on them makes the group's instances track their `dev`/`iif` (unweighted: FAULT "
      "while it is down)")
 mark("", SUPPORTED, "track_file vrrp_track_file",
-     "watched with inotify by the VRRP child (daemon/trackers.py file_trackers); also read by FILE_CHECK")
+     "watched with inotify by the VRRP child (daemon/trackers.py file_trackers); re-read at every reload "
+     "(`init_file ... overwrite` then writes only a missing file), the values reaching the instances the "
+     "reload builds; also read by FILE_CHECK")
 mark("", SUPPORTED, "vrrp_track_process",
      "proc connector in the initial network namespace, else a /proc rescan every second "
-     "(daemon/trackers.py process_tracker)")
+     "(daemon/trackers.py process_tracker); rebuilt by a reload that changes the blocks, the quorum "
+     "states reaching the instances the reload builds")
 mark("", SUPPORTED, "virtual_server SSL",
      "run by the checker child (daemon/checker_child.py, check/from_config.py) on IPVS or nftables")
 mark("", SUPPORTED, "virtual_server_group",
@@ -87,8 +95,12 @@ mark(G, SUPPORTED, "vrrp_version vrrp_mcast_group4 vrrp_mcast_group6 vrrp_startu
      "vrrp_higher_prio_send_advert vrrp_owner_ignore_adverts vrrp_down_timer_adverts "
      "vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh "
      "vrrp_garp_master_refresh_repeat vrrp_garp_lower_prio_delay vrrp_garp_lower_prio_repeat "
-     "vrrp_min_garp v3_checksum_as_v2 enable_script_security script_user",
+     "vrrp_min_garp v3_checksum_as_v2 script_user",
      "")
+mark(G, SUPPORTED, "enable_script_security",
+     "keepalived's checks (track/security.py) at start, at every reload and under `-t` (`Disabling track "
+     "script X due to insecure`, exit 5); without it, keepalived's `SECURITY VIOLATION - scripts are being "
+     "executed but script_security not enabled.` line, at run time too")
 mark(G, SUPPORTED, "vrrp_strict",
      "keepalived's strict-mode configuration rules, and the `no_accept` nftables drop rules it implies "
      "(docs/vrrp.md)")
