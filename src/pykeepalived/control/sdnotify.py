@@ -8,7 +8,7 @@
 #
 # The parent (daemon/parent.py) is systemd's main process; it reports READY=1 once the VRRP child
 # has started its instances: the child writes one line to the pipe whose write end the parent
-# passed it as $PYKEEPALIVED_READY_FD (ReadyPipe below).
+# passed it as $PYKEEPALIVED_READY_FD (ReadyPipe below), and one more after each reload.
 """sd_notify(3) with a plain socket, and the child-to-parent readiness pipe."""
 
 from __future__ import annotations
@@ -37,16 +37,29 @@ def notify(state: str, env: dict[str, str] | None = None) -> bool:
     return True
 
 
+_ready: tuple[int, str] | None = None  # a child's end of the pipe and its role, kept for its reloads
+
+
 def child_ready(role: str) -> None:
-    """In a child: tell the parent this child is serving (once; no-op if no pipe was passed)."""
+    """In a child: tell the parent this child is serving (no-op if no pipe was passed). The pipe
+    stays open, not inherited by the commands the child runs, for `child_reloaded`."""
+    global _ready
     fd_text = os.environ.pop(READY_FD_ENV, None)
     if not fd_text or not fd_text.isdigit():
         return
     fd = int(fd_text)
     with contextlib.suppress(OSError):
-        os.write(fd, f"{role}\n".encode())
-    with contextlib.suppress(OSError):
-        os.close(fd)
+        os.set_inheritable(fd, False)
+    _ready = (fd, role)
+    child_reloaded()
+
+
+def child_reloaded() -> None:
+    """In a child: a reload is done; the parent logs keepalived's "Reload complete" once every child
+    has said so (keepalived's notify_config_read)."""
+    if _ready is not None:
+        with contextlib.suppress(OSError):
+            os.write(_ready[0], f"{_ready[1]}\n".encode())
 
 
 class ReadyPipe:

@@ -88,6 +88,7 @@ class Parent:
     ready: sdnotify.ReadyPipe | None = None  # under systemd (Type=notify): children report readiness
     ready_sent: bool = False
     ready_roles: set[str] = field(default_factory=set)
+    reloading: set[str] = field(default_factory=set)  # children still reloading (Reload complete)
     bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
     nft_table: str | None = None  # global_defs `nftables` at start: a reload may not change it
     pc: ProcConf = field(default_factory=ProcConf)
@@ -239,8 +240,15 @@ class Parent:
 
     def child_ready(self, role: str) -> None:
         """sd_notify READY=1 once the VRRP child serves (or at once when there is no VRRP child);
-        "Startup complete" once every child has (keepalived's parent, config_notify.c)."""
-        if role and role not in self.ready_roles:
+        "Startup complete" once every child has, "Reload complete" once every child has reloaded
+        (keepalived's parent, config_notify.c)."""
+        if role in self.ready_roles:  # a reload done (or a respawned child serving)
+            if role in self.reloading:
+                self.reloading.discard(role)
+                if not self.reloading:
+                    log.info("Reload complete")
+            return
+        if role:
             self.ready_roles.add(role)
             if self.ready_roles >= set(self.roles):
                 log.info("Startup complete")
@@ -316,6 +324,8 @@ class Parent:
             elif sig == signal.SIGHUP:
                 log.info("Reloading ...")
                 if files.reload_begin() and self.reload_allowed():
+                    self.reloading = {c.role for c in self.children.values()
+                                      if c.proc is not None and c.proc.poll() is None}
                     self.forward(sig)
                 files.reload_end()
             elif sig == signal.SIGUSR1:

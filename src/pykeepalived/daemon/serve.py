@@ -7,6 +7,7 @@ import signal
 from collections.abc import Callable
 from typing import Protocol
 
+from pykeepalived.control.sdnotify import child_reloaded
 from pykeepalived.daemon.dumpfiles import save_config
 from pykeepalived.options import CHILD_SIGNALS
 
@@ -85,6 +86,7 @@ async def serve_until_stopped(child: ServedChild) -> int:
         child.reload_requested = False
         save_config(child, post=False)  # config_save_dir (daemon/dumpfiles.py)
         await child.reload()
+        child_reloaded()  # the parent's "Reload complete"
         save_config(child, post=True)
     await child.shutdown()
     return 0

@@ -18,8 +18,8 @@ import contextlib
 import dataclasses
 import functools
 import signal
-from collections.abc import Awaitable, Callable
-from ipaddress import IPv4Address, IPv6Address
+from collections.abc import Awaitable, Callable, Mapping
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
@@ -191,25 +191,35 @@ class VrrpChild:
         return fatal
 
     # ------------------------------------------------------------------ set-up
-    async def build(self, model: Model, only: set[str] | None = None) -> list[str]:
-        """Create instances, sync groups and sockets for `model`; return the names added.
+    async def build(self, model: Model) -> None:
+        """Create the instances, sync groups and sockets of `model` (at start)."""
+        self.runtime = await self._runtimes(model)
+        self._vips = None
+        for rt in self.runtime.values():
+            self.engine.add_instance(rt.inst, self._rx_ifindex(rt))
+        for name, members in self._sync_groups(model):
+            self.engine.add_sync_group(name, members)
 
-        At a reload `only` limits this to the instances that are new or changed.
-        """
-        added = []
+    async def _runtimes(self, model: Model) -> dict[str, Runtime]:
+        """Every instance of `model` with its addresses, VMAC and socket, in configuration order (not
+        registered with the engine yet)."""
+        rts = {}
         for conf in model.vrrp_instances:
-            if conf.vrid is None or (only is not None and conf.name not in only):
-                continue
-            if await self._add_instance(model, conf):
-                added.append(conf.name)
-        names = set(added)
-        for g in model.sync_groups:
-            members = [m for m in g.members if m in names]
-            if members and g.name not in self.engine.groups:
-                self.engine.add_sync_group(g.name, members)
-        return added
+            if conf.vrid is not None and (rt := await self._new_runtime(model, conf)) is not None:
+                rts[conf.name] = rt
+        return rts
 
-    async def _add_instance(self, model: Model, conf: ConfInstance) -> bool:
+    def _sync_groups(self, model: Model) -> list[tuple[str, list[str]]]:
+        """The sync groups of `model` with their members that run."""
+        groups = [(g.name, [m for m in g.members if m in self.runtime]) for g in model.sync_groups]
+        return [(name, members) for name, members in groups if members]
+
+    @staticmethod
+    def _rx_ifindex(rt: Runtime) -> int:
+        """Received adverts are matched to instances by the receiving interface (a VMAC's own index)."""
+        return rt.sock.ifindex if rt.sock else (rt.iface.ifindex if rt.iface else 0)
+
+    async def _new_runtime(self, model: Model, conf: ConfInstance) -> Runtime | None:
         params = instance_params(model, conf)
         if params.config_fault:  # keepalived vrrp_complete_instance (unicast_fault_no_peer)
             log.info("(%s) Cannot use unicast without any peers - going to fault state", conf.name)
@@ -220,7 +230,7 @@ class VrrpChild:
             except InterfaceNotFound:
                 if not model.global_defs.dynamic_interfaces:
                     log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
-                    return False
+                    return None
                 log_missing(params.interface)  # daemon/dynif.py: attached when created
 
         if iface is not None and iface.ifname not in self._assigned_logged:
@@ -251,10 +261,6 @@ class VrrpChild:
             inst.socket_unusable()
         except OSError as exc:
             log.error("(%s) cannot open VRRP socket: %s", conf.name, exc)
-        # received adverts are matched to instances by the receiving interface (a VMAC's own index)
-        self.engine.add_instance(inst, rt.sock.ifindex if rt.sock else (iface.ifindex if iface else 0))
-        self.runtime[conf.name] = rt
-        self._vips = None
         if iface is not None:
             src = params.src_ip or self._primary(iface, params)
             if rt.vmac is not None and rt.vmac.link_local is not None and params.family == 6:
@@ -269,7 +275,7 @@ class VrrpChild:
             for t in params.tracks:
                 if t.kind == "script" and t.name in self.scripts.trackers:
                     inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
-        return True
+        return rt
 
     async def _build_addresses(self, rt: Runtime, model: Model) -> None:
         """The instance's VIPs and eVIPs as addresses on their interfaces (again when a
@@ -573,14 +579,13 @@ class VrrpChild:
                 verb = "Adding" if add else "Removing"
                 log.error("%s static %s failed: %s", verb, item, err.strerror or err)
 
-    @staticmethod
-    def _group_of(model: Model, name: str) -> object:
-        return next((g for g in model.sync_groups if name in g.members), None)
-
     async def reload(self) -> None:
-        """SIGHUP (keepalived.md §5.6): unchanged instances keep running untouched (no flap, no GARP,
-        no address churn); removed or changed ones stop as at shutdown (priority 0 if MASTER, notify
-        FAULT or DELETED); new or changed ones start as at boot. A broken file changes nothing."""
+        """SIGHUP, as keepalived 2.2.7's reload_vrrp_thread (docs/vrrp.md "Reload"): every instance is
+        rebuilt from the new file; one that still exists (same VRID, family, interface...:
+        `reload_key`, so also when renamed) keeps its state, its counters and its set addresses
+        (kept ones untouched, dropped ones removed, new ones added): no priority 0, no notify, no
+        flap. Dropped instances stop as keepalived's clear_diff_vrrp stops them (priority 0 if
+        MASTER, notify FAULT or DELETED), new ones start as at boot. A broken file changes nothing."""
         log.info("Reloading")
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
         if self.log_diagnostics([*diags, *tracking_diagnostics(model)]):
@@ -595,42 +600,120 @@ class VrrpChild:
         if model.global_defs.nftables != old.global_defs.nftables:  # the parent refused it already
             log.error("nftables table name changed - keeping the running configuration")
             return
+        self.driver.apply(self.engine.advertise_masters)  # keepalived sigreload_vrrp
         if self.firewall is not None:
             self.firewall.reload(model)
-        new_confs = {c.name: c for c in model.vrrp_instances if c.vrid is not None}
-        changed = [
-            name for name, rt in self.runtime.items()
-            if name not in new_confs
-            or rt.conf != new_confs[name]
-            or instance_params(model, new_confs[name]) != rt.params
-            or self._group_of(old, name) != self._group_of(model, name)
-        ]
-        for name in changed:
-            deleted = any(kw == "notify_deleted" for kw, _ in self.runtime[name].conf.notify)
-            event = "DELETED" if deleted and name not in new_confs else "FAULT"
-            self.driver.apply(functools.partial(self.engine.remove_instance, name, event=event))
-        await self.executor.drain()  # their releases need the runtime entries
-        for name in changed:
-            del self.runtime[name]
+        self._assigned_logged.clear()  # keepalived logs an interface's addresses at every load
+        rts = await self._runtimes(model)
+        match = reload_matches(self.runtime, rts, self._reload_key)
+        kept = set(match.values())
+        for name, rt in self.runtime.items():
+            if name not in kept:
+                deleted = any(kw == "notify_deleted" for kw, _ in rt.conf.notify)
+                drop = functools.partial(self.engine.remove_instance, name, notify_deleted=deleted)
+                self.driver.apply(drop)
+        await self.executor.drain()  # their releases need the old runtime entries
+        added = {new for new, was in match.items() if await self._clear_diff(self.runtime[was], rts[new])}
+        await self._remove_leftovers(model, [rt for name, rt in rts.items() if name not in match])
+        old_runtime, self.runtime = self.runtime, rts
         self._vips = None
+        old_groups = self.engine.replace([(rt.inst, self._rx_ifindex(rt)) for rt in rts.values()],
+                                         self._sync_groups(model))
         await reload_trackers(self, old, model, checked)  # scripts, track files, processes, interfaces
         if self.notifier is not None:
             self.notifier.scripts = checked.notify
         self.executor.pacer.configure(model)
-        todo = set(new_confs) - set(self.runtime)
         if model.global_defs.dynamic_interfaces and self.dynif is None:
             self.dynif = DynamicInterfaces(self)
-        added = await self.build(model, only=todo)
-        await seed_trackers(self, [self.runtime[name].inst for name in added])
+        await seed_trackers(self, [rt.inst for rt in rts.values()])  # every instance is new to the engine
         self.track_bfd(self.set_tracker)
         self.model = model
         self.syncd = await self._sync_daemon(model, reload=True)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
-        self.driver.apply(functools.partial(self.engine.start_instances, added))
+        previous = {new: old_runtime[was].inst for new, was in match.items()}
+        self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
+        await self._release_unused()
+        self._log_sockpool()
         kept_groups = {g.name for g in old.sync_groups if g in model.sync_groups}
         write_states_on_reload(model, self.engine, self.notifier.notifier if self.notifier else None,
-                               set(self.runtime) - set(added), kept_groups)
+                               set(match), kept_groups)
         await self.ops.reload(model)
+
+    def _reload_key(self, rt: Runtime) -> tuple[object, ...]:
+        """keepalived vrrp_exist: what makes an instance of the reloaded file the same instance (its
+        name does not): VRID, family, configured interface and unicast or not; then the unicast
+        source address, else the use of VMACs and the multicast group."""
+        p = rt.params
+        if p.is_unicast:
+            return (p.vrid, p.family, p.interface, True, rt.inst.own_src)
+        vmac_addr = any(kw == "use_vmac_addr" for kw, _ in rt.conf.options)
+        return (p.vrid, p.family, p.interface, False, rt.conf.use_vmac is not None, vmac_addr, p.mcast_group)
+
+    async def _clear_diff(self, old: Runtime, new: Runtime) -> bool:
+        """keepalived clear_diff_vrrp for an instance the reload keeps: the virtual rules, routes and
+        VIPs/eVIPs it had set that the new configuration drops are removed, with keepalived's lines;
+        those kept stay untouched. True when the new configuration adds an address (the engine's
+        restore sets it and announces them all)."""
+        held = old.inst.vipset  # rules, routes and addresses are set while the VIPs are
+        if old.rules:
+            drop = [u for u in old.rules if u not in new.rules]
+            if not new.rules:
+                log.info("Removing a VirtualRule block")
+            else:
+                for u in drop if held else ():
+                    to = f" to {_net_text(u.dst)}" if u.dst else ""
+                    log.log(DETAIL, "ip rule from %s%s removed", _net_text(u.src) if u.src else "all", to)
+            for u in drop if held else ():
+                await del_rule(self.ipr, u)
+        if old.routes:
+            gone = [r for r in old.routes if r not in new.routes]
+            if not new.routes:
+                log.log(DETAIL, "Removing a VirtualRoute block")
+            else:
+                for r in gone if held else ():
+                    log.log(DETAIL, "Removing route %s", _net_text(r.dst))
+            for r in gone if held else ():
+                await del_route(self.ipr, r)
+        if not held:
+            return False
+        kept = set(new.addresses.values())
+        dropped = [a for a in old.addresses.values() if a not in kept]
+        if self.executor is not None:
+            self.executor.keeper.unwant(dropped)  # before the kernel reports them gone
+        for a in dropped:
+            log.info("(%s) ip address %s/%d dev %s, no longer exist", new.params.name, a.address, a.plen,
+                     a.dev)
+            await del_address(self.ipr, a)
+        if self.firewall is not None and dropped:
+            await self.firewall.release(old, [a.address for a in dropped])
+        return bool(kept - set(old.addresses.values()))
+
+    async def _remove_leftovers(self, model: Model, fresh: list[Runtime]) -> None:
+        """Instances new at a reload start as BACKUP: their VIPs and eVIPs must not be on the host
+        (as at start-up, `remove_stale_addresses`), unless a running instance holds them or they are
+        static addresses. keepalived 2.2.7 skips this at a reload and leaves them (its issue #2700:
+        duplicate addresses on master and backup); silently, as its log shows no such step."""
+        held = {a for rt in self.runtime.values() if rt.inst.vipset for a in rt.addresses.values()}
+        dflt = model.global_defs.default_interface
+        held |= {a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None}
+        for rt in fresh:
+            for a in rt.addresses.values():
+                if a not in held:
+                    await del_address(self.ipr, a)
+
+    async def _release_unused(self) -> None:
+        """After a reload: the sockets and VMACs no instance uses any more are closed and deleted
+        (keepalived vrrp_dispatcher_release and clear_diff_vrrp's VMAC removal)."""
+        socks = {id(rt.sock) for rt in self.runtime.values()}
+        for key, sock in list(self.sockets.items()):
+            if id(sock) not in socks:
+                sock.close()
+                del self.sockets[key]
+        devs = {rt.vmac.ifname for rt in self.runtime.values() if rt.vmac is not None}
+        devs |= {a.dev for rt in self.runtime.values() for a in rt.addresses.values()}
+        for vmac in list(self.vmacs.vmacs.values()):
+            if vmac.ifname not in devs:
+                await self.vmacs.delete(vmac)
 
     def _is_master(self, name: str) -> bool:
         rt = self.runtime.get(name)
@@ -678,6 +761,26 @@ class VrrpChild:
             with contextlib.suppress(Exception):
                 self.ipr.close()
         log_stopping()
+
+
+def _net_text(net: IPv4Network | IPv6Network) -> str:
+    """keepalived ipaddresstos: the address, with its prefix length unless a host's."""
+    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
+
+
+def reload_matches(old: Mapping[str, Runtime], new: Mapping[str, Runtime],
+                   key: Callable[[Runtime], tuple[object, ...]]) -> dict[str, str]:
+    """Which running instance each instance of a reloaded file continues (keepalived vrrp_exist):
+    new name -> old name, by `key`; the first of a key on either side, each old one at most once."""
+    firsts: dict[tuple[object, ...], str] = {}
+    for name, rt in new.items():
+        firsts.setdefault(key(rt), name)
+    out: dict[str, str] = {}
+    for name, rt in old.items():
+        found = firsts.get(key(rt))
+        if found is not None and found not in out:
+            out[found] = name
+    return out
 
 
 EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection, Mapping, Sequence
 
 from pykeepalived.vrrp.effects import Effect, Log, LogLevel, State
 from pykeepalived.vrrp.instance import VrrpInstance
@@ -66,30 +67,74 @@ class VrrpEngine:
                 cands.remove(inst)
         self._demux.setdefault((ifindex, inst.params.family, inst.params.vrid), []).append(inst)
 
-    def remove_instance(self, name: str, now: int, event: str = "FAULT") -> list[Effect]:
-        """Reload removed (or changed) this instance: stop it as at shutdown, then forget it.
-
-        A MASTER sends priority 0 and releases its addresses; the notify event is FAULT, or DELETED
-        with notify_deleted (keepalived.md §5.6). Its sync group, if any, is dissolved.
-        """
+    def remove_instance(self, name: str, now: int, notify_deleted: bool = False) -> list[Effect]:
+        """A reload dropped this instance (keepalived clear_diff_vrrp): a MASTER sends priority 0
+        and releases its addresses, the notify is DELETED with notify_deleted, else FAULT (none
+        for an instance in FAULT already); then it is forgotten (`VrrpInstance.delete`)."""
         inst = self.instances.pop(name)
-        out = inst.shutdown(now, event) if inst.state != State.STOP else []
+        out = inst.delete(now, notify_deleted) if inst.state != State.STOP else []
         for cands in self._demux.values():
             if inst in cands:
                 cands.remove(inst)
         self._deadline.pop(inst, None)
-        if inst.sync is not None:
-            group = inst.sync
-            self.groups.pop(group.name, None)
-            for m in group.members:
-                m.sync = None
         return out
 
-    def start_instances(self, names: list[str], now: int) -> list[Effect]:
-        """Start instances added after `start` (reload), leaving running instances untouched."""
+    def advertise_masters(self, now: int) -> list[Effect]:
+        """SIGHUP (keepalived sigreload_vrrp): every MASTER sends one advert before the reload."""
         out: list[Effect] = []
-        for name in names:
-            out += self.instances[name].start(now)
+        for inst in self.instances.values():
+            out += inst.reload_advert()
+        return out
+
+    def replace(self, insts: Sequence[tuple[VrrpInstance, int]],
+                groups: Sequence[tuple[str, Sequence[str]]]) -> dict[str, State]:
+        """A reload, first step: every instance and sync group gives way to those of the reloaded
+        configuration (`insts`: not started, with their receiving ifindex), which get their
+        tracker values next; `reload` then starts them. Returns the old groups' states by name.
+        The instances the reload drops were removed with `remove_instance` before."""
+        old_groups = {name: g.state for name, g in self.groups.items()}
+        delayed = max((i.delayed_start_until or 0 for i in self.instances.values()), default=0)
+        self.instances = {}
+        self.groups = {}
+        self._demux = {}
+        self._heap = []
+        self._due = {}
+        self._deadline = {}
+        for inst, ifindex in insts:
+            self.add_instance(inst, ifindex)
+            inst.delayed_start_until = delayed  # vrrp_startup_delay counts from the first start only
+        for name, members in groups:
+            self.add_sync_group(name, list(members))
+        return old_groups
+
+    def reload(self, previous: Mapping[str, VrrpInstance], added: Collection[str],
+               old_groups: Mapping[str, State], now: int) -> list[Effect]:
+        """A reload, second step (keepalived vrrp_complete_init, clear_diff_vrrp, vrrp_init_state):
+        start the instances `replace` put in place.
+
+        `previous` maps an instance's name to the running one it continues (same VRID, family,
+        interface...: keepalived vrrp_exist, so a renamed instance has one): it keeps its state (a
+        MASTER stays MASTER and advertises at once, no line, no notify), its counters and its set
+        VIPs; `added` names those whose address lists gained an address (one GARP round then).
+        Every other instance starts as at boot. A sync group notifies only when its state differs
+        from that of the group of that name before the reload (`old_groups`).
+        """
+        was_fault = {name for name, old in previous.items() if old.state == State.FAULT}
+        out = self._init_faults(now, was_fault)
+        for g in self.groups.values():
+            g.prepare()
+        for inst in self.instances.values():
+            old = previous.get(inst.name)
+            if old is not None:
+                inst.carry_over(old)
+        for inst in self.instances.values():
+            if inst.name in previous:
+                inst.restore_addresses(out, now, inst.name in added)
+        for g in self.groups.values():
+            out += g.start_reloaded(old_groups.get(g.name))
+        for inst in self.instances.values():
+            out += inst.start(now)
+        self.started = True
         self._refresh_all()
         return out
 
@@ -145,6 +190,20 @@ class VrrpEngine:
         (per tracker kind across instances, then per instance), their sync groups follow, and each
         faulted instance logs `(VI) entering FAULT state` with its notifies.
         """
+        out = self._init_faults(now)
+        for g in self.groups.values():
+            out += g.start(now)
+        for inst in self.instances.values():
+            out += inst.start(now)
+        self.started = True
+        self._refresh_all()
+        return out
+
+    def _init_faults(self, now: int, was_fault: Collection[str] = ()) -> list[Effect]:
+        """keepalived vrrp_complete_init: the causes holding instances in FAULT (per tracker kind
+        across instances, then per instance), their sync groups following, and each faulted instance
+        `(VI) entering FAULT state` with its notifies (not again for one in FAULT before a reload:
+        `was_fault`)."""
         out: list[Effect] = []
         for phase in ("interface", "file", "process"):
             for inst in self.instances.values():
@@ -158,13 +217,7 @@ class VrrpEngine:
                 out.append(Log(LogLevel.INFO, text))
         for inst in self.instances.values():
             if inst.has_init_fault() or (inst.sync is not None and inst.sync.name in faulted_groups):
-                inst.enter_init_fault(out, now)
-        for g in self.groups.values():
-            out += g.start(now)
-        for inst in self.instances.values():
-            out += inst.start(now)
-        self.started = True
-        self._refresh_all()
+                inst.enter_init_fault(out, now, quiet=inst.name in was_fault)
         return out
 
     def handle_timer(self, now: int) -> list[Effect]:

@@ -128,6 +128,7 @@ class VrrpInstance:
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
         self.sync: SyncGroup | None = None
         self.notifies_sent = False
+        self.reload_master = False  # MASTER carried over by a reload, until it starts (carry_over)
         self.delayed_start_until: int | None = None
         self.counted_init = False  # counted in the sync group's num_member_init
         self.quiet_init_fault = False  # FAULT while unweighted trackers have not reported (no log/notify)
@@ -246,7 +247,7 @@ class VrrpInstance:
     def _init_instance_sands(self, now: int) -> None:
         """keepalived vrrp_init_instance_sands."""
         if self.state == State.MASTER:
-            self.sands = now + self.adver_int_us
+            self.sands = now if self.reload_master else now + self.adver_int_us
         elif self.state == State.BACKUP:
             start = self.delayed_start_until
             if start is not None and now < start:
@@ -260,14 +261,22 @@ class VrrpInstance:
     # ------------------------------------------------------------------ start / stop
 
     def start(self, now: int) -> list[Effect]:
-        """Leave INIT (keepalived vrrp_init_state): BACKUP (init), FAULT (init), or owner fast path."""
+        """Leave INIT (keepalived vrrp_init_state): BACKUP (init), FAULT (init), or owner fast path.
+
+        At a reload the instance may start in the state it carried over (`carry_over`): a MASTER
+        that is still up stays MASTER and advertises at once; a BACKUP stays BACKUP with a full
+        master down timer; neither logs nor notifies."""
         out: list[Effect] = []
         if self.params.startup_delay_us and self.delayed_start_until is None:
             self.delayed_start_until = now + self.params.startup_delay_us
         self._reevaluate_quietly()
         new_state = self.sync.state if self.sync is not None else self.wantstate
         is_up = self.fault_count == 0
-        if is_up and new_state == State.MASTER and self.is_owner and self.wantstate == State.MASTER:
+        group_init = self.sync is not None and self.sync.num_member_init > 0
+        if (self.reload_master and is_up and new_state == State.MASTER and self.wantstate == State.MASTER
+                and not self.tracking.awaiting_first_result() and not group_init):
+            pass  # keepalived's reload_master: it stays MASTER, its sands is now (an advert at once)
+        elif is_up and new_state == State.MASTER and self.is_owner and self.wantstate == State.MASTER:
             # "The simplest way to become master is to timeout from the backup state very quickly"
             self.state = State.BACKUP
             self.ms_down_timer = 1
@@ -275,7 +284,10 @@ class VrrpInstance:
                 StateChanged(self.name, State.INIT, State.BACKUP, self.effective_priority, Reason.OWNER_START)
             )
         else:
-            out.append(ReleaseAddresses(self.name, self.params.vips, self.params.evips, init=True))
+            if self.vipset:  # a MASTER carried over by a reload that may not stay MASTER
+                self._restore_interface(out, adv_f=False)
+            else:
+                out.append(ReleaseAddresses(self.name, self.params.vips, self.params.evips, init=True))
             if new_state == State.BACKUP and self.wantstate == State.MASTER:
                 # allow one advert interval to pass to ensure there is no other master
                 self.ms_down_timer = self.master_adver_int_us + skew_time_min(
@@ -283,15 +295,15 @@ class VrrpInstance:
                 )
             else:
                 self.ms_down_timer = self.master_down_interval()
-            group_init = self.sync is not None and self.sync.num_member_init > 0
             if self.state == State.FAULT:
                 pass  # already reported by enter_init_fault (keepalived: no "(init)" line then)
             elif is_up and group_init and new_state != State.FAULT:
                 # another member's scripts have not reported yet: wait quietly with the group
                 self._set_state(out, State.FAULT, now, Reason.INIT)
             elif is_up and new_state != State.FAULT:
-                self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
-                self._notify(out)
+                if self.state != State.BACKUP:  # a BACKUP carried over by a reload says nothing
+                    self._set_state(out, State.BACKUP, now, Reason.INIT, "Entering BACKUP STATE (init)")
+                    self._notify(out)
             elif "socket" in self.faults:
                 # keepalived open_sockpool_socket: the bind failed, down_instance before the start
                 text = f"({self.name}): entering FAULT state (src address not configured)"
@@ -311,6 +323,7 @@ class VrrpInstance:
                 out += self.init_fault_lines()
                 self.enter_init_fault(out, now)
         self._init_instance_sands(now)
+        self.reload_master = False
         return out
 
     def init_fault_lines(self, phase: str | None = None) -> list[Effect]:
@@ -360,19 +373,23 @@ class VrrpInstance:
         return (self.fault_count > 0 and not self.faults_are_unknown_only()
                 and not set(self.faults) & {"config", "socket"})
 
-    def enter_init_fault(self, out: list[Effect], now: int) -> None:
+    def enter_init_fault(self, out: list[Effect], now: int, quiet: bool = False) -> None:
         """keepalived vrrp_complete_init: `(VI) entering FAULT state` and the FAULT notifies, before
-        vrrp_init_state (so no `Entering FAULT STATE (init)` line follows)."""
+        vrrp_init_state (so no `Entering FAULT STATE (init)` line follows). `quiet`: a reload found
+        the instance in FAULT already, so it neither logs nor notifies again."""
         if self.state != State.INIT:
             return
-        self._log(out, "entering FAULT state")
+        if not quiet:
+            self._log(out, "entering FAULT state")
         self._set_state(out, State.FAULT, now, Reason.INIT)
-        self._notify(out)
+        if quiet:
+            self.notifies_sent = True
+        else:
+            self._notify(out)
 
-    def shutdown(self, now: int, event: str = "STOP", release: bool = True) -> list[Effect]:
+    def shutdown(self, now: int, release: bool = True) -> list[Effect]:
         """VRRP process stopping: a MASTER sends priority 0 and releases; every instance notifies STOP.
 
-        On a reload that removes the instance, `event` is FAULT or DELETED (keepalived.md §5.6).
         `release` False (--dont-release-vrrp): a MASTER keeps its addresses and sends no priority 0.
         """
         out: list[Effect] = []
@@ -380,10 +397,70 @@ class VrrpInstance:
             self._restore_interface(out, adv_f=True)
         self.vipset = False
         self._set_state(out, State.STOP, now, Reason.SHUTDOWN)
-        out.append(Notify("INSTANCE", self.name, event, self.effective_priority))
+        out.append(Notify("INSTANCE", self.name, "STOP", self.effective_priority))
         self.sands = None
         self.pending_garps.clear()
         return out
+
+    # ------------------------------------------------------------------ reload
+
+    def reload_advert(self) -> list[Effect]:
+        """SIGHUP (keepalived sigreload_vrrp): a MASTER sends one advert before the reload."""
+        out: list[Effect] = []
+        if self.state == State.MASTER:
+            self._send_adv(out, self.effective_priority)
+        return out
+
+    def delete(self, now: int, notify_deleted: bool) -> list[Effect]:
+        """A reload dropped the instance (keepalived clear_diff_vrrp): a MASTER sends priority 0 and
+        releases its addresses; the notify is DELETED with notify_deleted, else FAULT, and none for
+        an instance that is in FAULT already without notify_deleted."""
+        out: list[Effect] = []
+        if self.state == State.MASTER:
+            self._restore_interface(out, adv_f=True)
+        event = "DELETED" if notify_deleted else "FAULT" if self.state != State.FAULT else None
+        self.vipset = False
+        self._set_state(out, State.STOP, now, Reason.SHUTDOWN)
+        if event is not None:
+            out.append(Notify("INSTANCE", self.name, event, self.effective_priority))
+        self.sands = None
+        self.pending_garps.clear()
+        return out
+
+    def carry_over(self, old: VrrpInstance) -> None:
+        """A reload replaced `old` by this instance (the same VRID, family, interface...: keepalived
+        vrrp_exist). As keepalived's vrrp_complete_init and restore_vrrp_state: the state (MASTER or
+        BACKUP) carries over unless either is in FAULT or a script has not reported yet; the
+        counters, the AH sequence number and whether the VIPs are set carry over too. Call after
+        the fault check (`enter_init_fault`), before `restore_addresses` and `start`."""
+        self.stats = dict(old.stats)
+        self.rx_state.ah_seq_number = old.rx_state.ah_seq_number
+        self.rx_state.ah_cycle = old.rx_state.ah_cycle
+        self.vipset = old.vipset
+        if (old.state in (State.MASTER, State.BACKUP) and self.state != State.FAULT
+                and not self.tracking.awaiting_first_result()):
+            self.state = self.wantstate = old.state
+        self.reload_master = self.state == State.MASTER
+        if self.reload_master:
+            # a new instance's timers are unset: both periodic GARPs are due at the first advert
+            if self.params.garp_master_refresh_us:
+                self.garp_refresh_timer = 0
+            if self.params.garp_extra_if_us:
+                self.extra_garp_timer = 0
+
+    def restore_addresses(self, out: list[Effect], now: int, added: bool) -> None:
+        """keepalived restore_vrrp_state: with its VIPs set, an instance carried over by a reload sets
+        its VIPs, eVIPs, virtual routes and rules again (those already there stay untouched); when
+        that `added` addresses, one garp_master_repeat round announces them all and the GARP refresh
+        timer restarts."""
+        if not self.vipset:
+            return
+        p = self.params
+        out.append(ClaimAddresses(self.name, p.vips, p.evips))  # those set already stay
+        if added:
+            self._send_link_update(out, p.garp_master_repeat, GarpReason.MASTER)
+            if p.garp_master_refresh_us:
+                self.garp_refresh_timer = now + p.garp_master_refresh_us
 
     # ------------------------------------------------------------------ master side
 

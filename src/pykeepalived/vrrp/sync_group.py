@@ -45,6 +45,14 @@ class SyncGroup:
     def start(self, now: int) -> list[Effect]:
         """keepalived vrrp_sync_set_group + the group part of vrrp_init_state (before the members)."""
         out: list[Effect] = []
+        self.prepare()
+        if self.state in (State.FAULT, State.BACKUP):
+            self._notify(out)
+        return out
+
+    def prepare(self) -> None:
+        """keepalived vrrp_sync_set_group and initialise_tracking_priorities: the group's state (MASTER
+        only when every member is an address owner wanting MASTER) and its fault and init counts."""
         state = State.INIT
         for m in self.members:
             if state != State.BACKUP:
@@ -66,7 +74,16 @@ class SyncGroup:
             self.state = State.INIT
         else:
             self.state = state
-        if self.state in (State.FAULT, State.BACKUP):
+
+    def start_reloaded(self, previous: State | None) -> list[Effect]:
+        """At a reload, after the members carried their states over (keepalived vrrp_complete_init
+        and vrrp_init_state): MASTER when every member is MASTER; a group in BACKUP or FAULT notifies
+        unless it had that state before the reload (`previous`: same name; state_same_at_reload)."""
+        out: list[Effect] = []
+        if not self.num_member_fault and not self.num_member_init \
+                and all(m.state == State.MASTER for m in self.members):
+            self.state = State.MASTER
+        if self.state in (State.FAULT, State.BACKUP) and self.state != previous:
             self._notify(out)
         return out
 
