@@ -36,9 +36,9 @@ from pykeepalived.config.model import (
 )
 from pykeepalived.config.parser import Item, Node
 from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate, max_auto_priority
-from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
+from pykeepalived.config.routes import Route, parse_ipaddress, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
-from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, parse_ip, sockaddr_ip
+from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, sockaddr_ip
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
 from pykeepalived.track.command import resolve_user_group
 
@@ -55,18 +55,12 @@ _GARP = (
 )
 
 
-def parse_vip(item: Item, rep: Reporter, what: str = "VRRP") -> VipSpec | None:
+def parse_vip(item: Item, rep: Reporter) -> VipSpec | None:
     words = item.words
-    addr_s, _, plen = words[0].partition("/")
-    a = parse_ip(addr_s)
-    if a is None or (plen and not plen.isdigit()):
-        rep.error(item.loc, f"{what} parsed invalid IP {words[0]}. skipping IP...")
+    parsed = parse_ipaddress(words[0], True, item.loc, rep)
+    if parsed is None:
         return None
-    maxp = 32 if a.version == 4 else 128
-    prefix = int(plen) if plen else maxp
-    if prefix > maxp:
-        rep.error(item.loc, f"Invalid address prefix len {plen} for address {addr_s} - using default")
-        prefix = maxp
+    a, prefix = parsed
     opts: list[str] = []
     i = 1
     while i < len(words):

@@ -26,7 +26,7 @@ from pykeepalived.config.model_lvs import (
     VirtualServer,
 )
 from pykeepalived.config.parser import Node
-from pykeepalived.config.types import parse_int, parse_ip
+from pykeepalived.config.types import is_digits, parse_int, parse_ip
 
 _FIELDS: dict[type, frozenset[str]] = {}
 
@@ -86,7 +86,7 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
     args = n.value
     f: dict[str, object] = {"loc": n.loc}
     if args[0] == "fwmark":
-        if len(args) < 2 or not args[1].isdigit():
+        if len(args) < 2 or not is_digits(args[1]):
             rep.error(n.loc, "virtual server fwmark missing or invalid - skipping")
             return None
         f.update(kind="fwmark", fwmark=int(args[1]))
@@ -111,7 +111,7 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
                 del f["lb_kind"]
     pt = f.get("persistence_timeout")
     if isinstance(pt, tuple):
-        f["persistence_timeout"] = int(pt[0]) if pt and pt[0].isdigit() else 360
+        f["persistence_timeout"] = int(pt[0]) if pt and is_digits(pt[0]) else 360
     if "lb_algo" not in f:
         rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no scheduler set, setting default 'wlc'")
     if f["kind"] == "fwmark" and "protocol" in f:
@@ -203,7 +203,7 @@ def _url(u: Node) -> UrlSpec:
         assert isinstance(sc.value, tuple)
         for w in sc.value:
             lo, _, hi = w.partition("-")
-            if lo.isdigit() and (not hi or hi.isdigit()):
+            if is_digits(lo) and (not hi or is_digits(hi)):
                 codes.append((int(lo), int(hi or lo)))
     if codes:
         f["status_code"] = tuple(codes)
@@ -221,8 +221,8 @@ def _checker_checks(c: Node, rep: Reporter) -> None:
             for w in sc.value:
                 lo, _, hi = w.partition("-")
                 ok = (
-                    lo.isdigit()
-                    and (not hi or hi.isdigit())
+                    is_digits(lo)
+                    and (not hi or is_digits(hi))
                     and 100 <= int(lo) <= 599
                     and (not hi or int(lo) <= int(hi) <= 599)
                 )

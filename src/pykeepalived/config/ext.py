@@ -17,7 +17,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from pykeepalived.config.diag import Loc, Reporter
-from pykeepalived.config.types import INVALID, Value, VType
+from pykeepalived.config.types import INVALID, Value, VType, is_digits
 
 DEFAULT_METRICS_HOST = "127.0.0.1"
 DEFAULT_METRICS_PORT = 9650
@@ -26,7 +26,7 @@ DEFAULT_METRICS_PORT = 9650
 def parse_listen(word: str) -> tuple[str, int] | None:
     """`ADDR`, `ADDR:PORT`, `PORT`, `[V6]:PORT` or `V6` -> (host, port); None if malformed."""
     host, port = DEFAULT_METRICS_HOST, DEFAULT_METRICS_PORT
-    if word.isdigit():
+    if is_digits(word):
         port = int(word)
     elif word.startswith("["):
         end = word.find("]")
@@ -34,12 +34,12 @@ def parse_listen(word: str) -> tuple[str, int] | None:
             return None
         host, rest = word[1:end], word[end + 1 :]
         if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
+            if not rest.startswith(":") or not is_digits(rest[1:]):
                 return None
             port = int(rest[1:])
     elif word.count(":") == 1:
         host, p = word.split(":")
-        if not p.isdigit():
+        if not is_digits(p):
             return None
         port = int(p)
     else:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pykeepalived.config.model import Model
+from pykeepalived.config.types import is_digits
 
 Report = Callable[[str], None]
 LVS_MAX_TIMEOUT = 86400 * 31  # keepalived LVS_MAX_TIMEOUT: 31 days
@@ -54,7 +55,7 @@ class SyncdConfig:
 
 def _number(words: tuple[str, ...], i: int, lo: int, hi: int, report: Report) -> int | None:
     w = words[i]
-    if not w.isdigit():
+    if not is_digits(w):
         report(f"invalid number '{w}'")
         return None
     v = int(w)

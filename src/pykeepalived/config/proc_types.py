@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 
 from pykeepalived.config.diag import ConfigErr, Loc, Reporter
-from pykeepalived.config.types import INVALID, Script, Value, VType, parse_int
+from pykeepalived.config.types import INVALID, Script, Value, VType, is_digits, parse_int
 
 TASK_COMM_LEN = 16  # the kernel's comm buffer: 15 characters and a NUL
 RT_MIN, RT_MAX = 1, 99  # sched_get_priority_min/max(SCHED_RR) on Linux
@@ -83,7 +83,7 @@ class CpuAffinity(VType):
         for w in args:
             v = parse_int(w, 0, ncpu - 1, loc, rep)
             if v is None:
-                shown = int(w) if w.lstrip("+-").isdigit() else 0
+                shown = int(w) if is_digits(w.lstrip("+-")) else 0
                 rep.error(loc, f"Invalid cpu_id:{shown} specified for {self.proc} process")
                 return INVALID
             cpus.append(v)
@@ -131,7 +131,7 @@ class Umask(VType):
         if not args:
             rep.error(loc, "Missing parameter(s) to umask option", ConfigErr.MISSING_PARAMETER)
             return INVALID
-        if args[0][0].isdigit():
+        if is_digits(args[0][0]):
             if len(args) != 1:
                 rep.error(loc, "Extra parameter(s) to umask option")
                 return INVALID
@@ -188,7 +188,7 @@ class ChildWait(VType):
             rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
             return INVALID
         w = args[0]
-        if w.startswith("-") and w[1:].isdigit():
+        if w.startswith("-") and is_digits(w[1:]):
             rep.error(loc, f"negative number '{w}'", ConfigErr.INVALID_NUMBER)
         elif parse_int(w, 0, 2**32 - 1, loc, rep) is not None:
             return int(w)

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import cache
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
-from pykeepalived.config.types import IPAddr
+from pykeepalived.config.types import IPAddr, is_digits
+from pykeepalived.track.command import WHITE_SPACE as C_SPACE
 
 RTPROT_KEEPALIVED = 18
 RULE_START_PRIORITY = 16384
@@ -78,7 +79,7 @@ _RTT = {"rtt": 8, "rttvar": 4, "rto_min": 1}
 
 def c_strtoul(s: str, base: int = 10) -> tuple[int | None, str]:
     """C strtoul: (value or None when no digits, the unparsed rest)."""
-    t = s.lstrip(" \t\n\r\f\v")
+    t = s.lstrip(C_SPACE)
     neg = t[:1] == "-"
     if t[:1] in "+-" and t:
         t = t[1:]
@@ -211,15 +212,34 @@ class Prefix:
         return f"{self.address}/{self.prefix}"
 
 
-def _ip(word: str, with_prefix: bool, loc: Loc, rep: Reporter) -> tuple[IPAddr, int] | None:
+def read_unsigned(word: str, lo: int, hi: int, loc: Loc, rep: Reporter) -> int | None:
+    """keepalived read_unsigned() as -t runs it: the number, or None after keepalived's message."""
+    v, rest = c_strtoul(word)
+    if v is None:  # strtoul() reads no digit as 0: only an empty (or blank) word passes
+        v, rest = 0, word.lstrip(C_SPACE)
+    if word.lstrip(C_SPACE).startswith("-"):
+        msg = f"negative number '{word}'"
+    elif rest:
+        msg = f"invalid number '{word}'"
+    elif v > 2**32 - 1:
+        msg = f"number '{word}' outside unsigned integer range"
+    elif not lo <= v <= hi:
+        msg = f"number '{word}' outside range [{lo}, {hi}]"
+    else:
+        return v
+    rep.error(loc, msg, ConfigErr.INVALID_NUMBER)
+    return None
+
+
+def parse_ipaddress(word: str, with_prefix: bool, loc: Loc, rep: Reporter) -> tuple[IPAddr, int] | None:
     """keepalived parse_ipaddress(): the family is chosen by ':' in the word."""
     fam = 6 if ":" in word else 4
     plen = 128 if fam == 6 else 32
     text = word
     if with_prefix and "/" in word:
         text, _, p = word.partition("/")
-        v, rest = c_strtoul(p)
-        if p.lstrip().startswith("-") or v is None or rest or v > plen:
+        v = read_unsigned(p, 0, plen, loc, rep)
+        if v is None:
             rep.error(loc, f"Invalid address prefix len {p} for address {word} - using {plen}")
         else:
             plen = v
@@ -237,7 +257,7 @@ def _prefix(word: str, loc: Loc, rep: Reporter) -> Prefix | None:
         return Prefix(None, 0, 0)
     if word == "default6":
         return Prefix(None, 0, 6)
-    r = _ip(word, True, loc, rep)
+    r = parse_ipaddress(word, True, loc, rep)
     return None if r is None else Prefix(r[0], r[1], r[0].version)
 
 
@@ -333,20 +353,13 @@ class _Words:
 
     def unsigned(self, word: str, hi: int, msg: str) -> int:
         """keepalived get_u32()/read_unsigned(): decimal, with its number message then `msg`."""
-        v, rest = c_strtoul(word)
-        if word.lstrip().startswith("-"):
-            self.rep.error(self.loc, f"negative number '{word}'", ConfigErr.INVALID_NUMBER)
-        elif v is None or rest:
+        if not word.strip(C_SPACE):  # (strtoul() would read it as 0)
             self.rep.error(self.loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)
-        elif v > 2**32 - 1:
-            self.rep.error(
-                self.loc, f"number '{word}' outside unsigned integer range", ConfigErr.INVALID_NUMBER
-            )
-        elif v > hi:
-            self.rep.error(self.loc, f"number '{word}' outside range [0, {hi}]", ConfigErr.INVALID_NUMBER)
-        else:
-            return v
-        raise self.fail(msg.format(word))
+            raise self.fail(msg.format(word))
+        v = read_unsigned(word, 0, hi, self.loc, self.rep)
+        if v is None:
+            raise self.fail(msg.format(word))
+        return v
 
 
 def _family(cur: int, new: int, w: _Words, msg: str) -> int:
@@ -374,7 +387,7 @@ def parse_route(
             if s in ("inet", "inet6"):
                 fam = w.inet(fam, "route")
             elif s == "src":
-                a = _ip(w.next(), False, loc, rep)
+                a = parse_ipaddress(w.next(), False, loc, rep)
                 if a is None:
                     raise w.fail(f"invalid route src address {words[w.i]}")
                 f["src"] = a[0]
@@ -392,7 +405,7 @@ def parse_route(
                     vf = 4 if x == "inet" else 6
                     x = w.next()
                 fam = _family(fam, vf, w, mix)
-                a = _ip(x, False, loc, rep)
+                a = parse_ipaddress(x, False, loc, rep)
                 if a is None:
                     raise w.fail(f"invalid route via address {x}")
                 f["via"] = a[0]
@@ -498,7 +511,7 @@ def parse_route(
                     rep.error(loc, '"or" route already specified - ignoring subsequent')
                     w.i += 2
                     continue
-                a = _ip(w.next(), False, loc, rep)
+                a = parse_ipaddress(w.next(), False, loc, rep)
                 if a is None:
                     raise w.fail(f'Invalid "or" address {words[w.i]}')
                 nhs += [NextHop(via=f.pop("via", None)), NextHop(via=a[0])]  # type: ignore[arg-type]
@@ -574,7 +587,7 @@ def _rtt(word: str) -> int | None:
     t = word.strip()
     low = t.lower()
     for suf in ("secs", "sec", "s"):
-        if low.endswith(suf) and low[: -len(suf)].isdigit():
+        if low.endswith(suf) and is_digits(low[: -len(suf)]):
             return int(low[: -len(suf)]) * 1000
     if any(c in low for c in "s"):
         return None
@@ -597,7 +610,7 @@ def _nexthops(w: _Words, fam: int, nhs: list[NextHop]) -> int:
                     if x in ("inet", "inet6"):
                         fam = _family(fam, 4 if x == "inet" else 6, w, "IPv4/6 mismatch for nexthop")
                         x = w.next()
-                    a = _ip(x, False, loc, rep)
+                    a = parse_ipaddress(x, False, loc, rep)
                     if a is None:
                         raise w.fail(f"invalid nexthop address {x}")
                     if fam and a[0].version != fam:

@@ -28,6 +28,7 @@ from pykeepalived.config.routes import (
     c_strtoul,
     rt_lookup,
 )
+from pykeepalived.config.types import is_digits
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +144,7 @@ def parse_rule(
                     w.unsigned(x, 2**31 - 1, f"Invalid suppress_prefixlength {s} specified")
                     opts.append(("suppress_prefixlength", x))
                 else:
-                    if rt_lookup("rt_tables", x) is None and not x.isdigit():
+                    if rt_lookup("rt_tables", x) is None and not is_digits(x):
                         raise w.fail(f"suppress_group {x} is invalid")
                     opts.append(("suppress_ifgroup", x))
                 table_option = True
@@ -160,7 +161,7 @@ def parse_rule(
             elif s == "uidrange":
                 x = w.next()
                 a, _, b = x.partition("-")
-                if not (a.isdigit() and b[:1].isdigit()):
+                if not (is_digits(a) and is_digits(b[:1])):
                     raise w.fail(f"Invalid uidrange {s} specified")
                 opts.append((s, x))
             elif s == "l3mdev":
@@ -177,7 +178,7 @@ def parse_rule(
             elif s == "ipproto":
                 x = w.next()
                 if x not in ("tcp", "udp", "icmp", "sctp", "ipv6-icmp", "icmpv6") and not (
-                    x.isdigit() and int(x) <= 255
+                    is_digits(x) and int(x) <= 255
                 ):
                     rep.error(loc, f"Invalid ipproto {x}")
                 else:
@@ -185,7 +186,7 @@ def parse_rule(
             elif s in ("sport", "dport"):
                 x = w.next()
                 a, dash, b = x.partition("-")
-                if not a.isdigit() or int(a) > 65535 or (dash and not (b.isdigit() and int(b) <= 65535)):
+                if not is_digits(a) or int(a) > 65535 or (dash and not (is_digits(b) and int(b) <= 65535)):
                     rep.error(loc, f"invalid {s} range {x}")
                 else:
                     opts.append((s, x))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic
 from pykeepalived.config.model import Model, SyncGroup, Track, VrrpInstance
+from pykeepalived.config.types import is_digits
 from pykeepalived.vrrp.params import TrackWeight
 
 OWNER_PRIORITY = 255
@@ -38,7 +39,7 @@ def track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
     for nb in model.named_blocks:
         if nb.kind == "bfd_instance":
             w = dict(nb.options).get("weight")
-            if isinstance(w, tuple) and w and w[0].lstrip("-").isdigit():
+            if isinstance(w, tuple) and w and is_digits(w[0].lstrip("-")):
                 n = int(w[0])  # keepalived bfd_parser.c: out of -253..253 means 0
                 d[("bfd", nb.name)] = (n if -253 <= n <= 253 else 0, "reverse" in w[1:])
     return d

@@ -30,8 +30,8 @@ class _Invalid:
 INVALID: Final = _Invalid()
 
 BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
-_INT_RE = re.compile(r"[-+]?\d+")
-_DEC_RE = re.compile(r"[-+]?(\d+)(?:\.(\d*))?")
+_INT_RE = re.compile(r"[-+]?[0-9]+")  # not \d: keepalived reads ASCII digits only
+_DEC_RE = re.compile(r"[-+]?([0-9]+)(?:\.([0-9]*))?")
 
 
 def _q(word: str) -> str:
@@ -77,6 +77,12 @@ class Bool(VType):
 
     def fmt(self, value: Value) -> str:
         return "true" if value else "false"
+
+
+def is_digits(word: str) -> bool:
+    """C's isdigit() over every character: 0-9 only (str.isdigit() also takes '²' and '٢', which
+    keepalived refuses and int() may not read)."""
+    return word.isascii() and word.isdigit()
 
 
 def parse_int(word: str, lo: int, hi: int, loc: Loc, rep: Reporter) -> int | None:
