@@ -10,8 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from pykeepalived.daemon.trackers import neutral_value
 from pykeepalived.track.command import ScriptCommand
-from pykeepalived.track.script import RiseFall, ScriptSpec, ScriptStatus, ScriptTracker
+from pykeepalived.track.script import (
+    RiseFall,
+    ScriptSpec,
+    ScriptStatus,
+    ScriptTracker,
+    ScriptTrackers,
+    script_reload_lines,
+)
+from pykeepalived.vrrp.params import TrackWeight
+from pykeepalived.vrrp.tracking import contribution
 
 MS = 1000
 
@@ -163,3 +173,56 @@ def test_runs_as_user(tmp_path: Path) -> None:
         assert asyncio.run(t.run_once()).exit_type == "succeeded"  # type: ignore[union-attr]
         t2 = ScriptTracker(ScriptSpec("chk", ScriptCommand.from_argv([str(script)])))
         assert asyncio.run(t2.run_once()).exit_type == "failed"  # type: ignore[union-attr]
+
+
+# keepalived vrrp.c clear_diff_script: (old rise, fall, result) -> (new rise, fall) -> new result
+@pytest.mark.parametrize(
+    ("old", "new", "result", "good"),
+    [
+        ((2, 3, 4), (3, 2), 4, True),  # at the top: the new top
+        ((2, 3, 3), (3, 3), 4, True),  # falling, one failure seen: still one failure seen
+        ((2, 3, 3), (1, 1), 1, True),  # ... capped at the new top
+        ((2, 1, 1), (4, 1), 3, False),  # rising, one success short: still one short
+        ((4, 1, 1), (2, 1), 0, False),  # three short of 4: more than the new rise, from 0
+        ((2, 1, 0), (5, 1), 0, False),  # failed: failed
+    ],
+)
+def test_reload_carries_the_counter_over_as_keepalived(
+    old: tuple[int, int, int], new: tuple[int, int], result: int, good: bool
+) -> None:
+    o = RiseFall(old[0], old[1], False)
+    o.result, o.init, o.status = old[2], False, ScriptStatus.GOOD if old[2] >= old[0] else ScriptStatus.BAD
+    n = RiseFall(new[0], new[1], False)
+    assert n.carry_over(o) is good
+    assert (n.result, n.status, n.init) == (result, ScriptStatus.GOOD if good else ScriptStatus.BAD, False)
+
+
+def test_reload_lines_and_states_of_the_new_trackers() -> None:
+    def trackers(*names: str) -> ScriptTrackers:
+        return ScriptTrackers([ScriptSpec(n, ScriptCommand.from_argv(["/bin/true"]), rise=2, fall=2)
+                               for n in names])
+
+    old = trackers("good", "bad", "unrun", "gone")
+    old["good"].counter.feed(True)
+    old["bad"].counter.feed(False)
+    old["bad"].last_status = 3
+    new = trackers("good", "bad", "unrun", "fresh")
+    assert script_reload_lines(old, {"good", "bad", "unrun", "fresh"}) == [
+        "VRRP_Script(good) considered successful on reload",
+        "VRRP_Script(bad) considered unsuccessful on reload",
+    ]
+    new.carry_over(old)
+    assert [new[n].ok for n in ("good", "bad", "unrun", "fresh")] == [True, False, None, None]
+    assert new["bad"].last_status == 3
+    # not run yet: starts again (INIT), but one new at this reload waits for nothing (INIT_RELOAD)
+    assert [new[n].init_reload for n in ("good", "bad", "unrun", "fresh")] == [False, False, False, True]
+    again = trackers("fresh")
+    again.carry_over(new)  # still not run at the next reload: still INIT_RELOAD, and no line
+    assert again["fresh"].init_reload and script_reload_lines(new, {"fresh"}) == []
+
+
+@pytest.mark.parametrize("weight", [0, 5, -5])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_a_script_new_at_a_reload_neither_faults_nor_weighs(weight: int, reverse: bool) -> None:
+    track = TrackWeight("script", "chk", weight, reverse)
+    assert contribution(track, neutral_value(track)) == 0
