@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,21 +24,6 @@ pytestmark = [
         os.geteuid() != 0 or shutil.which("keepalived") is None, reason="needs root and keepalived"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def netns() -> Iterator[str]:
-    ns = f"pkcfg-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", ns], check=True)
-    try:
-        subprocess.run(
-            ["ip", "-n", ns, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1"], check=True
-        )
-        for dev in ("eth0", "eth1", "lo"):
-            subprocess.run(["ip", "-n", ns, "link", "set", dev, "up"], check=True)
-        yield ns
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], check=False)
 
 
 def test_corpus_size() -> None:

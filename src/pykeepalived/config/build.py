@@ -420,9 +420,10 @@ class Builder:
                         f["auth_type"] = at.value
                     if ap is not None:
                         pw = str(ap.value)
-                        if len(pw) > 8:
+                        raw = pw.encode("utf-8", "surrogateescape")
+                        if len(raw) > 8:  # bytes, as keepalived's strlen(): ab\u00a0cdefg is 9
                             rep.error(ap.loc, "Truncating auth_pass to 8 characters")
-                            pw = pw[:8]
+                            pw = raw[:8].decode("utf-8", "surrogateescape")
                         f["auth_pass"] = pw
                 case "track_interface" | "track_script" | "track_file" | "track_process" | "track_bfd":
                     lim = 254 if kw in ("track_file", "track_process") else 253

@@ -187,17 +187,29 @@ def config_test(opts: Options) -> int:
     except Exception as e:  # never a traceback for the user: report as keepalived's program error
         print(f"Internal error while checking configuration: {e!r}", file=sys.stderr)
         return 70
-    text = "".join(d.format() + "\n" for d in diags)
+    text = config_test_output(diags)
     if opts.config_test_file:
         try:
-            with os.fdopen(open_append(opts.config_test_file), "a") as fh:
+            with os.fdopen(open_append(opts.config_test_file), "ab") as fh:
                 fh.write(text)
         except OSError as e:
             print(f"Unable to open {opts.config_test_file}: {e.strerror}", file=sys.stderr)
-            sys.stderr.write(text)
+            _write_stderr(text)
     else:
-        sys.stderr.write(text)
+        _write_stderr(text)
     return code
+
+
+def config_test_output(diags: list[Diagnostic]) -> bytes:
+    """What -t prints: the file's own bytes, as keepalived prints them (a byte that is not UTF-8 is
+    a surrogate escape in our strings); messages keepalived only logs are left out."""
+    return "".join(d.format() + "\n" for d in diags if not d.log_only).encode("utf-8", "surrogateescape")
+
+
+def _write_stderr(data: bytes) -> None:
+    sys.stderr.flush()
+    sys.stderr.buffer.write(data)
+    sys.stderr.buffer.flush()
 
 
 def dump_conf_syntax(opts: Options) -> int:

@@ -54,6 +54,7 @@ class Diagnostic:
     message: str
     level: ConfigErr = ConfigErr.GENERAL_ERROR
     hint: str | None = None  # pykeepalived addition ("did you mean ..."), printed on its own line
+    log_only: bool = False  # keepalived only logs it (log_message): not part of the -t output
 
     def format(self) -> str:
         text = f"({self.loc}) {self.message}" if self.loc.line else self.message
@@ -98,3 +99,7 @@ class Reporter:
 
     def warn(self, loc: Loc, message: str) -> None:
         self.diags.append(Diagnostic(loc, message, ConfigErr.WARNING))
+
+    def log(self, loc: Loc, message: str) -> None:
+        """A message keepalived logs without counting it as a configuration error (not shown by -t)."""
+        self.diags.append(Diagnostic(loc, message, ConfigErr.OK, log_only=True))

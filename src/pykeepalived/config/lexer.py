@@ -12,8 +12,15 @@
 # expansion, and `include PATTERN` (glob with csh braces, relative to the including file's
 # directory; missing files logged but not fatal; loops refused).
 #
-# Speed: most lines contain none of the special characters, so they take a single
-# `str.split()`; the others go through a few compiled regular expressions, never a per-character loop.
+# White space is keepalived's, byte for byte: words are separated by the six ASCII characters C's
+# isspace() accepts in the C locale (WHITE_SPACE), and a line loses only leading and trailing blanks
+# (space, tab) and trailing CRs; a NUL ends the line (keepalived reads lines as C strings). Nothing
+# else separates words: not U+00A0, U+0085, U+2028 (which Python's str.split() and `\s` take for
+# white space), not \x1c-\x1f, and not a stray byte that is not UTF-8 (kept as a surrogate escape).
+#
+# Speed: most lines contain none of the special characters (nor any white space Python knows and
+# keepalived does not), so they take a single `str.split()`; the others go through a few compiled
+# regular expressions, never a per-character loop.
 """keepalived.conf preprocessing and tokenising (lib/parser.c)."""
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pykeepalived.config.diag import ConfigErr, Diagnostic, Loc, Reporter
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Loc, Reporter
 from pykeepalived.config.glibc_random import GlibcRandom
 from pykeepalived.config.include_check import (
     ALL,
@@ -39,6 +46,7 @@ from pykeepalived.config.include_check import (
     has_wildcards,
     missing,
 )
+from pykeepalived.track.command import WHITE_SPACE
 
 MAX_LINE = 1024  # keepalived MAXBUF: longer lines are dropped
 MAX_INCLUDE_DEPTH = 32
@@ -53,14 +61,21 @@ class Segment:
     raw: str  # the piece's text after comment removal (quoted keywords re-parse it)
 
 
-_SPECIAL = re.compile(r'["#!$@~{}\\]')
-_TOKEN = re.compile(r'"([^"]*)"|([{}])|([^\s"{}]+)')
+BLANK = " \t"  # isblank() in the C locale: what decomment() strips from both ends of a line
+# The characters str.split() (and `\s`) take for white space that keepalived does not: a line holding
+# one goes the slow way, where words are split on WHITE_SPACE only. tests/config/test_lexer_bytes.py
+# checks this list against str.isspace() over all of Unicode.
+PY_ONLY_SPACE = "\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SPECIAL = re.compile(r'["#!$@~{}\\' + PY_ONLY_SPACE + "]")
+_WORDS = re.compile(r"[^ \t\n\v\f\r]+")
+_TOKEN = re.compile(r'"([^"]*)"|([{}])|([^ \t\n\v\f\r"{}]+)')
 _COMMENT_PREFIX = re.compile(r'(?:[^"#!\\]|\\.?|"[^"]*"?)*')
 _DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?:\s[^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[\s,)]|$)")
-_COND = re.compile(r"@(\^?)(\S*)\s*(.*)$")
+# $NAME ends at a blank, ',' or ')'; ${NAME ARGS} takes arguments after a space (${_RANDOM 1 9})
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?: [^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t,)]|$)")
+_COND = re.compile(r"@(\^?)([^ \t]*)[ \t]+(.*)$")  # the id ends at the first blank; none: no line
 _SEQLST = re.compile(r"~(SEQx?|LST)\(")
-_INCLUDE = re.compile(r"include([rmwba]?)\s+(.*)$")
+_INCLUDE = re.compile(r"include([rmwba]?)[ \t\n\v\f\r][ \t]*(.*)$")
 
 
 def short_hostname() -> str:
@@ -100,12 +115,12 @@ def expand_braces(pattern: str) -> list[str]:
 def split_words(text: str) -> tuple[list[str], bool]:
     """Normal-keyword tokenising: returns (words, unmatched_quote)."""
     if '"' not in text and "{" not in text and "}" not in text:
-        return text.split(), False
+        return _WORDS.findall(text), False
     words: list[str] = []
     pos = 0
     n = len(text)
     while pos < n:
-        while pos < n and text[pos] in " \t\r\n\f\v":
+        while pos < n and text[pos] in WHITE_SPACE:
             pos += 1
         if pos >= n:
             break
@@ -141,6 +156,7 @@ class Lexer:
             random.Random() if random_seed is None else GlibcRandom(random_seed))
         self.used_random = False
         self.include_check = 0  # global_defs include_check (config/include_check.py)
+        self.open_braces = 0  # `{` not yet closed by a `}`, over all files (see _count_brace)
 
     # -- files ---------------------------------------------------------------------------------
     def read_main(self, pattern: str) -> Iterator[Segment]:
@@ -161,6 +177,9 @@ class Lexer:
                 ConfigErr.MULTIPLE_FILES,
             )
         yield from map(self.check_segment, self._read_file(matches[0], matches[0]))
+        if self.open_braces:
+            self.rep.error(NOWHERE, f"There are {self.open_braces} missing '}}'s or extra '{{'s",
+                           ConfigErr.MISSING_EOB)
 
     def _read_file(self, path: str, shown: str) -> Iterator[Segment]:
         real = os.path.realpath(path)
@@ -249,35 +268,35 @@ class Lexer:
             line = lines[i]
             i += 1
             lineno = i
-            if len(line) >= MAX_LINE:
+            if len(line) * 4 >= MAX_LINE and _line_bytes(line) >= MAX_LINE:
                 self.rep.error(Loc(shown, lineno), "line too long - ignoring")
                 continue
-            text = line.strip()
+            text = _clean(line)
             if not text:
                 continue
             if _SPECIAL.search(text) is None and not text.startswith("include"):
-                yield Segment(Loc(shown, lineno), tuple(text.split()), text)
-                continue
-            if "\0" in text:
+                words = text.split()
+                if words:  # a line of \f or \v only has no words
+                    yield Segment(Loc(shown, lineno), tuple(words), text)
                 continue
             loc = Loc(shown, lineno)
             m = _DEF.match(text)
             if m:
-                name, value = m.group(1), m.group(2).lstrip()
+                name, value = m.group(1), m.group(2).lstrip(BLANK)
                 if value.endswith("\\") or value == "":
                     body: list[str] = []
                     if value.endswith("\\"):
-                        body.append(value[:-1].rstrip())
-                    elif value == "" and i < n and lines[i].rstrip().endswith("\\"):
+                        body.append(value[:-1].rstrip(BLANK))
+                    elif value == "" and i < n and _clean(lines[i]).endswith("\\"):
                         pass
                     else:
                         self.defs[name] = [value]
                         continue
                     while i < n:
-                        nxt = lines[i].strip()
+                        nxt = _clean(lines[i])
                         i += 1
                         if nxt.endswith("\\"):
-                            body.append(nxt[:-1].rstrip())
+                            body.append(nxt[:-1].rstrip(BLANK))
                             continue
                         if nxt:
                             body.append(nxt)
@@ -298,7 +317,7 @@ class Lexer:
                 return
             if len(expanded) > 1 or expanded[0] != text:
                 for piece in expanded:
-                    yield from self._logical(piece.strip(), loc, depth + 1)
+                    yield from self._logical(piece.strip(BLANK), loc, depth + 1)
                 return
         text = self._decomment(text)
         if not text:
@@ -324,24 +343,28 @@ class Lexer:
         yield from self._segments(text, loc)
 
     def _segments(self, text: str, loc: Loc) -> Iterator[Segment]:
-        words, unmatched = split_words(text)
+        pieces = _brace_pieces(text) if "{" in text or "}" in text else (text,)
+        unmatched = False
+        for piece in pieces:
+            if piece == "{" or piece == "}":
+                self._count_brace(piece, loc)
+                yield Segment(loc, (piece,), piece)
+                continue
+            words, bad = split_words(piece)
+            unmatched |= bad
+            if words:
+                yield Segment(loc, tuple(_unescape(w) for w in words), _unescape(piece))
         if unmatched:
             self.rep.error(loc, f"Unmatched quote: '{text}'", ConfigErr.UNMATCHED_QUOTE)
-        if "{" not in words and "}" not in words:
-            if words:
-                yield Segment(loc, tuple(_unescape(w) for w in words), _unescape(text))
-            return
-        cur: list[str] = []
-        for w in words:
-            if w == "{" or w == "}":
-                if cur:
-                    yield Segment(loc, tuple(cur), " ".join(cur))
-                    cur = []
-                yield Segment(loc, (w,), w)
-            else:
-                cur.append(_unescape(w))
-        if cur:
-            yield Segment(loc, tuple(cur), " ".join(cur))
+
+    def _count_brace(self, brace: str, loc: Loc) -> None:
+        """keepalived's read_line() counts the braces of the whole input, block structure aside."""
+        if brace == "{":
+            self.open_braces += 1
+        elif self.open_braces:
+            self.open_braces -= 1
+        else:
+            self.rep.error(loc, "Extra '}' found", ConfigErr.UNEXPECTED_EOB)
 
     @staticmethod
     def _decomment(text: str) -> str:
@@ -349,7 +372,7 @@ class Lexer:
             return text
         m = _COMMENT_PREFIX.match(text)
         end = m.end() if m else 0
-        kept = text[:end].rstrip()
+        kept = text[:end].rstrip(BLANK)
         if end < len(text) and (len(text) - len(text.rstrip("\\"))) % 2:
             # keepalived's decomment() keeps a trailing `\` of the comment (line "continuation"),
             # which is then a word of its own: a comment line ending in `\` is `Unknown keyword '\'`
@@ -418,7 +441,7 @@ class Lexer:
             self.rep.error(loc, f"Missing ')' in {text}")
             return
         inner = text[sm.end() : close]
-        rest = text[close + 1 :].strip()
+        rest = text[close + 1 :].lstrip(BLANK)
         if kind == "LST":
             yield from self._lst(inner, rest, loc, depth)
             return
@@ -476,6 +499,44 @@ class Lexer:
             yield from self._logical(rest, loc, depth + 1)
         for nm, old in saved.items():
             _restore(self.defs, nm, old)
+
+
+_BRACE_OR_QUOTE = re.compile(r'"[^"]*"|"|[{}]')
+
+
+def _brace_pieces(text: str) -> list[str]:
+    """The line cut at each brace outside double quotes (keepalived's read_line()): the pieces between
+    braces, blanks stripped, and the braces alone. An unmatched quote ends the search."""
+    out: list[str] = []
+    start = 0
+    for m in _BRACE_OR_QUOTE.finditer(text):
+        tok = m.group()
+        if tok[0] == '"':
+            if len(tok) == 1:
+                break
+            continue
+        piece = text[start : m.start()].strip(BLANK)
+        if piece:
+            out.append(piece)
+        out.append(tok)
+        start = m.end()
+    piece = text[start:].strip(BLANK)
+    if piece:
+        out.append(piece)
+    return out
+
+
+def _clean(line: str) -> str:
+    """A physical line as keepalived's read_line() and decomment() leave it (before comments go): cut
+    at a NUL, trailing CRs removed, then leading and trailing blanks."""
+    if "\0" in line:
+        line = line[: line.index("\0")]
+    return line.rstrip("\r").strip(BLANK)
+
+
+def _line_bytes(line: str) -> int:
+    """The line's length in the file (keepalived's buffer is MAXBUF bytes, not characters)."""
+    return len(line.encode("utf-8", "surrogateescape"))
 
 
 def _restore(defs: dict[str, list[str]], name: str, old: list[str] | None) -> None:

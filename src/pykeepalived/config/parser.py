@@ -2,11 +2,18 @@
 # -------------------
 # Walks the lexer's segments against the declarative grammar (grammar.py) and builds a tree of
 # `Node`s holding validated values, as keepalived's process_stream() walks its keyword vectors:
-#   * `}` closes the current block; at the root it is `Extra '}' found` (plus `Unknown keyword '}'`);
+#   * a block keyword must be followed by `{`; anything else is `Missing '{' at beginning of
+#     configuration block`, and that line is then read as the first line of the block (a `}` there
+#     closes it);
+#   * `}` closes the current block; at the root it is `Unknown keyword '}'`;
 #   * an unexpected `{` is `Unexpected '{' - ignoring`, and the lines of the block it opens are read
 #     at the current level (so the contents of a misspelt block produce errors too);
 #   * an unknown keyword is `Unknown keyword 'X'`, with a "did you mean" hint (pykeepalived addition);
-#   * at end of input, open blocks give `There are N missing '}'s or extra '{'s`.
+#   * a value block (alloc_value_block) with words after its keyword is `Block X has extra
+#     parameters Y ...`; one whose first line is not `{` only logs that the `{` is missing and takes
+#     that line as an entry.
+# `Extra '}' found` and `There are N missing '}'s or extra '{'s` count the braces themselves (the
+# lexer does, as keepalived's read_line()), whatever the block structure made of them.
 # A bad value drops that one line (the value type has already reported it), like keepalived.
 """Grammar-driven parser: segments -> validated keyword tree."""
 
@@ -55,10 +62,7 @@ class Node:
 class Parser:
     def __init__(self, segments: Iterator[Segment], rep: Reporter) -> None:
         self._it = segments
-        self._peeked: Segment | None = None
         self.rep = rep
-        self._orphans = 0
-        self._last_loc = NOWHERE
         self.end_loc = NOWHERE
         self._instance: str | None = None  # the vrrp_instance being read, for "(VI)" in messages
 
@@ -69,54 +73,33 @@ class Parser:
                 d[k] = replace(d[k], message=d[k].message.replace("(VI)", f"({self._instance})"))
 
     def _next(self) -> Segment | None:
-        if self._peeked is not None:
-            p: Segment = self._peeked
-            self._peeked = None
-            return p
-        s = next(self._it, None)
-        if s is not None:
-            self._last_loc = s.loc
-        return s
-
-    def _peek(self) -> Segment | None:
-        if self._peeked is None:
-            self._peeked = next(self._it, None)
-            if self._peeked is not None:
-                self._last_loc = self._peeked.loc
-        return self._peeked
+        return next(self._it, None)
 
     def parse(self) -> Node:
-        children, missing = self._level(ROOT, 0)
-        missing += self._orphans
-        if missing:
-            self.rep.error(
-                NOWHERE, f"There are {missing} missing '}}'s or extra '{{'s", ConfigErr.MISSING_EOB
-            )
+        children = self._level(ROOT, 0, False)
         return Node("root", NOWHERE, None, tuple(children))
 
-    def _level(self, table: dict[str, Kw], depth: int) -> tuple[list[Node], int]:
-        """Parse keywords until the closing brace; returns (nodes, missing closing braces)."""
+    def _level(self, table: dict[str, Kw], depth: int, need_bob: bool) -> list[Node]:
+        """Parse keywords until the closing brace (or the end of the input)."""
         out: list[Node] = []
         while True:
             seg = self._next()
             if seg is None:
-                return out, depth
+                return out
             w0 = seg.words[0]
-            if w0 == "}":
-                if depth:
-                    self.end_loc = seg.loc
-                    return out, 0
-                if self._orphans:
-                    self._orphans -= 1
-                else:
-                    self.rep.error(seg.loc, "Extra '}' found", ConfigErr.UNEXPECTED_EOB)
-                self.rep.error(seg.loc, "Unknown keyword '}'", ConfigErr.UNKNOWN_KEYWORD)
-                continue
-            if w0 == "{":
+            if need_bob:
+                need_bob = False
+                if w0 == "{":
+                    continue
+                self.rep.error(
+                    seg.loc, "Missing '{' at beginning of configuration block", ConfigErr.MISSING_BOB
+                )
+            elif w0 == "{":
                 self.rep.error(seg.loc, "Unexpected '{' - ignoring", ConfigErr.UNEXPECTED_BOB)
-                if depth == 0:
-                    self._orphans += 1
                 continue
+            if w0 == "}" and depth:
+                self.end_loc = seg.loc
+                return out
             spec = table.get(w0)
             if spec is None:
                 close = difflib.get_close_matches(w0, table.keys(), n=1, cutoff=0.75)
@@ -142,42 +125,39 @@ class Parser:
             args: Value = None
             if spec.args is not None:
                 args = spec.args.parse(w0, seg.words[1:], seg.raw, seg.loc, self.rep)
-            nxt = self._peek()
-            if nxt is None or nxt.words[0] != "{":
-                # keepalived reads the next line as the block opener whatever it is
-                self._next()
-                if nxt is not None and nxt.words[0] == "}":
-                    self.rep.error(
-                        seg.loc, f"'{{' missing from beginning of block {w0}", ConfigErr.MISSING_BOB
-                    )
-                    continue
-            else:
-                self._next()
+            elif spec.items is not None and len(seg.words) > 1:
+                self.rep.error(seg.loc, f"Block {w0} has extra parameters {seg.words[1]} ...")
+            self.end_loc = NOWHERE
             if spec.items is not None:
-                items, missing = self._items(depth + 1)
+                items = self._items(w0)
                 node = Node(kw, seg.loc, args, (), tuple(items), spelt=w0, end=self.end_loc)
             else:
                 assert spec.block is not None
                 outer = self._instance
                 if w0 == "vrrp_instance" and isinstance(args, str):
                     self._instance = args
-                kids, missing = self._level(spec.block, depth + 1)
+                kids = self._level(spec.block, depth + 1, True)
                 self._instance = outer
                 node = Node(kw, seg.loc, args, tuple(kids), spelt=w0, end=self.end_loc)
             if args is not INVALID:
                 out.append(node)
-            if missing:
-                return out, missing
 
-    def _items(self, depth: int) -> tuple[list[Item], int]:
+    def _items(self, kw: str) -> list[Item]:
+        """The entries of a value block, up to its `}` (keepalived's alloc_value_block)."""
         items: list[Item] = []
+        need_bob = True
         while True:
             seg = self._next()
             if seg is None:
-                return items, depth
-            if seg.words[0] == "}":
+                return items
+            if need_bob:
+                need_bob = False
+                if seg.words[0] == "{":
+                    continue
+                self.rep.log(seg.loc, f"'{{' missing from beginning of block {kw}")
+            if seg.words[-1] == "}":  # a `}` alone, or a quoted "}" ending the line: the block ends
                 self.end_loc = seg.loc
-                return items, 0
-            if seg.words[0] == "{":
-                continue
+                if len(seg.words) > 1:
+                    items.append(Item(seg.loc, seg.words[:-1], seg.raw))
+                return items
             items.append(Item(seg.loc, seg.words, seg.raw))

@@ -88,8 +88,9 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         preempt_delay_us=i.preempt_delay_us,
         down_timer_adverts=i.down_timer_adverts,
         auth_type=auth,
-        # the PASS password, or the AH HMAC key
-        auth_pass=i.auth_pass.encode()[:8].ljust(8, b"\0") if auth is not AuthType.NONE else b"",
+        # the PASS password, or the AH HMAC key: the file's bytes (a non-UTF-8 byte is a surrogate)
+        auth_pass=(i.auth_pass.encode("utf-8", "surrogateescape")[:8].ljust(8, b"\0")
+                   if auth is not AuthType.NONE else b""),
         checksum_mode=cks,
         src_ip=i.unicast_src_ip or i.mcast_src_ip,
         mcast_group=i.mcast_dst_ip
