@@ -311,3 +311,45 @@ def test_render_dr_service() -> None:
     assert "svc_1_slots { 0 : 0x6b610002, 1 : 0x6b610001, 2 : 0x6b610002 }" in script
     assert "meta mark set ip saddr & 255.255.255.0 map @svc_1_persist goto svc_1_new" in script
     assert "jump svc_1" not in script  # not in the NAT chains
+
+
+@pytest.mark.netns
+def test_dr_needs_forwarding_and_says_so(lab: LbLab, caplog: pytest.LogCaptureFixture) -> None:
+    """DR on this plane goes through the kernel's forwarding path: with net.ipv4.ip_forward=0 the
+    client's connections fail and the plane logs why (once); switched on, the same rules serve, and
+    switched off again the next change logs it again. The plane never writes the sysctl itself."""
+    director = lab.director
+    assert director.sysctl("net/ipv4/ip_forward", 0) == "0"
+    warn = "nftables data plane: net.ipv4.ip_forward is 0"
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.getMessage().startswith(warn)]
+
+    async def scenario() -> None:
+        lb = NftLoadBalancer()
+        await lb.flush()
+        dr = table(Forwarding.DR, 80, dict.fromkeys(RS, 1))
+        await lb.apply(plan(dr, {}))
+        assert director.sysctl("net/ipv4/ip_forward") == "0"
+        assert await spread(lab.client, 3, 80) == {"error": 3}
+        assert warnings() == [
+            f"{warn}, so the kernel does not forward the packets of lb_kind DR service "
+            f"[{VIP}]:tcp:80 to its real servers; set net.ipv4.ip_forward=1 "
+            "(sysctl -w net.ipv4.ip_forward=1)"]
+        dr2 = table(Forwarding.DR, 80, dict(dict.fromkeys(RS, 1), **{RS[0]: 2}))
+        await lb.apply(plan(dr2, dr))
+        assert len(warnings()) == 1  # once while it stays off
+
+        director.sysctl("net/ipv4/ip_forward", 1)
+        got = await spread(lab.client, 8, 80)
+        assert "error" not in got and sum(got.values()) == 8, got
+        await lb.apply(plan(dr, dr2))
+        assert len(warnings()) == 1
+
+        director.sysctl("net/ipv4/ip_forward", 0)
+        await lb.apply(plan(dr2, dr))
+        assert len(warnings()) == 2
+        await lb.flush()
+
+    with caplog.at_level("WARNING", logger="pykeepalived"):
+        director.run_async(scenario, timeout=60)

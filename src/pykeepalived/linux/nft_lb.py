@@ -67,9 +67,15 @@ on the director itself (the output hook is NAT only: IPVS handles locally origin
 LOCAL_OUT hook, here a local client's packet would need re-routing after the route mark is chosen,
 which the output path does not do for the VIP the director itself holds).
 
-The director must forward (net.ipv4.ip_forward=1); for NAT it must be the real servers' route back to
-clients, exactly as for IPVS NAT; for DR the real servers are on one of its segments and hold the VIP
-on a non-ARPing interface (arp_ignore / arp_announce), for TUN they decapsulate IP-in-IP.
+The director must forward (net.ipv4.ip_forward=1, net.ipv6.conf.all.forwarding=1): every kind goes
+through the kernel's forwarding path here (NAT after the dnat, DR / TUN by the route mark), where IPVS
+sends DR / TUN packets itself from its LOCAL_IN hook and needs forwarding for NAT replies only. The
+plane does not change these switches (that would make the host a router for all its traffic); when a
+service of a family is programmed while its switch is off it logs once, naming the service and the
+sysctl (`_check_forwarding`), and again after the switch was seen on and then off. For NAT the director
+must also be the real servers' route back to clients, exactly as for IPVS NAT; for DR the real servers
+are on one of its segments and hold the VIP on a non-ARPing interface (arp_ignore / arp_announce), for
+TUN they decapsulate IP-in-IP.
 
 `lvs_timeouts` (IPVS connection timeouts) become nftables `ct timeout` objects set on the first
 packet of each virtual service's connections (in the service chain, before the dnat), so they apply
@@ -92,6 +98,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pykeepalived.config.lvs_globals import LvsTimeouts
+from pykeepalived.linux.iface import read_sysctl
 from pykeepalived.linux.nft_lb_dr import RouteKey, RoutePlumbing, gran_mask
 from pykeepalived.lvs.model import (
     Dest,
@@ -108,6 +115,9 @@ from pykeepalived.lvs.model import (
 from pykeepalived.lvs.plan import AddService, DelService, EditService, LvsOp, apply_ops
 
 log = logging.getLogger("pykeepalived")
+
+# the switch each family's forwarding path needs (module docstring)
+FORWARD_SYSCTL = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}
 
 HASH_SEED = 0x6B61  # fixed so that sh/dh keep mapping clients to the same server across updates
 MAX_INTERLEAVED = 256
@@ -213,6 +223,7 @@ class NftLoadBalancer:
         self._evict: dict[ServiceKey, list[str]] = {}  # persistence entries to delete, per service
         self.transactions = 0
         self.timeouts: LvsTimeouts | None = None  # lvs_timeouts
+        self._forward_off: set[int] = set()  # families whose forwarding switch was logged as off
 
     def _tname(self, family: int) -> tuple[str, str]:
         return ("ip", self.table) if family == 4 else ("ip6", self.table + "6")
@@ -308,11 +319,43 @@ class NftLoadBalancer:
         self.transactions += 1
         self.view = new
         await self.routes.prune(wanted)
+        await self._check_forwarding(new, keys)
 
     async def close(self) -> None:
         await self.routes.close()
 
     # -- helpers ---------------------------------------------------------------------------------
+    async def _check_forwarding(self, table: dict[ServiceKey, ServiceEntry], keys: set[ServiceKey]) -> None:
+        """Log, once per episode and family, that a service just programmed cannot work because the
+        kernel does not forward (module docstring); the switch is read in the plane's namespace."""
+        for fam in (4, 6):
+            touched = sorted((k for k in keys if k.family == fam and k in table), key=str)
+            if not touched:
+                continue
+            name = FORWARD_SYSCTL[fam]
+            value = await self._read_sysctl(name)
+            if value != "0":
+                self._forward_off.discard(fam)  # on (or unreadable: nothing to say)
+                continue
+            if fam in self._forward_off:
+                continue
+            self._forward_off.add(fam)
+            key = touched[0]
+            log.warning("nftables data plane: %s is 0, so the kernel does not forward the packets of "
+                        "lb_kind %s service %s to its real servers; set %s=1 (sysctl -w %s=1)",
+                        name, self._kind(table[key]).name, key, name, name)
+
+    async def _read_sysctl(self, name: str) -> str | None:
+        key = name.replace(".", "/")
+        if self.netns is None:
+            return read_sysctl(key)
+        proc = await asyncio.create_subprocess_exec(
+            "ip", "netns", "exec", self.netns, "cat", f"/proc/sys/{key}",
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL)
+        out, _ = await proc.communicate()
+        return out.decode().strip() if proc.returncode == 0 else None
+
     def _kind(self, entry: ServiceEntry) -> Forwarding:
         dests = sorted(entry.dests.values(), key=lambda d: (d.addr, d.port))
         kinds = {d.forwarding for d in dests}
