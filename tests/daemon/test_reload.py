@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from pykeepalived.lab import Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+from pykeepalived.lab import Host, Lab
+from tests.daemon.node import Node, differential, dump_logs, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -65,3 +65,32 @@ def test_reload_adds_and_removes_instances(lab: Lab, nodes: list[Node]) -> None:
     a.signal(signal.SIGHUP)
     wait_for(lambda: not a.has("192.0.2.101"), 5)
     assert a.has(VIP)
+
+
+def test_instance_new_at_reload_drops_leftover_addresses(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """An instance added by a reload starts as BACKUP: its VIP and eVIP already on the host (a
+    previous run's, or added by hand) go, as at start-up. keepalived 2.2.7 leaves them (its issue
+    #2700: the address on the MASTER and on the new BACKUP); the difference is deliberate."""
+    _lab, *hosts = oracle_lab
+    conf = instance_conf(prio=150, state="MASTER")
+    second = instance_conf(name="VI_2", vrid=52, prio=50, advert="10", vips=("192.0.2.120/24",),
+                           extra="    virtual_ipaddress_excluded {\n        2001:db8::120/64\n    }\n")
+    with differential(hosts, conf) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: n.has(VIP), 15)
+        marks = []
+        for n in pair:
+            n.host.run(["ip", "addr", "add", "192.0.2.120/24", "dev", "eth0"])
+            n.host.run(["ip", "addr", "add", "2001:db8::120/64", "dev", "eth0", "nodad"])
+            n.conf.write_text(conf + second[second.index("vrrp_instance"):])
+            marks.append(len(n.logs()))
+            n.signal(signal.SIGHUP)
+        for n, mark in zip(pair, marks, strict=True):
+            wait_for(lambda n=n, mark=mark: "(VI_2) Entering BACKUP STATE (init)" in n.logs()[mark:], 10)
+            wait_for(lambda n=n, mark=mark: "Reload complete" in n.logs()[mark:], 10)
+        ka, py = pair  # VI_2's master down timer is over 30 s: it is BACKUP on both
+        assert ka.has("192.0.2.120") and ka.has("2001:db8::120")
+        assert not py.has("192.0.2.120") and not py.has("2001:db8::120")
+        assert ka.has(VIP) and py.has(VIP)
