@@ -90,3 +90,19 @@ def test_each_child_reports_its_blocks_as_keepalived(hosts: tuple[Host, Host], m
     assert any(line.endswith(both) for line in theirs)
     assert any(line.endswith(checker_only) for line in theirs) == (mode == "-C")
     assert any(line.endswith(vrrp_only) for line in theirs) == (mode == "-P")
+
+
+def test_start_up_warns_about_unimplemented_keywords(hosts: tuple[Host, Host]) -> None:
+    """enable_snmp_* / enable_traps / enable_dbus: one warning line each, from the process that would
+    act on it (pykeepalived only: keepalived would start its SNMP subagent)."""
+    conf = CONF.replace("    bogus_global_kw 1\n",
+                        "    enable_snmp_vrrp\n    enable_snmp_checker\n    enable_dbus\n")
+    node = Node(hosts[1], conf, extra=("-P",)).start()
+    try:
+        wait_for(lambda: bool(STARTED["-P"].search(node.logs())), 30)
+        node.stop()
+    finally:
+        node.kill()
+    warnings = log_lines(node, re.compile(r"is not implemented by pykeepalived"))
+    assert [w.split()[2:4] for w in warnings] == [["enable_snmp_vrrp", f"({node.conf}:3)"],
+                                                  ["enable_dbus", f"({node.conf}:5)"]]

@@ -188,7 +188,7 @@ GLOBAL_DEFS: dict[str, Kw] = {
     "snmp_socket": K(STR),
     "enable_traps": K(FLAG),
     "enable_snmp_vrrp": K(FLAG),
-    "enable_snmp_keepalived": dep("enable_snmp_vrrp", FLAG),
+    "enable_snmp_keepalived": Kw(vtype=FLAG, alias="enable_snmp_vrrp"),  # deprecated, not reported
     "enable_snmp_rfc": K(FLAG),
     "enable_snmp_rfcv2": K(FLAG),
     "enable_snmp_rfcv3": K(FLAG),
