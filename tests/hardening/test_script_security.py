@@ -103,3 +103,24 @@ def test_run_time_as_keepalived(oracle_lab: tuple[Lab, Host, Host], script_dir: 
         assert ka
         assert py == ka
         assert log_lines(pair[1], re.compile("VRRP child failed|Traceback")) == []
+
+
+def test_start_stop_scripts_violation_as_keepalived(oracle_lab: tuple[Lab, Host, Host],
+                                                    script_dir: Path) -> None:
+    """The parent's line for an insecure startup/shutdown script without enable_script_security."""
+    _, *hosts = oracle_lab
+    script = script_dir / "start.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o777)
+    inst = instance_conf(state="MASTER")
+    conf = (f"global_defs {{\n    script_user root\n    startup_script {script}\n"
+            f"    shutdown_script {script}\n}}\n" + inst[inst.index("vrrp_instance"):])
+    with differential(hosts, conf) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: n.has(VIP), 20)
+        ka, py = (log_lines(n, SECURITY) for n in pair)
+        assert ("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not"
+                " enabled. There are insecure scripts.") in ka
+        assert py == ka

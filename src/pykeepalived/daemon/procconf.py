@@ -178,6 +178,24 @@ def _resolve(model: Model, script: tuple[object, ...]) -> StartStop | None:
     return StartStop(argv, cmd.argv[0], cmd.uid, cmd.gid)
 
 
+def start_stop_violation(model: Model, which: tuple[str, ...]) -> None:
+    """keepalived main()/reload_config: the parent's "SECURITY VIOLATION - start/shutdown scripts ..."
+    line after checking `which` scripts (their own lines were logged by from_model)."""
+    import logging
+
+    from pykeepalived.daemon.trackers import ScriptResolver
+    from pykeepalived.track.security import security_violation_message
+
+    g = dict(model.global_defs.options)
+    resolver = ScriptResolver(model, report=lambda _msg: None)
+    for script in (g.get(f"{w}_script") for w in which):
+        if isinstance(script, tuple) and script:
+            resolver.secure(script)
+    line = security_violation_message(resolver.flags, resolver.security, "start/shutdown ")
+    if line is not None:
+        logging.getLogger("pykeepalived").error("%s", line)
+
+
 def read_proc_conf(opts: Options) -> ProcConf:  # a reload
     """The settings, computed in a fork (the parent stays free of the config layer)."""
 
@@ -185,7 +203,9 @@ def read_proc_conf(opts: Options) -> ProcConf:  # a reload
         from pykeepalived.config import load_config
 
         model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
-        return from_model(model, opts).to_json()
+        pc = from_model(model, opts)
+        start_stop_violation(model, ("shutdown",))  # keepalived reload_config: the startup one won't run
+        return pc.to_json()
 
     return ProcConf.from_json(in_fork(compute))
 
@@ -198,7 +218,9 @@ def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
         from pykeepalived.daemon.main import roles_for
 
         model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
-        return json.dumps([roles_for(model, opts), from_model(model, opts).to_json()])
+        pc = from_model(model, opts)
+        start_stop_violation(model, ("startup", "shutdown"))
+        return json.dumps([roles_for(model, opts), pc.to_json()])
 
     roles, pc = json.loads(in_fork(compute))
     return list(roles), ProcConf.from_json(pc)
