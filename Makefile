@@ -7,7 +7,12 @@ APT_STAMP := $(VENV)/.apt
 # parallel workers for the test suite (namespace tests mostly wait on timers)
 JOBS    ?= 4
 
-.PHONY: all demo test lint bench venv apt clean
+# `make install`: a self-contained installation (a venv) in PREFIX, nothing written outside it unless
+# UNITDIR is pointed elsewhere; no service is enabled or started (docs/operations.md, "systemd")
+PREFIX  ?= /opt/pykeepalived
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+.PHONY: all demo test lint bench venv apt clean install
 
 all: test
 
@@ -50,6 +55,17 @@ lint: $(STAMP)
 
 bench: $(STAMP) $(APT_STAMP)
 	$(VPY) bench/run.py
+
+install:
+	@case "$(PREFIX)" in /*) ;; *) echo "make install: PREFIX must be an absolute path" >&2; exit 2;; esac
+	test -x $(PREFIX)/bin/python || $(PY) -m venv $(PREFIX)
+	rm -rf build  # setuptools would put files left there by an earlier build in the wheel
+	$(PREFIX)/bin/python -m pip install -q .
+	mkdir -p $(PREFIX)/share/doc/pykeepalived $(UNITDIR)
+	cp README.md docs/*.md $(PREFIX)/share/doc/pykeepalived/
+	$(PREFIX)/bin/pykeepalivedctl unit > $(UNITDIR)/pykeepalived.service.new
+	mv $(UNITDIR)/pykeepalived.service.new $(UNITDIR)/pykeepalived.service
+	@echo "installed $(PREFIX)/bin/pykeepalived; unit: $(UNITDIR)/pykeepalived.service (see docs/operations.md)"
 
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,36 +1,49 @@
-"""The shipped unit file passes `systemd-analyze verify` and keeps what VRRP needs."""
+"""The systemd unit as an installation writes it (`pykeepalivedctl unit`, `make install PREFIX=...`)
+passes `systemd-analyze verify` unchanged, runs the installed entry point by its absolute path, keeps
+Debian's keepalived unit's options and what VRRP needs."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
-from importlib import resources
 from pathlib import Path
 
 import pytest
 
-UNIT = resources.files("pykeepalived") / "data" / "pykeepalived.service"
+from pykeepalived.control.unit import entry_point, render
+
+REPO = Path(__file__).resolve().parents[2]
+DEBIAN_UNIT = Path("/lib/systemd/system/keepalived.service")
+CTL = Path(sys.executable).with_name("pykeepalivedctl")
+needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                                   reason="systemd-analyze not installed")
 
 
-def unit_text() -> str:
-    return UNIT.read_text()
-
-
-def directives(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
+def directives(text: str) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
     for line in text.splitlines():
         if "=" in line and not line.lstrip().startswith(("#", "[")):
             k, v = line.split("=", 1)
-            out[k.strip()] = v.strip()
+            out.setdefault(k.strip(), []).append(v.strip())
     return out
 
 
+def verify(unit: Path) -> None:
+    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True,
+                          timeout=60)
+    problems = [ln for ln in (proc.stderr + proc.stdout).splitlines() if unit.name in ln]
+    assert proc.returncode == 0, proc.stderr
+    assert problems == [], problems
+
+
 def test_unit_declares_notify_reload_and_network_capabilities() -> None:
-    d = directives(unit_text())
+    d = {k: v[-1] for k, v in directives(render("/opt/pykeepalived/bin/pykeepalived", None)).items()}
     assert d["Type"] == "notify"
+    assert d["ExecStart"] == "/opt/pykeepalived/bin/pykeepalived --dont-fork $DAEMON_ARGS"
     assert d["ExecReload"] == "/bin/kill -HUP $MAINPID"
-    assert d["ExecStart"].startswith("pykeepalived --dont-fork")
+    assert "Documentation" not in d  # no page to point at: no line (not keepalived's man pages)
     caps = set(d["CapabilityBoundingSet"].split())
     assert {"CAP_NET_ADMIN", "CAP_NET_RAW"} <= caps
     assert "CAP_SYS_ADMIN" not in caps
@@ -40,19 +53,78 @@ def test_unit_declares_notify_reload_and_network_capabilities() -> None:
     assert "ProtectKernelTunables" not in d and "PrivateNetwork" not in d
     # not systemd's default soft limit of 1,024 descriptors (issue 20)
     assert int(d["LimitNOFILE"]) >= 65536
+    with pytest.raises(ValueError):
+        render("pykeepalived", None)
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
-def test_systemd_analyze_verify(tmp_path: Path) -> None:
-    # ExecStart names `pykeepalived` (found in /usr/bin or /usr/local/bin by systemd); point it at
-    # this environment's entry point so verify can check the executable exists.
-    exe = Path(sys.executable).with_name("pykeepalived")
-    if not exe.exists():
-        pytest.skip("pykeepalived entry point not installed in this environment")
+@pytest.mark.skipif(not DEBIAN_UNIT.exists(), reason="keepalived's Debian package not installed")
+def test_unit_keeps_debian_keepalived_units_options() -> None:
+    ours = directives(render("/opt/pykeepalived/bin/pykeepalived", None))
+    theirs = directives(DEBIAN_UNIT.read_text())
+    for key, values in theirs.items():
+        if key in ("Description", "Documentation"):
+            continue
+        if key == "ExecStart":  # the same arguments after the binary
+            assert [v.split(None, 1)[1] for v in ours[key]] == [v.split(None, 1)[1] for v in values]
+        else:
+            assert ours.get(key) == values, key
+
+
+def test_entry_point_is_the_one_beside_the_running_ctl(tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    exe = bin_dir / "pykeepalived"
+    exe.write_text("#!/bin/sh\n")
+    assert entry_point(str(bin_dir / "pykeepalivedctl")) != str(exe)  # not executable: not taken
+    exe.chmod(0o755)
+    assert entry_point(str(bin_dir / "pykeepalivedctl")) == str(exe)
+
+
+@needs_analyze
+@pytest.mark.skipif(not CTL.exists(), reason="pykeepalivedctl entry point not installed in this environment")
+def test_unit_of_this_installation_verifies(tmp_path: Path) -> None:
     unit = tmp_path / "pykeepalived.service"
-    unit.write_text(unit_text().replace("ExecStart=pykeepalived ", f"ExecStart={exe} "))
-    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True,
-                          timeout=60)
-    problems = [ln for ln in (proc.stderr + proc.stdout).splitlines() if "pykeepalived.service" in ln]
-    assert proc.returncode == 0, proc.stderr
-    assert problems == [], problems
+    with unit.open("w") as f:
+        subprocess.run([str(CTL), "unit"], stdout=f, check=True, timeout=60)
+    d = directives(unit.read_text())
+    assert d["ExecStart"] == [f"{CTL.with_name('pykeepalived')} --dont-fork $DAEMON_ARGS"]
+    (docs,) = d["Documentation"]
+    pages = [p.removeprefix("file:") for p in docs.split()]
+    assert pages and all(Path(p).is_file() for p in pages), pages
+    verify(unit)
+    # --exec: the path given, checked
+    proc = subprocess.run([str(CTL), "unit", "--exec", str(tmp_path / "none")], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 1 and "not found or not executable" in proc.stderr and proc.stdout == ""
+
+
+def _system_units() -> dict[str, list[str]]:
+    return {d: sorted(os.listdir(d)) for d in ("/etc/systemd/system", "/lib/systemd/system")
+            if os.path.isdir(d)}
+
+
+@needs_analyze
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+def test_make_install_into_a_prefix(tmp_path: Path) -> None:
+    prefix = tmp_path / "opt" / "pykeepalived"
+    before = _system_units()
+    bad = subprocess.run(["make", "-s", "install", "PREFIX=relative/dir"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode != 0 and "PREFIX must be an absolute path" in bad.stderr
+    assert not (REPO / "relative").exists()
+    subprocess.run(["make", "-s", "install", f"PREFIX={prefix}"], cwd=REPO, check=True, timeout=600,
+                   stdout=subprocess.DEVNULL)
+    unit = prefix / "lib" / "systemd" / "system" / "pykeepalived.service"
+    d = directives(unit.read_text())
+    exe = prefix / "bin" / "pykeepalived"
+    assert d["ExecStart"] == [f"{exe} --dont-fork $DAEMON_ARGS"]
+    assert d["Documentation"] == [" ".join(f"file:{prefix}/share/doc/pykeepalived/{p}"
+                                           for p in ("operations.md", "migration.md", "compatibility.md"))]
+    verify(unit)
+    # the unit's ExecStart runs: the installed daemon answers -v, its ctl writes the same unit
+    ver = subprocess.run([str(exe), "-v"], capture_output=True, text=True, timeout=60)
+    assert "keepalived 2.2.7 compatible" in ver.stdout + ver.stderr
+    again = subprocess.run([str(prefix / "bin" / "pykeepalivedctl"), "unit"], capture_output=True,
+                           text=True, timeout=60, check=True)
+    assert again.stdout == unit.read_text()
+    assert _system_units() == before  # nothing installed, enabled or linked outside the prefix

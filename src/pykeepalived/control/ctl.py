@@ -291,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
     fo = sub.add_parser("follow", help="print state changes, notifications, real server and quorum changes",
                         parents=[common])
     fo.add_argument("--count", type=int, default=0, help="exit after N events")
+    un = sub.add_parser("unit", help="print the systemd unit of this installation (its pykeepalived)")
+    un.add_argument("--exec", dest="exec_path", metavar="PATH",
+                    help="the pykeepalived to run (default: the one beside this pykeepalivedctl)")
     return p
 
 
@@ -310,6 +313,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     cmd = args.command or "status"
+    if cmd == "unit":
+        return _unit(args.exec_path, out)
     paths = {"vrrp": args.socket, "checker": args.check_socket or check_socket_for(args.socket)}
     roles = ROLES[cmd]
     if cmd == "follow":
@@ -368,6 +373,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     elif cmd == "reload" and ok:
         out.write(f"reload requested (SIGHUP to pid {next(iter(ok.values()))['signalled']})\n")
     return worst(codes)
+
+
+def _unit(exec_path: str | None, out: TextIO) -> int:
+    from pykeepalived.control import unit
+
+    exe = unit.entry_point() if exec_path is None else unit.runnable(exec_path)
+    if exe is None:
+        _err(f"{exec_path or 'the pykeepalived entry point of this installation'}: not found or not "
+             "executable" + ("" if exec_path else "; give --exec PATH"))
+        return EXIT_UNREACHABLE
+    out.write(unit.render(exe, unit.doc_dir()))
+    return EXIT_OK
 
 
 def _follow(paths: dict[str, str], args: argparse.Namespace, out: TextIO) -> int:
