@@ -124,3 +124,36 @@ def test_start_stop_scripts_violation_as_keepalived(oracle_lab: tuple[Lab, Host,
         assert ("SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not"
                 " enabled. There are insecure scripts.") in ka
         assert py == ka
+
+
+def test_check_scripts_violation_as_keepalived(oracle_lab: tuple[Lab, Host, Host], script_dir: Path) -> None:
+    """The checker child's line for an insecure MISC_CHECK script without enable_script_security
+    (keepalived logs it before it opens IPVS, so also on a kernel without IPVS)."""
+    _, *hosts = oracle_lab
+    script = script_dir / "misc.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o777)
+    conf = f"""global_defs {{
+    script_user root
+}}
+virtual_server 192.0.2.200 80 {{
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.10 80 {{
+        MISC_CHECK {{
+            misc_path {script}
+        }}
+    }}
+}}
+"""
+    line = re.compile(r"SECURITY VIOLATION - check scripts")
+    with differential(hosts, conf) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: bool(log_lines(n, line)), 20)
+        ka, py = (log_lines(n, SECURITY) for n in pair)
+        want = [f"Unsafe permissions found for script '{script}'.",
+                "SECURITY VIOLATION - check scripts are being executed but script_security not enabled."
+                " There are insecure scripts."]
+        assert py[:2] == ka[:2] == want

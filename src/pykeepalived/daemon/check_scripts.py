@@ -11,7 +11,9 @@ root). A checker whose script is refused is removed from its real server: `Disab
 due to insecure` (inhibited by enable_script_security) or `Disabling misc script CMD since not
 found/accessible`; a script that is not executable for its user is removed silently (the security
 check already logged why). The surviving checkers carry the resolved command (argv, uid, gid, shell
-or not), which the probe runs (check/probes/misc.py).
+or not), which the probe runs (check/probes/misc.py). Without enable_script_security, the checker's
+scripts (MISC_CHECK, quorum and real server notifies, notify FIFO scripts) give keepalived's
+"SECURITY VIOLATION - check scripts ..." line (check_check_script_security).
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import logging
 from dataclasses import replace
 
 from pykeepalived.check.model import MiscCheckSpec, VirtualServerSpec
+from pykeepalived.config.model import Model
 from pykeepalived.daemon.trackers import ScriptResolver
 from pykeepalived.track.command import cmd_str
-from pykeepalived.track.security import ScriptFlags
+from pykeepalived.track.security import ScriptFlags, security_violation_message
 
 log = logging.getLogger("pykeepalived")
 
@@ -66,3 +69,17 @@ def _resolve(c: MiscCheckSpec, key: tuple[str, str, str], resolver: ScriptResolv
     if res.command is None or not res.flags & (ScriptFlags.EXECUTABLE | ScriptFlags.SYSTEM):
         return None
     return replace(c, command=res.command)
+
+
+def check_script_violation(model: Model, resolver: ScriptResolver) -> str | None:
+    """keepalived check_check_script_security's closing line: the scripts `resolver` has checked
+    (MISC_CHECK, notifies) and the FIFO scripts (checked quietly here: opening the FIFOs logs their
+    own lines); None with enable_script_security, without scripts or without virtual servers."""
+    if not model.virtual_servers:
+        return None
+    g = model.global_defs
+    quiet = ScriptResolver(model, report=lambda _msg: None)
+    for script in (g.notify_fifo_script, g.lvs_notify_fifo_script):
+        if script is not None and script[0]:
+            quiet.secure(script)
+    return security_violation_message(resolver.flags | quiet.flags, resolver.security, "check ")

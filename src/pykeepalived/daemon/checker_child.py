@@ -41,7 +41,7 @@ from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
-from pykeepalived.daemon.check_scripts import secure_misc_checks
+from pykeepalived.daemon.check_scripts import check_script_violation, secure_misc_checks
 from pykeepalived.daemon.dumpfiles import paths_of
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
@@ -155,6 +155,8 @@ class CheckerChild:
                 commands[text] = cmd
         self.commands = commands
         mapped.services = secure_misc_checks(mapped.services, resolver)  # check_misc.c security
+        if (violation := check_script_violation(model, resolver)) is not None:
+            log.error("%s", violation)
 
     def run_script(self, text: str) -> None:
         cmd = self.commands.get(text)
