@@ -58,6 +58,8 @@ bench: $(STAMP) $(APT_STAMP)
 
 install:
 	@case "$(PREFIX)" in /*) ;; *) echo "make install: PREFIX must be an absolute path" >&2; exit 2;; esac
+	@if [ -d "$(PREFIX)" ] && [ ! -e "$(PREFIX)/pyvenv.cfg" ] && [ -n "$$(ls -A "$(PREFIX)")" ]; then \
+	  echo "make install: $(PREFIX) is not empty and not a venv: give a new or empty PREFIX" >&2; exit 2; fi
 	test -x $(PREFIX)/bin/python || $(PY) -m venv $(PREFIX)
 	rm -rf build  # setuptools would put files left there by an earlier build in the wheel
 	$(PREFIX)/bin/python -m pip install -q .

@@ -112,6 +112,12 @@ def test_make_install_into_a_prefix(tmp_path: Path) -> None:
                          text=True, timeout=60)
     assert bad.returncode != 0 and "PREFIX must be an absolute path" in bad.stderr
     assert not (REPO / "relative").exists()
+    other = tmp_path / "usr-local"  # not a venv and not empty (say /usr/local): no venv made over it
+    (other / "bin").mkdir(parents=True)
+    bad = subprocess.run(["make", "-s", "install", f"PREFIX={other}"], cwd=REPO, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode != 0 and "is not empty and not a venv" in bad.stderr
+    assert [p.name for p in other.iterdir()] == ["bin"] and not any((other / "bin").iterdir())
     subprocess.run(["make", "-s", "install", f"PREFIX={prefix}"], cwd=REPO, check=True, timeout=600,
                    stdout=subprocess.DEVNULL)
     unit = prefix / "lib" / "systemd" / "system" / "pykeepalived.service"
