@@ -15,7 +15,10 @@
 # not exist is *absent* (the configuration has no vrrp_instance, or no virtual_server, or -P / -C):
 # the other child's part is shown alone and the exit status is computed from it; an existing socket
 # that does not answer is a dead child (exit 1). Both absent is exit 1.
-"""pykeepalivedctl: status, stats, dump, reload and live events of a running pykeepalived."""
+# `unit` talks to no daemon: it prints the systemd unit of this installation (unit.py), 0 or 1 when
+# no pykeepalived entry point is found.
+"""pykeepalivedctl: status, stats, dump, reload and live events of a running pykeepalived; the systemd
+unit of this installation."""
 
 from __future__ import annotations
 
