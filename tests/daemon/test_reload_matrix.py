@@ -5,7 +5,7 @@ Each side has its own lab: the reloaded node X (keepalived "ka", or pykeepalived
 (keepalived 2.2.7 on both sides, so the peer is the same referee) on one LAN (two for the interface
 change). Both get the new configuration and a SIGHUP, as a configuration deploy does: wire-visible
 changes such as the VIPs, the advert interval or the password go to both nodes; X reloads first, the
-peer once X logged `Reload complete`. After the peer's master down interval has passed twice, we
+peer once X logged `Reload complete`. Once a master down interval and a flap have had time, we
 compare what X logged since the reload (state changes, priority-0 adverts, address work: the key
 lines), that the parent logged `Reload complete` once, which notifies X ran, X's and P's addresses,
 and what the peer logged (taking over, priority-0 adverts received). Where keepalived itself flaps,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import json
 import os
 import re
 import signal
@@ -28,7 +29,7 @@ from tests.daemon.node import Node, dump_logs, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
-SETTLE = 8.0  # after the reload: more than twice the peer's and X's master down interval (3.6-3.8 s)
+SETTLE = 7.0  # after the reload: more than the peer's and X's master down interval (3.6-3.8 s) and a flap
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class Inst:
     auth: str | None = None
     peers: tuple[str, ...] | None = None  # unicast_peer (None: multicast)
     nopreempt: bool = False
+    rules: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()  # more keyword lines
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,9 @@ def render(conf: Conf, host: str, notify: str | None) -> str:
             lines += ["    virtual_ipaddress_excluded {", *(f"        {v}" for v in i.evips), "    }"]
         if i.routes:
             lines += ["    virtual_routes {", *(f"        {r}" for r in i.routes), "    }"]
+        if i.rules:
+            lines += ["    virtual_rules {", *(f"        {r}" for r in i.rules), "    }"]
+        lines += [f"    {line}" for line in i.extra]
         out.append("\n".join([*lines, "}"]) + "\n")
     return "".join(out)
 
@@ -107,6 +113,10 @@ X2 = Inst(name="VI_2", vrid=52, vips=("192.0.2.102/24",))
 P2 = dataclasses.replace(P, name="VI_2", vrid=52, vips=("192.0.2.102/24",))
 VIPS2 = ("192.0.2.100/24", "192.0.2.101/24")
 ROUTE = "198.51.100.0/24 via 192.0.2.254 dev eth0"
+RULE = "from 192.0.2.100/32 table 100"
+G = ("VI_1", "VI_2")
+X6 = Inst(vips=("2001:db8::100/64",), extra=("version 3",))
+P6 = dataclasses.replace(X6, prio=100, state="BACKUP")
 
 
 def one(x: Inst, **kw: object) -> Conf:
@@ -142,7 +152,7 @@ CASES: dict[str, Case] = {
     "evip_add": x_only(X, r(evips=("192.0.2.150/24",))),
     "evip_remove": x_only(r(evips=("192.0.2.150/24",)), X, masters=("192.0.2.100", "192.0.2.150")),
     "vroute_add": x_only(X, r(routes=(ROUTE,))),
-    "vroute_remove": x_only(r(routes=(ROUTE,)), X),
+    "vroute_remove": x_only(r(routes=(ROUTE,)), X, roles=("master", "backup")),
     "track_script_add": x_only(one(X, weight=10), one(r(track=True), weight=10)),
     "track_script_remove": x_only(one(r(track=True), weight=10), one(X, weight=10)),
     "weight_change": x_only(one(r(track=True), weight=10), one(r(track=True), weight=30)),
@@ -152,14 +162,32 @@ CASES: dict[str, Case] = {
                              one(dataclasses.replace(P, peers=(U_X,)))),
     "nopreempt_toggle": x_only(r(state="BACKUP", prio=120, nopreempt=True), r(state="BACKUP", prio=120),
                                roles=("backup",)),
-    "sync_group_add": Case(Conf((X, X2)), Conf((X, X2), group=("VI_1", "VI_2")), Conf((P, P2)),
+    "sync_group_add": Case(Conf((X, X2)), Conf((X, X2), group=G), Conf((P, P2)),
                            masters=("192.0.2.100", "192.0.2.102"), roles=("master", "backup")),
+    "sync_group_kept": Case(Conf((X, X2), group=G), Conf((r(prio=170), X2), group=G), Conf((P, P2)),
+                            masters=("192.0.2.100", "192.0.2.102"), roles=("master", "backup")),
+    "sync_group_remove": Case(Conf((X, X2), group=G), Conf((X, X2)), Conf((P, P2)),
+                              masters=("192.0.2.100", "192.0.2.102"), roles=("master", "backup")),
     "vrid_change": both(one(X), one(P), {"vrid": 52}),
     "interface_change": both(one(X), one(P), {"iface": "eth1", "vips": ("198.51.100.100/24",)},
                              extra_lans=True),
     "renamed": x_only(X, r(name="VI_9")),
     "removed": Case(Conf((X, X2)), one(X), Conf((P, P2)), masters=("192.0.2.100", "192.0.2.102"),
                     roles=("master", "backup")),
+    "removed_notify_deleted": Case(Conf((X, dataclasses.replace(X2, extra=("notify_deleted",)))), one(X),
+                                   Conf((P, P2)), masters=("192.0.2.100", "192.0.2.102")),
+    "unchanged": x_only(X, X, roles=("master", "backup")),
+    "vip_prefix_change": both(one(X), one(P), {"vips": ("192.0.2.100/25",)}),
+    "evip6_add": x_only(X, r(evips=("2001:db8::150/64",))),
+    "vrule_add": x_only(X, r(rules=(RULE,))),
+    "vrule_remove": x_only(r(rules=(RULE,)), X, roles=("master", "backup")),
+    "priority_owner": x_only(X, r(prio=255), roles=("master", "backup")),
+    "vmac_kept": x_only(r(extra=("use_vmac",)), r(prio=170, extra=("use_vmac",))),
+    "vmac_removed": Case(Conf((X, dataclasses.replace(X2, extra=("use_vmac",)))), one(X), Conf((P, P2)),
+                         masters=("192.0.2.100", "192.0.2.102")),
+    "ipv6_vip_add": both(one(X6), one(P6), {"vips": (*X6.vips, "2001:db8::101/64")},
+                         masters=("2001:db8::100",), roles=("master", "backup")),
+    "unicast_on": Case(one(X), one(r(peers=(U_P,))), one(P), one(dataclasses.replace(P, peers=(U_X,)))),
 }
 
 
@@ -214,8 +242,10 @@ class Side:
 
 
 def global_addresses(n: Node) -> set[str]:
-    """The node's addresses but the link-local ones (their MACs are random)."""
-    return {a for dev in ("eth0", "eth1") for a in n.addresses(dev) if not a.startswith("fe80:")}
+    """The node's addresses, with their interfaces, but the link-local ones (their MACs are random)."""
+    data = json.loads(n.host.run(["ip", "-j", "addr", "show"]))
+    return {f"{a['local']} {link['ifname']}" for link in data for a in link.get("addr_info", [])
+            if not a["local"].startswith(("fe80:", "127.", "::1"))}
 
 
 def run_side(impl: str, case: Case, role: str) -> Side:
@@ -241,10 +271,10 @@ def run_side(impl: str, case: Case, role: str) -> Side:
             time.sleep(0.5)
             (x if backup else p).start()
             holder = p if backup else x
-            wait_for(lambda: all(holder.has(a) for a in case.masters), 20)
+            wait_for(lambda: {a.split()[0] for a in global_addresses(holder)} >= set(case.masters), 20)
             other = x if backup else p
             wait_for(lambda: "Entering BACKUP STATE" in other.logs(), 20)
-            time.sleep(1.5)
+            time.sleep(1.0)
             x_mark, p_mark = len(x.logs()), len(p.logs())
             n_mark = len(notify_log.read_text().splitlines()) if notify_log.exists() else 0
             x.conf.write_text(render(x_new, "x", str(script)))

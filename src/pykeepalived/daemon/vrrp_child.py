@@ -321,7 +321,10 @@ class VrrpChild:
         except OSError as exc:
             log.error("(%s) Unable to create VMAC interface: %s", conf.name, exc)
             return None
-        log.log(DETAIL, "(%s): Success creating VMAC interface %s", conf.name, vmac.ifname)
+        if vmac.created:
+            log.log(DETAIL, "(%s): Success creating VMAC interface %s", conf.name, vmac.ifname)
+        else:  # a reload's (or a previous run's): keepalived vrrp_complete_instance
+            log.info("(%s) Found matching interface %s", conf.name, vmac.ifname)
         return vmac
 
     async def _address_vmac(self, model: Model, name: str, vrid: int, parent: str, family: int) -> str:
@@ -613,6 +616,7 @@ class VrrpChild:
                 drop = functools.partial(self.engine.remove_instance, name, notify_deleted=deleted)
                 self.driver.apply(drop)
         await self.executor.drain()  # their releases need the old runtime entries
+        await self._drop_vmacs([rt for name, rt in self.runtime.items() if name not in kept], rts)
         added = {new for new, was in match.items() if await self._clear_diff(self.runtime[was], rts[new])}
         await self._remove_leftovers(model, [rt for name, rt in rts.items() if name not in match])
         old_runtime, self.runtime = self.runtime, rts
@@ -700,6 +704,15 @@ class VrrpChild:
             for a in rt.addresses.values():
                 if a not in held:
                     await del_address(self.ipr, a)
+
+    async def _drop_vmacs(self, dropped: list[Runtime], rts: Mapping[str, Runtime]) -> None:
+        """The VMACs of instances a reload drops, unless an instance of the new file uses them
+        (keepalived clear_diff_vrrp: netlink_link_del_vmac, its line with -D)."""
+        used = {rt.vmac.ifname for rt in rts.values() if rt.vmac is not None}
+        for rt in dropped:
+            if rt.vmac is not None and rt.vmac.ifname not in used:
+                await self.vmacs.delete(rt.vmac)
+                log.log(DETAIL, "(%s) Success removing VMAC interface %s", rt.params.name, rt.vmac.ifname)
 
     async def _release_unused(self) -> None:
         """After a reload: the sockets and VMACs no instance uses any more are closed and deleted
