@@ -212,6 +212,40 @@ CONF_PEER = """vrrp_instance VI_V {
 }
 """
 
+# routes and rules in keepalived's forms: table/metric/src/scope, a blackhole (`add`: keepalived's
+# IPROUTE_BIT_ADD is its type bit), onlink with metrics, nexthops, explicit and implied no_track,
+# `from all` (0.0.0.0/0), fwmark/mask, goto, not/prohibit, port/uid ranges and ipproto by number
+CONF_ROUTES = """global_defs {
+    router_id R5
+}
+vrrp_instance VI_R {
+    state MASTER
+    interface eth0
+    virtual_router_id 91
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.150/24
+        192.0.2.151/24 brd + label eth0:x
+    }
+    virtual_routes {
+        198.51.100.0/24 via 192.0.2.254 dev eth0 table 100 metric 10
+        src 192.0.2.150 203.0.113.0/25 dev eth0 scope link
+        blackhole 203.0.113.128/25
+        198.51.100.128/25 via 192.0.2.253 dev eth0 onlink mtu lock 1400 advmss 1300 rto_min 300 initcwnd 10
+        default nexthop via 192.0.2.252 dev eth0 weight 2 nexthop via 192.0.2.251 dev eth0 table 101
+        no_track 10.0.0.0/8 via 192.0.2.254
+    }
+    virtual_rules {
+        from 192.0.2.150 table 100
+        to 203.0.113.0/24 priority 200 table 101 fwmark 0x10/0xff
+        from all iif eth0 tos 0x10 goto 300 priority 250
+        not from 192.0.2.151 priority 260 prohibit
+        from 192.0.2.152 priority 270 table 102 sport 1000-2000 ipproto tcp uidrange 100-200
+    }
+}
+"""
+
 # configuration, commands run in both hosts first, log lines both must have written before the dumps,
 # and the configuration of a keepalived master run beside each (or None)
 CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
@@ -220,6 +254,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
                    ("(VI_A) Entering MASTER STATE", "(VI_B) Entering MASTER STATE"), None),
     "fault": (CONF_FAULT, VETH, ("(VI_F) entering FAULT state", "VRRP_Script(chk_fail) failed"), None),
     "backup_vmac": (CONF_BACKUP, (), ("(VI_V) Entering BACKUP STATE",), CONF_PEER),
+    "routes_rules": (CONF_ROUTES, (), ("(VI_R) Entering MASTER STATE",), None),
 }
 
 
@@ -291,6 +326,7 @@ def _run(lab: Lab, hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
                 "data": _dump(n, "keepalived.data", signal.SIGUSR1, also="keepalived_parent.data"),
                 "json": _dump(n, "keepalived.json", SIGFUNCS["JSON"]),
                 "stats": _dump(n, "keepalived.stats", signal.SIGUSR2),
+                "log": n.logs(),
             }
     return out
 
@@ -312,6 +348,9 @@ def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], case: str) -> N
     assert lines[0] == lines[1] - 1
     assert _json_masked(py["json"]) == _json_masked(ka["json"])
     assert re.sub(r"\d+", "N", py["stats"]) == re.sub(r"\d+", "N", ka["stats"])
+    # the VRRP child (not the parent) logs the missing default script user again at each dump
+    user = "Script user 'keepalived_script' does not exist"
+    assert py["log"].count(user) == ka["log"].count(user)
 
 
 def test_json_escapes_as_keepalived() -> None:

@@ -117,15 +117,38 @@ class GlobalInput:
     hostname: str = field(default_factory=socket.gethostname)
 
 
-def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None = None) -> GlobalInput:
-    """What dump_global_data needs beyond the model: the default script user (keepalived logs its
-    "Script user ... does not exist" again at each dump: so does this), startup/shutdown and FIFO
-    script commands, resolved quietly (their problems were logged at start)."""
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def uses_default_user(model: Model, prog: str = "vrrp") -> bool:
+    """Whether the process resolved the default script user when it read the configuration (one of
+    its scripts has no user of its own: the parent's startup/shutdown scripts, the VRRP child's
+    vrrp_scripts, notify and FIFO scripts). keepalived looks it up once per process and configuration
+    (lib/notify.c get_default_script_user), logging `Script user 'keepalived_script' does not exist`
+    then; a process that had no such script looks it up, and logs, at its first dump."""
     g = model.global_defs
-    resolver = ScriptResolver(model, report=lambda _m: None)
+    if prog == "parent":
+        opts = dict(g.options)
+        starts = [opts.get(k) for k in ("startup_script", "shutdown_script")]
+        return any(isinstance(s, tuple) and len(s) > 1 and s[0] and not s[1] for s in starts)
+    scripts = [s for i in model.vrrp_instances for _, s in i.notify]
+    scripts += [s for grp in model.sync_groups for _, s in grp.notify]
+    scripts += [s for s in (g.notify_fifo_script, g.vrrp_notify_fifo_script) if s is not None]
+    return (any(s.script is not None and not s.user for s in model.vrrp_scripts)
+            or any(s[0] and not s[1] for s in scripts))
+
+
+def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None = None,
+                 log_user: bool = False) -> GlobalInput:
+    """What dump_global_data needs beyond the model: the default script user (`log_user`: log a
+    missing one, see uses_default_user), startup/shutdown and FIFO script commands, resolved quietly
+    (their problems were logged at start)."""
+    g = model.global_defs
+    resolver = ScriptResolver(model, report=_quiet)
     user = default_script_user(g.script_user[0] if g.script_user else None,
                                g.script_user[1] if len(g.script_user) > 1 else None,
-                               g.enable_script_security, log.info)
+                               g.enable_script_security, log.info if log_user else _quiet)
     opts = dict(g.options)
 
     def script(kw: str) -> ScriptCommand | None:

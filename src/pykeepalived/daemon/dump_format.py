@@ -7,12 +7,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pykeepalived.daemon.addrmap import rule_from_config
 from pykeepalived.linux.addresses import (
     IFA_F_HOMEADDRESS,
     IFA_F_MANAGETEMPADDR,
     IFA_F_MCAUTOJOIN,
     IFA_F_NODAD,
     IFA_F_NOPREFIXROUTE,
+    RTPROT_KEEPALIVED,
 )
 
 if TYPE_CHECKING:
@@ -91,10 +93,16 @@ def format_route(r: Route, installed_ifindex: int | None = None) -> str:
     """format_iproute() of a configured virtual/static route. `installed_ifindex`: keepalived's
     `[installed ifindex N]` for a tracked route whose netlink echo it never matched to its interface
     (its static routes: 0)."""
-    out = [f"{r.mode} "]
+    # keepalived's IPROUTE_BIT_ADD is 1 << IPROUTE_ADD, and IPROUTE_ADD the command 1 (a #define over
+    # the enum), so a route type written in the configuration also makes it `add`
+    mode = "add" if r.mode == "add" or (r.type != RTN_UNICAST and r.mode != "append") else r.mode
+    out = [f"{mode} "]
     if r.type != RTN_UNICAST:
         out.append(f"{_RTN_TYPES.get(r.type, str(r.type))} ")
-    out.append(_prefix_text(r.dst) if r.dst.address is not None else "default")
+    if r.dst.address is not None:
+        out.append(_prefix_text(r.dst))
+    else:  # `default`: parsed to an address
+        out.append("::/0" if r.family == 6 else "0.0.0.0/0")
     if r.from_ is not None and r.from_.address is not None:
         out.append(f" from {_prefix_text(r.from_)}")
     if r.src is not None:
@@ -107,7 +115,10 @@ def format_route(r: Route, installed_ifindex: int | None = None) -> str:
         out.append(f" dev {r.dev}")
     if r.table != 254:
         out.append(f" table {r.table}")
-    out.append(f" proto {r.protocol}")
+    # keepalived gives its protocol to every route but those written `no_track` (one it cannot
+    # track, without an interface, keeps it)
+    if "no_track" not in r.words or r.protocol != RTPROT_KEEPALIVED:
+        out.append(f" proto {r.protocol}")
     if r.scope is not None:
         out.append(f" scope {r.scope}")
     if r.metric is not None:
@@ -155,39 +166,49 @@ def format_route(r: Route, installed_ifindex: int | None = None) -> str:
 _RULE_TYPES = {"blackhole": "blackhole", "unreachable": "unreachable", "prohibit": "prohibit"}
 
 
+def _any(p: Prefix | None, family: int) -> str | None:
+    """A rule's from/to: None when not given, `0.0.0.0/0` for an explicit `all` (keepalived parses
+    it to an address)."""
+    if p is None:
+        return None
+    if p.address is None:
+        return "0.0.0.0/0" if family != 6 else "::/0"
+    return _prefix_text(p)
+
+
 def format_rule(r: Rule) -> str:
-    """format_iprule() of a configured virtual/static rule."""
+    """format_iprule() of a configured virtual/static rule (numbers as netlink carries them)."""
+    nl = rule_from_config(r)
+    src, dst = _any(r.from_, r.family), _any(r.to, r.family)
     out = []
-    anywhere = (r.from_ is None or r.from_.address is None) and (r.to is None or r.to.address is None)
-    if anywhere and r.family == 6:
+    if src is None and dst is None and r.family == 6:
         out.append("inet6 ")
     if r.invert:
         out.append("not ")
-    out.append(f"from {_prefix_text(r.from_)}" if r.from_ is not None and r.from_.address is not None
-               else "from all")
-    if r.to is not None and r.to.address is not None:
-        out.append(f" to {_prefix_text(r.to)}")
+    out.append(f"from {src or 'all'}")
+    if dst is not None:
+        out.append(f" to {dst}")
     out.append(f" priority {r.priority}")
     out.append(f" tos 0x{r.tos or 0:x}")
     if r.fwmark is not None or r.fwmask is not None:
         out.append(f" fwmark 0x{r.fwmark or 0:x}")
         if r.fwmask is not None and r.fwmask != 0xFFFFFFFF:
             out.append(f"/0x{r.fwmask:x}")
-    if r.iif:
-        out.append(f" iif {r.iif}")
-    if r.oif:
-        out.append(f" oif {r.oif}")
-    opts = dict(r.options)
-    for key in ("suppress_prefixlength", "suppress_ifgroup", "tunnel-id", "uidrange"):
-        if key in opts:
-            out.append(f" {'suppress_prefixlen' if key == 'suppress_prefixlength' else key} {opts[key]}")
+    for word, value in (("iif", r.iif), ("oif", r.oif), ("suppress_prefixlen", nl.suppress_prefixlength),
+                        ("suppress_ifgroup", nl.suppress_ifgroup), ("tunnel-id", nl.tun_id or None)):
+        if value is not None:
+            out.append(f" {word} {value}")
+    if nl.uidrange is not None:
+        out.append(f" uidrange {nl.uidrange[0]}-{nl.uidrange[1]}")
     if r.action == "l3mdev":
         out.append(" l3mdev")
-    if r.track:
-        out.append(" protocol 18")
-    for key in ("ipproto", "sport", "dport"):
-        if key in opts:
-            out.append(f" {key} {opts[key]}")
+    if nl.protocol is not None:
+        out.append(f" protocol {nl.protocol}")
+    if nl.ipproto is not None:
+        out.append(f" ipproto {nl.ipproto}")
+    for name, ports in (("sport", nl.sport), ("dport", nl.dport)):
+        if ports is not None:
+            out.append(f" {name} {ports[0]}-{ports[1]}")
     if r.realms:
         out.append(f" realms {r.realms >> 16}/{r.realms & 0xFFFF}")
     if r.action == "table" or r.action == "l3mdev":

@@ -150,12 +150,15 @@ def remove_reload_file(path: str | None) -> None:
             pass
 
 
+_dumped = False  # the parent has written keepalived_parent.data (so looked up the default script user)
+
+
 def write_parent_data(conf_file: str, config_id: str | None, all_config: bool, namespace: str | None) -> None:
     """SIGUSR1 in the parent: keepalived_parent.data (global definitions), written by a fork."""
 
     def write() -> str:
         from pykeepalived.config import load_config
-        from pykeepalived.daemon.dump_data import global_definitions, global_input
+        from pykeepalived.daemon.dump_data import global_definitions, global_input, uses_default_user
         from pykeepalived.daemon.dumpfiles import paths_of
         from pykeepalived.daemon.procconf import from_model
 
@@ -164,16 +167,21 @@ def write_parent_data(conf_file: str, config_id: str | None, all_config: bool, n
         proc = from_model(model)
         if namespace:
             proc.net_namespace = namespace  # -s
-        lines = global_definitions(global_input(model, proc, "parent"))  # keepalived dump_global_data
+        # keepalived dump_global_data; the default script user is looked up (and a missing one
+        # logged) at the first dump unless a startup/shutdown script needed it already
+        log_user = not _dumped and not uses_default_user(model, "parent")
+        lines = global_definitions(global_input(model, proc, "parent", log_user=log_user))
         try:
             replace(path, "\n".join(lines) + "\n")
         except OSError as e:
             log.info("Can't open dump file %s (%d: %s)", path, e.errno or 0, e.strerror)
         return path
 
+    global _dumped
     log.info("Printing parent data for process(%d) on signal", os.getpid())
     try:
         in_fork(write)
+        _dumped = True
     except Exception as exc:  # a broken configuration must not stop the parent
         log.error("Unable to write the parent data file: %r", exc)
 

@@ -29,6 +29,7 @@ from pykeepalived.daemon.dump_data import (
     track_file_lines,
     track_process_lines,
     users_of,
+    uses_default_user,
 )
 from pykeepalived.daemon.dump_format import Fixed, format_route, format_rule, ka_json
 from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir
@@ -63,6 +64,8 @@ class StatusWriter:
         self.last_transition: dict[str, float] = {}
         self.started = time.time()  # keepalived sets last_transition when it reads the configuration
         self.fault_from_init: set[str] = set()  # in FAULT since leaving INIT (keepalived's wantstate FAULT)
+        self._user_model: object = None  # the model the default script user was last looked up for
+        self._user_looked_up = False
 
     @property
     def paths(self) -> DumpPaths:
@@ -251,8 +254,12 @@ class StatusWriter:
         instances = list(child.engine.instances.values())
         inputs = [self._input(i) for i in instances]
         firewall = getattr(child, "firewall", None)
+        if self._user_model is not model:  # started or reloaded: as keepalived's reinitialise_global_vars
+            self._user_model, self._user_looked_up = model, uses_default_user(model)
         lines = global_definitions(global_input(model, from_model(model, child.opts), "vrrp",
-                                                firewall.table if firewall is not None else None))
+                                                firewall.table if firewall is not None else None,
+                                                log_user=not self._user_looked_up))
+        self._user_looked_up = True
         lines += static_lines(model, (a for a in (address_from_spec(s, None) for s in model.static_ipaddress)
                                       if a is not None))
         if inputs:
