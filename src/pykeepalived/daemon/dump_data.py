@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_timeouts
+from pykeepalived.config.lvs_globals import SyncdConfig, lvs_globals
 from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
 from pykeepalived.daemon.dumpfiles import config_save_dir
 from pykeepalived.daemon.log import log
@@ -98,6 +98,27 @@ def _fifo_lines(label: str, words: tuple[str, ...] | None, script: ScriptCommand
 
 def _uid(cmd: ScriptCommand) -> str:
     return f"{os.geteuid() if cmd.uid is None else cmd.uid}:{os.getegid() if cmd.gid is None else cmd.gid}"
+
+
+def _syncd_lines(sd: SyncdConfig | None, vrids: dict[str, int | None]) -> list[str]:
+    """lvs_sync_daemon: the instance when this process has it (the VRRP child), else its name; the
+    syncid defaults to the instance's VRID."""
+    if sd is None:
+        return []
+    out = []
+    if sd.instance is not None:
+        out.append(f" LVS syncd vrrp {'instance' if sd.instance in vrids else 'name'} = {sd.instance}")
+    syncid = sd.syncid if sd.syncid is not None else vrids.get(sd.instance or "") or 0
+    out += [f" LVS syncd interface = {sd.ifname}", f" LVS syncd syncid = {syncid}"]
+    if sd.maxlen:
+        out.append(f" LVS syncd maxlen = {sd.maxlen}")
+    if sd.group:
+        out.append(f" LVS mcast group {sd.group}")
+    if sd.port:
+        out.append(f" LVS syncd mcast port = {sd.port}")
+    if sd.ttl:
+        out.append(f" LVS syncd mcast ttl = {sd.ttl}")
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,19 +250,18 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
         out.append(f" Allow interface changes = {_yn(bool(o.get('allow_if_changes')))}")
     if o.get("no_email_faults"):
         out.append(" Send emails for fault transitions = off")
-    if isinstance(lt := o.get("lvs_timeouts"), tuple):
-        t = parse_lvs_timeouts(tuple(str(w) for w in lt))
-        if t is not None:
-            for value, label in ((t.tcp, "TCP"), (t.tcpfin, "TCP FIN"), (t.udp, "TCP")):  # sic: udp
-                if value:
-                    out.append(f" LVS {label} timeout = {value}")
+    lvs = lvs_globals(g_in.model)
+    t = lvs.timeouts
+    for value, label in ((t.tcp, "TCP"), (t.tcpfin, "TCP FIN"), (t.udp, "TCP")):  # sic: keepalived's udp
+        if value:
+            out.append(f" LVS {label} timeout = {value}")
     if g_in.prog == "vrrp":
         out.append(f" Default interface = {g.default_interface}")
     out.append(f" Disable local IGMP = {_yn(pc.disable_local_igmp, 'yes', 'no')}")
-    out.append(f" LVS flush = {_yn(bool(o.get('lvs_flush')))}")
-    fos = o.get("lvs_flush_on_stop")
-    mode = parse_flush_on_stop(tuple(str(w) for w in fos)) if isinstance(fos, tuple) else None
-    out.append(f" LVS flush on stop = {'full' if mode == 'full' else 'VS' if mode == 'VS' else 'disabled'}")
+    vrids = {i.name: i.vrid for i in g_in.model.vrrp_instances} if g_in.prog == "vrrp" else {}
+    out += _syncd_lines(lvs.syncd, vrids)
+    out.append(f" LVS flush = {_yn(lvs.flush)}")
+    out.append(f" LVS flush on stop = {lvs.flush_on_stop or 'disabled'}")
     for key, label, words in (("", "Global", g.notify_fifo), ("vrrp", "VRRP", g.vrrp_notify_fifo),
                               ("lvs", "LVS", g.lvs_notify_fifo)):
         out += _fifo_lines(label, words, g_in.fifo_scripts.get(key), g_in.fifo_ids.get(key, (0, 0)))
