@@ -157,3 +157,22 @@ def test_quoted_brace_is_a_word(tmp_path: Path) -> None:
     text = INSTANCE.format(pw="pw").replace("192.0.2.1/24", '192.0.2.1/24 "}"', 1)
     code, diags = _test(tmp_path, text.encode())
     assert (code, diags) == (5, [(13, "Unknown keyword '}'")])  # the blocks closed one line early
+
+
+def test_seq_has_no_limit(tmp_path: Path) -> None:
+    """keepalived expands every value of a ~SEQ (pykeepalived stopped at 100,000 without a word)."""
+    m, diags = _load(tmp_path, b"global_defs {\n~SEQ(i,1,100002) router_id r$i\n}\n")
+    assert diags == [] and m.global_defs.router_id == "r100002"
+
+
+def test_did_you_mean_for_the_first_unknown_keywords_only(tmp_path: Path) -> None:
+    """The hint (a pykeepalived addition) costs ~30 µs a word: a million unknown keywords from one
+    ~SEQ line get it for the first HINTS."""
+    from pykeepalived.config.parser import HINTS
+
+    f = tmp_path / "k.conf"
+    f.write_bytes(f"~SEQ(i,1,{HINTS + 5}) global_defz$i\n".encode())
+    diags = load_config(str(f), "x")[1]
+    assert [d.message for d in diags[:2]] == [f"Unknown keyword 'global_defz{i}'" for i in (1, 2)]
+    assert {d.hint for d in diags[:HINTS]} == {"    did you mean 'global_defs'?"}
+    assert {d.hint for d in diags[HINTS:]} == {None} and len(diags) == HINTS + 5

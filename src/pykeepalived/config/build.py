@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from typing import Any
 
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
@@ -207,27 +208,27 @@ class Builder:
     # -- global_defs ----------------------------------------------------------------------------
     def _global(self, n: Node) -> None:
         g = self.g
+        upd: dict[str, Any] = {}  # the changes, applied once at the end (a ~SEQ may repeat a keyword
+        # a million times: one dataclasses.replace() of GlobalDefs per line cost 20 µs each)
+
+        def cur(name: str) -> Any:
+            return upd[name] if name in upd else getattr(g, name)
+
         for c in n.children:
             kw, v = c.kw, c.value
             if kw == "notification_email":
-                g = replace(
-                    g, notification_email=g.notification_email + tuple(w for i in c.items for w in i.words)
-                )
+                emails = tuple(w for i in c.items for w in i.words)
+                upd["notification_email"] = cur("notification_email") + emails
                 if not c.items:
                     self.rep.error(c.loc, "Warning - empty notification_email block")
             elif kw == "vrrp_startup_delay":
-                g = replace(g, vrrp_startup_delay_us=int(v))  # type: ignore[call-overload]
-            elif kw == "dynamic_interfaces":
-                g = replace(g, dynamic_interfaces=True)
-            elif kw == "vrrp_check_unicast_src":
-                g = replace(g, vrrp_check_unicast_src=True)
-            elif kw == "log_unknown_vrids":
-                g = replace(g, log_unknown_vrids=True)
-            elif kw == "enable_script_security":
-                g = replace(g, enable_script_security=True)
+                upd["vrrp_startup_delay_us"] = int(v)  # type: ignore[call-overload]
+            elif kw in ("dynamic_interfaces", "vrrp_check_unicast_src", "log_unknown_vrids",
+                        "enable_script_security"):
+                upd[kw] = True
             elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
                 self.garp[kw[5:]] = int(v)  # type: ignore[call-overload]
-                g = replace(g, **{kw: v})  # type: ignore[arg-type]
+                upd[kw] = v
             elif kw == "vrrp_min_garp":
                 if v:
                     for k, d in (
@@ -236,18 +237,18 @@ class Builder:
                         ("garp_master_refresh", 0),
                     ):
                         self.garp.setdefault(k, d)
-                        g = replace(g, **{"vrrp_" + k: self.garp[k]})  # type: ignore[arg-type]
-                g = replace(g, vrrp_min_garp=bool(v))
+                        upd["vrrp_" + k] = self.garp[k]
+                upd["vrrp_min_garp"] = bool(v)
             elif kw == "smtp_connect_timeout" and v == 0:
                 self.rep.error(c.loc, "smtp_conect_timeout must be greater than 0, setting to 1")
-                g = replace(g, smtp_connect_timeout=1)
+                upd["smtp_connect_timeout"] = 1
             elif kw == "max_auto_priority":
                 assert isinstance(v, tuple)
-                g = replace(g, max_auto_priority=max_auto_priority(c.loc, v, self.rep, g.max_auto_priority))
+                upd["max_auto_priority"] = max_auto_priority(c.loc, v, self.rep, cur("max_auto_priority"))
             elif kw in ("nftables", "vrrp_iptables", "vrrp_ipsets"):
-                g = self._firewall(c.loc, kw, v, g)
+                upd.update(self._firewall(c.loc, kw, v, cur("nftables")))
             elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
-                g = replace(g, **{kw if kw in _GLOBAL_TYPED else kw + "_us": v})  # type: ignore[arg-type]
+                upd[kw if kw in _GLOBAL_TYPED else kw + "_us"] = v
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
             elif kw == "vrrp_garp_extra_if":
@@ -255,7 +256,7 @@ class Builder:
             elif check_script_duplicate(self.gopts, kw, c.loc, self.rep):
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
-        self.g = g
+        self.g = replace(g, **upd) if upd else g
 
     def _linkbeat_rows(self, n: Node) -> None:
         """linkbeat_interfaces / interface_up_down_delays rows (vrrp_parser.c alloc_linkbeat_interface)."""
@@ -266,24 +267,25 @@ class Builder:
             self.linkbeat.append((n.kw, *i.words))
             self.linkbeat_locs.append(i.loc)
 
-    def _firewall(self, loc: Loc, kw: str, v: object, g: GlobalDefs) -> GlobalDefs:
+    def _firewall(self, loc: Loc, kw: str, v: object, nftables: str | None) -> dict[str, Any]:
         """`nftables [TABLE]`, and the iptables keywords of a keepalived built without iptables/ipset
-        support (keepalived 2.2.7 as packaged: iptables requests become nftables)."""
+        support (keepalived 2.2.7 as packaged: iptables requests become nftables): the GlobalDefs
+        changes, given the table set so far."""
         if kw == "vrrp_ipsets":
             self.rep.error(loc, "Unknown keyword 'vrrp_ipsets'", ConfigErr.UNKNOWN_KEYWORD)
-            return g
+            return {}
         if kw == "vrrp_iptables":
             self.rep.error(loc, "iptables not supported, using nftables instead. Please replace "
                            "'vrrp_iptables and 'vrrp_ipsets' with 'nftables' config option")
-            return replace(g, nftables="keepalived", nftables_priority=-1)
-        if g.nftables is not None:
+            return {"nftables": "keepalived", "nftables_priority": -1}
+        if nftables is not None:
             self.rep.error(loc, "nftables already specified - ignoring")
-            return g
+            return {}
         words = v if isinstance(v, tuple) else ()
         if words and len(words[0]) >= 256:  # NFT_TABLE_MAXNAMELEN
             self.rep.error(loc, "nftables table name too long - ignoring")
-            return g
-        return replace(g, nftables=str(words[0]) if words else "keepalived", nftables_priority=-1)
+            return {}
+        return {"nftables": str(words[0]) if words else "keepalived", "nftables_priority": -1}
 
     def _check_lvs_global(self, kw: str, v: object, loc: Loc) -> None:
         """keepalived's diagnostics for lvs_timeouts / lvs_flush_on_stop / lvs_sync_daemon."""
@@ -334,6 +336,8 @@ class Builder:
         notify: list[tuple[str, tuple[str, str, str]]] = []
         vips: list[VipSpec] = []
         evips: list[VipSpec] = []
+        seen_vips: set[IPAddr] = set()
+        seen_evips: set[IPAddr] = set()
         prio_set = False
         explicit_version = False
         rep = self.rep
@@ -386,8 +390,10 @@ class Builder:
                                 f"[{vip.address}] - ignoring",
                             )
                             continue
-                        if any(x.address == vip.address for x in target):
+                        seen = seen_vips if target is vips else seen_evips
+                        if vip.address in seen:
                             continue  # keepalived drops duplicates silently
+                        seen.add(vip.address)
                         target.append(vip)
                 case "virtual_routes":
                     f["virtual_routes"] = tuple(self._routes(c, False))

@@ -30,7 +30,7 @@ import os
 import random
 import re
 import socket
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Loc, Reporter
@@ -307,55 +307,65 @@ class Lexer:
                 continue
             yield from self._logical(text, loc)
 
-    def _logical(self, text: str, loc: Loc, depth: int = 0) -> Iterator[Segment]:
+    def _logical(self, text: str, loc: Loc, depth: int = 0) -> Iterable[Segment]:
+        """One logical line's segments. A plain line's come as a list (a ~SEQ of a million lines
+        makes a million of them: no generator each), an include's or a ~SEQ's lazily."""
         if depth > 16:
             self.rep.error(loc, "Parameter/sequence nesting too deep")
-            return
+            return ()
         if "$" in text:
-            expanded = self._substitute(text, loc)
-            if expanded is None:
-                return
-            if len(expanded) > 1 or expanded[0] != text:
-                for piece in expanded:
-                    yield from self._logical(piece.strip(BLANK), loc, depth + 1)
-                return
+            expanded, stable = self._substitute(text, loc)
+            if len(expanded) > 1 or not stable:  # a multi-line definition's lines, or a loop
+                return self._each_logical(expanded, loc, depth + 1)
+            text = expanded[0].strip(BLANK)  # no more to substitute: read on
+            if not text:
+                return ()
         text = self._decomment(text)
         if not text:
-            return
+            return ()
         if text[0] == "@":
             m = _COND.match(text)
             if m is None:
-                return
+                return ()
             neg, ident, rest = m.group(1) == "^", m.group(2), m.group(3)
             if (ident == self.config_id) == neg or not rest:
-                return
+                return ()
             text = rest
         if text[0] == "~":
             sm = _SEQLST.match(text)
             if sm:
-                yield from self._seq_lst(text, sm, loc, depth)
-                return
+                return self._seq_lst(text, sm, loc, depth)
         if text.startswith("include"):
             im = _INCLUDE.match(text)
             if im:
-                yield from self._include(loc, im.group(1), im.group(2))
-                return
-        yield from self._segments(text, loc)
+                return self._include(loc, im.group(1), im.group(2))
+        if "{" in text or "}" in text:
+            return self._brace_segments(text, loc)
+        seg = self._segment(text, text, loc)
+        return () if seg is None else (seg,)
 
-    def _segments(self, text: str, loc: Loc) -> Iterator[Segment]:
-        pieces = _brace_pieces(text) if "{" in text or "}" in text else (text,)
-        unmatched = False
-        for piece in pieces:
+    def _each_logical(self, lines: list[str], loc: Loc, depth: int) -> Iterator[Segment]:
+        for line in lines:
+            yield from self._logical(line.strip(BLANK), loc, depth)
+
+    def _brace_segments(self, text: str, loc: Loc) -> Iterator[Segment]:
+        for piece in _brace_pieces(text):
             if piece == "{" or piece == "}":
                 self._count_brace(piece, loc)
                 yield Segment(loc, (piece,), piece)
-                continue
-            words, bad = split_words(piece)
-            unmatched |= bad
-            if words:
-                yield Segment(loc, tuple(_unescape(w) for w in words), _unescape(piece))
+            elif (seg := self._segment(piece, text, loc)) is not None:
+                yield seg
+
+    def _segment(self, piece: str, line: str, loc: Loc) -> Segment | None:
+        """The words of a piece of `line` between braces (None: no words)."""
+        words, unmatched = split_words(piece)
         if unmatched:
-            self.rep.error(loc, f"Unmatched quote: '{text}'", ConfigErr.UNMATCHED_QUOTE)
+            self.rep.error(loc, f"Unmatched quote: '{line}'", ConfigErr.UNMATCHED_QUOTE)
+        if not words:
+            return None
+        if "\\" in piece:
+            return Segment(loc, tuple(map(_unescape, words)), _unescape(piece))
+        return Segment(loc, tuple(words), piece)
 
     def _count_brace(self, brace: str, loc: Loc) -> None:
         """keepalived's read_line() counts the braces of the whole input, block structure aside."""
@@ -405,34 +415,37 @@ class Lexer:
             return str(self._rand.randint(lo, hi))
         return None
 
-    def _substitute(self, text: str, loc: Loc) -> list[str] | None:
-        for _ in range(32):
-            if text.strip() in (f"${k}" for k in self.defs) or (
-                text.startswith("${") and text.endswith("}") and text[2:-1] in self.defs
-            ):
-                key = text.strip().lstrip("$").strip("{}")
-                if len(self.defs[key]) != 1:
-                    return list(self.defs[key])
+    def _substitute(self, text: str, loc: Loc) -> tuple[list[str], bool]:
+        """`$NAME` and `${NAME}` replaced until nothing changes: ([text], True); a line that is a
+        multi-line definition alone: (its lines, False); still changing after 32 rounds: False."""
+        defs = self.defs
+        changed = False
 
-            changed = False
-
-            def repl(m: re.Match[str]) -> str:
-                nonlocal changed
-                name = m.group(1) or m.group(3)
-                if name in self.defs:
+        def repl(m: re.Match[str]) -> str:
+            nonlocal changed
+            name = m.group(1) or m.group(3)
+            value = defs.get(name)
+            if value is not None:
+                changed = True
+                return " ".join(value)
+            if name.startswith("_"):
+                v = self._predefined(name, m.group(2) or "", loc)
+                if v is not None:
                     changed = True
-                    return " ".join(self.defs[name])
-                if name.startswith("_"):
-                    v = self._predefined(name, m.group(2) or "", loc)
-                    if v is not None:
-                        changed = True
-                        return v
-                return m.group(0)
+                    return v
+            return m.group(0)
 
+        for _ in range(32):
+            whole = text.strip(BLANK)
+            if whole[:1] == "$":
+                lines = defs.get(whole[2:-1] if whole[1:2] == "{" and whole[-1] == "}" else whole[1:])
+                if lines is not None and len(lines) != 1:
+                    return list(lines), False
+            changed = False
             text = _VAR.sub(repl, text)
-            if not changed:
-                break
-        return [text]
+            if not changed or "$" not in text:
+                return [text], True
+        return [text], False
 
     def _seq_lst(self, text: str, sm: re.Match[str], loc: Loc, depth: int) -> Iterator[Segment]:
         kind = sm.group(1)
@@ -468,12 +481,10 @@ class Lexer:
             return
         saved = self.defs.get(var)
         v = start
-        count = 0
-        while (v <= end if step > 0 else v >= end) and count < 100000:
+        while v <= end if step > 0 else v >= end:  # no limit: keepalived has none
             self.defs[var] = [format(v, "x") if kind == "SEQx" else str(v)]
             yield from self._logical(rest, loc, depth + 1)
             v += step
-            count += 1
         _restore(self.defs, var, saved)
 
     def _lst(self, inner: str, rest: str, loc: Loc, depth: int) -> Iterator[Segment]:

@@ -28,6 +28,8 @@ from pykeepalived.config.grammar import ROOT, Kw
 from pykeepalived.config.lexer import Segment
 from pykeepalived.config.types import INVALID, Value
 
+HINTS = 1000  # unknown keywords that get a "did you mean" (see Parser._hint)
+
 
 @dataclass(frozen=True, slots=True)
 class Item:
@@ -65,12 +67,22 @@ class Parser:
         self.rep = rep
         self.end_loc = NOWHERE
         self._instance: str | None = None  # the vrrp_instance being read, for "(VI)" in messages
+        self._hints_left = HINTS
 
     def _name_instance(self, n0: int) -> None:
         d = self.rep.diags
         for k in range(n0, len(d)):
             if "(VI)" in d[k].message:
                 d[k] = replace(d[k], message=d[k].message.replace("(VI)", f"({self._instance})"))
+
+    def _hint(self, word: str, table: dict[str, Kw]) -> str | None:
+        """"did you mean" for an unknown keyword: difflib takes ~30 µs a word, so a file of a million
+        unknown keywords (one ~SEQ line makes it) gets hints for the first HINTS only."""
+        if self._hints_left <= 0:
+            return None
+        self._hints_left -= 1
+        close = difflib.get_close_matches(word, table.keys(), n=1, cutoff=0.75)
+        return f"    did you mean '{close[0]}'?" if close else None
 
     def _next(self) -> Segment | None:
         return next(self._it, None)
@@ -102,13 +114,8 @@ class Parser:
                 return out
             spec = table.get(w0)
             if spec is None:
-                close = difflib.get_close_matches(w0, table.keys(), n=1, cutoff=0.75)
-                self.rep.error(
-                    seg.loc,
-                    f"Unknown keyword '{w0}'",
-                    ConfigErr.UNKNOWN_KEYWORD,
-                    hint=f"    did you mean '{close[0]}'?" if close else None,
-                )
+                self.rep.error(seg.loc, f"Unknown keyword '{w0}'", ConfigErr.UNKNOWN_KEYWORD,
+                               hint=self._hint(w0, table))
                 continue
             kw = spec.alias or w0
             if spec.deprecated:
