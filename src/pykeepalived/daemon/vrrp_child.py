@@ -204,8 +204,9 @@ class VrrpChild:
         """Every instance of `model` with its addresses, VMAC and socket, in configuration order (not
         registered with the engine yet)."""
         rts = {}
+        ifaces: dict[str, InterfaceInfo | None] = {}  # one netlink look-up per interface (its VIPs are many)
         for conf in model.vrrp_instances:
-            if conf.vrid is not None and (rt := await self._new_runtime(model, conf)) is not None:
+            if conf.vrid is not None and (rt := await self._new_runtime(model, conf, ifaces)) is not None:
                 rts[conf.name] = rt
         return rts
 
@@ -219,15 +220,20 @@ class VrrpChild:
         """Received adverts are matched to instances by the receiving interface (a VMAC's own index)."""
         return rt.sock.ifindex if rt.sock else (rt.iface.ifindex if rt.iface else 0)
 
-    async def _new_runtime(self, model: Model, conf: ConfInstance) -> Runtime | None:
+    async def _new_runtime(self, model: Model, conf: ConfInstance, ifaces: dict[str, InterfaceInfo | None]
+                           ) -> Runtime | None:
         params = instance_params(model, conf)
         if params.config_fault:  # keepalived vrrp_complete_instance (unicast_fault_no_peer)
             log.info("(%s) Cannot use unicast without any peers - going to fault state", conf.name)
         iface: InterfaceInfo | None = None
         if params.interface is not None:
-            try:
-                iface = await get_interface(self.ipr, params.interface)
-            except InterfaceNotFound:
+            if params.interface not in ifaces:
+                try:
+                    ifaces[params.interface] = await get_interface(self.ipr, params.interface)
+                except InterfaceNotFound:
+                    ifaces[params.interface] = None
+            iface = ifaces[params.interface]
+            if iface is None:
                 if not model.global_defs.dynamic_interfaces:
                     log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
                     return None
