@@ -226,3 +226,23 @@ def test_reload_lines_and_states_of_the_new_trackers() -> None:
 def test_a_script_new_at_a_reload_neither_faults_nor_weighs(weight: int, reverse: bool) -> None:
     track = TrackWeight("script", "chk", weight, reverse)
     assert contribution(track, neutral_value(track)) == 0
+
+
+def test_a_run_killed_by_stop_reports_nothing(mkscript, tmp_path: Path, track_log) -> None:  # type: ignore[no-untyped-def]
+    """A reload or shutdown kills a running script (keepalived script_killall) and reads no result
+    from it: no "failed (due to signal 15)" line and no state change for the instances."""
+    started = tmp_path / "started"
+    path = mkscript(f"touch {started}; sleep 5")
+    changes: list[bool] = []
+    t = ScriptTracker(spec(path, interval_us=10_000 * MS), lambda tr, ok: changes.append(ok))
+
+    async def go() -> None:
+        t.start()
+        while not started.exists():
+            await asyncio.sleep(0.01)
+        await t.stop()
+
+    asyncio.run(go())
+    assert changes == []
+    assert [m for m in messages(track_log) if "chk" in m] == []
+    assert t.status is ScriptStatus.INIT

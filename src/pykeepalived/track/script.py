@@ -165,6 +165,7 @@ class ScriptTracker:
         self._ticker: asyncio.Task[None] | None = None
         self._run: asyncio.Task[None] | None = None
         self._pid: int | None = None
+        self._stopping = False  # a run that ends now was killed by stop(): no result
 
     @property
     def name(self) -> str:
@@ -181,11 +182,14 @@ class ScriptTracker:
         return None if s is ScriptStatus.INIT else s is ScriptStatus.GOOD
 
     def start(self) -> None:
+        self._stopping = False
         if self._ticker is None:
             self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
 
     async def stop(self) -> None:
-        """Stop scheduling and kill a running child (SIGTERM to its group, keepalived shutdown)."""
+        """Stop scheduling and kill a running child (SIGTERM to its group, keepalived shutdown and
+        reload); its result is not read, as keepalived's (no "failed (due to signal 15)")."""
+        self._stopping = True
         if self._ticker is not None:
             self._ticker.cancel()
             self._ticker = None
@@ -262,6 +266,10 @@ class ScriptTracker:
             raise
         rc = proc.returncode
         assert rc is not None
+        if self._stopping:
+            self.state = RunState.IDLE
+            self._pid = None
+            return
         outcome = self._classify(rc, proc.pid)
         self.state = RunState.IDLE
         self._pid = None
