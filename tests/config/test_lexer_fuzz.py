@@ -54,6 +54,47 @@ def junk_line(draw: st.DrawFn) -> str:
 
 
 @st.composite
+def quoted_line(draw: st.DrawFn) -> str:
+    """A quoted first word (quotes and comment characters inside it are part of it)."""
+    inside = draw(st.lists(st.sampled_from(LETTERS + C_SPACE + PY_SPACE + ["#", "!", "{", "}"]), max_size=5))
+    return draw(blank).lstrip("\r") + '"kw' + "".join(inside) + '"' + draw(sep) + draw(word) + draw(tail)
+
+
+@st.composite
+def conditional_line(draw: st.DrawFn) -> str:
+    """`@id` / `@^id` (the config id is differential.CONFIG_ID): the id ends at a blank only."""
+    ident = draw(st.sampled_from(["testid", "other", "testid\xa0", "testid\f"]))
+    glue = draw(st.sampled_from([" ", "\t", "\xa0", "\f"]))
+    return "@" + draw(st.sampled_from(["", "^"])) + ident + glue + draw(junk_line())
+
+
+@st.composite
+def brace_line(draw: st.DrawFn) -> str:
+    """Braces at the top level: cut where they stand, counted, and reported."""
+    return draw(word) + draw(blank) + "{" + draw(blank) + draw(word) + draw(blank) + "}" + draw(blank)
+
+
+@st.composite
+def definition_lines(draw: st.DrawFn) -> list[str]:
+    """`$NAME=VALUE` and a use of it: the value keeps its odd bytes, the name ends where keepalived's
+    does (a blank, ',' or ')': a name glued to U+00A0 is not replaced)."""
+    value = draw(word) + draw(st.sampled_from(["", " ", "\xa0", "\f"])) + draw(word)
+    use = draw(st.sampled_from(["$DEF", "${DEF}", "$DEF\xa0x", "$DEF\tkwz", "kwx$DEF"]))
+    return [f"$DEF={value}", draw(blank).lstrip("\r") + use]
+
+
+@st.composite
+def seq_line(draw: st.DrawFn) -> str:
+    """~SEQ with odd bytes around its parts: only blanks are skipped there."""
+    pad = st.sampled_from(["", " ", "\t", "\xa0", "\f"])
+    head = f"~SEQ({draw(pad)}i{draw(pad)},{draw(pad)}1,{draw(pad)}2{draw(pad)})"
+    return head + draw(pad) + draw(word) + draw(st.sampled_from(["$i", "${i}", "$i\xa0x"]))
+
+
+root_line = st.one_of(junk_line(), quoted_line(), conditional_line(), brace_line(), seq_line())
+
+
+@st.composite
 def config(draw: st.DrawFn) -> str:
     iface = "eth0" + draw(st.sampled_from(["", "", *C_SPACE, *PY_SPACE, *NOT_UTF8])) + draw(
         st.sampled_from(["", "x", "eth1"]))
@@ -62,7 +103,7 @@ def config(draw: st.DrawFn) -> str:
         f"192.0.2.{n}/24" + draw(st.sampled_from(["", "", "\xa0", "\x1c", "\udcff", " \f"]))
         for n in draw(st.lists(st.integers(1, 254), min_size=1, max_size=3, unique=True))
     ]
-    root = draw(st.lists(junk_line(), max_size=3))
+    root = [*draw(st.lists(root_line, max_size=3)), *draw(st.one_of(st.just([]), definition_lines()))]
     inner = draw(st.lists(junk_line(), max_size=2))
     lines = [
         *root,
@@ -80,7 +121,7 @@ def config(draw: st.DrawFn) -> str:
         "    }",
         *(f"    {ln}" for ln in inner),
         "}",
-        *draw(st.lists(junk_line(), max_size=2)),
+        *draw(st.lists(root_line, max_size=2)),
     ]
     return "\n".join(lines) + "\n"
 

@@ -313,6 +313,16 @@ class Lexer:
         if depth > 16:
             self.rep.error(loc, "Parameter/sequence nesting too deep")
             return ()
+        if not text:
+            return ()
+        if text[0] == "~":  # keepalived reads ~SEQ/~LST before substituting, any other ~ line as is
+            text = self._decomment(text)
+            if text.startswith("~SEQ"):
+                return self._seq(text, loc, depth)
+            sm = _SEQLST.match(text)
+            if sm:
+                return self._seq_lst(text, sm, loc, depth)
+            return self._words(text, loc)
         if "$" in text:
             expanded, stable = self._substitute(text, loc)
             if len(expanded) > 1 or not stable:  # a multi-line definition's lines, or a loop
@@ -331,6 +341,8 @@ class Lexer:
             if (ident == self.config_id) == neg or not rest:
                 return ()
             text = rest
+        if text.startswith("~SEQ"):
+            return self._seq(text, loc, depth)
         if text[0] == "~":
             sm = _SEQLST.match(text)
             if sm:
@@ -339,6 +351,9 @@ class Lexer:
             im = _INCLUDE.match(text)
             if im:
                 return self._include(loc, im.group(1), im.group(2))
+        return self._words(text, loc)
+
+    def _words(self, text: str, loc: Loc) -> Iterable[Segment]:
         if "{" in text or "}" in text:
             return self._brace_segments(text, loc)
         seg = self._segment(text, text, loc)
@@ -448,44 +463,69 @@ class Lexer:
         return [text], False
 
     def _seq_lst(self, text: str, sm: re.Match[str], loc: Loc, depth: int) -> Iterator[Segment]:
-        kind = sm.group(1)
         close = _matching_paren(text, sm.end())
         if close < 0:
             self.rep.error(loc, f"Missing ')' in {text}")
             return
-        inner = text[sm.end() : close]
-        rest = text[close + 1 :].lstrip(BLANK)
-        if kind == "LST":
-            yield from self._lst(inner, rest, loc, depth)
+        yield from self._lst(text[sm.end() : close], text[close + 1 :].lstrip(BLANK), loc, depth)
+
+    def _seq(self, text: str, loc: Loc, depth: int) -> Iterator[Segment]:
+        """`~SEQ[x](VAR, [START,] [STEP,] END) LINE`, read as keepalived's add_seq() reads it: blanks
+        only around the parts, numbers as strtol(), its messages; LINE once per value."""
+        parsed = self._seq_params(text, loc)
+        if parsed is None:
+            self.rep.error(loc, f"Invalid ~SEQ specification '{text}'")
             return
-        args = [a.strip() for a in inner.split(",")]
-        try:
-            nums = [int(a, 0) for a in args[1:]]
-        except ValueError:
-            self.rep.error(loc, f"Invalid ~SEQ parameters '{inner}'")
-            return
-        var = args[0]
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var) or not 1 <= len(nums) <= 3:
-            self.rep.error(loc, f"Invalid ~SEQ parameters '{inner}'")
-            return
-        if len(nums) == 1:
-            end = nums[0]
-            start, step = (1, 1) if end >= 1 else (-1, -1)
-        elif len(nums) == 2:
-            start, end = nums
-            step = 1 if end >= start else -1
-        else:
-            start, step, end = nums
-        if step == 0 or (kind == "SEQx" and min(start, end) < 0):
-            self.rep.error(loc, f"Invalid ~SEQ parameters '{inner}'")
-            return
-        saved = self.defs.get(var)
+        var, start, step, end, hexa, rest = parsed
         v = start
-        while v <= end if step > 0 else v >= end:  # no limit: keepalived has none
-            self.defs[var] = [format(v, "x") if kind == "SEQx" else str(v)]
+        while True:  # the first value always, as keepalived (no limit either)
+            self.defs[var] = [format(v, "x") if hexa else str(v)]
             yield from self._logical(rest, loc, depth + 1)
             v += step
-        _restore(self.defs, var, saved)
+            if (step > 0 and v > end) or (step < 0 and v < end):
+                break  # VAR keeps its last value, as in keepalived
+
+    def _seq_params(self, text: str, loc: Loc) -> tuple[str, int, int, int, bool, str] | None:
+        hexa = text[4:5] == "x"
+        p = _skip_blanks(text, 5 if hexa else 4)
+        if text[p : p + 1] != "(":
+            return None
+        p = var_start = _skip_blanks(text, p + 1)
+        while p < len(text) and text[p] not in " \t,)":
+            p += 1
+        var = text[var_start:p]
+        p = _skip_blanks(text, p)
+        if p >= len(text) or text[p] == ")" or not var:
+            self.rep.error(loc, f"Invalid ~SEQ definition '{text}'")
+            return None
+        p = _skip_blanks(text, p + 1)  # past the ',' (or whatever stands there: keepalived's quirk)
+        close = text.find(")", p)
+        if close < 0 or close - p + 2 > 64:  # keepalived's buffer for the numbers
+            self.rep.error(loc, f"~SEQ parameter strings too long '{text}'")
+            return None
+        params, _ = self._substitute(text[p : close + 1], loc)
+        if len(params) > 1:
+            self.rep.error(loc, f"~SEQ parameter is multiline definition '{text}'")
+            return None
+        nums, tail = _strtol_list(params[0])
+        if tail != ")" or not 1 <= len(nums) <= 3:
+            self.rep.error(loc, f"Invalid ~SEQ definition '{text}'")
+            return None
+        if len(nums) == 1:
+            end = nums[0]
+            step, start = (-1 if end < 1 else 1), (-1 if end < 0 else 1)
+        elif len(nums) == 2:
+            start, end = nums
+            step = 1 if start <= end else -1
+        else:
+            start, step, end = nums
+            if not step or (start < end and step < 0) or (start > end and step > 0):
+                self.rep.error(loc, f"Invalid ~SEQ values '{text}'")
+                return None
+        if hexa and (start < 0 or end < 0):
+            self.rep.error(loc, f"~SEQx is only valid for positive numbers '{text}'")
+            return None
+        return var, start, step, end, hexa, text[close + 1 :].lstrip(BLANK)
 
     def _lst(self, inner: str, rest: str, loc: Loc, depth: int) -> Iterator[Segment]:
         inner = inner.strip()
@@ -503,13 +543,10 @@ class Lexer:
         if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", nm) for nm in names):
             self.rep.error(loc, f"Invalid ~LST parameters '{inner}'")
             return
-        saved = {nm: self.defs.get(nm) for nm in names}
-        for row in rows:
+        for row in rows:  # the names keep their last values, as in keepalived
             for k, nm in enumerate(names):
                 self.defs[nm] = [row[k] if k < len(row) else ""]
             yield from self._logical(rest, loc, depth + 1)
-        for nm, old in saved.items():
-            _restore(self.defs, nm, old)
 
 
 _BRACE_OR_QUOTE = re.compile(r'"[^"]*"|"|[{}]')
@@ -550,11 +587,31 @@ def _line_bytes(line: str) -> int:
     return len(line.encode("utf-8", "surrogateescape"))
 
 
-def _restore(defs: dict[str, list[str]], name: str, old: list[str] | None) -> None:
-    if old is None:
-        defs.pop(name, None)
-    else:
-        defs[name] = old
+def _skip_blanks(text: str, i: int) -> int:
+    while i < len(text) and text[i] in BLANK:
+        i += 1
+    return i
+
+
+_STRTOL = re.compile(r"[ \t\n\v\f\r]*([-+]?)(0[xX](?=[0-9a-fA-F])[0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)?")
+
+
+def _strtol_list(text: str) -> tuple[list[int], str]:
+    """Numbers read by C's strtol(.., 0) and separated by ',' (blanks after each): ([numbers], the
+    rest from the first character that is neither). No digits read as 0, as strtol()."""
+    nums: list[int] = []
+    p = 0
+    while True:
+        m = _STRTOL.match(text, p)
+        assert m is not None  # everything in the pattern is optional
+        digits = m.group(2) or ""
+        base = 16 if digits[1:2] in ("x", "X") else 8 if digits[:1] == "0" else 10
+        v = int(digits, base) if digits else 0
+        nums.append(-v if m.group(1) == "-" else v)
+        p = _skip_blanks(text, m.end() if digits else p)
+        if text[p : p + 1] != "," or len(nums) == 3:
+            return nums, text[p:]
+        p += 1
 
 
 def _matching_paren(text: str, start: int) -> int:
