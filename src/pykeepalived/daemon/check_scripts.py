@@ -25,7 +25,7 @@ from pykeepalived.check.model import MiscCheckSpec, VirtualServerSpec
 from pykeepalived.config.model import Model
 from pykeepalived.daemon.trackers import ScriptResolver
 from pykeepalived.track.command import cmd_str
-from pykeepalived.track.security import ScriptFlags, security_violation_message
+from pykeepalived.track.security import ScriptFlags
 
 log = logging.getLogger("pykeepalived")
 
@@ -73,13 +73,9 @@ def _resolve(c: MiscCheckSpec, key: tuple[str, str, str], resolver: ScriptResolv
 
 def check_script_violation(model: Model, resolver: ScriptResolver) -> str | None:
     """keepalived check_check_script_security's closing line: the scripts `resolver` has checked
-    (MISC_CHECK, notifies) and the FIFO scripts (checked quietly here: opening the FIFOs logs their
-    own lines); None with enable_script_security, without scripts or without virtual servers."""
+    (MISC_CHECK, notifies) and the FIFO scripts (opening the FIFOs logs their own lines); None with
+    enable_script_security, without scripts or without virtual servers."""
     if not model.virtual_servers:
         return None
     g = model.global_defs
-    quiet = ScriptResolver(model, report=lambda _msg: None)
-    for script in (g.notify_fifo_script, g.lvs_notify_fifo_script):
-        if script is not None and script[0]:
-            quiet.secure(script)
-    return security_violation_message(resolver.flags | quiet.flags, resolver.security, "check ")
+    return resolver.violation("check ", g.notify_fifo_script, g.lvs_notify_fifo_script)

@@ -184,14 +184,10 @@ def start_stop_violation(model: Model, which: tuple[str, ...]) -> None:
     import logging
 
     from pykeepalived.daemon.trackers import ScriptResolver
-    from pykeepalived.track.security import security_violation_message
 
     g = dict(model.global_defs.options)
-    resolver = ScriptResolver(model, report=lambda _msg: None)
-    for script in (g.get(f"{w}_script") for w in which):
-        if isinstance(script, tuple) and script:
-            resolver.secure(script)
-    line = security_violation_message(resolver.flags, resolver.security, "start/shutdown ")
+    scripts = [s for s in (g.get(f"{w}_script") for w in which) if isinstance(s, tuple) and s]
+    line = ScriptResolver(model, report=lambda _msg: None).violation("start/shutdown ", *scripts)
     if line is not None:
         logging.getLogger("pykeepalived").error("%s", line)
 

@@ -6,6 +6,7 @@ the core's Notify effects become notify scripts, FIFO lines and mail through not
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import os
@@ -110,6 +111,19 @@ class ScriptResolver:
             self.report(f"Unable to parse script '{cmd}': {exc}")
             return None
 
+    def violation(self, kind: str = "", *more: Script | None) -> str | None:
+        """keepalived's "SECURITY VIOLATION - {kind}scripts are being executed ..." line for the
+        scripts checked so far and `more` (checked here without a line of their own), if due."""
+        flags = self.flags
+        if more:
+            quiet = copy.copy(self)  # the same run-as user, already resolved
+            quiet.report, quiet.flags = (lambda _msg: None), ScriptFlags.NONE
+            for script in more:
+                if script is not None and script[0]:
+                    quiet.secure(script)
+            flags |= quiet.flags
+        return security_violation_message(flags, self.security, kind)
+
     def _groups(self, cmd: ScriptCommand | None) -> ScriptCommand | None:
         """set_supplementary_groups: the run-as user's groups (getgrouplist), not just its gid."""
         if cmd is None or not self.set_supplementary_groups or cmd.uid is None or cmd.gid is None:
@@ -192,9 +206,7 @@ def check_vrrp_scripts(model: Model, resolver: ScriptResolver,
     fifos = fifo_set(model, resolver)
     if disabled or len(commands) != len(model.vrrp_scripts):
         model = _without_scripts(model, set(commands))
-    flags = resolver.flags
-    return VrrpScripts(model, commands, disabled, notify, fifos, flags,
-                       security_violation_message(flags, resolver.security))
+    return VrrpScripts(model, commands, disabled, notify, fifos, resolver.flags, resolver.violation())
 
 
 def _without_scripts(model: Model, keep: set[str]) -> Model:
