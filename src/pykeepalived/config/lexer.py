@@ -223,42 +223,42 @@ class Lexer:
         else:
             self.rep.diags.append(_info(loc, msg))
 
-    def _include(self, loc: Loc, kind: str, spec: str) -> Iterator[Segment]:
-        words, _ = split_words(spec)
+    def _include(self, loc: Loc, kind: str, pat: str) -> Iterator[Segment]:
+        """`include PATTERN`: the rest of the line is one pattern, quotes and blanks included
+        (keepalived: `include a.conf b.conf` looks for a file named "a.conf b.conf")."""
         flags = self.include_check | KIND_FLAGS.get(kind, 0) | (ALL if self.all_config else 0)
-        for pat in words:
-            full = pat if os.path.isabs(pat) else os.path.join(self._pwd, pat)
-            found: list[str] = []
-            alternatives = expand_braces(full)
-            any_missing = False
-            for alt in alternatives:
-                if missing(alt):
-                    any_missing = True
-                found.extend(
-                    sorted(globmod.glob(alt))
-                    if globmod.has_magic(alt)
-                    else ([alt] if os.path.exists(alt) else [])
-                )
-            if not found:
-                if any_missing:
-                    self._file_error(loc, flags, INCLUDE_B if len(alternatives) > 1 else INCLUDE_M,
-                                     f"Config files missing '{pat}'.")
-                elif has_wildcards(full) and flags & INCLUDE_W:
-                    self._file_error(loc, flags, INCLUDE_W, f"No config files matched '{pat}'.")
-                continue
+        full = pat if os.path.isabs(pat) else os.path.join(self._pwd, pat)
+        found: list[str] = []
+        alternatives = expand_braces(full)
+        any_missing = False
+        for alt in alternatives:
+            if missing(alt):
+                any_missing = True
+            found.extend(
+                sorted(globmod.glob(alt))
+                if globmod.has_magic(alt)
+                else ([alt] if os.path.exists(alt) else [])
+            )
+        if not found:
             if any_missing:
-                self._file_error(loc, flags, INCLUDE_B, f'Some config files missing: "{pat}".')
-                if flags & INCLUDE_B:
-                    continue
-            for f in found:
-                if not os.path.isfile(f) or os.access(f, os.X_OK):
-                    self._file_error(
-                        loc, flags, INCLUDE_R,
-                        f"Configuration file '{f}' is not a regular non-executable file - skipping"
-                    )
-                    continue
-                shown = f if os.path.isabs(pat) else os.path.normpath(f)
-                yield from self._read_file(f, shown)
+                self._file_error(loc, flags, INCLUDE_B if len(alternatives) > 1 else INCLUDE_M,
+                                 f"Config files missing '{pat}'.")
+            elif has_wildcards(full) and flags & INCLUDE_W:
+                self._file_error(loc, flags, INCLUDE_W, f"No config files matched '{pat}'.")
+            return
+        if any_missing:
+            self._file_error(loc, flags, INCLUDE_B, f'Some config files missing: "{pat}".')
+            if flags & INCLUDE_B:
+                return
+        for f in found:
+            if not os.path.isfile(f) or os.access(f, os.X_OK):
+                self._file_error(
+                    loc, flags, INCLUDE_R,
+                    f"Configuration file '{f}' is not a regular non-executable file - skipping"
+                )
+                continue
+            shown = f if os.path.isabs(pat) else os.path.normpath(f)
+            yield from self._read_file(f, shown)
 
     # -- lines ---------------------------------------------------------------------------------
     def _lines(self, lines: list[str], shown: str) -> Iterator[Segment]:
