@@ -94,3 +94,51 @@ def test_instance_new_at_reload_drops_leftover_addresses(oracle_lab: tuple[Lab, 
         assert ka.has("192.0.2.120") and ka.has("2001:db8::120")
         assert not py.has("192.0.2.120") and not py.has("2001:db8::120")
         assert ka.has(VIP) and py.has(VIP)
+
+
+STATIC = """static_ipaddress {{
+{addrs}
+}}
+static_routes {{
+{routes}
+}}
+"""
+
+
+def test_reload_applies_static_changes_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """keepalived clear_diff_static_*: static addresses and routes the new file drops are removed
+    (`Removing route ...`, `((null)) ip address ... no longer exist`: keepalived passes no instance
+    name), kept ones stay, new ones are set."""
+    _lab, *hosts = oracle_lab
+
+    def conf(addrs: tuple[str, ...], routes: tuple[str, ...]) -> str:
+        static = STATIC.format(addrs="\n".join(f"    {a}" for a in addrs),
+                               routes="\n".join(f"    {r}" for r in routes))
+        return static + instance_conf(prio=150, state="MASTER")
+
+    first = conf(("192.0.2.50/24 dev eth0", "192.0.2.51/24 dev eth0"),
+                 ("198.51.100.0/24 via 192.0.2.254 dev eth0", "203.0.113.0/24 via 192.0.2.254 dev eth0"))
+    second = conf(("192.0.2.50/24 dev eth0", "192.0.2.52/24 dev eth0"),
+                  ("198.51.100.0/24 via 192.0.2.254 dev eth0",))
+    with differential(hosts, first) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: n.has(VIP) and n.has("192.0.2.51"), 15)
+        marks = []
+        for n in pair:
+            n.conf.write_text(second)
+            marks.append(len(n.logs()))
+            n.signal(signal.SIGHUP)
+        for n, mark in zip(pair, marks, strict=True):
+            wait_for(lambda n=n, mark=mark: "Reload complete" in n.logs()[mark:] and n.has("192.0.2.52"), 10)
+        wanted = ("no longer exist", "Removing route", "VirtualRoute block", "Entering", "sent 0")
+        seen = [[line.split(": ", 1)[1] for line in n.logs()[mark:].splitlines()
+                 if any(w in line for w in wanted)] for n, mark in zip(pair, marks, strict=True)]
+        assert seen[0] == ["Removing route 203.0.113.0/24",
+                           "((null)) ip address 192.0.2.51/24 dev eth0, no longer exist"]
+        assert seen[1] == seen[0]
+        for n in pair:
+            assert n.addresses() >= {"192.0.2.50", "192.0.2.52", VIP} and "192.0.2.51" not in n.addresses()
+            routes = n.host.run(["ip", "route", "show"])
+            assert "198.51.100.0/24" in routes and "203.0.113.0/24" not in routes

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import signal
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +62,9 @@ from pykeepalived.daemon.trackers import (
     tracked_interfaces,
 )
 from pykeepalived.linux.addresses import (
+    Address,
+    Route,
+    Rule,
     add_address,
     add_route,
     add_rule,
@@ -569,11 +572,9 @@ class VrrpChild:
                 await del_address(self.ipr, a)
 
     async def set_static(self, model: Model, add: bool) -> None:
-        """static_ipaddress / static_routes / static_rules: set at start, removed at stop."""
-        dflt = model.global_defs.default_interface
-        addrs = [a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None]
-        routes = [route_from_config(r) for r in model.static_routes]
-        rules = [rule_from_config(r) for r in model.static_rules]
+        """static_ipaddress / static_routes / static_rules: set at start (and at a reload), removed
+        at stop."""
+        addrs, routes, rules = _statics(model)
         Op = Callable[..., Awaitable[OSError | None]]
         ops: list[tuple[Op, object]]
         if add:
@@ -612,6 +613,7 @@ class VrrpChild:
         self.driver.apply(self.engine.advertise_masters)  # keepalived sigreload_vrrp
         if self.firewall is not None:
             self.firewall.reload(model)
+        await self._clear_diff_static(old, model)
         self._assigned_logged.clear()  # keepalived logs an interface's addresses at every load
         rts = await self._runtimes(model)
         match = reload_matches(self.runtime, rts, self._reload_key)
@@ -642,6 +644,7 @@ class VrrpChild:
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
         self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
+        await self.set_static(model, add=True)  # keepalived: after clear_diff_vrrp
         await self._release_unused()
         self._log_sockpool()
         kept_groups = {g.name for g in old.sync_groups if g in model.sync_groups}
@@ -665,38 +668,64 @@ class VrrpChild:
         those kept stay untouched. True when the new configuration adds an address (the engine's
         restore sets it and announces them all)."""
         held = old.inst.vipset  # rules, routes and addresses are set while the VIPs are
-        if old.rules:
-            drop = [u for u in old.rules if u not in new.rules]
-            if not new.rules:
-                log.info("Removing a VirtualRule block")
-            else:
-                for u in drop if held else ():
-                    to = f" to {_net_text(u.dst)}" if u.dst else ""
-                    log.log(DETAIL, "ip rule from %s%s removed", _net_text(u.src) if u.src else "all", to)
-            for u in drop if held else ():
-                await del_rule(self.ipr, u)
-        if old.routes:
-            gone = [r for r in old.routes if r not in new.routes]
-            if not new.routes:
-                log.log(DETAIL, "Removing a VirtualRoute block")
-            else:
-                for r in gone if held else ():
-                    log.log(DETAIL, "Removing route %s", _net_text(r.dst))
-            for r in gone if held else ():
-                await del_route(self.ipr, r)
+        await self._diff_rules(old.rules, new.rules, held)
+        await self._diff_routes(old.routes, new.routes, held)
         if not held:
             return False
-        kept = set(new.addresses.values())
-        dropped = [a for a in old.addresses.values() if a not in kept]
+        dropped = await self._diff_addresses(new.params.name, old.addresses.values(), new.addresses.values())
+        if self.firewall is not None and dropped:
+            await self.firewall.release(old, [a.address for a in dropped])
+        return bool(set(new.addresses.values()) - set(old.addresses.values()))
+
+    async def _clear_diff_static(self, old: Model, new: Model) -> None:
+        """keepalived clear_diff_static_rules, _routes and _addresses: the static_rules,
+        static_routes and static_ipaddress entries the new file drops are removed (those it keeps
+        or adds are set after the instances, `set_static`). keepalived names no instance in the
+        address line: `((null)) ip address ... no longer exist`."""
+        was, now = _statics(old), _statics(new)
+        await self._diff_rules(was[2], now[2], True)
+        await self._diff_routes(was[1], now[1], True)
+        await self._diff_addresses("(null)", was[0], now[0])
+
+    async def _diff_rules(self, old: Sequence[Rule], new: Sequence[Rule], held: bool) -> None:
+        """keepalived clear_diff_rules: those set (`held`) that `new` drops are removed."""
+        if not old:
+            return
+        drop = [u for u in old if u not in new] if held else []
+        if not new:
+            log.info("Removing a VirtualRule block")
+        else:
+            for u in drop:
+                to = f" to {_net_text(u.dst)}" if u.dst else ""
+                log.log(DETAIL, "ip rule from %s%s removed", _net_text(u.src) if u.src else "all", to)
+        for u in drop:
+            await del_rule(self.ipr, u)
+
+    async def _diff_routes(self, old: Sequence[Route], new: Sequence[Route], held: bool) -> None:
+        """keepalived clear_diff_routes: those set (`held`) that `new` drops are removed."""
+        if not old:
+            return
+        gone = [r for r in old if r not in new] if held else []
+        if not new:
+            log.log(DETAIL, "Removing a VirtualRoute block")
+        else:
+            for r in gone:
+                log.log(DETAIL, "Removing route %s", _net_text(r.dst))
+        for r in gone:
+            await del_route(self.ipr, r)
+
+    async def _diff_addresses(self, name: str, old: Iterable[Address], new: Iterable[Address]
+                              ) -> list[Address]:
+        """keepalived get_diff_address + clear_address_list: the addresses `new` drops are removed;
+        returns them."""
+        kept = set(new)
+        dropped = [a for a in old if a not in kept]
         if self.executor is not None:
             self.executor.keeper.unwant(dropped)  # before the kernel reports them gone
         for a in dropped:
-            log.info("(%s) ip address %s/%d dev %s, no longer exist", new.params.name, a.address, a.plen,
-                     a.dev)
+            log.info("(%s) ip address %s/%d dev %s, no longer exist", name, a.address, a.plen, a.dev)
             await del_address(self.ipr, a)
-        if self.firewall is not None and dropped:
-            await self.firewall.release(old, [a.address for a in dropped])
-        return bool(kept - set(old.addresses.values()))
+        return dropped
 
     async def _remove_leftovers(self, model: Model, fresh: list[Runtime]) -> None:
         """Instances new at a reload start as BACKUP: their VIPs and eVIPs must not be on the host
@@ -704,8 +733,7 @@ class VrrpChild:
         static addresses. keepalived 2.2.7 skips this at a reload and leaves them (its issue #2700:
         duplicate addresses on master and backup); silently, as its log shows no such step."""
         held = {a for rt in self.runtime.values() if rt.inst.vipset for a in rt.addresses.values()}
-        dflt = model.global_defs.default_interface
-        held |= {a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None}
+        held |= set(_statics(model)[0])
         for rt in fresh:
             for a in rt.addresses.values():
                 if a not in held:
@@ -780,6 +808,14 @@ class VrrpChild:
             with contextlib.suppress(Exception):
                 self.ipr.close()
         log_stopping()
+
+
+def _statics(model: Model) -> tuple[list[Address], list[Route], list[Rule]]:
+    """static_ipaddress (without `dev`: on default_interface), static_routes, static_rules."""
+    dflt = model.global_defs.default_interface
+    addrs = [a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None]
+    routes = [route_from_config(r) for r in model.static_routes]
+    return addrs, routes, [rule_from_config(r) for r in model.static_rules]
 
 
 def _net_text(net: IPv4Network | IPv6Network) -> str:
