@@ -176,3 +176,14 @@ def test_did_you_mean_for_the_first_unknown_keywords_only(tmp_path: Path) -> Non
     assert [d.message for d in diags[:2]] == [f"Unknown keyword 'global_defz{i}'" for i in (1, 2)]
     assert {d.hint for d in diags[:HINTS]} == {"    did you mean 'global_defs'?"}
     assert {d.hint for d in diags[HINTS:]} == {None} and len(diags) == HINTS + 5
+
+
+def test_script_words_split_on_c_spaces_only(tmp_path: Path) -> None:
+    """A script line is split as keepalived's alloc_strvec_quoted_escaped(): the command keeps a
+    U+00A0 (before it and inside it), a form feed separates the user."""
+    text = ("vrrp_script a {\n script \u00a0/bin/true\u00a0x\n}\n"
+            "vrrp_script b {\n script \"/bin/true\u00a0y\"\n}\n"
+            "vrrp_script c {\n script\f/bin/true\fnobody\n}\n")
+    m, _ = _load(tmp_path, text.encode())
+    assert [s.script for s in m.vrrp_scripts] == [
+        ("\u00a0/bin/true\u00a0x", "", ""), ("/bin/true\u00a0y", "", ""), ("/bin/true", "nobody", "")]

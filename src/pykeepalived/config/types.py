@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from pykeepalived.config.diag import ConfigErr, Loc, Reporter
-from pykeepalived.track.command import CommandSyntaxError, split_quoted_escaped
+from pykeepalived.track.command import WHITE_SPACE, CommandSyntaxError, split_quoted_escaped
 
 Value = object
 
@@ -254,8 +254,8 @@ class Script(VType):
     optional: bool = False
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
-        rest = raw.split(None, 1)[1] if len(raw.split(None, 1)) > 1 else ""
-        words = _split_quoted(rest)
+        m = _FIRST_WORD.match(raw)  # the keyword (and the C spaces after it)
+        words = _split_quoted(raw[m.end() :] if m else "")
         if not words:
             if self.optional:
                 return ()
@@ -280,8 +280,11 @@ class Script(VType):
         return " ".join(parts)
 
 
+_FIRST_WORD = re.compile(r"[ \t\n\v\f\r]*[^ \t\n\v\f\r]*[ \t\n\v\f\r]*")
+
+
 def _split_quoted(text: str) -> list[str]:
-    """Split honouring "..." and '...' (quotes removed, backslashes kept)."""
+    """Split on C white space honouring "..." and '...' (quotes removed, backslashes kept)."""
     out: list[str] = []
     cur: list[str] = []
     have = False
@@ -295,7 +298,7 @@ def _split_quoted(text: str) -> list[str]:
         elif ch in "\"'":
             quote = ch
             have = True
-        elif ch in " \t":
+        elif ch in WHITE_SPACE:
             if have or cur:
                 out.append("".join(cur))
             cur, have = [], False
