@@ -57,7 +57,7 @@ class Diagnostic:
     log_only: bool = False  # keepalived only logs it (log_message): not part of the -t output
 
     def format(self) -> str:
-        text = f"({self.loc}) {self.message}" if self.loc.line else self.message
+        text = f"({self.loc}) {self.message}" if self.loc.line and not self.log_only else self.message
         if self.hint:
             text += f"\n{self.hint}"
         return text
