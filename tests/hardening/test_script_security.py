@@ -157,3 +157,25 @@ virtual_server 192.0.2.200 80 {{
                 "SECURITY VIOLATION - check scripts are being executed but script_security not enabled."
                 " There are insecure scripts."]
         assert py[:2] == ka[:2] == want
+
+
+@pytest.mark.parametrize("kind", ["misc", "start_stop"])
+def test_config_test_checker_and_parent_scripts_as_keepalived(oracle_lab: tuple[Lab, Host, Host],
+                                                              script_dir: Path, kind: str) -> None:
+    """-t's SECURITY VIOLATION lines of the checker's and the parent's scripts carry keepalived's
+    "There are insecure scripts." from the real permission checks."""
+    _, ka_host, _ = oracle_lab
+    script = script_dir / "s.sh"
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o777)
+    conf = script_dir / "keepalived.conf"
+    if kind == "misc":
+        conf.write_text(f"global_defs {{\n    script_user root\n}}\nvirtual_server 192.0.2.200 80 {{\n"
+                        "    lb_algo rr\n    lb_kind NAT\n    protocol TCP\n"
+                        f"    real_server 192.0.2.10 80 {{\n        MISC_CHECK {{\n"
+                        f"            misc_path {script}\n        }}\n    }}\n}}\n")
+    else:
+        conf.write_text(f"global_defs {{\n    script_user root\n    startup_script {script}\n}}\n")
+    ka = _config_test(ka_host, ["keepalived"], conf)
+    assert ka[0] == 6 and "There are insecure scripts." in ka[1]
+    assert _config_test(ka_host, PYKEEPALIVED, conf) == ka

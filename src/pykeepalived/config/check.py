@@ -10,14 +10,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import sys
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, exit_code
 from pykeepalived.config.dump import dump_model
 from pykeepalived.config.load import load_config
-from pykeepalived.config.model import MiscCheck, Model
+from pykeepalived.config.model import Model, Script
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.options import Options
 from pykeepalived.safefile import open_append
@@ -28,21 +27,6 @@ def system_interfaces() -> set[str]:
         return set(os.listdir("/sys/class/net"))
     except OSError:
         return {name for _, name in socket.if_nameindex()}
-
-
-def _script_cmd(cmd: str) -> str | None:
-    """The executable a script string runs, or None if it cannot be found (keepalived: find_path)."""
-    from pykeepalived.config.types import script_argv
-
-    argv = script_argv(cmd)
-    if not argv:
-        return None
-    prog = argv[0]
-    if prog.startswith("</"):
-        return "/bin/sh"
-    if "/" not in prog:
-        return shutil.which(prog)
-    return prog if os.path.exists(prog) else None
 
 
 def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> None:
@@ -142,31 +126,33 @@ def _vrrp_script_security(model: Model, rep: Reporter) -> None:
 
 
 def _checker_script_security(model: Model, rep: Reporter) -> None:
-    """keepalived check_check_script_security (the checker child)."""
-    scripts: list[str] = []
-    for vs in model.virtual_servers:
-        scripts += [sc[0] for sc in (vs.quorum_up, vs.quorum_down) if sc]
-        for rs in vs.real_servers:
-            scripts += [sc[0] for sc in (rs.notify_up, rs.notify_down) if sc]
-            scripts += [c.misc_path[0] for c in rs.checkers if isinstance(c, MiscCheck) and c.misc_path]
-    if any(_script_cmd(s) is not None for s in scripts) and not model.global_defs.enable_script_security:
-        rep.error(
-            NOWHERE,
-            "SECURITY VIOLATION - check scripts are being executed but script_security not enabled.",
-            ConfigErr.SECURITY_ERROR,
-        )
+    """keepalived check_check_script_security, as the checker child makes it (its scripts through
+    the same checks: daemon/check_scripts.py); under -t only the SECURITY VIOLATION line is printed."""
+    from pykeepalived.check.from_config import services_from_model
+    from pykeepalived.daemon.check_scripts import check_script_violation, secure_misc_checks
+    from pykeepalived.daemon.trackers import ScriptResolver
+
+    resolver = ScriptResolver(model, report=lambda _msg: None)
+    mapped = services_from_model(model)
+    for script in mapped.scripts.values():
+        resolver.secure(script)
+    secure_misc_checks(mapped.services, resolver)
+    if (line := check_script_violation(model, resolver)) is not None:
+        rep.error(NOWHERE, line, ConfigErr.SECURITY_ERROR)
 
 
 def _start_stop_script_security(model: Model, rep: Reporter) -> None:
     """keepalived main(): the parent's check_start_stop_script_secure on startup/shutdown_script."""
-    scripts = [v for k, v in model.global_defs.options if k in ("startup_script", "shutdown_script")]
-    if any(isinstance(s, tuple) and s and _script_cmd(str(s[0])) is not None for s in scripts) \
-            and not model.global_defs.enable_script_security:
-        rep.error(
-            NOWHERE,
-            "SECURITY VIOLATION - start/shutdown scripts are being executed but script_security not enabled.",
-            ConfigErr.SECURITY_ERROR,
-        )
+    from pykeepalived.daemon.trackers import ScriptResolver
+
+    g = dict(model.global_defs.options)
+    scripts: list[Script] = []
+    for w in ("startup", "shutdown"):
+        if isinstance(s := g.get(f"{w}_script"), tuple) and len(s) == 3:  # (command, user, group)
+            scripts.append((str(s[0]), str(s[1]), str(s[2])))
+    line = ScriptResolver(model, report=lambda _msg: None).violation("start/shutdown ", *scripts)
+    if line is not None:
+        rep.error(NOWHERE, line, ConfigErr.SECURITY_ERROR)
 
 
 def run_config_test(
