@@ -616,7 +616,7 @@ class VrrpChild:
         await self._clear_diff_static(old, model)
         self._assigned_logged.clear()  # keepalived logs an interface's addresses at every load
         rts = await self._runtimes(model)
-        match = reload_matches(self.runtime, rts, self._reload_key)
+        match = reload_matches(self.runtime, rts)
         kept = set(match.values())
         for name, rt in self.runtime.items():
             if name not in kept:
@@ -651,16 +651,6 @@ class VrrpChild:
         write_states_on_reload(model, self.engine, self.notifier.notifier if self.notifier else None,
                                set(match), kept_groups)
         await self.ops.reload(model)
-
-    def _reload_key(self, rt: Runtime) -> tuple[object, ...]:
-        """keepalived vrrp_exist: what makes an instance of the reloaded file the same instance (its
-        name does not): VRID, family, configured interface and unicast or not; then the unicast
-        source address, else the use of VMACs and the multicast group."""
-        p = rt.params
-        if p.is_unicast:
-            return (p.vrid, p.family, p.interface, True, rt.inst.own_src)
-        vmac_addr = any(kw == "use_vmac_addr" for kw, _ in rt.conf.options)
-        return (p.vrid, p.family, p.interface, False, rt.conf.use_vmac is not None, vmac_addr, p.mcast_group)
 
     async def _clear_diff(self, old: Runtime, new: Runtime) -> bool:
         """keepalived clear_diff_vrrp for an instance the reload keeps: the virtual rules, routes and
@@ -823,16 +813,26 @@ def _net_text(net: IPv4Network | IPv6Network) -> str:
     return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
 
 
-def reload_matches(old: Mapping[str, Runtime], new: Mapping[str, Runtime],
-                   key: Callable[[Runtime], tuple[object, ...]]) -> dict[str, str]:
-    """Which running instance each instance of a reloaded file continues (keepalived vrrp_exist):
-    new name -> old name, by `key`; the first of a key on either side, each old one at most once."""
+def reload_key(rt: Runtime) -> tuple[object, ...]:
+    """keepalived vrrp_exist: what makes an instance of a reloaded file the same instance (its name
+    does not): VRID, family, configured interface and unicast or not; then the unicast source
+    address, else the use of VMACs and the multicast group."""
+    p = rt.params
+    if p.is_unicast:
+        return (p.vrid, p.family, p.interface, True, rt.inst.own_src)
+    vmac_addr = any(kw == "use_vmac_addr" for kw, _ in rt.conf.options)
+    return (p.vrid, p.family, p.interface, False, rt.conf.use_vmac is not None, vmac_addr, p.mcast_group)
+
+
+def reload_matches(old: Mapping[str, Runtime], new: Mapping[str, Runtime]) -> dict[str, str]:
+    """Which running instance each instance of a reloaded file continues: new name -> old name, by
+    `reload_key`; the first of a key on either side, each old one at most once."""
     firsts: dict[tuple[object, ...], str] = {}
     for name, rt in new.items():
-        firsts.setdefault(key(rt), name)
+        firsts.setdefault(reload_key(rt), name)
     out: dict[str, str] = {}
     for name, rt in old.items():
-        found = firsts.get(key(rt))
+        found = firsts.get(reload_key(rt))
         if found is not None and found not in out:
             out[found] = name
     return out
