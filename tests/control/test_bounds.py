@@ -14,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,6 +26,11 @@ from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
 from tests.control.test_unit import http_get, params, samples
+
+
+async def until(cond: Callable[[], bool]) -> None:
+    while not cond():
+        await asyncio.sleep(0.01)
 
 
 def test_concurrent_scrapes_share_one_rendering() -> None:
@@ -60,9 +66,9 @@ def test_connections_beyond_the_cap_are_told_and_closed() -> None:
     async def go() -> tuple[bytes, bytes, int]:
         release = asyncio.Event()
 
-        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def handler(conn: socket.socket) -> None:
             await release.wait()
-            writer.write(b"served\n")
+            await asyncio.get_running_loop().sock_sendall(conn, b"served\n")
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
@@ -70,8 +76,7 @@ def test_connections_beyond_the_cap_are_told_and_closed() -> None:
         port = sock.getsockname()[1]
         try:
             held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
-            while len(listener.clients) < 2:
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(until(lambda: len(listener.clients) == 2), 10)
             r, w = await asyncio.open_connection("127.0.0.1", port)
             over = await asyncio.wait_for(r.read(), 5)  # at once: nothing waits for the held ones
             w.close()
@@ -113,8 +118,8 @@ def test_control_socket_answers_hostile_lines_and_caps_clients(tmp_path: Path) -
                 w.close()
             held = [await asyncio.open_unix_connection(path) for _ in range(MAX_CLIENTS)]
             assert server.listener is not None
-            while len(server.listener.clients) < MAX_CLIENTS:
-                await asyncio.sleep(0.01)
+            listener = server.listener
+            await asyncio.wait_for(until(lambda: len(listener.clients) == MAX_CLIENTS), 10)
             r, w = await asyncio.open_unix_connection(path)
             over = [await asyncio.wait_for(r.readline(), 5), await asyncio.wait_for(r.read(), 5)]
             w.close()
@@ -140,8 +145,9 @@ SERVER = textwrap.dedent("""
     log.propagate = True
 
     async def main():
-        async def handler(reader, writer):
-            await reader.read()
+        async def handler(conn):
+            while await asyncio.get_running_loop().sock_recv(conn, 1024):
+                pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(sys.argv[1])
         Listener(listen(sock), handler, name="test", max_clients=1000, limit=1024)

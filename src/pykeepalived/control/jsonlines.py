@@ -33,7 +33,7 @@ import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pykeepalived.control.listener import Listener, listen
+from pykeepalived.control.listener import Listener, listen, streams
 from pykeepalived.daemon.log import DETAIL, log
 
 MAX_LINE = 65536
@@ -152,7 +152,11 @@ class JsonLinesServer:
         log.info("Reload requested on the control socket")
         return {"ok": True, "signalled": ppid}
 
-    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _client(self, conn: socket.socket) -> None:
+        async with streams(conn, MAX_LINE) as (reader, writer):
+            await self._session(reader, writer)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while True:
             try:
                 line = await asyncio.wait_for(reader.readline(), IDLE_TIMEOUT)

@@ -15,7 +15,11 @@
 #   PAUSE_S, so there is no busy loop; one warning per episode, no traceback, and one line when
 #   the episode is over, i.e. the kernel's queue has been emptied (with the count of pauses);
 # - a handler that raises is logged in one line; the connection is closed whatever happens.
-# Handlers get asyncio streams, as with start_server. Their own timeouts and size limits (idle
+# Handlers get the connected socket (non-blocking): the metrics endpoint reads and writes it with
+# the loop's sock_* calls, the control sockets wrap it in streams (`streams`). asyncio's socket
+# transports are left in a reference cycle when closed (CPython 3.11), freed only by the cyclic
+# garbage collector, so a scrape flood served through streams piles up work for a full collection
+# that then holds the loop for tens of milliseconds. Their own timeouts and size limits (idle
 # clients, slow readers, request size) are the servers' business (metrics.py, jsonlines.py).
 """Accepting connections for the metrics endpoint and the control sockets, bounded."""
 
@@ -25,11 +29,11 @@ import asyncio
 import contextlib
 import errno
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from pykeepalived.daemon.log import log
 
-Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+Handler = Callable[[socket.socket], Awaitable[None]]
 
 ACCEPT_BATCH = 16
 PAUSE_S = 0.5
@@ -99,25 +103,15 @@ class Listener:
             self._loop.add_reader(self.sock.fileno(), self._accept)
 
     async def _serve(self, conn: socket.socket) -> None:
-        writer: asyncio.StreamWriter | None = None
         try:
             conn.setblocking(False)
-            if conn.family == socket.AF_UNIX:
-                reader, writer = await asyncio.open_unix_connection(sock=conn, limit=self.limit)
-            else:
-                reader, writer = await asyncio.open_connection(sock=conn, limit=self.limit)
-            await self.handler(reader, writer)
+            await self.handler(conn)
         except (ConnectionError, TimeoutError):
             pass
         except Exception as exc:  # a client must never disturb the child
             log.error("%s: request failed: %r", self.name, exc)
         finally:
-            if writer is None:
-                conn.close()
-            elif writer.transport.get_write_buffer_size():
-                writer.transport.abort()  # a reader too slow for its reply: no descriptor kept for it
-            else:
-                writer.close()
+            conn.close()
 
     def close(self) -> None:
         if self._resume is not None:
@@ -126,6 +120,24 @@ class Listener:
         if self.sock.fileno() >= 0:
             self._loop.remove_reader(self.sock.fileno())
             self.sock.close()
+
+
+@contextlib.asynccontextmanager
+async def streams(conn: socket.socket, limit: int) -> AsyncIterator[tuple[asyncio.StreamReader,
+                                                                           asyncio.StreamWriter]]:
+    """asyncio streams over an accepted connection; at the end the transport is closed, or dropped
+    at once if the client has not taken all that was written (a reader too slow for its reply)."""
+    if conn.family == socket.AF_UNIX:
+        reader, writer = await asyncio.open_unix_connection(sock=conn, limit=limit)
+    else:
+        reader, writer = await asyncio.open_connection(sock=conn, limit=limit)
+    try:
+        yield reader, writer
+    finally:
+        if writer.transport.get_write_buffer_size():
+            writer.transport.abort()
+        else:
+            writer.close()
 
 
 def listen(sock: socket.socket) -> socket.socket:

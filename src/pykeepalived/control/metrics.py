@@ -418,45 +418,60 @@ class MetricsServer:
         self._body, self._rendered_at = body, started
         return body
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), READ_TIMEOUT)
-        except asyncio.LimitOverrunError:
-            await self._reply(writer, 431, b"request too large\n")
+    @staticmethod
+    async def _head(conn: socket.socket) -> bytes | None:
+        """The request head (through the blank line); b"" if the client closed first, None if it
+        is longer than MAX_REQUEST."""
+        loop = asyncio.get_running_loop()
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            if len(buf) > MAX_REQUEST:
+                return None
+            chunk = await loop.sock_recv(conn, 4096)
+            if not chunk:
+                return b""
+            buf += chunk
+        return buf
+
+    async def _handle(self, conn: socket.socket) -> None:
+        """One request on a connection (plain socket calls, no transport: see listener.py)."""
+        head = await asyncio.wait_for(self._head(conn), READ_TIMEOUT)
+        if head is None:
+            await self._reply(conn, 431, b"request too large\n")
             return
-        except (asyncio.IncompleteReadError, TimeoutError):
+        if not head:
             return
         parts = head.split(b"\r\n", 1)[0].split()
         if len(parts) != 3:
-            await self._reply(writer, 400, b"bad request\n")
+            await self._reply(conn, 400, b"bad request\n")
             return
         method, target = parts[0], parts[1].split(b"?", 1)[0]
         if method not in (b"GET", b"HEAD"):
-            await self._reply(writer, 405, b"method not allowed\n")
+            await self._reply(conn, 405, b"method not allowed\n")
             return
         head_only = method == b"HEAD"
         if target == b"/metrics":
             self.scrapes += 1
             body = await self.metrics()
             if body is None:
-                await self._reply(writer, 500, b"metrics unavailable\n", head_only=head_only)
+                await self._reply(conn, 500, b"metrics unavailable\n", head_only=head_only)
             else:
-                await self._reply(writer, 200, body, CONTENT_TYPE_LATEST, head_only=head_only)
+                await self._reply(conn, 200, body, CONTENT_TYPE_LATEST, head_only=head_only)
         elif target == b"/":
-            await self._reply(writer, 200, b'<html><body><a href="/metrics">Metrics</a></body></html>\n',
+            await self._reply(conn, 200, b'<html><body><a href="/metrics">Metrics</a></body></html>\n',
                               "text/html; charset=utf-8", head_only=head_only)
         else:
-            await self._reply(writer, 404, b"not found\n")
+            await self._reply(conn, 404, b"not found\n")
 
     @staticmethod
-    async def _reply(writer: asyncio.StreamWriter, code: int, body: bytes,
+    async def _reply(conn: socket.socket, code: int, body: bytes,
                      ctype: str = "text/plain; charset=utf-8", head_only: bool = False) -> None:
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
                   431: "Request Header Fields Too Large", 500: "Internal Server Error"}[code]
         hdr = (f"HTTP/1.0 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n"
                "Connection: close\r\n\r\n").encode()
-        writer.write(hdr if head_only else hdr + body)
-        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT)
+        data = hdr if head_only else hdr + body
+        await asyncio.wait_for(asyncio.get_running_loop().sock_sendall(conn, data), WRITE_TIMEOUT)
 
     async def close(self) -> None:
         if self.listener is not None:
