@@ -640,11 +640,11 @@ class VrrpChild:
         await seed_trackers(self, [rt.inst for rt in rts.values()])  # every instance is new to the engine
         self.track_bfd(self.set_tracker)
         self.model = model
-        self.syncd = await self._sync_daemon(model, reload=True)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
         self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
         await self.set_static(model, add=True)  # keepalived: after clear_diff_vrrp
+        self.syncd = await self._sync_daemon(model, reload=True)  # in the states the reload kept
         await self._release_unused()
         self._log_sockpool()
         kept_groups = {g.name for g in old.sync_groups if g in model.sync_groups}
