@@ -80,14 +80,16 @@ def definition_lines(draw: st.DrawFn) -> list[str]:
     does (a blank, ',' or ')': a name glued to U+00A0 is not replaced)."""
     value = draw(word) + draw(st.sampled_from(["", " ", "\xa0", "\f"])) + draw(word)
     use = draw(st.sampled_from(["$DEF", "${DEF}", "$DEF\xa0x", "$DEF\tkwz", "kwx$DEF"]))
-    return [f"$DEF={value}", draw(blank).lstrip("\r") + use]
+    cond = draw(st.sampled_from(["", "", "@testid ", "@other ", "@^other\t", "@testid\xa0"]))
+    return [f"{cond}$DEF={value}", draw(blank).lstrip("\r") + use]
 
 
 @st.composite
 def seq_line(draw: st.DrawFn) -> str:
     """~SEQ with odd bytes around its parts: only blanks are skipped there."""
     pad = st.sampled_from(["", " ", "\t", "\xa0", "\f"])
-    head = f"~SEQ({draw(pad)}i{draw(pad)},{draw(pad)}1,{draw(pad)}2{draw(pad)})"
+    cond = draw(st.sampled_from(["", "@testid "]))
+    head = f"{cond}~SEQ({draw(pad)}i{draw(pad)},{draw(pad)}1,{draw(pad)}2{draw(pad)})"
     return head + draw(pad) + draw(word) + draw(st.sampled_from(["$i", "${i}", "$i\xa0x"]))
 
 

@@ -280,6 +280,11 @@ class Lexer:
                     yield Segment(Loc(shown, lineno), tuple(words), text)
                 continue
             loc = Loc(shown, lineno)
+            at_done = text[0] == "@"  # keepalived: the config id first, then a definition
+            if at_done:
+                text = self._conditional(text)
+                if not text:
+                    continue
             m = _DEF.match(text)
             if m:
                 name, value = m.group(1), m.group(2).lstrip(BLANK)
@@ -305,16 +310,22 @@ class Lexer:
                 else:
                     self.defs[name] = [value]
                 continue
-            yield from self._logical(text, loc)
+            yield from self._logical(text, loc, at_done=at_done)
 
-    def _logical(self, text: str, loc: Loc, depth: int = 0) -> Iterable[Segment]:
-        """One logical line's segments. A plain line's come as a list (a ~SEQ of a million lines
-        makes a million of them: no generator each), an include's or a ~SEQ's lazily."""
+    def _logical(self, text: str, loc: Loc, depth: int = 0, at_done: bool = False) -> Iterable[Segment]:
+        """One logical line's segments, in keepalived's order: `@ID`, ~SEQ/~LST, `$` substitution
+        (then the line is read again if it starts with `@` or still holds a `$`), comments, include.
+        A plain line's come as a list (a ~SEQ of a million lines makes a million of them: no
+        generator each), an include's or a ~SEQ's lazily. `at_done`: `@ID` was handled."""
         if depth > 16:
             self.rep.error(loc, "Parameter/sequence nesting too deep")
             return ()
         if not text:
             return ()
+        if text[0] == "@" and not at_done:
+            text = self._conditional(text)
+            if not text:
+                return ()
         if text[0] == "~":  # keepalived reads ~SEQ/~LST before substituting, any other ~ line as is
             text = self._decomment(text)
             if text.startswith("~SEQ"):
@@ -327,31 +338,29 @@ class Lexer:
             expanded, stable = self._substitute(text, loc)
             if len(expanded) > 1 or not stable:  # a multi-line definition's lines, or a loop
                 return self._each_logical(expanded, loc, depth + 1)
-            text = expanded[0].strip(BLANK)  # no more to substitute: read on
-            if not text:
-                return ()
+            new = expanded[0].strip(BLANK)  # no more to substitute
+            if new != text:
+                if not new:
+                    return ()
+                if new[0] == "@" or "$" in new:  # keepalived reads it again
+                    return self._logical(new, loc, depth + 1)
+                text = new
         text = self._decomment(text)
         if not text:
             return ()
-        if text[0] == "@":
-            m = _COND.match(text)
-            if m is None:
-                return ()
-            neg, ident, rest = m.group(1) == "^", m.group(2), m.group(3)
-            if (ident == self.config_id) == neg or not rest:
-                return ()
-            text = rest
-        if text.startswith("~SEQ"):
-            return self._seq(text, loc, depth)
-        if text[0] == "~":
-            sm = _SEQLST.match(text)
-            if sm:
-                return self._seq_lst(text, sm, loc, depth)
         if text.startswith("include"):
             im = _INCLUDE.match(text)
             if im:
                 return self._include(loc, im.group(1), im.group(2))
         return self._words(text, loc)
+
+    def _conditional(self, text: str) -> str:
+        """`@ID LINE` / `@^ID LINE`: LINE if this is (is not) config id ID, else nothing."""
+        m = _COND.match(text)
+        if m is None:
+            return ""
+        neg, ident, rest = m.group(1) == "^", m.group(2), m.group(3)
+        return "" if (ident == self.config_id) == neg else rest
 
     def _words(self, text: str, loc: Loc) -> Iterable[Segment]:
         if "{" in text or "}" in text:
