@@ -47,6 +47,21 @@ def test_reload_with_broken_file_keeps_running(lab: Lab, nodes: list[Node]) -> N
     assert a.proc is not None and a.proc.poll() is None
 
 
+def test_reload_naming_a_missing_interface_keeps_running(lab: Lab, nodes: list[Node]) -> None:
+    """keepalived's VRRP child stops on a non-existent interface (CONFIG error, no respawn), at a
+    reload too; pykeepalived keeps the running configuration, as for any broken file."""
+    a = Node(lab["n1"], instance_conf(prio=150)).start()
+    nodes.append(a)
+    wait_for(lambda: a.has(VIP), 15)
+    a.conf.write_text(a.conf.read_text().replace("interface eth0", "interface eth9"))
+    a.signal(signal.SIGHUP)
+    wait_for(lambda: "keeping the running configuration" in a.logs(), 5)
+    assert "WARNING - interface eth9 for vrrp_instance VI_1 doesn't exist" in a.logs()
+    time.sleep(1)
+    assert a.has(VIP) and "sent 0 priority" not in a.logs()
+    assert a.proc is not None and a.proc.poll() is None
+
+
 def test_reload_adds_and_removes_instances(lab: Lab, nodes: list[Node]) -> None:
     a = Node(lab["n1"], instance_conf(prio=150)).start()
     nodes.append(a)

@@ -598,7 +598,9 @@ class VrrpChild:
         MASTER, notify FAULT or DELETED), new ones start as at boot. A broken file changes nothing."""
         log.info("Reloading")
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
-        if self.log_diagnostics([*diags, *tracking_diagnostics(model)]):
+        # a missing interface (without dynamic_interfaces) stops keepalived's VRRP child, at a reload too
+        missing = [] if model.global_defs.dynamic_interfaces else interface_diagnostics(model)
+        if self.log_diagnostics([*diags, *tracking_diagnostics(model), *missing]) or missing:
             log.error("Configuration has errors - keeping the running configuration")
             return
         checked = check_vrrp_scripts(model, ScriptResolver(model), reloading=self.scripts)
