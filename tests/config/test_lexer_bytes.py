@@ -189,3 +189,12 @@ def test_script_words_split_on_c_spaces_only(tmp_path: Path) -> None:
     m, _ = _load(tmp_path, text.encode())
     assert [s.script for s in m.vrrp_scripts] == [
         ("\u00a0/bin/true\u00a0x", "", ""), ("/bin/true\u00a0y", "", ""), ("/bin/true", "nobody", "")]
+
+
+def test_unterminated_quote(tmp_path: Path) -> None:
+    """keepalived's decomment() reports a quote left open (a quote in a comment does not count)
+    before the words are read."""
+    _, diags = _load(tmp_path, b'kwa "b # c" "d\nkwc # "x\n')
+    line = 'kwa "b # c" "d'
+    assert diags == [(1, f"Unterminated quote '{line}'"), (1, f"Unmatched quote: '{line}'"),
+                     (1, "Unknown keyword 'kwa'"), (2, "Unknown keyword 'kwc'")]

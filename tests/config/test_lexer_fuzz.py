@@ -40,7 +40,7 @@ sep = st.lists(st.sampled_from(C_SPACE + PY_SPACE), min_size=1, max_size=3).map(
 blank = st.lists(st.sampled_from(C_SPACE + PY_SPACE), max_size=2).map("".join)
 # a word that can never be a keyword, an include, a conditional, a definition or a comment
 word = st.lists(st.sampled_from(LETTERS) | odd, min_size=1, max_size=5).map(lambda w: "kw" + "".join(w))
-tail = st.sampled_from(["", " # comment", "!x", "#\xa0y", "\x00ignored tail"])
+tail = st.sampled_from(["", " # comment", "!x", "#\xa0y", "\x00ignored tail", ' "open', ' # "in a comment'])
 
 
 @st.composite

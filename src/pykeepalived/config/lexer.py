@@ -280,6 +280,8 @@ class Lexer:
                     yield Segment(Loc(shown, lineno), tuple(words), text)
                 continue
             loc = Loc(shown, lineno)
+            if '"' in text and _quote_left_open(text):
+                self.rep.error(loc, f"Unterminated quote '{_unescape(text)}'")
             at_done = text[0] == "@"  # keepalived: the config id first, then a definition
             if at_done:
                 text = self._conditional(text)
@@ -594,6 +596,25 @@ def _clean(line: str) -> str:
 def _line_bytes(line: str) -> int:
     """The line's length in the file (keepalived's buffer is MAXBUF bytes, not characters)."""
     return len(line.encode("utf-8", "surrogateescape"))
+
+
+_QUOTE_SCAN = re.compile(r'["#!\\]')
+
+
+def _quote_left_open(text: str) -> bool:
+    r"""keepalived's decomment() scan: is a double quote still open at the end of the line? A `\`
+    takes the next character with it; a quote after the comment start does not count."""
+    quote = comment = False
+    i = 0
+    while m := _QUOTE_SCAN.search(text, i):
+        c, i = m.group(), m.end()
+        if c == '"':
+            quote ^= not comment
+        elif c == "\\":
+            i += 1
+        elif not quote:
+            comment = True
+    return quote
 
 
 def _skip_blanks(text: str, i: int) -> int:
