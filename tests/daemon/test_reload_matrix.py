@@ -174,6 +174,7 @@ CASES: dict[str, Case] = {
     "renamed": x_only(X, r(name="VI_9")),
     "removed": Case(Conf((X, X2)), one(X), Conf((P, P2)), masters=("192.0.2.100", "192.0.2.102"),
                     roles=("master", "backup")),
+    "added": Case(one(X), Conf((X, X2)), one(P), Conf((P, P2)), roles=("master", "backup")),
     "removed_notify_deleted": Case(Conf((X, dataclasses.replace(X2, extra=("notify_deleted",)))), one(X),
                                    Conf((P, P2)), masters=("192.0.2.100", "192.0.2.102")),
     "unchanged": x_only(X, X, roles=("master", "backup")),

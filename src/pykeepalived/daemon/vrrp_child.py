@@ -644,7 +644,10 @@ class VrrpChild:
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
+        self.executor.ordered_logs = True  # the lines in keepalived's order: "setting VIPs." before "(init)"
         self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
+        await self.executor.drain()
+        self.executor.ordered_logs = False
         await self.set_static(model, add=True)  # keepalived: after clear_diff_vrrp
         self.syncd = await self._sync_daemon(model, reload=True)  # in the states the reload kept
         await self._release_unused()
