@@ -93,7 +93,16 @@ def seq_line(draw: st.DrawFn) -> str:
     return head + draw(pad) + draw(word) + draw(st.sampled_from(["$i", "${i}", "$i\xa0x"]))
 
 
-root_line = st.one_of(junk_line(), quoted_line(), conditional_line(), brace_line(), seq_line())
+@st.composite
+def lst_line(draw: st.DrawFn) -> str:
+    """~LST with odd bytes in and around its values."""
+    pad = st.sampled_from(["", " ", "\t", "\xa0", "\f"])
+    values = ",".join(draw(pad) + draw(word) + draw(pad) for _ in range(draw(st.integers(1, 3))))
+    use = draw(st.sampled_from(["$v", "${v}"]))
+    return f"~LST({draw(pad)}v{draw(pad)},{values}){draw(pad)}" + draw(word) + use
+
+
+root_line = st.one_of(junk_line(), quoted_line(), conditional_line(), brace_line(), seq_line(), lst_line())
 
 
 @st.composite

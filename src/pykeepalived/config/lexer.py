@@ -74,7 +74,6 @@ _DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 # $NAME ends at a blank, ',' or ')'; ${NAME ARGS} takes arguments after a space (${_RANDOM 1 9})
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?: [^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t,)]|$)")
 _COND = re.compile(r"@(\^?)([^ \t]*)[ \t]+(.*)$")  # the id ends at the first blank; none: no line
-_SEQLST = re.compile(r"~(SEQx?|LST)\(")
 _INCLUDE = re.compile(r"include([rmwba]?)[ \t\n\v\f\r][ \t]*(.*)$")
 
 
@@ -332,9 +331,8 @@ class Lexer:
             text = self._decomment(text)
             if text.startswith("~SEQ"):
                 return self._seq(text, loc, depth)
-            sm = _SEQLST.match(text)
-            if sm:
-                return self._seq_lst(text, sm, loc, depth)
+            if text.startswith("~LST"):
+                return self._lst(text, loc, depth)
             return self._words(text, loc)
         if "$" in text:
             expanded, stable = self._substitute(text, loc)
@@ -473,13 +471,6 @@ class Lexer:
                 return [text], True
         return [text], False
 
-    def _seq_lst(self, text: str, sm: re.Match[str], loc: Loc, depth: int) -> Iterator[Segment]:
-        close = _matching_paren(text, sm.end())
-        if close < 0:
-            self.rep.error(loc, f"Missing ')' in {text}")
-            return
-        yield from self._lst(text[sm.end() : close], text[close + 1 :].lstrip(BLANK), loc, depth)
-
     def _seq(self, text: str, loc: Loc, depth: int) -> Iterator[Segment]:
         """`~SEQ[x](VAR, [START,] [STEP,] END) LINE`, read as keepalived's add_seq() reads it: blanks
         only around the parts, numbers as strtol(), its messages; LINE once per value."""
@@ -538,26 +529,70 @@ class Lexer:
             return None
         return var, start, step, end, hexa, text[close + 1 :].lstrip(BLANK)
 
-    def _lst(self, inner: str, rest: str, loc: Loc, depth: int) -> Iterator[Segment]:
-        inner = inner.strip()
-        if inner.startswith("{"):
-            groups = re.findall(r"\{([^}]*)\}", inner)
-            if not groups:
-                self.rep.error(loc, f"Invalid ~LST parameters '{inner}'")
-                return
-            names = [g.strip() for g in groups[0].split(",")]
-            rows = [[x.strip() for x in g.split(",")] for g in groups[1:]]
-        else:
-            parts = [p.strip() for p in inner.split(",")]
-            names = [parts[0]]
-            rows = [[p] for p in parts[1:]]
-        if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", nm) for nm in names):
-            self.rep.error(loc, f"Invalid ~LST parameters '{inner}'")
+    def _lst(self, text: str, loc: Loc, depth: int) -> Iterator[Segment]:
+        """`~LST(VAR, V1, V2...) LINE` or `~LST({VAR1,VAR2}, {V1,V2}, ...) LINE`, read as keepalived's
+        add_lst() reads it: LINE once per set of values (missing ones empty)."""
+        parsed = self._lst_params(text, loc)
+        if parsed is None:
+            self.rep.error(loc, f"Invalid ~LST specification '{text}'")
             return
+        names, rows, rest = parsed
         for row in rows:  # the names keep their last values, as in keepalived
-            for k, nm in enumerate(names):
-                self.defs[nm] = [row[k] if k < len(row) else ""]
+            for name, value in zip(names, row, strict=True):
+                self.defs[name] = [value]
             yield from self._logical(rest, loc, depth + 1)
+
+    def _lst_params(self, text: str, loc: Loc) -> tuple[list[str], list[list[str]], str] | None:
+        p = _skip_blanks(text, 4)
+        if text[p : p + 1] != "(":
+            return None
+        names, p, end = _lst_words(text, _skip_blanks(text, p + 1), " \t,}")
+        if names is None or (end == "}" and text[p : p + 1] != "}"):
+            return None
+        if text[p : p + 1] == "}":
+            p = _skip_blanks(text, p + 1)
+        if text[p : p + 1] != ",":
+            return None
+        p = _skip_blanks(text, p + 1)
+        rows: list[list[str]] = []
+        while True:
+            values, p, end = _lst_words(text, p, " \t,})", len(names))
+            if values is None:
+                if end == "many":
+                    self.rep.error(loc, f"~LST specification has too many values '{text}'")
+                return None
+            rows.append(values + [""] * (len(names) - len(values)))
+            if text[p : p + 1] == "}" and end == "}":
+                p = _skip_blanks(text, p + 1)
+            if text[p : p + 1] == ")":
+                return names, rows, text[p + 1 :].lstrip(BLANK)
+            if text[p : p + 1] != ",":
+                return None
+            p = _skip_blanks(text, p + 1)
+
+
+def _lst_words(text: str, p: int, stop: str, most: int = 0) -> tuple[list[str] | None, int, str]:
+    """One ~LST group: words up to the group's end, `{a,b}` or a single word (then ',' or ')' ends
+    it). Returns (words or None when malformed, position of the end character, the group's end
+    character or "many" when more than `most` words)."""
+    end = ","
+    if text[p : p + 1] == "{":
+        end, p = "}", _skip_blanks(text, p + 1)
+    words: list[str] = []
+    while True:
+        q = p
+        while p < len(text) and text[p] not in stop:
+            p += 1
+        words.append(text[q:p])
+        p = _skip_blanks(text, p)
+        c = text[p : p + 1]
+        if c == end or (c == ")" and end == "," and most):
+            return words, p, end
+        if c != ",":
+            return None, p, end
+        p = _skip_blanks(text, p + 1)
+        if most and len(words) >= most:
+            return None, p, "many"
 
 
 _BRACE_OR_QUOTE = re.compile(r'"[^"]*"|"|[{}]')
@@ -642,19 +677,6 @@ def _strtol_list(text: str) -> tuple[list[int], str]:
         if text[p : p + 1] != "," or len(nums) == 3:
             return nums, text[p:]
         p += 1
-
-
-def _matching_paren(text: str, start: int) -> int:
-    depth = 1
-    for i in range(start, len(text)):
-        c = text[i]
-        if c == "(":
-            depth += 1
-        elif c == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
 
 
 def _unescape(word: str) -> str:
