@@ -56,14 +56,15 @@ class Inst:
 @dataclass(frozen=True)
 class Conf:
     insts: tuple[Inst, ...]
-    weight: int | None = None  # vrrp_script chk's weight (None: no vrrp_script)
+    weight: int | None = None  # vrrp_script chk's weight (None: no vrrp_script; 0: unweighted)
+    script: str = "/bin/true"
     group: tuple[str, ...] = ()  # vrrp_sync_group G1 members
 
 
 def render(conf: Conf, host: str, notify: str | None) -> str:
     out = [f"global_defs {{\n    router_id {host}\n    script_user root\n}}\n"]
     if conf.weight is not None:
-        out.append(f'vrrp_script chk {{\n    script "/bin/true"\n    interval 1\n'
+        out.append(f'vrrp_script chk {{\n    script "{conf.script}"\n    interval 1\n'
                    f'    weight {conf.weight}\n}}\n')
     if conf.group:
         members = "\n".join(f"        {m}" for m in conf.group)
@@ -155,6 +156,12 @@ CASES: dict[str, Case] = {
     "vroute_remove": x_only(r(routes=(ROUTE,)), X, roles=("master", "backup")),
     "track_script_add": x_only(one(X, weight=10), one(r(track=True), weight=10)),
     "track_script_remove": x_only(one(r(track=True), weight=10), one(X, weight=10)),
+    "track_script_add_failing": x_only(one(X, weight=0, script="/bin/false"),
+                                       one(r(track=True), weight=0, script="/bin/false")),
+    "fault_kept": x_only(one(r(track=True), weight=0, script="/bin/false"),
+                         one(r(track=True, prio=170), weight=0, script="/bin/false"), roles=("backup",)),
+    "fault_cleared": x_only(one(r(track=True), weight=0, script="/bin/false"),
+                            one(X, weight=0, script="/bin/false"), roles=("backup",)),
     "weight_change": x_only(one(r(track=True), weight=10), one(r(track=True), weight=30)),
     "auth_change": both(one(r(auth="secret1")), one(dataclasses.replace(P, auth="secret1")),
                         {"auth": "secret2"}),
@@ -274,7 +281,8 @@ def run_side(impl: str, case: Case, role: str) -> Side:
             holder = p if backup else x
             wait_for(lambda: {a.split()[0] for a in global_addresses(holder)} >= set(case.masters), 20)
             other = x if backup else p
-            wait_for(lambda: "Entering BACKUP STATE" in other.logs(), 20)
+            settled = re.compile(r"Entering (BACKUP|FAULT) STATE|entering FAULT|VRRP_Script\(chk\) failed")
+            wait_for(lambda: settled.search(other.logs()) is not None, 20)
             time.sleep(1.0)
             x_mark, p_mark = len(x.logs()), len(p.logs())
             n_mark = len(notify_log.read_text().splitlines()) if notify_log.exists() else 0
