@@ -237,6 +237,21 @@ async def ctl_follow_stuck(path: str, conns: int, seconds: float) -> dict[str, i
     return await _never_read(socket.AF_UNIX, path, b'{"cmd": "follow"}\n', conns, seconds)
 
 
+def everything(sock: str, seconds: float) -> list[Flood]:
+    """Both doors at once: 400 scrapers, 1,100 idle connections (beyond the 1,024 descriptors), slow
+    readers and a slow writer on the metrics endpoint; status clients, stuck `follow` readers and idle
+    connections on the control socket `sock`."""
+    return [
+        (scrape_burst, (ADDR, 400, seconds)),
+        (hold, (ADDR, 1100, seconds)),
+        (slow_readers, (ADDR, 100, seconds)),
+        (slowloris, (ADDR, 50, seconds)),
+        (ctl_burst, (sock, 100, seconds)),
+        (ctl_follow_stuck, (sock, 100, seconds)),
+        (ctl_hold, (sock, 300, seconds)),
+    ]
+
+
 JUNK: tuple[tuple[str, bytes], ...] = (
     ("deep_array", b'{"cmd": "status", "x": ' + b"[" * 30000 + b"]" * 30000 + b"}\n"),
     ("deep_object", b'{"cmd": "status", "x": ' + b'{"a": ' * 20000 + b"1" + b"}" * 20000 + b"}\n"),

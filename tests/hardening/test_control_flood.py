@@ -53,15 +53,7 @@ def test_flooded_master_keeps_advertising(lab: Lab, nodes: list[Node]) -> None:
     cap = Capture(lab["n2"], "ip proto 112")
     try:
         t0 = time.time()
-        scenarios: list[flood.Flood] = [
-            (flood.scrape_burst, (flood.ADDR, 400, FLOOD_S)),
-            (flood.hold, (flood.ADDR, 1100, FLOOD_S)),
-            (flood.slow_readers, (flood.ADDR, 100, FLOOD_S)),
-            (flood.slowloris, (flood.ADDR, 50, FLOOD_S)),
-            (flood.ctl_burst, (sock, 100, FLOOD_S)),
-            (flood.ctl_follow_stuck, (sock, 100, FLOOD_S)),
-            (flood.ctl_hold, (sock, 300, FLOOD_S)),
-        ]
+        scenarios = flood.everything(sock, FLOOD_S)
         futures = [host.start_async(fn, *args) for fn, args in scenarios]
         seen = [f.result(120) for f in futures]
         t1 = time.time()

@@ -18,8 +18,8 @@
 # Handlers get the connected socket (non-blocking): the metrics endpoint reads and writes it with
 # the loop's sock_* calls, the control sockets wrap it in streams (`streams`). asyncio's socket
 # transports are left in a reference cycle when closed (CPython 3.11), freed only by the cyclic
-# garbage collector, so a scrape flood served through streams piles up work for a full collection
-# that then holds the loop for tens of milliseconds. Their own timeouts and size limits (idle
+# garbage collector: a scrape flood served through streams left thousands of objects per second for
+# collections that run on the loop, between two timers. Their own timeouts and size limits (idle
 # clients, slow readers, request size) are the servers' business (metrics.py, jsonlines.py).
 """Accepting connections for the metrics endpoint and the control sockets, bounded."""
 

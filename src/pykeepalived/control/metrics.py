@@ -3,8 +3,9 @@
 # keepalived users scrape metrics with an external exporter that signals keepalived and parses the
 # files it writes (keepalived.data / .stats / .json), which races with the writer (landscape.md §5).
 # pykeepalived serves them itself: `pykeepalived_metrics_address` in global_defs starts a tiny
-# HTTP server on the VRRP child's event loop, and every scrape runs the collectors below *on that
-# loop*, reading the live engine between two events — a consistent snapshot without locks or files.
+# HTTP server on the VRRP child's event loop, and the collectors below run *on that loop*, reading
+# the live engine between two events — a consistent snapshot without locks or files — at most once
+# a second, whatever the number of scrapers (MetricsServer; listener.py bounds the connections).
 #
 # Names and labels are those of the widely used mehdy/keepalived-exporter, so existing dashboards
 # and alerts keep working:
