@@ -73,6 +73,7 @@ _COMMENT_PREFIX = re.compile(r'(?:[^"#!\\]|\\.?|"[^"]*"?)*')
 _DEF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 # $NAME ends at a blank, ',' or ')'; ${NAME ARGS} takes arguments after a space (${_RANDOM 1 9})
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)((?: [^}]*)?)\}|\$([A-Za-z_][A-Za-z0-9_]*)(?=[ \t,)]|$)")
+_RANDOM_ARGS = re.compile(r" [ 0-9]*[0-9]")  # ${_RANDOM MIN MAX}: digits and spaces, no space last
 _COND = re.compile(r"@(\^?)([^ \t]*)[ \t]+(.*)$")  # the id ends at the first blank; none: no line
 _INCLUDE = re.compile(r"include([rmwba]?)[ \t\n\v\f\r][ \t]*(.*)$")
 
@@ -425,13 +426,10 @@ class Lexer:
         if name == "_ENV":
             return os.environ.get(args.strip(), "")
         if name == "_RANDOM":
-            parts = args.split()
-            try:
-                lo = int(parts[0]) if parts else 0
-                hi = int(parts[1]) if len(parts) > 1 else 32767
-            except ValueError:
-                self.rep.error(loc, f"Invalid _RANDOM parameters '{args.strip()}'")
-                return "0"
+            parts = args.split(" ")  # digits and spaces only (_RANDOM_ARGS)
+            parts = [x for x in parts if x]
+            lo = int(parts[0]) if parts else 0
+            hi = int(parts[1]) if len(parts) > 1 else 32767
             if lo > hi:
                 self.rep.error(loc, f"_RANDOM min {lo} > max {hi}")
                 return str(lo)
@@ -448,12 +446,15 @@ class Lexer:
         def repl(m: re.Match[str]) -> str:
             nonlocal changed
             name = m.group(1) or m.group(3)
+            args = m.group(2) or ""
+            if args.strip(" ") and name != "_ENV" and (name != "_RANDOM" or not _RANDOM_ARGS.fullmatch(args)):
+                return m.group(0)  # keepalived: arguments are digits, for a definition that takes some
             value = defs.get(name)
             if value is not None:
                 changed = True
                 return " ".join(value)
             if name.startswith("_"):
-                v = self._predefined(name, m.group(2) or "", loc)
+                v = self._predefined(name, args, loc)
                 if v is not None:
                     changed = True
                     return v
