@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from pykeepalived.control import ctl
 from pykeepalived.control.jsonlines import MAX_CLIENTS, MAX_DEPTH, MAX_LINE, TOO_MANY, JsonLinesServer
 from pykeepalived.control.listener import Listener, listen
-from pykeepalived.control.metrics import MetricsServer, VrrpCollector, make_registry
+from pykeepalived.control.metrics import MAX_REQUEST, MetricsServer, VrrpCollector, make_registry
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
@@ -33,7 +33,7 @@ async def until(cond: Callable[[], bool]) -> None:
         await asyncio.sleep(0.01)
 
 
-def test_concurrent_scrapes_share_one_rendering() -> None:
+def test_concurrent_scrapes_share_one_rendering_and_heads_are_bounded() -> None:
     engine = VrrpEngine()
     inst = engine.add_instance(VrrpInstance(params()))
     child = SimpleNamespace(engine=engine, runtime={})
@@ -50,6 +50,10 @@ def test_concurrent_scrapes_share_one_rendering() -> None:
             assert deadline is not None
             engine.handle_timer(deadline)  # MASTER now, but within the interval: the same text
             again = await http_get(server.port, "/metrics")
+            r, w = await asyncio.open_connection("127.0.0.1", server.port)  # an endless request head
+            w.write(b"GET /metrics HTTP/1.1\r\nX-Pad: " + b"a" * (MAX_REQUEST + 1))
+            assert (await asyncio.wait_for(r.readline(), 5)).startswith(b"HTTP/1.0 431 ")
+            w.close()
             return first, again, server.renders
         finally:
             await server.close()
