@@ -76,7 +76,7 @@ def test_connections_beyond_the_cap_are_told_and_closed() -> None:
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.bind(("127.0.0.1", 0))
-        listener = Listener(listen(sock), handler, name="test", max_clients=2, limit=1024, reject=b"busy\n")
+        listener = Listener(listen(sock), handler, name="test", max_clients=2, reject=b"busy\n")
         port = sock.getsockname()[1]
         try:
             held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
@@ -154,7 +154,7 @@ SERVER = textwrap.dedent("""
                 pass
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(sys.argv[1])
-        Listener(listen(sock), handler, name="test", max_clients=1000, limit=1024)
+        Listener(listen(sock), handler, name="test", max_clients=1000)
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         import os
         resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 20, hard))

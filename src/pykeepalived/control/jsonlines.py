@@ -111,7 +111,7 @@ class JsonLinesServer:
         finally:
             os.umask(old)
         self.listener = Listener(sock, self._client, name=f"Control socket {self.path}",
-                                 max_clients=MAX_CLIENTS, limit=MAX_LINE, reject=TOO_MANY)
+                                 max_clients=MAX_CLIENTS, reject=TOO_MANY)
         log.log(DETAIL, "Control socket %s", self.path)
 
     async def close(self) -> None:

@@ -47,12 +47,11 @@ class Listener:
     accepting (connections being served finish on their own timeouts)."""
 
     def __init__(self, sock: socket.socket, handler: Handler, *, name: str, max_clients: int,
-                 limit: int, reject: bytes = b"") -> None:
+                 reject: bytes = b"") -> None:
         self.sock = sock
         self.handler = handler
         self.name = name
         self.max_clients = max_clients
-        self.limit = limit
         self.reject = reject
         self.clients: set[asyncio.Task[None]] = set()
         self.rejected = 0  # connections closed at once: over the cap

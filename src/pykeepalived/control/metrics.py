@@ -50,7 +50,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
-from pykeepalived.control.endpoint import checker_listen_address, listen_address
+from pykeepalived.control.endpoint import checker_listen_address, listen_address, url
 from pykeepalived.control.listener import Listener, listen
 from pykeepalived.control.timing import Histogram, TimingStats
 from pykeepalived.daemon.log import log
@@ -389,9 +389,9 @@ class MetricsServer:
             sock.close()
             raise
         self.port = int(sock.getsockname()[1])
-        where = "http://{}:{}/metrics".format(f"[{self.host}]" if ":" in self.host else self.host, self.port)
+        where = url((self.host, self.port))
         self.listener = Listener(sock, self._handle, name=f"Metrics endpoint {where}",
-                                 max_clients=MAX_CLIENTS, limit=MAX_REQUEST, reject=BUSY)
+                                 max_clients=MAX_CLIENTS, reject=BUSY)
         log.info("Prometheus metrics on %s", where)
 
     async def metrics(self) -> bytes | None:
