@@ -246,6 +246,39 @@ vrrp_instance VI_R {
 }
 """
 
+# a static track group (an unknown member dropped) on a static address and route (keepalived then
+# watches IPv4 routes: no `[installed ifindex 0]` on its static routes), a static rule
+CONF_TRACK_GROUP = """global_defs {
+    router_id T6
+}
+track_group TG1 {
+    group {
+        VI_T
+        VI_NONE
+    }
+}
+static_ipaddress {
+    192.0.2.220/32 dev eth0 track_group TG1
+    192.0.2.221/24
+}
+static_routes {
+    203.0.113.0/24 via 192.0.2.254 dev eth0 track_group TG1
+    198.51.100.0/24 via 192.0.2.254 dev eth0
+}
+static_rules {
+    from 192.0.2.220 table 100 track_group TG1
+}
+vrrp_instance VI_T {
+    state MASTER
+    interface eth0
+    virtual_router_id 95
+    priority 150
+    virtual_ipaddress {
+        192.0.2.160/24
+    }
+}
+"""
+
 # configuration, commands run in both hosts first, log lines both must have written before the dumps,
 # and the configuration of a keepalived master run beside each (or None)
 CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
@@ -255,6 +288,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
     "fault": (CONF_FAULT, VETH, ("(VI_F) entering FAULT state", "VRRP_Script(chk_fail) failed"), None),
     "backup_vmac": (CONF_BACKUP, (), ("(VI_V) Entering BACKUP STATE",), CONF_PEER),
     "routes_rules": (CONF_ROUTES, (), ("(VI_R) Entering MASTER STATE",), None),
+    "static_track_group": (CONF_TRACK_GROUP, (), ("(VI_T) Entering MASTER STATE",), None),
 }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pykeepalived.config.lvs_globals import SyncdConfig, lvs_globals
+from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
 from pykeepalived.daemon.dumpfiles import config_save_dir
 from pykeepalived.daemon.log import log
@@ -701,8 +702,31 @@ def _listed(head: str, rows: list[str]) -> list[str]:
     return [head, *(f"     {r}" for r in rows)] if rows else []
 
 
-def static_lines(model: Model, addresses: Iterable[Address]) -> list[str]:
-    return (_listed("------< Static Addresses >------", [format_address(a, True) for a in addresses])
+def static_lines(model: Model) -> list[str]:
+    """Static addresses, routes and rules, and the track groups (named instances that exist)."""
+    addresses = []
+    for spec in model.static_ipaddress:
+        a = address_from_spec(spec, model.global_defs.default_interface)
+        if a is not None:
+            o = spec.options
+            at = o.index("track_group") + 1 if "track_group" in o else len(o)
+            addresses.append(format_address(a, True, track_group=o[at] if at < len(o) else None))
+    # keepalived watches the routes of a family (and so learns where its static routes went) only
+    # when a virtual route or a static route with a track_group has that family (vrrp.c)
+    monitored = {r.family for i in model.vrrp_instances for r in i.virtual_routes if r.track}
+    monitored |= {r.family for r in model.static_routes if r.track_group}
+    names = {i.name for i in model.vrrp_instances if i.vrid is not None}
+    groups = []
+    for nb in model.named_blocks:
+        if nb.kind == "track_group":
+            members = [m for kw, v in nb.options if kw == "group" and isinstance(v, tuple)
+                       for m in v if m in names]
+            groups.append(f" Static Track Group = {nb.name}")
+            if members:
+                groups += ["   VRRP member instances :", *(f"     {m}" for m in members)]
+    return (_listed("------< Static Addresses >------", addresses)
             + _listed("------< Static Routes >------",
-                      [format_route(r, installed_ifindex=0) for r in model.static_routes])
-            + _listed("------< Static Rules >------", [format_rule(r) for r in model.static_rules]))
+                      [format_route(r, installed_ifindex=None if r.family in monitored else 0)
+                       for r in model.static_routes])
+            + _listed("------< Static Rules >------", [format_rule(r) for r in model.static_rules])
+            + (["------< Static Track groups >------", *groups] if groups else []))

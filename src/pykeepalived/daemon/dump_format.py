@@ -39,7 +39,8 @@ def address_text(address: object, prefixlen: int, family: int) -> str:
     return f"{address}" if prefixlen == full else f"{address}/{prefixlen}"
 
 
-def format_address(a: Address, is_set: bool, base_ifname: str | None = None) -> str:
+def format_address(a: Address, is_set: bool, base_ifname: str | None = None,
+                   track_group: str | None = None) -> str:
     """format_ipaddress(): `ADDR[/LEN] [brd B] dev IF[@BASE] scope S [label L] [peer P/LEN] [flags]
     [preferred_lft ...] [set]`; base_ifname is the VMAC's parent when `dev` is a VMAC."""
     out = [address_text(a.address, a.plen, a.family)]
@@ -60,6 +61,8 @@ def format_address(a: Address, is_set: bool, base_ifname: str | None = None) -> 
             out.append(word)
     if a.no_track:
         out.append(" no_track")
+    if track_group:
+        out.append(f" track_group {track_group}")
     if a.family == 6:
         out.append(" deprecated" if a.preferred_lft == 0 else " preferred_lft forever")
     if is_set:
@@ -92,7 +95,7 @@ def _rtt(name: str, value: int, locked: bool, per_ms: int) -> str:
 def format_route(r: Route, installed_ifindex: int | None = None) -> str:
     """format_iproute() of a configured virtual/static route. `installed_ifindex`: keepalived's
     `[installed ifindex N]` for a tracked route whose netlink echo it never matched to its interface
-    (its static routes: 0)."""
+    (its static routes when it does not watch their family's routes: 0)."""
     # keepalived's IPROUTE_BIT_ADD is 1 << IPROUTE_ADD, and IPROUTE_ADD the command 1 (a #define over
     # the enum), so a route type written in the configuration also makes it `add`
     mode = "add" if r.mode == "add" or (r.type != RTN_UNICAST and r.mode != "append") else r.mode

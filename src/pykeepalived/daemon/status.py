@@ -12,7 +12,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config.model import VrrpInstance as ConfInstance
-from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.dump_data import (
     InstanceInput,
     SockInput,
@@ -260,8 +259,7 @@ class StatusWriter:
                                                 firewall.table if firewall is not None else None,
                                                 log_user=not self._user_looked_up))
         self._user_looked_up = True
-        lines += static_lines(model, (a for a in (address_from_spec(s, None) for s in model.static_ipaddress)
-                                      if a is not None))
+        lines += static_lines(model)
         if inputs:
             lines.append("------< VRRP Topology >------")
             for i in inputs:
