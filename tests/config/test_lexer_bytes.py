@@ -198,3 +198,20 @@ def test_unterminated_quote(tmp_path: Path) -> None:
     line = 'kwa "b # c" "d'
     assert diags == [(1, f"Unterminated quote '{line}'"), (1, f"Unmatched quote: '{line}'"),
                      (1, "Unknown keyword 'kwa'"), (2, "Unknown keyword 'kwc'")]
+
+
+def test_generated_lines_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ~SEQ typo (~SEQ(i,1,3000000000)) would run until memory is gone, as in keepalived; past
+    MAX_GENERATED lines pykeepalived says so (fatal: -t exit 4, a reload keeps the running file)."""
+    from pykeepalived.config import lexer
+
+    monkeypatch.setattr(lexer, "MAX_GENERATED", 5)
+    f = tmp_path / "k.conf"
+    f.write_bytes(b"global_defs {\n~SEQ(a,1,3000000000) ~SEQ(b,1,2) router_id r${a}_$b\n"
+                  b"~LST(c,x,y) router_id $c\n}\n")
+    code, diags = run_config_test(str(f), "x", interfaces={"lo"})
+    assert [(d.loc.line, d.message) for d in diags] == [
+        (2, "~SEQ/~LST generate more than 5 lines - ignoring the rest")]
+    assert code == 4
+    # generated: a=1, r1_1, r1_2, a=2, r2_1; the 6th (r2_2) is refused, and the ~LST
+    assert load_config(str(f), "x")[0].global_defs.router_id == "r2_1"
