@@ -279,6 +279,45 @@ vrrp_instance VI_T {
 }
 """
 
+# a track_file (its own weight and the instance's) and two vrrp_track_process (parameters: keepalived's
+# full_command; quorum_max, reverse), none running; TRACK_FILE is replaced by a per-test path
+CONF_TRACKERS = """global_defs {
+    router_id T7
+}
+track_file tf1 {
+    file TRACK_FILE
+    weight -5
+    init_file 0 overwrite
+}
+vrrp_track_process sleeper {
+    process pyka-dump-no-such-process 1000
+    weight 10
+    delay 2
+}
+vrrp_track_process nothing {
+    process pyka-dump-no-such-process
+    quorum 2
+    quorum_max 3
+    weight 7 reverse
+}
+vrrp_instance VI_P {
+    state MASTER
+    interface eth0
+    virtual_router_id 96
+    priority 150
+    track_file {
+        tf1 weight 3
+    }
+    track_process {
+        sleeper
+        nothing
+    }
+    virtual_ipaddress {
+        192.0.2.170/24
+    }
+}
+"""
+
 # configuration, commands run in both hosts first, log lines both must have written before the dumps,
 # and the configuration of a keepalived master run beside each (or None)
 CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
@@ -289,6 +328,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
     "backup_vmac": (CONF_BACKUP, (), ("(VI_V) Entering BACKUP STATE",), CONF_PEER),
     "routes_rules": (CONF_ROUTES, (), ("(VI_R) Entering MASTER STATE",), None),
     "static_track_group": (CONF_TRACK_GROUP, (), ("(VI_T) Entering MASTER STATE",), None),
+    "trackers": (CONF_TRACKERS, (), ("(VI_P) Entering MASTER STATE",), None),
 }
 
 
@@ -366,8 +406,9 @@ def _run(lab: Lab, hosts: tuple[Host, Host], conf: str, setup: tuple[str, ...],
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], case: str) -> None:
+def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], tmp_path: Path, case: str) -> None:
     conf, setup, ready, peer = CASES[case]
+    conf = conf.replace("TRACK_FILE", str(tmp_path / "track_file"))
     lab, ka_host, py_host = oracle_lab
     files = _run(lab, (ka_host, py_host), conf, setup, ready, peer)
     ka, py = files["ka"], files["py"]

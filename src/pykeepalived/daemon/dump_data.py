@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.command import ScriptCommand
     from pykeepalived.track.file import FileTrackers
-    from pykeepalived.track.process import ProcessTracker
+    from pykeepalived.track.process import ProcessSpec, ProcessTracker
     from pykeepalived.track.script import ScriptTracker
     from pykeepalived.vrrp.instance import VrrpInstance
     from pykeepalived.vrrp.params import InstanceParams, TrackWeight
@@ -669,6 +669,12 @@ def track_file_lines(model: Model, files: FileTrackers | None, instances: list[I
     return out
 
 
+def full_command(sp: ProcessSpec) -> bool:
+    """keepalived's full_command: also set by parameters after the process name or `param_match`
+    (vrrp_parser.c), which match against the whole command line."""
+    return sp.full_command or bool(sp.params) or sp.param_match.value != "none"
+
+
 def track_process_lines(procs: ProcessTracker | None, model: Model,
                         instances: list[InstanceParams]) -> list[str]:
     if procs is None:
@@ -692,7 +698,7 @@ def track_process_lines(procs: ProcessTracker | None, model: Model,
                 f"   Fork delay = {sp.fork_delay_us / 1e6:f}s",
                 "   Fork delay timer not running",
                 f"   Terminate delay timer {'' if tp._timer is not None else 'not '}running",
-                f"   Full command = {_yn(sp.full_command)}",
+                f"   Full command = {_yn(full_command(sp))}",
                 *tracking_lines(list(users_of("process", sp.name, instances)))]
     return out
 

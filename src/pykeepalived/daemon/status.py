@@ -18,6 +18,7 @@ from pykeepalived.daemon.dump_data import (
     accept_mode,
     address_texts,
     auth_text,
+    full_command,
     global_definitions,
     global_input,
     instance_lines,
@@ -230,7 +231,7 @@ class StatusWriter:
             d["fork_delay"] = sp.fork_delay_us / 1_000_000
             d["fork_delay_timer_running"] = False
             d["terminate_delay_timer_running"] = tp._timer is not None
-            d["full_command"] = sp.full_command
+            d["full_command"] = full_command(sp)
             out.append(d)
         return out
 
