@@ -144,7 +144,9 @@ def test_ctl_commands_and_systemd_readiness(lab: Lab, nodes: list[Node], tmp_pat
         assert code == 0 and "VRRP Instance = VI_1" in dump and "State = MASTER" in dump
         code, text = run_ctl(a, "reload")
         assert code == 0 and "reload requested" in text
-        wait_for(lambda: "Reloading" in a.logs(), 5)
+        assert nsock.recv(4096) == b"RELOADING=1"  # keepalived's systemd_notify_reloading / _running
+        assert nsock.recv(4096).startswith(b"READY=1\n")
+        wait_for(lambda: "Reload complete" in a.logs(), 5)
         assert a.stop() == 0
         a.proc = None
         assert nsock.recv(4096) == b"STOPPING=1"

@@ -247,6 +247,7 @@ class Parent:
                 self.reloading.discard(role)
                 if not self.reloading:
                     log.info("Reload complete")
+                    self._notify_ready()  # keepalived systemd_notify_running
             return
         if role:
             self.ready_roles.add(role)
@@ -254,7 +255,10 @@ class Parent:
                 log.info("Startup complete")
         if not self.ready_sent and (role == "vrrp" or "vrrp" not in self.roles):
             self.ready_sent = True
-            sdnotify.notify(f"READY=1\nSTATUS=pykeepalived {__version__}: {', '.join(self.roles)} running")
+            self._notify_ready()
+
+    def _notify_ready(self) -> None:
+        sdnotify.notify(f"READY=1\nSTATUS=pykeepalived {__version__}: {', '.join(self.roles)} running")
 
     def reap_orphans(self) -> None:
         """Reap adopted processes. As keepalived's parent, we are a child subreaper: a daemon started by a
@@ -326,6 +330,8 @@ class Parent:
                 if files.reload_begin() and self.reload_allowed():
                     self.reloading = {c.role for c in self.children.values()
                                       if c.proc is not None and c.proc.poll() is None}
+                    if self.reloading:
+                        sdnotify.notify("RELOADING=1")  # READY=1 again at "Reload complete"
                     self.forward(sig)
                 files.reload_end()
             elif sig == signal.SIGUSR1:
