@@ -318,6 +318,36 @@ vrrp_instance VI_P {
 }
 """
 
+# track_bfd on two bfd_instances (own weights, one reverse) and an untracked one, no BFD peer: all Down
+CONF_BFD = """global_defs {
+    router_id T8
+}
+bfd_instance bfd1 {
+    neighbor_ip 192.0.2.9
+    weight -20
+}
+bfd_instance bfd2 {
+    neighbor_ip 192.0.2.8
+    weight 10 reverse
+}
+bfd_instance bfd3 {
+    neighbor_ip 192.0.2.7
+}
+vrrp_instance VI_B {
+    state MASTER
+    interface eth0
+    virtual_router_id 97
+    priority 150
+    track_bfd {
+        bfd1
+        bfd2
+    }
+    virtual_ipaddress {
+        192.0.2.180/24
+    }
+}
+"""
+
 # configuration, commands run in both hosts first, log lines both must have written before the dumps,
 # and the configuration of a keepalived master run beside each (or None)
 CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
@@ -329,6 +359,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
     "routes_rules": (CONF_ROUTES, (), ("(VI_R) Entering MASTER STATE",), None),
     "static_track_group": (CONF_TRACK_GROUP, (), ("(VI_T) Entering MASTER STATE",), None),
     "trackers": (CONF_TRACKERS, (), ("(VI_P) Entering MASTER STATE",), None),
+    "bfd": (CONF_BFD, (), ("(VI_B) Entering MASTER STATE",), None),
 }
 
 

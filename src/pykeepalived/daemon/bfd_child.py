@@ -128,6 +128,7 @@ def event_pipes() -> dict[str, EventPipe]:
 class BfdChild:
     def __init__(self, opts: Options, rng: random.Random | None = None) -> None:
         self.opts = opts
+        self._dumped = False  # a data dump has looked the default script user up
         self.rng = rng or random.SystemRandom()
         self.engine = BfdEngine(self.rng)
         self.stop_event = asyncio.Event()
@@ -270,8 +271,17 @@ class BfdChild:
             log.error("Unable to write %s: %r", DATA_FILE, exc)
 
     def data_text(self) -> str:
-        """A state dump in the spirit of keepalived's dump_bfd (the format is not stable there either)."""
-        out = ["------< BFD Data >------"]
+        """keepalived's dump_global_data (daemon/dump_data.py), then a state dump in the spirit of
+        keepalived's dump_bfd (the format is not stable there either)."""
+        out: list[str] = []
+        if self.model is not None:  # the default script user is looked up (logged) at the first dump
+            from pykeepalived.daemon.dump_data import global_definitions, global_input  # not at start-up
+            from pykeepalived.daemon.procconf import from_model
+
+            out = global_definitions(global_input(self.model, from_model(self.model, self.opts), "bfd",
+                                                  log_user=not self._dumped))
+            self._dumped = True
+        out.append("------< BFD Data >------")
         out += [f" listening on port {lst.port}" for lst in self.listeners.values()]
         out.append("------< BFD Topology >------")
         now = now_us()

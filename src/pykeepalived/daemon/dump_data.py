@@ -128,7 +128,7 @@ class GlobalInput:
 
     model: Model
     proc: ProcConf
-    prog: str = "vrrp"  # "vrrp" | "parent": `Default interface` only in the VRRP child
+    prog: str = "vrrp"  # "vrrp" | "bfd" | "parent": `Default interface` only in the VRRP child
     default_uid_gid: tuple[int, int] | None = (0, 0)  # None: no default script user
     startup: ScriptCommand | None = None
     shutdown: ScriptCommand | None = None
@@ -271,7 +271,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     out.append(f" VRRP IPv4 mcast group = {g.vrrp_mcast_group4 or MCAST4}")
     out.append(f" VRRP IPv6 mcast group = {g.vrrp_mcast_group6 or MCAST6}")
     lp_delay, lp_rep = g.vrrp_garp_lower_prio_delay, g.vrrp_garp_lower_prio_repeat
-    if g_in.prog != "parent":  # the VRRP child resolves the defaults; the parent shows PARAMETER_UNSET
+    if g_in.prog == "vrrp":  # the VRRP child resolves the defaults; the others show PARAMETER_UNSET
         lp_delay = g.vrrp_garp_master_delay if lp_delay is None else lp_delay
         lp_rep = g.vrrp_garp_master_repeat if lp_rep is None else lp_rep
     out += [f" Gratuitous ARP delay = {g.vrrp_garp_master_delay}",
@@ -706,6 +706,23 @@ def track_process_lines(procs: ProcessTracker | None, model: Model,
 def _listed(head: str, rows: list[str]) -> list[str]:
     """A heading and its entries (5 spaces in), or nothing when there are none."""
     return [head, *(f"     {r}" for r in rows)] if rows else []
+
+
+def track_bfd_lines(model: Model, up: dict[str, bool], instances: list[InstanceParams]) -> list[str]:
+    """dump_vrrp_tracked_bfd for every bfd_instance; `up`: the state of those an instance tracks
+    (the VRRP child does not follow the others: shown down). The weight is the bfd_instance's own
+    (`weight N [reverse]`)."""
+    out = []
+    for nb in model.named_blocks:
+        if nb.kind != "bfd_instance":
+            continue
+        words = next((tuple(str(w) for w in v) for kw, v in nb.options
+                      if kw == "weight" and isinstance(v, tuple) and v), ("0",))
+        out += [f" VRRP Track BFD = {nb.name}",
+                f"   Weight = {words[0]}{' reverse' if 'reverse' in words[1:] else ''}",
+                f"   Bfd is {_yn(up.get(nb.name, False), 'up', 'down')}", "   Tracking VRRP instances :",
+                *tracking_lines(list(users_of("bfd", nb.name, instances)))]
+    return out
 
 
 def static_lines(model: Model) -> list[str]:

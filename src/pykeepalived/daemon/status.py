@@ -26,6 +26,7 @@ from pykeepalived.daemon.dump_data import (
     sockpool_lines,
     static_lines,
     sync_group_lines,
+    track_bfd_lines,
     track_file_lines,
     track_process_lines,
     users_of,
@@ -292,6 +293,9 @@ class StatusWriter:
         procs = track_process_lines(child.processes, model, params)
         if procs:
             lines += ["------< VRRP Track processes >------", *procs]
+        bfds = track_bfd_lines(model, child.bfd.up, params)
+        if bfds:
+            lines += ["------< VRRP Track BFDs >------", *bfds]
         return "\n".join(lines) + "\n"
 
     def _sockets(self) -> list[SockInput]:
