@@ -275,11 +275,10 @@ class BfdChild:
         keepalived's dump_bfd (the format is not stable there either)."""
         out: list[str] = []
         if self.model is not None:  # the default script user is looked up (logged) at the first dump
-            from pykeepalived.daemon.dump_data import global_definitions, global_input  # not at start-up
-            from pykeepalived.daemon.procconf import from_model
+            from pykeepalived.daemon.dump_data import dump_proc, global_definitions, global_input
 
-            out = global_definitions(global_input(self.model, from_model(self.model, self.opts), "bfd",
-                                                  log_user=not self._dumped))
+            proc = dump_proc(self.model, self.opts.namespace, self.opts.umask)
+            out = global_definitions(global_input(self.model, proc, "bfd", log_user=not self._dumped))
             self._dumped = True
         out.append("------< BFD Data >------")
         out += [f" listening on port {lst.port}" for lst in self.listeners.values()]

@@ -21,7 +21,13 @@ from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
 from pykeepalived.daemon.dumpfiles import config_save_dir
 from pykeepalived.daemon.log import log
-from pykeepalived.daemon.procconf import KEEPALIVED_RLIMIT_RTTIME, RLIMIT_RTTIME_DEFAULT, ChildSched, ProcConf
+from pykeepalived.daemon.procconf import (
+    KEEPALIVED_RLIMIT_RTTIME,
+    RLIMIT_RTTIME_DEFAULT,
+    ChildSched,
+    ProcConf,
+    from_model,
+)
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
 from pykeepalived.track.command import cmd_str
 from pykeepalived.track.security import default_script_user
@@ -141,6 +147,17 @@ class GlobalInput:
 
 def _quiet(_msg: str) -> None:
     pass
+
+
+def dump_proc(model: Model, namespace: str | None = None, umask: int | None = None) -> ProcConf:
+    """The process settings as the dump shows them: from the model, `-s` and `-u` applied (without
+    from_model's "Overriding config net_namespace" line, logged once at start)."""
+    pc = from_model(model)
+    if namespace:
+        pc.net_namespace = namespace
+    if umask is not None:
+        pc.umask = umask
+    return pc
 
 
 def uses_default_user(model: Model, prog: str = "vrrp") -> bool:

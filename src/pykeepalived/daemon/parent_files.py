@@ -158,15 +158,17 @@ def write_parent_data(conf_file: str, config_id: str | None, all_config: bool, n
 
     def write() -> str:
         from pykeepalived.config import load_config
-        from pykeepalived.daemon.dump_data import global_definitions, global_input, uses_default_user
+        from pykeepalived.daemon.dump_data import (
+            dump_proc,
+            global_definitions,
+            global_input,
+            uses_default_user,
+        )
         from pykeepalived.daemon.dumpfiles import paths_of
-        from pykeepalived.daemon.procconf import from_model
 
         model, _ = load_config(conf_file, config_id, all_config)
         path = paths_of(model, namespace).state("_parent")
-        proc = from_model(model)
-        if namespace:
-            proc.net_namespace = namespace  # -s
+        proc = dump_proc(model, namespace)
         # keepalived dump_global_data; the default script user is looked up (and a missing one
         # logged) at the first dump unless a startup/shutdown script needed it already
         log_user = not _dumped and not uses_default_user(model, "parent")

@@ -18,6 +18,7 @@ from pykeepalived.daemon.dump_data import (
     accept_mode,
     address_texts,
     auth_text,
+    dump_proc,
     full_command,
     global_definitions,
     global_input,
@@ -35,7 +36,6 @@ from pykeepalived.daemon.dump_data import (
 from pykeepalived.daemon.dump_format import Fixed, format_route, format_rule, ka_json
 from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir
 from pykeepalived.daemon.log import log
-from pykeepalived.daemon.procconf import from_model
 from pykeepalived.safefile import replace
 from pykeepalived.track.command import ScriptCommand, cmd_str
 from pykeepalived.vrrp.effects import State, StateChanged
@@ -257,7 +257,8 @@ class StatusWriter:
         firewall = getattr(child, "firewall", None)
         if self._user_model is not model:  # started or reloaded: as keepalived's reinitialise_global_vars
             self._user_model, self._user_looked_up = model, uses_default_user(model)
-        lines = global_definitions(global_input(model, from_model(model, child.opts), "vrrp",
+        proc = dump_proc(model, child.opts.namespace, child.opts.umask)
+        lines = global_definitions(global_input(model, proc, "vrrp",
                                                 firewall.table if firewall is not None else None,
                                                 log_user=not self._user_looked_up))
         self._user_looked_up = True
