@@ -37,7 +37,8 @@ class Node:
         return [
             *base, "-n", "-l", "-D", "-G", "-f", str(self.conf),
             "-p", str(self.dir / "parent.pid"), "-r", str(self.dir / "vrrp.pid"),
-            "-c", str(self.dir / "check.pid"), "-i", self.host.name, *self.extra,
+            "-c", str(self.dir / "check.pid"), "-b", str(self.dir / "bfd.pid"), "-i", self.host.name,
+            *self.extra,
         ]
 
     def start(self) -> Node:

@@ -29,7 +29,7 @@ from tests.daemon.node import Node, dump_logs, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
-SETTLE = 7.0  # after the reload: more than the peer's and X's master down interval (3.6-3.8 s) and a flap
+SETTLE = 6.0  # after the reload: more than the peer's and X's master down interval (3.6-3.8 s) and a flap
 
 
 @dataclass(frozen=True)
@@ -279,11 +279,11 @@ def run_side(impl: str, case: Case, role: str) -> Side:
             time.sleep(0.5)
             (x if backup else p).start()
             holder = p if backup else x
-            wait_for(lambda: {a.split()[0] for a in global_addresses(holder)} >= set(case.masters), 20)
+            wait_for(lambda: {a.split()[0] for a in global_addresses(holder)} >= set(case.masters), 40)
             other = x if backup else p
             settled = re.compile(r"Entering (BACKUP|FAULT) STATE|entering FAULT|VRRP_Script\(chk\) failed")
             wait_for(lambda: settled.search(other.logs()) is not None, 20)
-            time.sleep(1.0)
+            time.sleep(0.5)
             x_mark, p_mark = len(x.logs()), len(p.logs())
             n_mark = len(notify_log.read_text().splitlines()) if notify_log.exists() else 0
             x.conf.write_text(render(x_new, "x", str(script)))
@@ -301,6 +301,8 @@ def run_side(impl: str, case: Case, role: str) -> Side:
                 p_addrs=global_addresses(p),
                 logs=dump_logs(x, p),
             )
+        except AssertionError as exc:
+            raise AssertionError(f"{impl}: {exc}\n{dump_logs(x, p)}") from exc
         finally:
             for n in (x, p):
                 n.kill()
