@@ -595,8 +595,18 @@ class VrrpChild:
         `reload_key`, so also when renamed) keeps its state, its counters and its set addresses
         (kept ones untouched, dropped ones removed, new ones added): no priority 0, no notify, no
         flap. Dropped instances stop as keepalived's clear_diff_vrrp stops them (priority 0 if
-        MASTER, notify FAULT or DELETED), new ones start as at boot. A broken file changes nothing."""
+        MASTER, notify FAULT or DELETED), new ones start as at boot. A broken file changes nothing.
+        An internal error is logged and the child goes on with what it has: it never dies of a reload."""
         log.info("Reloading")
+        try:
+            await self._reload()
+        except Exception:
+            log.exception("internal error while reloading")
+        finally:
+            if self.executor is not None:
+                self.executor.ordered_logs = False
+
+    async def _reload(self) -> None:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
         # a missing interface (without dynamic_interfaces) stops keepalived's VRRP child, at a reload too
         missing = [] if model.global_defs.dynamic_interfaces else interface_diagnostics(model)
