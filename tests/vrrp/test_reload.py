@@ -51,7 +51,9 @@ def reload(eng: VrrpEngine, now: int, *new: InstanceParams, previous: dict[str, 
             inst.set_tracker(kind, name, value, 0)
     groups = [("G1", list(group))] if group else []
     old_groups = eng.replace([(i, 0) for i in insts], groups)
-    return list(eng.reload({n: old[o] for n, o in prev.items()}, set(added), old_groups, now))
+    was_fault = {n for n, o in prev.items() if old[o].state == State.FAULT}
+    out = list(eng.reload_faults(was_fault, now))
+    return out + list(eng.reload({n: old[o] for n, o in prev.items()}, set(added), old_groups, now))
 
 
 MASTER = mk(base_priority=150, wants_master=True)
@@ -112,11 +114,11 @@ def test_renamed_instance_keeps_its_state_under_its_new_name() -> None:
 
 def test_dropped_master_sends_priority_zero_and_notifies() -> None:
     eng, now = running(MASTER, mk(name="VI_2", vrid=52, base_priority=150, wants_master=True))
-    eff = eng.remove_instance("VI_2", now)
+    eff = eng.instances["VI_2"].delete(now, notify_deleted=False)
     assert kinds(eff) == ["Transmit(0)", "ReleaseAddresses", "StateChanged(STOP)", "Notify"]
     assert eff[-1] == Notify("INSTANCE", "VI_2", "FAULT", 150)
     assert texts(eff, None) == ["(VI_2) sent 0 priority"]
-    eff = eng.remove_instance("VI_1", now, notify_deleted=True)
+    eff = eng.instances["VI_1"].delete(now, notify_deleted=True)
     assert eff[-1] == Notify("INSTANCE", "VI_1", "DELETED", 150)
 
 
@@ -124,8 +126,8 @@ def test_dropped_faulted_instance_notifies_only_with_notify_deleted() -> None:
     eng, now = running(mk(), mk(name="VI_2", vrid=52))
     eng.set_link("VI_1", False, now)
     eng.set_link("VI_2", False, now)
-    assert kinds(eng.remove_instance("VI_1", now)) == ["StateChanged(STOP)"]
-    eff = eng.remove_instance("VI_2", now, notify_deleted=True)
+    assert kinds(eng.instances["VI_1"].delete(now, notify_deleted=False)) == ["StateChanged(STOP)"]
+    eff = eng.instances["VI_2"].delete(now, notify_deleted=True)
     assert eff[-1] == Notify("INSTANCE", "VI_2", "DELETED", 100)
 
 

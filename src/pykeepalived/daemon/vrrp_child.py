@@ -80,7 +80,7 @@ from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import UnicastBindError, VrrpSocket
 from pykeepalived.notify.fifo import FifoSet
-from pykeepalived.notify.scripts import Notifier
+from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.options import SIGFUNCS, Options
 from pykeepalived.track.file import FileTrackers
 from pykeepalived.track.process import ProcessTracker
@@ -179,10 +179,12 @@ class VrrpChild:
             self.engine.set_tracker("interface", ifname, up, 0)
         self.track_bfd(lambda kind, name, value: self.engine.set_tracker(kind, name, value, 0))
 
-    def track_bfd(self, set_tracker: SetTracker) -> None:
-        """track_bfd sessions (daemon/bfd_events.py): Down until the BFD child says otherwise."""
+    def track_bfd(self, set_tracker: SetTracker, rts: Mapping[str, Runtime] | None = None) -> None:
+        """track_bfd sessions (daemon/bfd_events.py) of the instances (`rts` at a reload): Down until
+        the BFD child says otherwise."""
         self.bfd = VrrpBfdTracker.from_tracks(
-            (name, ((t.kind, t.name) for t in rt.params.tracks)) for name, rt in self.runtime.items()
+            (name, ((t.kind, t.name) for t in rt.params.tracks))
+            for name, rt in (self.runtime if rts is None else rts).items()
         ).carry_over(self.bfd)
         self.bfd.initial(set_tracker)
 
@@ -200,7 +202,7 @@ class VrrpChild:
         self._vips = None
         for rt in self.runtime.values():
             self.engine.add_instance(rt.inst, self._rx_ifindex(rt))
-        for name, members in self._sync_groups(model):
+        for name, members in self._sync_groups(model, self.runtime):
             self.engine.add_sync_group(name, members)
 
     async def _runtimes(self, model: Model) -> dict[str, Runtime]:
@@ -213,10 +215,15 @@ class VrrpChild:
                 rts[conf.name] = rt
         return rts
 
-    def _sync_groups(self, model: Model) -> list[tuple[str, list[str]]]:
+    @staticmethod
+    def _sync_groups(model: Model, rts: Mapping[str, Runtime]) -> list[tuple[str, list[str]]]:
         """The sync groups of `model` with their members that run."""
-        groups = [(g.name, [m for m in g.members if m in self.runtime]) for g in model.sync_groups]
+        groups = [(g.name, [m for m in g.members if m in rts]) for g in model.sync_groups]
         return [(name, members) for name, members in groups if members]
+
+    def _notify_scripts(self, scripts: dict[tuple[str, str], NotifyScripts]) -> None:
+        if self.notifier is not None:
+            self.notifier.scripts = scripts
 
     @staticmethod
     def _rx_ifindex(rt: Runtime) -> int:
@@ -630,27 +637,34 @@ class VrrpChild:
         rts = await self._runtimes(model)
         match = reload_matches(self.runtime, rts)
         kept = set(match.values())
-        for name, rt in self.runtime.items():
-            if name not in kept:
-                deleted = any(kw == "notify_deleted" for kw, _ in rt.conf.notify)
-                drop = functools.partial(self.engine.remove_instance, name, notify_deleted=deleted)
-                self.driver.apply(drop)
-        await self.executor.drain()  # their releases need the old runtime entries
-        await self._drop_vmacs([rt for name, rt in self.runtime.items() if name not in kept], rts)
-        added = {new for new, was in match.items() if await self._clear_diff(self.runtime[was], rts[new])}
-        await self._remove_leftovers(model, [rt for name, rt in rts.items() if name not in match])
-        old_runtime, self.runtime = self.runtime, rts
-        self._vips = None
+        old_runtime = self.runtime  # until the dropped instances have stopped (the executor's view)
+        # the new instances take the engine's place (not started) and get their trackers' values
         old_groups = self.engine.replace([(rt.inst, self._rx_ifindex(rt)) for rt in rts.values()],
-                                         self._sync_groups(model))
+                                         self._sync_groups(model, rts))
         await reload_trackers(self, old, model, checked)  # scripts, track files, processes, interfaces
-        if self.notifier is not None:
-            self.notifier.scripts = checked.notify
+        await seed_trackers(self, [rt.inst for rt in rts.values()])  # every instance is new to the engine
+        self.track_bfd(self.set_tracker, rts)
+        # keepalived vrrp_complete_init: their tracking lines, and FAULT for those the file faults
+        old_scripts = self.notifier.scripts if self.notifier is not None else {}
+        self._notify_scripts(checked.notify)
+        was_fault = {new for new, was in match.items() if old_runtime[was].inst.state is State.FAULT}
+        self.driver.apply(functools.partial(self.engine.reload_faults, was_fault))
+        # clear_diff_vrrp: the dropped instances stop, with the old file's notify scripts
+        self._notify_scripts(old_scripts)
+        for name, rt in old_runtime.items():
+            if name not in kept and rt.inst.state is not State.STOP:
+                deleted = any(kw == "notify_deleted" for kw, _ in rt.conf.notify)
+                self.driver.apply(functools.partial(rt.inst.delete, notify_deleted=deleted))
+        await self.executor.drain()  # their releases need the old runtime entries
+        self._notify_scripts(checked.notify)
+        await self._drop_vmacs([rt for name, rt in old_runtime.items() if name not in kept], rts)
+        added = {new for new, was in match.items() if await self._clear_diff(old_runtime[was], rts[new])}
+        await self._remove_leftovers(model, [rt for name, rt in rts.items() if name not in match])
+        self.runtime = rts
+        self._vips = None
         self.executor.pacer.configure(model)
         if model.global_defs.dynamic_interfaces and self.dynif is None:
             self.dynif = DynamicInterfaces(self)
-        await seed_trackers(self, [rt.inst for rt in rts.values()])  # every instance is new to the engine
-        self.track_bfd(self.set_tracker)
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}

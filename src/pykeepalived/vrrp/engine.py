@@ -67,18 +67,6 @@ class VrrpEngine:
                 cands.remove(inst)
         self._demux.setdefault((ifindex, inst.params.family, inst.params.vrid), []).append(inst)
 
-    def remove_instance(self, name: str, now: int, notify_deleted: bool = False) -> list[Effect]:
-        """A reload dropped this instance (keepalived clear_diff_vrrp): a MASTER sends priority 0
-        and releases its addresses, the notify is DELETED with notify_deleted, else FAULT (none
-        for an instance in FAULT already); then it is forgotten (`VrrpInstance.delete`)."""
-        inst = self.instances.pop(name)
-        out = inst.delete(now, notify_deleted) if inst.state != State.STOP else []
-        for cands in self._demux.values():
-            if inst in cands:
-                cands.remove(inst)
-        self._deadline.pop(inst, None)
-        return out
-
     def advertise_masters(self, now: int) -> list[Effect]:
         """SIGHUP (keepalived sigreload_vrrp): every MASTER sends one advert before the reload."""
         out: list[Effect] = []
@@ -90,8 +78,8 @@ class VrrpEngine:
                 groups: Sequence[tuple[str, Sequence[str]]]) -> dict[str, State]:
         """A reload, first step: every instance and sync group gives way to those of the reloaded
         configuration (`insts`: not started, with their receiving ifindex), which get their
-        tracker values next; `reload` then starts them. Returns the old groups' states by name.
-        The instances the reload drops were removed with `remove_instance` before."""
+        tracker values next; `reload_faults` and `reload` then start them. Returns the old groups'
+        states by name. The running instances the reload drops stop with `VrrpInstance.delete`."""
         old_groups = {name: g.state for name, g in self.groups.items()}
         delayed = max((i.delayed_start_until or 0 for i in self.instances.values()), default=0)
         self.instances = {}
@@ -107,10 +95,16 @@ class VrrpEngine:
             self.add_sync_group(name, list(members))
         return old_groups
 
+    def reload_faults(self, was_fault: Collection[str], now: int) -> list[Effect]:
+        """A reload, second step (keepalived vrrp_complete_init, before its clear_diff_vrrp): the
+        tracking lines of the instances `replace` put in place, and FAULT for those the new file
+        faults (no line nor notify again for one continuing an instance in FAULT: `was_fault`)."""
+        return self._init_faults(now, was_fault)
+
     def reload(self, previous: Mapping[str, VrrpInstance], added: Collection[str],
                old_groups: Mapping[str, State], now: int) -> list[Effect]:
-        """A reload, second step (keepalived vrrp_complete_init, clear_diff_vrrp, vrrp_init_state):
-        start the instances `replace` put in place.
+        """A reload, last step (keepalived clear_diff_vrrp's restore, vrrp_init_state): start the
+        instances `replace` put in place.
 
         `previous` maps an instance's name to the running one it continues (same VRID, family,
         interface...: keepalived vrrp_exist, so a renamed instance has one): it keeps its state (a
@@ -119,8 +113,7 @@ class VrrpEngine:
         Every other instance starts as at boot. A sync group notifies only when its state differs
         from that of the group of that name before the reload (`old_groups`).
         """
-        was_fault = {name for name, old in previous.items() if old.state == State.FAULT}
-        out = self._init_faults(now, was_fault)
+        out: list[Effect] = []
         for g in self.groups.values():
             g.prepare()
         for inst in self.instances.values():
@@ -299,13 +292,17 @@ class VrrpEngine:
         return out
 
     def set_link(self, instance: str, up: bool, now: int) -> list[Effect]:
-        inst = self.instances[instance]
+        inst = self.instances.get(instance)
+        if inst is None:  # gone at a reload
+            return []
         out = inst.set_link(up, now)
         self._refresh_all()
         return out
 
     def set_source_address(self, instance: str, addr: IPAddress | None, now: int) -> list[Effect]:
-        inst = self.instances[instance]
+        inst = self.instances.get(instance)
+        if inst is None:  # gone at a reload
+            return []
         out = inst.set_source_address(addr, now)
         self._refresh_all()
         return out
