@@ -205,3 +205,12 @@ def test_counters_and_ah_sequence_carry_over() -> None:
     new = eng.instances["VI_1"]
     assert new.rx_state.ah_seq_number == 41
     assert new.stats == old.stats and new.stats is not old.stats
+
+
+def test_news_for_an_instance_a_reload_removed_is_ignored() -> None:
+    """The daemon's view of the running instances changes after the engine's at a reload: a link or
+    source-address event for an instance the engine no longer has does nothing."""
+    eng, now = running(MASTER)
+    reload(eng, now, mk(name="VI_2", vrid=52))
+    assert eng.set_link("VI_1", False, now) == [] and eng.set_source_address("VI_1", None, now) == []
+    assert eng.instances["VI_2"].state == State.BACKUP
