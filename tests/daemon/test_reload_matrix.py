@@ -197,6 +197,8 @@ CASES: dict[str, Case] = {
                          masters=("192.0.2.100", "192.0.2.102")),
     "ipv6_vip_add": both(one(X6), one(P6), {"vips": (*X6.vips, "2001:db8::101/64")},
                          masters=("2001:db8::100",), roles=("master", "backup")),
+    "no_accept_kept": x_only(r(extra=("no_accept",)), r(prio=170, extra=("no_accept",))),
+    "no_accept_renamed": x_only(r(extra=("no_accept",)), r(name="VI_9", extra=("no_accept",))),
     "unicast_on": Case(one(X), one(r(peers=(U_P,))), one(P), one(dataclasses.replace(P, peers=(U_X,)))),
 }
 
@@ -222,7 +224,7 @@ KEY = re.compile(
     r"Entering \w+ STATE|entering FAULT|sent 0 priority|received priority 0|(setting|removing) (E-)?VIPs"
     r"|(setting|removing) Virtual (Routes|Rules)|no longer exist|Removing (a VirtualR|route)|ip rule from"
     r"|Changing effective priority|VRRP_Script\(|VRRP_Group|Receive advertisement timeout|higher priority"
-    r"|VMAC"
+    r"|VMAC|firewall drop rule"
 )
 NOTIFY = """#!/bin/sh
 echo "$@" >> {dir}/notify.log
