@@ -133,7 +133,11 @@ METRICS_URL = "http://127.0.0.1:9651/metrics"  # the checker child: the metrics 
 
 
 def scrape(netns: str) -> dict[str, float]:
-    """The checker child's samples as {'name{labels}': value}, from inside the director namespace."""
+    """The checker child's samples as {'name{labels}': value}, from inside the director namespace.
+
+    The endpoint renders at most once a second and serves that text meanwhile (control/metrics.py):
+    waiting past that second makes the figures include every change made before the call."""
+    time.sleep(1.1)
     text = subprocess.run(["ip", "netns", "exec", netns, "curl", "-sf", "--max-time", "5", METRICS_URL],
                           check=True, capture_output=True, text=True, timeout=10).stdout
     out: dict[str, float] = {}
