@@ -199,6 +199,7 @@ CASES: dict[str, Case] = {
                          masters=("2001:db8::100",), roles=("master", "backup")),
     "no_accept_kept": x_only(r(extra=("no_accept",)), r(prio=170, extra=("no_accept",))),
     "no_accept_renamed": x_only(r(extra=("no_accept",)), r(name="VI_9", extra=("no_accept",))),
+    "no_accept_added": x_only(X, r(extra=("no_accept",))),
     "unicast_on": Case(one(X), one(r(peers=(U_P,))), one(P), one(dataclasses.replace(P, peers=(U_X,)))),
 }
 
@@ -249,8 +250,14 @@ class Side:
     notifies: list[str] = field(default_factory=list)
     x_addrs: set[str] = field(default_factory=set)
     p_addrs: set[str] = field(default_factory=set)
+    drops: int = 0  # nftables drop rules for the VIP after the reload
     reloads: int = 0  # "Reload complete" lines (the parent's: their place among the child's varies)
     logs: str = ""
+
+
+def drop_rules(n: Node) -> int:
+    """How many times the VIP appears in the node's nftables rules (accept mode's drop rules)."""
+    return n.host.run(["nft", "list", "ruleset"]).count("192.0.2.100")
 
 
 def global_addresses(n: Node) -> set[str]:
@@ -299,6 +306,7 @@ def run_side(impl: str, case: Case, role: str) -> Side:
             side = Side(
                 x_lines=key_lines(x.logs()[x_mark:]),
                 reloads=x.logs()[x_mark:].count("Reload complete"),
+                drops=drop_rules(x),
                 p_lines=key_lines(p.logs()[p_mark:]),
                 notifies=sorted(notify_log.read_text().splitlines()[n_mark:]) if notify_log.exists() else [],
                 x_addrs=global_addresses(x),
@@ -324,5 +332,6 @@ def test_reload_matrix(change: str, role: str) -> None:
     assert py.reloads == ka.reloads == 1, msg
     assert py.notifies == ka.notifies, msg
     assert py.x_addrs == ka.x_addrs, msg
+    assert py.drops == ka.drops, msg
     assert py.p_lines == ka.p_lines, msg
     assert py.p_addrs == ka.p_addrs, msg

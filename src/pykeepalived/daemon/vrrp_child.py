@@ -38,7 +38,7 @@ from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
 from pykeepalived.daemon.dynif import DynamicInterfaces, log_missing
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
-from pykeepalived.daemon.firewall import Firewall
+from pykeepalived.daemon.firewall import Firewall, drops
 from pykeepalived.daemon.linkbeat import LinkbeatPoller, start_linkbeat
 from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
@@ -691,6 +691,10 @@ class VrrpChild:
         await self._diff_routes(old.routes, new.routes, held)
         if not held:
             return False
+        if self.firewall is not None and drops(old) and not drops(new):
+            # accept mode now (no_accept or strict mode dropped): the VIPs no longer drop traffic;
+            # keepalived 2.2.7 leaves the drop rules (its TODO in clear_diff_vrrp_vip)
+            await self.firewall.release(old, list(old.addresses))
         dropped = await self._diff_addresses(new.params.name, old.addresses.values(), new.addresses.values())
         if self.firewall is not None and dropped:
             await self.firewall.release(old, [a.address for a in dropped])
