@@ -40,8 +40,8 @@ mark("", SUPPORTED, "vrrp_script",
      "and a script new at a reload holds nothing until its first result (SCRIPT_INIT_STATE_INIT_RELOAD)")
 mark("", PARTIAL, "static_ipaddress static_routes static_rules",
      "set by the VRRP child at start (no `dev`: `default_interface`), removed at stop (also with "
-     "`--dont-release-vrrp`, as keepalived 2.2.7); not restored if deleted externally, a reload does "
-     "not apply changes, "
+     "`--dont-release-vrrp`, as keepalived 2.2.7); not restored if deleted externally; a reload removes "
+     "those dropped and sets the others (keepalived clear_diff_static_*), "
      "`track_group` on them makes the group's instances track their `dev`/`iif` (unweighted: FAULT "
      "while it is down)")
 mark("", SUPPORTED, "track_file vrrp_track_file",
