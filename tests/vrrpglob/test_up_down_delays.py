@@ -5,6 +5,7 @@ on its own LAN as the oracle: the same log lines, flags included."""
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.daemon.linkdelay import UpDownDelay, clamp_delays, parse_up_down_delays
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import differential, instance_conf, log_lines, wait_for
+from tests.daemon.node import Node, differential, instance_conf, log_lines, wait_for
 
 DELAYS = """interface_up_down_delays {
     eth0 1.2 0.4
@@ -82,3 +83,26 @@ def test_parse_and_clamp(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> No
                  "VI_1: interface eth0 debounce timer(s) not less that 2 * advert_int - resetting",
                  "VI_2: cannot use debounce timers with down_timer_adverts = 1 - resetting"):
         assert want in msgs
+
+
+@pytest.mark.netns
+def test_lower_master_interval_cuts_the_delays_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """A v3 master advertising every 0.5 s makes a backup configured for 1 s adopt 0.5 s; delays of
+    1.8 s no longer fit (2 x 0.5 s) and both daemons log keepalived's line (-D)."""
+    lab, *hosts = oracle_lab
+    masters = [lab.add_host(f"m{i}", [h.ifaces[0].lan]) for i, h in enumerate(hosts)]
+    conf = "interface_up_down_delays {\n    eth0 1.8 1.8\n}\n" + instance_conf(version=3)
+    line = "VI_1: lower advert_int reducing interface eth0 debounce timer(s)"
+    with differential(hosts, conf) as pair:
+        lead = [Node(m, instance_conf(state="MASTER", prio=200, version=3, advert="0.5")) for m in masters]
+        try:
+            for n in [*lead, *pair]:
+                n.start()
+            for n in pair:
+                wait_for(lambda n=n: line in n.logs(), 20)
+            ka, py = (log_lines(n, re.compile("debounce|advertisement interval updated")) for n in pair)
+            assert py == ka == ["(VI_1) advertisement interval updated from 1000ms to 500ms by master", line]
+        finally:
+            for n in lead:
+                n.kill()
+                shutil.rmtree(n.dir, ignore_errors=True)

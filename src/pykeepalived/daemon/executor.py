@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
+from pykeepalived.daemon.linkdelay import lower_interval
 from pykeepalived.daemon.log import DETAIL, log
 from pykeepalived.linux import mmsg
 from pykeepalived.linux.addresses import (
@@ -46,6 +47,7 @@ from pykeepalived.vrrp.effects import (
     Effect,
     Log,
     LogLevel,
+    MasterIntervalLowered,
     Notify,
     ReleaseAddresses,
     SendGratuitous,
@@ -219,6 +221,9 @@ class LinuxExecutor:
         elif isinstance(e, Notify):
             self.child.notify(e)
             self.child.ops.notified(e)
+        elif isinstance(e, MasterIntervalLowered) and self.child.debounce is not None:
+            params = self.child.runtime[e.instance].params  # interface_up_down_delays
+            lower_interval(self.child.debounce.delays, params, e.interval_us)
 
     async def _log(self, e: Log) -> None:
         log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from pykeepalived.config.model import Model
+from pykeepalived.daemon.log import DETAIL
 from pykeepalived.linux.monitor import LinkEvent
 from pykeepalived.vrrp.params import InstanceParams
 
@@ -100,14 +101,29 @@ def clamp_delays(delays: dict[str, UpDownDelay], instances: Iterable[InstancePar
                 log.info("%s: cannot use debounce timers with down_timer_adverts = 1 - resetting", p.name)
                 d.up_us = d.down_us = 0
             continue
-        limit = (p.down_timer_adverts - 1) * p.adver_int_us
-        if d.up_us >= limit or d.down_us >= limit:
-            if d.up_us >= limit:
-                d.up_us = limit - p.adver_int_us // 256
-            if d.down_us >= limit:
-                d.down_us = limit - p.adver_int_us // 256
+        if fit_delays(d, p.down_timer_adverts, p.adver_int_us):
             log.info("%s: interface %s debounce timer(s) not less that %u * advert_int - resetting",
                      p.name, p.interface, p.down_timer_adverts - 1)
+
+
+def fit_delays(d: UpDownDelay, down_timer_adverts: int, adver_int_us: int) -> bool:
+    """keepalived check_debounce_timers: a delay not under (down_timer_adverts - 1) advert
+    intervals is cut to just under it (by 1/256 of an interval). True if one was cut."""
+    limit = (down_timer_adverts - 1) * adver_int_us
+    cut = False
+    if d.up_us >= limit:
+        d.up_us, cut = limit - adver_int_us // 256, True
+    if d.down_us >= limit:
+        d.down_us, cut = limit - adver_int_us // 256, True
+    return cut
+
+
+def lower_interval(delays: dict[str, UpDownDelay], p: InstanceParams, interval_us: int) -> None:
+    """A v3 master's shorter advert interval (MasterIntervalLowered): the instance's interface's
+    delays are cut to fit it, with keepalived's line (with -D)."""
+    d = delays.get(p.interface or "")
+    if d is not None and p.down_timer_adverts != 1 and fit_delays(d, p.down_timer_adverts, interval_us):
+        log.log(DETAIL, "%s: lower advert_int reducing interface %s debounce timer(s)", p.name, p.interface)
 
 
 @dataclass

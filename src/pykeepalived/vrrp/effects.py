@@ -133,4 +133,15 @@ class Log:
     text: str
 
 
-Effect = Transmit | ClaimAddresses | ReleaseAddresses | SendGratuitous | StateChanged | Notify | Log
+@dataclass(frozen=True, slots=True)
+class MasterIntervalLowered:
+    """A VRRPv3 master advertises a shorter interval than the one in use (keepalived
+    update_master_adver_int): the interface's up/down debounce delays must stay under
+    (down_timer_adverts - 1) x `interval_us` (keepalived check_debounce_timers)."""
+
+    instance: str
+    interval_us: int
+
+
+Effect = (Transmit | ClaimAddresses | ReleaseAddresses | SendGratuitous | StateChanged | Notify | Log
+          | MasterIntervalLowered)

@@ -35,6 +35,7 @@ from pykeepalived.vrrp.effects import (
     GarpReason,
     Log,
     LogLevel,
+    MasterIntervalLowered,
     Notify,
     Reason,
     ReleaseAddresses,
@@ -674,6 +675,8 @@ class VrrpInstance:
                 f"{interval // MSEC}ms by master",
                 LogLevel.DETAIL,
             )
+            if interval < self.master_adver_int_us:
+                out.append(MasterIntervalLowered(self.name, interval))
             self.master_adver_int_us = interval
 
     def _backup_rx(self, out: list[Effect], adv: Advertisement, src: IPAddress, now: int) -> None:
