@@ -63,7 +63,7 @@ def seq_rows() -> list[dict[str, object]]:
 
 
 def main() -> list[dict[str, object]]:
-    from pykeepalived.config.check import run_config_test
+    from pykeepalived.configtest import run_config_test
 
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as fh:
         fh.write(generate())

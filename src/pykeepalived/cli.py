@@ -111,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(opts: Options) -> int:
     if opts.config_test:
-        from pykeepalived.config.check import config_test
+        from pykeepalived.configtest import config_test
 
         return config_test(opts)
     if opts.dump_conf_syntax:
-        from pykeepalived.config.check import dump_conf_syntax
+        from pykeepalived.configtest import dump_conf_syntax
 
         return dump_conf_syntax(opts)
     from pykeepalived.daemon.main import run

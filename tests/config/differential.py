@@ -8,7 +8,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from pykeepalived.config.check import config_test_output, run_config_test
+from pykeepalived.configtest import config_test_output, run_config_test
 
 LINE_RE = re.compile(r"^\((?:(?:.*): )?Line (\d+)\)")
 MESSAGE_RE = re.compile(rb"^\((?:(.*): )?Line (\d+)\) (.*)$")

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
-from pykeepalived.config.check import run_config_test
+from pykeepalived.config.command_words import WHITE_SPACE
 from pykeepalived.config.diag import ConfigErr
 from pykeepalived.config.lexer import PY_ONLY_SPACE
 from pykeepalived.config.model import Model
 from pykeepalived.config.to_params import instance_params
-from pykeepalived.track.command import WHITE_SPACE
+from pykeepalived.configtest import run_config_test
 
 INSTANCE = """vrrp_instance VI_1 {{
     state BACKUP

@@ -61,10 +61,9 @@ def test_checker_control_socket_and_ctl(tmp_path: Path) -> None:
             RealServerSpec(addr="127.0.0.1", port=pa, weight=2, checks=(TcpCheckSpec(timing=FAST),)),
             RealServerSpec(addr="127.0.0.1", port=pb, weight=1, checks=(TcpCheckSpec(timing=FAST),))))
         fifo: list[str] = []
-        child = SimpleNamespace(opts=SimpleNamespace(checkers_pid_file=str(tmp_path / "checkers.pid")),
-                                rt=None, backend=None, dataplane="none",
+        child = SimpleNamespace(rt=None, backend=None, dataplane="none",
                                 data_text=lambda: "------< Health checkers >------\n")
-        plane = CheckerPlane(child)  # type: ignore[arg-type]
+        plane = CheckerPlane(child, str(tmp_path / "checkers.pid"))  # type: ignore[arg-type]
         child.rt = rt = CheckerRuntime([spec], None, fifo=plane.tee(fifo.append))
         await rt.start()
         await plane.start(SimpleNamespace(global_defs=SimpleNamespace(options=())))  # type: ignore[arg-type]

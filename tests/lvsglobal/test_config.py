@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
-from pykeepalived.config.lvs_globals import LvsTimeouts, SyncdConfig, lvs_globals
+from pykeepalived.config.lvs_globals import lvs_globals
+from pykeepalived.lvs.globals import LvsTimeouts, SyncdConfig
 
 BAD = """
 global_defs {

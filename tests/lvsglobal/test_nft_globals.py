@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
-from pykeepalived.config.lvs_globals import LvsTimeouts
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
 from pykeepalived.linux.nft_lb import NftLoadBalancer
+from pykeepalived.lvs.globals import LvsTimeouts
 from pykeepalived.lvs.model import Dest, Protocol, Service, ServiceKey, make_entry
 from pykeepalived.lvs.plan import plan
 

@@ -14,10 +14,11 @@ import pytest
 from pyroute2.netlink.exceptions import NetlinkError
 
 from pykeepalived.config import load_config
-from pykeepalived.config.lvs_globals import SyncdConfig
+from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.linux.ipvs_genl import IP_VS_STATE_BACKUP as B
 from pykeepalived.linux.ipvs_genl import IP_VS_STATE_MASTER as M
-from pykeepalived.linux.ipvs_sync import SyncDaemon, resolve_syncid, vrrp_sync_daemon
+from pykeepalived.linux.ipvs_sync import SyncDaemon, vrrp_sync_daemon
+from pykeepalived.lvs.globals import SyncdConfig, resolve_syncid, tied_syncd
 
 
 class Kernel:
@@ -113,6 +114,8 @@ def test_vrrp_child_without_ipvs(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     conf = tmp_path / "k.conf"
     conf.write_text(CONF % inst)
     model, _ = load_config(str(conf))
+    vrids = {i.name: i.vrid for i in model.vrrp_instances if i.vrid is not None}
     with caplog.at_level(logging.INFO, logger="pykeepalived"):
-        assert asyncio.run(vrrp_sync_daemon(model)) is None
+        tied = tied_syncd(lvs_globals(model).syncd, vrids, logging.getLogger("pykeepalived").error)
+        assert asyncio.run(vrrp_sync_daemon(tied)) is None
     assert [r.getMessage() for r in caplog.records] == [line]

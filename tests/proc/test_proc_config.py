@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
-from pykeepalived.config.check import run_config_test
+from pykeepalived.configtest import run_config_test
 from pykeepalived.daemon.log import log_file_name
 from pykeepalived.daemon.pidfile import pid_path
 from pykeepalived.daemon.procconf import (

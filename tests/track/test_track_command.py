@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from pykeepalived.config.command_words import CommandSyntaxError, split_quoted_escaped
 from pykeepalived.track.command import (
-    CommandSyntaxError,
     ScriptCommand,
     cmd_str,
     kill_group,
     parse_script_line,
     spawn,
-    split_quoted_escaped,
 )
 
 

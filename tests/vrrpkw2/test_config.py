@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
-from pykeepalived.config.check import run_config_test
 from pykeepalived.config.to_params import instance_params
+from pykeepalived.configtest import run_config_test
 
 MINE = re.compile(r"garp_extra_if|garp_intvl|promote_secondaries|unicast peers|unicast keyword|range|number|"
                   r"vmac_xmit_base|VMAC/ipvlan")

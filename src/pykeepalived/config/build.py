@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import Any
 
 from pykeepalived.config.build_lvs import build_vs, fill, options
+from pykeepalived.config.command_words import resolve_user_group
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
 from pykeepalived.config.model import (
@@ -41,7 +42,6 @@ from pykeepalived.config.routes import Route, parse_ipaddress, parse_route, set_
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, sockaddr_ip
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
-from pykeepalived.track.command import resolve_user_group
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
 _VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}

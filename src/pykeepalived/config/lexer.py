@@ -33,6 +33,7 @@ import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from pykeepalived.config.command_words import WHITE_SPACE
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Loc, Reporter
 from pykeepalived.config.glibc_random import GlibcRandom
 from pykeepalived.config.include_check import (
@@ -46,7 +47,6 @@ from pykeepalived.config.include_check import (
     has_wildcards,
     missing,
 )
-from pykeepalived.track.command import WHITE_SPACE
 
 MAX_LINE = 1024  # keepalived MAXBUF: longer lines are dropped
 MAX_INCLUDE_DEPTH = 32

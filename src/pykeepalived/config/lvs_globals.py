@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pykeepalived.config.model import Model
 from pykeepalived.config.types import is_digits
+from pykeepalived.lvs.globals import LvsTimeouts, SyncdConfig
 
 Report = Callable[[str], None]
 LVS_MAX_TIMEOUT = 86400 * 31  # keepalived LVS_MAX_TIMEOUT: 31 days
@@ -28,29 +29,6 @@ DEFAULT_SYNC_GROUP = "224.0.0.81"  # the kernel's default (IP_VS_SYNC_GROUP)
 
 def _quiet(_msg: str) -> None:
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class LvsTimeouts:
-    """Seconds; 0 = not configured (the kernel's value is kept)."""
-
-    tcp: int = 0
-    tcpfin: int = 0
-    udp: int = 0
-
-    def __bool__(self) -> bool:
-        return bool(self.tcp or self.tcpfin or self.udp)
-
-
-@dataclass(frozen=True, slots=True)
-class SyncdConfig:
-    ifname: str
-    instance: str | None = None  # the vrrp_instance that decides master/backup; None: both
-    syncid: int | None = None  # None: the instance's VRID (0 without an instance)
-    maxlen: int = 0  # 0: kernel default
-    port: int = 0
-    ttl: int = 0
-    group: str | None = None  # IPv4 or IPv6 multicast group; None: kernel default
 
 
 def _number(words: tuple[str, ...], i: int, lo: int, hi: int, report: Report) -> int | None:
@@ -183,7 +161,7 @@ def parse_lvs_sync_daemon(words: tuple[str, ...], report: Report = _quiet) -> Sy
 
 @dataclass(frozen=True, slots=True)
 class LvsGlobals:
-    timeouts: LvsTimeouts = LvsTimeouts()
+    timeouts: LvsTimeouts = field(default_factory=LvsTimeouts)
     flush: bool = False
     flush_on_stop: str | None = None  # None | "full" | "VS"
     syncd: SyncdConfig | None = None

@@ -21,9 +21,9 @@ import socket
 from dataclasses import dataclass, field
 from functools import cache
 
+from pykeepalived.config.command_words import WHITE_SPACE as C_SPACE
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.types import IPAddr, is_digits
-from pykeepalived.track.command import WHITE_SPACE as C_SPACE
 
 RTPROT_KEEPALIVED = 18
 RULE_START_PRIORITY = 16384

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from pykeepalived.config.command_words import WHITE_SPACE, CommandSyntaxError, split_quoted_escaped
 from pykeepalived.config.diag import ConfigErr, Loc, Reporter
-from pykeepalived.track.command import WHITE_SPACE, CommandSyntaxError, split_quoted_escaped
 
 Value = object
 
@@ -310,7 +310,7 @@ def _split_quoted(text: str) -> list[str]:
 
 
 def script_argv(cmd: str) -> list[str]:
-    """The argv a script string runs as: the daemon's split (track.command.split_quoted_escaped,
+    """The argv a script string runs as: the daemon's split (config.command_words.split_quoted_escaped,
     keepalived's alloc_strvec_quoted_escaped); a line it rejects falls back to its plain words."""
     try:
         return split_quoted_escaped(cmd)

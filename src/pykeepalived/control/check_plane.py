@@ -19,7 +19,6 @@ from pykeepalived.control.check_server import CheckControlServer, LvsStatsCache
 from pykeepalived.control.endpoint import MetricsEndpoint, checker_listen_address
 from pykeepalived.control.jsonlines import move_control
 from pykeepalived.control.server import check_socket_path
-from pykeepalived.daemon.pidfile import default_path
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -29,8 +28,9 @@ if TYPE_CHECKING:
 
 
 class CheckerPlane:
-    def __init__(self, child: CheckerChild) -> None:
+    def __init__(self, child: CheckerChild, pid_file: str) -> None:
         self.child = child
+        self.pid_file = pid_file  # the control socket's default place is beside it
         self.started = time.time()
         self.transitions: dict[str | tuple[str, str], float] = {}
         self.cache = LvsStatsCache(lambda: child.backend)
@@ -48,7 +48,7 @@ class CheckerPlane:
 
     async def reload(self, model: Model) -> None:
         opts = model.global_defs.options
-        path = check_socket_path(opts, self.child.opts.checkers_pid_file or default_path("checker"))
+        path = check_socket_path(opts, self.pid_file)
         self.control = await move_control(self.control, path, self._server)
         await self.metrics.configure(checker_listen_address(opts))
 

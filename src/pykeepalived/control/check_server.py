@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.check.model import fmt_addr
 from pykeepalived.control.jsonlines import JsonLinesServer
-from pykeepalived.daemon.log import log
+from pykeepalived.logs import log
 from pykeepalived.lvs.model import LvsCounters, LvsStats, ServiceKey
 
 if TYPE_CHECKING:

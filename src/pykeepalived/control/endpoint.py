@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from pykeepalived.daemon.log import log
+from pykeepalived.logs import log
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry

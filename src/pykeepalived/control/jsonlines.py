@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pykeepalived.control.listener import Listener, listen, streams
-from pykeepalived.daemon.log import DETAIL, log
+from pykeepalived.logs import DETAIL, log
 
 MAX_LINE = 65536
 MAX_DISCARD = 1 << 20

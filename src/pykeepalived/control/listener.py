@@ -31,7 +31,7 @@ import errno
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from pykeepalived.daemon.log import log
+from pykeepalived.logs import log
 
 Handler = Callable[[socket.socket], Awaitable[None]]
 

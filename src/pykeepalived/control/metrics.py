@@ -53,7 +53,7 @@ from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control.endpoint import checker_listen_address, listen_address, url
 from pykeepalived.control.listener import Listener, listen
 from pykeepalived.control.timing import Histogram, TimingStats
-from pykeepalived.daemon.log import log
+from pykeepalived.logs import log
 from pykeepalived.vrrp.effects import State
 
 if TYPE_CHECKING:

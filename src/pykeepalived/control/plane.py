@@ -18,7 +18,6 @@ from pykeepalived.control.endpoint import MetricsEndpoint, listen_address
 from pykeepalived.control.jsonlines import move_control
 from pykeepalived.control.server import ControlServer, socket_path
 from pykeepalived.control.timing import TimingStats
-from pykeepalived.daemon.pidfile import default_path
 from pykeepalived.vrrp.effects import Notify, State, StateChanged
 
 if TYPE_CHECKING:
@@ -29,8 +28,9 @@ if TYPE_CHECKING:
 
 
 class ControlPlane:
-    def __init__(self, child: VrrpChild) -> None:
+    def __init__(self, child: VrrpChild, pid_file: str) -> None:
         self.child = child
+        self.pid_file = pid_file  # the control socket's default place is beside it
         self.timing = TimingStats()
         self.control: ControlServer | None = None
         self.metrics = MetricsEndpoint(self._registry)
@@ -45,7 +45,7 @@ class ControlPlane:
 
     async def reload(self, model: Model) -> None:
         opts = model.global_defs.options
-        path = socket_path(opts, self.child.opts.vrrp_pid_file or default_path("vrrp"))
+        path = socket_path(opts, self.pid_file)
         self.control = await move_control(self.control, path, lambda p: ControlServer(self.child, p))
         await self.metrics.configure(listen_address(opts))
 

@@ -122,7 +122,7 @@ class CheckerChild:
         self.children = ChildSet()
         self.commands: dict[str, ScriptCommand] = {}
         self.fifos: FifoSet | None = None
-        self.plane = CheckerPlane(self)
+        self.plane = CheckerPlane(self, opts.checkers_pid_file or default_path("checker"))
         self.addr_watch: asyncio.Task[None] | None = None
         self.mailer = CheckerMailer(None)  # smtp_alert (notify/checker_mail.py)
         self.bfd_reader: BfdEventReader | None = None

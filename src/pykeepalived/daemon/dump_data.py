@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pykeepalived.config.lvs_globals import SyncdConfig, lvs_globals
+from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
 from pykeepalived.daemon.dumpfiles import config_save_dir
@@ -29,6 +29,7 @@ from pykeepalived.daemon.procconf import (
     from_model,
 )
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
+from pykeepalived.lvs.globals import SyncdConfig
 from pykeepalived.track.command import cmd_str
 from pykeepalived.track.security import default_script_user
 from pykeepalived.vrrp.effects import State

@@ -21,11 +21,11 @@ import sys
 import time
 from pathlib import Path
 
+from pykeepalived.logs import DETAIL, log
 from pykeepalived.options import Options
 from pykeepalived.safefile import open_append
 
-DETAIL = 15
-logging.addLevelName(DETAIL, "DETAIL")
+__all__ = ["DETAIL", "log", "setup_logging"]
 
 IDENTS = {"parent": "Keepalived", "vrrp": "Keepalived_vrrp", "checker": "Keepalived_healthcheckers",
           "bfd": "Keepalived_bfd"}
@@ -36,8 +36,6 @@ _FACILITIES = {
     "user": logging.handlers.SysLogHandler.LOG_USER,
     **{f"local{i}": getattr(logging.handlers.SysLogHandler, f"LOG_LOCAL{i}") for i in range(8)},
 }
-
-log = logging.getLogger("pykeepalived")
 
 
 class _ConsoleFormatter(logging.Formatter):

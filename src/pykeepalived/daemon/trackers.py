@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pykeepalived.config.command_words import CommandSyntaxError, resolve_user_group, split_quoted_escaped
 from pykeepalived.config.model import Model, Script, Track
 from pykeepalived.config.to_params import track_group_interfaces
 from pykeepalived.linux.rcvbuf import netlink_bufs
@@ -22,10 +23,7 @@ from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.notify.smtp import SmtpAlerter, SmtpSettings, parse_smtp_server
 from pykeepalived.track.command import (
-    CommandSyntaxError,
     ScriptCommand,
-    resolve_user_group,
-    split_quoted_escaped,
 )
 from pykeepalived.track.file import FileTrackers, TrackedFile, TrackFileSpec, init_track_file
 from pykeepalived.track.process import (

@@ -23,8 +23,8 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
-from pykeepalived.config.check import interface_diagnostics
 from pykeepalived.config.diag import Diagnostic, is_broken
+from pykeepalived.config.interfaces import interface_diagnostics
 from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.config.model import Model, VipSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
@@ -79,6 +79,7 @@ from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import Vmac, VmacManager
 from pykeepalived.linux.vrrp_socket import UnicastBindError, VrrpSocket
+from pykeepalived.lvs.globals import tied_syncd
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.options import SIGFUNCS, Options
@@ -116,7 +117,7 @@ class VrrpChild:
         self.executor: LinuxExecutor | None = None
         self.firewall: Firewall | None = None  # accept mode / VMAC rules (daemon/firewall.py)
         self.status = StatusWriter(self)
-        self.ops = ControlPlane(self)
+        self.ops = ControlPlane(self, opts.vrrp_pid_file or default_path("vrrp"))
         self.stop_event = asyncio.Event()
         self.reload_requested = False
         self.stop_requested = False
@@ -545,13 +546,16 @@ class VrrpChild:
     async def _sync_daemon(self, model: Model, reload: bool = False) -> VrrpSyncDaemon | None:
         """lvs_sync_daemon tied to an instance (linux/ipvs_sync.py), imported only when configured:
         the IPVS netlink code loads the whole pyroute2 package (~6 MB per process)."""
-        if self.syncd is None and lvs_globals(model).syncd is None:
+        cfg = lvs_globals(model).syncd
+        if self.syncd is None and cfg is None:
             return None
         from pykeepalived.linux.ipvs_sync import reload_vrrp_sync_daemon, vrrp_sync_daemon
 
+        vrids = {i.name: i.vrid for i in model.vrrp_instances if i.vrid is not None}
+        tied = tied_syncd(cfg, vrids, log.error)
         if reload:
-            return await reload_vrrp_sync_daemon(self.syncd, model, self._is_master)
-        return await vrrp_sync_daemon(model)
+            return await reload_vrrp_sync_daemon(self.syncd, tied, self._is_master)
+        return await vrrp_sync_daemon(tied)
 
     async def remove_stale_addresses(self) -> None:
         """Every instance starts as BACKUP: VIPs, virtual routes and rules left by a killed (or -V)

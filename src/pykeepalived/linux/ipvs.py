@@ -31,7 +31,6 @@ import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from pykeepalived.config.lvs_globals import LvsTimeouts
 from pykeepalived.linux.ipvs_genl import (
     IpvsSocket,
     flush,
@@ -40,6 +39,7 @@ from pykeepalived.linux.ipvs_genl import (
     netlink_errno,
     set_timeouts,
 )
+from pykeepalived.lvs.globals import LvsTimeouts
 from pykeepalived.lvs.model import (
     Dest,
     DestKey,

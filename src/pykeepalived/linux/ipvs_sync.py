@@ -27,8 +27,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pykeepalived.config.lvs_globals import SyncdConfig, lvs_globals
-from pykeepalived.config.model import Model
 from pykeepalived.linux.ipvs_genl import (
     IP_VS_STATE_BACKUP,
     IP_VS_STATE_MASTER,
@@ -40,6 +38,7 @@ from pykeepalived.linux.ipvs_genl import (
     netlink_errno,
     new_daemon,
 )
+from pykeepalived.lvs.globals import SyncdConfig, Tied
 
 log = logging.getLogger("pykeepalived")
 Call = Callable[..., Awaitable[Any]]  # IpvsWorker.call / IpvsBackend.call: fn(sock, *args) in the IPVS thread
@@ -117,16 +116,6 @@ class SyncDaemon:
         await self.cmd(False, BOTH, ignore_error=True)
 
 
-def resolve_syncid(cfg: SyncdConfig, vrids: dict[str, int]) -> int | None:
-    """The sync id: configured, else the tied instance's VRID, else 0; None if the instance is unknown
-    (keepalived vrrp_complete_init: `Unable to find vrrp instance VI for lvs_syncd - clearing ...`)."""
-    if cfg.instance is not None and cfg.instance not in vrids:
-        return None
-    if cfg.syncid is not None:
-        return cfg.syncid
-    return vrids[cfg.instance] if cfg.instance is not None else 0
-
-
 class VrrpSyncDaemon(SyncDaemon):
     """The VRRP child's sync daemon, with its own IPVS socket."""
 
@@ -138,36 +127,24 @@ class VrrpSyncDaemon(SyncDaemon):
         self.worker.close()
 
 
-def _tied(model: Model) -> tuple[SyncdConfig, int] | None:
-    cfg = lvs_globals(model).syncd
-    if cfg is None or cfg.instance is None:
-        return None  # none, or the checker child's
-    syncid = resolve_syncid(cfg, {i.name: i.vrid for i in model.vrrp_instances if i.vrid is not None})
-    if syncid is None:
-        log.error("Unable to find vrrp instance %s for lvs_syncd - clearing lvs_syncd config", cfg.instance)
-        return None
-    return cfg, syncid
-
-
-def _new_daemon(tied: tuple[SyncdConfig, int] | None) -> VrrpSyncDaemon | None:
+def _new_daemon(tied: Tied) -> VrrpSyncDaemon | None:
     """The instance-tied sync daemon with its IPVS netlink worker, not started (or None)."""
     worker = open_ipvs() if tied is not None else None
     return VrrpSyncDaemon(*tied, worker) if tied is not None and worker is not None else None
 
 
-async def vrrp_sync_daemon(model: Model) -> VrrpSyncDaemon | None:
+async def vrrp_sync_daemon(tied: Tied) -> VrrpSyncDaemon | None:
     """At VRRP child start: the instance-tied sync daemon, started as BACKUP (or None)."""
-    sd = _new_daemon(_tied(model))
+    sd = _new_daemon(tied)
     if sd is not None:
         await sd.start_backup()
     return sd
 
 
-async def reload_vrrp_sync_daemon(old: VrrpSyncDaemon | None, model: Model,
+async def reload_vrrp_sync_daemon(old: VrrpSyncDaemon | None, tied: Tied,
                                   is_master: Callable[[str], bool]) -> VrrpSyncDaemon | None:
     """SIGHUP (keepalived reload_vrrp_thread): a changed configuration restarts the daemon in the
     instance's current state, errors ignored; an unchanged one keeps running."""
-    tied = _tied(model)
     if old is not None and tied == (old.cfg, old.syncid):
         return old
     if old is not None:

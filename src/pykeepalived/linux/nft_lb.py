@@ -97,9 +97,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykeepalived.config.lvs_globals import LvsTimeouts
 from pykeepalived.linux.iface import read_sysctl
 from pykeepalived.linux.nft_lb_dr import RouteKey, RoutePlumbing, gran_mask
+from pykeepalived.lvs.globals import LvsTimeouts
 from pykeepalived.lvs.model import (
     Dest,
     DestKey,

@@ -32,7 +32,9 @@ import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .command import ScriptCommand, is_exec_image, is_redirection_test, resolve_user_group
+from pykeepalived.config.command_words import resolve_user_group
+
+from .command import ScriptCommand, is_exec_image, is_redirection_test
 
 log = logging.getLogger("pykeepalived.track")
 

@@ -4,29 +4,24 @@
 # as keepalived's children do at start-up -- interfaces exist (unless `dynamic_interfaces`), scripts
 # exist and are executable, script security -- print every diagnostic in keepalived's
 # `(FILE: Line N) message` form to stderr (or the -t FILE) and exit with keepalived's -t status
-# (diag.exit_code). Also the configuration dump (`--dump-conf-syntax`).
+# (diag.exit_code). Also the configuration dump (`--dump-conf-syntax`). A tool above the packages:
+# it runs the configuration through the same checks as the runtime (daemon/trackers.py,
+# daemon/check_scripts.py), so the configuration package itself imports no runtime code.
 """Config test (-t) and configuration dump."""
 
 from __future__ import annotations
 
 import os
-import socket
 import sys
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, exit_code
 from pykeepalived.config.dump import dump_model
+from pykeepalived.config.interfaces import check_interfaces
 from pykeepalived.config.load import load_config
 from pykeepalived.config.model import Model, Script
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.options import Options
 from pykeepalived.safefile import open_append
-
-
-def system_interfaces() -> set[str]:
-    try:
-        return set(os.listdir("/sys/class/net"))
-    except OSError:
-        return {name for _, name in socket.if_nameindex()}
 
 
 def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> None:
@@ -42,70 +37,6 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         rep.diags += tracking_diagnostics(model)  # vrrp_complete_init, after the script security check
     _checker_script_security(model, rep)
     _start_stop_script_security(model, rep)
-
-
-def check_interfaces(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> bool:
-    """The interfaces the configuration names that this system (network namespace) lacks, each
-    with keepalived's parser warning, then, without dynamic_interfaces, keepalived's CONFIG_BAD_IF
-    `Non-existent interface specified in configuration`: its VRRP child stops there, under -t and at
-    start alike (vrrp_daemon.c start_vrrp). True if one is missing."""
-    ifs = system_interfaces() if interfaces is None else interfaces
-    bad_if = False
-    dynamic = model.global_defs.dynamic_interfaces
-    for inst in model.vrrp_instances:
-        if inst.interface is not None and inst.interface not in ifs:
-            rep.error(
-                inst.interface_loc,
-                f"WARNING - interface {inst.interface} for vrrp_instance {inst.name} doesn't exist",
-                ConfigErr.WARNING,
-            )
-            bad_if = True
-        for t in inst.tracks:
-            if t.kind == "interface" and t.name not in ifs:
-                rep.error(t.loc, f"({inst.name}) tracked interface {t.name} doesn't exist", ConfigErr.WARNING)
-                bad_if = True
-        for vip in inst.vips + inst.evips:
-            if vip.dev is not None and vip.dev not in ifs:
-                rep.error(
-                    vip.loc,
-                    f"WARNING - interface {vip.dev} for ip address {vip.address} doesn't exist",
-                    ConfigErr.WARNING,
-                )
-                bad_if = True
-    for vip in model.static_ipaddress:
-        dev = vip.dev or model.global_defs.default_interface
-        if dev not in ifs:
-            rep.error(
-                vip.loc,
-                f"WARNING - interface {dev} for ip address {vip.address} doesn't exist",
-                ConfigErr.WARNING,
-            )
-            bad_if = True
-    for routes in (model.static_routes, *(i.virtual_routes for i in model.vrrp_instances)):
-        for r in routes:
-            for dev in r.devs[:1]:  # keepalived drops the line at the first missing interface
-                if dev not in ifs and not dynamic:
-                    rep.error(r.loc, f"WARNING - interface {dev} for VROUTE nexthop doesn't exist")
-                    bad_if = True
-    for rules in (model.static_rules, *(i.virtual_rules for i in model.vrrp_instances)):
-        for ru in rules:
-            for dev in ru.devs[:1]:
-                if dev not in ifs and not dynamic:
-                    rep.error(ru.loc, f"WARNING - interface {dev} for rule doesn't exist")
-                    bad_if = True
-    for row, loc in zip(model.linkbeat_interfaces, model.linkbeat_locs, strict=False):
-        if len(row) > 1 and row[1] not in ifs and not dynamic:  # CONFIG_FATAL in vrrp_parser.c
-            what = "linkbeat interface" if row[0] == "linkbeat_interfaces" else "up/down delay"
-            rep.error(loc, f"unknown interface {row[1]} specified for {what}", ConfigErr.FATAL)
-    if bad_if and not dynamic:
-        rep.error(NOWHERE, "Non-existent interface specified in configuration", ConfigErr.BAD_IF)
-    return bad_if
-
-
-def interface_diagnostics(model: Model) -> list[Diagnostic]:
-    """check_interfaces' lines when an interface is missing (none when all exist)."""
-    rep = Reporter()
-    return rep.diags if check_interfaces(model, rep) else []
 
 
 def _vrrp_script_security(model: Model, rep: Reporter) -> None:
