@@ -116,11 +116,15 @@ def test_every_shell_block_is_marked() -> None:
     assert unmarked == [], f"mark these <!-- runnable --> or <!-- not run: REASON -->: {unmarked}"
 
 
-# the namespace: nothing the block does reaches the host's network, /tmp or /run
-PRELUDE = """mount --make-rprivate / && mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run
-ip link set lo up
-set -e -o pipefail
-"""
+# the namespace: nothing the block does reaches the host's network, /tmp or /run. A checkout or venv
+# that lives under /tmp or /run (a CI clone in /tmp) is carried over those fresh mounts at its path.
+def prelude(keep: list[Path]) -> str:
+    under = [str(k) for k in keep if k.is_relative_to("/tmp") or k.is_relative_to("/run")]
+    hold = "".join(f"mkdir -p /mnt/k{i} && mount --rbind {k} /mnt/k{i}\n" for i, k in enumerate(under))
+    back = "".join(f"mkdir -p {k} && mount --rbind /mnt/k{i} {k}\n" for i, k in enumerate(under))
+    return ("mount --make-rprivate /\n" + ("mount -t tmpfs tmpfs /mnt\n" + hold if under else "")
+            + "mount -t tmpfs tmpfs /tmp && mount -t tmpfs tmpfs /run\n" + back
+            + "ip link set lo up\nset -e -o pipefail\n")
 
 
 @pytest.mark.netns
@@ -129,7 +133,8 @@ set -e -o pipefail
 def test_runnable_block_runs_as_written(block: Block) -> None:
     venv_bin = Path(sys.executable).parent
     env = dict(os.environ, PATH=f"{venv_bin}:{os.environ.get('PATH', '/usr/bin:/bin')}")
-    proc = subprocess.run(["unshare", "--net", "--mount", "--fork", "bash", "-c", PRELUDE + block.text],
+    script = prelude([REPO.resolve(), Path(sys.prefix).resolve()]) + block.text
+    proc = subprocess.run(["unshare", "--net", "--mount", "--fork", "bash", "-c", script],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, (f"{block.where}\n{block.text}\n--- stdout\n{proc.stdout}\n"
                                   f"--- stderr\n{proc.stderr}")
