@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -196,15 +197,24 @@ def log_lines(n: Node, wanted: re.Pattern[str]) -> list[str]:
 @contextlib.contextmanager
 def differential(hosts: Sequence[Host], conf: str) -> Iterator[list[Node]]:
     """keepalived 2.2.7 ("ka") and pykeepalived ("py") with one configuration on the oracle_lab hosts:
-    an assertion failure carries both logs, and both daemons are killed at the end."""
+    an assertion failure carries both logs, and both daemons are killed and their temp dirs removed
+    at the end (kept with PYKA_KEEP_LOGS=1)."""
     pair = [Node(h, conf, impl=i) for h, i in zip(hosts, ("ka", "py"), strict=True)]
     try:
         yield pair
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{dump_logs(*pair)}") from exc
     finally:
-        for n in pair:
+        discard(*pair)
+
+
+def discard(*nodes: Node) -> None:
+    """Hard-kill the nodes and remove their temp dirs (kept with PYKA_KEEP_LOGS=1)."""
+    for n in nodes:
+        with contextlib.suppress(Exception):
             n.kill()
+        if not os.environ.get("PYKA_KEEP_LOGS"):
+            shutil.rmtree(n.dir, ignore_errors=True)
 
 
 def dump_logs(*nodes: Node) -> str:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, dump_logs, wait_for
+from tests.daemon.node import Node, discard, dump_logs, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -316,8 +316,7 @@ def run_side(impl: str, case: Case, role: str) -> Side:
         except AssertionError as exc:
             raise AssertionError(f"{impl}: {exc}\n{dump_logs(x, p)}") from exc
         finally:
-            for n in (x, p):
-                n.kill()
+            discard(x, p)
     return side
 
 
