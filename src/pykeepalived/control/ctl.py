@@ -36,6 +36,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, TextIO
 
 from pykeepalived.control.server import DEFAULT_SOCKET, check_socket_for
+from pykeepalived.vrrp.effects import State
 
 EXIT_OK = 0
 EXIT_UNREACHABLE = 1
@@ -44,7 +45,7 @@ EXIT_FAULT = 3
 EXIT_UNEXPECTED = 4
 EXIT_QUORUM = 5
 PRECEDENCE = (EXIT_UNREACHABLE, EXIT_UNEXPECTED, EXIT_FAULT, EXIT_QUORUM)
-STATES = {0: "INIT", 1: "BACKUP", 2: "MASTER", 3: "FAULT"}
+STATES = {int(s): s.word for s in State if s is not State.STOP}  # the socket's numeric states
 SOCKET_ENV = "PYKEEPALIVED_SOCKET"
 CHECK_SOCKET_ENV = "PYKEEPALIVED_CHECK_SOCKET"
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control.jsonlines import OFF, JsonLinesServer
-from pykeepalived.vrrp.effects import Notify, State, StateChanged
+from pykeepalived.vrrp.effects import Notify, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
 
 if TYPE_CHECKING:
@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
 SOCKET_NAME = "pykeepalived.sock"
 DEFAULT_SOCKET = "/run/" + SOCKET_NAME
-STATE_NAMES = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT",
-               State.STOP: "STOP"}
 
 
 def _option(options: tuple[tuple[str, Any], ...]) -> str | None:
@@ -79,8 +77,8 @@ class ControlServer(JsonLinesServer):
 
     # ------------------------------------------------------------------ events
     def state_changed(self, e: StateChanged) -> None:
-        self.publish({"event": "state", "iname": e.instance, "old": STATE_NAMES[e.old],
-                      "new": STATE_NAMES[e.new], "priority": e.priority, "reason": e.reason.value,
+        self.publish({"event": "state", "iname": e.instance, "old": e.old.word,
+                      "new": e.new.word, "priority": e.priority, "reason": e.reason.value,
                       "time": time.time()})
 
     def notified(self, n: Notify) -> None:

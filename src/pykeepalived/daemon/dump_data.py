@@ -48,13 +48,13 @@ if TYPE_CHECKING:
     from pykeepalived.vrrp.params import InstanceParams, TrackWeight
     from pykeepalived.vrrp.sync_group import SyncGroup as CoreGroup
 
-STATE_NAMES = {State.INIT: "INIT", State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT"}
 MCAST4, MCAST6 = "224.0.0.18", "ff02::12"
 PARAMETER_UNSET = 2**32 - 1  # keepalived's UINT_MAX marker, printed with %u
 
 
 def state_name(s: State) -> str:
-    return STATE_NAMES.get(s, "unknown")
+    """keepalived vrrp_data.c get_state_str: STOP (any other) is `unknown`."""
+    return "unknown" if s is State.STOP else s.word
 
 
 def ctime_us(t: float) -> str:

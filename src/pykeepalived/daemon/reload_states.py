@@ -22,7 +22,7 @@ from pykeepalived.notify.scripts import Notifier
 from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.engine import VrrpEngine
 
-_WORDS = {State.MASTER: "MASTER", State.BACKUP: "BACKUP", State.FAULT: "FAULT"}
+_LINES = (State.MASTER, State.BACKUP, State.FAULT)  # the states these FIFO lines report
 
 
 def write_states_on_reload(
@@ -38,12 +38,12 @@ def write_states_on_reload(
     n = 0
     for g in model.sync_groups:
         group = engine.groups.get(g.name)
-        if g.name in kept_groups and group is not None and group.state in _WORDS:
-            notifier.fifo_line("GROUP", g.name, _WORDS[group.state], 0)
+        if g.name in kept_groups and group is not None and group.state in _LINES:
+            notifier.fifo_line("GROUP", g.name, group.state.word, 0)
             n += 1
     for conf in model.vrrp_instances:
         inst = engine.instances.get(conf.name) if conf.name in kept else None
         if inst is not None and inst.state in (State.BACKUP, State.FAULT):
-            notifier.fifo_line("INSTANCE", conf.name, _WORDS[inst.state], inst.effective_priority)
+            notifier.fifo_line("INSTANCE", conf.name, inst.state.word, inst.effective_priority)
             n += 1
     return n

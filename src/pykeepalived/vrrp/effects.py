@@ -33,6 +33,17 @@ class State(enum.IntEnum):
     FAULT = 3
     STOP = 98
 
+    @property
+    def word(self) -> str:
+        """keepalived's word for the state, the one spelling every output uses: log lines, notify
+        arguments and FIFO lines, the data dump, the control socket's events. Each user says which
+        states it writes (a notify has no INIT, the dump writes STOP as `unknown`)."""
+        return self.name
+
+
+NOTIFIED_STATES = frozenset({State.BACKUP, State.MASTER, State.FAULT, State.STOP})
+"""The states a notify (script, FIFO line, SMTP alert) reports; INIT has none (keepalived vrrp_notify.c)."""
+
 
 class Reason(enum.Enum):
     """Why a transition happened (for traces, stats and the simulator's invariant checks)."""

@@ -35,6 +35,7 @@ from pykeepalived.vrrp.effects import (
     GarpReason,
     Log,
     LogLevel,
+    NOTIFIED_STATES,
     MasterIntervalLowered,
     Notify,
     Reason,
@@ -79,9 +80,6 @@ STAT_NAMES = (
     "pri_zero_sent",
 )
 """keepalived's per-instance stats counters (vrrp_data.c dump / SNMP), all present from the start."""
-
-_STATE_WORD = {State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT", State.STOP: "STOP"}
-
 
 def addr_cmp(a: IPAddress, b: IPAddress | None) -> int:
     """keepalived vrrp_saddr_cmp: compare as unsigned big-endian integers (0 if unknown/mixed)."""
@@ -228,9 +226,8 @@ class VrrpInstance:
         if self.notifies_sent and self.sync is not None and self.state == self.sync.state:
             return
         self.notifies_sent = True
-        word = _STATE_WORD.get(self.state)
-        if word is not None:
-            out.append(Notify("INSTANCE", self.name, word, self.effective_priority))
+        if self.state in NOTIFIED_STATES:
+            out.append(Notify("INSTANCE", self.name, self.state.word, self.effective_priority))
 
     def _set_state(
         self, out: list[Effect], new: State, now: int, reason: Reason, text: str | None = None

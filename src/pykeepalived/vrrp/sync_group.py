@@ -27,8 +27,6 @@ from pykeepalived.vrrp.effects import Effect, Log, LogLevel, Notify, Reason, Sta
 if TYPE_CHECKING:
     from pykeepalived.vrrp.instance import VrrpInstance
 
-_WORD = {State.BACKUP: "BACKUP", State.MASTER: "MASTER", State.FAULT: "FAULT", State.STOP: "STOP"}
-
 
 class SyncGroup:
     """A vrrp_sync_group. Construct it with its member instances before they are started."""
@@ -94,7 +92,7 @@ class SyncGroup:
         return out
 
     def _notify(self, out: list[Effect]) -> None:
-        out.append(Notify("GROUP", self.name, _WORD[self.state], 0))
+        out.append(Notify("GROUP", self.name, self.state.word, 0))
 
     def _log(self, out: list[Effect], state: str) -> None:
         out.append(Log(LogLevel.INFO, f"VRRP_Group({self.name}) Syncing instances to {state} state"))
