@@ -114,6 +114,7 @@ class Builder:
         self.rep = rep
         self.g = GlobalDefs()
         self.gopts: list[tuple[str, object]] = []
+        self.global_locs: list[tuple[str, Loc]] = []
         self.garp: dict[str, int] = {}
         self.root_opts: list[tuple[str, object]] = []
         self.instances: list[VrrpInstance] = []
@@ -172,7 +173,7 @@ class Builder:
                         self.root_opts.append((n.kw, n.value))
         self._resolve()
         return Model(
-            global_defs=replace(self.g, options=tuple(self.gopts)),
+            global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs)),
             root_options=tuple(self.root_opts),
             vrrp_instances=tuple(self.instances),
             vrrp_scripts=tuple(self.scripts),
@@ -214,6 +215,7 @@ class Builder:
         def cur(name: str) -> Any:
             return upd[name] if name in upd else getattr(g, name)
 
+        self.global_locs += keyword_locs(n)
         for c in n.children:
             kw, v = c.kw, c.value
             if kw == "notification_email":
@@ -315,6 +317,7 @@ class Builder:
         f: dict[str, object] = {
             "name": name,
             "loc": n.loc,
+            "keyword_locs": tuple(keyword_locs(n)),
             "version": g.vrrp_version,
             "strict_mode": g.vrrp_strict,
             "skip_check_adv_addr": g.vrrp_skip_check_adv_addr,
@@ -806,6 +809,11 @@ def _duplicate_track(owner: str, t: Track, seen: set[tuple[str, str]], rep: Repo
         return True
     seen.add((t.kind, t.name))
     return False
+
+
+def keyword_locs(n: Node) -> list[tuple[str, Loc]]:
+    """(keyword, line) of a block's children and of their own children (authentication's auth_pass)."""
+    return [(c.kw, c.loc) for c in n.children] + [(g.kw, g.loc) for c in n.children for g in c.children]
 
 
 def _canon_tracks(tracks: list[Track]) -> tuple[Track, ...]:

@@ -31,6 +31,11 @@ from pykeepalived.config.rules import Rule
 from pykeepalived.config.types import IPAddr
 
 Options = tuple[tuple[str, object], ...]
+
+
+def _loc_of(locs: tuple[tuple[str, Loc], ...], keywords: tuple[str, ...]) -> Loc | None:
+    found = dict(locs)
+    return next((found[k] for k in keywords if k in found), None)
 Script = tuple[str, str, str]  # (command, user, group)
 
 
@@ -86,6 +91,11 @@ class GlobalDefs:
     nftables_counters: bool = False
     lvs_dataplane: str | None = None  # pykeepalived extension: auto|ipvs|nftables; None: auto
     options: Options = ()
+    # where each keyword of global_defs was written (the last one wins), for messages about values
+    keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+    def loc_of(self, *keywords: str) -> Loc | None:
+        return _loc_of(self.keyword_locs, keywords)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +168,12 @@ class VrrpInstance:
     options: Options = ()
     loc: Loc = field(default=NOWHERE, compare=False)
     interface_loc: Loc = field(default=NOWHERE, compare=False)
+    # where each keyword of the block (and of its sub-blocks: auth_pass...) was written, last wins
+    keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
+
+    def loc_of(self, *keywords: str) -> Loc:
+        """The line of the first of `keywords` written in the block, else the block's own line."""
+        return _loc_of(self.keyword_locs, keywords) or self.loc
 
 
 @dataclass(frozen=True, slots=True)
