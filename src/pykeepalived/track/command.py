@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -143,9 +142,7 @@ PR_SET_PDEATHSIG = 1
 def _load_libc() -> ctypes.CDLL | None:
     global _libc
     if _libc is None:
-        name = ctypes.util.find_library("c")
-        if name:
-            _libc = ctypes.CDLL(name, use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)  # the process's libc (find_library runs ldconfig)
     return _libc
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
-import errno
 import logging
 import os
 import re
@@ -168,10 +166,7 @@ class TrackedFile:
 
 class _Inotify:
     def __init__(self) -> None:
-        name = ctypes.util.find_library("c")
-        if not name:
-            raise OSError(errno.ENOSYS, "no libc")
-        self._libc = ctypes.CDLL(name, use_errno=True)
+        self._libc = ctypes.CDLL(None, use_errno=True)  # the process's libc (find_library runs ldconfig)
         fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if fd < 0:
             e = ctypes.get_errno()
