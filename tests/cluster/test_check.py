@@ -9,6 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from pykeepalived.cluster.check import Finding, Severity, check
+from pykeepalived.cluster.cli import main
 from tests.cluster.scenarios import (
     CHECK,
     Inst,
@@ -20,9 +23,6 @@ from tests.cluster.scenarios import (
     unicast,
     write,
 )
-
-from pykeepalived.cluster.check import Finding, Severity, check
-from pykeepalived.cluster.cli import main
 
 SCENARIOS: dict[str, Callable[[], list[NodeConf]]] = {
     "ha_nginx pair": ha_nginx, "ha_nginx triple": lambda: ha_nginx(3), "dual master": dual_master,

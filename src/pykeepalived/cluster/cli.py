@@ -9,7 +9,8 @@
 # no `@name` line); NAME labels the node in the output (default: CONFIG_ID, else the router_id, else
 # the file name). Exit codes (docs/cluster.md):
 #   0 consistent   1 warnings only   2 at least one error   3 a file has errors of its own
-#   (keepalived -t would fail) or cannot be read   4 bad command line
+#   (keepalived -t would fail) or cannot be read   4 bad command line (or events)
+# whatif: 0, or 1 when two MASTERs of one router overlapped for more than a second; 3 and 4 alike.
 """Command line of pykeepalived-cluster (check, whatif)."""
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from typing import NoReturn
 
 from pykeepalived.cluster.check import Severity, check
 from pykeepalived.cluster.model import Cluster, ClusterNode
+from pykeepalived.cluster.whatif import parse_events, render, run_whatif
 from pykeepalived.config.diag import Diagnostic, exit_code
 from pykeepalived.config.load import load_config
+from pykeepalived.config.model import Model
 
 EXIT_OK, EXIT_WARNINGS, EXIT_ERRORS, EXIT_CONFIG, EXIT_USAGE = 0, 1, 2, 3, 4
+SPLIT_BRAIN_US = 1_000_000  # whatif exits 1 when two MASTERs last longer (a preemption overlaps < 1 ms)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,12 +116,55 @@ def cmd_check(ns: argparse.Namespace) -> int:
             print(f.format())
             print()
         routers = len(cluster.routers())
-        print(f"{plural(len(nodes), 'node')}, {plural(routers, 'virtual router')}: {plural(errors, 'error')}, "
-              f"{plural(warnings, 'warning')}"
+        print(f"{plural(len(nodes), 'node')}, {plural(routers, 'virtual router')}: "
+              f"{plural(errors, 'error')}, {plural(warnings, 'warning')}"
               + (", configuration errors in the files (above)" if bad else ""))
     if bad:
         return EXIT_CONFIG
     return EXIT_ERRORS if errors else EXIT_WARNINGS if warnings else EXIT_OK
+
+
+def cmd_whatif(ns: argparse.Namespace) -> int:
+    nodes, diags, bad = load_nodes(ns.nodes)
+    for n, d in diags:
+        if not d.log_only:
+            print(f"{n}: {d.format()}")
+    names = [n.name for n in nodes]
+    try:
+        lines: list[tuple[str, list[str]]] = [("--event", [e]) for e in ns.event]
+        for path in ns.events:
+            with open(path) if path != "-" else sys.stdin as f:
+                lines.append((path, f.read().splitlines()))
+        events, end = [], None
+        for source, text in lines:
+            evs, last = parse_events(text, source, names)
+            events += evs
+            end = last if last is not None else end
+        events.sort(key=lambda e: e.time_us)
+        if ns.until is not None:
+            end = int(ns.until * 1_000_000)
+        reloads: dict[str, Model] = {}
+        for e in events:
+            if e.action == "reload" and e.arg is not None and e.arg not in reloads:
+                a = parse_node_arg(e.arg)
+                cid = a.config_id if a.config_id is not None else e.node
+                model, ds = load_config(a.path, cid, process="vrrp")
+                for d in ds:
+                    if not d.log_only:
+                        print(f"{e.node} (reload): {d.format()}")
+                bad |= exit_code(ds) != 0
+                reloads[e.arg] = model
+        addresses = dict(a.split("=", 1) for a in ns.address)
+        cluster = Cluster(tuple(nodes), parse_lans(ns.lan))
+        out = run_whatif(cluster, events, end, reloads, addresses)
+    except (OSError, ValueError) as exc:  # EventError is a ValueError
+        print(f"pykeepalived-cluster: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print("\n".join(render(out)))
+    if bad:
+        return EXIT_CONFIG
+    split = any(b - a > SPLIT_BRAIN_US for r in out.routers for a, b in r.duals)
+    return EXIT_WARNINGS if split else EXIT_OK
 
 
 def plural(n: int, what: str) -> str:
@@ -135,6 +182,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="interface IFACE of NODE is on LAN (default: the interface name is the LAN)")
     c.add_argument("--json", action="store_true", help="machine-readable output")
     c.set_defaults(fn=cmd_check)
+    w = sub.add_parser("whatif", help="run events through the simulator and print the timeline")
+    w.add_argument("nodes", nargs="+", metavar="NODE", help=node_help)
+    w.add_argument("--events", action="append", default=[], metavar="FILE",
+                   help="events, one a line: TIME NODE ACTION [ARG] (- reads standard input)")
+    w.add_argument("-e", "--event", action="append", default=[], metavar="'TIME NODE ACTION [ARG]'",
+                   help="one event (repeatable)")
+    w.add_argument("--until", type=float, metavar="SECONDS",
+                   help="run until (default: 15 s after the last event)")
+    w.add_argument("--address", action="append", default=[], metavar="NODE=ADDR",
+                   help="the node's own address where the files do not say (default: 192.0.2.K, K-th node)")
+    w.add_argument("--lan", action="append", default=[], metavar="NODE:IFACE=LAN", help="as for check")
+    w.set_defaults(fn=cmd_whatif)
     return p
 
 

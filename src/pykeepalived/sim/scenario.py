@@ -5,7 +5,8 @@
 # Transmit effects are encoded with the real codec (encode_advert + build_ipv4_datagram) and the
 # bytes travel over the segment to the other nodes, whose engines decode and validate them with
 # the real receive checks. Claim/Release effects maintain which node holds which VIPs; GARPs,
-# transitions and adverts are recorded in `trace`, `garps` and `txlog` for the invariant checkers.
+# transitions and adverts are recorded in `trace`, `garps` and `txlog` for the invariant checkers,
+# address changes in `addresses` (for timelines: pykeepalived-cluster whatif).
 #
 # Scenario API (all times integer µs; `at=None` means now):
 #   sim = Simulation(seed=7, delay_us=100)
@@ -104,6 +105,17 @@ class GarpRecord:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class AddressRecord:
+    """A node adds (`held`) or removes an instance's VIPs and eVIPs (removed with a killed node too)."""
+
+    time: int
+    node: str
+    instance: str
+    held: bool
+    addresses: tuple[IPAddress, ...]
+
+
 class SyncSplitError(AssertionError):
     pass
 
@@ -163,6 +175,10 @@ class SimNode:
         """Hard stop: nothing more is sent; addresses are considered gone with the node."""
         self.alive = False
         self.driver.cancel()
+        now = self.sim.clock.now()
+        for inst, addrs in self.held.items():
+            gone = tuple(sorted(addrs, key=str))
+            self.sim.addresses.append(AddressRecord(now, self.name, inst, False, gone))
         self.held.clear()
 
     def stop(self) -> None:
@@ -198,8 +214,12 @@ class SimNode:
                 sim.trace.append(Transition(now, self.name, e.instance, e.old, e.new, e.priority, e.reason))
             elif isinstance(e, ClaimAddresses):
                 self.held.setdefault(e.instance, set()).update(e.vips, e.evips)
+                sim.addresses.append(AddressRecord(now, self.name, e.instance, True, (*e.vips, *e.evips)))
             elif isinstance(e, ReleaseAddresses):
-                self.held.pop(e.instance, None)
+                gone = self.held.pop(e.instance, None)
+                if gone:
+                    sim.addresses.append(AddressRecord(now, self.name, e.instance, False,
+                                                       tuple(sorted(gone, key=str))))
             elif isinstance(e, SendGratuitous):
                 sim.garps.append(
                     GarpRecord(now, self.name, e.instance, e.addresses, e.repeat, e.reason.value)
@@ -277,6 +297,7 @@ class Simulation:
         self.trace: list[Transition] = []
         self.txlog: list[TxRecord] = []
         self.garps: list[GarpRecord] = []
+        self.addresses: list[AddressRecord] = []
         self.check_sync = check_sync
         self.keep_logs = keep_logs
 
