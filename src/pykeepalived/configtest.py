@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from pykeepalived.config.complete import complete_diagnostics
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, exit_code
 from pykeepalived.config.dump import dump_model
 from pykeepalived.config.interfaces import check_interfaces
@@ -34,7 +35,8 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         pass
     elif model.vrrp_instances:
         _vrrp_script_security(model, rep)
-        rep.diags += tracking_diagnostics(model)  # vrrp_complete_init, after the script security check
+        failed = complete_diagnostics(model)  # vrrp_complete_init's failing checks stop it there
+        rep.diags += failed or tracking_diagnostics(model)  # after the script security check
     _checker_script_security(model, rep)
     _start_stop_script_security(model, rep)
 

@@ -117,3 +117,126 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
     assert "Cant send advert" not in node.logs()
     assert len(seen) >= 5, seen
     assert len(seen) >= stats["advert_sent"]  # every advert counted as sent reached the peer
+
+
+# Run-time misconfigurations from keepalived 2.2.7's parser and vrrp_complete_instance /
+# vrrp_complete_init (issue 12), each run beside keepalived with the same file: the outcome
+# ("exit": status 2, no respawn; "MASTER"/"FAULT": the instance's state) and the lines.
+#   case                    keepalived 2.2.7's line(s)                                 outcome
+#   peer_other_family       ... unicast peer address[2001:db8::2] MUST be of the same  MASTER (multicast:
+#                           family !!! Skipping... + "A unicast keyword ... deprecated"  no peer left)
+#   peer_other_family_mixed the same line, the IPv4 peer kept                          MASTER (unicast)
+#   src_other_family        ... src address[2001:db8::1] MUST be of the same family    MASTER (source from
+#                                                                                      the interface)
+#   src_sets_family         peer and VIP "address family must match" lines, then       exit 2
+#                           "No VIP specified; at least one is required"
+#   vip_other_family        (VI_1): address family must match VRRP instance [...]      MASTER, VIP ignored
+#   vip_other_family_first  the same, "the first IPv6 VIP address should be link local" MASTER (IPv6)
+#   mcast_dst_other_family  the VIP line, "No VIP specified; ... required"             exit 2
+#   native_ipv6_with_v4     the VIP line, "No VIP specified; ... required"             exit 2
+#   no_vip_v3               (VI_1) No VIP specified; at least one is required          exit 2
+#   no_vip_v2               "... at least one is sensible", twice                      MASTER
+#   loopback_interface      cannot use a loopback interface (lo) for vrrp - ignoring,  exit 2
+#                           (VI_1) Unknown interface!
+#   duplicate_vrid          VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0 exit 2
+#   peer_is_own_address     WARNING - equal priority advert received from remote host  MASTER
+#                           with our IP address. (each advert it receives from itself)
+#   unicast_fault_no_peer   Cannot use unicast without any peers - going to fault state FAULT
+#   notify_missing          Script /nonexistent/notify.sh cannot be accessed - No such MASTER
+#                           file or directory
+#   notify_not_executable   WARNING - script '...' is not executable for uid:gid 0:0   MASTER
+#                           - disabling.
+#   track_script_missing    Script /nonexistent/chk.sh cannot be accessed - ...        MASTER (not tracked)
+#   track_script_not_exec   WARNING - script '...' is not executable ... - disabling.  MASTER
+#   track_own_interface     (VI_1) Ignoring track_interface eth0 since own interface   MASTER
+#   sync_group_no_member    ... doesn't exist - ignoring, Sync group G1, no matching   MASTER
+#                           virtual router found in group declaration - removing
+# Not as keepalived 2.2.7 (docs/migration.md): an instance with unicast peers and no `interface`
+# runs (2.2.7's chk_min_cfg stops with "Unknown interface!"; fixed in keepalived 2.2.8).
+_SEC = "    script_user root\n    enable_script_security"
+_U = "    unicast_src_ip {src}\n    unicast_peer {{\n{peers}\n    }}"
+
+
+def _uni(src: str, *peers: str) -> str:
+    return _U.format(src=src, peers="\n".join(f"        {p}" for p in peers))
+
+
+def _script(path: str) -> str:
+    return f"vrrp_script chk {{\n    script {path}\n    interval 1\n}}\n"
+
+
+_TRACK = "    track_script {\n        chk\n    }"
+_M = {"state": "MASTER", "prio": 150}
+MISCONFIG = {
+    "peer_other_family": ("MASTER", instance_conf(**_M, extra=_uni("192.0.2.1", "2001:db8::2")), ""),
+    "peer_other_family_mixed": ("MASTER", instance_conf(**_M, extra=_uni("192.0.2.1", "2001:db8::2",
+                                                                           "192.0.2.2")), ""),
+    "src_other_family": ("MASTER", instance_conf(**_M).replace(
+        "    }\n}\n", "    }\n" + _uni("2001:db8::1", "192.0.2.2") + "\n}\n"), ""),
+    "src_sets_family": ("exit", instance_conf(**_M, extra=_uni("2001:db8::1", "192.0.2.2")), ""),
+    "vip_other_family": ("MASTER", instance_conf(**_M, vips=("192.0.2.100/24", "2001:db8::100/64")), ""),
+    "vip_other_family_first": ("MASTER", instance_conf(**_M, vips=("2001:db8::100/64", "192.0.2.100/24")),
+                               ""),
+    "mcast_dst_other_family": ("exit", instance_conf(**_M, extra="    mcast_dst_ip ff02::12"), ""),
+    "native_ipv6_with_v4": ("exit", instance_conf(**_M, extra="    native_ipv6"), ""),
+    "no_vip_v3": ("exit", instance_conf(**_M, vips=(), version=3), ""),
+    "no_vip_v2": ("MASTER", instance_conf(**_M, vips=()), ""),
+    "loopback_interface": ("exit", instance_conf(**_M, iface="lo"), ""),
+    "duplicate_vrid": ("exit", instance_conf(**_M) + instance_conf(
+        "VI_2", **_M, vips=("192.0.2.101/24",)).split("}\n", 1)[1], ""),
+    "peer_is_own_address": ("MASTER", instance_conf(extra=_uni("192.0.2.1", "192.0.2.1")), ""),
+    "unicast_fault_no_peer": ("FAULT", instance_conf(**_M, extra="    unicast_fault_no_peer"), ""),
+    "notify_missing": ("MASTER", instance_conf(**_M, globals_=_SEC,
+                                               extra="    notify_master /nonexistent/notify.sh"), ""),
+    "notify_not_executable": ("MASTER", instance_conf(**_M, globals_=_SEC,
+                                                      extra="    notify_master DIR/n.sh"), "n.sh"),
+    "track_script_missing": ("MASTER", _script("/nonexistent/chk.sh") + instance_conf(
+        **_M, globals_=_SEC, extra=_TRACK), ""),
+    "track_script_not_exec": ("MASTER", _script("DIR/n.sh") + instance_conf(**_M, globals_=_SEC,
+                                                                            extra=_TRACK), "n.sh"),
+    "track_own_interface": ("MASTER", instance_conf(**_M, extra="    track_interface {\n        eth0\n    }"),
+                            ""),
+    "sync_group_no_member": ("MASTER", "vrrp_sync_group G1 {\n    group {\n        VI_9\n    }\n}\n"
+                             + instance_conf(**_M), ""),
+}
+_COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
+                       r"Virtual router|Unknown interface")
+_PER_ADVERT = "WARNING - equal priority advert received from remote host with our IP address."
+
+
+@pytest.mark.parametrize("case", sorted(MISCONFIG))
+def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Host], case: str) -> None:
+    _, ka, py = oracle_lab
+    outcome, conf, non_exec = MISCONFIG[case]
+    with differential([ka, py], conf) as pair:
+        for n in pair:
+            n.conf.write_text(conf.replace("DIR", str(n.dir)))
+            if non_exec:
+                (n.dir / non_exec).write_text("#!/bin/sh\nexit 0\n")
+                (n.dir / non_exec).chmod(0o644)
+            n.start()
+        codes = {}
+        for n in pair:
+            assert n.proc is not None
+            if outcome == "exit":
+                codes[n.impl] = n.proc.wait(25)
+            else:
+                wait_for(lambda n=n: f"(VI_1) Entering {outcome} STATE" in n.logs()
+                         or "going to fault state" in n.logs(), 25)
+        if outcome != "exit":
+            time.sleep(3)
+            codes = {n.impl: n.proc.poll() for n in pair if n.proc is not None}
+        lines = {n.impl: [x.replace(str(n.dir), "DIR") for x in log_lines(n, _COMPARED)
+                          if "gratuitous" not in x and "Neighbour" not in x] for n in pair}
+        per_advert = {impl: [x for x in ls if _PER_ADVERT in x] for impl, ls in lines.items()}
+        lines = {impl: [re.sub(r"pid \d+", "pid N", x) for x in ls if _PER_ADVERT not in x]
+                 for impl, ls in lines.items()}
+        assert lines["py"] == lines["ka"]
+        assert codes == ({"ka": 2, "py": 2} if outcome == "exit" else {"ka": None, "py": None})
+        assert bool(per_advert["py"]) == bool(per_advert["ka"])
+        if outcome == "FAULT":
+            for n in pair:
+                assert not n.has("192.0.2.100")
+        elif outcome == "MASTER":
+            assert {a for a in pair[1].addresses() if "::100" in a or a.endswith(".100")} == {
+                a for a in pair[0].addresses() if "::100" in a or a.endswith(".100")}

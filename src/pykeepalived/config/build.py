@@ -56,6 +56,31 @@ _GARP = (
 )
 
 
+class _Family:
+    """An instance's address family: the first VIP, unicast_src_ip, mcast_src_ip, mcast_dst_ip,
+    unicast_peer or native_ipv6 sets it; a later one of the other family is skipped with
+    keepalived's parser message (vrrp_parser.c / vrrp_data.c)."""
+
+    __slots__ = ("family",)
+
+    def __init__(self) -> None:
+        self.family: int | None = None
+
+    def get(self, version: int) -> int | None:
+        """None if `version` fits (and sets the family if unset), else the instance's family."""
+        if self.family is None:
+            self.family = version
+        return None if self.family == version else self.family
+
+    @staticmethod
+    def mismatch(name: str, kw: str, word: str) -> str:
+        if kw == "mcast_dst_ip":
+            return f"({name}) mcast dest address {word} MUST match VRRP instance family. Skipping..."
+        what = "unicast peer address" if kw == "unicast_peer" else "src address"
+        return (f"Configuration error: VRRP instance[{name}] and {what}[{word}] MUST be of the same family"
+                " !!! Skipping...")
+
+
 def parse_vip(item: Item, rep: Reporter) -> VipSpec | None:
     words = item.words
     parsed = parse_ipaddress(words[0], True, item.loc, rep)
@@ -343,6 +368,7 @@ class Builder:
         seen_evips: set[IPAddr] = set()
         prio_set = False
         explicit_version = False
+        fam = _Family()
         rep = self.rep
         for c in n.children:
             kw, v = c.kw, c.value
@@ -382,15 +408,11 @@ class Builder:
                         vip = parse_vip(it, rep)
                         if vip is None:
                             continue
-                        if (
-                            kw == "virtual_ipaddress"
-                            and vips
-                            and vip.address.version != vips[0].address.version
-                        ):
+                        if kw == "virtual_ipaddress" and fam.get(vip.address.version) is not None:
                             rep.error(
                                 it.loc,
                                 f"({name}): address family must match VRRP instance "
-                                f"[{vip.address}] - ignoring",
+                                f"[{it.words[0]}] - ignoring",
                             )
                             continue
                         seen = seen_vips if target is vips else seen_evips
@@ -403,6 +425,9 @@ class Builder:
                 case "virtual_rules":
                     f["virtual_rules"] = tuple(self._rules(c, False))
                 case "unicast_src_ip" | "mcast_src_ip" | "mcast_dst_ip":
+                    if isinstance(v, IPAddr) and fam.get(v.version) is not None:
+                        rep.error(c.loc, fam.mismatch(name, kw, str(v)))
+                        continue
                     f[kw] = v
                 case "unicast_peer":
                     peers = []
@@ -412,6 +437,9 @@ class Builder:
                             rep.error(
                                 it.loc, f"({name}) VRRP parsed invalid IP {it.words[0]}. skipping IP..."
                             )
+                            continue
+                        if fam.get(a.version) is not None:
+                            rep.error(it.loc, fam.mismatch(name, kw, it.words[0]))
                             continue
                         ttl: dict[str, int | None] = {"min_ttl": None, "max_ttl": None}
                         w = it.words
@@ -488,7 +516,9 @@ class Builder:
                 ):
                     f[kw + "_s" if kw.endswith(("delay", "refresh")) else kw] = v
                 case "native_ipv6":
-                    f["family"] = 6
+                    if fam.get(6) is not None:
+                        rep.error(c.loc, f"({name}) Cannot specify native_ipv6 with IPv4 addresses")
+                        continue
                     opts.append((kw, v))
                 case "lvs_sync_daemon_interface":
                     rep.error(
@@ -504,9 +534,8 @@ class Builder:
             f["garp_master_repeat"] = 1
         if f.get("garp_master_refresh_repeat") == 0:
             f["garp_master_refresh_repeat"] = 1
-        if vips:
-            f["family"] = vips[0].address.version
-        if f.get("family") == 6:
+        f["family"] = fam.family or 4
+        if f["family"] == 6:
             if explicit_version and f["version"] == 2:
                 rep.error(n.loc, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
             f["version"] = 3
@@ -530,11 +559,17 @@ class Builder:
         rep, name = self.rep, i.name
         i = unicast_vmac(i, {c.kw for c in n.children}, n.end, rep)
         if i.vrid is None:
-            rep.error(NOWHERE, f"({name}) the virtual router id must be set")
+            rep.stop_vrrp(f"({name}) the virtual router id must be set")
             return None
         if i.interface is None and not i.unicast_peers:
-            rep.error(NOWHERE, f"({name}) Unknown interface !", ConfigErr.FATAL)
+            rep.stop_vrrp(f"({name}) Unknown interface!")
             return None
+        no_vip = not i.vips and "no_virtual_ipaddress" not in dict(i.options)
+        if no_vip:  # first of vrrp_complete_instance's checks
+            if i.version == 3 or i.strict_mode:
+                rep.stop_vrrp(f"({name}) No VIP specified; at least one is required")
+                return None
+            rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible")
         if i.auth_type == "AH" and i.state == "MASTER" and i.priority != 255:
             rep.error(
                 NOWHERE, f"({name}) Initial state master is incompatible with AH authentication - clearing"
@@ -567,6 +602,11 @@ class Builder:
             if i.accept is None:
                 i = replace(i, accept=i.priority == 255)
         instance_checks(name, {c.kw for c in n.children}, bool(i.unicast_peers), i.use_vmac is not None, rep)
+        if i.family == 6 and not i.unicast_peers and i.vips and not i.vips[0].address.is_link_local:
+            if i.strict_mode:
+                rep.error(NOWHERE, f"({name}) the first IPv6 VIP address must be link local")
+            else:
+                rep.log(NOWHERE, f"({name}) the first IPv6 VIP address should be link local")
         if i.nopreempt and i.preempt_delay_us:
             rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
             i = replace(i, preempt_delay_us=0)
@@ -575,10 +615,7 @@ class Builder:
                 NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
             )
             i = replace(i, nopreempt=False)
-        if not i.vips and "no_virtual_ipaddress" not in dict(i.options):
-            if i.version == 3 or i.strict_mode:
-                rep.error(NOWHERE, f"({name}) No VIP specified; at least one is required")
-                return None
+        if no_vip:  # keepalived checks twice (a general error, then this warning) and logs both
             rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible", ConfigErr.WARNING)
         if i.version == 2 and i.advert_int_us % 1_000_000:
             us = max(1, round(i.advert_int_us / 1_000_000)) * 1_000_000
@@ -758,8 +795,10 @@ class Builder:
                         NOWHERE,
                         f"Virtual router {m} specified in sync group {g.name} doesn't exist - ignoring",
                     )
-            if not members:
-                rep.error(NOWHERE, f"Sync group {g.name} has no virtual router(s). removing")
+            if not members:  # no names at all, or none of an instance (vrrp_sync_set_group)
+                rep.error(NOWHERE, f"Sync group {g.name} has no virtual router(s). removing" if not g.members
+                          else f"Sync group {g.name}, no matching virtual router found in group declaration"
+                          " - removing")
                 continue
             if len(members) == 1:
                 rep.error(

@@ -55,6 +55,7 @@ class Diagnostic:
     level: ConfigErr = ConfigErr.GENERAL_ERROR
     hint: str | None = None  # pykeepalived addition ("did you mean ..."), printed on its own line
     log_only: bool = False  # keepalived only logs it (log_message): not part of the -t output
+    stops_vrrp: bool = False  # vrrp_complete_init fails: the VRRP child exits CONFIG (no respawn)
 
     def format(self) -> str:
         text = f"({self.loc}) {self.message}" if self.loc.line and not self.log_only else self.message
@@ -96,6 +97,11 @@ class Reporter:
         self, loc: Loc, message: str, level: ConfigErr = ConfigErr.GENERAL_ERROR, hint: str | None = None
     ) -> None:
         self.diags.append(Diagnostic(loc, message, level, hint))
+
+    def stop_vrrp(self, message: str) -> None:
+        """A check of keepalived's vrrp_complete_init that fails it: its VRRP child exits with a
+        permanent CONFIG error and the daemon stops (a general error for -t)."""
+        self.diags.append(Diagnostic(NOWHERE, message, stops_vrrp=True))
 
     def warn(self, loc: Loc, message: str) -> None:
         self.diags.append(Diagnostic(loc, message, ConfigErr.WARNING))

@@ -15,16 +15,20 @@ from pykeepalived.daemon.procconf import ENV, ProcConf, parent_setup
 from pykeepalived.options import Options
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from pykeepalived.config.diag import Diagnostic
     from pykeepalived.config.model import Model
 
 EXIT_NO_CONFIG = 6
 
 
-def roles_for(model: Model, opts: Options) -> list[str]:
-    """Which children to start (keepalived: a child only if it has configuration, or --all)."""
+def roles_for(model: Model, opts: Options, diags: Sequence[Diagnostic] = ()) -> list[str]:
+    """Which children to start (keepalived: a child only if it has configuration, or --all; an
+    instance the file fails, so that the VRRP child stops the daemon with keepalived's lines)."""
     roles = []
     has_vrrp = bool(model.vrrp_instances or model.static_ipaddress or model.static_routes
-                    or model.static_rules)
+                    or model.static_rules or any(d.stops_vrrp for d in diags))
     if not opts.check_only and (has_vrrp or opts.all_children):
         roles.append("vrrp")
     if not opts.vrrp_only and (model.virtual_servers or opts.all_children):
@@ -38,8 +42,8 @@ def roles_for(model: Model, opts: Options) -> list[str]:
 def _load_roles(opts: Options) -> list[str]:
     from pykeepalived.config import load_config
 
-    model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
-    return roles_for(model, opts)
+    model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)
+    return roles_for(model, opts, diags)
 
 
 def parent_roles(opts: Options) -> list[str]:

@@ -213,10 +213,10 @@ def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
         from pykeepalived.config import load_config
         from pykeepalived.daemon.main import roles_for
 
-        model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
+        model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)
         pc = from_model(model, opts)
         start_stop_violation(model, ("startup", "shutdown"))
-        return json.dumps([roles_for(model, opts), pc.to_json()])
+        return json.dumps([roles_for(model, opts, diags), pc.to_json()])
 
     roles, pc = json.loads(in_fork(compute))
     return list(roles), ProcConf.from_json(pc)

@@ -23,6 +23,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
+from pykeepalived.config.complete import complete_diagnostics
 from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.interfaces import interface_diagnostics
 from pykeepalived.config.lvs_globals import lvs_globals
@@ -476,6 +477,9 @@ class VrrpChild:
         if not model.global_defs.dynamic_interfaces and (missing := interface_diagnostics(model)):
             self.log_diagnostics(missing)  # keepalived start_vrrp: permanent CONFIG error, no respawn
             return EXIT_CONFIG
+        if self.log_diagnostics(failed := complete_diagnostics(model)) or failed or any(
+                d.stops_vrrp for d in diags):
+            return EXIT_CONFIG  # vrrp_complete_init failed: permanent CONFIG error, no respawn
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
@@ -621,6 +625,8 @@ class VrrpChild:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
         # a missing interface (without dynamic_interfaces) stops keepalived's VRRP child, at a reload too
         missing = [] if model.global_defs.dynamic_interfaces else interface_diagnostics(model)
+        # so does a failed vrrp_complete_init (docs/migration.md: the running configuration is kept)
+        missing = missing or complete_diagnostics(model) or [d for d in diags if d.stops_vrrp]
         if self.log_diagnostics([*diags, *tracking_diagnostics(model), *missing]) or missing:
             log.error("Configuration has errors - keeping the running configuration")
             return
