@@ -65,6 +65,10 @@ install:
 	$(PREFIX)/bin/python -m pip install -q .
 	mkdir -p $(PREFIX)/share/doc/pykeepalived $(UNITDIR)
 	cp README.md docs/*.md $(PREFIX)/share/doc/pykeepalived/
+	# enable_dbus: the interfaces, and the bus policy to copy to /etc/dbus-1/system.d/ (docs/operations.md)
+	mkdir -p $(PREFIX)/share/dbus-1/interfaces $(PREFIX)/share/dbus-1/system.d
+	cp src/pykeepalived/data/dbus/*.xml $(PREFIX)/share/dbus-1/interfaces/
+	cp src/pykeepalived/data/dbus/org.keepalived.Vrrp1.conf $(PREFIX)/share/dbus-1/system.d/
 	$(PREFIX)/bin/pykeepalivedctl unit > $(UNITDIR)/pykeepalived.service.new
 	mv $(UNITDIR)/pykeepalived.service.new $(UNITDIR)/pykeepalived.service
 	@echo "installed $(PREFIX)/bin/pykeepalived; unit: $(UNITDIR)/pykeepalived.service (see docs/operations.md)"

@@ -224,12 +224,17 @@ mark(G, PARTIAL, "vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier",
      "the VRRP receive sockets' SO_RCVBUF as keepalived sums it, set as instances join a socket; not "
      "recomputed when an interface's MTU changes")
 mark(G, NO_EFFECT, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2 "
-     "enable_snmp_rfcv3 enable_snmp_checker enable_traps enable_dbus",
-     "no SNMP/DBus: a warning line says so at start-up and in -t (whose exit status stays keepalived's); "
+     "enable_snmp_rfcv3 enable_snmp_checker enable_traps",
+     "no SNMP: a warning line says so at start-up and in -t (whose exit status stays keepalived's); "
      "use the Prometheus endpoint and the control socket (docs/operations.md)")
-mark(G, NO_EFFECT, "snmp_socket snmp_vs_stats_update_interval snmp_rs_stats_update_interval dbus_service_name "
-     "dbus_no_interface_name",
-     "no SNMP/DBus: use the Prometheus endpoint and the control socket (docs/operations.md)")
+mark(G, NO_EFFECT, "snmp_socket snmp_vs_stats_update_interval snmp_rs_stats_update_interval",
+     "no SNMP: use the Prometheus endpoint and the control socket (docs/operations.md)")
+mark(G, SUPPORTED, "enable_dbus dbus_service_name",
+     "keepalived's DBus service org.keepalived.Vrrp1 on the system bus: objects, methods, properties, "
+     "signals (docs/operations.md, DBus)")
+mark(G, SUPPORTED, "dbus_no_interface_name",
+     "keepalived 2.3+: the interface part of the DBus path of an instance without an interface (default "
+     "`none`, 2.2.7's fixed name); keepalived 2.2.7 logs it as an unknown keyword")
 mark(G, EXTENSION, "pykeepalived_metrics_address",
      "Prometheus endpoint, opt-in, `[ADDRESS][:PORT]`, default 127.0.0.1:9650; the checker child "
      "serves its real/virtual server states on the same address, port + 1")

@@ -1,4 +1,4 @@
-"""global_defs keywords keepalived acts on and pykeepalived does not (SNMP, traps, DBus): -t says so,
+"""global_defs keywords keepalived acts on and pykeepalived does not (SNMP, traps): -t says so,
 one line each naming the keyword and FILE:LINE, and still exits as keepalived 2.2.7's -t does."""
 
 from __future__ import annotations
@@ -21,11 +21,10 @@ CONF = """global_defs {
     enable_snmp_rfcv3
     enable_snmp_checker
     enable_traps
-    enable_dbus
 }
 """
 KEYWORDS = ["enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2",
-            "enable_snmp_rfcv3", "enable_snmp_checker", "enable_traps", "enable_dbus"]
+            "enable_snmp_rfcv3", "enable_snmp_checker", "enable_traps"]
 
 
 def config_test(argv: list[str], conf: Path) -> tuple[int, list[str]]:
@@ -48,7 +47,7 @@ def test_config_test_warns_and_exits_as_keepalived(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("process", "expect"), [
     ("vrrp", ["enable_snmp_vrrp", "enable_snmp_keepalived", "enable_snmp_rfc", "enable_snmp_rfcv2",
-              "enable_snmp_rfcv3", "enable_traps", "enable_dbus"]),
+              "enable_snmp_rfcv3", "enable_traps"]),
     ("checker", ["enable_snmp_checker", "enable_traps"]),
     ("bfd", []),
 ])

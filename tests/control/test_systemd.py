@@ -133,4 +133,13 @@ def test_make_install_into_a_prefix(tmp_path: Path) -> None:
     again = subprocess.run([str(prefix / "bin" / "pykeepalivedctl"), "unit"], capture_output=True,
                            text=True, timeout=60, check=True)
     assert again.stdout == unit.read_text()
+    # enable_dbus: the interfaces and the bus policy beside them, and the package's own copies
+    dbus = prefix / "share" / "dbus-1"
+    assert sorted(p.name for p in (dbus / "interfaces").iterdir()) == [
+        "org.keepalived.Vrrp1.Instance.xml", "org.keepalived.Vrrp1.Vrrp.xml"]
+    policy = (dbus / "system.d" / "org.keepalived.Vrrp1.conf").read_text()
+    assert '<allow own="org.keepalived.Vrrp1"/>' in policy
+    subprocess.run([str(prefix / "bin" / "python"), "-c", "from pykeepalived.control.dbus import "
+                    "load_interface; load_interface('org.keepalived.Vrrp1.Vrrp.xml')"], check=True,
+                   timeout=60)
     assert _system_units() == before  # nothing installed, enabled or linked outside the prefix

@@ -23,8 +23,10 @@ PYKEEPALIVED = [sys.executable, "-m", "pykeepalived"]
 class Node:
     """One daemon in one namespace, with its own config, pid files and log file in a temp dir."""
 
-    def __init__(self, host: Host, config: str, *, impl: str = "py", extra: tuple[str, ...] = ()) -> None:
+    def __init__(self, host: Host, config: str, *, impl: str = "py", extra: tuple[str, ...] = (),
+                 env: dict[str, str] | None = None) -> None:
         self.host = host
+        self.env = env or {}  # e.g. DBUS_SYSTEM_BUS_ADDRESS of a test's own bus
         self.impl = impl
         self.dir = Path(tempfile.mkdtemp(prefix=f"pyka-{host.name}-"))
         self.conf = self.dir / "keepalived.conf"
@@ -43,7 +45,7 @@ class Node:
         ]
 
     def start(self) -> Node:
-        env = dict(os.environ, TMPDIR=str(self.dir))
+        env = dict(os.environ, TMPDIR=str(self.dir), **self.env)
         out = open(self.log, "ab")  # noqa: SIM115 - owned by the process
         self.proc = self.host.popen(self.argv(), stdout=out, stderr=subprocess.STDOUT, env=env)
         out.close()

@@ -93,10 +93,10 @@ def test_each_child_reports_its_blocks_as_keepalived(hosts: tuple[Host, Host], m
 
 
 def test_start_up_warns_about_unimplemented_keywords(hosts: tuple[Host, Host]) -> None:
-    """enable_snmp_* / enable_traps / enable_dbus: one warning line each, from the process that would
+    """enable_snmp_* / enable_traps: one warning line each, from the process that would
     act on it (pykeepalived only: keepalived would start its SNMP subagent)."""
     conf = CONF.replace("    bogus_global_kw 1\n",
-                        "    enable_snmp_vrrp\n    enable_snmp_checker\n    enable_dbus\n")
+                        "    enable_snmp_vrrp\n    enable_snmp_checker\n")
     node = Node(hosts[1], conf, extra=("-P",)).start()
     try:
         wait_for(lambda: bool(STARTED["-P"].search(node.logs())), 30)
@@ -104,5 +104,4 @@ def test_start_up_warns_about_unimplemented_keywords(hosts: tuple[Host, Host]) -
     finally:
         node.kill()
     warnings = log_lines(node, re.compile(r"is not implemented by pykeepalived"))
-    assert [w.split()[2:4] for w in warnings] == [["enable_snmp_vrrp", f"({node.conf}:3)"],
-                                                  ["enable_dbus", f"({node.conf}:5)"]]
+    assert [w.split()[2:4] for w in warnings] == [["enable_snmp_vrrp", f"({node.conf}:3)"]]

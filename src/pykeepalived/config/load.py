@@ -64,7 +64,6 @@ UNIMPLEMENTED: dict[str, tuple[str, frozenset[str]]] = {
                     ("no SNMP agent", frozenset({"vrrp"}))),
     "enable_snmp_checker": ("no SNMP agent", frozenset({"checker"})),
     "enable_traps": ("no SNMP traps", frozenset({"vrrp", "checker"})),
-    "enable_dbus": ("no DBus service", frozenset({"vrrp"})),
 }
 
 

@@ -316,11 +316,19 @@ class StatusWriter:
     # ------------------------------------------------------------------ signal handlers
     def write_data(self) -> None:
         log.info("Printing VRRP data for process(%d) on signal", os.getpid())
+        self.dump_data()
+
+    def dump_data(self) -> None:
+        """keepalived vrrp_print_data (SIGUSR1, DBus PrintData)."""
         self._write(self.paths.state(), self.data_text)
 
     def write_stats(self, clear: bool = False) -> None:
         what = "Printing and clearing" if clear else "Printing"
         log.info("%s VRRP stats for process(%d) on signal", what, os.getpid())
+        self.dump_stats(clear)
+
+    def dump_stats(self, clear: bool = False) -> None:
+        """keepalived vrrp_print_stats (SIGUSR2, DBus PrintStats / PrintStatsClear)."""
         self._write(self.paths.stats(), self.stats_text)
         if clear:
             for inst in self.child.engine.instances.values():

@@ -8,7 +8,9 @@ Wiring, in keepalived's terms:
 - effects are executed by `LinuxExecutor`: adverts are encoded and sent at once (non-blocking), address
   changes, GARP/NA and notifies go through one ordered asyncio queue, so netlink never delays a timer;
 - netlink events (link up/down, address removed) become FAULT / address restoration;
-- signals: SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGUSR1 data, SIGUSR2 stats, JSON signal.
+- signals: SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGUSR1 data, SIGUSR2 stats, JSON signal;
+- state hooks: every Notify (a state change the operator hears of) also goes to `notify_hooks`, e.g.
+  the DBus service's VrrpStatusChange (enable_dbus: control/dbus.py, through daemon/vrrp_dbus.py).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ from pykeepalived.daemon.trackers import (
     smtp_alerter,
     tracked_interfaces,
 )
+from pykeepalived.daemon.vrrp_dbus import ChildBus, dbus_settings
 from pykeepalived.linux.addresses import (
     Address,
     Route,
@@ -102,6 +105,7 @@ from pykeepalived.vrrp.packet import (
 from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
 
 if TYPE_CHECKING:
+    from pykeepalived.control.dbus import DbusService
     from pykeepalived.linux.ipvs_sync import VrrpSyncDaemon
 
 
@@ -141,6 +145,8 @@ class VrrpChild:
         self.debounce: LinkDebounce | None = None  # interface_up_down_delays
         self.dynif: DynamicInterfaces | None = None  # dynamic_interfaces
         self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
+        self.notify_hooks: list[Callable[[Notify], None]] = []  # told of every Notify, after the scripts
+        self.dbus: DbusService | None = None  # enable_dbus
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -156,6 +162,11 @@ class VrrpChild:
     def notify(self, n: Notify) -> None:
         if self.notifier is not None:
             self.notifier(n)
+        for hook in self.notify_hooks:
+            try:
+                hook(n)
+            except Exception as exc:  # an observer must never stop a transition
+                log.error("internal error in a state hook: %r", exc)
 
     def set_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
         if self.driver is not None:
@@ -522,9 +533,46 @@ class VrrpChild:
         if self.scripts is not None:
             self.scripts.start()
         await self.ops.start(model)
+        self._start_dbus(model)
         self._install_signals(loop, held)
         child_ready("vrrp")
         return await serve_until_stopped(self)
+
+    def _start_dbus(self, model: Model) -> None:
+        """enable_dbus: the DBus service (control/dbus.py) reaches the bus in the background; its
+        module and dbus-fast are imported only then."""
+        settings = dbus_settings(model, self.opts)
+        if not settings.enabled:
+            return
+        from pykeepalived.control.dbus import DbusService
+
+        assert self.driver is not None
+        view = ChildBus(lambda: self.runtime, self.engine, self.status, self.driver.apply)
+        try:
+            dbus = DbusService(settings, view)
+        except Exception as exc:  # VRRP goes on without its DBus service
+            log.error("Failed to initialise DBus: %r", exc)
+            return
+        self.dbus = dbus
+        self.notify_hooks.append(dbus.notified)
+        dbus.start()
+
+    async def _stop_dbus(self) -> None:
+        if self.dbus is not None:
+            self.notify_hooks.remove(self.dbus.notified)
+            dbus, self.dbus = self.dbus, None
+            await dbus.stop()
+
+    async def _reload_dbus(self, model: Model) -> None:
+        """keepalived after a reload: the objects follow the instances and VrrpReloaded is sent; a
+        file that turns enable_dbus on starts the service, one that turns it off stops it (the bus
+        name, namespace and instance name stay those it started with)."""
+        if self.dbus is None:
+            self._start_dbus(model)
+        elif not dbus_settings(model, self.opts).enabled:
+            await self._stop_dbus()
+        else:
+            self.dbus.reload()
 
     def _log_garp_channels(self) -> None:
         """keepalived gratuitous_arp_init / ndisc_init (with -D): IPv4 / IPv6 instances or addresses."""
@@ -666,6 +714,8 @@ class VrrpChild:
                 deleted = any(kw == "notify_deleted" for kw, _ in rt.conf.notify)
                 self.driver.apply(functools.partial(rt.inst.delete, notify_deleted=deleted))
         await self.executor.drain()  # their releases need the old runtime entries
+        if self.dbus is not None and dbus_settings(model, self.opts).enabled:
+            self.dbus.remove([name for name in old_runtime if name not in kept])
         self._notify_scripts(checked.notify)
         await self._drop_vmacs([rt for name, rt in old_runtime.items() if name not in kept], rts)
         added = {new for new, was in match.items() if await self._clear_diff(old_runtime[was], rts[new])}
@@ -690,6 +740,7 @@ class VrrpChild:
         write_states_on_reload(model, self.engine, self.notifier.notifier if self.notifier else None,
                                set(match), kept_groups)
         await self.ops.reload(model)
+        await self._reload_dbus(model)
 
     async def _clear_diff(self, old: Runtime, new: Runtime) -> bool:
         """keepalived clear_diff_vrrp for an instance the reload keeps: the virtual rules, routes and
@@ -829,6 +880,7 @@ class VrrpChild:
                 await self.notifier.notifier.close()
             if self.fifos is not None:
                 self.fifos.close()
+            await self._stop_dbus()  # keepalived dbus_stop: after the instances' STOP signals
         finally:  # the control socket and sockets go even if a release step failed
             for t in self._tasks:
                 t.cancel()

@@ -100,6 +100,7 @@ class GarpReason(enum.Enum):
     LOWER_PRIO_DELAY = "lower_prio_delay"
     EXTRA_IF = "extra_if"  # garp_extra_if: one round on each extra interface (vrrp/garp_extra.py)
     UNICAST_SOURCE = "unicast_source"  # leaving FAULT on a unicast instance: own source address
+    REQUEST = "request"  # asked for (DBus SendGarp): one round, keepalived vrrp_send_link_update(vrrp, 1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -409,6 +409,13 @@ class VrrpInstance:
             self._send_adv(out, self.effective_priority)
         return out
 
+    def send_garp(self, now: int) -> list[Effect]:
+        """One round of GARPs/NAs for the VIPs and eVIPs, if they are set (keepalived's DBus SendGarp:
+        vrrp_send_link_update(vrrp, 1)); nothing otherwise."""
+        out: list[Effect] = []
+        self._send_link_update(out, 1, GarpReason.REQUEST)
+        return out
+
     def delete(self, now: int, notify_deleted: bool) -> list[Effect]:
         """A reload dropped the instance (keepalived clear_diff_vrrp): a MASTER sends priority 0 and
         releases its addresses; the notify is DELETED with notify_deleted, else FAULT, and none for
