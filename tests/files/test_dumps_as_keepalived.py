@@ -466,3 +466,39 @@ def test_json_escapes_as_keepalived() -> None:
     doc = [{"data": {"a": "'/usr/bin/echo' 'x\"y'", "f": 0.5, "g": 1.0, "t": Fixed(12.25), "b": True}}]
     assert ka_json(doc) == ('[{"data":{"a":"\'\\/usr\\/bin\\/echo\' \'x\\"y\'","f":0.5,"g":1,'
                             '"t":12.250000,"b":true}}]')
+
+
+def test_last_transition_after_a_reload_as_keepalived(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """keepalived 2.2.7 builds every instance anew at a reload (alloc_vrrp sets last_transition) and
+    copies only the state of one that still exists: the `Last transition` of a kept MASTER, of a kept
+    BACKUP and the JSON's last_transition are the reload's time, not the instance's last change."""
+    import time
+
+    from tests.daemon.node import instance_conf
+
+    _, ka, py = oracle_lab
+    conf = instance_conf(state="MASTER", prio=150) + instance_conf(
+        "VI_2", vrid=52, advert="30", vips=("192.0.2.101/24",)).split("}\n", 1)[1]  # BACKUP for 90 s
+    with differential([ka, py], conf) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: "(VI_1) Entering MASTER STATE" in n.logs(), 30)
+        time.sleep(2)
+        for n in pair:
+            n.conf.write_text(conf.replace("priority 150", "priority 140"))
+        reload_at = time.time()
+        for n in pair:
+            n.signal(signal.SIGHUP)
+        for n in pair:
+            wait_for(lambda n=n: "Reload complete" in n.logs(), 30)
+        found = {}
+        for n in pair:
+            data = _dump(n, "keepalived.data", signal.SIGUSR1)
+            found[n.impl] = [(name, float(t) >= reload_at) for name, t in re.findall(
+                r"VRRP Instance = (\S+)\n(?:.*\n)*?   Last transition = (\d+\.\d+)", data)]
+            js = _dump(n, "keepalived.json", SIGFUNCS["JSON"])
+            found[n.impl] += [("json", float(t) >= reload_at)
+                              for t in re.findall(r'"last_transition":(\d+\.\d+)', js)]
+        assert found["py"] == found["ka"]
+        assert found["ka"] == [("VI_1", True), ("VI_2", True), ("json", True), ("json", True)]

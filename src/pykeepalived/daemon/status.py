@@ -111,9 +111,17 @@ class StatusWriter:
         """The core's monotonic µs (daemon/executor.py AsyncioClock) as wall-clock seconds."""
         return time.time() - (time.monotonic_ns() // 1000 - us) / 1_000_000
 
+    def reloaded(self) -> None:
+        """A reload read a new configuration: keepalived 2.2.7 builds every instance anew (alloc_vrrp
+        sets last_transition) and copies only the state of one that still exists, so the dumps'
+        `Last transition` of every instance is the reload's time until its next state change (the
+        metrics keep the real transitions)."""
+        self.started = time.time()
+
     def _last_transition(self, inst: VrrpInstance) -> float:
-        """keepalived's vrrp->last_transition: the last state change, else when it was configured."""
-        return self.last_transition.get(inst.name, self.started)
+        """keepalived's vrrp->last_transition: the last state change since the configuration was
+        read (at start or the last reload), else when it was read."""
+        return max(self.last_transition.get(inst.name, self.started), self.started)
 
     def _input(self, inst: VrrpInstance) -> InstanceInput:
         rt = getattr(self.child, "runtime", {}).get(inst.name)

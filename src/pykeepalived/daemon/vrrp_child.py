@@ -688,6 +688,7 @@ class VrrpChild:
             log.error("nftables table name changed - keeping the running configuration")
             return
         self.driver.apply(self.engine.advertise_masters)  # keepalived sigreload_vrrp
+        self.status.reloaded()
         if self.firewall is not None:
             self.firewall.reload(model)
         await self._clear_diff_static(old, model)
