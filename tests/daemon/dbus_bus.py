@@ -41,16 +41,20 @@ _CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configurati
     <allow send_destination="org.freedesktop.DBus" send_interface="org.freedesktop.DBus.Monitoring"/>
   </policy>
   <include>{policy}</include>
-</busconfig>
+{extra}</busconfig>
 """
 
 
 class PrivateBus:
-    def __init__(self) -> None:
+    """`names`: other bus names root may own and be called on (dbus_service_name)."""
+
+    def __init__(self, names: tuple[str, ...] = ()) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="pyka-bus-"))
         os.chmod(self.dir, 0o755)  # a non-root client reaches the socket too
         conf = self.dir / "bus.conf"
-        conf.write_text(_CONF.format(socket=self.dir / "bus.sock", policy=POLICY))
+        extra = "".join(f'  <policy user="root"><allow own="{n}"/><allow send_destination="{n}"/></policy>\n'
+                        for n in names)
+        conf.write_text(_CONF.format(socket=self.dir / "bus.sock", policy=POLICY, extra=extra))
         self.proc = subprocess.Popen(["dbus-daemon", f"--config-file={conf}", "--nofork", "--print-address"],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None

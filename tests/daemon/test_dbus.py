@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import struct
 import time
 from collections.abc import Iterator
@@ -67,8 +68,8 @@ vrrp_instance VI_6 {{
 class Side:
     """One implementation: its host, its bus, its daemon and a monitor of its signals."""
 
-    def __init__(self, host: Host, impl: str, text: str) -> None:
-        self.bus = PrivateBus()
+    def __init__(self, host: Host, impl: str, text: str, names: tuple[str, ...] = ()) -> None:
+        self.bus = PrivateBus(names)
         self.monitor = self.bus.monitor()
         self.node = Node(host, text, impl=impl, env=self.bus.env)
 
@@ -263,3 +264,34 @@ def test_policy_lets_others_read_but_not_call(sides: tuple[Lab, dict[str, Side]]
         assert not (s.node.dir / "keepalived.data").exists()
     assert seen["py"] == seen["ka"]
     assert "Access denied" in seen["ka"][2] or "AccessDenied" in seen["ka"][2], seen["ka"][2]
+
+
+def test_service_name_instance_name_and_a_reload_that_turns_it_off(
+        sides: tuple[Lab, dict[str, Side]]) -> None:
+    """dbus_service_name owns another name; the top-level `instance` is in every path; a reload of a
+    file without enable_dbus stops the service (VrrpStopped, "Released DBus"), as keepalived's does."""
+    lab, made = sides
+    name = "org.keepalived.Blue"
+    text = "instance blue\n" + conf().replace("    enable_dbus\n",
+                                              f"    enable_dbus\n    dbus_service_name {name}\n")
+    path = "/org/keepalived/Vrrp1/blue/Instance/eth0/51/IPv4"
+    seen = {}
+    for impl in ("ka", "py"):
+        made[impl].close()
+        s = made[impl] = Side(lab.hosts[impl], impl, text, names=(name,))
+        s.node.start()
+        wait_for(lambda s=s: s.bus.busctl("get-property", name, path, STATE, "State", check=False).strip()
+                 == '(us) 2 "Master"', 30)
+        seen[impl] = [s.bus.busctl("tree", name), s.bus.busctl("get-property", name, path, STATE, "Name")]
+        mon = s.bus.monitor()
+        s.node.conf.write_text(text.replace("    enable_dbus\n", ""))
+        s.node.signal(signal.SIGHUP)
+        wait_for(lambda s=s: "Released DBus" in s.node.logs(), 20)
+        wait_for(lambda s=s: name not in s.bus.busctl("list", "--no-legend", check=False), 10)
+        seen[impl].append(by_path(signals(mon)))
+        seen[impl].append([ln.split(": ", 1)[1] for ln in s.node.logs().splitlines()
+                           if re.search(r"DBus|the name", ln)])
+    assert seen["ka"][2] == {"/org/keepalived/Vrrp1/blue/Vrrp": [("VrrpStopped", ())]}
+    assert seen["ka"][3] == [f"Acquired DBus bus {name}", f"Acquired the name {name} on the session bus",
+                             "Released DBus"]
+    assert seen["py"] == seen["ka"]
