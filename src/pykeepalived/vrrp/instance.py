@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.vrrp import garp_extra
 from pykeepalived.vrrp.effects import (
+    NOTIFIED_STATES,
     ClaimAddresses,
     Effect,
     GarpReason,
     Log,
     LogLevel,
-    NOTIFIED_STATES,
     MasterIntervalLowered,
     Notify,
     Reason,
