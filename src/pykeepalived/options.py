@@ -51,6 +51,8 @@ class Options:
     config_test: bool = False  # -t
     config_test_file: str | None = None  # -t FILE
     ignore_sigint: bool = False
+    snmp: bool = False  # -x: every SNMP MIB on (enable_snmp_vrrp/checker/rfcv2/rfcv3)
+    snmp_socket: str | None = None  # -A: the AgentX master's socket, over global_defs snmp_socket
     signum: str | None = None
     version: bool = False
     help: bool = False
@@ -209,6 +211,10 @@ def parse_args(argv: list[str]) -> Options:
                 o.signum = val
             case "--ignore-sigint":
                 o.ignore_sigint = True
+            case "-x" | "--snmp":
+                o.snmp = True
+            case "-A" | "--snmp-agent-socket":
+                o.snmp_socket = val
             case "-v" | "--version":
                 o.version = True
             case "-h" | "--help":
@@ -218,7 +224,7 @@ def parse_args(argv: list[str]) -> Options:
             case "--child":
                 o.child = val
             case _:
-                # accepted for compatibility, no effect here (SNMP, core dumps, perf, debug, mem-check)
+                # accepted for compatibility, no effect here (core dumps, perf, debug, mem-check)
                 pass
     return o
 

@@ -60,10 +60,8 @@ def _load(path: str, config_id: str | None, all_config: bool, random_seed: int |
 # global_defs keywords keepalived acts on and pykeepalived does not yet: (what is missing, the
 # processes of keepalived that would act on it)
 UNIMPLEMENTED: dict[str, tuple[str, frozenset[str]]] = {
-    **dict.fromkeys(("enable_snmp_vrrp", "enable_snmp_rfc", "enable_snmp_rfcv2", "enable_snmp_rfcv3"),
-                    ("no SNMP agent", frozenset({"vrrp"}))),
     "enable_snmp_checker": ("no SNMP agent", frozenset({"checker"})),
-    "enable_traps": ("no SNMP traps", frozenset({"vrrp", "checker"})),
+    "enable_traps": ("no SNMP traps", frozenset({"checker"})),
 }
 
 

@@ -67,6 +67,7 @@ from pykeepalived.vrrp.params import AuthType, ChecksumMode, InstanceParams, IPA
 from pykeepalived.vrrp.receive import next_ah_seq, tx_checksum_mode
 
 if TYPE_CHECKING:
+    from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent
     from pykeepalived.daemon.vrrp_child import VrrpChild
 
 
@@ -215,15 +216,23 @@ class LinuxExecutor:
         elif isinstance(e, StateChanged):
             self.child.status.transition(e)
             self.child.ops.state_changed(e)
+            if self.child.snmp is not None:
+                self.child.snmp.state_changed(e)
             if self.child.syncd is not None:  # lvs_sync_daemon tied to an instance
                 self.queue.put_nowait(functools.partial(self.child.syncd.state_changed, e.instance,
                                                         e.new is State.MASTER))
         elif isinstance(e, Notify):
             self.child.notify(e)
             self.child.ops.notified(e)
+            if self.child.snmp is not None:  # the traps, after the queued address changes' log lines
+                self.queue.put_nowait(functools.partial(self._trap, self.child.snmp, e))
         elif isinstance(e, MasterIntervalLowered) and self.child.debounce is not None:
             params = self.child.runtime[e.instance].params  # interface_up_down_delays
             lower_interval(self.child.debounce.delays, params, e.interval_us)
+
+    @staticmethod
+    async def _trap(snmp: VrrpSnmpAgent, e: Notify) -> None:
+        snmp.notified(e)
 
     async def _log(self, e: Log) -> None:
         log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)

@@ -36,6 +36,7 @@ from pykeepalived.config.to_params import instance_params
 from pykeepalived.config.vrrp_extra import needs_address_vmac, vmac_addr_prefix
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent, start_snmp
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
@@ -49,6 +50,7 @@ from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.reload_states import write_states_on_reload
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
+from pykeepalived.daemon.snmp_view import ChildSnmpView
 from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
@@ -147,6 +149,7 @@ class VrrpChild:
         self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
         self.notify_hooks: list[Callable[[Notify], None]] = []  # told of every Notify, after the scripts
         self.dbus: DbusService | None = None  # enable_dbus
+        self.snmp: VrrpSnmpAgent | None = None  # -x / enable_snmp_* (control/snmp_vrrp.py)
 
     # ------------------------------------------------------------------ helpers
     async def mac_of(self, dev: str) -> bytes:
@@ -518,6 +521,10 @@ class VrrpChild:
         await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model, checked)
+        # before the first transition, so its trap is sent (keepalived connects at its start)
+        self.snmp = await start_snmp(self.opts, model, ChildSnmpView(
+            lambda: self.engine, lambda: self.runtime,
+            lambda: self.notifier.scripts if self.notifier else {}))
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
@@ -887,6 +894,8 @@ class VrrpChild:
                 t.cancel()
             if self.linkbeat is not None:
                 self.linkbeat.close()
+            if self.snmp is not None:
+                await self.snmp.close()
             await self.ops.close()
             for sock in self.sockets.values():
                 sock.close()

@@ -1,0 +1,712 @@
+# Theory of operation
+# -------------------
+# The VRRP child's SNMP subtrees, as keepalived 2.2.7's vrrp_snmp.c and core/snmp.c serve them:
+# KEEPALIVED-MIB global (…9586.100.5.1) and vrrp (…5.2), VRRP-MIB (mib-2 68, RFC 2787) and
+# VRRPV3-MIB (mib-2 207, RFC 6527), and the traps. Every cell is read from the live engine when a
+# request arrives, through `VrrpSource` (a narrow, read-only view the daemon implements): the
+# instances in configuration order, the sync groups, each instance's configuration, interface and
+# which of its addresses are set. Nothing here does I/O; control/agentx.py carries the PDUs.
+#
+# keepalived's quirks are kept where a monitoring tool would see them (tests/snmp/ compares walks
+# with keepalived's): the traps name vrrpInstanceName etc. without an instance index; VRRP-MIB
+# serves only VRRPv2 IPv4 instances with VIPs and VRRPV3-MIB every instance with VIPs (Debian's
+# build answers v3 tables for v2 instances); the operational MAC is the interface's own MAC;
+# vrrpAddressIsAdvertised is true only for the first instance's VIPs (the iteration state is not
+# reset in vrrp_header_ar_table). What is not served is listed in docs/snmp.md.
+"""KEEPALIVED-MIB global/vrrp, VRRP-MIB and VRRPV3-MIB views of the VRRP child, and their traps."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Address, ip_address
+from typing import TYPE_CHECKING, Any, Protocol
+
+from pykeepalived.control.agentx import AgentXClient
+from pykeepalived.logs import DETAIL, log
+from pykeepalived.snmp.agentx import (
+    OID,
+    Value,
+    VarBind,
+    counter,
+    counter64,
+    gauge,
+    integer,
+    ipaddress,
+    octets,
+    timeticks,
+)
+from pykeepalived.snmp.mib import MibView, Scalar, Table
+from pykeepalived.snmp.session import Registration
+from pykeepalived.track.command import cmd_str
+from pykeepalived.vrrp.effects import Notify, Reason, State, StateChanged
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import Model, VipSpec
+    from pykeepalived.config.model import VrrpInstance as ConfInstance
+    from pykeepalived.linux.iface import InterfaceInfo
+    from pykeepalived.notify.scripts import NotifyScripts
+    from pykeepalived.track.command import ScriptCommand
+    from pykeepalived.vrrp.instance import VrrpInstance
+    from pykeepalived.vrrp.sync_group import SyncGroup
+
+KEEPALIVED = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
+GLOBAL = (*KEEPALIVED, 1)
+VRRP = (*KEEPALIVED, 2)
+RFC2 = (1, 3, 6, 1, 2, 1, 68)
+RFC3 = (1, 3, 6, 1, 2, 1, 207)
+ROUTER_ID_0 = (*GLOBAL, 2, 0)
+CONNECT_WAIT_S = 1.0  # how long the VRRP child waits for snmpd at start before going on without it
+VERSION_STRING = "Keepalived v2.2.7 (01/16,2022)"  # keepalived's version_string, as -v prints it
+
+
+class VrrpSource(Protocol):
+    """What the VRRP MIBs read from the VRRP child (all read-only, on the child's loop)."""
+
+    def instances(self) -> Sequence[VrrpInstance]: ...
+
+    def sync_groups(self) -> Sequence[SyncGroup]: ...
+
+    def conf(self, name: str) -> ConfInstance | None: ...
+
+    def interface(self, name: str) -> InterfaceInfo | None: ...
+
+    def address_set(self, name: str, addr: object) -> bool: ...
+
+    def notify_scripts(self, target: str, name: str) -> NotifyScripts | None: ...
+
+
+@dataclass(frozen=True)
+class SnmpSettings:
+    """The SNMP part of global_defs with -x/-A applied (keepalived global_data.c)."""
+
+    vrrp: bool = False
+    checker: bool = False
+    rfcv2: bool = False
+    rfcv3: bool = False
+    traps: bool = False
+    socket: str | None = None
+
+    @property
+    def any_vrrp(self) -> bool:
+        return self.vrrp or self.rfcv2 or self.rfcv3
+
+
+def settings(model: Model, snmp_option: bool, socket_option: str | None) -> SnmpSettings:
+    o = dict(model.global_defs.options)
+    rfc = bool(o.get("enable_snmp_rfc"))
+    return SnmpSettings(
+        vrrp=snmp_option or bool(o.get("enable_snmp_vrrp")) or bool(o.get("enable_snmp_keepalived")),
+        checker=snmp_option or bool(o.get("enable_snmp_checker")),
+        rfcv2=snmp_option or rfc or bool(o.get("enable_snmp_rfcv2")),
+        rfcv3=snmp_option or rfc or bool(o.get("enable_snmp_rfcv3")),
+        traps=bool(o.get("enable_traps")),
+        socket=socket_option or (str(o["snmp_socket"]) if o.get("snmp_socket") else None),
+    )
+
+
+def truth(b: object) -> Value:
+    return integer(1 if b else 2)
+
+
+def _state(s: State) -> int:  # vrrp_snmp_state
+    return int(s) if s <= State.FAULT else 4
+
+
+def _trap_state(s: State) -> int:  # the traps' state: STOP is 5 (vrrp_snmp_instance_trap)
+    return int(s) if s <= State.FAULT else 5 if s == State.STOP else 4
+
+
+def _rfc_state(s: State) -> int:  # vrrp_snmp_rfc_state
+    return int(s) + 1 if s <= State.MASTER else 1
+
+
+def _cmd(sc: NotifyScripts | None, field: str) -> Value | None:
+    """cmd_str of a resolved notify command (keepalived shows the path after realpath)."""
+    c: ScriptCommand | None = getattr(sc, field, None) if sc is not None else None
+    return octets(cmd_str(c.argv)) if c is not None else None
+
+
+def _scope(s: str | None) -> int:  # snmp_scope(): InetScopeType
+    return {"global": 14, None: 14, "host": 1, "link": 2, "site": 5, "nowhere": 0}.get(s, 0)
+
+
+def _opt(spec: VipSpec, word: str) -> str | None:
+    o = spec.options
+    return o[o.index(word) + 1] if word in o and o.index(word) + 1 < len(o) else None
+
+
+class VrrpMibs:
+    """Builds the MIB views over a VrrpSource and the traps' varbinds."""
+
+    def __init__(self, src: VrrpSource, model: Model, cfg: SnmpSettings, serve_global: bool) -> None:
+        self.src = src
+        self.model = model
+        self.cfg = cfg
+        self.serve_global = serve_global
+        self.start = time.monotonic()
+        self.master_reason: dict[str, int] = {}  # vrrpv3StatisticsMasterTransitions' reason
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def router_id(self) -> str:
+        return self.model.global_defs.router_id or socket.gethostname()
+
+    def _opts(self) -> dict[str, object]:
+        return dict(self.model.global_defs.options)
+
+    def _ifindex(self, inst: VrrpInstance) -> int:  # IF_BASE_INDEX
+        i = self.src.interface(inst.name)
+        if i is None:
+            return 0
+        if i.kind == "macvlan" and i.link:
+            return i.link
+        return i.ifindex
+
+    def _indexed(self) -> list[tuple[OID, VrrpInstance]]:
+        return [((i,), inst) for i, inst in enumerate(self.src.instances(), 1)]
+
+    # ------------------------------------------------------------------ global
+    def global_view(self) -> MibView:
+        g = self.model.global_defs
+        o = self._opts()
+
+        def smtp_family() -> int:
+            if not g.smtp_server:
+                return 2  # SNMP_InetAddressType(AF_UNSPEC)
+            try:
+                return 1 if ip_address(g.smtp_server[0]).version == 4 else 2
+            except ValueError:
+                return 2
+
+        def smtp_addr() -> bytes:
+            if g.smtp_server:
+                try:
+                    return ip_address(g.smtp_server[0]).packed
+                except ValueError:
+                    pass
+            return bytes(4)
+
+        def smtp_port() -> int:
+            if not g.smtp_server:
+                return 0
+            return int(g.smtp_server[1]) if len(g.smtp_server) > 1 else 25
+
+        def tri(v: bool | None) -> int:
+            return 3 if v is None else 1 if v else 2
+
+        emails = [((i,), e) for i, e in enumerate(g.notification_email, 1)]
+        view = MibView()
+        s = GLOBAL
+        view.add(
+            Scalar((*s, 1), lambda: octets(VERSION_STRING)),
+            Scalar((*s, 2), lambda: octets(self.router_id)),
+            Scalar((*s, 3, 1), lambda: integer(smtp_family())),
+            Scalar((*s, 3, 2), lambda: octets(smtp_addr())),
+            Scalar((*s, 3, 3), lambda: gauge(g.smtp_connect_timeout if g.smtp_server else 0)),
+            Scalar((*s, 3, 4),
+                   lambda: octets(g.notification_email_from) if g.notification_email_from else None),
+            Table((*s, 3, 5, 1), {2: lambda e: octets(e)}, lambda: emails),
+            Scalar((*s, 3, 6), lambda: gauge(smtp_port())),
+            Scalar((*s, 3, 7), lambda: truth(not o.get("no_email_faults"))),
+            Scalar((*s, 3, 8), lambda: integer(tri(g.smtp_alert))),
+            Scalar((*s, 3, 9), lambda: integer(tri(g.smtp_alert_vrrp))),
+            Scalar((*s, 3, 10), lambda: integer(tri(g.smtp_alert_checker))),
+            Scalar((*s, 4), lambda: truth(self.cfg.traps)),
+            Scalar((*s, 5), lambda: integer(2 if o.get("linkbeat_use_polling") else 1)),
+            Scalar((*s, 6), lambda: truth(o.get("lvs_flush"))),
+            Scalar((*s, 7), lambda: integer(1)),  # IPVS 64-bit stats (Debian's build)
+            Scalar((*s, 8), lambda: octets(str(o.get("net_namespace") or ""))),
+            Scalar((*s, 9), lambda: truth(o.get("enable_dbus"))),
+            Scalar((*s, 10), lambda: truth(g.dynamic_interfaces)),
+            Scalar((*s, 11), lambda: integer(_flush_on_stop(o.get("lvs_flush_onstop")))),
+        )
+        return view
+
+    # ------------------------------------------------------------------ KEEPALIVED-MIB vrrp
+    def vrrp_view(self) -> MibView:
+        v = VRRP
+        g = self.model.global_defs
+        mcast4 = g.vrrp_mcast_group4 or IPv4Address("224.0.0.18")
+        mcast6 = g.vrrp_mcast_group6 or ip_address("ff02::12")
+
+        def groups() -> list[tuple[OID, SyncGroup]]:
+            return [((i,), grp) for i, grp in enumerate(self.src.sync_groups(), 1)]
+
+        def gsc(grp: SyncGroup) -> NotifyScripts | None:
+            return self.src.notify_scripts("GROUP", grp.name)
+
+        def has_notify(sc: NotifyScripts | None) -> bool:
+            return sc is not None and any((sc.master, sc.backup, sc.fault, sc.stop, sc.notify, sc.deleted,
+                                           sc.master_rx_lower_pri))
+
+        def members() -> list[tuple[OID, VrrpInstance]]:
+            return [((i, j), m) for i, grp in enumerate(self.src.sync_groups(), 1)
+                    for j, m in enumerate(grp.members, 1)]
+
+        def conf(inst: VrrpInstance) -> ConfInstance | None:
+            return self.src.conf(inst.name)
+
+        def isc(inst: VrrpInstance) -> NotifyScripts | None:
+            return self.src.notify_scripts("INSTANCE", inst.name)
+
+        def notify(inst: VrrpInstance, field: str) -> Value | None:
+            return _cmd(isc(inst), field)
+
+        def ifname(inst: VrrpInstance) -> Value | None:
+            i = self.src.interface(inst.name)
+            return octets(i.ifname) if i is not None else None
+
+        def adver(inst: VrrpInstance) -> int:
+            us = inst.params.adver_int_us
+            return us // 1_000_000 if inst.params.version == 2 else us // 10_000
+
+        def mcast(inst: VrrpInstance) -> bytes | None:
+            p = inst.params
+            if p.is_unicast:
+                return None
+            grp = p.mcast_group or (mcast4 if p.family == 4 else mcast6)
+            return grp.packed
+
+        def accept(inst: VrrpInstance) -> Value:
+            if inst.params.version != 3:
+                return integer(0)
+            c = conf(inst)
+            return truth(inst.base_priority == 255 or c is None or c.accept is not False)
+
+        rows_inst = self._indexed
+        inst_cols = {
+            2: lambda i: octets(i.name),
+            3: lambda i: gauge(i.params.vrid),
+            4: lambda i: integer(_state(i.state)),
+            5: lambda i: integer(2 if i.params.wants_master else 1),
+            6: lambda i: integer(_state(i.wantstate)),
+            7: lambda i: integer(i.base_priority),
+            8: lambda i: integer(i.effective_priority),
+            9: lambda i: truth(i.vipset),
+            10: ifname,
+            11: lambda i: truth(any(t.kind == "interface" for t in i.params.tracks)),
+            12: lambda i: gauge(adver(i)),
+            13: lambda i: truth(not i.params.nopreempt),
+            14: lambda i: gauge(i.params.preempt_delay_us // 1_000_000),
+            15: lambda i: integer(int(i.params.auth_type) if i.params.version == 2 else 0),
+            16: lambda i: truth(False),
+            18: lambda i: octets(i.sync.name) if i.sync is not None else None,
+            19: lambda i: gauge(i.params.garp_master_delay_us // 1_000_000),
+            20: lambda i: truth(getattr(isc(i), "smtp_alert", False)),
+            21: lambda i: truth(has_notify(isc(i))),
+            22: lambda i: notify(i, "master"),
+            23: lambda i: notify(i, "backup"),
+            24: lambda i: notify(i, "fault"),
+            25: lambda i: notify(i, "stop"),
+            26: lambda i: notify(i, "notify"),
+            27: accept,
+            28: lambda i: truth(_has(conf(i), "promote_secondaries")),
+            29: lambda i: truth(_has(conf(i), "linkbeat_use_polling")
+                                or bool(self._opts().get("linkbeat_use_polling"))),
+            30: lambda i: integer(i.params.version),
+            31: lambda i: notify(i, "master_rx_lower_pri"),
+            32: lambda i: notify(i, "deleted"),
+            33: lambda i: truth(getattr(isc(i), "notify_deleted", False)),
+            34: lambda i: integer(1 if i.params.family == 4 else 2) if mcast(i) is not None else None,
+            35: lambda i: octets(mcast(i)) if mcast(i) is not None else None,  # type: ignore[arg-type]
+        }
+
+        group_cols = {
+            2: lambda grp: octets(grp.name),
+            3: lambda grp: integer(_state(grp.state)),
+            4: lambda grp: truth(getattr(gsc(grp), "smtp_alert", False)),
+            5: lambda grp: truth(has_notify(gsc(grp))),
+            6: lambda grp: _cmd(gsc(grp), "master"),
+            7: lambda grp: _cmd(gsc(grp), "backup"),
+            8: lambda grp: _cmd(gsc(grp), "fault"),
+            9: lambda grp: _cmd(gsc(grp), "notify"),
+            10: lambda grp: truth(_group_tracking_weight(self.model, grp.name)),
+            11: lambda grp: _cmd(gsc(grp), "stop"),
+        }
+
+        view = MibView()
+        view.add(
+            Table((*v, 1, 1), group_cols, groups),
+            Table((*v, 2, 1), {2: lambda m: octets(m.name)}, members),
+            Table((*v, 3, 1), inst_cols, rows_inst),
+            Table((*v, 6, 1), self._address_cols(), self._address_rows),
+        )
+        return view
+
+    def _address_rows(self) -> list[tuple[OID, tuple[VrrpInstance, VipSpec, bool]]]:
+        out: list[tuple[OID, tuple[VrrpInstance, VipSpec, bool]]] = []
+        adv = False
+        for i, inst in enumerate(self.src.instances(), 1):
+            c = self.src.conf(inst.name)
+            if c is None:
+                continue
+            if i == 1:
+                adv = True
+            n = 0
+            for spec in c.vips:
+                n += 1
+                out.append(((i, n), (inst, spec, adv)))
+            adv = False
+            for spec in c.evips:
+                n += 1
+                out.append(((i, n), (inst, spec, adv)))
+        return out
+
+    def _address_cols(self) -> dict[int, Callable[[Any], Value | None]]:
+        def ifinfo(row: tuple[VrrpInstance, VipSpec, bool]) -> InterfaceInfo | None:
+            return self.src.interface(row[0].name)
+
+        def ifidx(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
+            i = ifinfo(row)
+            return integer(i.ifindex) if i is not None else None
+
+        def ifn(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
+            dev = row[1].dev
+            if dev:
+                return octets(dev)
+            i = ifinfo(row)
+            return octets(i.ifname) if i is not None else None
+
+        def brd(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
+            a = ip_address(row[1].address)
+            if a.version == 6:
+                return None
+            b = _opt(row[1], "brd") or _opt(row[1], "broadcast")
+            try:
+                return octets(ip_address(b).packed) if b and b not in ("+", "-") else octets(bytes(4))
+            except ValueError:
+                return octets(bytes(4))
+
+        def peer(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
+            p = _opt(row[1], "peer")
+            if not p:
+                return None
+            return octets(ip_address(p.split("/")[0]).packed)
+
+        return {
+            2: lambda r: integer((ip_address(r[1].address).version == 4 and 1) or 2),
+            3: lambda r: octets(ip_address(r[1].address).packed),
+            4: brd,
+            5: lambda r: gauge(r[1].prefix),
+            6: lambda r: integer(_scope(_opt(r[1], "scope"))),
+            7: ifidx,
+            8: ifn,
+            9: lambda r: octets(_opt(r[1], "label")) if _opt(r[1], "label") else None,  # type: ignore[arg-type]
+            10: lambda r: truth(self.src.address_set(r[0].name, ip_address(r[1].address))),
+            11: lambda r: truth(r[2]),
+            12: peer,
+        }
+
+    # ------------------------------------------------------------------ VRRP-MIB (RFC 2787)
+    def _rfc2_rows(self) -> list[tuple[OID, VrrpInstance]]:
+        rows = [((self._ifindex(i), i.params.vrid), i) for i in self.src.instances()
+                if i.params.version == 2 and i.params.family == 4 and i.params.vips]
+        return sorted(rows, key=lambda r: r[0])
+
+    def _mac(self, inst: VrrpInstance) -> Value | None:
+        i = self.src.interface(inst.name)
+        return octets(i.mac) if i is not None else None
+
+    def _primary(self, inst: VrrpInstance, family: int) -> bytes | None:
+        i = self.src.interface(inst.name)
+        if i is None:
+            return None
+        if family == 4:
+            a = i.primary_ipv4()
+            return a.packed if a is not None else bytes(4)
+        ll = [x.address for x in i.ipv6_addresses() if x.address.is_link_local]
+        return ll[0].packed if ll else bytes(16)
+
+    def _uptime_cs(self, inst: VrrpInstance) -> int:
+        if inst.state not in (State.BACKUP, State.MASTER):
+            return 0
+        return int((time.monotonic() - self.start) * 100)
+
+    def rfc2_view(self) -> MibView:
+        b = RFC2
+        rows = self._rfc2_rows
+
+        def master_ip(i: VrrpInstance) -> Value:
+            m = i.master_saddr
+            return ipaddress(m.packed if m is not None and m.version == 4 and i.state != State.MASTER
+                             else bytes(4))
+
+        def assoc() -> list[tuple[OID, VrrpInstance]]:
+            out = []
+            for idx, inst in rows():
+                for a in sorted(inst.params.vips, key=int):
+                    out.append(((*idx, *a.packed), inst))
+            return out
+
+        oper = {
+            2: self._mac,
+            3: lambda i: integer(_rfc_state(i.state)),
+            4: lambda i: integer(1),
+            5: lambda i: integer(i.base_priority),
+            6: lambda i: integer(len(i.params.vips)),
+            7: master_ip,
+            8: lambda i: ipaddress(self._primary(i, 4)) if self._primary(i, 4) is not None else None,  # type: ignore[arg-type]
+            9: lambda i: integer(int(i.params.auth_type) + 1),
+            11: lambda i: integer(i.params.adver_int_us // 1_000_000),
+            12: lambda i: truth(not i.params.nopreempt),
+            13: lambda i: timeticks(self._uptime_cs(i)),
+            14: lambda i: integer(1),
+            15: lambda i: integer(1),
+        }
+        st = {
+            1: lambda i: counter(i.stats.get("become_master", 0)),
+            2: lambda i: counter(i.stats.get("advert_rcvd", 0)),
+            3: lambda i: counter(i.stats.get("advert_interval_err", 0)),
+            4: lambda i: counter(i.stats.get("auth_failure", 0)),
+            5: lambda i: counter(i.stats.get("ip_ttl_err", 0)),
+            6: lambda i: counter(i.stats.get("pri_zero_rcvd", 0)),
+            7: lambda i: counter(i.stats.get("pri_zero_sent", 0)),
+            8: lambda i: counter(i.stats.get("invalid_type_rcvd", 0)),
+            9: lambda i: counter(i.stats.get("addr_list_err", 0)),
+            10: lambda i: counter(i.stats.get("invalid_authtype", 0)),
+            11: lambda i: counter(i.stats.get("authtype_mismatch", 0)),
+            12: lambda i: counter(i.stats.get("packet_len_err", 0)),
+        }
+        view = MibView()
+        view.add(
+            Scalar((*b, 1, 1), lambda: integer(2)),
+            Scalar((*b, 1, 2), lambda: integer(1 if self.cfg.traps else 2)),
+            Table((*b, 1, 3, 1), oper, rows),
+            Table((*b, 1, 4, 1), {2: lambda i: integer(1)}, assoc),
+            # checksum, version and VRID errors: not counted per instance here (always 0)
+            Scalar((*b, 2, 1), lambda: counter(0)),
+            Scalar((*b, 2, 2), lambda: counter(0)),
+            Scalar((*b, 2, 3), lambda: counter(0)),
+            Table((*b, 2, 4, 1), st, rows),
+        )
+        return view
+
+    # ------------------------------------------------------------------ VRRPV3-MIB (RFC 6527)
+    def _rfc3_rows(self) -> list[tuple[OID, VrrpInstance]]:
+        rows = [((self._ifindex(i), i.params.vrid, 1 if i.params.family == 4 else 2), i)
+                for i in self.src.instances() if i.params.vips]
+        return sorted(rows, key=lambda r: r[0])
+
+    def rfc3_view(self) -> MibView:
+        b = RFC3
+        rows = self._rfc3_rows
+
+        def master_ip(i: VrrpInstance) -> Value | None:
+            if i.state != State.MASTER:
+                m = i.master_saddr
+                size = 4 if i.params.family == 4 else 16
+                return octets(m.packed if m is not None and len(m.packed) == size else bytes(size))
+            p = self._primary(i, i.params.family)
+            return octets(p) if p is not None else None
+
+        def primary(i: VrrpInstance) -> Value | None:
+            p = self._primary(i, i.params.family)
+            return octets(p) if p is not None else None
+
+        def accept(i: VrrpInstance) -> Value:
+            c = self.src.conf(i.name)
+            return truth(c is None or c.accept is not False)
+
+        def assoc() -> list[tuple[OID, VrrpInstance]]:
+            out = []
+            for idx, inst in rows():
+                for a in sorted(inst.params.vips, key=int):
+                    out.append(((*idx, *a.packed), inst))
+            return out
+
+        def c64(key: str) -> object:
+            return lambda i: counter64(i.stats.get(key, 0))
+
+        oper = {
+            3: master_ip,
+            4: primary,
+            5: self._mac,
+            6: lambda i: integer(_rfc_state(i.state)),
+            7: lambda i: gauge(i.base_priority),
+            8: lambda i: integer(len(i.params.vips)),
+            9: lambda i: integer(i.params.adver_int_us // 10_000),
+            10: lambda i: truth(not i.params.nopreempt),
+            11: accept,
+            12: lambda i: timeticks(self._uptime_cs(i)),
+            13: lambda i: integer(1),
+        }
+        st = {
+            1: lambda i: counter(i.stats.get("become_master", 0)),
+            2: lambda i: integer(self.master_reason.get(i.name, 0)),
+            3: c64("advert_rcvd"),
+            4: c64("advert_interval_err"),
+            5: c64("ip_ttl_err"),
+            6: lambda i: integer(0),
+            7: c64("pri_zero_rcvd"),
+            8: c64("pri_zero_sent"),
+            9: c64("invalid_type_rcvd"),
+            10: c64("addr_list_err"),
+            11: c64("packet_len_err"),
+            12: lambda i: timeticks(0),
+            13: lambda i: gauge(i.params.adver_int_us // 10_000 * 10),
+        }
+        view = MibView()
+        view.add(
+            Table((*b, 1, 1, 1, 1), oper, rows),
+            Table((*b, 1, 1, 2, 1), {2: lambda i: integer(1)}, assoc),
+            Scalar((*b, 1, 2, 1), lambda: counter64(0)),
+            Scalar((*b, 1, 2, 2), lambda: counter64(0)),
+            Scalar((*b, 1, 2, 3), lambda: counter64(0)),
+            Scalar((*b, 1, 2, 4), lambda: timeticks(0)),
+            Table((*b, 1, 2, 5, 1), st, rows),  # type: ignore[arg-type]
+        )
+        return view
+
+    # ------------------------------------------------------------------ registrations
+    def registrations(self) -> list[Registration]:
+        regs = []
+        if self.serve_global:
+            regs.append(Registration(GLOBAL, self.global_view(), "The MIB module for Keepalived"))
+        if self.cfg.vrrp:
+            regs.append(Registration(VRRP, self.vrrp_view(), "The MIB module for KEEPALIVED-VRRP"))
+        if self.cfg.rfcv2:
+            regs.append(Registration(RFC2, self.rfc2_view(), "The MIB module for VRRP"))
+        if self.cfg.rfcv3:
+            regs.append(Registration(RFC3, self.rfc3_view(), "The MIB module for VRRPV3"))
+        return regs
+
+    # ------------------------------------------------------------------ traps
+    def instance_trap(self, inst: VrrpInstance, state: State) -> tuple[OID, list[VarBind]] | None:
+        """vrrpInstanceStateChange (vrrp_snmp_instance_trap), or None when not enabled."""
+        if not (self.cfg.traps and self.cfg.vrrp):
+            return None
+        return (*VRRP, 10, 0, 2), [
+            VarBind((*VRRP, 3, 1, 2), octets(inst.name)),
+            VarBind((*VRRP, 3, 1, 4), integer(_trap_state(state))),
+            VarBind((*VRRP, 3, 1, 5), integer(2 if inst.params.wants_master else 1)),
+            VarBind(ROUTER_ID_0, octets(self.router_id)),
+        ]
+
+    def group_trap(self, grp: SyncGroup, state: State) -> tuple[OID, list[VarBind]] | None:
+        if not (self.cfg.traps and self.cfg.vrrp):
+            return None
+        return (*VRRP, 10, 0, 1), [
+            VarBind((*VRRP, 1, 1, 2), octets(grp.name)),
+            VarBind((*VRRP, 1, 1, 3), integer(_trap_state(state))),
+            VarBind(ROUTER_ID_0, octets(self.router_id)),
+        ]
+
+    def _own_saddr(self, inst: VrrpInstance) -> bytes:
+        a = inst.own_src
+        if a is not None:
+            return a.packed
+        p = self._primary(inst, inst.params.family)
+        return p if p is not None else bytes(4 if inst.params.family == 4 else 16)
+
+    def new_master_traps(self, inst: VrrpInstance) -> list[tuple[OID, list[VarBind]]]:
+        """vrrpTrapNewMaster (RFC 2787) and vrrpv3NewMaster (RFC 6527), as enabled and suitable."""
+        out: list[tuple[OID, list[VarBind]]] = []
+        if not self.cfg.traps:
+            return out
+        p = inst.params
+        idx = self._ifindex(inst)
+        if self.cfg.rfcv2 and p.version == 2 and p.family == 4 and p.vips:
+            out.append(((*RFC2, 0, 1), [VarBind((*RFC2, 1, 3, 1, 7, idx, p.vrid),
+                                                ipaddress(self._own_saddr(inst)))]))
+        if self.cfg.rfcv3 and p.vips:
+            t = 1 if p.family == 4 else 2
+            out.append(((*RFC3, 0, 1), [
+                VarBind((*RFC3, 1, 1, 1, 1, 3, idx, p.vrid, t), octets(self._own_saddr(inst))),
+                VarBind((*RFC3, 1, 2, 5, 1, 2, idx, p.vrid, t),
+                        integer(self.master_reason.get(inst.name, 0))),
+            ]))
+        return out
+
+
+def _has(c: ConfInstance | None, kw: str) -> bool:
+    return c is not None and any(k == kw and v is not False for k, v in c.options)
+
+
+def _flush_on_stop(v: object) -> int:
+    s = str(v).upper() if v not in (None, False) else ""
+    if s in ("VS",):
+        return 3
+    return 1 if v not in (None, False) else 2
+
+
+def _group_tracking_weight(model: Model, name: str) -> bool:
+    for sg in model.sync_groups:
+        if sg.name == name:
+            return any(kw == "track_weight" or kw == "sync_group_tracking_weight" for kw, _ in sg.options)
+    return False
+
+
+_EVENT_STATE = {"MASTER": State.MASTER, "BACKUP": State.BACKUP, "FAULT": State.FAULT, "STOP": State.STOP}
+
+
+class VrrpSnmpAgent:
+    """The VRRP child's subagent: the MIB views over `src`, the AgentX client, the traps."""
+
+    def __init__(self, src: VrrpSource, model: Model, cfg: SnmpSettings, serve_global: bool) -> None:
+        self.src = src
+        self.mibs = VrrpMibs(src, model, cfg, serve_global)
+        self.client = AgentXClient(cfg.socket, "Keepalived", self.mibs.registrations())
+
+    def start(self) -> None:
+        self.client.start()
+
+    def state_changed(self, e: StateChanged) -> None:
+        if e.new == State.MASTER:  # RFC 6527 vrrpv3StatisticsNewMasterReason
+            self.mibs.master_reason[e.instance] = 1 if e.reason == Reason.OWNER_START else 3
+        elif e.old == State.MASTER:
+            self.mibs.master_reason[e.instance] = 0
+
+    def notified(self, n: Notify) -> None:
+        """keepalived sends its traps with the notifies (vrrp_notify.c send_instance_notifies)."""
+        state = _EVENT_STATE.get(n.event)
+        if state is None:
+            return
+        if n.target == "GROUP":
+            grp = next((g for g in self.src.sync_groups() if g.name == n.name), None)
+            if grp is not None and (t := self.mibs.group_trap(grp, state)) is not None:
+                log.log(DETAIL, "VRRP_Group(%s): Sending SNMP notification", n.name)
+                self.client.notify(*t)
+            return
+        inst = next((i for i in self.src.instances() if i.name == n.name), None)
+        if inst is None:
+            return
+        if (t := self.mibs.instance_trap(inst, state)) is not None:
+            log.log(DETAIL, "(%s) Sending SNMP notification", n.name)
+            self.client.notify(*t)
+        if state == State.MASTER:
+            for trap, vbs in self.mibs.new_master_traps(inst):
+                if trap[-3] == 68:
+                    log.log(DETAIL, "(%s) Sending SNMP notification vrrpTrapNewMaster", n.name)
+                else:
+                    log.log(DETAIL, "(%s) Sending SNMP notification vrrpv3NotifyNewMaster, reason %d",
+                            n.name, self.mibs.master_reason.get(n.name, 0))
+                self.client.notify(trap, vbs)
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource) -> VrrpSnmpAgent | None:
+    """The VRRP child's subagent when an SNMP MIB of the VRRP process is enabled (-x or global_defs),
+    started; None otherwise. keepalived's VRRP process serves the global subtree unless the checker
+    process runs and serves it (vrrp_handles_global_oid)."""
+    cfg = settings(model, opts.snmp, opts.snmp_socket)
+    if not cfg.any_vrrp:
+        return None
+    serve_global = cfg.vrrp and not (cfg.checker and model.virtual_servers)
+    agent = VrrpSnmpAgent(src, model, cfg, serve_global)
+    agent.start()
+    # keepalived's net-snmp connects synchronously at start: wait (briefly) for the registration
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(agent.client.connected.wait(), CONNECT_WAIT_S)
+    return agent
+
+
+class SnmpOptions(Protocol):
+    snmp: bool
+    snmp_socket: str | None

@@ -1,0 +1,86 @@
+"""Debian's snmpd (AgentX master) and snmptrapd run privately inside a lab host: own config, socket,
+persistent directory and log, never the host's snmpd. Walk results come back as `-On` lines."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from pykeepalived.lab import Host
+
+SNMP_PORT = 1161
+TRAP_PORT = 1162
+
+
+class PrivateSnmpd:
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.dir = Path(tempfile.mkdtemp(prefix=f"pyka-snmp-{host.name}-"))
+        self.socket = self.dir / "agentx"
+        self.trap_log = self.dir / "traps.log"
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, SNMP_PERSISTENT_DIR=str(self.dir / "persist"), MIBS="",
+                    MIBDIRS="/nonexistent", SNMPCONFPATH=str(self.dir))
+
+    def start(self) -> PrivateSnmpd:
+        (self.dir / "snmpd.conf").write_text(
+            f"master agentx\nagentXSocket unix:{self.socket}\nagentaddress udp:127.0.0.1:{SNMP_PORT}\n"
+            f"rocommunity public 127.0.0.1\ntrap2sink 127.0.0.1:{TRAP_PORT} public\n")
+        (self.dir / "snmptrapd.conf").write_text("disableAuthorization yes\n")
+        self.host.run(["ip", "link", "set", "lo", "up"])
+        self.procs.append(self.host.popen(
+            ["snmptrapd", "-f", "-C", "-c", str(self.dir / "snmptrapd.conf"), "-On",
+             "-Lf", str(self.trap_log),
+             "-p", str(self.dir / "snmptrapd.pid"), f"udp:127.0.0.1:{TRAP_PORT}"], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        self.start_snmpd()
+        return self
+
+    def start_snmpd(self) -> None:
+        self.snmpd = self.host.popen(
+            ["snmpd", "-f", "-C", "-c", str(self.dir / "snmpd.conf"), "-Lf", str(self.dir / "snmpd.log"),
+             "-p", str(self.dir / "snmpd.pid")], env=self.env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(self.snmpd)
+        deadline = time.monotonic() + 10
+        while not self.socket.exists():
+            assert time.monotonic() < deadline, "snmpd did not open its AgentX socket"
+            time.sleep(0.05)
+
+    def stop_snmpd(self) -> None:
+        self.snmpd.terminate()
+        self.snmpd.wait(10)
+
+    def walk(self, oid: str, bulk: bool = False) -> list[str]:
+        tool = "snmpbulkwalk" if bulk else "snmpwalk"
+        out = self.host.run(["env", "MIBS=", tool, "-v2c", "-c", "public", "-On", "-t", "5", "-r", "1",
+                             f"127.0.0.1:{SNMP_PORT}", oid])
+        return [line for line in out.splitlines() if line.strip() and "No Such Object" not in line]
+
+    def traps(self) -> list[str]:
+        """One line per trap received: its varbinds, sysUpTime masked."""
+        if not self.trap_log.exists():
+            return []
+        text = self.trap_log.read_text()
+        out = []
+        for line in text.splitlines():
+            if line.startswith(".1.3.6.1.2.1.1.3.0"):
+                out.append(re.sub(r"Timeticks: \(\d+\) [0-9:.]+", "Timeticks: <uptime>", line))
+        return out
+
+    def close(self) -> None:
+        for p in self.procs:
+            with contextlib.suppress(Exception):
+                p.terminate()
+                p.wait(5)
+        if not os.environ.get("PYKA_KEEP_LOGS"):
+            shutil.rmtree(self.dir, ignore_errors=True)

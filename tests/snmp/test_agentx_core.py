@@ -1,0 +1,129 @@
+"""The AgentX core (snmp/): PDU encoding both byte orders, OID prefix compression, search ranges
+for GetNext/GetBulk over scalars and tables, sets refused, and no I/O module imported."""
+
+from __future__ import annotations
+
+import ast
+import struct
+from pathlib import Path
+
+import pykeepalived.snmp
+from pykeepalived.snmp.agentx import (
+    END_OF_MIB_VIEW,
+    NO_SUCH_INSTANCE,
+    Error,
+    Header,
+    ParseError,
+    Pdu,
+    PduType,
+    SearchRange,
+    VarBind,
+    VType,
+    counter64,
+    decode,
+    encode,
+    integer,
+    octets,
+)
+from pykeepalived.snmp.mib import MibView, Scalar, Table
+from pykeepalived.snmp.session import Registration, Session
+from tests.vrrp.test_purity import FORBIDDEN, imported_roots
+
+BASE = (1, 3, 6, 1, 4, 1, 9586, 100, 5, 2)
+
+
+def view() -> MibView:
+    rows = [((1,), "a"), ((2,), "b"), ((3,), "c")]
+    v = MibView()
+    v.add(
+        Scalar((*BASE, 9), lambda: integer(9)),
+        Table((*BASE, 3, 1), {2: lambda r: octets(r), 3: lambda r: None if r == "b" else integer(ord(r))},
+              lambda: rows),
+    )
+    return v
+
+
+def test_pdu_round_trip_with_internet_prefix() -> None:
+    p = Pdu(Header(PduType.GETBULK, session_id=7, transaction_id=8, packet_id=9), non_repeaters=1,
+            max_repetitions=10, ranges=[SearchRange((*BASE, 3), (*BASE, 4), True), SearchRange((1, 2), ())])
+    raw = encode(p)
+    assert raw[0] == 1 and raw[1] == PduType.GETBULK
+    # 1.3.6.1.4.1... is sent as prefix 4 and the sub-identifiers after it
+    assert raw[24:28] == bytes([len(BASE) + 1 - 5, 4, 1, 0])
+    q = decode(raw)
+    assert (q.header.session_id, q.header.transaction_id, q.header.packet_id) == (7, 8, 9)
+    assert q.ranges == p.ranges and (q.non_repeaters, q.max_repetitions) == (1, 10)
+    r = Pdu(Header(PduType.RESPONSE), varbinds=[VarBind((*BASE, 1), octets(b"abcde")),
+                                                VarBind((*BASE, 2), counter64(1 << 40)),
+                                                VarBind((*BASE, 3), integer(-3))])
+    assert decode(encode(r)).varbinds == r.varbinds
+
+
+def test_little_endian_pdus_from_the_master_are_read() -> None:
+    body = struct.pack("<BBBx", 2, 0, 0) + struct.pack("<II", 1, 2) + bytes(4)  # OID 1.2, null end
+    head = struct.pack("<BBBxIIII", 1, PduType.GETNEXT, 0, 5, 6, 7, len(body))
+    p = decode(head + body)
+    assert p.header.session_id == 5 and p.ranges == [SearchRange((1, 2), ())]
+
+
+def test_truncated_pdu_is_a_parse_error() -> None:
+    raw = encode(Pdu(Header(PduType.GET), ranges=[SearchRange(BASE, ())]))
+    try:
+        decode(raw[:-3])
+    except ParseError:
+        return
+    raise AssertionError("no ParseError")
+
+
+def test_getnext_walks_columns_skipping_absent_cells() -> None:
+    v = view()
+    names = []
+    start = BASE
+    while True:
+        vb = v.getnext(SearchRange(start, ()))
+        if vb.value == END_OF_MIB_VIEW:
+            break
+        names.append(vb.name[len(BASE):])
+        start = vb.name
+    assert names == [(3, 1, 2, 1), (3, 1, 2, 2), (3, 1, 2, 3), (3, 1, 3, 1), (3, 1, 3, 3), (9, 0)]
+
+
+def test_search_range_include_and_end() -> None:
+    v = view()
+    assert v.getnext(SearchRange((*BASE, 3, 1, 2, 2), (), include=True)).name == (*BASE, 3, 1, 2, 2)
+    assert v.getnext(SearchRange((*BASE, 3, 1, 2, 2), ())).name == (*BASE, 3, 1, 2, 3)
+    end = v.getnext(SearchRange((*BASE, 3, 1, 3, 3), (*BASE, 9)))
+    assert end.value == END_OF_MIB_VIEW and end.name == (*BASE, 3, 1, 3, 3)
+    assert v.get((*BASE, 3, 1, 3, 2)) == NO_SUCH_INSTANCE
+    assert v.get((*BASE, 9, 0)) == integer(9)
+
+
+def test_getbulk_repeats_from_the_last_name() -> None:
+    out = view().getbulk([SearchRange((*BASE, 9), ()), SearchRange((*BASE, 3, 1, 3), ())], 1, 5)
+    assert [vb.name[len(BASE):] for vb in out] == [(9, 0), (3, 1, 3, 1), (3, 1, 3, 3), (9, 0),
+                                                     (9, 0)]
+    assert out[-1].value == END_OF_MIB_VIEW
+
+
+def test_session_opens_registers_and_refuses_sets() -> None:
+    s = Session("Keepalived", [Registration(BASE, view(), "The MIB module for X")])
+    op = s.open_pdu()
+    assert op.descr == b"Keepalived"
+    out, problem = s.handle(Pdu(Header(PduType.RESPONSE, session_id=42, packet_id=op.header.packet_id)), 0)
+    assert problem is None and s.open and s.session_id == 42
+    assert [p.header.type for p in out] == [PduType.REGISTER, PduType.ADD_AGENT_CAPS]
+    assert out[0].header.session_id == 42 and out[0].oid == BASE
+    testset = Pdu(Header(PduType.TESTSET, session_id=42), varbinds=[VarBind((*BASE, 9, 0), integer(1))])
+    out, _ = s.handle(testset, 0)
+    assert out[0].error == Error.NOT_WRITABLE
+    assert s.handle(Pdu(Header(PduType.CLEANUPSET, session_id=42)), 0)[0] == []
+    n = s.notify_pdu(5, (*BASE, 10, 0, 2), [VarBind((*BASE, 3, 1, 2), octets("VI_1"))])
+    sys_uptime, trap_oid = (1, 3, 6, 1, 2, 1, 1, 3, 0), (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
+    assert [vb.name for vb in n.varbinds][:2] == [sys_uptime, trap_oid]
+    assert decode(encode(n)).varbinds[1].value.type == VType.OBJECT_IDENTIFIER
+
+
+def test_snmp_core_imports_no_io_modules() -> None:
+    d = Path(pykeepalived.snmp.__file__).parent
+    offenders = {m.name: sorted(imported_roots(ast.parse(m.read_text())) & FORBIDDEN) for m in d.glob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
