@@ -155,6 +155,7 @@ class Lexer:
         self._stack: list[str] = []  # real paths being read (include loop detection)
         self._pwd = "."
         self.files: list[str] = []
+        self.opened: list[str] = []  # as keepalived names them in its `Opening file '...'.` lines
         # ${_RANDOM}: glibc's random() seeded by `random_seed` (as keepalived), else unseeded
         self._rand: random.Random | GlibcRandom = (
             random.Random() if random_seed is None else GlibcRandom(random_seed))
@@ -186,7 +187,7 @@ class Lexer:
             self.rep.error(NOWHERE, f"There are {self.open_braces} missing '}}'s or extra '{{'s",
                            ConfigErr.MISSING_EOB)
 
-    def _read_file(self, path: str, shown: str) -> Iterator[Segment]:
+    def _read_file(self, path: str, shown: str, named: str | None = None) -> Iterator[Segment]:
         real = os.path.realpath(path)
         if real in self._stack:
             self.rep.error(Loc(shown, 0), f"Include loop detected: {path} is already being read")
@@ -205,6 +206,7 @@ class Lexer:
         text = data.decode("utf-8", "surrogateescape")
         self._stack.append(real)
         self.files.append(path)
+        self.opened.append(path if named is None else named)
         saved_pwd = self._pwd
         self._pwd = os.path.dirname(path) or "."
         try:
@@ -263,7 +265,9 @@ class Lexer:
                 )
                 continue
             shown = f if os.path.isabs(pat) else os.path.normpath(f)
-            yield from self._read_file(f, shown)
+            # keepalived reads in the including file's directory: a relative pattern's matches as such
+            named = f if os.path.isabs(pat) else f.removeprefix(os.path.join(self._pwd, ""))
+            yield from self._read_file(f, shown, named)
 
     # -- lines ---------------------------------------------------------------------------------
     def _lines(self, lines: list[str], shown: str) -> Iterator[Segment]:

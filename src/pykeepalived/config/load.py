@@ -40,6 +40,15 @@ def load_config(
     return model, diags
 
 
+def config_files(path: str, config_id: str | None = None, all_config: bool = False) -> list[str]:
+    """The files read for `path`, main file first, named as keepalived's parser names them in its
+    `Opening file '...'.` lines (lib/parser.c open_conf_file: relative includes as matched)."""
+    lexer = Lexer(Reporter(), config_id, all_config)
+    for _ in lexer.read_main(path):
+        pass
+    return lexer.opened
+
+
 def _load(path: str, config_id: str | None, all_config: bool, random_seed: int | None,
           process: str | None) -> tuple[Model, list[Diagnostic], bool]:
     rep = Reporter()

@@ -192,11 +192,31 @@ def start_stop_violation(model: Model, which: tuple[str, ...]) -> None:
         logging.getLogger("pykeepalived").error("%s", line)
 
 
+def log_config_read(opts: Options) -> None:
+    """keepalived's parent lines as it reads the file, at start and at each reload (the children read
+    its copy and log none): `Configuration file PATH`, and with -D `Opening file '...'.` for the
+    main file before it and for each included file after it."""
+    import logging
+
+    from pykeepalived.config.load import config_files
+    from pykeepalived.logs import DETAIL
+
+    log = logging.getLogger("pykeepalived")
+    files = config_files(opts.conf_file, opts.config_id, opts.all_config) if log.isEnabledFor(DETAIL) else []
+    for f in files[:1]:
+        log.log(DETAIL, "Opening file '%s'.", f)
+    log.info("Configuration file %s", opts.conf_file)
+    for f in files[1:]:
+        log.log(DETAIL, "Opening file '%s'.", f)
+
+
 def read_proc_conf(opts: Options) -> ProcConf:  # a reload
     """The settings, computed in a fork (the parent stays free of the config layer)."""
 
     def compute() -> str:
         from pykeepalived.config import load_config
+
+        log_config_read(opts)
 
         model, _ = load_config(opts.conf_file, opts.config_id, opts.all_config)
         pc = from_model(model, opts)
@@ -213,6 +233,7 @@ def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
         from pykeepalived.config import load_config
         from pykeepalived.daemon.main import roles_for
 
+        log_config_read(opts)
         model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)
         pc = from_model(model, opts)
         start_stop_violation(model, ("startup", "shutdown"))
