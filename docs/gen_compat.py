@@ -223,12 +223,14 @@ mark(G, SUPPORTED, "vrrp_netlink_cmd_rcv_bufs vrrp_netlink_cmd_rcv_bufs_force "
 mark(G, PARTIAL, "vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier",
      "the VRRP receive sockets' SO_RCVBUF as keepalived sums it, set as instances join a socket; not "
      "recomputed when an interface's MTU changes")
-mark(G, NO_EFFECT, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2 "
-     "enable_snmp_rfcv3 enable_snmp_checker enable_traps",
-     "no SNMP: a warning line says so at start-up and in -t (whose exit status stays keepalived's); "
-     "use the Prometheus endpoint and the control socket (docs/operations.md)")
-mark(G, NO_EFFECT, "snmp_socket snmp_vs_stats_update_interval snmp_rs_stats_update_interval",
-     "no SNMP: use the Prometheus endpoint and the control socket (docs/operations.md)")
+mark(G, PARTIAL, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2 "
+     "enable_snmp_rfcv3 enable_traps snmp_socket",
+     "the VRRP child is an AgentX subagent of snmpd: KEEPALIVED-MIB global and vrrp, VRRP-MIB, "
+     "VRRPV3-MIB and their traps; the vrrp subtree's route, rule, script, file, BFD and process tables "
+     "are not served, nor SNMP sets (docs/snmp.md)")
+mark(G, NO_EFFECT, "enable_snmp_checker snmp_vs_stats_update_interval snmp_rs_stats_update_interval",
+     "no checker SNMP subtree: a warning line says so for enable_snmp_checker (and enable_traps in the "
+     "checker); use the Prometheus endpoint and the control socket (docs/operations.md)")
 mark(G, SUPPORTED, "enable_dbus dbus_service_name",
      "keepalived's DBus service org.keepalived.Vrrp1 on the system bus: objects, methods, properties, "
      "signals (docs/operations.md, DBus)")
