@@ -295,3 +295,25 @@ def test_service_name_instance_name_and_a_reload_that_turns_it_off(
     assert seen["ka"][3] == [f"Acquired DBus bus {name}", f"Acquired the name {name} on the session bus",
                              "Released DBus"]
     assert seen["py"] == seen["ka"]
+
+
+def test_the_bus_going_away(sides: tuple[Lab, dict[str, Side]]) -> None:
+    """The bus stops under a running daemon: "Lost the name ...", VRRP goes on, a reload and the stop
+    try no signal, as keepalived's GDBus does."""
+    _, made = sides
+    start(made)
+    seen = {}
+    for impl, s in made.items():
+        s.bus.proc.kill()
+        s.bus.proc.wait()
+        wait_for(lambda s=s: "Lost the name" in s.node.logs(), 10)
+        s.node.signal(signal.SIGHUP)
+        wait_for(lambda s=s: "Reload complete" in s.node.logs(), 20)
+        assert s.node.has("192.0.2.100")
+        assert s.node.stop() == 0
+        seen[impl] = [ln.split(": ", 1)[1] for ln in s.node.logs().splitlines()
+                      if re.search(r"DBus|the name|Traceback", ln)]
+    assert seen["ka"] == ["Acquired DBus bus org.keepalived.Vrrp1",
+                          "Acquired the name org.keepalived.Vrrp1 on the session bus",
+                          "Lost the name org.keepalived.Vrrp1 on the session bus", "Released DBus"]
+    assert seen["py"] == seen["ka"]

@@ -282,6 +282,13 @@ class DbusService:
         else:
             self._owner = False
             log.info("Lost the name %s on the session bus", name)
+        with contextlib.suppress(Exception):
+            await bus.wait_for_disconnect()
+        # the bus went away (GDBus on_name_lost): no objects, no signals, no new connection
+        self.bus = None
+        self.objects = {}
+        self._paths = {}
+        log.info("Lost the name %s on the session bus", name)
 
     def _register(self, instances: Sequence[BusInstance]) -> None:
         self.objects = {self.settings.vrrp_path(): None}
@@ -358,7 +365,12 @@ class DbusService:
             log.info("Emitting DBus signal %s.%s on %s failed: %s", iface, member, path, exc)
             return
         self._sent.add(fut)
-        fut.add_done_callback(self._sent.discard)
+        fut.add_done_callback(self._sent_done)
+
+    def _sent_done(self, fut: asyncio.Future[Any]) -> None:
+        self._sent.discard(fut)
+        if not fut.cancelled():
+            fut.exception()  # a write that failed as the bus went away: nothing more to say
 
     # ------------------------------------------------------------------ calls
     def _handle(self, msg: Message) -> Message | bool | None:
