@@ -38,10 +38,8 @@ import logging
 import os
 import re
 import signal
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.vrrp.effects import Notify
@@ -185,10 +183,13 @@ class Interface:
 
 def load_interface(filename: str) -> Interface:
     """One of the interface files pykeepalived ships (pykeepalived/data/dbus)."""
+    from importlib import resources
+
     return parse_interface(resources.files("pykeepalived").joinpath("data", "dbus", filename).read_text())
 
 
 def parse_interface(text: str) -> Interface:
+    import xml.etree.ElementTree as ET
     el = ET.fromstring(text).find("interface")
     if el is None:
         raise ValueError("no <interface> in the DBus interface file")

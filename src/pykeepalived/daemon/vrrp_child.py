@@ -66,7 +66,6 @@ from pykeepalived.daemon.trackers import (
     smtp_alerter,
     tracked_interfaces,
 )
-from pykeepalived.daemon.vrrp_dbus import ChildBus, dbus_settings
 from pykeepalived.linux.addresses import (
     Address,
     Route,
@@ -548,10 +547,12 @@ class VrrpChild:
     def _start_dbus(self, model: Model) -> None:
         """enable_dbus: the DBus service (control/dbus.py) reaches the bus in the background; its
         module and dbus-fast are imported only then."""
-        settings = dbus_settings(model, self.opts)
-        if not settings.enabled:
+        if not _dbus_enabled(model):
             return
         from pykeepalived.control.dbus import DbusService
+        from pykeepalived.daemon.vrrp_dbus import ChildBus, dbus_settings
+
+        settings = dbus_settings(model, self.opts)
 
         assert self.driver is not None
         view = ChildBus(lambda: self.runtime, self.engine, self.status, self.driver.apply)
@@ -576,7 +577,7 @@ class VrrpChild:
         name, namespace and instance name stay those it started with)."""
         if self.dbus is None:
             self._start_dbus(model)
-        elif not dbus_settings(model, self.opts).enabled:
+        elif not _dbus_enabled(model):
             await self._stop_dbus()
         else:
             self.dbus.reload()
@@ -722,7 +723,7 @@ class VrrpChild:
                 deleted = any(kw == "notify_deleted" for kw, _ in rt.conf.notify)
                 self.driver.apply(functools.partial(rt.inst.delete, notify_deleted=deleted))
         await self.executor.drain()  # their releases need the old runtime entries
-        if self.dbus is not None and dbus_settings(model, self.opts).enabled:
+        if self.dbus is not None and _dbus_enabled(model):
             self.dbus.remove([name for name in old_runtime if name not in kept])
         self._notify_scripts(checked.notify)
         await self._drop_vmacs([rt for name, rt in old_runtime.items() if name not in kept], rts)
@@ -903,6 +904,11 @@ class VrrpChild:
             with contextlib.suppress(Exception):
                 self.ipr.close()
         log_stopping()
+
+
+def _dbus_enabled(model: Model) -> bool:
+    """global_defs enable_dbus (the DBus modules are imported only then)."""
+    return any(kw == "enable_dbus" for kw, _ in model.global_defs.options)
 
 
 def _statics(model: Model) -> tuple[list[Address], list[Route], list[Rule]]:
