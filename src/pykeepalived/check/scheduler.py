@@ -69,9 +69,15 @@ from pykeepalived.check.state import (
 )
 from pykeepalived.lvs.model import LvsCounters, LvsTable, Protocol, ServiceEntry, ServiceKey
 from pykeepalived.lvs.plan import LvsOp, plan
-from pykeepalived.notify.checker_mail import REMOVING_BODY, CheckerMail, checker_mail
+from pykeepalived.notify.checker_mail import CheckerMail, checker_mail
 
 log = logging.getLogger("pykeepalived")
+
+
+def vs_identity(vs: VirtualServerSpec) -> object:
+    """Which virtual server of a new file is a running one, as keepalived's vs_iseq: the same group
+    name (whatever its entries), else the same fwmark or protocol, address and port."""
+    return ("group", vs.group, vs.key.port) if vs.group else vs.key
 
 
 class LvsBackend(TypingProtocol):
@@ -170,21 +176,22 @@ class CheckerRuntime:
 
     async def reload(self, services: Sequence[VirtualServerSpec]) -> None:
         """Replace the configuration; real servers that stay keep their alive state."""
-        old = {(st.spec.key, r.spec.addr, r.spec.port): r for st in self.states for r in st.rs}
-        kept = {(s.key, n.addr, n.port) for s in services for n in s.real_servers}
-        gone = [CheckerMail(st.fmt, r.fmt, "DOWN", REMOVING_BODY) for st in self.states for r in st.rs
-                if r.alive and r.spec.smtp_alert and (st.spec.key, r.spec.addr, r.spec.port) not in kept]
+        old = {(vs_identity(st.spec), r.spec.addr, r.spec.port): r for st in self.states for r in st.rs}
+        by_identity = {vs_identity(s): s for s in services}
+        # ipwrapper.c clear_diff_services: dropped virtual and real servers leave with their lines
+        gone = [e for st in self.states for e in st.reload_removals(by_identity.get(vs_identity(st.spec)))]
         await self.stop(clear=False)
         self.specs = list(services)
-        self._run_effects(list(gone))  # ipwrapper.c clear_service_rs: a live server dropped by the reload
+        self._run_effects(gone)
         self._build()
         for st in self.states:
             for r in st.rs:
-                prev = old.get((st.spec.key, r.spec.addr, r.spec.port))
+                prev = old.get((vs_identity(st.spec), r.spec.addr, r.spec.port))
                 if prev is not None:
                     r.alive, r.failed = prev.alive, set(prev.failed)
             if self.rs_init_notifies:  # real servers new in this configuration (init_service_rs)
-                new = {i for i, r in enumerate(st.rs) if (st.spec.key, r.spec.addr, r.spec.port) not in old}
+                new = {i for i, r in enumerate(st.rs)
+                       if (vs_identity(st.spec), r.spec.addr, r.spec.port) not in old}
                 self._run_effects(st.init_notifies(new))
         for c in self.checkers:  # checkers of servers known down stay down until they succeed
             r = self.states[c.vs].rs[c.rs]

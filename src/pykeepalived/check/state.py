@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from pykeepalived.check.model import CheckSpec, RealServerSpec, Timing, VirtualServerSpec, fmt_addr
 from pykeepalived.lvs.model import Dest, Forwarding, Service, ServiceEntry, ServiceKey, make_entry
-from pykeepalived.notify.checker_mail import SHUTDOWN_BODY, CheckerMail, quorum_body
+from pykeepalived.notify.checker_mail import REMOVING_BODY, SHUTDOWN_BODY, CheckerMail, quorum_body
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +273,44 @@ class VirtualServerState:
         if self.spec.omega and self.spec.smtp_alert:
             fx.append(CheckerMail(self.fmt, None, "DOWN", SHUTDOWN_BODY))
         self.quorum_up = False
+        return fx
+
+    def reload_removals(self, new: VirtualServerSpec | None) -> list[Effect]:
+        """What a reload does to this (old) virtual server, as keepalived 2.2.7's clear_diff_services:
+        dropped (`new` None: `Removing Virtual Server [...]` / `Removing Virtual Server Group [G]`,
+        every real server in the table removed), or kept with the real servers the new file drops
+        (`service X no longer exist` each) and a sorry server it drops or changes. A real server
+        removed from the table logs `Removing [(inhibited) ]service X from VS Y`; a live one also
+        runs its notify_down, writes its FIFO line and sends its smtp_alert (`=> Removing <=`); then
+        the quorum_down notifies if the pool lost its quorum (update_vs_notifies)."""
+        fx: list[Effect] = []
+        if new is None:
+            fx.append(LogLine(f"Removing Virtual Server Group [{self.spec.group}]" if self.spec.group
+                              else f"Removing Virtual Server {self.fmt}"))
+            gone = list(self.rs)
+        else:
+            kept = {(r.addr, r.port) for r in new.real_servers}
+            gone = [r for r in self.rs if (r.spec.addr, r.spec.port) not in kept]
+        for r in gone:
+            if new is not None:
+                fx.append(LogLine(f"service {r.fmt} no longer exist"))
+            if r.alive or r.inhibit:  # in the table (an inhibited one with weight 0)
+                shown = "(inhibited) " if r.inhibit and not r.alive else ""
+                fx.append(LogLine(f"Removing {shown}service {r.fmt} from VS {self.fmt}"))
+            if r.alive:
+                r.alive = False
+                self._rs_notifies(r, fx)
+                if r.spec.smtp_alert:
+                    fx.append(CheckerMail(self.fmt, r.fmt, "DOWN", REMOVING_BODY))
+        if new is not None and self.sorry_alive and self.spec.sorry_server is not None and (
+                new.sorry_server is None or (new.sorry_server.addr, new.sorry_server.port)
+                != (self.spec.sorry_server.addr, self.spec.sorry_server.port)):
+            fx.append(LogLine(f"Removing sorry server {self.sorry_fmt} from VS {self.fmt}"))
+            self.sorry_alive = False
+        total, (_, down_t) = self.weight_sum(), self._thresholds()
+        if gone and self.quorum_up and (total == 0 or total < down_t):
+            self.quorum_up = False
+            self._vs_notifies(fx, down_t, total)
         return fx
 
     # -- internals -------------------------------------------------------------------------------
