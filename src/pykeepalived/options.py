@@ -58,7 +58,7 @@ class Options:
     help: bool = False
     # pykeepalived extensions
     dump_conf_syntax: bool = False  # --dump-conf-syntax: print the effective config in keepalived syntax
-    child: str | None = None  # --child=vrrp|checker (internal: how the parent re-executes a child)
+    child: str | None = None  # --child=vrrp|checker (internal: one child run alone)
     unexpected: list[str] = field(default_factory=list)
 
 

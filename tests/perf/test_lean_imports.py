@@ -1,11 +1,11 @@
-"""Lean processes: what the parent and the VRRP child import (each checked in a fresh interpreter)."""
+"""Lean processes: what the VRRP child imports, what the parent preloads for its children (each checked
+in a fresh interpreter)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 
 def _run(code: str) -> str:
@@ -34,24 +34,20 @@ def test_vrrp_child_loads_rtnetlink_only_and_pyroute2_stays_whole_on_demand() ->
     assert "same True IPVS" in out
 
 
-def test_parent_decides_roles_without_loading_the_configuration_code(tmp_path: Path) -> None:
-    conf = tmp_path / "keepalived.conf"
-    conf.write_text("vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n priority 100\n"
-                    " virtual_ipaddress {\n  192.0.2.100\n }\n}\n"
-                    "virtual_server 192.0.2.100 80 {\n real_server 192.0.2.10 80 {\n }\n}\n")
-    out = _run(f"""
-        import sys
-        from pykeepalived.options import parse_args
-        from pykeepalived.daemon.main import parent_roles
-        opts = parse_args(["-f", {str(conf)!r}])
-        print("roles", parent_roles(opts))
-        print("config loaded", [m for m in sys.modules if m.startswith("pykeepalived.config")])
+def test_parent_preloads_what_its_children_run_and_freezes_it() -> None:
+    """The parent imports its children's code before forking them (daemon/forkchild.py), only for
+    the roles it starts, and leaves it to the collector's permanent generation."""
+    out = _run("""
+        import gc, sys
+        from pykeepalived.daemon.forkchild import preload
         import pykeepalived.daemon.parent
-        print("asyncio in the parent", "asyncio" in sys.modules)  # it runs no loop: ~6 MB saved
-        opts = parse_args(["-f", {str(conf)!r}, "-P"])
-        print("vrrp only", parent_roles(opts))
+        print("before", "pykeepalived.daemon.vrrp_child" in sys.modules, gc.get_freeze_count())
+        preload(["vrrp"])
+        print("vrrp", "pykeepalived.daemon.vrrp_child" in sys.modules)
+        print("checker", "pykeepalived.daemon.checker_child" in sys.modules)
+        print("frozen", gc.get_freeze_count() > 10000)
     """)
-    assert "roles ['vrrp', 'checker']" in out
-    assert "config loaded []" in out
-    assert "vrrp only ['vrrp']" in out
-    assert "asyncio in the parent False" in out
+    assert "before False 0" in out
+    assert "vrrp True" in out
+    assert "checker False" in out
+    assert "frozen True" in out

@@ -184,3 +184,32 @@ def test_child_wait_time(lab: Lab) -> None:
     finally:
         node.kill()
     assert "vrrp process failed to die - forcing termination" in node.logs()
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("impl", ["py", "ka"])
+def test_children_are_forks_of_the_parent(lab: Lab, impl: str) -> None:
+    """keepalived forks its children without exec: `ps` shows the parent's command line for each, also
+    for a child respawned after a kill -9 (pykeepalived's children were `python -m pykeepalived
+    --child=vrrp ...`)."""
+    node = Node(lab["n1"], instance_conf(), impl=impl).start()
+    try:
+        parent = pid_of(node.dir / "parent.pid")
+        child = pid_of(node.dir / "vrrp.pid")
+        wait_for(lambda: "Entering BACKUP STATE" in node.logs() or "Entering MASTER STATE" in node.logs(), 20)
+        assert status(child)["PPid"] == str(parent)
+        assert cmdline(child) == cmdline(parent)
+        os.kill(child, signal.SIGKILL)
+        wait_for(lambda: (node.dir / "vrrp.pid").exists()
+                 and node.dir.joinpath("vrrp.pid").read_text().strip() not in ("", str(child)), 20)
+        again = pid_of(node.dir / "vrrp.pid")
+        assert status(again)["PPid"] == str(parent)
+        assert cmdline(again) == cmdline(parent)
+    except AssertionError:
+        print(dump_logs(node))
+        raise
+    finally:
+        node.kill()

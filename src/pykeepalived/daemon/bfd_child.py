@@ -1,11 +1,11 @@
 """The BFD child process (keepalived's Keepalived_bfd): the bfd_instance sessions.
 
 # Theory of operation
-The parent re-executes `python -m pykeepalived --child=bfd <its arguments>`; this module is that
-process. It logs as `Keepalived_bfd` (log file suffix `_bfd`), holds its pid file (-b, default
-/run/bfd.pid), reads the configuration itself and maps every bfd_instance to BfdParams
-(bfd/params.py). The sans-I/O engine (bfd/engine.py) owns the sessions; this module only moves bytes
-and time in and out of it:
+The parent forks it (daemon/forkchild.py; `python -m pykeepalived --child=bfd <arguments>` starts it
+alone); this module is that process. It logs as `Keepalived_bfd` (log file suffix `_bfd`), holds
+its pid file (-b, default /run/bfd.pid), reads the configuration itself and maps every bfd_instance
+to BfdParams (bfd/params.py). The sans-I/O engine (bfd/engine.py) owns the sessions; this module only
+moves bytes and time in and out of it:
 - sockets (linux/bfd_socket.py): one listener on 3784 (and 4784 when a multihop session exists), one
   sender per session; a sender that cannot be opened (e.g. source_ip not configured) puts its session
   in AdminDown and is retried every 60 s, as keepalived does (bfd_open_fd_out_thread);

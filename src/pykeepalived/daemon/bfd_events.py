@@ -4,9 +4,9 @@
 keepalived's parent opens two pipes before it starts any child (BFD -> VRRP, BFD -> checker) and keeps
 every end open for its whole life, so a respawned child finds its pipe where it left it and a reader
 never sees end-of-file when the BFD child dies (keepalived.md §3.5). `BfdPipes` is that parent side:
-`child_env(role)` gives the environment variable and descriptor a re-executed child inherits through
-`pass_fds` (bfd/events.py: the BFD child gets both write ends, the VRRP and checker children each the
-read end of their own pipe).
+`child_env(role)` gives the environment variable and descriptors a forked child keeps open
+(daemon/forkchild.py; bfd/events.py: the BFD child gets both write ends, the VRRP and checker
+children each the read end of their own pipe).
 
 `BfdEventReader` is the consumer side, used by both the VRRP and the checker child: it takes the read
 end named by PYKEEPALIVED_BFD_EVENT_FD, makes it non-blocking, watches it on the asyncio loop

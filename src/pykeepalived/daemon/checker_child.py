@@ -1,10 +1,10 @@
 """The checker child process (keepalived's Keepalived_healthcheckers): health checks and the LVS table.
 
 # Theory of operation
-The parent re-executes `python -m pykeepalived --child=checker <its arguments>`; this module is that
-process. It logs as `Keepalived_healthcheckers`, holds its pid file (-c, default /run/checkers.pid),
-reads the configuration itself and maps every virtual_server to the checker's specs
-(check/from_config.py). The data plane is chosen by the pykeepalived extension keyword
+The parent forks it (daemon/forkchild.py; `python -m pykeepalived --child=checker <arguments>` starts it
+alone); this module is that process. It logs as `Keepalived_healthcheckers`, holds its pid file
+(-c, default /run/checkers.pid), reads the configuration itself and maps every virtual_server to the
+checker's specs (check/from_config.py). The data plane is chosen by the pykeepalived extension keyword
 `global_defs { lvs_dataplane auto|ipvs|nftables }` (auto: IPVS when the kernel has it, else nftables).
 `CheckerRuntime` (check/scheduler.py) then runs every checker on one asyncio loop and keeps the data
 plane in step with the real servers' states.

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from pykeepalived import BANNER
-from pykeepalived.daemon.forkread import in_fork
+from pykeepalived.daemon.forkchild import import_common
 from pykeepalived.daemon.log import ident, setup_logging
 from pykeepalived.daemon.procconf import ENV, ProcConf, parent_setup
 from pykeepalived.options import Options
@@ -39,19 +39,6 @@ def roles_for(model: Model, opts: Options, diags: Sequence[Diagnostic] = ()) -> 
     return roles
 
 
-def _load_roles(opts: Options) -> list[str]:
-    from pykeepalived.config import load_config
-
-    model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)
-    return roles_for(model, opts, diags)
-
-
-def parent_roles(opts: Options) -> list[str]:
-    """The children to start, decided from the configuration read in a short-lived fork (the parent
-    never loads the parser nor the model: daemon/forkread.py)."""
-    return in_fork(lambda: " ".join(_load_roles(opts))).split()
-
-
 def run(opts: Options) -> int:
     opts.conf_file = os.path.abspath(opts.conf_file)
     if opts.child == "vrrp":
@@ -74,6 +61,7 @@ def run(opts: Options) -> int:
     log.info("Starting %s", BANNER)
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
+    import_common()  # what the configuration reads below import (daemon/forkchild.py)
     roles, pc = parent_setup(opts)
     if pc.auto_priority_notice:  # keepalived main.c, after reading the configuration
         log.info("NOTICE: setting config option max_auto_priority should result in better "
@@ -88,8 +76,10 @@ def run(opts: Options) -> int:
 
         daemonize()
         log = setup_logging(opts, "parent")
+    from pykeepalived.daemon.forkchild import preload
     from pykeepalived.daemon.parent import run_parent
 
+    preload(roles)
     argv = [a for a in sys.argv[1:] if not a.startswith("--child")]
     return run_parent(opts, argv, roles, pc)
 

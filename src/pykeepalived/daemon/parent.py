@@ -5,9 +5,11 @@ virtual servers), the VRRP child and the BFD child (when it has bfd_instance blo
 in keepalived's order, forwards signals, respawns a child that dies (with keepalived's rate
 limit: immediately after 60 s of life, otherwise 0, 1, 2, 4 ... 60 s) and stops everything on SIGTERM.
 
-Children are not forked from a running interpreter: the parent re-executes `python -m pykeepalived
---child=ROLE <original arguments>` with the parent-death signal set, so each child starts clean
-(no inherited asyncio state) and re-reads the configuration itself, as keepalived's children do.
+Children are forked without exec, as keepalived's are (daemon/forkchild.py): the parent imported what
+they run before the first one and froze its heap, so they share its pages copy-on-write and a respawn
+is a fork, not a Python start; each runs what `python -m pykeepalived --child=ROLE <the parent's
+arguments>` runs, with the parent-death signal set, and re-reads the configuration itself, as
+keepalived's children do. The parent holds no parsed configuration (daemon/forkread.py).
 
 The BFD event pipes (BFD -> VRRP, BFD -> checker, daemon/bfd_events.py) are made before any child starts
 and stay open in the parent for its whole life, so a respawned child finds its pipe. When the VRRP or
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pykeepalived import BANNER, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
+from pykeepalived.daemon.forkchild import ForkedChild, fork_child
 from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.daemon.log import DETAIL, log, log_cpu_usage
 from pykeepalived.daemon.parent_files import ParentFiles
@@ -71,7 +74,7 @@ def _child_preexec(blocked: tuple[int, ...] = CHILD_SIGNALS) -> None:
 @dataclass
 class Child:
     role: str
-    proc: subprocess.Popen[bytes] | None = None
+    proc: ForkedChild | None = None
     started: float = 0.0
     restarts: int = 0
     respawn_at: float | None = None
@@ -175,7 +178,6 @@ class Parent:
         return True
 
     def start_child(self, ch: Child) -> None:
-        cmd = [sys.executable, "-m", "pykeepalived", f"--child={ch.role}", *self.argv]
         extra: dict[str, str] = {}
         fds: tuple[int, ...] = ()
         if self.ready is not None:
@@ -183,9 +185,8 @@ class Parent:
         if self.bfd_pipes is not None:
             bfd_env, bfd_fds = self.bfd_pipes.child_env(ch.role)
             extra, fds = {**extra, **bfd_env}, fds + bfd_fds
-        env = {**os.environ, **extra} if extra else None
         respawn = ch.proc is None and ch.started > 0
-        ch.proc = subprocess.Popen(cmd, preexec_fn=_child_preexec, close_fds=True, pass_fds=fds, env=env)
+        ch.proc = fork_child(ch.role, self.argv, extra, fds, _child_preexec)
         ch.started = time.monotonic()
         ch.respawn_at = None
         log.info("Starting %s child process, pid=%d", PROG_NAMES[ch.role], ch.proc.pid)
@@ -353,7 +354,7 @@ class Parent:
                 continue
             try:
                 ch.proc.wait(max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            except TimeoutError:
                 log.error("%s process failed to die - forcing termination", ch.role)
                 ch.proc.kill()
                 ch.proc.wait()
