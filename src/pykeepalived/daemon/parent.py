@@ -98,7 +98,7 @@ class Parent:
     files: ParentFiles | None = None
 
     def _nft_table(self) -> str | None:
-        """Read in a fork (daemon/forkread.py): the parent does not load the config layer."""
+        """Read in a fork (daemon/forkread.py): the parent holds no parsed model."""
 
         def name() -> str:
             from pykeepalived.config import load_config

@@ -211,7 +211,7 @@ def log_config_read(opts: Options) -> None:
 
 
 def read_proc_conf(opts: Options) -> ProcConf:  # a reload
-    """The settings, computed in a fork (the parent stays free of the config layer)."""
+    """The settings, computed in a fork (the parent holds no parsed model: daemon/forkread.py)."""
 
     def compute() -> str:
         from pykeepalived.config import load_config
