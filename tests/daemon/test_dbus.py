@@ -221,25 +221,31 @@ def test_methods_do_what_keepalived_does(sides: tuple[Lab, dict[str, Side]]) -> 
                 frames[impl].append(_frames(cap, mac))
             finally:
                 cap.cleanup()
-        # the reload adds a VIP to VI_1 and drops VI_6 (its object goes, its last signal is FAULT)
+        # the reload adds a VIP to VI_1, drops VI_6 (its object goes, its last signal is FAULT) and
+        # adds VI_7 (its object comes, its BACKUP signal after VrrpReloaded)
         text = conf(vips4="192.0.2.100/24\n        192.0.2.101/24")
-        s.node.conf.write_text(text[:text.index("vrrp_instance VI_6")])
+        vi7 = conf().split("vrrp_instance VI_6")[0].split("vrrp_instance VI_1")[1]
+        vi7 = "vrrp_instance VI_7" + vi7.replace("id 51", "id 53").replace("192.0.2.100/", "192.0.2.107/")
+        s.node.conf.write_text(text[:text.index("vrrp_instance VI_6")] + vi7)
         mon = s.bus.monitor()
         assert s.bus.send(VRRP, "org.keepalived.Vrrp1.Vrrp.ReloadConfig") == "method return"
         wait_for(lambda s=s: s.node.has("192.0.2.101"), 20)
         wait_for(lambda mon=mon: any(m == "VrrpReloaded" for _, m, _ in signals(mon)), 10)
-        reloads[impl] = [by_path(signals(mon)), s.bus.busctl("tree", SVC)]
+        reloads[impl] = [signals(mon)[:3], s.bus.busctl("tree", SVC)]
     assert [len(f) for f in frames["ka"]] == [1, 1]  # one GARP, one NA
     assert frames["py"] == frames["ka"]
-    assert reloads["ka"][0] == {VRRP: [("VrrpReloaded", ())], I6: [("VrrpStatusChange", ("uint32 3",))]}
-    assert I6 not in str(reloads["ka"][1]) and I4 in str(reloads["ka"][1])
+    i7 = "/org/keepalived/Vrrp1/Instance/eth0/53/IPv4"
+    assert reloads["ka"][0] == [(I6, "VrrpStatusChange", ("uint32 3",)), (VRRP, "VrrpReloaded", ()),
+                                (i7, "VrrpStatusChange", ("uint32 1",))]
+    assert I6 not in str(reloads["ka"][1]) and I4 in str(reloads["ka"][1]) and i7 in str(reloads["ka"][1])
     assert reloads["py"] == reloads["ka"]
     wanted = re.compile(r"on DBus request|Reloading|Sending/queueing|DBus object")
     lines = {}
     for impl, s in made.items():
         text = s.node.logs()
         text = text[text.index("Printing VRRP data on DBus request") - 26:]  # after the start's GARPs
-        lines[impl] = [ln.split(": ", 1)[1] for ln in text.splitlines() if wanted.search(ln)]
+        lines[impl] = [ln.split(": ", 1)[1] for ln in text.splitlines()
+                       if wanted.search(ln) and "(VI_7)" not in ln]  # VI_7 becomes MASTER in its time
     assert lines["ka"][:5] == [
         "Printing VRRP data on DBus request", "Printing VRRP stats on DBus request",
         "Printing and clearing VRRP stats on DBus request", "Sending garps on VI_1 on DBus request",

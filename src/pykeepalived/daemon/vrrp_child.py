@@ -737,6 +737,7 @@ class VrrpChild:
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
+        await self._reload_dbus(model)  # keepalived dbus_reload: VrrpReloaded before the new ones start
         self.executor.ordered_logs = True  # the lines in keepalived's order: "setting VIPs." before "(init)"
         self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
         await self.executor.drain()
@@ -749,7 +750,6 @@ class VrrpChild:
         write_states_on_reload(model, self.engine, self.notifier.notifier if self.notifier else None,
                                set(match), kept_groups)
         await self.ops.reload(model)
-        await self._reload_dbus(model)
 
     async def _clear_diff(self, old: Runtime, new: Runtime) -> bool:
         """keepalived clear_diff_vrrp for an instance the reload keeps: the virtual rules, routes and
