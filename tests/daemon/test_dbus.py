@@ -201,11 +201,14 @@ def test_methods_do_what_keepalived_does(sides: tuple[Lab, dict[str, Side]]) -> 
     start(made)
     frames: dict[str, list[list[bytes]]] = {}
     reloads: dict[str, list[object]] = {}
+    dumped: dict[str, list[str]] = {}
     for impl, s in made.items():
         d: Path = s.node.dir
         assert s.bus.send(VRRP, "org.keepalived.Vrrp1.Vrrp.PrintData") == "method return"
         wait_for(lambda d=d: (d / "keepalived.data").exists(), 10)
-        assert "------< VRRP Topology >------" in (d / "keepalived.data").read_text()
+        data = (d / "keepalived.data").read_text()
+        assert "------< VRRP Topology >------" in data
+        dumped[impl] = [ln for ln in data.splitlines() if "DBus" in ln]
         for method in ("PrintStats", "PrintStatsClear"):
             (d / "keepalived.stats").unlink(missing_ok=True)
             assert s.bus.send(VRRP, f"org.keepalived.Vrrp1.Vrrp.{method}") == "method return"
@@ -232,6 +235,8 @@ def test_methods_do_what_keepalived_does(sides: tuple[Lab, dict[str, Side]]) -> 
         wait_for(lambda s=s: s.node.has("192.0.2.101"), 20)
         wait_for(lambda mon=mon: any(m == "VrrpReloaded" for _, m, _ in signals(mon)), 10)
         reloads[impl] = [signals(mon)[:3], s.bus.busctl("tree", SVC)]
+    assert dumped["ka"] == [" DBus enabled", " DBus service name = "]
+    assert dumped["py"] == dumped["ka"]
     assert [len(f) for f in frames["ka"]] == [1, 1]  # one GARP, one NA
     assert frames["py"] == frames["ka"]
     i7 = "/org/keepalived/Vrrp1/Instance/eth0/53/IPv4"
