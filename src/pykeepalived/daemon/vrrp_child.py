@@ -553,7 +553,6 @@ class VrrpChild:
         from pykeepalived.daemon.vrrp_dbus import ChildBus, dbus_settings
 
         settings = dbus_settings(model, self.opts)
-
         assert self.driver is not None
         view = ChildBus(lambda: self.runtime, self.engine, self.status, self.driver.apply)
         try:
