@@ -372,6 +372,39 @@ mark(RS + " > MISC_CHECK", SUPPORTED, "misc_path",
      "with enable_script_security the path's permissions); runs as `user`, else `script_user`")
 
 
+# keepalived -t beside pykeepalived -t on tests/data/wild-configs (tests/config/test_wild_configs.py,
+# whose EXPLAINED list points at these anchors)
+CONFIG_TEST = [
+    "## keepalived -t on real-world files",
+    "",
+    "tests/config/test_wild_configs.py runs `keepalived -t` and `pykeepalived -t` on 136 keepalived.conf",
+    "files from public repositories (tests/data/wild-configs, SOURCES.tsv says where each came from) in a",
+    "namespace holding the interfaces they name. The exit status is keepalived's on every file; the",
+    "messages (each `(Line N) text` once: see migration.md, `-t` prints each message once) are",
+    "keepalived's on every file but those of the kinds below, one entry per kind with its reason.",
+    "",
+    "- <a id=\"t-track-interface-options\"></a>**A `track_interface` entry with unknown options naming",
+    "  an interface that does not exist.** keepalived looks the interface up first and, not finding it,",
+    "  says only `(VI_1) tracked interface X doesn't exist`; pykeepalived also reports the unknown",
+    "  options (`Unknown track interface X option Y - ignoring`). It reads the whole file first and",
+    "  checks it against the running system afterwards (the same reading serves `-t`, the daemon and",
+    "  a reload), so the options have been read before the interface is looked up. Seen when a",
+    "  `track_interface eth0` without braces makes keepalived take the following lines as the block.",
+    "",
+    "Found and made keepalived's on the way (now compared on every file): a keyword missing its value",
+    "stops the reading as keepalived's `*** Configuration line starting ... is missing a parameter`",
+    "(exit 2, the messages of the readings before it only); `script_user` naming no user; `user` of a",
+    "vrrp_script; a `track_script` naming a script defined further down; `smtp_server` checked and",
+    "resolved while reading (a host name that does not resolve where `-t` runs is `Invalid smtp",
+    "server`, on both); `persistence_timeout 0`; the `quorum` and `smtp_connect_timeout` messages; a",
+    "duplicate `vrrp_instance` or a virtual server with a bad address skips its block unread;",
+    "`lvs_sync_daemon_interface` given twice; malformed `unicast_src_ip`/`unicast_peer`; track script",
+    "options; no `vrrp_complete_init` messages once an interface is missing; scripts disabled by the",
+    "security check are no longer tracked.",
+    "",
+]
+
+
 def walk(table: dict[str, Kw], path: str) -> Iterator[tuple[str, str, Kw]]:
     for kw, spec in table.items():
         yield path, kw, spec
@@ -429,6 +462,7 @@ def render() -> str:
         out += [f"## `{block}`", "", "| keyword | status | notes |", "|---|---|---|"]
         out += [f"| `{kw}` | {st} | {note} |" for kw, st, note in items]
         out.append("")
+    out += CONFIG_TEST
     return "\n".join(out)
 
 

@@ -13,35 +13,55 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 
 from pykeepalived.config.complete import complete_diagnostics
-from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter, exit_code
+from pykeepalived.config.diag import NOWHERE, READINGS, ConfigErr, Diagnostic, Reporter, exit_code
 from pykeepalived.config.dump import dump_model
 from pykeepalived.config.interfaces import check_interfaces
-from pykeepalived.config.load import load_config
+from pykeepalived.config.load import load_config, stopping_reading
 from pykeepalived.config.model import Model, Script
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.options import Options
 from pykeepalived.safefile import open_append
 
 
-def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None) -> None:
-    """keepalived's start-up checks that depend on the running system."""
+def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None,
+                 readings: tuple[str, ...] = READINGS) -> None:
+    """keepalived's start-up checks that depend on the running system, those of the readings of
+    the file that completed (`readings`: a missing parameter stops keepalived -t in the middle)."""
+    if "parent" in readings:
+        _start_stop_script_security(model, rep)  # main(), before the children's readings
+    if "checker" in readings:
+        _checker_script_security(model, rep)
+    if "vrrp" not in readings:
+        return
     bad_if = check_interfaces(model, rep, interfaces)
     dynamic = model.global_defs.dynamic_interfaces
     if bad_if and not dynamic:
         # keepalived's VRRP child stops here under -t (vrrp_daemon.c start_vrrp): none of
-        # vrrp_complete_init's checks, the script ones included, are made.
-        pass
+        # vrrp_complete_init's checks, the script ones included, are made, so none of the
+        # instances' and sync groups' line-less messages the builder made for it are printed.
+        vrrp = frozenset({"vrrp"})
+        rep.diags[:] = [d for d in rep.diags if d.loc.line or d.procs != vrrp]
     elif model.vrrp_instances:
-        _vrrp_script_security(model, rep)
-        failed = complete_diagnostics(model)  # vrrp_complete_init's failing checks stop it there
-        rep.diags += failed or tracking_diagnostics(model)  # after the script security check
-    _checker_script_security(model, rep)
-    _start_stop_script_security(model, rep)
+        disabled = _vrrp_script_security(model, rep)
+        # vrrp_complete_init, after the script security check, which took the disabled scripts off
+        # the instances (no "ignoring tracked script X with weights" about them); its failing
+        # checks stop it there
+        failed = complete_diagnostics(model)
+        rep.diags += failed or tracking_diagnostics(_without_scripts(model, disabled))
 
 
-def _vrrp_script_security(model: Model, rep: Reporter) -> None:
+def _without_scripts(model: Model, names: set[str]) -> Model:
+    if not names:
+        return model
+    return replace(model, vrrp_instances=tuple(
+        replace(i, tracks=tuple(t for t in i.tracks if not (t.kind == "script" and t.name in names)))
+        for i in model.vrrp_instances))
+
+
+def _vrrp_script_security(model: Model, rep: Reporter) -> set[str]:
     """keepalived check_vrrp_script_security, as the VRRP child makes it (daemon/trackers.py
     check_vrrp_scripts: path search, permissions, run-as user); under -t only its config errors
     are printed: the disabled track scripts and the "SECURITY VIOLATION" line."""
@@ -56,6 +76,7 @@ def _vrrp_script_security(model: Model, rep: Reporter) -> None:
             rep.error(NOWHERE, f"Disabling track script {name} since not found/accessible")
     if checked.violation is not None:
         rep.error(NOWHERE, checked.violation, ConfigErr.SECURITY_ERROR)
+    return set(checked.disabled)
 
 
 def _checker_script_security(model: Model, rep: Reporter) -> None:
@@ -95,7 +116,8 @@ def run_config_test(
     rep = Reporter()
     rep.diags = list(diags)
     if not any(d.level == ConfigErr.FILE_NOT_FOUND and not d.loc.line for d in diags):
-        check_system(model, rep, interfaces)
+        stopped = stopping_reading(diags)
+        check_system(model, rep, interfaces, READINGS[:READINGS.index(stopped)] if stopped else READINGS)
     return exit_code(rep.diags), rep.diags
 
 

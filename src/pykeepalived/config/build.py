@@ -13,12 +13,13 @@
 from __future__ import annotations
 
 import functools
+import socket
 from dataclasses import replace
 from typing import Any
 
 from pykeepalived.config.build_lvs import build_vs, fill, options
-from pykeepalived.config.command_words import resolve_user_group
-from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
+from pykeepalived.config.command_words import cmd_str, resolve_user_group
+from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, Reporter, skip_block
 from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
 from pykeepalived.config.model import (
     BfdCheck,
@@ -40,7 +41,15 @@ from pykeepalived.config.parser import Item, Node
 from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate, max_auto_priority
 from pykeepalived.config.routes import Route, parse_ipaddress, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
-from pykeepalived.config.types import BOOL_WORDS, IPAddr, parse_int, sockaddr_ip
+from pykeepalived.config.types import (
+    BOOL_WORDS,
+    IPAddr,
+    is_digits,
+    parse_int,
+    parse_ip,
+    script_argv,
+    sockaddr_ip,
+)
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
 
 _VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
@@ -103,10 +112,14 @@ def parse_vip(item: Item, rep: Reporter) -> VipSpec | None:
     return VipSpec(a, prefix, tuple(opts), item.loc)
 
 
-def _track(kind: str, item: Item, lo: int, hi: int, rep: Reporter) -> Track | None:
+def _track(kind: str, item: Item, lo: int, hi: int, rep: Reporter, owner: str) -> Track | None:
     w = item.words
     weight: int | None = None
     reverse: bool | None = None
+    if kind == "script" and len(w) >= 2 and (w[1] != "weight" or len(w) == 2):  # vrrp_track.c
+        rep.error(item.loc, f"({owner}) unknown track script option {w[1]} - ignoring" if w[1] != "weight"
+                  else f"({owner}) weight without value specified for track script {w[0]} - ignoring")
+        return None
     if len(w) >= 3 and w[1] == "weight":
         weight = parse_int(w[2], lo, hi, item.loc, rep)
         if weight is None:
@@ -159,9 +172,11 @@ class Builder:
         self.vss: list[VirtualServer] = []
         self.ssl: Options | None = None
         self._inst_nodes: list[Node] = []
+        self.default_user_fail = False  # script_user names no user: no script gets a default user
 
     def build(self, root: Node) -> Model:
         for n in root.children:
+            self.rep.procs = BLOCK_PROCESSES.get(n.kw)  # who reports its line-less messages
             match n.kw:
                 case "global_defs":
                     self._global(n)
@@ -196,7 +211,9 @@ class Builder:
                 case _:
                     if check_root_duplicates(self.root_opts, n.kw, n.value, n.loc, self.rep):
                         self.root_opts.append((n.kw, n.value))
+        self.rep.procs = frozenset({"vrrp"})
         self._resolve()
+        self.rep.procs = None
         return Model(
             global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs)),
             root_options=tuple(self.root_opts),
@@ -246,8 +263,8 @@ class Builder:
             if kw == "notification_email":
                 emails = tuple(w for i in c.items for w in i.words)
                 upd["notification_email"] = cur("notification_email") + emails
-                if not c.items:
-                    self.rep.error(c.loc, "Warning - empty notification_email block")
+                if not c.items:  # keepalived finds it empty on its closing line
+                    self.rep.error(c.end if c.end.line else c.loc, "Warning - empty notification_email block")
             elif kw == "vrrp_startup_delay":
                 upd["vrrp_startup_delay_us"] = int(v)  # type: ignore[call-overload]
             elif kw in ("dynamic_interfaces", "vrrp_check_unicast_src", "log_unknown_vrids",
@@ -274,6 +291,16 @@ class Builder:
                 upd["max_auto_priority"] = max_auto_priority(c.loc, v, self.rep, cur("max_auto_priority"))
             elif kw in ("nftables", "vrrp_iptables", "vrrp_ipsets"):
                 upd.update(self._firewall(c.loc, kw, v, cur("nftables")))
+            elif kw == "smtp_server":
+                upd[kw] = v
+                assert isinstance(v, tuple)
+                if not _smtp_server_ok(*v):
+                    self.rep.error(c.loc, f"Invalid smtp server {v[0]} {v[1] if len(v) > 1 else 25}")
+            elif kw == "script_user":
+                upd[kw] = v
+                if not _user_exists(*v):  # type: ignore[misc]
+                    self.rep.error(c.loc, "Error setting global script uid/gid")
+                    self.default_user_fail = True  # for good (keepalived: default_user_fail)
             elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
                 upd[kw if kw in _GLOBAL_TYPED else kw + "_us"] = v
             elif kw == "v3_checksum_as_v2":
@@ -331,11 +358,21 @@ class Builder:
             else:
                 parse_lvs_sync_daemon(words, report)
 
+    def _syncd_interface(self) -> str | None:
+        """The IPVS sync daemon's interface set so far (lvs_sync_daemon, or an instance's
+        lvs_sync_daemon_interface): keepalived's global_data->lvs_syncd.ifname."""
+        first = next((w for k, w in self.gopts if k == "lvs_sync_daemon"), None)
+        if isinstance(first, tuple) and first:
+            return str(first[0])
+        return next((str(v) for i in self.instances for k, v in i.options
+                     if k == "lvs_sync_daemon_interface"), None)
+
     # -- vrrp_instance --------------------------------------------------------------------------
     def _instance(self, n: Node) -> None:
         name = str(n.value)
         if any(i.name == name for i in self.instances):
-            self.rep.error(n.loc, f"vrrp_instance {name} already defined - ignoring")
+            skip_block(self.rep, n)
+            self.rep.error(n.loc, f"vrrp instance {name} already defined")
             return
         g = self.g
         gd = self.garp
@@ -434,9 +471,8 @@ class Builder:
                     for it in c.items:
                         a = sockaddr_ip(it.words[0])
                         if a is None:
-                            rep.error(
-                                it.loc, f"({name}) VRRP parsed invalid IP {it.words[0]}. skipping IP..."
-                            )
+                            rep.error(it.loc, f"Configuration error: VRRP instance[{name}] malformed unicast "
+                                              f"peer address[{it.words[0]}]. Skipping...")
                             continue
                         if fam.get(a.version) is not None:
                             rep.error(it.loc, fam.mismatch(name, kw, it.words[0]))
@@ -465,7 +501,7 @@ class Builder:
                 case "track_interface" | "track_script" | "track_file" | "track_process" | "track_bfd":
                     lim = 254 if kw in ("track_file", "track_process") else 253
                     for it in c.items:
-                        t = _track(kw[6:], it, -lim, lim, rep)
+                        t = _track(kw[6:], it, -lim, lim, rep, name)
                         if t is not None:
                             tracks.append(t)
                 case (
@@ -478,7 +514,8 @@ class Builder:
                     | "notify_master_rx_lower_pri"
                 ):
                     if any(k == kw for k, _ in notify):
-                        rep.error(c.loc, f"({name}) {kw} script already specified - ignoring {c.value}")
+                        first = c.value[0] if isinstance(c.value, tuple) and c.value else c.value
+                        rep.error(c.loc, f"({name}) {kw} script already specified - ignoring {first}")
                         continue
                     notify.append((kw, v))  # type: ignore[arg-type]
                 case "smtp_alert":
@@ -521,12 +558,14 @@ class Builder:
                         continue
                     opts.append((kw, v))
                 case "lvs_sync_daemon_interface":
-                    rep.error(
-                        c.loc,
-                        f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.",
-                        ConfigErr.DEPRECATED,
-                    )
-                    rep.error(c.loc, "        Please use global lvs_sync_daemon", ConfigErr.DEPRECATED)
+                    rep.error(c.loc, f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is "
+                                     "deprecated.")
+                    # keepalived's "      %*s": a negative width pads on the left as much
+                    rep.error(c.loc, " " * (6 + abs(len(name) - 2)) + "Please use global lvs_sync_daemon")
+                    if (syncd := self._syncd_interface()) is not None:
+                        rep.error(c.loc, f"({name}) lvs_sync_daemon_interface has already been specified as "
+                                         f"{syncd} - ignoring")
+                        continue
                     opts.append((kw, v))
                 case _:
                     opts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
@@ -629,6 +668,7 @@ class Builder:
     def _script(self, n: Node) -> None:
         name = str(n.value)
         f: dict[str, object] = {"name": name, "loc": n.loc}
+        remove = user_set = False  # keepalived's remove_script / script_user_set
         for c in n.children:
             match c.kw:
                 case "script":
@@ -648,19 +688,32 @@ class Builder:
                 case "rise" | "fall":
                     f[c.kw] = c.value
                 case "user":
-                    f["user"] = c.value
+                    assert isinstance(c.value, tuple)
+                    remove = not _user_exists(*c.value)
+                    if remove:
+                        cmd = f.get("script")
+                        argv = script_argv(cmd[0]) if isinstance(cmd, tuple) and cmd else []
+                        self.rep.error(c.loc, f"Unable to set uid/gid for script {cmd_str(argv)}")
+                    else:
+                        f["user"], user_set = c.value, True
                 case "init_fail":
                     f["init_fail"] = True
         if "script" not in f:
             self.rep.error(n.end, f"No script set for vrrp_script {name} - removing")
             return
+        if remove:
+            return
+        if not user_set and self.default_user_fail:
+            self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
+            return
         if (
             self.g.enable_script_security
-            and not f.get("user")
+            and not user_set
             and not self.g.script_user
             and not _user_exists("keepalived_script")
         ):
             self.rep.error(n.end, "Unable to set default user keepalived_script for script")
+            self.default_user_fail = True  # looked up once: the next scripts only say "removing"
             self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
             return
         self.scripts.append(VrrpScript(**f))  # type: ignore[arg-type]
@@ -674,7 +727,7 @@ class Builder:
             if c.kw.startswith("track_"):
                 lim = 254 if c.kw in ("track_file", "track_process") else 253
                 tracks += [
-                    t for it in c.items if (t := _track(c.kw[6:], it, -lim, lim, self.rep)) is not None
+                    t for it in c.items if (t := _track(c.kw[6:], it, -lim, lim, self.rep, name)) is not None
                 ]
             elif c.kw.startswith("notify") and c.kw != "notify_priority_changes":
                 notify.append((c.kw, c.value))  # type: ignore[arg-type]
@@ -750,7 +803,9 @@ class Builder:
     # -- cross references -----------------------------------------------------------------------
     def _resolve(self) -> None:
         rep = self.rep
-        scripts = {s.name for s in self.scripts}
+        scripts: dict[str, Loc] = {}
+        for sc in self.scripts:
+            scripts.setdefault(sc.name, sc.loc)
         named = {(x.kind, x.name) for x in self.named}
         named |= {("track_file", x.name) for x in self.track_files}
         named |= {("vrrp_track_process", x.name) for x in self.track_processes}
@@ -762,7 +817,7 @@ class Builder:
             keep: list[Track] = []
             seen: set[tuple[str, str]] = set()
             for t in inst.tracks:
-                if t.kind == "script" and t.name not in scripts:
+                if t.kind == "script" and (t.name not in scripts or _later(scripts[t.name], t.loc)):
                     rep.error(t.loc, f"({inst.name}) track script {t.name} not found, ignoring...")
                     continue
                 if t.kind == "file" and ("track_file", t.name) not in named:
@@ -810,6 +865,7 @@ class Builder:
                 self.instances[by_name[m]] = replace(self.instances[by_name[m]], sync_group=g.name)
             groups.append(replace(g, members=members, tracks=tuple(gtracks)))
         self.groups = groups
+        self.rep.procs = frozenset({"checker"})
         self._resolve_bfd_checks()
 
     def _resolve_bfd_checks(self) -> None:
@@ -855,13 +911,32 @@ def keyword_locs(n: Node) -> list[tuple[str, Loc]]:
     return [(c.kw, c.loc) for c in n.children] + [(g.kw, g.loc) for c in n.children for g in c.children]
 
 
+def _smtp_server_ok(host: str, port: str = "25") -> bool:
+    """keepalived's smtp_server check: the port in 1-65535, the host an address or a name that
+    resolves now (it calls getaddrinfo() while reading the file, as this does)."""
+    if not (is_digits(port) and 1 <= int(port) <= 65535):
+        return False
+    if "-" not in host and "/" not in host and parse_ip(host) is not None:
+        return True
+    try:
+        return bool(socket.getaddrinfo(host, None))
+    except (OSError, UnicodeError):
+        return False
+
+
+def _later(defined: Loc, used: Loc) -> bool:
+    """A block defined further down the same file than where it is used: keepalived looks names up
+    while reading, so it is not found yet."""
+    return defined.file == used.file and defined.line > used.line
+
+
 def _canon_tracks(tracks: list[Track]) -> tuple[Track, ...]:
     return tuple(sorted(tracks, key=lambda t: _TRACK_ORDER[t.kind]))
 
 
-def _user_exists(user: str) -> bool:
+def _user_exists(user: str, group: str | None = None) -> bool:
     try:
-        resolve_user_group(user)
+        resolve_user_group(user, group)
     except LookupError:
         return False
     return True

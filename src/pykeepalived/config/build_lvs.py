@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from pykeepalived.config.diag import NOWHERE, ConfigErr, Reporter
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Reporter, skip_block
 from pykeepalived.config.model_lvs import (
     CHECKER_CLASSES,
     SEC,
@@ -98,7 +98,10 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
     else:
         a = parse_ip(args[0])
         if a is None:
-            rep.error(n.loc, f"Invalid virtual server IP address {args[0]} - skipping")
+            skip_block(rep, n)
+            port = args[1] if len(args) > 1 and args[1].strip("0") else ""  # a port 0 is no port
+            rep.error(n.loc, f"Invalid virtual server IP address{'/port' if port else ''} {args[0]}"
+                             f"{'/' + port if port else ''} - skipping")
             return None
         port = parse_int(args[1], 0, 65535, n.loc, rep) if len(args) > 1 else 0
         f.update(kind="ip", address=a, port=port)
@@ -109,11 +112,6 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
             rep.error(c.loc, f"PARSER : unknown [{c.value[0]}] routing method for virtual server.")
             if f.get("lb_kind") == c.value:
                 del f["lb_kind"]
-    pt = f.get("persistence_timeout")
-    if isinstance(pt, tuple):
-        f["persistence_timeout"] = int(pt[0]) if pt and is_digits(pt[0]) else 360
-    if "lb_algo" not in f:
-        rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no scheduler set, setting default 'wlc'")
     if f["kind"] == "fwmark" and "protocol" in f:
         rep.error(
             NOWHERE,
@@ -125,6 +123,8 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
             f"Virtual server {vs_name(dict(f, protocol='none'))}: no protocol set - defaulting to UDP",
         )
         f["protocol"] = "UDP"
+    if "lb_algo" not in f:  # after the protocol's default, which it names
+        rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no scheduler set, setting default 'wlc'")
     f["options"] = tuple(opts)
     vs = VirtualServer(**f)  # type: ignore[arg-type]
     rss = [rs for c in n.all("real_server") if (rs := _rs(c, vs, rep)) is not None]

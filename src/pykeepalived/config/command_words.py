@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import grp
 import pwd
+from collections.abc import Sequence
 
 # keepalived: lib/parser.c WHITE_SPACE_STR
 WHITE_SPACE = " \t\f\n\r\v"
@@ -122,3 +123,18 @@ def resolve_user_group(user: str, group: str | None = None) -> tuple[int, int]:
             except KeyError:
                 raise LookupError(f"Script group '{gname}' does not exist") from None
     return pw.pw_uid, gid
+
+
+def cmd_str(argv: Sequence[str]) -> str:
+    """keepalived's rendering of argv for system() and logs (lib/notify.c: cmd_str_r).
+
+    Every word is wrapped in single quotes, except a first word starting with `<` or `>` (a bare
+    redirection such as `</dev/tcp/127.0.0.1/80`).
+    """
+    parts = []
+    for i, word in enumerate(argv):
+        if i == 0 and word[:1] in ("<", ">"):
+            parts.append(word)
+        else:
+            parts.append(f"'{word}'")
+    return " ".join(parts)

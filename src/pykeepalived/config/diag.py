@@ -12,6 +12,29 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import Protocol
+
+# The processes of keepalived 2.2.7 that act on each top-level block (each child parses the whole
+# file but registers the other blocks' keywords inactive, so it reports nothing about them); the
+# top level and global_defs concern every process. Checked against keepalived -P / -C / -B.
+BLOCK_PROCESSES: dict[str, frozenset[str]] = {
+    **dict.fromkeys(("vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_process", "garp_group",
+                     "track_group", "static_ipaddress", "static_routes", "static_rules",
+                     "linkbeat_interfaces"), frozenset({"vrrp"})),
+    **dict.fromkeys(("virtual_server", "virtual_server_group", "SSL"), frozenset({"checker"})),
+    **dict.fromkeys(("track_file", "vrrp_track_file"), frozenset({"vrrp", "checker"})),  # FILE_CHECK too
+    "bfd_instance": frozenset({"vrrp", "checker", "bfd"}),
+}
+
+
+READINGS = ("parent", "checker", "vrrp", "bfd")  # keepalived -t reads the file in this order (main.c)
+
+
+def reading_of(top: str | None) -> str:
+    """The first of keepalived -t's readings that acts on a line of this top-level block (None: a
+    top-level keyword): the parent for global_defs and the top level, else the first child."""
+    procs = BLOCK_PROCESSES.get(top or "")
+    return "parent" if procs is None else next(p for p in READINGS if p in procs)
 
 
 class ConfigErr(enum.IntEnum):
@@ -56,6 +79,10 @@ class Diagnostic:
     hint: str | None = None  # pykeepalived addition ("did you mean ..."), printed on its own line
     log_only: bool = False  # keepalived only logs it (log_message): not part of the -t output
     stops_vrrp: bool = False  # vrrp_complete_init fails: the VRRP child exits CONFIG (no respawn)
+    # the keepalived processes that report a message without a line (None: every one); see
+    # config/load.py processes_of
+    procs: frozenset[str] | None = None
+    stops: bool = False  # keepalived's reading process exits here (a missing parameter: exit 2)
 
     def format(self) -> str:
         text = f"({self.loc}) {self.message}" if self.loc.line and not self.log_only else self.message
@@ -71,8 +98,25 @@ def is_broken(d: Diagnostic) -> bool:
     return ConfigErr.OK < d.level <= ConfigErr.INVALID_NUMBER
 
 
+def skip_block(rep: Reporter, block: _Block) -> None:
+    """keepalived's skip_block(): a block its handler refuses is read no further, so nothing inside
+    it is reported; the messages of its lines go."""
+    loc, end = block.loc, block.end
+    last = end.line if end.file == loc.file and end.line else float("inf")
+    rep.diags[:] = [d for d in rep.diags if not (d.loc.file == loc.file and loc.line < d.loc.line <= last)]
+
+
+class _Block(Protocol):
+    @property
+    def loc(self) -> Loc: ...
+    @property
+    def end(self) -> Loc: ...
+
+
 def exit_code(diags: list[Diagnostic]) -> int:
     """The `keepalived -t` exit status for these diagnostics (main.c config_test_exit)."""
+    if any(d.stops for d in diags):
+        return 2  # the reading process exited (KEEPALIVED_EXIT_CONFIG)
     worst = max((d.level for d in diags), default=ConfigErr.OK)
     if any(d.level == ConfigErr.FILE_NOT_FOUND and d.loc.line for d in diags):
         return 6  # a failed include check: keepalived stops after reading (KEEPALIVED_EXIT_NO_CONFIG)
@@ -88,20 +132,21 @@ def exit_code(diags: list[Diagnostic]) -> int:
 class Reporter:
     """Collects diagnostics; passed through the lexer, parser and builder."""
 
-    __slots__ = ("diags",)
+    __slots__ = ("diags", "procs")
 
     def __init__(self) -> None:
         self.diags: list[Diagnostic] = []
+        self.procs: frozenset[str] | None = None  # set by the builder: who reports a line-less message
 
     def error(
         self, loc: Loc, message: str, level: ConfigErr = ConfigErr.GENERAL_ERROR, hint: str | None = None
     ) -> None:
-        self.diags.append(Diagnostic(loc, message, level, hint))
+        self.diags.append(Diagnostic(loc, message, level, hint, procs=None if loc.line else self.procs))
 
     def stop_vrrp(self, message: str) -> None:
         """A check of keepalived's vrrp_complete_init that fails it: its VRRP child exits with a
         permanent CONFIG error and the daemon stops (a general error for -t)."""
-        self.diags.append(Diagnostic(NOWHERE, message, stops_vrrp=True))
+        self.diags.append(Diagnostic(NOWHERE, message, procs=self.procs, stops_vrrp=True))
 
     def warn(self, loc: Loc, message: str) -> None:
         self.diags.append(Diagnostic(loc, message, ConfigErr.WARNING))

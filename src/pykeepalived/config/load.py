@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pykeepalived.config.build import build_model
-from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Reporter
+from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, READINGS, ConfigErr, Diagnostic, Loc, Reporter
 from pykeepalived.config.lexer import Lexer
 from pykeepalived.config.model import Model
 from pykeepalived.config.parser import Node, Parser
-
-# The processes of keepalived 2.2.7 that act on each top-level block (each child parses the whole
-# file but registers the other blocks' keywords inactive, so it reports nothing about them); the
-# top level and global_defs concern every process. Checked against keepalived -P / -C / -B.
-BLOCK_PROCESSES: dict[str, frozenset[str]] = {
-    **dict.fromkeys(("vrrp_instance", "vrrp_sync_group", "vrrp_script", "vrrp_track_process", "garp_group",
-                     "track_group", "static_ipaddress", "static_routes", "static_rules",
-                     "linkbeat_interfaces"), frozenset({"vrrp"})),
-    **dict.fromkeys(("virtual_server", "virtual_server_group", "SSL"), frozenset({"checker"})),
-    **dict.fromkeys(("track_file", "vrrp_track_file"), frozenset({"vrrp", "checker"})),  # FILE_CHECK too
-    "bfd_instance": frozenset({"vrrp", "checker", "bfd"}),
-}
 
 
 def load_config(
@@ -54,14 +44,16 @@ def _load(path: str, config_id: str | None, all_config: bool, random_seed: int |
     rep = Reporter()
     lexer = Lexer(rep, config_id, all_config, random_seed)
     try:
-        root = Parser(lexer.read_main(path), rep).parse()
+        parser = Parser(lexer.read_main(path), rep)
+        root = parser.parse()
         model = build_model(root, rep)
     except RecursionError:
         rep.error(NOWHERE, "configuration too deeply nested", ConfigErr.FATAL)
         return Model(), rep.diags, lexer.used_random
     found = unimplemented(root)
     if process is None:
-        return model, [*rep.diags, *(d for d, _ in found)], lexer.used_random
+        diags = [*rep.diags, *(replace(d, procs=procs) for d, procs in found)]
+        return model, stopped_reading(diags, root, parser.after), lexer.used_random
     return model, [*(d for d in rep.diags if process in processes_of(d, root)),
                    *(d for d, procs in found if process in procs)], lexer.used_random
 
@@ -92,10 +84,49 @@ def unimplemented(root: Node) -> list[tuple[Diagnostic, frozenset[str]]]:
 ALL_PROCESSES = frozenset({"vrrp", "checker", "bfd"})
 
 
+def stopped_reading(diags: list[Diagnostic], root: Node, after: dict[Loc, int]) -> list[Diagnostic]:
+    """The messages keepalived -t prints when a keyword misses its parameter (Diagnostic.stops):
+    its readings of the file (READINGS: the parent, then each child's) run one after the other in
+    one process, and the first one acting on such a line exits there. What the readings before it
+    found is printed (their checks after reading too), what that reading found before the line, and
+    nothing else."""
+    stops = [d for d in diags if d.stops]
+    if not stops:
+        return diags
+    rank = {p: k for k, p in enumerate(READINGS)}
+
+    def ranks(d: Diagnostic) -> set[int]:
+        procs = d.procs if d.procs is not None else processes_of(d, root)
+        return {rank[p] for p in procs} | ({0} if procs == ALL_PROCESSES else set())
+
+    fatal = min(stops, key=lambda d: min(ranks(d)))
+    dying = min(ranks(fatal))
+    at = after.get(fatal.loc, 0)
+
+    def printed(d: Diagnostic) -> bool:
+        if d.stops:
+            return d is fatal
+        r = ranks(d)
+        if any(k < dying for k in r):
+            return True
+        return dying in r and d.loc.line > 0 and after.get(d.loc, -1) <= at
+
+    return [d for d in diags if printed(d)]
+
+
+def stopping_reading(diags: list[Diagnostic]) -> str | None:
+    """The reading of keepalived -t that a missing parameter stops (None: all complete)."""
+    procs = [p for d in diags if d.stops and d.procs for p in d.procs]
+    return min(procs, key=READINGS.index) if procs else None
+
+
 def processes_of(d: Diagnostic, root: Node) -> frozenset[str]:
     """The processes that report `d`: those of the top-level block whose lines (from its keyword to
     its closing brace, in the same file) hold it; every process for the rest (the top level,
-    global_defs, a block dropped for bad arguments, a file included from inside a block)."""
+    global_defs, a block dropped for bad arguments, a file included from inside a block); for a
+    message without a line, those the builder said (Diagnostic.procs)."""
+    if d.procs is not None:
+        return d.procs
     before = [n for n in root.children if n.loc.file == d.loc.file and 0 < n.loc.line <= d.loc.line]
     if before:
         n = max(before, key=lambda n: n.loc.line)

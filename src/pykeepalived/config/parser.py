@@ -23,10 +23,10 @@ import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
+from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Loc, Reporter, reading_of
 from pykeepalived.config.grammar import ROOT, Kw
 from pykeepalived.config.lexer import Segment
-from pykeepalived.config.types import INVALID, Value
+from pykeepalived.config.types import INVALID, MissingParameter, Value, VType
 
 HINTS = 1000  # unknown keywords that get a "did you mean" (see Parser._hint)
 
@@ -68,12 +68,30 @@ class Parser:
         self.end_loc = NOWHERE
         self._instance: str | None = None  # the vrrp_instance being read, for "(VI)" in messages
         self._hints_left = HINTS
+        self._top: str | None = None  # the top-level block being read
+        # After a keyword missing its parameter (keepalived: that reading's process exits), the
+        # reading order of every line from there on, so that the diagnostics a reading would not
+        # have reached can be told apart (load.py stopped_reading).
+        self.after: dict[Loc, int] = {}
+
+    def _parse_value(self, vtype: VType, seg: Segment) -> Value:
+        try:
+            return vtype.parse(seg.words[0], seg.words[1:], seg.raw, seg.loc, self.rep)
+        except MissingParameter as e:
+            w = seg.words
+            text = (f"*** Configuration line starting `{w[0]}` is missing a parameter after keyword "
+                    f"`{w[e.position - 1]}` at word position {e.position + 1}")
+            self.rep.diags.append(Diagnostic(seg.loc, text, ConfigErr.MISSING_PARAMETER,
+                                             procs=frozenset({reading_of(self._top)}), stops=True))
+            self.after.setdefault(seg.loc, len(self.after))
+            return INVALID
 
     def _name_instance(self, n0: int) -> None:
         d = self.rep.diags
         for k in range(n0, len(d)):
-            if "(VI)" in d[k].message:
-                d[k] = replace(d[k], message=d[k].message.replace("(VI)", f"({self._instance})"))
+            if "(VI)" in d[k].message or "instance[VI]" in d[k].message:
+                text = d[k].message.replace("(VI)", f"({self._instance})")
+                d[k] = replace(d[k], message=text.replace("instance[VI]", f"instance[{self._instance}]"))
 
     def _hint(self, word: str, table: dict[str, Kw]) -> str | None:
         """"did you mean" for an unknown keyword: difflib takes ~30 µs a word, so a file of a million
@@ -85,7 +103,10 @@ class Parser:
         return f"    did you mean '{close[0]}'?" if close else None
 
     def _next(self) -> Segment | None:
-        return next(self._it, None)
+        seg = next(self._it, None)
+        if self.after and seg is not None:
+            self.after.setdefault(seg.loc, len(self.after))
+        return seg
 
     def parse(self) -> Node:
         children = self._level(ROOT, 0, False)
@@ -123,15 +144,18 @@ class Parser:
             if not spec.is_block:
                 assert spec.vtype is not None
                 n0 = len(self.rep.diags)
-                v = spec.vtype.parse(w0, seg.words[1:], seg.raw, seg.loc, self.rep)
+                v = self._parse_value(spec.vtype, seg)
                 if self._instance is not None and len(self.rep.diags) > n0:
                     self._name_instance(n0)
                 if v is not INVALID:
                     out.append(Node(kw, seg.loc, v, spelt=w0))
                 continue
             args: Value = None
+            outer, top = self._instance, self._top
+            if not depth:
+                self._top = kw
             if spec.args is not None:
-                args = spec.args.parse(w0, seg.words[1:], seg.raw, seg.loc, self.rep)
+                args = self._parse_value(spec.args, seg)
             elif spec.items is not None and len(seg.words) > 1:
                 self.rep.error(seg.loc, f"Block {w0} has extra parameters {seg.words[1]} ...")
             self.end_loc = NOWHERE
@@ -140,12 +164,11 @@ class Parser:
                 node = Node(kw, seg.loc, args, (), tuple(items), spelt=w0, end=self.end_loc)
             else:
                 assert spec.block is not None
-                outer = self._instance
                 if w0 == "vrrp_instance" and isinstance(args, str):
                     self._instance = args
                 kids = self._level(spec.block, depth + 1, True)
-                self._instance = outer
                 node = Node(kw, seg.loc, args, tuple(kids), spelt=w0, end=self.end_loc)
+            self._instance, self._top = outer, top
             if args is not INVALID:
                 out.append(node)
 

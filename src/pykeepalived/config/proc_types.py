@@ -13,7 +13,7 @@ import stat
 from dataclasses import dataclass
 
 from pykeepalived.config.diag import ConfigErr, Loc, Reporter
-from pykeepalived.config.types import INVALID, Script, Value, VType, is_digits, parse_int
+from pykeepalived.config.types import INVALID, MissingParameter, Script, Value, VType, is_digits, parse_int
 
 TASK_COMM_LEN = 16  # the kernel's comm buffer: 15 characters and a NUL
 RT_MIN, RT_MAX = 1, 99  # sched_get_priority_min/max(SCHED_RR) on Linux
@@ -98,8 +98,7 @@ class RtLimit(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            raise MissingParameter()
         v = parse_int(args[0], 1, 2**32 - 1, loc, rep)
         if v is None:
             rep.error(loc, f"Invalid {self.proc} real-time limit - {args[0]}")
@@ -113,9 +112,7 @@ class ProcName(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"*** Configuration line starting `{kw}` is missing a parameter after keyword "
-                      f"`{kw}` at word position 2", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            raise MissingParameter()
         name = args[0]
         if len(name) >= TASK_COMM_LEN:
             rep.error(loc, f"Process name {name} more than {TASK_COMM_LEN - 1} characters, truncating")
@@ -185,8 +182,7 @@ class ChildWait(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            raise MissingParameter()
         w = args[0]
         if w.startswith("-") and is_digits(w[1:]):
             rep.error(loc, f"negative number '{w}'", ConfigErr.INVALID_NUMBER)

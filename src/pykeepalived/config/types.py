@@ -29,6 +29,27 @@ class _Invalid:
 
 INVALID: Final = _Invalid()
 
+
+class MissingParameter(Exception):
+    """A keyword without the word its keepalived handler reads unchecked (strvec_slot, null_strvec):
+    keepalived prints `*** Configuration line starting ... is missing a parameter` and its process
+    exits (exit 2); the parser reports it and stops the reading (parser.py). `position`: the index of
+    the missing word in the line."""
+
+    def __init__(self, position: int = 1) -> None:
+        super().__init__(position)
+        self.position = position
+
+
+def missing(kw: str, loc: Loc, rep: Reporter, message: str | None) -> _Invalid:
+    """A keyword without its value: keepalived's own message where its handler checks the word
+    count (`message`; "" to ignore it silently), else MissingParameter."""
+    if message is None:
+        raise MissingParameter()
+    if message:
+        rep.error(loc, message.format(kw=kw))
+    return INVALID
+
 BOOL_WORDS = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
 _INT_RE = re.compile(r"[-+]?[0-9]+")  # not \d: keepalived reads ASCII digits only
 _DEC_RE = re.compile(r"[-+]?([0-9]+)(?:\.([0-9]*))?")
@@ -122,11 +143,13 @@ class Int(VType):
     lo: int = 0
     hi: int = 2**32 - 1
     msg: str | None = None  # follow-up message, "{kw}" and "{v}" substituted
+    default: int | None = None  # the value without a word (where keepalived checks for one)
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} requires a value", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            if self.default is not None:
+                return self.default
+            raise MissingParameter()
         v = parse_int(args[0], self.lo, self.hi, loc, rep)
         if v is None:
             rep.error(loc, (self.msg or "{kw} '{v}' invalid - ignoring").format(kw=kw, v=args[0]))
@@ -145,8 +168,7 @@ class Timer(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} requires a value", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            raise MissingParameter()
         v = parse_decimal(args[0], self.lo, self.hi, self.digits, loc, rep)
         if v is None:
             rep.error(loc, (self.msg or "{kw} '{v}' is invalid").format(kw=kw, v=args[0]))
@@ -167,8 +189,7 @@ class Choice(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} requires a value", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            raise MissingParameter()
         w = args[0]
         for c in self.words:
             if w == c or (self.ci and w.lower() == c.lower()):
@@ -182,11 +203,11 @@ class Str(VType):
     """One word (further words ignored)."""
 
     maxlen: int = 0
+    missing: str | None = None  # keepalived's message when the word is missing (see `missing`)
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            return missing(kw, loc, rep, self.missing)
         if self.maxlen and len(args[0]) > self.maxlen:
             rep.error(loc, f"{kw} '{args[0]}' too long - ignoring")
             return INVALID
@@ -199,11 +220,13 @@ class Words(VType):
 
     min: int = 0
     max: int = 1000
+    missing: str | None = None  # keepalived's message when a word is missing (see `missing`)
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if len(args) < self.min:
-            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            if self.missing is None:
+                raise MissingParameter(len(args) + 1)
+            return missing(kw, loc, rep, self.missing)
         return tuple(args[: self.max])
 
 
@@ -233,8 +256,7 @@ class Addr(VType):
 
     def parse(self, kw: str, args: tuple[str, ...], raw: str, loc: Loc, rep: Reporter) -> Value:
         if not args:
-            rep.error(loc, f"{kw} missing parameter", ConfigErr.MISSING_PARAMETER)
-            return INVALID
+            raise MissingParameter()
         a = sockaddr_ip(args[0]) if self.sockaddr else parse_ip(args[0])
         if a is None or (self.family and a.version != self.family):
             rep.error(

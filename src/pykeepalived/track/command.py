@@ -40,7 +40,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pykeepalived.config.command_words import CommandSyntaxError, split_quoted_escaped
+from pykeepalived.config.command_words import CommandSyntaxError, cmd_str, split_quoted_escaped
 
 log = logging.getLogger("pykeepalived.track")
 
@@ -68,21 +68,6 @@ def parse_script_line(line: str) -> ScriptLine:
     user = words[1] if len(words) > 1 else None
     group = words[2] if len(words) > 2 else None
     return ScriptLine(tuple(argv), user, group)
-
-
-def cmd_str(argv: Sequence[str]) -> str:
-    """keepalived's rendering of argv for system() and logs (lib/notify.c: cmd_str_r).
-
-    Every word is wrapped in single quotes, except a first word starting with `<` or `>` (a bare
-    redirection such as `</dev/tcp/127.0.0.1/80`).
-    """
-    parts = []
-    for i, word in enumerate(argv):
-        if i == 0 and word[:1] in ("<", ">"):
-            parts.append(word)
-        else:
-            parts.append(f"'{word}'")
-    return " ".join(parts)
 
 
 def is_redirection_test(argv: Sequence[str]) -> bool:
