@@ -51,6 +51,7 @@ class PrivateBus:
     def __init__(self, names: tuple[str, ...] = ()) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="pyka-bus-"))
         os.chmod(self.dir, 0o755)  # a non-root client reaches the socket too
+        self._monitors: list[subprocess.Popen[bytes]] = []
         conf = self.dir / "bus.conf"
         extra = "".join(f'  <policy user="root"><allow own="{n}"/><allow send_destination="{n}"/></policy>\n'
                         for n in names)
@@ -59,9 +60,10 @@ class PrivateBus:
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None
         self.address = self.proc.stdout.readline().strip()
-        assert self.address.startswith("unix:"), "dbus-daemon did not start"
+        if not self.address.startswith("unix:"):
+            self.close()
+            raise AssertionError("dbus-daemon did not start")
         self.env = {"DBUS_SYSTEM_BUS_ADDRESS": self.address}
-        self._monitors: list[subprocess.Popen[bytes]] = []
 
     def busctl(self, *args: str, user: list[str] | None = None, check: bool = True) -> str:
         r = subprocess.run([*(user or []), "busctl", f"--address={self.address}", *args],

@@ -70,7 +70,11 @@ class Side:
 
     def __init__(self, host: Host, impl: str, text: str, names: tuple[str, ...] = ()) -> None:
         self.bus = PrivateBus(names)
-        self.monitor = self.bus.monitor()
+        try:
+            self.monitor = self.bus.monitor()
+        except BaseException:
+            self.bus.close()  # no bus left running
+            raise
         self.node = Node(host, text, impl=impl, env=self.bus.env)
 
     def master(self, timeout: float = 30) -> None:
