@@ -490,6 +490,8 @@ class VrrpChild:
         if not model.global_defs.dynamic_interfaces and (missing := interface_diagnostics(model)):
             self.log_diagnostics(missing)  # keepalived start_vrrp: permanent CONFIG error, no respawn
             return EXIT_CONFIG
+        if any(d.stops for d in diags):
+            return EXIT_CONFIG  # a keyword missing its value: keepalived's reading exits (null_strvec)
         if self.log_diagnostics(failed := complete_diagnostics(model)) or failed or any(
                 d.stops_vrrp for d in diags):
             return EXIT_CONFIG  # vrrp_complete_init failed: permanent CONFIG error, no respawn
@@ -681,7 +683,7 @@ class VrrpChild:
         # a missing interface (without dynamic_interfaces) stops keepalived's VRRP child, at a reload too
         missing = [] if model.global_defs.dynamic_interfaces else interface_diagnostics(model)
         # so does a failed vrrp_complete_init (docs/migration.md: the running configuration is kept)
-        missing = missing or complete_diagnostics(model) or [d for d in diags if d.stops_vrrp]
+        missing = missing or complete_diagnostics(model) or [d for d in diags if d.stops_vrrp or d.stops]
         if self.log_diagnostics([*diags, *tracking_diagnostics(model), *missing]) or missing:
             log.error("Configuration has errors - keeping the running configuration")
             return
