@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pykeepalived.daemon.log import DETAIL, log
-from pykeepalived.linux.nft_lb import NftError
+from pykeepalived.linux.nft import NftError
 from pykeepalived.linux.vrrp_nft import DEFAULT_TABLE, Family, FwAddress, FwVmac, VrrpNftables
 
 if TYPE_CHECKING:

@@ -98,6 +98,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pykeepalived.linux.iface import read_sysctl
+from pykeepalived.linux.nft import NftError, run_nft
 from pykeepalived.linux.nft_lb_dr import RouteKey, RoutePlumbing, gran_mask
 from pykeepalived.lvs.globals import LvsTimeouts
 from pykeepalived.lvs.model import (
@@ -122,10 +123,6 @@ FORWARD_SYSCTL = {4: "net.ipv4.ip_forward", 6: "net.ipv6.conf.all.forwarding"}
 HASH_SEED = 0x6B61  # fixed so that sh/dh keep mapping clients to the same server across updates
 MAX_INTERLEAVED = 256
 _RANDOM = {"lc", "wlc", "sed", "nq", "lblc", "lblcr", "twos"}
-
-
-class NftError(RuntimeError):
-    pass
 
 
 def op_service(op: LvsOp) -> ServiceKey:
@@ -812,19 +809,3 @@ class NftLoadBalancer:
         if proc.returncode:
             raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")
         return out.decode()
-
-
-async def run_nft(script: str, *, nft: str = "nft", netns: str | None = None, check: bool = False) -> str:
-    """Run one `nft -f -` transaction (atomic in the kernel) and return its output; NftError if it
-    fails. `check` runs it with `-c` (parse and validate only). Shared by every nftables user
-    (this data plane, linux/vrrp_nft.py)."""
-    cmd = [nft, *(("-c",) if check else ()), "-f", "-"]
-    if netns:
-        cmd = ["ip", "netns", "exec", netns, *cmd]
-    proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE,
-                                                stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.PIPE)
-    out, err = await proc.communicate(script.encode())
-    if proc.returncode:
-        raise NftError(f"nft failed: {err.decode(errors='replace').strip()}")
-    return out.decode(errors="replace")

@@ -37,7 +37,7 @@ Everything is created lazily, like keepalived: the first time a family's table i
 the same name left over (a killed predecessor) is deleted in the same transaction ("Deleting old ...
 table"); the chains/sets for VIPs appear when a non-accepting instance first becomes Master, and stay
 (empty) afterwards; the VMAC rules appear with the first VMAC. Each change (an instance entering or
-leaving MASTER, a VMAC created or removed, stop) is ONE `nft -f -` transaction (linux/nft_lb.run_nft),
+leaving MASTER, a VMAC created or removed, stop) is ONE `nft -f -` transaction (linux/nft.run_nft),
 atomic in the kernel. Elements are reference-counted, so two instances sharing an address do not
 remove it from under each other. At stop both tables are deleted (keepalived 2.2.7 does so even
 with --dont-release-vrrp).
@@ -51,7 +51,7 @@ from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv6Address
 from typing import Literal
 
-from pykeepalived.linux.nft_lb import run_nft
+from pykeepalived.linux.nft import run_nft
 
 log = logging.getLogger("pykeepalived")
 
