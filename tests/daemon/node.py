@@ -196,6 +196,20 @@ def log_lines(n: Node, wanted: re.Pattern[str]) -> list[str]:
     return [line.split(": ", 1)[1] for line in n.logs().splitlines() if wanted.search(line)]
 
 
+def run_to_exit(pair: Sequence[Node], wanted: re.Pattern[str]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Start both daemons of a `differential` pair that must stop on their own: their exit statuses
+    and their log lines matching `wanted` (pids and temp dirs masked), by implementation."""
+    for n in pair:
+        n.start()
+    codes = {}
+    for n in pair:
+        assert n.proc is not None
+        codes[n.impl] = n.proc.wait(20)
+    lines = {n.impl: [re.sub(r"pid \d+", "pid N", x).replace(str(n.dir), "DIR") for x in log_lines(n, wanted)]
+             for n in pair}
+    return codes, lines
+
+
 @contextlib.contextmanager
 def differential(hosts: Sequence[Host], conf: str) -> Iterator[list[Node]]:
     """keepalived 2.2.7 ("ka") and pykeepalived ("py") with one configuration on the oracle_lab hosts:

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import differential, instance_conf, log_lines
+from tests.daemon.node import differential, instance_conf, run_to_exit
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -20,14 +20,7 @@ def test_missing_parameter_stops_the_daemon(oracle_lab: tuple[Lab, Host, Host]) 
     _, ka, py = oracle_lab
     wanted = re.compile(r"missing a parameter|permanent error|Respawning|Entering")
     with differential([ka, py], instance_conf(extra="    unicast_src_ip\n")) as pair:
-        for n in pair:
-            n.start()
-        codes = {}
-        for n in pair:
-            assert n.proc is not None
-            codes[n.impl] = n.proc.wait(20)
-        lines = {n.impl: [re.sub(r"pid \d+", "pid N", x).replace(str(n.dir), "DIR")
-                          for x in log_lines(n, wanted)] for n in pair}
+        codes, lines = run_to_exit(pair, wanted)
         assert codes == {"ka": 2, "py": 2}
         assert lines["py"] == lines["ka"]
         assert any("*** Configuration line starting `unicast_src_ip` is missing a parameter" in x

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, differential, instance_conf, log_lines, wait_for
+from tests.daemon.node import Node, differential, instance_conf, log_lines, run_to_exit, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -48,14 +48,7 @@ def test_non_existent_interface_stops_the_daemon(oracle_lab: tuple[Lab, Host, Ho
     _, ka, py = oracle_lab
     wanted = re.compile(r"interface eth9|Non-existent|permanent error|Respawning|Startup complete")
     with differential([ka, py], instance_conf(iface="eth9")) as pair:
-        for n in pair:
-            n.start()
-        codes = {}
-        for n in pair:
-            assert n.proc is not None
-            codes[n.impl] = n.proc.wait(20)
-        lines = {n.impl: [re.sub(r"pid \d+", "pid N", x).replace(str(n.dir), "DIR")
-                          for x in log_lines(n, wanted)] for n in pair}
+        codes, lines = run_to_exit(pair, wanted)
         assert codes == {"ka": 2, "py": 2}
         assert lines["py"] == lines["ka"]
         assert "Non-existent interface specified in configuration" in lines["py"]
