@@ -372,8 +372,18 @@ class VrrpChild:
         return vmac.ifname
 
     def _primary(self, iface: InterfaceInfo, p: InstanceParams) -> IPAddress | None:
+        """The source address of an instance without one configured (keepalived: the interface's
+        primary IPv4 address, its link-local IPv6 one). Deliberately unlike keepalived 2.2.7: an IPv6
+        unicast instance whose peers are all global uses the interface's global address, as if it were
+        its unicast_src_ip; keepalived binds its receive socket to the link-local address, so the
+        adverts its peers send to the address they list are never received and both ends become
+        MASTER (docs/migration.md)."""
         exclude = set(p.vips) | set(p.evips)
-        return iface.primary_ipv4(exclude) if p.family == 4 else iface.link_local_ipv6(exclude)
+        if p.family == 4:
+            return iface.primary_ipv4(exclude)
+        if p.is_unicast and not any(peer.address.is_link_local for peer in p.unicast_peers):
+            return iface.global_ipv6(exclude) or iface.link_local_ipv6(exclude)
+        return iface.link_local_ipv6(exclude)
 
     def _socket_for(self, rt: Runtime) -> VrrpSocket | None:
         p = rt.params

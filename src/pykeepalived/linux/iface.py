@@ -119,6 +119,14 @@ class InterfaceInfo:
                 return a.address
         return None
 
+    def global_ipv6(self, exclude: Collection[IPAddress] = ()) -> ipaddress.IPv6Address | None:
+        """First usable (non-tentative) IPv6 address that is not link-local nor a VIP."""
+        for a in self.addresses:
+            if a.family == 6 and not a.address.is_link_local and not a.tentative and a.address not in exclude:
+                assert isinstance(a.address, ipaddress.IPv6Address)
+                return a.address
+        return None
+
 
 def _address_from_msg(msg: Any) -> AddressInfo | None:
     addr = msg.get("IFA_LOCAL") if msg["family"] == socket.AF_INET else None
