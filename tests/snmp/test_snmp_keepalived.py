@@ -129,3 +129,131 @@ def test_walks_and_traps_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]
         raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
     finally:
         discard(*nodes)
+
+
+def rx_conf(socket: str) -> str:
+    return f"""global_defs {{
+    router_id snmp_node
+    enable_snmp_rfcv2
+    enable_snmp_rfcv3
+    enable_traps
+    snmp_socket unix:{socket}
+}}
+vrrp_instance VI_P {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 61
+    priority 100
+    advert_int 1
+    authentication {{
+        auth_type PASS
+        auth_pass s3cret
+    }}
+    virtual_ipaddress {{
+        192.0.2.110/24
+    }}
+}}
+vrrp_instance VI_3 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 62
+    priority 100
+    version 3
+    advert_int 1
+    virtual_ipaddress {{
+        192.0.2.111/24
+    }}
+}}
+"""
+
+
+INJECT = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for line in open(sys.argv[1]).read().split():
+    s.sendto(bytes.fromhex(line), ("224.0.0.18", 0))
+    time.sleep(0.1)
+"""
+
+
+def bad_adverts(src: str) -> list[bytes]:
+    """The adverts the injector sends, in order: each is rejected for a reason keepalived traps
+    (vrrpTrapAuthFailure: wrong password, wrong auth type; vrrpv3ProtoError: TTL, version,
+    checksum), then a valid lower-priority VRRPv3 advert, which makes VI_3's take-over 'preempted'."""
+    from ipaddress import IPv4Address
+
+    from pykeepalived.vrrp.params import ChecksumMode
+    from tests.vrrp.vrrp_pkt import Pkt
+
+    s = IPv4Address(src)
+    p = Pkt(vrid=61, priority=50, auth_type=1, auth_data=b"wrong", addresses=(IPv4Address("192.0.2.110"),),
+            src=s)
+    v3 = Pkt(version=3, vrid=62, priority=50, adver_int=100, addresses=(IPv4Address("192.0.2.111"),), src=s,
+             checksum_mode=ChecksumMode.PSEUDO_HEADER)
+    return [p.datagram(), p.replace(auth_type=0, auth_data=b"").datagram(),
+            v3.replace(ttl=64).datagram(), v3.replace(version=2, adver_int=1).datagram(),
+            v3.replace(csum_xor=0x10).datagram(), v3.datagram()]
+
+
+@pytest.fixture
+def rx_sides() -> Iterator[list[tuple[Host, Host, PrivateSnmpd]]]:
+    with Lab(prefix=f"p16b{os.getpid() % 100000}-") as lab:
+        out = []
+        for name in ("ka", "py"):
+            lan = lab.add_lan(ipv4="192.0.2.0/24", ipv6="2001:db8::/64")
+            h = lab.add_host(name, [lan])
+            inj = lab.add_host(f"x{name}", [lan])
+            inj.run(["ip", "route", "add", "224.0.0.0/4", "dev", "eth0"])
+            out.append((h, inj, PrivateSnmpd(h)))
+        try:
+            for _, _, s in out:
+                s.start()
+            yield out
+        finally:
+            for _, _, s in out:
+                s.close()
+
+
+def test_rejected_adverts_and_preemption_match_keepalived(
+        rx_sides: list[tuple[Host, Host, PrivateSnmpd]]) -> None:
+    """vrrpTrapAuthFailure and vrrpv3ProtoError for rejected adverts, the RFC 2787/6527 checksum,
+    version and TTL counters, the protocol-error reason and the new-master reason (2, preempted,
+    after a lower-priority advert; 3 without adverts) as keepalived 2.2.7 serves and sends them;
+    keepalived.stats agrees with the walk."""
+    nodes = [Node(h, rx_conf(str(s.socket)), impl=impl)
+             for (h, _, s), impl in zip(rx_sides, ("ka", "py"), strict=True)]
+    try:
+        for n in nodes:
+            n.start()
+        for (_, inj, _), n in zip(rx_sides, nodes, strict=True):
+            wait_for(lambda n=n: n.logs().count("Entering BACKUP STATE") >= 2, 20)
+            data = n.dir / "inject.hex"
+            data.write_text("\n".join(d.hex() for d in bad_adverts(str(inj.ipv4))))
+            script = n.dir / "inject.py"
+            script.write_text(INJECT)
+            inj.run(["python3", str(script), str(data)])
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.110") and n.has("192.0.2.111"), 30)
+        wait_for(lambda: all(len(s.traps()) >= 8 for _, _, s in rx_sides), 10)
+        for oid in (".1.3.6.1.2.1.68", ".1.3.6.1.2.1.207"):
+            walks = [masked(s.walk(oid), h) for h, _, s in rx_sides]
+            assert walks[1] == walks[0], oid
+        rfc3 = "\n".join(walks[0])
+        for cell in ("1.3.6.1.2.1.207.1.2.1.0 = Counter64: 1",  # checksum errors
+                     "1.3.6.1.2.1.207.1.2.2.0 = Counter64: 1",  # version errors
+                     "1.3.6.1.2.1.207.1.1.2.5.1.2.2.62.1 = INTEGER: 2",  # VI_3 new master: preempted
+                     "1.3.6.1.2.1.207.1.1.2.5.1.6.2.62.1 = INTEGER: 3"):  # VI_3 last error: checksum
+            assert cell.replace(".1.1.2.5", ".1.2.5") in rfc3, cell
+        traps = [sorted(s.traps()) for _, _, s in rx_sides]
+        assert traps[1] == traps[0]
+        assert sum(".1.3.6.1.2.1.68.0.2" in t for t in traps[0]) == 2, traps[0]
+        assert sum(".1.3.6.1.2.1.207.0.2" in t for t in traps[0]) == 3, traps[0]
+        stats = [n.stats() for n in nodes]
+        for inst in ("VI_P", "VI_3"):  # advert_sent: how long each has been MASTER
+            assert ({k: v for k, v in stats[1][inst].items() if k != "advert_sent"}
+                    == {k: v for k, v in stats[0][inst].items() if k != "advert_sent"}), inst
+        assert stats[0]["VI_P"]["auth_failure"] == 1 and stats[0]["VI_3"]["ip_ttl_err"] == 1, stats
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
+    finally:
+        discard(*nodes)

@@ -11,6 +11,7 @@ from pykeepalived.vrrp.effects import (
     GarpReason,
     Log,
     LogLevel,
+    MasterReason,
     Notify,
     ReleaseAddresses,
     SendGratuitous,
@@ -201,6 +202,27 @@ def test_backup_lower_priority_discarded_timer_kept() -> None:
     assert inst.state == State.MASTER
 
 
+def test_new_master_reason_as_keepalived() -> None:
+    """vrrpv3StatisticsNewMasterReason (vrrp.c/vrrp_scheduler.c): preempted after a lower-priority
+    advert or as the owner, priority after a priority 0 advert, no response after silence; it is
+    kept after leaving MASTER."""
+    inst = started()
+    assert inst.master_reason is MasterReason.NOT_MASTER
+    inst.on_packet(rx(90), T0 + SEC)
+    inst.handle_timer(T0 + MDI_100)
+    assert inst.master_reason is MasterReason.PREEMPTED
+    inst.on_packet(rx(150), T0 + MDI_100 + SEC)
+    assert inst.state == State.BACKUP and inst.master_reason is MasterReason.PREEMPTED
+    inst.on_packet(rx(0), T0 + MDI_100 + 2 * SEC)
+    inst.handle_timer(inst.next_deadline())
+    assert inst.master_reason is MasterReason.PRIORITY
+    assert master().master_reason is MasterReason.MASTER_NO_RESPONSE
+    owner = VrrpInstance(mk(base_priority=255, wants_master=True))
+    owner.start(T0)
+    owner.handle_timer(T0 + 1)
+    assert owner.master_reason is MasterReason.PREEMPTED
+
+
 def test_backup_nopreempt_accepts_lower_priority() -> None:
     inst = started(nopreempt=True)
     t = T0 + SEC
@@ -336,8 +358,8 @@ def test_master_invalid_packet_leaves_advert_timer() -> None:
     due = inst.next_deadline()
     t = T0 + MDI_100 + 500_000
     eff = inst.on_packet(rx(150, ttl=64), t)  # TTL check fails (KO)
-    assert kinds(eff) == [] and inst.state == State.MASTER
-    assert inst.stats["ip_ttl_err"] == 1
+    assert kinds(eff) == ["RxRejected"] and inst.state == State.MASTER  # for vrrpv3ProtoError
+    assert inst.stats["ip_ttl_err"] == 1 and inst.proto_err_reason == 1
     # keepalived 2.2.7 re-arms sands after any read (t + SEC); only valid adverts do here (test_junk.py)
     assert inst.next_deadline() == due
 

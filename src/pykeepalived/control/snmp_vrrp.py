@@ -43,7 +43,7 @@ from pykeepalived.snmp.agentx import (
 from pykeepalived.snmp.mib import MibView, Scalar, Table
 from pykeepalived.snmp.session import Registration
 from pykeepalived.track.command import cmd_str
-from pykeepalived.vrrp.effects import Notify, Reason, State, StateChanged
+from pykeepalived.vrrp.effects import AUTH_ERRORS, PROTO_ERR_REASONS, Notify, RxRejected, State
 
 if TYPE_CHECKING:
     from pykeepalived.config.model import Model, VipSpec
@@ -149,7 +149,6 @@ class VrrpMibs:
         self.cfg = cfg
         self.serve_global = serve_global
         self.start = time.monotonic()
-        self.master_reason: dict[str, int] = {}  # vrrpv3StatisticsMasterTransitions' reason
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -478,10 +477,11 @@ class VrrpMibs:
             Scalar((*b, 1, 2), lambda: integer(1 if self.cfg.traps else 2)),
             Table((*b, 1, 3, 1), oper, rows),
             Table((*b, 1, 4, 1), {2: lambda i: integer(1)}, assoc),
-            # checksum, version and VRID errors: not counted per instance here (always 0)
-            Scalar((*b, 2, 1), lambda: counter(0)),
-            Scalar((*b, 2, 2), lambda: counter(0)),
-            Scalar((*b, 2, 3), lambda: counter(0)),
+            # checksum, version and VRID errors: the sums over the table's instances (vrid_err is
+            # declared in keepalived 2.2.7 but never counted: always 0 there too)
+            Scalar((*b, 2, 1), lambda: counter(_rx_sum(rows(), "chk_err"))),
+            Scalar((*b, 2, 2), lambda: counter(_rx_sum(rows(), "vers_err"))),
+            Scalar((*b, 2, 3), lambda: counter(_rx_sum(rows(), "vrid_err"))),
             Table((*b, 2, 4, 1), st, rows),
         )
         return view
@@ -537,11 +537,11 @@ class VrrpMibs:
         }
         st = {
             1: lambda i: counter(i.stats.get("become_master", 0)),
-            2: lambda i: integer(self.master_reason.get(i.name, 0)),
+            2: lambda i: integer(int(i.master_reason)),
             3: c64("advert_rcvd"),
             4: c64("advert_interval_err"),
             5: c64("ip_ttl_err"),
-            6: lambda i: integer(0),
+            6: lambda i: integer(i.proto_err_reason),
             7: c64("pri_zero_rcvd"),
             8: c64("pri_zero_sent"),
             9: c64("invalid_type_rcvd"),
@@ -554,9 +554,9 @@ class VrrpMibs:
         view.add(
             Table((*b, 1, 1, 1, 1), oper, rows),
             Table((*b, 1, 1, 2, 1), {2: lambda i: integer(1)}, assoc),
-            Scalar((*b, 1, 2, 1), lambda: counter64(0)),
-            Scalar((*b, 1, 2, 2), lambda: counter64(0)),
-            Scalar((*b, 1, 2, 3), lambda: counter64(0)),
+            Scalar((*b, 1, 2, 1), lambda: counter64(_rx_sum(rows(), "chk_err"))),
+            Scalar((*b, 1, 2, 2), lambda: counter64(_rx_sum(rows(), "vers_err"))),
+            Scalar((*b, 1, 2, 3), lambda: counter64(_rx_sum(rows(), "vrid_err"))),
             Scalar((*b, 1, 2, 4), lambda: timeticks(0)),
             Table((*b, 1, 2, 5, 1), st, rows),  # type: ignore[arg-type]
         )
@@ -617,10 +617,33 @@ class VrrpMibs:
             t = 1 if p.family == 4 else 2
             out.append(((*RFC3, 0, 1), [
                 VarBind((*RFC3, 1, 1, 1, 1, 3, idx, p.vrid, t), octets(self._own_saddr(inst))),
-                VarBind((*RFC3, 1, 2, 5, 1, 2, idx, p.vrid, t),
-                        integer(self.master_reason.get(inst.name, 0))),
+                VarBind((*RFC3, 1, 2, 5, 1, 2, idx, p.vrid, t), integer(int(inst.master_reason))),
             ]))
         return out
+
+    def rx_traps(self, inst: VrrpInstance, e: RxRejected) -> list[tuple[OID, list[VarBind]]]:
+        """vrrpTrapAuthFailure (RFC 2787) for an authentication error, vrrpv3ProtoError (RFC 6527)
+        for a TTL, version or checksum error, as enabled and suitable (vrrp_check_packet)."""
+        out: list[tuple[OID, list[VarBind]]] = []
+        if not self.cfg.traps:
+            return out
+        p = inst.params
+        i = self.src.interface(inst.name)
+        idx = i.ifindex if i is not None else 0  # IF_INDEX, not the base interface's
+        auth = AUTH_ERRORS.get(e.counter)
+        if auth is not None and self.cfg.rfcv2 and p.version == 2 and p.family == 4 and p.vips:
+            src = e.src.packed if e.src.version == 4 else bytes(4)
+            out.append(((*RFC2, 0, 2), [VarBind((*RFC2, 1, 5, idx, p.vrid), ipaddress(src)),
+                                        VarBind((*RFC2, 1, 6, idx, p.vrid), integer(auth))]))
+        if e.counter in PROTO_ERR_REASONS and self.cfg.rfcv3 and p.vips:
+            t = 1 if p.family == 4 else 2
+            out.append(((*RFC3, 0, 2), [VarBind((*RFC3, 1, 2, 5, 1, 6, idx, p.vrid, t),
+                                                integer(inst.proto_err_reason))]))
+        return out
+
+
+def _rx_sum(rows: list[tuple[OID, VrrpInstance]], counter: str) -> int:
+    return sum(i.stats.get(counter, 0) for _, i in rows)
 
 
 def _has(c: ConfInstance | None, kw: str) -> bool:
@@ -655,11 +678,15 @@ class VrrpSnmpAgent:
     def start(self) -> None:
         self.client.start()
 
-    def state_changed(self, e: StateChanged) -> None:
-        if e.new == State.MASTER:  # RFC 6527 vrrpv3StatisticsNewMasterReason
-            self.mibs.master_reason[e.instance] = 1 if e.reason == Reason.OWNER_START else 3
-        elif e.old == State.MASTER:
-            self.mibs.master_reason[e.instance] = 0
+    def rx_rejected(self, e: RxRejected) -> None:
+        """keepalived sends these traps as it rejects the advert (vrrp.c vrrp_check_packet)."""
+        inst = next((i for i in self.src.instances() if i.name == e.instance), None)
+        if inst is None:
+            return
+        for trap, vbs in self.mibs.rx_traps(inst, e):
+            kind = "vrrpTrapAuthFailure" if trap[-3] == 68 else "vrrpTrapProtoError"
+            log.log(DETAIL, "(%s) Sending SNMP notification %s", e.instance, kind)
+            self.client.notify(trap, vbs)
 
     def notified(self, n: Notify) -> None:
         """keepalived sends its traps with the notifies (vrrp_notify.c send_instance_notifies)."""
@@ -684,7 +711,7 @@ class VrrpSnmpAgent:
                     log.log(DETAIL, "(%s) Sending SNMP notification vrrpTrapNewMaster", n.name)
                 else:
                     log.log(DETAIL, "(%s) Sending SNMP notification vrrpv3NotifyNewMaster, reason %d",
-                            n.name, self.mibs.master_reason.get(n.name, 0))
+                            n.name, int(inst.master_reason))
                 self.client.notify(trap, vbs)
 
     async def close(self) -> None:

@@ -50,6 +50,7 @@ from pykeepalived.vrrp.effects import (
     MasterIntervalLowered,
     Notify,
     ReleaseAddresses,
+    RxRejected,
     SendGratuitous,
     State,
     StateChanged,
@@ -216,8 +217,6 @@ class LinuxExecutor:
         elif isinstance(e, StateChanged):
             self.child.status.transition(e)
             self.child.ops.state_changed(e)
-            if self.child.snmp is not None:
-                self.child.snmp.state_changed(e)
             if self.child.syncd is not None:  # lvs_sync_daemon tied to an instance
                 self.queue.put_nowait(functools.partial(self.child.syncd.state_changed, e.instance,
                                                         e.new is State.MASTER))
@@ -226,6 +225,9 @@ class LinuxExecutor:
             self.child.ops.notified(e)
             if self.child.snmp is not None:  # the traps, after the queued address changes' log lines
                 self.queue.put_nowait(functools.partial(self._trap, self.child.snmp, e))
+        elif isinstance(e, RxRejected):
+            if self.child.snmp is not None:  # vrrpTrapAuthFailure / vrrpv3ProtoError
+                self.child.snmp.rx_rejected(e)
         elif isinstance(e, MasterIntervalLowered) and self.child.debounce is not None:
             params = self.child.runtime[e.instance].params  # interface_up_down_delays
             lower_interval(self.child.debounce.delays, params, e.interval_us)

@@ -58,6 +58,17 @@ class Reason(enum.Enum):
     SHUTDOWN = "shutdown"
 
 
+class MasterReason(enum.IntEnum):
+    """RFC 6527 vrrpv3StatisticsNewMasterReason, as keepalived 2.2.7 assigns it (vrrp_snmp.h): PRIORITY
+    after a priority 0 advert, PREEMPTED after a lower priority advert or as the address owner,
+    MASTER_NO_RESPONSE when adverts stopped."""
+
+    NOT_MASTER = 0
+    PRIORITY = 1
+    PREEMPTED = 2
+    MASTER_NO_RESPONSE = 3
+
+
 class LogLevel(enum.Enum):
     INFO = "info"  # keepalived LOG_INFO, always logged
     DETAIL = "detail"  # keepalived LOG_INFO guarded by LOG_DETAIL_BIT (-D)
@@ -155,5 +166,21 @@ class MasterIntervalLowered:
     interval_us: int
 
 
+# RFC 6527 vrrpv3StatisticsProtoErrReason of a rejected advert, by the counter it bumped
+PROTO_ERR_REASONS = {"ip_ttl_err": 1, "vers_err": 2, "chk_err": 3}
+# RFC 2787 vrrpTrapAuthErrorType of a rejected advert, by the counter it bumped
+AUTH_ERRORS = {"invalid_authtype": 1, "authtype_mismatch": 2, "auth_failure": 3}
+
+
+@dataclass(frozen=True, slots=True)
+class RxRejected:
+    """An advert rejected for a reason an SNMP trap reports (keepalived vrrp_check_packet sends
+    vrrpTrapAuthFailure and vrrpv3ProtoError there): `counter` is the stats counter it bumped."""
+
+    instance: str
+    counter: str
+    src: IPAddress
+
+
 Effect = (Transmit | ClaimAddresses | ReleaseAddresses | SendGratuitous | StateChanged | Notify | Log
-          | MasterIntervalLowered)
+          | MasterIntervalLowered | RxRejected)

@@ -30,16 +30,20 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.vrrp import garp_extra
 from pykeepalived.vrrp.effects import (
+    AUTH_ERRORS,
     NOTIFIED_STATES,
+    PROTO_ERR_REASONS,
     ClaimAddresses,
     Effect,
     GarpReason,
     Log,
     LogLevel,
     MasterIntervalLowered,
+    MasterReason,
     Notify,
     Reason,
     ReleaseAddresses,
+    RxRejected,
     SendGratuitous,
     State,
     StateChanged,
@@ -125,6 +129,11 @@ class VrrpInstance:
         self.faults: list[str] = []
         self.rx_state = RxState()
         self.stats: dict[str, int] = dict.fromkeys(STAT_NAMES, 0)
+        # RFC 6527 vrrpv3StatisticsNewMasterReason as keepalived 2.2.7 keeps it: the reason the next
+        # take-over will have (set while BACKUP), copied when going MASTER and kept after leaving it
+        self.master_reason = MasterReason.NOT_MASTER
+        self.next_master_reason = MasterReason.MASTER_NO_RESPONSE
+        self.proto_err_reason = 0  # RFC 6527 vrrpv3StatisticsProtoErrReason: the last rejected advert's
         self.sync: SyncGroup | None = None
         self.notifies_sent = False
         self.reload_master = False  # MASTER carried over by a reload, until it starts (carry_over)
@@ -276,12 +285,14 @@ class VrrpInstance:
             pass  # keepalived's reload_master: it stays MASTER, its sands is now (an advert at once)
         elif is_up and new_state == State.MASTER and self.is_owner and self.wantstate == State.MASTER:
             # "The simplest way to become master is to timeout from the backup state very quickly"
+            self.next_master_reason = MasterReason.PREEMPTED
             self.state = State.BACKUP
             self.ms_down_timer = 1
             out.append(
                 StateChanged(self.name, State.INIT, State.BACKUP, self.effective_priority, Reason.OWNER_START)
             )
         else:
+            self.next_master_reason = MasterReason.MASTER_NO_RESPONSE
             if self.vipset:  # a MASTER carried over by a reload that may not stay MASTER
                 self._restore_interface(out, adv_f=False)
             else:
@@ -474,6 +485,7 @@ class VrrpInstance:
         if self.sync is not None and not self.sync.can_goto_master(self, now):
             self.wantstate = State.MASTER
             return
+        self.master_reason = self.next_master_reason
         self._send_adv(out, self.effective_priority)
         self._set_state(out, State.MASTER, now, reason, "Entering MASTER STATE")
         self._init_instance_sands(now)
@@ -636,7 +648,7 @@ class VrrpInstance:
             current_master=self.master_saddr,
             effective_priority=self.effective_priority,
         )
-        self._apply_verdict(out, verdict)
+        self._apply_verdict(out, verdict, rx.src)
         if verdict.result is RxResult.OK and verdict.advert is not None:
             self.process_advert(out, verdict.advert, rx.src, now)
         # A rejected or dropped datagram is only counted and logged. keepalived 2.2.7 re-arms the
@@ -645,12 +657,18 @@ class VrrpInstance:
         # the master silent and the backup takes over (issue 20; docs/vrrp.md "Junk").
         return out
 
-    def _apply_verdict(self, out: list[Effect], verdict: RxVerdict) -> None:
+    def _apply_verdict(self, out: list[Effect], verdict: RxVerdict, src: IPAddress) -> None:
         for c in verdict.counters:
             self.stats[c] = self.stats.get(c, 0) + 1
         # keepalived 2.2.7 logs every occurrence (receive-log rate limiting came in later versions).
         for _key, text in verdict.logs:
             out.append(Log(LogLevel.INFO, text))
+        if verdict.result is RxResult.KO and verdict.counters:
+            c = verdict.counters[-1]
+            if (reason := PROTO_ERR_REASONS.get(c)) is not None:
+                self.proto_err_reason = reason
+            if reason is not None or c in AUTH_ERRORS:
+                out.append(RxRejected(self.name, c, src))
 
     def process_advert(self, out: list[Effect], adv: Advertisement, src: IPAddress, now: int) -> None:
         """Apply an advert that passed the receive checks in BACKUP or MASTER (RFC 5798 §6.4.2,
@@ -689,6 +707,7 @@ class VrrpInstance:
         if adv.priority == PRIO_STOP:
             self._log(out, "Backup received priority 0 advertisement", LogLevel.DETAIL)
             self.ms_down_timer = self.skew_time()
+            self.next_master_reason = MasterReason.PRIORITY
             return
         preempt_pending = p.preempt_delay_us > 0 and (self.preempt_time is None or self.preempt_time > now)
         if p.nopreempt or adv.priority >= self.effective_priority or preempt_pending:
@@ -696,6 +715,7 @@ class VrrpInstance:
             self.ms_down_timer = self.master_down_interval()
             self.master_saddr = src
             self.master_priority = adv.priority
+            self.next_master_reason = MasterReason.MASTER_NO_RESPONSE
             if p.preempt_delay_us:
                 if adv.priority >= self.effective_priority:
                     if self.preempt_time is not None:
@@ -709,6 +729,7 @@ class VrrpInstance:
             self.wantstate = State.BACKUP
             return
         self._log(out, f"received lower priority ({adv.priority}) advert from {src} - discarding")
+        self.next_master_reason = MasterReason.PREEMPTED
         self.master_saddr = src
         self._keep_down_timer(now)
 
@@ -885,6 +906,7 @@ class VrrpInstance:
     def _try_up_instance(self, out: list[Effect], now: int, leaving_init: bool = False) -> None:
         """keepalived try_up_instance: all faults cleared."""
         owner_master = self.wantstate == State.MASTER and self.is_owner
+        self.next_master_reason = MasterReason.PREEMPTED if owner_master else MasterReason.MASTER_NO_RESPONSE
         if not owner_master:
             self.wantstate = State.BACKUP
         self.master_adver_int_us = self.adver_int_us

@@ -134,6 +134,7 @@ class SyncGroup:
         for other in self.members:
             if other is not vrrp and other.state != State.MASTER:
                 other.wantstate = State.MASTER
+                other.next_master_reason = vrrp.master_reason
                 other._goto_master(out, now, Reason.SYNC_GROUP)
         self.state = State.MASTER
         self._notify(out)
