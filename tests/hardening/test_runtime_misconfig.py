@@ -144,6 +144,11 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #   track_own_interface     (VI_1) Ignoring track_interface eth0 since own interface   MASTER
 #   sync_group_no_member    ... doesn't exist - ignoring, Sync group G1, no matching   MASTER
 #                           virtual router found in group declaration - removing
+#   mcast_dst_with_unicast  (VI_1) multicast destination specified with unicast -      MASTER (unicast)
+#                           ignoring
+#   interface_without_      (VI_1) interface eth0 does not support multicast, specify  FAULT (for good)
+#   multicast               unicast peers - disabling
+#   interface_without_arp   (VI_1) disabling ARP since interface does not support it   MASTER
 # Not as keepalived 2.2.7 (docs/migration.md): an instance with unicast peers and no `interface`
 # runs (2.2.7's chk_min_cfg stops with "Unknown interface!"; fixed in keepalived 2.2.8).
 _SEC = "    script_user root\n    enable_script_security"
@@ -191,7 +196,13 @@ MISCONFIG = {
                             ""),
     "sync_group_no_member": ("MASTER", "vrrp_sync_group G1 {\n    group {\n        VI_9\n    }\n}\n"
                              + instance_conf(**_M), ""),
+    "mcast_dst_with_unicast": ("MASTER", instance_conf(**_M, extra="    mcast_dst_ip 224.0.0.19\n"
+                                                       + _uni("192.0.2.1", "192.0.2.2")), ""),
+    "interface_without_multicast": ("FAULT", instance_conf(**_M), ""),
+    "interface_without_arp": ("MASTER", instance_conf(**_M), ""),
 }
+SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
+         "interface_without_arp": "ip link set eth0 arp off"}
 _COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
                        r"Virtual router|Unknown interface")
 _PER_ADVERT = "WARNING - equal priority advert received from remote host with our IP address."
@@ -207,6 +218,8 @@ def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Hos
             if non_exec:
                 (n.dir / non_exec).write_text("#!/bin/sh\nexit 0\n")
                 (n.dir / non_exec).chmod(0o644)
+            if case in SETUP:
+                n.host.run(SETUP[case].split())
             n.start()
         codes = {}
         for n in pair:
@@ -215,7 +228,7 @@ def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Hos
                 codes[n.impl] = n.proc.wait(25)
             else:
                 wait_for(lambda n=n: f"(VI_1) Entering {outcome} STATE" in n.logs()
-                         or "going to fault state" in n.logs(), 25)
+                         or "going to fault state" in n.logs() or "peers - disabling" in n.logs(), 25)
         if outcome != "exit":
             time.sleep(3)
             codes = {n.impl: n.proc.poll() for n in pair if n.proc is not None}
@@ -258,3 +271,29 @@ def test_ipv6_unicast_without_a_source_hears_its_peer(lab: Lab, nodes: list[Node
         assert heard > 0 and not backup.has(vip), backup.logs()
     else:  # keepalived 2.2.7's bug, shown so the difference stays documented
         assert heard == 0 and backup.has(vip) and master.has(vip), backup.logs()
+
+
+def test_reload_to_a_file_failing_vrrp_complete_init(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    """A reload to a file keepalived's vrrp_complete_init fails (two instances with one VRID on one
+    interface): keepalived's VRRP child stops for good and the daemon exits 2; pykeepalived logs the
+    same line, keeps the running configuration and stays MASTER (docs/migration.md)."""
+    import signal
+
+    _, ka, py = oracle_lab
+    conf = instance_conf(state="MASTER", prio=150)
+    dup = conf + instance_conf("VI_2", state="MASTER", prio=150, vips=("192.0.2.101/24",)).split("}\n", 1)[1]
+    line = "VI_1 and VI_2 both use VRID 51 with IPv4 on interface eth0"
+    with differential([ka, py], conf) as pair:
+        for n in pair:
+            n.start()
+        for n in pair:
+            wait_for(lambda n=n: "(VI_1) setting VIPs." in n.logs(), 30)
+            n.conf.write_text(dup)
+            n.signal(signal.SIGHUP)
+        ka_node, py_node = pair
+        assert ka_node.proc is not None and ka_node.proc.wait(25) == 2
+        wait_for(lambda: "keeping the running configuration" in py_node.logs(), 25)
+        for n in pair:
+            assert line in n.logs()
+        assert py_node.proc is not None and py_node.proc.poll() is None
+        assert py_node.has("192.0.2.100") and not py_node.has("192.0.2.101")

@@ -646,6 +646,9 @@ class Builder:
                 rep.error(NOWHERE, f"({name}) the first IPv6 VIP address must be link local")
             else:
                 rep.log(NOWHERE, f"({name}) the first IPv6 VIP address should be link local")
+        if i.unicast_peers and i.mcast_dst_ip is not None:
+            rep.error(NOWHERE, f"({name}) multicast destination specified with unicast - ignoring")
+            i = replace(i, mcast_dst_ip=None)
         if i.nopreempt and i.preempt_delay_us:
             rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
             i = replace(i, preempt_delay_us=0)

@@ -77,7 +77,14 @@ from pykeepalived.linux.addresses import (
     del_route,
     del_rule,
 )
-from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
+from pykeepalived.linux.iface import (
+    IFF_MULTICAST,
+    IFF_NOARP,
+    IFF_POINTOPOINT,
+    InterfaceInfo,
+    InterfaceNotFound,
+    get_interface,
+)
 from pykeepalived.linux.igmp import LocalIgmp
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
 from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
@@ -264,6 +271,13 @@ class VrrpChild:
                     return None
                 log_missing(params.interface)  # daemon/dynif.py: attached when created
 
+        if iface is not None and iface.ifindex:  # keepalived vrrp_complete_instance, on the interface
+            if not iface.flags & IFF_MULTICAST and not params.is_unicast:
+                log.error("(%s) interface %s does not support multicast, specify unicast peers - disabling",
+                          conf.name, iface.ifname)
+                params = dataclasses.replace(params, config_fault=True)  # held in FAULT for good
+            if iface.flags & IFF_NOARP and not iface.flags & IFF_POINTOPOINT:
+                log.log(DETAIL, "(%s) disabling ARP since interface does not support it", conf.name)
         if iface is not None and iface.ifname not in self._assigned_logged:
             # keepalived add_vrrp_to_interface (with -D): the first instance on an interface
             self._assigned_logged.add(iface.ifname)

@@ -27,6 +27,7 @@ from pykeepalived.vrrp.params import IPAddress
 IFF_UP = 0x1
 IFF_BROADCAST = 0x2
 IFF_LOOPBACK = 0x8
+IFF_POINTOPOINT = 0x10
 IFF_NOARP = 0x80
 IFF_MULTICAST = 0x1000
 IFF_RUNNING = 0x40  # IFF_RUNNING as reported in ifi_flags (carrier + oper up)
