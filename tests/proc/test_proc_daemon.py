@@ -218,3 +218,43 @@ def test_children_are_forks_of_the_parent(lab: Lab, impl: str) -> None:
         raise
     finally:
         node.kill()
+
+
+def open_files(pid: int) -> set[tuple[str, int]]:
+    """(target, access mode) of each descriptor above 2: what it is open on, and O_RDONLY/O_WRONLY/O_RDWR."""
+    out = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        if int(fd) <= 2:
+            continue
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            flags = Path(f"/proc/{pid}/fdinfo/{fd}").read_text().split("flags:")[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        out.add((target, int(flags, 8) & os.O_ACCMODE))
+    return out
+
+
+def test_forked_children_hold_only_their_descriptors(lab: Lab) -> None:
+    """A child forked from the parent (daemon/forkchild.py) closes what it inherits, as the re-executed
+    child's close_fds did: of the parent's descriptors it keeps only the write end of the readiness
+    pipe (and the BFD pipe ends it is given), not the parent's pid file nor any read end. pykeepalived
+    only: keepalived's children keep what they inherit (its consolidated configuration memfd, the
+    event loop descriptors it recreates)."""
+    node = Node(lab["n1"], instance_conf(globals_="    vrrp_garp_master_delay 0"),
+                extra=("--all", "-B")).start()
+    try:
+        parent = pid_of(node.dir / "parent.pid")
+        children = [pid_of(node.dir / "vrrp.pid"), pid_of(node.dir / "check.pid")]
+        wait_for(lambda: "Entering BACKUP STATE" in node.logs(), 20)
+        mine = open_files(parent)
+        assert any(t == str(node.dir / "parent.pid") for t, _ in mine), mine  # held open by the parent
+        for child in children:
+            shared = open_files(child) & mine
+            assert all(t.startswith("pipe:") and mode == os.O_WRONLY for t, mode in shared), \
+                (child, shared, mine)
+    except AssertionError:
+        print(dump_logs(node))
+        raise
+    finally:
+        node.kill()
