@@ -150,3 +150,17 @@ static_rules {
     assert instance_params(model, "VI_1").tracks == ()
     assert {"eth7", "eth6", "eth3"} <= tracked_interfaces(model)
     assert "eth8" not in tracked_interfaces(model) and "eth4" not in tracked_interfaces(model)
+
+
+def test_track_weight_alone_keeps_the_objects_reverse() -> None:
+    """keepalived vrrp_track.c: `track_script { chk weight 3 }` keeps vrrp_script chk's `reverse`;
+    only `reverse`/`noreverse` after the weight change it (also for files, processes, BFDs)."""
+    from pykeepalived.config.model import Track
+    from pykeepalived.config.sync_tracking import resolve_track
+
+    defaults = {("script", "chk"): (-20, True)}
+    assert resolve_track(Track("script", "chk", 3), defaults) == TrackWeight("script", "chk", 3, True)
+    assert resolve_track(Track("script", "chk", 3, False), defaults) == TrackWeight("script", "chk", 3, False)
+    assert resolve_track(Track("script", "chk"), defaults) == TrackWeight("script", "chk", -20, True)
+    assert resolve_track(Track("interface", "eth1", 5), defaults) == TrackWeight("interface", "eth1", 5,
+                                                                                   False)

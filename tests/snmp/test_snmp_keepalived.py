@@ -257,3 +257,114 @@ def test_rejected_adverts_and_preemption_match_keepalived(
         raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
     finally:
         discard(*nodes)
+
+
+def tables_conf(socket: str, trackfile: str) -> str:
+    return f"""global_defs {{
+    router_id snmp_node
+    enable_snmp_vrrp
+    snmp_socket unix:{socket}
+}}
+static_ipaddress {{
+    203.0.113.9/24 dev eth0 label eth0:st
+    198.51.100.9/32 dev eth0 scope host
+}}
+vrrp_script chk_true {{
+    script "/bin/true"
+    interval 1
+    weight 10
+    rise 2
+    fall 3
+}}
+vrrp_script chk_false {{
+    script "/bin/false"
+    interval 2
+    weight -20 reverse
+}}
+vrrp_track_file tfile {{
+    file {trackfile}
+    weight 5
+}}
+vrrp_track_process tproc {{
+    process pyka-no-such-process -f
+    param_match initial
+    quorum 1
+    weight 7 reverse
+    fork_delay 0.5
+    terminate_delay 1.5
+}}
+bfd_instance nbr {{
+    neighbor_ip 192.0.2.77
+    weight 11
+}}
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    track_interface {{
+        eth0 weight 5
+        lo
+    }}
+    track_script {{
+        chk_true
+        chk_false weight 3
+    }}
+    track_file {{
+        tfile weight 2 reverse
+    }}
+    track_process {{
+        tproc
+    }}
+    track_bfd {{
+        nbr weight 4
+    }}
+    virtual_ipaddress {{
+        192.0.2.100/24
+    }}
+}}
+vrrp_instance VI_2 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    track_script {{
+        chk_false
+    }}
+    virtual_ipaddress {{
+        192.0.2.102/24
+    }}
+}}
+"""
+
+
+def test_tracker_tables_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
+    """KEEPALIVED-MIB vrrp's static address rows (index 0), tracked interface/script/file/BFD/process
+    tables and the script, file, BFD and process tables, walked beside keepalived 2.2.7."""
+    f = sides[0][1].dir / "track.file"  # one file for both (its path is served)
+    f.write_text("3\n")
+    nodes = [Node(h, tables_conf(str(s.socket), str(f)), impl=impl)
+             for (h, s), impl in zip(sides, ("ka", "py"), strict=True)]
+    try:
+        for n in nodes:
+            n.start()
+        for n in nodes:
+            wait_for(lambda n=n: all(n.has(a) for a in ("192.0.2.100", "192.0.2.102", "203.0.113.9")), 30)
+        oid = ".1.3.6.1.4.1.9586.100.5.2"
+        # the scripts' results settle after their rise/fall runs
+        wait_for(lambda: all(".1.3.6.1.4.1.9586.100.5.2.9.1.6.1 = INTEGER: 3" in s.walk(oid + ".9")
+                             for _, s in sides), 20, step=0.5)
+        walks = [masked(s.walk(oid), h) for h, s in sides]
+        assert walks[1] == walks[0], "\n".join(
+            f"{a!r:80} | {b!r}" for a, b in zip(walks[0], walks[1], strict=False) if a != b)
+        text = "\n".join(walks[0])
+        for table in (4, 5, 6, 9, 12, 13, 17, 18, 20, 21):
+            assert f"{oid}.{table}.1." in text, table
+        assert f"{oid}.6.1.3.0.1 = " in text  # the static address row
+        bulk = [masked(s.walk(oid, bulk=True), h) for h, s in sides]
+        assert bulk[1] == bulk[0] == walks[0]
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
+    finally:
+        discard(*nodes)

@@ -46,9 +46,13 @@ def track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
 
 
 def resolve_track(t: Track, defaults: dict[tuple[str, str], tuple[int, bool]]) -> TrackWeight:
+    """A track_* entry's weight and reverse: the object's own unless given; `weight N` alone keeps
+    the object's reverse (keepalived vrrp_track.c starts from vsc->weight_reverse, and only
+    `reverse`/`noreverse` change it)."""
     w, rev = t.weight, t.reverse
-    if w is None and (t.kind, t.name) in defaults:
-        w, dflt_rev = defaults[(t.kind, t.name)]
+    if (t.kind, t.name) in defaults:
+        dflt_w, dflt_rev = defaults[(t.kind, t.name)]
+        w = dflt_w if w is None else w
         rev = dflt_rev if rev is None else rev
     return TrackWeight(t.kind, t.name, w or 0, bool(rev))
 

@@ -21,11 +21,12 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pykeepalived.config.command_words import cmd_str
 from pykeepalived.control.agentx import AgentXClient
 from pykeepalived.logs import DETAIL, log
 from pykeepalived.snmp.agentx import (
@@ -42,15 +43,16 @@ from pykeepalived.snmp.agentx import (
 )
 from pykeepalived.snmp.mib import MibView, Scalar, Table
 from pykeepalived.snmp.session import Registration
-from pykeepalived.track.command import cmd_str
 from pykeepalived.vrrp.effects import AUTH_ERRORS, PROTO_ERR_REASONS, Notify, RxRejected, State
 
 if TYPE_CHECKING:
-    from pykeepalived.config.model import Model, VipSpec
+    from pykeepalived.config.model import Model, TrackFile, VipSpec, VrrpScript
     from pykeepalived.config.model import VrrpInstance as ConfInstance
     from pykeepalived.linux.iface import InterfaceInfo
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.command import ScriptCommand
+    from pykeepalived.track.process import TrackedProcess
+    from pykeepalived.track.script import ScriptTracker
     from pykeepalived.vrrp.instance import VrrpInstance
     from pykeepalived.vrrp.sync_group import SyncGroup
 
@@ -78,6 +80,16 @@ class VrrpSource(Protocol):
     def address_set(self, name: str, addr: object) -> bool: ...
 
     def notify_scripts(self, target: str, name: str) -> NotifyScripts | None: ...
+
+    def script_trackers(self) -> Mapping[str, ScriptTracker]: ...
+
+    def file_values(self) -> Mapping[str, int]: ...
+
+    def processes(self) -> Sequence[TrackedProcess]: ...
+
+    def bfd_up(self) -> Mapping[str, bool]: ...
+
+    def ifindex(self, ifname: str) -> int | None: ...
 
 
 @dataclass(frozen=True)
@@ -333,12 +345,123 @@ class VrrpMibs:
             Table((*v, 1, 1), group_cols, groups),
             Table((*v, 2, 1), {2: lambda m: octets(m.name)}, members),
             Table((*v, 3, 1), inst_cols, rows_inst),
+            *self._tracked_tables(),
             Table((*v, 6, 1), self._address_cols(), self._address_rows),
+            *self._tracker_tables(),
         )
         return view
 
-    def _address_rows(self) -> list[tuple[OID, tuple[VrrpInstance, VipSpec, bool]]]:
-        out: list[tuple[OID, tuple[VrrpInstance, VipSpec, bool]]] = []
+    # ------------------------------------------------------------------ trackers (vrrp_snmp.c)
+    def _tracked_rows(self, kind: str) -> Callable[[], list[tuple[OID, tuple[str, int, bool]]]]:
+        """An instance's tracked objects of one kind, indexed (instance, n) (snmp_find_element):
+        (name, weight, reverse). Interfaces and scripts show the instance's tracking weight; files,
+        BFDs and processes the tracked object's own weight (as keepalived 2.2.7 does)."""
+        model = self.model
+        own = {"file": {f.name: (f.weight, f.reverse) for f in model.track_files},
+               "process": {t.name: (t.weight, t.reverse) for t in model.track_processes},
+               "bfd": _bfd_weights(model)}.get(kind)
+
+        def rows() -> list[tuple[OID, tuple[str, int, bool]]]:
+            out: list[tuple[OID, tuple[str, int, bool]]] = []
+            for i, inst in enumerate(self.src.instances(), 1):
+                n = 0
+                for t in inst.params.tracks:
+                    if t.kind != kind:
+                        continue
+                    n += 1
+                    w, r = own.get(t.name, (0, False)) if own is not None else (t.weight, t.reverse)
+                    out.append(((i, n), (t.name, w, r)))
+            return out
+        return rows
+
+    def _tracked_tables(self) -> list[Table]:
+        v = VRRP
+        cols: dict[int, Callable[[Any], Value | None]] = {
+            1: lambda r: octets(r[0]), 2: lambda r: integer(r[1]), 3: lambda r: truth(r[2])}
+        shifted = {k + 1: f for k, f in cols.items()}  # the later tables start at column 2
+        return [Table((*v, 4, 1), cols, self._tracked_rows("interface")),
+                Table((*v, 5, 1), shifted, self._tracked_rows("script")),
+                Table((*v, 12, 1), shifted, self._tracked_rows("file")),
+                Table((*v, 17, 1), shifted, self._tracked_rows("bfd")),
+                Table((*v, 20, 1), shifted, self._tracked_rows("process"))]
+
+    def _tracker_tables(self) -> list[Table]:
+        v = VRRP
+        model = self.model
+        src = self.src
+
+        def scripts() -> list[tuple[OID, tuple[VrrpScript, ScriptTracker]]]:
+            trs = src.script_trackers()
+            live = [(s, trs[s.name]) for s in model.vrrp_scripts if s.name in trs]
+            return [((n,), row) for n, row in enumerate(live, 1)]
+
+        def script_result(row: tuple[VrrpScript, ScriptTracker]) -> int:
+            tr = row[1]
+            if not tr.runs and tr.last_outcome is None:  # SCRIPT_INIT_STATE_INIT / _FAILED
+                return 5 if tr.spec.init_fail and not tr.init_reload else 1
+            return 3 if tr.counter.result >= tr.counter.rise else 2
+
+        def files() -> list[tuple[OID, TrackFile]]:
+            return [((n,), f) for n, f in enumerate(model.track_files, 1)]
+
+        def bfds() -> list[tuple[OID, tuple[str, int, bool]]]:
+            w = _bfd_weights(model)
+            return [((n,), (name, *w[name])) for n, name in enumerate(w, 1)]
+
+        def procs() -> list[tuple[OID, TrackedProcess]]:
+            return [((n,), tp) for n, tp in enumerate(src.processes(), 1)]
+
+        conf_procs = {t.name: t for t in model.track_processes}
+
+        def pw(tp: TrackedProcess) -> tuple[int, bool]:
+            c = conf_procs.get(tp.name)
+            return (c.weight, c.reverse) if c is not None else (0, False)
+
+        return [
+            Table((*v, 9, 1), {
+                2: lambda r: octets(r[0].name),
+                3: lambda r: octets(cmd_str(r[1].spec.command.argv)),
+                4: lambda r: integer(r[1].spec.interval_us // 1_000_000),
+                5: lambda r: integer(r[0].weight),
+                6: lambda r: integer(script_result(r)),
+                7: lambda r: gauge(r[1].spec.rise),
+                8: lambda r: gauge(r[1].spec.fall),
+                9: lambda r: truth(r[0].reverse),
+            }, scripts),
+            Table((*v, 13, 1), {
+                2: lambda f: octets(f.name),
+                3: lambda f: octets(f.file),
+                4: lambda f: integer(src.file_values().get(f.name, 0)),
+                5: lambda f: integer(f.weight),
+                6: lambda f: truth(f.reverse),
+            }, files),
+            Table((*v, 18, 1), {
+                2: lambda b: octets(b[0]),
+                3: lambda b: integer(1 if src.bfd_up().get(b[0], False) else 0),
+                4: lambda b: integer(b[1]),
+                5: lambda b: truth(b[2]),
+            }, bfds),
+            Table((*v, 21, 1), {
+                2: lambda tp: octets(tp.spec.name),
+                3: lambda tp: octets(tp.spec.process),
+                4: lambda tp: octets(" ".join(tp.spec.params)),
+                5: lambda tp: integer(_PARAM_MATCH[tp.spec.param_match.value]),
+                6: lambda tp: integer(pw(tp)[0]),
+                7: lambda tp: truth(pw(tp)[1]),
+                8: lambda tp: gauge(tp.spec.quorum),
+                9: lambda tp: integer(tp.spec.quorum_max),
+                10: lambda tp: gauge(tp.spec.fork_delay_us),
+                11: lambda tp: gauge(tp.spec.terminate_delay_us),
+                12: lambda tp: truth(tp.spec.uses_cmdline),
+                13: lambda tp: integer(tp.count),
+                14: lambda tp: truth(tp.have_quorum),
+            }, procs),
+        ]
+
+    def _address_rows(self) -> list[tuple[OID, tuple[VrrpInstance | None, VipSpec, bool]]]:
+        # static addresses first, index (0, n) (vrrp_header_ar_table), never advertised
+        out: list[tuple[OID, tuple[VrrpInstance | None, VipSpec, bool]]] = [
+            ((0, n), (None, spec, False)) for n, spec in enumerate(self.model.static_ipaddress, 1)]
         adv = False
         for i, inst in enumerate(self.src.instances(), 1):
             c = self.src.conf(inst.name)
@@ -357,21 +480,34 @@ class VrrpMibs:
         return out
 
     def _address_cols(self) -> dict[int, Callable[[Any], Value | None]]:
-        def ifinfo(row: tuple[VrrpInstance, VipSpec, bool]) -> InterfaceInfo | None:
-            return self.src.interface(row[0].name)
+        Row = tuple["VrrpInstance | None", "VipSpec", bool]
 
-        def ifidx(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
-            i = ifinfo(row)
-            return integer(i.ifindex) if i is not None else None
+        def dev(row: Row) -> str | None:
+            if row[1].dev:
+                return row[1].dev
+            if row[0] is None:  # a static address without dev: default_interface
+                return self.model.global_defs.default_interface
+            i = self.src.interface(row[0].name)
+            return i.ifname if i is not None else None
 
-        def ifn(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
-            dev = row[1].dev
-            if dev:
-                return octets(dev)
-            i = ifinfo(row)
-            return octets(i.ifname) if i is not None else None
+        def ifidx(row: Row) -> Value | None:
+            if row[0] is not None and not row[1].dev:
+                i = self.src.interface(row[0].name)
+                return integer(i.ifindex) if i is not None else None
+            d = dev(row)
+            idx = self.src.ifindex(d) if d else None
+            return integer(idx) if idx is not None else None
 
-        def brd(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
+        def ifn(row: Row) -> Value | None:
+            d = dev(row)
+            return octets(d) if d else None
+
+        def is_set(row: Row) -> Value:
+            if row[0] is None:
+                return truth(True)  # static addresses are set at start (a failure is logged)
+            return truth(self.src.address_set(row[0].name, ip_address(row[1].address)))
+
+        def brd(row: Row) -> Value | None:
             a = ip_address(row[1].address)
             if a.version == 6:
                 return None
@@ -381,7 +517,7 @@ class VrrpMibs:
             except ValueError:
                 return octets(bytes(4))
 
-        def peer(row: tuple[VrrpInstance, VipSpec, bool]) -> Value | None:
+        def peer(row: Row) -> Value | None:
             p = _opt(row[1], "peer")
             if not p:
                 return None
@@ -396,7 +532,7 @@ class VrrpMibs:
             7: ifidx,
             8: ifn,
             9: lambda r: octets(_opt(r[1], "label")) if _opt(r[1], "label") else None,  # type: ignore[arg-type]
-            10: lambda r: truth(self.src.address_set(r[0].name, ip_address(r[1].address))),
+            10: is_set,
             11: lambda r: truth(r[2]),
             12: peer,
         }
@@ -640,6 +776,25 @@ class VrrpMibs:
             out.append(((*RFC3, 0, 2), [VarBind((*RFC3, 1, 2, 5, 1, 6, idx, p.vrid, t),
                                                 integer(inst.proto_err_reason))]))
         return out
+
+
+_PARAM_MATCH = {"none": 0, "exact": 1, "initial": 2, "partial": 3}  # keepalived enum param_match
+
+
+def _bfd_weights(model: Model) -> dict[str, tuple[int, bool]]:
+    """Each bfd_instance's own `weight N [reverse]` (vrrp_tracked_bfd_t), in configuration order."""
+    out = {}
+    for nb in model.named_blocks:
+        if nb.kind != "bfd_instance":
+            continue
+        words = next((tuple(str(w) for w in v) for kw, v in nb.options
+                      if kw == "weight" and isinstance(v, tuple) and v), ("0",))
+        try:
+            w = int(words[0])
+        except ValueError:
+            w = 0
+        out[nb.name] = (w, "reverse" in words[1:])
+    return out
 
 
 def _rx_sum(rows: list[tuple[OID, VrrpInstance]], counter: str) -> int:

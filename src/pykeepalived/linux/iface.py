@@ -199,6 +199,14 @@ async def list_interfaces(ipr: AsyncIPRoute) -> list[InterfaceInfo]:
     ]
 
 
+def ifindex_of(ifname: str) -> int | None:
+    """The interface's index by name (one ioctl), or None when there is no such interface."""
+    try:
+        return socket.if_nametoindex(ifname)
+    except OSError:
+        return None
+
+
 def interface_flags(ifname: str) -> int:
     """IFF_* flags via SIOCGIFFLAGS (one ioctl, no netlink round trip, no event loop needed)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
