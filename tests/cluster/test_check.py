@@ -342,6 +342,7 @@ def test_cli_the_shipped_example_with_config_ids(capsys: pytest.CaptureFixture[s
     ex = str(Path(__file__).resolve().parents[2] / "examples" / "keepalived.conf.nginx")
     code, out = run(capsys, "check", f"{ex}@node1", f"{ex}@node2")
     assert code == 0 and out.startswith("2 nodes, 1 virtual router: 0 errors, 0 warnings"), out
+    assert run(capsys, "check", ex, "-i", "node1", ex, "--config-id", "node2")[0] == 0  # the daemon's option
     code, out = run(capsys, "check", f"{ex}@node1", f"{ex}@node1")  # two node1s: a priority tie
     assert code == 1 and "node1#2" in out
 

@@ -172,7 +172,8 @@ def plural(n: int, what: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    node_help = "a node: [NAME=]FILE[@CONFIG_ID] (CONFIG_ID: the node's -i, selecting its @node lines)"
+    node_help = ("a node: [NAME=]FILE[@CONFIG_ID] or [NAME=]FILE -i CONFIG_ID (the node's -i, selecting its "
+                 "@node lines)")
     p = _Parser(prog="pykeepalived-cluster",
                 description="Check a VRRP cluster's keepalived.conf files together, or ask what if.")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -197,6 +198,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def join_config_ids(argv: Sequence[str]) -> list[str]:
+    """`FILE -i ID` (the daemon's option, after a node's file) is `FILE@ID`."""
+    out: list[str] = []
+    k = 0
+    while k < len(argv):
+        if argv[k] in ("-i", "--config-id") and k + 1 < len(argv) and out and not out[-1].startswith("-"):
+            out[-1] = f"{out[-1]}@{argv[k + 1]}"
+            k += 2
+            continue
+        out.append(argv[k])
+        k += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    ns = build_parser().parse_args(argv)
+    ns = build_parser().parse_args(join_config_ids(sys.argv[1:] if argv is None else argv))
     return int(ns.fn(ns))
