@@ -30,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from lab_measure import cleanup, master_load  # noqa: E402
+from lab_measure import side_row as _row  # noqa: E402
 from tests.daemon.node import Node, wait_for  # noqa: E402
 from tests.harness import Capture, vrrp_adverts  # noqa: E402
 from tests.interop.peers import STARTUP, Conf, Inst, measure_takeover, start  # noqa: E402
@@ -59,21 +60,6 @@ def _both(fn: Callable[[str], Any]) -> dict[str, Any]:
 
 def _num(v: Any) -> float | None:
     return None if isinstance(v, Exception) else float(v)
-
-
-def _row(name: str, res: dict[str, Any], unit: str, goal: str | None, key: Callable[[Any], float]) -> Row:
-    py, ka = res["py"], res["ka"]
-    row: Row = {
-        "name": name,
-        "value": None if isinstance(py, Exception) else key(py),
-        "unit": unit,
-        "keepalived": None if isinstance(ka, Exception) else key(ka),
-        "goal": goal,
-    }
-    errs = [f"{i}: {r!r}" for i, r in res.items() if isinstance(r, Exception)]
-    if errs:
-        row["note"] = "not measured - " + "; ".join(errs)
-    return row
 
 
 # ---------------------------------------------------------------------------------------- takeover

@@ -5,6 +5,7 @@ A daemon under test runs in a namespace lab (tests/daemon/node.py Node); its pro
 the pid files it writes, and measured from /proc: CPU as utime + stime ticks (/proc/PID/stat) over a
 window, memory as PSS summed over the processes (/proc/PID/smaps_rollup). `master_load` makes one
 daemon master of N instances built by `instances` and measures it after the delayed GARP/NA burst.
+`side_row` makes a bench row of both implementations' results.
 Not a bench itself (bench/run.py only runs bench_*.py).
 """
 
@@ -13,7 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -122,3 +125,21 @@ def master_load(impl: str, count: int, advert: str, window: float, start_slack: 
             return (c1 - c0) / CLK_TCK / (t1 - t0) * 100, pss / 1024, ratio
     finally:
         cleanup(nodes)
+
+
+def side_row(name: str, res: dict[str, Any], unit: str, goal: str | None,
+             key: Callable[[Any], float]) -> dict[str, Any]:
+    """A bench row from {"py": result, "ka": result} (a result may be the exception that stopped it,
+    then noted in the row); `key` takes the figure out of a result."""
+    py, ka = res["py"], res["ka"]
+    row: dict[str, Any] = {
+        "name": name,
+        "value": None if isinstance(py, Exception) else key(py),
+        "unit": unit,
+        "keepalived": None if isinstance(ka, Exception) else key(ka),
+        "goal": goal,
+    }
+    errs = [f"{i}: {r!r}" for i, r in res.items() if isinstance(r, Exception)]
+    if errs:
+        row["note"] = "not measured - " + "; ".join(errs)
+    return row
