@@ -12,6 +12,8 @@ Masks (each value that cannot be equal between two runs):
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import os
 import re
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, discard, dump_logs, wait_for
+from tests.daemon.node import Node, discard, dump_logs, log_lines, wait_for
 from tests.snmp.snmpd import PrivateSnmpd
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/snmpd"),
@@ -95,6 +97,43 @@ def _mac(host: Host) -> str:
     return " ".join(b.upper() for b in mac.split(":")) + " "
 
 
+@contextlib.contextmanager
+def running(configs: list[tuple[Host, str]]) -> Iterator[list[Node]]:
+    """keepalived then pykeepalived, each with its configuration on its host, started; an assertion
+    failure carries both logs; both are killed at the end."""
+    nodes = [Node(h, c, impl=impl) for (h, c), impl in zip(configs, ("ka", "py"), strict=True)]
+    try:
+        for n in nodes:
+            n.start()
+        yield nodes
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
+    finally:
+        discard(*nodes)
+
+
+def stop_and_compare_traps(nodes: list[Node], snmpds: list[PrivateSnmpd], count: int) -> None:
+    """Stop both daemons (exit 0) and compare every trap received, once `count` have arrived."""
+    for n in nodes:
+        assert n.stop() == 0
+    wait_for(lambda: all(len(s.traps()) >= count for s in snmpds), 10)
+    traps = [s.traps() for s in snmpds]
+    assert traps[1] == traps[0]
+
+
+def walked_equal(sides: list[tuple[Host, PrivateSnmpd]], oid: str) -> list[str]:
+    """snmpwalk and snmpbulkwalk of `oid` give the same masked lines on both sides: those lines."""
+    walks = [masked(s.walk(oid), h) for h, s in sides]
+    assert walks[1] == walks[0], diff(walks[0], walks[1])
+    bulk = [masked(s.walk(oid, bulk=True), h) for h, s in sides]
+    assert bulk[1] == bulk[0] == walks[0]
+    return walks[0]
+
+
+def diff(ka: list[str], py: list[str]) -> str:
+    return "\n".join(difflib.unified_diff(ka, py, "keepalived", "pykeepalived", lineterm="", n=0))
+
+
 def masked(lines: list[str], host: Host) -> list[str]:
     mac = _mac(host)
     out = []
@@ -106,11 +145,7 @@ def masked(lines: list[str], host: Host) -> list[str]:
 
 
 def test_walks_and_traps_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
-    nodes = [Node(h, conf(str(s.socket)), impl=impl)
-             for (h, s), impl in zip(sides, ("ka", "py"), strict=True)]
-    try:
-        for n in nodes:
-            n.start()
+    with running([(h, conf(str(s.socket))) for h, s in sides]) as nodes:
         for n in nodes:  # both instances MASTER (VI_2 alone on its LAN takes over after its down timer)
             wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
         wait_for(lambda: all(len(s.traps()) >= 5 for _, s in sides), 10)
@@ -120,15 +155,7 @@ def test_walks_and_traps_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]
             assert walks[1] == walks[0], oid
             bulk = [masked(s.walk(oid, bulk=True), h) for h, s in sides]
             assert bulk[1] == bulk[0] == walks[0], oid
-        for n in nodes:
-            assert n.stop() == 0
-        wait_for(lambda: all(len(s.traps()) >= 7 for _, s in sides), 10)
-        traps = [s.traps() for _, s in sides]
-        assert traps[1] == traps[0]
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
-    finally:
-        discard(*nodes)
+        stop_and_compare_traps(nodes, [s for _, s in sides], 7)
 
 
 def rx_conf(socket: str) -> str:
@@ -220,11 +247,7 @@ def test_rejected_adverts_and_preemption_match_keepalived(
     version and TTL counters, the protocol-error reason and the new-master reason (2, preempted,
     after a lower-priority advert; 3 without adverts) as keepalived 2.2.7 serves and sends them;
     keepalived.stats agrees with the walk."""
-    nodes = [Node(h, rx_conf(str(s.socket)), impl=impl)
-             for (h, _, s), impl in zip(rx_sides, ("ka", "py"), strict=True)]
-    try:
-        for n in nodes:
-            n.start()
+    with running([(h, rx_conf(str(s.socket))) for h, _, s in rx_sides]) as nodes:
         for (_, inj, _), n in zip(rx_sides, nodes, strict=True):
             wait_for(lambda n=n: n.logs().count("Entering BACKUP STATE") >= 2, 20)
             data = n.dir / "inject.hex"
@@ -253,10 +276,6 @@ def test_rejected_adverts_and_preemption_match_keepalived(
             assert ({k: v for k, v in stats[1][inst].items() if k != "advert_sent"}
                     == {k: v for k, v in stats[0][inst].items() if k != "advert_sent"}), inst
         assert stats[0]["VI_P"]["auth_failure"] == 1 and stats[0]["VI_3"]["ip_ttl_err"] == 1, stats
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
-    finally:
-        discard(*nodes)
 
 
 def tables_conf(socket: str, trackfile: str) -> str:
@@ -344,27 +363,105 @@ def test_tracker_tables_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]])
     tables and the script, file, BFD and process tables, walked beside keepalived 2.2.7."""
     f = sides[0][1].dir / "track.file"  # one file for both (its path is served)
     f.write_text("3\n")
-    nodes = [Node(h, tables_conf(str(s.socket), str(f)), impl=impl)
-             for (h, s), impl in zip(sides, ("ka", "py"), strict=True)]
-    try:
-        for n in nodes:
-            n.start()
+    with running([(h, tables_conf(str(s.socket), str(f))) for h, s in sides]) as nodes:
         for n in nodes:
             wait_for(lambda n=n: all(n.has(a) for a in ("192.0.2.100", "192.0.2.102", "203.0.113.9")), 30)
         oid = ".1.3.6.1.4.1.9586.100.5.2"
         # the scripts' results settle after their rise/fall runs
         wait_for(lambda: all(".1.3.6.1.4.1.9586.100.5.2.9.1.6.1 = INTEGER: 3" in s.walk(oid + ".9")
                              for _, s in sides), 20, step=0.5)
-        walks = [masked(s.walk(oid), h) for h, s in sides]
-        assert walks[1] == walks[0], "\n".join(
-            f"{a!r:80} | {b!r}" for a, b in zip(walks[0], walks[1], strict=False) if a != b)
-        text = "\n".join(walks[0])
+        text = "\n".join(walked_equal(sides, oid))
         for table in (4, 5, 6, 9, 12, 13, 17, 18, 20, 21):
             assert f"{oid}.{table}.1." in text, table
         assert f"{oid}.6.1.3.0.1 = " in text  # the static address row
-        bulk = [masked(s.walk(oid, bulk=True), h) for h, s in sides]
-        assert bulk[1] == bulk[0] == walks[0]
-    except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{dump_logs(*nodes)}") from exc
-    finally:
-        discard(*nodes)
+
+
+def routes_conf(socket: str) -> str:
+    return f"""global_defs {{
+    router_id snmp_node
+    enable_snmp_vrrp
+    snmp_socket unix:{socket}
+}}
+static_routes {{
+    203.0.113.0/26 via 192.0.2.254 dev eth0 metric 20 mtu lock 1400
+    198.51.100.128/25 dev eth0 scope link table 100 rtt 30 advmss 1300
+    blackhole 203.0.113.192/26
+}}
+static_rules {{
+    from 203.0.113.0/24 table 100 priority 200
+    to 198.51.100.0/24 fwmark 7/0xff lookup 101 priority 201
+    from 192.0.2.0/24 to 203.0.113.64/26 prohibit priority 202
+}}
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+        192.0.2.100/24
+    }}
+    virtual_routes {{
+        203.0.113.128/26 via 192.0.2.253 dev eth0 protocol static src 192.0.2.100
+        198.51.100.64/26 nexthop via 192.0.2.251 dev eth0 weight 2 nexthop via 192.0.2.252 dev eth0
+        2001:db8:99::/48 via 2001:db8::fe dev eth0 hoplimit 9
+    }}
+    virtual_rules {{
+        from 192.0.2.100 table 102 priority 300
+        iif eth0 goto 301 priority 302
+        from 2001:db8::/64 table 103 priority 303
+    }}
+}}
+vrrp_instance VI_2 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 52
+    priority 100
+    virtual_ipaddress {{
+        192.0.2.102/24
+    }}
+    virtual_routes {{
+        198.51.100.0/28 via 192.0.2.250
+    }}
+}}
+"""
+
+
+def test_route_and_rule_tables_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
+    """vrrpRouteTable, vrrpRouteNextHopTable and vrrpRuleTable (static as instance 0, then each
+    instance's virtual ones; set while the instance is MASTER), walked beside keepalived 2.2.7."""
+    with running([(h, routes_conf(str(s.socket))) for h, s in sides]) as nodes:
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
+        oid = ".1.3.6.1.4.1.9586.100.5.2"
+        text = "\n".join(walked_equal(sides, oid))
+        for table in (7, 8, 11):
+            assert f"{oid}.{table}.1." in text, table
+
+
+def test_reregisters_after_snmpd_restart_as_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
+    """snmpd stopped and started again: both daemons log net-snmp's 'AgentX master disconnected us,
+    reconnecting in 15', connect again (net-snmp retries after 15 s; so does the subagent), serve
+    the same walk as before, and the traps raised afterwards (at stop) reach snmptrapd."""
+    with running([(h, conf(str(s.socket))) for h, s in sides]) as nodes:
+        oid = ".1.3.6.1.4.1.9586.100.5.2"
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
+        wait_for(lambda: all(len(s.traps()) >= 5 for _, s in sides), 10)
+        before = [masked(s.walk(oid), h) for h, s in sides]
+        assert before[1] == before[0], diff(before[0], before[1])
+        for _, s in sides:
+            s.stop_snmpd()
+            s.socket.unlink(missing_ok=True)
+        for _, s in sides:
+            s.start_snmpd()
+        for n in nodes:
+            wait_for(lambda n=n: n.logs().count("AgentX subagent connected") == 2, 40, step=0.5)
+        after = [masked(s.walk(oid), h) for h, s in sides]
+        assert after == before
+        lines = [log_lines(n, re.compile(r"AgentX|SNMP subagent")) for n in nodes]
+        assert lines[1] == lines[0] == [
+            "Starting SNMP subagent", "NET-SNMP version 5.9.3 AgentX subagent connected",
+            "AgentX master disconnected us, reconnecting in 15",
+            "NET-SNMP version 5.9.3 AgentX subagent connected"], lines
+        stop_and_compare_traps(nodes, [s for _, s in sides], 7)

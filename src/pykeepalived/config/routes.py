@@ -450,11 +450,11 @@ def parse_route(
                     locked.append(s)
                     x = w.next()
                 if s in _RTT:
-                    v = _rtt(x)
+                    v = _rtt(x, _RTT[s], w.loc, w.rep)
                     if v is None:
                         what = "rto_min value {} specified" if s == "rto_min" else s + " {}"
                         raise w.fail(f"Invalid {what.format(x)} for route")
-                    metrics.append((s, v * _RTT[s]))
+                    metrics.append((s, v))
                 else:
                     label = "MTU" if s == "mtu" else (s if s == "advmss" else f"{s} value")
                     metrics.append(
@@ -585,18 +585,43 @@ def parse_route(
     )
 
 
-def _rtt(word: str) -> int | None:
-    """keepalived get_time_rtt(): milliseconds, or `Ns`/`Nsec`/`Nsecs` seconds."""
-    t = word.strip()
+def _rtt(word: str, mult: int, loc: Loc, rep: Reporter) -> int | None:
+    """keepalived get_time_rtt(): the value in the kernel's units (1/`mult` ms). A bare number is
+    taken as those units as is; `Nms` is milliseconds and `Ns`/`Nsec`/`Nsecs` seconds (decimals
+    allowed), multiplied by `mult`; then clamped to 200 ms..120 s with a log line."""
+    t = word.lstrip(" \t")
     low = t.lower()
-    for suf in ("secs", "sec", "s"):
-        if low.endswith(suf) and is_digits(low[: -len(suf)]):
-            return int(low[: -len(suf)]) * 1000
-    if any(c in low for c in "s"):
+    pos = next((k for k, c in enumerate(low) if c == "s"), -1)
+    if pos >= 0:
+        if low[pos:] not in ("s", "sec", "secs"):
+            return None
+        shift = 3
+        if pos > 0 and low[pos - 1] == "m":
+            shift, pos = 0, pos - 1
+        if pos == 0:
+            return None
+        num = t[:pos]
+    else:
+        shift, num = 0, t
+    if "e" in num.lower():
+        rep.log(loc, f"rtt value exponential form {word} no longer supported")
         return None
-    v, rest = c_strtoul(t)
-    if v is None or rest or t.startswith("-") or v > 2**32 - 1:
+    whole, dot, frac = num.partition(".")
+    if not is_digits(whole) or (dot and (shift == 0 or not (frac == "" or is_digits(frac)))):
         return None
+    if len(frac) > shift:
+        return None
+    v = int(whole + frac.ljust(shift, "0"))
+    if v > 120_000 * mult:
+        return None
+    if pos >= 0:
+        v *= mult
+    if v > 120_000 * mult:
+        rep.log(loc, f"rtt value {word} exceeds maximum 120s, resetting")
+        v = 120_000 * mult
+    elif v < 200 * mult:
+        rep.log(loc, f"rtt value {word} below minimum 200ms, resetting")
+        v = 200 * mult
     return v
 
 

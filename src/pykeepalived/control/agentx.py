@@ -7,9 +7,11 @@
 # (never awaited on the VRRP path); a request is answered in one pass over the getters, so a walk
 # costs a few microseconds per object between VRRP timer callbacks, never a blocking call.
 #
-# When snmpd is not there or goes away (restart), the subagent reconnects every RETRY_S seconds
-# and registers again; keepalived (net-snmp) retries at its AgentX ping interval, 120 s. Traps
-# raised while not connected are dropped, as net-snmp drops them.
+# When snmpd is not there or goes away (restart), the subagent reconnects every RETRY_S (15) seconds
+# and registers again, as keepalived's net-snmp does (measured beside keepalived 2.2.7: "AgentX
+# master disconnected us, reconnecting in 15", then connected 15 s later; at start without snmpd,
+# "Warning: Failed to connect to the agentx master agent (SOCKET): " and a retry 15 s later).
+# Traps raised while not connected are dropped, as net-snmp drops them.
 """AgentX subagent transport: connect to snmpd, register, answer, notify, reconnect."""
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from pykeepalived.snmp.agentx import (
 from pykeepalived.snmp.session import Registration, Session
 
 DEFAULT_SOCKET = "unix:/var/agentx/master"
-RETRY_S = 5.0
+RETRY_S = 15
 NETSNMP_VERSION = "5.9.3"  # net-snmp's version string in keepalived's "AgentX subagent connected"
 
 
@@ -89,9 +91,10 @@ class AgentXClient:
             try:
                 reader, writer = await self._connect()
             except (OSError, ValueError) as e:
-                if not warned:
-                    log.warning("Warning: Failed to connect to the agentx master agent (%s): %s",
-                                self.target or DEFAULT_SOCKET, e)
+                if not warned:  # net-snmp's line ends with an empty error string
+                    log.warning("Warning: Failed to connect to the agentx master agent (%s): ",
+                                self.target or DEFAULT_SOCKET)
+                    log.debug("AgentX connect: %s", e)
                     warned = True
                 await asyncio.sleep(RETRY_S)
                 continue
@@ -101,7 +104,8 @@ class AgentXClient:
                 await self._serve(reader)
             except (OSError, asyncio.IncompleteReadError, ParseError) as e:
                 if not self._closing:
-                    log.warning("AgentX master agent connection lost (%s)", e or "closed")
+                    log.warning("AgentX master disconnected us, reconnecting in %d", RETRY_S)
+                    log.debug("AgentX connection: %r", e)
             finally:
                 self.connected.clear()
                 self.session.open = False

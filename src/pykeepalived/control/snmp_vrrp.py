@@ -348,8 +348,158 @@ class VrrpMibs:
             *self._tracked_tables(),
             Table((*v, 6, 1), self._address_cols(), self._address_rows),
             *self._tracker_tables(),
+            *self._route_tables(),
         )
         return view
+
+    # ------------------------------------------------------------------ routes and rules
+    def _owned_rows(self, static: Sequence[Any], virtual: Callable[[ConfInstance], Sequence[Any]]
+                    ) -> list[tuple[OID, tuple[Any, bool]]]:
+        """Static entries as instance 0, then each instance's (vrrp_header_ar_table): (entry, set)."""
+        out: list[tuple[OID, tuple[Any, bool]]] = [((0, n), (r, True)) for n, r in enumerate(static, 1)]
+        for i, inst in enumerate(self.src.instances(), 1):
+            c = self.src.conf(inst.name)
+            for n, r in enumerate(virtual(c) if c is not None else (), 1):
+                out.append(((i, n), (r, inst.vipset)))
+        return out
+
+    def _route_tables(self) -> list[Table]:
+        v = VRRP
+        model = self.model
+        src = self.src
+
+        def routes() -> list[tuple[OID, tuple[Any, bool]]]:
+            return self._owned_rows(model.static_routes, lambda c: c.virtual_routes)
+
+        def rules() -> list[tuple[OID, tuple[Any, bool]]]:
+            return self._owned_rows(model.static_rules, lambda c: c.virtual_rules)
+
+        def hops() -> list[tuple[OID, Any]]:
+            return [((*idx, n), h) for idx, (r, _) in routes() if len(r.nexthops) > 0
+                    for n, h in enumerate(r.nexthops, 1)]
+
+        def addr(a: object) -> Value | None:
+            return octets(a.packed) if a is not None else None  # type: ignore[attr-defined]
+
+        def ifidx(dev: str | None) -> Value | None:
+            idx = src.ifindex(dev) if dev else None
+            return integer(idx) if idx is not None else None
+
+        def metric(name: str, div: int = 1) -> Callable[[Any], Value | None]:
+            def get(row: tuple[Any, bool]) -> Value | None:
+                m = dict(row[0].metrics)
+                return gauge(m[name] // div) if name in m else None
+            return get
+
+        def lock(name: str) -> Callable[[Any], Value | None]:
+            return lambda row: (truth(name in row[0].locked) if name in dict(row[0].metrics) else None)
+
+        def rtype(r: Any) -> int:
+            if r.nexthops:
+                return 2
+            return _RTN_SNMP.get(r.type, 1)
+
+        def route_family(r: Any) -> int:
+            return 2 if r.family == 6 else 1
+
+        def second_gw(r: Any) -> Value | None:
+            return addr(r.nexthops[0].via) if len(r.nexthops) == 1 else None
+
+        def prefix_addr(p: Any) -> Value | None:
+            return addr(p.address) if p is not None and p.address is not None else None
+
+        route_cols: dict[int, Callable[[Any], Value | None]] = {
+            2: lambda row: integer(route_family(row[0])),
+            3: lambda row: prefix_addr(row[0].dst) or octets(bytes(16 if row[0].family == 6 else 4)),
+            4: lambda row: gauge(row[0].dst.prefix),
+            5: lambda row: addr(row[0].via),
+            6: lambda row: second_gw(row[0]),
+            7: lambda row: addr(row[0].src),
+            8: lambda row: gauge(row[0].metric or 0),
+            9: lambda row: integer(_scope(_SCOPE_NAMES.get(row[0].scope or 0))),
+            10: lambda row: integer(rtype(row[0])),
+            11: lambda row: ifidx(row[0].dev),
+            12: lambda row: octets(row[0].dev) if row[0].dev else None,
+            13: lambda row: gauge(row[0].table),
+            14: lambda row: truth(row[1]),
+            15: lambda row: prefix_addr(row[0].from_),
+            16: lambda row: gauge(row[0].from_.prefix) if row[0].from_ is not None else None,
+            17: lambda row: gauge(row[0].tos) if row[0].tos is not None else None,
+            18: lambda row: integer(row[0].protocol + 1),
+            19: lambda row: truth(False),
+            20: lambda row: truth(False),
+            21: metric("expires"),
+            22: metric("mtu"), 23: lock("mtu"),
+            24: metric("hoplimit"),
+            # keepalived 2.2.7 serves vrrpRouteAdvmss when hoplimit is set (it tests the wrong bit)
+            25: lambda row: (gauge(dict(row[0].metrics).get("advmss", 0))
+                             if "hoplimit" in dict(row[0].metrics) else None),
+            26: lock("advmss"),
+            27: metric("rtt", 8), 28: lock("rtt"),
+            29: metric("rttvar", 4), 30: lock("rttvar"),
+            31: metric("reordering"), 32: lock("reordering"),
+            33: metric("window"),
+            34: metric("cwnd"), 35: lock("cwnd"),
+            36: metric("ssthresh"), 37: lock("ssthresh"),
+            38: metric("rto_min"), 39: lock("rto_min"),
+            40: metric("initcwnd"),
+            41: metric("initrwnd"),
+        }
+        hop_cols: dict[int, Callable[[Any], Value | None]] = {
+            2: lambda h: integer(1 if h.via.version == 4 else 2) if h.via is not None else None,
+            3: lambda h: addr(h.via),
+            4: lambda h: ifidx(h.dev),
+            5: lambda h: octets(h.dev) if h.dev else None,
+            6: lambda h: gauge(h.weight) if h.weight is not None else None,
+            7: lambda h: truth(h.onlink),
+            8: lambda h: gauge(h.realms & 0xFFFF) if h.realms else None,
+            9: lambda h: gauge(h.realms >> 16) if h.realms and h.realms >> 16 else None,
+        }
+
+        def rule_addr(row: tuple[Any, bool]) -> Any:
+            return row[0].to if row[0].to is not None else row[0].from_
+
+        def direction(r: Any) -> str:
+            return ("both" if r.from_ is not None else "to") if r.to is not None else \
+                ("from" if r.from_ is not None else "")
+
+        def fam(p: Any) -> Value | None:
+            return integer(2 if p.family == 6 else 1) if p is not None else None
+
+        def opt(r: Any, name: str) -> str | None:
+            return dict(r.options).get(name)
+
+        rule_cols: dict[int, Callable[[Any], Value | None]] = {
+            2: lambda row: octets(direction(row[0])),
+            3: lambda row: fam(rule_addr(row)),
+            4: lambda row: prefix_addr(rule_addr(row)),
+            5: lambda row: gauge(rule_addr(row).prefix) if rule_addr(row) is not None else None,
+            6: lambda row: gauge(row[0].table) if row[0].action == "table" else None,
+            7: lambda row: truth(row[1]),
+            8: lambda row: truth(row[0].invert),
+            9: lambda row: fam(row[0].to),
+            10: lambda row: prefix_addr(row[0].to),
+            11: lambda row: gauge(row[0].to.prefix) if row[0].to is not None else None,
+            12: lambda row: fam(row[0].from_),
+            13: lambda row: prefix_addr(row[0].from_),
+            14: lambda row: gauge(row[0].from_.prefix) if row[0].from_ is not None else None,
+            15: lambda row: gauge(row[0].tos or 0),
+            16: lambda row: gauge(row[0].fwmark) if row[0].fwmark is not None else None,
+            17: lambda row: gauge(row[0].fwmask) if row[0].fwmask is not None else None,
+            18: lambda row: gauge(row[0].realms & 0xFFFF) if row[0].realms else None,
+            19: lambda row: gauge(row[0].realms >> 16) if row[0].realms and row[0].realms >> 16 else None,
+            20: lambda row: octets(row[0].iif) if row[0].iif else None,
+            21: lambda row: octets(row[0].oif) if row[0].oif else None,
+            22: lambda row: (gauge(row[0].goto) if row[0].action == "goto" and row[0].goto is not None
+                             else None),
+            23: lambda row: integer(_FR_ACTIONS.get(row[0].action, 0)),
+            24: lambda row: gauge(row[0].table) if row[0].action == "table" else None,
+            25: lambda row: gauge(row[0].priority) if row[0].priority else None,
+            26: lambda row: (gauge(int(x)) if (x := opt(row[0], "suppress_prefixlength")) is not None
+                             else None),
+        }
+        return [Table((*v, 7, 1), route_cols, routes), Table((*v, 8, 1), rule_cols, rules),
+                Table((*v, 11, 1), hop_cols, hops)]
 
     # ------------------------------------------------------------------ trackers (vrrp_snmp.c)
     def _tracked_rows(self, kind: str) -> Callable[[], list[tuple[OID, tuple[str, int, bool]]]]:
@@ -778,6 +928,9 @@ class VrrpMibs:
         return out
 
 
+_RTN_SNMP = {6: 3, 4: 4, 5: 5, 3: 6, 7: 7, 8: 8, 9: 9, 10: 10, 11: 11}  # RTN_* -> vrrpRouteType
+_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
+_FR_ACTIONS = {"table": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 _PARAM_MATCH = {"none": 0, "exact": 1, "initial": 2, "partial": 3}  # keepalived enum param_match
 
 
