@@ -39,7 +39,6 @@ from pykeepalived import BANNER, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.forkchild import ForkedChild, fork_child
-from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.daemon.log import DETAIL, log, log_cpu_usage
 from pykeepalived.daemon.parent_files import ParentFiles
 from pykeepalived.daemon.pidfile import default_path, remove_pid_dir, run_with_pid_file
@@ -93,20 +92,8 @@ class Parent:
     ready_roles: set[str] = field(default_factory=set)
     reloading: set[str] = field(default_factory=set)  # children still reloading (Reload complete)
     bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
-    nft_table: str | None = None  # global_defs `nftables` at start: a reload may not change it
     pc: ProcConf = field(default_factory=ProcConf)
     files: ParentFiles | None = None
-
-    def _nft_table(self) -> str | None:
-        """Read in a fork (daemon/forkread.py): the parent holds no parsed model."""
-
-        def name() -> str:
-            from pykeepalived.config import load_config
-
-            model, _ = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config)
-            return model.global_defs.nftables or ""
-
-        return in_fork(name) or None
 
     def reload_allowed(self) -> bool:
         """keepalived reload_config: some settings cannot change at a reload (the rest is the
@@ -124,14 +111,9 @@ class Parent:
             if getattr(new, attr) != getattr(self.pc, attr):
                 log.info("Cannot change %s at a reload - please restart keepalived", what)
                 ok = False
-        if "vrrp" in self.roles:
-            try:
-                table = self._nft_table()
-            except Exception:
-                table = self.nft_table
-            if table != self.nft_table:
-                log.info("Cannot change nftables table name at a reload - please restart keepalived")
-                ok = False
+        if "vrrp" in self.roles and new.nftables != self.pc.nftables:  # read with the rest, one fork
+            log.info("Cannot change nftables table name at a reload - please restart keepalived")
+            ok = False
         if ok:
             self.adopt(new)
         return ok
@@ -286,11 +268,6 @@ class Parent:
         self.ready.start()
         if "vrrp" not in self.roles:
             self.child_ready("")
-        else:
-            try:
-                self.nft_table = self._nft_table()
-            except Exception:
-                self.nft_table = None
         self.files = files = ParentFiles(self.opts.conf_file, self.opts.config_id, self.opts.all_config,
                                          self.opts.namespace)
         files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent_files.py)

@@ -71,6 +71,7 @@ class ProcConf:
     net_namespace_ipvs: str | None = None  # "" = the initial namespace
     reload_check_config: str | None = None
     disable_local_igmp: bool = False  # refused change at a reload
+    nftables: str | None = None  # global_defs `nftables` (the VRRP child's table): refused change at a reload
     auto_priority_notice: bool = True  # max_auto_priority unset or 0: the parent's NOTICE line
     parent_comm: str = ""  # filled by the parent: a child without its own name takes it, as after fork()
 
@@ -161,6 +162,7 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
     pc.use_pid_dir = bool(root.get("use_pid_dir")) or bool(pc.instance or pc.net_namespace)
     pc.auto_priority_notice = not model.global_defs.max_auto_priority
     pc.disable_local_igmp = bool(g.get("disable_local_igmp"))
+    pc.nftables = model.global_defs.nftables or None
     rcc = g.get("reload_check_config")
     if isinstance(rcc, tuple):
         pc.reload_check_config = str(rcc[0]) if rcc else "/dev/null"
