@@ -22,9 +22,9 @@ import logging
 from dataclasses import replace
 
 from pykeepalived.check.model import MiscCheckSpec, VirtualServerSpec
+from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.model import Model
 from pykeepalived.daemon.trackers import ScriptResolver
-from pykeepalived.track.command import cmd_str
 from pykeepalived.track.security import ScriptFlags
 
 log = logging.getLogger("pykeepalived")

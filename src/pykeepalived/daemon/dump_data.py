@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.daemon.addrmap import address_from_spec
 from pykeepalived.daemon.dump_format import format_address, format_route, format_rule
@@ -29,8 +30,8 @@ from pykeepalived.daemon.procconf import (
     from_model,
 )
 from pykeepalived.daemon.trackers import ScriptResolver, fifo_spec
+from pykeepalived.linux.iface import LinkFacts
 from pykeepalived.lvs.globals import SyncdConfig
-from pykeepalived.track.command import cmd_str
 from pykeepalived.track.security import default_script_user
 from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.params import AuthType, ChecksumMode
@@ -771,3 +772,94 @@ def static_lines(model: Model) -> list[str]:
                        for r in model.static_routes])
             + _listed("------< Static Rules >------", [format_rule(r) for r in model.static_rules])
             + (["------< Static Track groups >------", *groups] if groups else []))
+
+
+# --- Interfaces (keepalived vrrp_if.c dump_if) ------------------------------------------------
+_ARPHRD = {1: "ETHERNET", 772: "LOOPBACK"}
+_IFF_BROADCAST, _IFF_LOOPBACK, _IFF_POINTOPOINT, _IFF_NOARP, _IFF_MULTICAST = 0x2, 0x8, 0x10, 0x80, 0x1000
+
+
+@dataclass(frozen=True, slots=True)
+class InterfacesInput:
+    """What the VRRP child knows of each link besides the kernel's facts."""
+
+    links: list[LinkFacts]
+    vips: frozenset[object]  # the instances' VIPs and eVIPs: not the interface's own addresses
+    ours: frozenset[str]  # VMACs this child created
+    vmac_bases: dict[str, int]  # base interface -> VMACs created on it (its ARP settings changed)
+    promote: dict[str, int]  # interface -> instances that turned its promote_secondaries on
+    tracking: dict[str, list[tuple[str, int, bool]]]  # interface -> (instance, weight, reverse)
+    gna_checks: dict[str, tuple[bool, float]]  # interface -> (IPv6 forwarding, when last read)
+
+
+def _updown(flags: int) -> str:
+    return f"{'' if flags & 0x1 else 'not '}UP, {'' if flags & 0x40 else 'not '}RUNNING"
+
+
+def interface_lines(d: InterfacesInput) -> list[str]:
+    """keepalived.data's `Interfaces` section: every link of the namespace in ifindex order. Link
+    polling (linkbeat) and the GARP delay lines of vrrp_garp_interval / garp_group are not shown."""
+    by_index = {lk.index: lk for lk in d.links}
+    out = ["------< Interfaces >------"]
+    for lk in d.links:
+        base = by_index.get(lk.link) if lk.kind == "macvlan" and lk.link else None
+        out += _if_addresses(lk, d.vips) + _if_state(lk, base, lk.name in d.ours) + _if_settings(lk, d)
+    return out
+
+
+def _if_addresses(lk: LinkFacts, vips: frozenset[object]) -> list[str]:
+    own = [a for a in lk.addresses if a.address not in vips]
+    v4 = [str(a.address) for a in own if a.family == 4]
+    # keepalived keeps only the link-local IPv6 addresses (ignore_address_if_ours_or_link_local)
+    v6 = [str(a.address) for a in own if a.family == 6 and a.address.is_link_local]
+    out = [f" Name = {lk.name}", f"   index = {lk.index}", f"   IPv4 address = {v4[0] if v4 else '(none)'}"]
+    if len(v4) > 1:
+        out += ["   Additional IPv4 addresses :", *(f"     {a}" for a in v4[1:])]
+    out.append(f"   IPv6 address = {v6[0] if v6 else '(none)'}")
+    if len(v6) > 1:
+        out += ["   Additional IPv6 addresses :", *(f"     {a}" for a in v6[1:])]
+    if lk.mac:
+        out += [f"   MAC = {lk.mac}", f"   MAC broadcast = {lk.broadcast}"]
+    return out
+
+
+def _if_state(lk: LinkFacts, base: LinkFacts | None, ours: bool) -> list[str]:
+    f = lk.flags
+    extra = [("" if f & _IFF_BROADCAST else ", no broadcast"), (", loopback" if f & _IFF_LOOPBACK else ""),
+             (", point to point" if f & _IFF_POINTOPOINT else ""), (", no arp" if f & _IFF_NOARP else ""),
+             ("" if f & _IFF_MULTICAST else ", no multicast"),
+             (", master down" if base is not None and not base.flags & 0x1 else "")]
+    out = ["   State = " + _updown(f) + "".join(extra), f"   Seen up = {int(bool(f & 0x1))}",
+           "   Delayed state change running = false", "   Up debounce timer = 0us",
+           "   Down debounce timer = 0us"]
+    if lk.kind == "macvlan":
+        mode = lk.macvlan_mode or "unknown"
+        out.append(f"   VMAC type {mode}, underlying interface = {base.name}, state = {_updown(base.flags)}"
+                   if base is not None else
+                   f"   VMAC type {mode}, underlying interface in different namespace")
+    if ours:
+        out.append("   I/f created by keepalived")
+    out.append(f"   MTU = {lk.mtu}")
+    if lk.hw_type != 32:  # INFINIBAND: keepalived logs it instead
+        out.append(f"   HW Type = {_ARPHRD.get(lk.hw_type, f'UNKNOWN ({lk.hw_type})')}")
+    return out
+
+
+def _if_settings(lk: LinkFacts, d: InterfacesInput) -> list[str]:
+    s = lk.sysctl
+    out = ["   NIC netlink status update", f"   Reset ARP config counter {d.vmac_bases.get(lk.name, 0)}",
+           f"   Original arp_ignore {s.get('arp_ignore', 0)}",
+           f"   Original arp_filter {s.get('arp_filter', 0)}"]
+    if lk.name in d.ours or lk.name in d.vmac_bases or lk.name in d.promote:  # its devconf was read
+        out.append(f"   rp_filter {s.get('rp_filter', 0)}")
+    out += [f"   Original promote_secondaries {s.get('promote_secondaries', 0)}",
+            f"   Reset promote_secondaries counter {d.promote.get(lk.name, 0)}"]
+    if lk.name in d.gna_checks:
+        router, t = d.gna_checks[lk.name]
+        when = time.strftime("%a %b %e %H:%M:%S %Y", time.localtime(int(t)))
+        out.append(f"   {'' if router else 'Not '}IPv6 forwarding. Last checked {epoch_us(t)} "
+                   f"({when}.{epoch_us(t).split('.')[1]})")
+    if d.tracking.get(lk.name):
+        out.append("   Tracking VRRP instances :")
+        out += [f"     {n}, weight {w}{' reverse' if r else ''}" for n, w, r in d.tracking[lk.name]]
+    return out

@@ -436,7 +436,9 @@ class LinuxExecutor:
             if isinstance(ip, IPv4Address):
                 frames.append(Frame(g.instance, ip, dev, base, build_garp(ip, mac), (place, n)))
             elif isinstance(ip, IPv6Address):
-                na = build_unsolicited_na(ip, mac, router=ipv6_forwarding(dev))
+                router = ipv6_forwarding(dev)
+                self.child.gna_checks[dev] = (router, time.time())  # shown in keepalived.data
+                na = build_unsolicited_na(ip, mac, router=router)
                 frames.append(Frame(g.instance, ip, dev, base, na, (place, n)))
         if not self._still_master(g.instance):
             # it left MASTER while this job waited behind the address work (keepalived sends at once,

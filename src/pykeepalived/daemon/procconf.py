@@ -170,8 +170,8 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
 
 
 def _resolve(model: Model, script: tuple[object, ...]) -> StartStop | None:
+    from pykeepalived.config.command_words import cmd_str
     from pykeepalived.daemon.trackers import ScriptResolver
-    from pykeepalived.track.command import cmd_str
 
     cmd = ScriptResolver(model).notify_command(script)  # type: ignore[arg-type]
     if cmd is None:

@@ -11,9 +11,11 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
+from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.daemon.dump_data import (
     InstanceInput,
+    InterfacesInput,
     SockInput,
     accept_mode,
     address_texts,
@@ -23,6 +25,7 @@ from pykeepalived.daemon.dump_data import (
     global_definitions,
     global_input,
     instance_lines,
+    interface_lines,
     script_lines,
     sockpool_lines,
     static_lines,
@@ -36,8 +39,9 @@ from pykeepalived.daemon.dump_data import (
 from pykeepalived.daemon.dump_format import Fixed, format_route, format_rule, ka_json
 from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, tmp_dir
 from pykeepalived.daemon.log import log
+from pykeepalived.linux.iface import links_now
 from pykeepalived.safefile import replace
-from pykeepalived.track.command import ScriptCommand, cmd_str
+from pykeepalived.track.command import ScriptCommand
 from pykeepalived.vrrp.effects import State, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
 from pykeepalived.vrrp.params import AuthType
@@ -305,7 +309,42 @@ class StatusWriter:
         bfds = track_bfd_lines(model, child.bfd.up, params)
         if bfds:
             lines += ["------< VRRP Track BFDs >------", *bfds]
+        lines += self._interfaces()
         return "\n".join(lines) + "\n"
+
+    def _interfaces(self) -> list[str]:
+        """keepalived's `Interfaces` section, from the kernel's links and what this child did to them."""
+        child = self.child
+        try:
+            links = links_now()
+        except OSError as exc:  # the section is left out rather than the whole dump
+            log.error("Unable to read the interfaces for the data dump: %r", exc)
+            return []
+        runtimes = list(getattr(child, "runtime", {}).values())
+        vmacs = [v for v in getattr(getattr(child, "vmacs", None), "vmacs", {}).values() if v.created]
+        tracking: dict[str, list[tuple[str, int, bool]]] = {}
+        promote: dict[str, int] = {}
+        for rt in runtimes:
+            p = rt.params
+            base = rt.iface.ifname if rt.iface is not None else p.interface
+            own = [] if p.dont_track_primary or base is None else [base]
+            own += [rt.vmac.ifname] if rt.vmac is not None else []
+            for name in own:
+                tracking.setdefault(name, []).append((p.name, 0, False))
+            for t in rt.conf.tracks:  # as configured: a sync group zeroes the instance's weight only
+                if t.kind == "interface" and t.name not in own:
+                    tracking.setdefault(t.name, []).append((p.name, t.weight or 0, bool(t.reverse)))
+            if base is not None and rt.vmac is None and "promote_secondaries" in dict(rt.conf.options):
+                promote[base] = promote.get(base, 0) + 1
+        bases: dict[str, int] = {}
+        for v in vmacs:
+            bases[v.parent] = bases.get(v.parent, 0) + 1
+        model = child.model
+        static = [s.address for s in model.static_ipaddress] if model is not None else []
+        return interface_lines(InterfacesInput(
+            links, frozenset([*(a for rt in runtimes for a in rt.addresses), *static]),
+            frozenset(v.ifname for v in vmacs),
+            bases, promote, tracking, dict(getattr(child, "gna_checks", {}))))
 
     def _sockets(self) -> list[SockInput]:
         """The socket pool in creation order, each with the instances receiving on it."""

@@ -135,6 +135,7 @@ class VrrpChild:
         self.reload_requested = False
         self.stop_requested = False
         self._macs: dict[str, bytes] = {}
+        self.gna_checks: dict[str, tuple[bool, float]] = {}  # ifname -> (IPv6 forwarding, read at)
         self.vmacs: VmacManager
         self._tasks: list[asyncio.Task[Any]] = []
         self.notifier: NotifyDispatcher | None = None

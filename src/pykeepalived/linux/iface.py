@@ -226,3 +226,65 @@ def read_sysctl(key: str) -> str | None:
 def ipv6_forwarding(ifname: str) -> bool:
     """net.ipv6.conf.IF.forwarding (decides the NA Router flag; a tiny /proc read)."""
     return read_sysctl(f"net/ipv6/conf/{ifname}/forwarding") == "1"
+
+
+@dataclass(frozen=True, slots=True)
+class LinkFacts:
+    """What keepalived's interface dump shows of a link (keepalived.data `Interfaces`)."""
+
+    name: str
+    index: int
+    hw_type: int  # ifi_type: ARPHRD_ETHER 1, ARPHRD_LOOPBACK 772
+    flags: int
+    mtu: int
+    mac: str  # "" when the link has none (or all zero, as the loopback)
+    broadcast: str
+    kind: str | None
+    link: int | None  # the lower device's ifindex (a macvlan's parent)
+    macvlan_mode: str | None
+    addresses: tuple[AddressInfo, ...]
+    sysctl: dict[str, int]  # net.ipv4.conf.IF: arp_ignore, arp_filter, promote_secondaries, rp_filter
+
+
+_DUMP_SYSCTLS = ("arp_ignore", "arp_filter", "promote_secondaries", "rp_filter")
+
+
+def links_now() -> list[LinkFacts]:
+    """Every link of the calling thread's namespace, in ifindex order, with its addresses and IPv4
+    sysctls: one synchronous netlink dump (the data dump is written from a signal handler, as
+    keepalived writes it, and takes a few milliseconds). pyroute2's synchronous API cannot run in a
+    thread whose event loop is running: the dump is then read by a helper thread (which starts in
+    this thread's namespace)."""
+    import asyncio
+    import concurrent.futures
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _links_now()
+    with concurrent.futures.ThreadPoolExecutor(1) as ex:
+        return ex.submit(_links_now).result()
+
+
+def _links_now() -> list[LinkFacts]:
+    from pyroute2 import IPRoute
+
+    with IPRoute() as ipr:
+        by_index: dict[int, list[AddressInfo]] = {}
+        for msg in ipr.get_addr():
+            if (a := _address_from_msg(msg)) is not None:
+                by_index.setdefault(a.ifindex, []).append(a)
+        msgs = sorted(ipr.get_links(), key=lambda m: m["index"])
+    out = []
+    for m in msgs:
+        name = m.get("IFLA_IFNAME")
+        mac = m.get("IFLA_ADDRESS") or ""
+        sysctl = {k: int(v) for k in _DUMP_SYSCTLS
+                  if (v := read_sysctl(f"net/ipv4/conf/{name}/{k}")) is not None and v.isdigit()}
+        out.append(LinkFacts(
+            name=name, index=m["index"], hw_type=m["ifi_type"], flags=m["flags"], mtu=m.get("IFLA_MTU") or 0,
+            mac="" if not mac.strip("0:") else mac, broadcast=m.get("IFLA_BROADCAST") or "",
+            kind=m.get(("linkinfo", "kind")), link=m.get("IFLA_LINK"),
+            macvlan_mode=m.get(("linkinfo", "data", "IFLA_MACVLAN_MODE")),
+            addresses=tuple(by_index.get(m["index"], ())), sysctl=sysctl))
+    return out

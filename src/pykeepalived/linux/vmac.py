@@ -10,8 +10,9 @@
 # in reverse order): on the VMAC accept_local=1, arp_ignore=1, rp_filter=0; on the parent
 # arp_ignore=1, arp_filter=1; a non-zero net.ipv4.conf.all.rp_filter is folded into every
 # interface's own value (the kernel uses max(all, if)) and then zeroed, so the VMAC's 0 holds.
-# IPv6 VMACs get addr_gen_mode none and a /64 link-local address: the configured one, else a copy of
-# the parent's link-local, else EUI-64 from the parent's MAC (not with vmac_xmit_base).
+# Every VMAC gets addr_gen_mode none (no generated link-local address, as keepalived), and an IPv6
+# one a /64 link-local address: the configured one, else a copy of the parent's link-local, else
+# EUI-64 from the parent's MAC (not with vmac_xmit_base).
 #
 # /proc/sys writes happen on the calling thread (they are per network namespace and take
 # microseconds); netlink goes through the caller's AsyncIPRoute.
@@ -178,8 +179,9 @@ class VmacManager:
             created=reuse is None,
         )
         self._set_sysctls(chosen, parent)
-        if family == 6:
-            self.journal.set(f"net/ipv6/conf/{chosen}/addr_gen_mode", ADDR_GEN_MODE_NONE)
+        # no generated link-local address, whatever the family (keepalived: IN6_ADDR_GEN_MODE_NONE on
+        # every VMAC); an IPv6 one gets its own below
+        self.journal.set(f"net/ipv6/conf/{chosen}/addr_gen_mode", ADDR_GEN_MODE_NONE)
         try:
             await self.ipr.link("set", index=info.ifindex, state="up")
             if family == 6 and not xmit_base:
