@@ -269,6 +269,11 @@ mark(V, PARTIAL, "virtual_routes virtual_rules",
      "installed after the VIPs on becoming MASTER, removed before them on leaving it; one deleted "
      "externally is not restored until the next transition")
 mark(V + " > authentication", SUPPORTED, "auth_type auth_pass")
+mark(V, EXTENSION, "bgp_announce",
+     "announce `addresses` as host routes through the local FRR (docs/bgp.md): a TUN anchor the VRRP "
+     "child holds, redistributed by zebra/bgpd, withdrawn when the instance leaves MASTER (mode master) "
+     "or FAULTs (mode anycast), and when the daemon stops or dies")
+mark(V + " > bgp_announce", EXTENSION, "mode anchor backup_anchor addresses", "docs/bgp.md")
 mark(V, SUPPORTED, "accept", "the default (unless strict mode): no drop rules")
 mark(V, SUPPORTED, "no_accept",
      "a non-owner MASTER drops traffic to/from its VIPs and eVIPs with keepalived's nftables table "

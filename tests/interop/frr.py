@@ -1,4 +1,5 @@
-"""FRR's vrrpd (with zebra) as a VRRP peer inside a lab host.
+"""FRR daemons in a lab host: vrrpd (with zebra) as a VRRP peer, or bgpd/bfdd (with zebra) as a BGP
+speaker (tests/bgp/: the upstream router and each node's own FRR).
 
 FRR 8.4 from Debian: zebra and vrrpd run as user frr (the packaged binaries require the vty group
 frrvty, which root is not in), with their own pid files (-i), zserv socket (-z), vty socket directory
@@ -23,9 +24,9 @@ from pykeepalived.lab import Host
 FRR_DIR = Path("/usr/lib/frr")
 
 
-def frr_available() -> str | None:
+def frr_available(daemons: tuple[str, ...] = ("zebra", "vrrpd")) -> str | None:
     """None if FRR can run here, else the reason."""
-    for exe in ("zebra", "vrrpd"):
+    for exe in daemons:
         if not (FRR_DIR / exe).exists():
             return f"{FRR_DIR / exe} not installed"
     if shutil.which("vtysh") is None:
@@ -41,11 +42,17 @@ def frr_available() -> str | None:
 
 
 class FrrNode:
-    def __init__(self, host: Host, vrrpd_conf: str) -> None:
+    def __init__(self, host: Host, vrrpd_conf: str | None = None, *,
+                 confs: dict[str, str] | None = None) -> None:
+        """`confs`: daemon name -> its configuration, started in that order after zebra (default:
+        vrrpd with `vrrpd_conf`)."""
         self.host = host
         self.dir = Path(tempfile.mkdtemp(prefix=f"pyka-frr-{host.name}-"))
-        (self.dir / "zebra.conf").write_text(f"hostname {host.name}-zebra\n")
-        (self.dir / "vrrpd.conf").write_text(f"hostname {host.name}-vrrpd\n{vrrpd_conf}")
+        self.confs = confs if confs is not None else {"vrrpd": vrrpd_conf or ""}
+        zebra = self.confs.pop("zebra", "")
+        (self.dir / "zebra.conf").write_text(f"hostname {host.name}-zebra\n{zebra}")
+        for name, conf in self.confs.items():
+            (self.dir / f"{name}.conf").write_text(f"hostname {host.name}-{name}\n{conf}")
         for p in [self.dir, *self.dir.iterdir()]:
             shutil.chown(p, "frr", "frr")
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -84,12 +91,13 @@ class FrrNode:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"zebra did not start: {self.logs()}")
             time.sleep(0.05)
-        self._daemon("vrrpd")
-        deadline = time.monotonic() + 10
-        while not (self.dir / "vrrpd.vty").exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"vrrpd did not start: {self.logs()}")
-            time.sleep(0.05)
+        for name in self.confs:
+            self._daemon(name)
+            deadline = time.monotonic() + 10
+            while not (self.dir / f"{name}.vty").exists():
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{name} did not start: {self.logs()}")
+                time.sleep(0.05)
         return self
 
     def vtysh(self, *cmds: str) -> str:

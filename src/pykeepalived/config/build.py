@@ -23,6 +23,7 @@ from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, R
 from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
 from pykeepalived.config.model import (
     BfdCheck,
+    BgpAnnounce,
     Checker,
     GlobalDefs,
     Model,
@@ -539,6 +540,8 @@ class Builder:
                     f[kw] = v
                 case "old_unicast_checksum":
                     f["old_unicast_checksum"] = True
+                case "bgp_announce":
+                    f["bgp"] = bgp_announce(c, rep, name)
                 case "garp_extra_if":
                     opts.append((kw, garp_extra_words(v, c.spelt or kw, c.loc, rep, name)))  # type: ignore[arg-type]
                 case "down_timer_adverts":
@@ -907,6 +910,31 @@ def _duplicate_track(owner: str, t: Track, seen: set[tuple[str, str]], rep: Repo
         return True
     seen.add((t.kind, t.name))
     return False
+
+
+def bgp_announce(n: Node, rep: Reporter, name: str) -> BgpAnnounce:
+    """The bgp_announce block's typed value (defaults for what it leaves out)."""
+    b = BgpAnnounce()
+    for c in n.children:
+        if c.kw == "mode" and c.value is not None:
+            b = replace(b, mode=str(c.value))
+        elif c.kw == "anchor" and c.value is not None:
+            b = replace(b, anchor=str(c.value))
+        elif c.kw == "backup_anchor" and c.value is not None:
+            b = replace(b, backup_anchor=str(c.value))
+        elif c.kw == "addresses":
+            addrs = list(b.addresses)
+            for it in c.items:
+                a = sockaddr_ip(it.words[0]) if len(it.words) == 1 else None
+                if a is None:
+                    bad = " ".join(it.words)
+                    rep.error(it.loc, f"({name}) bgp_announce: invalid address '{bad}' - ignoring")
+                elif a not in addrs:
+                    addrs.append(a)
+            b = replace(b, addresses=tuple(addrs))
+    if not b.addresses:
+        rep.error(n.loc, f"({name}) bgp_announce without addresses - nothing will be announced")
+    return b
 
 
 def keyword_locs(n: Node) -> list[tuple[str, Loc]]:

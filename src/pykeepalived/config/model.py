@@ -111,6 +111,27 @@ class VipSpec:
         return o[o.index("dev") + 1] if "dev" in o and o.index("dev") + 1 < len(o) else None
 
 
+DEFAULT_BGP_ANCHOR = "pka-bgp"
+
+
+@dataclass(frozen=True, slots=True)
+class BgpAnnounce:
+    """pykeepalived's bgp_announce block (docs/bgp.md): where and when the VIPs are announced."""
+
+    mode: str = "master"  # master: while MASTER; anycast: while MASTER or BACKUP (healthy)
+    anchor: str = DEFAULT_BGP_ANCHOR  # TUN device whose connected routes the local FRR redistributes
+    backup_anchor: str | None = None  # mode master: BACKUP announces through it (worse preference)
+    addresses: tuple[IPAddr, ...] = ()  # announced as /32, /128 host routes
+
+    def anchor_for(self, state: str) -> str | None:
+        """The anchor the VIPs hang on in `state` (a VRRP state name), None: not announced."""
+        if state == "MASTER":
+            return self.anchor
+        if state == "BACKUP":
+            return self.anchor if self.mode == "anycast" else self.backup_anchor
+        return None  # FAULT, STOP, DELETED, INIT
+
+
 @dataclass(frozen=True, slots=True)
 class Track:
     kind: str  # interface | script | file | process | bfd
@@ -156,6 +177,7 @@ class VrrpInstance:
     higher_prio_send_advert: bool = False
     owner_ignore_adverts: bool = False
     v3_checksum_as_v2: bool = False
+    bgp: BgpAnnounce | None = None  # pykeepalived extension (bgp_announce)
     old_unicast_checksum: bool = False
     down_timer_adverts: int = 3
     garp_master_delay_s: int = 5

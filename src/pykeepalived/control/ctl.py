@@ -193,6 +193,15 @@ def services_rows(reply: dict[str, Any], checkers: bool = False, now: float | No
     return rows
 
 
+def bgp_rows(bgp: dict[str, Any]) -> list[list[str]]:
+    """`pykeepalivedctl bgp`: one line per bgp_announce instance."""
+    rows = [["INSTANCE", "STATE", "MODE", "ANNOUNCED", "ANCHOR", "ADDRESSES"]]
+    for name, b in sorted(bgp.items()):
+        rows.append([name, b["state"], b["mode"], "yes" if b["anchor"] else "no", b["anchor"] or "-",
+                     " ".join(b["addresses"]) or "-"])
+    return rows
+
+
 def table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
@@ -291,6 +300,8 @@ def parser() -> argparse.ArgumentParser:
                         parents=[common])
     sp.add_argument("--clear", action="store_true", help="zero the VRRP counters after printing")
     sub.add_parser("dump", help="keepalived.data and keepalived_check.data", parents=[common])
+    sub.add_parser("bgp", help="what bgp_announce announces (docs/bgp.md): instance, anchor, addresses",
+                   parents=[common])
     sub.add_parser("reload", help="reload the configuration (SIGHUP to the parent)", parents=[common])
     fo = sub.add_parser("follow", help="print state changes, notifications, real server and quorum changes",
                         parents=[common])
@@ -303,7 +314,7 @@ def parser() -> argparse.ArgumentParser:
 
 ROLES = {"status": ("vrrp", "checker"), "instances": ("vrrp",), "services": ("checker",),
          "stats": ("vrrp", "checker"), "dump": ("vrrp", "checker"), "follow": ("vrrp", "checker"),
-         "reload": ("vrrp", "checker")}
+         "reload": ("vrrp", "checker"), "bgp": ("vrrp",)}
 
 
 def _err(text: str) -> None:
@@ -374,6 +385,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
             out.write(ok["checker"]["text"])
     elif cmd == "dump":
         out.write("".join(ok[r]["text"] for r in ("vrrp", "checker") if r in ok))
+    elif cmd == "bgp" and ok:
+        table(bgp_rows(ok["vrrp"]["bgp"]), out)
     elif cmd == "reload" and ok:
         out.write(f"reload requested (SIGHUP to pid {next(iter(ok.values()))['signalled']})\n")
     return worst(codes)

@@ -16,6 +16,8 @@
 #   keepalived_gratuitous_arp_delay_total{...}    garp_master_delay (the exporter's name)
 #   keepalived_script_status{name}                vrrp_script result: 1 GOOD, 0 BAD
 # plus pykeepalived's own (prefix pykeepalived_): priorities, last transition time, unknown VRIDs,
+# the bgp_announce addresses announced now (pykeepalived_bgp_announced{iname,address,anchor}) and the
+# announcements/withdrawals made (pykeepalived_bgp_announcements_total),
 # timer lateness / late timer events and the advert send jitter histogram (timing.py), and the
 # checker's virtual/real server states (CheckerCollector), which the checker child serves on its own
 # listener: the same address, port + 1 (checker_listen_address; 127.0.0.1:9651 by default), since
@@ -36,7 +38,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -96,12 +98,22 @@ def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
     return HistogramMetricFamily(name, doc, buckets=h.cumulative(), sum_value=h.sum_us / 1_000_000)
 
 
+class BgpSource(Protocol):
+    """What the metrics read of bgp_announce (daemon/bgp.py BgpAnnouncer)."""
+
+    transitions: int
+
+    def announced(self) -> list[tuple[str, str, str]]: ...  # (instance, address, anchor)
+
+
 class VrrpCollector(Collector):
     """Reads the VRRP child's live engine at scrape time (call only from the child's loop)."""
 
-    def __init__(self, child: VrrpChild, timing: TimingStats | None = None) -> None:
+    def __init__(self, child: VrrpChild, timing: TimingStats | None = None,
+                 bgp: Callable[[], BgpSource | None] = lambda: None) -> None:
         self.child = child
         self.timing = timing
+        self.bgp = bgp
 
     def _intf(self, inst: VrrpInstance) -> str:
         rt = self.child.runtime.get(inst.name)
@@ -176,6 +188,7 @@ class VrrpCollector(Collector):
         for name, ok in sorted(scripts.items()):
             sfam.add_metric([name], 1 if ok else 0)
         yield sfam
+        yield from self._bgp()
         unknown = CounterMetricFamily("pykeepalived_unknown_vrid_received",
                                       "Adverts received for a VRID no instance uses")
         unknown.add_metric([], self.child.engine.unknown_vrid_rcvd)
@@ -195,6 +208,22 @@ class VrrpCollector(Collector):
             yield _histogram("pykeepalived_advert_send_jitter_seconds",
                              "Gap between consecutive adverts of a MASTER minus its advert interval",
                              t.advert_jitter)
+
+
+    def _bgp(self) -> Iterator[Metric]:
+        """bgp_announce (docs/bgp.md): 1 per address announced now, and the changes made."""
+        bgp = self.bgp()
+        if bgp is None:
+            return
+        ann = GaugeMetricFamily("pykeepalived_bgp_announced", "Address announced through the local FRR "
+                                "(1) by an instance, on its anchor", labels=["iname", "address", "anchor"])
+        for labels in bgp.announced():  # only while announced: withdrawn instances have none
+            ann.add_metric(list(labels), 1)
+        yield ann
+        total = CounterMetricFamily("pykeepalived_bgp_announcements",
+                                    "Announcements and withdrawals made by bgp_announce")
+        total.add_metric([], bgp.transitions)
+        yield total
 
 
 # gen2brain/keepalived_exporter's LVS series: (LvsStats field, name suffix, help suffix)

@@ -38,7 +38,7 @@ class ControlPlane:
     def _registry(self) -> CollectorRegistry:
         from pykeepalived.control.metrics import VrrpCollector, make_registry
 
-        return make_registry(VrrpCollector(self.child, self.timing))
+        return make_registry(VrrpCollector(self.child, self.timing, lambda: self.child.bgp))
 
     async def start(self, model: Model) -> None:
         await self.reload(model)

@@ -8,6 +8,8 @@
 #   stats    per-instance counters ({"stats": {iname: {...}}}) and keepalived.stats text;
 #            {"cmd": "stats", "clear": true} zeroes them afterwards (the STATS_CLEAR signal)
 #   dump     keepalived.data text
+#   bgp      bgp_announce (daemon/bgp.py, docs/bgp.md): {"bgp": {iname: {"state", "mode", "anchor"
+#            (null: withdrawn), "addresses"}}}
 #   reload   SIGHUP to the parent process (the RELOAD signal), which reloads every child
 #   follow   {"ok": true, "following": true}, then one line per event, live, until the client
 #            closes: {"event": "state", "iname", "old", "new", "priority", "reason", "time"} and
@@ -21,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -111,6 +114,10 @@ class ControlServer(JsonLinesServer):
             return out
         if cmd == "dump":
             return {"ok": True, "text": self.child.status.data_text()}
+        if cmd == "bgp":
+            bgp = self.child.bgp
+            view = bgp.view() if bgp is not None else {}
+            return {"ok": True, "bgp": {name: dataclasses.asdict(v) for name, v in view.items()}}
         if cmd == "reload":
             return self.reload_parent()
         return super().handle(req)

@@ -10,7 +10,8 @@ Wiring, in keepalived's terms:
 - netlink events (link up/down, address removed) become FAULT / address restoration;
 - signals: SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGUSR1 data, SIGUSR2 stats, JSON signal;
 - state hooks: every Notify (a state change the operator hears of) also goes to `notify_hooks`, e.g.
-  the DBus service's VrrpStatusChange (enable_dbus: control/dbus.py, through daemon/vrrp_dbus.py).
+  the DBus service's VrrpStatusChange (enable_dbus: control/dbus.py, through daemon/vrrp_dbus.py) and
+  the BGP announcer (bgp_announce: daemon/bgp.py).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent, start_snmp
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
+from pykeepalived.daemon.bgp import BgpAnnouncer, plans_of
 from pykeepalived.daemon.dynif import DynamicInterfaces, log_missing
 from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
 from pykeepalived.daemon.firewall import Firewall, drops
@@ -77,6 +79,7 @@ from pykeepalived.linux.addresses import (
     del_route,
     del_rule,
 )
+from pykeepalived.linux.anchor import Anchor
 from pykeepalived.linux.iface import (
     IFF_MULTICAST,
     IFF_NOARP,
@@ -156,6 +159,7 @@ class VrrpChild:
         self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
         self.notify_hooks: list[Callable[[Notify], None]] = []  # told of every Notify, after the scripts
         self.dbus: DbusService | None = None  # enable_dbus
+        self.bgp: BgpAnnouncer | None = None  # bgp_announce (daemon/bgp.py)
         self.snmp: VrrpSnmpAgent | None = None  # -x / enable_snmp_* (control/snmp_vrrp.py)
 
     # ------------------------------------------------------------------ helpers
@@ -560,6 +564,7 @@ class VrrpChild:
                                             lambda ev: later(loop.create_task(self._on_event(ev))))
         self._tasks.append(loop.create_task(self._monitor()))
         self.linkbeat = start_linkbeat(self, model)
+        self._start_bgp(model)  # its hook hears the first transitions
         self.driver.start()
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
         self._log_sockpool()
@@ -590,6 +595,32 @@ class VrrpChild:
         self.dbus = dbus
         self.notify_hooks.append(dbus.notified)
         dbus.start()
+
+    def _start_bgp(self, model: Model) -> None:
+        """bgp_announce (daemon/bgp.py): the anchors exist before the first transition."""
+        plans = plans_of(model)
+        if self.bgp is not None and not plans:
+            self._stop_bgp()
+        elif self.bgp is not None:
+            self.bgp.reload(plans)
+        elif plans:
+            assert self.executor is not None
+            self.bgp = BgpAnnouncer(plans, functools.partial(Anchor, self.ipr),
+                                    self.executor.queue.put_nowait)
+            self.bgp.open()
+            self.notify_hooks.append(self.bgp.notified)
+
+    def _seed_bgp(self) -> None:
+        """After a reload: instances the announcer has not heard of yet (bgp_announce new to them)
+        announce from the state the reload kept them in (no notify tells it)."""
+        if self.bgp is not None:
+            self.bgp.seed({name: rt.inst.state.word for name, rt in self.runtime.items()})
+
+    def _stop_bgp(self) -> None:
+        if self.bgp is not None:
+            self.notify_hooks.remove(self.bgp.notified)
+            bgp, self.bgp = self.bgp, None
+            bgp.close()
 
     async def _stop_dbus(self) -> None:
         if self.dbus is not None:
@@ -763,10 +794,12 @@ class VrrpChild:
         self.model = model
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
+        self._start_bgp(model)
         await self._reload_dbus(model)  # keepalived dbus_reload: VrrpReloaded before the new ones start
         self.executor.ordered_logs = True  # the lines in keepalived's order: "setting VIPs." before "(init)"
         self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
         await self.executor.drain()
+        self._seed_bgp()
         self.executor.ordered_logs = False
         await self.set_static(model, add=True)  # keepalived: after clear_diff_vrrp
         self.syncd = await self._sync_daemon(model, reload=True)  # in the states the reload kept
@@ -917,6 +950,7 @@ class VrrpChild:
                 self.fifos.close()
             await self._stop_dbus()  # keepalived dbus_stop: after the instances' STOP signals
         finally:  # the control socket and sockets go even if a release step failed
+            self._stop_bgp()  # after the STOP notifies withdrew; closing the anchors withdraws the rest
             for t in self._tasks:
                 t.cancel()
             if self.linkbeat is not None:
