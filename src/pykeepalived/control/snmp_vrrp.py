@@ -1029,11 +1029,12 @@ class VrrpSnmpAgent:
 async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource) -> VrrpSnmpAgent | None:
     """The VRRP child's subagent when an SNMP MIB of the VRRP process is enabled (-x or global_defs),
     started; None otherwise. keepalived's VRRP process serves the global subtree unless the checker
-    process runs and serves it (vrrp_handles_global_oid)."""
+    process runs and serves it (vrrp_handles_global_oid); pykeepalived's checker child has no
+    subagent yet (docs/snmp.md), so the VRRP child serves it whenever enable_snmp_vrrp is set."""
     cfg = settings(model, opts.snmp, opts.snmp_socket)
     if not cfg.any_vrrp:
         return None
-    serve_global = cfg.vrrp and not (cfg.checker and model.virtual_servers)
+    serve_global = cfg.vrrp
     agent = VrrpSnmpAgent(src, model, cfg, serve_global)
     agent.start()
     # keepalived's net-snmp connects synchronously at start: wait (briefly) for the registration

@@ -14,7 +14,8 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,13 +65,28 @@ class Table:
     entry: OID  # xxxEntry; a cell is entry + (column,) + index
     columns: Mapping[int, Cell]
     rows: Rows  # (index, row) sorted by index
+    # the rows and their indexes, kept for the duration of one request (MibView.request): a walk's
+    # GetBulk asks for many cells of one table, and building the rows is the costly part
+    _snap: tuple[Sequence[tuple[OID, Any]], list[OID]] | None = field(default=None, init=False,
+                                                                       repr=False, compare=False)
+    _hold: bool = field(default=False, init=False, repr=False, compare=False)
 
     @property
     def base(self) -> OID:
         return self.entry
 
+    def snapshot(self) -> tuple[Sequence[tuple[OID, Any]], list[OID]]:
+        if self._snap is not None:
+            return self._snap
+        rows = self.rows()
+        snap = (rows, [r[0] for r in rows])
+        if self._hold:
+            self._snap = snap
+        return snap
+
     def next(self, start: OID, include: bool) -> tuple[OID, Value] | None:
         rows: Sequence[tuple[OID, Any]] | None = None
+        keys: list[OID] = []
         n = len(self.entry)
         for col in sorted(self.columns):
             cbase = (*self.entry, col)
@@ -78,12 +94,11 @@ class Table:
             if head > cbase:
                 continue
             if rows is None:
-                rows = self.rows()
+                rows, keys = self.snapshot()
                 if not rows:
                     return None
             if head == cbase:
                 target = start[n + 1:]
-                keys = [r[0] for r in rows]
                 i = bisect.bisect_left(keys, target) if include else bisect.bisect_right(keys, target)
                 # an index shorter than the table's (a prefix) sorts before its extensions
                 cand: Iterable[tuple[OID, Any]] = rows[i:]
@@ -101,10 +116,11 @@ class Table:
         if name[:n] != self.entry or len(name) <= n + 1 or name[n] not in self.columns:
             return NO_SUCH_OBJECT
         idx = name[n + 1:]
-        for i, row in self.rows():
-            if i == idx:
-                v = self.columns[name[n]](row)
-                return NO_SUCH_INSTANCE if v is None else v
+        rows, keys = self.snapshot()
+        i = bisect.bisect_left(keys, idx)
+        if i < len(keys) and keys[i] == idx:
+            v = self.columns[name[n]](rows[i][1])
+            return NO_SUCH_INSTANCE if v is None else v
         return NO_SUCH_INSTANCE
 
 
@@ -144,14 +160,33 @@ class MibView:
                 return VarBind(name, v)
         return VarBind(r.start, END_OF_MIB_VIEW)
 
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """One request's answers read each table's rows once (see Table.snapshot)."""
+        tables = [n for n in self.nodes if isinstance(n, Table)]
+        for t in tables:
+            t._hold = True
+        try:
+            yield
+        finally:
+            for t in tables:
+                t._hold, t._snap = False, None
+
     def get_many(self, ranges: Sequence[SearchRange]) -> list[VarBind]:
-        return [VarBind(r.start, self.get(r.start)) for r in ranges]
+        with self.request():
+            return [VarBind(r.start, self.get(r.start)) for r in ranges]
 
     def getnext_many(self, ranges: Sequence[SearchRange]) -> list[VarBind]:
-        return [self.getnext(r) for r in ranges]
+        with self.request():
+            return [self.getnext(r) for r in ranges]
 
     def getbulk(self, ranges: Sequence[SearchRange], non_repeaters: int,
                 max_repetitions: int) -> list[VarBind]:
+        with self.request():
+            return self._getbulk(ranges, non_repeaters, max_repetitions)
+
+    def _getbulk(self, ranges: Sequence[SearchRange], non_repeaters: int,
+                 max_repetitions: int) -> list[VarBind]:
         out = [self.getnext(r) for r in ranges[:non_repeaters]]
         reps = list(ranges[non_repeaters:])
         for _ in range(min(max_repetitions, MAX_REPETITIONS)):
