@@ -1,7 +1,8 @@
 """A routed fabric in namespaces for bgp_announce (docs/bgp.md): tests/bgp/ and bench/.
 
     client c (192.0.2.2, 2001:db8::2) -- lan "edge" -- router r (FRR zebra+bgpd+bfdd, AS 65000,
-    ECMP, BFD 100 ms) -- lan "fabric" 198.51.100.0/24, 2001:db8:1::/64 -- nodes n1..nN, each with
+    ECMP, BFD 100 ms) -- lan "fabric" 198.51.100.0/24, 2001:db8:1::/64 (or, routed, one LAN per
+    node) -- nodes n1..nN, each with
     its own FRR (zebra+bgpd+bfdd, AS 6500N) redistributing the connected routes of the anchors
     pka-bgp (as is) and pka-bgpb (MED 200 and AS-path prepended: the backups' announcements).
 
@@ -12,6 +13,7 @@ routes the nodes announce. FRR runs through tests/interop/frr.py (private dirs, 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -110,26 +112,34 @@ class Fabric:
 
 
 @contextlib.contextmanager
-def fabric(nodes: int = 2, prefix: str = "p19") -> Iterator[Fabric]:
-    """The lab with every FRR started (sessions establish in the background)."""
-    with Lab(prefix=f"{prefix}{__import__('os').getpid() % 10000}-") as lab:
+def fabric(nodes: int = 2, prefix: str = "p19", *, routed: bool = False) -> Iterator[Fabric]:
+    """The lab with every FRR started (sessions establish in the background). `routed`: each node
+    on a LAN of its own to the router (198.51.100.16k/28, 2001:db8:1:k::/64) instead of one shared
+    LAN: nothing but routing between the nodes."""
+    with Lab(prefix=f"{prefix}{os.getpid() % 10000}-") as lab:
         edge = lab.add_lan("edge", "192.0.2.0/24", "2001:db8::/64")
-        fab = lab.add_lan("fabric", "198.51.100.0/24", "2001:db8:1::/64")
-        router = lab.add_host("r", [edge, fab], forwarding=True)
+        if routed:
+            segs = [lab.add_lan(f"seg{i}", f"198.51.100.{16 * i}/28", f"2001:db8:1:{i}::/64")
+                    for i in range(nodes)]
+            lans = segs
+        else:
+            segs = [lab.add_lan("fabric", "198.51.100.0/24", "2001:db8:1::/64")]
+            lans = segs * nodes
+        router = lab.add_host("r", [edge, *segs], forwarding=True)
         router.sysctl("net/ipv4/fib_multipath_hash_policy", 1)  # ECMP on the 5-tuple: flows spread
         router.sysctl("net/ipv6/fib_multipath_hash_policy", 1)
         client = lab.add_host("c", [edge])
         client.run("ip route add default via 192.0.2.1 && ip -6 route add default via 2001:db8::1")
-        hosts = [lab.add_host(f"n{i + 1}", [fab]) for i in range(nodes)]
+        hosts = [lab.add_host(f"n{i + 1}", [lans[i]]) for i in range(nodes)]
         f = Fabric(lab, router, client, hosts)
-        up4, up6 = str(router.ifaces[1].ipv4.ip), str(router.ifaces[1].ipv6.ip)
+        ups = [router.iface(lan) for lan in lans]
         try:
-            for h in hosts:
-                h.run(f"ip route add 192.0.2.0/24 via {up4} && ip -6 route add 2001:db8::/64 via {up6}")
+            for h, up in zip(hosts, ups, strict=True):
+                h.run(f"ip route add default via {up.ipv4.ip} && ip -6 route add default via {up.ipv6.ip}")
             pairs = [(str(h.ifaces[0].ipv4.ip), str(h.ifaces[0].ipv6.ip)) for h in hosts]
             f.frr["r"] = FrrNode(router, confs={"bfdd": BFD, "bgpd": router_conf(pairs)}).start()
             for i, h in enumerate(hosts):
-                conf = node_conf(65001 + i, pairs[i][0], up4, up6)
+                conf = node_conf(65001 + i, pairs[i][0], str(ups[i].ipv4.ip), str(ups[i].ipv6.ip))
                 f.frr[h.name] = FrrNode(h, confs={"bfdd": BFD, "bgpd": conf}).start()
             yield f
         finally:

@@ -5,6 +5,7 @@ pykeepalived with their own FRR, nginx on the nodes, a client behind the router 
   the master after a kill -9 of its daemon (the anchor dies with the process) and after a stop;
 - backup_anchor: the BACKUP announces too, with the worse preference of FRR's route-map, so the router
   already holds the backup's path and moves to it when the master's goes (link cut, BFD);
+- across routed segments (a LAN per node, VRRP by unicast_peer through the router): the same;
 - mode anycast: every healthy node announces (ECMP, the client's flows spread), a node whose tracker
   fails (FAULT) withdraws and stops receiving new connections.
 """
@@ -205,3 +206,22 @@ def test_reload_turns_it_off_and_on(lab1: Fabric) -> None:
         assert f.fetch() == "n1"
     finally:
         stop_all(nodes, f)
+
+
+def test_master_mode_across_routed_segments(tmp_path: Path) -> None:
+    """Beyond one L2 segment: each node on its own LAN, VRRP by unicast through the router."""
+    with fabric(2, routed=True) as f, web(f.nodes, tmp_path):
+        a, b = (str(h.ifaces[0].ipv4.ip) for h in f.nodes)
+
+        def uni(me: str, peer: str) -> str:
+            return f"unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}"
+        nodes = started([Node(f.nodes[0], conf(150, "mode master", inst_extra=uni(a, b))),
+                         Node(f.nodes[1], conf(100, "mode master", inst_extra=uni(b, a)))])
+        try:
+            until(lambda: f.serving() == {"n1"} and f.serving(VIP6) == {"n1"}, 30, "n1 announces", f, nodes)
+            assert f.fetch() == "n1" and f.fetch(VIP6) == "n1"
+            nodes[0].kill()
+            until(lambda: f.serving() == {"n2"} and f.serving(VIP6) == {"n2"}, 30, "n2 took over", f, nodes)
+            assert f.fetch() == "n2" and f.fetch(VIP6) == "n2"
+        finally:
+            stop_all(nodes, f)
