@@ -61,3 +61,19 @@ def test_keepalived_rejects_ours_accepts(netns: str, tmp_path: Path) -> None:
     assert b"Line 5) Unknown keyword 'bgp_announce'" in err, err
     ours, out = our_cli(netns, p)
     assert ours == 0, out
+
+
+def test_bad_block_says_what_and_where(tmp_path: Path) -> None:
+    p = tmp_path / "k.conf"
+    bad = (CONF.replace("mode anycast", "mode bogus").replace("anchor pka-x", "anchor pka-bgp-far-too-long")
+           .replace("            203.0.113.10\n            2001:db8:ff::10\n", "")
+           .replace("backup_anchor pka-y", "colour blue"))
+    p.write_text(bad)
+    model, diags = load_config(str(p))
+    assert [(d.loc.line, d.message) for d in diags] == [
+        (6, "(VI_1) unknown bgp_announce mode 'bogus' - ignoring"),
+        (7, "anchor 'pka-bgp-far-too-long' too long - ignoring"),
+        (8, "Unknown keyword 'colour'"),
+        (5, "(VI_1) bgp_announce without addresses - nothing will be announced"),
+    ]
+    assert model.vrrp_instances[0].bgp == BgpAnnounce()
