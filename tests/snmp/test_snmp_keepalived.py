@@ -23,6 +23,7 @@ import contextlib
 import difflib
 import os
 import re
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -539,3 +540,41 @@ def test_sync_group_and_ipv6_instance_match_keepalived(sides: list[tuple[Host, P
                 assert ".1.3.6.1.2.1.207.1.1.1.1.6.2.62.2 = INTEGER: 3" in text  # IPv6, master
         assert any(".1.3.6.1.4.1.9586.100.5.2.10.0.1" in t for t in sides[0][1].traps())
         stop_and_compare_traps(nodes, [s for _, s in sides], 10)
+
+
+def test_reload_serves_the_new_configuration_as_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
+    """SIGHUP with a changed file (router_id, e-mail addresses, a static address, a new instance,
+    traps off): the same subagent serves the new values and sends no trap for the new instance,
+    as keepalived 2.2.7 does (before, the global and static objects kept the start's values)."""
+    with running([(h, conf(str(s.socket))) for h, s in sides]) as nodes:
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
+        wait_for(lambda: all(len(s.traps()) >= 5 for _, s in sides), 10)
+        for n, (_, s) in zip(nodes, sides, strict=True):
+            text = conf(str(s.socket)).replace("router_id snmp_node", "router_id snmp_reloaded")
+            text = text.replace("        ops@example.org\n", "").replace("    enable_traps\n", "")
+            n.conf.write_text(text + STATIC + NEW_INSTANCE)
+            n.signal(signal.SIGHUP)
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.103") and n.has("203.0.113.77"), 30)
+        for oid in SUBTREES:
+            text = "\n".join(walked_equal(sides, oid))
+            if oid == SUBTREES[0]:
+                assert '= STRING: "snmp_reloaded"' in text
+        stop_and_compare_traps(nodes, [s for _, s in sides], 5)
+
+
+STATIC = """static_ipaddress {
+    203.0.113.77/32 dev eth0
+}
+"""
+NEW_INSTANCE = """vrrp_instance VI_3 {
+    state MASTER
+    interface eth0
+    virtual_router_id 53
+    priority 200
+    virtual_ipaddress {
+        192.0.2.103/24
+    }
+}
+"""

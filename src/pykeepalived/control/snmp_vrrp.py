@@ -716,6 +716,12 @@ class VrrpMibs:
         b = RFC2
         rows = self._rfc2_rows
 
+        def first_row() -> list[tuple[OID, VrrpInstance]]:
+            # keepalived 2.2.7's snmp_rfcv2_header_list_table skips every instance for a request
+            # that carries an index (`ifp ? IF_BASE_INDEX(ifp) : 0 < target[0]` lacks parentheses):
+            # vrrpOperTable and vrrpRouterStatsTable show their lowest-indexed row only
+            return rows()[:1]
+
         def master_ip(i: VrrpInstance) -> Value:
             m = i.master_saddr
             return ipaddress(m.packed if m is not None and m.version == 4 and i.state != State.MASTER
@@ -761,14 +767,14 @@ class VrrpMibs:
         view.add(
             Scalar((*b, 1, 1), lambda: integer(2)),
             Scalar((*b, 1, 2), lambda: integer(1 if self.cfg.traps else 2)),
-            Table((*b, 1, 3, 1), oper, rows),
+            Table((*b, 1, 3, 1), oper, first_row),
             Table((*b, 1, 4, 1), {2: lambda i: integer(1)}, assoc),
             # checksum, version and VRID errors: the sums over the table's instances (vrid_err is
             # declared in keepalived 2.2.7 but never counted: always 0 there too)
             Scalar((*b, 2, 1), lambda: counter(_rx_sum(rows(), "chk_err"))),
             Scalar((*b, 2, 2), lambda: counter(_rx_sum(rows(), "vers_err"))),
             Scalar((*b, 2, 3), lambda: counter(_rx_sum(rows(), "vrid_err"))),
-            Table((*b, 2, 4, 1), st, rows),
+            Table((*b, 2, 4, 1), st, first_row),
         )
         return view
 
@@ -860,6 +866,11 @@ class VrrpMibs:
         if self.cfg.rfcv3:
             regs.append(Registration(RFC3, self.rfc3_view(), "The MIB module for VRRPV3"))
         return regs
+
+    def view(self, subtree: OID) -> MibView:
+        """The view of one registered subtree, built over the current model."""
+        return {GLOBAL: self.global_view, VRRP: self.vrrp_view, RFC2: self.rfc2_view,
+                RFC3: self.rfc3_view}[subtree]()
 
     # ------------------------------------------------------------------ traps
     def instance_trap(self, inst: VrrpInstance, state: State) -> tuple[OID, list[VarBind]] | None:
@@ -986,6 +997,18 @@ class VrrpSnmpAgent:
     def start(self) -> None:
         self.client.start()
 
+    def reload(self, model: Model, cfg: SnmpSettings) -> None:
+        """A reload, as keepalived 2.2.7's: the subagent and its registrations stay as at start; the
+        objects are read from the new configuration, the traps follow its enable_* keywords, and the
+        RFC MIBs' uptime base restarts (snmp_vrrp_start_time)."""
+        m = self.mibs
+        m.model, m.start = model, time.monotonic()
+        m.cfg = SnmpSettings(vrrp=m.cfg.vrrp and cfg.vrrp, checker=cfg.checker,
+                             rfcv2=m.cfg.rfcv2 and cfg.rfcv2, rfcv3=m.cfg.rfcv3 and cfg.rfcv3,
+                             traps=cfg.traps, socket=m.cfg.socket)
+        for reg in self.client.session.registrations:
+            reg.view = m.view(reg.subtree)
+
     def rx_rejected(self, e: RxRejected) -> None:
         """keepalived sends these traps as it rejects the advert (vrrp.c vrrp_check_packet)."""
         inst = next((i for i in self.src.instances() if i.name == e.instance), None)
@@ -1024,6 +1047,13 @@ class VrrpSnmpAgent:
 
     async def close(self) -> None:
         await self.client.close()
+
+
+def reload_snmp(agent: VrrpSnmpAgent | None, opts: SnmpOptions, model: Model) -> None:
+    """The new configuration's values for a running subagent (none is started at a reload, as in
+    keepalived 2.2.7, which only re-polls the agent it has)."""
+    if agent is not None:
+        agent.reload(model, settings(model, opts.snmp, opts.snmp_socket))
 
 
 async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource) -> VrrpSnmpAgent | None:

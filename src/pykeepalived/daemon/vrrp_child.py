@@ -37,7 +37,7 @@ from pykeepalived.config.to_params import instance_params
 from pykeepalived.config.vrrp_extra import needs_address_vmac, vmac_addr_prefix
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
-from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent, start_snmp
+from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent, reload_snmp, start_snmp
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
@@ -525,6 +525,7 @@ class VrrpChild:
                 d.stops_vrrp for d in diags):
             return EXIT_CONFIG  # vrrp_complete_init failed: permanent CONFIG error, no respawn
         self.model = model
+        reload_snmp(self.snmp, self.opts, model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
         apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
@@ -792,6 +793,7 @@ class VrrpChild:
         if model.global_defs.dynamic_interfaces and self.dynif is None:
             self.dynif = DynamicInterfaces(self)
         self.model = model
+        reload_snmp(self.snmp, self.opts, model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
         self._start_bgp(model)

@@ -450,6 +450,9 @@ class VrrpInstance:
         counters, the AH sequence number and whether the VIPs are set carry over too. Call after
         the fault check (`enter_init_fault`), before `restore_addresses` and `start`."""
         self.stats = dict(old.stats)
+        # keepalived keeps the stats structure, the RFC 6527 reasons with it
+        self.master_reason, self.next_master_reason = old.master_reason, old.next_master_reason
+        self.proto_err_reason = old.proto_err_reason
         self.rx_state.ah_seq_number = old.rx_state.ah_seq_number
         self.rx_state.ah_cycle = old.rx_state.ah_cycle
         self.vipset = old.vipset
