@@ -3,7 +3,8 @@
 # The BGP announcement anchor (docs/bgp.md): a TUN device the VRRP child creates and holds open, with
 # the addresses it announces as host addresses (/32, /128) on it. The local FRR's zebra sees them as
 # connected routes on that interface and bgpd redistributes them (`redistribute connected
-# route-map ...` matching `interface <anchor>`). The device is NOT persistent (no TUNSETPERSIST): the
+# route-map ...` matching `interface <anchor>`). The device is NOT persistent (TUNSETPERSIST 0, also
+# when a persistent TUN of that name existed and TUNSETIFF attached to it): the
 # kernel deletes it, with its addresses, when its last file descriptor closes, so a VRRP child that
 # stops, crashes or is killed with -9 takes its announcements with it: zebra sees the interface go and
 # bgpd withdraws, without pykeepalived having to run anything. The descriptor is close-on-exec, so
@@ -25,6 +26,7 @@ from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 TUNSETIFF = 0x400454CA
+TUNSETPERSIST = 0x400454CB
 IFF_TUN = 0x0001
 IFF_NO_PI = 0x1000
 IFA_F_NODAD = 0x02
@@ -42,6 +44,7 @@ class Anchor:
         fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
         try:
             fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+            fcntl.ioctl(fd, TUNSETPERSIST, 0)  # a persistent device of that name left behind: not any more
         except BaseException:
             os.close(fd)
             raise
