@@ -225,9 +225,9 @@ mark(G, PARTIAL, "vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier",
      "recomputed when an interface's MTU changes")
 mark(G, PARTIAL, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2 "
      "enable_snmp_rfcv3 enable_traps snmp_socket",
-     "the VRRP child is an AgentX subagent of snmpd: KEEPALIVED-MIB global and vrrp, VRRP-MIB, "
-     "VRRPV3-MIB and their traps; the vrrp subtree's route, rule, script, file, BFD and process tables "
-     "are not served, nor SNMP sets (docs/snmp.md)")
+     "the VRRP child is an AgentX subagent of snmpd: KEEPALIVED-MIB global and vrrp (every table "
+     "2.2.7 has), VRRP-MIB, VRRPV3-MIB and their traps; SNMP sets are refused and the checker's "
+     "subtree is not served (docs/snmp.md)")
 mark(G, NO_EFFECT, "enable_snmp_checker snmp_vs_stats_update_interval snmp_rs_stats_update_interval",
      "no checker SNMP subtree: a warning line says so for enable_snmp_checker (and enable_traps in the "
      "checker); use the Prometheus endpoint and the control socket (docs/operations.md)")
