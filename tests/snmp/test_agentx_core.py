@@ -127,3 +127,23 @@ def test_snmp_core_imports_no_io_modules() -> None:
     d = Path(pykeepalived.snmp.__file__).parent
     offenders = {m.name: sorted(imported_roots(ast.parse(m.read_text())) & FORBIDDEN) for m in d.glob("*.py")}
     assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_a_request_reads_each_table_once_and_the_next_reads_it_again() -> None:
+    """MibView.request: a GetBulk over a table builds its rows once (a walk of 200 instances rebuilt
+    them per cell and delayed the adverts, bench/bench_snmp.py); the next request sees new rows."""
+    calls = []
+    data = [((i,), i * 10) for i in range(1, 51)]
+
+    def rows() -> list[tuple[tuple[int, ...], int]]:
+        calls.append(1)
+        return list(data)
+
+    v = MibView()
+    v.add(Table((1, 3, 6, 1, 4, 1, 99, 1, 1), {2: lambda r: integer(r), 3: lambda r: integer(r + 1)}, rows))
+    out = v.getbulk([SearchRange((1, 3, 6, 1, 4, 1, 99), (1, 3, 6, 1, 4, 1, 100))], 0, 60)
+    assert [vb.value for vb in out[:3]] == [integer(10), integer(20), integer(30)]
+    assert len(out) == 60 and len(calls) == 1
+    data.append(((51,), 510))
+    out = v.getnext_many([SearchRange((1, 3, 6, 1, 4, 1, 99, 1, 1, 2, 50), (1, 3, 6, 1, 4, 1, 100))])
+    assert out[0].value == integer(510) and len(calls) == 2
