@@ -36,8 +36,14 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         _checker_script_security(model, rep)
     if "vrrp" not in readings:
         return
+    n0 = len(rep.diags)
     bad_if = check_interfaces(model, rep, interfaces)
     dynamic = model.global_defs.dynamic_interfaces
+    # keepalived looks a tracked interface up before reading its options: one it does not find
+    # has no option messages
+    gone = {d.loc for d in rep.diags[n0:]
+            if d.message.endswith("doesn't exist") and "tracked interface" in d.message}
+    rep.diags[:n0] = [d for d in rep.diags[:n0] if not (d.loc in gone and "track_interface" in d.message)]
     if bad_if and not dynamic:
         # keepalived's VRRP child stops here under -t (vrrp_daemon.c start_vrrp): none of
         # vrrp_complete_init's checks, the script ones included, are made, so none of the

@@ -131,6 +131,10 @@ def _track(kind: str, item: Item, lo: int, hi: int, rep: Reporter, owner: str) -
                 reverse = w[3] == "reverse"
             else:
                 rep.error(item.loc, f"Unknown track {kind} {w[0]} weight option {w[3]} - ignoring")
+    elif len(w) >= 2 and kind == "interface":  # vrrp_track.c alloc_track_if
+        what = "weight without value specified for" if w[1] == "weight" else "unknown"
+        rep.error(item.loc, f"({owner}) {what} track_interface {w[0]}"
+                  f"{'' if w[1] == 'weight' else f' option {w[1]}'} - ignoring")
     elif len(w) >= 2:
         rep.error(item.loc, f"Unknown track {kind} {w[0]} option {w[1]} - ignoring")
     return Track(kind, w[0], weight, reverse, item.loc)
