@@ -11,6 +11,7 @@ import pytest
 from differential import keepalived_cli, our_cli  # type: ignore[import-not-found]
 
 from pykeepalived.config import load_config
+from pykeepalived.config.dump import dump_model
 from pykeepalived.config.model import BgpAnnounce
 
 CONF = """vrrp_instance VI_1 {
@@ -77,3 +78,13 @@ def test_bad_block_says_what_and_where(tmp_path: Path) -> None:
         (5, "(VI_1) bgp_announce without addresses - nothing will be announced"),
     ]
     assert model.vrrp_instances[0].bgp == BgpAnnounce()
+
+
+def test_dump_conf_syntax_round_trip(tmp_path: Path) -> None:
+    p = tmp_path / "k.conf"
+    p.write_text(CONF)
+    model, _ = load_config(str(p))
+    again = tmp_path / "dumped.conf"
+    again.write_text(dump_model(model))
+    assert "bgp_announce {" in again.read_text()
+    assert load_config(str(again))[0].vrrp_instances[0].bgp == model.vrrp_instances[0].bgp

@@ -148,6 +148,12 @@ def _instance(i: VrrpInstance) -> list[str]:
     o += _tracks(i.tracks, "    ")
     for k, sc in i.notify:
         a(f"    {k} {_script(sc)}".rstrip())
+    if i.bgp is not None:  # pykeepalived extension (docs/bgp.md)
+        b = i.bgp
+        o += ["    bgp_announce {", f"        mode {b.mode}", f"        anchor {b.anchor}"]
+        if b.backup_anchor is not None:
+            a(f"        backup_anchor {b.backup_anchor}")
+        o += ["        addresses {", *(f"            {x}" for x in b.addresses), "        }", "    }"]
     o += _fmt_opts(G.VRRP_INSTANCE, i.options, "    ")
     o.append("}")
     return o
