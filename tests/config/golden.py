@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import enum
 import ipaddress
 from typing import Any
 
@@ -18,6 +19,8 @@ def to_jsonable(v: Any) -> Any:
         }
     if isinstance(v, tuple | list):
         return [to_jsonable(x) for x in v]
+    if isinstance(v, enum.Enum):
+        return v.name
     if isinstance(v, ipaddress.IPv4Address | ipaddress.IPv6Address):
         return str(v)
     return v

@@ -40,7 +40,7 @@ from pykeepalived.config.model import (
 )
 from pykeepalived.config.parser import Item, Node
 from pykeepalived.config.proc_types import check_root_duplicates, check_script_duplicate, max_auto_priority
-from pykeepalived.config.routes import Route, parse_ipaddress, parse_route, set_iproute_dirs
+from pykeepalived.config.routes import Route, parse_route, set_iproute_dirs
 from pykeepalived.config.rules import Rule, RulePriorities, parse_rule
 from pykeepalived.config.types import (
     BOOL_WORDS,
@@ -51,10 +51,9 @@ from pykeepalived.config.types import (
     script_argv,
     sockaddr_ip,
 )
+from pykeepalived.config.vips import parse_vip
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
 
-_VIP_OPTS_WITH_ARG = {"dev", "brd", "broadcast", "scope", "label", "peer", "preferred_lft", "track_group"}
-_VIP_FLAGS = {"home", "-nodad", "nodad", "mngtmpaddr", "noprefixroute", "autojoin", "no_track", "use_vmac"}
 _GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f != "options"}
 _GARP = (
     "garp_master_delay",
@@ -89,28 +88,6 @@ class _Family:
         what = "unicast peer address" if kw == "unicast_peer" else "src address"
         return (f"Configuration error: VRRP instance[{name}] and {what}[{word}] MUST be of the same family"
                 " !!! Skipping...")
-
-
-def parse_vip(item: Item, rep: Reporter) -> VipSpec | None:
-    words = item.words
-    parsed = parse_ipaddress(words[0], True, item.loc, rep)
-    if parsed is None:
-        return None
-    a, prefix = parsed
-    opts: list[str] = []
-    i = 1
-    while i < len(words):
-        w = words[i]
-        if w in _VIP_OPTS_WITH_ARG and i + 1 < len(words):
-            opts += [w, words[i + 1]]
-            i += 2
-            continue
-        if w in _VIP_FLAGS:
-            opts.append(w)
-        else:
-            rep.error(item.loc, f"Unknown configuration entry '{w}' for ip address - ignoring")
-        i += 1
-    return VipSpec(a, prefix, tuple(opts), item.loc)
 
 
 def _track(kind: str, item: Item, lo: int, hi: int, rep: Reporter, owner: str) -> Track | None:
@@ -194,7 +171,8 @@ class Builder:
                 case "track_file" | "vrrp_track_process" | "bfd_instance" | "track_group":
                     self._named(n)
                 case "static_ipaddress":
-                    self.static_ip += [v for i in n.items if (v := parse_vip(i, self.rep)) is not None]
+                    self.static_ip += [v for i in n.items
+                                       if (v := parse_vip(i.words, i.loc, self.rep)) is not None]
                 case "static_routes":
                     self.static_routes += self._routes(n, True)
                 case "static_rules":
@@ -447,7 +425,7 @@ class Builder:
                 case "virtual_ipaddress" | "virtual_ipaddress_excluded":
                     target = vips if kw == "virtual_ipaddress" else evips
                     for it in c.items:
-                        vip = parse_vip(it, rep)
+                        vip = parse_vip(it.words, it.loc, rep)
                         if vip is None:
                             continue
                         if kw == "virtual_ipaddress" and fam.get(vip.address.version) is not None:

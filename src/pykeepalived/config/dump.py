@@ -56,7 +56,7 @@ def _script(s: tuple[str, str, str]) -> str:
 
 
 def _vip(v: VipSpec) -> str:
-    return " ".join([f"{v.address}/{v.prefix}", *(_q(o) for o in v.options)])
+    return " ".join([f"{v.address}/{v.prefix}", *(_q(o) for o in v.words)])
 
 
 def _tracks(tracks: tuple[Track, ...], ind: str) -> list[str]:

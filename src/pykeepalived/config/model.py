@@ -29,6 +29,7 @@ from pykeepalived.config.model_lvs import (
 from pykeepalived.config.routes import Route
 from pykeepalived.config.rules import Rule
 from pykeepalived.config.types import IPAddr
+from pykeepalived.config.vips import AddrFlag, VipSpec
 
 Options = tuple[tuple[str, object], ...]
 
@@ -96,19 +97,6 @@ class GlobalDefs:
 
     def loc_of(self, *keywords: str) -> Loc | None:
         return _loc_of(self.keyword_locs, keywords)
-
-
-@dataclass(frozen=True, slots=True)
-class VipSpec:
-    address: IPAddr
-    prefix: int
-    options: tuple[str, ...] = ()  # dev/brd/scope/label/... words after the address
-    loc: Loc = field(default=NOWHERE, compare=False)
-
-    @property
-    def dev(self) -> str | None:
-        o = self.options
-        return o[o.index("dev") + 1] if "dev" in o and o.index("dev") + 1 < len(o) else None
 
 
 DEFAULT_BGP_ANCHOR = "pka-bgp"
@@ -290,6 +278,7 @@ class Model:
 
 
 __all__ = [
+    "AddrFlag",
     "BfdCheck",
     "Checker",
     "DnsCheck",
@@ -302,5 +291,6 @@ __all__ = [
     "TcpCheck",
     "UdpCheck",
     "UrlSpec",
+    "VipSpec",
     "VirtualServer",
 ]

@@ -22,9 +22,7 @@ def track_group_interfaces(model: Model, name: str) -> list[str]:
               and any(kw == "group" and name in v for kw, v in nb.options)}  # type: ignore[operator]
     out: list[str] = []
     for a in model.static_ipaddress:
-        o = a.options
-        at = o.index("track_group") + 1 if "track_group" in o else len(o)
-        if at < len(o) and o[at] in groups and "no_track" not in o:
+        if a.track_group in groups and not a.no_track:
             out.append(a.dev or model.global_defs.default_interface)
     out += [r.dev for r in model.static_routes
             if r.track and r.track_group in groups and r.dev is not None]

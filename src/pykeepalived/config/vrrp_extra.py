@@ -119,8 +119,8 @@ def needs_address_vmac(i: VrrpInstance, spec: VipSpec, model: Model) -> bool:
     if spec.dev in (None, base):
         if i.use_vmac is not None and spec.address.version == i.family:
             return False
-        return "use_vmac" in spec.options or (_use_vmac_addr(i) and spec.address.version != i.family)
-    return "use_vmac" in spec.options or _use_vmac_addr(i)
+        return spec.use_vmac or (_use_vmac_addr(i) and spec.address.version != i.family)
+    return spec.use_vmac or _use_vmac_addr(i)
 
 
 def _use_vmac_addr(i: VrrpInstance) -> bool:

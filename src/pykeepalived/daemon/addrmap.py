@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from pykeepalived.config.model import VipSpec
+from pykeepalived.config.model import AddrFlag, VipSpec
 from pykeepalived.config.routes import Prefix as CfgPrefix
 from pykeepalived.config.routes import Route as CfgRoute
 from pykeepalived.config.routes import c_strtoul, rt_lookup
@@ -27,71 +27,39 @@ from pykeepalived.linux.addresses import (
     broadcast_for,
 )
 
-_SCOPES = {"global": 0, "site": 200, "link": 253, "host": 254, "nowhere": 255}
 _IFA_FLAGS = {
-    "home": IFA_F_HOMEADDRESS,
-    "-nodad": IFA_F_NODAD,
-    "mngtmpaddr": IFA_F_MANAGETEMPADDR,
-    "noprefixroute": IFA_F_NOPREFIXROUTE,
-    "autojoin": IFA_F_MCAUTOJOIN,
+    AddrFlag.HOME: IFA_F_HOMEADDRESS,
+    AddrFlag.NODAD: IFA_F_NODAD,
+    AddrFlag.MNGTMPADDR: IFA_F_MANAGETEMPADDR,
+    AddrFlag.NOPREFIXROUTE: IFA_F_NOPREFIXROUTE,
+    AddrFlag.AUTOJOIN: IFA_F_MCAUTOJOIN,
 }
 
 
 def address_from_spec(spec: VipSpec, default_dev: str | None) -> Address | None:
-    """Build the netlink view of one configured address; None if it has no interface to live on."""
-    words = list(spec.options)
-    dev = default_dev
-    brd: ipaddress.IPv4Address | None = None
-    brd_sign: str | None = None
-    scope = 0
-    label = None
-    peer = None
-    flags = 0
-    preferred: int | None = None
-    no_track = False
-    i = 0
-    while i < len(words):
-        w = words[i]
-        val = words[i + 1] if i + 1 < len(words) else None
-        if w == "dev" and val:
-            dev, i = val, i + 2
-        elif w in ("brd", "broadcast") and val:
-            if val in ("+", "-"):
-                brd_sign = val
-            else:
-                brd = ipaddress.IPv4Address(val)
-            i += 2
-        elif w == "scope" and val:
-            scope = _SCOPES.get(val, int(val) if val.isdigit() else 0)
-            i += 2
-        elif w == "label" and val:
-            label, i = val, i + 2
-        elif w == "peer" and val:
-            peer, i = ipaddress.ip_address(val.split("/")[0]), i + 2
-        elif w == "preferred_lft" and val:
-            preferred, i = (0 if val == "0" else None), i + 2
-        elif w in _IFA_FLAGS:
-            flags |= _IFA_FLAGS[w]
-            i += 1
-        elif w == "no_track":
-            no_track, i = True, i + 1
-        else:
-            i += 1
+    """The netlink view of one configured address (its `dev`, else `default_dev`); None if it has
+    no interface to live on."""
+    dev = spec.dev or default_dev
     if dev is None:
         return None
-    if brd_sign is not None and isinstance(spec.address, ipaddress.IPv4Address):
-        brd = broadcast_for(spec.address, spec.prefix, brd_sign)
+    brd = spec.broadcast
+    if spec.broadcast_sign is not None and isinstance(spec.address, ipaddress.IPv4Address):
+        brd = broadcast_for(spec.address, spec.prefix, spec.broadcast_sign)
+    flags = 0
+    for flag, ifa in _IFA_FLAGS.items():
+        if flag in spec.flags:
+            flags |= ifa
     return Address(
         address=spec.address,
         dev=dev,
         prefixlen=spec.prefix,
         broadcast=brd,
-        scope=scope,
-        label=label,
-        peer=peer,
+        scope=spec.scope,
+        label=spec.label,
+        peer=spec.peer,
         flags=flags,
-        preferred_lft=preferred,
-        no_track=no_track,
+        preferred_lft=0 if spec.preferred_lft == 0 else None,  # an IPv6 address's `deprecated`
+        no_track=spec.no_track,
     )
 
 

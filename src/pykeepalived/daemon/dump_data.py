@@ -750,9 +750,7 @@ def static_lines(model: Model) -> list[str]:
     for spec in model.static_ipaddress:
         a = address_from_spec(spec, model.global_defs.default_interface)
         if a is not None:
-            o = spec.options
-            at = o.index("track_group") + 1 if "track_group" in o else len(o)
-            addresses.append(format_address(a, True, track_group=o[at] if at < len(o) else None))
+            addresses.append(format_address(a, True, track_group=spec.track_group))
     # keepalived watches the routes of a family (and so learns where its static routes went) only
     # when a virtual route or a static route with a track_group has that family (vrrp.c)
     monitored = {r.family for i in model.vrrp_instances for r in i.virtual_routes if r.track}

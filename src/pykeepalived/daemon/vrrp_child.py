@@ -337,8 +337,7 @@ class VrrpChild:
                 dev = await self._address_vmac(model, conf.name, rt.params.vrid, dev, spec.address.version)
             # `dev <interface>` of the instance's family moves to the VMAC
             if spec.dev is not None and dev is not None and dev != spec.dev:
-                i = spec.options.index("dev")
-                spec = dataclasses.replace(spec, options=(*spec.options[:i + 1], dev, *spec.options[i + 2:]))
+                spec = dataclasses.replace(spec, dev=dev)
             a = address_from_spec(spec, dev)
             if a is not None:
                 rt.addresses[spec.address] = a
