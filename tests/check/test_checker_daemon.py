@@ -318,7 +318,7 @@ def test_checker_metrics_address_is_port_plus_one(tmp_path: Path) -> None:
         conf.write_text(f"global_defs {{\n    router_id r\n{line}\n}}\n")
         model, diags = load_config(str(conf), None, False)
         assert not diags, [d.format() for d in diags]
-        return checker_listen_address(model.global_defs.options)
+        return checker_listen_address(model.global_defs.pykeepalived_metrics_address)
 
     assert addr("") is None
     assert addr("    pykeepalived_metrics_address") == ("127.0.0.1", 9651)

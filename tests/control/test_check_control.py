@@ -19,6 +19,7 @@ import pytest
 
 from pykeepalived.check.model import RealServerSpec, TcpCheckSpec, TimingOpts, VirtualServerSpec
 from pykeepalived.check.scheduler import CheckerRuntime
+from pykeepalived.config.model import Model
 from pykeepalived.control import ctl
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.check_server import LvsStatsCache, stats_text
@@ -32,10 +33,9 @@ FAST = TimingOpts(delay_loop=0.2, retry=0, delay_before_retry=0.1, warmup=0, con
 
 
 def test_check_socket_paths() -> None:
-    assert check_socket_path((), "/run/checkers.pid") == "/run/pykeepalived_check.sock"
-    opt = (("pykeepalived_control_socket", "/x/ctl.sock"),)
-    assert check_socket_path(opt, "/run/c.pid") == "/x/ctl_check.sock"
-    assert check_socket_path((("pykeepalived_control_socket", "off"),), "/run/c.pid") is None
+    assert check_socket_path(None, "/run/checkers.pid") == "/run/pykeepalived_check.sock"
+    assert check_socket_path("/x/ctl.sock", "/run/c.pid") == "/x/ctl_check.sock"
+    assert check_socket_path("off", "/run/c.pid") is None
     assert check_socket_for("/run/pykeepalived.sock") == "/run/pykeepalived_check.sock"
 
 
@@ -66,7 +66,7 @@ def test_checker_control_socket_and_ctl(tmp_path: Path) -> None:
         plane = CheckerPlane(child, str(tmp_path / "checkers.pid"))  # type: ignore[arg-type]
         child.rt = rt = CheckerRuntime([spec], None, fifo=plane.tee(fifo.append))
         await rt.start()
-        await plane.start(SimpleNamespace(global_defs=SimpleNamespace(options=())))  # type: ignore[arg-type]
+        await plane.start(Model())
         res: dict[str, Any] = {"pa": pa, "pb": pb}
         try:
             while any(c.last is None for c in rt.checkers):

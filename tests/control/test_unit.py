@@ -80,10 +80,10 @@ def test_extension_keywords_in_global_defs(tmp_path: Path) -> None:
                     "  pykeepalived_control_socket /x/c.sock\n}\n")
     model, diags = load_config(str(conf), None, False)
     assert diags == []
-    assert listen_address(model.global_defs.options) == ("127.0.0.1", 9650)
-    assert socket_path(model.global_defs.options, "/run/vrrp.pid") == "/x/c.sock"
-    assert socket_path((), "/tmp/d/vrrp.pid") == "/tmp/d/pykeepalived.sock"
-    assert socket_path((("pykeepalived_control_socket", "off"),), "/run/vrrp.pid") is None
+    assert listen_address(model.global_defs.pykeepalived_metrics_address) == ("127.0.0.1", 9650)
+    assert socket_path(model.global_defs.pykeepalived_control_socket, "/run/vrrp.pid") == "/x/c.sock"
+    assert socket_path(None, "/tmp/d/vrrp.pid") == "/tmp/d/pykeepalived.sock"
+    assert socket_path("off", "/run/vrrp.pid") is None
 
 
 def test_bad_metrics_address_names_file_and_line(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_bad_metrics_address_names_file_and_line(tmp_path: Path) -> None:
     model, diags = load_config(str(conf), None, False)
     text = "\n".join(d.format() for d in diags)
     assert "Line 3" in text and "pykeepalived_metrics_address 'localhost:80'" in text, text
-    assert listen_address(model.global_defs.options) is None
+    assert listen_address(model.global_defs.pykeepalived_metrics_address) is None
 
 
 # ---------------------------------------------------------------------------- sd_notify

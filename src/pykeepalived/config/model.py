@@ -91,6 +91,21 @@ class GlobalDefs:
     nftables_ifindex: bool = False
     nftables_counters: bool = False
     lvs_dataplane: str | None = None  # pykeepalived extension: auto|ipvs|nftables; None: auto
+    # keywords the daemon acts on, named as the keyword (the builder fills a field of that name,
+    # the dump prints it back); None: not given
+    vmac_prefix: str | None = None  # name prefix of VMACs without a name (keepalived: "vrrp")
+    vmac_addr_prefix: str | None = None  # of address VMACs (use_vmac_addr); else vmac_prefix
+    disable_local_igmp: bool = False
+    min_auto_priority_delay_us: int | None = None  # None: 1 s
+    fifo_write_vrrp_states_on_reload: bool = False
+    no_email_faults: bool = False
+    rs_init_notifies: bool | None = None
+    no_checker_emails: bool | None = None
+    use_symlink_paths: bool | None = None
+    set_supplementary_groups: bool | None = None
+    config_save_dir: str | None = None
+    pykeepalived_control_socket: str | None = None  # PATH, or off|none|...
+    pykeepalived_metrics_address: tuple[str, str] | None = None  # (host, port)
     options: Options = ()
     # where each keyword of global_defs was written (the last one wins), for messages about values
     keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)

@@ -129,8 +129,8 @@ def _use_vmac_addr(i: VrrpInstance) -> bool:
 
 def vmac_addr_prefix(model: Model) -> str | None:
     """Name prefix of address VMACs: vmac_addr_prefix, else vmac_prefix, else "vrrp"."""
-    opts = dict(model.global_defs.options)
-    return str(opts.get("vmac_addr_prefix") or opts.get("vmac_prefix") or "vrrp")
+    g = model.global_defs
+    return g.vmac_addr_prefix or g.vmac_prefix or "vrrp"
 
 
 def unicast_vmac(i: VrrpInstance, kws: set[str], end: Loc, rep: Reporter) -> VrrpInstance:

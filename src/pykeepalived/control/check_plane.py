@@ -47,10 +47,10 @@ class CheckerPlane:
         await self.reload(model)
 
     async def reload(self, model: Model) -> None:
-        opts = model.global_defs.options
-        path = check_socket_path(opts, self.pid_file)
+        g = model.global_defs
+        path = check_socket_path(g.pykeepalived_control_socket, self.pid_file)
         self.control = await move_control(self.control, path, self._server)
-        await self.metrics.configure(checker_listen_address(opts))
+        await self.metrics.configure(checker_listen_address(g.pykeepalived_metrics_address))
 
     def _server(self, path: str) -> CheckControlServer:
         return CheckControlServer(path, lambda: self.child.rt, lambda: self.child.dataplane,

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pykeepalived.logs import log
 
@@ -24,19 +24,15 @@ if TYPE_CHECKING:
 Address = tuple[str, int]
 
 
-def listen_address(options: tuple[tuple[str, Any], ...]) -> Address | None:
-    """The metrics listener from global_defs options (last occurrence wins), None when not enabled."""
-    found: Address | None = None
-    for kw, value in options:
-        if kw == "pykeepalived_metrics_address":
-            host, port = value
-            found = (str(host), int(port))
-    return found
+def listen_address(value: tuple[str, str] | None) -> Address | None:
+    """The metrics listener of global_defs `pykeepalived_metrics_address` ((host, port) as
+    configured), None when not enabled."""
+    return None if value is None else (value[0], int(value[1]))
 
 
-def checker_listen_address(options: tuple[tuple[str, Any], ...]) -> Address | None:
+def checker_listen_address(value: tuple[str, str] | None) -> Address | None:
     """The checker child's metrics listener: the VRRP child's address with port + 1, None when off."""
-    addr = listen_address(options)
+    addr = listen_address(value)
     if addr is None:
         return None
     return addr[0], addr[1] + 1

@@ -44,10 +44,10 @@ class ControlPlane:
         await self.reload(model)
 
     async def reload(self, model: Model) -> None:
-        opts = model.global_defs.options
-        path = socket_path(opts, self.pid_file)
+        g = model.global_defs
+        path = socket_path(g.pykeepalived_control_socket, self.pid_file)
         self.control = await move_control(self.control, path, lambda p: ControlServer(self.child, p))
-        await self.metrics.configure(listen_address(opts))
+        await self.metrics.configure(listen_address(g.pykeepalived_metrics_address))
 
     # ------------------------------------------------------------------ hooks (executor)
     def state_changed(self, e: StateChanged) -> None:

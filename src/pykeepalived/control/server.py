@@ -40,17 +40,9 @@ SOCKET_NAME = "pykeepalived.sock"
 DEFAULT_SOCKET = "/run/" + SOCKET_NAME
 
 
-def _option(options: tuple[tuple[str, Any], ...]) -> str | None:
-    value = None
-    for kw, v in options:
-        if kw == "pykeepalived_control_socket":
-            value = str(v)
-    return value
-
-
-def socket_path(options: tuple[tuple[str, Any], ...], vrrp_pid_file: str) -> str | None:
-    """`pykeepalived_control_socket PATH|off`, else pykeepalived.sock next to the VRRP pid file."""
-    value = _option(options)
+def socket_path(value: str | None, vrrp_pid_file: str) -> str | None:
+    """`pykeepalived_control_socket PATH|off` (`value`), else pykeepalived.sock next to the VRRP pid
+    file."""
     if value is None:
         return os.path.join(os.path.dirname(vrrp_pid_file) or ".", SOCKET_NAME)
     return None if value.lower() in OFF else value
@@ -62,10 +54,9 @@ def check_socket_for(vrrp_socket: str) -> str:
     return f"{stem}_check{suffix}"
 
 
-def check_socket_path(options: tuple[tuple[str, Any], ...], checker_pid_file: str) -> str | None:
-    """The checker child's socket: beside `pykeepalived_control_socket PATH` (None with `off`), else
-    pykeepalived_check.sock next to the checker pid file."""
-    value = _option(options)
+def check_socket_path(value: str | None, checker_pid_file: str) -> str | None:
+    """The checker child's socket: beside `pykeepalived_control_socket PATH` (`value`; None with `off`),
+    else pykeepalived_check.sock next to the checker pid file."""
     if value is None:
         return check_socket_for(os.path.join(os.path.dirname(checker_pid_file) or ".", SOCKET_NAME))
     return None if value.lower() in OFF else check_socket_for(value)

@@ -77,7 +77,7 @@ class AutoPriority:
 def auto_priority(model: Model, role: str, pc: ProcConf | None = None) -> AutoPriority:
     """The child's AutoPriority from its configuration and the parent's process settings."""
     g = model.global_defs
-    delay = dict(g.options).get("min_auto_priority_delay")
+    delay = g.min_auto_priority_delay_us
     pc = pc if pc is not None else ProcConf.from_env()
     sched = pc.sched.get(role) if pc is not None else None
     return AutoPriority(

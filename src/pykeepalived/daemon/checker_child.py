@@ -98,7 +98,7 @@ def fifo_writer(fifos: FifoSet) -> Any:
 
 
 def no_checker_emails(g: GlobalDefs) -> bool:
-    return bool(dict(g.options).get("no_checker_emails", False))
+    return bool(g.no_checker_emails)
 
 
 async def local_addresses(model: Model | None = None) -> set[str]:
@@ -239,7 +239,7 @@ class CheckerChild:
                                  fifo=self.plane.tee(fifo_writer(self.fifos)),
                                  run_script=self.run_script, mail=self.mailer,
                                  no_checker_emails=no_checker_emails(g),
-                                 rs_init_notifies=bool(dict(g.options).get("rs_init_notifies", False)))
+                                 rs_init_notifies=bool(g.rs_init_notifies))
         await self.watch_addresses()
         await self.rt.start()
         self.start_bfd()
@@ -267,7 +267,7 @@ class CheckerChild:
         self.model, self.mapped = model, mapped
         self.mailer.alerter = smtp_alerter(model)
         self.rt.no_checker_emails = no_checker_emails(model.global_defs)
-        self.rt.rs_init_notifies = bool(dict(model.global_defs.options).get("rs_init_notifies", False))
+        self.rt.rs_init_notifies = bool(model.global_defs.rs_init_notifies)
         await self.rt.reload(mapped.services)
         if self.lvs_globals is not None:
             await self.lvs_globals.reload(model)

@@ -268,7 +268,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     out.append(f" Dynamic interfaces = {_yn(g.dynamic_interfaces)}")
     if g.dynamic_interfaces:
         out.append(f" Allow interface changes = {_yn(bool(o.get('allow_if_changes')))}")
-    if o.get("no_email_faults"):
+    if g.no_email_faults:
         out.append(" Send emails for fault transitions = off")
     lvs = lvs_globals(g_in.model)
     t = lvs.timeouts
@@ -285,7 +285,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     for key, label, words in (("", "Global", g.notify_fifo), ("vrrp", "VRRP", g.vrrp_notify_fifo),
                               ("lvs", "LVS", g.lvs_notify_fifo)):
         out += _fifo_lines(label, words, g_in.fifo_scripts.get(key), g_in.fifo_ids.get(key, (0, 0)))
-    out.append(f" FIFO write vrrp states on reload = {_yn(bool(o.get('fifo_write_vrrp_states_on_reload')))}")
+    out.append(f" FIFO write vrrp states on reload = {_yn(g.fifo_write_vrrp_states_on_reload)}")
     out.append(f" VRRP notify priority changes = {_yn(g.vrrp_notify_priority_changes)}")
     out.append(f" VRRP IPv4 mcast group = {g.vrrp_mcast_group4 or MCAST4}")
     out.append(f" VRRP IPv6 mcast group = {g.vrrp_mcast_group6 or MCAST6}")
@@ -320,7 +320,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
             f" VRRP strict mode = {_yn(g.vrrp_strict)}"]
     map_ = g.max_auto_priority
     out.append(" Max auto priority = " + ("Disabled" if map_ == -1 else str(map_ or 0)))
-    out.append(f" Min auto priority delay = {o.get('min_auto_priority_delay', 1_000_000)} usecs")
+    out.append(f" Min auto priority delay = {g.min_auto_priority_delay_us or 1_000_000} usecs")
     out += _sched_lines("VRRP", pc.sched.get("vrrp"))
     out += _sched_lines("Checker", pc.sched.get("checker"))
     out += _sched_lines("BFD", pc.sched.get("bfd"))
@@ -341,8 +341,8 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
         v = o.get(name)
         out += [f" {name} = {v if isinstance(v, int) and not isinstance(v, bool) else 0}",
                 f" {name}_force = {int(bool(o.get(name + '_force')))}"]
-    out += [f" rs_init_notifies = {int(bool(o.get('rs_init_notifies')))}",
-            f" no_checker_emails = {int(bool(o.get('no_checker_emails')))}"]
+    out += [f" rs_init_notifies = {int(bool(g.rs_init_notifies))}",
+            f" no_checker_emails = {int(bool(g.no_checker_emails))}"]
     pol = o.get("vrrp_rx_bufs_policy")
     if isinstance(pol, tuple) and pol:
         word = str(pol[0])
@@ -355,10 +355,10 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
         out.append(f" vrrp_startup_delay = {g.vrrp_startup_delay_us / 1e6:g}")
     if g.log_unknown_vrids:
         out.append(" log_unknown_vrids")
-    if o.get("vmac_prefix"):
-        out.append(f" VMAC prefix = {o['vmac_prefix']}")
-    if o.get("vmac_addr_prefix"):
-        out.append(f" VMAC address prefix = {o['vmac_addr_prefix']}")
+    if g.vmac_prefix:
+        out.append(f" VMAC prefix = {g.vmac_prefix}")
+    if g.vmac_addr_prefix:
+        out.append(f" VMAC address prefix = {g.vmac_addr_prefix}")
     try:
         rt = os.sched_getparam(0).sched_priority
     except OSError:

@@ -103,10 +103,9 @@ def config_save_dir(model: Any) -> str | None:
     """global_defs `config_save_dir` without a trailing `/` (keepalived set_dir)."""
     if model is None:
         return None
-    d = dict(model.global_defs.options).get("config_save_dir")
+    d: str | None = model.global_defs.config_save_dir
     if not d:
         return None
-    d = str(d)
     return d[:-1] if d.endswith("/") and len(d) > 1 else d
 
 

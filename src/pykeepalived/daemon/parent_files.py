@@ -76,7 +76,7 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
             reload_file = f"{PID_DIR}/keepalived.reload"
         else:
             reload_file = f"{RUN_DIR}/keepalived.reload"
-    save_dir = g.get("config_save_dir")
+    save_dir = model.global_defs.config_save_dir
     if save_dir and not os.path.exists(str(save_dir)):  # the parent creates it, the children use it
         try:
             os.mkdir(str(save_dir), 0o700)

@@ -161,7 +161,7 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
         pc.net_namespace_ipvs = str(v[0]) if v else ""
     pc.use_pid_dir = bool(root.get("use_pid_dir")) or bool(pc.instance or pc.net_namespace)
     pc.auto_priority_notice = not model.global_defs.max_auto_priority
-    pc.disable_local_igmp = bool(g.get("disable_local_igmp"))
+    pc.disable_local_igmp = model.global_defs.disable_local_igmp
     pc.nftables = model.global_defs.nftables or None
     rcc = g.get("reload_check_config")
     if isinstance(rcc, tuple):

@@ -32,7 +32,7 @@ def write_states_on_reload(
     """Queue the FIFO lines for the instances and groups `kept` across a reload; return how many."""
     if notifier is None or notifier.fifos is None:
         return 0
-    if not any(kw == "fifo_write_vrrp_states_on_reload" for kw, _ in model.global_defs.options):
+    if not model.global_defs.fifo_write_vrrp_states_on_reload:
         return 0
     kept, kept_groups = set(kept), set(kept_groups)
     n = 0

@@ -65,9 +65,8 @@ class ScriptResolver:
         self._user = g.script_user[0] if g.script_user else None
         self._group = g.script_user[1] if len(g.script_user) > 1 else None
         self._default: ScriptUser | None = None
-        opts = dict(g.options)
-        self.keep_symlinks = bool(opts.get("use_symlink_paths", False))  # keepalived 2.3+
-        self.set_supplementary_groups = bool(opts.get("set_supplementary_groups", False))
+        self.keep_symlinks = bool(g.use_symlink_paths)  # keepalived 2.3+
+        self.set_supplementary_groups = bool(g.set_supplementary_groups)
 
     @property
     def default(self) -> ScriptUser:
@@ -366,7 +365,7 @@ def smtp_alerter(model: Model) -> SmtpAlerter | None:
     return SmtpAlerter(SmtpSettings(
         host, g.notification_email, g.notification_email_from or f"keepalived@{router_id}", router_id,
         port, g.smtp_helo_name or socket.gethostname(), float(g.smtp_connect_timeout),
-        no_email_faults=bool(dict(g.options).get("no_email_faults", False)),
+        no_email_faults=g.no_email_faults,
     ))
 
 

@@ -533,10 +533,10 @@ class VrrpChild:
         if model.global_defs.dynamic_interfaces:
             self.dynif = DynamicInterfaces(self)
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
-        if any(kw == "disable_local_igmp" for kw, _ in model.global_defs.options):
+        if model.global_defs.disable_local_igmp:
             self.local_igmp.disable()  # linux/igmp.py, restored at stop
         # vmac_prefix: the name of VMACs without a configured name (keepalived: "vrrp" if unset)
-        prefix = next((str(v) for kw, v in model.global_defs.options if kw == "vmac_prefix" and v), "vrrp")
+        prefix = model.global_defs.vmac_prefix or "vrrp"
         self.vmacs = VmacManager(self.ipr, prefix=prefix)
         self.executor = LinuxExecutor(self)
         self.executor.start()

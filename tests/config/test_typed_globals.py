@@ -1,0 +1,53 @@
+"""The global_defs keywords the daemon acts on are typed fields of GlobalDefs (named as the keyword),
+not entries the runtime looks up in `options`; the dump prints them back to an equal model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pykeepalived.config import load_config
+from pykeepalived.config.dump import dump_model
+
+CONF = """global_defs {
+ vmac_prefix vx
+ vmac_addr_prefix va
+ disable_local_igmp
+ min_auto_priority_delay 5000
+ fifo_write_vrrp_states_on_reload
+ no_email_faults
+ rs_init_notifies
+ no_checker_emails false
+ use_symlink_paths
+ set_supplementary_groups true
+ config_save_dir /tmp/x/
+ pykeepalived_control_socket off
+ pykeepalived_metrics_address 127.0.0.1:9000
+}
+"""
+
+
+def test_global_keywords_are_typed(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(CONF)
+    model, diags = load_config(str(conf))
+    assert diags == []
+    g = model.global_defs
+    assert (g.vmac_prefix, g.vmac_addr_prefix, g.config_save_dir) == ("vx", "va", "/tmp/x/")
+    assert (g.disable_local_igmp, g.fifo_write_vrrp_states_on_reload, g.no_email_faults) == (True, True, True)
+    assert (g.rs_init_notifies, g.no_checker_emails, g.use_symlink_paths, g.set_supplementary_groups) == (
+        True, False, True, True)
+    assert g.min_auto_priority_delay_us == 5000
+    assert g.pykeepalived_control_socket == "off"
+    assert g.pykeepalived_metrics_address == ("127.0.0.1", "9000")
+    assert g.options == ()  # nothing left for the runtime to look up by keyword
+    conf.write_text(dump_model(model))
+    again, _ = load_config(str(conf))
+    assert again == model
+
+
+def test_unset_keywords(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text("global_defs {\n router_id r\n}\n")
+    g = load_config(str(conf))[0].global_defs
+    assert (g.vmac_prefix, g.min_auto_priority_delay_us, g.rs_init_notifies, g.disable_local_igmp) == (
+        None, None, None, False)
