@@ -52,7 +52,7 @@ from pykeepalived.config.types import (
     sockaddr_ip,
 )
 from pykeepalived.config.vips import parse_vip
-from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac
+from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac, vmac_spec
 
 _GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f != "options"}
 _GARP = (
@@ -506,7 +506,13 @@ class Builder:
                 case "strict_mode":
                     f["strict_mode"] = v
                 case "use_vmac":
-                    f["use_vmac"] = v
+                    assert isinstance(v, tuple)
+                    f["use_vmac"] = vmac_spec(v)
+                case ("vmac_xmit_base" | "use_vmac_addr" | "promote_secondaries" | "linkbeat_use_polling"
+                      | "unicast_fault_no_peer" | "track_src_ip"):
+                    f[kw] = True
+                case "kernel_rx_buf_size":
+                    f[kw] = v
                 case "accept":
                     f["accept"] = True
                 case "no_accept":

@@ -114,7 +114,7 @@ def _instance(i: VrrpInstance) -> list[str]:
     if i.smtp_alert is not None:
         a(f"    smtp_alert {'true' if i.smtp_alert else 'false'}")
     if i.use_vmac is not None:
-        a("    use_vmac " + " ".join(_q(w) for w in i.use_vmac))
+        a("    use_vmac " + " ".join(_q(w) for w in i.use_vmac.words))
     for k in ("unicast_src_ip", "mcast_src_ip", "mcast_dst_ip"):
         if getattr(i, k) is not None:
             a(f"    {k} {getattr(i, k)}")
@@ -154,6 +154,7 @@ def _instance(i: VrrpInstance) -> list[str]:
         if b.backup_anchor is not None:
             a(f"        backup_anchor {b.backup_anchor}")
         o += ["        addresses {", *(f"            {x}" for x in b.addresses), "        }", "    }"]
+    o += _fmt_fields(i, {k: G.VRRP_INSTANCE[k] for k in _INSTANCE_TYPED}, "    ")
     o += _fmt_opts(G.VRRP_INSTANCE, i.options, "    ")
     o.append("}")
     return o
@@ -270,6 +271,8 @@ def dump_model(m: Model) -> str:
     return "\n".join(o) + "\n"
 
 
+_INSTANCE_TYPED = ("vmac_xmit_base", "use_vmac_addr", "promote_secondaries", "linkbeat_use_polling",
+                   "kernel_rx_buf_size", "unicast_fault_no_peer", "track_src_ip")
 _GLOBAL_EXPLICIT = frozenset(
     {
         "router_id",

@@ -136,6 +136,16 @@ class BgpAnnounce:
 
 
 @dataclass(frozen=True, slots=True)
+class VmacSpec:
+    """`use_vmac [NAME] [MAC]` (keepalived.md §1.11.4): a word with five colons is the MAC, the first
+    other one (not `group` nor `netlink_notify_msg`) the name."""
+
+    name: str | None = None  # None: vmac_prefix + "." + VRID
+    mac: str | None = None  # None: the RFC 5798 virtual MAC
+    words: tuple[str, ...] = ()  # as written, for the dump
+
+
+@dataclass(frozen=True, slots=True)
 class Track:
     kind: str  # interface | script | file | process | bfd
     name: str
@@ -171,7 +181,14 @@ class VrrpInstance:
     notify: tuple[tuple[str, Script], ...] = ()  # (keyword, script)
     smtp_alert: bool | None = None
     strict_mode: bool = False
-    use_vmac: tuple[str, ...] | None = None
+    use_vmac: VmacSpec | None = None
+    vmac_xmit_base: bool = False
+    use_vmac_addr: bool = False
+    promote_secondaries: bool = False
+    linkbeat_use_polling: bool = False
+    kernel_rx_buf_size: int | None = None
+    unicast_fault_no_peer: bool = False
+    track_src_ip: bool = False
     accept: bool | None = None
     dont_track_primary: bool = False
     skip_check_adv_addr: bool = False

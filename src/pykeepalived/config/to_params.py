@@ -120,7 +120,7 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         use_vmac=i.use_vmac is not None,
         log_unknown_vrids=model.global_defs.log_unknown_vrids,
         **garp_extra_if(model, i),
-        config_fault=any(kw == "unicast_fault_no_peer" for kw, _ in i.options) and not i.unicast_peers,
+        config_fault=i.unicast_fault_no_peer and not i.unicast_peers,
         extra={"notify_priority_changes": notify_priority_changes(model, i)},
     )
 

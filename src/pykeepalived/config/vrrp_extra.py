@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
-from pykeepalived.config.model import Model, VipSpec, VrrpInstance
+from pykeepalived.config.model import Model, VipSpec, VmacSpec, VrrpInstance
 from pykeepalived.config.types import IPAddr, parse_int
 
 UNICAST_KEYWORDS = frozenset(
@@ -101,7 +101,7 @@ def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
     extra_if = any(dev != own_if and not dev.startswith("vmac:") for dev, _ in placed)
     if not secs or not (extra_vmac or (extra_if and all_if)):
         return {}
-    xmit_base = i.use_vmac is not None and "vmac_xmit_base" in dict(i.options)
+    xmit_base = i.use_vmac is not None and i.vmac_xmit_base
     seen: dict[str, IPAddr] = {}
     for dev, addr in placed:
         ours = dev.startswith("vmac:") or dev == ""
@@ -119,18 +119,27 @@ def needs_address_vmac(i: VrrpInstance, spec: VipSpec, model: Model) -> bool:
     if spec.dev in (None, base):
         if i.use_vmac is not None and spec.address.version == i.family:
             return False
-        return spec.use_vmac or (_use_vmac_addr(i) and spec.address.version != i.family)
-    return spec.use_vmac or _use_vmac_addr(i)
-
-
-def _use_vmac_addr(i: VrrpInstance) -> bool:
-    return any(kw == "use_vmac_addr" for kw, _ in i.options)
+        return spec.use_vmac or (i.use_vmac_addr and spec.address.version != i.family)
+    return spec.use_vmac or i.use_vmac_addr
 
 
 def vmac_addr_prefix(model: Model) -> str | None:
     """Name prefix of address VMACs: vmac_addr_prefix, else vmac_prefix, else "vrrp"."""
     g = model.global_defs
     return g.vmac_addr_prefix or g.vmac_prefix or "vrrp"
+
+
+def vmac_spec(words: tuple[str, ...]) -> VmacSpec:
+    """The words of `use_vmac`."""
+    name = mac = None
+    for w in words:
+        if w == "netlink_notify_msg":
+            continue
+        if w.count(":") == 5 and mac is None:
+            mac = w
+        elif name is None and w != "group":
+            name = w
+    return VmacSpec(name, mac, words)
 
 
 def unicast_vmac(i: VrrpInstance, kws: set[str], end: Loc, rep: Reporter) -> VrrpInstance:
@@ -144,5 +153,5 @@ def unicast_vmac(i: VrrpInstance, kws: set[str], end: Loc, rep: Reporter) -> Vrr
         return replace(i, use_vmac=None)
     if "vmac_xmit_base" not in kws:
         rep.error(end, f"({i.name}) unicast with use_vmac requires vmac_xmit_base - setting")
-        return replace(i, options=(*i.options, ("vmac_xmit_base", True)))
+        return replace(i, vmac_xmit_base=True)
     return i

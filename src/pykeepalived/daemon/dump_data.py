@@ -434,19 +434,18 @@ def notify_lines(sc: NotifyScripts | None, order: Iterable[tuple[str, str]] = _N
 
 def _flags(c: ConfInstance, p: InstanceParams) -> list[str] | None:
     """The `Flags:` block: None when no flag at all is set (`Flags: none`)."""
-    opts = dict(c.options)
     any_flag = any((
-        p.is_unicast, "unicast_fault_no_peer" in opts, p.dont_track_primary, p.skip_check_adv_addr,
-        c.unicast_src_ip is not None or c.mcast_src_ip is not None, "track_src_ip" in opts,
-        p.check_unicast_src, "promote_secondaries" in opts, p.nopreempt, c.use_vmac is not None,
-        "linkbeat_use_polling" in opts, any(v.address.version != p.family for v in c.evips),
+        p.is_unicast, c.unicast_fault_no_peer, p.dont_track_primary, p.skip_check_adv_addr,
+        c.unicast_src_ip is not None or c.mcast_src_ip is not None, c.track_src_ip,
+        p.check_unicast_src, c.promote_secondaries, p.nopreempt, c.use_vmac is not None,
+        c.linkbeat_use_polling, any(v.address.version != p.family for v in c.evips),
     ))
     if not any_flag:
         return None
     out = []
     if p.is_unicast:
         out.append("     Using unicast")
-    if "unicast_fault_no_peer" in opts:
+    if c.unicast_fault_no_peer:
         out.append("     If unicast go to fault state if no peers")
     return out
 
@@ -460,7 +459,6 @@ def _scripts_init(p: InstanceParams, inst: VrrpInstance) -> int:
 
 def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transition: float) -> list[str]:
     c, p, inst = i.conf, i.params, i.inst
-    opts = dict(c.options)
     out = [f" VRRP Instance = {p.name}", f"   VRRP Version = {p.version}"]
     if p.sync_group:
         out.append(f"   Sync group = {p.sync_group}")
@@ -488,7 +486,7 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
         out.append(f"   Read timeout = {epoch_us(t)} ({ctime_us(t)})")
     out.append(f"   Master down timer = {inst.ms_down_timer} usecs")
     if c.use_vmac is not None:
-        xmit = "vmac_xmit_base" in opts
+        xmit = c.vmac_xmit_base
         out.append(f"   Use VMAC, i/f name {i.ifname}, is_up = {_yn(i.vmac_up)}, xmit_base = {_yn(xmit)}")
         out.append(f"   Interface = {i.ifname}, vmac on {i.base_ifname}{', xmit base i/f' if xmit else ''}")
     else:
@@ -528,7 +526,7 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
     out.append(f"   Preempt = {_yn(p.nopreempt, 'disabled', 'enabled')}")
     if p.preempt_delay_us:
         out.append(f"   Preempt delay = {p.preempt_delay_us / 1e6:g} secs")
-    out.append(f"   Promote_secondaries = {_yn('promote_secondaries' in opts, 'enabled', 'disabled')}")
+    out.append(f"   Promote_secondaries = {_yn(c.promote_secondaries, 'enabled', 'disabled')}")
     if p.auth_type is not AuthType.NONE:
         kind = "IPSEC_AH" if p.auth_type is AuthType.AH else "SIMPLE_PASSWORD"
         out.append(f"   Authentication type = {kind}")
@@ -536,7 +534,7 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
             out.append(f"   Password = {auth_text(p.auth_pass)}")
     elif p.version == 2:
         out.append("   Authentication type = none")
-    krx = opts.get("kernel_rx_buf_size")
+    krx = c.kernel_rx_buf_size
     if krx:
         out.append(f"   Kernel rx buffer size = {krx}")
     vips = [s for s in c.vips if s.address in i.addresses]

@@ -40,7 +40,7 @@ def polled_interfaces(model: Model) -> dict[str, str | None]:
         out[row[1]] = lb
     every = any(kw == "linkbeat_use_polling" for kw, _ in model.root_options)
     for inst in model.vrrp_instances:
-        own = any(kw == "linkbeat_use_polling" for kw, _ in inst.options)
+        own = inst.linkbeat_use_polling
         if inst.interface is not None and (every or own):
             out.setdefault(inst.interface, None)
     return out

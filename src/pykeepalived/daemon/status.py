@@ -178,7 +178,7 @@ class StatusWriter:
             "base_priority": p.base_priority,
             "effective_priority": inst.effective_priority,
             "vipset": bool(inst.vipset),
-            "promote_secondaries": "promote_secondaries" in dict(c.options),
+            "promote_secondaries": c.promote_secondaries,
             "adver_int": p.adver_int_us / 1_000_000,
             "master_adver_int": inst.master_adver_int_us / 1_000_000,
             "accept": int(accept_mode(c, p)),

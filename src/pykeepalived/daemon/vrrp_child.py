@@ -291,7 +291,7 @@ class VrrpChild:
                     log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
         inst = VrrpInstance(params)
         rt = Runtime(params, conf, inst, iface)
-        if iface is not None and conf.use_vmac is None and "promote_secondaries" in dict(conf.options):
+        if iface is not None and conf.use_vmac is None and conf.promote_secondaries:
             # keepalived set_promote_secondaries: set unless already on; put back at shutdown
             self.vmacs.journal.set(f"net/ipv4/conf/{iface.ifname}/promote_secondaries", 1)
         if conf.use_vmac is not None and iface is not None:
@@ -355,14 +355,9 @@ class VrrpChild:
 
     async def _vmac(self, conf: ConfInstance, p: InstanceParams, iface: InterfaceInfo) -> Vmac | None:
         """use_vmac [NAME] [MAC] ...: keepalived.md §1.11.4 / §5.8."""
-        words = [w for w in conf.use_vmac or () if w not in ("netlink_notify_msg",)]
-        name = mac = None
-        for w in words:
-            if w.count(":") == 5 and mac is None:
-                mac = w
-            elif name is None and w != "group":
-                name = w
-        xmit_base = any(kw == "vmac_xmit_base" for kw, _ in conf.options)
+        assert conf.use_vmac is not None
+        name, mac = conf.use_vmac.name, conf.use_vmac.mac
+        xmit_base = conf.vmac_xmit_base
         try:
             ll = p.src_ip if isinstance(p.src_ip, IPv6Address) else None
             vmac = await self.vmacs.create(iface.ifname, p.vrid, p.family, name=name, mac=mac,
@@ -405,7 +400,7 @@ class VrrpChild:
 
     def _socket_for(self, rt: Runtime) -> VrrpSocket | None:
         p = rt.params
-        xmit_base = any(kw == "vmac_xmit_base" for kw, _ in rt.conf.options)
+        xmit_base = rt.conf.vmac_xmit_base
         ifname = rt.vmac.ifname if rt.vmac and not xmit_base else (rt.iface.ifname if rt.iface else None)
         if ifname is None:
             return None
@@ -992,7 +987,7 @@ def reload_key(rt: Runtime) -> tuple[object, ...]:
     p = rt.params
     if p.is_unicast:
         return (p.vrid, p.family, p.interface, True, rt.inst.own_src)
-    vmac_addr = any(kw == "use_vmac_addr" for kw, _ in rt.conf.options)
+    vmac_addr = rt.conf.use_vmac_addr
     return (p.vrid, p.family, p.interface, False, rt.conf.use_vmac is not None, vmac_addr, p.mcast_group)
 
 

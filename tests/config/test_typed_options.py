@@ -51,3 +51,40 @@ def test_unset_keywords(tmp_path: Path) -> None:
     g = load_config(str(conf))[0].global_defs
     assert (g.vmac_prefix, g.min_auto_priority_delay_us, g.rs_init_notifies, g.disable_local_igmp) == (
         None, None, None, False)
+
+
+INSTANCE = """vrrp_instance VI_1 {{
+ interface eth0
+ virtual_router_id 1
+ virtual_ipaddress {{
+  192.0.2.1
+ }}
+{lines}
+}}
+"""
+
+
+def test_instance_keywords_are_typed(tmp_path: Path) -> None:
+    conf = tmp_path / "k.conf"
+    conf.write_text(INSTANCE.format(lines=" use_vmac vx1 02:00:5e:00:01:01\n vmac_xmit_base\n use_vmac_addr\n"
+                                    " linkbeat_use_polling\n kernel_rx_buf_size 65536\n track_src_ip\n"))
+    model, diags = load_config(str(conf))
+    assert diags == []
+    (i,) = model.vrrp_instances
+    assert i.use_vmac is not None and (i.use_vmac.name, i.use_vmac.mac) == ("vx1", "02:00:5e:00:01:01")
+    assert (i.vmac_xmit_base, i.use_vmac_addr, i.linkbeat_use_polling, i.track_src_ip) == (True,) * 4
+    assert (i.kernel_rx_buf_size, i.promote_secondaries, i.unicast_fault_no_peer) == (65536, False, False)
+    assert i.options == ()
+    conf.write_text(dump_model(model))
+    again, _ = load_config(str(conf))
+    assert again == model
+
+
+def test_unicast_use_vmac_sets_xmit_base(tmp_path: Path) -> None:
+    """keepalived's vrrp_end_handler forces vmac_xmit_base on a unicast instance with use_vmac."""
+    conf = tmp_path / "k.conf"
+    conf.write_text(INSTANCE.format(lines=" use_vmac\n unicast_peer {\n  192.0.2.9\n }\n"))
+    model, diags = load_config(str(conf))
+    assert [d.message for d in diags] == ["(VI_1) unicast with use_vmac requires vmac_xmit_base - setting"]
+    (i,) = model.vrrp_instances
+    assert i.vmac_xmit_base and i.use_vmac is not None and i.use_vmac.name is None
