@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from pykeepalived.check.model import (
     SEC,
@@ -84,6 +85,20 @@ def _str(v: object) -> str | None:
     return None if v is None else str(v)
 
 
+def _int(v: object) -> int:
+    """A number of a `host { }` block (the grammar's Int and Timer values are ints)."""
+    assert isinstance(v, int)
+    return v
+
+
+class _Common(TypedDict):
+    """The fields every checker spec has."""
+
+    conn: ConnOpts
+    timing: TimingOpts
+    log_all_failures: bool
+
+
 def _conn(c: C.Checker) -> ConnOpts:
     return ConnOpts(connect_ip=_str(c.connect_ip), connect_port=c.connect_port, bindto=_str(c.bindto),
                     bind_port=c.bind_port, bind_if=c.bind_if, connect_timeout=_s(c.connect_timeout_us),
@@ -124,19 +139,19 @@ def _host_conn(base: ConnOpts, opts: C.Options) -> ConnOpts:
     ct = d.get("connect_timeout")
     return ConnOpts(
         connect_ip=_str(d["connect_ip"]) if "connect_ip" in d else base.connect_ip,
-        connect_port=int(d["connect_port"]) if "connect_port" in d else base.connect_port,  # type: ignore[call-overload]
+        connect_port=_int(d["connect_port"]) if "connect_port" in d else base.connect_port,
         bindto=_str(d["bindto"]) if "bindto" in d else base.bindto,
-        bind_port=int(d["bind_port"]) if "bind_port" in d else base.bind_port,  # type: ignore[call-overload]
+        bind_port=_int(d["bind_port"]) if "bind_port" in d else base.bind_port,
         bind_if=_str(d["bind_if"]) if "bind_if" in d else base.bind_if,
-        connect_timeout=int(ct) / SEC if ct is not None else base.connect_timeout,  # type: ignore[call-overload]
-        fwmark=int(d["fwmark"]) if "fwmark" in d else base.fwmark,  # type: ignore[call-overload]
+        connect_timeout=_int(ct) / SEC if ct is not None else base.connect_timeout,
+        fwmark=_int(d["fwmark"]) if "fwmark" in d else base.fwmark,
     )
 
 
 def checker_specs(c: C.Checker, model: Model, log_all: bool, warn: list[str]) -> list[CheckSpec]:
     """One configured checker → its spec(s) (an SMTP_CHECK with `host` blocks gives several)."""
-    common = {"conn": _conn(c), "timing": _timing(c),
-              "log_all_failures": log_all if c.log_all_failures is None else c.log_all_failures}
+    common = _Common(conn=_conn(c), timing=_timing(c),
+                     log_all_failures=log_all if c.log_all_failures is None else c.log_all_failures)
     match c:
         case C.HttpCheck():
             if not c.urls:
@@ -147,13 +162,12 @@ def checker_specs(c: C.Checker, model: Model, log_all: bool, warn: list[str]) ->
                                   sni_name=c.sni_name, tls_compliant=bool(c.tls_compliant),
                                   fast_recovery=c.fast_recovery,
                                   ssl_opts=ssl_opts(model) if c.kind == "SSL_GET" else SslOpts(),
-                                  **common)]  # type: ignore[arg-type]
+                                  **common)]
         case C.SmtpCheck():
             if not c.hosts:
-                return [SmtpCheckSpec(helo_name=c.helo_name, **common)]  # type: ignore[arg-type]
-            base = common["conn"]
-            assert isinstance(base, ConnOpts)
-            return [SmtpCheckSpec(helo_name=c.helo_name, **{**common, "conn": _host_conn(base, h)})  # type: ignore[arg-type]
+                return [SmtpCheckSpec(helo_name=c.helo_name, **common)]
+            return [SmtpCheckSpec(helo_name=c.helo_name, conn=_host_conn(common["conn"], h),
+                                  timing=common["timing"], log_all_failures=common["log_all_failures"])
                     for h in c.hosts]
         case C.MiscCheck():
             if c.misc_path is None:
@@ -166,15 +180,15 @@ def checker_specs(c: C.Checker, model: Model, log_all: bool, warn: list[str]) ->
                                   misc_dynamic=c.misc_dynamic,
                                   user=u[0] if u and u[0] else None,
                                   group=(u[1].lstrip(":") or None) if len(u) > 1 else None,
-                                  **common)]  # type: ignore[arg-type]
+                                  **common)]
         case C.DnsCheck():
-            return [DnsCheckSpec(type=c.type, name=c.name, **common)]  # type: ignore[arg-type]
+            return [DnsCheckSpec(type=c.type, name=c.name, **common)]
         case C.UdpCheck():
             return [UdpCheckSpec(payload=c.payload_bytes, require_reply=c.require_reply is not None,
                                  reply_pattern=c.require_reply or None, min_reply_length=c.min_reply_length,
-                                 max_reply_length=c.max_reply_length, **common)]  # type: ignore[arg-type]
+                                 max_reply_length=c.max_reply_length, **common)]
         case C.PingCheck():
-            return [PingCheckSpec(**common)]  # type: ignore[arg-type]
+            return [PingCheckSpec(**common)]
         case C.FileCheck():
             tf = _track_file(model, c.track_file)
             if tf is None:
@@ -182,11 +196,11 @@ def checker_specs(c: C.Checker, model: Model, log_all: bool, warn: list[str]) ->
                 return []
             weight, reverse = (tf.weight, tf.reverse) if c.weight is None else (c.weight, c.reverse)
             return [FileCheckSpec(track_file=tf.name, file_path=tf.file, weight=weight, reverse=reverse,
-                                  **common)]  # type: ignore[arg-type]
+                                  **common)]
         case C.BfdCheck():
-            return [BfdCheckSpec(name=c.name, **common)]  # type: ignore[arg-type]
+            return [BfdCheckSpec(name=c.name, **common)]
         case C.TcpCheck():
-            return [TcpCheckSpec(**common)]  # type: ignore[arg-type]
+            return [TcpCheckSpec(**common)]
     warn.append(f"unknown checker {c.kind} - ignoring")
     return []
 
@@ -274,7 +288,7 @@ def _group_key(model: Model, vs: C.VirtualServer, protocol: Protocol,
 def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec | None:
     warn = out.warnings
     g = model.global_defs
-    log_all = bool(dict(g.options).get("checker_log_all_failures", False))
+    log_all = bool(g.checker_log_all_failures)
     protocol = Protocol.NONE if vs.kind == "fwmark" else Protocol[vs.protocol.upper()]
     extra: tuple[ServiceKey, ...] = ()
     if vs.kind == "fwmark":

@@ -11,11 +11,14 @@ be applied by `resolve_timing`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
 from pykeepalived.track.command import ScriptCommand
+
+T = TypeVar("T")
 
 SEC = 1_000_000
 
@@ -246,32 +249,31 @@ class Timing:
 def resolve_timing(check: CheckSpec, rs: RealServerSpec, vs: VirtualServerSpec) -> Timing:
     """Checker → real server → virtual server → built-in default (keepalived.md §1.12.5)."""
 
-    def pick(name: str) -> object:
-        for src in (check.timing, rs.timing, vs.timing):
-            v = getattr(src, name)
-            if v is not None:
-                return v
-        return None
-
-    delay_loop = pick("delay_loop")
-    dl = 60.0 if delay_loop is None else float(delay_loop)  # type: ignore[arg-type]
+    chain = (check.timing, rs.timing, vs.timing)
+    delay_loop = _first(t.delay_loop for t in chain)
+    dl = 60.0 if delay_loop is None else float(delay_loop)
     ct = check.conn.connect_timeout
     if ct is None:
-        ct_o = pick("connect_timeout")
-        ct = 5.0 if ct_o is None else float(ct_o)  # type: ignore[arg-type]
-    retry = pick("retry")
-    dbr = pick("delay_before_retry")
+        ct_o = _first(t.connect_timeout for t in chain)
+        ct = 5.0 if ct_o is None else float(ct_o)
+    retry = _first(t.retry for t in chain)
+    dbr = _first(t.delay_before_retry for t in chain)
     if dbr is None:
         dbr = check.default_delay_before_retry if check.default_delay_before_retry is not None else dl
-    warmup = pick("warmup")
-    alpha = pick("alpha")
+    warmup = _first(t.warmup for t in chain)
+    alpha = _first(t.alpha for t in chain)
     if alpha is None:
         alpha = vs.alpha
     return Timing(
         delay_loop=max(1, round(dl * SEC)),
         connect_timeout=round(ct * SEC),
-        retry=check.default_retry if retry is None else int(retry),  # type: ignore[call-overload]
-        delay_before_retry=round(float(dbr) * SEC),  # type: ignore[arg-type]
-        warmup=round((dl if warmup is None else float(warmup)) * SEC),  # type: ignore[arg-type]
+        retry=check.default_retry if retry is None else int(retry),
+        delay_before_retry=round(float(dbr) * SEC),
+        warmup=round((dl if warmup is None else float(warmup)) * SEC),
         alpha=bool(alpha),
     )
+
+
+def _first(values: Iterable[T | None]) -> T | None:
+    """The first value set, None if none is."""
+    return next((v for v in values if v is not None), None)

@@ -100,6 +100,7 @@ class GlobalDefs:
     fifo_write_vrrp_states_on_reload: bool = False
     no_email_faults: bool = False
     rs_init_notifies: bool | None = None
+    checker_log_all_failures: bool | None = None
     no_checker_emails: bool | None = None
     use_symlink_paths: bool | None = None
     set_supplementary_groups: bool | None = None

@@ -246,7 +246,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     out += [f" Default smtp_alert = {tri(g.smtp_alert)}",
             f" Default smtp_alert_vrrp = {tri(g.smtp_alert_vrrp)}",
             f" Default smtp_alert_checker = {tri(g.smtp_alert_checker)}",
-            f" Checkers log all failures = {_yn(bool(o.get('checker_log_all_failures')))}"]
+            f" Checkers log all failures = {_yn(bool(g.checker_log_all_failures))}"]
     if pc.reload_check_config is not None:
         out.append(f" Test config before reload, log to {pc.reload_check_config}")
     else:
