@@ -5,7 +5,9 @@
 # alloc_route() / alloc_rule(): the words are walked left to right in the `ip route` / `ip rule`
 # vocabulary, names are looked up in /etc/iproute2 (rt_tables, rt_protos, rt_scopes, rt_dsfield,
 # rt_realms, with iproute2's built-in defaults), and a bad word drops the whole line with keepalived's
-# message. The quirks kept on purpose:
+# message. Each keyword is a small handler in a table (_ROUTE_WORDS here, _RULE_WORDS in rules.py) that
+# fills a typed draft of the line; the checks made once the line is read close it into the frozen value.
+# The quirks kept on purpose:
 #   * an un-tracked route (no `dev`/`oif`, no `no_track`) is warned about and not tracked;
 #   * `gw` and `or` are deprecated spellings of `via` and `nexthop`;
 #   * a rule without a preference gets 16384, 16383, ... per family, *with a warning*;
@@ -18,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -342,17 +345,17 @@ class _Words:
         six = s == "inet6"
         return _family(cur, 6 if six else 4, self, f"{s} specified for IPv{4 if six else 6} {what}")
 
-    def track_group(self, f: dict[str, object], track_groups: set[str]) -> bool:
-        """`track_group NAME` (static routes and rules); False when it is a duplicate (stop reading)."""
+    def track_group(self, current: str | None, track_groups: set[str]) -> tuple[bool, str | None]:
+        """`track_group NAME` (static routes and rules): (False, current) when it is a duplicate (stop
+        reading), else (True, the group: NAME if it exists, else `current`)."""
         x = self.next()
-        if "track_group" in f:
+        if current is not None:
             self.rep.error(self.loc, f"track_group {x} is a duplicate")
-            return False
+            return False, current
         if x not in track_groups:
             self.rep.error(self.loc, f"track_group {x} not found")
-        else:
-            f["track_group"] = x
-        return True
+            return True, current
+        return True, x
 
     def unsigned(self, word: str, hi: int, msg: str) -> int:
         """keepalived get_u32()/read_unsigned(): decimal, with its number message then `msg`."""
@@ -371,217 +374,336 @@ def _family(cur: int, new: int, w: _Words, msg: str) -> int:
     return cur or new
 
 
+@dataclass(slots=True)
+class LineDraft:
+    """A route or rule line being read (routes.py, rules.py): the reader and the tracking words."""
+
+    w: _Words
+    track_groups: set[str] | None  # given for static routes and rules only
+    track: bool = True
+    track_group: str | None = None
+
+    def read_track_group(self) -> bool:
+        """`track_group NAME`; True when it is a duplicate (stop reading)."""
+        assert self.track_groups is not None
+        ok, self.track_group = self.w.track_group(self.track_group, self.track_groups)
+        return not ok
+
+
+def no_track(d: LineDraft, s: str) -> None:
+    d.track = False
+
+
+@dataclass(slots=True)
+class _RouteDraft(LineDraft):
+    """A route line being read: the Route's fields and the reader's state."""
+
+    fam: int = 0
+    dst: Prefix | None = None
+    dest: str = ""  # the destination as written, for messages
+    type: int = RTN_UNICAST
+    via: IPAddr | None = None
+    dev: str | None = None
+    src: IPAddr | None = None
+    from_: Prefix | None = None
+    table: int = 254
+    metric: int | None = None
+    protocol: int | None = None  # None: not given
+    scope: int | None = None
+    tos: int | None = None
+    onlink: bool = False
+    metrics: list[tuple[str, int]] = field(default_factory=list)
+    locked: list[str] = field(default_factory=list)
+    nexthops: list[NextHop] = field(default_factory=list)
+    mode: str = "prepend"
+    do_nexthop: bool = False
+
+    def family(self, new: int, msg: str = "Cannot mix IPv4 and IPv6 addresses for route") -> None:
+        self.fam = _family(self.fam, new, self.w, msg)
+
+    def address(self, word: str, msg: str) -> IPAddr:
+        a = parse_ipaddress(word, False, self.w.loc, self.w.rep)
+        if a is None:
+            raise self.w.fail(msg)
+        return a[0]
+
+
+# A handler reads the words of its keyword (the current word, w.i) and leaves w.i on the last one it
+# used; it returns True to stop reading the line (`nexthop`, a duplicate `track_group`).
+_RouteHandler = Callable[[_RouteDraft, str], bool | None]
+
+
+def _r_inet(d: _RouteDraft, s: str) -> None:
+    d.fam = d.w.inet(d.fam, "route")
+
+
+def _r_src(d: _RouteDraft, s: str) -> None:
+    x = d.w.next()
+    d.src = d.address(x, f"invalid route src address {x}")
+    d.family(d.src.version)
+
+
+def _r_as(d: _RouteDraft, s: str) -> None:
+    if d.w.next() == "to":
+        d.w.i += 1
+    d.w.rep.error(d.w.loc, '"as to" for MPLS only - ignoring')
+
+
+def _r_via(d: _RouteDraft, s: str) -> None:
+    w = d.w
+    if s == "gw":
+        w.rep.error(w.loc, '"gw" for routes is deprecated. Please use "via"')
+    x = w.next()
+    if x in ("inet", "inet6"):
+        x, fam = w.next(), 4 if x == "inet" else 6
+        d.family(fam)
+    d.via = d.address(x, f"invalid route via address {x}")
+    d.family(d.via.version)
+
+
+def _r_from(d: _RouteDraft, s: str) -> None:
+    w = d.w
+    x = w.next()
+    p = _prefix(x, w.loc, w.rep)
+    if p is None:
+        raise w.fail(f"invalid route from address {x}")
+    if p.family != 6:
+        raise w.fail(f"route from address only supported with IPv6 ({x})")
+    d.from_ = p
+    d.family(6)
+
+
+def _r_tos(d: _RouteDraft, s: str) -> None:
+    d.tos = d.w.lookup("rt_dsfield", "TOS value {} is invalid")
+
+
+def _r_table(d: _RouteDraft, s: str) -> None:
+    d.table = d.w.lookup("rt_tables", "Routing table {} not found for route")
+
+
+def _r_protocol(d: _RouteDraft, s: str) -> None:
+    d.protocol = d.w.lookup("rt_protos", "Protocol {} not found or invalid for route")
+
+
+def _r_scope(d: _RouteDraft, s: str) -> None:
+    d.scope = d.w.lookup("rt_scopes", "Scope {} not found or invalid for route")
+
+
+def _r_metric(d: _RouteDraft, s: str) -> None:
+    d.metric = d.w.unsigned(d.w.next(), 2**32 - 1, "Invalid metric {} specified for route")
+
+
+def _r_dev(d: _RouteDraft, s: str) -> None:
+    d.dev = d.w.next()
+
+
+def _r_onlink(d: _RouteDraft, s: str) -> None:
+    d.onlink = True
+
+
+def _r_encap(d: _RouteDraft, s: str) -> None:
+    raise d.w.fail("encap is not supported by pykeepalived")
+
+
+def _r_expires(d: _RouteDraft, s: str) -> None:
+    if d.fam == 4:
+        raise d.w.fail("expires is only valid for IPv6")
+    d.fam = 6
+    d.metrics.append((s, d.w.unsigned(d.w.next(), 2**32 - 1, "Invalid expires time {} specified for route")))
+
+
+def _r_metric_lock(d: _RouteDraft, s: str) -> None:
+    """mtu/advmss/reordering/cwnd/ssthresh and the rtt metrics: an optional `lock`, then the value."""
+    w = d.w
+    x = w.next()
+    if x == "lock":
+        d.locked.append(s)
+        x = w.next()
+    if s in _RTT:
+        v = _rtt(x, _RTT[s], w.loc, w.rep)
+        if v is None:
+            what = "rto_min value {} specified" if s == "rto_min" else s + " {}"
+            raise w.fail(f"Invalid {what.format(x)} for route")
+        d.metrics.append((s, v))
+    else:
+        label = "MTU" if s == "mtu" else (s if s == "advmss" else f"{s} value")
+        d.metrics.append((s, w.unsigned(x, _METRICS[s], f"Invalid {label} {{}} specified for route")))
+
+
+def _r_hoplimit(d: _RouteDraft, s: str) -> None:
+    d.metrics.append((s, d.w.unsigned(d.w.next(), 255, "Invalid hoplimit {} specified for route")))
+
+
+def _r_u32(d: _RouteDraft, s: str) -> None:
+    msg = f"Invalid {_U32_OPTS[s]} {{}} specified for route"
+    d.metrics.append((s, d.w.unsigned(d.w.next(), 2**32 - 1, msg)))
+
+
+def _r_realms(d: _RouteDraft, s: str) -> None:
+    w = d.w
+    x = w.next()
+    v = _realms(x)
+    if v is None:
+        raise w.fail(f"Invalid realms {x} for route")
+    if d.fam == 6:
+        raise w.fail("realms are only valid for IPv4")
+    d.fam = 4
+    d.metrics.append((s, v))
+
+
+def _r_features(d: _RouteDraft, s: str) -> None:
+    x = d.w.next()
+    if x != "ecn":
+        d.w.rep.error(d.w.loc, f"feature {x} not supported")
+    else:
+        d.metrics.append(("features", 1))
+
+
+def _r_bool_metric(d: _RouteDraft, s: str) -> None:
+    d.metrics.append((s, d.w.unsigned(d.w.next(), 1, f"Invalid {s} value {{}} specified for route")))
+
+
+def _r_congctl(d: _RouteDraft, s: str) -> None:
+    """Read and dropped (netlink's RTAX_CC_ALGO is not set); a `lock` is kept."""
+    if d.w.next() == "lock":
+        d.locked.append(s)
+        d.w.next()
+
+
+def _r_pref(d: _RouteDraft, s: str) -> None:
+    w = d.w
+    if d.fam == 4:
+        raise w.fail("pref is only valid for IPv6")
+    d.fam = 6
+    x = w.next()
+    pv = {"low": 3, "medium": 0, "high": 1}.get(x)
+    if pv is None:
+        pv = w.unsigned(x, 255, "Invalid pref value {} specified for route")
+    d.metrics.append((s, pv))
+
+
+def _r_ttl_propagate(d: _RouteDraft, s: str) -> None:
+    x = d.w.next()
+    if x not in ("enabled", "disabled"):
+        d.w.rep.error(d.w.loc, f"ttl-propagate value {x} not recognised")
+    d.metrics.append((s, int(x == "enabled")))
+
+
+def _r_mode(d: _RouteDraft, s: str) -> None:
+    d.mode = s
+
+
+def _r_or(d: _RouteDraft, s: str) -> None:
+    w = d.w
+    w.rep.error(w.loc, '"or" for routes is deprecated. Please use "nexthop"')
+    if d.nexthops:
+        w.rep.error(w.loc, '"or" route already specified - ignoring subsequent')
+        w.i += 1
+        return
+    x = w.next()
+    a = d.address(x, f'Invalid "or" address {x}')
+    d.nexthops += [NextHop(via=d.via), NextHop(via=a)]
+    d.via = None
+
+
+def _r_nexthop(d: _RouteDraft, s: str) -> bool:
+    if d.nexthops:
+        d.w.rep.error(d.w.loc, 'Cannot specify nexthops with "or" route')
+    else:
+        d.do_nexthop = True
+    return True
+
+
+def _r_track_group(d: _RouteDraft, s: str) -> bool:
+    if d.track_groups is None:  # virtual routes: not a keyword, so a destination
+        return _r_destination(d, s)
+    return d.read_track_group()
+
+
+def _r_vrf(d: _RouteDraft, s: str) -> None:
+    raise d.w.fail(f"VRF {d.w.next()} not found for route")
+
+
+def _r_destination(d: _RouteDraft, s: str) -> bool:
+    """Any other word: `[to] [TYPE] PREFIX`."""
+    w = d.w
+    if s == "to":
+        w.i += 1
+    t = _rtntype(s)
+    if t is not None:
+        d.type = t
+        w.i += 1
+    if w.i >= len(w.w):
+        raise w.fail("Route must have a destination")
+    d.dest = w.w[w.i]
+    p = _prefix(d.dest, w.loc, w.rep)
+    if p is None:
+        raise w.fail(f"unknown route keyword {d.dest}")
+    d.dst = p
+    d.family(p.family, f"Cannot mix IPv4 and IPv6 addresses for route ({d.dest})")
+    return False
+
+
+_ROUTE_WORDS: dict[str, _RouteHandler] = {
+    "inet": _r_inet, "inet6": _r_inet, "src": _r_src, "as": _r_as, "via": _r_via, "gw": _r_via,
+    "from": _r_from, "tos": _r_tos, "dsfield": _r_tos, "table": _r_table, "protocol": _r_protocol,
+    "scope": _r_scope, "metric": _r_metric, "priority": _r_metric, "preference": _r_metric,
+    "dev": _r_dev, "oif": _r_dev, "onlink": _r_onlink, "encap": _r_encap, "expires": _r_expires,
+    **{m: _r_metric_lock for m in (*_METRICS, *_RTT)},
+    "hoplimit": _r_hoplimit, **{m: _r_u32 for m in _U32_OPTS}, "realms": _r_realms,
+    "features": _r_features, "quickack": _r_bool_metric, "fastopen_no_cookie": _r_bool_metric,
+    "congctl": _r_congctl, "pref": _r_pref, "ttl-propagate": _r_ttl_propagate,
+    "add": _r_mode, "prepend": _r_mode, "append": _r_mode, "or": _r_or, "nexthop": _r_nexthop,
+    "no_track": no_track, "track_group": _r_track_group, "vrf": _r_vrf,
+}
+
+
 def parse_route(
     words: tuple[str, ...], loc: Loc, rep: Reporter, track_groups: set[str] | None = None
 ) -> Route | None:
     """One route line (keepalived alloc_route); `track_groups` given only for static routes."""
     w = _Words(words, loc, rep)
-    f: dict[str, object] = {}
-    fam = 0
-    metrics: list[tuple[str, int]] = []
-    locked: list[str] = []
-    nhs: list[NextHop] = []
-    dest = ""
-    do_nexthop = False
-    mix = "Cannot mix IPv4 and IPv6 addresses for route"
+    d = _RouteDraft(w, track_groups)
     try:
         while w.i < len(words):
             s = words[w.i]
-            if s in ("inet", "inet6"):
-                fam = w.inet(fam, "route")
-            elif s == "src":
-                a = parse_ipaddress(w.next(), False, loc, rep)
-                if a is None:
-                    raise w.fail(f"invalid route src address {words[w.i]}")
-                f["src"] = a[0]
-                fam = _family(fam, a[0].version, w, mix)
-            elif s == "as":
-                if w.next() == "to":
-                    w.i += 1
-                rep.error(loc, '"as to" for MPLS only - ignoring')
-            elif s in ("via", "gw"):
-                if s == "gw":
-                    rep.error(loc, '"gw" for routes is deprecated. Please use "via"')
-                x = w.next()
-                vf = fam
-                if x in ("inet", "inet6"):
-                    vf = 4 if x == "inet" else 6
-                    x = w.next()
-                fam = _family(fam, vf, w, mix)
-                a = parse_ipaddress(x, False, loc, rep)
-                if a is None:
-                    raise w.fail(f"invalid route via address {x}")
-                f["via"] = a[0]
-                fam = _family(fam, a[0].version, w, mix)
-            elif s == "from":
-                p = _prefix(w.next(), loc, rep)
-                if p is None:
-                    raise w.fail(f"invalid route from address {words[w.i]}")
-                if p.family != 6:
-                    raise w.fail(f"route from address only supported with IPv6 ({words[w.i]})")
-                f["from_"] = p
-                fam = _family(fam, 6, w, mix)
-            elif s in ("tos", "dsfield"):
-                f["tos"] = w.lookup("rt_dsfield", "TOS value {} is invalid")
-            elif s == "table":
-                f["table"] = w.lookup("rt_tables", "Routing table {} not found for route")
-            elif s == "protocol":
-                f["protocol"] = w.lookup("rt_protos", "Protocol {} not found or invalid for route")
-            elif s == "scope":
-                f["scope"] = w.lookup("rt_scopes", "Scope {} not found or invalid for route")
-            elif s in ("metric", "priority", "preference"):
-                f["metric"] = w.unsigned(w.next(), 2**32 - 1, "Invalid metric {} specified for route")
-            elif s in ("dev", "oif"):
-                f["dev"] = w.next()
-            elif s == "onlink":
-                f["onlink"] = True
-            elif s == "encap":
-                raise w.fail("encap is not supported by pykeepalived")
-            elif s == "expires":
-                if fam == 4:
-                    raise w.fail("expires is only valid for IPv6")
-                fam = 6
-                metrics.append(
-                    (s, w.unsigned(w.next(), 2**32 - 1, "Invalid expires time {} specified for route"))
-                )
-            elif s in _METRICS or s in _RTT:
-                x = w.next()
-                if x == "lock":
-                    locked.append(s)
-                    x = w.next()
-                if s in _RTT:
-                    v = _rtt(x, _RTT[s], w.loc, w.rep)
-                    if v is None:
-                        what = "rto_min value {} specified" if s == "rto_min" else s + " {}"
-                        raise w.fail(f"Invalid {what.format(x)} for route")
-                    metrics.append((s, v))
-                else:
-                    label = "MTU" if s == "mtu" else (s if s == "advmss" else f"{s} value")
-                    metrics.append(
-                        (s, w.unsigned(x, _METRICS[s], f"Invalid {label} {{}} specified for route"))
-                    )
-            elif s == "hoplimit":
-                metrics.append((s, w.unsigned(w.next(), 255, "Invalid hoplimit {} specified for route")))
-            elif s in _U32_OPTS:
-                metrics.append(
-                    (s, w.unsigned(w.next(), 2**32 - 1, f"Invalid {_U32_OPTS[s]} {{}} specified for route"))
-                )
-            elif s == "realms":
-                v = _realms(w.next())
-                if v is None:
-                    raise w.fail(f"Invalid realms {words[w.i]} for route")
-                if fam == 6:
-                    raise w.fail("realms are only valid for IPv4")
-                fam = 4
-                metrics.append((s, v))
-            elif s == "features":
-                if w.next() != "ecn":
-                    rep.error(loc, f"feature {words[w.i]} not supported")
-                else:
-                    metrics.append(("features", 1))
-            elif s in ("quickack", "fastopen_no_cookie"):
-                metrics.append((s, w.unsigned(w.next(), 1, f"Invalid {s} value {{}} specified for route")))
-            elif s == "congctl":
-                x = w.next()
-                if x == "lock":
-                    locked.append(s)
-                    x = w.next()
-                f["congctl"] = x
-            elif s == "pref":
-                if fam == 4:
-                    raise w.fail("pref is only valid for IPv6")
-                fam = 6
-                x = w.next()
-                pv = {"low": 3, "medium": 0, "high": 1}.get(x)
-                metrics.append(
-                    (
-                        s,
-                        pv
-                        if pv is not None
-                        else w.unsigned(x, 255, "Invalid pref value {} specified for route"),
-                    )
-                )
-            elif s == "ttl-propagate":
-                x = w.next()
-                if x not in ("enabled", "disabled"):
-                    rep.error(loc, f"ttl-propagate value {x} not recognised")
-                metrics.append((s, int(x == "enabled")))
-            elif s in ("add", "prepend", "append"):
-                f["mode"] = s
-            elif s == "or":
-                rep.error(loc, '"or" for routes is deprecated. Please use "nexthop"')
-                if nhs:
-                    rep.error(loc, '"or" route already specified - ignoring subsequent')
-                    w.i += 2
-                    continue
-                a = parse_ipaddress(w.next(), False, loc, rep)
-                if a is None:
-                    raise w.fail(f'Invalid "or" address {words[w.i]}')
-                nhs += [NextHop(via=f.pop("via", None)), NextHop(via=a[0])]  # type: ignore[arg-type]
-            elif s == "nexthop":
-                if nhs:
-                    rep.error(loc, 'Cannot specify nexthops with "or" route')
-                else:
-                    do_nexthop = True
+            if _ROUTE_WORDS.get(s, _r_destination)(d, s):
                 break
-            elif s == "no_track":
-                f["track"] = False
-            elif track_groups is not None and s == "track_group":
-                if not w.track_group(f, track_groups):
-                    break
-            elif s == "vrf":
-                raise w.fail(f"VRF {w.next()} not found for route")
-            else:
-                if s == "to":
-                    w.i += 1
-                t = _rtntype(s)
-                if t is not None:
-                    f["type"] = t
-                    w.i += 1
-                if w.i >= len(words):
-                    raise w.fail("Route must have a destination")
-                dest = words[w.i]
-                p = _prefix(dest, loc, rep)
-                if p is None:
-                    raise w.fail(f"unknown route keyword {dest}")
-                f["dst"] = p
-                fam = _family(fam, p.family, w, f"Cannot mix IPv4 and IPv6 addresses for route ({dest})")
             w.i += 1
-        if do_nexthop:
-            fam = _nexthops(w, fam, nhs)
+        if d.do_nexthop:
+            d.fam = _nexthops(w, d.fam, d.nexthops)
         elif w.i < len(words):
             raise w.fail(f"Route has trailing nonsense - {words[w.i]}")
-        if "dst" not in f:
+        if d.dst is None:
             raise w.fail("Route must have a destination")
     except _Bad:
         return None
-    if f.get("track", True):
-        if "protocol" in f and f["protocol"] != RTPROT_KEEPALIVED:
+    return _route_end(d, d.dst)
+
+
+def _route_end(d: _RouteDraft, dst: Prefix) -> Route:
+    """keepalived's checks once the line is read: tracking needs `dev` and RTPROT_KEEPALIVED."""
+    rep, loc = d.w.rep, d.w.loc
+    protocol = RTPROT_KEEPALIVED if d.protocol is None else d.protocol
+    if d.track:
+        if protocol != RTPROT_KEEPALIVED:
             rep.error(
                 loc,
                 "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol",
             )
-        f["protocol"] = RTPROT_KEEPALIVED
-        if "dev" not in f:
-            rep.error(loc, f"Warning - cannot track route {dest} with no interface specified, not tracking")
-            f["track"] = False
-    if "track_group" in f and "dev" not in f:
+        protocol = RTPROT_KEEPALIVED
+        if d.dev is None:
+            rep.error(loc, f"Warning - cannot track route {d.dest} with no interface specified, not tracking")
+            d.track = False
+    if d.track_group is not None and d.dev is None:
         rep.error(loc, "Static route cannot have track group if no oif specified")
-        del f["track_group"]
-    fam = fam or 4
-    dst = f["dst"]
-    assert isinstance(dst, Prefix)
-    if dst.family == 0:
-        f["dst"] = Prefix(None, 0, fam)
-    f.pop("congctl", None)
+        d.track_group = None
+    fam = d.fam or 4
     return Route(
-        family=fam,
-        metrics=tuple(metrics),
-        locked=tuple(locked),
-        nexthops=tuple(nhs),
-        words=words,
-        loc=loc,
-        **f,  # type: ignore[arg-type]
+        family=fam, dst=Prefix(None, 0, fam) if dst.family == 0 else dst, type=d.type, via=d.via, dev=d.dev,
+        src=d.src, from_=d.from_, table=d.table, metric=d.metric, protocol=protocol, scope=d.scope, tos=d.tos,
+        onlink=d.onlink, metrics=tuple(d.metrics), locked=tuple(d.locked), nexthops=tuple(d.nexthops),
+        track=d.track, track_group=d.track_group, mode=d.mode, words=d.w.w, loc=loc,
     )
 
 
@@ -629,7 +751,11 @@ def _nexthops(w: _Words, fam: int, nhs: list[NextHop]) -> int:
     words, loc, rep = w.w, w.loc, w.rep
     while w.i < len(words) and words[w.i] == "nexthop":
         w.i += 1
-        nh: dict[str, object] = {}
+        via: IPAddr | None = None
+        dev: str | None = None
+        weight: int | None = None
+        onlink = False
+        realms: int | None = None
         try:
             while w.i < len(words):
                 s = words[w.i]
@@ -644,16 +770,16 @@ def _nexthops(w: _Words, fam: int, nhs: list[NextHop]) -> int:
                     if fam and a[0].version != fam:
                         raise w.fail("Address family mismatch for next hop")
                     fam = fam or a[0].version
-                    nh["via"] = a[0]
+                    via = a[0]
                 elif s == "dev":
-                    nh["dev"] = w.next()
+                    dev = w.next()
                 elif s == "weight":
                     v = w.unsigned(w.next(), 256, "Invalid weight {} specified for route")
                     if not v:
                         raise w.fail("Invalid weight 0 specified for route")
-                    nh["weight"] = v
+                    weight = v
                 elif s == "onlink":
-                    nh["onlink"] = True
+                    onlink = True
                 elif s == "realms":
                     r = _realms(w.next())
                     if r is None:
@@ -661,7 +787,7 @@ def _nexthops(w: _Words, fam: int, nhs: list[NextHop]) -> int:
                     if fam == 6:
                         raise w.fail("realms are only supported for IPv4")
                     fam = 4
-                    nh["realms"] = r
+                    realms = r
                 elif s == "as":
                     if w.next() == "to":
                         w.i += 1
@@ -671,7 +797,7 @@ def _nexthops(w: _Words, fam: int, nhs: list[NextHop]) -> int:
                 w.i += 1
         except _Bad:
             return fam  # keepalived drops this and any further next hops, keeps the route
-        nhs.append(NextHop(**nh))  # type: ignore[arg-type]
+        nhs.append(NextHop(via, dev, weight, onlink, realms))
     if w.i < len(words):
         rep.error(loc, f"Route has trailing nonsense after nexthops - {words[w.i]}")
     return fam

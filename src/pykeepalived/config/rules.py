@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
@@ -18,6 +19,7 @@ from pykeepalived.config.routes import (
     RTN_UNREACHABLE,
     RTPROT_KEEPALIVED,
     RULE_START_PRIORITY,
+    LineDraft,
     Prefix,
     _Bad,
     _family,
@@ -26,6 +28,7 @@ from pykeepalived.config.routes import (
     _rtntype,
     _Words,
     c_strtoul,
+    no_track,
     rt_lookup,
 )
 from pykeepalived.config.types import is_digits
@@ -67,6 +70,223 @@ class RulePriorities:
         self.next = {4: RULE_START_PRIORITY, 6: RULE_START_PRIORITY}
 
 
+@dataclass(slots=True)
+class _RuleDraft(LineDraft):
+    """A rule line being read: the Rule's fields and the reader's state."""
+
+    fam: int = 0
+    action: str = ""
+    table_option: bool = False  # a suppressor or realms: only with the `table` action
+    priority: int | None = None
+    table: int | None = None
+    goto: int | None = None
+    from_: Prefix | None = None
+    to: Prefix | None = None
+    invert: bool = False
+    tos: int | None = None
+    fwmark: int | None = None
+    fwmask: int | None = None
+    realms: int | None = None
+    iif: str | None = None
+    oif: str | None = None
+    protocol: int | None = None
+    options: list[tuple[str, str]] = field(default_factory=list)
+
+    def set_action(self, action: str, msg: str) -> None:
+        if self.action:
+            raise self.w.fail(msg)
+        self.action = action
+
+
+# A handler reads the words of its keyword (the current word, w.i) and leaves w.i on the last one it
+# used; it returns True to stop reading the line (a duplicate `track_group`).
+_RuleHandler = Callable[[_RuleDraft, str], bool | None]
+_IPPROTO_NAMES = ("tcp", "udp", "icmp", "sctp", "ipv6-icmp", "icmpv6")
+_ONE_ACTION = "Cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable"
+
+
+def _u_inet(d: _RuleDraft, s: str) -> None:
+    d.fam = d.w.inet(d.fam, "rule")
+
+
+def _u_address(d: _RuleDraft, s: str) -> None:
+    w = d.w
+    x = w.next()
+    p = _prefix(x, w.loc, w.rep)
+    if p is None:
+        raise w.fail(f"Invalid rule {s} address {x}")
+    if s == "from":
+        d.from_ = p
+    else:
+        d.to = p
+    d.fam = _family(d.fam, p.family, w, "rule specification has mixed IPv4 and IPv6")
+
+
+def _u_table(d: _RuleDraft, s: str) -> None:
+    table = d.w.lookup("rt_tables", "Routing table {} not found for rule")
+    if table == 0:
+        raise d.w.fail("Table 0 is not valid")
+    d.table = table
+    d.set_action("table", _ONE_ACTION + " for rule")
+
+
+def _u_not(d: _RuleDraft, s: str) -> None:
+    d.invert = True
+
+
+def _u_priority(d: _RuleDraft, s: str) -> None:
+    w = d.w
+    x = w.next()
+    v, rest = c_strtoul(x, 0)
+    if x.lstrip().startswith("-") or v is None or rest or v > 2**32 - 1:
+        w.rep.error(w.loc, f"invalid number '{x}'", ConfigErr.INVALID_NUMBER)
+        raise w.fail(f"Invalid rule preference {s} specified")
+    d.priority = v
+
+
+def _u_tos(d: _RuleDraft, s: str) -> None:
+    d.tos = d.w.lookup("rt_dsfield", "TOS value {} is invalid")
+
+
+def _u_fwmark(d: _RuleDraft, s: str) -> None:
+    x = d.w.next()
+    mark, sl, mask = x.strip().partition("/")
+    mv, r1 = c_strtoul(mark, 0)
+    kv, r2 = c_strtoul(mask, 0) if sl else (0, "")
+    if (
+        mark.startswith("-")
+        or mv is None
+        or r1
+        or mv > 2**32 - 1
+        or (sl and (not mask or mask[0].isspace() or mask[0] == "-" or kv is None or r2))
+        or (kv or 0) > 2**32 - 1
+    ):
+        raise d.w.fail(f"Invalid rule fwmark {x} specified")
+    d.fwmark = mv
+    d.fwmask = kv if sl else None
+
+
+def _u_realms(d: _RuleDraft, s: str) -> None:
+    w = d.w
+    x = w.next()
+    v = _realms(x)
+    if v is None:
+        raise w.fail(f"invalid realms {x} for rule")
+    d.realms = v
+    d.table_option = True
+    d.fam = _family(d.fam, 4, w, "realms is only valid for IPv4")
+
+
+def _u_suppress(d: _RuleDraft, s: str) -> None:
+    w = d.w
+    x = w.next()
+    if s.startswith("sup_pl") or s == "suppress_prefixlength":
+        w.unsigned(x, 2**31 - 1, f"Invalid suppress_prefixlength {s} specified")
+        d.options.append(("suppress_prefixlength", x))
+    else:
+        if rt_lookup("rt_tables", x) is None and not is_digits(x):
+            raise w.fail(f"suppress_group {x} is invalid")
+        d.options.append(("suppress_ifgroup", x))
+    d.table_option = True
+
+
+def _u_iif(d: _RuleDraft, s: str) -> None:
+    d.iif = d.w.next()
+
+
+def _u_oif(d: _RuleDraft, s: str) -> None:
+    d.oif = d.w.next()
+
+
+def _u_tunnel_id(d: _RuleDraft, s: str) -> None:
+    x = d.w.next()
+    v, rest = c_strtoul(x)
+    if v is None or rest or x.startswith("-"):
+        raise d.w.fail(f"Invalid tunnel-id {s} specified")
+    d.options.append((s, x))
+
+
+def _u_uidrange(d: _RuleDraft, s: str) -> None:
+    x = d.w.next()
+    a, _, b = x.partition("-")
+    if not (is_digits(a) and is_digits(b[:1])):
+        raise d.w.fail(f"Invalid uidrange {s} specified")
+    d.options.append((s, x))
+
+
+def _u_l3mdev(d: _RuleDraft, s: str) -> None:
+    d.set_action("l3mdev", "Cannot specify l3mdev with other action")
+
+
+def _u_protocol(d: _RuleDraft, s: str) -> None:
+    x = d.w.next()
+    v, rest = c_strtoul(x)
+    if v is None or rest or v > 255 or x.startswith("-"):
+        d.w.rep.error(d.w.loc, f"Invalid protocol {x}")
+    else:
+        d.protocol = v
+
+
+def _u_ipproto(d: _RuleDraft, s: str) -> None:
+    x = d.w.next()
+    if x not in _IPPROTO_NAMES and not (is_digits(x) and int(x) <= 255):
+        d.w.rep.error(d.w.loc, f"Invalid ipproto {x}")
+    else:
+        d.options.append((s, x))
+
+
+def _u_port(d: _RuleDraft, s: str) -> None:
+    x = d.w.next()
+    a, dash, b = x.partition("-")
+    if not is_digits(a) or int(a) > 65535 or (dash and not (is_digits(b) and int(b) <= 65535)):
+        d.w.rep.error(d.w.loc, f"invalid {s} range {x}")
+    else:
+        d.options.append((s, x))
+
+
+def _u_track_group(d: _RuleDraft, s: str) -> bool:
+    if d.track_groups is None:  # virtual rules: not a keyword, so an action
+        return _u_action(d, s)
+    return d.read_track_group()
+
+
+def _u_action(d: _RuleDraft, s: str) -> bool:
+    """Any other word: `[type] goto N | nop | blackhole | unreachable | prohibit`."""
+    w = d.w
+    if s == "type":
+        s = w.next()
+    if s == "goto":
+        x = w.next()
+        v, rest = c_strtoul(x)
+        if v is None or rest or x.startswith("-") or v > 2**32 - 1:
+            w.rep.error(w.loc, f"invalid number '{x}'", ConfigErr.INVALID_NUMBER)
+            raise w.fail(f"Invalid target {s} specified")
+        d.goto = v
+        act = "goto"
+    elif s == "nop":
+        act = "nop"
+    else:
+        t = _rtntype(s)
+        if t is None:
+            raise w.fail(f"Unknown rule option {s}")
+        if t not in _RULE_ACTIONS:
+            raise w.fail(f"Invalid rule action {s}")
+        act = _RULE_ACTIONS[t]
+    d.set_action(act, _ONE_ACTION + "/l3mdev for rule")
+    return False
+
+
+_RULE_WORDS: dict[str, _RuleHandler] = {
+    "inet": _u_inet, "inet6": _u_inet, "from": _u_address, "to": _u_address, "table": _u_table,
+    "lookup": _u_table, "not": _u_not, "preference": _u_priority, "order": _u_priority,
+    "priority": _u_priority, "tos": _u_tos, "dsfield": _u_tos, "fwmark": _u_fwmark, "realms": _u_realms,
+    "suppress_prefixlength": _u_suppress, "sup_pl": _u_suppress, "suppress_ifgroup": _u_suppress,
+    "sup_group": _u_suppress, "dev": _u_iif, "iif": _u_iif, "oif": _u_oif, "tunnel-id": _u_tunnel_id,
+    "uidrange": _u_uidrange, "l3mdev": _u_l3mdev, "protocol": _u_protocol, "ipproto": _u_ipproto,
+    "sport": _u_port, "dport": _u_port, "no_track": no_track, "track_group": _u_track_group,
+}
+
+
 def parse_rule(
     words: tuple[str, ...],
     loc: Loc,
@@ -76,185 +296,58 @@ def parse_rule(
 ) -> Rule | None:
     """One rule line (keepalived alloc_rule)."""
     w = _Words(words, loc, rep)
-    f: dict[str, object] = {}
-    opts: list[tuple[str, str]] = []
-    fam = 0
-    action = ""
-    table_option = False
-    mixed = "rule specification has mixed IPv4 and IPv6"
+    d = _RuleDraft(w, track_groups)
     try:
         while w.i < len(words):
             s = words[w.i]
-            if s in ("inet", "inet6"):
-                fam = w.inet(fam, "rule")
-            elif s in ("from", "to"):
-                p = _prefix(w.next(), loc, rep)
-                if p is None:
-                    raise w.fail(f"Invalid rule {s} address {words[w.i]}")
-                f["from_" if s == "from" else "to"] = p
-                fam = _family(fam, p.family, w, mixed)
-            elif s in ("table", "lookup"):
-                table = w.lookup("rt_tables", "Routing table {} not found for rule")
-                if table == 0:
-                    raise w.fail("Table 0 is not valid")
-                f["table"] = table
-                if action:
-                    raise w.fail(
-                        "Cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable"
-                        " for rule"
-                    )
-                action = "table"
-            elif s == "not":
-                f["invert"] = True
-            elif s in ("preference", "order", "priority"):
-                x = w.next()
-                v, rest = c_strtoul(x, 0)
-                if x.lstrip().startswith("-") or v is None or rest or v > 2**32 - 1:
-                    rep.error(loc, f"invalid number '{x}'", ConfigErr.INVALID_NUMBER)
-                    raise w.fail(f"Invalid rule preference {s} specified")
-                f["priority"] = v
-            elif s in ("tos", "dsfield"):
-                f["tos"] = w.lookup("rt_dsfield", "TOS value {} is invalid")
-            elif s == "fwmark":
-                x = w.next()
-                mark, sl, mask = x.strip().partition("/")
-                mv, r1 = c_strtoul(mark, 0)
-                kv, r2 = c_strtoul(mask, 0) if sl else (0, "")
-                if (
-                    mark.startswith("-")
-                    or mv is None
-                    or r1
-                    or mv > 2**32 - 1
-                    or (sl and (not mask or mask[0].isspace() or mask[0] == "-" or kv is None or r2))
-                    or (kv or 0) > 2**32 - 1
-                ):
-                    raise w.fail(f"Invalid rule fwmark {x} specified")
-                f["fwmark"] = mv
-                f["fwmask"] = kv if sl else None
-            elif s == "realms":
-                v = _realms(w.next())
-                if v is None:
-                    raise w.fail(f"invalid realms {words[w.i]} for rule")
-                f["realms"] = v
-                table_option = True
-                fam = _family(fam, 4, w, "realms is only valid for IPv4")
-            elif s in ("suppress_prefixlength", "sup_pl", "suppress_ifgroup", "sup_group"):
-                x = w.next()
-                if s.startswith("sup_pl") or s == "suppress_prefixlength":
-                    w.unsigned(x, 2**31 - 1, f"Invalid suppress_prefixlength {s} specified")
-                    opts.append(("suppress_prefixlength", x))
-                else:
-                    if rt_lookup("rt_tables", x) is None and not is_digits(x):
-                        raise w.fail(f"suppress_group {x} is invalid")
-                    opts.append(("suppress_ifgroup", x))
-                table_option = True
-            elif s in ("dev", "iif"):
-                f["iif"] = w.next()
-            elif s == "oif":
-                f["oif"] = w.next()
-            elif s == "tunnel-id":
-                x = w.next()
-                v, rest = c_strtoul(x)
-                if v is None or rest or x.startswith("-"):
-                    raise w.fail(f"Invalid tunnel-id {s} specified")
-                opts.append((s, x))
-            elif s == "uidrange":
-                x = w.next()
-                a, _, b = x.partition("-")
-                if not (is_digits(a) and is_digits(b[:1])):
-                    raise w.fail(f"Invalid uidrange {s} specified")
-                opts.append((s, x))
-            elif s == "l3mdev":
-                if action:
-                    raise w.fail("Cannot specify l3mdev with other action")
-                action = "l3mdev"
-            elif s == "protocol":
-                x = w.next()
-                v, rest = c_strtoul(x)
-                if v is None or rest or v > 255 or x.startswith("-"):
-                    rep.error(loc, f"Invalid protocol {x}")
-                else:
-                    f["protocol"] = v
-            elif s == "ipproto":
-                x = w.next()
-                if x not in ("tcp", "udp", "icmp", "sctp", "ipv6-icmp", "icmpv6") and not (
-                    is_digits(x) and int(x) <= 255
-                ):
-                    rep.error(loc, f"Invalid ipproto {x}")
-                else:
-                    opts.append((s, x))
-            elif s in ("sport", "dport"):
-                x = w.next()
-                a, dash, b = x.partition("-")
-                if not is_digits(a) or int(a) > 65535 or (dash and not (is_digits(b) and int(b) <= 65535)):
-                    rep.error(loc, f"invalid {s} range {x}")
-                else:
-                    opts.append((s, x))
-            elif s == "no_track":
-                f["track"] = False
-            elif track_groups is not None and s == "track_group":
-                if not w.track_group(f, track_groups):
-                    break
-            else:
-                if s == "type":
-                    s = w.next()
-                if s == "goto":
-                    x = w.next()
-                    v, rest = c_strtoul(x)
-                    if v is None or rest or x.startswith("-") or v > 2**32 - 1:
-                        rep.error(loc, f"invalid number '{x}'", ConfigErr.INVALID_NUMBER)
-                        raise w.fail(f"Invalid target {s} specified")
-                    f["goto"] = v
-                    act = "goto"
-                elif s == "nop":
-                    act = "nop"
-                else:
-                    t = _rtntype(s)
-                    if t is None:
-                        raise w.fail(f"Unknown rule option {s}")
-                    if t not in _RULE_ACTIONS:
-                        raise w.fail(f"Invalid rule action {s}")
-                    act = _RULE_ACTIONS[t]
-                if action:
-                    raise w.fail(
-                        "Cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable/"
-                        "l3mdev for rule"
-                    )
-                action = act
+            if _RULE_WORDS.get(s, _u_action)(d, s):
+                break
             w.i += 1
-        if action == "goto":
-            if "priority" not in f:
-                raise w.fail(f"Invalid rule - goto target {f['goto']} specified without preference")
-            if int(f["priority"]) >= int(f["goto"]):  # type: ignore[call-overload]
-                raise w.fail(f"Invalid rule - preference {f['priority']} >= goto target {f['goto']}")
-        if not action:
-            raise w.fail("No action specified for rule - ignoring")
-        if action != "table" and table_option:
-            raise w.fail("suppressor/realm specified for non table action - skipping")
-        if action == "l3mdev" and "table" in f:
-            raise w.fail("table cannot be specified for l3mdev rules")
+        _rule_checks(d)
     except _Bad:
         return None
-    if f.get("track", True) and "protocol" in f and f["protocol"] != RTPROT_KEEPALIVED:
+    return _rule_end(d, prios)
+
+
+def _rule_checks(d: _RuleDraft) -> None:
+    """keepalived's verdicts on the action once the line is read (raise _Bad: the line is dropped)."""
+    w = d.w
+    if d.action == "goto":
+        if d.priority is None:
+            raise w.fail(f"Invalid rule - goto target {d.goto} specified without preference")
+        if d.goto is not None and d.priority >= d.goto:
+            raise w.fail(f"Invalid rule - preference {d.priority} >= goto target {d.goto}")
+    if not d.action:
+        raise w.fail("No action specified for rule - ignoring")
+    if d.action != "table" and d.table_option:
+        raise w.fail("suppressor/realm specified for non table action - skipping")
+    if d.action == "l3mdev" and d.table is not None:
+        raise w.fail("table cannot be specified for l3mdev rules")
+
+
+def _rule_end(d: _RuleDraft, prios: RulePriorities) -> Rule:
+    rep, loc = d.w.rep, d.w.loc
+    if d.track and d.protocol is not None and d.protocol != RTPROT_KEEPALIVED:
         rep.error(loc, "Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol")
-    f.pop("protocol", None)
-    if "track_group" in f and "iif" not in f:
+    if d.track_group is not None and d.iif is None:
         rep.error(loc, "Static rule cannot have track_group if dev/iif not specified")
-        del f["track_group"]
-    fam = fam or 4
-    for k in ("from_", "to"):
-        pk = f.get(k)
-        if isinstance(pk, Prefix) and pk.family == 0:
-            f[k] = Prefix(None, 0, fam)
-    if "priority" not in f:
-        f["priority"] = prios.next[fam]
+        d.track_group = None
+    fam = d.fam or 4
+    from_ = Prefix(None, 0, fam) if d.from_ is not None and d.from_.family == 0 else d.from_
+    to = Prefix(None, 0, fam) if d.to is not None and d.to.family == 0 else d.to
+    priority = d.priority
+    if priority is None:
+        priority = prios.next[fam]
         prios.next[fam] -= 1
         rep.error(
             loc,
-            f"Rule has no preference specified - setting to {f['priority']}."
+            f"Rule has no preference specified - setting to {priority}."
             " This is probably not what you want.",
         )
-    return Rule(family=fam, action=action, options=tuple(opts), loc=loc, **f)  # type: ignore[arg-type]
+    return Rule(family=fam, action=d.action, priority=priority, table=d.table, goto=d.goto, from_=from_,
+                to=to, invert=d.invert, tos=d.tos, fwmark=d.fwmark, fwmask=d.fwmask, realms=d.realms,
+                iif=d.iif, oif=d.oif, options=tuple(d.options), track=d.track, track_group=d.track_group,
+                loc=loc)
 
 
 def format_rule(r: Rule) -> str:
