@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pykeepalived.config import load_config
 from pykeepalived.config.dump import dump_model
+from pykeepalived.daemon.addrmap import rule_from_config
 
 CONF = """global_defs {
  vmac_prefix vx
@@ -88,3 +89,21 @@ def test_unicast_use_vmac_sets_xmit_base(tmp_path: Path) -> None:
     assert [d.message for d in diags] == ["(VI_1) unicast with use_vmac requires vmac_xmit_base - setting"]
     (i,) = model.vrrp_instances
     assert i.vmac_xmit_base and i.use_vmac is not None and i.use_vmac.name is None
+
+
+def test_rule_options_are_typed(tmp_path: Path) -> None:
+    """The rule options the netlink layer takes are parsed in the configuration (daemon/addrmap.py
+    looked the words up, and a `uidrange 1-5x` that -t accepts raised in the VRRP child)."""
+    conf = tmp_path / "k.conf"
+    conf.write_text(INSTANCE.format(lines=" virtual_rules {\n  from 192.0.2.0/24 table main preference 7"
+                                    " suppress_prefixlength 8 suppress_ifgroup 0x10 tunnel-id 5 uidrange 1-5x"
+                                    " sport 80-90 dport 53 ipproto icmpv6\n }\n"))
+    model, _ = load_config(str(conf))
+    (r,) = model.vrrp_instances[0].virtual_rules
+    assert (r.suppress_prefixlength, r.suppress_ifgroup, r.tun_id, r.ipproto) == (8, 16, 5, 58)
+    assert (r.uidrange, r.sport, r.dport) == ((1, 5), (80, 90), (53, 53))
+    a = rule_from_config(r)
+    assert (a.uidrange, a.sport, a.ipproto, a.suppress_ifgroup) == ((1, 5), (80, 90), 58, 16)
+    conf.write_text(dump_model(model))
+    again, _ = load_config(str(conf))
+    assert again == model

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,7 +51,15 @@ class Rule:
     realms: int | None = None
     iif: str | None = None
     oif: str | None = None
-    options: tuple[tuple[str, str], ...] = ()  # suppress_*, uidrange, sport, dport, ipproto, ...
+    suppress_prefixlength: int | None = None
+    suppress_ifgroup: int | None = None
+    tun_id: int | None = None
+    uidrange: tuple[int, int] | None = None
+    sport: tuple[int, int] | None = None
+    dport: tuple[int, int] | None = None
+    ipproto: int | None = None
+    # the words of the options above as written (suppress_*, tunnel-id, uidrange, sport, dport, ipproto)
+    options: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     track: bool = True
     track_group: str | None = None
     loc: Loc = field(default=NOWHERE, compare=False)
@@ -101,7 +110,7 @@ class _RuleDraft(LineDraft):
 # A handler reads the words of its keyword (the current word, w.i) and leaves w.i on the last one it
 # used; it returns True to stop reading the line (a duplicate `track_group`).
 _RuleHandler = Callable[[_RuleDraft, str], bool | None]
-_IPPROTO_NAMES = ("tcp", "udp", "icmp", "sctp", "ipv6-icmp", "icmpv6")
+_IPPROTO = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
 _ONE_ACTION = "Cannot specify more than one of table/nop/goto/blackhole/prohibit/unreachable"
 
 
@@ -229,7 +238,7 @@ def _u_protocol(d: _RuleDraft, s: str) -> None:
 
 def _u_ipproto(d: _RuleDraft, s: str) -> None:
     x = d.w.next()
-    if x not in _IPPROTO_NAMES and not (is_digits(x) and int(x) <= 255):
+    if x not in _IPPROTO and not (is_digits(x) and int(x) <= 255):
         d.w.rep.error(d.w.loc, f"Invalid ipproto {x}")
     else:
         d.options.append((s, x))
@@ -344,10 +353,32 @@ def _rule_end(d: _RuleDraft, prios: RulePriorities) -> Rule:
             f"Rule has no preference specified - setting to {priority}."
             " This is probably not what you want.",
         )
+    o = dict(d.options)
+    spl, ifgroup, tun, proto = (o.get(k) for k in ("suppress_prefixlength", "suppress_ifgroup", "tunnel-id",
+                                                     "ipproto"))
     return Rule(family=fam, action=d.action, priority=priority, table=d.table, goto=d.goto, from_=from_,
                 to=to, invert=d.invert, tos=d.tos, fwmark=d.fwmark, fwmask=d.fwmask, realms=d.realms,
-                iif=d.iif, oif=d.oif, options=tuple(d.options), track=d.track, track_group=d.track_group,
-                loc=loc)
+                iif=d.iif, oif=d.oif, suppress_prefixlength=None if spl is None else int(spl),
+                suppress_ifgroup=_ifgroup(ifgroup), tun_id=None if tun is None else int(tun),
+                uidrange=_range(o.get("uidrange")), sport=_range(o.get("sport")),
+                dport=_range(o.get("dport")),
+                ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
+                options=tuple(d.options), track=d.track, track_group=d.track_group, loc=loc)
+
+
+def _range(v: str | None) -> tuple[int, int] | None:
+    """`N` or `N-M` (uidrange, sport, dport) as (start, end), as sscanf("%u-%u") reads it."""
+    m = None if v is None else re.match(r"(\d+)(?:-(\d+))?", v)
+    if m is None:
+        return None
+    return int(m[1]), int(m[2] or m[1])
+
+
+def _ifgroup(v: str | None) -> int | None:
+    if v is None:
+        return None
+    n, rest = c_strtoul(v, 0)
+    return n if n is not None and not rest else rt_lookup("rt_tables", v)
 
 
 def format_rule(r: Rule) -> str:

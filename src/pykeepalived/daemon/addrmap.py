@@ -11,7 +11,6 @@ import ipaddress
 from pykeepalived.config.model import AddrFlag, VipSpec
 from pykeepalived.config.routes import Prefix as CfgPrefix
 from pykeepalived.config.routes import Route as CfgRoute
-from pykeepalived.config.routes import c_strtoul, rt_lookup
 from pykeepalived.config.rules import Rule as CfgRule
 from pykeepalived.linux.addresses import (
     IFA_F_HOMEADDRESS,
@@ -65,7 +64,6 @@ def address_from_spec(spec: VipSpec, default_dev: str | None) -> Address | None:
 
 _RTN_NAMES = {1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole",
               7: "unreachable", 8: "prohibit", 9: "throw", 10: "nat"}
-_IPPROTO = {"icmp": 1, "tcp": 6, "udp": 17, "ipv6-icmp": 58, "icmpv6": 58, "sctp": 132}
 # metrics the config keeps in Route.metrics that netlink carries outside RTA_METRICS
 _ROUTE_ATTRS = {"realms", "pref", "expires"}
 
@@ -93,38 +91,14 @@ def route_from_config(r: CfgRoute) -> Route:
     )
 
 
-def _range(v: str | None) -> tuple[int, int] | None:
-    """`N` or `N-M` (uidrange, sport, dport) as (start, end)."""
-    if v is None:
-        return None
-    a, _, b = v.partition("-")
-    return int(a), int(b or a)
-
-
-def _ifgroup(v: str | None) -> int | None:
-    if v is None:
-        return None
-    n, rest = c_strtoul(v, 0)
-    return n if n is not None and not rest else rt_lookup("rt_tables", v)
-
-
 def rule_from_config(r: CfgRule) -> Rule:
     """The configuration's typed rule as the netlink layer takes it."""
-    opts = dict(r.options)
-    spl = opts.get("suppress_prefixlength")
-    tun = opts.get("tunnel-id")
-    proto = opts.get("ipproto")
     return Rule(
         family=r.family, src=_network(r.from_), dst=_network(r.to), table=r.table,
         priority=r.priority, tos=r.tos, fwmark=r.fwmark, fwmask=r.fwmask, iif=r.iif, oif=r.oif,
         action=None if r.action == "table" else r.action, goto=r.goto, invert=r.invert, realms=r.realms,
-        suppress_prefixlength=int(spl) if spl is not None else None,
-        suppress_ifgroup=_ifgroup(opts.get("suppress_ifgroup")),
-        tun_id=int(tun) if tun is not None else None,
-        uidrange=_range(opts.get("uidrange")),
-        sport=_range(opts.get("sport")),
-        dport=_range(opts.get("dport")),
-        ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
+        suppress_prefixlength=r.suppress_prefixlength, suppress_ifgroup=r.suppress_ifgroup, tun_id=r.tun_id,
+        uidrange=r.uidrange, sport=r.sport, dport=r.dport, ipproto=r.ipproto,
         no_track=not r.track,
         # keepalived tags the rules it tracks (all but `no_track`) with RTPROT_KEEPALIVED
         protocol=RTPROT_KEEPALIVED if r.track else None,
