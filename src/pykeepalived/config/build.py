@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import functools
 import socket
+from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.command_words import cmd_str, resolve_user_group
@@ -29,6 +30,7 @@ from pykeepalived.config.model import (
     Model,
     Named,
     Options,
+    Script,
     SyncGroup,
     Track,
     TrackFile,
@@ -249,12 +251,12 @@ class Builder:
                 if not c.items:  # keepalived finds it empty on its closing line
                     self.rep.error(c.end if c.end.line else c.loc, "Warning - empty notification_email block")
             elif kw == "vrrp_startup_delay":
-                upd["vrrp_startup_delay_us"] = int(v)  # type: ignore[call-overload]
+                upd["vrrp_startup_delay_us"] = _as_int(v)
             elif kw in ("dynamic_interfaces", "vrrp_check_unicast_src", "log_unknown_vrids",
                         "enable_script_security"):
                 upd[kw] = True
             elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
-                self.garp[kw[5:]] = int(v)  # type: ignore[call-overload]
+                self.garp[kw[5:]] = _as_int(v)
                 upd[kw] = v
             elif kw == "vrrp_min_garp":
                 if v:
@@ -281,7 +283,8 @@ class Builder:
                     self.rep.error(c.loc, f"Invalid smtp server {v[0]} {v[1] if len(v) > 1 else 25}")
             elif kw == "script_user":
                 upd[kw] = v
-                if not _user_exists(*v):  # type: ignore[misc]
+                user = _words(c)
+                if not _user_exists(user[0], user[1] if len(user) > 1 else None):
                     self.rep.error(c.loc, "Error setting global script uid/gid")
                     self.default_user_fail = True  # for good (keepalived: default_user_fail)
             elif kw in _GLOBAL_TYPED or kw + "_us" in _GLOBAL_TYPED:
@@ -289,7 +292,7 @@ class Builder:
             elif kw == "v3_checksum_as_v2":
                 self.gopts.append((kw, True))
             elif kw == "vrrp_garp_extra_if":
-                self.gopts.append((kw, garp_extra_words(v, c.spelt or kw, c.loc, self.rep, None)))  # type: ignore[arg-type]
+                self.gopts.append((kw, garp_extra_words(_words(c), c.spelt or kw, c.loc, self.rep, None)))
             elif check_script_duplicate(self.gopts, kw, c.loc, self.rep):
                 self._check_lvs_global(kw, v, c.loc)
                 self.gopts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
@@ -357,233 +360,38 @@ class Builder:
             skip_block(self.rep, n)
             self.rep.error(n.loc, f"vrrp instance {name} already defined")
             return
-        g = self.g
-        gd = self.garp
-        f: dict[str, object] = {
-            "name": name,
-            "loc": n.loc,
-            "keyword_locs": tuple(keyword_locs(n)),
-            "version": g.vrrp_version,
-            "strict_mode": g.vrrp_strict,
-            "skip_check_adv_addr": g.vrrp_skip_check_adv_addr,
-            "check_unicast_src": g.vrrp_check_unicast_src,
-            "lower_prio_no_advert": g.vrrp_lower_prio_no_advert,
-            "higher_prio_send_advert": g.vrrp_higher_prio_send_advert,
-            "owner_ignore_adverts": g.vrrp_owner_ignore_adverts,
-            "down_timer_adverts": g.vrrp_down_timer_adverts,
-            "v3_checksum_as_v2": any(k == "v3_checksum_as_v2" for k, _ in self.gopts),
-            "garp_master_delay_s": gd.get("garp_master_delay", 5),
-            "garp_master_repeat": gd.get("garp_master_repeat", 5),
-            "garp_master_refresh_s": gd.get("garp_master_refresh", 0),
-            "garp_master_refresh_repeat": gd.get("garp_master_refresh_repeat", 1),
-            "garp_lower_prio_delay_s": gd.get("garp_lower_prio_delay"),
-            "garp_lower_prio_repeat": gd.get("garp_lower_prio_repeat"),
-        }
-        opts: list[tuple[str, object]] = []
-        tracks: list[Track] = []
-        notify: list[tuple[str, tuple[str, str, str]]] = []
-        vips: list[VipSpec] = []
-        evips: list[VipSpec] = []
-        seen_vips: set[IPAddr] = set()
-        seen_evips: set[IPAddr] = set()
-        prio_set = False
-        explicit_version = False
-        fam = _Family()
-        rep = self.rep
+        d = _InstanceDraft(self, name, self._instance_defaults(n))
         for c in n.children:
-            kw, v = c.kw, c.value
-            match kw:
-                case "state":
-                    assert isinstance(v, tuple)
-                    s = v[0] if v else ""
-                    if s not in ("MASTER", "BACKUP"):
-                        rep.error(c.loc, f"({name}) unknown state '{s}', defaulting to BACKUP")
-                        s = "BACKUP"
-                    if s == "BACKUP" and f.get("state") == "MASTER":
-                        rep.error(c.loc, f"({name}) state previously set as MASTER - ignoring BACKUP")
-                    else:
-                        f["state"] = s
-                case "interface":
-                    f["interface"] = v
-                    f["interface_loc"] = c.loc
-                case "virtual_router_id":
-                    f["vrid"] = v
-                case "priority":
-                    f["priority"] = v
-                    prio_set = True
-                case "advert_int":
-                    f["advert_int_us"] = v
-                case "version":
-                    f["version"] = v
-                    explicit_version = True
-                case "nopreempt":
-                    f["nopreempt"] = True
-                case "preempt":
-                    f["nopreempt"] = False
-                case "preempt_delay":
-                    f["preempt_delay_us"] = v
-                case "virtual_ipaddress" | "virtual_ipaddress_excluded":
-                    target = vips if kw == "virtual_ipaddress" else evips
-                    for it in c.items:
-                        vip = parse_vip(it.words, it.loc, rep)
-                        if vip is None:
-                            continue
-                        if kw == "virtual_ipaddress" and fam.get(vip.address.version) is not None:
-                            rep.error(
-                                it.loc,
-                                f"({name}): address family must match VRRP instance "
-                                f"[{it.words[0]}] - ignoring",
-                            )
-                            continue
-                        seen = seen_vips if target is vips else seen_evips
-                        if vip.address in seen:
-                            continue  # keepalived drops duplicates silently
-                        seen.add(vip.address)
-                        target.append(vip)
-                case "virtual_routes":
-                    f["virtual_routes"] = tuple(self._routes(c, False))
-                case "virtual_rules":
-                    f["virtual_rules"] = tuple(self._rules(c, False))
-                case "unicast_src_ip" | "mcast_src_ip" | "mcast_dst_ip":
-                    if isinstance(v, IPAddr) and fam.get(v.version) is not None:
-                        rep.error(c.loc, fam.mismatch(name, kw, str(v)))
-                        continue
-                    f[kw] = v
-                case "unicast_peer":
-                    peers = []
-                    for it in c.items:
-                        a = sockaddr_ip(it.words[0])
-                        if a is None:
-                            rep.error(it.loc, f"Configuration error: VRRP instance[{name}] malformed unicast "
-                                              f"peer address[{it.words[0]}]. Skipping...")
-                            continue
-                        if fam.get(a.version) is not None:
-                            rep.error(it.loc, fam.mismatch(name, kw, it.words[0]))
-                            continue
-                        ttl: dict[str, int | None] = {"min_ttl": None, "max_ttl": None}
-                        w = it.words
-                        for k in range(1, len(w) - 1, 2):
-                            if w[k] in ttl:
-                                ttl[w[k]] = parse_int(w[k + 1], 0, 255, it.loc, rep)
-                        peers.append((a, ttl["min_ttl"], ttl["max_ttl"]))
-                    f["unicast_peers"] = tuple(peers)
-                case "unicast_ttl":
-                    f["unicast_ttl"] = v
-                case "authentication":
-                    at = c.get("auth_type")
-                    ap = c.get("auth_pass")
-                    if at is not None:
-                        f["auth_type"] = at.value
-                    if ap is not None:
-                        pw = str(ap.value)
-                        raw = pw.encode("utf-8", "surrogateescape")
-                        if len(raw) > 8:  # bytes, as keepalived's strlen(): ab\u00a0cdefg is 9
-                            rep.error(ap.loc, "Truncating auth_pass to 8 characters")
-                            pw = raw[:8].decode("utf-8", "surrogateescape")
-                        f["auth_pass"] = pw
-                case "track_interface" | "track_script" | "track_file" | "track_process" | "track_bfd":
-                    lim = 254 if kw in ("track_file", "track_process") else 253
-                    for it in c.items:
-                        t = _track(kw[6:], it, -lim, lim, rep, name)
-                        if t is not None:
-                            tracks.append(t)
-                case (
-                    "notify"
-                    | "notify_master"
-                    | "notify_backup"
-                    | "notify_fault"
-                    | "notify_stop"
-                    | "notify_deleted"
-                    | "notify_master_rx_lower_pri"
-                ):
-                    if any(k == kw for k, _ in notify):
-                        first = c.value[0] if isinstance(c.value, tuple) and c.value else c.value
-                        rep.error(c.loc, f"({name}) {kw} script already specified - ignoring {first}")
-                        continue
-                    notify.append((kw, v))  # type: ignore[arg-type]
-                case "smtp_alert":
-                    f["smtp_alert"] = v
-                case "strict_mode":
-                    f["strict_mode"] = v
-                case "use_vmac":
-                    assert isinstance(v, tuple)
-                    f["use_vmac"] = vmac_spec(v)
-                case ("vmac_xmit_base" | "use_vmac_addr" | "promote_secondaries" | "linkbeat_use_polling"
-                      | "unicast_fault_no_peer" | "track_src_ip"):
-                    f[kw] = True
-                case "kernel_rx_buf_size":
-                    f[kw] = v
-                case "accept":
-                    f["accept"] = True
-                case "no_accept":
-                    f["accept"] = False
-                case "dont_track_primary" | "check_unicast_src" | "skip_check_adv_addr":
-                    f[kw] = True
-                case (
-                    "lower_prio_no_advert"
-                    | "higher_prio_send_advert"
-                    | "owner_ignore_adverts"
-                    | "v3_checksum_as_v2"
-                ):
-                    f[kw] = v
-                case "old_unicast_checksum":
-                    f["old_unicast_checksum"] = True
-                case "bgp_announce":
-                    f["bgp"] = bgp_announce(c, rep, name)
-                case "garp_extra_if":
-                    opts.append((kw, garp_extra_words(v, c.spelt or kw, c.loc, rep, name)))  # type: ignore[arg-type]
-                case "down_timer_adverts":
-                    f["down_timer_adverts"] = v
-                case (
-                    "garp_master_delay"
-                    | "garp_master_repeat"
-                    | "garp_master_refresh"
-                    | "garp_master_refresh_repeat"
-                    | "garp_lower_prio_delay"
-                    | "garp_lower_prio_repeat"
-                ):
-                    f[kw + "_s" if kw.endswith(("delay", "refresh")) else kw] = v
-                case "native_ipv6":
-                    if fam.get(6) is not None:
-                        rep.error(c.loc, f"({name}) Cannot specify native_ipv6 with IPv4 addresses")
-                        continue
-                    opts.append((kw, v))
-                case "lvs_sync_daemon_interface":
-                    rep.error(c.loc, f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is "
-                                     "deprecated.")
-                    # keepalived's "      %*s": a negative width pads on the left as much
-                    rep.error(c.loc, " " * (6 + abs(len(name) - 2)) + "Please use global lvs_sync_daemon")
-                    if (syncd := self._syncd_interface()) is not None:
-                        rep.error(c.loc, f"({name}) lvs_sync_daemon_interface has already been specified as "
-                                         f"{syncd} - ignoring")
-                        continue
-                    opts.append((kw, v))
-                case _:
-                    opts.append((kw, v if not c.items else tuple(i.words for i in c.items)))
-        if f.get("garp_master_repeat") == 0:
-            f["garp_master_repeat"] = 1
-        if f.get("garp_master_refresh_repeat") == 0:
-            f["garp_master_refresh_repeat"] = 1
-        f["family"] = fam.family or 4
-        if f["family"] == 6:
-            if explicit_version and f["version"] == 2:
-                rep.error(n.loc, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
-            f["version"] = 3
-        if f.get("state") == "MASTER" and not prio_set:
-            f["priority"] = 255
-        elif f.get("priority") == 255 and "state" not in f:
-            f["state"] = "MASTER"
-        f.update(
-            vips=tuple(vips),
-            evips=tuple(evips),
-            tracks=_canon_tracks(tracks),
-            notify=tuple(notify),
-            options=tuple(opts),
-        )
-        end = self._instance_end(VrrpInstance(**f), n)  # type: ignore[arg-type]
+            _INSTANCE_KW.get(c.kw, _i_option)(d, c)
+        end = self._instance_end(d.close(n), n)
         if end is not None:
             self.instances.append(end)
             self._inst_nodes.append(n)
+
+    def _instance_defaults(self, n: Node) -> VrrpInstance:
+        """A new instance: the global settings as parsed so far (keepalived alloc_vrrp)."""
+        g = self.g
+        gd = self.garp
+        return VrrpInstance(
+            name=str(n.value),
+            loc=n.loc,
+            keyword_locs=tuple(keyword_locs(n)),
+            version=g.vrrp_version,
+            strict_mode=g.vrrp_strict,
+            skip_check_adv_addr=g.vrrp_skip_check_adv_addr,
+            check_unicast_src=g.vrrp_check_unicast_src,
+            lower_prio_no_advert=g.vrrp_lower_prio_no_advert,
+            higher_prio_send_advert=g.vrrp_higher_prio_send_advert,
+            owner_ignore_adverts=g.vrrp_owner_ignore_adverts,
+            down_timer_adverts=g.vrrp_down_timer_adverts,
+            v3_checksum_as_v2=any(k == "v3_checksum_as_v2" for k, _ in self.gopts),
+            garp_master_delay_s=gd.get("garp_master_delay", 5),
+            garp_master_repeat=gd.get("garp_master_repeat", 5),
+            garp_master_refresh_s=gd.get("garp_master_refresh", 0),
+            garp_master_refresh_repeat=gd.get("garp_master_refresh_repeat", 1),
+            garp_lower_prio_delay_s=gd.get("garp_lower_prio_delay"),
+            garp_lower_prio_repeat=gd.get("garp_lower_prio_repeat"),
+        )
 
     def _instance_end(self, i: VrrpInstance, n: Node) -> VrrpInstance | None:
         rep, name = self.rep, i.name
@@ -661,14 +469,14 @@ class Builder:
     # -- scripts, groups, named -----------------------------------------------------------------
     def _script(self, n: Node) -> None:
         name = str(n.value)
-        f: dict[str, object] = {"name": name, "loc": n.loc}
+        f: dict[str, Any] = {"name": name, "loc": n.loc}
         remove = user_set = False  # keepalived's remove_script / script_user_set
         for c in n.children:
             match c.kw:
                 case "script":
                     f["script"] = c.value
                 case "interval" | "timeout":
-                    us = int(c.value) * 1000  # type: ignore[call-overload]
+                    us = _as_int(c.value) * 1000
                     if us == 0:
                         self.rep.error(
                             c.loc, f"vrrp script {name} {c.kw} must be greater than 0 - setting to 1"
@@ -710,7 +518,7 @@ class Builder:
             self.default_user_fail = True  # looked up once: the next scripts only say "removing"
             self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
             return
-        self.scripts.append(VrrpScript(**f))  # type: ignore[arg-type]
+        self.scripts.append(VrrpScript(**f))
 
     def _sync_group_node(self, n: Node) -> None:
         name = str(n.value)
@@ -724,7 +532,7 @@ class Builder:
                     t for it in c.items if (t := _track(c.kw[6:], it, -lim, lim, self.rep, name)) is not None
                 ]
             elif c.kw.startswith("notify") and c.kw != "notify_priority_changes":
-                notify.append((c.kw, c.value))  # type: ignore[arg-type]
+                notify.append((c.kw, _script(c.value)))
             elif c.kw == "global_tracking":
                 self.rep.error(
                     c.loc,
@@ -756,7 +564,7 @@ class Builder:
             if n.get("file") is None:
                 self.rep.error(n.end, f"No file set for track_file {name} - removing")
                 return
-            f: dict[str, object] = {"name": name, "loc": n.loc}
+            f: dict[str, Any] = {"name": name, "loc": n.loc}
             fill(TrackFile, n, f, {"weight", "init_file"})
             w = _weight(n.get("weight"), -254, 254, f"track file {name}", self.rep)
             if w is not None:
@@ -764,7 +572,7 @@ class Builder:
             init = n.get("init_file")
             if init is not None:
                 f["init_file"] = init.value
-            self.track_files.append(TrackFile(**f))  # type: ignore[arg-type]
+            self.track_files.append(TrackFile(**f))
             return
         if n.kw == "vrrp_track_process":
             if n.get("process") is None:
@@ -783,7 +591,7 @@ class Builder:
             w = _weight(n.get("weight"), -254, 254, f"track process {name}", self.rep)
             if w is not None:
                 f["weight"], f["reverse"] = w
-            self.track_processes.append(TrackProcess(**f))  # type: ignore[arg-type]
+            self.track_processes.append(TrackProcess(**f))
             return
         if n.kw == "track_group":
             opts: Options = (("group", tuple(w for c in n.all("group") for i in c.items for w in i.words)),)
@@ -885,6 +693,274 @@ class Builder:
                 rss.append(rs if len(keep) == len(rs.checkers) else replace(rs, checkers=tuple(keep)))
             if any(a is not b for a, b in zip(rss, vs.real_servers, strict=True)):
                 self.vss[vi] = replace(vs, real_servers=tuple(rss))
+
+
+class _InstanceDraft:
+    """A vrrp_instance block being read: the changes to its defaults (applied once, at the end: one
+    dataclasses.replace() per keyword would cost ~20 µs each) and the lists and state the keywords
+    build up."""
+
+    def __init__(self, b: Builder, name: str, base: VrrpInstance) -> None:
+        self.b, self.rep, self.name, self.base = b, b.rep, name, base
+        self.upd: dict[str, Any] = {}  # VrrpInstance field -> value
+        self.opts: list[tuple[str, object]] = []
+        self.tracks: list[Track] = []
+        self.notify: list[tuple[str, Script]] = []
+        self.vips: list[VipSpec] = []
+        self.evips: list[VipSpec] = []
+        self.seen_vips: set[IPAddr] = set()
+        self.seen_evips: set[IPAddr] = set()
+        self.prio_set = False
+        self.explicit_version = False
+        self.fam = _Family()
+
+    def close(self, n: Node) -> VrrpInstance:
+        """keepalived's defaults that depend on several keywords, then the instance."""
+        f, name = self.upd, self.name
+        if f.get("garp_master_repeat") == 0:
+            f["garp_master_repeat"] = 1
+        if f.get("garp_master_refresh_repeat") == 0:
+            f["garp_master_refresh_repeat"] = 1
+        f["family"] = self.fam.family or 4
+        if f["family"] == 6:
+            if self.explicit_version and f["version"] == 2:
+                self.rep.error(n.loc, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
+            f["version"] = 3
+        if f.get("state") == "MASTER" and not self.prio_set:
+            f["priority"] = 255
+        elif f.get("priority") == 255 and "state" not in f:
+            f["state"] = "MASTER"
+        f.update(vips=tuple(self.vips), evips=tuple(self.evips), tracks=_canon_tracks(self.tracks),
+                 notify=tuple(self.notify), options=tuple(self.opts))
+        return replace(self.base, **f)
+
+
+def _as_int(v: object) -> int:
+    """An Int or Timer keyword's value."""
+    return v if isinstance(v, int) else int(str(v))
+
+
+def _words(c: Node) -> tuple[str, ...]:
+    assert isinstance(c.value, tuple)
+    return tuple(str(w) for w in c.value)
+
+
+def _i_state(d: _InstanceDraft, c: Node) -> None:
+    v = _words(c)
+    s = v[0] if v else ""
+    if s not in ("MASTER", "BACKUP"):
+        d.rep.error(c.loc, f"({d.name}) unknown state '{s}', defaulting to BACKUP")
+        s = "BACKUP"
+    if s == "BACKUP" and d.upd.get("state") == "MASTER":
+        d.rep.error(c.loc, f"({d.name}) state previously set as MASTER - ignoring BACKUP")
+    else:
+        d.upd["state"] = s
+
+
+def _i_interface(d: _InstanceDraft, c: Node) -> None:
+    d.upd["interface"] = c.value
+    d.upd["interface_loc"] = c.loc
+
+
+def _i_field(field_name: str) -> Callable[[_InstanceDraft, Node], None]:
+    """A keyword whose value is the field's."""
+    def set_field(d: _InstanceDraft, c: Node) -> None:
+        d.upd[field_name] = c.value
+
+    return set_field
+
+
+def _i_flag(field_name: str, value: object = True) -> Callable[[_InstanceDraft, Node], None]:
+    """A keyword that sets the field to `value`."""
+    def set_flag(d: _InstanceDraft, c: Node) -> None:
+        d.upd[field_name] = value
+
+    return set_flag
+
+
+def _i_priority(d: _InstanceDraft, c: Node) -> None:
+    d.upd["priority"] = c.value
+    d.prio_set = True
+
+
+def _i_version(d: _InstanceDraft, c: Node) -> None:
+    d.upd["version"] = c.value
+    d.explicit_version = True
+
+
+def _i_vips(d: _InstanceDraft, c: Node) -> None:
+    """virtual_ipaddress / virtual_ipaddress_excluded."""
+    primary = c.kw == "virtual_ipaddress"
+    target, seen = (d.vips, d.seen_vips) if primary else (d.evips, d.seen_evips)
+    for it in c.items:
+        vip = parse_vip(it.words, it.loc, d.rep)
+        if vip is None:
+            continue
+        if primary and d.fam.get(vip.address.version) is not None:
+            d.rep.error(it.loc,
+                        f"({d.name}): address family must match VRRP instance [{it.words[0]}] - ignoring")
+            continue
+        if vip.address in seen:
+            continue  # keepalived drops duplicates silently
+        seen.add(vip.address)
+        target.append(vip)
+
+
+def _i_routes(d: _InstanceDraft, c: Node) -> None:
+    d.upd["virtual_routes"] = tuple(d.b._routes(c, False))
+
+
+def _i_rules(d: _InstanceDraft, c: Node) -> None:
+    d.upd["virtual_rules"] = tuple(d.b._rules(c, False))
+
+
+def _i_address(d: _InstanceDraft, c: Node) -> None:
+    """unicast_src_ip / mcast_src_ip / mcast_dst_ip."""
+    v = c.value
+    if isinstance(v, IPAddr) and d.fam.get(v.version) is not None:
+        d.rep.error(c.loc, d.fam.mismatch(d.name, c.kw, str(v)))
+        return
+    d.upd[c.kw] = v
+
+
+def _i_unicast_peer(d: _InstanceDraft, c: Node) -> None:
+    rep = d.rep
+    peers = []
+    for it in c.items:
+        a = sockaddr_ip(it.words[0])
+        if a is None:
+            rep.error(it.loc, f"Configuration error: VRRP instance[{d.name}] malformed unicast "
+                              f"peer address[{it.words[0]}]. Skipping...")
+            continue
+        if d.fam.get(a.version) is not None:
+            rep.error(it.loc, d.fam.mismatch(d.name, c.kw, it.words[0]))
+            continue
+        ttl: dict[str, int | None] = {"min_ttl": None, "max_ttl": None}
+        w = it.words
+        for k in range(1, len(w) - 1, 2):
+            if w[k] in ttl:
+                ttl[w[k]] = parse_int(w[k + 1], 0, 255, it.loc, rep)
+        peers.append((a, ttl["min_ttl"], ttl["max_ttl"]))
+    d.upd["unicast_peers"] = tuple(peers)
+
+
+def _i_authentication(d: _InstanceDraft, c: Node) -> None:
+    at = c.get("auth_type")
+    ap = c.get("auth_pass")
+    if at is not None:
+        d.upd["auth_type"] = at.value
+    if ap is not None:
+        pw = str(ap.value)
+        raw = pw.encode("utf-8", "surrogateescape")
+        if len(raw) > 8:  # bytes, as keepalived's strlen(): ab\u00a0cdefg is 9
+            d.rep.error(ap.loc, "Truncating auth_pass to 8 characters")
+            pw = raw[:8].decode("utf-8", "surrogateescape")
+        d.upd["auth_pass"] = pw
+
+
+def _i_track(d: _InstanceDraft, c: Node) -> None:
+    """track_interface / track_script / track_file / track_process / track_bfd."""
+    lim = 254 if c.kw in ("track_file", "track_process") else 253
+    for it in c.items:
+        t = _track(c.kw[6:], it, -lim, lim, d.rep, d.name)
+        if t is not None:
+            d.tracks.append(t)
+
+
+def _i_notify(d: _InstanceDraft, c: Node) -> None:
+    if any(k == c.kw for k, _ in d.notify):
+        first = c.value[0] if isinstance(c.value, tuple) and c.value else c.value
+        d.rep.error(c.loc, f"({d.name}) {c.kw} script already specified - ignoring {first}")
+        return
+    d.notify.append((c.kw, _script(c.value)))
+
+
+def _i_use_vmac(d: _InstanceDraft, c: Node) -> None:
+    d.upd["use_vmac"] = vmac_spec(_words(c))
+
+
+def _i_bgp_announce(d: _InstanceDraft, c: Node) -> None:
+    d.upd["bgp"] = bgp_announce(c, d.rep, d.name)
+
+
+def _i_garp_extra_if(d: _InstanceDraft, c: Node) -> None:
+    d.opts.append((c.kw, garp_extra_words(_words(c), c.spelt or c.kw, c.loc, d.rep, d.name)))
+
+
+def _i_garp(d: _InstanceDraft, c: Node) -> None:
+    """garp_master_* / garp_lower_prio_*: the delays and refresh are in seconds (`_s` fields)."""
+    d.upd[c.kw + "_s" if c.kw.endswith(("delay", "refresh")) else c.kw] = c.value
+
+
+def _i_native_ipv6(d: _InstanceDraft, c: Node) -> None:
+    if d.fam.get(6) is not None:
+        d.rep.error(c.loc, f"({d.name}) Cannot specify native_ipv6 with IPv4 addresses")
+        return
+    d.opts.append((c.kw, c.value))
+
+
+def _i_lvs_sync_daemon_interface(d: _InstanceDraft, c: Node) -> None:
+    name = d.name
+    d.rep.error(c.loc, f"({name}) Specifying lvs_sync_daemon_interface against a vrrp is deprecated.")
+    # keepalived's "      %*s": a negative width pads on the left as much
+    d.rep.error(c.loc, " " * (6 + abs(len(name) - 2)) + "Please use global lvs_sync_daemon")
+    if (syncd := d.b._syncd_interface()) is not None:
+        d.rep.error(c.loc, f"({name}) lvs_sync_daemon_interface has already been specified as "
+                           f"{syncd} - ignoring")
+        return
+    d.opts.append((c.kw, c.value))
+
+
+def _i_option(d: _InstanceDraft, c: Node) -> None:
+    """Any other keyword: kept in `options`."""
+    d.opts.append((c.kw, c.value if not c.items else tuple(i.words for i in c.items)))
+
+
+_INSTANCE_KW: dict[str, Callable[[_InstanceDraft, Node], None]] = {
+    "state": _i_state,
+    "interface": _i_interface,
+    "virtual_router_id": _i_field("vrid"),
+    "priority": _i_priority,
+    "advert_int": _i_field("advert_int_us"),
+    "version": _i_version,
+    "nopreempt": _i_flag("nopreempt"),
+    "preempt": _i_flag("nopreempt", False),
+    "preempt_delay": _i_field("preempt_delay_us"),
+    "virtual_ipaddress": _i_vips,
+    "virtual_ipaddress_excluded": _i_vips,
+    "virtual_routes": _i_routes,
+    "virtual_rules": _i_rules,
+    **{k: _i_address for k in ("unicast_src_ip", "mcast_src_ip", "mcast_dst_ip")},
+    "unicast_peer": _i_unicast_peer,
+    "unicast_ttl": _i_field("unicast_ttl"),
+    "authentication": _i_authentication,
+    **{f"track_{k}": _i_track for k in ("interface", "script", "file", "process", "bfd")},
+    **{k: _i_notify for k in ("notify", "notify_master", "notify_backup", "notify_fault", "notify_stop",
+                              "notify_deleted", "notify_master_rx_lower_pri")},
+    "smtp_alert": _i_field("smtp_alert"),
+    "strict_mode": _i_field("strict_mode"),
+    "use_vmac": _i_use_vmac,
+    **{k: _i_flag(k) for k in ("vmac_xmit_base", "use_vmac_addr", "promote_secondaries",
+                               "linkbeat_use_polling", "unicast_fault_no_peer", "track_src_ip",
+                               "dont_track_primary",
+                               "check_unicast_src", "skip_check_adv_addr", "old_unicast_checksum")},
+    "kernel_rx_buf_size": _i_field("kernel_rx_buf_size"),
+    "accept": _i_flag("accept"),
+    "no_accept": _i_flag("accept", False),
+    **{k: _i_field(k) for k in ("lower_prio_no_advert", "higher_prio_send_advert", "owner_ignore_adverts",
+                                "v3_checksum_as_v2", "down_timer_adverts")},
+    "bgp_announce": _i_bgp_announce,
+    "garp_extra_if": _i_garp_extra_if,
+    **{k: _i_garp for k in _GARP},
+    "native_ipv6": _i_native_ipv6,
+    "lvs_sync_daemon_interface": _i_lvs_sync_daemon_interface,
+}
+
+
+def _script(v: object) -> Script:
+    """A notify keyword's (command, user, group); () for a bare `notify_deleted` (Script(optional))."""
+    assert isinstance(v, tuple) and len(v) in (0, 3)
+    return cast(Script, v)
 
 
 _TRACK_ORDER = {"interface": 0, "script": 1, "file": 2, "process": 3, "bfd": 4}
