@@ -143,13 +143,8 @@ def _cmd(sc: NotifyScripts | None, field: str) -> Value | None:
     return octets(cmd_str(c.argv)) if c is not None else None
 
 
-def _scope(s: str | None) -> int:  # snmp_scope(): InetScopeType
-    return {"global": 14, None: 14, "host": 1, "link": 2, "site": 5, "nowhere": 0}.get(s, 0)
-
-
-def _opt(spec: VipSpec, word: str) -> str | None:
-    o = spec.options
-    return o[o.index(word) + 1] if word in o and o.index(word) + 1 < len(o) else None
+def _scope(scope: int) -> int:  # snmp_scope(): InetScopeType of RT_SCOPE_*
+    return {0: 14, 254: 1, 253: 2, 200: 5, 255: 0}.get(scope, 0)
 
 
 class VrrpMibs:
@@ -223,7 +218,7 @@ class VrrpMibs:
                    lambda: octets(g.notification_email_from) if g.notification_email_from else None),
             Table((*s, 3, 5, 1), {2: lambda e: octets(e)}, lambda: emails),
             Scalar((*s, 3, 6), lambda: gauge(smtp_port())),
-            Scalar((*s, 3, 7), lambda: truth(not o.get("no_email_faults"))),
+            Scalar((*s, 3, 7), lambda: truth(not g.no_email_faults)),
             Scalar((*s, 3, 8), lambda: integer(tri(g.smtp_alert))),
             Scalar((*s, 3, 9), lambda: integer(tri(g.smtp_alert_vrrp))),
             Scalar((*s, 3, 10), lambda: integer(tri(g.smtp_alert_checker))),
@@ -316,8 +311,8 @@ class VrrpMibs:
             25: lambda i: notify(i, "stop"),
             26: lambda i: notify(i, "notify"),
             27: accept,
-            28: lambda i: truth(_has(conf(i), "promote_secondaries")),
-            29: lambda i: truth(_has(conf(i), "linkbeat_use_polling")
+            28: lambda i: truth((c := conf(i)) is not None and c.promote_secondaries),
+            29: lambda i: truth((c := conf(i)) is not None and c.linkbeat_use_polling
                                 or bool(self._opts().get("linkbeat_use_polling"))),
             30: lambda i: integer(i.params.version),
             31: lambda i: notify(i, "master_rx_lower_pri"),
@@ -416,7 +411,7 @@ class VrrpMibs:
             6: lambda row: second_gw(row[0]),
             7: lambda row: addr(row[0].src),
             8: lambda row: gauge(row[0].metric or 0),
-            9: lambda row: integer(_scope(_SCOPE_NAMES.get(row[0].scope or 0))),
+            9: lambda row: integer(_scope(row[0].scope or 0)),
             10: lambda row: integer(rtype(row[0])),
             11: lambda row: ifidx(row[0].dev),
             12: lambda row: octets(row[0].dev) if row[0].dev else None,
@@ -466,9 +461,6 @@ class VrrpMibs:
         def fam(p: Any) -> Value | None:
             return integer(2 if p.family == 6 else 1) if p is not None else None
 
-        def opt(r: Any, name: str) -> str | None:
-            return dict(r.options).get(name)
-
         rule_cols: dict[int, Callable[[Any], Value | None]] = {
             2: lambda row: octets(direction(row[0])),
             3: lambda row: fam(rule_addr(row)),
@@ -495,7 +487,7 @@ class VrrpMibs:
             23: lambda row: integer(_FR_ACTIONS.get(row[0].action, 0)),
             24: lambda row: gauge(row[0].table) if row[0].action == "table" else None,
             25: lambda row: gauge(row[0].priority) if row[0].priority else None,
-            26: lambda row: (gauge(int(x)) if (x := opt(row[0], "suppress_prefixlength")) is not None
+            26: lambda row: (gauge(row[0].suppress_prefixlength) if row[0].suppress_prefixlength is not None
                              else None),
         }
         return [Table((*v, 7, 1), route_cols, routes), Table((*v, 8, 1), rule_cols, rules),
@@ -661,27 +653,22 @@ class VrrpMibs:
             a = ip_address(row[1].address)
             if a.version == 6:
                 return None
-            b = _opt(row[1], "brd") or _opt(row[1], "broadcast")
-            try:
-                return octets(ip_address(b).packed) if b and b not in ("+", "-") else octets(bytes(4))
-            except ValueError:
-                return octets(bytes(4))
+            b = row[1].broadcast
+            return octets(b.packed if b is not None else bytes(4))
 
         def peer(row: Row) -> Value | None:
-            p = _opt(row[1], "peer")
-            if not p:
-                return None
-            return octets(ip_address(p.split("/")[0]).packed)
+            p = row[1].peer
+            return None if p is None else octets(p.packed)
 
         return {
             2: lambda r: integer((ip_address(r[1].address).version == 4 and 1) or 2),
             3: lambda r: octets(ip_address(r[1].address).packed),
             4: brd,
             5: lambda r: gauge(r[1].prefix),
-            6: lambda r: integer(_scope(_opt(r[1], "scope"))),
+            6: lambda r: integer(_scope(r[1].scope)),
             7: ifidx,
             8: ifn,
-            9: lambda r: octets(_opt(r[1], "label")) if _opt(r[1], "label") else None,  # type: ignore[arg-type]
+            9: lambda r: octets(r[1].label) if r[1].label else None,
             10: is_set,
             11: lambda r: truth(r[2]),
             12: peer,
@@ -940,7 +927,6 @@ class VrrpMibs:
 
 
 _RTN_SNMP = {6: 3, 4: 4, 5: 5, 3: 6, 7: 7, 8: 8, 9: 9, 10: 10, 11: 11}  # RTN_* -> vrrpRouteType
-_SCOPE_NAMES = {0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere"}
 _FR_ACTIONS = {"table": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 _PARAM_MATCH = {"none": 0, "exact": 1, "initial": 2, "partial": 3}  # keepalived enum param_match
 
@@ -963,10 +949,6 @@ def _bfd_weights(model: Model) -> dict[str, tuple[int, bool]]:
 
 def _rx_sum(rows: list[tuple[OID, VrrpInstance]], counter: str) -> int:
     return sum(i.stats.get(counter, 0) for _, i in rows)
-
-
-def _has(c: ConfInstance | None, kw: str) -> bool:
-    return c is not None and any(k == kw and v is not False for k, v in c.options)
 
 
 def _flush_on_stop(v: object) -> int:

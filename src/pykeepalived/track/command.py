@@ -40,7 +40,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pykeepalived.config.command_words import CommandSyntaxError, cmd_str, split_quoted_escaped
+from pykeepalived.config.command_words import CommandSyntaxError, split_quoted_escaped
+from pykeepalived.config.command_words import cmd_str as cmd_str  # re-exported: its users import it here
 
 log = logging.getLogger("pykeepalived.track")
 
