@@ -312,7 +312,7 @@ class VrrpMibs:
             26: lambda i: notify(i, "notify"),
             27: accept,
             28: lambda i: truth((c := conf(i)) is not None and c.promote_secondaries),
-            29: lambda i: truth((c := conf(i)) is not None and c.linkbeat_use_polling
+            29: lambda i: truth(((c := conf(i)) is not None and c.linkbeat_use_polling)
                                 or bool(self._opts().get("linkbeat_use_polling"))),
             30: lambda i: integer(i.params.version),
             31: lambda i: notify(i, "master_rx_lower_pri"),

@@ -324,6 +324,29 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     out += _sched_lines("VRRP", pc.sched.get("vrrp"))
     out += _sched_lines("Checker", pc.sched.get("checker"))
     out += _sched_lines("BFD", pc.sched.get("bfd"))
+    out += _snmp_scripts_buffers(g_in, o)
+    out.append(f" umask = 0{pc.umask:o}")
+    if g.vrrp_startup_delay_us:
+        out.append(f" vrrp_startup_delay = {g.vrrp_startup_delay_us / 1e6:g}")
+    if g.log_unknown_vrids:
+        out.append(" log_unknown_vrids")
+    if g.vmac_prefix:
+        out.append(f" VMAC prefix = {g.vmac_prefix}")
+    if g.vmac_addr_prefix:
+        out.append(f" VMAC address prefix = {g.vmac_addr_prefix}")
+    try:
+        rt = os.sched_getparam(0).sched_priority
+    except OSError:
+        rt = 0
+    if rt:
+        out.append(f" current realtime priority = {rt}")
+    return out
+
+
+def _snmp_scripts_buffers(g_in: GlobalInput, o: dict[str, object]) -> list[str]:
+    """The SNMP, DBus, script security, netlink and receive buffer lines of the global dump."""
+    g = g_in.model.global_defs
+    out: list[str] = []
     for kw, label in (("enable_snmp_vrrp", "vrrp"), ("enable_snmp_checker", "checker"),
                       ("enable_snmp_rfcv2", "RFCv2"), ("enable_snmp_rfcv3", "RFCv3"),
                       ("enable_traps", "traps")):
@@ -350,21 +373,6 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
                    else f" rx_bufs_size = {word}")
     mult = o.get("vrrp_rx_bufs_multiplier")
     out.append(f" rx_bufs_multiples = {mult if isinstance(mult, int) else 3}")
-    out.append(f" umask = 0{pc.umask:o}")
-    if g.vrrp_startup_delay_us:
-        out.append(f" vrrp_startup_delay = {g.vrrp_startup_delay_us / 1e6:g}")
-    if g.log_unknown_vrids:
-        out.append(" log_unknown_vrids")
-    if g.vmac_prefix:
-        out.append(f" VMAC prefix = {g.vmac_prefix}")
-    if g.vmac_addr_prefix:
-        out.append(f" VMAC address prefix = {g.vmac_addr_prefix}")
-    try:
-        rt = os.sched_getparam(0).sched_priority
-    except OSError:
-        rt = 0
-    if rt:
-        out.append(f" current realtime priority = {rt}")
     return out
 
 
