@@ -60,6 +60,7 @@ from pykeepalived.vrrp.packet import (
     VRRP_TYPE_ADVERTISEMENT,
     Advertisement,
     DropReason,
+    Ipv4Datagram,
     PacketError,
     RxPacket,
     ah_icv,
@@ -254,32 +255,9 @@ def check_packet(
 
     # --- 6, 7: v2 authentication and interval -----------------------------------------------------
     if params.version == 2:
-        if b4 not in (AuthType.NONE, AuthType.PASS, AuthType.AH):
-            c.log("bad_auth", f"Invalid auth type: {b4}")
-            return c.done(RxResult.KO, "invalid_authtype")
-        if b4 != auth_type:
-            c.log("wrong_auth", f"received a {b4} auth, expecting {int(auth_type)}!")
-            return c.done(RxResult.KO, "authtype_mismatch")
-        if auth_type is AuthType.PASS and ip is not None:
-            verdict = _check_pass(c, params, data, ip.tot_len)
-            if verdict is not None:
-                return verdict
-        elif auth_type is AuthType.AH and ip is not None and ip.ah is not None:
-            if ip.ah.next_header != VRRP_PROTO:
-                return c.done(RxResult.DROP)  # AH for some other protocol
-            verdict = _check_ah(
-                c, params, state, data, ip.ihl, ip.src, ip.ah.spi, ip.ah.seq_number, ip.ah.icv
-            )
-            if verdict is not None:
-                return verdict
-            if not is_master and ip.ah.seq_number >= state.ah_seq_number:
-                state.ah_cycle = False
-        if params.adver_int_us != b5 * _SEC:
-            c.log(
-                "adv_intvl_mismatch",
-                f"advertisement interval mismatch mine={params.adver_int_us // _SEC} sec rcv'd={b5} sec",
-            )
-            return c.done(RxResult.DROP)  # keepalived: "to prevent concurrent VRID running"
+        verdict = _check_v2(c, params, state, data, ip, auth_type, b4, b5, is_master)
+        if verdict is not None:
+            return verdict
 
     # --- 8: type -------------------------------------------------------------------------------------
     if vers_type & 0x0F != VRRP_TYPE_ADVERTISEMENT:
@@ -326,34 +304,76 @@ def check_packet(
     c.counters.append("advert_rcvd")
 
     if check_vip_addr:
-        # --- 14, 15: the address list --------------------------------------------------------------
-        received = set(c.advert.addresses)
-        for vip in params.vips:
-            if vip not in received:
-                c.log(
-                    "vips_mismatch",
-                    f"ip address associated with VRID {params.vrid} not present in MASTER advert: {vip}",
-                )
-                return c.done(RxResult.KO, "addr_list_err")
-        # --- 16: unicast source and TTL range --------------------------------------------------
-        peers = params.unicast_peers
-        if unicast and (
-            params.check_unicast_src or any(p.min_ttl is not None or p.max_ttl is not None for p in peers)
-        ):
-            src = ip.src if ip is not None else rx.src
-            peer = next((p for p in peers if p.address == src), None)
-            if peer is None:
-                c.log("unicast_src", f"unicast source address {src} not a unicast peer")
-                return c.done(RxResult.KO)
-            lo = 0 if peer.min_ttl is None else peer.min_ttl
-            hi = 255 if peer.max_ttl is None else peer.max_ttl
-            if ttl != -1 and not lo <= ttl <= hi:
-                c.log("ttl_range", f"TTL/HL {ttl} not in range {lo} - {hi}")
-                return c.done(RxResult.KO, "ip_ttl_err")
+        verdict = _check_addresses(c, params, ip.src if ip is not None else rx.src, ttl)
+        if verdict is not None:
+            return verdict
 
     if priority == 0:
         c.counters.append("pri_zero_rcvd")
     return c.done(RxResult.OK)
+
+
+def _check_v2(c: _Check, params: InstanceParams, state: RxState, data: bytes, ip: Ipv4Datagram | None,
+              auth_type: AuthType, b4: int, b5: int, is_master: bool) -> RxVerdict | None:
+    """Checks 6 and 7 (VRRPv2): the authentication type and data, and the advertisement interval;
+    None when they pass."""
+    if b4 not in (AuthType.NONE, AuthType.PASS, AuthType.AH):
+        c.log("bad_auth", f"Invalid auth type: {b4}")
+        return c.done(RxResult.KO, "invalid_authtype")
+    if b4 != auth_type:
+        c.log("wrong_auth", f"received a {b4} auth, expecting {int(auth_type)}!")
+        return c.done(RxResult.KO, "authtype_mismatch")
+    if auth_type is AuthType.PASS and ip is not None:
+        verdict = _check_pass(c, params, data, ip.tot_len)
+        if verdict is not None:
+            return verdict
+    elif auth_type is AuthType.AH and ip is not None and ip.ah is not None:
+        if ip.ah.next_header != VRRP_PROTO:
+            return c.done(RxResult.DROP)  # AH for some other protocol
+        verdict = _check_ah(
+            c, params, state, data, ip.ihl, ip.src, ip.ah.spi, ip.ah.seq_number, ip.ah.icv
+        )
+        if verdict is not None:
+            return verdict
+        if not is_master and ip.ah.seq_number >= state.ah_seq_number:
+            state.ah_cycle = False
+    if params.adver_int_us != b5 * _SEC:
+        c.log(
+            "adv_intvl_mismatch",
+            f"advertisement interval mismatch mine={params.adver_int_us // _SEC} sec rcv'd={b5} sec",
+        )
+        return c.done(RxResult.DROP)  # keepalived: "to prevent concurrent VRID running"
+    return None
+
+
+def _check_addresses(c: _Check, params: InstanceParams, src: IPAddress, ttl: int) -> RxVerdict | None:
+    """Checks 14 to 16: the advert's address list, the unicast source and its TTL range; None when
+    they pass."""
+    # --- 14, 15: the address list --------------------------------------------------------------
+    assert c.advert is not None  # decoded at check 2
+    received = set(c.advert.addresses)
+    for vip in params.vips:
+        if vip not in received:
+            c.log(
+                "vips_mismatch",
+                f"ip address associated with VRID {params.vrid} not present in MASTER advert: {vip}",
+            )
+            return c.done(RxResult.KO, "addr_list_err")
+    # --- 16: unicast source and TTL range --------------------------------------------------
+    peers = params.unicast_peers
+    if params.is_unicast and (
+        params.check_unicast_src or any(p.min_ttl is not None or p.max_ttl is not None for p in peers)
+    ):
+        peer = next((p for p in peers if p.address == src), None)
+        if peer is None:
+            c.log("unicast_src", f"unicast source address {src} not a unicast peer")
+            return c.done(RxResult.KO)
+        lo = 0 if peer.min_ttl is None else peer.min_ttl
+        hi = 255 if peer.max_ttl is None else peer.max_ttl
+        if ttl != -1 and not lo <= ttl <= hi:
+            c.log("ttl_range", f"TTL/HL {ttl} not in range {lo} - {hi}")
+            return c.done(RxResult.KO, "ip_ttl_err")
+    return None
 
 
 def _check_pass(c: _Check, params: InstanceParams, data: bytes, tot_len: int) -> RxVerdict | None:
