@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Reporter, skip_block
 from pykeepalived.config.model_lvs import (
@@ -53,7 +54,7 @@ def options(node: Node, skip: set[str]) -> Options:
     return tuple(out)
 
 
-def fill(cls: type, node: Node, f: dict[str, object], skip: set[str]) -> list[tuple[str, object]]:
+def fill(cls: type, node: Node, f: dict[str, Any], skip: set[str]) -> list[tuple[str, object]]:
     """Set `f[field]` from the keywords naming a field of `cls` (timers: `_us`); returns the others."""
     names = field_names(cls)
     rest: list[tuple[str, object]] = []
@@ -72,6 +73,12 @@ def _first(*vals: object) -> object:
     return next((v for v in vals if v is not None), None)
 
 
+def _as_int(v: object) -> int:
+    """A timer's value in µs (the virtual server's delay_loop always has one)."""
+    assert isinstance(v, int)
+    return v
+
+
 def vs_name(f: dict[str, object]) -> str:
     if f["kind"] == "fwmark":
         return f"FWM {f['fwmark']}"
@@ -84,7 +91,7 @@ def vs_name(f: dict[str, object]) -> str:
 def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
     assert isinstance(n.value, tuple)
     args = n.value
-    f: dict[str, object] = {"loc": n.loc}
+    f: dict[str, Any] = {"loc": n.loc}
     if args[0] == "fwmark":
         if len(args) < 2 or not is_digits(args[1]):
             rep.error(n.loc, "virtual server fwmark missing or invalid - skipping")
@@ -126,7 +133,7 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
     if "lb_algo" not in f:  # after the protocol's default, which it names
         rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no scheduler set, setting default 'wlc'")
     f["options"] = tuple(opts)
-    vs = VirtualServer(**f)  # type: ignore[arg-type]
+    vs = VirtualServer(**f)
     rss = [rs for c in n.all("real_server") if (rs := _rs(c, vs, rep)) is not None]
     if "lb_kind" not in f and (any(rs.lvs_method is None for rs in rss) or vs.sorry_server is not None):
         rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no forwarding method set, setting default NAT")
@@ -140,7 +147,7 @@ def _rs(n: Node, vs: VirtualServer, rep: Reporter) -> RealServer | None:
         rep.error(n.loc, f"Invalid real server ip address/port {n.value[0]} - skipping")
         return None
     port = parse_int(n.value[1], 0, 65535, n.loc, rep) if len(n.value) > 1 else None
-    f: dict[str, object] = {"address": a, "port": port, "weight": vs.weight, "loc": n.loc}
+    f: dict[str, Any] = {"address": a, "port": port, "weight": vs.weight, "loc": n.loc}
     checker_nodes = [c for c in n.children if c.kw in CHECKER_CLASSES]
     opts = fill(RealServer, n, f, set(CHECKER_CLASSES))
     for c in n.all("lvs_method"):
@@ -150,18 +157,18 @@ def _rs(n: Node, vs: VirtualServer, rep: Reporter) -> RealServer | None:
             if f.get("lvs_method") == c.value:
                 del f["lvs_method"]
     f["options"] = tuple(opts)
-    rs = RealServer(**f)  # type: ignore[arg-type]
+    rs = RealServer(**f)
     checkers = [ck for c in checker_nodes if (ck := _checker(c, rs, vs, rep)) is not None]
     return dataclasses.replace(rs, checkers=tuple(checkers))
 
 
 def _checker(c: Node, rs: RealServer, vs: VirtualServer, rep: Reporter) -> Checker | None:
     cls = CHECKER_CLASSES[c.kw]
-    f: dict[str, object] = {"kind": c.kw, "loc": c.loc}
+    f: dict[str, Any] = {"kind": c.kw, "loc": c.loc}
     rest = fill(cls, c, f, {"url"})
     _checker_checks(c, rep)
     kind = c.kw
-    loop = int(_first(f.get("delay_loop_us"), rs.delay_loop_us, vs.delay_loop_us))  # type: ignore[call-overload]
+    loop = _as_int(_first(f.get("delay_loop_us"), rs.delay_loop_us, vs.delay_loop_us))
     f["delay_loop_us"] = loop
     f["connect_timeout_us"] = _first(
         f.get("connect_timeout_us"), rs.connect_timeout_us, vs.connect_timeout_us, 5 * SEC
@@ -192,11 +199,11 @@ def _checker(c: Node, rs: RealServer, vs: VirtualServer, rep: Reporter) -> Check
         return None
     if kind == "BFD_CHECK" and not f.get("name"):
         return None
-    return cls(**f)  # type: ignore[arg-type]
+    return cls(**f)
 
 
 def _url(u: Node) -> UrlSpec:
-    f: dict[str, object] = {"path": "", "loc": u.loc}
+    f: dict[str, Any] = {"path": "", "loc": u.loc}
     fill(UrlSpec, u, f, {"status_code"})
     codes: list[tuple[int, int]] = []
     for sc in u.all("status_code"):
@@ -210,8 +217,8 @@ def _url(u: Node) -> UrlSpec:
     if isinstance(f.get("digest"), str):
         f["digest"] = str(f["digest"]).lower()
     if isinstance(f.get("regex"), tuple):
-        f["regex"] = f["regex"][0]  # type: ignore[index]
-    return UrlSpec(**f)  # type: ignore[arg-type]
+        f["regex"] = f["regex"][0]
+    return UrlSpec(**f)
 
 
 def _checker_checks(c: Node, rep: Reporter) -> None:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from pykeepalived.config import grammar as G
 from pykeepalived.config.grammar import Kw
@@ -16,6 +17,9 @@ from pykeepalived.config.model_lvs import Checker, FileCheck, HttpCheck, SmtpChe
 from pykeepalived.config.routes import Route
 from pykeepalived.config.rules import format_rule
 from pykeepalived.config.types import Flag, Script, Timer, _q
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 _T6 = Timer()
 _T3 = Timer(digits=3)
@@ -298,10 +302,11 @@ _GLOBAL_EXPLICIT = frozenset(
 )
 
 
-def _fmt_fields(obj: object, table: dict[str, Kw], ind: str, skip: frozenset[str] = frozenset()) -> list[str]:
+def _fmt_fields(obj: DataclassInstance, table: dict[str, Kw], ind: str,
+                skip: frozenset[str] = frozenset()) -> list[str]:
     """Typed fields whose name is a keyword of `table` (timers: `_us`), in keyword syntax."""
     out: list[str] = []
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+    for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
         if v is None or f.name in skip or v == "":
             continue

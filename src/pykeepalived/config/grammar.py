@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from pykeepalived.config.ext import ListenAddress
 from pykeepalived.config.proc_types import (
@@ -61,16 +62,16 @@ class Kw:
         return self.block is not None or self.items is not None
 
 
-def K(vtype: VType, **kw: object) -> Kw:
-    return Kw(vtype=vtype, **kw)  # type: ignore[arg-type]
+def K(vtype: VType, **kw: Any) -> Kw:
+    return Kw(vtype=vtype, **kw)
 
 
-def B(block: dict[str, Kw], args: VType | None = None, **kw: object) -> Kw:
-    return Kw(block=block, args=args, **kw)  # type: ignore[arg-type]
+def B(block: dict[str, Kw], args: VType | None = None, **kw: Any) -> Kw:
+    return Kw(block=block, args=args, **kw)
 
 
-def L(items: VType | None = None, args: VType | None = None, **kw: object) -> Kw:
-    return Kw(items=items or Entry(), args=args, **kw)  # type: ignore[arg-type]
+def L(items: VType | None = None, args: VType | None = None, **kw: Any) -> Kw:
+    return Kw(items=items or Entry(), args=args, **kw)
 
 
 def dep(canonical: str, vtype: VType, msg: str | None = None) -> Kw:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pykeepalived.config.model import Model
 from pykeepalived.config.types import is_digits
@@ -100,7 +101,7 @@ def parse_lvs_sync_daemon(words: tuple[str, ...], report: Report = _quiet) -> Sy
     if len(words[0]) >= IP_VS_IFNAME_MAXLEN:
         report(f"lvs_sync_daemon interface name '{words[0]}' too long - ignoring")
         return None
-    f: dict[str, object] = {"ifname": words[0]}
+    f: dict[str, Any] = {"ifname": words[0]}
     limits = {"maxlen": (1, 65535 - 20 - 8), "port": (1, 65535), "ttl": (1, 255)}
     i = 1
     while i < len(words):
@@ -156,7 +157,7 @@ def parse_lvs_sync_daemon(words: tuple[str, ...], report: Report = _quiet) -> Sy
         else:
             report(f"Unknown option {kw} specified for lvs_sync_daemon")
         i += 1
-    return SyncdConfig(**f)  # type: ignore[arg-type]
+    return SyncdConfig(**f)
 
 
 @dataclass(frozen=True, slots=True)

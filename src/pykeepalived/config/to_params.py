@@ -19,7 +19,7 @@ def track_group_interfaces(model: Model, name: str) -> list[str]:
     static address (`dev`), route (`dev`/`oif`) or rule (`iif`) without `no_track`
     (keepalived.md §1.3: the instance goes FAULT while that interface is down)."""
     groups = {nb.name for nb in model.named_blocks if nb.kind == "track_group"
-              and any(kw == "group" and name in v for kw, v in nb.options)}  # type: ignore[operator]
+              and any(kw == "group" and isinstance(v, tuple) and name in v for kw, v in nb.options)}
     out: list[str] = []
     for a in model.static_ipaddress:
         if a.track_group in groups and not a.no_track:
