@@ -183,8 +183,8 @@ def test_multipath_route(lab1: Lab) -> None:
 def test_every_config_route_option_reaches_the_kernel(lab1: Lab) -> None:
     h = lab1["h1"]
     lines = [
-        "198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 rtt 300ms rttvar 250ms initcwnd 10"
-        " initrwnd 20 window 3000 hoplimit 32 reordering 5 features ecn quickack 1 realms 1/2",
+        "198.51.100.0/24 via 192.0.2.254 dev eth0 mtu lock 1400 advmss 1360 rtt 300ms rttvar 250ms"
+        " initcwnd 10 initrwnd 20 window 3000 hoplimit 32 reordering 5 features ecn quickack 1 realms 1/2",
         "203.0.113.0/24 nexthop via 192.0.2.253 dev eth0 weight 3 realms 5 nexthop via 192.0.2.254 dev eth0",
         "2001:db8:7::/64 via 2001:db8::fe dev eth0 pref high expires 300",
         "2001:db8:8::/64 from 2001:db8:9::/64 via 2001:db8::fe dev eth0",
