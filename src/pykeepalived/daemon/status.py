@@ -334,7 +334,7 @@ class StatusWriter:
             for t in rt.conf.tracks:  # as configured: a sync group zeroes the instance's weight only
                 if t.kind == "interface" and t.name not in own:
                     tracking.setdefault(t.name, []).append((p.name, t.weight or 0, bool(t.reverse)))
-            if base is not None and rt.vmac is None and "promote_secondaries" in dict(rt.conf.options):
+            if base is not None and rt.vmac is None and rt.conf.promote_secondaries:
                 promote[base] = promote.get(base, 0) + 1
         bases: dict[str, int] = {}
         for v in vmacs:
