@@ -22,8 +22,9 @@ import os
 import struct
 from ipaddress import IPv4Address, IPv6Address
 
-from pyroute2 import AsyncIPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+from pykeepalived.linux.rtnl import AsyncIPRoute
 
 TUNSETIFF = 0x400454CA
 TUNSETPERSIST = 0x400454CB
