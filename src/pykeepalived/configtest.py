@@ -15,7 +15,7 @@ import os
 import sys
 from dataclasses import replace
 
-from pykeepalived.config.complete import complete_diagnostics
+from pykeepalived.config.complete import complete_diagnostics, fit_vips
 from pykeepalived.config.diag import NOWHERE, READINGS, ConfigErr, Diagnostic, Reporter, exit_code
 from pykeepalived.config.dump import dump_model
 from pykeepalived.config.interfaces import check_interfaces
@@ -55,7 +55,9 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         # vrrp_complete_init, after the script security check, which took the disabled scripts off
         # the instances (no "ignoring tracked script X with weights" about them); its failing
         # checks stop it there
+        model, fitted = fit_vips(model)
         failed = complete_diagnostics(model)
+        rep.diags += fitted
         rep.diags += failed or tracking_diagnostics(_without_scripts(model, disabled))
 
 

@@ -149,6 +149,14 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #   interface_without_      (VI_1) interface eth0 does not support multicast, specify  FAULT (for good)
 #   multicast               unicast peers - disabling
 #   interface_without_arp   (VI_1) disabling ARP since interface does not support it   MASTER
+#   vips_over_255, vips_mtu_v2/v3/ah/v6, vips_over_packet_v6: (VI_1) Number of VIPs (N) MASTER, the
+#                           exceeds maximum/space available in packet (max M addresses) excess set
+#                           - excess moved to eVIPs                                    as eVIPs
+#   vmac_same_vrid          (VI_1) VIP/eVIP 192.0.2.100/24 uses same VMAC as VRRP      VI_1 MASTER,
+#                           instance VI_2, disabling VI_2 (and the VIP/VIP line)       VI_2 FAULT
+#   script_not_used         Warning - script chk is not used (before the first        MASTER
+#                           instance line)
+#   src_other_family_mask   ... src address[2001:db8::1/64] MUST be of the same ...    MASTER
 # Not as keepalived 2.2.7 (docs/migration.md): an instance with unicast peers and no `interface`
 # runs (2.2.7's chk_min_cfg stops with "Unknown interface!"; fixed in keepalived 2.2.8).
 _SEC = "    script_user root\n    enable_script_security"
@@ -164,6 +172,19 @@ def _script(path: str) -> str:
 
 
 _TRACK = "    track_script {\n        chk\n    }"
+
+
+def _vips(family: int, n: int) -> tuple[str, ...]:
+    """`n` VIPs of one family: more than fit in an advert (keepalived's limit: 255, or what the
+    interface's MTU leaves after its headers)."""
+    if family == 6:
+        return tuple(f"2001:db8::1:{k:x}/64" for k in range(1, n + 1))
+    return tuple(f"198.51.100.{k + 1}/24" if k < 250 else f"203.0.113.{k - 249}/24" for k in range(n))
+
+
+def _second(extra: str, vrid: int = 51) -> str:
+    """A second instance VI_2 on eth0 (appended to a file made by instance_conf)."""
+    return instance_conf("VI_2", **_M, vrid=vrid, vips=("192.0.2.101/24",), extra=extra).split("}\n", 1)[1]
 _M = {"state": "MASTER", "prio": 150}
 MISCONFIG = {
     "peer_other_family": ("MASTER", instance_conf(**_M, extra=_uni("192.0.2.1", "2001:db8::2")), ""),
@@ -200,8 +221,22 @@ MISCONFIG = {
                                                        + _uni("192.0.2.1", "192.0.2.2")), ""),
     "interface_without_multicast": ("FAULT", instance_conf(**_M), ""),
     "interface_without_arp": ("MASTER", instance_conf(**_M), ""),
+    "vips_over_255": ("MASTER", instance_conf(**_M, vips=_vips(4, 256)), ""),
+    "vips_mtu_v2": ("MASTER", instance_conf(**_M, vips=_vips(4, 132)), ""),
+    "vips_mtu_v3": ("MASTER", instance_conf(**_M, vips=_vips(4, 134), version=3), ""),
+    "vips_over_packet_v6": ("MASTER", instance_conf(**_M, vips=_vips(6, 90)), ""),
+    "vips_mtu_v6": ("MASTER", instance_conf(**_M, vips=_vips(6, 77)), ""),
+    "vips_mtu_ah": ("MASTER", instance_conf(**_M, vips=_vips(4, 126), extra=(
+        "    authentication {\n        auth_type AH\n        auth_pass secret\n    }")), ""),
+    "vmac_same_vrid": ("MASTER", instance_conf(**_M, extra="    use_vmac") + _second(
+        "    use_vmac\n    mcast_dst_ip 224.0.0.19"), ""),
+    "script_not_used": ("MASTER", _script("/bin/true") + instance_conf(**_M), ""),
+    "src_other_family_mask": ("MASTER", instance_conf(**_M).replace(
+        "    }\n}\n", "    }\n" + _uni("2001:db8::1/64", "192.0.2.2") + "\n}\n"), ""),
 }
 SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
+         "vips_mtu_v2": "ip link set eth0 mtu 576", "vips_mtu_v3": "ip link set eth0 mtu 576",
+         "vips_mtu_ah": "ip link set eth0 mtu 576", "vips_mtu_v6": "ip link set eth0 mtu 1280",
          "interface_without_arp": "ip link set eth0 arp off"}
 _COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
                        r"Virtual router|Unknown interface")
@@ -228,7 +263,8 @@ def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Hos
                 codes[n.impl] = n.proc.wait(25)
             else:
                 wait_for(lambda n=n: f"(VI_1) Entering {outcome} STATE" in n.logs()
-                         or "going to fault state" in n.logs() or "peers - disabling" in n.logs(), 25)
+                         or "going to fault state" in n.logs() or "peers - disabling" in n.logs()
+                         or f"(VI_1) entering {outcome} state" in n.logs(), 25)
         if outcome != "exit":
             time.sleep(3)
             codes = {n.impl: n.proc.poll() for n in pair if n.proc is not None}
@@ -240,12 +276,16 @@ def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Hos
         assert lines["py"] == lines["ka"]
         assert codes == ({"ka": 2, "py": 2} if outcome == "exit" else {"ka": None, "py": None})
         assert bool(per_advert["py"]) == bool(per_advert["ka"])
+        for n in pair:  # vrrp_complete_init's lines come before the daemon's Startup complete
+            for x in ("is not used", "exceeds maximum", "uses same VMAC"):
+                if x in n.logs():
+                    assert n.logs().index(x) < n.logs().index("Startup complete"), n.logs()
         if outcome == "FAULT":
             for n in pair:
                 assert not n.has("192.0.2.100")
         elif outcome == "MASTER":
-            assert {a for a in pair[1].addresses() if "::100" in a or a.endswith(".100")} == {
-                a for a in pair[0].addresses() if "::100" in a or a.endswith(".100")}
+            assert {a for a in pair[1].addresses() if not a.startswith("fe80")} == {
+                a for a in pair[0].addresses() if not a.startswith("fe80")}
 
 
 @pytest.mark.parametrize("impl", ["ka", "py"])

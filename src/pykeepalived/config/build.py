@@ -818,7 +818,7 @@ def _i_address(d: _InstanceDraft, c: Node) -> None:
     """unicast_src_ip / mcast_src_ip / mcast_dst_ip."""
     v = c.value
     if isinstance(v, IPAddr) and d.fam.get(v.version) is not None:
-        d.rep.error(c.loc, d.fam.mismatch(d.name, c.kw, str(v)))
+        d.rep.error(c.loc, d.fam.mismatch(d.name, c.kw, c.text or str(v)))  # keepalived: as written
         return
     d.upd[c.kw] = v
 

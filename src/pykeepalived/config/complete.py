@@ -6,26 +6,76 @@
 # status 2, no respawn. A pure function of the model and the interface names/types it is given
 # (read from /sys/class/net by default); used by the VRRP child at start and at a reload (where
 # pykeepalived keeps the running configuration instead: docs/migration.md) and by the config test.
-"""keepalived's vrrp_complete_init failures that depend on the system: loopback interface, duplicate VRIDs."""
+# fit_vips is vrrp_complete_instance's advert-size check, which changes the model instead of failing:
+# the VIPs that do not fit in one advert (255, or fewer when the interface's MTU, less keepalived's
+# header sizes, leaves less room) become eVIPs, with keepalived's line.
+"""keepalived's vrrp_complete_init checks that depend on the system: loopback interface, duplicate
+VRIDs, the number of VIPs an advert can carry."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from itertools import combinations
 
-from pykeepalived.config.diag import Diagnostic, Reporter
+from pykeepalived.config.diag import NOWHERE, Diagnostic, Reporter
 from pykeepalived.config.model import Model, VrrpInstance
 
 ARPHRD_LOOPBACK = 772
 
 
-def link_type(name: str) -> int | None:
-    """The interface's ARPHRD type (/sys/class/net/NAME/type), None if it does not exist."""
+def _sysfs(name: str, attr: str) -> int | None:
+    """/sys/class/net/NAME/ATTR as a number, None if the interface does not exist."""
     try:
-        with open(f"/sys/class/net/{name}/type") as f:
+        with open(f"/sys/class/net/{name}/{attr}") as f:
             return int(f.read())
     except (OSError, ValueError):
         return None
+
+
+def link_type(name: str) -> int | None:
+    """The interface's ARPHRD type, None if it does not exist."""
+    return _sysfs(name, "type")
+
+
+def link_mtu(name: str) -> int | None:
+    """The interface's MTU, None if it does not exist."""
+    return _sysfs(name, "mtu")
+
+
+# keepalived's header sizes for the room an advert leaves: Ethernet, IP, VRRP header (and for
+# VRRPv2 its 8 authentication bytes, plus the 24-byte AH header with auth_type AH)
+_ETHER, _VRRP = 14, 8
+DEFAULT_MTU = 1500  # keepalived's, for an instance without an interface (unicast)
+
+
+def max_vips(i: VrrpInstance, mtu: int | None) -> int:
+    """How many VIPs keepalived puts in an advert of instance `i` on an interface of MTU `mtu`
+    (0 for an interface that does not exist yet: its unsigned room then wraps to the 255 cap)."""
+    if i.family == 4:
+        hdr = _ETHER + 20 + _VRRP + ((8 + (24 if i.auth_type == "AH" else 0)) if i.version == 2 else 0)
+        size = 4
+    else:
+        hdr, size = _ETHER + 40 + _VRRP, 16
+    room = (DEFAULT_MTU if i.interface is None else (mtu or 0)) - hdr
+    return 255 if room < 0 else min(255, room // size)
+
+
+def fit_vips(model: Model, mtus: Callable[[str], int | None] = link_mtu) -> tuple[Model, list[Diagnostic]]:
+    """The model with each instance's VIPs beyond what its advert carries moved to the end of its
+    eVIPs, and keepalived's line for each instance concerned."""
+    rep = Reporter()
+    out = []
+    for i in model.vrrp_instances:
+        limit = max_vips(i, mtus(i.interface) if i.interface is not None else None)
+        if len(i.vips) > limit:
+            rep.error(NOWHERE, f"({i.name}) Number of VIPs ({len(i.vips)}) exceeds maximum/space "
+                               f"available in packet (max {limit} addresses) - excess moved to eVIPs")
+            i = replace(i, vips=i.vips[:limit], evips=i.evips + i.vips[limit:])
+        out.append(i)
+    if not rep.diags:
+        return model, []
+    return replace(model, vrrp_instances=tuple(out)), rep.diags
 
 
 def complete_diagnostics(model: Model, types: Callable[[str], int | None] = link_type) -> list[Diagnostic]:

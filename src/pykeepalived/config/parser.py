@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic, Loc, Reporter, reading_of
 from pykeepalived.config.grammar import ROOT, Kw
 from pykeepalived.config.lexer import Segment
-from pykeepalived.config.types import INVALID, MissingParameter, Value, VType
+from pykeepalived.config.types import INVALID, Addr, MissingParameter, Value, VType
 
 HINTS = 1000  # unknown keywords that get a "did you mean" (see Parser._hint)
 
@@ -49,6 +49,7 @@ class Node:
     items: tuple[Item, ...] = ()
     spelt: str = ""  # keyword as written (deprecated alias), for messages
     end: Loc = NOWHERE  # the closing brace of a block
+    text: str = ""  # an address keyword's value as written (`2001:db8::1/64`), for messages
 
     def get(self, kw: str) -> Node | None:
         found = None
@@ -148,7 +149,8 @@ class Parser:
                 if self._instance is not None and len(self.rep.diags) > n0:
                     self._name_instance(n0)
                 if v is not INVALID:
-                    out.append(Node(kw, seg.loc, v, spelt=w0))
+                    text = seg.words[1] if isinstance(spec.vtype, Addr) and len(seg.words) > 1 else ""
+                    out.append(Node(kw, seg.loc, v, spelt=w0, text=text))
                 continue
             args: Value = None
             outer, top = self._instance, self._top

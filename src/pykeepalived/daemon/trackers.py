@@ -159,16 +159,26 @@ class VrrpScripts:
     flags: ScriptFlags  # all the flags seen
     violation: str | None  # the SECURITY VIOLATION line, if any
 
-    def tracker(self, set_tracker: SetTracker) -> ScriptTrackers:
-        """One runner per vrrp_script still used by an instance or a sync group ("Warning - script
-        X is not used" for the others); results go to `set_tracker` as they change."""
+    def _used(self) -> set[str]:
         model = self.model
         used = {t.name for i in model.vrrp_instances for t in i.tracks if t.kind == "script"}
-        used |= {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
-        specs = []
-        for s in model.vrrp_scripts:
+        return used | {t.name for g in model.sync_groups for t in g.tracks if t.kind == "script"}
+
+    def log_unused(self) -> None:
+        """keepalived vrrp_complete_init's last lines: "Warning - script X is not used" for each
+        vrrp_script no instance or sync group tracks (before the instances' first lines)."""
+        used = self._used()
+        for s in self.model.vrrp_scripts:
             if s.name not in used:
                 log.info("Warning - script %s is not used", s.name)
+
+    def tracker(self, set_tracker: SetTracker) -> ScriptTrackers:
+        """One runner per vrrp_script still used by an instance or a sync group; results go to
+        `set_tracker` as they change."""
+        used = self._used()
+        specs = []
+        for s in self.model.vrrp_scripts:
+            if s.name not in used:
                 continue
             specs.append(ScriptSpec(s.name, self.commands[s.name], s.interval_us, s.timeout_us or 0,
                                     s.rise, s.fall, s.init_fail))
@@ -394,6 +404,7 @@ async def reload_trackers(host: TrackerHost, old: Model, model: Model, checked: 
     """Replace the host's script, file and process trackers by the new configuration's: scripts
     restarted with their state carried over by name, track files re-read (their watchers
     rebuilt), the process tracker rebuilt when the vrrp_track_process blocks changed."""
+    checked.log_unused()
     new_scripts = checked.tracker(host.set_tracker)
     new_scripts.carry_over(host.scripts)
     if host.scripts is not None:

@@ -26,7 +26,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
-from pykeepalived.config.complete import complete_diagnostics
+from pykeepalived.config.complete import complete_diagnostics, fit_vips
 from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.interfaces import interface_diagnostics
 from pykeepalived.config.lvs_globals import lvs_globals
@@ -240,6 +240,10 @@ class VrrpChild:
         for conf in model.vrrp_instances:
             if conf.vrid is not None and (rt := await self._new_runtime(model, conf, ifaces)) is not None:
                 rts[conf.name] = rt
+        ours = {rt.vmac.ifname for rt in rts.values() if rt.vmac is not None} | self._addr_vmacs
+        for name, line in vmac_conflicts(list(rts.values()), ours):
+            log.error("%s", line)
+            rts[name].inst.config_faulted()
         return rts
 
     @staticmethod
@@ -515,6 +519,8 @@ class VrrpChild:
             return EXIT_CONFIG
         if any(d.stops for d in diags):
             return EXIT_CONFIG  # a keyword missing its value: keepalived's reading exits (null_strvec)
+        model, fitted = fit_vips(model)  # vrrp_complete_instance: VIPs beyond an advert become eVIPs
+        self.log_diagnostics(fitted)
         if self.log_diagnostics(failed := complete_diagnostics(model)) or failed or any(
                 d.stops_vrrp for d in diags):
             return EXIT_CONFIG  # vrrp_complete_init failed: permanent CONFIG error, no respawn
@@ -543,6 +549,7 @@ class VrrpChild:
         await self.set_static(model, add=True)
         await self.build(model)
         self._log_garp_channels()
+        checked.log_unused()  # end of keepalived's vrrp_complete_init: before any instance's line
         await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model, checked)
@@ -734,8 +741,9 @@ class VrrpChild:
         # a missing interface (without dynamic_interfaces) stops keepalived's VRRP child, at a reload too
         missing = [] if model.global_defs.dynamic_interfaces else interface_diagnostics(model)
         # so does a failed vrrp_complete_init (docs/migration.md: the running configuration is kept)
+        model, fitted = fit_vips(model)
         missing = missing or complete_diagnostics(model) or [d for d in diags if d.stops_vrrp or d.stops]
-        if self.log_diagnostics([*diags, *tracking_diagnostics(model), *missing]) or missing:
+        if self.log_diagnostics([*diags, *tracking_diagnostics(model), *fitted, *missing]) or missing:
             log.error("Configuration has errors - keeping the running configuration")
             return
         checked = check_vrrp_scripts(model, ScriptResolver(model), reloading=self.scripts)
@@ -973,6 +981,55 @@ def _statics(model: Model) -> tuple[list[Address], list[Route], list[Rule]]:
     addrs = [a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None]
     routes = [route_from_config(r) for r in model.static_routes]
     return addrs, routes, [rule_from_config(r) for r in model.static_rules]
+
+
+def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
+    """keepalived check_vmac_conflicts: instances with one VRID outside a common sync group that
+    put addresses on the same VMAC (`ours`: the VMACs the VRRP child made or adopted). Each
+    (instance disabled, line), in keepalived's order: every instance against those before it."""
+    def dev(rt: Runtime, spec: VipSpec) -> str | None:
+        a = rt.addresses.get(spec.address)
+        return a.dev if a is not None else None
+
+    def text(spec: VipSpec) -> str:  # keepalived ipaddresstos
+        a = spec.address
+        return str(a) if spec.prefix == a.max_prefixlen else f"{a}/{spec.prefix}"
+
+    # VRRP_FLAG_EVIP_OTHER_FAMILY (set with a VMAC only)
+    eof = {id(rt): rt.vmac is not None and any(e.address.version != rt.params.family for e in rt.conf.evips)
+           for rt in rts}
+    out: list[tuple[str, str]] = []
+    by_vrid: dict[int, list[Runtime]] = {}
+    for rt in rts:
+        by_vrid.setdefault(rt.params.vrid, []).append(rt)
+    for rt in rts:
+        for rt1 in by_vrid[rt.params.vrid]:
+            if rt1 is rt:
+                break
+            if rt.conf.sync_group is not None and rt.conf.sync_group == rt1.conf.sync_group:
+                continue
+            same = rt.params.family == rt1.params.family
+            if not same and not eof[id(rt)] and not eof[id(rt1)]:
+                continue
+            a, b = rt.params.name, rt1.params.name
+            if rt.vmac is not None and (same or eof[id(rt1)]):
+                for v in (rt1.conf.vips + rt1.conf.evips) if same else rt1.conf.evips:
+                    if dev(rt1, v) == rt.vmac.ifname:
+                        line = f"({b}) VIP/eVIP {text(v)} uses same VMAC as VRRP instance {a}, disabling {a}"
+                        out.append((a, line))
+            for ev, lst in ((False, rt.conf.vips), (True, rt.conf.evips)):
+                for ev1, lst1 in ((False, rt1.conf.vips), (True, rt1.conf.evips)):
+                    if not same and not ((ev and eof[id(rt)]) or (ev1 and eof[id(rt1)])):
+                        continue  # keepalived's four skips: another family only through such eVIPs
+                    for v in lst:
+                        d = dev(rt, v)
+                        if d not in ours:
+                            continue
+                        for v1 in lst1:
+                            if dev(rt1, v1) == d:
+                                out.append((a, f"({b}) VIP/eVIP {text(v)} uses same VMAC as VRRP instance "
+                                               f"{a} VIP/eVIP {text(v1)}, disabling {a}"))
+    return out
 
 
 def _net_text(net: IPv4Network | IPv6Network) -> str:

@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING
 
@@ -817,6 +818,13 @@ class VrrpInstance:
             return []
         self.tracking.link_up = up
         return self._retrack(now)
+
+    def config_faulted(self) -> None:
+        """Before start: a configuration fault found once every instance is known (keepalived
+        check_vmac_conflicts' num_config_faults): held in FAULT for good, as `params.config_fault`."""
+        self.params = dataclasses.replace(self.params, config_fault=True)
+        self.tracking.config_fault = True
+        self._reevaluate_quietly()
 
     def socket_unusable(self) -> None:
         """Before start: the receive socket could not be bound (keepalived open_sockpool_socket's
