@@ -10,7 +10,11 @@
 #   3. nginx on the master is killed; the failover is printed as it happens: the daemons' log files
 #      (`--log-file`, nanosecond timestamps), the notify script's log and the client, which polls
 #      http://VIP/ every 50 ms, are merged into one timeline relative to the kill;
-#   4. nginx comes back: the same for the failback; then the daemons are stopped.
+#   4. nginx comes back: the same for the failback; then the daemons are stopped;
+#   5. act two, when FRR (bgpd, bfdd, zebra) is installed: the same pair beyond one L2 segment
+#      (pykeepalived/frrlab.py fabric): the VIP is announced with bgp_announce through each node's
+#      own FRR to a router, the backup with a worse path (backup_anchor); the master's daemon is
+#      killed with -9 and the client is served by the backup as soon as the router drops the path.
 #
 # Everything runs in a try/finally; SIGINT/SIGTERM/SIGHUP unwind through it, so namespaces,
 # daemons and nginx never outlive the demo. Leftovers of a demo that was killed hard (SIGKILL) are
@@ -31,6 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from pykeepalived import frrlab
 from pykeepalived.demolab import (
     EXAMPLES,
     Daemon,
@@ -362,6 +367,10 @@ def demo() -> int:
             for line in notify_logs[name].read_text().splitlines():
                 parts = line.split()
                 say(f"    {name:<6} {parts[1][:12]}  notify.sh {' '.join(parts[2:])}")
+        if (why := frrlab.why_not()) is not None:
+            say(dim(f"  (act 2, the routed network with BGP, skipped: {why})"))
+        elif not act_two(work, etc):
+            return 1
         say()
         say(bold(f"Done in {time.monotonic() - t_start:.0f} s.") + " Config: examples/keepalived.conf.nginx; "
             "tests: tests/e2e/; figures: make bench.")
@@ -386,6 +395,108 @@ def demo() -> int:
         shutil.rmtree(work, ignore_errors=True)
         left = [ns for ns in list_netns() if ns.startswith(PREFIX)]
         say(dim("lab removed" if not left else f"could not remove: {' '.join(left)}"))
+
+
+def bgp_conf(etc: Path, name: str, priority: int) -> str:
+    """Act two's node configuration: the same check, the VIP announced through the node's FRR."""
+    return f"""global_defs {{
+    router_id {name}
+    enable_script_security
+    script_user root
+}}
+vrrp_script chk_nginx {{
+    script "{etc / 'check_nginx.sh'}"
+    interval 1
+    weight -5
+}}
+vrrp_instance VI_1 {{
+    interface eth0
+    virtual_router_id 52
+    priority {priority}
+    advert_int 1
+    no_virtual_ipaddress
+    track_script {{
+        chk_nginx
+    }}
+    bgp_announce {{
+        backup_anchor pka-bgpb
+        addresses {{
+            {frrlab.VIP4}
+        }}
+    }}
+}}
+"""
+
+
+def router_paths(f: frrlab.Fabric) -> None:
+    """The router's BGP paths to the VIP, one line each: AS path, MED, best."""
+    out = f.bgp("r", f"show bgp ipv4 unicast {frrlab.VIP4}/32")
+    lines = [ln.strip() for ln in out.splitlines()]
+    for i, ln in enumerate(lines):
+        if re.fullmatch(r"[\d ]+", ln) and i + 2 < len(lines):
+            who = f.node_of(lines[i + 1].split()[0])
+            say(f"    router: path via {who}, AS path {ln:<18} {lines[i + 2]}")
+    if not any(re.fullmatch(r"[\d ]+", ln) for ln in lines):
+        say("    router: no path to the VIP")
+
+
+def act_two(work: Path, etc: Path) -> bool:
+    """Act 2: the same nginx pair beyond one L2 segment, the VIP announced with BGP (docs/bgp.md)."""
+    vip = frrlab.VIP4
+    step(7, "Act 2: the same web service across a routed network, announced with BGP")
+    say("  Now the VIP is in no LAN: a router (FRR bgpd, ECMP, BFD) learns it from the nodes' own FRR.")
+    say("  pykeepalived puts it on a TUN 'anchor' that FRR redistributes: pka-bgp on the MASTER, and")
+    say("  pka-bgpb (MED 200, AS path prepended) on the BACKUP, so the router already has a second path.")
+    daemons: dict[str, Daemon] = {}
+    nginx: list[Nginx] = []
+    prober: Prober | None = None
+    with frrlab.fabric(2, lab_prefix=PREFIX + "bgp-") as f:
+        try:
+            for i, h in enumerate(f.nodes):
+                nginx.append(Nginx(h, work / f"nginx-bgp-{h.name}", name=f"nginx-bgp-{h.name}").start())
+                daemons[h.name] = Daemon(h, bgp_conf(etc, h.name, 101 - i), workdir=work / f"ka-bgp-{h.name}",
+                                         log_file=True).start()
+            say(f"  client {f.client.ipv4} -> router -> n1 {f.nodes[0].ipv4} (priority 101), "
+                f"n2 {f.nodes[1].ipv4} (100); VIP {vip}")
+            prober = Prober(f.client, vip).start()
+            try:
+                deadline = time.monotonic() + 60
+                # n1 MASTER (its path as it is: AS path 65001 alone), n2's backup path learnt as well
+                ready = re.compile(r"Paths: \(2 available.*\n\s+65001\n", re.S)
+                while not ready.search(f.bgp("r", f"show bgp ipv4 unicast {vip}/32")):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError("the router did not learn n1's path and the backup's")
+                    time.sleep(0.1)
+                prober.wait_served_by("n1", time.monotonic(), 10)
+            except TimeoutError as exc:
+                say(f"  {exc}")
+                return False
+            say(f"  client$ curl http://{vip}/   ->  {curl(f.client, f'http://{vip}/')}")
+            router_paths(f)
+
+            step(8, "pykeepalived on n1 (the MASTER) is killed with -9: no priority-0 advert, no clean-up")
+            say("  Its anchor dies with the process: zebra sees the interface go, bgpd withdraws, and the")
+            say("  router moves to n2's path at once, before VRRP (3.6 s) even makes n2 MASTER.")
+            time.sleep(1)
+            t0 = time.monotonic()
+            daemons["n1"].kill()
+            try:
+                t = prober.wait_served_by("n2", t0, 20)
+            except TimeoutError as exc:
+                say(f"  {exc}")
+                return False
+            lost = sum(1 for p in prober.since(t0) if p.served_by is None and p.t <= t)
+            say(f"  => served by n2 {t - t0:.3f} s after the kill ({lost} failed request(s) of the client)")
+            router_paths(f)
+            return True
+        finally:
+            if prober is not None:
+                prober.stop()
+            for d in daemons.values():
+                d.stop(timeout=3)
+            for n in nginx:
+                n.kill()
+            kill_netns_processes(lab_namespaces(f.lab))
 
 
 def show_state(lab: Lab) -> None:
