@@ -154,6 +154,8 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #                           - excess moved to eVIPs                                    as eVIPs
 #   vmac_same_vrid          (VI_1) VIP/eVIP 192.0.2.100/24 uses same VMAC as VRRP      VI_1 MASTER,
 #                           instance VI_2, disabling VI_2 (and the VIP/VIP line)       VI_2 FAULT
+#   vmac_same_name          (VI_2) VRRP instance VI_1 is already using vmac1 - ignoring MASTER (VI_2 on
+#                           name                                                       vrrp.52)
 #   script_not_used         Warning - script chk is not used (before the first        MASTER
 #                           instance line)
 #   src_other_family_mask   ... src address[2001:db8::1/64] MUST be of the same ...    MASTER
@@ -183,8 +185,10 @@ def _vips(family: int, n: int) -> tuple[str, ...]:
 
 
 def _second(extra: str, vrid: int = 51) -> str:
-    """A second instance VI_2 on eth0 (appended to a file made by instance_conf)."""
-    return instance_conf("VI_2", **_M, vrid=vrid, vips=("192.0.2.101/24",), extra=extra).split("}\n", 1)[1]
+    """A second instance VI_2 on eth0 (appended to a file made by instance_conf), with a longer
+    advert_int: it becomes MASTER after the comparison, so the two instances' lines do not race."""
+    return instance_conf("VI_2", **_M, vrid=vrid, vips=("192.0.2.101/24",), extra=extra,
+                         advert="4").split("}\n", 1)[1]
 _M = {"state": "MASTER", "prio": 150}
 MISCONFIG = {
     "peer_other_family": ("MASTER", instance_conf(**_M, extra=_uni("192.0.2.1", "2001:db8::2")), ""),
@@ -230,6 +234,8 @@ MISCONFIG = {
         "    authentication {\n        auth_type AH\n        auth_pass secret\n    }")), ""),
     "vmac_same_vrid": ("MASTER", instance_conf(**_M, extra="    use_vmac") + _second(
         "    use_vmac\n    mcast_dst_ip 224.0.0.19"), ""),
+    "vmac_same_name": ("MASTER", instance_conf(**_M, extra="    use_vmac vmac1") + _second(
+        "    use_vmac vmac1", vrid=52), ""),
     "script_not_used": ("MASTER", _script("/bin/true") + instance_conf(**_M), ""),
     "src_other_family_mask": ("MASTER", instance_conf(**_M).replace(
         "    }\n}\n", "    }\n" + _uni("2001:db8::1/64", "192.0.2.2") + "\n}\n"), ""),
@@ -240,6 +246,7 @@ SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
          "interface_without_arp": "ip link set eth0 arp off"}
 _COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
                        r"Virtual router|Unknown interface")
+_VMACS = {"vmac_same_vrid": ("vrrp.51",), "vmac_same_name": ("vmac1", "vrrp.52")}  # addresses compared too
 _PER_ADVERT = "WARNING - equal priority advert received from remote host with our IP address."
 
 
@@ -284,8 +291,12 @@ def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Hos
             for n in pair:
                 assert not n.has("192.0.2.100")
         elif outcome == "MASTER":
-            assert {a for a in pair[1].addresses() if not a.startswith("fe80")} == {
-                a for a in pair[0].addresses() if not a.startswith("fe80")}
+            for dev in ("eth0", *_VMACS.get(case, ())):
+                assert {a for a in pair[1].addresses(dev) if not a.startswith("fe80")} == {
+                    a for a in pair[0].addresses(dev) if not a.startswith("fe80")}
+            for dev in _VMACS.get(case, ()):  # the VMACs exist, with the same names
+                assert pair[1].host.run(["ip", "-o", "link", "show", dev]) and pair[0].host.run(
+                    ["ip", "-o", "link", "show", dev])
 
 
 @pytest.mark.parametrize("impl", ["ka", "py"])

@@ -876,7 +876,14 @@ def _i_notify(d: _InstanceDraft, c: Node) -> None:
 
 
 def _i_use_vmac(d: _InstanceDraft, c: Node) -> None:
-    d.upd["use_vmac"] = vmac_spec(_words(c))
+    spec = vmac_spec(_words(c))
+    if spec.name is not None:  # keepalived vrrp_vmac_handler: a name an earlier instance has is ignored
+        users = (i.name for i in d.b.instances if i.use_vmac is not None and i.use_vmac.name == spec.name)
+        if (other := next(users, None)) is not None:
+            d.rep.error(c.loc, f"({d.name}) VRRP instance {other} is already using {spec.name} - "
+                               "ignoring name")
+            spec = replace(spec, name=None)
+    d.upd["use_vmac"] = spec
 
 
 def _i_bgp_announce(d: _InstanceDraft, c: Node) -> None:
