@@ -224,13 +224,13 @@ mark(G, PARTIAL, "vrrp_rx_bufs_policy vrrp_rx_bufs_multiplier",
      "the VRRP receive sockets' SO_RCVBUF as keepalived sums it, set as instances join a socket; not "
      "recomputed when an interface's MTU changes")
 mark(G, PARTIAL, "enable_snmp_vrrp enable_snmp_keepalived enable_snmp_rfc enable_snmp_rfcv2 "
-     "enable_snmp_rfcv3 enable_traps snmp_socket",
-     "the VRRP child is an AgentX subagent of snmpd: KEEPALIVED-MIB global and vrrp (every table "
-     "2.2.7 has), VRRP-MIB, VRRPV3-MIB and their traps; SNMP sets are refused and the checker's "
-     "subtree is not served (docs/snmp.md)")
-mark(G, NO_EFFECT, "enable_snmp_checker snmp_vs_stats_update_interval snmp_rs_stats_update_interval",
-     "no checker SNMP subtree: a warning line says so for enable_snmp_checker (and enable_traps in the "
-     "checker); use the Prometheus endpoint and the control socket (docs/operations.md)")
+     "enable_snmp_rfcv3 enable_snmp_checker enable_traps snmp_socket",
+     "the VRRP and checker children are AgentX subagents of snmpd: KEEPALIVED-MIB global, vrrp and "
+     "check (every table 2.2.7 has), VRRP-MIB, VRRPV3-MIB and their traps; SNMP sets are refused and "
+     "the check subtree's rate columns are 0 (docs/snmp.md)")
+mark(G, NO_EFFECT, "snmp_vs_stats_update_interval snmp_rs_stats_update_interval",
+     "keepalived 2.2.7 has no such setting: the check subtree's counters are read every 5 s, 2.2.7's "
+     "fixed STATS_REFRESH (docs/snmp.md)")
 mark(G, SUPPORTED, "enable_dbus dbus_service_name",
      "keepalived's DBus service org.keepalived.Vrrp1 on the system bus: objects, methods, properties, "
      "signals (docs/operations.md, DBus)")
@@ -344,12 +344,12 @@ mark(VS, SUPPORTED, "ha_suspend",
      "(daemon/checker_child.py); per group entry for a virtual_server_group; fwmark services never suspend")
 mark(VS, SUPPORTED, "smtp_alert", "quorum gained/lost (and omega shutdown) mails; default "
      "smtp_alert_checker, else smtp_alert, else off")
-mark(VS, NO_EFFECT, "snmp_name", "no SNMP")
+mark(VS, SUPPORTED, "snmp_name", "KEEPALIVED-MIB virtualServerName (docs/snmp.md)")
 mark(RS, SUPPORTED, "uthreshold lthreshold", NFT_ONLY_IPVS)
 mark(RS, PARTIAL, "lvs_method", "as `lb_kind`")
 mark(RS, SUPPORTED, "smtp_alert", "a mail per checker up/down with the checker's text; default "
      "smtp_alert_checker, else smtp_alert, else **on**")
-mark(RS, NO_EFFECT, "snmp_name", "no SNMP")
+mark(RS, SUPPORTED, "snmp_name", "KEEPALIVED-MIB realServerName (docs/snmp.md)")
 mark(RS, SUPPORTED, "BFD_CHECK",
      "the real server follows the BFD child's events for the session (check/scheduler.py bfd_event); "
      "`alpha`: starts down (docs/checkers-lvs.md)")

@@ -18,7 +18,14 @@ from pykeepalived.check.model import (
     VirtualServerSpec,
     resolve_timing,
 )
-from pykeepalived.check.state import CheckerState, FifoLine, LogLine, RunScript, VirtualServerState
+from pykeepalived.check.state import (
+    CheckerState,
+    FifoLine,
+    LogLine,
+    RunScript,
+    StateTrap,
+    VirtualServerState,
+)
 from pykeepalived.lvs.model import Dest, Protocol, Service, ServiceKey, make_entry
 from pykeepalived.lvs.plan import AddDest, AddService, DelDest, DelService, EditDest, apply_ops, plan
 
@@ -89,6 +96,7 @@ def test_quorum_lost_sorry_server_takes_over_and_gives_back() -> None:
     st = VirtualServerState(vs_spec(quorum=2, sorry_server=sorry))
     # keepalived's init_service_vs: quorum starts down and is gained as the pool is programmed
     assert st.start() == [LogLine("Gained quorum 2+0=2 <= 3 for VS [203.0.113.10]:tcp:80"),
+                          StateTrap(st.spec, None, False, 3, 3, 1),
                           FifoLine("VS [203.0.113.10]:tcp:80 UP")]
     assert dest_addrs(st) == {"192.0.2.11": 1, "192.0.2.12": 1, "192.0.2.13": 1}
     fx = st.checker_result(0, 0, False)
@@ -147,6 +155,25 @@ def test_all_checkers_must_pass() -> None:
     assert not st.rs[0].alive
     st.checker_result(0, 1, True)
     assert st.rs[0].alive
+
+
+def test_snmp_traps_carry_the_counts_of_their_moment() -> None:
+    """realServerStateChange after each real server's notifies, virtualServerQuorumStateChange before
+    the quorum scripts (ipwrapper.c do_rs_notifies / do_vs_notifies), and at stop one per live real
+    server as it goes (realup counting down) then the quorum "stopping" (3)."""
+    st = VirtualServerState(vs_spec(quorum=2))
+    st.start()
+    spec = st.spec
+    rs = spec.real_servers
+    assert [e for e in st.checker_result(0, 0, False) if isinstance(e, StateTrap)] == [
+        StateTrap(spec, rs[0], False, 2, 3)]
+    assert [e for e in st.checker_result(1, 0, False) if isinstance(e, StateTrap)] == [
+        StateTrap(spec, rs[1], False, 1, 3), StateTrap(spec, None, False, 1, 3, 2)]
+    assert [e for e in st.checker_result(0, 0, True) if isinstance(e, StateTrap)] == [
+        StateTrap(spec, rs[0], True, 2, 3), StateTrap(spec, None, False, 2, 3, 1)]
+    assert [e for e in st.shutdown() if isinstance(e, StateTrap)] == [
+        StateTrap(spec, rs[0], False, 1, 3), StateTrap(spec, rs[2], False, 0, 3),
+        StateTrap(spec, None, False, 0, 3, 3)]
 
 
 def test_alpha_start_quorum_down_with_sorry() -> None:

@@ -93,8 +93,7 @@ def test_each_child_reports_its_blocks_as_keepalived(hosts: tuple[Host, Host], m
 
 
 def test_start_up_warns_about_unimplemented_keywords(hosts: tuple[Host, Host]) -> None:
-    """enable_snmp_* / enable_traps: the VRRP child serves its SNMP MIBs now, so it warns about none
-    (the checker's SNMP is what is left: tests/config/test_unimplemented.py)."""
+    """enable_snmp_* / enable_traps: both children serve their SNMP subtrees, so none warns."""
     conf = CONF.replace("    bogus_global_kw 1\n",
                         "    enable_snmp_vrrp\n    enable_snmp_checker\n")
     node = Node(hosts[1], conf, extra=("-P",)).start()

@@ -212,9 +212,12 @@ def _track_file(model: Model, name: str) -> TrackFile | None:
 MAX_GROUP_RANGE = 65536  # addresses one virtual_server_group range may expand to
 
 
-def _range_addrs(text: str) -> list[IPAddr]:
+def range_bounds(text: str) -> tuple[IPAddr, IPAddr]:
     """A group entry's address part: `IP`, `A.B.C.D-E`, `A.B.C.D-E.F.G.H`, `IP/NN` (and IPv6 forms,
-    where a short range end is the last 16-bit group in hex). Raises ValueError on bad text."""
+    where a short range end is the last 16-bit group in hex): its first and last addresses. Raises
+    ValueError on bad text."""
+    first: IPAddr
+    last: IPAddr
     if "/" in text:
         net = ipaddress.ip_network(text, strict=True)  # host bits must be 0 (keepalived.md §1.12.2)
         first, last = net.network_address, net.broadcast_address
@@ -237,6 +240,12 @@ def _range_addrs(text: str) -> list[IPAddr]:
             last = ipaddress.IPv6Address((int(first) & ~0xFFFF) | n)
     else:
         first = last = ipaddress.ip_address(text)
+    return first, last
+
+
+def _range_addrs(text: str) -> list[IPAddr]:
+    """Every address of a group entry's address part (range_bounds)."""
+    first, last = range_bounds(text)
     count = int(last) - int(first) + 1
     if count < 1:
         raise ValueError(f"{text}: range end is below its start")
@@ -329,7 +338,7 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
             timing=TimingOpts(retry=r.retry, delay_before_retry=_s(r.delay_before_retry_us),
                               warmup=_s(r.warmup_us), delay_loop=_s(r.delay_loop_us), alpha=r.alpha,
                               connect_timeout=_s(r.connect_timeout_us)),
-            checks=tuple(checks),
+            checks=tuple(checks), snmp_name=r.snmp_name,
             smtp_alert=smtp_alert_flag(r.smtp_alert, g.smtp_alert_checker, g.smtp_alert, True)))
     total = sum(r.weight for r in rss)
     quorum, hysteresis = vs.quorum, vs.hysteresis
@@ -363,6 +372,7 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
         quorum_down=vs.quorum_down[0] if vs.quorum_down else None, sorry_server=sorry,
         sorry_server_inhibit=vs.sorry_server_inhibit, inhibit_on_failure=vs.inhibit_on_failure,
         alpha=vs.alpha, omega=vs.omega, ha_suspend=vs.ha_suspend, virtualhost=vs.virtualhost,
+        snmp_name=vs.snmp_name, default_weight=vs.weight,
         timing=TimingOpts(retry=vs.retry, delay_before_retry=_s(vs.delay_before_retry_us),
                           warmup=_s(vs.warmup_us), delay_loop=_s(vs.delay_loop_us),
                           connect_timeout=_s(vs.connect_timeout_us)),

@@ -184,6 +184,7 @@ class RealServerSpec:
     timing: TimingOpts = TimingOpts()
     checks: tuple[CheckSpec, ...] = ()
     smtp_alert: bool = False  # resolved (notify/checker_mail.py smtp_alert_flag)
+    snmp_name: str | None = None  # KEEPALIVED-MIB realServerName
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,6 +212,8 @@ class VirtualServerSpec:
     timing: TimingOpts = TimingOpts()
     real_servers: tuple[RealServerSpec, ...] = field(default_factory=tuple)
     smtp_alert: bool = False  # resolved (notify/checker_mail.py smtp_alert_flag)
+    snmp_name: str | None = None  # KEEPALIVED-MIB virtualServerName
+    default_weight: int = 1  # `weight` of the virtual server: its real servers' default
 
     @property
     def protocol(self) -> Protocol:

@@ -64,6 +64,7 @@ from pykeepalived.check.state import (
     FifoLine,
     LogLine,
     RunScript,
+    StateTrap,
     VirtualServerState,
     checker_start_down,
 )
@@ -119,6 +120,7 @@ class CheckerRuntime:
         self.fifo = fifo
         self.run_script = run_script  # the daemon's notify runner; default: a plain subprocess
         self.mail = mail  # smtp_alert sender (the daemon's); None: no mail
+        self.trap: Callable[[StateTrap], None] | None = None  # SNMP traps (control/snmp_check.py)
         self.no_checker_emails = no_checker_emails
         self.rs_init_notifies = rs_init_notifies  # notify the real servers alive at start (global_defs)
         self.rng = rng or random.Random()
@@ -378,6 +380,8 @@ class CheckerRuntime:
                         self.fifo(text)
                 case CheckerMail() if self.mail is not None:
                     self.mail(e)
+                case StateTrap() if self.trap is not None:
+                    self.trap(e)
         if fx:
             self._dirty.set()
 

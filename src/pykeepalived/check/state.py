@@ -47,7 +47,21 @@ class FifoLine:
     text: str
 
 
-Effect = LogLine | RunScript | FifoLine | CheckerMail  # CheckerMail: an smtp_alert to send
+@dataclass(frozen=True, slots=True)
+class StateTrap:
+    """KEEPALIVED-MIB realServerStateChange (`rs` set) or virtualServerQuorumStateChange (`rs` None),
+    with the counts as they are when keepalived sends it (check_snmp.c check_snmp_rs_trap):
+    `quorum` is 1 up, 2 down, 3 stopping."""
+
+    vs: VirtualServerSpec
+    rs: RealServerSpec | None
+    alive: bool
+    realup: int
+    realtotal: int
+    quorum: int = 0
+
+
+Effect = LogLine | RunScript | FifoLine | CheckerMail | StateTrap  # CheckerMail: an smtp_alert to send
 
 # keepalived's per-checker success / failure texts (check_*.c)
 _UP_TEXT = {
@@ -267,6 +281,8 @@ class VirtualServerState:
                 if self.spec.omega and r.spec.smtp_alert:
                     fx.append(CheckerMail(self.fmt, r.fmt, "DOWN", SHUTDOWN_BODY))
                 r.alive = False
+                fx.append(self._trap(r))  # sent when stopping, omega or not (clear_service_rs)
+        fx.append(self._trap(None, 3))  # update_vs_notifies(stopping): quorum state "stopping"
         if self.spec.omega and self.quorum_up and self.spec.quorum_down:
             fx.append(LogLine(f"Executing [{self.spec.quorum_down}] for VS {self.fmt}"))
             fx.append(RunScript(self.spec.quorum_down))
@@ -332,6 +348,11 @@ class VirtualServerState:
             fx.append(LogLine(f"Executing [{script}] for service {r.fmt} in VS {self.fmt}"))
             fx.append(RunScript(script))
         fx.append(FifoLine(f"RS {r.fmt} {self.fmt} {'UP' if r.alive else 'DOWN'}"))
+        fx.append(self._trap(r))
+
+    def _trap(self, r: RealServerState | None, quorum: int = 0) -> StateTrap:
+        return StateTrap(self.spec, r.spec if r is not None else None, bool(r and r.alive),
+                         sum(1 for x in self.rs if x.alive), len(self.rs), quorum)
 
     def _update_quorum(self, fx: list[Effect]) -> None:
         total = self.weight_sum()
@@ -356,6 +377,7 @@ class VirtualServerState:
         """ipwrapper.c do_vs_notifies: quorum_up/quorum_down, the FIFO line, the smtp_alert."""
         s = self.spec
         state = "UP" if self.quorum_up else "DOWN"
+        fx.append(self._trap(None, 1 if self.quorum_up else 2))  # check_snmp_quorum_trap, first
         script = s.quorum_up if self.quorum_up else s.quorum_down
         if script:
             fx.append(LogLine(f"Executing [{script}] for VS {self.fmt}"))

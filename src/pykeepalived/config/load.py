@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pykeepalived.config.build import build_model
 from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, READINGS, ConfigErr, Diagnostic, Loc, Reporter
 from pykeepalived.config.lexer import Lexer
@@ -50,35 +48,9 @@ def _load(path: str, config_id: str | None, all_config: bool, random_seed: int |
     except RecursionError:
         rep.error(NOWHERE, "configuration too deeply nested", ConfigErr.FATAL)
         return Model(), rep.diags, lexer.used_random
-    found = unimplemented(root)
     if process is None:
-        diags = [*rep.diags, *(replace(d, procs=procs) for d, procs in found)]
-        return model, stopped_reading(diags, root, parser.after), lexer.used_random
-    return model, [*(d for d in rep.diags if process in processes_of(d, root)),
-                   *(d for d, procs in found if process in procs)], lexer.used_random
-
-
-# global_defs keywords keepalived acts on and pykeepalived does not yet: (what is missing, the
-# processes of keepalived that would act on it)
-UNIMPLEMENTED: dict[str, tuple[str, frozenset[str]]] = {
-    "enable_snmp_checker": ("no SNMP agent", frozenset({"checker"})),
-    "enable_traps": ("no SNMP traps", frozenset({"checker"})),
-}
-
-
-def unimplemented(root: Node) -> list[tuple[Diagnostic, frozenset[str]]]:
-    """A warning for each keyword of UNIMPLEMENTED in the file, with the processes that log it. They
-    cite the place in the text, not as `(FILE: Line N)`, and are no configuration error: keepalived
-    accepts these keywords, so -t prints the warning but keeps keepalived's exit status."""
-    out = []
-    for block in root.all("global_defs"):
-        for n in block.children:
-            if n.kw in UNIMPLEMENTED:
-                what, procs = UNIMPLEMENTED[n.kw]
-                text = (f"WARNING - {n.spelt or n.kw} ({n.loc.file}:{n.loc.line}) is not implemented by "
-                        f"pykeepalived: {what} (the metrics endpoint and pykeepalivedctl give the state)")
-                out.append((Diagnostic(NOWHERE, text, ConfigErr.OK), procs))
-    return out
+        return model, stopped_reading(rep.diags, root, parser.after), lexer.used_random
+    return model, [d for d in rep.diags if process in processes_of(d, root)], lexer.used_random
 
 
 ALL_PROCESSES = frozenset({"vrrp", "checker", "bfd"})

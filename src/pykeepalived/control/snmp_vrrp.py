@@ -163,7 +163,7 @@ class VrrpMibs:
         return self.model.global_defs.router_id or socket.gethostname()
 
     def _opts(self) -> dict[str, object]:
-        return dict(self.model.global_defs.options)
+        return _global_opts(self.model)
 
     def _ifindex(self, inst: VrrpInstance) -> int:  # IF_BASE_INDEX
         i = self.src.interface(inst.name)
@@ -178,60 +178,7 @@ class VrrpMibs:
 
     # ------------------------------------------------------------------ global
     def global_view(self) -> MibView:
-        g = self.model.global_defs
-        o = self._opts()
-
-        def smtp_family() -> int:
-            if not g.smtp_server:
-                return 2  # SNMP_InetAddressType(AF_UNSPEC)
-            try:
-                return 1 if ip_address(g.smtp_server[0]).version == 4 else 2
-            except ValueError:
-                return 2
-
-        def smtp_addr() -> bytes:
-            if g.smtp_server:
-                try:
-                    return ip_address(g.smtp_server[0]).packed
-                except ValueError:
-                    pass
-            return bytes(4)
-
-        def smtp_port() -> int:
-            if not g.smtp_server:
-                return 0
-            return int(g.smtp_server[1]) if len(g.smtp_server) > 1 else 25
-
-        def tri(v: bool | None) -> int:
-            return 3 if v is None else 1 if v else 2
-
-        emails = [((i,), e) for i, e in enumerate(g.notification_email, 1)]
-        view = MibView()
-        s = GLOBAL
-        view.add(
-            Scalar((*s, 1), lambda: octets(VERSION_STRING)),
-            Scalar((*s, 2), lambda: octets(self.router_id)),
-            Scalar((*s, 3, 1), lambda: integer(smtp_family())),
-            Scalar((*s, 3, 2), lambda: octets(smtp_addr())),
-            Scalar((*s, 3, 3), lambda: gauge(g.smtp_connect_timeout if g.smtp_server else 0)),
-            Scalar((*s, 3, 4),
-                   lambda: octets(g.notification_email_from) if g.notification_email_from else None),
-            Table((*s, 3, 5, 1), {2: lambda e: octets(e)}, lambda: emails),
-            Scalar((*s, 3, 6), lambda: gauge(smtp_port())),
-            Scalar((*s, 3, 7), lambda: truth(not g.no_email_faults)),
-            Scalar((*s, 3, 8), lambda: integer(tri(g.smtp_alert))),
-            Scalar((*s, 3, 9), lambda: integer(tri(g.smtp_alert_vrrp))),
-            Scalar((*s, 3, 10), lambda: integer(tri(g.smtp_alert_checker))),
-            Scalar((*s, 4), lambda: truth(self.cfg.traps)),
-            Scalar((*s, 5), lambda: integer(2 if o.get("linkbeat_use_polling") else 1)),
-            Scalar((*s, 6), lambda: truth(o.get("lvs_flush"))),
-            Scalar((*s, 7), lambda: integer(1)),  # IPVS 64-bit stats (Debian's build)
-            Scalar((*s, 8), lambda: octets(str(o.get("net_namespace") or ""))),
-            Scalar((*s, 9), lambda: truth(o.get("enable_dbus"))),
-            Scalar((*s, 10), lambda: truth(g.dynamic_interfaces)),
-            Scalar((*s, 11), lambda: integer(_flush_on_stop(o.get("lvs_flush_onstop")))),
-        )
-        return view
+        return global_view(self.model, self.cfg, lambda: self.router_id)
 
     # ------------------------------------------------------------------ KEEPALIVED-MIB vrrp
     def vrrp_view(self) -> MibView:
@@ -926,6 +873,69 @@ class VrrpMibs:
         return out
 
 
+def _global_opts(model: Model) -> dict[str, object]:
+    return dict(model.global_defs.options)
+
+
+def global_view(model: Model, cfg: SnmpSettings, router_id: Callable[[], str]) -> MibView:
+    """KEEPALIVED-MIB global (core/snmp.c global_vars): served by the VRRP child, or by the checker
+    child when that runs SNMP (vrrp_handles_global_oid)."""
+    g = model.global_defs
+    o = _global_opts(model)
+
+    def smtp_family() -> int:
+        if not g.smtp_server:
+            return 2  # SNMP_InetAddressType(AF_UNSPEC)
+        try:
+            return 1 if ip_address(g.smtp_server[0]).version == 4 else 2
+        except ValueError:
+            return 2
+
+    def smtp_addr() -> bytes:
+        if g.smtp_server:
+            try:
+                return ip_address(g.smtp_server[0]).packed
+            except ValueError:
+                pass
+        return bytes(4)
+
+    def smtp_port() -> int:
+        if not g.smtp_server:
+            return 0
+        return int(g.smtp_server[1]) if len(g.smtp_server) > 1 else 25
+
+    def tri(v: bool | None) -> int:
+        return 3 if v is None else 1 if v else 2
+
+    emails = [((i,), e) for i, e in enumerate(g.notification_email, 1)]
+    view = MibView()
+    s = GLOBAL
+    view.add(
+        Scalar((*s, 1), lambda: octets(VERSION_STRING)),
+        Scalar((*s, 2), lambda: octets(router_id())),
+        Scalar((*s, 3, 1), lambda: integer(smtp_family())),
+        Scalar((*s, 3, 2), lambda: octets(smtp_addr())),
+        Scalar((*s, 3, 3), lambda: gauge(g.smtp_connect_timeout if g.smtp_server else 0)),
+        Scalar((*s, 3, 4),
+               lambda: octets(g.notification_email_from) if g.notification_email_from else None),
+        Table((*s, 3, 5, 1), {2: lambda e: octets(e)}, lambda: emails),
+        Scalar((*s, 3, 6), lambda: gauge(smtp_port())),
+        Scalar((*s, 3, 7), lambda: truth(not g.no_email_faults)),
+        Scalar((*s, 3, 8), lambda: integer(tri(g.smtp_alert))),
+        Scalar((*s, 3, 9), lambda: integer(tri(g.smtp_alert_vrrp))),
+        Scalar((*s, 3, 10), lambda: integer(tri(g.smtp_alert_checker))),
+        Scalar((*s, 4), lambda: truth(cfg.traps)),
+        Scalar((*s, 5), lambda: integer(2 if o.get("linkbeat_use_polling") else 1)),
+        Scalar((*s, 6), lambda: truth(o.get("lvs_flush"))),
+        Scalar((*s, 7), lambda: integer(1)),  # IPVS 64-bit stats (Debian's build)
+        Scalar((*s, 8), lambda: octets(str(o.get("net_namespace") or ""))),
+        Scalar((*s, 9), lambda: truth(o.get("enable_dbus"))),
+        Scalar((*s, 10), lambda: truth(g.dynamic_interfaces)),
+        Scalar((*s, 11), lambda: integer(_flush_on_stop(o.get("lvs_flush_onstop")))),
+    )
+    return view
+
+
 _RTN_SNMP = {6: 3, 4: 4, 5: 5, 3: 6, 7: 7, 8: 8, 9: 9, 10: 10, 11: 11}  # RTN_* -> vrrpRouteType
 _FR_ACTIONS = {"table": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 _PARAM_MATCH = {"none": 0, "exact": 1, "initial": 2, "partial": 3}  # keepalived enum param_match
@@ -1038,15 +1048,15 @@ def reload_snmp(agent: VrrpSnmpAgent | None, opts: SnmpOptions, model: Model) ->
         agent.reload(model, settings(model, opts.snmp, opts.snmp_socket))
 
 
-async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource) -> VrrpSnmpAgent | None:
+async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource,
+                     checker_runs: bool = False) -> VrrpSnmpAgent | None:
     """The VRRP child's subagent when an SNMP MIB of the VRRP process is enabled (-x or global_defs),
     started; None otherwise. keepalived's VRRP process serves the global subtree unless the checker
-    process runs and serves it (vrrp_handles_global_oid); pykeepalived's checker child has no
-    subagent yet (docs/snmp.md), so the VRRP child serves it whenever enable_snmp_vrrp is set."""
+    process runs (`checker_runs`) with SNMP and serves it (vrrp_handles_global_oid)."""
     cfg = settings(model, opts.snmp, opts.snmp_socket)
     if not cfg.any_vrrp:
         return None
-    serve_global = cfg.vrrp
+    serve_global = cfg.vrrp and not (checker_runs and cfg.checker)
     agent = VrrpSnmpAgent(src, model, cfg, serve_global)
     agent.start()
     # keepalived's net-snmp connects synchronously at start: wait (briefly) for the registration

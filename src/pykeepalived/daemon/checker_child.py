@@ -21,6 +21,9 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 The control socket (pykeepalived_check.sock: status, stats, dump, reload, follow) and, with the extension
 keyword `pykeepalived_metrics_address`, the metrics endpoint on the same address, port + 1 (re-bound when a
 reload moves it) are control/check_plane.py's; a failure to bind is logged, never fatal.
+- SNMP (enable_snmp_checker or -x): the child is an AgentX subagent serving KEEPALIVED-MIB check and
+  global (control/snmp_check.py) over a read-only view of its state (daemon/check_snmp_view.py), and sends
+  realServerStateChange / virtualServerQuorumStateChange as the runtime's StateTrap effects come.
 - ha_suspend (§1.12.3): when a virtual server asks for it, the child watches address events
   (linux/monitor.py) and tells the runtime which addresses are local; a VS whose address is not
   configured on the host has its checkers suspended and its services left out of the data plane.
@@ -40,8 +43,10 @@ from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.control.snmp_check import CheckSnmpAgent, reload_check_snmp, start_check_snmp
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.check_scripts import check_script_violation, secure_misc_checks
+from pykeepalived.daemon.check_snmp_view import CheckerSnmpView
 from pykeepalived.daemon.dumpfiles import paths_of
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
@@ -127,6 +132,7 @@ class CheckerChild:
         self.mailer = CheckerMailer(None)  # smtp_alert (notify/checker_mail.py)
         self.bfd_reader: BfdEventReader | None = None
         self.lvs_globals: CheckerLvsGlobals | None = None
+        self.snmp: CheckSnmpAgent | None = None  # -x / enable_snmp_checker (control/snmp_check.py)
 
     # ------------------------------------------------------------------ configuration
     def load(self) -> tuple[Model, Mapped] | None:
@@ -241,6 +247,11 @@ class CheckerChild:
                                  no_checker_emails=no_checker_emails(g),
                                  rs_init_notifies=bool(g.rs_init_notifies))
         await self.watch_addresses()
+        # before the first checker's verdict, so its traps are sent (keepalived connects at its start)
+        self.snmp = await start_check_snmp(self.opts, self.model, CheckerSnmpView(
+            lambda: self.rt, lambda: self.commands, self.plane.cache.get), self.plane.cache.refresh)
+        if self.snmp is not None:
+            self.rt.trap = self.snmp.trap
         await self.rt.start()
         self.start_bfd()
         await self.plane.start(self.model)
@@ -268,6 +279,7 @@ class CheckerChild:
         self.mailer.alerter = smtp_alerter(model)
         self.rt.no_checker_emails = no_checker_emails(model.global_defs)
         self.rt.rs_init_notifies = bool(model.global_defs.rs_init_notifies)
+        reload_check_snmp(self.snmp, self.opts, model)
         await self.rt.reload(mapped.services)
         if self.lvs_globals is not None:
             await self.lvs_globals.reload(model)
@@ -310,6 +322,8 @@ class CheckerChild:
             await self.backend.flush()
         if self.lvs_globals is not None:
             await self.lvs_globals.stop(release)  # lvs_flush_on_stop, sync daemon, timeouts restored
+        if self.snmp is not None:  # after the stop's traps (keepalived checker_terminate_phase2)
+            await self.snmp.close()
         await self.children.wait_all(SCRIPT_STOP_WAIT_S)  # omega notify_down / quorum_down
         await self.mailer.drain(SCRIPT_STOP_WAIT_S)  # omega smtp_alerts
         if self.fifos is not None:

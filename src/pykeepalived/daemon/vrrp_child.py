@@ -556,7 +556,8 @@ class VrrpChild:
         # before the first transition, so its trap is sent (keepalived connects at its start)
         self.snmp = await start_snmp(self.opts, model, ChildSnmpView(
             lambda: self.engine, lambda: self.runtime,
-            lambda: self.notifier.scripts if self.notifier else {}, self))
+            lambda: self.notifier.scripts if self.notifier else {}, self),
+            checker_runs=not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children))
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
