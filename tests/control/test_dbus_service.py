@@ -4,6 +4,9 @@ keepalived package installs."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
 import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
@@ -11,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
-from pykeepalived.control.dbus import BusInstance, DbusSettings, load_interface, parse_interface, valid_path
+from pykeepalived.control.dbus import (
+    BusInstance,
+    DbusService,
+    DbusSettings,
+    load_interface,
+    parse_interface,
+    valid_path,
+)
 from pykeepalived.daemon.vrrp_dbus import dbus_settings
 from pykeepalived.options import parse_args
 
@@ -71,3 +81,40 @@ def test_policy_is_keepalived_s() -> None:
     if not DEBIAN_POLICY.exists():
         pytest.skip("keepalived's Debian package not installed")
     assert ours == _rules(DEBIAN_POLICY.read_text())
+
+
+def _connect_once(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
+    """A service's first connection on its own loop (it fails before using the child's view)."""
+    async def run() -> None:
+        svc = DbusService(DbusSettings(enabled=True), None)  # type: ignore[arg-type]
+        svc.start()
+        assert svc._task is not None
+        await svc._task
+
+    with caplog.at_level(logging.DEBUG, logger="pykeepalived"):
+        asyncio.run(run())
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "pykeepalived"]
+
+
+def test_no_bus_is_keepalived_s_lost_name(caplog: pytest.LogCaptureFixture, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """No system bus to reach: keepalived's one line (GDBus's on_name_lost), the reason only at debug."""
+    monkeypatch.setenv("DBUS_SYSTEM_BUS_ADDRESS", f"unix:path={tmp_path / 'none.sock'}")
+    lines = _connect_once(caplog)
+    assert [m for lvl, m in lines if lvl >= logging.INFO] == \
+        ["Lost the name org.keepalived.Vrrp1 on the session bus"]
+    assert any(lvl == logging.DEBUG and "DBus connection to the system bus failed" in m for lvl, m in lines)
+
+
+def test_dbus_fast_missing_is_reported(caplog: pytest.LogCaptureFixture,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """enable_dbus in an installation without dbus-fast (a venv made before it became a dependency):
+    an error naming the module, not only keepalived's 'Lost the name' (tests/daemon/test_dbus.py
+    timed out on such a venv with nothing in the log to say why)."""
+    for mod in [m for m in sys.modules if m == "dbus_fast" or m.startswith("dbus_fast.")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, "dbus_fast", None)  # import dbus_fast raises ModuleNotFoundError
+    lines = _connect_once(caplog)
+    assert lines[0][0] == logging.ERROR
+    assert "dbus-fast cannot be imported" in lines[0][1] and "dbus_fast" in lines[0][1]
+    assert lines[-1] == (logging.INFO, "Lost the name org.keepalived.Vrrp1 on the session bus")

@@ -259,7 +259,13 @@ class DbusService:
         name = self.settings.service_name
         try:
             bus = await self._connect()
-        except Exception:
+        except ImportError as exc:  # an installation without its dependencies: say so, once
+            log.error("enable_dbus: dbus-fast cannot be imported (%s) - reinstall pykeepalived with its "
+                      "dependencies", exc)
+            log.info("Lost the name %s on the session bus", name)
+            return
+        except Exception as exc:  # no bus to reach: GDBus's on_name_lost, keepalived's only line
+            log.debug("DBus connection to the system bus failed: %r", exc)
             log.info("Lost the name %s on the session bus", name)
             return
         self.bus = bus
@@ -283,8 +289,10 @@ class DbusService:
         else:
             self._owner = False
             log.info("Lost the name %s on the session bus", name)
-        with contextlib.suppress(Exception):
+        try:
             await bus.wait_for_disconnect()
+        except Exception as exc:  # dbus-fast's reason: the socket's error, or what broke the connection
+            log.debug("DBus connection lost: %r", exc)
         # the bus went away (GDBus on_name_lost): no objects, no signals, no new connection
         self.bus = None
         self.objects = {}
