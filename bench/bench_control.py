@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import time
 from ipaddress import IPv4Address
-from types import SimpleNamespace
 
 from prometheus_client import generate_latest
 
 from pykeepalived.control.metrics import VrrpCollector, make_registry, snapshot
 from pykeepalived.control.timing import TimingStats
-from pykeepalived.daemon.status import StatusWriter
+from pykeepalived.daemon.instances import InstanceTable
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.params import SEC, InstanceParams
@@ -28,10 +27,8 @@ def main() -> list[dict[str, object]]:
                            vips=(IPv4Address(f"192.0.2.{i + 1}"), IPv4Address(f"198.51.100.{i + 1}")))
         engine.add_instance(VrrpInstance(p))
     engine.start(0)
-    child = SimpleNamespace(engine=engine, runtime={})
-    child.status = StatusWriter(child)  # type: ignore[arg-type]
     timing = TimingStats()
-    registry = make_registry(VrrpCollector(child, timing), process=False)  # type: ignore[arg-type]
+    registry = make_registry(VrrpCollector(InstanceTable(engine), timing), process=False)
     generate_latest(registry)
     reps = 50
     t0 = time.perf_counter()

@@ -17,7 +17,7 @@ from pykeepalived.check.scheduler import CheckerRuntime
 from pykeepalived.config import load_config
 from pykeepalived.config.to_params import instance_tracks
 from pykeepalived.daemon.bfd_events import BfdEventReader, BfdPipes, VrrpBfdTracker, start_reader
-from pykeepalived.daemon.main import roles_for
+from pykeepalived.daemon.roles import roles_for
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
 from pykeepalived.options import parse_args
 from pykeepalived.vrrp.params import TrackWeight

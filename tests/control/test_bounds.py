@@ -16,13 +16,12 @@ import textwrap
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 from pykeepalived.control import ctl
 from pykeepalived.control.jsonlines import MAX_CLIENTS, MAX_DEPTH, MAX_LINE, TOO_MANY, JsonLinesServer
 from pykeepalived.control.listener import Listener, listen
 from pykeepalived.control.metrics import MAX_REQUEST, MetricsServer, VrrpCollector, make_registry
-from pykeepalived.daemon.status import StatusWriter
+from pykeepalived.daemon.instances import InstanceTable
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
 from tests.control.test_unit import http_get, params, samples
@@ -36,9 +35,7 @@ async def until(cond: Callable[[], bool]) -> None:
 def test_concurrent_scrapes_share_one_rendering_and_heads_are_bounded() -> None:
     engine = VrrpEngine()
     inst = engine.add_instance(VrrpInstance(params()))
-    child = SimpleNamespace(engine=engine, runtime={})
-    child.status = StatusWriter(child)  # type: ignore[arg-type]
-    registry = make_registry(VrrpCollector(child), process=False)  # type: ignore[arg-type]
+    registry = make_registry(VrrpCollector(InstanceTable(engine)), process=False)
 
     async def go() -> tuple[list[tuple[int, str]], tuple[int, str], int]:
         server = MetricsServer(registry, "127.0.0.1", 0, interval=3600)

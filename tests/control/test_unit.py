@@ -10,7 +10,6 @@ import socket
 import time
 from ipaddress import IPv4Address
 from pathlib import Path
-from types import SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -29,7 +28,7 @@ from pykeepalived.control.metrics import (
 )
 from pykeepalived.control.server import socket_path
 from pykeepalived.control.timing import LATE_US, TimingStats
-from pykeepalived.daemon.status import StatusWriter
+from pykeepalived.daemon.instances import InstanceTable
 from pykeepalived.lvs.model import Protocol, ServiceKey
 from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.engine import VrrpEngine
@@ -142,10 +141,8 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_metrics_endpoint_reads_the_live_engine() -> None:
     engine = VrrpEngine()
     inst = engine.add_instance(VrrpInstance(params()))
-    child = SimpleNamespace(engine=engine, runtime={})
-    child.status = StatusWriter(child)  # type: ignore[arg-type]
     timing = TimingStats()
-    registry = make_registry(VrrpCollector(child, timing), process=False)  # type: ignore[arg-type]
+    registry = make_registry(VrrpCollector(InstanceTable(engine), timing), process=False)
 
     async def go() -> tuple[str, str, int]:
         server = MetricsServer(registry, "127.0.0.1", 0, interval=0)  # every scrape renders anew

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pykeepalived.control.check_server import CheckControlServer, LvsStatsCache
 from pykeepalived.control.endpoint import MetricsEndpoint, checker_listen_address
@@ -23,12 +23,22 @@ from pykeepalived.control.server import check_socket_path
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
+    from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
     from pykeepalived.config.model import Model
-    from pykeepalived.daemon.checker_child import CheckerChild
+
+
+class CheckedChild(Protocol):
+    """What the plane reads of the checker child (daemon/checker_child.py CheckerChild), live."""
+
+    rt: CheckerRuntime | None  # the running health checks, None before the first start
+    backend: LvsBackend | None  # the LVS data plane's table (its counters)
+    dataplane: str  # its name
+
+    def data_text(self) -> str: ...
 
 
 class CheckerPlane:
-    def __init__(self, child: CheckerChild, pid_file: str) -> None:
+    def __init__(self, child: CheckedChild, pid_file: str) -> None:
         self.child = child
         self.pid_file = pid_file  # the control socket's default place is beside it
         self.started = time.time()

@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -60,7 +60,7 @@ from pykeepalived.vrrp.effects import State
 
 if TYPE_CHECKING:
     from pykeepalived.check.scheduler import CheckerRuntime
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.control.view import VrrpView
     from pykeepalived.lvs.model import LvsCounters, LvsStats
     from pykeepalived.vrrp.instance import VrrpInstance
 
@@ -99,40 +99,30 @@ def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
 
 
 class BgpSource(Protocol):
-    """What the metrics read of bgp_announce (daemon/bgp.py BgpAnnouncer)."""
+    """What the metrics and the control socket read of bgp_announce (daemon/bgp.py BgpAnnouncer)."""
 
     transitions: int
 
     def announced(self) -> list[tuple[str, str, str]]: ...  # (instance, address, anchor)
 
+    def view(self) -> Mapping[str, Any]: ...  # instance -> its state (a dataclass), the `bgp` command
+
 
 class VrrpCollector(Collector):
-    """Reads the VRRP child's live engine at scrape time (call only from the child's loop)."""
+    """Reads the VRRP child's live instances at scrape time (call only from the child's loop)."""
 
-    def __init__(self, child: VrrpChild, timing: TimingStats | None = None,
+    def __init__(self, view: VrrpView, timing: TimingStats | None = None,
                  bgp: Callable[[], BgpSource | None] = lambda: None) -> None:
-        self.child = child
+        self.view = view
         self.timing = timing
         self.bgp = bgp
 
-    def _intf(self, inst: VrrpInstance) -> str:
-        rt = self.child.runtime.get(inst.name)
-        if rt is not None and rt.iface is not None:
-            return rt.iface.ifname
-        return inst.params.interface or ""
-
     def _vips(self, inst: VrrpInstance, excluded: bool) -> list[tuple[str, str]]:
         """(ip_address "addr/prefix", intf) per VIP, as the exporter reads them from keepalived.data."""
-        rt = self.child.runtime.get(inst.name)
-        default = self._intf(inst)
-        if rt is None:
-            addrs = inst.params.evips if excluded else inst.params.vips
-            return [(f"{a}/{a.max_prefixlen}", default) for a in addrs]
-        specs = rt.conf.evips if excluded else rt.conf.vips
-        return [(f"{s.address}/{s.prefix}", s.dev or default) for s in specs]
+        return [(f"{a}/{plen}", dev) for a, plen, dev in self.view.addresses(inst.name, excluded)]
 
     def collect(self) -> Iterator[Metric]:
-        insts = list(self.child.engine.instances.values())
+        insts = list(self.view.instances().values())
         up = GaugeMetricFamily("keepalived_up", "Status")
         up.add_metric([], 1)
         yield up
@@ -155,7 +145,7 @@ class VrrpCollector(Collector):
                                   "Wall-clock time of the last state transition", labels=COMMON)
         scripts: dict[str, bool] = {}
         for inst in insts:
-            lab = [inst.name, self._intf(inst), str(inst.params.vrid)]
+            lab = [inst.name, self.view.interface(inst.name), str(inst.params.vrid)]
             st = state_value(inst.state)
             vips = self._vips(inst, False)
             for ip, intf in vips:
@@ -171,7 +161,7 @@ class VrrpCollector(Collector):
             base.add_metric(lab, inst.params.base_priority)
             mprio.add_metric(lab, inst.master_priority)
             wanted.add_metric(lab, state_value(inst.wantstate))
-            trans.add_metric(lab, self.child.status.last_transition.get(inst.name, 0.0))
+            trans.add_metric(lab, self.view.last_transition(inst.name))
             for (kind, name), value in inst.tracking.values.items():
                 if kind == "script" and value is not None:
                     scripts[name] = bool(value)
@@ -191,7 +181,7 @@ class VrrpCollector(Collector):
         yield from self._bgp()
         unknown = CounterMetricFamily("pykeepalived_unknown_vrid_received",
                                       "Adverts received for a VRID no instance uses")
-        unknown.add_metric([], self.child.engine.unknown_vrid_rcvd)
+        unknown.add_metric([], self.view.unknown_vrid_rcvd())
         yield unknown
         t = self.timing
         if t is not None:

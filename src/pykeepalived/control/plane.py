@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykeepalived.control.endpoint import MetricsEndpoint, listen_address
@@ -24,12 +25,18 @@ if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
     from pykeepalived.config.model import Model
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.control.metrics import BgpSource
+    from pykeepalived.control.server import VrrpDumps
+    from pykeepalived.control.view import VrrpEvents, VrrpView
 
 
 class ControlPlane:
-    def __init__(self, child: VrrpChild, pid_file: str) -> None:
-        self.child = child
+    def __init__(self, view: VrrpView, dumps: VrrpDumps, events: VrrpEvents, pid_file: str,
+                 bgp: Callable[[], BgpSource | None] = lambda: None) -> None:
+        self.view = view
+        self.dumps = dumps
+        self.bgp = bgp  # bgp_announce's announcer, when configured (daemon/bgp.py)
+        events.subscribe(self.state_changed, self.notified)
         self.pid_file = pid_file  # the control socket's default place is beside it
         self.timing = TimingStats()
         self.control: ControlServer | None = None
@@ -38,7 +45,7 @@ class ControlPlane:
     def _registry(self) -> CollectorRegistry:
         from pykeepalived.control.metrics import VrrpCollector, make_registry
 
-        return make_registry(VrrpCollector(self.child, self.timing, lambda: self.child.bgp))
+        return make_registry(VrrpCollector(self.view, self.timing, self.bgp))
 
     async def start(self, model: Model) -> None:
         await self.reload(model)
@@ -46,10 +53,11 @@ class ControlPlane:
     async def reload(self, model: Model) -> None:
         g = model.global_defs
         path = socket_path(g.pykeepalived_control_socket, self.pid_file)
-        self.control = await move_control(self.control, path, lambda p: ControlServer(self.child, p))
+        self.control = await move_control(self.control, path,
+                                          lambda p: ControlServer(self.view, self.dumps, p, self.bgp))
         await self.metrics.configure(listen_address(g.pykeepalived_metrics_address))
 
-    # ------------------------------------------------------------------ hooks (executor)
+    # ------------------------------------------------------------------ hooks (VrrpEvents, executor)
     def state_changed(self, e: StateChanged) -> None:
         if e.old == State.MASTER:
             self.timing.forget(e.instance)

@@ -26,7 +26,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived import KEEPALIVED_COMPAT, __version__
 from pykeepalived.control.jsonlines import OFF, JsonLinesServer
@@ -34,7 +35,9 @@ from pykeepalived.vrrp.effects import Notify, StateChanged
 from pykeepalived.vrrp.instance import STAT_NAMES
 
 if TYPE_CHECKING:
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.control.metrics import BgpSource
+    from pykeepalived.control.view import VrrpView
+    from pykeepalived.vrrp.instance import VrrpInstance
 
 SOCKET_NAME = "pykeepalived.sock"
 DEFAULT_SOCKET = "/run/" + SOCKET_NAME
@@ -62,12 +65,25 @@ def check_socket_path(value: str | None, checker_pid_file: str) -> str | None:
     return None if value.lower() in OFF else check_socket_for(value)
 
 
-class ControlServer(JsonLinesServer):
-    """Serves the control protocol for one VrrpChild; `publish()` feeds `follow` clients."""
+class VrrpDumps(Protocol):
+    """The VRRP child's renderings the control socket serves (daemon/status.py StatusWriter)."""
 
-    def __init__(self, child: VrrpChild, path: str) -> None:
+    def instance_data(self, inst: VrrpInstance) -> dict[str, Any]: ...
+
+    def stats_text(self) -> str: ...
+
+    def data_text(self) -> str: ...
+
+
+class ControlServer(JsonLinesServer):
+    """Serves the control protocol of the VRRP child's instances; `publish()` feeds `follow` clients."""
+
+    def __init__(self, view: VrrpView, dumps: VrrpDumps, path: str,
+                 bgp: Callable[[], BgpSource | None] = lambda: None) -> None:
         super().__init__(path)
-        self.child = child
+        self.view = view
+        self.dumps = dumps
+        self.bgp = bgp  # bgp_announce's announcer, when configured
 
     # ------------------------------------------------------------------ events
     def state_changed(self, e: StateChanged) -> None:
@@ -82,8 +98,8 @@ class ControlServer(JsonLinesServer):
     # ------------------------------------------------------------------ requests
     def status(self) -> dict[str, Any]:
         items = []
-        for inst in self.child.engine.instances.values():
-            data = self.child.status.instance_data(inst)
+        for inst in self.view.instances().values():
+            data = self.dumps.instance_data(inst)
             data["master_saddr"] = str(inst.master_saddr) if inst.master_saddr is not None else ""
             data["sync_group"] = inst.sync.name if inst.sync is not None else ""
             items.append({"data": data, "stats": {k: inst.stats[k] for k in STAT_NAMES}})
@@ -95,18 +111,18 @@ class ControlServer(JsonLinesServer):
         if cmd == "status":
             return self.status()
         if cmd == "stats":
-            out = {"ok": True, "text": self.child.status.stats_text(),
+            out = {"ok": True, "text": self.dumps.stats_text(),
                    "stats": {i.name: {k: i.stats[k] for k in STAT_NAMES}
-                             for i in self.child.engine.instances.values()}}
+                             for i in self.view.instances().values()}}
             if req.get("clear"):
-                for inst in self.child.engine.instances.values():
+                for inst in self.view.instances().values():
                     for k in inst.stats:
                         inst.stats[k] = 0
             return out
         if cmd == "dump":
-            return {"ok": True, "text": self.child.status.data_text()}
+            return {"ok": True, "text": self.dumps.data_text()}
         if cmd == "bgp":
-            bgp = self.child.bgp
+            bgp = self.bgp()
             view = bgp.view() if bgp is not None else {}
             return {"ok": True, "bgp": {name: dataclasses.asdict(v) for name, v in view.items()}}
         if cmd == "reload":

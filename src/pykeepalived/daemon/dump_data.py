@@ -34,7 +34,7 @@ from pykeepalived.linux.iface import LinkFacts
 from pykeepalived.lvs.globals import SyncdConfig
 from pykeepalived.track.security import default_script_user
 from pykeepalived.vrrp.effects import State
-from pykeepalived.vrrp.params import AuthType, ChecksumMode
+from pykeepalived.vrrp.params import AuthType, ChecksumMode, IPAddress
 
 if TYPE_CHECKING:
     from pykeepalived.config.model import Model, SyncGroup, Track
@@ -384,7 +384,7 @@ class InstanceInput:
     conf: ConfInstance
     params: InstanceParams
     inst: VrrpInstance
-    addresses: dict[object, Address]  # VIPs and eVIPs as installed (daemon/addrmap.py)
+    addresses: dict[IPAddress, Address]  # VIPs and eVIPs as installed (daemon/addrmap.py)
     ifname: str | None  # the interface adverts use (a VMAC's name with use_vmac)
     base_ifname: str | None  # the configured interface
     ifindex: int
@@ -571,7 +571,7 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
     return out
 
 
-def _addr(i: InstanceInput, key: object, is_set: bool) -> str:
+def _addr(i: InstanceInput, key: IPAddress, is_set: bool) -> str:
     a = i.addresses[key]
     base = i.base_ifname if i.conf.use_vmac is not None and a.dev == i.ifname else None
     return format_address(a, is_set and key not in i.not_set, base)

@@ -24,30 +24,32 @@ from pykeepalived.linux.iface import InterfaceNotFound, get_interface
 from pykeepalived.linux.monitor import LinkEvent
 
 if TYPE_CHECKING:
-    from pykeepalived.daemon.executor import Runtime
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from collections.abc import Callable
 
-
-def log_missing(ifname: str) -> None:
-    log.info("Configuration specifies interface %s which doesn't currently exist - will use if created",
-             ifname)
+    from pykeepalived.config.model import Model
+    from pykeepalived.daemon.instances import InstanceTable, Runtime
+    from pykeepalived.daemon.vrrp_runtimes import RuntimeBuilder
+    from pykeepalived.vrrp.driver import Driver
 
 
 class DynamicInterfaces:
     """Tracks interface creation for the instances configured on interfaces that may not exist."""
 
-    def __init__(self, child: VrrpChild) -> None:
-        self.child = child
+    def __init__(self, table: InstanceTable, builder: RuntimeBuilder,
+                 running_model: Callable[[], Model | None]) -> None:
+        self.table = table  # the instances waiting for an interface
+        self.builder = builder  # their addresses and sockets, once it exists
+        self.running_model = running_model
         self.known = {idx for idx, _ in socket.if_nameindex()}
         self.usable: dict[int, bool] = {}  # interfaces attached here: the link state last acted on
 
     def waiting(self, ev: LinkEvent) -> list[Runtime]:
         """Instances on `ev`'s interface not yet bound to its current ifindex."""
-        return [rt for rt in self.child.runtime.values()
+        return [rt for rt in self.table.runtime.values()
                 if rt.params.interface == ev.ifname and rt.vmac is None
                 and (rt.iface is None or rt.iface.ifindex != ev.ifindex)]
 
-    async def on_link(self, ev: LinkEvent) -> bool:
+    async def on_link(self, ev: LinkEvent, driver: Driver) -> bool:
         """A netlink link event: log new interfaces, attach the instances waiting for them. False
         when the event changes nothing for an interface attached here (a created interface is
         down until set up: its instances are already in FAULT, keepalived reports nothing)."""
@@ -66,31 +68,33 @@ class DynamicInterfaces:
             if ev.ifindex in self.usable:
                 self.usable[ev.ifindex] = ev.usable
             return True
-        child = self.child
+        builder = self.builder
         try:
-            iface = await get_interface(child.ipr, ev.ifindex)
+            iface = await get_interface(builder.ipr, ev.ifindex)
         except InterfaceNotFound:
             return True
         self.usable[ev.ifindex] = ev.usable
-        for key in [k for k, s in child.sockets.items() if k[0] == ev.ifname and s.ifindex != ev.ifindex]:
-            child.sockets.pop(key).close()  # bound to the interface's previous incarnation
+        sockets = builder.sockets
+        for key in [k for k, s in sockets.items() if k[0] == ev.ifname and s.ifindex != ev.ifindex]:
+            sockets.pop(key).close()  # bound to the interface's previous incarnation
         logged = False
         for rt in todo:
             rt.iface = iface
-            if child.model is not None:  # those without `dev` live on the interface
-                await child._build_addresses(rt, child.model)
+            model = self.running_model()
+            if model is not None:  # those without `dev` live on the interface
+                await builder.build_addresses(rt, model)
+                self.table.addresses_changed()
             p = rt.params
-            if not logged and child.driver is not None:
+            if not logged:
                 addr = iface.primary_ipv4(set(p.vips) | set(p.evips))
                 if addr is not None:
                     log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
                 logged = True
             try:
-                rt.sock = child._socket_for(rt)
+                rt.sock = builder.socket_for(rt)
             except OSError as exc:
                 log.error("(%s) cannot open VRRP socket: %s", p.name, exc)
                 rt.sock = None
-            child.engine.set_ifindex(p.name, rt.sock.ifindex if rt.sock else iface.ifindex)
-            if child.driver is not None:
-                child.driver.set_source_address(p.name, p.src_ip or child._primary(iface, p))
+            self.table.engine.set_ifindex(p.name, rt.sock.ifindex if rt.sock else iface.ifindex)
+            driver.set_source_address(p.name, p.src_ip or builder.primary(iface, p))
         return ev.usable

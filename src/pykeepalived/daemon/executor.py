@@ -3,7 +3,7 @@
 `LinuxExecutor` turns the effects of src/pykeepalived/vrrp into kernel operations: adverts are encoded
 and sent at once (non-blocking sockets), address/route/rule changes, GARP/NA and notifies go through one
 ordered asyncio queue so netlink never delays a timer. `AsyncioClock` is the Driver's clock (integer
-µs, one timerfd). `Runtime` is what the executor knows about one instance beyond its core parameters.
+µs, one timerfd). The instances' `Runtime` entries are in daemon/instances.py.
 """
 
 from __future__ import annotations
@@ -13,21 +13,17 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv6Address
 from typing import TYPE_CHECKING, Any
 
-from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.control.timing import TimingStats
 from pykeepalived.daemon.garp_pacing import Frame, GarpPacer
-from pykeepalived.daemon.linkdelay import lower_interval
+from pykeepalived.daemon.instances import AdvertFrame, Runtime
 from pykeepalived.daemon.log import DETAIL, log
 from pykeepalived.linux import mmsg
 from pykeepalived.linux.addresses import (
     Address,
     AddressKeeper,
-    Route,
-    Rule,
     add_address,
     add_route,
     add_rule,
@@ -37,11 +33,10 @@ from pykeepalived.linux.addresses import (
     restore_if_tracked,
 )
 from pykeepalived.linux.garp import GarpSenders
-from pykeepalived.linux.iface import InterfaceInfo, ipv6_forwarding
+from pykeepalived.linux.iface import InterfaceNotFound, get_interface, ipv6_forwarding
 from pykeepalived.linux.monitor import AddressEvent
 from pykeepalived.linux.timerfd import TimerFd
-from pykeepalived.linux.vmac import Vmac
-from pykeepalived.linux.vrrp_socket import VRRP_GROUP4, Destination, SendCall, VrrpSocket
+from pykeepalived.linux.vrrp_socket import Destination, VrrpSocket
 from pykeepalived.vrrp.effects import (
     ClaimAddresses,
     Effect,
@@ -57,19 +52,19 @@ from pykeepalived.vrrp.effects import (
     Transmit,
 )
 from pykeepalived.vrrp.frames import build_garp, build_unsolicited_na
-from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.packet import (
     Ipv4AdvertTemplate,
     build_ipv4_datagram,
     encode_advert,
     next_ip_id,
 )
-from pykeepalived.vrrp.params import AuthType, ChecksumMode, InstanceParams, IPAddress
+from pykeepalived.vrrp.params import AuthType, ChecksumMode, IPAddress
 from pykeepalived.vrrp.receive import next_ah_seq, tx_checksum_mode
 
 if TYPE_CHECKING:
-    from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.control.view import VrrpEvents
+    from pykeepalived.daemon.firewall import Firewall
+    from pykeepalived.daemon.instances import InstanceTable
 
 
 class AsyncioClock:
@@ -107,41 +102,55 @@ class AsyncioClock:
         return self.loop.call_at(when / 1_000_000, fn)
 
 
-AdvertFrame = tuple[SendCall | None, Ipv4AdvertTemplate | None, bytes, Destination, ValueError | None, int]
-"""One destination of an advert: the send call, the IPv4 template or the IPv6 PDU, where, or why it
-can't be built, and the connected socket an IPv6 PDU is queued for (sendmmsg), else -1."""
 SendContext = tuple["Runtime", Transmit, Destination, VrrpSocket]
 _monotonic_ns = time.monotonic_ns
 
 
-@dataclass
-class Runtime:
-    """What the executor knows about one instance beyond the core's parameters."""
 
-    params: InstanceParams
-    conf: ConfInstance
-    inst: VrrpInstance
-    iface: InterfaceInfo | None
-    sock: VrrpSocket | None = None
-    addresses: dict[IPAddress, Address] = field(default_factory=dict)  # VIPs and eVIPs
-    not_set: set[IPAddress] = field(default_factory=set)  # refused when last claimed (no `set` in dumps)
-    vmac: Vmac | None = None  # use_vmac: adverts, VIPs and GARP on the macvlan
-    routes: list[Route] = field(default_factory=list)  # virtual_routes
-    rules: list[Rule] = field(default_factory=list)  # virtual_rules
-    ip_id: int = 0
-    group4: IPv4Address = VRRP_GROUP4  # pseudo-header destination for old_unicast_checksum
-    # the encoded advert for the last Transmit sent (LinuxExecutor._transmit)
-    tx_for: Transmit | None = None
-    tx_mode: ChecksumMode | None = None
-    tx_sock: VrrpSocket | None = None
-    tx_frames: list[AdvertFrame] = field(default_factory=list)
+class MacCache:
+    """The MAC address of each interface a gratuitous ARP / NA goes out of, looked up once (forgotten
+    when the link changes)."""
+
+    def __init__(self, ipr: Any) -> None:
+        self.ipr = ipr
+        self._macs: dict[str, bytes] = {}
+
+    async def get(self, dev: str) -> bytes:
+        mac = self._macs.get(dev)
+        if mac is None:
+            try:
+                mac = (await get_interface(self.ipr, dev)).mac
+            except InterfaceNotFound:
+                return b""
+            self._macs[dev] = mac
+        return mac
+
+    def forget(self, dev: str) -> None:
+        self._macs.pop(dev, None)
 
 
 class LinuxExecutor:
-    """Performs the core's effects on the real system (the Driver's EffectSink)."""
+    """Performs the core's effects on the real system (the Driver's EffectSink).
 
-    def __init__(self, child: VrrpChild) -> None:
-        self.child = child
+    It reads the running instances' Runtime entries (`table`), sets and removes their addresses,
+    routes and rules through `ipr` (with the `firewall`'s drop rules around them), and hands state
+    changes and notifies to `events`; `on_advert` gets each advert sent (timing statistics),
+    `on_interval_lowered` a master's shorter advert interval (interface_up_down_delays)."""
+
+    def __init__(self, table: InstanceTable, ipr: Any, macs: MacCache, events: VrrpEvents,
+                 firewall: Firewall | None, *, dont_release: bool,
+                 on_advert: Callable[[str, int, int], None] | None = None,
+                 on_interval_lowered: Callable[[MasterIntervalLowered], None] | None = None,
+                 gna_checks: dict[str, tuple[bool, float]] | None = None) -> None:
+        self.table = table
+        self.ipr = ipr
+        self.macs = macs
+        self.events = events
+        self.firewall = firewall
+        self.dont_release = dont_release  # --dont-release-vrrp: the start-up lines differ
+        self.on_advert = on_advert
+        self.on_interval_lowered = on_interval_lowered
+        self.gna_checks = {} if gna_checks is None else gna_checks  # ifname -> (IPv6 forwarding, read at)
         self.queue: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self.garp = GarpSenders()
         self.pacer = GarpPacer(self.garp.send, self._still_master)
@@ -172,7 +181,7 @@ class LinuxExecutor:
 
     # ------------------------------------------------------------------ EffectSink
     def submit(self, effects: Sequence[Effect]) -> None:
-        runtime = self.child.runtime
+        runtime = self.table.runtime
         for e in effects:
             try:
                 if type(e) is Transmit:  # the hot path: one per advert
@@ -199,7 +208,7 @@ class LinuxExecutor:
 
     def _submit(self, e: Effect) -> None:
         if isinstance(e, Transmit):
-            self._transmit(e, self.child.runtime[e.instance])
+            self._transmit(e, self.table.runtime[e.instance])
         elif isinstance(e, Log):
             if self.ordered_logs:  # stopping: after the queued releases, as keepalived logs them
                 self.queue.put_nowait(functools.partial(self._log, e))
@@ -215,26 +224,13 @@ class LinuxExecutor:
         elif isinstance(e, SendGratuitous):
             self.queue.put_nowait(functools.partial(self._gratuitous, e))
         elif isinstance(e, StateChanged):
-            self.child.status.transition(e)
-            self.child.ops.state_changed(e)
-            if self.child.syncd is not None:  # lvs_sync_daemon tied to an instance
-                self.queue.put_nowait(functools.partial(self.child.syncd.state_changed, e.instance,
-                                                        e.new is State.MASTER))
+            self.events.state_changed(e)
         elif isinstance(e, Notify):
-            self.child.notify(e)
-            self.child.ops.notified(e)
-            if self.child.snmp is not None:  # the traps, after the queued address changes' log lines
-                self.queue.put_nowait(functools.partial(self._trap, self.child.snmp, e))
+            self.events.notified(e)
         elif isinstance(e, RxRejected):
-            if self.child.snmp is not None:  # vrrpTrapAuthFailure / vrrpv3ProtoError
-                self.child.snmp.rx_rejected(e)
-        elif isinstance(e, MasterIntervalLowered) and self.child.debounce is not None:
-            params = self.child.runtime[e.instance].params  # interface_up_down_delays
-            lower_interval(self.child.debounce.delays, params, e.interval_us)
-
-    @staticmethod
-    async def _trap(snmp: VrrpSnmpAgent, e: Notify) -> None:
-        snmp.notified(e)
+            self.events.rx_rejected(e)
+        elif isinstance(e, MasterIntervalLowered) and self.on_interval_lowered is not None:
+            self.on_interval_lowered(e)
 
     async def _log(self, e: Log) -> None:
         log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
@@ -246,9 +242,8 @@ class LinuxExecutor:
         if sock is None or src is None:
             return  # no source address: the core is in FAULT for it already
         p = rt.params
-        ops = self.child.ops
-        if t.priority and ops.metrics is not None:  # the send jitter is exported by /metrics only
-            ops.advert_sent(t.instance, _monotonic_ns() // 1000, p.adver_int_us)
+        if t.priority and self.on_advert is not None:  # the send jitter (exported by /metrics)
+            self.on_advert(t.instance, _monotonic_ns() // 1000, p.adver_int_us)
         rx_state = rt.inst.rx_state
         # tx_checksum_mode, which is the configured mode unless auto-detection switched
         mode = tx_checksum_mode(p, rx_state) if rx_state.old_unicast_checksum else p.checksum_mode
@@ -301,9 +296,9 @@ class LinuxExecutor:
 
     def forget_source(self, addr: IPAddress) -> None:
         """An address went away: adverts from it must fail as keepalived's do (VrrpSocket.forget_source)."""
-        for rt in self.child.runtime.values():
+        for rt in self.table.runtime.values():
             if rt.tx_sock is not None and rt.tx_sock.forget_source(addr):
-                for other in self.child.runtime.values():
+                for other in self.table.runtime.values():
                     if other.tx_sock is rt.tx_sock:
                         other.tx_for = None
 
@@ -340,10 +335,10 @@ class LinuxExecutor:
         return [rt.addresses[ip] for ip in ips if ip in rt.addresses]
 
     async def _claim(self, c: ClaimAddresses) -> None:
-        rt = self.child.runtime[c.instance]
-        ipr = self.child.ipr
-        if self.child.firewall is not None:  # accept mode: drop rules before the VIPs (§1.11.2)
-            await self.child.firewall.claim(rt, c.vips + c.evips)
+        rt = self.table.runtime[c.instance]
+        ipr = self.ipr
+        if self.firewall is not None:  # accept mode: drop rules before the VIPs (§1.11.2)
+            await self.firewall.claim(rt, c.vips + c.evips)
         # keepalived vrrp_handle_ipaddress: one line per list, with -D
         if c.vips:
             log.log(DETAIL, "(%s) setting VIPs.", c.instance)
@@ -370,8 +365,8 @@ class LinuxExecutor:
                 log.error("(%s) Error adding rule: %s", c.instance, err.strerror or err)
 
     async def _release(self, r: ReleaseAddresses) -> None:
-        rt = self.child.runtime[r.instance]
-        ipr = self.child.ipr
+        rt = self.table.runtime[r.instance]
+        ipr = self.ipr
         # leaving MASTER: rules, routes, then addresses (keepalived's order)
         if rt.rules:
             log.log(DETAIL, "(%s) removing Virtual Rules", r.instance)
@@ -391,11 +386,11 @@ class LinuxExecutor:
         if r.evips:
             log.log(DETAIL, "(%s) removing E-VIPs.", r.instance)
         for a in addrs:
-            err = await del_address(self.child.ipr, a)
+            err = await del_address(ipr, a)
             if err is not None:
                 log.error("(%s) Error removing %s: %s", r.instance, a, err.strerror or err)
-        if self.child.firewall is not None:  # and removed after them
-            await self.child.firewall.release(rt, r.vips + r.evips)
+        if self.firewall is not None:  # and removed after them
+            await self.firewall.release(rt, r.vips + r.evips)
 
     def _init_restore(self, r: ReleaseAddresses) -> None:
         """keepalived vrrp_init_state -> vrrp_restore_interface(vrrp, false, false): nothing of ours is
@@ -403,14 +398,14 @@ class LinuxExecutor:
         routes always, the addresses only with --dont-release-vrrp (which removes even unset ones)."""
         if not log.isEnabledFor(DETAIL):
             return
-        rt = self.child.runtime.get(r.instance)
+        rt = self.table.runtime.get(r.instance)
         if rt is None:
             return
         if rt.rules:
             log.log(DETAIL, "(%s) removing Virtual Rules", r.instance)
         if rt.routes:
             log.log(DETAIL, "(%s) removing Virtual Routes", r.instance)
-        if self.child.opts.dont_release_vrrp:
+        if self.dont_release:
             if r.vips:
                 log.log(DETAIL, "(%s) removing VIPs.", r.instance)
             if r.evips:
@@ -420,15 +415,16 @@ class LinuxExecutor:
         """keepalived vrrp_send_link_update: `repeat` rounds over the VIPs then eVIPs; in the first
         round each address is announced with `-D` ("Sending/queueing ... for ADDR"); frames go
         through the per-interface pacer (vrrp_garp_interval / vrrp_gna_interval, keepalived.md §5.7)."""
-        rt = self.child.runtime[g.instance]
+        runtime = self.table.runtime
+        rt = runtime[g.instance]
         frames: list[Frame] = []
-        place = list(self.child.runtime).index(g.instance)
+        place = list(runtime).index(g.instance)
         for n, ip in enumerate(g.addresses):
             a = rt.addresses.get(ip)
             dev = a.dev if a is not None else (rt.iface.ifname if rt.iface else None)
             if dev is None:
                 continue
-            mac = await self.child.mac_of(dev)
+            mac = await self.macs.get(dev)
             if not mac:
                 continue
             base = rt.iface.ifname if rt.iface is not None and rt.vmac is not None \
@@ -437,7 +433,7 @@ class LinuxExecutor:
                 frames.append(Frame(g.instance, ip, dev, base, build_garp(ip, mac), (place, n)))
             elif isinstance(ip, IPv6Address):
                 router = ipv6_forwarding(dev)
-                self.child.gna_checks[dev] = (router, time.time())  # shown in keepalived.data
+                self.gna_checks[dev] = (router, time.time())  # shown in keepalived.data
                 na = build_unsolicited_na(ip, mac, router=router)
                 frames.append(Frame(g.instance, ip, dev, base, na, (place, n)))
         if not self._still_master(g.instance):
@@ -453,12 +449,12 @@ class LinuxExecutor:
                 self.pacer.send(f)
 
     def _still_master(self, instance: str) -> bool:
-        rt = self.child.runtime.get(instance)
+        rt = self.table.runtime.get(instance)
         return rt is not None and rt.inst.state is State.MASTER and rt.inst.vipset
 
     async def restore(self, ev: AddressEvent) -> None:
         self.forget_source(ev.address)
-        entry, err = await restore_if_tracked(self.child.ipr, self.keeper, ev.address, ev.ifname)
+        entry, err = await restore_if_tracked(self.ipr, self.keeper, ev.address, ev.ifname)
         if entry is None:
             return
         log.info("Netlink reflector reports IP %s removed from %s - restoring", ev.address, ev.ifname)

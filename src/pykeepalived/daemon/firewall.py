@@ -32,7 +32,7 @@ from pykeepalived.linux.vrrp_nft import DEFAULT_TABLE, Family, FwAddress, FwVmac
 
 if TYPE_CHECKING:
     from pykeepalived.config.model import Model
-    from pykeepalived.daemon.executor import Runtime
+    from pykeepalived.daemon.instances import Runtime
     from pykeepalived.vrrp.params import IPAddress
 
 

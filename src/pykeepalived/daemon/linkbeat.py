@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pykeepalived.config.model import Model
@@ -25,7 +26,10 @@ from pykeepalived.daemon.log import log
 from pykeepalived.linux.linkbeat import LB_ETHTOOL, LB_IOCTL, LB_MII, LinkProbe
 
 if TYPE_CHECKING:
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.daemon.instances import InstanceTable
+
+LinkChanged = Callable[[int, str, bool, "str | None"], None]
+"""(ifindex, ifname, usable, source): the child's reaction to a link change (VrrpChild.link_changed)."""
 
 POLLING_DELAY_S = 1.0
 
@@ -47,8 +51,11 @@ def polled_interfaces(model: Model) -> dict[str, str | None]:
 
 
 class LinkbeatPoller:
-    def __init__(self, child: VrrpChild, ifaces: dict[str, str | None]) -> None:
-        self.child = child
+    def __init__(self, table: InstanceTable, tracked_ifs: set[str], ifaces: dict[str, str | None],
+                 link_changed: LinkChanged) -> None:
+        self.table = table
+        self.tracked_ifs = tracked_ifs  # the track_interface ones, at start
+        self.link_changed = link_changed
         self.probe = LinkProbe()
         self.types: dict[str, str | None] = dict(ifaces)  # None until the interface exists
         self.up: dict[str, bool] = {}
@@ -64,15 +71,15 @@ class LinkbeatPoller:
             return 0
 
     def start(self) -> None:
-        engine = self.child.engine
+        engine = self.table.engine
         for ifname, configured in list(self.types.items()):
             self.types[ifname] = None
             up = self.up[ifname] = self._init(ifname, configured) if self._ifindex(ifname) else False
             # the state the core starts from (netlink's until now), before the driver runs
-            for rt in self.child.runtime.values():
+            for rt in self.table.runtime.values():
                 if rt.iface is not None and rt.iface.ifname == ifname and not rt.params.dont_track_primary:
                     rt.inst.set_link(up, 0)
-            if ifname in self.child.tracked_ifs:
+            if ifname in self.tracked_ifs:
                 engine.set_tracker("interface", ifname, up, 0)
         self._handle = asyncio.get_running_loop().call_later(POLLING_DELAY_S, self.poll)
 
@@ -96,7 +103,7 @@ class LinkbeatPoller:
             if up != self.up.get(ifname):
                 self.up[ifname] = up
                 log.info("Linkbeat reports %s %s", ifname, "up" if up else "down")
-                self.child.link_changed(ifindex, ifname, up, None)
+                self.link_changed(ifindex, ifname, up, None)
         self._handle = asyncio.get_running_loop().call_later(POLLING_DELAY_S, self.poll)
 
     def close(self) -> None:
@@ -105,13 +112,14 @@ class LinkbeatPoller:
         self.probe.close()
 
 
-def start_linkbeat(child: VrrpChild, model: Model) -> LinkbeatPoller | None:
+def start_linkbeat(table: InstanceTable, tracked_ifs: set[str], model: Model, link_changed: LinkChanged
+                   ) -> LinkbeatPoller | None:
     """keepalived init_interface_linkbeat: the poller, None when no interface is polled."""
     wanted = polled_interfaces(model)
     if not wanted:
         return None
-    used = {rt.params.interface for rt in child.runtime.values()} | child.tracked_ifs
-    vmacs = {rt.vmac.ifname for rt in child.runtime.values() if rt.vmac is not None}
+    used = {rt.params.interface for rt in table.runtime.values()} | tracked_ifs
+    vmacs = {rt.vmac.ifname for rt in table.runtime.values() if rt.vmac is not None}
     for ifname in list(wanted):
         if ifname in vmacs:
             log.info("Turning off linkbeat for %s since netlink works for vmacs/ipvlans", ifname)
@@ -121,7 +129,7 @@ def start_linkbeat(child: VrrpChild, model: Model) -> LinkbeatPoller | None:
             del wanted[ifname]
     if not wanted:
         return None
-    poller = LinkbeatPoller(child, wanted)
+    poller = LinkbeatPoller(table, tracked_ifs, wanted, link_changed)
     poller.start()
     log.info("Using MII-BMSR/ETHTOOL NIC polling thread(s)...")
     return poller

@@ -233,7 +233,7 @@ def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
 
     def compute() -> str:
         from pykeepalived.config import load_config
-        from pykeepalived.daemon.main import roles_for
+        from pykeepalived.daemon.roles import roles_for
 
         log_config_read(opts)
         model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)

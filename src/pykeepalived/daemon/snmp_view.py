@@ -11,7 +11,7 @@ from pykeepalived.linux.iface import ifindex_of
 if TYPE_CHECKING:
     from pykeepalived.config.model import VrrpInstance as ConfInstance
     from pykeepalived.daemon.bfd_events import VrrpBfdTracker
-    from pykeepalived.daemon.executor import Runtime
+    from pykeepalived.daemon.instances import Runtime
     from pykeepalived.linux.iface import InterfaceInfo
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.file import FileTrackers

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.model import VrrpInstance as ConfInstance
@@ -42,12 +42,22 @@ from pykeepalived.daemon.log import log
 from pykeepalived.linux.iface import links_now
 from pykeepalived.safefile import replace
 from pykeepalived.track.command import ScriptCommand
-from pykeepalived.vrrp.effects import State, StateChanged
+from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.instance import STAT_NAMES
 from pykeepalived.vrrp.params import AuthType
 
 if TYPE_CHECKING:
-    from pykeepalived.daemon.vrrp_child import VrrpChild
+    from pykeepalived.config.model import Model
+    from pykeepalived.daemon.bfd_events import VrrpBfdTracker
+    from pykeepalived.daemon.firewall import Firewall
+    from pykeepalived.daemon.instances import InstanceTable
+    from pykeepalived.daemon.trackers import NotifyDispatcher
+    from pykeepalived.daemon.vrrp_runtimes import RuntimeBuilder
+    from pykeepalived.linux.vmac import VmacManager
+    from pykeepalived.options import Options
+    from pykeepalived.track.file import FileTrackers
+    from pykeepalived.track.process import ProcessTracker
+    from pykeepalived.track.script import ScriptTrackers
     from pykeepalived.vrrp.instance import VrrpInstance
 
 # keepalived's VRRP_STATE_* numbers (vrrp.h), as keepalived.json carries them
@@ -61,14 +71,30 @@ _JSON_SCRIPTS = (("backup", "script_backup"), ("master", "script_master"), ("fau
 __all__ = ["StatusWriter", "tmp_dir"]
 
 
-class StatusWriter:
-    """Keeps the wall-clock time of transitions and renders the dump files."""
+class DumpedChild(Protocol):
+    """What the dumps read of the VRRP child: keepalived's dump_data_vrrp shows all of it (the
+    instances, their sockets, every tracker, the notifies, the firewall table)."""
 
-    def __init__(self, child: VrrpChild) -> None:
+    opts: Options
+    table: InstanceTable
+    builder: RuntimeBuilder  # the sockets and their receive buffers
+    model: Model | None
+    notifier: NotifyDispatcher | None
+    scripts: ScriptTrackers | None
+    files: FileTrackers | None
+    processes: ProcessTracker | None
+    firewall: Firewall | None
+    bfd: VrrpBfdTracker
+    vmacs: VmacManager  # the VMACs it created (the Interfaces section)
+    gna_checks: dict[str, tuple[bool, float]]  # ifname -> (IPv6 forwarding, read at) of the NAs sent
+
+
+class StatusWriter:
+    """Renders the dump files and the control socket's instance data."""
+
+    def __init__(self, child: DumpedChild) -> None:
         self.child = child
-        self.last_transition: dict[str, float] = {}
-        self.started = time.time()  # keepalived sets last_transition when it reads the configuration
-        self.fault_from_init: set[str] = set()  # in FAULT since leaving INIT (keepalived's wantstate FAULT)
+        self.transitions = child.table.transitions
         self._user_model: object = None  # the model the default script user was last looked up for
         self._user_looked_up = False
 
@@ -77,24 +103,13 @@ class StatusWriter:
         """From the running configuration (the child's model changes at a reload) and -s."""
         return paths_of(self.child.model, self.child.opts.namespace)
 
-    def transition(self, e: StateChanged) -> None:
-        self.last_transition[e.instance] = time.time()
-        if e.new is State.FAULT and e.old is State.INIT:
-            self.fault_from_init.add(e.instance)
-        else:
-            self.fault_from_init.discard(e.instance)
-
     def wantstate(self, inst: VrrpInstance) -> State:
-        """keepalived sets wantstate to FAULT for an instance that starts in FAULT (vrrp_scheduler.c
-        vrrp_init_state); the core keeps the state it wants once the fault clears."""
-        if inst.state is State.FAULT and inst.name in self.fault_from_init:
-            return State.FAULT
-        return inst.wantstate
+        return self.transitions.wantstate(inst)
 
     # ------------------------------------------------------------------ renderers
     def stats_text(self) -> str:
         out = []
-        for inst in self.child.engine.instances.values():
+        for inst in self.child.table.engine.instances.values():
             s = inst.stats
             out.append(
                 f"VRRP Instance: {inst.name}\n"
@@ -115,22 +130,13 @@ class StatusWriter:
         """The core's monotonic µs (daemon/executor.py AsyncioClock) as wall-clock seconds."""
         return time.time() - (time.monotonic_ns() // 1000 - us) / 1_000_000
 
-    def reloaded(self) -> None:
-        """A reload read a new configuration: keepalived 2.2.7 builds every instance anew (alloc_vrrp
-        sets last_transition) and copies only the state of one that still exists, so the dumps'
-        `Last transition` of every instance is the reload's time until its next state change (the
-        metrics keep the real transitions)."""
-        self.started = time.time()
-
     def _last_transition(self, inst: VrrpInstance) -> float:
-        """keepalived's vrrp->last_transition: the last state change since the configuration was
-        read (at start or the last reload), else when it was read."""
-        return max(self.last_transition.get(inst.name, self.started), self.started)
+        return self.transitions.last_transition(inst)
 
     def _input(self, inst: VrrpInstance) -> InstanceInput:
-        rt = getattr(self.child, "runtime", {}).get(inst.name)
+        rt = self.child.table.runtime.get(inst.name)
         p = inst.params
-        notifier = getattr(self.child, "notifier", None)
+        notifier = self.child.notifier
         scripts = notifier.scripts.get(("INSTANCE", inst.name)) if notifier is not None else None
         if rt is None:  # no daemon around the core (unit tests of the control plane)
             return InstanceInput(ConfInstance(name=p.name), p, inst, {}, p.interface, p.interface, 0,
@@ -212,17 +218,17 @@ class StatusWriter:
         return data
 
     def _script_commands(self) -> dict[str, ScriptCommand]:
-        scripts = getattr(self.child, "scripts", None)
+        scripts = self.child.scripts
         return {n: t.spec.command for n, t in scripts.trackers.items()} if scripts is not None else {}
 
     def json_items(self) -> list[dict[str, Any]]:
         return [{"data": self.instance_data(i, as_file=True), "stats": {k: i.stats[k] for k in STAT_NAMES}}
-                for i in self.child.engine.instances.values()]
+                for i in self.child.table.engine.instances.values()]
 
     def track_process_data(self) -> list[dict[str, Any]]:
         """keepalived 2.3+'s track_process entries of the version 2 JSON file."""
-        tracker = getattr(self.child, "processes", None)
-        model = getattr(self.child, "model", None)
+        tracker = self.child.processes
+        model = self.child.model
         if tracker is None:
             return []
         conf = {p.name: p for p in model.track_processes} if model is not None else {}
@@ -264,9 +270,9 @@ class StatusWriter:
         model = child.model
         if model is None:
             return ""
-        instances = list(child.engine.instances.values())
+        instances = list(child.table.engine.instances.values())
         inputs = [self._input(i) for i in instances]
-        firewall = getattr(child, "firewall", None)
+        firewall = child.firewall
         if self._user_model is not model:  # started or reloaded: as keepalived's reinitialise_global_vars
             self._user_model, self._user_looked_up = model, uses_default_user(model)
         proc = dump_proc(model, child.opts.namespace, child.opts.umask)
@@ -284,8 +290,8 @@ class StatusWriter:
             lines.append("------< VRRP Sockpool >------")
             lines += sockpool_lines(socks)
         params = [i.params for i in instances]
-        notifier = getattr(child, "notifier", None)
-        core_groups = child.engine.groups
+        notifier = child.notifier
+        core_groups = child.table.engine.groups
         groups = [(g, core_groups[g.name]) for g in model.sync_groups if g.name in core_groups]
         if groups:
             lines.append("------< VRRP Sync groups >------")
@@ -320,8 +326,8 @@ class StatusWriter:
         except OSError as exc:  # the section is left out rather than the whole dump
             log.error("Unable to read the interfaces for the data dump: %r", exc)
             return []
-        runtimes = list(getattr(child, "runtime", {}).values())
-        vmacs = [v for v in getattr(getattr(child, "vmacs", None), "vmacs", {}).values() if v.created]
+        runtimes = list(child.table.runtime.values())
+        vmacs = [v for v in child.vmacs.vmacs.values() if v.created]
         tracking: dict[str, list[tuple[str, int, bool]]] = {}
         promote: dict[str, int] = {}
         for rt in runtimes:
@@ -344,14 +350,14 @@ class StatusWriter:
         return interface_lines(InterfacesInput(
             links, frozenset([*(a for rt in runtimes for a in rt.addresses), *static]),
             frozenset(v.ifname for v in vmacs),
-            bases, promote, tracking, dict(getattr(child, "gna_checks", {}))))
+            bases, promote, tracking, dict(child.gna_checks)))
 
     def _sockets(self) -> list[SockInput]:
         """The socket pool in creation order, each with the instances receiving on it."""
         out = []
-        rx_bufs = self.child.rx_bufs.parts
-        for sock in self.child.sockets.values():
-            members = tuple((rt.params.name, rt.params.vrid) for rt in self.child.runtime.values()
+        rx_bufs = self.child.builder.rx_bufs.parts
+        for sock in self.child.builder.sockets.values():
+            members = tuple((rt.params.name, rt.params.vrid) for rt in self.child.table.runtime.values()
                             if rt.sock is sock)
             if not members or sock.rx is None:
                 continue
@@ -378,13 +384,13 @@ class StatusWriter:
         """keepalived vrrp_print_stats (SIGUSR2, DBus PrintStats / PrintStatsClear)."""
         self._write(self.paths.stats(), self.stats_text)
         if clear:
-            for inst in self.child.engine.instances.values():
+            for inst in self.child.table.engine.instances.values():
                 for k in inst.stats:
                     inst.stats[k] = 0
 
     def write_json(self) -> None:
         log.info("Printing VRRP as json for process(%d) on signal", os.getpid())
-        if self.child.engine.instances:  # keepalived writes no JSON file without instances
+        if self.child.table.engine.instances:  # keepalived writes no JSON file without instances
             self._write(self.paths.json(), self.json_text)
 
     def _write(self, path: str, render: Any) -> None:

@@ -8,21 +8,32 @@ Wiring, in keepalived's terms:
 - effects are executed by `LinuxExecutor`: adverts are encoded and sent at once (non-blocking), address
   changes, GARP/NA and notifies go through one ordered asyncio queue, so netlink never delays a timer;
 - netlink events (link up/down, address removed) become FAULT / address restoration;
-- signals: SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGUSR1 data, SIGUSR2 stats, JSON signal;
-- state hooks: every Notify (a state change the operator hears of) also goes to `notify_hooks`, e.g.
-  the DBus service's VrrpStatusChange (enable_dbus: control/dbus.py, through daemon/vrrp_dbus.py) and
-  the BGP announcer (bgp_announce: daemon/bgp.py).
+- signals: SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGUSR1 data, SIGUSR2 stats, JSON signal.
+
+The child composes narrow parts and runs their life (start, `reload`, `shutdown`); none of them gets
+the child. `InstanceTable` (daemon/instances.py) holds the running instances; `RuntimeBuilder`
+(daemon/vrrp_runtimes.py) builds them with their sockets; `LinuxExecutor` (daemon/executor.py)
+applies the core's effects; `ReloadDiff` (daemon/vrrp_reload.py) removes what a reload drops;
+`VrrpEvents` (control/view.py) carries every state change and notify to its subscribers, in this
+order: the transition times, the notify scripts, the control plane (control socket, metrics), the
+lvs_sync_daemon tied to an instance.
+
+A service beside VRRP comes in the same way: build it in `run()` with a read-only view of the
+instances (`self.table` is a `VrrpView`: instances, sync groups, interface, addresses, last
+transition) and subscribe it to `self.events` (`subscribe(on_state=..., on_notify=...)`); start it
+beside `self.ops.start`, follow `reload()`, close it in `shutdown()`. The SNMP agent (-x,
+control/snmp_vrrp.py, read through daemon/snmp_view.py) and the DBus service (enable_dbus,
+control/dbus.py, through daemon/vrrp_dbus.py) and the BGP announcer (bgp_announce, daemon/bgp.py)
+subscribe after the control plane.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import signal
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pykeepalived.config import load_config
@@ -30,30 +41,27 @@ from pykeepalived.config.complete import complete_diagnostics, fit_vips
 from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.interfaces import interface_diagnostics
 from pykeepalived.config.lvs_globals import lvs_globals
-from pykeepalived.config.model import Model, VipSpec
-from pykeepalived.config.model import VrrpInstance as ConfInstance
+from pykeepalived.config.model import Model
 from pykeepalived.config.sync_tracking import tracking_diagnostics
-from pykeepalived.config.to_params import instance_params
-from pykeepalived.config.vrrp_extra import needs_address_vmac, vmac_addr_prefix
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent, reload_snmp, start_snmp
-from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
+from pykeepalived.control.view import VrrpEvents
 from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
 from pykeepalived.daemon.bgp import BgpAnnouncer, plans_of
-from pykeepalived.daemon.dynif import DynamicInterfaces, log_missing
-from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, Runtime
-from pykeepalived.daemon.firewall import Firewall, drops
+from pykeepalived.daemon.dynif import DynamicInterfaces
+from pykeepalived.daemon.executor import AsyncioClock, LinuxExecutor, MacCache
+from pykeepalived.daemon.firewall import Firewall
+from pykeepalived.daemon.instances import InstanceTable, Runtime
 from pykeepalived.daemon.linkbeat import LinkbeatPoller, start_linkbeat
-from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce
+from pykeepalived.daemon.linkdelay import LinkDebounce, link_debounce, lower_interval
 from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.reload_states import write_states_on_reload
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
 from pykeepalived.daemon.snmp_view import ChildSnmpView
-from pykeepalived.daemon.sockbufs import vrrp_rx_buf
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
@@ -68,32 +76,16 @@ from pykeepalived.daemon.trackers import (
     smtp_alerter,
     tracked_interfaces,
 )
-from pykeepalived.linux.addresses import (
-    Address,
-    Route,
-    Rule,
-    add_address,
-    add_route,
-    add_rule,
-    del_address,
-    del_route,
-    del_rule,
-)
+from pykeepalived.daemon.vrrp_reload import ReloadDiff, reload_matches, statics
+from pykeepalived.daemon.vrrp_runtimes import RuntimeBuilder, rx_ifindex, sync_groups
+from pykeepalived.linux.addresses import add_address, add_route, add_rule, del_address, del_route, del_rule
 from pykeepalived.linux.anchor import Anchor
-from pykeepalived.linux.iface import (
-    IFF_MULTICAST,
-    IFF_NOARP,
-    IFF_POINTOPOINT,
-    InterfaceInfo,
-    InterfaceNotFound,
-    get_interface,
-)
+from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
 from pykeepalived.linux.igmp import LocalIgmp
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
-from pykeepalived.linux.rcvbuf import SocketRxBufs, apply_netlink_bufs, netlink_bufs
+from pykeepalived.linux.rcvbuf import apply_netlink_bufs, netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
-from pykeepalived.linux.vmac import Vmac, VmacManager
-from pykeepalived.linux.vrrp_socket import UnicastBindError, VrrpSocket
+from pykeepalived.linux.vmac import VmacManager
 from pykeepalived.lvs.globals import tied_syncd
 from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
@@ -102,18 +94,9 @@ from pykeepalived.track.file import FileTrackers
 from pykeepalived.track.process import ProcessTracker
 from pykeepalived.track.script import ScriptTrackers
 from pykeepalived.vrrp.driver import Driver
-from pykeepalived.vrrp.effects import (
-    Notify,
-    State,
-)
+from pykeepalived.vrrp.effects import MasterIntervalLowered, Notify, State, StateChanged
 from pykeepalived.vrrp.engine import VrrpEngine
-from pykeepalived.vrrp.instance import VrrpInstance
-from pykeepalived.vrrp.packet import (
-    AH_PROTO,
-    VRRP_PROTO,
-    RxPacket,
-)
-from pykeepalived.vrrp.params import AuthType, InstanceParams, IPAddress
+from pykeepalived.vrrp.packet import RxPacket
 
 if TYPE_CHECKING:
     from pykeepalived.control.dbus import DbusService
@@ -121,23 +104,30 @@ if TYPE_CHECKING:
 
 
 class VrrpChild:
+    """The VRRP child: the core, the parts around it, and their life (start, reload, stop)."""
+
     def __init__(self, opts: Options) -> None:
         self.opts = opts
         self.model: Model | None = None
         self.engine = VrrpEngine()
-        self.runtime: dict[str, Runtime] = {}
-        self.rx_bufs = SocketRxBufs()
-        self.sockets: dict[tuple[str, int, IPAddress | None, IPAddress | None, int], VrrpSocket] = {}
+        self.table = InstanceTable(self.engine)  # the running instances (the services' VrrpView)
+        self.events = VrrpEvents()  # the core's state changes and notifies, to every subscriber
         self.ipr: Any = None
+        self.macs: MacCache
+        self.builder: RuntimeBuilder  # Runtime entries and their sockets (daemon/vrrp_runtimes.py)
         self.driver: Driver | None = None
         self.executor: LinuxExecutor | None = None
         self.firewall: Firewall | None = None  # accept mode / VMAC rules (daemon/firewall.py)
         self.status = StatusWriter(self)
-        self.ops = ControlPlane(self, opts.vrrp_pid_file or default_path("vrrp"))
+        # the subscribers in the order they hear a change: transition times, the notify scripts,
+        # the control socket and metrics, the lvs_sync_daemon tied to an instance
+        self.events.subscribe(self.table.transitions.changed, self.notify)
+        pid_file = opts.vrrp_pid_file or default_path("vrrp")
+        self.ops = ControlPlane(self.table, self.status, self.events, pid_file, lambda: self.bgp)
+        self.events.subscribe(self._syncd_state)
         self.stop_event = asyncio.Event()
         self.reload_requested = False
         self.stop_requested = False
-        self._macs: dict[str, bytes] = {}
         self.gna_checks: dict[str, tuple[bool, float]] = {}  # ifname -> (IPv6 forwarding, read at)
         self.vmacs: VmacManager
         self._tasks: list[asyncio.Task[Any]] = []
@@ -147,40 +137,37 @@ class VrrpChild:
         self.processes: ProcessTracker | None = None
         self.fifos: FifoSet | None = None
         self.tracked_ifs: set[str] = set()
-        self._assigned_logged: set[str] = set()
-        self._addr_vmacs: set[str] = set()  # address VMACs already reported (use_vmac_addr)
         self.bfd = VrrpBfdTracker({})
         self.bfd_reader: BfdEventReader | None = None
         self.syncd: VrrpSyncDaemon | None = None  # lvs_sync_daemon tied to an instance
-        self._vips: set[IPAddress] | None = None  # every instance's VIPs and eVIPs (_is_vip)
         self.local_igmp = LocalIgmp()  # disable_local_igmp
         self.debounce: LinkDebounce | None = None  # interface_up_down_delays
         self.dynif: DynamicInterfaces | None = None  # dynamic_interfaces
         self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
-        self.notify_hooks: list[Callable[[Notify], None]] = []  # told of every Notify, after the scripts
         self.dbus: DbusService | None = None  # enable_dbus
         self.bgp: BgpAnnouncer | None = None  # bgp_announce (daemon/bgp.py)
         self.snmp: VrrpSnmpAgent | None = None  # -x / enable_snmp_* (control/snmp_vrrp.py)
 
+    @property
+    def runtime(self) -> dict[str, Runtime]:
+        return self.table.runtime
+
     # ------------------------------------------------------------------ helpers
-    async def mac_of(self, dev: str) -> bytes:
-        mac = self._macs.get(dev)
-        if mac is None:
-            try:
-                mac = (await get_interface(self.ipr, dev)).mac
-            except InterfaceNotFound:
-                return b""
-            self._macs[dev] = mac
-        return mac
+    def _syncd_state(self, e: StateChanged) -> None:
+        """lvs_sync_daemon tied to an instance: started and stopped with its MASTER state, in turn
+        with the address work."""
+        if self.syncd is not None and self.executor is not None:
+            self.executor.queue.put_nowait(functools.partial(self.syncd.state_changed, e.instance,
+                                                             e.new is State.MASTER))
+
+    def _interval_lowered(self, e: MasterIntervalLowered) -> None:
+        """interface_up_down_delays follow the shortest advert interval (daemon/linkdelay.py)."""
+        if self.debounce is not None:
+            lower_interval(self.debounce.delays, self.runtime[e.instance].params, e.interval_us)
 
     def notify(self, n: Notify) -> None:
         if self.notifier is not None:
             self.notifier(n)
-        for hook in self.notify_hooks:
-            try:
-                hook(n)
-            except Exception as exc:  # an observer must never stop a transition
-                log.error("internal error in a state hook: %r", exc)
 
     def set_tracker(self, kind: str, name: str, value: bool | int | None) -> None:
         if self.driver is not None:
@@ -225,208 +212,15 @@ class VrrpChild:
     # ------------------------------------------------------------------ set-up
     async def build(self, model: Model) -> None:
         """Create the instances, sync groups and sockets of `model` (at start)."""
-        self.runtime = await self._runtimes(model)
-        self._vips = None
+        self.table.replace(await self.builder.runtimes(model, self.scripts))
         for rt in self.runtime.values():
-            self.engine.add_instance(rt.inst, self._rx_ifindex(rt))
-        for name, members in self._sync_groups(model, self.runtime):
+            self.engine.add_instance(rt.inst, rx_ifindex(rt))
+        for name, members in sync_groups(model, self.runtime):
             self.engine.add_sync_group(name, members)
-
-    async def _runtimes(self, model: Model) -> dict[str, Runtime]:
-        """Every instance of `model` with its addresses, VMAC and socket, in configuration order (not
-        registered with the engine yet)."""
-        rts = {}
-        ifaces: dict[str, InterfaceInfo | None] = {}  # one netlink look-up per interface (its VIPs are many)
-        for conf in model.vrrp_instances:
-            if conf.vrid is not None and (rt := await self._new_runtime(model, conf, ifaces)) is not None:
-                rts[conf.name] = rt
-        ours = {rt.vmac.ifname for rt in rts.values() if rt.vmac is not None} | self._addr_vmacs
-        for name, line in vmac_conflicts(list(rts.values()), ours):
-            log.error("%s", line)
-            rts[name].inst.config_faulted()
-        return rts
-
-    @staticmethod
-    def _sync_groups(model: Model, rts: Mapping[str, Runtime]) -> list[tuple[str, list[str]]]:
-        """The sync groups of `model` with their members that run."""
-        groups = [(g.name, [m for m in g.members if m in rts]) for g in model.sync_groups]
-        return [(name, members) for name, members in groups if members]
 
     def _notify_scripts(self, scripts: dict[tuple[str, str], NotifyScripts]) -> None:
         if self.notifier is not None:
             self.notifier.scripts = scripts
-
-    @staticmethod
-    def _rx_ifindex(rt: Runtime) -> int:
-        """Received adverts are matched to instances by the receiving interface (a VMAC's own index)."""
-        return rt.sock.ifindex if rt.sock else (rt.iface.ifindex if rt.iface else 0)
-
-    async def _new_runtime(self, model: Model, conf: ConfInstance, ifaces: dict[str, InterfaceInfo | None]
-                           ) -> Runtime | None:
-        params = instance_params(model, conf)
-        if params.config_fault:  # keepalived vrrp_complete_instance (unicast_fault_no_peer)
-            log.info("(%s) Cannot use unicast without any peers - going to fault state", conf.name)
-        iface: InterfaceInfo | None = None
-        if params.interface is not None:
-            if params.interface not in ifaces:
-                try:
-                    ifaces[params.interface] = await get_interface(self.ipr, params.interface)
-                except InterfaceNotFound:
-                    ifaces[params.interface] = None
-            iface = ifaces[params.interface]
-            if iface is None:
-                if not model.global_defs.dynamic_interfaces:
-                    log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
-                    return None
-                log_missing(params.interface)  # daemon/dynif.py: attached when created
-
-        if iface is not None and iface.ifindex:  # keepalived vrrp_complete_instance, on the interface
-            if not iface.flags & IFF_MULTICAST and not params.is_unicast:
-                log.error("(%s) interface %s does not support multicast, specify unicast peers - disabling",
-                          conf.name, iface.ifname)
-                params = dataclasses.replace(params, config_fault=True)  # held in FAULT for good
-            if iface.flags & IFF_NOARP and not iface.flags & IFF_POINTOPOINT:
-                log.log(DETAIL, "(%s) disabling ARP since interface does not support it", conf.name)
-        if iface is not None and iface.ifname not in self._assigned_logged:
-            # keepalived add_vrrp_to_interface (with -D): the first instance on an interface
-            self._assigned_logged.add(iface.ifname)
-            for addr in (iface.primary_ipv4(set(params.vips) | set(params.evips)), iface.link_local_ipv6()):
-                if addr is not None:
-                    log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
-        inst = VrrpInstance(params)
-        rt = Runtime(params, conf, inst, iface)
-        if iface is not None and conf.use_vmac is None and conf.promote_secondaries:
-            # keepalived set_promote_secondaries: set unless already on; put back at shutdown
-            self.vmacs.journal.set(f"net/ipv4/conf/{iface.ifname}/promote_secondaries", 1)
-        if conf.use_vmac is not None and iface is not None:
-            rt.vmac = await self._vmac(conf, params, iface)
-            if self.firewall is not None:
-                await self.firewall.vmac_added(rt)
-        group4 = model.global_defs.vrrp_mcast_group4
-        if isinstance(group4, IPv4Address):
-            rt.group4 = group4
-        await self._build_addresses(rt, model)
-        rt.routes = [route_from_config(r) for r in conf.virtual_routes]
-        rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
-        try:
-            rt.sock = self._socket_for(rt)
-        except UnicastBindError as exc:  # keepalived open_vrrp_read_socket; FAULT at start
-            log.info("bind unicast_src %s failed %d - %s", exc.filename, exc.errno or 0, exc.strerror)
-            inst.socket_unusable()
-        except OSError as exc:
-            log.error("(%s) cannot open VRRP socket: %s", conf.name, exc)
-        if iface is not None:
-            src = params.src_ip or self._primary(iface, params)
-            if rt.vmac is not None and rt.vmac.link_local is not None and params.family == 6:
-                src = params.src_ip or rt.vmac.link_local  # a VMAC advertises from its own link-local
-            inst.set_source_address(src, 0)
-            if not params.dont_track_primary:
-                inst.set_link(iface.up and iface.running, 0)
-        elif params.interface is not None:  # dynamic_interfaces: not created yet
-            inst.set_link(False, 0)
-            inst.set_source_address(None, 0)
-        if self.scripts is not None:
-            for t in params.tracks:
-                if t.kind == "script" and t.name in self.scripts.trackers:
-                    inst.set_tracker("script", t.name, self.scripts[t.name].ok, 0)
-        return rt
-
-    async def _build_addresses(self, rt: Runtime, model: Model) -> None:
-        """The instance's VIPs and eVIPs as addresses on their interfaces (again when a
-        dynamic_interfaces interface appears)."""
-        conf = rt.conf
-        for spec in conf.vips + conf.evips:
-            dev = self._address_dev(rt, spec)
-            if dev is not None and needs_address_vmac(conf, spec, model):  # use_vmac_addr
-                dev = await self._address_vmac(model, conf.name, rt.params.vrid, dev, spec.address.version)
-            # `dev <interface>` of the instance's family moves to the VMAC
-            if spec.dev is not None and dev is not None and dev != spec.dev:
-                spec = dataclasses.replace(spec, dev=dev)
-            a = address_from_spec(spec, dev)
-            if a is not None:
-                rt.addresses[spec.address] = a
-        self._vips = None
-
-    @staticmethod
-    def _address_dev(rt: Runtime, spec: VipSpec) -> str | None:
-        """Where a VIP/eVIP lives (keepalived vrrp_complete_instance): with use_vmac, one of the
-        instance's family without `dev` (or with the instance's interface as `dev`) on the VMAC,
-        any other (another family's eVIP) on the configured interface itself."""
-        base = rt.iface.ifname if rt.iface is not None else None
-        if rt.vmac is not None and spec.dev in (None, base) and spec.address.version == rt.params.family:
-            return rt.vmac.ifname
-        return spec.dev or base
-
-    async def _vmac(self, conf: ConfInstance, p: InstanceParams, iface: InterfaceInfo) -> Vmac | None:
-        """use_vmac [NAME] [MAC] ...: keepalived.md §1.11.4 / §5.8."""
-        assert conf.use_vmac is not None
-        name, mac = conf.use_vmac.name, conf.use_vmac.mac
-        xmit_base = conf.vmac_xmit_base
-        try:
-            ll = p.src_ip if isinstance(p.src_ip, IPv6Address) else None
-            vmac = await self.vmacs.create(iface.ifname, p.vrid, p.family, name=name, mac=mac,
-                                           link_local=ll, xmit_base=xmit_base)
-        except OSError as exc:
-            log.error("(%s) Unable to create VMAC interface: %s", conf.name, exc)
-            return None
-        if vmac.created:
-            log.log(DETAIL, "(%s): Success creating VMAC interface %s", conf.name, vmac.ifname)
-        else:  # a reload's (or a previous run's): keepalived vrrp_complete_instance
-            log.info("(%s) Found matching interface %s", conf.name, vmac.ifname)
-        return vmac
-
-    async def _address_vmac(self, model: Model, name: str, vrid: int, parent: str, family: int) -> str:
-        """The VMAC of a VIP/eVIP on `parent` (keepalived vrrp_complete_instance, use_vmac_addr):
-        one per parent and family, named with vmac_addr_prefix; the parent itself if that fails."""
-        try:
-            vmac = await self.vmacs.create(parent, vrid, family, prefix=vmac_addr_prefix(model))
-        except OSError as exc:
-            log.error("(%s) Unable to create VMAC interface on %s: %s", name, parent, exc)
-            return parent
-        if vmac.ifname not in self._addr_vmacs:
-            self._addr_vmacs.add(vmac.ifname)
-            log.log(DETAIL, "(%s): Success creating VMAC interface %s", name, vmac.ifname)
-        return vmac.ifname
-
-    def _primary(self, iface: InterfaceInfo, p: InstanceParams) -> IPAddress | None:
-        """The source address of an instance without one configured (keepalived: the interface's
-        primary IPv4 address, its link-local IPv6 one). Deliberately unlike keepalived 2.2.7: an IPv6
-        unicast instance whose peers are all global uses the interface's global address, as if it were
-        its unicast_src_ip; keepalived binds its receive socket to the link-local address, so the
-        adverts its peers send to the address they list are never received and both ends become
-        MASTER (docs/migration.md)."""
-        exclude = set(p.vips) | set(p.evips)
-        if p.family == 4:
-            return iface.primary_ipv4(exclude)
-        if p.is_unicast and not any(peer.address.is_link_local for peer in p.unicast_peers):
-            return iface.global_ipv6(exclude) or iface.link_local_ipv6(exclude)
-        return iface.link_local_ipv6(exclude)
-
-    def _socket_for(self, rt: Runtime) -> VrrpSocket | None:
-        p = rt.params
-        xmit_base = rt.conf.vmac_xmit_base
-        ifname = rt.vmac.ifname if rt.vmac and not xmit_base else (rt.iface.ifname if rt.iface else None)
-        if ifname is None:
-            return None
-        proto = AH_PROTO if p.auth_type is AuthType.AH else VRRP_PROTO
-        usrc = None
-        if p.is_unicast:
-            # keepalived binds the unicast receive socket to unicast_src_ip, else to the interface's
-            # primary address (keepalived.md §5.1, §5.9)
-            usrc = p.src_ip or (self._primary(rt.iface, p) if rt.iface else None)
-            if usrc is None:
-                log.error("(%s) no source address for unicast adverts on %s", p.name, ifname)
-                return None
-        group = None if p.is_unicast else p.mcast_group
-        key = (ifname, p.family, group, usrc, proto)
-        sock = self.sockets.get(key)
-        if sock is None:
-            sock = VrrpSocket(ifname=ifname, family=p.family, group=group, unicast_src=usrc, proto=proto)
-            sock.start(self._on_packet)
-            self.sockets[key] = sock
-            self.engine.ifnames[sock.ifindex] = ifname
-        self.rx_bufs.attach(sock.rx, p.name, vrrp_rx_buf(self.model, rt))  # daemon/sockbufs.py
-        return sock
 
     def _on_packet(self, rx: RxPacket) -> None:
         if self.driver is not None:
@@ -456,9 +250,9 @@ class VrrpChild:
     async def _on_event(self, ev: object) -> None:
         assert self.driver is not None and self.executor is not None
         if isinstance(ev, LinkEvent):
-            if self.dynif is not None and not await self.dynif.on_link(ev):
+            if self.dynif is not None and not await self.dynif.on_link(ev, self.driver):
                 return
-            self._macs.pop(ev.ifname, None)
+            self.macs.forget(ev.ifname)
             if self.linkbeat is None or not self.linkbeat.polls(ev.ifname):  # daemon/linkbeat.py
                 self.link_changed(ev.ifindex, ev.ifname, ev.usable, "Netlink")
         elif isinstance(ev, AddressEvent):
@@ -467,7 +261,7 @@ class VrrpChild:
                          "added to" if ev.added else "removed from", ev.ifname)
             if not ev.added:
                 await self.executor.restore(ev)
-            if self._is_vip(ev.address):
+            if self.table.is_vip(ev.address):
                 return  # one of our VIPs/eVIPs: never a source address (the common case, at scale)
             fresh: InterfaceInfo | None = None  # one netlink dump per event, not one per instance
             for rt in list(self.runtime.values()):  # a reload may change the dict while we await
@@ -479,7 +273,7 @@ class VrrpChild:
                     except InterfaceNotFound:
                         return
                 rt.iface = fresh
-                self.driver.set_source_address(rt.params.name, self._primary(rt.iface, rt.params))
+                self.driver.set_source_address(rt.params.name, self.builder.primary(rt.iface, rt.params))
 
     def link_changed(self, ifindex: int, ifname: str, usable: bool, source: str | None) -> None:
         """An interface went up or down (netlink, or linkbeat polling, which logs its own line):
@@ -493,12 +287,6 @@ class VrrpChild:
                 self.driver.set_link(rt.params.name, usable)
         if ifname in self.tracked_ifs:
             self.driver.set_tracker("interface", ifname, usable)
-
-    def _is_vip(self, addr: IPAddress) -> bool:
-        """A VIP or eVIP of any instance (one set lookup: 1,000 masters add 1,000 addresses)."""
-        if self._vips is None:
-            self._vips = {a for rt in self.runtime.values() for a in rt.addresses}
-        return addr in self._vips
 
     # ------------------------------------------------------------------ signals
     def _install_signals(self, loop: asyncio.AbstractEventLoop, held: list[int]) -> None:
@@ -531,15 +319,21 @@ class VrrpChild:
         apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
-        if model.global_defs.dynamic_interfaces:
-            self.dynif = DynamicInterfaces(self)
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
         if model.global_defs.disable_local_igmp:
             self.local_igmp.disable()  # linux/igmp.py, restored at stop
         # vmac_prefix: the name of VMACs without a configured name (keepalived: "vrrp" if unset)
         prefix = model.global_defs.vmac_prefix or "vrrp"
         self.vmacs = VmacManager(self.ipr, prefix=prefix)
-        self.executor = LinuxExecutor(self)
+        self.macs = MacCache(self.ipr)
+        self.builder = RuntimeBuilder(self.ipr, self.vmacs, self.firewall, self.engine.ifnames,
+                                      self._on_packet, lambda: self.model)
+        if model.global_defs.dynamic_interfaces:
+            self.dynif = DynamicInterfaces(self.table, self.builder, lambda: self.model)
+        self.executor = LinuxExecutor(
+            self.table, self.ipr, self.macs, self.events, self.firewall,
+            dont_release=self.opts.dont_release_vrrp, on_advert=self.ops.advert_sent,
+            on_interval_lowered=self._interval_lowered, gna_checks=self.gna_checks)
         self.executor.start()
         self.executor.pacer.configure(model)
         checked = check_vrrp_scripts(model, ScriptResolver(model))  # disabled scripts are not tracked
@@ -558,6 +352,8 @@ class VrrpChild:
             lambda: self.engine, lambda: self.runtime,
             lambda: self.notifier.scripts if self.notifier else {}, self),
             checker_runs=not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children))
+        if self.snmp is not None:
+            self.events.subscribe(on_notify=self._snmp_trap, on_rejected=self.snmp.rx_rejected)
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
@@ -566,7 +362,7 @@ class VrrpChild:
         self.debounce = await link_debounce(self.ipr, model, params,
                                             lambda ev: later(loop.create_task(self._on_event(ev))))
         self._tasks.append(loop.create_task(self._monitor()))
-        self.linkbeat = start_linkbeat(self, model)
+        self.linkbeat = start_linkbeat(self.table, self.tracked_ifs, model, self.link_changed)
         self._start_bgp(model)  # its hook hears the first transitions
         self.driver.start()
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
@@ -578,6 +374,11 @@ class VrrpChild:
         self._install_signals(loop, held)
         child_ready("vrrp")
         return await serve_until_stopped(self)
+
+    def _snmp_trap(self, n: Notify) -> None:
+        """The traps go after the queued address changes' log lines."""
+        if self.snmp is not None and self.executor is not None:
+            self.executor.queue.put_nowait(functools.partial(_trap, self.snmp, n))
 
     def _start_dbus(self, model: Model) -> None:
         """enable_dbus: the DBus service (control/dbus.py) reaches the bus in the background; its
@@ -596,7 +397,7 @@ class VrrpChild:
             log.error("Failed to initialise DBus: %r", exc)
             return
         self.dbus = dbus
-        self.notify_hooks.append(dbus.notified)
+        self.events.subscribe(on_notify=dbus.notified)
         dbus.start()
 
     def _start_bgp(self, model: Model) -> None:
@@ -611,7 +412,7 @@ class VrrpChild:
             self.bgp = BgpAnnouncer(plans, functools.partial(Anchor, self.ipr),
                                     self.executor.queue.put_nowait)
             self.bgp.open()
-            self.notify_hooks.append(self.bgp.notified)
+            self.events.subscribe(on_notify=self.bgp.notified)
 
     def _seed_bgp(self) -> None:
         """After a reload: instances the announcer has not heard of yet (bgp_announce new to them)
@@ -621,13 +422,13 @@ class VrrpChild:
 
     def _stop_bgp(self) -> None:
         if self.bgp is not None:
-            self.notify_hooks.remove(self.bgp.notified)
+            self.events.unsubscribe(on_notify=self.bgp.notified)
             bgp, self.bgp = self.bgp, None
             bgp.close()
 
     async def _stop_dbus(self) -> None:
         if self.dbus is not None:
-            self.notify_hooks.remove(self.dbus.notified)
+            self.events.unsubscribe(on_notify=self.dbus.notified)
             dbus, self.dbus = self.dbus, None
             await dbus.stop()
 
@@ -655,7 +456,7 @@ class VrrpChild:
         """keepalived vrrp_dispatcher_init's socket pool dump (with -D)."""
         if not log.isEnabledFor(DETAIL):
             return
-        for sock in self.sockets.values():
+        for sock in self.builder.sockets.values():
             uni = sock.unicast_src is not None
             addr = sock.unicast_src if uni else sock.group
             log.log(DETAIL, "VRRP sockpool: [ifindex(%3u), family(IPv%d), proto(%d), fd(%d,%d) %sicast, "
@@ -705,7 +506,7 @@ class VrrpChild:
     async def set_static(self, model: Model, add: bool) -> None:
         """static_ipaddress / static_routes / static_rules: set at start (and at a reload), removed
         at stop."""
-        addrs, routes, rules = _statics(model)
+        addrs, routes, rules = statics(model)
         Op = Callable[..., Awaitable[OSError | None]]
         ops: list[tuple[Op, object]]
         if add:
@@ -757,18 +558,19 @@ class VrrpChild:
             log.error("nftables table name changed - keeping the running configuration")
             return
         self.driver.apply(self.engine.advertise_masters)  # keepalived sigreload_vrrp
-        self.status.reloaded()
+        self.table.transitions.reloaded()
         if self.firewall is not None:
             self.firewall.reload(model)
-        await self._clear_diff_static(old, model)
-        self._assigned_logged.clear()  # keepalived logs an interface's addresses at every load
-        rts = await self._runtimes(model)
+        diff = ReloadDiff(self.ipr, self.executor.keeper, self.firewall)
+        await diff.clear_diff_static(old, model)
+        self.builder.new_load()
+        rts = await self.builder.runtimes(model, self.scripts)
         match = reload_matches(self.runtime, rts)
         kept = set(match.values())
         old_runtime = self.runtime  # until the dropped instances have stopped (the executor's view)
         # the new instances take the engine's place (not started) and get their trackers' values
-        old_groups = self.engine.replace([(rt.inst, self._rx_ifindex(rt)) for rt in rts.values()],
-                                         self._sync_groups(model, rts))
+        old_groups = self.engine.replace([(rt.inst, rx_ifindex(rt)) for rt in rts.values()],
+                                         sync_groups(model, rts))
         await reload_trackers(self, old, model, checked)  # scripts, track files, processes, interfaces
         await seed_trackers(self, [rt.inst for rt in rts.values()])  # every instance is new to the engine
         self.track_bfd(self.set_tracker, rts)
@@ -788,13 +590,13 @@ class VrrpChild:
             self.dbus.remove([name for name in old_runtime if name not in kept])
         self._notify_scripts(checked.notify)
         await self._drop_vmacs([rt for name, rt in old_runtime.items() if name not in kept], rts)
-        added = {new for new, was in match.items() if await self._clear_diff(old_runtime[was], rts[new])}
-        await self._remove_leftovers(model, [rt for name, rt in rts.items() if name not in match])
-        self.runtime = rts
-        self._vips = None
+        added = {new for new, was in match.items() if await diff.clear_diff(old_runtime[was], rts[new])}
+        fresh = [rt for name, rt in rts.items() if name not in match]
+        await diff.remove_leftovers(self.runtime, model, fresh)
+        self.table.replace(rts)
         self.executor.pacer.configure(model)
         if model.global_defs.dynamic_interfaces and self.dynif is None:
-            self.dynif = DynamicInterfaces(self)
+            self.dynif = DynamicInterfaces(self.table, self.builder, lambda: self.model)
         self.model = model
         reload_snmp(self.snmp, self.opts, model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
@@ -815,87 +617,6 @@ class VrrpChild:
                                set(match), kept_groups)
         await self.ops.reload(model)
 
-    async def _clear_diff(self, old: Runtime, new: Runtime) -> bool:
-        """keepalived clear_diff_vrrp for an instance the reload keeps: the virtual rules, routes and
-        VIPs/eVIPs it had set that the new configuration drops are removed, with keepalived's lines;
-        those kept stay untouched. True when the new configuration adds an address (the engine's
-        restore sets it and announces them all)."""
-        held = old.inst.vipset  # rules, routes and addresses are set while the VIPs are
-        await self._diff_rules(old.rules, new.rules, held)
-        await self._diff_routes(old.routes, new.routes, held)
-        if not held:
-            return False
-        if self.firewall is not None and drops(old) and not drops(new):
-            # accept mode now (no_accept or strict mode dropped): the VIPs no longer drop traffic;
-            # keepalived 2.2.7 leaves the drop rules (its TODO in clear_diff_vrrp_vip)
-            await self.firewall.release(old, list(old.addresses))
-        dropped = await self._diff_addresses(new.params.name, old.addresses.values(), new.addresses.values())
-        if self.firewall is not None and dropped:
-            await self.firewall.release(old, [a.address for a in dropped])
-        return bool(set(new.addresses.values()) - set(old.addresses.values()))
-
-    async def _clear_diff_static(self, old: Model, new: Model) -> None:
-        """keepalived clear_diff_static_rules, _routes and _addresses: the static_rules,
-        static_routes and static_ipaddress entries the new file drops are removed (those it keeps
-        or adds are set after the instances, `set_static`). keepalived names no instance in the
-        address line: `((null)) ip address ... no longer exist`."""
-        was, now = _statics(old), _statics(new)
-        await self._diff_rules(was[2], now[2], True)
-        await self._diff_routes(was[1], now[1], True)
-        await self._diff_addresses("(null)", was[0], now[0])
-
-    async def _diff_rules(self, old: Sequence[Rule], new: Sequence[Rule], held: bool) -> None:
-        """keepalived clear_diff_rules: those set (`held`) that `new` drops are removed."""
-        if not old:
-            return
-        drop = [u for u in old if u not in new] if held else []
-        if not new:
-            log.info("Removing a VirtualRule block")
-        else:
-            for u in drop:
-                to = f" to {_net_text(u.dst)}" if u.dst else ""
-                log.log(DETAIL, "ip rule from %s%s removed", _net_text(u.src) if u.src else "all", to)
-        for u in drop:
-            await del_rule(self.ipr, u)
-
-    async def _diff_routes(self, old: Sequence[Route], new: Sequence[Route], held: bool) -> None:
-        """keepalived clear_diff_routes: those set (`held`) that `new` drops are removed."""
-        if not old:
-            return
-        gone = [r for r in old if r not in new] if held else []
-        if not new:
-            log.log(DETAIL, "Removing a VirtualRoute block")
-        else:
-            for r in gone:
-                log.log(DETAIL, "Removing route %s", _net_text(r.dst))
-        for r in gone:
-            await del_route(self.ipr, r)
-
-    async def _diff_addresses(self, name: str, old: Iterable[Address], new: Iterable[Address]
-                              ) -> list[Address]:
-        """keepalived get_diff_address + clear_address_list: the addresses `new` drops are removed;
-        returns them."""
-        kept = set(new)
-        dropped = [a for a in old if a not in kept]
-        if self.executor is not None:
-            self.executor.keeper.unwant(dropped)  # before the kernel reports them gone
-        for a in dropped:
-            log.info("(%s) ip address %s/%d dev %s, no longer exist", name, a.address, a.plen, a.dev)
-            await del_address(self.ipr, a)
-        return dropped
-
-    async def _remove_leftovers(self, model: Model, fresh: list[Runtime]) -> None:
-        """Instances new at a reload start as BACKUP: their VIPs and eVIPs must not be on the host
-        (as at start-up, `remove_stale_addresses`), unless a running instance holds them or they are
-        static addresses. keepalived 2.2.7 skips this at a reload and leaves them (its issue #2700:
-        duplicate addresses on master and backup); silently, as its log shows no such step."""
-        held = {a for rt in self.runtime.values() if rt.inst.vipset for a in rt.addresses.values()}
-        held |= set(_statics(model)[0])
-        for rt in fresh:
-            for a in rt.addresses.values():
-                if a not in held:
-                    await del_address(self.ipr, a)
-
     async def _drop_vmacs(self, dropped: list[Runtime], rts: Mapping[str, Runtime]) -> None:
         """The VMACs of instances a reload drops, unless an instance of the new file uses them
         (keepalived clear_diff_vrrp: netlink_link_del_vmac, its line with -D)."""
@@ -909,10 +630,11 @@ class VrrpChild:
         """After a reload: the sockets and VMACs no instance uses any more are closed and deleted
         (keepalived vrrp_dispatcher_release and clear_diff_vrrp's VMAC removal)."""
         socks = {id(rt.sock) for rt in self.runtime.values()}
-        for key, sock in list(self.sockets.items()):
+        sockets = self.builder.sockets
+        for key, sock in list(sockets.items()):
             if id(sock) not in socks:
                 sock.close()
-                del self.sockets[key]
+                del sockets[key]
         devs = {rt.vmac.ifname for rt in self.runtime.values() if rt.vmac is not None}
         devs |= {a.dev for rt in self.runtime.values() for a in rt.addresses.values()}
         for vmac in list(self.vmacs.vmacs.values()):
@@ -963,7 +685,7 @@ class VrrpChild:
             if self.snmp is not None:
                 await self.snmp.close()
             await self.ops.close()
-            for sock in self.sockets.values():
+            for sock in self.builder.sockets.values():
                 sock.close()
             self.executor.close()
             with contextlib.suppress(Exception):
@@ -971,96 +693,13 @@ class VrrpChild:
         log_stopping()
 
 
+async def _trap(snmp: VrrpSnmpAgent, n: Notify) -> None:
+    snmp.notified(n)
+
+
 def _dbus_enabled(model: Model) -> bool:
     """global_defs enable_dbus (the DBus modules are imported only then)."""
     return any(kw == "enable_dbus" for kw, _ in model.global_defs.options)
-
-
-def _statics(model: Model) -> tuple[list[Address], list[Route], list[Rule]]:
-    """static_ipaddress (without `dev`: on default_interface), static_routes, static_rules."""
-    dflt = model.global_defs.default_interface
-    addrs = [a for a in (address_from_spec(s, dflt) for s in model.static_ipaddress) if a is not None]
-    routes = [route_from_config(r) for r in model.static_routes]
-    return addrs, routes, [rule_from_config(r) for r in model.static_rules]
-
-
-def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
-    """keepalived check_vmac_conflicts: instances with one VRID outside a common sync group that
-    put addresses on the same VMAC (`ours`: the VMACs the VRRP child made or adopted). Each
-    (instance disabled, line), in keepalived's order: every instance against those before it."""
-    def dev(rt: Runtime, spec: VipSpec) -> str | None:
-        a = rt.addresses.get(spec.address)
-        return a.dev if a is not None else None
-
-    def text(spec: VipSpec) -> str:  # keepalived ipaddresstos
-        a = spec.address
-        return str(a) if spec.prefix == a.max_prefixlen else f"{a}/{spec.prefix}"
-
-    # VRRP_FLAG_EVIP_OTHER_FAMILY (set with a VMAC only)
-    eof = {id(rt): rt.vmac is not None and any(e.address.version != rt.params.family for e in rt.conf.evips)
-           for rt in rts}
-    out: list[tuple[str, str]] = []
-    by_vrid: dict[int, list[Runtime]] = {}
-    for rt in rts:
-        by_vrid.setdefault(rt.params.vrid, []).append(rt)
-    for rt in rts:
-        for rt1 in by_vrid[rt.params.vrid]:
-            if rt1 is rt:
-                break
-            if rt.conf.sync_group is not None and rt.conf.sync_group == rt1.conf.sync_group:
-                continue
-            same = rt.params.family == rt1.params.family
-            if not same and not eof[id(rt)] and not eof[id(rt1)]:
-                continue
-            a, b = rt.params.name, rt1.params.name
-            if rt.vmac is not None and (same or eof[id(rt1)]):
-                for v in (rt1.conf.vips + rt1.conf.evips) if same else rt1.conf.evips:
-                    if dev(rt1, v) == rt.vmac.ifname:
-                        line = f"({b}) VIP/eVIP {text(v)} uses same VMAC as VRRP instance {a}, disabling {a}"
-                        out.append((a, line))
-            for ev, lst in ((False, rt.conf.vips), (True, rt.conf.evips)):
-                for ev1, lst1 in ((False, rt1.conf.vips), (True, rt1.conf.evips)):
-                    if not same and not ((ev and eof[id(rt)]) or (ev1 and eof[id(rt1)])):
-                        continue  # keepalived's four skips: another family only through such eVIPs
-                    for v in lst:
-                        d = dev(rt, v)
-                        if d not in ours:
-                            continue
-                        for v1 in lst1:
-                            if dev(rt1, v1) == d:
-                                out.append((a, f"({b}) VIP/eVIP {text(v)} uses same VMAC as VRRP instance "
-                                               f"{a} VIP/eVIP {text(v1)}, disabling {a}"))
-    return out
-
-
-def _net_text(net: IPv4Network | IPv6Network) -> str:
-    """keepalived ipaddresstos: the address, with its prefix length unless a host's."""
-    return str(net.network_address) if net.prefixlen == net.max_prefixlen else str(net)
-
-
-def reload_key(rt: Runtime) -> tuple[object, ...]:
-    """keepalived vrrp_exist: what makes an instance of a reloaded file the same instance (its name
-    does not): VRID, family, configured interface and unicast or not; then the unicast source
-    address, else the use of VMACs and the multicast group."""
-    p = rt.params
-    if p.is_unicast:
-        return (p.vrid, p.family, p.interface, True, rt.inst.own_src)
-    vmac_addr = rt.conf.use_vmac_addr
-    return (p.vrid, p.family, p.interface, False, rt.conf.use_vmac is not None, vmac_addr, p.mcast_group)
-
-
-def reload_matches(old: Mapping[str, Runtime], new: Mapping[str, Runtime]) -> dict[str, str]:
-    """Which running instance each instance of a reloaded file continues: new name -> old name, by
-    `reload_key`; the first of a key on either side, each old one at most once."""
-    firsts: dict[tuple[object, ...], str] = {}
-    for name, rt in new.items():
-        firsts.setdefault(reload_key(rt), name)
-    out: dict[str, str] = {}
-    for name, rt in old.items():
-        found = firsts.get(reload_key(rt))
-        if found is not None and found not in out:
-            out[found] = name
-    return out
 
 
 EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child

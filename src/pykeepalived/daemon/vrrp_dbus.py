@@ -13,7 +13,7 @@ from pykeepalived.vrrp.effects import Effect
 
 if TYPE_CHECKING:
     from pykeepalived.config.model import Model
-    from pykeepalived.daemon.executor import Runtime
+    from pykeepalived.daemon.instances import Runtime
     from pykeepalived.options import Options
     from pykeepalived.vrrp.engine import VrrpEngine
     from pykeepalived.vrrp.params import InstanceParams

@@ -1,0 +1,113 @@
+# Theory of operation
+# -------------------
+# What a service beside VRRP (the control socket, the Prometheus collector, the SNMP agent, the
+# DBus service) may see of the VRRP child, and nothing more:
+# - `VrrpView`, a read-only query of the running instances and sync groups, answered from the
+#   child's live state on its event loop (daemon/instances.py InstanceTable implements it). A service
+#   reads it when asked (a scrape, a request); it never keeps an instance object across a reload
+#   (the reload builds new ones: look them up by name each time). The SNMP agent and the DBus
+#   service have views of their own shape (daemon/snmp_view.py, daemon/vrrp_dbus.py), built the
+#   same way from the child's parts.
+# - `VrrpEvents`, the hook: the executor publishes every `StateChanged`, `Notify` and `RxRejected`
+#   of the core once; each subscriber gets it in subscription order, at once (on the loop, before
+#   the next effect). A subscriber must not block (queue the slow part); one that raises is logged
+#   and the others still run. The VRRP child subscribes its own parts at start (transition times,
+#   the notifier, the control plane, lvs_sync_daemon, then the SNMP agent and the DBus service); a
+#   service turned off by a reload unsubscribes. Both carry plain values of the core
+#   (vrrp/effects.py), so a service can be tested with a VrrpEngine and an InstanceTable, without
+#   a child process.
+"""The narrow ways into the VRRP child for the services beside it: a read-only view and a state hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol
+
+from pykeepalived.logs import log
+
+if TYPE_CHECKING:
+    from pykeepalived.vrrp.effects import Notify, RxRejected, StateChanged
+    from pykeepalived.vrrp.instance import VrrpInstance
+    from pykeepalived.vrrp.params import IPAddress
+    from pykeepalived.vrrp.sync_group import SyncGroup
+
+
+class VrrpView(Protocol):
+    """Read-only queries of the running VRRP instances (call them on the child's loop only)."""
+
+    def instances(self) -> Mapping[str, VrrpInstance]:
+        """Every running instance by name, in configuration order."""
+        ...
+
+    def groups(self) -> Mapping[str, SyncGroup]:
+        """Every running sync group by name."""
+        ...
+
+    def interface(self, name: str) -> str:
+        """The interface instance `name` runs on (as found at start), else the configured one, else ""."""
+        ...
+
+    def addresses(self, name: str, excluded: bool) -> list[tuple[IPAddress, int, str]]:
+        """The instance's virtual_ipaddress (excluded: virtual_ipaddress_excluded) as configured:
+        (address, prefix length, interface)."""
+        ...
+
+    def last_transition(self, name: str) -> float:
+        """Wall-clock time of the instance's last state change, 0.0 if it has not changed yet."""
+        ...
+
+    def unknown_vrid_rcvd(self) -> int:
+        """Adverts received for a VRID no instance uses."""
+        ...
+
+
+StateHook = Callable[["StateChanged"], None]
+NotifyHook = Callable[["Notify"], None]
+RejectedHook = Callable[["RxRejected"], None]
+
+
+class VrrpEvents:
+    """The core's state changes, notifies and rejected adverts, fanned out to whoever subscribed."""
+
+    def __init__(self) -> None:
+        self._state: list[StateHook] = []
+        self._notify: list[NotifyHook] = []
+        self._rejected: list[RejectedHook] = []
+
+    def subscribe(self, on_state: StateHook | None = None, on_notify: NotifyHook | None = None,
+                  on_rejected: RejectedHook | None = None) -> None:
+        if on_state is not None:
+            self._state.append(on_state)
+        if on_notify is not None:
+            self._notify.append(on_notify)
+        if on_rejected is not None:
+            self._rejected.append(on_rejected)
+
+    def unsubscribe(self, on_state: StateHook | None = None, on_notify: NotifyHook | None = None) -> None:
+        """A service that stops (a reload turning it off)."""
+        if on_state is not None:
+            self._state.remove(on_state)
+        if on_notify is not None:
+            self._notify.remove(on_notify)
+
+    def state_changed(self, e: StateChanged) -> None:
+        for fn in self._state:
+            try:
+                fn(e)
+            except Exception as exc:  # one service's failure must not keep the change from the others
+                log.error("internal error applying StateChanged: %r", exc)
+
+    def notified(self, n: Notify) -> None:
+        for fn in self._notify:
+            try:
+                fn(n)
+            except Exception as exc:
+                log.error("internal error applying Notify: %r", exc)
+
+    def rx_rejected(self, e: RxRejected) -> None:
+        """An advert rejected for a reason a trap reports (the SNMP agent's vrrpTrapAuthFailure)."""
+        for fn in self._rejected:
+            try:
+                fn(e)
+            except Exception as exc:
+                log.error("internal error applying RxRejected: %r", exc)

@@ -1,0 +1,75 @@
+"""The VRRP executor and the services beside it take narrow parts, not the VRRP child (issue 14):
+a real core (VrrpEngine, VrrpInstance) drives a LinuxExecutor built from an InstanceTable and a
+VrrpEvents hook, and what the services see (the VrrpView, the state hook) is what the core did.
+Nothing here needs the kernel: the effects used (state changes, notifies, log lines) touch none."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from ipaddress import IPv4Address
+
+import pytest
+
+from pykeepalived.control.view import VrrpEvents, VrrpView
+from pykeepalived.daemon.executor import LinuxExecutor, MacCache
+from pykeepalived.daemon.instances import InstanceTable
+from pykeepalived.vrrp.effects import Notify, State, StateChanged
+from pykeepalived.vrrp.engine import VrrpEngine
+from pykeepalived.vrrp.instance import VrrpInstance
+from pykeepalived.vrrp.params import SEC, InstanceParams
+
+
+def params() -> InstanceParams:
+    return InstanceParams(name="VI_1", vrid=51, family=4, version=2, base_priority=100, interface="eth9",
+                          adver_int_us=SEC, vips=(IPv4Address("192.0.2.100"),), wants_master=True)
+
+
+def test_state_changes_reach_every_subscriber_in_order_and_the_view(caplog: pytest.LogCaptureFixture) -> None:
+    engine = VrrpEngine()
+    inst = engine.add_instance(VrrpInstance(params()))
+    table = InstanceTable(engine)
+    events = VrrpEvents()
+    heard: list[str] = []
+
+    def broken(e: StateChanged) -> None:
+        raise RuntimeError("a service that fails")
+
+    events.subscribe(table.transitions.changed)
+    events.subscribe(lambda e: heard.append(f"first {e.old.word}->{e.new.word}"),
+                     lambda n: heard.append(f"notify {n.event}"))
+    events.subscribe(broken)
+    events.subscribe(lambda e: heard.append(f"after {e.new.word}"))
+
+    async def go() -> None:
+        ex = LinuxExecutor(table, None, MacCache(None), events, None, dont_release=False)
+        ex.start()
+        try:
+            ex.submit(engine.start(0))
+            deadline = engine.next_deadline()
+            assert deadline is not None
+            inst.set_source_address(IPv4Address("192.0.2.1"), 0)
+            ex.submit(engine.handle_timer(deadline))  # master down timer: MASTER
+        finally:
+            ex.close()
+
+    with caplog.at_level(logging.ERROR, logger="pykeepalived"):
+        asyncio.run(go())
+    assert inst.state is State.MASTER
+    assert heard[:3] == ["first INIT->BACKUP", "after BACKUP", "notify BACKUP"]
+    assert "first BACKUP->MASTER" in heard and "after MASTER" in heard and "notify MASTER" in heard
+    assert "internal error applying StateChanged: RuntimeError('a service that fails')" in caplog.text
+    view: VrrpView = table
+    assert list(view.instances()) == ["VI_1"]
+    assert view.last_transition("VI_1") > 0  # the transitions subscriber heard it
+    assert view.interface("VI_1") == "eth9"  # no Runtime entry: the configured interface
+    assert view.addresses("VI_1", excluded=False) == [(IPv4Address("192.0.2.100"), 32, "eth9")]
+
+
+def test_notify_hook_order_is_subscription_order() -> None:
+    events = VrrpEvents()
+    got: list[str] = []
+    events.subscribe(on_notify=lambda n: got.append("scripts"))
+    events.subscribe(on_notify=lambda n: got.append("control"))
+    events.notified(Notify("INSTANCE", "VI_1", "MASTER", 100))
+    assert got == ["scripts", "control"]
