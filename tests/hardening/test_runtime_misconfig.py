@@ -156,6 +156,9 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #                           instance VI_2, disabling VI_2 (and the VIP/VIP line)       VI_2 FAULT
 #   vmac_same_name          (VI_2) VRRP instance VI_1 is already using vmac1 - ignoring MASTER (VI_2 on
 #                           name                                                       vrrp.52)
+#   no_ipv4_address,        (VI_1) entering FAULT state (no IPv4 address for interface), FAULT
+#   no_ipv6_address         (VI_1) entering FAULT state, then (VI_1) removing VIPs. (2.2.7 does
+#                           not reach its "Cannot find an IP address to use" line at start)
 #   script_not_used         Warning - script chk is not used (before the first        MASTER
 #                           instance line)
 #   src_other_family_mask   ... src address[2001:db8::1/64] MUST be of the same ...    MASTER
@@ -236,6 +239,8 @@ MISCONFIG = {
         "    use_vmac\n    mcast_dst_ip 224.0.0.19"), ""),
     "vmac_same_name": ("MASTER", instance_conf(**_M, extra="    use_vmac vmac1") + _second(
         "    use_vmac vmac1", vrid=52), ""),
+    "no_ipv4_address": ("FAULT", instance_conf(**_M), ""),
+    "no_ipv6_address": ("FAULT", instance_conf(**_M, vips=("2001:db8::100/64",)), ""),
     "script_not_used": ("MASTER", _script("/bin/true") + instance_conf(**_M), ""),
     "src_other_family_mask": ("MASTER", instance_conf(**_M).replace(
         "    }\n}\n", "    }\n" + _uni("2001:db8::1/64", "192.0.2.2") + "\n}\n"), ""),
@@ -243,6 +248,7 @@ MISCONFIG = {
 SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
          "vips_mtu_v2": "ip link set eth0 mtu 576", "vips_mtu_v3": "ip link set eth0 mtu 576",
          "vips_mtu_ah": "ip link set eth0 mtu 576", "vips_mtu_v6": "ip link set eth0 mtu 1280",
+         "no_ipv4_address": "ip -4 addr flush dev eth0", "no_ipv6_address": "ip -6 addr flush dev eth0",
          "interface_without_arp": "ip link set eth0 arp off"}
 _COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
                        r"Virtual router|Unknown interface")

@@ -344,7 +344,7 @@ class VrrpChild:
         await self.build(model)
         self._log_garp_channels()
         checked.log_unused()  # end of keepalived's vrrp_complete_init: before any instance's line
-        await self.remove_stale_addresses()
+        restored = await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model, checked)
         # before the first transition, so its trap is sent (keepalived connects at its start)
@@ -364,7 +364,12 @@ class VrrpChild:
         self._tasks.append(loop.create_task(self._monitor()))
         self.linkbeat = start_linkbeat(self.table, self.tracked_ifs, model, self.link_changed)
         self._start_bgp(model)  # its hook hears the first transitions
-        self.driver.start()
+
+        def log_restored() -> None:  # keepalived: after vrrp_complete_init's fault lines
+            for line in restored:
+                log.log(DETAIL, "%s", line)
+
+        self.driver.start(between=log_restored)
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
         self._log_sockpool()
         if self.scripts is not None:
@@ -478,30 +483,33 @@ class VrrpChild:
             return await reload_vrrp_sync_daemon(self.syncd, tied, self._is_master)
         return await vrrp_sync_daemon(tied)
 
-    async def remove_stale_addresses(self) -> None:
+    async def remove_stale_addresses(self) -> list[str]:
         """Every instance starts as BACKUP: VIPs, virtual routes and rules left by a killed (or -V)
         predecessor must not linger (keepalived vrrp_restore_interfaces_startup: only for instances
-        on an interface that existed before, so not on a VMAC just created)."""
+        on an interface that existed before, so not on a VMAC just created). Returns its lines
+        (`(VI_1) removing VIPs.`...), logged when the instances' fault lines have been, as keepalived."""
+        lines: list[str] = []
         for rt in self.runtime.values():
             existed = rt.iface is not None and (rt.vmac is None or not rt.vmac.created)
             if existed:
                 name = rt.params.name
                 if rt.rules:
-                    log.log(DETAIL, "(%s) removing Virtual Rules", name)
+                    lines.append(f"({name}) removing Virtual Rules")
                     for u in rt.rules:
                         await del_rule(self.ipr, u)
                 if rt.routes:
-                    log.log(DETAIL, "(%s) removing Virtual Routes", name)
+                    lines.append(f"({name}) removing Virtual Routes")
                     for r in rt.routes:
                         await del_route(self.ipr, r)
                 if rt.params.vips:
-                    log.log(DETAIL, "(%s) removing VIPs.", name)
+                    lines.append(f"({name}) removing VIPs.")
                 if rt.params.evips:
-                    log.log(DETAIL, "(%s) removing E-VIPs.", name)
+                    lines.append(f"({name}) removing E-VIPs.")
                 if self.firewall is not None:
                     self.firewall.stale(rt)
             for a in rt.addresses.values():
                 await del_address(self.ipr, a)
+        return lines
 
     async def set_static(self, model: Model, add: bool) -> None:
         """static_ipaddress / static_routes / static_rules: set at start (and at a reload), removed

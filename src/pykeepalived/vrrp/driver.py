@@ -51,8 +51,13 @@ class Driver:
         self._timer: Cancellable | None = None
         self._timer_at: int | None = None
 
-    def start(self) -> None:
-        self._run(self.engine.start(self.clock.now()))
+    def start(self, between: Callable[[], None] | None = None) -> None:
+        """Start the engine; `between` runs after the fault lines of vrrp_complete_init and before
+        the instances leave INIT (keepalived restores the interfaces there)."""
+        self._run(self.engine.start_faults(self.clock.now()))
+        if between is not None:
+            between()
+        self._run(self.engine.start_states(self.clock.now()))
 
     def feed(self, rx: RxPacket) -> None:
         """A datagram arrived from a VRRP socket (or the simulated LAN)."""

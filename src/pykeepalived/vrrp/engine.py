@@ -183,7 +183,16 @@ class VrrpEngine:
         (per tracker kind across instances, then per instance), their sync groups follow, and each
         faulted instance logs `(VI) entering FAULT state` with its notifies.
         """
-        out = self._init_faults(now)
+        return self.start_faults(now) + self.start_states(now)
+
+    def start_faults(self, now: int) -> list[Effect]:
+        """The first half of `start`: keepalived vrrp_complete_init's fault lines and notifies."""
+        return self._init_faults(now)
+
+    def start_states(self, now: int) -> list[Effect]:
+        """The second half of `start` (keepalived vrrp_init_state): every sync group, then every
+        instance, leaves INIT."""
+        out: list[Effect] = []
         for g in self.groups.values():
             out += g.start(now)
         for inst in self.instances.values():
