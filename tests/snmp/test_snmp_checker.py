@@ -335,3 +335,40 @@ def test_groups_sync_daemon_and_timeouts(host: tuple[Host, PrivateSnmpd]) -> Non
         node.kill()
         server.send_signal(signal.SIGKILL)
         server.wait()
+
+
+def test_reload_serves_the_new_file(host: tuple[Host, PrivateSnmpd], tmp_path: Path) -> None:
+    """SIGHUP: the checker's subagent stays registered and its objects follow the new file (quorum,
+    snmp_name, a real server's weight, lvs_timeouts), as keepalived 2.2.7's checker reload does."""
+    h, snmpd = host
+    tmp_path.chmod(0o755)
+    scripts(tmp_path)
+    servers = {a: listener(h, a) for a in (RS1, RS2)}
+    node = Node(h, conf(str(snmpd.socket), tmp_path))
+    try:
+        node.start()
+        wait_for(lambda: parse(snmpd.walk(CHECK)).get(f"{VS_E}.21.1", ("", ""))[1] == "2", 30)
+        w = parse(snmpd.walk(CHECK))
+        assert (w[f"{VS_E}.22.1"][1], w[f"{VS_E}.71.1"][1], w[f"{RS_E}.7.1.3"][1]) == ("4", '"web"', "2")
+        assert f"{CHECK}.7.1.0" not in w
+        new = conf(str(snmpd.socket), tmp_path).replace("quorum 4", "quorum 3").replace(
+            "snmp_name web", "snmp_name web2").replace("weight 2", "weight 1").replace(
+            "    enable_traps\n", "    enable_traps\n    lvs_timeouts tcp 100\n")
+        node.conf.write_text(new)
+        node.signal(signal.SIGHUP)
+
+        def reloaded() -> bool:
+            w = parse(snmpd.walk(CHECK))
+            return (w.get(f"{VS_E}.22.1", ("", ""))[1], w.get(f"{VS_E}.71.1", ("", ""))[1],
+                    w.get(f"{RS_E}.7.1.3", ("", ""))[1], w.get(f"{CHECK}.7.1.0", ("", ""))[1]) == (
+                "3", '"web2"', "1", "100")
+
+        wait_for(reloaded, 30)
+        assert node.stop() == 0
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(node)}") from exc
+    finally:
+        node.kill()
+        for p in servers.values():
+            p.send_signal(signal.SIGKILL)
+            p.wait()
