@@ -10,7 +10,8 @@
    removes it on SIGTERM.
 5. Global LVS keywords (CONF's global_defs), for keepalived and pykeepalived alike: `ipvsadm -L --timeout`
    and `--daemon` while running and after stop, a foreign service made before start (lvs_flush) and one
-   made while running (lvs_flush_on_stop).
+   made while running (lvs_flush_on_stop). With CONF's enable_snmp_checker, `snmpwalk -On` of
+   KEEPALIVED-MIB check (…9586.100.5.3) against a private snmpd while each daemon runs.
 6. Traffic: a client netns → the VM (director) → a real-server netns through the NAT service; the
    IpvsBackend.stats() counters against `ipvsadm -Ln --stats --exact`; a sync daemon started with every
    attribute through ipvs_genl, read back by `ipvsadm -L --daemon` and ipvs_genl.daemons().
@@ -36,6 +37,8 @@ global_defs {
     lvs_flush
     lvs_flush_on_stop
     lvs_sync_daemon d0 id 9 maxlen 1400 port 8849 ttl 2 group 239.1.2.3
+    enable_snmp_checker
+    snmp_socket unix:/tmp/vm_snmp/agentx
 }
 virtual_server 203.0.113.10 80 {
     delay_loop 3600
@@ -209,6 +212,7 @@ def daemon_table(exe: str, conf: str, tag: str, out: dict[str, object]) -> str:
         time.sleep(0.2)
     time.sleep(0.5)
     text = ipvsadm()
+    out[f"{tag}_snmp"] = snmp_walk()
     globals_state(f"{tag}_running", out)
     run("ipvsadm", "-A", "-t", "198.51.100.98:80")
     proc.terminate()
@@ -220,6 +224,41 @@ def daemon_table(exe: str, conf: str, tag: str, out: dict[str, object]) -> str:
     out[f"{tag}_after_table"] = ipvsadm()
     run("ipvsadm", "-C")
     return text
+
+
+SNMP_CHECK = ".1.3.6.1.4.1.9586.100.5.3"
+
+
+def start_snmpd() -> subprocess.Popen[bytes]:
+    """A private snmpd (AgentX master on /tmp/vm_snmp/agentx) for KEEPALIVED-MIB check's walks."""
+    d = "/tmp/vm_snmp"
+    os.makedirs(d, exist_ok=True)
+    with open(f"{d}/snmpd.conf", "w") as f:
+        f.write(f"master agentx\nagentXSocket unix:{d}/agentx\nagentaddress udp:127.0.0.1:1161\n"
+                "rocommunity public 127.0.0.1\n")
+    run("ip", "link", "set", "lo", "up")
+    env = dict(os.environ, SNMP_PERSISTENT_DIR=f"{d}/persist", MIBS="", MIBDIRS="/nonexistent",
+               SNMPCONFPATH=d)
+    proc = subprocess.Popen(["snmpd", "-f", "-C", "-c", f"{d}/snmpd.conf", "-Lf", f"{d}/snmpd.log"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not os.path.exists(f"{d}/agentx") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return proc
+
+
+def snmp_walk() -> list[str]:
+    """`snmpwalk -On` of KEEPALIVED-MIB check, once the daemon's subagent answers (up to 60 s)."""
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        r = subprocess.run(["snmpwalk", "-v2c", "-c", "public", "-On", "-t", "5", "-r", "1", "127.0.0.1:1161",
+                            SNMP_CHECK], capture_output=True, text=True, env=dict(os.environ, MIBS=""))
+        lines = [x for x in r.stdout.splitlines() if x.startswith(SNMP_CHECK)]
+        if lines:
+            break
+        time.sleep(0.5)
+    return lines
 
 
 def traffic_and_stats(be: object, key: object) -> dict[str, object]:
@@ -361,6 +400,7 @@ def main() -> None:
     res: dict[str, object] = {"kernel": os.uname().release}
     try:
         setup_net()
+        snmpd = start_snmpd()
         globals_state("boot", res)
         res["keepalived"] = daemon_table("keepalived", conf, "ka", res)
         res["keepalived_after"] = res["ka_after_table"]
@@ -371,6 +411,7 @@ def main() -> None:
         exe = os.path.join(os.path.dirname(sys.executable), "pykeepalived")
         res["daemon"] = daemon_table(exe, conf, "pk", res)
         res["daemon_after"] = res["pk_after_table"]
+        snmpd.terminate()
         t0 = time.monotonic()
         res.update(tied("keepalived", "ka", 1, False))
         res.update(tied(exe, "pk", 2, True))

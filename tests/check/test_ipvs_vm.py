@@ -3,7 +3,9 @@ booted under qemu (TCG) with virtme-ng, sharing the host's filesystem. Inside, k
 pykeepalived's IpvsBackend program IPVS from the same keepalived.conf, and `ipvsadm -Ln` must read the same
 (tests/check/ipvs_vm_driver.py does the work in the VM and reports JSON). The same boot checks the global
 LVS keywords (lvs_timeouts, lvs_flush, lvs_flush_on_stop, lvs_sync_daemon untied and tied to a VRRP
-instance) against keepalived, and IpvsBackend.stats() after traffic through a NAT service.
+instance) against keepalived, KEEPALIVED-MIB's check subtree (enable_snmp_checker: `snmpwalk -On` of
+…9586.100.5.3 against a private snmpd in the VM, each daemon in turn: the same lines), and
+IpvsBackend.stats() after traffic through a NAT service.
 
 Needs: virtme-ng (`vng`, PyPI) in the venv or PATH, qemu-system-x86, busybox-static, a /boot/vmlinuz-*
 with its ip_vs module, ipvsadm and keepalived. Skips with the missing piece named otherwise."""
@@ -104,8 +106,19 @@ def test_ipvs_backend_matches_keepalived_in_vm() -> None:
         assert not any(r.startswith(("TCP", "UDP", "FWM")) for r in _rows(res[key])), res[key]
 
     _check_globals(res)
+    _check_snmp(res)
     _check_stats(res)
     _check_tied(res)
+
+
+def _check_snmp(res: dict[str, Any]) -> None:
+    """KEEPALIVED-MIB check beside keepalived 2.2.7 (enable_snmp_checker, a private snmpd in the VM):
+    `snmpwalk -On` of …9586.100.5.3 while each daemon runs CONF gives the same lines (no traffic yet,
+    so the IPVS counters are 0 on both)."""
+    ka, pk = res["ka_snmp"], res["pk_snmp"]
+    assert len(ka) > 100, ka
+    missing, extra = [x for x in ka if x not in pk], [x for x in pk if x not in ka]
+    assert pk == ka, f"keepalived only:\n{chr(10).join(missing)}\npykeepalived only:\n{chr(10).join(extra)}"
 
 
 def _check_globals(res: dict[str, Any]) -> None:

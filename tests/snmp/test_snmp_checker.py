@@ -203,7 +203,7 @@ def test_check_subtree_and_traps_follow_the_mib(host: tuple[Host, PrivateSnmpd],
         vs = cells(w, VS_E, "1")
         check_against_mib(vs, vs_cols, {3, 4, 12, 51, 68, 69, 70})
         expect = {2: "2", 5: "1", 6: hexs(VIP), 7: "80", 8: "1", 9: "2", 10: "1", 11: "1", 13: "1",
-                  14: "30", 15: "00 00 00 00", 16: "1", 17: "2", 18: "2", 19: "2", 20: "2", 21: "2",
+                  14: "30", 15: "FF FF FF FF", 16: "1", 17: "2", 18: "2", 19: "2", 20: "2", 21: "2",
                   22: "4", 23: "1", 24: f'"\'{tmp_path}/quorum.sh\' \'up\'"',
                   25: f'"\'{tmp_path}/quorum.sh\' \'down\'"',
                   26: "0", 56: "1", 57: "0", 60: "1", 64: "1000000", 67: "5000000", 71: '"web"'}

@@ -18,9 +18,11 @@
 #   0 on the nftables plane (no per-destination connection table).
 # - virtualServerGroupTable/MemberTable, lvsSyncDaemon scalars and lvsTimeouts from the configuration.
 # keepalived's quirks kept: the traps name their objects without an index, and virtualServerProtocol
-# in a trap is a TruthValue of "is TCP" (1 TCP, 2 anything else); a sorry server row shows its own
-# unset timers (retry/delay 0, connection timeout 4294967295, alpha true) as keepalived never copies the
-# virtual server's defaults to it.
+# in a trap is a TruthValue of "is TCP" (1 TCP, 2 anything else); the persistence granularity columns
+# show keepalived's raw uint32 (0xffffffff unset; the IPv4 one as its bytes in memory); a sorry server
+# row shows its own unset timers (retry/delay 0, connection timeout 4294967295, alpha true) as keepalived
+# never copies the virtual server's defaults to it. Compared beside keepalived 2.2.7 in the IPVS VM tier
+# (tests/check/test_ipvs_vm.py): the same walk.
 """KEEPALIVED-MIB check subtree of the checker child, and its traps."""
 
 from __future__ import annotations
@@ -196,20 +198,22 @@ class CheckMibs:
         def plain(s: VirtualServerSpec) -> bool:
             return not s.group and not s.key.fwmark
 
-        def gran4(s: VirtualServerSpec) -> Value | None:
-            if plain(s) and s.key.family == 6:
-                return None
+        def granularity(s: VirtualServerSpec) -> int:
+            """keepalived's persistence_granularity, a uint32: an IPv4 netmask as stored (network
+            order read on a little-endian host), an IPv6 prefix length, or 0xffffffff when unset."""
             g = s.persistence_granularity
             try:
-                return octets(ipa.IPv4Address(g).packed if g and s.key.family == 4 else bytes(4))
+                if g and "." in g:
+                    return int.from_bytes(ipa.IPv4Address(g).packed, "little")
+                return int(g) if g else UINT_MAX
             except ValueError:
-                return octets(bytes(4))
+                return UINT_MAX
+
+        def gran4(s: VirtualServerSpec) -> Value | None:  # the uint32's bytes, as memory holds them
+            return None if plain(s) and s.key.family == 6 else octets(granularity(s).to_bytes(4, "little"))
 
         def gran6(s: VirtualServerSpec) -> Value | None:
-            if plain(s) and s.key.family == 4:
-                return None
-            g = s.persistence_granularity
-            return gauge(int(g) if g and g.isdigit() else 0)
+            return None if plain(s) and s.key.family == 4 else gauge(granularity(s))
 
         def delay_loop(s: VirtualServerSpec) -> int:
             return _secs(s.timing.delay_loop if s.timing.delay_loop is not None else 60.0)
