@@ -20,7 +20,8 @@ def test_vrrp_child_loads_rtnetlink_only_and_pyroute2_stays_whole_on_demand() ->
         import sys
         import pykeepalived.daemon.vrrp_child
         heavy = [m for m in ("pyroute2.ndb.main", "pyroute2.ipdb", "pyroute2.conntrack",
-                             "prometheus_client", "aiosmtplib", "http.server")
+                             "prometheus_client", "aiosmtplib", "http.server",
+                             "pykeepalived.control.snmp_vrrp", "pykeepalived.snmp.mib")
                  if m in sys.modules]
         print("heavy", heavy)
         from pykeepalived.linux.rtnl import AsyncIPRoute

@@ -22,12 +22,13 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.command_words import cmd_str
 from pykeepalived.control.agentx import AgentXClient
+from pykeepalived.control.snmp_settings import SnmpSettings as SnmpSettings
+from pykeepalived.control.snmp_settings import settings as settings
 from pykeepalived.logs import DETAIL, log
 from pykeepalived.snmp.agentx import (
     OID,
@@ -90,35 +91,6 @@ class VrrpSource(Protocol):
     def bfd_up(self) -> Mapping[str, bool]: ...
 
     def ifindex(self, ifname: str) -> int | None: ...
-
-
-@dataclass(frozen=True)
-class SnmpSettings:
-    """The SNMP part of global_defs with -x/-A applied (keepalived global_data.c)."""
-
-    vrrp: bool = False
-    checker: bool = False
-    rfcv2: bool = False
-    rfcv3: bool = False
-    traps: bool = False
-    socket: str | None = None
-
-    @property
-    def any_vrrp(self) -> bool:
-        return self.vrrp or self.rfcv2 or self.rfcv3
-
-
-def settings(model: Model, snmp_option: bool, socket_option: str | None) -> SnmpSettings:
-    o = dict(model.global_defs.options)
-    rfc = bool(o.get("enable_snmp_rfc"))
-    return SnmpSettings(
-        vrrp=snmp_option or bool(o.get("enable_snmp_vrrp")) or bool(o.get("enable_snmp_keepalived")),
-        checker=snmp_option or bool(o.get("enable_snmp_checker")),
-        rfcv2=snmp_option or rfc or bool(o.get("enable_snmp_rfcv2")),
-        rfcv3=snmp_option or rfc or bool(o.get("enable_snmp_rfcv3")),
-        traps=bool(o.get("enable_traps")),
-        socket=socket_option or (str(o["snmp_socket"]) if o.get("snmp_socket") else None),
-    )
 
 
 def truth(b: object) -> Value:

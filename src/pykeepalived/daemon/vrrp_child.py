@@ -45,7 +45,7 @@ from pykeepalived.config.model import Model
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.control.plane import ControlPlane
 from pykeepalived.control.sdnotify import child_ready
-from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent, reload_snmp, start_snmp
+from pykeepalived.control.snmp_settings import settings as snmp_settings
 from pykeepalived.control.view import VrrpEvents
 from pykeepalived.daemon.autoprio import auto_priority
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
@@ -61,7 +61,6 @@ from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.reload_states import write_states_on_reload
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
-from pykeepalived.daemon.snmp_view import ChildSnmpView
 from pykeepalived.daemon.status import StatusWriter
 from pykeepalived.daemon.trackers import (
     NotifyDispatcher,
@@ -100,6 +99,7 @@ from pykeepalived.vrrp.packet import RxPacket
 
 if TYPE_CHECKING:
     from pykeepalived.control.dbus import DbusService
+    from pykeepalived.control.snmp_vrrp import VrrpSnmpAgent
     from pykeepalived.linux.ipvs_sync import VrrpSyncDaemon
 
 
@@ -313,7 +313,7 @@ class VrrpChild:
                 d.stops_vrrp for d in diags):
             return EXIT_CONFIG  # vrrp_complete_init failed: permanent CONFIG error, no respawn
         self.model = model
-        reload_snmp(self.snmp, self.opts, model)
+        self._reload_snmp(model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
         apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
@@ -348,10 +348,15 @@ class VrrpChild:
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model, checked)
         # before the first transition, so its trap is sent (keepalived connects at its start)
-        self.snmp = await start_snmp(self.opts, model, ChildSnmpView(
-            lambda: self.engine, lambda: self.runtime,
-            lambda: self.notifier.scripts if self.notifier else {}, self),
-            checker_runs=not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children))
+        if snmp_settings(model, self.opts.snmp, self.opts.snmp_socket).any_vrrp:
+            # the SNMP code (MIB tables, AgentX) is imported only when a MIB is enabled
+            from pykeepalived.control.snmp_vrrp import start_snmp
+            from pykeepalived.daemon.snmp_view import ChildSnmpView
+
+            checker_runs = not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children)
+            self.snmp = await start_snmp(self.opts, model, ChildSnmpView(
+                lambda: self.engine, lambda: self.runtime,
+                lambda: self.notifier.scripts if self.notifier else {}, self), checker_runs=checker_runs)
         if self.snmp is not None:
             self.events.subscribe(on_notify=self._snmp_trap, on_rejected=self.snmp.rx_rejected)
         clock = AsyncioClock(loop, self.ops.timing)
@@ -379,6 +384,13 @@ class VrrpChild:
         self._install_signals(loop, held)
         child_ready("vrrp")
         return await serve_until_stopped(self)
+
+    def _reload_snmp(self, model: Model) -> None:
+        """The running subagent's new values (its code is loaded only if it was started)."""
+        if self.snmp is not None:
+            from pykeepalived.control.snmp_vrrp import reload_snmp
+
+            reload_snmp(self.snmp, self.opts, model)
 
     def _snmp_trap(self, n: Notify) -> None:
         """The traps go after the queued address changes' log lines."""
@@ -606,7 +618,7 @@ class VrrpChild:
         if model.global_defs.dynamic_interfaces and self.dynif is None:
             self.dynif = DynamicInterfaces(self.table, self.builder, lambda: self.model)
         self.model = model
-        reload_snmp(self.snmp, self.opts, model)
+        self._reload_snmp(model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
         self._start_bgp(model)
