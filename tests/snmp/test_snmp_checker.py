@@ -372,3 +372,47 @@ def test_reload_serves_the_new_file(host: tuple[Host, PrivateSnmpd], tmp_path: P
         for p in servers.values():
             p.send_signal(signal.SIGKILL)
             p.wait()
+
+
+def test_both_children_share_the_global_subtree(host: tuple[Host, PrivateSnmpd], tmp_path: Path) -> None:
+    """enable_snmp_vrrp and enable_snmp_checker with both children running: the checker serves the
+    global subtree and the VRRP child leaves it (keepalived's vrrp_handles_global_oid), so snmpd takes
+    every registration (a second one of …5.1 would be refused) and both subtrees answer."""
+    h, snmpd = host
+    tmp_path.chmod(0o755)
+    scripts(tmp_path)
+    servers = {a: listener(h, a) for a in (RS1, RS2)}
+    text = conf(str(snmpd.socket), tmp_path).replace(
+        "    enable_snmp_checker\n", "    enable_snmp_checker\n    enable_snmp_vrrp\n") + """
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {
+        192.0.2.100/24
+    }
+}
+"""
+    node = Node(h, text)
+    try:
+        node.start()
+        wait_for(lambda: len(snmpd.walk(".1.3.6.1.4.1.9586.100.5.2")) > 10
+                 and len(snmpd.walk(CHECK)) > 100, 30)
+        router = parse(snmpd.walk(".1.3.6.1.4.1.9586.100.5.1.2"))
+        assert router == {".1.3.6.1.4.1.9586.100.5.1.2.0": ("STRING", '"chk_node"')}
+        # sysORTable: each MIB module registered once ("The MIB module for ..." descriptions)
+        descrs = [v for _, (_, v) in parse(snmpd.walk(".1.3.6.1.2.1.1.9.1.3")).items()]
+        ours = sorted(d for d in descrs if "Keepalived" in d or "Healthchecker" in d or "KEEPALIVED" in d)
+        assert ours == sorted(['"The MIB module for Keepalived"', '"The MIB module for Healthchecker"',
+                               '"The MIB module for KEEPALIVED-VRRP"']), descrs
+        assert "AgentX:" not in node.logs()
+        assert node.stop() == 0
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{dump_logs(node)}") from exc
+    finally:
+        node.kill()
+        for p in servers.values():
+            p.send_signal(signal.SIGKILL)
+            p.wait()
