@@ -14,9 +14,10 @@ IPVS VM tier (tests/check/test_ipvs_vm.py), whose kernel has IPVS. Here instead:
 - a real server taken down gives realServerStateChange and, as its weight drops the virtual server
   below its quorum, virtualServerQuorumStateChange, with check_snmp_rs_trap's varbinds; stopping the
   daemon gives one realServerStateChange per live real server and the quorum "stopping" (3);
-- the group, sync daemon and timeout objects from a second configuration.
-The IPVS statistics columns are read from the nftables plane's counters (no traffic here: 0) and
-the rate columns are 0 (docs/snmp.md).
+- the group, sync daemon and timeout objects from a second configuration; a reload; both children
+  with SNMP (the global subtree registered once);
+- the statistics columns after connections through the nftables NAT service (lb_lab: client,
+  director, real server): the data plane's counters; the rate columns are 0 (docs/snmp.md).
 """
 
 from __future__ import annotations
@@ -416,3 +417,76 @@ vrrp_instance VI_1 {
         for p in servers.values():
             p.send_signal(signal.SIGKILL)
             p.wait()
+
+
+SERVE = """
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("", 80)); s.listen(16)
+while True:
+    c, _ = s.accept(); c.recv(1024); c.sendall(b"HTTP/1.0 200 OK\\r\\n\\r\\nok\\n"); c.close()
+"""
+CLIENT = """
+import socket, sys
+ok = 0
+for _ in range(int(sys.argv[2])):
+    s = socket.create_connection((sys.argv[1], 80), timeout=5); s.sendall(b"GET / HTTP/1.0\\r\\n\\r\\n")
+    ok += b"ok" in s.recv(1024); s.close()
+print(ok)
+"""
+
+
+def test_statistics_come_from_the_nftables_counters() -> None:
+    """Connections from a client through the director's nftables NAT service to a real server: the
+    statistics columns (virtualServerStatsConns/InPkts/InBytes and their 64-bit forms, the real
+    server's) read the data plane's counters, refreshed every 5 s (keepalived's STATS_REFRESH)."""
+    from pykeepalived.lab import lb_lab
+
+    rs = "192.0.2.11"
+    with lb_lab([rs], prefix=f"p16c{os.getpid() % 100000}s-") as lab:
+        snmpd = PrivateSnmpd(lab.director)
+        server = lab.servers[rs].popen([sys.executable, "-c", SERVE], stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+        node = Node(lab.director, f"""global_defs {{
+    router_id director
+    lvs_dataplane nftables
+    enable_snmp_checker
+    snmp_socket unix:{snmpd.socket}
+}}
+virtual_server {lab.vip} 80 {{
+    delay_loop 1
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server {rs} 80 {{
+        TCP_CHECK {{
+            connect_timeout 1
+        }}
+    }}
+}}
+""")
+        try:
+            snmpd.start()
+            node.start()
+            wait_for(lambda: parse(snmpd.walk(CHECK)).get(f"{VS_E}.21.1", ("", ""))[1] == "1", 30)
+            assert lab.client.run([sys.executable, "-c", CLIENT, lab.vip, "5"]).strip() == "5"
+
+            def counted() -> bool:
+                w = parse(snmpd.walk(CHECK))
+                return w.get(f"{VS_E}.27.1", ("", ""))[1] == "5"
+
+            wait_for(counted, 20, step=0.5)
+            w = parse(snmpd.walk(CHECK))
+            vs = {c: w[f"{VS_E}.{c}.1"] for c in (27, 28, 30, 38, 39)}
+            assert vs[27] == ("Gauge32", "5") and vs[38] == ("Counter64", "5"), vs
+            assert vs[28][0] == "Counter32" and int(vs[28][1]) >= 10, vs  # SYN, ACK, request, FIN...
+            assert vs[39] == ("Counter64", vs[28][1]) and int(vs[30][1]) > int(vs[28][1]) * 40, vs
+            assert w[f"{RS_E}.14.1.1"] == ("Gauge32", "5") and w[f"{RS_E}.18.1.1"] == vs[28]
+            assert node.stop() == 0
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{dump_logs(node)}") from exc
+        finally:
+            node.kill()
+            server.send_signal(signal.SIGKILL)
+            server.wait()
+            snmpd.close()
