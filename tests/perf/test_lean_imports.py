@@ -52,3 +52,15 @@ def test_parent_preloads_what_its_children_run_and_freezes_it() -> None:
     assert "vrrp True" in out
     assert "checker False" in out
     assert "frozen True" in out
+
+
+def test_checker_child_loads_the_snmp_code_only_when_enabled() -> None:
+    """The checker child imports its SNMP subtree and AgentX (control/snmp_check.py) only with
+    enable_snmp_checker or -x, as the VRRP child does for its MIBs."""
+    out = _run("""
+        import sys
+        import pykeepalived.daemon.checker_child
+        print("heavy", [m for m in ("pykeepalived.control.snmp_check", "pykeepalived.snmp.mib",
+                                    "pykeepalived.control.agentx") if m in sys.modules])
+    """)
+    assert "heavy []" in out

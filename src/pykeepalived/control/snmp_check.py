@@ -518,7 +518,3 @@ async def start_check_snmp(opts: SnmpOptions, model: Model, src: CheckSource,
         await asyncio.wait_for(agent.client.connected.wait(), CONNECT_WAIT_S)
     return agent
 
-
-def reload_check_snmp(agent: CheckSnmpAgent | None, opts: SnmpOptions, model: Model) -> None:
-    if agent is not None:
-        agent.reload(model, settings(model, opts.snmp, opts.snmp_socket))

@@ -21,9 +21,10 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 The control socket (pykeepalived_check.sock: status, stats, dump, reload, follow) and, with the extension
 keyword `pykeepalived_metrics_address`, the metrics endpoint on the same address, port + 1 (re-bound when a
 reload moves it) are control/check_plane.py's; a failure to bind is logged, never fatal.
-- SNMP (enable_snmp_checker or -x): the child is an AgentX subagent serving KEEPALIVED-MIB check and
-  global (control/snmp_check.py) over a read-only view of its state (daemon/check_snmp_view.py), and sends
-  realServerStateChange / virtualServerQuorumStateChange as the runtime's StateTrap effects come.
+- SNMP (enable_snmp_checker or -x; its code imported only then): the child is an AgentX subagent serving
+  KEEPALIVED-MIB check and global (control/snmp_check.py) over a read-only view of its state
+  (daemon/check_snmp_view.py), and sends realServerStateChange / virtualServerQuorumStateChange as the
+  runtime's StateTrap effects come.
 - ha_suspend (§1.12.3): when a virtual server asks for it, the child watches address events
   (linux/monitor.py) and tells the runtime which addresses are local; a VS whose address is not
   configured on the host has its checkers suspended and its services left out of the data plane.
@@ -34,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived.check.from_config import Mapped, services_from_model
 from pykeepalived.check.scheduler import CheckerRuntime, LvsBackend
@@ -43,10 +44,9 @@ from pykeepalived.config.diag import Diagnostic, is_broken
 from pykeepalived.config.model import GlobalDefs, Model
 from pykeepalived.control.check_plane import CheckerPlane
 from pykeepalived.control.sdnotify import child_ready
-from pykeepalived.control.snmp_check import CheckSnmpAgent, reload_check_snmp, start_check_snmp
+from pykeepalived.control.snmp_settings import settings as snmp_settings
 from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.check_scripts import check_script_violation, secure_misc_checks
-from pykeepalived.daemon.check_snmp_view import CheckerSnmpView
 from pykeepalived.daemon.dumpfiles import paths_of
 from pykeepalived.daemon.log import log, log_stopping, setup_logging
 from pykeepalived.daemon.lvs_globals import CheckerLvsGlobals
@@ -65,6 +65,9 @@ from pykeepalived.notify.fifo import FifoSet
 from pykeepalived.options import Options
 from pykeepalived.safefile import replace
 from pykeepalived.track.command import ChildSet, ScriptCommand
+
+if TYPE_CHECKING:
+    from pykeepalived.control.snmp_check import CheckSnmpAgent
 
 DATA_FILE = "keepalived_check.data"
 SCRIPT_STOP_WAIT_S = 1.0
@@ -248,16 +251,26 @@ class CheckerChild:
                                  rs_init_notifies=bool(g.rs_init_notifies))
         await self.watch_addresses()
         # before the first checker's verdict, so its traps are sent (keepalived connects at its start)
-        self.snmp = await start_check_snmp(self.opts, self.model, CheckerSnmpView(
-            lambda: self.rt, lambda: self.commands, self.plane.cache.get), self.plane.cache.refresh)
-        if self.snmp is not None:
-            self.rt.trap = self.snmp.trap
+        await self.start_snmp()
         await self.rt.start()
         self.start_bfd()
         await self.plane.start(self.model)
         self._install_signals(loop, held)
         child_ready("checker")
         return await serve_until_stopped(self)
+
+    async def start_snmp(self) -> None:
+        """enable_snmp_checker or -x: the subagent (its code imported only then, as the VRRP child's)."""
+        assert self.model is not None and self.rt is not None
+        if not snmp_settings(self.model, self.opts.snmp, self.opts.snmp_socket).checker:
+            return
+        from pykeepalived.control.snmp_check import start_check_snmp
+        from pykeepalived.daemon.check_snmp_view import CheckerSnmpView
+
+        self.snmp = await start_check_snmp(self.opts, self.model, CheckerSnmpView(
+            lambda: self.rt, lambda: self.commands, self.plane.cache.get), self.plane.cache.refresh)
+        if self.snmp is not None:
+            self.rt.trap = self.snmp.trap
 
     def start_bfd(self) -> None:
         """BFD_CHECK: follow the BFD child's events on the pipe the parent gave us (bfd_events.py)."""
@@ -279,7 +292,8 @@ class CheckerChild:
         self.mailer.alerter = smtp_alerter(model)
         self.rt.no_checker_emails = no_checker_emails(model.global_defs)
         self.rt.rs_init_notifies = bool(model.global_defs.rs_init_notifies)
-        reload_check_snmp(self.snmp, self.opts, model)
+        if self.snmp is not None:
+            self.snmp.reload(model, snmp_settings(model, self.opts.snmp, self.opts.snmp_socket))
         await self.rt.reload(mapped.services)
         if self.lvs_globals is not None:
             await self.lvs_globals.reload(model)
