@@ -159,6 +159,15 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #   no_ipv4_address,        (VI_1) entering FAULT state (no IPv4 address for interface), FAULT
 #   no_ipv6_address         (VI_1) entering FAULT state, then (VI_1) removing VIPs. (2.2.7 does
 #                           not reach its "Cannot find an IP address to use" line at start)
+#   auth_v3                 (VI_1) VRRP version 3 does not support authentication.     MASTER
+#                           Ignoring.
+#   auth_without_password   (VI_1) Authentication specified but no password given.     MASTER
+#                           Ignoring
+#   nopreempt_owner,        (VI_1) nopreempt is incompatible with priority 255.        MASTER
+#   nopreempt_backup_owner  resetting nopreempt
+#   preempt_delay_master    (VI_1) Warning - preempt delay will not work with initial  MASTER
+#                           state MASTER - clearing
+#   xmit_base_without_vmac  (VI_1) vmac_xmit_base is only valid with a vmac            MASTER
 #   script_not_used         Warning - script chk is not used (before the first        MASTER
 #                           instance line)
 #   src_other_family_mask   ... src address[2001:db8::1/64] MUST be of the same ...    MASTER
@@ -241,6 +250,14 @@ MISCONFIG = {
         "    use_vmac vmac1", vrid=52), ""),
     "no_ipv4_address": ("FAULT", instance_conf(**_M), ""),
     "no_ipv6_address": ("FAULT", instance_conf(**_M, vips=("2001:db8::100/64",)), ""),
+    "nopreempt_owner": ("MASTER", instance_conf(state="MASTER", prio=255, extra="    nopreempt"), ""),
+    "preempt_delay_master": ("MASTER", instance_conf(**_M, extra="    preempt_delay 5"), ""),
+    "auth_without_password": ("MASTER", instance_conf(**_M, extra=(
+        "    authentication {\n        auth_type PASS\n    }")), ""),
+    "xmit_base_without_vmac": ("MASTER", instance_conf(**_M, extra="    vmac_xmit_base"), ""),
+    "auth_v3": ("MASTER", instance_conf(**_M, version=3, extra=(
+        "    authentication {\n        auth_type PASS\n        auth_pass secret\n    }")), ""),
+    "nopreempt_backup_owner": ("MASTER", instance_conf(state="BACKUP", prio=255, extra="    nopreempt"), ""),
     "script_not_used": ("MASTER", _script("/bin/true") + instance_conf(**_M), ""),
     "src_other_family_mask": ("MASTER", instance_conf(**_M).replace(
         "    }\n}\n", "    }\n" + _uni("2001:db8::1/64", "192.0.2.2") + "\n}\n"), ""),

@@ -408,18 +408,11 @@ class Builder:
                 rep.stop_vrrp(f"({name}) No VIP specified; at least one is required")
                 return None
             rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible")
-        if i.auth_type == "AH" and i.state == "MASTER" and i.priority != 255:
-            rep.error(
-                NOWHERE, f"({name}) Initial state master is incompatible with AH authentication - clearing"
-            )
+        if i.strict_mode and i.state == "MASTER" and i.priority != 255:
+            rep.error(NOWHERE, f"({name}) State MASTER must match being address owner")
             i = replace(i, state="BACKUP")
+        i = _auth_checks(i, rep)
         if i.strict_mode:
-            if i.state == "MASTER" and i.priority != 255:
-                rep.error(NOWHERE, f"({name}) State MASTER must match being address owner")
-                i = replace(i, state="BACKUP")
-            if i.auth_type is not None:
-                rep.error(NOWHERE, f"({name}) Strict mode does not support authentication. Ignoring.")
-                i = replace(i, auth_type=None, auth_pass="")
             if i.accept and i.version == 2 and i.priority != 255:
                 rep.error(
                     NOWHERE,
@@ -448,14 +441,10 @@ class Builder:
         if i.unicast_peers and i.mcast_dst_ip is not None:
             rep.error(NOWHERE, f"({name}) multicast destination specified with unicast - ignoring")
             i = replace(i, mcast_dst_ip=None)
-        if i.nopreempt and i.preempt_delay_us:
-            rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
-            i = replace(i, preempt_delay_us=0)
-        if i.nopreempt and (i.state == "MASTER" or i.priority == 255):
-            rep.error(
-                NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER - clearing"
-            )
-            i = replace(i, nopreempt=False)
+        i = _preempt_checks(i, rep)
+        if i.vmac_xmit_base and i.use_vmac is None:
+            rep.error(NOWHERE, f"({name}) vmac_xmit_base is only valid with a vmac")
+            i = replace(i, vmac_xmit_base=False)
         if no_vip:  # keepalived checks twice (a general error, then this warning) and logs both
             rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible", ConfigErr.WARNING)
         if i.version == 2 and i.advert_int_us % 1_000_000:
@@ -1060,3 +1049,44 @@ def _iproute_dirs(root: Node) -> tuple[str | None, str | None]:
 
 
 __all__ = ["BOOL_WORDS", "IPAddr", "Loc", "build_model"]
+
+
+def _auth_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:
+    """keepalived vrrp_complete_instance's authentication checks: the first that applies clears it."""
+    name, t = i.name, i.auth_type
+    if t is None:
+        return i
+    if i.strict_mode:
+        msg = "Strict mode does not support authentication. Ignoring."
+    elif i.version == 3:
+        msg = "VRRP version 3 does not support authentication. Ignoring."
+    elif not i.auth_pass:
+        msg = "Authentication specified but no password given. Ignoring"
+    elif t == "AH" and i.state == "MASTER" and i.priority != 255:
+        rep.error(NOWHERE, f"({name}) Initial state master is incompatible with AH authentication - clearing")
+        return replace(i, state="BACKUP")
+    else:
+        return i
+    rep.error(NOWHERE, f"({name}) {msg}")
+    return replace(i, auth_type=None, auth_pass="")
+
+
+def _preempt_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:
+    """keepalived vrrp_complete_instance's nopreempt / preempt_delay checks, in its order."""
+    name = i.name
+    if i.priority == 255 and i.nopreempt:
+        rep.error(NOWHERE, f"({name}) nopreempt is incompatible with priority 255. resetting nopreempt")
+        i = replace(i, nopreempt=False)
+    if i.state == "MASTER":
+        if i.nopreempt:
+            rep.error(NOWHERE, f"({name}) Warning - nopreempt will not work with initial state MASTER - "
+                               "clearing")
+            i = replace(i, nopreempt=False)
+        if i.preempt_delay_us:
+            rep.error(NOWHERE, f"({name}) Warning - preempt delay will not work with initial state MASTER - "
+                               "clearing")
+            i = replace(i, preempt_delay_us=0)
+    if i.preempt_delay_us and i.nopreempt:  # (strict mode has reset preempt_delay already)
+        rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
+        i = replace(i, preempt_delay_us=0)
+    return i
