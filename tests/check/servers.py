@@ -8,7 +8,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 
@@ -50,7 +50,7 @@ def make_cert(d: Path, cn: str, ca: tuple[Path, Path] | None = None) -> tuple[Pa
 
 
 @contextlib.contextmanager
-def nginx(d: Path, servers: str, *, netns: str | None = None, wait: list[tuple[str, int]] = ()
+def nginx(d: Path, servers: str, *, netns: str | None = None, wait: Sequence[tuple[str, int]] = ()
           ) -> Iterator[subprocess.Popen[bytes]]:
     """Run nginx in the foreground with its own config / pid / log files under `d`."""
     d.mkdir(parents=True, exist_ok=True)
@@ -92,7 +92,8 @@ class DnsResponder(asyncio.DatagramProtocol):
     """Answers every query with one A record (or NXDOMAIN for names starting with `missing`)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
         self.queries = 0
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -103,14 +104,15 @@ class DnsResponder(asyncio.DatagramProtocol):
         flags = 0x8183 if nx else 0x8180
         answer = b"" if nx else b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 53])
         self.transport.sendto(struct.pack("!HHHHHH", qid, flags, 1, 0 if nx else 1, 0, 0) + question + answer,
-                              addr)  # type: ignore[attr-defined]
+                              addr)
 
 
 class UdpResponder(asyncio.DatagramProtocol):
     """Replies `b"PONG" + payload` to every datagram."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.transport.sendto(b"PONG" + data, addr)  # type: ignore[attr-defined]
+        self.transport.sendto(b"PONG" + data, addr)

@@ -104,7 +104,8 @@ class PrivateBus:
         return out
 
     def close(self) -> None:
-        for p in [*self._monitors, self.proc]:
+        procs: list[subprocess.Popen[bytes] | subprocess.Popen[str]] = [*self._monitors, self.proc]
+        for p in procs:
             p.terminate()
             try:
                 p.wait(5)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pykeepalived.lab import Lab
@@ -85,7 +86,7 @@ def graceful_stop(n: Node, timeout: float = 15) -> None:
     assert rc == 0, f"{n.impl} exited with {rc}:\n{n.logs()[-2000:]}"
 
 
-def hold(cond_seconds: float, check: callable, step: float = 0.1) -> None:  # type: ignore[valid-type]
+def hold(cond_seconds: float, check: Callable[[], bool], step: float = 0.1) -> None:
     """Assert `check()` stays true for `cond_seconds`."""
     t_end = time.monotonic() + cond_seconds
     while time.monotonic() < t_end:
