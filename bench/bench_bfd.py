@@ -14,12 +14,9 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 TRIALS = 3
 DETECT_MS = 150.0
@@ -44,9 +41,8 @@ def _fifo_wait(fd: int, needle: bytes, timeout: float) -> float | None:
 
 
 def trial(impl: str) -> float | None:
-    from tests.bfd.harness import BfdProc, bfd_conf
-
     from pykeepalived.lab import Lab
+    from pykeepalived.lab.bfd_proc import BfdProc, bfd_conf
 
     with Lab(hosts=2) as lab:
         h1, h2 = lab["h1"], lab["h2"]

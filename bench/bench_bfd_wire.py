@@ -9,11 +9,7 @@ import asyncio
 import logging
 import os
 import statistics
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 EVENTS = 2000
 

@@ -20,7 +20,6 @@ namespace opens a new TCP connection every 10 ms (200 ms timeout) and records wh
 from __future__ import annotations
 
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -29,15 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from lab_measure import cleanup
+from tests.bgp.fabric import VIP4, Fabric, fabric, web, why_not
 
-from lab_measure import cleanup  # noqa: E402
-from tests.bgp.fabric import VIP4, Fabric, fabric, web, why_not  # noqa: E402
-from tests.daemon.node import Node, wait_for  # noqa: E402
-
-from pykeepalived.lab import start_in_netns  # noqa: E402
+from pykeepalived.lab import start_in_netns
+from pykeepalived.lab.node import Node, wait_for
 
 Row = dict[str, Any]
 SEGMENT_VIP = "198.51.100.100"

@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 
 from pykeepalived.control.metrics import VrrpCollector, make_registry, snapshot
 from pykeepalived.control.timing import TimingStats
-from pykeepalived.daemon.instances import InstanceTable
+from pykeepalived.daemon.vrrp.instances import InstanceTable
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.params import SEC, InstanceParams

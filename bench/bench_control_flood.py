@@ -25,14 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.daemon.node import Node  # noqa: E402
-from tests.hardening import control_flood as flood  # noqa: E402
-from tests.harness import Capture, vrrp_adverts  # noqa: E402
-
-from pykeepalived.lab import Host, Lab  # noqa: E402
+from pykeepalived.lab import Host, Lab
+from pykeepalived.lab import control_flood as flood
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.node import Node
 
 Row = dict[str, Any]
 ADDR = flood.ADDR

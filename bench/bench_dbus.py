@@ -17,17 +17,12 @@ import itertools
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.daemon.dbus_bus import PrivateBus  # noqa: E402
-from tests.daemon.node import Node, discard, wait_for  # noqa: E402
-from tests.harness import Capture, vrrp_adverts  # noqa: E402
-
-from pykeepalived.lab import Lab  # noqa: E402
+from pykeepalived.lab import Lab
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.dbus_bus import PrivateBus
+from pykeepalived.lab.node import Node, discard, wait_for
 
 Row = dict[str, Any]
 FLOOD_S = 8.0

@@ -1,6 +1,6 @@
 """From nginx dying on the master to the client being served by the backup (issue 5's figures).
 
-The seeds' scenario in a namespace lab (pykeepalived.demolab): two nodes with nginx and a daemon
+The seeds' scenario in a namespace lab (pykeepalived.lab.webfarm): two nodes with nginx and a daemon
 (priorities 101/100, check `curl http://127.0.0.1/` with weight -5, PASS auth), a client asking
 http://VIP/ every 20 ms. Each run kills nginx on the master (at a random phase of the check and
 advert timers), measures until the first answer from the backup, then restarts nginx and waits
@@ -14,8 +14,15 @@ import random
 import statistics
 import time
 
-from pykeepalived.demolab import Daemon, Nginx, Prober, kill_netns_processes, lab_namespaces, nginx_ha_config
 from pykeepalived.lab import Lab
+from pykeepalived.lab.webfarm import (
+    Daemon,
+    Nginx,
+    Prober,
+    kill_netns_processes,
+    lab_namespaces,
+    nginx_ha_config,
+)
 
 VIP = "192.0.2.100"
 CHECK = "/usr/bin/curl -s -f -o /dev/null -m 1 http://127.0.0.1/"

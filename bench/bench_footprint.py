@@ -18,20 +18,15 @@ from __future__ import annotations
 import os
 import signal
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from lab_measure import cleanup, instances, pids, pss_kb, side_row
 
-from lab_measure import cleanup, instances, pids, pss_kb, side_row  # noqa: E402
-from tests.daemon.node import Node  # noqa: E402
-from tests.interop.peers import STARTUP, Conf, Inst  # noqa: E402
-
-from pykeepalived.lab import Lab  # noqa: E402
+from pykeepalived.lab import Lab
+from pykeepalived.lab.node import Node
+from pykeepalived.lab.peers import STARTUP, Conf, Inst
 
 Row = dict[str, Any]
 RUNS = 3

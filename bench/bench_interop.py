@@ -18,24 +18,18 @@ from __future__ import annotations
 import itertools
 import os
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from lab_measure import cleanup, master_load
+from lab_measure import side_row as _row
 
-from lab_measure import cleanup, master_load  # noqa: E402
-from lab_measure import side_row as _row  # noqa: E402
-from tests.daemon.node import Node, wait_for  # noqa: E402
-from tests.harness import Capture, vrrp_adverts  # noqa: E402
-from tests.interop.peers import STARTUP, Conf, Inst, measure_takeover, start  # noqa: E402
-
-from pykeepalived.lab import Lab  # noqa: E402
+from pykeepalived.lab import Lab
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import STARTUP, Conf, Inst, measure_takeover, start
 
 Row = dict[str, Any]
 

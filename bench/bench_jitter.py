@@ -25,19 +25,14 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from lab_measure import cleanup, master_load
 
-from lab_measure import cleanup, master_load  # noqa: E402
-from tests.daemon.node import Node  # noqa: E402
-from tests.harness import Capture, vrrp_adverts  # noqa: E402
-from tests.interop.peers import STARTUP, Conf, Inst, start  # noqa: E402
-
-from pykeepalived.lab import Lab  # noqa: E402
+from pykeepalived.lab import Lab
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.node import Node
+from pykeepalived.lab.peers import STARTUP, Conf, Inst, start
 
 Row = dict[str, Any]
 N_RS = 100

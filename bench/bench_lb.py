@@ -33,12 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.check.servers import nginx  # noqa: E402
-
-from pykeepalived.lab import lb_lab  # noqa: E402
+from pykeepalived.lab import lb_lab
+from pykeepalived.lab.servers import nginx
 
 Row = dict[str, Any]
 VIP = "198.51.100.10"

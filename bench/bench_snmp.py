@@ -18,23 +18,18 @@ import itertools
 import os
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+from lab_measure import cleanup, instances
+from tests.snmp.snmpd import SNMP_PORT, PrivateSnmpd
 
-from lab_measure import cleanup, instances  # noqa: E402
-from tests.daemon.node import Node, wait_for  # noqa: E402
-from tests.harness import Capture, vrrp_adverts  # noqa: E402
-from tests.interop.peers import STARTUP, Conf, start  # noqa: E402
-from tests.snmp.snmpd import SNMP_PORT, PrivateSnmpd  # noqa: E402
-
-from pykeepalived.lab import Lab  # noqa: E402
+from pykeepalived.lab import Lab
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import STARTUP, Conf, start
 
 Row = dict[str, Any]
 COUNT = 200

@@ -38,19 +38,16 @@ import random
 import select
 import socket
 import struct
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pykeepalived.lab import Lab, LabError
+from pykeepalived.lab.node import Node
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from tests.daemon.node import Node  # noqa: E402
-
-from pykeepalived.lab import Lab, LabError  # noqa: E402
 
 VIP = "192.0.2.100"
 BASE_PRIO = (100, 110, 120)

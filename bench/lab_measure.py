@@ -12,20 +12,14 @@ Not a bench itself (bench/run.py only runs bench_*.py).
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from tests.daemon.node import Node, wait_for  # noqa: E402
-from tests.interop.peers import STARTUP, Conf, Inst, start  # noqa: E402
-
-from pykeepalived.lab import Lab  # noqa: E402
+from pykeepalived.lab import Lab
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import STARTUP, Conf, Inst, start
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node
+from pykeepalived.lab.node import Node
 
 settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("suite")

@@ -24,12 +24,12 @@ LEFT = {
     "pykeepalived/control/snmp_vrrp.py": 4,
     "pykeepalived/daemon/dump_data.py": 6,
     "pykeepalived/daemon/dumpfiles.py": 2,
-    "pykeepalived/daemon/linkbeat.py": 1,
-    "pykeepalived/daemon/parent_files.py": 2,
+    "pykeepalived/daemon/vrrp/link_polling.py": 1,
+    "pykeepalived/daemon/parent/parent_files.py": 2,
     "pykeepalived/daemon/procconf.py": 3,
     "pykeepalived/daemon/trackers.py": 1,
-    "pykeepalived/daemon/vrrp_child.py": 1,
-    "pykeepalived/daemon/vrrp_dbus.py": 2,
+    "pykeepalived/daemon/vrrp/vrrp_child.py": 1,
+    "pykeepalived/daemon/vrrp/vrrp_dbus.py": 2,
     "pykeepalived/linux/rcvbuf.py": 1,
 }
 

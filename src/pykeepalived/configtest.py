@@ -91,7 +91,7 @@ def _checker_script_security(model: Model, rep: Reporter) -> None:
     """keepalived check_check_script_security, as the checker child makes it (its scripts through
     the same checks: daemon/check_scripts.py); under -t only the SECURITY VIOLATION line is printed."""
     from pykeepalived.check.from_config import services_from_model
-    from pykeepalived.daemon.check_scripts import check_script_violation, secure_misc_checks
+    from pykeepalived.daemon.checker.check_scripts import check_script_violation, secure_misc_checks
     from pykeepalived.daemon.trackers import ScriptResolver
 
     resolver = ScriptResolver(model, report=lambda _msg: None)

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from pykeepalived import frrlab
-from pykeepalived.demolab import (
+from pykeepalived.lab import Lab, cleanup_stale, list_netns
+from pykeepalived.lab import frr as frrlab
+from pykeepalived.lab.webfarm import (
     EXAMPLES,
     Daemon,
     LogTail,
@@ -47,7 +48,6 @@ from pykeepalived.demolab import (
     lab_namespaces,
     parse_log_file_line,
 )
-from pykeepalived.lab import Lab, cleanup_stale, list_netns
 
 PREFIX = "pkdemo-"
 WORKDIR_PREFIX = "pykeepalived-demo-"

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Lab
+from pykeepalived.lab.bfd_proc import BfdProc, bfd_conf
+from pykeepalived.lab.node import wait_for
 from tests.bfd.frr_bfd import BfddNode, bfdd_available
-from tests.bfd.harness import BfdProc, bfd_conf
-from tests.daemon.node import wait_for
 
 pytestmark = [
     pytest.mark.netns,

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.bfd.harness import BfdProc, bfd_conf
-from tests.daemon.node import wait_for
-from tests.harness import Capture
+from pykeepalived.lab.bfd_proc import BfdProc, bfd_conf
+from pykeepalived.lab.capture import Capture
+from pykeepalived.lab.node import wait_for
 
 pytestmark = [
     pytest.mark.netns,

@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from pykeepalived.frrlab import VIP4, VIP6, Fabric, fabric, why_not
 from pykeepalived.lab import Host
-from tests.check.servers import nginx
+from pykeepalived.lab.frr import VIP4, VIP6, Fabric, fabric, why_not
+from pykeepalived.lab.servers import nginx
 
 __all__ = ["VIP4", "VIP6", "Fabric", "fabric", "web", "why_not"]
 

@@ -37,11 +37,11 @@ from pykeepalived.check.probes.regex import compile_regex, regex_matches, unsupp
 from pykeepalived.check.scheduler import CheckerRuntime
 from pykeepalived.check.state import CheckerState
 from pykeepalived.config import load_config
-from pykeepalived.daemon.check_scripts import secure_misc_checks
+from pykeepalived.daemon.checker.check_scripts import secure_misc_checks
 from pykeepalived.daemon.trackers import ScriptResolver, smtp_alerter
 from pykeepalived.lab import Lab
+from pykeepalived.lab.servers import make_cert
 from pykeepalived.lvs.model import Protocol, ServiceKey
-from tests.check.servers import make_cert
 
 RESPONSE = b"HTTP/1.0 200 OK\r\nServer: probe-test\r\nContent-Length: 24\r\n\r\nline one\nline two\nEND\n\n"
 
@@ -326,7 +326,8 @@ virtual_server 198.51.100.10 80 {{
         mapped = services_from_model(model)
         with pytest.MonkeyPatch.context() as mp:
             logged: list[str] = []
-            mp.setattr("pykeepalived.daemon.check_scripts.log.info", lambda fmt, *a: logged.append(fmt % a))
+            mp.setattr("pykeepalived.daemon.checker.check_scripts.log.info",
+                       lambda fmt, *a: logged.append(fmt % a))
             services = secure_misc_checks(mapped.services, ScriptResolver(model))
         checks = services[0].real_servers[0].checks
         assert len(checks) == 1 and isinstance(checks[0], MiscCheckSpec)

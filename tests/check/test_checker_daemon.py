@@ -25,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import lb_lab
-from tests.check.servers import nginx
+from pykeepalived.lab.servers import nginx
 
 VIP = "198.51.100.10"
 RS = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]
@@ -287,7 +287,7 @@ def test_fifo_writer_lines(tmp_path: Path) -> None:
     """The runtime's FIFO texts become keepalived's LVS FIFO lines (fwmark services included)."""
     import asyncio
 
-    from pykeepalived.daemon.checker_child import fifo_writer
+    from pykeepalived.daemon.checker.checker_child import fifo_writer
     from pykeepalived.notify.fifo import FifoSet, FifoSpec
 
     async def go() -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import lb_lab
-from tests.check.servers import wait_port
+from pykeepalived.lab.servers import wait_port
 from tests.check.test_checker_daemon import Daemon
 
 VIP = "198.51.100.10"

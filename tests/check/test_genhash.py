@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Host, Lab
+from pykeepalived.lab.servers import make_cert, nginx
 from tests.check.genhash_odd import ODD, ODD_TLS
-from tests.check.servers import make_cert, nginx
 
 KEEPALIVED_GENHASH = "/usr/bin/genhash"
 VENV_BIN = Path(sys.executable).parent

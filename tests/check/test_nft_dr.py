@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Host, LbLab, lb_lab
+from pykeepalived.lab.servers import nginx
 from pykeepalived.linux.nft_lb import NftLoadBalancer
 from pykeepalived.lvs.model import Dest, Forwarding, LvsTable, Protocol, Service, ServiceKey, make_entry
 from pykeepalived.lvs.plan import plan
-from tests.check.servers import nginx
 
 VIP = "198.51.100.10"
 RS = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]

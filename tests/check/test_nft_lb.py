@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import lb_lab
+from pykeepalived.lab.servers import nginx
 from pykeepalived.linux.nft_lb import slots
 from pykeepalived.lvs.model import Dest
-from tests.check.servers import nginx
 
 VIP = "198.51.100.10"
 RS = ["192.0.2.11", "192.0.2.12", "192.0.2.13"]

@@ -29,7 +29,7 @@ from pykeepalived.check.probes.misc import probe_misc
 from pykeepalived.check.probes.ping import probe_ping
 from pykeepalived.check.probes.smtp import probe_smtp
 from pykeepalived.check.probes.udp import probe_udp
-from tests.check.servers import DnsResponder, UdpResponder, free_port, make_cert, nginx
+from pykeepalived.lab.servers import DnsResponder, UdpResponder, free_port, make_cert, nginx
 
 LO = "127.0.0.1"
 

@@ -31,11 +31,11 @@ import pytest
 from pykeepalived.cluster.model import Cluster, ClusterNode
 from pykeepalived.cluster.whatif import Event, run_whatif
 from pykeepalived.config.load import load_config
-from pykeepalived.demolab import parse_log_file_line
 from pykeepalived.lab import Lab
+from pykeepalived.lab.node import Node, discard, dump_logs, wait_for
+from pykeepalived.lab.webfarm import parse_log_file_line
 from pykeepalived.vrrp.params import SEC
 from tests.cluster.scenarios import NodeConf, dual_master, ha_nginx, nopreempt, unicast
-from tests.daemon.node import Node, discard, dump_logs, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.slow,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

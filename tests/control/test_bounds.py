@@ -21,7 +21,7 @@ from pykeepalived.control import ctl
 from pykeepalived.control.jsonlines import MAX_CLIENTS, MAX_DEPTH, MAX_LINE, TOO_MANY, JsonLinesServer
 from pykeepalived.control.listener import Listener, listen
 from pykeepalived.control.metrics import MAX_REQUEST, MetricsServer, VrrpCollector, make_registry
-from pykeepalived.daemon.instances import InstanceTable
+from pykeepalived.daemon.vrrp.instances import InstanceTable
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
 from tests.control.test_unit import http_get, params, samples

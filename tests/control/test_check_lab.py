@@ -23,8 +23,8 @@ import pytest
 
 from pykeepalived.control import ctl
 from pykeepalived.lab import lb_lab
-from tests.check.servers import nginx
-from tests.daemon.node import wait_for
+from pykeepalived.lab.node import wait_for
+from pykeepalived.lab.servers import nginx
 
 pytestmark = [pytest.mark.netns,
               pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("nginx") or not shutil.which("nft"),

@@ -22,7 +22,7 @@ from pykeepalived.control.dbus import (
     parse_interface,
     valid_path,
 )
-from pykeepalived.daemon.vrrp_dbus import dbus_settings
+from pykeepalived.daemon.vrrp.vrrp_dbus import dbus_settings
 from pykeepalived.options import parse_args
 
 DEBIAN_INTERFACES = Path("/usr/share/dbus-1/interfaces")

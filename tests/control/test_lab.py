@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from pykeepalived.control import ctl
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, instance_conf, wait_for
+from pykeepalived.lab.node import Node, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

@@ -28,7 +28,7 @@ from pykeepalived.control.metrics import (
 )
 from pykeepalived.control.server import socket_path
 from pykeepalived.control.timing import LATE_US, TimingStats
-from pykeepalived.daemon.instances import InstanceTable
+from pykeepalived.daemon.vrrp.instances import InstanceTable
 from pykeepalived.lvs.model import Protocol, ServiceKey
 from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.engine import VrrpEngine

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
 from pykeepalived.config.model import BgpAnnounce
-from pykeepalived.daemon.bgp import BgpAnnouncer, Plan
+from pykeepalived.daemon.vrrp.bgp import BgpAnnouncer, Plan
 from pykeepalived.vrrp.effects import Notify
 
 A = ip_address("203.0.113.10")

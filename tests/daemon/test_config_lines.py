@@ -12,7 +12,7 @@ import signal
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import differential, instance_conf, log_lines, wait_for
+from pykeepalived.lab.node import differential, instance_conf, log_lines, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.dbus_bus import NOBODY, PrivateBus, by_path, signals
-from tests.daemon.node import Node, discard, dump_logs, wait_for
-from tests.harness import Capture, read_pcap
+from pykeepalived.lab.capture import Capture, read_pcap
+from pykeepalived.lab.dbus_bus import NOBODY, PrivateBus, by_path, signals
+from pykeepalived.lab.node import Node, discard, dump_logs, wait_for
 
 pytestmark = [
     pytest.mark.netns, pytest.mark.interop,

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, log_lines, wait_for
+from pykeepalived.lab.node import Node, log_lines, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(shutil.which("keepalived") is None, reason="needs keepalived 2.2.7")]

@@ -12,8 +12,8 @@ from ipaddress import IPv4Address
 import pytest
 
 from pykeepalived.control.view import VrrpEvents, VrrpView
-from pykeepalived.daemon.executor import LinuxExecutor, MacCache
-from pykeepalived.daemon.instances import InstanceTable
+from pykeepalived.daemon.vrrp.executor import LinuxExecutor, MacCache
+from pykeepalived.daemon.vrrp.instances import InstanceTable
 from pykeepalived.vrrp.effects import Notify, State, StateChanged
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+from pykeepalived.lab.node import Node, dump_logs, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

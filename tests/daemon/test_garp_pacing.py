@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from pykeepalived.daemon.garp_pacing import Frame, GarpPacer, _Delay
+from pykeepalived.daemon.vrrp.garp_pacing import Frame, GarpPacer, _Delay
 
 VIP = IPv4Address("192.0.2.100")
 VIP2 = IPv4Address("192.0.2.101")

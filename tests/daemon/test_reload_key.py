@@ -10,8 +10,8 @@ import pytest
 
 from pykeepalived.config import load_config
 from pykeepalived.config.to_params import instance_params
-from pykeepalived.daemon.instances import Runtime
-from pykeepalived.daemon.vrrp_reload import reload_matches
+from pykeepalived.daemon.vrrp.instances import Runtime
+from pykeepalived.daemon.vrrp.reload_diff import reload_matches
 from pykeepalived.vrrp.instance import VrrpInstance
 
 BASE = """vrrp_instance {name} {{

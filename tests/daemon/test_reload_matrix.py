@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, discard, dump_logs, wait_for
+from pykeepalived.lab.node import Node, discard, dump_logs, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

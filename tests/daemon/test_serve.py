@@ -72,7 +72,7 @@ def test_hup_alone_reloads_and_keeps_serving() -> None:
 
 PRELUDE = (
     "import asyncio, os, signal, subprocess\n"
-    "from pykeepalived.daemon import parent\n"
+    "from pykeepalived.daemon.parent import watchdog as parent\n"
     "from pykeepalived.daemon.serve import hold_signals, install_signals\n"
     "class C:\n"
     "    stop_event = None; reload_requested = False; stop_requested = False\n"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pykeepalived.demolab import Daemon, Nginx, kill_netns_processes, lab_namespaces, nginx_ha_config
 from pykeepalived.lab import Host, Lab
+from pykeepalived.lab.webfarm import Daemon, Nginx, kill_netns_processes, lab_namespaces, nginx_ha_config
 
 VIP = "192.0.2.100"
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pykeepalived import frrlab
 from pykeepalived.demo import PREFIX
+from pykeepalived.lab import frr as frrlab
 from pykeepalived.lab import list_netns
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

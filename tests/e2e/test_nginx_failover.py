@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from pykeepalived.demolab import EXAMPLES, curl
+from pykeepalived.lab.webfarm import EXAMPLES, curl
 from tests.e2e.conftest import VIP, Farm, nginx_ha_config, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

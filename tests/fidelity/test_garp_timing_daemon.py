@@ -17,8 +17,8 @@ import time
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, instance_conf, wait_for
-from tests.harness import Capture, read_pcap
+from pykeepalived.lab.capture import Capture, read_pcap
+from pykeepalived.lab.node import Node, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

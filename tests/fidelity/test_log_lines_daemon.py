@@ -15,7 +15,7 @@ import re
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, instance_conf, wait_for
+from pykeepalived.lab.node import Node, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

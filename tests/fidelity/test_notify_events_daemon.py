@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, dump_logs, wait_for
+from pykeepalived.lab.node import Node, dump_logs, wait_for
 from tests.fidelity.test_sync_group_daemon import FifoReader
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Lab
+from pykeepalived.lab.node import Node, instance_conf, wait_for
 from pykeepalived.options import SIGFUNCS
-from tests.daemon.node import Node, instance_conf, wait_for
 
 SYS_PIDFD_GETFD = 438
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Host, Lab
+from pykeepalived.lab.node import Node, differential, wait_for
 from pykeepalived.options import SIGFUNCS
-from tests.daemon.node import Node, differential, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
@@ -477,7 +477,7 @@ def test_last_transition_after_a_reload_as_keepalived(oracle_lab: tuple[Lab, Hos
     BACKUP and the JSON's last_transition are the reload's time, not the instance's last change."""
     import time
 
-    from tests.daemon.node import instance_conf
+    from pykeepalived.lab.node import instance_conf
 
     _, ka, py = oracle_lab
     conf = instance_conf(state="MASTER", prio=150) + instance_conf(

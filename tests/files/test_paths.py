@@ -15,7 +15,7 @@ from pykeepalived.config import load_config
 from pykeepalived.config.glibc_random import GlibcRandom
 from pykeepalived.config.include_check import ALL, INCLUDE_M, INCLUDE_R, apply_include_check
 from pykeepalived.daemon.dumpfiles import DumpPaths, save_config, tmp_dir
-from pykeepalived.daemon.parent_files import (
+from pykeepalived.daemon.parent.parent_files import (
     ParentConf,
     ReloadTimer,
     create_reload_file,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, instance_conf, wait_for
+from pykeepalived.lab.node import Node, dump_logs, instance_conf, wait_for
 
 pytestmark = pytest.mark.netns
 

@@ -9,7 +9,7 @@ import pytest
 
 from pykeepalived.config import load_config
 from pykeepalived.config.model import Model
-from pykeepalived.daemon.firewall import table_name
+from pykeepalived.daemon.vrrp.firewall import table_name
 
 AUTO = "use_vmac or no_accept/strict specified, but no firewall configured - using nftables"
 

@@ -26,9 +26,9 @@ import pytest
 
 from pykeepalived.control import ctl
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs
-from tests.hardening import control_flood as flood
-from tests.harness import Capture, vrrp_adverts
+from pykeepalived.lab import control_flood as flood
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.node import Node, dump_logs
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

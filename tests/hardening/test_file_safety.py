@@ -22,9 +22,9 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Lab
+from pykeepalived.lab.node import Node, instance_conf, wait_for
 from pykeepalived.options import SIGFUNCS
 from pykeepalived.safefile import open_append, replace
-from tests.daemon.node import Node, instance_conf, wait_for
 
 NOBODY = 65534
 SECRET = "precious root-only data\n"

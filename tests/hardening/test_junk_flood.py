@@ -25,11 +25,11 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from pykeepalived.lab import Host, Lab, start_in_netns
+from pykeepalived.lab.capture import Capture, vrrp_adverts
+from pykeepalived.lab.node import Node, dump_logs, instance_conf, log_lines, wait_for
 from pykeepalived.vrrp.packet import Advertisement, build_ipv4_datagram, encode_advert, ipv4_header_checksum
 from pykeepalived.vrrp.params import SEC
 from pykeepalived.vrrp.timers import master_down_interval
-from tests.daemon.node import Node, dump_logs, instance_conf, log_lines, wait_for
-from tests.harness import Capture, vrrp_adverts
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root (namespaces)")]
 

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import differential, instance_conf, run_to_exit
+from pykeepalived.lab.node import differential, instance_conf, run_to_exit
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

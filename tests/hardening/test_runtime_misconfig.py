@@ -10,7 +10,7 @@ import time
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, differential, instance_conf, log_lines, run_to_exit, wait_for
+from pykeepalived.lab.node import Node, differential, instance_conf, log_lines, run_to_exit, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
@@ -88,7 +88,7 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
     protocol unreachable. keepalived logs nothing and keeps sending; pykeepalived's connected send
     socket used to report that ICMP on the next send, drop that advert and log `Cant send advert`
     each time: now every advert reaches the peer and nothing is logged, as with keepalived."""
-    from tests.harness import Capture, vrrp_adverts
+    from pykeepalived.lab.capture import Capture, vrrp_adverts
 
     n1, n2 = lab["n1"], lab["n2"]
     conf = instance_conf(state="MASTER", prio=150, extra=f"""    unicast_src_ip {n1.ipv4}

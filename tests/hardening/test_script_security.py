@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import PYKEEPALIVED, differential, instance_conf, log_lines, wait_for
+from pykeepalived.lab.node import PYKEEPALIVED, differential, instance_conf, log_lines, wait_for
 from tests.hardening.test_trackers_reload import steady
 
 pytestmark = pytest.mark.netns

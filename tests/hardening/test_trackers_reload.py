@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, differential, instance_conf, log_lines, wait_for
+from pykeepalived.lab.node import Node, differential, instance_conf, log_lines, wait_for
 
 pytestmark = pytest.mark.netns
 

@@ -15,8 +15,8 @@ import time
 import pytest
 
 from pykeepalived.lab import Host, Lab
+from pykeepalived.lab.node import differential, instance_conf, wait_for
 from pykeepalived.vrrp.packet import Advertisement, build_ipv4_datagram, encode_advert
-from tests.daemon.node import differential, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.interop,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]

@@ -1,5 +1,5 @@
 """FRR's vrrpd (with zebra) as a VRRP peer inside a lab host: pykeepalived/frrlab.py."""
 
-from pykeepalived.frrlab import FRR_DIR, FrrNode, frr_available
+from pykeepalived.lab.frr import FRR_DIR, FrrNode, frr_available
 
 __all__ = ["FRR_DIR", "FrrNode", "frr_available"]

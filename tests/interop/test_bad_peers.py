@@ -11,10 +11,10 @@ import time
 import pytest
 
 from pykeepalived.lab import Lab
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import IMPLS, STARTUP, Conf, Inst, master_entries, other, start, wait_log
 from pykeepalived.vrrp.packet import Advertisement, build_ipv4_datagram, encode_advert
-from tests.daemon.node import Node, wait_for
 from tests.interop.conftest import INTEROP
-from tests.interop.peers import IMPLS, STARTUP, Conf, Inst, master_entries, other, start, wait_log
 
 pytestmark = INTEROP
 

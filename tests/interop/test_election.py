@@ -10,9 +10,8 @@ import time
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, wait_for
-from tests.interop.conftest import INTEROP
-from tests.interop.peers import (
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import (
     IMPLS,
     STARTUP,
     Conf,
@@ -23,6 +22,7 @@ from tests.interop.peers import (
     start,
     wait_log,
 )
+from tests.interop.conftest import INTEROP
 
 pytestmark = INTEROP
 

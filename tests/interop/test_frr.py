@@ -17,10 +17,18 @@ from dataclasses import dataclass
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, wait_for
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import (
+    STARTUP,
+    Conf,
+    Inst,
+    graceful_stop,
+    master_entries,
+    protocol_complaints,
+    start,
+)
 from tests.interop.conftest import INTEROP
 from tests.interop.frr import FrrNode, frr_available
-from tests.interop.peers import STARTUP, Conf, Inst, graceful_stop, master_entries, protocol_complaints, start
 
 _why = frr_available()
 pytestmark = [*INTEROP, pytest.mark.skipif(_why is not None, reason=f"FRR cannot run here: {_why}")]

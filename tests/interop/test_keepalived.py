@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, wait_for
-from tests.interop.conftest import INTEROP
-from tests.interop.peers import (
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import (
     IMPLS,
     STARTUP,
     Conf,
@@ -29,6 +28,7 @@ from tests.interop.peers import (
     start,
     wait_log,
 )
+from tests.interop.conftest import INTEROP
 
 pytestmark = INTEROP
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node
+from pykeepalived.lab.node import Node
+from pykeepalived.lab.peers import IMPLS, measure_takeover, other
 from tests.interop.conftest import INTEROP
-from tests.interop.peers import IMPLS, measure_takeover, other
 
 pytestmark = INTEROP
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import Node, wait_for
-from tests.harness import Capture
+from pykeepalived.lab.capture import Capture
+from pykeepalived.lab.node import Node, wait_for
+from pykeepalived.lab.peers import STARTUP, Conf, Inst, graceful_stop, start
 from tests.interop.conftest import INTEROP
-from tests.interop.peers import STARTUP, Conf, Inst, graceful_stop, start
 
 pytestmark = [*INTEROP, pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")]
 

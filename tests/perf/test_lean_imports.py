@@ -18,7 +18,7 @@ def _run(code: str) -> str:
 def test_vrrp_child_loads_rtnetlink_only_and_pyroute2_stays_whole_on_demand() -> None:
     out = _run("""
         import sys
-        import pykeepalived.daemon.vrrp_child
+        import pykeepalived.daemon.vrrp.vrrp_child
         heavy = [m for m in ("pyroute2.ndb.main", "pyroute2.ipdb", "pyroute2.conntrack",
                              "prometheus_client", "aiosmtplib", "http.server",
                              "pykeepalived.control.snmp_vrrp", "pykeepalived.snmp.mib")
@@ -40,12 +40,12 @@ def test_parent_preloads_what_its_children_run_and_freezes_it() -> None:
     the roles it starts, and leaves it to the collector's permanent generation."""
     out = _run("""
         import gc, sys
-        from pykeepalived.daemon.forkchild import preload
-        import pykeepalived.daemon.parent
-        print("before", "pykeepalived.daemon.vrrp_child" in sys.modules, gc.get_freeze_count())
+        from pykeepalived.daemon.parent.forkchild import preload
+        import pykeepalived.daemon.parent.watchdog
+        print("before", "pykeepalived.daemon.vrrp.vrrp_child" in sys.modules, gc.get_freeze_count())
         preload(["vrrp"])
-        print("vrrp", "pykeepalived.daemon.vrrp_child" in sys.modules)
-        print("checker", "pykeepalived.daemon.checker_child" in sys.modules)
+        print("vrrp", "pykeepalived.daemon.vrrp.vrrp_child" in sys.modules)
+        print("checker", "pykeepalived.daemon.checker.checker_child" in sys.modules)
         print("frozen", gc.get_freeze_count() > 10000)
     """)
     assert "before False 0" in out

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Lab
-from tests.daemon.node import PYKEEPALIVED, Node, dump_logs, instance_conf, wait_for
+from pykeepalived.lab.node import PYKEEPALIVED, Node, dump_logs, instance_conf, wait_for
 
 pytestmark = [pytest.mark.netns, pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, dump_logs, wait_for
+from pykeepalived.lab.node import Node, dump_logs, wait_for
 from tests.snmp.snmpd import PrivateSnmpd
 
 MIB = Path("/usr/share/snmp/mibs/KEEPALIVED-MIB.txt")  # the keepalived package's

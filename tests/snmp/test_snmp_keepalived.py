@@ -29,7 +29,7 @@ from collections.abc import Iterator
 import pytest
 
 from pykeepalived.lab import Host, Lab
-from tests.daemon.node import Node, discard, dump_logs, log_lines, wait_for
+from pykeepalived.lab.node import Node, discard, dump_logs, log_lines, wait_for
 from tests.snmp.snmpd import PrivateSnmpd
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/snmpd"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fsm_helpers import mk, rx
 
-from pykeepalived.daemon.linkdelay import UpDownDelay, fit_delays, lower_interval
+from pykeepalived.daemon.vrrp.linkdelay import UpDownDelay, fit_delays, lower_interval
 from pykeepalived.vrrp.effects import MasterIntervalLowered
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.params import SEC

@@ -8,8 +8,8 @@ import platform
 import sys
 
 from pykeepalived import BANNER
-from pykeepalived.daemon.forkchild import import_common
 from pykeepalived.daemon.log import ident, setup_logging
+from pykeepalived.daemon.parent.forkchild import import_common
 from pykeepalived.daemon.procconf import ENV, ProcConf, parent_setup
 from pykeepalived.options import Options
 
@@ -19,15 +19,15 @@ EXIT_NO_CONFIG = 6
 def run(opts: Options) -> int:
     opts.conf_file = os.path.abspath(opts.conf_file)
     if opts.child == "vrrp":
-        from pykeepalived.daemon.vrrp_child import run_vrrp_child
+        from pykeepalived.daemon.vrrp.vrrp_child import run_vrrp_child
 
         return run_vrrp_child(opts)
     if opts.child == "checker":
-        from pykeepalived.daemon.checker_child import run_checker_child
+        from pykeepalived.daemon.checker.checker_child import run_checker_child
 
         return run_checker_child(opts)
     if opts.child == "bfd":
-        from pykeepalived.daemon.bfd_child import run_bfd_child
+        from pykeepalived.daemon.bfd.bfd_child import run_bfd_child
 
         return run_bfd_child(opts)
     log = setup_logging(opts, "parent")
@@ -49,12 +49,12 @@ def run(opts: Options) -> int:
     if not roles:
         log.info("Warning - keepalived has no configuration to run")
     if not opts.dont_fork:
-        from pykeepalived.daemon.parent import daemonize
+        from pykeepalived.daemon.parent.watchdog import daemonize
 
         daemonize()
         log = setup_logging(opts, "parent")
-    from pykeepalived.daemon.forkchild import preload
-    from pykeepalived.daemon.parent import run_parent
+    from pykeepalived.daemon.parent.forkchild import preload
+    from pykeepalived.daemon.parent.watchdog import run_parent
 
     preload(roles)
     argv = [a for a in sys.argv[1:] if not a.startswith("--child")]
