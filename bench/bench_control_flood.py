@@ -2,7 +2,7 @@
 
 A master (n1, advert_int 0.1 s, priority 150, metrics on 127.0.0.1:9650 in its namespace, started
 under a 1,024-descriptor soft limit like a unit without LimitNOFILE) and a backup (n2). n2 captures
-the adverts while clients in n1's namespace (tests/hardening/control_flood.py) flood the master:
+the adverts while clients in n1's namespace (src/pykeepalived/lab/control_flood.py) flood the master:
 400 and 1,000 concurrent `GET /metrics`, 1,100 idle connections (beyond the descriptor limit), slow
 readers and writers, the control socket (concurrent `status`, stuck `follow` readers, 30,000-deep
 JSON), and all of it at once as tests/hardening/test_control_flood.py does (`everything`). Per

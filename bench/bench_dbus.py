@@ -1,7 +1,7 @@
 """VRRP adverts while DBus clients keep the service busy (issue 17), pykeepalived beside keepalived.
 
 A master (advert_int 0.1 s, VRRPv3, enable_dbus) alone on a LAN with a private system bus of its
-own (tests/daemon/dbus_bus.py); a second host captures its adverts while clients on the bus call it
+own (src/pykeepalived/lab/dbus_bus.py); a second host captures its adverts while clients on the bus call it
 as fast as they are answered for FLOOD_S seconds: `idle` (no calls: the machine's own noise),
 `reads` (4 clients reading State and GetAll and introspecting), `garps` (2 clients calling SendGarp:
 each call puts a GARP on the wire). Per scenario and implementation: the longest gap between two

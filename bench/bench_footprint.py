@@ -1,6 +1,6 @@
 """Footprint and start-up, pykeepalived side by side with keepalived 2.2.7 in one run (issue 15).
 
-For each configuration a daemon (`-n -l -D`, tests/daemon/node.py Node) runs in its own lab host,
+For each configuration a daemon (`-n -l -D`, src/pykeepalived/lab/node.py Node) runs in its own lab host,
 pykeepalived and keepalived in turn, three runs each (medians):
 * start-up: from just before the daemon is started to its `(VI_1) Entering BACKUP STATE` log line
   (the log file is followed every millisecond);

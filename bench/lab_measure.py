@@ -1,7 +1,7 @@
 """Measuring helpers shared by the lab benches (bench_interop.py, bench_jitter.py).
 
 # Theory of operation
-A daemon under test runs in a namespace lab (tests/daemon/node.py Node); its processes are found from
+A daemon under test runs in a namespace lab (src/pykeepalived/lab/node.py Node); its processes are found from
 the pid files it writes, and measured from /proc: CPU as utime + stime ticks (/proc/PID/stat) over a
 window, memory as PSS summed over the processes (/proc/PID/smaps_rollup). `master_load` makes one
 daemon master of N instances built by `instances` and measures it after the delayed GARP/NA burst.

@@ -53,29 +53,29 @@ mark("", SUPPORTED, "vrrp_track_process",
      "(daemon/trackers.py process_tracker); rebuilt by a reload that changes the blocks, the quorum "
      "states reaching the instances the reload builds")
 mark("", SUPPORTED, "virtual_server SSL",
-     "run by the checker child (daemon/checker_child.py, check/from_config.py) on IPVS or nftables")
+     "run by the checker child (daemon/checker/checker_child.py, check/from_config.py) on IPVS or nftables")
 mark("", SUPPORTED, "virtual_server_group",
      "every entry (addresses, ranges `A.B.C.D-E`/`A-B`, prefixes `IP/NN`, `fwmark N [inet|inet6]`) is a "
      "service with the virtual server's real servers, on IPVS and nftables (check/from_config.py)")
 mark("", SUPPORTED, "bfd_instance",
-     "sessions run by the BFD child (daemon/bfd_child.py, docs/bfd.md: RFC 5880/5881, no authentication, "
+     "sessions run by the BFD child (daemon/bfd/bfd_child.py, docs/bfd.md: RFC 5880/5881, no authentication, "
      "no echo, no demand mode of our own); started by the parent unless -B")
 mark("bfd_instance", SUPPORTED, "*")
 mark("bfd_instance", EXTENSION, "multihop", "RFC 5883 (UDP 4784); keepalived 2.2.7 has no such keyword")
 mark("bfd_instance", SUPPORTED, "weight",
      "the default weight/reverse of `track_bfd` (config/sync_tracking.py)")
 mark("", SUPPORTED, "garp_group",
-     "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/garp_pacing.py)")
+     "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/vrrp/garp_pacing.py)")
 mark("", SUPPORTED, "track_group",
      "the listed instances track the interface of each static address (`dev`), route (`dev`/`oif`) or "
      "rule (`iif`) naming the group, unless `no_track` (config/to_params.py track_group_interfaces)")
 mark("", SUPPORTED, "linkbeat_interfaces linkbeat_use_polling",
      "the link state of those interfaces is polled once a second (MII BMSR, ethtool ETHTOOL_GLINK, "
      "SIOCGIFFLAGS, with keepalived's fallback order and lines) instead of read from netlink "
-     "(linux/linkbeat.py, daemon/linkbeat.py)")
+     "(linux/linkbeat.py, daemon/vrrp/link_polling.py)")
 mark("", SUPPORTED, "interface_up_down_delays",
      "netlink link changes debounced per interface, delays clamped per instance, keepalived's lines "
-     "(daemon/linkdelay.py); keepalived 2.2.7 has no instance-level equivalent")
+     "(daemon/vrrp/linkdelay.py); keepalived 2.2.7 has no instance-level equivalent")
 mark("", SUPPORTED, "net_namespace",
      "the parent joins /run/netns/NAME before any child, with keepalived's /run/keepalived/NAME bind "
      "mount, `_NAME` idents and log names (docs/operations.md)")
@@ -125,7 +125,7 @@ mark(G, PARTIAL, "vrrp_rlimit_rttime checker_rlimit_rttime bfd_rlimit_rttime",
      "applied as given; when not set the default is 1 s, not keepalived's 10 ms (a Python child would be "
      "killed at start)")
 mark(G, SUPPORTED, "startup_script startup_script_timeout shutdown_script shutdown_script_timeout",
-     "run by the parent before the first child / after the last one stopped (daemon/startstop.py)")
+     "run by the parent before the first child / after the last one stopped (daemon/parent/startstop.py)")
 mark(G, SUPPORTED, "reload_check_config", "the parent runs `--config-test=FILE` before a reload")
 mark(G, SUPPORTED, "umask", "every process (default 0177 as keepalived; `-u` wins)")
 mark(G, SUPPORTED, "notify_fifo notify_fifo_script vrrp_notify_fifo vrrp_notify_fifo_script",
@@ -136,10 +136,10 @@ mark(G, SUPPORTED, "vrrp_notify_priority_changes",
      "(as keepalived: FIFO only, no script); overridden by the sync group's and the instance's own")
 mark(G, SUPPORTED, "fifo_write_vrrp_states_on_reload",
      "after a reload, every sync group kept and every kept instance in BACKUP or FAULT re-writes its "
-     "state line; a MASTER kept writes none, as keepalived 2.2.7 (daemon/reload_states.py)")
+     "state line; a MASTER kept writes none, as keepalived 2.2.7 (daemon/vrrp/reload_states.py)")
 mark(G, SUPPORTED, "max_auto_priority min_auto_priority_delay",
      "the VRRP child's timer late by more than the delay logs `A thread timer expired ...` and raises "
-     "the child to SCHED_RR one step per late timer up to the maximum (daemon/autoprio.py); the parent "
+     "the child to SCHED_RR one step per late timer up to the maximum (daemon/vrrp/autoprio.py); the parent "
      "logs keepalived's NOTICE when max_auto_priority is unset or 0")
 mark(G, NO_EFFECT, "vrrp_delay_after_boot",
      "not in keepalived 2.2.7 (2.2.7 reports `Unknown keyword`); accepted and ignored")
@@ -148,7 +148,7 @@ mark(G, SUPPORTED, "disable_local_igmp",
      "at a reload is refused (linux/igmp.py)")
 mark(G, SUPPORTED, "dynamic_interfaces",
      "instances on interfaces that do not exist wait in FAULT and start when the interface is created "
-     "(or re-created), with keepalived's lines (daemon/dynif.py); a re-created interface is used "
+     "(or re-created), with keepalived's lines (daemon/vrrp/dynif.py); a re-created interface is used "
      "whatever its type, as with `allow_if_changes` (keepalived without it ignores one that changed "
      "between macvlan and not, or to another parent)")
 mark(G, SUPPORTED, "checker_log_all_failures")
@@ -157,7 +157,7 @@ mark(G, SUPPORTED, "lvs_flush",
      "(always reset)")
 mark(G, SUPPORTED, "lvs_flush_on_stop",
      "bare: IPVS flushed at stop (nftables: our own tables); `VS`: our services removed, as without the "
-     "keyword; nothing with `--dont-release-ipvs` (daemon/lvs_globals.py)")
+     "keyword; nothing with `--dont-release-ipvs` (daemon/checker/lvs_apply.py)")
 mark(G, SUPPORTED, "lvs_timeouts",
      "IPVS: IPVS_CMD_SET_CONFIG at checker start and reload, the kernel's values restored at stop; "
      "nftables: `ct timeout` objects on the virtual services' connections (tcp → established, tcpfin → "
@@ -171,7 +171,7 @@ mark(G, SUPPORTED, "rs_init_notifies", "at start (and for real servers new in a 
      "init_service_rs); those starting down (alpha) get none")
 mark(G, SUPPORTED, "vrrp_garp_interval vrrp_gna_interval",
      "GARPs (NAs) on a base interface spaced by the interval as keepalived 2.2.7 does it: an address "
-     "queued again is sent once (daemon/garp_pacing.py)")
+     "queued again is sent once (daemon/vrrp/garp_pacing.py)")
 mark(G, SUPPORTED, "vrrp_garp_extra_if",
      "default of the instances' garp_extra_if (its `all` too), as keepalived 2.2.7 (docs/vrrp.md)")
 mark(G, SUPPORTED, "vmac_addr_prefix", "names the VMACs of use_vmac_addr (else vmac_prefix)")
@@ -197,7 +197,7 @@ mark(G, SUPPORTED, "json_version",
      "keepalived 2.3+: version 2 is {\"vrrp\": [...], \"track_process\": [...]}")
 mark(G, SUPPORTED, "data_use_instance", "`.NS_INSTANCE` before the extension of the state and stats files")
 mark(G, SUPPORTED, "reload_time_file reload_repeat",
-     "the parent reloads at the time in the file, with keepalived's log lines (daemon/parent_files.py); "
+     "the parent reloads at the time in the file, with keepalived's log lines (daemon/parent/parent_files.py); "
      "checked once a second instead of inotify")
 mark(G, SUPPORTED, "reload_file", "exists while the parent reads the configuration")
 mark(G, SUPPORTED, "include_check",
@@ -341,7 +341,7 @@ mark(VS, SUPPORTED, "persistence_engine ops flag-1 flag-2 flag-3 sh-port sh-fall
 mark(VS, NO_EFFECT, "hashed", "no effect in keepalived either")
 mark(VS, SUPPORTED, "ha_suspend",
      "services and checkers follow the VS addresses configured on the host, through address events "
-     "(daemon/checker_child.py); per group entry for a virtual_server_group; fwmark services never suspend")
+     "(daemon/checker/checker_child.py); per group entry for a virtual_server_group; fwmark services never suspend")
 mark(VS, SUPPORTED, "smtp_alert", "quorum gained/lost (and omega shutdown) mails; default "
      "smtp_alert_checker, else smtp_alert, else off")
 mark(VS, SUPPORTED, "snmp_name", "KEEPALIVED-MIB virtualServerName (docs/snmp.md)")

@@ -6,7 +6,7 @@
 # `(FILE: Line N) message` form to stderr (or the -t FILE) and exit with keepalived's -t status
 # (diag.exit_code). Also the configuration dump (`--dump-conf-syntax`). A tool above the packages:
 # it runs the configuration through the same checks as the runtime (daemon/trackers.py,
-# daemon/check_scripts.py), so the configuration package itself imports no runtime code.
+# daemon/checker/check_scripts.py), so the configuration package itself imports no runtime code.
 """Config test (-t) and configuration dump."""
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ def _vrrp_script_security(model: Model, rep: Reporter) -> set[str]:
 
 def _checker_script_security(model: Model, rep: Reporter) -> None:
     """keepalived check_check_script_security, as the checker child makes it (its scripts through
-    the same checks: daemon/check_scripts.py); under -t only the SECURITY VIOLATION line is printed."""
+    the same checks: daemon/checker/check_scripts.py); under -t only the SECURITY VIOLATION line is
+    printed."""
     from pykeepalived.check.from_config import services_from_model
     from pykeepalived.daemon.checker.check_scripts import check_script_violation, secure_misc_checks
     from pykeepalived.daemon.trackers import ScriptResolver

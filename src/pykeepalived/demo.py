@@ -12,7 +12,7 @@
 #      http://VIP/ every 50 ms, are merged into one timeline relative to the kill;
 #   4. nginx comes back: the same for the failback; then the daemons are stopped;
 #   5. act two, when FRR (bgpd, bfdd, zebra) is installed: the same pair beyond one L2 segment
-#      (pykeepalived/frrlab.py fabric): the VIP is announced with bgp_announce through each node's
+#      (pykeepalived/lab/frr.py fabric): the VIP is announced with bgp_announce through each node's
 #      own FRR to a router, the backup with a worse path (backup_anchor); the master's daemon is
 #      killed with -9 and the client is served by the backup as soon as the router drops the path.
 #

@@ -1,4 +1,4 @@
-"""The routed lab of bgp_announce (pykeepalived/frrlab.py fabric), and nginx on its nodes."""
+"""The routed lab of bgp_announce (pykeepalived/lab/frr.py fabric), and nginx on its nodes."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """pykeepalived-cluster whatif against reality: each scenario runs twice, once with real pykeepalived
-daemons in network namespaces (tests/daemon/node.py's Node, one namespace per node on one LAN) with
+daemons in network namespaces (src/pykeepalived/lab/node.py's Node, one namespace per node on one LAN) with
 the events injected for real, once in the what-if simulator with the same files and the same events
 at the times they happened. Each node must go through the same states and VIP moves, each within
 one advert interval (1 s) of the simulated time.

@@ -1,4 +1,4 @@
-"""daemon/bgp.py's bookkeeping, which tests/bgp/ (real FRR, real anchors) does not reach: an address
+"""daemon/vrrp/bgp.py's bookkeeping, which tests/bgp/ (real FRR, real anchors) does not reach: an address
 two instances announce on one anchor, a reload that changes an instance's mode or drops it. The anchor
 here records the netlink jobs instead of running them (the real one: linux/anchor.py, tests/bgp/)."""
 

@@ -1,5 +1,5 @@
 """enable_dbus side by side with keepalived 2.2.7 (Debian's build has DBus): each daemon on a private
-system bus of its own (tests/daemon/dbus_bus.py, never the host's), in namespaces prefixed p17. The
+system bus of its own (src/pykeepalived/lab/dbus_bus.py, never the host's), in namespaces prefixed p17. The
 bus tools' views (busctl, gdbus, dbus-send, dbus-monitor) of both services are compared: objects,
 introspection, properties, GDBus's error answers, the signals through a failover, the methods'
 effects (dumps, reload, the GARP on the wire) and the shipped policy (a non-root client)."""

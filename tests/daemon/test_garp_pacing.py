@@ -1,4 +1,4 @@
-"""GarpPacer (daemon/garp_pacing.py), keepalived's per-interface GARP/NA spacing, on a real asyncio
+"""GarpPacer (daemon/vrrp/garp_pacing.py), keepalived's per-interface GARP/NA spacing, on a real asyncio
 loop with its send port recording frames: spacing, one pending frame per address, and no announcement
 for an instance that left MASTER while its frames waited (the demo's simultaneous-master start race:
 the instance that backed off must not pull the LAN to itself)."""

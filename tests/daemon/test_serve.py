@@ -90,7 +90,7 @@ def run_child(code: str) -> list[str]:
 
 
 def test_child_signals_wait_for_their_handlers() -> None:
-    """The parent starts children with their signals blocked (daemon/parent.py); hold_signals notes
+    """The parent starts children with their signals blocked (daemon/parent/watchdog.py); hold_signals notes
     the ones sent during start-up (a SIGUSR2 while the child still imports is not fatal) and unblocks
     them for the commands the child spawns; install_signals delivers the noted ones when started."""
     words = run_child(

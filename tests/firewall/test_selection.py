@@ -1,4 +1,4 @@
-"""Which table the VRRP child uses and which instances drop (daemon/firewall.py), from real configs."""
+"""Which table the VRRP child uses and which instances drop (daemon/vrrp/firewall.py), from real configs."""
 
 from __future__ import annotations
 

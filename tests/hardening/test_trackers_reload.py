@@ -7,7 +7,7 @@ track_interface it had not tracked at start: the instance waited in FAULT for a 
 came, on every later reload too. The script kind also compares keepalived's script lines
 (clear_diff_script's "considered successful on reload" among them; a run killed by the reload
 reports nothing). track_bfd's reload carry-over
-is covered by tests/bfdwire."""
+is covered by tests/daemon/test_track_bfd_*.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""FRR's vrrpd (with zebra) as a VRRP peer inside a lab host: pykeepalived/frrlab.py."""
+"""FRR's vrrpd (with zebra) as a VRRP peer inside a lab host: pykeepalived/lab/frr.py."""
 
 from pykeepalived.lab.frr import FRR_DIR, FrrNode, frr_available
 

@@ -36,7 +36,7 @@ def test_vrrp_child_loads_rtnetlink_only_and_pyroute2_stays_whole_on_demand() ->
 
 
 def test_parent_preloads_what_its_children_run_and_freezes_it() -> None:
-    """The parent imports its children's code before forking them (daemon/forkchild.py), only for
+    """The parent imports its children's code before forking them (daemon/parent/forkchild.py), only for
     the roles it starts, and leaves it to the collector's permanent generation."""
     out = _run("""
         import gc, sys

@@ -236,7 +236,7 @@ def open_files(pid: int) -> set[tuple[str, int]]:
 
 
 def test_forked_children_hold_only_their_descriptors(lab: Lab) -> None:
-    """A child forked from the parent (daemon/forkchild.py) closes what it inherits, as the re-executed
+    """A child forked from the parent (daemon/parent/forkchild.py) closes what it inherits, as the re-executed
     child's close_fds did: of the parent's descriptors it keeps only the write end of the readiness
     pipe (and the BFD pipe ends it is given), not the parent's pid file nor any read end. pykeepalived
     only: keepalived's children keep what they inherit (its consolidated configuration memfd, the

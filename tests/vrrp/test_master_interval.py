@@ -1,6 +1,6 @@
 """A VRRPv3 master's shorter advert interval reaches the daemon as MasterIntervalLowered, which cuts
 the interface's up/down debounce delays to fit it (keepalived update_master_adver_int and
-check_debounce_timers; the daemon side in daemon/linkdelay.py)."""
+check_debounce_timers; the daemon side in daemon/vrrp/linkdelay.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 # Theory of operation
 keepalived's parent creates two pipes before it forks (BFD -> VRRP, BFD -> checker) and keeps both
 ends open for its whole life, so a respawned child finds its pipe where it left it. We do the same:
-the parent (daemon/parent.py) makes the pipes and leaves the ends open in the forked children
+the parent (daemon/parent/watchdog.py) makes the pipes and leaves the ends open in the forked children
 (the rest are closed), naming them in the environment:
 
     PYKEEPALIVED_BFD_VRRP_FD     write end, in the BFD child (events for the VRRP child)

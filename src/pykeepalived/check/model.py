@@ -120,7 +120,7 @@ class MiscCheckSpec(CheckSpec):
     misc_dynamic: bool = False
     user: str | None = None
     group: str | None = None
-    # the command resolved by the daemon's script security checks (daemon/check_scripts.py): run as
+    # the command resolved by the daemon's script security checks (daemon/checker/check_scripts.py): run as
     # its uid/gid; None = split misc_path and run it as `user`/`group` (or as the daemon)
     command: ScriptCommand | None = None
 

@@ -332,7 +332,7 @@ VRRP_INSTANCE: dict[str, Kw] = {
     "thread_timer_expired": dep("timer_expired_backup", Words(0, 1)),
     "no_virtual_ipaddress": K(FLAG),
     "v3_checksum_as_v2": K(BOOL),
-    # pykeepalived extension: announce the VIPs through the local FRR (docs/bgp.md, daemon/bgp.py)
+    # pykeepalived extension: announce the VIPs through the local FRR (docs/bgp.md, daemon/vrrp/bgp.py)
     "bgp_announce": B(
         {
             "mode": K(Choice(("master", "anycast"), msg="(VI) unknown bgp_announce mode '{v}' - ignoring")),

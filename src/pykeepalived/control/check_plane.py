@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 
 class CheckedChild(Protocol):
-    """What the plane reads of the checker child (daemon/checker_child.py CheckerChild), live."""
+    """What the plane reads of the checker child (daemon/checker/checker_child.py CheckerChild), live."""
 
     rt: CheckerRuntime | None  # the running health checks, None before the first start
     backend: LvsBackend | None  # the LVS data plane's table (its counters)

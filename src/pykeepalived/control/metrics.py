@@ -99,7 +99,7 @@ def _histogram(name: str, doc: str, h: Histogram) -> HistogramMetricFamily:
 
 
 class BgpSource(Protocol):
-    """What the metrics and the control socket read of bgp_announce (daemon/bgp.py BgpAnnouncer)."""
+    """What the metrics and the control socket read of bgp_announce (daemon/vrrp/bgp.py BgpAnnouncer)."""
 
     transitions: int
 

@@ -35,7 +35,7 @@ class ControlPlane:
                  bgp: Callable[[], BgpSource | None] = lambda: None) -> None:
         self.view = view
         self.dumps = dumps
-        self.bgp = bgp  # bgp_announce's announcer, when configured (daemon/bgp.py)
+        self.bgp = bgp  # bgp_announce's announcer, when configured (daemon/vrrp/bgp.py)
         events.subscribe(self.state_changed, self.notified)
         self.pid_file = pid_file  # the control socket's default place is beside it
         self.timing = TimingStats()

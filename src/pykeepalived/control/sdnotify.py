@@ -6,7 +6,7 @@
 # READY=1 when the daemon serves, RELOADING=1 / STOPPING=1 around reloads and stops, STATUS=text
 # for `systemctl status`. Without $NOTIFY_SOCKET every call is a no-op.
 #
-# The parent (daemon/parent.py) is systemd's main process; it reports READY=1 once the VRRP child
+# The parent (daemon/parent/watchdog.py) is systemd's main process; it reports READY=1 once the VRRP child
 # has started its instances: the child writes one line to the pipe whose write end the parent
 # passed it as $PYKEEPALIVED_READY_FD (ReadyPipe below), and one more after each reload.
 """sd_notify(3) with a plain socket, and the child-to-parent readiness pipe."""

@@ -8,7 +8,7 @@
 #   stats    per-instance counters ({"stats": {iname: {...}}}) and keepalived.stats text;
 #            {"cmd": "stats", "clear": true} zeroes them afterwards (the STATS_CLEAR signal)
 #   dump     keepalived.data text
-#   bgp      bgp_announce (daemon/bgp.py, docs/bgp.md): {"bgp": {iname: {"state", "mode", "anchor"
+#   bgp      bgp_announce (daemon/vrrp/bgp.py, docs/bgp.md): {"bgp": {iname: {"state", "mode", "anchor"
 #            (null: withdrawn), "addresses"}}}
 #   reload   SIGHUP to the parent process (the RELOAD signal), which reloads every child
 #   follow   {"ok": true, "following": true}, then one line per event, live, until the client
@@ -66,7 +66,7 @@ def check_socket_path(value: str | None, checker_pid_file: str) -> str | None:
 
 
 class VrrpDumps(Protocol):
-    """The VRRP child's renderings the control socket serves (daemon/status.py StatusWriter)."""
+    """The VRRP child's renderings the control socket serves (daemon/vrrp/status.py StatusWriter)."""
 
     def instance_data(self, inst: VrrpInstance) -> dict[str, Any]: ...
 

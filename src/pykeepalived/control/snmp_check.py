@@ -4,7 +4,7 @@
 # check (…9586.100.5.3) and, as keepalived's checker registers the base MIB too, the global subtree
 # (…5.1, the same objects the VRRP child serves: control/snmp_vrrp.global_view; the VRRP child then
 # leaves it to us, vrrp_handles_global_oid). Every cell is read when a request arrives through
-# `CheckSource`, a narrow read-only view of the checker's typed state (daemon/check_snmp_view.py): the
+# `CheckSource`, a narrow read-only view of the checker's typed state (daemon/checker/check_snmp_view.py): the
 # virtual servers' states in configuration order, the resolved notify commands and the data plane's
 # counters. Nothing here does I/O; control/agentx.py carries the PDUs.
 #

@@ -3,10 +3,10 @@
 # What a service beside VRRP (the control socket, the Prometheus collector, the SNMP agent, the
 # DBus service) may see of the VRRP child, and nothing more:
 # - `VrrpView`, a read-only query of the running instances and sync groups, answered from the
-#   child's live state on its event loop (daemon/instances.py InstanceTable implements it). A service
+#   child's live state on its event loop (daemon/vrrp/instances.py InstanceTable implements it). A service
 #   reads it when asked (a scrape, a request); it never keeps an instance object across a reload
 #   (the reload builds new ones: look them up by name each time). The SNMP agent and the DBus
-#   service have views of their own shape (daemon/snmp_view.py, daemon/vrrp_dbus.py), built the
+#   service have views of their own shape (daemon/vrrp/snmp_view.py, daemon/vrrp/vrrp_dbus.py), built the
 #   same way from the child's parts.
 # - `VrrpEvents`, the hook: the executor publishes every `StateChanged`, `Notify` and `RxRejected`
 #   of the core once; each subscriber gets it in subscription order, at once (on the loop, before

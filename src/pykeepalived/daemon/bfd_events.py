@@ -5,7 +5,7 @@ keepalived's parent opens two pipes before it starts any child (BFD -> VRRP, BFD
 every end open for its whole life, so a respawned child finds its pipe where it left it and a reader
 never sees end-of-file when the BFD child dies (keepalived.md §3.5). `BfdPipes` is that parent side:
 `child_env(role)` gives the environment variable and descriptors a forked child keeps open
-(daemon/forkchild.py; bfd/events.py: the BFD child gets both write ends, the VRRP and checker
+(daemon/parent/forkchild.py; bfd/events.py: the BFD child gets both write ends, the VRRP and checker
 children each the read end of their own pipe).
 
 `BfdEventReader` is the consumer side, used by both the VRRP and the checker child: it takes the read

@@ -4,7 +4,7 @@ block per instance, dump_vrrp), the socket pool, sync groups, scripts, tracked f
 
 Every section is a function of typed values: the configuration model, ProcConf (daemon/procconf.py),
 the VRRP core's instance state, and what the daemon resolved (addresses, sockets, script commands,
-tracker state), gathered by `VrrpDumpInput` (daemon/status.py builds it from the VRRP child). Times
+tracker state), gathered by `VrrpDumpInput` (daemon/vrrp/status.py builds it from the VRRP child). Times
 are wall-clock seconds; the core's monotonic µs are converted by the caller's `wall` function."""
 
 from __future__ import annotations
@@ -392,7 +392,7 @@ class InstanceInput:
     fds: tuple[int, int] | None = None
     scripts: NotifyScripts | None = None
     not_set: frozenset[object] = frozenset()  # addresses the kernel refused (no ` set`)
-    wantstate: State | None = None  # as keepalived shows it (daemon/status.py), else the core's
+    wantstate: State | None = None  # as keepalived shows it (daemon/vrrp/status.py), else the core's
 
 
 def _track_line(name: str, t: TrackWeight | None, comma: bool) -> str:

@@ -1,6 +1,6 @@
 """keepalived 2.2.7's text forms of addresses, routes and rules (vrrp_ipaddress.c format_ipaddress,
 vrrp_iproute.c format_iproute, vrrp_iprule.c format_iprule) and its JSON writer (lib/json_writer.c),
-for keepalived.data and keepalived.json (daemon/dump_data.py, daemon/status.py). Pure functions of
+for keepalived.data and keepalived.json (daemon/dump_data.py, daemon/vrrp/status.py). Pure functions of
 typed values: the netlink Address the daemon installs, the configuration's Route and Rule."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Answers computed from the configuration in a short-lived fork.
 
-The parent imports the configuration code (its children run it: daemon/forkchild.py) but never
+The parent imports the configuration code (its children run it: daemon/parent/forkchild.py) but never
 holds a parsed model: whatever it must know from keepalived.conf (which children to start, the
 nftables table name a reload may not change) is computed in a fork and sent back as one line of text
 on a pipe, so the parent's heap, whose pages the children share, is not churned by a parse.

@@ -38,7 +38,7 @@ def run(opts: Options) -> int:
     log.info("Starting %s", BANNER)
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
-    import_common()  # what the configuration reads below import (daemon/forkchild.py)
+    import_common()  # what the configuration reads below import (daemon/parent/forkchild.py)
     roles, pc = parent_setup(opts)
     if pc.auto_priority_notice:  # keepalived main.c, after reading the configuration
         log.info("NOTICE: setting config option max_auto_priority should result in better "

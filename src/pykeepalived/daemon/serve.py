@@ -29,7 +29,7 @@ def _ignore() -> None:
 def hold_signals(loop: asyncio.AbstractEventLoop) -> list[int]:
     """At the start of a child's run(): note the signals that arrive while it starts.
 
-    The parent starts a child with CHILD_SIGNALS blocked (daemon/parent.py), so one sent while Python
+    The parent starts a child with CHILD_SIGNALS blocked (daemon/parent/watchdog.py), so one sent while Python
     imports stays pending instead of killing the child by its default action. Here they get
     handlers that only note them, and are unblocked (scripts and commands spawned during start-up
     must not inherit a blocked mask); install_signals delivers the noted ones once the child is

@@ -1,6 +1,6 @@
 """Shared test/bench tooling: packet captures in lab hosts and a minimal pcap reader.
 
-The daemon harness (Node, wait_for, instance_conf) lives in tests/daemon/node.py; this module adds
+The daemon harness (Node, wait_for, instance_conf) lives in src/pykeepalived/lab/node.py; this module adds
 what the interop tests and bench/bench_interop.py need to look at the wire: `Capture` runs tcpdump
 inside a lab host, `read_pcap` returns (timestamp, frame) pairs, `vrrp_adverts` decodes the VRRP
 adverts in a capture (IPv4 with or without AH, IPv6) with their arrival times.

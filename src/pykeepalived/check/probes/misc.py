@@ -1,7 +1,7 @@
 """MISC_CHECK probe: run `misc_path`; exit 0 = up, 1 = down, 2..255 with misc_dynamic = up with weight.
 
 The checker child resolves the command through keepalived's script security checks
-(daemon/check_scripts.py: path search, realpath, run-as `user` else `script_user`, permissions with
+(daemon/checker/check_scripts.py: path search, realpath, run-as `user` else `script_user`, permissions with
 enable_script_security) and the probe runs that resolved command in its own process group, as its
 uid/gid. Without it (tests, tools) the line is split shell-like and run as `user`/`group`.
 On `misc_timeout` the child gets SIGTERM, then SIGKILL if it lingers; that counts as a failure.

@@ -1,7 +1,7 @@
 """The BFD child process (keepalived's Keepalived_bfd): the bfd_instance sessions.
 
 # Theory of operation
-The parent forks it (daemon/forkchild.py; `python -m pykeepalived --child=bfd <arguments>` starts it
+The parent forks it (daemon/parent/forkchild.py; `python -m pykeepalived --child=bfd <arguments>` starts it
 alone); this module is that process. It logs as `Keepalived_bfd` (log file suffix `_bfd`), holds
 its pid file (-b, default /run/bfd.pid), reads the configuration itself and maps every bfd_instance
 to BfdParams (bfd/params.py). The sans-I/O engine (bfd/engine.py) owns the sessions; this module only

@@ -1,8 +1,8 @@
 """The checker child process (keepalived's Keepalived_healthcheckers): health checks and the LVS table.
 
 # Theory of operation
-The parent forks it (daemon/forkchild.py; `python -m pykeepalived --child=checker <arguments>` starts it
-alone); this module is that process. It logs as `Keepalived_healthcheckers`, holds its pid file
+The parent forks it (daemon/parent/forkchild.py; `python -m pykeepalived --child=checker <arguments>`
+starts it alone); this module is that process. It logs as `Keepalived_healthcheckers`, holds its pid file
 (-c, default /run/checkers.pid), reads the configuration itself and maps every virtual_server to the
 checker's specs (check/from_config.py). The data plane is chosen by the pykeepalived extension keyword
 `global_defs { lvs_dataplane auto|ipvs|nftables }` (auto: IPVS when the kernel has it, else nftables).
@@ -16,14 +16,15 @@ Around it, as keepalived does (keepalived.md §3.5, §4.2, §4.3, §1.12.6):
 - smtp_alert mails (notify/checker_mail.py) go through the VRRP child's SMTP client (notify/smtp.py);
 - SIGTERM/SIGINT: stop the checkers, run omega notifies, remove our services from the data plane
   (kept with -I/--dont-release-ipvs); lvs_timeouts / lvs_flush / lvs_flush_on_stop / an untied
-  lvs_sync_daemon are daemon/lvs_globals.py's; SIGHUP: re-read the configuration, real servers that stay keep
-  their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in $TMPDIR or /tmp.
+  lvs_sync_daemon are daemon/checker/lvs_apply.py's; SIGHUP: re-read the configuration, real servers
+  that stay keep their state (a broken file changes nothing); SIGUSR1: write keepalived_check.data in
+  $TMPDIR or /tmp.
 The control socket (pykeepalived_check.sock: status, stats, dump, reload, follow) and, with the extension
 keyword `pykeepalived_metrics_address`, the metrics endpoint on the same address, port + 1 (re-bound when a
 reload moves it) are control/check_plane.py's; a failure to bind is logged, never fatal.
 - SNMP (enable_snmp_checker or -x; its code imported only then): the child is an AgentX subagent serving
   KEEPALIVED-MIB check and global (control/snmp_check.py) over a read-only view of its state
-  (daemon/check_snmp_view.py), and sends realServerStateChange / virtualServerQuorumStateChange as the
+  (daemon/checker/check_snmp_view.py), and sends realServerStateChange / virtualServerQuorumStateChange as the
   runtime's StateTrap effects come.
 - ha_suspend (§1.12.3): when a virtual server asks for it, the child watches address events
   (linux/monitor.py) and tells the runtime which addresses are local; a VS whose address is not

@@ -5,7 +5,7 @@ virtual servers), the VRRP child and the BFD child (when it has bfd_instance blo
 in keepalived's order, forwards signals, respawns a child that dies (with keepalived's rate
 limit: immediately after 60 s of life, otherwise 0, 1, 2, 4 ... 60 s) and stops everything on SIGTERM.
 
-Children are forked without exec, as keepalived's are (daemon/forkchild.py): the parent imported what
+Children are forked without exec, as keepalived's are (daemon/parent/forkchild.py): the parent imported what
 they run before the first one and froze its heap, so they share its pages copy-on-write and a respawn
 is a fork, not a Python start; each runs what `python -m pykeepalived --child=ROLE <the parent's
 arguments>` runs, with the parent-death signal set, and re-reads the configuration itself, as
@@ -19,7 +19,7 @@ every session again, so the new reader does not wait for the next change to lear
 The process-level settings (daemon/procconf.py ProcConf: startup/shutdown scripts, child_wait_time,
 reload_check_config, namespace and instance) were read in a fork by daemon/main.py; the parent runs
 `startup_script` before the first child and `shutdown_script` after the last one stopped
-(daemon/startstop.py). At a SIGHUP it first has the new file checked by `pykeepalived
+(daemon/parent/startstop.py). At a SIGHUP it first has the new file checked by `pykeepalived
 --config-test=FILE` when `reload_check_config` is set, then refuses a reload that changes the network
 namespace, the IPVS namespace, the instance name or the nftables table (keepalived validate_config).
 """
@@ -270,7 +270,7 @@ class Parent:
             self.child_ready("")
         self.files = files = ParentFiles(self.opts.conf_file, self.opts.config_id, self.opts.all_config,
                                          self.opts.namespace)
-        files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent_files.py)
+        files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent/parent_files.py)
         if files.conf.config_file_error:  # a failed include_check: keepalived's KEEPALIVED_EXIT_NO_CONFIG
             log.info("Stopped %s", BANNER)
             return 6

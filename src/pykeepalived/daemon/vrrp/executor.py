@@ -3,7 +3,7 @@
 `LinuxExecutor` turns the effects of src/pykeepalived/vrrp into kernel operations: adverts are encoded
 and sent at once (non-blocking sockets), address/route/rule changes, GARP/NA and notifies go through one
 ordered asyncio queue so netlink never delays a timer. `AsyncioClock` is the Driver's clock (integer
-µs, one timerfd). The instances' `Runtime` entries are in daemon/instances.py.
+µs, one timerfd). The instances' `Runtime` entries are in daemon/vrrp/instances.py.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class AsyncioClock:
     def __init__(self, loop: asyncio.AbstractEventLoop, timing: TimingStats | None = None) -> None:
         self.loop = loop
         self.timing = timing
-        self.on_late: Callable[[int, int], None] | None = None  # (deadline, fired): daemon/autoprio.py
+        self.on_late: Callable[[int, int], None] | None = None  # (deadline, fired): daemon/vrrp/autoprio.py
         try:
             self.tfd: TimerFd | None = TimerFd(loop)
         except OSError:

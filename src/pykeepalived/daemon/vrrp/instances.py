@@ -108,7 +108,7 @@ class InstanceTable:
         self._vips = None
 
     def addresses_changed(self) -> None:
-        """An instance's addresses were built again (daemon/dynif.py)."""
+        """An instance's addresses were built again (daemon/vrrp/dynif.py)."""
         self._vips = None
 
     def is_vip(self, addr: IPAddress) -> bool:

@@ -4,7 +4,7 @@
 vrrp_exist); `ReloadDiff` removes what the new file drops and a kept instance had set (its virtual
 rules, routes, VIPs and eVIPs, with keepalived's log lines), the static_* entries the new file drops,
 and the leftovers of instances new at the reload. The order of the whole reload is the child's
-(daemon/vrrp_child.py VrrpChild._reload); this module is only the differences.
+(daemon/vrrp/vrrp_child.py VrrpChild._reload); this module is only the differences.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@
 #   FAULT that is new gets its normal notifies instead);
 # - then the instances, in configuration order: each one that was running and is BACKUP or FAULT.
 #   A MASTER kept at the reload takes vrrp_init_state's "reload master" branch, which writes no
-#   line (2.2.7 behaviour, checked against keepalived in tests/vrrpglob/test_fifo_reload.py).
+#   line (2.2.7 behaviour, checked against keepalived in tests/daemon/test_fifo_reload.py).
 # Lines only: no notify script, no SMTP alert. New or changed instances start as at boot and report
 # through their usual notifies.
 """FIFO state lines re-written after a reload (fifo_write_vrrp_states_on_reload)."""

@@ -1,11 +1,11 @@
 """The VRRP child's Runtime entries: what the daemon builds around each configured instance.
 
 `RuntimeBuilder` turns a vrrp_instance of the configuration into a core instance with its Runtime
-(daemon/executor.py): the interface looked up, its VMAC created (use_vmac, use_vmac_addr), its VIPs
+(daemon/vrrp/executor.py): the interface looked up, its VMAC created (use_vmac, use_vmac_addr), its VIPs
 and eVIPs as addresses on their interfaces, its virtual routes and rules, and its receive socket,
 shared by the instances of one interface, family, group and source (keepalived vrrp_complete_instance
 and open_vrrp_read_socket). The child builds every instance with it at start and at a reload;
-daemon/dynif.py binds the instances of an interface created later with `build_addresses` and
+daemon/vrrp/dynif.py binds the instances of an interface created later with `build_addresses` and
 `socket_for`. It owns the socket pool (`sockets`, with their receive buffers `rx_bufs`); it touches
 the kernel only through linux/ (netlink, VMACs, sockets).
 """
@@ -104,7 +104,7 @@ class RuntimeBuilder:
                 if not model.global_defs.dynamic_interfaces:
                     log.error("(%s) interface %s doesn't exist", conf.name, params.interface)
                     return None
-                log_missing(params.interface)  # daemon/dynif.py attaches it when created
+                log_missing(params.interface)  # daemon/vrrp/dynif.py attaches it when created
 
         if iface is not None and iface.ifindex:  # keepalived vrrp_complete_instance, on the interface
             if not iface.flags & IFF_MULTICAST and not params.is_unicast:
@@ -250,7 +250,7 @@ class RuntimeBuilder:
             sock.start(self.on_packet)
             self.sockets[key] = sock
             self.ifnames[sock.ifindex] = ifname
-        self.rx_bufs.attach(sock.rx, p.name, vrrp_rx_buf(self.running_model(), rt))  # daemon/sockbufs.py
+        self.rx_bufs.attach(sock.rx, p.name, vrrp_rx_buf(self.running_model(), rt))  # daemon/vrrp/sockbufs.py
         return sock
 
 

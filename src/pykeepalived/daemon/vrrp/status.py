@@ -127,7 +127,7 @@ class StatusWriter:
 
     # ------------------------------------------------------------------ what the renderers take
     def _wall(self, us: int) -> float:
-        """The core's monotonic µs (daemon/executor.py AsyncioClock) as wall-clock seconds."""
+        """The core's monotonic µs (daemon/vrrp/executor.py AsyncioClock) as wall-clock seconds."""
         return time.time() - (time.monotonic_ns() // 1000 - us) / 1_000_000
 
     def _last_transition(self, inst: VrrpInstance) -> float:

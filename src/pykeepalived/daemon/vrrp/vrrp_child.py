@@ -11,9 +11,9 @@ Wiring, in keepalived's terms:
 - signals: SIGTERM/SIGINT graceful stop, SIGHUP reload, SIGUSR1 data, SIGUSR2 stats, JSON signal.
 
 The child composes narrow parts and runs their life (start, `reload`, `shutdown`); none of them gets
-the child. `InstanceTable` (daemon/instances.py) holds the running instances; `RuntimeBuilder`
-(daemon/vrrp_runtimes.py) builds them with their sockets; `LinuxExecutor` (daemon/executor.py)
-applies the core's effects; `ReloadDiff` (daemon/vrrp_reload.py) removes what a reload drops;
+the child. `InstanceTable` (daemon/vrrp/instances.py) holds the running instances; `RuntimeBuilder`
+(daemon/vrrp/runtimes.py) builds them with their sockets; `LinuxExecutor` (daemon/vrrp/executor.py)
+applies the core's effects; `ReloadDiff` (daemon/vrrp/reload_diff.py) removes what a reload drops;
 `VrrpEvents` (control/view.py) carries every state change and notify to its subscribers, in this
 order: the transition times, the notify scripts, the control plane (control socket, metrics), the
 lvs_sync_daemon tied to an instance.
@@ -22,8 +22,8 @@ A service beside VRRP comes in the same way: build it in `run()` with a read-onl
 instances (`self.table` is a `VrrpView`: instances, sync groups, interface, addresses, last
 transition) and subscribe it to `self.events` (`subscribe(on_state=..., on_notify=...)`); start it
 beside `self.ops.start`, follow `reload()`, close it in `shutdown()`. The SNMP agent (-x,
-control/snmp_vrrp.py, read through daemon/snmp_view.py) and the DBus service (enable_dbus,
-control/dbus.py, through daemon/vrrp_dbus.py) and the BGP announcer (bgp_announce, daemon/bgp.py)
+control/snmp_vrrp.py, read through daemon/vrrp/snmp_view.py) and the DBus service (enable_dbus,
+control/dbus.py, through daemon/vrrp/vrrp_dbus.py) and the BGP announcer (bgp_announce, daemon/vrrp/bgp.py)
 subscribe after the control plane.
 """
 
@@ -114,10 +114,10 @@ class VrrpChild:
         self.events = VrrpEvents()  # the core's state changes and notifies, to every subscriber
         self.ipr: Any = None
         self.macs: MacCache
-        self.builder: RuntimeBuilder  # Runtime entries and their sockets (daemon/vrrp_runtimes.py)
+        self.builder: RuntimeBuilder  # Runtime entries and their sockets (daemon/vrrp/runtimes.py)
         self.driver: Driver | None = None
         self.executor: LinuxExecutor | None = None
-        self.firewall: Firewall | None = None  # accept mode / VMAC rules (daemon/firewall.py)
+        self.firewall: Firewall | None = None  # accept mode / VMAC rules (daemon/vrrp/firewall.py)
         self.status = StatusWriter(self)
         # the subscribers in the order they hear a change: transition times, the notify scripts,
         # the control socket and metrics, the lvs_sync_daemon tied to an instance
@@ -145,7 +145,7 @@ class VrrpChild:
         self.dynif: DynamicInterfaces | None = None  # dynamic_interfaces
         self.linkbeat: LinkbeatPoller | None = None  # linkbeat_interfaces / linkbeat_use_polling
         self.dbus: DbusService | None = None  # enable_dbus
-        self.bgp: BgpAnnouncer | None = None  # bgp_announce (daemon/bgp.py)
+        self.bgp: BgpAnnouncer | None = None  # bgp_announce (daemon/vrrp/bgp.py)
         self.snmp: VrrpSnmpAgent | None = None  # -x / enable_snmp_* (control/snmp_vrrp.py)
 
     @property
@@ -161,7 +161,7 @@ class VrrpChild:
                                                              e.new is State.MASTER))
 
     def _interval_lowered(self, e: MasterIntervalLowered) -> None:
-        """interface_up_down_delays follow the shortest advert interval (daemon/linkdelay.py)."""
+        """interface_up_down_delays follow the shortest advert interval (daemon/vrrp/linkdelay.py)."""
         if self.debounce is not None:
             lower_interval(self.debounce.delays, self.runtime[e.instance].params, e.interval_us)
 
@@ -234,7 +234,7 @@ class VrrpChild:
         try:
             async with NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "vrrp_netlink_monitor")) as mon:
                 async for ev in mon:
-                    # interface_up_down_delays (daemon/linkdelay.py): held back, or now
+                    # interface_up_down_delays (daemon/vrrp/linkdelay.py): held back, or now
                     deb = self.debounce
                     if deb is not None and isinstance(ev, LinkEvent) and deb.feed(ev) is None:
                         continue
@@ -253,7 +253,7 @@ class VrrpChild:
             if self.dynif is not None and not await self.dynif.on_link(ev, self.driver):
                 return
             self.macs.forget(ev.ifname)
-            if self.linkbeat is None or not self.linkbeat.polls(ev.ifname):  # daemon/linkbeat.py
+            if self.linkbeat is None or not self.linkbeat.polls(ev.ifname):  # daemon/vrrp/link_polling.py
                 self.link_changed(ev.ifindex, ev.ifname, ev.usable, "Netlink")
         elif isinstance(ev, AddressEvent):
             if self.opts.address_monitoring:
@@ -418,7 +418,7 @@ class VrrpChild:
         dbus.start()
 
     def _start_bgp(self, model: Model) -> None:
-        """bgp_announce (daemon/bgp.py): the anchors exist before the first transition."""
+        """bgp_announce (daemon/vrrp/bgp.py): the anchors exist before the first transition."""
         plans = plans_of(model)
         if self.bgp is not None and not plans:
             self._stop_bgp()

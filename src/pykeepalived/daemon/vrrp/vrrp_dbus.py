@@ -40,7 +40,7 @@ def _bus_instance(p: InstanceParams) -> BusInstance:
 
 
 class Dumps(Protocol):
-    """What writes the VRRP child's dumps (daemon/status.py StatusWriter)."""
+    """What writes the VRRP child's dumps (daemon/vrrp/status.py StatusWriter)."""
 
     def dump_data(self) -> None: ...
 
