@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from lab_measure import cleanup
-from tests.bgp.fabric import VIP4, Fabric, fabric, web, why_not
 
 from pykeepalived.lab import start_in_netns
+from pykeepalived.lab.bgp_fabric import VIP4, Fabric, fabric, web, why_not
 from pykeepalived.lab.node import Node, wait_for
 
 Row = dict[str, Any]

@@ -24,12 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from lab_measure import cleanup, instances
-from tests.snmp.snmpd import SNMP_PORT, PrivateSnmpd
 
 from pykeepalived.lab import Lab
 from pykeepalived.lab.capture import Capture, vrrp_adverts
 from pykeepalived.lab.node import Node, wait_for
 from pykeepalived.lab.peers import STARTUP, Conf, start
+from pykeepalived.lab.snmpd import SNMP_PORT, PrivateSnmpd
 
 Row = dict[str, Any]
 COUNT = 200

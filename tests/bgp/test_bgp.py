@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.control import ctl
+from pykeepalived.lab.bgp_fabric import VIP4, VIP6, Fabric, fabric, web, why_not
 from pykeepalived.lab.node import Node, wait_for
-from tests.bgp.fabric import VIP4, VIP6, Fabric, fabric, web, why_not
 
 _why = why_not()
 pytestmark = [

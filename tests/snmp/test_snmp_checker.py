@@ -34,7 +34,7 @@ import pytest
 
 from pykeepalived.lab import Host, Lab
 from pykeepalived.lab.node import Node, dump_logs, wait_for
-from tests.snmp.snmpd import PrivateSnmpd
+from pykeepalived.lab.snmpd import PrivateSnmpd
 
 MIB = Path("/usr/share/snmp/mibs/KEEPALIVED-MIB.txt")  # the keepalived package's
 pytestmark = [

@@ -30,7 +30,7 @@ import pytest
 
 from pykeepalived.lab import Host, Lab
 from pykeepalived.lab.node import Node, discard, dump_logs, log_lines, wait_for
-from tests.snmp.snmpd import PrivateSnmpd
+from pykeepalived.lab.snmpd import PrivateSnmpd
 
 pytestmark = pytest.mark.skipif(not os.path.exists("/usr/sbin/snmpd"),
                                 reason="Debian's snmpd is not installed")

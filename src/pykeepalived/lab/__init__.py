@@ -10,9 +10,10 @@
 - frr.py: FRR in a lab host and the routed fabric of the demo's second act and the BGP tests;
 - servers.py: real servers for the checker (nginx, DNS, UDP); bfd_proc.py: a BFD child or keepalived
   with its event pipes; control_flood.py: hostile clients of the control socket and metrics;
-  dbus_bus.py: a private system bus for the DBus service.
+  dbus_bus.py: a private system bus for the DBus service; snmpd.py: a private snmpd/snmptrapd;
+  bgp_fabric.py: nginx on the routed fabric of the BGP tests and bench.
 
-A helper only one test folder uses stays beside its tests (tests/interop/frr.py, tests/snmp/snmpd.py...).
+A helper only one test folder uses stays beside its tests (tests/interop/frr.py...).
 
 Nothing of the daemon imports the lab (an import-linter contract in pyproject.toml).
 """

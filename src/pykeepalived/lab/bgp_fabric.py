@@ -6,8 +6,8 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from pykeepalived.lab import Host
 from pykeepalived.lab.frr import VIP4, VIP6, Fabric, fabric, why_not
+from pykeepalived.lab.netns import Host
 from pykeepalived.lab.servers import nginx
 
 __all__ = ["VIP4", "VIP6", "Fabric", "fabric", "web", "why_not"]

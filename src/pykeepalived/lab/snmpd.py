@@ -12,7 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pykeepalived.lab import Host
+from pykeepalived.lab.netns import Host
 
 SNMP_PORT = 1161
 TRAP_PORT = 1162
