@@ -1,7 +1,7 @@
 """bgp_announce across a routed fabric (issue 19, docs/bgp.md), measured as the client sees it.
 
-Lab: tests/bgp/fabric.py (a router with FRR bgpd, ECMP and BFD at 100 ms x 3; nodes with their own
-FRR; nginx on the nodes answering their name; a client behind the router). A prober in the client's
+Lab: src/pykeepalived/lab/bgp_fabric.py (a router with FRR bgpd, ECMP and BFD at 100 ms x 3; nodes with
+their own FRR; nginx on the nodes answering their name; a client behind the router). A prober in the client's
 namespace opens a new TCP connection every 10 ms (200 ms timeout) and records who answered.
 
 * failover, master mode with backup_anchor (the backup already announces, with a worse MED and a

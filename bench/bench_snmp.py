@@ -1,7 +1,7 @@
 """VRRP advert jitter while SNMP walks keep the subagent busy (issue 16), pykeepalived beside keepalived.
 
 A daemon is master of 200 VRRPv3 IPv4 instances (advert_int 0.1 s: 2,000 adverts/s) with
-enable_snmp_vrrp/rfcv2/rfcv3 against a private snmpd in its namespace (tests/snmp/snmpd.py); an
+enable_snmp_vrrp/rfcv2/rfcv3 against a private snmpd in its namespace (src/pykeepalived/lab/snmpd.py); an
 observer host captures the adverts. For CAPTURE_S seconds, `idle` (no SNMP request) then `walk`
 (snmpbulkwalk of KEEPALIVED-MIB vrrp, VRRP-MIB and VRRPV3-MIB in a loop, one after the other, as
 fast as they are answered: ~20,000 objects each round). Per phase and implementation:

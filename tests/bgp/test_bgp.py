@@ -1,5 +1,6 @@
 """bgp_announce for real (docs/bgp.md): a router running FRR bgpd (ECMP, BFD), nodes running
-pykeepalived with their own FRR, nginx on the nodes, a client behind the router (tests/bgp/fabric.py).
+pykeepalived with their own FRR, nginx on the nodes, a client behind the router
+(src/pykeepalived/lab/bgp_fabric.py).
 
 - mode master: the VIPs (IPv4 and IPv6) are announced by the MASTER only; the router's route follows
   the master after a kill -9 of its daemon (the anchor dies with the process) and after a stop;
