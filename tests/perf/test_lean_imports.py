@@ -59,7 +59,7 @@ def test_checker_child_loads_the_snmp_code_only_when_enabled() -> None:
     enable_snmp_checker or -x, as the VRRP child does for its MIBs."""
     out = _run("""
         import sys
-        import pykeepalived.daemon.checker_child
+        import pykeepalived.daemon.checker.checker_child
         print("heavy", [m for m in ("pykeepalived.control.snmp_check", "pykeepalived.snmp.mib",
                                     "pykeepalived.control.agentx") if m in sys.modules])
     """)
