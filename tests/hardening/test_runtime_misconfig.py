@@ -168,6 +168,8 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #   preempt_delay_master    (VI_1) Warning - preempt delay will not work with initial  MASTER
 #                           state MASTER - clearing
 #   xmit_base_without_vmac  (VI_1) vmac_xmit_base is only valid with a vmac            MASTER
+#   strict_preempt_delay,   (VI_1) preempt_delay / down_timer_adverts is incompatible  MASTER
+#   strict_down_timer       with strict mode - resetting
 #   script_not_used         Warning - script chk is not used (before the first        MASTER
 #                           instance line)
 #   src_other_family_mask   ... src address[2001:db8::1/64] MUST be of the same ...    MASTER
@@ -258,6 +260,8 @@ MISCONFIG = {
     "auth_v3": ("MASTER", instance_conf(**_M, version=3, extra=(
         "    authentication {\n        auth_type PASS\n        auth_pass secret\n    }")), ""),
     "nopreempt_backup_owner": ("MASTER", instance_conf(state="BACKUP", prio=255, extra="    nopreempt"), ""),
+    "strict_preempt_delay": ("MASTER", instance_conf(extra="    strict_mode\n    preempt_delay 5"), ""),
+    "strict_down_timer": ("MASTER", instance_conf(extra="    strict_mode\n    down_timer_adverts 5"), ""),
     "script_not_used": ("MASTER", _script("/bin/true") + instance_conf(**_M), ""),
     "src_other_family_mask": ("MASTER", instance_conf(**_M).replace(
         "    }\n}\n", "    }\n" + _uni("2001:db8::1/64", "192.0.2.2") + "\n}\n"), ""),

@@ -422,8 +422,6 @@ class Builder:
                 i = replace(i, accept=False)
             i = replace(
                 i,
-                preempt_delay_us=0,
-                down_timer_adverts=3,
                 lower_prio_no_advert=True,
                 higher_prio_send_advert=False,
                 garp_lower_prio_repeat=0,
@@ -1072,7 +1070,8 @@ def _auth_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:
 
 
 def _preempt_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:
-    """keepalived vrrp_complete_instance's nopreempt / preempt_delay checks, in its order."""
+    """keepalived vrrp_complete_instance's nopreempt / preempt_delay / down_timer_adverts checks, in
+    its order."""
     name = i.name
     if i.priority == 255 and i.nopreempt:
         rep.error(NOWHERE, f"({name}) nopreempt is incompatible with priority 255. resetting nopreempt")
@@ -1086,7 +1085,13 @@ def _preempt_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:
             rep.error(NOWHERE, f"({name}) Warning - preempt delay will not work with initial state MASTER - "
                                "clearing")
             i = replace(i, preempt_delay_us=0)
-    if i.preempt_delay_us and i.nopreempt:  # (strict mode has reset preempt_delay already)
+    if i.preempt_delay_us and i.strict_mode:
+        rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with strict mode - resetting")
+        i = replace(i, preempt_delay_us=0)
+    if i.preempt_delay_us and i.nopreempt:
         rep.error(NOWHERE, f"({name}) preempt_delay is incompatible with nopreempt mode - resetting")
         i = replace(i, preempt_delay_us=0)
+    if i.down_timer_adverts != 3 and i.strict_mode:
+        rep.error(NOWHERE, f"({name}) down_timer_adverts is incompatible with strict mode - resetting")
+        i = replace(i, down_timer_adverts=3)
     return i

@@ -371,8 +371,8 @@ class VrrpChild:
         self._start_bgp(model)  # its hook hears the first transitions
 
         def log_restored() -> None:  # keepalived: after vrrp_complete_init's fault lines
-            for line in restored:
-                log.log(DETAIL, "%s", line)
+            for step in restored:
+                step()
 
         self.driver.start(between=log_restored)
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
@@ -495,30 +495,35 @@ class VrrpChild:
             return await reload_vrrp_sync_daemon(self.syncd, tied, self._is_master)
         return await vrrp_sync_daemon(tied)
 
-    async def remove_stale_addresses(self) -> list[str]:
+    async def remove_stale_addresses(self) -> list[Callable[[], None]]:
         """Every instance starts as BACKUP: VIPs, virtual routes and rules left by a killed (or -V)
         predecessor must not linger (keepalived vrrp_restore_interfaces_startup: only for instances
-        on an interface that existed before, so not on a VMAC just created). Returns its lines
-        (`(VI_1) removing VIPs.`...), logged when the instances' fault lines have been, as keepalived."""
-        lines: list[str] = []
+        on an interface that existed before, so not on a VMAC just created). Returns what logs
+        its lines (`(VI_1) removing VIPs.`...), to run once the instances' fault lines are logged, as
+        keepalived."""
+        lines: list[Callable[[], None]] = []
+
+        def line(text: str) -> Callable[[], None]:
+            return functools.partial(log.log, DETAIL, "%s", text)
+
         for rt in self.runtime.values():
             existed = rt.iface is not None and (rt.vmac is None or not rt.vmac.created)
             if existed:
                 name = rt.params.name
                 if rt.rules:
-                    lines.append(f"({name}) removing Virtual Rules")
+                    lines.append(line(f"({name}) removing Virtual Rules"))
                     for u in rt.rules:
                         await del_rule(self.ipr, u)
                 if rt.routes:
-                    lines.append(f"({name}) removing Virtual Routes")
+                    lines.append(line(f"({name}) removing Virtual Routes"))
                     for r in rt.routes:
                         await del_route(self.ipr, r)
                 if rt.params.vips:
-                    lines.append(f"({name}) removing VIPs.")
+                    lines.append(line(f"({name}) removing VIPs."))
                 if rt.params.evips:
-                    lines.append(f"({name}) removing E-VIPs.")
+                    lines.append(line(f"({name}) removing E-VIPs."))
                 if self.firewall is not None:
-                    self.firewall.stale(rt)
+                    lines.append(functools.partial(self.firewall.stale, rt))
             for a in rt.addresses.values():
                 await del_address(self.ipr, a)
         return lines
