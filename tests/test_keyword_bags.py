@@ -21,15 +21,11 @@ LEFT = {
     "pykeepalived/bfd/params.py": 1,
     "pykeepalived/check/from_config.py": 1,
     "pykeepalived/configtest.py": 1,
-    "pykeepalived/control/snmp_vrrp.py": 4,
+    "pykeepalived/control/snmp_vrrp.py": 3,
     "pykeepalived/daemon/dump_data.py": 6,
-    "pykeepalived/daemon/dumpfiles.py": 2,
-    "pykeepalived/daemon/vrrp/link_polling.py": 1,
-    "pykeepalived/daemon/parent/parent_files.py": 2,
-    "pykeepalived/daemon/procconf.py": 3,
+    "pykeepalived/daemon/parent/parent_files.py": 1,
+    "pykeepalived/daemon/procconf.py": 2,
     "pykeepalived/daemon/trackers.py": 1,
-    "pykeepalived/daemon/vrrp/vrrp_child.py": 1,
-    "pykeepalived/daemon/vrrp/vrrp_dbus.py": 2,
     "pykeepalived/linux/rcvbuf.py": 1,
 }
 

@@ -14,7 +14,7 @@ import pytest
 from pykeepalived.config import load_config
 from pykeepalived.config.glibc_random import GlibcRandom
 from pykeepalived.config.include_check import ALL, INCLUDE_M, INCLUDE_R, apply_include_check
-from pykeepalived.daemon.dumpfiles import DumpPaths, save_config, tmp_dir
+from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, save_config, tmp_dir
 from pykeepalived.daemon.parent.parent_files import (
     ParentConf,
     ReloadTimer,
@@ -73,11 +73,15 @@ def test_stats_and_json_placement(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (p.stats(), p.json()) == ("/d/keepalived.x.stats", "/d/k.json")
 
 
-def test_from_options_reads_global_and_root_options() -> None:
-    p = DumpPaths.from_options([("state_dump_file", "/d/"), ("json_version", 2), ("data_use_instance", True)],
-                               [("instance", "blue"), ("net_namespace", "ns")])
+def test_paths_of_reads_global_and_root_keywords(tmp_path: Path) -> None:
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text("instance blue\nnet_namespace ns\nglobal_defs {\n    state_dump_file /d/\n"
+                    "    json_version 2\n    data_use_instance true\n}\n")
+    model, _ = load_config(str(conf))
+    p = paths_of(model)
     assert p.json_version == 2 and p.state() == "/d/keepalived.ns_blue.data"
-    assert DumpPaths.from_options([], [], namespace="cli").namespace == "cli"  # -s
+    conf.write_text("global_defs {\n}\n")
+    assert paths_of(load_config(str(conf))[0], namespace="cli").namespace == "cli"  # -s
 
 
 # ------------------------------------------------------------------ reload_time_file

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, cast
 
+from pykeepalived.config.bag_fields import dbus_defs, dump_file_defs, root_defs, snmp_defs
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.command_words import cmd_str, resolve_user_group
 from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, Reporter, skip_block
@@ -56,7 +57,8 @@ from pykeepalived.config.types import (
 from pykeepalived.config.vips import parse_vip
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac, vmac_spec
 
-_GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f != "options"}
+_GLOBAL_GROUPS = ("options", "snmp", "dbus", "dump_files")  # not keywords: filled in build()
+_GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f not in _GLOBAL_GROUPS}
 _GARP = (
     "garp_master_delay",
     "garp_master_repeat",
@@ -200,8 +202,11 @@ class Builder:
         self._resolve()
         self.rep.procs = None
         return Model(
-            global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs)),
+            global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs),
+                                snmp=snmp_defs(self.gopts), dbus=dbus_defs(self.gopts),
+                                dump_files=dump_file_defs(self.gopts)),
             root_options=tuple(self.root_opts),
+            root=root_defs(self.root_opts),
             vrrp_instances=tuple(self.instances),
             vrrp_scripts=tuple(self.scripts),
             sync_groups=tuple(self.groups),

@@ -41,6 +41,53 @@ Script = tuple[str, str, str]  # (command, user, group)
 
 
 @dataclass(frozen=True, slots=True)
+class SnmpDefs:
+    """global_defs' SNMP keywords, typed (config/bag_fields.py; the words stay in options for the dump)."""
+
+    vrrp: bool = False  # enable_snmp_vrrp (enable_snmp_keepalived)
+    checker: bool = False  # enable_snmp_checker
+    rfc: bool = False  # enable_snmp_rfc
+    rfcv2: bool = False  # enable_snmp_rfcv2
+    rfcv3: bool = False  # enable_snmp_rfcv3
+    traps: bool = False  # enable_traps
+    socket: str | None = None  # snmp_socket
+
+
+@dataclass(frozen=True, slots=True)
+class DbusDefs:
+    """global_defs' DBus keywords, typed (config/bag_fields.py)."""
+
+    enabled: bool = False  # enable_dbus
+    service_name: str | None = None  # dbus_service_name
+    no_interface_name: str | None = None  # dbus_no_interface_name
+
+
+@dataclass(frozen=True, slots=True)
+class DumpFileDefs:
+    """global_defs' signal dump file keywords, typed (config/bag_fields.py)."""
+
+    state_dump_file: str | None = None
+    stats_dump_file: str | None = None
+    json_dump_file: str | None = None
+    json_version: int = 1
+    data_use_instance: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RootDefs:
+    """The top-level keywords (outside any block), typed (config/bag_fields.py; the words stay in
+    Model.root_options for the dump)."""
+
+    linkbeat_use_polling: bool = False
+    net_namespace: str | None = None
+    net_namespace_ipvs: tuple[str, ...] | None = None  # () when given without a name
+    namespace_with_ipsets: bool = False
+    use_pid_dir: bool = False
+    instance: str | None = None
+    child_wait_time: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class GlobalDefs:
     router_id: str | None = None
     vrrp_version: int = 2
@@ -107,6 +154,10 @@ class GlobalDefs:
     config_save_dir: str | None = None
     pykeepalived_control_socket: str | None = None  # PATH, or off|none|...
     pykeepalived_metrics_address: tuple[str, str] | None = None  # (host, port)
+    # keywords kept in options for the dump, typed in groups for the runtime (config/bag_fields.py)
+    snmp: SnmpDefs = SnmpDefs()
+    dbus: DbusDefs = DbusDefs()
+    dump_files: DumpFileDefs = DumpFileDefs()
     options: Options = ()
     # where each keyword of global_defs was written (the last one wins), for messages about values
     keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
@@ -287,6 +338,7 @@ class Named:
 class Model:
     global_defs: GlobalDefs = GlobalDefs()
     root_options: Options = ()  # net_namespace, instance, use_pid_dir, ...
+    root: RootDefs = RootDefs()  # root_options typed (config/bag_fields.py)
     vrrp_instances: tuple[VrrpInstance, ...] = ()
     vrrp_scripts: tuple[VrrpScript, ...] = ()
     sync_groups: tuple[SyncGroup, ...] = ()

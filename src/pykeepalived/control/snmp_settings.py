@@ -28,13 +28,12 @@ class SnmpSettings:
 
 
 def settings(model: Model, snmp_option: bool, socket_option: str | None) -> SnmpSettings:
-    o = dict(model.global_defs.options)
-    rfc = bool(o.get("enable_snmp_rfc"))
+    s = model.global_defs.snmp  # enable_snmp_keepalived is read as its alias enable_snmp_vrrp
     return SnmpSettings(
-        vrrp=snmp_option or bool(o.get("enable_snmp_vrrp")) or bool(o.get("enable_snmp_keepalived")),
-        checker=snmp_option or bool(o.get("enable_snmp_checker")),
-        rfcv2=snmp_option or rfc or bool(o.get("enable_snmp_rfcv2")),
-        rfcv3=snmp_option or rfc or bool(o.get("enable_snmp_rfcv3")),
-        traps=bool(o.get("enable_traps")),
-        socket=socket_option or (str(o["snmp_socket"]) if o.get("snmp_socket") else None),
+        vrrp=snmp_option or s.vrrp,
+        checker=snmp_option or s.checker,
+        rfcv2=snmp_option or s.rfc or s.rfcv2,
+        rfcv3=snmp_option or s.rfc or s.rfcv3,
+        traps=s.traps,
+        socket=socket_option or s.socket,
     )

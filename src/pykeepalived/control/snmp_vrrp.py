@@ -134,9 +134,6 @@ class VrrpMibs:
     def router_id(self) -> str:
         return self.model.global_defs.router_id or socket.gethostname()
 
-    def _opts(self) -> dict[str, object]:
-        return _global_opts(self.model)
-
     def _ifindex(self, inst: VrrpInstance) -> int:  # IF_BASE_INDEX
         i = self.src.interface(inst.name)
         if i is None:
@@ -232,7 +229,7 @@ class VrrpMibs:
             27: accept,
             28: lambda i: truth((c := conf(i)) is not None and c.promote_secondaries),
             29: lambda i: truth(((c := conf(i)) is not None and c.linkbeat_use_polling)
-                                or bool(self._opts().get("linkbeat_use_polling"))),
+                                or self.model.root.linkbeat_use_polling),
             30: lambda i: integer(i.params.version),
             31: lambda i: notify(i, "master_rx_lower_pri"),
             32: lambda i: notify(i, "deleted"),
@@ -897,11 +894,11 @@ def global_view(model: Model, cfg: SnmpSettings, router_id: Callable[[], str]) -
         Scalar((*s, 3, 9), lambda: integer(tri(g.smtp_alert_vrrp))),
         Scalar((*s, 3, 10), lambda: integer(tri(g.smtp_alert_checker))),
         Scalar((*s, 4), lambda: truth(cfg.traps)),
-        Scalar((*s, 5), lambda: integer(2 if o.get("linkbeat_use_polling") else 1)),
+        Scalar((*s, 5), lambda: integer(2 if model.root.linkbeat_use_polling else 1)),
         Scalar((*s, 6), lambda: truth(o.get("lvs_flush"))),
         Scalar((*s, 7), lambda: integer(1)),  # IPVS 64-bit stats (Debian's build)
-        Scalar((*s, 8), lambda: octets(str(o.get("net_namespace") or ""))),
-        Scalar((*s, 9), lambda: truth(o.get("enable_dbus"))),
+        Scalar((*s, 8), lambda: octets(model.root.net_namespace or "")),
+        Scalar((*s, 9), lambda: truth(g.dbus.enabled)),
         Scalar((*s, 10), lambda: truth(g.dynamic_interfaces)),
         Scalar((*s, 11), lambda: integer(_flush_on_stop(o.get("lvs_flush_onstop")))),
     )

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykeepalived.safefile import replace
+
+if TYPE_CHECKING:
+    from pykeepalived.config.model import DumpFileDefs, RootDefs
 
 DEFAULT_TMP_DIR = "/tmp"
 
@@ -43,24 +45,12 @@ class DumpPaths:
     namespace: str | None = None
 
     @classmethod
-    def from_options(cls, global_options: Iterable[tuple[str, Any]],
-                     root_options: Iterable[tuple[str, Any]] = (), namespace: str | None = None) -> DumpPaths:
-        """From global_defs' untyped options, the top-level options (instance, net_namespace) and -s."""
-        g = dict(global_options)
-        r = dict(root_options)
-
-        def word(v: Any) -> str | None:
-            if isinstance(v, (tuple, list)):
-                v = v[0] if v else None
-            return str(v) if v not in (None, "") else None
-
-        ns = namespace or word(r.get("net_namespace"))
-        return cls(state_dump_file=word(g.get("state_dump_file")),
-                   stats_dump_file=word(g.get("stats_dump_file")),
-                   json_dump_file=word(g.get("json_dump_file")),
-                   json_version=int(g.get("json_version") or 1),
-                   data_use_instance=bool(g.get("data_use_instance", False)),
-                   instance=word(r.get("instance")), namespace=ns)
+    def from_defs(cls, d: DumpFileDefs, root: RootDefs, namespace: str | None = None) -> DumpPaths:
+        """From global_defs' dump file keywords, the top-level instance and net_namespace, and -s."""
+        return cls(state_dump_file=d.state_dump_file, stats_dump_file=d.stats_dump_file,
+                   json_dump_file=d.json_dump_file, json_version=d.json_version,
+                   data_use_instance=d.data_use_instance, instance=root.instance,
+                   namespace=namespace or root.net_namespace or None)
 
     def _place(self, template: str | None, default: str, suffix: str, use_instance: bool) -> str:
         if template and template.startswith("/"):
@@ -91,7 +81,7 @@ def paths_of(model: Any, namespace: str | None = None) -> DumpPaths:
     """The DumpPaths of a loaded configuration Model (None: keepalived's defaults)."""
     if model is None:
         return DumpPaths(namespace=namespace)
-    return DumpPaths.from_options(model.global_defs.options, model.root_options, namespace)
+    return DumpPaths.from_defs(model.global_defs.dump_files, model.root, namespace)
 
 
 # ------------------------------------------------------------------ config_save_dir

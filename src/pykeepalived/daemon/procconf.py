@@ -108,7 +108,7 @@ class ProcConf:
 def from_model(model: Model, opts: Options | None = None) -> ProcConf:
     """The settings of a loaded configuration (config layer imported by the caller)."""
     g = dict(model.global_defs.options)
-    root = dict(model.root_options)
+    root = model.root
     pc = ProcConf()
     if g.get("process_names"):
         pc.names = dict(PROCESS_NAMES)
@@ -143,12 +143,12 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
                 t = g.get(f"{which}_script_timeout")
                 cmd.timeout = t if isinstance(t, int) else SCRIPT_TIMEOUT
                 setattr(pc, which, cmd)
-    if isinstance(v := root.get("child_wait_time"), int):
-        pc.child_wait_time = v
-    if isinstance(v := root.get("instance"), str):
-        pc.instance = v
-    if isinstance(v := root.get("net_namespace"), str):
-        pc.net_namespace = v
+    if root.child_wait_time is not None:
+        pc.child_wait_time = root.child_wait_time
+    if root.instance is not None:
+        pc.instance = root.instance
+    if root.net_namespace is not None:
+        pc.net_namespace = root.net_namespace
     if opts is not None and opts.namespace:
         if pc.net_namespace:
             import logging
@@ -157,9 +157,9 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
                 "Overriding config net_namespace '%s' with command line namespace '%s'", pc.net_namespace,
                 opts.namespace)
         pc.net_namespace = opts.namespace  # -s overrides the configuration
-    if isinstance(v := root.get("net_namespace_ipvs"), tuple):
-        pc.net_namespace_ipvs = str(v[0]) if v else ""
-    pc.use_pid_dir = bool(root.get("use_pid_dir")) or bool(pc.instance or pc.net_namespace)
+    if root.net_namespace_ipvs is not None:
+        pc.net_namespace_ipvs = root.net_namespace_ipvs[0] if root.net_namespace_ipvs else ""
+    pc.use_pid_dir = root.use_pid_dir or bool(pc.instance or pc.net_namespace)
     pc.auto_priority_notice = not model.global_defs.max_auto_priority
     pc.disable_local_igmp = model.global_defs.disable_local_igmp
     pc.nftables = model.global_defs.nftables or None

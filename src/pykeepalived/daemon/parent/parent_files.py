@@ -63,16 +63,16 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
     if file_error:  # the children will not start: the parent reports what it read
         for d in diags:
             log.error("%s", d.format())
-    g, r = dict(model.global_defs.options), dict(model.root_options)
+    g, r = dict(model.global_defs.options), model.root
     rf = g.get("reload_file")
     reload_file = None
     if rf is not None:
         words = rf if isinstance(rf, (tuple, list)) else (rf,) if rf not in ("", True) else ()
         if words:
             reload_file = str(words[0])
-        elif r.get("instance"):
-            reload_file = f"{PID_DIR}/keepalived_{r['instance']}.reload"
-        elif r.get("use_pid_dir") is not None:
+        elif r.instance:
+            reload_file = f"{PID_DIR}/keepalived_{r.instance}.reload"
+        elif r.use_pid_dir:
             reload_file = f"{PID_DIR}/keepalived.reload"
         else:
             reload_file = f"{RUN_DIR}/keepalived.reload"

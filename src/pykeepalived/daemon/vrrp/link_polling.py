@@ -42,7 +42,7 @@ def polled_interfaces(model: Model) -> dict[str, str | None]:
             continue
         lb = row[2] if len(row) > 2 and row[2] in (LB_MII, LB_ETHTOOL, LB_IOCTL) else None
         out[row[1]] = lb
-    every = any(kw == "linkbeat_use_polling" for kw, _ in model.root_options)
+    every = model.root.linkbeat_use_polling
     for inst in model.vrrp_instances:
         own = inst.linkbeat_use_polling
         if inst.interface is not None and (every or own):

@@ -724,7 +724,7 @@ async def _trap(snmp: VrrpSnmpAgent, n: Notify) -> None:
 
 def _dbus_enabled(model: Model) -> bool:
     """global_defs enable_dbus (the DBus modules are imported only then)."""
-    return any(kw == "enable_dbus" for kw, _ in model.global_defs.options)
+    return model.global_defs.dbus.enabled
 
 
 EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child

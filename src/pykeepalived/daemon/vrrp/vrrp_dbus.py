@@ -22,16 +22,13 @@ if TYPE_CHECKING:
 def dbus_settings(model: Model, opts: Options) -> DbusSettings:
     """enable_dbus, dbus_service_name, dbus_no_interface_name; the path's network namespace (-s, else
     net_namespace) and instance name (the top-level `instance`)."""
-    g = dict(model.global_defs.options)
-    root = dict(model.root_options)
-    ns = opts.namespace or root.get("net_namespace")
-    inst = root.get("instance")
+    d, root = model.global_defs.dbus, model.root
     return DbusSettings(
-        enabled=bool(g.get("enable_dbus")),
-        service_name=str(g.get("dbus_service_name") or SERVICE_NAME),
-        no_interface=str(g.get("dbus_no_interface_name") or NO_INTERFACE),
-        net_namespace=ns if isinstance(ns, str) and ns else None,
-        instance=inst if isinstance(inst, str) and inst else None,
+        enabled=d.enabled,
+        service_name=d.service_name or SERVICE_NAME,
+        no_interface=d.no_interface_name or NO_INTERFACE,
+        net_namespace=opts.namespace or root.net_namespace or None,
+        instance=root.instance or None,
     )
 
 

@@ -1,0 +1,60 @@
+# Theory of operation
+# -------------------
+# Keywords without deep semantics stay in the model's `options` / `root_options` as (keyword, value)
+# pairs in file order: the dump prints them back as written. The runtime must not look them up by
+# name (issue 14, tests/test_keyword_bags.py): the builder reads each group of them here, once, into
+# a typed record (GlobalDefs.snmp / dbus / dump_files, Model.root) that mypy checks. The pairs hold
+# the grammar's validated values (an invalid line was dropped), the last one of a keyword wins.
+"""Typed records of the keywords kept in the model's options (SNMP, DBus, dump files, root)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pykeepalived.config.model import DbusDefs, DumpFileDefs, RootDefs, SnmpDefs
+
+
+def _word(v: object) -> str | None:
+    """A STR value, or the first word of a Words value; None when absent or empty."""
+    if isinstance(v, tuple):
+        v = v[0] if v else None
+    return str(v) if v not in (None, "") else None
+
+
+def snmp_defs(options: Iterable[tuple[str, object]]) -> SnmpDefs:
+    o = dict(options)
+    return SnmpDefs(vrrp=bool(o.get("enable_snmp_vrrp")), checker=bool(o.get("enable_snmp_checker")),
+                    rfc=bool(o.get("enable_snmp_rfc")), rfcv2=bool(o.get("enable_snmp_rfcv2")),
+                    rfcv3=bool(o.get("enable_snmp_rfcv3")), traps=bool(o.get("enable_traps")),
+                    socket=str(o["snmp_socket"]) if o.get("snmp_socket") else None)
+
+
+def dbus_defs(options: Iterable[tuple[str, object]]) -> DbusDefs:
+    o = dict(options)
+    return DbusDefs(enabled=bool(o.get("enable_dbus")),
+                    service_name=str(o["dbus_service_name"]) if o.get("dbus_service_name") else None,
+                    no_interface_name=str(o["dbus_no_interface_name"]) if o.get("dbus_no_interface_name")
+                    else None)
+
+
+def dump_file_defs(options: Iterable[tuple[str, object]]) -> DumpFileDefs:
+    o = dict(options)
+    version = o.get("json_version")
+    return DumpFileDefs(state_dump_file=_word(o.get("state_dump_file")),
+                        stats_dump_file=_word(o.get("stats_dump_file")),
+                        json_dump_file=_word(o.get("json_dump_file")),
+                        json_version=version if isinstance(version, int) and version else 1,
+                        data_use_instance=bool(o.get("data_use_instance", False)))
+
+
+def root_defs(options: Iterable[tuple[str, object]]) -> RootDefs:
+    o = dict(options)
+    ns, inst, wait, ipvs = o.get("net_namespace"), o.get("instance"), o.get("child_wait_time"), \
+        o.get("net_namespace_ipvs")
+    return RootDefs(linkbeat_use_polling="linkbeat_use_polling" in o,
+                    net_namespace=ns if isinstance(ns, str) else None,
+                    net_namespace_ipvs=tuple(str(w) for w in ipvs) if isinstance(ipvs, tuple) else None,
+                    namespace_with_ipsets=bool(o.get("namespace_with_ipsets")),
+                    use_pid_dir=bool(o.get("use_pid_dir")),
+                    instance=inst if isinstance(inst, str) else None,
+                    child_wait_time=wait if isinstance(wait, int) else None)
