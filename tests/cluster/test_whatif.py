@@ -3,6 +3,7 @@ times are the protocol's (virtual time, deterministic), checked against the RFC 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from pykeepalived.cluster.whatif import EventError, Outcome, parse_events, run_w
 from pykeepalived.config.load import load_config
 from pykeepalived.vrrp.params import SEC
 from pykeepalived.vrrp.timers import master_down_interval, skew_time
-from tests.cluster.scenarios import cluster, dual_master, ha_nginx, nopreempt, unicast, write
+from tests.cluster.scenarios import Inst, NodeConf, cluster, dual_master, ha_nginx, nopreempt, unicast, write
 
 
 def masters(out: Outcome) -> list[tuple[float, str, str]]:
@@ -140,3 +141,24 @@ def test_cli_events_file_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["whatif", *args, "--events", str(ev)]) == 4
     assert "node1 has no vrrp_script chk_nope" in capsys.readouterr().err
     assert main(["whatif", *args, "--events", str(tmp_path / "missing")]) == 4
+
+
+def test_bare_notify_deleted_beside_notify(tmp_path: Path) -> None:
+    """A bare `notify_deleted` (no script of its own: () in the model) is not a script to list; the
+    whatif raised ValueError unpacking it."""
+    confs = ha_nginx()
+    for c in confs:
+        c.instances[0] = replace(c.instances[0], notify=('notify_deleted', *c.instances[0].notify))
+    out = run_whatif(cluster(tmp_path, confs), events("10 node1 fail chk_nginx"), 15 * SEC)
+    notify = [e.detail for e in out.entries if e.label == "notify" and e.node == "node2"]
+    assert "notify: /usr/local/bin/notify.sh INSTANCE VI_1 MASTER 100" in notify
+
+
+def test_bare_notify_deleted_in_the_dump(tmp_path: Path) -> None:
+    """The global dump's default script user check reads past a bare notify_deleted (it indexed ())."""
+    from pykeepalived.daemon.dump_data import uses_default_user
+
+    [p] = write(tmp_path, [NodeConf("node1", [Inst(notify=("notify_deleted",))])])
+    model, _ = load_config(p.split("=", 1)[1])
+    assert model.vrrp_instances[0].notify == (("notify_deleted", ()),)
+    assert uses_default_user(model) is False

@@ -324,7 +324,10 @@ class WhatIf:
             i = next((i for i in model.vrrp_instances if i.name == n.name), None)
             scripts = i.notify if i else ()
         out = []
-        for kw, (cmd, _u, _g) in scripts:
+        for kw, script in scripts:
+            if not script:  # a bare notify_deleted: the instance's default script, none of its own
+                continue
+            cmd = script[0]
             if kw == f"notify_{n.event.lower()}":
                 out.append(f"{kw}: {cmd}")
             elif kw == "notify" and n.event in ("MASTER", "BACKUP", "FAULT", "STOP"):

@@ -30,8 +30,8 @@ from pykeepalived.config.model import (
     GlobalDefs,
     Model,
     Named,
+    NotifyScript,
     Options,
-    Script,
     SyncGroup,
     Track,
     TrackFile,
@@ -516,7 +516,7 @@ class Builder:
         name = str(n.value)
         members = tuple(w for c in n.all("group") for i in c.items for w in i.words)
         tracks: list[Track] = []
-        notify: list[tuple[str, tuple[str, str, str]]] = []
+        notify: list[tuple[str, NotifyScript]] = []
         for c in n.children:
             if c.kw.startswith("track_"):
                 lim = 254 if c.kw in ("track_file", "track_process") else 253
@@ -697,7 +697,7 @@ class _InstanceDraft:
         self.upd: dict[str, Any] = {}  # VrrpInstance field -> value
         self.opts: list[tuple[str, object]] = []
         self.tracks: list[Track] = []
-        self.notify: list[tuple[str, Script]] = []
+        self.notify: list[tuple[str, NotifyScript]] = []
         self.vips: list[VipSpec] = []
         self.evips: list[VipSpec] = []
         self.seen_vips: set[IPAddr] = set()
@@ -956,10 +956,10 @@ _INSTANCE_KW: dict[str, Callable[[_InstanceDraft, Node], None]] = {
 }
 
 
-def _script(v: object) -> Script:
+def _script(v: object) -> NotifyScript:
     """A notify keyword's (command, user, group); () for a bare `notify_deleted` (Script(optional))."""
     assert isinstance(v, tuple) and len(v) in (0, 3)
-    return cast(Script, v)
+    return cast(NotifyScript, v)
 
 
 _TRACK_ORDER = {"interface": 0, "script": 1, "file": 2, "process": 3, "bfd": 4}

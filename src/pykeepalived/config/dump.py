@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from pykeepalived.config import grammar as G
 from pykeepalived.config.grammar import Kw
-from pykeepalived.config.model import Model, Options, Track, VipSpec, VrrpInstance
+from pykeepalived.config.model import Model, NotifyScript, Options, Track, VipSpec, VrrpInstance
 from pykeepalived.config.model_lvs import Checker, FileCheck, HttpCheck, SmtpCheck, UdpCheck, VirtualServer
 from pykeepalived.config.routes import Route
 from pykeepalived.config.rules import format_rule
@@ -55,7 +55,7 @@ def _route(r: Route) -> str:
     return " ".join(_q(w) for w in r.words)
 
 
-def _script(s: tuple[str, str, str]) -> str:
+def _script(s: NotifyScript) -> str:
     return Script().fmt(s)
 
 

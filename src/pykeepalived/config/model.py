@@ -38,6 +38,8 @@ def _loc_of(locs: tuple[tuple[str, Loc], ...], keywords: tuple[str, ...]) -> Loc
     found = dict(locs)
     return next((found[k] for k in keywords if k in found), None)
 Script = tuple[str, str, str]  # (command, user, group)
+# a notify keyword's script; () for a bare `notify_deleted` (the instance's default notify script)
+NotifyScript = Script | tuple[()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +232,7 @@ class VrrpInstance:
     auth_type: str | None = None
     auth_pass: str = ""
     tracks: tuple[Track, ...] = ()
-    notify: tuple[tuple[str, Script], ...] = ()  # (keyword, script)
+    notify: tuple[tuple[str, NotifyScript], ...] = ()  # (keyword, script)
     smtp_alert: bool | None = None
     strict_mode: bool = False
     use_vmac: VmacSpec | None = None
@@ -290,7 +292,7 @@ class SyncGroup:
     name: str
     members: tuple[str, ...] = ()
     tracks: tuple[Track, ...] = ()
-    notify: tuple[tuple[str, Script], ...] = ()
+    notify: tuple[tuple[str, NotifyScript], ...] = ()
     options: Options = ()
     loc: Loc = field(default=NOWHERE, compare=False)
 

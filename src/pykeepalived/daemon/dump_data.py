@@ -177,7 +177,7 @@ def uses_default_user(model: Model, prog: str = "vrrp") -> bool:
     scripts += [s for grp in model.sync_groups for _, s in grp.notify]
     scripts += [s for s in (g.notify_fifo_script, g.vrrp_notify_fifo_script) if s is not None]
     return (any(s.script is not None and not s.user for s in model.vrrp_scripts)
-            or any(s[0] and not s[1] for s in scripts))
+            or any(s and s[0] and not s[1] for s in scripts))
 
 
 def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None = None,

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.command_words import CommandSyntaxError, resolve_user_group, split_quoted_escaped
-from pykeepalived.config.model import Model, Script, Track
+from pykeepalived.config.model import Model, NotifyScript, Script, Track
 from pykeepalived.config.to_params import track_group_interfaces
 from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
@@ -236,7 +236,7 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
     kinds = {"notify_master": "master", "notify_backup": "backup", "notify_fault": "fault",
              "notify_stop": "stop", "notify_deleted": "deleted",
              "notify_master_rx_lower_pri": "master_rx_lower_pri", "notify": "notify"}
-    owners: list[tuple[str, str, tuple[tuple[str, Script], ...], bool | None]] = [
+    owners: list[tuple[str, str, tuple[tuple[str, NotifyScript], ...], bool | None]] = [
         ("INSTANCE", i.name, i.notify, i.smtp_alert) for i in model.vrrp_instances
     ]
     # a sync group's own `smtp_alert [BOOL]` (keepalived vrrp_gsmtp_handler), else the global default
@@ -249,6 +249,8 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
                 fields["notify_deleted"] = True
                 if not script or not script[0]:  # bare `notify_deleted`: no script of its own
                     continue
+            if not script:  # () is only a bare notify_deleted's
+                continue
             cmd = resolver.notify_command(script)
             if cmd is not None:
                 fields[kinds[kw]] = cmd
