@@ -173,7 +173,8 @@ def test_track_bfd_weights_come_from_the_bfd_instance(tmp_path: Path) -> None:
     # a checker-only session sends nothing to VRRP: keepalived drops the track (its -t text)
     assert "(VI_1) track bfd BC not found, ignoring..." in msgs
     tracks = {i.name: instance_tracks(model, i) for i in model.vrrp_instances}
-    assert tracks["VI_1"] == (TrackWeight("bfd", "B1", -30, False), TrackWeight("bfd", "B2", -10, False))
+    # `B2 weight -10` keeps B2's own reverse (keepalived alloc_track_bfd starts from weight_reverse)
+    assert tracks["VI_1"] == (TrackWeight("bfd", "B1", -30, False), TrackWeight("bfd", "B2", -10, True))
     # a sync group's tracker reaches every member, unweighted without sync_group_tracking_weight
     assert tracks["VI_2"] == tracks["VI_3"] == (TrackWeight("bfd", "B2", 0, False),)
 
