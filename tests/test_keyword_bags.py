@@ -21,7 +21,7 @@ LEFT = {
     "pykeepalived/bfd/params.py": 1,
     "pykeepalived/check/from_config.py": 1,
     "pykeepalived/configtest.py": 1,
-    "pykeepalived/control/snmp_vrrp.py": 3,
+    "pykeepalived/control/snmp_vrrp.py": 2,
     "pykeepalived/daemon/dump_data.py": 6,
     "pykeepalived/daemon/parent/parent_files.py": 1,
     "pykeepalived/daemon/procconf.py": 2,

@@ -52,6 +52,8 @@ def conf(socket: str) -> str:
         ops@example.org
     }}
     notification_email_from keepalived@example.org
+    lvs_flush
+    lvs_flush_on_stop VS
 }}
 vrrp_instance VI_1 {{
     state MASTER

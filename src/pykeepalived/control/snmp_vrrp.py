@@ -26,6 +26,7 @@ from ipaddress import IPv4Address, ip_address
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.command_words import cmd_str
+from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.control.agentx import AgentXClient
 from pykeepalived.control.snmp_settings import SnmpSettings as SnmpSettings
 from pykeepalived.control.snmp_settings import settings as settings
@@ -842,15 +843,10 @@ class VrrpMibs:
         return out
 
 
-def _global_opts(model: Model) -> dict[str, object]:
-    return dict(model.global_defs.options)
-
-
 def global_view(model: Model, cfg: SnmpSettings, router_id: Callable[[], str]) -> MibView:
     """KEEPALIVED-MIB global (core/snmp.c global_vars): served by the VRRP child, or by the checker
     child when that runs SNMP (vrrp_handles_global_oid)."""
     g = model.global_defs
-    o = _global_opts(model)
 
     def smtp_family() -> int:
         if not g.smtp_server:
@@ -879,6 +875,7 @@ def global_view(model: Model, cfg: SnmpSettings, router_id: Callable[[], str]) -
     emails = [((i,), e) for i, e in enumerate(g.notification_email, 1)]
     view = MibView()
     s = GLOBAL
+    lvs = lvs_globals(model)
     view.add(
         Scalar((*s, 1), lambda: octets(VERSION_STRING)),
         Scalar((*s, 2), lambda: octets(router_id())),
@@ -895,16 +892,17 @@ def global_view(model: Model, cfg: SnmpSettings, router_id: Callable[[], str]) -
         Scalar((*s, 3, 10), lambda: integer(tri(g.smtp_alert_checker))),
         Scalar((*s, 4), lambda: truth(cfg.traps)),
         Scalar((*s, 5), lambda: integer(2 if model.root.linkbeat_use_polling else 1)),
-        Scalar((*s, 6), lambda: truth(o.get("lvs_flush"))),
+        Scalar((*s, 6), lambda: truth(lvs.flush)),
         Scalar((*s, 7), lambda: integer(1)),  # IPVS 64-bit stats (Debian's build)
         Scalar((*s, 8), lambda: octets(model.root.net_namespace or "")),
         Scalar((*s, 9), lambda: truth(g.dbus.enabled)),
         Scalar((*s, 10), lambda: truth(g.dynamic_interfaces)),
-        Scalar((*s, 11), lambda: integer(_flush_on_stop(o.get("lvs_flush_onstop")))),
+        Scalar((*s, 11), lambda: integer(_FLUSH_ON_STOP[lvs.flush_on_stop])),
     )
     return view
 
 
+_FLUSH_ON_STOP = {"full": 1, None: 2, "VS": 3}  # keepalived core/snmp.c lvsFlushOnStop
 _RTN_SNMP = {6: 3, 4: 4, 5: 5, 3: 6, 7: 7, 8: 8, 9: 9, 10: 10, 11: 11}  # RTN_* -> vrrpRouteType
 _FR_ACTIONS = {"table": 1, "goto": 2, "nop": 3, "blackhole": 6, "unreachable": 7, "prohibit": 8}
 _PARAM_MATCH = {"none": 0, "exact": 1, "initial": 2, "partial": 3}  # keepalived enum param_match
@@ -928,13 +926,6 @@ def _bfd_weights(model: Model) -> dict[str, tuple[int, bool]]:
 
 def _rx_sum(rows: list[tuple[OID, VrrpInstance]], counter: str) -> int:
     return sum(i.stats.get(counter, 0) for _, i in rows)
-
-
-def _flush_on_stop(v: object) -> int:
-    s = str(v).upper() if v not in (None, False) else ""
-    if s in ("VS",):
-        return 3
-    return 1 if v not in (None, False) else 2
 
 
 def _group_tracking_weight(model: Model, name: str) -> bool:
