@@ -17,6 +17,7 @@ from pykeepalived.snmp.agentx import (
     Pdu,
     PduType,
     SearchRange,
+    Value,
     VarBind,
     VType,
     counter64,
@@ -147,3 +148,44 @@ def test_a_request_reads_each_table_once_and_the_next_reads_it_again() -> None:
     data.append(((51,), 510))
     out = v.getnext_many([SearchRange((1, 3, 6, 1, 4, 1, 99, 1, 1, 2, 50), (1, 3, 6, 1, 4, 1, 100))])
     assert out[0].value == integer(510) and len(calls) == 2
+
+
+class _Writer:
+    """A registration's writable object (*BASE, 9, 0): 1..5 accepted, other integers wrongValue."""
+
+    def __init__(self) -> None:
+        self.committed: list[int] = []
+
+    def test(self, name: tuple[int, ...], value: Value) -> Error:
+        if name != (*BASE, 9, 0):
+            return Error.NOT_WRITABLE
+        if value.type != VType.INTEGER:
+            return Error.WRONG_TYPE
+        return Error.NO_ERROR if isinstance(value.data, int) and 1 <= value.data <= 5 else Error.WRONG_VALUE
+
+    def commit(self, name: tuple[int, ...], value: Value) -> None:
+        assert isinstance(value.data, int)
+        self.committed.append(value.data)
+
+
+def test_set_is_tested_then_committed_and_dropped_on_error_or_cleanup() -> None:
+    w = _Writer()
+    s = Session("Keepalived", [Registration(BASE, view(), "The MIB module for X", w)])
+
+    def send(t: PduType, *vbs: VarBind) -> list[Pdu]:
+        return s.handle(Pdu(Header(t, session_id=1), varbinds=list(vbs)), 0)[0]
+
+    good, bad = VarBind((*BASE, 9, 0), integer(3)), VarBind((*BASE, 9, 0), integer(7))
+    out = send(PduType.TESTSET, good, bad)
+    assert (out[0].error, out[0].index) == (Error.WRONG_VALUE, 2)
+    assert send(PduType.COMMITSET)[0].error == Error.NO_ERROR and w.committed == []  # nothing kept
+    out = send(PduType.TESTSET, VarBind((*BASE, 3, 1, 2, 97), integer(1)))
+    assert (out[0].error, out[0].index) == (Error.NOT_WRITABLE, 1)
+    assert send(PduType.TESTSET, VarBind((*BASE, 9, 0), octets("x")))[0].error == Error.WRONG_TYPE
+    assert send(PduType.TESTSET, good)[0].error == Error.NO_ERROR
+    assert send(PduType.CLEANUPSET) == [] and send(PduType.COMMITSET)[0].error == Error.NO_ERROR
+    assert w.committed == []  # cleaned up before the commit
+    send(PduType.TESTSET, good)
+    send(PduType.COMMITSET)
+    assert w.committed == [3]
+    assert send(PduType.CLEANUPSET) == []

@@ -580,3 +580,30 @@ NEW_INSTANCE = """vrrp_instance VI_3 {
     }
 }
 """
+
+
+INSTANCE = ".1.3.6.1.4.1.9586.100.5.2.3.1"  # vrrpInstanceEntry
+# (column.index, type, value): keepalived 2.2.7's write handlers (vrrp_snmp.c) read the value's
+# first byte: a priority of 0 or 256 is wrongValue, 300 sets 44; preempt takes 1 or 2; a VRRPv3
+# instance's accept is noAccess (no ALLOW_SNMP_SET_ACCEPT), a VRRPv2 one's and the other columns
+# notWritable; an unknown instance; a string where an integer is expected.
+SETS = [("7.1", "i", "0"), ("7.1", "i", "256"), ("7.1", "s", "x"), ("7.1", "i", "120"), ("7.1", "i", "300"),
+        ("7.1", "i", "-1"), ("7.2", "i", "200"), ("13.2", "i", "3"), ("13.2", "i", "1"), ("13.1", "i", "2"),
+        ("13.1", "u", "1"), ("27.2", "i", "1"), ("27.1", "i", "1"), ("28.1", "i", "1"), ("8.1", "i", "10"),
+        ("7.9", "i", "10"), ("2.1", "s", "VI_9")]
+SET_LOG = re.compile(r"via SNMP|with SNMP|Changing effective priority")
+
+
+def test_sets_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
+    """snmpset of each object gives the same answer, log lines and walk afterwards on both sides."""
+    with running([(h, conf(str(s.socket))) for h, s in sides]) as nodes:
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
+        for col, vtype, value in SETS:
+            answers = [s.set(f"{INSTANCE}.{col}", vtype, value) for _, s in sides]
+            assert answers[1] == answers[0], (col, vtype, value)
+        walked_equal(sides, ".1.3.6.1.4.1.9586.100.5.2.3")
+        walked_equal(sides, ".1.3.6.1.2.1.68")
+        logs = [log_lines(n, SET_LOG) for n in nodes]
+        assert logs[1] == logs[0], diff(logs[0], logs[1])
+        assert any("via SNMP" in line for line in logs[0])

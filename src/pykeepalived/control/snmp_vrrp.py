@@ -3,7 +3,8 @@
 # The VRRP child's SNMP subtrees, as keepalived 2.2.7's vrrp_snmp.c and core/snmp.c serve them:
 # KEEPALIVED-MIB global (…9586.100.5.1) and vrrp (…5.2), VRRP-MIB (mib-2 68, RFC 2787) and
 # VRRPV3-MIB (mib-2 207, RFC 6527), and the traps. Every cell is read from the live engine when a
-# request arrives, through `VrrpSource` (a narrow, read-only view the daemon implements): the
+# request arrives, through `VrrpSource` (a narrow view the daemon implements, read-only but for
+# `snmp_set`, which hands a committed set of vrrpInstanceTable to the VRRP core: VrrpWriter): the
 # instances in configuration order, the sync groups, each instance's configuration, interface and
 # which of its addresses are set. Nothing here does I/O; control/agentx.py carries the PDUs.
 #
@@ -33,8 +34,10 @@ from pykeepalived.control.snmp_settings import settings as settings
 from pykeepalived.logs import DETAIL, log
 from pykeepalived.snmp.agentx import (
     OID,
+    Error,
     Value,
     VarBind,
+    VType,
     counter,
     counter64,
     gauge,
@@ -92,6 +95,48 @@ class VrrpSource(Protocol):
     def bfd_up(self) -> Mapping[str, bool]: ...
 
     def ifindex(self, ifname: str) -> int | None: ...
+
+    def snmp_set(self, instance: str, column: int, value: int) -> None:
+        """Apply a committed set of vrrpInstanceTable `column` through the VRRP core."""
+
+
+class VrrpWriter:
+    """keepalived 2.2.7's writable vrrpInstanceTable columns (vrrp_snmp.c write handlers):
+    BasePriority (7) and Preempt (13); Accept (27) of a VRRPv3 instance answers noAccess (Debian's
+    build has no ALLOW_SNMP_SET_ACCEPT); everything else is notWritable. As keepalived's handlers
+    read the value's first byte (*var_val), only its low byte counts: a priority of 0 (or 256) is
+    wrongValue, 300 sets 44; preempt accepts 1 (true) and 2 (false)."""
+
+    def __init__(self, mibs: VrrpMibs) -> None:
+        self.mibs = mibs
+
+    def _target(self, name: OID) -> tuple[int, VrrpInstance] | None:
+        rest = name[len(VRRP):]
+        if len(rest) != 4 or rest[:2] != (3, 1):
+            return None
+        inst = dict(self.mibs._indexed()).get(rest[3:])
+        return (rest[2], inst) if inst is not None else None
+
+    def test(self, name: OID, value: Value) -> Error:
+        t = self._target(name)
+        if t is None:
+            return Error.NOT_WRITABLE
+        column, inst = t
+        if column == 27 and inst.params.version == 3:
+            return Error.NO_ACCESS
+        if column not in (7, 13):
+            return Error.NOT_WRITABLE
+        if value.type != VType.INTEGER or not isinstance(value.data, int):
+            return Error.WRONG_TYPE
+        low = value.data & 0xFF
+        if (column == 7 and low == 0) or (column == 13 and low not in (1, 2)):
+            return Error.WRONG_VALUE
+        return Error.NO_ERROR
+
+    def commit(self, name: OID, value: Value) -> None:
+        t = self._target(name)
+        if t is not None and isinstance(value.data, int):
+            self.mibs.src.snmp_set(t[1].name, t[0], value.data & 0xFF)
 
 
 def truth(b: object) -> Value:
@@ -764,7 +809,8 @@ class VrrpMibs:
         if self.serve_global:
             regs.append(Registration(GLOBAL, self.global_view(), "The MIB module for Keepalived"))
         if self.cfg.vrrp:
-            regs.append(Registration(VRRP, self.vrrp_view(), "The MIB module for KEEPALIVED-VRRP"))
+            regs.append(Registration(VRRP, self.vrrp_view(), "The MIB module for KEEPALIVED-VRRP",
+                                     VrrpWriter(self)))
         if self.cfg.rfcv2:
             regs.append(Registration(RFC2, self.rfc2_view(), "The MIB module for VRRP"))
         if self.cfg.rfcv3:

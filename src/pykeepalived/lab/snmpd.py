@@ -34,7 +34,8 @@ class PrivateSnmpd:
     def start(self) -> PrivateSnmpd:
         (self.dir / "snmpd.conf").write_text(
             f"master agentx\nagentXSocket unix:{self.socket}\nagentaddress udp:127.0.0.1:{SNMP_PORT}\n"
-            f"rocommunity public 127.0.0.1\ntrap2sink 127.0.0.1:{TRAP_PORT} public\n")
+            f"rocommunity public 127.0.0.1\nrwcommunity private 127.0.0.1\n"
+            f"trap2sink 127.0.0.1:{TRAP_PORT} public\n")
         (self.dir / "snmptrapd.conf").write_text("disableAuthorization yes\n")
         self.host.run(["ip", "link", "set", "lo", "up"])
         self.procs.append(self.host.popen(
@@ -65,6 +66,12 @@ class PrivateSnmpd:
         out = self.host.run(["env", "MIBS=", tool, "-v2c", "-c", "public", "-On", "-t", "5", "-r", "1",
                              f"127.0.0.1:{SNMP_PORT}", oid])
         return [line for line in out.splitlines() if line.strip() and "No Such Object" not in line]
+
+    def set(self, oid: str, vtype: str, value: str) -> str:
+        """`snmpset -On` of one object with the write community: its output and exit status."""
+        out = self.host.run(f"env MIBS= snmpset -v2c -c private -On -t 5 -r 0 127.0.0.1:{SNMP_PORT} "
+                            f"{oid} {vtype} '{value}' 2>&1; echo exit $?")
+        return out.strip()
 
     def traps(self) -> list[str]:
         """One line per trap received: its varbinds, sysUpTime masked."""

@@ -79,6 +79,8 @@ class Error(enum.IntEnum):
     NO_ERROR = 0
     GEN_ERR = 5
     NO_ACCESS = 6
+    WRONG_TYPE = 7
+    WRONG_VALUE = 10
     NOT_WRITABLE = 17
     OPEN_FAILED = 256
     NOT_OPEN = 257

@@ -3,9 +3,12 @@
 # The subagent side of one AgentX session, as a state machine fed with decoded PDUs and returning
 # the PDUs to write: Open, then one Register per registered subtree (and an AddAgentCaps per MIB
 # for snmpd's sysORTable, as net-snmp's register_sysORTable does for keepalived), then requests.
-# keepalived serves read-only values over SNMP here: a TestSet is answered notWritable (keepalived
-# 2.2.7 lets a set change vrrpInstanceBasePriority and vrrpInstancePreempt; see docs/snmp.md),
-# CommitSet/UndoSet noError, CleanupSet gets no answer (RFC 2741 7.2.4.4). The session's uptime is
+# Sets (RFC 2741 7.2.4): a TestSet asks the registration's `Writer` to check each varbind (an
+# object without one, or a subtree without a writer, is notWritable); the first error is answered
+# with its 1-based index and nothing is kept. CommitSet then commits the tested varbinds in order
+# (as keepalived's write handlers, a commit cannot fail); UndoSet and CleanupSet drop them (there
+# is nothing to undo, as nothing is changed before the commit); CleanupSet gets no answer
+# (RFC 2741 7.2.4.4). The session's uptime is
 # given by the caller (TimeTicks, hundredths of a second since the subagent started).
 """One AgentX subagent session: open, register, answer requests, notify: pure, no I/O."""
 
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from pykeepalived.snmp.agentx import (
     NO_SUCH_OBJECT,
@@ -22,6 +26,7 @@ from pykeepalived.snmp.agentx import (
     Header,
     Pdu,
     PduType,
+    Value,
     VarBind,
     objectid,
     timeticks,
@@ -33,11 +38,20 @@ SNMP_TRAP_OID_0 = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
 DEFAULT_TIMEOUT = 0  # the master's default (5 s in snmpd)
 
 
+class Writer(Protocol):
+    """The writable objects of a registration: check a value (TestSet), then apply it (CommitSet)."""
+
+    def test(self, name: OID, value: Value) -> Error: ...
+
+    def commit(self, name: OID, value: Value) -> None: ...
+
+
 @dataclass
 class Registration:
     subtree: OID
     view: MibView
     descr: str  # sysORDescr, "The MIB module for <name>"
+    writer: Writer | None = None
 
 
 class Session:
@@ -49,6 +63,7 @@ class Session:
         self.open = False
         self._packet = 0
         self._pending: dict[int, str] = {}  # packet id -> what it was (open/register/caps/notify/ping)
+        self._tested: list[tuple[Writer, VarBind]] = []  # the last TestSet's varbinds, until commit/cleanup
 
     def _hdr(self, t: PduType, what: str) -> Header:
         self._packet = (self._packet + 1) & 0xFFFFFFFF
@@ -79,11 +94,34 @@ class Session:
         vbs = [VarBind(SYS_UPTIME_0, timeticks(uptime)), VarBind(SNMP_TRAP_OID_0, objectid(trap)), *varbinds]
         return Pdu(self._hdr(PduType.NOTIFY, "notify"), varbinds=vbs)
 
-    def _view(self, name: OID) -> MibView | None:
+    def _registration(self, name: OID) -> Registration | None:
         for r in self.registrations:
             if name[:len(r.subtree)] == r.subtree:
-                return r.view
+                return r
         return None
+
+    def _view(self, name: OID) -> MibView | None:
+        r = self._registration(name)
+        return r.view if r is not None else None
+
+    def _test(self, varbinds: Sequence[VarBind]) -> tuple[Error, int]:
+        self._tested = []
+        tested = []
+        for i, vb in enumerate(varbinds, 1):
+            r = self._registration(vb.name)
+            err = r.writer.test(vb.name, vb.value) if r is not None and r.writer is not None \
+                else Error.NOT_WRITABLE
+            if err != Error.NO_ERROR:
+                return err, i
+            assert r is not None and r.writer is not None
+            tested.append((r.writer, vb))
+        self._tested = tested
+        return Error.NO_ERROR, 0
+
+    def _commit(self) -> None:
+        tested, self._tested = self._tested, []
+        for writer, vb in tested:
+            writer.commit(vb.name, vb.value)
 
     def handle(self, p: Pdu, uptime: int) -> tuple[list[Pdu], str | None]:
         """Answer one PDU from the master: (PDUs to send, a problem to log or None).
@@ -115,11 +153,19 @@ class Session:
                 resp.varbinds = [VarBind(r.start, NULL) for r in p.ranges]
                 return [resp], f"internal error answering {t.name}: {exc!r}"
         elif t == PduType.TESTSET:
-            resp.error, resp.index = Error.NOT_WRITABLE, 1
+            resp.error, resp.index = self._test(p.varbinds)
             resp.varbinds = p.varbinds
-        elif t == PduType.CLEANUPSET:
-            return [], None
-        elif t in (PduType.COMMITSET, PduType.UNDOSET, PduType.PING):
+        elif t == PduType.COMMITSET:
+            try:
+                self._commit()
+            except Exception as exc:  # a writer's bug: the session goes on
+                resp.error, resp.index = Error.GEN_ERR, 1
+                return [resp], f"internal error committing a set: {exc!r}"
+        elif t in (PduType.UNDOSET, PduType.CLEANUPSET):
+            self._tested = []
+            if t == PduType.CLEANUPSET:
+                return [], None
+        elif t == PduType.PING:
             pass
         else:
             resp.error = Error.PROCESSING_ERROR

@@ -308,6 +308,15 @@ class VrrpEngine:
         self._refresh_all()
         return out
 
+    def snmp_set(self, instance: str, column: int, value: int, now: int) -> list[Effect]:
+        """An SNMP set committed on vrrpInstanceTable: column 7 base priority, 13 preempt (1/2)."""
+        inst = self.instances.get(instance)
+        if inst is None:  # gone at a reload
+            return []
+        out = inst.set_base_priority(value) if column == 7 else inst.set_preempt(value == 1)
+        self._refresh_all()
+        return out
+
     def set_source_address(self, instance: str, addr: IPAddress | None, now: int) -> list[Effect]:
         inst = self.instances.get(instance)
         if inst is None:  # gone at a reload

@@ -879,6 +879,25 @@ class VrrpInstance:
             self._try_up_instance(out, now, leaving_init)
         return out
 
+    def set_base_priority(self, prio: int) -> list[Effect]:
+        """An SNMP set of vrrpInstanceBasePriority (keepalived vrrp_snmp_instance_priority): the
+        tracked total moves by the change and the effective priority follows it (an address owner's
+        effective priority stays, as in vrrp_set_effective_priority)."""
+        out: list[Effect] = []
+        self._log(out, f"base priority changed from {self.base_priority} to {prio} via SNMP.")
+        self.total_priority += prio - self.base_priority
+        self.base_priority = prio
+        self.tracking.base_priority = prio
+        self._set_effective_priority(out)
+        return out
+
+    def set_preempt(self, on: bool) -> list[Effect]:
+        """An SNMP set of vrrpInstancePreempt (keepalived vrrp_snmp_instance_preempt)."""
+        out: list[Effect] = []
+        self._log(out, f"preemption {'enabled' if on else 'disabled'} with SNMP")
+        self.params = dataclasses.replace(self.params, nopreempt=not on)
+        return out
+
     def faults_are_unknown_only(self) -> bool:
         """Every current fault comes from a tracker that has not reported yet."""
         unknown = {f"{t.kind} {t.name}" for t in self.tracking.tracks

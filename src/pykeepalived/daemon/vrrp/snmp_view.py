@@ -1,5 +1,6 @@
-"""The VRRP child's read-only view for its SNMP MIBs (control/snmp_vrrp.VrrpSource): the engine's
-instances and sync groups, each instance's configuration and interface, and its set addresses."""
+"""The VRRP child's view for its SNMP MIBs (control/snmp_vrrp.VrrpSource): the engine's instances
+and sync groups, each instance's configuration and interface, and its set addresses (read-only);
+and `snmp_set`, which hands a committed SNMP set to the child's driver (the core applies it)."""
 
 from __future__ import annotations
 
@@ -23,12 +24,14 @@ if TYPE_CHECKING:
 
 
 class ChildTrackers(Protocol):
-    """The VRRP child's trackers, as the SNMP tables read them (vrrp_child.VrrpChild has them)."""
+    """The VRRP child's trackers as the SNMP tables read them, and its SNMP set entry (VrrpChild)."""
 
     scripts: ScriptTrackers | None
     files: FileTrackers | None
     processes: ProcessTracker | None
     bfd: VrrpBfdTracker
+
+    def snmp_set(self, instance: str, column: int, value: int) -> None: ...
 
 
 class ChildSnmpView:
@@ -77,6 +80,9 @@ class ChildSnmpView:
 
     def bfd_up(self) -> Mapping[str, bool]:
         return self._trackers.bfd.up
+
+    def snmp_set(self, instance: str, column: int, value: int) -> None:
+        self._trackers.snmp_set(instance, column, value)
 
     def ifindex(self, ifname: str) -> int | None:
         return ifindex_of(ifname)

@@ -173,6 +173,11 @@ class VrrpChild:
         if self.driver is not None:
             self.driver.set_tracker(kind, name, value)
 
+    def snmp_set(self, instance: str, column: int, value: int) -> None:
+        """A committed SNMP set of vrrpInstanceTable (control/snmp_vrrp.VrrpWriter), applied by the core."""
+        if self.driver is not None:
+            self.driver.apply(lambda now: self.engine.snmp_set(instance, column, value, now))
+
     async def start_trackers(self, model: Model, checked: VrrpScripts) -> None:
         """Scripts, tracked interfaces and notifies; initial values reach the core before it starts."""
         self.fifos = checked.fifos
