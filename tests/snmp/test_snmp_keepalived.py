@@ -607,3 +607,54 @@ def test_sets_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
         logs = [log_lines(n, SET_LOG) for n in nodes]
         assert logs[1] == logs[0], diff(logs[0], logs[1])
         assert any("via SNMP" in line for line in logs[0])
+
+
+CAPTURE = """
+import socket, struct, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, 112)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack("4s4s", socket.inet_aton("224.0.0.18"),
+             socket.inet_aton(sys.argv[1])))
+s.settimeout(0.5)
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    try:
+        b = s.recv(2048)
+    except TimeoutError:
+        continue
+    v = b[(b[0] & 15) * 4:]
+    print(v[1], v[2], flush=True)
+"""
+
+WIRE_CONF = """global_defs {{
+    router_id snmp_node
+    enable_snmp_vrrp
+    snmp_socket unix:{socket}
+}}
+vrrp_instance VI_1 {{
+    state MASTER
+    interface eth0
+    virtual_router_id 51
+    priority 150
+    advert_int 1
+    virtual_ipaddress {{
+        192.0.2.100/24
+    }}
+}}
+"""
+
+
+def test_set_priority_reaches_the_adverts_as_keepalived(
+        rx_sides: list[tuple[Host, Host, PrivateSnmpd]]) -> None:
+    """After an snmpset of vrrpInstanceBasePriority the MASTER's adverts carry the new priority,
+    on both sides (captured by a peer on the LAN)."""
+    with running([(h, WIRE_CONF.format(socket=s.socket)) for h, _, s in rx_sides]) as nodes:
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.100"), 30)
+        seen = []
+        for (_, peer, s), n in zip(rx_sides, nodes, strict=True):
+            script = n.dir / "capture.py"
+            script.write_text(CAPTURE)
+            assert "exit 0" in s.set(f"{INSTANCE}.7.1", "i", "120")
+            out = peer.run(["python3", str(script), str(peer.ipv4), "2.5"])
+            seen.append(sorted({tuple(map(int, line.split())) for line in out.splitlines()}))
+        assert seen[1] == seen[0] == [(51, 120)], seen
