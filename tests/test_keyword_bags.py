@@ -19,14 +19,11 @@ BAGS = frozenset({"options", "root_options"})
 # still to move to typed fields (issue 14); keep it shrinking
 LEFT = {
     "pykeepalived/bfd/params.py": 1,
-    "pykeepalived/check/from_config.py": 1,
     "pykeepalived/configtest.py": 1,
     "pykeepalived/control/snmp_vrrp.py": 2,
     "pykeepalived/daemon/dump_data.py": 6,
     "pykeepalived/daemon/parent/parent_files.py": 1,
     "pykeepalived/daemon/procconf.py": 2,
-    "pykeepalived/daemon/trackers.py": 1,
-    "pykeepalived/linux/rcvbuf.py": 1,
 }
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
+from pykeepalived.config.bag_fields import netlink_bufs, rx_bufs_policy
 from pykeepalived.config.glibc_random import GlibcRandom
 from pykeepalived.config.include_check import ALL, INCLUDE_M, INCLUDE_R, apply_include_check
 from pykeepalived.daemon.dumpfiles import DumpPaths, paths_of, save_config, tmp_dir
@@ -23,14 +24,7 @@ from pykeepalived.daemon.parent.parent_files import (
     read_parent_conf,
     remove_reload_file,
 )
-from pykeepalived.linux.rcvbuf import (
-    SocketRxBufs,
-    advert_len,
-    apply_netlink_bufs,
-    instance_rx_buf,
-    netlink_bufs,
-    rx_bufs_policy,
-)
+from pykeepalived.linux.rcvbuf import SocketRxBufs, advert_len, apply_netlink_bufs, instance_rx_buf
 
 
 def test_tmp_dir_is_keepalived_rule(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,17 +139,20 @@ def test_netlink_bufs_set_on_a_real_netlink_socket() -> None:
     assert netlink_bufs([], "vrrp_netlink_cmd") is None
     assert netlink_bufs([("vrrp_netlink_cmd_rcv_bufs_force", True)], "vrrp_netlink_cmd") == (65536, True)
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
-        assert apply_netlink_bufs(s, [("vrrp_netlink_cmd_rcv_bufs", 150_000)], "vrrp_netlink_cmd")
+        bufs = netlink_bufs([("vrrp_netlink_cmd_rcv_bufs", 150_000)], "vrrp_netlink_cmd")
+        assert apply_netlink_bufs(s, bufs, "vrrp_netlink_cmd")
         assert _rcvbuf(s) == 300_000  # the kernel doubles what it is given
-        assert not apply_netlink_bufs(s, [("vrrp_netlink_cmd_rcv_bufs", 1)], "lvs_netlink_cmd")
+        assert not apply_netlink_bufs(s, netlink_bufs([("vrrp_netlink_cmd_rcv_bufs", 1)], "lvs_netlink_cmd"),
+                                      "lvs_netlink_cmd")
     if os.geteuid() == 0:  # SO_RCVBUFFORCE passes net.core.rmem_max
         rmem_max = int(Path("/proc/sys/net/core/rmem_max").read_text())
         big = rmem_max * 4
         with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
-            apply_netlink_bufs(s, [("process_monitor_rcv_bufs", big)], "process_monitor")
+            apply_netlink_bufs(s, netlink_bufs([("process_monitor_rcv_bufs", big)], "process_monitor"),
+                               "process_monitor")
             assert _rcvbuf(s) == 2 * rmem_max  # capped
             forced = [("process_monitor_rcv_bufs", big), ("process_monitor_rcv_bufs_force", True)]
-            apply_netlink_bufs(s, forced, "process_monitor")
+            apply_netlink_bufs(s, netlink_bufs(forced, "process_monitor"), "process_monitor")
             assert _rcvbuf(s) == 2 * big
 
 

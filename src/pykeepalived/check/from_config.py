@@ -52,8 +52,6 @@ from pykeepalived.config.model import Model, TrackFile
 from pykeepalived.lvs.model import Forwarding, Protocol, ServiceKey
 from pykeepalived.notify.checker_mail import smtp_alert_flag
 
-SCHED_FLAGS = frozenset({"ops", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port",
-                         "mh-fallback"})
 Script = tuple[str, str, str]
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -367,7 +365,7 @@ def vs_spec(vs: C.VirtualServer, model: Model, out: Mapped) -> VirtualServerSpec
         key=key, group=vs.group, extra_keys=extra, scheduler=vs.lb_algo, forwarding=vs_fwd,
         persistence_timeout=persistence,
         persistence_granularity=vs.persistence_granularity, persistence_engine=vs.persistence_engine,
-        flags=frozenset(k for k, _ in vs.options if k in SCHED_FLAGS), quorum=max(quorum, 1) if total else 1,
+        flags=frozenset(vs.sched_flags), quorum=max(quorum, 1) if total else 1,
         hysteresis=hysteresis, quorum_up=vs.quorum_up[0] if vs.quorum_up else None,
         quorum_down=vs.quorum_down[0] if vs.quorum_down else None, sorry_server=sorry,
         sorry_server_inhibit=vs.sorry_server_inhibit, inhibit_on_failure=vs.inhibit_on_failure,

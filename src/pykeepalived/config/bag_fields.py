@@ -3,15 +3,19 @@
 # Keywords without deep semantics stay in the model's `options` / `root_options` as (keyword, value)
 # pairs in file order: the dump prints them back as written. The runtime must not look them up by
 # name (issue 14, tests/test_keyword_bags.py): the builder reads each group of them here, once, into
-# a typed record (GlobalDefs.snmp / dbus / dump_files, Model.root) that mypy checks. The pairs hold
+# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs, Model.root) that mypy checks. The pairs hold
 # the grammar's validated values (an invalid line was dropped), the last one of a keyword wins.
-"""Typed records of the keywords kept in the model's options (SNMP, DBus, dump files, root)."""
+"""Typed records of the keywords kept in the model's options (SNMP, DBus, dump files, receive buffers,
+root)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pykeepalived.config.model import DbusDefs, DumpFileDefs, RootDefs, SnmpDefs
+from pykeepalived.config.model import DbusDefs, DumpFileDefs, NetlinkBufs, RcvBufDefs, RootDefs, SnmpDefs
+
+IF_DEFAULT_BUFSIZE = 64 * 1024  # keepalived's netlink default (for N 0)
+RX_BUFS_MULTIPLIER = 3
 
 
 def _word(v: object) -> str | None:
@@ -58,3 +62,53 @@ def root_defs(options: Iterable[tuple[str, object]]) -> RootDefs:
                     use_pid_dir=bool(o.get("use_pid_dir")),
                     instance=inst if isinstance(inst, str) else None,
                     child_wait_time=wait if isinstance(wait, int) else None)
+
+
+def netlink_bufs(options: Iterable[tuple[str, object]], name: str) -> NetlinkBufs | None:
+    """(size, force) for NAME in vrrp_netlink_cmd, vrrp_netlink_monitor, lvs_netlink_cmd,
+    lvs_netlink_monitor, process_monitor; None when neither keyword is given."""
+    o = dict(options)
+    size, force = o.get(f"{name}_rcv_bufs"), o.get(f"{name}_rcv_bufs_force")
+    if size is None and force is None:
+        return None
+    return (int(str(size or 0)) or IF_DEFAULT_BUFSIZE, bool(force))
+
+
+def rx_bufs_policy(options: Iterable[tuple[str, object]]) -> tuple[str | None, int, int]:
+    """(policy "MTU"|"ADVERT"|"SIZE"|None, size, multiplier) as keepalived's parser leaves it."""
+    o = dict(options)
+    raw = o.get("vrrp_rx_bufs_policy") or ()
+    words: list[str] = raw.split() if isinstance(raw, str) else [str(w) for w in raw] \
+        if isinstance(raw, tuple) else []
+    mtu = advert = False
+    size: int | None = None
+    for w in words:
+        if w.upper() == "MTU":
+            mtu = True
+        elif w.upper() == "ADVERT":
+            advert = True
+        elif str(words[0]).isdigit():  # keepalived reads the first word as the size
+            size = int(words[0])
+    mult = int(str(o.get("vrrp_rx_bufs_multiplier") or RX_BUFS_MULTIPLIER))
+    if size is not None:
+        return ("SIZE", size, mult)
+    return ("MTU" if mtu else "ADVERT" if advert else None, 0, mult)
+
+
+def rcv_buf_defs(options: Iterable[tuple[str, object]]) -> RcvBufDefs:
+    o = tuple(options)
+    return RcvBufDefs(vrrp_netlink_cmd=netlink_bufs(o, "vrrp_netlink_cmd"),
+                      vrrp_netlink_monitor=netlink_bufs(o, "vrrp_netlink_monitor"),
+                      lvs_netlink_cmd=netlink_bufs(o, "lvs_netlink_cmd"),
+                      lvs_netlink_monitor=netlink_bufs(o, "lvs_netlink_monitor"),
+                      process_monitor=netlink_bufs(o, "process_monitor"),
+                      rx_bufs_policy=rx_bufs_policy(o))
+
+
+def group_smtp_alert(options: Iterable[tuple[str, object]]) -> bool | None:
+    """The last `smtp_alert` of a vrrp_sync_group (bare keyword: true), None when absent."""
+    found: bool | None = None
+    for kw, value in options:
+        if kw == "smtp_alert":
+            found = True if value is None else bool(value)
+    return found

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, cast
 
-from pykeepalived.config.bag_fields import dbus_defs, dump_file_defs, root_defs, snmp_defs
+from pykeepalived.config.bag_fields import (
+    dbus_defs,
+    dump_file_defs,
+    group_smtp_alert,
+    rcv_buf_defs,
+    root_defs,
+    snmp_defs,
+)
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.command_words import cmd_str, resolve_user_group
 from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, Reporter, skip_block
@@ -204,7 +211,7 @@ class Builder:
         return Model(
             global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs),
                                 snmp=snmp_defs(self.gopts), dbus=dbus_defs(self.gopts),
-                                dump_files=dump_file_defs(self.gopts)),
+                                dump_files=dump_file_defs(self.gopts), rcv_bufs=rcv_buf_defs(self.gopts)),
             root_options=tuple(self.root_opts),
             root=root_defs(self.root_opts),
             vrrp_instances=tuple(self.instances),
@@ -548,7 +555,8 @@ class Builder:
                 "notify_stop",
             },
         )
-        self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc))
+        self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc,
+                                     smtp_alert=group_smtp_alert(opts)))
 
     def _named(self, n: Node) -> None:
         name = str(n.value)

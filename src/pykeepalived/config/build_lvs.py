@@ -29,6 +29,10 @@ from pykeepalived.config.model_lvs import (
 from pykeepalived.config.parser import Node
 from pykeepalived.config.types import is_digits, parse_int, parse_ip
 
+# the words of a virtual_server kept in its options that are IPVS scheduler flags
+SCHED_FLAGS = frozenset({"ops", "flag-1", "flag-2", "flag-3", "sh-port", "sh-fallback", "mh-port",
+                         "mh-fallback"})
+
 _FIELDS: dict[type, frozenset[str]] = {}
 
 
@@ -133,6 +137,7 @@ def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
     if "lb_algo" not in f:  # after the protocol's default, which it names
         rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no scheduler set, setting default 'wlc'")
     f["options"] = tuple(opts)
+    f["sched_flags"] = tuple(dict.fromkeys(k for k, _ in opts if k in SCHED_FLAGS))
     vs = VirtualServer(**f)
     rss = [rs for c in n.all("real_server") if (rs := _rs(c, vs, rep)) is not None]
     if "lb_kind" not in f and (any(rs.lvs_method is None for rs in rss) or vs.sorry_server is not None):

@@ -75,6 +75,23 @@ class DumpFileDefs:
     data_use_instance: bool = False
 
 
+NetlinkBufs = tuple[int, bool]  # (size, force) of `NAME_rcv_bufs N` / `NAME_rcv_bufs_force`
+
+
+@dataclass(frozen=True, slots=True)
+class RcvBufDefs:
+    """global_defs' receive buffer keywords, typed (config/bag_fields.py; linux/rcvbuf.py sets them);
+    None: neither keyword given."""
+
+    vrrp_netlink_cmd: NetlinkBufs | None = None
+    vrrp_netlink_monitor: NetlinkBufs | None = None
+    lvs_netlink_cmd: NetlinkBufs | None = None
+    lvs_netlink_monitor: NetlinkBufs | None = None
+    process_monitor: NetlinkBufs | None = None
+    # vrrp_rx_bufs_policy/multiplier: (policy "MTU"|"ADVERT"|"SIZE"|None, size, multiplier)
+    rx_bufs_policy: tuple[str | None, int, int] = (None, 0, 3)
+
+
 @dataclass(frozen=True, slots=True)
 class RootDefs:
     """The top-level keywords (outside any block), typed (config/bag_fields.py; the words stay in
@@ -160,6 +177,7 @@ class GlobalDefs:
     snmp: SnmpDefs = SnmpDefs()
     dbus: DbusDefs = DbusDefs()
     dump_files: DumpFileDefs = DumpFileDefs()
+    rcv_bufs: RcvBufDefs = RcvBufDefs()
     options: Options = ()
     # where each keyword of global_defs was written (the last one wins), for messages about values
     keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)
@@ -295,6 +313,8 @@ class SyncGroup:
     notify: tuple[tuple[str, NotifyScript], ...] = ()
     options: Options = ()
     loc: Loc = field(default=NOWHERE, compare=False)
+    # typed from options (config/bag_fields.py): the last `smtp_alert [BOOL]` (bare: true), None: absent
+    smtp_alert: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,4 +204,6 @@ class VirtualServer:
     weight: int = 1  # default weight of its real servers
     real_servers: tuple[RealServer, ...] = ()
     options: Options = ()  # scheduler flags (hashed, ops, flag-N, sh-*, mh-*)
+    # the IPVS scheduler flags among them (build_lvs.SCHED_FLAGS), in file order, for the runtime
+    sched_flags: tuple[str, ...] = ()
     loc: Loc = field(default=NOWHERE, compare=False)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pykeepalived.config.command_words import CommandSyntaxError, resolve_user_group, split_quoted_escaped
 from pykeepalived.config.model import Model, NotifyScript, Script, Track
 from pykeepalived.config.to_params import track_group_interfaces
-from pykeepalived.linux.rcvbuf import netlink_bufs
 from pykeepalived.notify.fifo import FifoSet, FifoSpec
 from pykeepalived.notify.scripts import Notifier, NotifyScripts
 from pykeepalived.notify.smtp import SmtpAlerter, SmtpSettings, parse_smtp_server
@@ -240,7 +239,7 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
         ("INSTANCE", i.name, i.notify, i.smtp_alert) for i in model.vrrp_instances
     ]
     # a sync group's own `smtp_alert [BOOL]` (keepalived vrrp_gsmtp_handler), else the global default
-    owners += [("GROUP", s.name, s.notify, _group_smtp_alert(s.options)) for s in model.sync_groups]
+    owners += [("GROUP", s.name, s.notify, s.smtp_alert) for s in model.sync_groups]
     smtp_default = bool(g.smtp_alert_vrrp if g.smtp_alert_vrrp is not None else g.smtp_alert)
     for target, name, notify, smtp in owners:
         fields: dict[str, object] = {}
@@ -257,15 +256,6 @@ def notify_scripts(model: Model, resolver: ScriptResolver) -> dict[tuple[str, st
         fields["smtp_alert"] = smtp_default if smtp is None else smtp
         out[(target, name)] = NotifyScripts(**fields)  # type: ignore[arg-type]
     return out
-
-
-def _group_smtp_alert(opts: tuple[tuple[str, object], ...]) -> bool | None:
-    """The last `smtp_alert` of a vrrp_sync_group (bare keyword: true), None when absent."""
-    found: bool | None = None
-    for kw, value in opts:
-        if kw == "smtp_alert":
-            found = True if value is None else bool(value)
-    return found
 
 
 class NotifyDispatcher:
@@ -342,7 +332,7 @@ def process_tracker(model: Model, set_tracker: SetTracker) -> ProcessTracker:
     def changed(tp: TrackedProcess, have: bool) -> None:
         set_tracker("process", tp.name, have)
 
-    return ProcessTracker(specs, changed, rcvbuf=netlink_bufs(model, "process_monitor"))
+    return ProcessTracker(specs, changed, rcvbuf=model.global_defs.rcv_bufs.process_monitor)
 
 
 def fifo_spec(

@@ -24,30 +24,10 @@ from typing import Any
 log = logging.getLogger("pykeepalived")
 
 SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
-IF_DEFAULT_BUFSIZE = 64 * 1024  # keepalived's netlink default
-RX_BUFS_MULTIPLIER = 3
 IPV4_HEADER = 20
 AH_HEADER = 24
 VRRP_HEADER = 8
 VRRP_AUTH_LEN = 8
-
-
-def _opts(model_or_options: Any) -> dict[str, Any]:
-    if model_or_options is None:
-        return {}
-    if hasattr(model_or_options, "global_defs"):
-        return dict(model_or_options.global_defs.options)
-    return dict(model_or_options)
-
-
-def netlink_bufs(model_or_options: Any, name: str) -> tuple[int, bool] | None:
-    """(size, force) for NAME in vrrp_netlink_cmd, vrrp_netlink_monitor, lvs_netlink_cmd,
-    lvs_netlink_monitor, process_monitor; None when neither keyword is given."""
-    o = _opts(model_or_options)
-    size, force = o.get(f"{name}_rcv_bufs"), o.get(f"{name}_rcv_bufs_force")
-    if size is None and force is None:
-        return None
-    return (int(size or 0) or IF_DEFAULT_BUFSIZE, bool(force))
 
 
 def set_rcvbuf(sock: socket.socket | Any, size: int, force: bool = False, what: str = "") -> bool:
@@ -66,32 +46,12 @@ def set_rcvbuf(sock: socket.socket | Any, size: int, force: bool = False, what: 
         return False
 
 
-def apply_netlink_bufs(sock: Any, model_or_options: Any, name: str) -> bool:
-    """Set NAME's configured buffer on sock; False (nothing done) when not configured."""
-    bufs = netlink_bufs(model_or_options, name)
+def apply_netlink_bufs(sock: Any, bufs: tuple[int, bool] | None, name: str) -> bool:
+    """Set NAME's configured (size, force) (GlobalDefs.rcv_bufs, typed by config/bag_fields.py) on
+    sock; False (nothing done) when not configured."""
     if bufs is None:
         return False
     return set_rcvbuf(sock, bufs[0], bufs[1], "process" if name == "process_monitor" else "")
-
-
-def rx_bufs_policy(model_or_options: Any) -> tuple[str | None, int, int]:
-    """(policy "MTU"|"ADVERT"|"SIZE"|None, size, multiplier) as keepalived's parser leaves it."""
-    o = _opts(model_or_options)
-    raw = o.get("vrrp_rx_bufs_policy") or ()
-    words: list[str] = raw.split() if isinstance(raw, str) else [str(w) for w in raw]
-    mtu = advert = False
-    size: int | None = None
-    for w in words:
-        if w.upper() == "MTU":
-            mtu = True
-        elif w.upper() == "ADVERT":
-            advert = True
-        elif str(words[0]).isdigit():  # keepalived reads the first word as the size
-            size = int(words[0])
-    mult = int(o.get("vrrp_rx_bufs_multiplier") or RX_BUFS_MULTIPLIER)
-    if size is not None:
-        return ("SIZE", size, mult)
-    return ("MTU" if mtu else "ADVERT" if advert else None, 0, mult)
 
 
 def advert_len(family: int, version: int, n_vips: int, ah: bool = False) -> int:

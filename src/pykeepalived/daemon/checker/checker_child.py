@@ -59,7 +59,7 @@ from pykeepalived.linux.iface import list_addresses
 from pykeepalived.linux.ipvs import choose_dataplane
 from pykeepalived.linux.monitor import AddressEvent, NetlinkMonitor
 from pykeepalived.linux.nft_lb import NftLoadBalancer
-from pykeepalived.linux.rcvbuf import apply_netlink_bufs, netlink_bufs
+from pykeepalived.linux.rcvbuf import apply_netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.notify.checker_mail import CheckerMailer
 from pykeepalived.notify.fifo import FifoSet
@@ -113,7 +113,8 @@ def no_checker_emails(g: GlobalDefs) -> bool:
 async def local_addresses(model: Model | None = None) -> set[str]:
     """Every address configured on the host (this network namespace)."""
     async with AsyncIPRoute() as ipr:
-        apply_netlink_bufs(ipr.socket, model, "lvs_netlink_cmd")
+        apply_netlink_bufs(ipr.socket, model.global_defs.rcv_bufs.lvs_netlink_cmd if model else None,
+                           "lvs_netlink_cmd")
         return {str(a.address) for a in await list_addresses(ipr)}
 
 
@@ -307,7 +308,8 @@ class CheckerChild:
         assert self.rt is not None
         if self.addr_watch is not None or not any(s.ha_suspend for s in self.rt.specs):
             return
-        mon = NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "lvs_netlink_monitor"))
+        bufs = self.model.global_defs.rcv_bufs.lvs_netlink_monitor if self.model else None
+        mon = NetlinkMonitor(rcvbuf=bufs)
         await mon.open()  # subscribed before the dump: no change is missed
         self.rt.set_local_addresses(await local_addresses(self.model))
         self.addr_watch = asyncio.get_running_loop().create_task(self._follow_addresses(mon))

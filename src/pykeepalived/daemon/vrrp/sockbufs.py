@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pykeepalived.linux.rcvbuf import advert_len, instance_rx_buf, rx_bufs_policy
+from pykeepalived.linux.rcvbuf import advert_len, instance_rx_buf
 
 
 def vrrp_rx_buf(model: Any, rt: Any) -> int:
@@ -15,4 +15,4 @@ def vrrp_rx_buf(model: Any, rt: Any) -> int:
     ah = str(getattr(p.auth_type, "name", "")) == "AH"
     mtu = rt.iface.mtu if rt.iface is not None else None
     adv = advert_len(p.family, p.version, len(p.vips), ah)
-    return instance_rx_buf(rx_bufs_policy(model), kernel, adv, mtu)
+    return instance_rx_buf(model.global_defs.rcv_bufs.rx_bufs_policy, kernel, adv, mtu)

@@ -82,7 +82,7 @@ from pykeepalived.linux.anchor import Anchor
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
 from pykeepalived.linux.igmp import LocalIgmp
 from pykeepalived.linux.monitor import AddressEvent, LinkEvent, NetlinkMonitor
-from pykeepalived.linux.rcvbuf import apply_netlink_bufs, netlink_bufs
+from pykeepalived.linux.rcvbuf import apply_netlink_bufs
 from pykeepalived.linux.rtnl import AsyncIPRoute
 from pykeepalived.linux.vmac import VmacManager
 from pykeepalived.lvs.globals import tied_syncd
@@ -237,7 +237,8 @@ class VrrpChild:
     # ------------------------------------------------------------------ events
     async def _monitor(self) -> None:
         try:
-            async with NetlinkMonitor(rcvbuf=netlink_bufs(self.model, "vrrp_netlink_monitor")) as mon:
+            bufs = self.model.global_defs.rcv_bufs.vrrp_netlink_monitor if self.model else None
+            async with NetlinkMonitor(rcvbuf=bufs) as mon:
                 async for ev in mon:
                     # interface_up_down_delays (daemon/vrrp/linkdelay.py): held back, or now
                     deb = self.debounce
@@ -321,7 +322,7 @@ class VrrpChild:
         self._reload_snmp(model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         self.ipr = AsyncIPRoute()
-        apply_netlink_bufs(self.ipr.socket, model, "vrrp_netlink_cmd")
+        apply_netlink_bufs(self.ipr.socket, model.global_defs.rcv_bufs.vrrp_netlink_cmd, "vrrp_netlink_cmd")
         log.log(DETAIL, "Registering Kernel netlink reflector")
         log.log(DETAIL, "Registering Kernel netlink command channel")
         self.firewall = Firewall(model)  # logs keepalived's auto-selection here, as keepalived does
