@@ -118,7 +118,7 @@ def vrid_collisions(c: Cluster) -> Iterator[Finding]:
     for n in c.nodes:  # VMAC: one MAC 00:00:5e:00:01:VRID (02 for IPv6) per VRID, interface vrrp.VRID
         seen: dict[tuple[int, int | None], Member] = {}
         for i in n.model.vrrp_instances:
-            if i.use_vmac is None or i.use_vmac:  # an explicit VMAC name is the operator's choice
+            if i.use_vmac is None or i.use_vmac.name:  # an explicit VMAC name is the operator's choice
                 continue
             m = Member(n.name, i, n.model)
             first = seen.setdefault((i.family, i.vrid), m)
