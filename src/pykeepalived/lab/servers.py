@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import cast
 
 
 def free_port(kind: socket.SocketKind = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
@@ -92,8 +93,9 @@ class DnsResponder(asyncio.DatagramProtocol):
     """Answers every query with one A record (or NXDOMAIN for names starting with `missing`)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # a cast, not an isinstance check: 3.11's selector datagram transport does not derive from
+        # asyncio.DatagramTransport
+        self.transport = cast(asyncio.DatagramTransport, transport)
         self.queries = 0
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -111,8 +113,9 @@ class UdpResponder(asyncio.DatagramProtocol):
     """Replies `b"PONG" + payload` to every datagram."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        # a cast, not an isinstance check: 3.11's selector datagram transport does not derive from
+        # asyncio.DatagramTransport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.transport.sendto(b"PONG" + data, addr)
