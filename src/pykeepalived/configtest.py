@@ -22,6 +22,7 @@ from pykeepalived.config.interfaces import check_interfaces
 from pykeepalived.config.load import load_config, stopping_reading
 from pykeepalived.config.model import Model, Script
 from pykeepalived.config.sync_tracking import tracking_diagnostics
+from pykeepalived.config.vrrp_extra import address_vmac_lines
 from pykeepalived.options import Options
 from pykeepalived.safefile import open_append
 
@@ -58,6 +59,9 @@ def check_system(model: Model, rep: Reporter, interfaces: set[str] | None = None
         model, fitted = fit_vips(model)
         failed = complete_diagnostics(model)
         rep.diags += fitted
+        for i in model.vrrp_instances:
+            for line in address_vmac_lines(i):
+                rep.error(NOWHERE, line)
         rep.diags += failed or tracking_diagnostics(_without_scripts(model, disabled))
 
 

@@ -65,16 +65,36 @@ vrrp_instance VI_4 {
 """
 
 
-def _mine(text: str) -> list[str]:
+# vrrp_complete_instance's strict-mode, advert_int and per-address use_vmac lines (issue 12)
+COMPLETE = re.compile(r"[Ss]trict mode|VRRPv\d advertisement|use_vmac specified")
+_I = ("vrrp_instance VI_{n} {{\n    interface eth0\n    virtual_router_id {n}\n{body}\n"
+      "    virtual_ipaddress {{\n        {vip}\n    }}\n}}\n")
+BAD_COMPLETE = "".join(_I.format(n=n, body=b, vip=v) for n, b, v in (
+    (1, "    strict_mode\n    use_vmac vrrp.1 02:00:5e:00:01:99", "192.0.2.1/24"),
+    (2, "    strict_mode\n    use_vmac\n    vmac_xmit_base", "192.0.2.2/24"),
+    (3, "    strict_mode\n    garp_lower_prio_repeat 2\n    garp_lower_prio_delay 3\n"
+        "    lower_prio_no_advert false\n    higher_prio_send_advert true", "192.0.2.3/24"),
+    (4, "    strict_mode\n    unicast_src_ip 192.0.2.9\n    unicast_peer {\n        192.0.2.8\n    }",
+     "192.0.2.4/24"),
+    (5, "    advert_int 1.5", "192.0.2.5/24"),
+    (6, "    version 3\n    advert_int 50", "192.0.2.6/24"),
+    (7, "    version 3\n    advert_int 1.005", "192.0.2.7/24"),
+    (8, "    use_vmac", "192.0.2.8/32 use_vmac"),
+    (9, "    use_vmac_addr", "192.0.2.9/24 dev eth1 use_vmac"),
+))
+
+
+def _mine(text: str, mine: re.Pattern[str] = MINE) -> list[str]:
     # keepalived cites no file name for global_defs' first lines; compare the message texts only
-    return sorted(re.sub(r"^\([^)]*Line \d+\) ", "", ln) for ln in text.splitlines() if MINE.search(ln))
+    return sorted(re.sub(r"^\([^)]*Line \d+\) ", "", ln) for ln in text.splitlines() if mine.search(ln))
 
 
 @pytest.mark.netns
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("keepalived") is None, reason="needs root")
-def test_messages_as_keepalived(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("text", "mine", "least"), [(BAD, MINE, 10), (BAD_COMPLETE, COMPLETE, 11)])
+def test_messages_as_keepalived(tmp_path: Path, text: str, mine: re.Pattern[str], least: int) -> None:
     conf = tmp_path / "keepalived.conf"
-    conf.write_text(BAD)
+    conf.write_text(text)
     ns = f"pkkw2-{uuid.uuid4().hex[:8]}"
     subprocess.run(["ip", "netns", "add", ns], check=True)
     try:
@@ -84,12 +104,13 @@ def test_messages_as_keepalived(tmp_path: Path) -> None:
                             capture_output=True, text=True, timeout=30)
     finally:
         subprocess.run(["ip", "netns", "del", ns], check=False)
-    assert "(VI_4) unicast with use_vmac requires vmac_xmit_base - setting" in ka.stderr
+    if text is BAD:
+        assert "(VI_4) unicast with use_vmac requires vmac_xmit_base - setting" in ka.stderr
     _code, diags = run_config_test(str(conf), interfaces={"eth0", "eth1"})
     ours = "\n".join(d.format() for d in diags)
-    theirs = _mine(ka.stderr)
-    assert len(theirs) >= 10, ka.stderr
-    assert _mine(ours) == theirs, f"--- keepalived\n{ka.stderr}\n--- ours\n{ours}"
+    theirs = _mine(ka.stderr, mine)
+    assert len(theirs) >= least, ka.stderr
+    assert _mine(ours, mine) == theirs, f"--- keepalived\n{ka.stderr}\n--- ours\n{ours}"
 
 
 def _params(tmp_path: Path, glob: str, body: str, vips: str = "192.0.2.1/24\n198.51.100.1/24 dev eth1"):  # type: ignore[no-untyped-def]

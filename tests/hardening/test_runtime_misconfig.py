@@ -173,6 +173,24 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #   script_not_used         Warning - script chk is not used (before the first        MASTER
 #                           instance line)
 #   src_other_family_mask   ... src address[2001:db8::1/64] MUST be of the same ...    MASTER
+#   strict_vmac_mac         (VI_1): cannot specify MAC address with strict mode -      MASTER (vrrp.51,
+#                           clearing                                                   RFC 5798 MAC)
+#   strict_xmit_base        (VI_1) xmit_base is incompatible with strict mode -        MASTER
+#                           resetting
+#   strict_garp             (VI_1) Strict mode requires no repeat garps. resetting,    MASTER
+#                           ... no repeat garp delay. ..., ... no lower priority
+#                           advert. ..., strict mode requires higher_prio_send_advert
+#                           to be clear. resetting
+#   vip_use_vmac_instance   (VI_1) use_vmac specified for VIP/eVIP 192.0.2.100/24 and  MASTER
+#                           vrrp instance (after the VMAC is made)
+#   advert_int_v2_fraction  (VI_1) VRRPv2 advertisement interval 1.500000s must be an  MASTER
+#                           integer. rounding
+#   advert_int_v3_range     (VI_1) VRRPv3 advertisement interval 50.00s is out of      BACKUP
+#                           range. Must be less than 40.96s. Setting to 40.95s
+#   advert_int_v3_units     (VI_1) VRRPv3 advertisement interval 1.005000s must be in  MASTER
+#                           units of 10ms - rounding
+# keepalived 2.2.7 never prints "Unicast peers are not supported in strict mode" (it tests the
+# unicast flag before setting it from the peers): a strict unicast instance runs, in both.
 # Not as keepalived 2.2.7 (docs/migration.md): an instance with unicast peers and no `interface`
 # runs (2.2.7's chk_min_cfg stops with "Unknown interface!"; fixed in keepalived 2.2.8).
 _SEC = "    script_user root\n    enable_script_security"
@@ -265,6 +283,18 @@ MISCONFIG = {
     "script_not_used": ("MASTER", _script("/bin/true") + instance_conf(**_M), ""),
     "src_other_family_mask": ("MASTER", instance_conf(**_M).replace(
         "    }\n}\n", "    }\n" + _uni("2001:db8::1/64", "192.0.2.2") + "\n}\n"), ""),
+    "strict_vmac_mac": ("MASTER", instance_conf(
+        extra="    strict_mode\n    use_vmac vrrp.51 02:00:5e:00:01:99"), ""),
+    "strict_xmit_base": ("MASTER", instance_conf(
+        extra="    strict_mode\n    use_vmac\n    vmac_xmit_base"), ""),
+    "strict_garp": ("MASTER", instance_conf(extra=(
+        "    strict_mode\n    garp_lower_prio_repeat 2\n    garp_lower_prio_delay 3\n"
+        "    lower_prio_no_advert false\n    higher_prio_send_advert true")), ""),
+    "vip_use_vmac_instance": ("MASTER", instance_conf(**_M, vips=("192.0.2.100/24 use_vmac",),
+                                                      extra="    use_vmac"), ""),
+    "advert_int_v2_fraction": ("MASTER", instance_conf(**_M, advert="1.5"), ""),
+    "advert_int_v3_range": ("BACKUP", instance_conf(advert="50", version=3), ""),
+    "advert_int_v3_units": ("MASTER", instance_conf(**_M, advert="1.005", version=3), ""),
 }
 SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
          "vips_mtu_v2": "ip link set eth0 mtu 576", "vips_mtu_v3": "ip link set eth0 mtu 576",
@@ -273,7 +303,9 @@ SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
          "interface_without_arp": "ip link set eth0 arp off"}
 _COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
                        r"Virtual router|Unknown interface")
-_VMACS = {"vmac_same_vrid": ("vrrp.51",), "vmac_same_name": ("vmac1", "vrrp.52")}  # addresses compared too
+_VMACS = {"vmac_same_vrid": ("vrrp.51",), "vmac_same_name": ("vmac1", "vrrp.52"),  # addresses compared too
+          "strict_vmac_mac": ("vrrp.51",), "strict_xmit_base": ("vrrp.51",),
+          "vip_use_vmac_instance": ("vrrp.51",)}
 _PER_ADVERT = "WARNING - equal priority advert received from remote host with our IP address."
 
 

@@ -424,6 +424,10 @@ class Builder:
             rep.error(NOWHERE, f"({name}) State MASTER must match being address owner")
             i = replace(i, state="BACKUP")
         i = _auth_checks(i, rep)
+        strict_lines = _strict_lines(i, {c.kw for c in n.children})
+        if i.strict_mode and i.use_vmac is not None and i.use_vmac.mac is not None:
+            rep.error(NOWHERE, f"({name}): cannot specify MAC address with strict mode - clearing")
+            i = replace(i, use_vmac=replace(i.use_vmac, mac=None))
         if i.strict_mode:
             if i.accept and i.version == 2 and i.priority != 255:
                 rep.error(
@@ -452,17 +456,29 @@ class Builder:
             rep.error(NOWHERE, f"({name}) multicast destination specified with unicast - ignoring")
             i = replace(i, mcast_dst_ip=None)
         i = _preempt_checks(i, rep)
+        for line in strict_lines:
+            rep.error(NOWHERE, line)
         if i.vmac_xmit_base and i.use_vmac is None:
             rep.error(NOWHERE, f"({name}) vmac_xmit_base is only valid with a vmac")
             i = replace(i, vmac_xmit_base=False)
         if no_vip:  # keepalived checks twice (a general error, then this warning) and logs both
             rep.error(NOWHERE, f"({name}) No VIP specified; at least one is sensible", ConfigErr.WARNING)
         if i.version == 2 and i.advert_int_us % 1_000_000:
-            us = max(1, round(i.advert_int_us / 1_000_000)) * 1_000_000
-            rep.error(NOWHERE, f"({name}) Version 2 does not support a fractional advert_int - rounding")
+            us = max(1, (i.advert_int_us + 500_000) // 1_000_000) * 1_000_000
+            rep.error(NOWHERE, f"({name}) VRRPv2 advertisement interval {i.advert_int_us / 1e6:f}s "
+                               "must be an integer. rounding")
             i = replace(i, advert_int_us=us)
+        elif i.version == 3 and i.advert_int_us >= 40_960_000:  # 12 bits of centiseconds
+            rep.error(NOWHERE, f"({name}) VRRPv3 advertisement interval {i.advert_int_us / 1e6:.2f}s "
+                               "is out of range. Must be less than 40.96s. Setting to 40.95s")
+            i = replace(i, advert_int_us=40_950_000)
         elif i.version == 3 and i.advert_int_us % 10_000:
-            i = replace(i, advert_int_us=round(i.advert_int_us / 10_000) * 10_000)
+            rep.error(NOWHERE, f"({name}) VRRPv3 advertisement interval {i.advert_int_us / 1e6:f}s "
+                               "must be in units of 10ms - rounding")
+            i = replace(i, advert_int_us=max(1, (i.advert_int_us + 5_000) // 10_000) * 10_000)
+        if i.vmac_xmit_base and i.strict_mode:
+            rep.error(NOWHERE, f"({name}) xmit_base is incompatible with strict mode - resetting")
+            i = replace(i, vmac_xmit_base=False)
         return i
 
     # -- scripts, groups, named -----------------------------------------------------------------
@@ -1080,6 +1096,22 @@ def _auth_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:
         return i
     rep.error(NOWHERE, f"({name}) {msg}")
     return replace(i, auth_type=None, auth_pass="")
+
+
+def _strict_lines(i: VrrpInstance, kws: set[str]) -> list[str]:
+    """keepalived vrrp_complete_instance's lines for the instance's own garp_lower_prio_repeat /
+    garp_lower_prio_delay / lower_prio_no_advert / higher_prio_send_advert that strict mode resets
+    (global_defs' values are reset without a line), taken before the reset."""
+    if not i.strict_mode:
+        return []
+    lines = [(i.garp_lower_prio_repeat, "Strict mode requires no repeat garps."),
+             (i.garp_lower_prio_delay_s, "Strict mode requires no repeat garp delay."),
+             (not i.lower_prio_no_advert, "Strict mode requires no lower priority advert."),
+             (i.higher_prio_send_advert, "strict mode requires higher_prio_send_advert to be clear.")]
+    kw = ("garp_lower_prio_repeat", "garp_lower_prio_delay", "lower_prio_no_advert",
+          "higher_prio_send_advert")
+    return [f"({i.name}) {line} resetting"
+            for k, (bad, line) in zip(kw, lines, strict=True) if k in kws and bad]
 
 
 def _preempt_checks(i: VrrpInstance, rep: Reporter) -> VrrpInstance:

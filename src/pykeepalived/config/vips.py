@@ -50,6 +50,12 @@ class VipSpec:
     words: tuple[str, ...] = field(default=(), compare=False)  # the words after the address, for the dump
     loc: Loc = field(default=NOWHERE, compare=False)
 
+    @property
+    def text(self) -> str:
+        """The address as keepalived's ipaddresstos prints it (no prefix for a host address)."""
+        a = self.address
+        return str(a) if self.prefix == a.max_prefixlen else f"{a}/{self.prefix}"
+
 
 @dataclass(slots=True)
 class _Draft:

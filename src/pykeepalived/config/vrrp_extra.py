@@ -111,6 +111,22 @@ def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
     return {"garp_extra_if_us": secs * 1_000_000, "garp_extra_if_addrs": tuple(seen.values())}
 
 
+def address_vmac_lines(i: VrrpInstance) -> list[str]:
+    """keepalived vrrp_complete_instance's lines (after the instance's VMAC is made) for a VIP/eVIP
+    marked `use_vmac` whose mark has no effect: the instance's own VMAC carries it, or
+    use_vmac_addr gives it one anyway (needs_address_vmac places it as without the mark)."""
+    lines = []
+    for spec in (*i.vips, *i.evips):
+        if not spec.use_vmac:
+            continue
+        if spec.dev in (None, i.interface) and i.use_vmac is not None and spec.address.version == i.family:
+            lines.append(f"({i.name}) use_vmac specified for VIP/eVIP {spec.text} and vrrp instance")
+        elif (spec.dev not in (None, i.interface) or spec.address.version != i.family) and i.use_vmac_addr:
+            lines.append(f"({i.name}) use_vmac_addr specified and use_vmac specified for VIP/eVIP "
+                         f"{spec.text}")
+    return lines
+
+
 def needs_address_vmac(i: VrrpInstance, spec: VipSpec, model: Model) -> bool:
     """A VIP/eVIP that gets a VMAC of its own (keepalived vrrp_complete_instance): one marked
     `use_vmac`, or with `use_vmac_addr` one on another interface or of the other family; never one

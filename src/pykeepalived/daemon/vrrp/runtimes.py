@@ -20,7 +20,7 @@ from typing import Any
 from pykeepalived.config.model import Model, VipSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.to_params import instance_params
-from pykeepalived.config.vrrp_extra import needs_address_vmac, vmac_addr_prefix
+from pykeepalived.config.vrrp_extra import address_vmac_lines, needs_address_vmac, vmac_addr_prefix
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.log import DETAIL, log
 from pykeepalived.daemon.vrrp.firewall import Firewall
@@ -131,6 +131,8 @@ class RuntimeBuilder:
         group4 = model.global_defs.vrrp_mcast_group4
         if isinstance(group4, IPv4Address):
             rt.group4 = group4
+        for line in address_vmac_lines(conf):
+            log.error("%s", line)
         await self.build_addresses(rt, model)
         rt.routes = [route_from_config(r) for r in conf.virtual_routes]
         rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
@@ -273,10 +275,6 @@ def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
         a = rt.addresses.get(spec.address)
         return a.dev if a is not None else None
 
-    def text(spec: VipSpec) -> str:  # keepalived ipaddresstos
-        a = spec.address
-        return str(a) if spec.prefix == a.max_prefixlen else f"{a}/{spec.prefix}"
-
     # VRRP_FLAG_EVIP_OTHER_FAMILY (set with a VMAC only)
     eof = {id(rt): rt.vmac is not None and any(e.address.version != rt.params.family for e in rt.conf.evips)
            for rt in rts}
@@ -297,7 +295,7 @@ def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
             if rt.vmac is not None and (same or eof[id(rt1)]):
                 for v in (rt1.conf.vips + rt1.conf.evips) if same else rt1.conf.evips:
                     if dev(rt1, v) == rt.vmac.ifname:
-                        line = f"({b}) VIP/eVIP {text(v)} uses same VMAC as VRRP instance {a}, disabling {a}"
+                        line = f"({b}) VIP/eVIP {v.text} uses same VMAC as VRRP instance {a}, disabling {a}"
                         out.append((a, line))
             for ev, lst in ((False, rt.conf.vips), (True, rt.conf.evips)):
                 for ev1, lst1 in ((False, rt1.conf.vips), (True, rt1.conf.evips)):
@@ -309,6 +307,6 @@ def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
                             continue
                         for v1 in lst1:
                             if dev(rt1, v1) == d:
-                                out.append((a, f"({b}) VIP/eVIP {text(v)} uses same VMAC as VRRP instance "
-                                               f"{a} VIP/eVIP {text(v1)}, disabling {a}"))
+                                out.append((a, f"({b}) VIP/eVIP {v.text} uses same VMAC as VRRP instance "
+                                               f"{a} VIP/eVIP {v1.text}, disabling {a}"))
     return out
