@@ -22,7 +22,6 @@ LEFT = {
     "pykeepalived/configtest.py": 1,
     "pykeepalived/control/snmp_vrrp.py": 2,
     "pykeepalived/daemon/dump_data.py": 6,
-    "pykeepalived/daemon/parent/parent_files.py": 1,
     "pykeepalived/daemon/procconf.py": 2,
 }
 

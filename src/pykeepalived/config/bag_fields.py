@@ -3,16 +3,25 @@
 # Keywords without deep semantics stay in the model's `options` / `root_options` as (keyword, value)
 # pairs in file order: the dump prints them back as written. The runtime must not look them up by
 # name (issue 14, tests/test_keyword_bags.py): the builder reads each group of them here, once, into
-# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs, Model.root) that mypy checks. The pairs hold
-# the grammar's validated values (an invalid line was dropped), the last one of a keyword wins.
+# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs / reload, Model.root, SyncGroup.smtp_alert)
+# that mypy checks. The pairs hold the grammar's validated values (an invalid line was dropped), the
+# last one of a keyword wins.
 """Typed records of the keywords kept in the model's options (SNMP, DBus, dump files, receive buffers,
-root)."""
+reload, root)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pykeepalived.config.model import DbusDefs, DumpFileDefs, NetlinkBufs, RcvBufDefs, RootDefs, SnmpDefs
+from pykeepalived.config.model import (
+    DbusDefs,
+    DumpFileDefs,
+    NetlinkBufs,
+    RcvBufDefs,
+    ReloadDefs,
+    RootDefs,
+    SnmpDefs,
+)
 
 IF_DEFAULT_BUFSIZE = 64 * 1024  # keepalived's netlink default (for N 0)
 RX_BUFS_MULTIPLIER = 3
@@ -112,3 +121,13 @@ def group_smtp_alert(options: Iterable[tuple[str, object]]) -> bool | None:
         if kw == "smtp_alert":
             found = True if value is None else bool(value)
     return found
+
+
+def reload_defs(options: Iterable[tuple[str, object]]) -> ReloadDefs:
+    o = dict(options)
+    rf, tmp, rtf = o.get("reload_file"), o.get("tmp_config_directory"), o.get("reload_time_file")
+    words = None if rf is None else tuple(str(w) for w in rf) if isinstance(rf, (tuple, list)) \
+        else (str(rf),) if rf not in ("", True) else ()
+    return ReloadDefs(reload_file=words, tmp_config_directory=str(tmp) if tmp else None,
+                      reload_time_file=str(rtf) if rtf else None,
+                      reload_repeat=bool(o.get("reload_repeat", False)))

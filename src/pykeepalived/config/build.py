@@ -23,6 +23,7 @@ from pykeepalived.config.bag_fields import (
     dump_file_defs,
     group_smtp_alert,
     rcv_buf_defs,
+    reload_defs,
     root_defs,
     snmp_defs,
 )
@@ -211,7 +212,8 @@ class Builder:
         return Model(
             global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs),
                                 snmp=snmp_defs(self.gopts), dbus=dbus_defs(self.gopts),
-                                dump_files=dump_file_defs(self.gopts), rcv_bufs=rcv_buf_defs(self.gopts)),
+                                dump_files=dump_file_defs(self.gopts), rcv_bufs=rcv_buf_defs(self.gopts),
+                                reload=reload_defs(self.gopts)),
             root_options=tuple(self.root_opts),
             root=root_defs(self.root_opts),
             vrrp_instances=tuple(self.instances),

@@ -93,6 +93,16 @@ class RcvBufDefs:
 
 
 @dataclass(frozen=True, slots=True)
+class ReloadDefs:
+    """global_defs' reload keywords read by the parent, typed (config/bag_fields.py)."""
+
+    reload_file: tuple[str, ...] | None = None  # None: not given; (): given without a path
+    tmp_config_directory: str | None = None
+    reload_time_file: str | None = None
+    reload_repeat: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class RootDefs:
     """The top-level keywords (outside any block), typed (config/bag_fields.py; the words stay in
     Model.root_options for the dump)."""
@@ -178,6 +188,7 @@ class GlobalDefs:
     dbus: DbusDefs = DbusDefs()
     dump_files: DumpFileDefs = DumpFileDefs()
     rcv_bufs: RcvBufDefs = RcvBufDefs()
+    reload: ReloadDefs = ReloadDefs()
     options: Options = ()
     # where each keyword of global_defs was written (the last one wins), for messages about values
     keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)

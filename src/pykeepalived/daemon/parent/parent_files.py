@@ -63,11 +63,9 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
     if file_error:  # the children will not start: the parent reports what it read
         for d in diags:
             log.error("%s", d.format())
-    g, r = dict(model.global_defs.options), model.root
-    rf = g.get("reload_file")
+    g, r = model.global_defs.reload, model.root
     reload_file = None
-    if rf is not None:
-        words = rf if isinstance(rf, (tuple, list)) else (rf,) if rf not in ("", True) else ()
+    if (words := g.reload_file) is not None:
         if words:
             reload_file = str(words[0])
         elif r.instance:
@@ -90,11 +88,10 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
             replace(f"{str(save_dir).rstrip('/')}/keepalived.conf.{parent}.{conf_num}", dump_model(model))
         except OSError:
             pass
-    tmp_dir = g.get("tmp_config_directory")
+    tmp_dir = g.tmp_config_directory
     if tmp_dir and parent:
         _write_tmp_copy(str(tmp_dir), model)
-    rtf = g.get("reload_time_file")
-    return ParentConf(str(rtf) if rtf else None, bool(g.get("reload_repeat", False)), reload_file, file_error,
+    return ParentConf(g.reload_time_file, g.reload_repeat, reload_file, file_error,
                       str(tmp_dir) if tmp_dir else None)
 
 
