@@ -167,6 +167,11 @@ def test_signals_through_a_failover_as_keepalived(sides: tuple[Lab, dict[str, Si
         s.master()
         assert s.node.stop() == 0
     got = {impl: by_path(signals(s.monitor)) for impl, s in made.items()}
+    # the first signal is the state when the bus is reached: INIT (0) before BACKUP when the bus
+    # answers before the instance has started (a start-up race in either daemon, seen under load)
+    init = ("VrrpStatusChange", ("uint32 0",))
+    got = {impl: {p: sig[1:] if sig[:2] == [init, ("VrrpStatusChange", ("uint32 1",))] else sig
+                  for p, sig in g.items()} for impl, g in got.items()}
     changes = [("VrrpStatusChange", (f"uint32 {n}",)) for n in (1, 2, 1, 2, 98)]
     assert got["ka"] == {VRRP: [("VrrpStarted", ()), ("VrrpStopped", ())], I4: changes, I6: changes}
     assert got["py"] == got["ka"]
