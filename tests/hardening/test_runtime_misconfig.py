@@ -353,9 +353,10 @@ def test_runtime_misconfiguration_as_keepalived(oracle_lab: tuple[Lab, Host, Hos
             for dev in ("eth0", *_VMACS.get(case, ())):
                 assert {a for a in pair[1].addresses(dev) if not a.startswith("fe80")} == {
                     a for a in pair[0].addresses(dev) if not a.startswith("fe80")}
-            for dev in _VMACS.get(case, ()):  # the VMACs exist, with the same names
-                assert pair[1].host.run(["ip", "-o", "link", "show", dev]) and pair[0].host.run(
-                    ["ip", "-o", "link", "show", dev])
+            for dev in _VMACS.get(case, ()):  # the VMACs exist, with the same names and MACs
+                macs = [re.findall(r"link/ether (\S+)", n.host.run(["ip", "-o", "link", "show", dev]))
+                        for n in pair]
+                assert macs[0] == macs[1] and macs[0], macs
 
 
 @pytest.mark.parametrize("impl", ["ka", "py"])
