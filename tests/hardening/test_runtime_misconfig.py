@@ -183,6 +183,8 @@ def test_unicast_peer_without_a_vrrp_daemon(lab: Lab, nodes: list[Node], impl: s
 #                           to be clear. resetting
 #   vip_use_vmac_instance   (VI_1) use_vmac specified for VIP/eVIP 192.0.2.100/24 and  MASTER
 #                           vrrp instance (after the VMAC is made)
+#   vip_use_vmac_addr       (VI_1) use_vmac_addr specified and use_vmac specified for  MASTER
+#                           VIP/eVIP 198.51.100.5/24 (its `dev eth1`: a macvlan)
 #   advert_int_v2_fraction  (VI_1) VRRPv2 advertisement interval 1.500000s must be an  MASTER
 #                           integer. rounding
 #   advert_int_v3_range     (VI_1) VRRPv3 advertisement interval 50.00s is out of      BACKUP
@@ -292,6 +294,8 @@ MISCONFIG = {
         "    lower_prio_no_advert false\n    higher_prio_send_advert true")), ""),
     "vip_use_vmac_instance": ("MASTER", instance_conf(**_M, vips=("192.0.2.100/24 use_vmac",),
                                                       extra="    use_vmac"), ""),
+    "vip_use_vmac_addr": ("MASTER", instance_conf(
+        **_M, vips=("192.0.2.100/24", "198.51.100.5/24 dev eth1 use_vmac"), extra="    use_vmac_addr"), ""),
     "advert_int_v2_fraction": ("MASTER", instance_conf(**_M, advert="1.5"), ""),
     "advert_int_v3_range": ("BACKUP", instance_conf(advert="50", version=3), ""),
     "advert_int_v3_units": ("MASTER", instance_conf(**_M, advert="1.005", version=3), ""),
@@ -300,7 +304,8 @@ SETUP = {"interface_without_multicast": "ip link set eth0 multicast off",
          "vips_mtu_v2": "ip link set eth0 mtu 576", "vips_mtu_v3": "ip link set eth0 mtu 576",
          "vips_mtu_ah": "ip link set eth0 mtu 576", "vips_mtu_v6": "ip link set eth0 mtu 1280",
          "no_ipv4_address": "ip -4 addr flush dev eth0", "no_ipv6_address": "ip -6 addr flush dev eth0",
-         "interface_without_arp": "ip link set eth0 arp off"}
+         "interface_without_arp": "ip link set eth0 arp off",
+         "vip_use_vmac_addr": "ip link add eth1 link eth0 up type macvlan mode bridge"}
 _COMPARED = re.compile(r"Configuration error|\(VI_\d\)|VRID|permanent error|[Ss]cript|Sync group|"
                        r"Virtual router|Unknown interface")
 _VMACS = {"vmac_same_vrid": ("vrrp.51",), "vmac_same_name": ("vmac1", "vrrp.52"),  # addresses compared too
