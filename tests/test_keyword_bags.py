@@ -18,7 +18,6 @@ BAGS = frozenset({"options", "root_options"})
 
 # still to move to typed fields (issue 14); keep it shrinking
 LEFT = {
-    "pykeepalived/bfd/params.py": 1,
     "pykeepalived/configtest.py": 1,
     "pykeepalived/control/snmp_vrrp.py": 2,
     "pykeepalived/daemon/dump_data.py": 6,

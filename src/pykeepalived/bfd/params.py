@@ -1,11 +1,12 @@
 # Theory of operation
 # -------------------
 # What the BFD core needs to know about one bfd_instance, resolved and validated: the BFD child builds
-# `BfdParams` from the parsed keepalived.conf model (config/ keeps bfd_instance blocks generically as
-# `Named` blocks), the tests build them directly. Defaults and limits are keepalived 2.2.7's
-# (keepalived.md §1.8; bfd.h, bfd_parser.c): min_rx/min_tx 10 ms, idle_tx 1000 ms, multiplier 5,
-# ttl 255 (IPv4) / hoplimit 64 (IPv6), max_hops 0, events to both the VRRP and the checker process
-# unless `vrrp` or `checker` names one. Times are integer microseconds (keepalived's TIMER_HZ).
+# `BfdParams` from the parsed keepalived.conf model (config/ keeps bfd_instance blocks as `Named`
+# blocks, their keywords typed in Named.bfd), the tests build them directly. Defaults and limits are
+# keepalived 2.2.7's (keepalived.md §1.8; bfd.h, bfd_parser.c): min_rx/min_tx 10 ms, idle_tx 1000 ms,
+# multiplier 5, ttl 255 (IPv4) / hoplimit 64 (IPv6), max_hops 0, events to both the VRRP and the
+# checker process unless `vrrp` or `checker` names one. Times are integer microseconds (keepalived's
+# TIMER_HZ).
 #
 # keepalived's end-of-block checks (bfd_parser.c bfd_end_handler) are reproduced in
 # `params_from_model`, with its texts: source and neighbour of different families, a duplicate
@@ -77,21 +78,20 @@ class BfdParams:
 
 def params_from_named(n: Named) -> tuple[BfdParams | None, list[str]]:
     """One bfd_instance block → BfdParams (None if keepalived would drop it) and warning texts."""
-    opts = dict(n.options)
+    b = n.bfd  # typed by the configuration (config/bag_fields.py)
     warnings: list[str] = []
-    nbr = opts.get("neighbor_ip")
-    if nbr is None:
+    if b is None or b.neighbor_ip is None:
         return None, [f"Configuration error: BFD instance {n.name} has no neighbor address set, "
                       "disabling instance"]
-    neighbor = ip_address(str(nbr))
-    source = ip_address(str(opts["source_ip"])) if opts.get("source_ip") is not None else None
+    neighbor = ip_address(b.neighbor_ip)
+    source = ip_address(b.source_ip) if b.source_ip is not None else None
     if source is not None and source.version != neighbor.version:
         return None, [f"Configuration error: BFD instance {n.name} source address {source} and neighbor "
                       f"address {neighbor} are not of the same family, disabling instance"]
     f = {"min_rx": MIN_RX_DEFAULT_US, "min_tx": MIN_TX_DEFAULT_US, "idle_tx": IDLE_TX_DEFAULT_US}
-    for kw in ("min_rx", "min_tx", "idle_tx"):
-        if kw in opts:
-            v = int(str(opts[kw]))
+    for kw, given in (("min_rx", b.min_rx_us), ("min_tx", b.min_tx_us), ("idle_tx", b.idle_tx_us)):
+        if given is not None:
+            v = given
             if kw == "idle_tx" and v < IDLE_TX_MIN_US:
                 warnings.append(f"Configuration error: BFD instance {n.name} idle_tx value {v / MS:g} is not "
                                 f"valid (must be in range [1000-4294967]), ignoring")
@@ -100,30 +100,30 @@ def params_from_named(n: Named) -> tuple[BfdParams | None, list[str]]:
             if v > SENSIBLE_MAX_MS * MS:
                 warnings.append(f"Configuration warning: BFD instance {n.name} {kw} value {v / MS:g} is "
                                 f"larger than max sensible ({SENSIBLE_MAX_MS})")
-    multiplier = int(str(opts.get("multiplier", MULTIPLIER_DEFAULT)))
-    ttl = int(str(opts.get("ttl", opts.get("hoplimit", 0))))
+    multiplier = b.multiplier if b.multiplier is not None else MULTIPLIER_DEFAULT
+    ttl = b.ttl
     if not ttl:
         ttl = TTL_DEFAULT if neighbor.version == 4 else HOPLIMIT_DEFAULT
-    max_hops = int(str(opts.get("max_hops", 0)))
+    max_hops = b.max_hops
     if max_hops < 0:
         max_hops = MAX_HOPS_DISABLED  # keepalived stores -1 in a uint8_t
     if max_hops > ttl:
         warnings.append(f"BFD instance {n.name}: max_hops exceeds ttl/hoplimit - setting to ttl/hoplimit")
         max_hops = ttl
-    vrrp, checker = bool(opts.get("vrrp")), bool(opts.get("checker"))
+    vrrp, checker = b.vrrp, b.checker
     if not vrrp and not checker:
         vrrp = checker = True
     weight, reverse = 0, False
-    w = opts.get("weight")
-    if isinstance(w, tuple) and w:
+    w = b.weight
+    if w:
         try:
-            weight = int(str(w[0]))
+            weight = int(w[0])
         except ValueError:
             weight = 0
         reverse = len(w) > 1 and w[1] == "reverse"
     return BfdParams(
         name=n.name, neighbor=neighbor, source=source, ttl=ttl, max_hops=max_hops,
-        passive=bool(opts.get("passive")), multihop=bool(opts.get("multihop")), vrrp=vrrp, checker=checker,
+        passive=b.passive, multihop=b.multihop, vrrp=vrrp, checker=checker,
         weight=weight, weight_reverse=reverse, min_rx_us=f["min_rx"], min_tx_us=f["min_tx"],
         idle_tx_us=f["idle_tx"], multiplier=multiplier,
     ), warnings

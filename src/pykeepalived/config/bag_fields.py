@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pykeepalived.config.model import (
+    BfdDefs,
     DbusDefs,
     DumpFileDefs,
     NetlinkBufs,
@@ -131,3 +132,19 @@ def reload_defs(options: Iterable[tuple[str, object]]) -> ReloadDefs:
     return ReloadDefs(reload_file=words, tmp_config_directory=str(tmp) if tmp else None,
                       reload_time_file=str(rtf) if rtf else None,
                       reload_repeat=bool(o.get("reload_repeat", False)))
+
+
+def _int(v: object) -> int | None:
+    return None if v is None else int(str(v))
+
+
+def bfd_defs(options: Iterable[tuple[str, object]]) -> BfdDefs:
+    o = dict(options)
+    nbr, src, w = o.get("neighbor_ip"), o.get("source_ip"), o.get("weight")
+    return BfdDefs(neighbor_ip=None if nbr is None else str(nbr), source_ip=None if src is None else str(src),
+                   min_rx_us=_int(o.get("min_rx")), min_tx_us=_int(o.get("min_tx")),
+                   idle_tx_us=_int(o.get("idle_tx")), multiplier=_int(o.get("multiplier")),
+                   ttl=int(str(o.get("ttl", o.get("hoplimit", 0)))), max_hops=int(str(o.get("max_hops", 0))),
+                   passive=bool(o.get("passive")), multihop=bool(o.get("multihop")), vrrp=bool(o.get("vrrp")),
+                   checker=bool(o.get("checker")),
+                   weight=tuple(str(x) for x in w) if isinstance(w, tuple) and w else None)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any, cast
 
 from pykeepalived.config.bag_fields import (
+    bfd_defs,
     dbus_defs,
     dump_file_defs,
     group_smtp_alert,
@@ -618,7 +619,7 @@ class Builder:
         if n.kw == "bfd_instance" and n.get("neighbor_ip") is None:
             self.rep.error(n.end, f"bfd_instance {n.value} has no neighbor_ip - removing")
             return
-        self.named.append(Named(n.kw, name, opts, n.loc))
+        self.named.append(Named(n.kw, name, opts, n.loc, bfd_defs(opts) if n.kw == "bfd_instance" else None))
 
     # -- cross references -----------------------------------------------------------------------
     def _resolve(self) -> None:

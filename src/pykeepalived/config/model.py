@@ -358,6 +358,26 @@ class TrackProcess:
 
 
 @dataclass(frozen=True, slots=True)
+class BfdDefs:
+    """A bfd_instance's keywords, typed (config/bag_fields.py; bfd/params.py resolves them); None /
+    0: not given."""
+
+    neighbor_ip: str | None = None
+    source_ip: str | None = None
+    min_rx_us: int | None = None
+    min_tx_us: int | None = None
+    idle_tx_us: int | None = None
+    multiplier: int | None = None
+    ttl: int = 0  # ttl, else hoplimit
+    max_hops: int = 0
+    passive: bool = False
+    multihop: bool = False
+    vrrp: bool = False
+    checker: bool = False
+    weight: tuple[str, ...] | None = None  # (WEIGHT, ["reverse"])
+
+
+@dataclass(frozen=True, slots=True)
 class Named:
     """A named block kept generically (bfd_instance, track_group)."""
 
@@ -365,6 +385,7 @@ class Named:
     name: str
     options: Options = ()
     loc: Loc = field(default=NOWHERE, compare=False)
+    bfd: BfdDefs | None = None  # a bfd_instance's options, typed
 
 
 @dataclass(frozen=True, slots=True)
