@@ -112,11 +112,11 @@ def _start_stop_script_security(model: Model, rep: Reporter) -> None:
     """keepalived main(): the parent's check_start_stop_script_secure on startup/shutdown_script."""
     from pykeepalived.daemon.trackers import ScriptResolver
 
-    g = dict(model.global_defs.options)
+    g = model.global_defs.process
     scripts: list[Script] = []
-    for w in ("startup", "shutdown"):
-        if isinstance(s := g.get(f"{w}_script"), tuple) and len(s) == 3:  # (command, user, group)
-            scripts.append((str(s[0]), str(s[1]), str(s[2])))
+    for s in (g.startup_script, g.shutdown_script):
+        if s is not None:  # (command, user, group)
+            scripts.append(s)
     line = ScriptResolver(model, report=lambda _msg: None).violation("start/shutdown ", *scripts)
     if line is not None:
         rep.error(NOWHERE, line, ConfigErr.SECURITY_ERROR)

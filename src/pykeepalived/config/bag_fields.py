@@ -3,11 +3,11 @@
 # Keywords without deep semantics stay in the model's `options` / `root_options` as (keyword, value)
 # pairs in file order: the dump prints them back as written. The runtime must not look them up by
 # name (issue 14, tests/test_keyword_bags.py): the builder reads each group of them here, once, into
-# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs / reload, Model.root, SyncGroup.smtp_alert)
-# that mypy checks. The pairs hold the grammar's validated values (an invalid line was dropped), the
-# last one of a keyword wins.
+# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs / reload / process, Model.root,
+# SyncGroup.smtp_alert, Named.bfd) that mypy checks. The pairs hold the grammar's validated values
+# (an invalid line was dropped), the last one of a keyword wins.
 """Typed records of the keywords kept in the model's options (SNMP, DBus, dump files, receive buffers,
-reload, root)."""
+reload, process settings, root, sync group smtp_alert, bfd_instance)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ from pykeepalived.config.model import (
     DbusDefs,
     DumpFileDefs,
     NetlinkBufs,
+    ProcessDefs,
     RcvBufDefs,
     ReloadDefs,
     RootDefs,
+    SchedDefs,
     SnmpDefs,
 )
 
@@ -148,3 +150,44 @@ def bfd_defs(options: Iterable[tuple[str, object]]) -> BfdDefs:
                    passive=bool(o.get("passive")), multihop=bool(o.get("multihop")), vrrp=bool(o.get("vrrp")),
                    checker=bool(o.get("checker")),
                    weight=tuple(str(x) for x in w) if isinstance(w, tuple) and w else None)
+
+
+def _str(v: object) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _num(v: object) -> int | None:
+    return v if isinstance(v, int) else None
+
+
+def _words(v: object) -> tuple[str, ...] | None:
+    return tuple(str(w) for w in v) if isinstance(v, tuple) else None
+
+
+def _script(v: object) -> tuple[str, str, str] | None:
+    """A startup/shutdown script: the grammar's (command, user, group)."""
+    return (str(v[0]), str(v[1]), str(v[2])) if isinstance(v, tuple) and len(v) == 3 else None
+
+
+def _sched(o: dict[str, object], role: str) -> SchedDefs:
+    cpus = o.get(f"{role}_cpu_affinity")
+    return SchedDefs(priority=_num(o.get(f"{role}_priority")), no_swap=bool(o.get(f"{role}_no_swap")),
+                     rt_priority=_num(o.get(f"{role}_rt_priority")),
+                     rlimit_rttime=_num(o.get(f"{role}_rlimit_rttime")),
+                     cpu_affinity=tuple(int(str(c)) for c in cpus) if isinstance(cpus, tuple) else None)
+
+
+def process_defs(options: Iterable[tuple[str, object]]) -> ProcessDefs:
+    o = dict(options)
+    return ProcessDefs(process_names=bool(o.get("process_names")), process_name=_str(o.get("process_name")),
+                       vrrp_process_name=_str(o.get("vrrp_process_name")),
+                       checker_process_name=_str(o.get("checker_process_name")),
+                       bfd_process_name=_str(o.get("bfd_process_name")),
+                       vrrp_sched=_sched(o, "vrrp"), checker_sched=_sched(o, "checker"),
+                       bfd_sched=_sched(o, "bfd"),
+                       umask=_num(o.get("umask")),
+                       startup_script=_script(o.get("startup_script")),
+                       startup_script_timeout=_num(o.get("startup_script_timeout")),
+                       shutdown_script=_script(o.get("shutdown_script")),
+                       shutdown_script_timeout=_num(o.get("shutdown_script_timeout")),
+                       reload_check_config=_words(o.get("reload_check_config")))

@@ -103,6 +103,38 @@ class ReloadDefs:
 
 
 @dataclass(frozen=True, slots=True)
+class SchedDefs:
+    """One child's scheduling keywords (`<role>_priority`, ...), typed; None: not given."""
+
+    priority: int | None = None
+    no_swap: bool = False
+    rt_priority: int | None = None
+    rlimit_rttime: int | None = None
+    cpu_affinity: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessDefs:
+    """global_defs' process keywords read by the parent (daemon/procconf.py) and -t, typed
+    (config/bag_fields.py); None: not given."""
+
+    process_names: bool = False
+    process_name: str | None = None
+    vrrp_process_name: str | None = None
+    checker_process_name: str | None = None
+    bfd_process_name: str | None = None
+    vrrp_sched: SchedDefs = SchedDefs()
+    checker_sched: SchedDefs = SchedDefs()
+    bfd_sched: SchedDefs = SchedDefs()
+    umask: int | None = None
+    startup_script: Script | None = None
+    startup_script_timeout: int | None = None
+    shutdown_script: Script | None = None
+    shutdown_script_timeout: int | None = None
+    reload_check_config: tuple[str, ...] | None = None  # None: not given; (): without a file
+
+
+@dataclass(frozen=True, slots=True)
 class RootDefs:
     """The top-level keywords (outside any block), typed (config/bag_fields.py; the words stay in
     Model.root_options for the dump)."""
@@ -189,6 +221,7 @@ class GlobalDefs:
     dump_files: DumpFileDefs = DumpFileDefs()
     rcv_bufs: RcvBufDefs = RcvBufDefs()
     reload: ReloadDefs = ReloadDefs()
+    process: ProcessDefs = ProcessDefs()
     options: Options = ()
     # where each keyword of global_defs was written (the last one wins), for messages about values
     keyword_locs: tuple[tuple[str, Loc], ...] = field(default=(), compare=False)

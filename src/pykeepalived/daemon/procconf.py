@@ -107,41 +107,40 @@ class ProcConf:
 
 def from_model(model: Model, opts: Options | None = None) -> ProcConf:
     """The settings of a loaded configuration (config layer imported by the caller)."""
-    g = dict(model.global_defs.options)
+    g = model.global_defs.process  # typed by the configuration (config/bag_fields.py)
     root = model.root
     pc = ProcConf()
-    if g.get("process_names"):
+    if g.process_names:
         pc.names = dict(PROCESS_NAMES)
-    for role, kw in (("vrrp", "vrrp_process_name"), ("checker", "checker_process_name"),
-                     ("bfd", "bfd_process_name")):
-        if isinstance(g.get(kw), str):
-            pc.names[role] = str(g[kw])
-    if isinstance(g.get("process_name"), str):
-        pc.process_name = str(g["process_name"])
-    for role in ("vrrp", "checker", "bfd"):
+    for role, name in (("vrrp", g.vrrp_process_name), ("checker", g.checker_process_name),
+                       ("bfd", g.bfd_process_name)):
+        if name is not None:
+            pc.names[role] = name
+    if g.process_name is not None:
+        pc.process_name = g.process_name
+    for role, d in (("vrrp", g.vrrp_sched), ("checker", g.checker_sched), ("bfd", g.bfd_sched)):
         s = ChildSched()
-        if isinstance(v := g.get(f"{role}_priority"), int):
-            s.priority = v
-        s.no_swap = bool(g.get(f"{role}_no_swap"))
-        if isinstance(v := g.get(f"{role}_rt_priority"), int):
-            s.rt_priority = v
-        if isinstance(v := g.get(f"{role}_rlimit_rttime"), int):
-            s.rlimit_rttime = v
-        if isinstance(v := g.get(f"{role}_cpu_affinity"), tuple):
-            s.cpus = [int(c) for c in v]
+        if d.priority is not None:
+            s.priority = d.priority
+        s.no_swap = d.no_swap
+        if d.rt_priority is not None:
+            s.rt_priority = d.rt_priority
+        if d.rlimit_rttime is not None:
+            s.rlimit_rttime = d.rlimit_rttime
+        if d.cpu_affinity is not None:
+            s.cpus = list(d.cpu_affinity)
         if s != ChildSched():
             pc.sched[role] = s
-    if isinstance(g.get("umask"), int) and (opts is None or opts.umask is None):
-        pc.umask = int(g["umask"])  # type: ignore[call-overload]
+    if g.umask is not None and (opts is None or opts.umask is None):
+        pc.umask = g.umask
     elif opts is not None and opts.umask is not None:
         pc.umask = opts.umask
-    for which in ("startup", "shutdown"):
-        script = g.get(f"{which}_script")
-        if isinstance(script, tuple) and script:
+    for which, script, t in (("startup", g.startup_script, g.startup_script_timeout),
+                             ("shutdown", g.shutdown_script, g.shutdown_script_timeout)):
+        if script:
             cmd = _resolve(model, script)
             if cmd is not None:
-                t = g.get(f"{which}_script_timeout")
-                cmd.timeout = t if isinstance(t, int) else SCRIPT_TIMEOUT
+                cmd.timeout = t if t is not None else SCRIPT_TIMEOUT
                 setattr(pc, which, cmd)
     if root.child_wait_time is not None:
         pc.child_wait_time = root.child_wait_time
@@ -163,9 +162,9 @@ def from_model(model: Model, opts: Options | None = None) -> ProcConf:
     pc.auto_priority_notice = not model.global_defs.max_auto_priority
     pc.disable_local_igmp = model.global_defs.disable_local_igmp
     pc.nftables = model.global_defs.nftables or None
-    rcc = g.get("reload_check_config")
-    if isinstance(rcc, tuple):
-        pc.reload_check_config = str(rcc[0]) if rcc else "/dev/null"
+    rcc = g.reload_check_config
+    if rcc is not None:
+        pc.reload_check_config = rcc[0] if rcc else "/dev/null"
     return pc
 
 
@@ -187,8 +186,9 @@ def start_stop_violation(model: Model, which: tuple[str, ...]) -> None:
 
     from pykeepalived.daemon.trackers import ScriptResolver
 
-    g = dict(model.global_defs.options)
-    scripts = [s for s in (g.get(f"{w}_script") for w in which) if isinstance(s, tuple) and s]
+    g = model.global_defs.process
+    given = {"startup": g.startup_script, "shutdown": g.shutdown_script}
+    scripts = [s for s in (given[w] for w in which) if s]
     line = ScriptResolver(model, report=lambda _msg: None).violation("start/shutdown ", *scripts)
     if line is not None:
         logging.getLogger("pykeepalived").error("%s", line)
