@@ -18,8 +18,8 @@ BAGS = frozenset({"options", "root_options"})
 
 # still to move to typed fields (issue 14); keep it shrinking
 LEFT = {
-    "pykeepalived/control/snmp_vrrp.py": 2,
-    "pykeepalived/daemon/dump_data.py": 6,
+    "pykeepalived/control/snmp_vrrp.py": 1,
+    "pykeepalived/daemon/dump_data.py": 5,
 }
 
 

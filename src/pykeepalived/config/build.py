@@ -576,7 +576,9 @@ class Builder:
             },
         )
         self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc,
-                                     smtp_alert=group_smtp_alert(opts)))
+                                     smtp_alert=group_smtp_alert(opts),
+                                     track_weight=any(kw in ("track_weight", "sync_group_tracking_weight")
+                                                      for kw, _ in opts)))
 
     def _named(self, n: Node) -> None:
         name = str(n.value)
@@ -620,7 +622,9 @@ class Builder:
         if n.kw == "bfd_instance" and n.get("neighbor_ip") is None:
             self.rep.error(n.end, f"bfd_instance {n.value} has no neighbor_ip - removing")
             return
-        self.named.append(Named(n.kw, name, opts, n.loc, bfd_defs(opts) if n.kw == "bfd_instance" else None))
+        members = tuple(str(m) for kw, v in opts if kw == "group" and isinstance(v, tuple) for m in v)
+        self.named.append(Named(n.kw, name, opts, n.loc, bfd_defs(opts) if n.kw == "bfd_instance" else None,
+                                members if n.kw == "track_group" else ()))
 
     # -- cross references -----------------------------------------------------------------------
     def _resolve(self) -> None:

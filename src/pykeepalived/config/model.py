@@ -359,6 +359,7 @@ class SyncGroup:
     loc: Loc = field(default=NOWHERE, compare=False)
     # typed from options (config/bag_fields.py): the last `smtp_alert [BOOL]` (bare: true), None: absent
     smtp_alert: bool | None = None
+    track_weight: bool = False  # `track_weight` (sync_group_tracking_weight) given
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,6 +420,7 @@ class Named:
     options: Options = ()
     loc: Loc = field(default=NOWHERE, compare=False)
     bfd: BfdDefs | None = None  # a bfd_instance's options, typed
+    members: tuple[str, ...] = ()  # a track_group's `group` words, in file order
 
 
 @dataclass(frozen=True, slots=True)

@@ -977,7 +977,7 @@ def _rx_sum(rows: list[tuple[OID, VrrpInstance]], counter: str) -> int:
 def _group_tracking_weight(model: Model, name: str) -> bool:
     for sg in model.sync_groups:
         if sg.name == name:
-            return any(kw == "track_weight" or kw == "sync_group_tracking_weight" for kw, _ in sg.options)
+            return sg.track_weight
     return False
 
 

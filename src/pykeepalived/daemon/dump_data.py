@@ -765,8 +765,7 @@ def static_lines(model: Model) -> list[str]:
     groups = []
     for nb in model.named_blocks:
         if nb.kind == "track_group":
-            members = [m for kw, v in nb.options if kw == "group" and isinstance(v, tuple)
-                       for m in v if m in names]
+            members = [m for m in nb.members if m in names]
             groups.append(f" Static Track Group = {nb.name}")
             if members:
                 groups += ["   VRRP member instances :", *(f"     {m}" for m in members)]
