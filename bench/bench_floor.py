@@ -75,7 +75,8 @@ def main() -> list[Row]:
     for label, modules in SETS:
         runs = sorted((probe(modules) for _ in range(3)), key=lambda r: r["pair"])
         mid = runs[1]
-        rows.append({"name": f"floor PSS, one process: {label}", "value": round(mid["alone"], 1), "unit": "MB"})
+        rows.append({"name": f"floor PSS, one process: {label}", "value": round(mid["alone"], 1),
+                     "unit": "MB"})
         rows.append({"name": f"floor PSS, process + forked child: {label}", "value": round(mid["pair"], 1),
                      "unit": "MB", "goal": "<= 20 (issue 15, whole daemon)"})
         rows.append({"name": f"floor modules: {label}", "value": int(mid["modules"]), "unit": ""})
