@@ -61,6 +61,6 @@ def test_checker_child_loads_the_snmp_code_only_when_enabled() -> None:
         import sys
         import pykeepalived.daemon.checker.checker_child
         print("heavy", [m for m in ("pykeepalived.control.snmp_check", "pykeepalived.snmp.mib",
-                                    "pykeepalived.control.agentx") if m in sys.modules])
+                                    "pykeepalived.control.snmp_subagent") if m in sys.modules])
     """)
     assert "heavy []" in out

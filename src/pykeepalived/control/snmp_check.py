@@ -6,7 +6,7 @@
 # leaves it to us, vrrp_handles_global_oid). Every cell is read when a request arrives through
 # `CheckSource`, a narrow read-only view of the checker's typed state (daemon/checker/check_snmp_view.py): the
 # virtual servers' states in configuration order, the resolved notify commands and the data plane's
-# counters. Nothing here does I/O; control/agentx.py carries the PDUs.
+# counters. Nothing here does I/O; control/snmp_subagent.py carries the PDUs.
 #
 # Tables (index: virtual server position from 1; real servers: (vs, n) with the sorry server first
 # when there is one, as check_snmp_realserver walks them):
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 from pykeepalived.check.from_config import range_bounds
 from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.lvs_globals import LvsGlobals, lvs_globals
-from pykeepalived.control.agentx import AgentXClient
+from pykeepalived.control.snmp_subagent import AgentXClient
 from pykeepalived.control.snmp_vrrp import (
     CONNECT_WAIT_S,
     GLOBAL,

@@ -6,7 +6,7 @@
 # request arrives, through `VrrpSource` (a narrow view the daemon implements, read-only but for
 # `snmp_set`, which hands a committed set of vrrpInstanceTable to the VRRP core: VrrpWriter): the
 # instances in configuration order, the sync groups, each instance's configuration, interface and
-# which of its addresses are set. Nothing here does I/O; control/agentx.py carries the PDUs.
+# which of its addresses are set. Nothing here does I/O; control/snmp_subagent.py carries the PDUs.
 #
 # keepalived's quirks are kept where a monitoring tool would see them (tests/snmp/ compares walks
 # with keepalived's): the traps name vrrpInstanceName etc. without an instance index; VRRP-MIB
@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.lvs_globals import lvs_globals
-from pykeepalived.control.agentx import AgentXClient
 from pykeepalived.control.snmp_settings import SnmpSettings as SnmpSettings
 from pykeepalived.control.snmp_settings import settings as settings
+from pykeepalived.control.snmp_subagent import AgentXClient
 from pykeepalived.logs import DETAIL, log
 from pykeepalived.snmp.agentx import (
     OID,
