@@ -86,7 +86,7 @@ def test_policy_is_keepalived_s() -> None:
 def _connect_once(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
     """A service's first connection on its own loop (it fails before using the child's view)."""
     async def run() -> None:
-        svc = DbusService(DbusSettings(enabled=True), None)  # type: ignore[arg-type]
+        svc = DbusService(DbusSettings(enabled=True), None, None)  # type: ignore[arg-type]
         svc.start()
         assert svc._task is not None
         await svc._task

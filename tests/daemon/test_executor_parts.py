@@ -11,9 +11,11 @@ from ipaddress import IPv4Address
 
 import pytest
 
+from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.control.view import VrrpEvents, VrrpView
 from pykeepalived.daemon.vrrp.executor import LinuxExecutor, MacCache
-from pykeepalived.daemon.vrrp.instances import InstanceTable
+from pykeepalived.daemon.vrrp.instances import InstanceTable, Runtime
+from pykeepalived.linux.addresses import Address
 from pykeepalived.vrrp.effects import Notify, State, StateChanged
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
@@ -64,6 +66,32 @@ def test_state_changes_reach_every_subscriber_in_order_and_the_view(caplog: pyte
     assert view.last_transition("VI_1") > 0  # the transitions subscriber heard it
     assert view.interface("VI_1") == "eth9"  # no Runtime entry: the configured interface
     assert view.addresses("VI_1", excluded=False) == [(IPv4Address("192.0.2.100"), 32, "eth9")]
+    assert view.instance("VI_1") is inst
+    assert view.interface_info("VI_1") is None and view.conf("VI_1") is None
+    assert not view.address_set("VI_1", IPv4Address("192.0.2.100"))  # no Runtime entry: nothing set
+
+
+def test_the_view_during_a_reload_and_the_addresses_set() -> None:
+    """What the SNMP agent and the DBus service read of an instance (the VrrpView): `instance` finds
+    one a reload is dropping (gone from the engine, still in the running table: its last DBus state
+    signal needs its path); `address_set` is a VIP the instance holds and the kernel did not refuse."""
+    engine = VrrpEngine()
+    old = VrrpInstance(params())
+    table = InstanceTable(engine)
+    vip, refused = IPv4Address("192.0.2.100"), IPv4Address("192.0.2.101")
+    rt = Runtime(old.params, ConfInstance("VI_1", promote_secondaries=True), old, None,
+                 addresses={vip: Address(vip, "eth9"), refused: Address(refused, "eth9")}, not_set={refused})
+    table.replace({"VI_1": rt})
+    view: VrrpView = table
+    assert view.instances() == {} and view.instance("VI_1") is old  # the engine has the reload's new set
+    conf = view.conf("VI_1")
+    assert conf is not None and conf.promote_secondaries
+    assert not view.address_set("VI_1", vip)  # not MASTER: nothing set
+    old.vipset = True
+    assert view.address_set("VI_1", vip) and not view.address_set("VI_1", refused)
+    new = engine.add_instance(VrrpInstance(params()))
+    assert view.instance("VI_1") is new  # the engine's instance first
+    assert view.instance("VI_2") is None
 
 
 def test_notify_hook_order_is_subscription_order() -> None:

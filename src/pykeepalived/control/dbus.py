@@ -13,8 +13,9 @@
 # keepalived runs GDBus in a thread and hands each call to its main loop through a pipe; here the
 # connection (dbus-fast, asyncio) is one more reader on the VRRP child's event loop: a call is
 # answered in one loop callback, and signals are queued on the socket's writer, so nothing waits on
-# the bus, least of all the advert timer. What the service reads and does in the child goes through
-# `VrrpBus` (a few methods), never the child itself.
+# the bus, least of all the advert timer. The service reads the instances through the `VrrpView`
+# every service beside VRRP reads (control/view.py) and asks the child for the rest through
+# `VrrpRequests` (the dumps, a GARP round), never the child itself.
 #
 # keepalived's behaviour, kept: the same log lines ("Acquired DBus bus NAME", "Acquired the name NAME
 # on the session bus", "Lost the name ...", "Printing VRRP data on DBus request", "Sending garps on X
@@ -48,6 +49,9 @@ if TYPE_CHECKING:
     from dbus_fast import Message
     from dbus_fast.aio import MessageBus
 
+    from pykeepalived.control.view import VrrpView
+    from pykeepalived.vrrp.instance import VrrpInstance
+
 log = logging.getLogger("pykeepalived")
 
 SERVICE_NAME = "org.keepalived.Vrrp1"
@@ -76,17 +80,13 @@ class BusInstance:
     family: int  # 4 or 6
 
 
-class VrrpBus(Protocol):
-    """The few things of the VRRP child the service reads and asks for."""
+def bus_instance(inst: VrrpInstance) -> BusInstance:
+    p = inst.params
+    return BusInstance(p.name, p.interface, p.vrid, p.family)
 
-    def bus_instances(self) -> Sequence[BusInstance]:
-        """The running instances, in configuration order."""
 
-    def instance_of(self, name: str) -> BusInstance | None:
-        """An instance by name, also one a reload is dropping (for its last state signal)."""
-
-    def state_of(self, name: str) -> int | None:
-        """keepalived's state number of a running instance."""
+class VrrpRequests(Protocol):
+    """What the service asks of the VRRP child beside reading its VrrpView."""
 
     def print_data(self) -> None:
         """The SIGUSR1 dump (keepalived.data), without the signal's log line."""
@@ -236,10 +236,11 @@ def machine_id() -> str:
 class DbusService:
     """The bus connection, the exported objects and the signals of one VRRP child."""
 
-    def __init__(self, settings: DbusSettings, vrrp: VrrpBus,
+    def __init__(self, settings: DbusSettings, vrrp: VrrpView, requests: VrrpRequests,
                  connect: Callable[[], Any] | None = None) -> None:
         self.settings = settings
         self.vrrp = vrrp
+        self.requests = requests
         self.bus: MessageBus | None = None
         self.objects: dict[str, str | None] = {}  # path -> instance name (None: the Vrrp object)
         self._paths: dict[str, str] = {}  # instance name -> its path (for the signals)
@@ -271,12 +272,12 @@ class DbusService:
         self.bus = bus
         bus.add_message_handler(self._handle)
         log.info("Acquired DBus bus %s", name)
-        self._register(self.vrrp.bus_instances())
-        instances = self.vrrp.bus_instances()
+        self._register(self._instances())
+        instances = self._instances()
         if instances:  # keepalived on_bus_acquired: nothing more without instances
             self._emit(self.settings.vrrp_path(), VRRP_IFACE, "VrrpStarted")
             for i in instances:
-                self._status(i.name, self.vrrp.state_of(i.name))
+                self._status(i.name, self._state_of(i.name))
         from dbus_fast import RequestNameReply
 
         try:
@@ -323,7 +324,7 @@ class DbusService:
         """After a reload (keepalived dbus_reload): objects for the new instances, then VrrpReloaded."""
         if self.bus is None:
             return
-        self._register(self.vrrp.bus_instances())
+        self._register(self._instances())
         self._emit(self.settings.vrrp_path(), VRRP_IFACE, "VrrpReloaded")
 
     async def stop(self) -> None:
@@ -343,6 +344,16 @@ class DbusService:
                 bus.disconnect()
         log.info("Released DBus")
 
+    # ------------------------------------------------------------------ the instances
+    def _instances(self) -> list[BusInstance]:
+        """The running instances, in configuration order."""
+        return [bus_instance(i) for i in self.vrrp.instances().values()]
+
+    def _state_of(self, name: str) -> int | None:
+        """keepalived's state number of a running instance."""
+        inst = self.vrrp.instances().get(name)
+        return int(inst.state) if inst is not None else None
+
     # ------------------------------------------------------------------ signals
     def notified(self, n: Notify) -> None:
         """The state-change hook: an instance notify is also VrrpStatusChange (keepalived
@@ -355,10 +366,10 @@ class DbusService:
             return
         path = self._paths.get(name)
         if path is None:
-            i = self.vrrp.instance_of(name)
-            if i is None:
+            inst = self.vrrp.instance(name)  # also one a reload is dropping (its last state signal)
+            if inst is None:
                 return
-            path = self.settings.instance_path(i)
+            path = self.settings.instance_path(bus_instance(inst))
         self._emit(path, INSTANCE_IFACE, "VrrpStatusChange", "u", [state])
 
     def _emit(self, path: str, iface: str, member: str, sig: str = "", body: list[Any] | None = None,
@@ -471,7 +482,7 @@ class DbusService:
         """keepalived get_vrrp_instance: the first running instance on an interface whose path
         component, VRID and family match the object's (none without an interface)."""
         ifname, vrid, fam = path.rsplit("/", 3)[1:]
-        for i in self.vrrp.bus_instances():
+        for i in self._instances():
             if (i.ifname is not None and valid_path(i.ifname) == ifname and str(i.vrid) == vrid
                     and family_str(i.family) == fam):
                 return i
@@ -483,7 +494,7 @@ class DbusService:
             return None
         if prop == "Name":
             return "(s)", [i.name]  # keepalived's getter: a structure, as its clients read it
-        state = self.vrrp.state_of(i.name) or 0
+        state = self._state_of(i.name) or 0
         return "(us)", [state, STATE_TEXT.get(state, "Unknown")]
 
     def _method(self, msg: Message, member: str, path: str) -> Message:
@@ -491,13 +502,13 @@ class DbusService:
 
         if member == "PrintData":
             log.info("Printing VRRP data on DBus request")
-            self.vrrp.print_data()
+            self.requests.print_data()
         elif member == "PrintStats":
             log.info("Printing VRRP stats on DBus request")
-            self.vrrp.print_stats(False)
+            self.requests.print_stats(False)
         elif member == "PrintStatsClear":
             log.info("Printing and clearing VRRP stats on DBus request")
-            self.vrrp.print_stats(True)
+            self.requests.print_stats(True)
         elif member == "ReloadConfig":
             # keepalived: the reply, then SIGHUP to the parent, which reloads every child
             asyncio.get_running_loop().call_soon(os.kill, os.getppid(), signal.SIGHUP)
@@ -506,7 +517,7 @@ class DbusService:
             if i is None:
                 return M.new_error(msg, _INVALID_ARGS, f"Instance '{self._ids(path)}' not found")
             log.info("Sending garps on %s on DBus request", i.name)
-            self.vrrp.send_garp(i.name)
+            self.requests.send_garp(i.name)
         return M.new_method_return(msg)
 
 

@@ -3,10 +3,12 @@
 # The VRRP child's SNMP subtrees, as keepalived 2.2.7's vrrp_snmp.c and core/snmp.c serve them:
 # KEEPALIVED-MIB global (…9586.100.5.1) and vrrp (…5.2), VRRP-MIB (mib-2 68, RFC 2787) and
 # VRRPV3-MIB (mib-2 207, RFC 6527), and the traps. Every cell is read from the live engine when a
-# request arrives, through `VrrpSource` (a narrow view the daemon implements, read-only but for
-# `snmp_set`, which hands a committed set of vrrpInstanceTable to the VRRP core: VrrpWriter): the
+# request arrives, through the `VrrpView` every service beside VRRP reads (control/view.py: the
 # instances in configuration order, the sync groups, each instance's configuration, interface and
-# which of its addresses are set. Nothing here does I/O; control/snmp_subagent.py carries the PDUs.
+# which of its addresses are set) and `SnmpExtras`, what only the MIBs read (the notify scripts, the
+# trackers, an interface's index) and their one write, `snmp_set`, which hands a committed set of
+# vrrpInstanceTable to the VRRP core (VrrpWriter). Nothing here does I/O; control/snmp_subagent.py
+# carries the PDUs.
 #
 # keepalived's quirks are kept where a monitoring tool would see them (tests/snmp/ compares walks
 # with keepalived's): the traps name vrrpInstanceName etc. without an instance index; VRRP-MIB
@@ -53,7 +55,7 @@ from pykeepalived.vrrp.effects import AUTH_ERRORS, PROTO_ERR_REASONS, Notify, Rx
 if TYPE_CHECKING:
     from pykeepalived.config.model import Model, TrackFile, VipSpec, VrrpScript
     from pykeepalived.config.model import VrrpInstance as ConfInstance
-    from pykeepalived.linux.iface import InterfaceInfo
+    from pykeepalived.control.view import VrrpView
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.command import ScriptCommand
     from pykeepalived.track.process import TrackedProcess
@@ -71,18 +73,9 @@ CONNECT_WAIT_S = 1.0  # how long the VRRP child waits for snmpd at start before 
 VERSION_STRING = "Keepalived v2.2.7 (01/16,2022)"  # keepalived's version_string, as -v prints it
 
 
-class VrrpSource(Protocol):
-    """What the VRRP MIBs read from the VRRP child (all read-only, on the child's loop)."""
-
-    def instances(self) -> Sequence[VrrpInstance]: ...
-
-    def sync_groups(self) -> Sequence[SyncGroup]: ...
-
-    def conf(self, name: str) -> ConfInstance | None: ...
-
-    def interface(self, name: str) -> InterfaceInfo | None: ...
-
-    def address_set(self, name: str, addr: object) -> bool: ...
+class SnmpExtras(Protocol):
+    """What the VRRP MIBs read from the VRRP child beside its VrrpView (read-only, on the child's
+    loop), and their one write."""
 
     def notify_scripts(self, target: str, name: str) -> NotifyScripts | None: ...
 
@@ -136,7 +129,7 @@ class VrrpWriter:
     def commit(self, name: OID, value: Value) -> None:
         t = self._target(name)
         if t is not None and isinstance(value.data, int):
-            self.mibs.src.snmp_set(t[1].name, t[0], value.data & 0xFF)
+            self.mibs.extras.snmp_set(t[1].name, t[0], value.data & 0xFF)
 
 
 def truth(b: object) -> Value:
@@ -166,10 +159,12 @@ def _scope(scope: int) -> int:  # snmp_scope(): InetScopeType of RT_SCOPE_*
 
 
 class VrrpMibs:
-    """Builds the MIB views over a VrrpSource and the traps' varbinds."""
+    """Builds the MIB views over the VrrpView and the SnmpExtras, and the traps' varbinds."""
 
-    def __init__(self, src: VrrpSource, model: Model, cfg: SnmpSettings, serve_global: bool) -> None:
-        self.src = src
+    def __init__(self, view: VrrpView, extras: SnmpExtras, model: Model, cfg: SnmpSettings,
+                 serve_global: bool) -> None:
+        self.vrrp = view
+        self.extras = extras
         self.model = model
         self.cfg = cfg
         self.serve_global = serve_global
@@ -181,7 +176,7 @@ class VrrpMibs:
         return self.model.global_defs.router_id or socket.gethostname()
 
     def _ifindex(self, inst: VrrpInstance) -> int:  # IF_BASE_INDEX
-        i = self.src.interface(inst.name)
+        i = self.vrrp.interface_info(inst.name)
         if i is None:
             return 0
         if i.kind == "macvlan" and i.link:
@@ -189,7 +184,7 @@ class VrrpMibs:
         return i.ifindex
 
     def _indexed(self) -> list[tuple[OID, VrrpInstance]]:
-        return [((i,), inst) for i, inst in enumerate(self.src.instances(), 1)]
+        return [((i,), inst) for i, inst in enumerate(self.vrrp.instances().values(), 1)]
 
     # ------------------------------------------------------------------ global
     def global_view(self) -> MibView:
@@ -203,30 +198,30 @@ class VrrpMibs:
         mcast6 = g.vrrp_mcast_group6 or ip_address("ff02::12")
 
         def groups() -> list[tuple[OID, SyncGroup]]:
-            return [((i,), grp) for i, grp in enumerate(self.src.sync_groups(), 1)]
+            return [((i,), grp) for i, grp in enumerate(self.vrrp.groups().values(), 1)]
 
         def gsc(grp: SyncGroup) -> NotifyScripts | None:
-            return self.src.notify_scripts("GROUP", grp.name)
+            return self.extras.notify_scripts("GROUP", grp.name)
 
         def has_notify(sc: NotifyScripts | None) -> bool:
             return sc is not None and any((sc.master, sc.backup, sc.fault, sc.stop, sc.notify, sc.deleted,
                                            sc.master_rx_lower_pri))
 
         def members() -> list[tuple[OID, VrrpInstance]]:
-            return [((i, j), m) for i, grp in enumerate(self.src.sync_groups(), 1)
+            return [((i, j), m) for i, grp in enumerate(self.vrrp.groups().values(), 1)
                     for j, m in enumerate(grp.members, 1)]
 
         def conf(inst: VrrpInstance) -> ConfInstance | None:
-            return self.src.conf(inst.name)
+            return self.vrrp.conf(inst.name)
 
         def isc(inst: VrrpInstance) -> NotifyScripts | None:
-            return self.src.notify_scripts("INSTANCE", inst.name)
+            return self.extras.notify_scripts("INSTANCE", inst.name)
 
         def notify(inst: VrrpInstance, field: str) -> Value | None:
             return _cmd(isc(inst), field)
 
         def ifname(inst: VrrpInstance) -> Value | None:
-            i = self.src.interface(inst.name)
+            i = self.vrrp.interface_info(inst.name)
             return octets(i.ifname) if i is not None else None
 
         def adver(inst: VrrpInstance) -> int:
@@ -314,8 +309,8 @@ class VrrpMibs:
                     ) -> list[tuple[OID, tuple[Any, bool]]]:
         """Static entries as instance 0, then each instance's (vrrp_header_ar_table): (entry, set)."""
         out: list[tuple[OID, tuple[Any, bool]]] = [((0, n), (r, True)) for n, r in enumerate(static, 1)]
-        for i, inst in enumerate(self.src.instances(), 1):
-            c = self.src.conf(inst.name)
+        for i, inst in enumerate(self.vrrp.instances().values(), 1):
+            c = self.vrrp.conf(inst.name)
             for n, r in enumerate(virtual(c) if c is not None else (), 1):
                 out.append(((i, n), (r, inst.vipset)))
         return out
@@ -323,7 +318,7 @@ class VrrpMibs:
     def _route_tables(self) -> list[Table]:
         v = VRRP
         model = self.model
-        src = self.src
+        extras = self.extras
 
         def routes() -> list[tuple[OID, tuple[Any, bool]]]:
             return self._owned_rows(model.static_routes, lambda c: c.virtual_routes)
@@ -339,7 +334,7 @@ class VrrpMibs:
             return octets(a.packed) if a is not None else None  # type: ignore[attr-defined]
 
         def ifidx(dev: str | None) -> Value | None:
-            idx = src.ifindex(dev) if dev else None
+            idx = extras.ifindex(dev) if dev else None
             return integer(idx) if idx is not None else None
 
         def metric(name: str, div: int = 1) -> Callable[[Any], Value | None]:
@@ -467,7 +462,7 @@ class VrrpMibs:
 
         def rows() -> list[tuple[OID, tuple[str, int, bool]]]:
             out: list[tuple[OID, tuple[str, int, bool]]] = []
-            for i, inst in enumerate(self.src.instances(), 1):
+            for i, inst in enumerate(self.vrrp.instances().values(), 1):
                 n = 0
                 for t in inst.params.tracks:
                     if t.kind != kind:
@@ -492,10 +487,10 @@ class VrrpMibs:
     def _tracker_tables(self) -> list[Table]:
         v = VRRP
         model = self.model
-        src = self.src
+        extras = self.extras
 
         def scripts() -> list[tuple[OID, tuple[VrrpScript, ScriptTracker]]]:
-            trs = src.script_trackers()
+            trs = extras.script_trackers()
             live = [(s, trs[s.name]) for s in model.vrrp_scripts if s.name in trs]
             return [((n,), row) for n, row in enumerate(live, 1)]
 
@@ -513,7 +508,7 @@ class VrrpMibs:
             return [((n,), (name, *w[name])) for n, name in enumerate(w, 1)]
 
         def procs() -> list[tuple[OID, TrackedProcess]]:
-            return [((n,), tp) for n, tp in enumerate(src.processes(), 1)]
+            return [((n,), tp) for n, tp in enumerate(extras.processes(), 1)]
 
         conf_procs = {t.name: t for t in model.track_processes}
 
@@ -535,13 +530,13 @@ class VrrpMibs:
             Table((*v, 13, 1), {
                 2: lambda f: octets(f.name),
                 3: lambda f: octets(f.file),
-                4: lambda f: integer(src.file_values().get(f.name, 0)),
+                4: lambda f: integer(extras.file_values().get(f.name, 0)),
                 5: lambda f: integer(f.weight),
                 6: lambda f: truth(f.reverse),
             }, files),
             Table((*v, 18, 1), {
                 2: lambda b: octets(b[0]),
-                3: lambda b: integer(1 if src.bfd_up().get(b[0], False) else 0),
+                3: lambda b: integer(1 if extras.bfd_up().get(b[0], False) else 0),
                 4: lambda b: integer(b[1]),
                 5: lambda b: truth(b[2]),
             }, bfds),
@@ -567,8 +562,8 @@ class VrrpMibs:
         out: list[tuple[OID, tuple[VrrpInstance | None, VipSpec, bool]]] = [
             ((0, n), (None, spec, False)) for n, spec in enumerate(self.model.static_ipaddress, 1)]
         adv = False
-        for i, inst in enumerate(self.src.instances(), 1):
-            c = self.src.conf(inst.name)
+        for i, inst in enumerate(self.vrrp.instances().values(), 1):
+            c = self.vrrp.conf(inst.name)
             if c is None:
                 continue
             if i == 1:
@@ -591,15 +586,15 @@ class VrrpMibs:
                 return row[1].dev
             if row[0] is None:  # a static address without dev: default_interface
                 return self.model.global_defs.default_interface
-            i = self.src.interface(row[0].name)
+            i = self.vrrp.interface_info(row[0].name)
             return i.ifname if i is not None else None
 
         def ifidx(row: Row) -> Value | None:
             if row[0] is not None and not row[1].dev:
-                i = self.src.interface(row[0].name)
+                i = self.vrrp.interface_info(row[0].name)
                 return integer(i.ifindex) if i is not None else None
             d = dev(row)
-            idx = self.src.ifindex(d) if d else None
+            idx = self.extras.ifindex(d) if d else None
             return integer(idx) if idx is not None else None
 
         def ifn(row: Row) -> Value | None:
@@ -609,7 +604,7 @@ class VrrpMibs:
         def is_set(row: Row) -> Value:
             if row[0] is None:
                 return truth(True)  # static addresses are set at start (a failure is logged)
-            return truth(self.src.address_set(row[0].name, ip_address(row[1].address)))
+            return truth(self.vrrp.address_set(row[0].name, ip_address(row[1].address)))
 
         def brd(row: Row) -> Value | None:
             a = ip_address(row[1].address)
@@ -638,16 +633,16 @@ class VrrpMibs:
 
     # ------------------------------------------------------------------ VRRP-MIB (RFC 2787)
     def _rfc2_rows(self) -> list[tuple[OID, VrrpInstance]]:
-        rows = [((self._ifindex(i), i.params.vrid), i) for i in self.src.instances()
+        rows = [((self._ifindex(i), i.params.vrid), i) for i in self.vrrp.instances().values()
                 if i.params.version == 2 and i.params.family == 4 and i.params.vips]
         return sorted(rows, key=lambda r: r[0])
 
     def _mac(self, inst: VrrpInstance) -> Value | None:
-        i = self.src.interface(inst.name)
+        i = self.vrrp.interface_info(inst.name)
         return octets(i.mac) if i is not None else None
 
     def _primary(self, inst: VrrpInstance, family: int) -> bytes | None:
-        i = self.src.interface(inst.name)
+        i = self.vrrp.interface_info(inst.name)
         if i is None:
             return None
         if family == 4:
@@ -730,7 +725,7 @@ class VrrpMibs:
     # ------------------------------------------------------------------ VRRPV3-MIB (RFC 6527)
     def _rfc3_rows(self) -> list[tuple[OID, VrrpInstance]]:
         rows = [((self._ifindex(i), i.params.vrid, 1 if i.params.family == 4 else 2), i)
-                for i in self.src.instances() if i.params.vips]
+                for i in self.vrrp.instances().values() if i.params.vips]
         return sorted(rows, key=lambda r: r[0])
 
     def rfc3_view(self) -> MibView:
@@ -750,7 +745,7 @@ class VrrpMibs:
             return octets(p) if p is not None else None
 
         def accept(i: VrrpInstance) -> Value:
-            c = self.src.conf(i.name)
+            c = self.vrrp.conf(i.name)
             return truth(c is None or c.accept is not False)
 
         def assoc() -> list[tuple[OID, VrrpInstance]]:
@@ -875,7 +870,7 @@ class VrrpMibs:
         if not self.cfg.traps:
             return out
         p = inst.params
-        i = self.src.interface(inst.name)
+        i = self.vrrp.interface_info(inst.name)
         idx = i.ifindex if i is not None else 0  # IF_INDEX, not the base interface's
         auth = AUTH_ERRORS.get(e.counter)
         if auth is not None and self.cfg.rfcv2 and p.version == 2 and p.family == 4 and p.vips:
@@ -985,11 +980,12 @@ _EVENT_STATE = {"MASTER": State.MASTER, "BACKUP": State.BACKUP, "FAULT": State.F
 
 
 class VrrpSnmpAgent:
-    """The VRRP child's subagent: the MIB views over `src`, the AgentX client, the traps."""
+    """The VRRP child's subagent: the MIB views over `view` and `extras`, the AgentX client, the traps."""
 
-    def __init__(self, src: VrrpSource, model: Model, cfg: SnmpSettings, serve_global: bool) -> None:
-        self.src = src
-        self.mibs = VrrpMibs(src, model, cfg, serve_global)
+    def __init__(self, view: VrrpView, extras: SnmpExtras, model: Model, cfg: SnmpSettings,
+                 serve_global: bool) -> None:
+        self.vrrp = view
+        self.mibs = VrrpMibs(view, extras, model, cfg, serve_global)
         self.client = AgentXClient(cfg.socket, "Keepalived", self.mibs.registrations())
 
     def start(self) -> None:
@@ -1009,7 +1005,7 @@ class VrrpSnmpAgent:
 
     def rx_rejected(self, e: RxRejected) -> None:
         """keepalived sends these traps as it rejects the advert (vrrp.c vrrp_check_packet)."""
-        inst = next((i for i in self.src.instances() if i.name == e.instance), None)
+        inst = self.vrrp.instances().get(e.instance)
         if inst is None:
             return
         for trap, vbs in self.mibs.rx_traps(inst, e):
@@ -1023,12 +1019,12 @@ class VrrpSnmpAgent:
         if state is None:
             return
         if n.target == "GROUP":
-            grp = next((g for g in self.src.sync_groups() if g.name == n.name), None)
+            grp = self.vrrp.groups().get(n.name)
             if grp is not None and (t := self.mibs.group_trap(grp, state)) is not None:
                 log.log(DETAIL, "VRRP_Group(%s): Sending SNMP notification", n.name)
                 self.client.notify(*t)
             return
-        inst = next((i for i in self.src.instances() if i.name == n.name), None)
+        inst = self.vrrp.instances().get(n.name)
         if inst is None:
             return
         if (t := self.mibs.instance_trap(inst, state)) is not None:
@@ -1054,7 +1050,7 @@ def reload_snmp(agent: VrrpSnmpAgent | None, opts: SnmpOptions, model: Model) ->
         agent.reload(model, settings(model, opts.snmp, opts.snmp_socket))
 
 
-async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource,
+async def start_snmp(opts: SnmpOptions, model: Model, view: VrrpView, extras: SnmpExtras,
                      checker_runs: bool = False) -> VrrpSnmpAgent | None:
     """The VRRP child's subagent when an SNMP MIB of the VRRP process is enabled (-x or global_defs),
     started; None otherwise. keepalived's VRRP process serves the global subtree unless the checker
@@ -1063,7 +1059,7 @@ async def start_snmp(opts: SnmpOptions, model: Model, src: VrrpSource,
     if not cfg.any_vrrp:
         return None
     serve_global = cfg.vrrp and not (checker_runs and cfg.checker)
-    agent = VrrpSnmpAgent(src, model, cfg, serve_global)
+    agent = VrrpSnmpAgent(view, extras, model, cfg, serve_global)
     agent.start()
     # keepalived's net-snmp connects synchronously at start: wait (briefly) for the registration
     with contextlib.suppress(TimeoutError):

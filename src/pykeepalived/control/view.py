@@ -5,9 +5,10 @@
 # - `VrrpView`, a read-only query of the running instances and sync groups, answered from the
 #   child's live state on its event loop (daemon/vrrp/instances.py InstanceTable implements it). A service
 #   reads it when asked (a scrape, a request); it never keeps an instance object across a reload
-#   (the reload builds new ones: look them up by name each time). The SNMP agent and the DBus
-#   service have views of their own shape (daemon/vrrp/snmp_view.py, daemon/vrrp/vrrp_dbus.py), built the
-#   same way from the child's parts.
+#   (the reload builds new ones: look them up by name each time). Every service reads the same
+#   view: the SNMP agent and the DBus service take beside it only what is theirs alone (the SNMP
+#   agent the trackers and its one write, control/snmp_vrrp.SnmpExtras; the DBus service the dumps
+#   and a GARP round, control/dbus.VrrpRequests).
 # - `VrrpEvents`, the hook: the executor publishes every `StateChanged`, `Notify` and `RxRejected`
 #   of the core once; each subscriber gets it in subscription order, at once (on the loop, before
 #   the next effect). A subscriber must not block (queue the slow part); one that raises is logged
@@ -26,6 +27,8 @@ from typing import TYPE_CHECKING, Protocol
 from pykeepalived.logs import log
 
 if TYPE_CHECKING:
+    from pykeepalived.config.model import VrrpInstance as ConfInstance
+    from pykeepalived.linux.iface import InterfaceInfo
     from pykeepalived.vrrp.effects import Notify, RxRejected, StateChanged
     from pykeepalived.vrrp.instance import VrrpInstance
     from pykeepalived.vrrp.params import IPAddress
@@ -43,13 +46,31 @@ class VrrpView(Protocol):
         """Every running sync group by name."""
         ...
 
+    def instance(self, name: str) -> VrrpInstance | None:
+        """A running instance by name, also one a reload is stopping (until the reload's new
+        instances take the place of the old ones)."""
+        ...
+
     def interface(self, name: str) -> str:
         """The interface instance `name` runs on (as found at start), else the configured one, else ""."""
+        ...
+
+    def interface_info(self, name: str) -> InterfaceInfo | None:
+        """The interface instance `name` runs on, as found at start (None: no such instance, or
+        its interface was not found)."""
+        ...
+
+    def conf(self, name: str) -> ConfInstance | None:
+        """The instance's vrrp_instance block (None: a core instance without a daemon around it)."""
         ...
 
     def addresses(self, name: str, excluded: bool) -> list[tuple[IPAddress, int, str]]:
         """The instance's virtual_ipaddress (excluded: virtual_ipaddress_excluded) as configured:
         (address, prefix length, interface)."""
+        ...
+
+    def address_set(self, name: str, addr: IPAddress) -> bool:
+        """Whether the instance holds `addr` (one of its VIPs/eVIPs, set and not refused)."""
         ...
 
     def last_transition(self, name: str) -> float:

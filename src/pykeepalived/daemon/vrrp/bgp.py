@@ -23,7 +23,7 @@ announces and the upstream router spreads the flows (ECMP). The announced set is
 per prefix, and a /32 VIP on the segment's interface would shadow the anchor's (and, left behind by a
 kill -9, keep the route announced); on the anchor, the address is also what accepts the traffic
 locally. The state comes from the VRRP
-child's notify_hooks (every state Notify); an address two instances announce on the same anchor
+child's VrrpEvents (every state Notify); an address two instances announce on the same anchor
 stays while one of them still announces it.
 """
 
@@ -135,7 +135,7 @@ class BgpAnnouncer:
                     self._anchor(name)
 
     def notified(self, n: Notify) -> None:
-        """notify_hooks entry: an instance's state change moves its announcement."""
+        """VrrpEvents subscriber: an instance's state change moves its announcement."""
         if n.target == "INSTANCE" and n.event in STATES and n.name in self.plans:
             self.set_state(n.name, n.event)
 

@@ -124,12 +124,26 @@ class InstanceTable:
     def groups(self) -> Mapping[str, SyncGroup]:
         return self.engine.groups
 
+    def instance(self, name: str) -> VrrpInstance | None:
+        inst = self.engine.instances.get(name)
+        if inst is None and (rt := self.runtime.get(name)) is not None:
+            return rt.inst  # dropped by a reload, still in the running set until it has stopped
+        return inst
+
     def interface(self, name: str) -> str:
         rt = self.runtime.get(name)
         if rt is not None and rt.iface is not None:
             return rt.iface.ifname
         inst = self.engine.instances.get(name)
         return (inst.params.interface or "") if inst is not None else ""
+
+    def interface_info(self, name: str) -> InterfaceInfo | None:
+        rt = self.runtime.get(name)
+        return rt.iface if rt is not None else None
+
+    def conf(self, name: str) -> ConfInstance | None:
+        rt = self.runtime.get(name)
+        return rt.conf if rt is not None else None
 
     def addresses(self, name: str, excluded: bool) -> list[tuple[IPAddress, int, str]]:
         rt = self.runtime.get(name)
@@ -142,6 +156,10 @@ class InstanceTable:
             return [(a, a.max_prefixlen, default) for a in addrs]
         specs = rt.conf.evips if excluded else rt.conf.vips
         return [(s.address, s.prefix, s.dev or default) for s in specs]
+
+    def address_set(self, name: str, addr: IPAddress) -> bool:
+        rt = self.runtime.get(name)
+        return rt is not None and rt.inst.vipset and addr in rt.addresses and addr not in rt.not_set
 
     def last_transition(self, name: str) -> float:
         return self.transitions.last.get(name, 0.0)

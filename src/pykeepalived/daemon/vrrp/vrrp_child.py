@@ -22,7 +22,7 @@ A service beside VRRP comes in the same way: build it in `run()` with a read-onl
 instances (`self.table` is a `VrrpView`: instances, sync groups, interface, addresses, last
 transition) and subscribe it to `self.events` (`subscribe(on_state=..., on_notify=...)`); start it
 beside `self.ops.start`, follow `reload()`, close it in `shutdown()`. The SNMP agent (-x,
-control/snmp_vrrp.py, read through daemon/vrrp/snmp_view.py) and the DBus service (enable_dbus,
+control/snmp_vrrp.py, with its trackers through daemon/vrrp/snmp_extras.py) and the DBus service (enable_dbus,
 control/dbus.py, through daemon/vrrp/vrrp_dbus.py) and the BGP announcer (bgp_announce, daemon/vrrp/bgp.py)
 subscribe after the control plane.
 """
@@ -357,12 +357,11 @@ class VrrpChild:
         if snmp_settings(model, self.opts.snmp, self.opts.snmp_socket).any_vrrp:
             # the SNMP code (MIB tables, AgentX) is imported only when a MIB is enabled
             from pykeepalived.control.snmp_vrrp import start_snmp
-            from pykeepalived.daemon.vrrp.snmp_view import ChildSnmpView
+            from pykeepalived.daemon.vrrp.snmp_extras import ChildSnmpExtras
 
             checker_runs = not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children)
-            self.snmp = await start_snmp(self.opts, model, ChildSnmpView(
-                lambda: self.engine, lambda: self.runtime,
-                lambda: self.notifier.scripts if self.notifier else {}, self), checker_runs=checker_runs)
+            extras = ChildSnmpExtras(lambda: self.notifier.scripts if self.notifier else {}, self)
+            self.snmp = await start_snmp(self.opts, model, self.table, extras, checker_runs=checker_runs)
         if self.snmp is not None:
             self.events.subscribe(on_notify=self._snmp_trap, on_rejected=self.snmp.rx_rejected)
         clock = AsyncioClock(loop, self.ops.timing)
@@ -409,13 +408,13 @@ class VrrpChild:
         if not _dbus_enabled(model):
             return
         from pykeepalived.control.dbus import DbusService
-        from pykeepalived.daemon.vrrp.vrrp_dbus import ChildBus, dbus_settings
+        from pykeepalived.daemon.vrrp.vrrp_dbus import ChildRequests, dbus_settings
 
         settings = dbus_settings(model, self.opts)
         assert self.driver is not None
-        view = ChildBus(lambda: self.runtime, self.engine, self.status, self.driver.apply)
+        requests = ChildRequests(self.table, self.status, self.driver.apply)
         try:
-            dbus = DbusService(settings, view)
+            dbus = DbusService(settings, self.table, requests)
         except Exception as exc:  # VRRP goes on without its DBus service
             log.error("Failed to initialise DBus: %r", exc)
             return

@@ -1,6 +1,6 @@
-"""The VRRP child's view for its SNMP MIBs (control/snmp_vrrp.VrrpSource): the engine's instances
-and sync groups, each instance's configuration and interface, and its set addresses (read-only);
-and `snmp_set`, which hands a committed SNMP set to the child's driver (the core applies it)."""
+"""What the VRRP child's SNMP MIBs read beside its VrrpView (control/snmp_vrrp.SnmpExtras): the
+notify scripts, the trackers and an interface's index; and `snmp_set`, which hands a committed SNMP
+set to the child's driver (the core applies it)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,11 @@ from typing import TYPE_CHECKING, Protocol
 from pykeepalived.linux.iface import ifindex_of
 
 if TYPE_CHECKING:
-    from pykeepalived.config.model import VrrpInstance as ConfInstance
     from pykeepalived.daemon.bfd_events import VrrpBfdTracker
-    from pykeepalived.daemon.vrrp.instances import Runtime
-    from pykeepalived.linux.iface import InterfaceInfo
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.file import FileTrackers
     from pykeepalived.track.process import ProcessTracker, TrackedProcess
     from pykeepalived.track.script import ScriptTracker, ScriptTrackers
-    from pykeepalived.vrrp.engine import VrrpEngine
-    from pykeepalived.vrrp.instance import VrrpInstance
-    from pykeepalived.vrrp.sync_group import SyncGroup
 
 
 class ChildTrackers(Protocol):
@@ -34,34 +28,13 @@ class ChildTrackers(Protocol):
     def snmp_set(self, instance: str, column: int, value: int) -> None: ...
 
 
-class ChildSnmpView:
-    """Reads the engine (the current one after a reload), the runtime map and the trackers."""
+class ChildSnmpExtras:
+    """Reads the notify scripts (the current ones after a reload) and the trackers."""
 
-    def __init__(self, engine: Callable[[], VrrpEngine], runtime: Callable[[], Mapping[str, Runtime]],
-                 scripts: Callable[[], Mapping[tuple[str, str], NotifyScripts]],
+    def __init__(self, scripts: Callable[[], Mapping[tuple[str, str], NotifyScripts]],
                  trackers: ChildTrackers) -> None:
-        self._engine = engine
-        self._runtime = runtime
         self._scripts = scripts
         self._trackers = trackers
-
-    def instances(self) -> Sequence[VrrpInstance]:
-        return list(self._engine().instances.values())
-
-    def sync_groups(self) -> Sequence[SyncGroup]:
-        return list(self._engine().groups.values())
-
-    def conf(self, name: str) -> ConfInstance | None:
-        rt = self._runtime().get(name)
-        return rt.conf if rt is not None else None
-
-    def interface(self, name: str) -> InterfaceInfo | None:
-        rt = self._runtime().get(name)
-        return rt.iface if rt is not None else None
-
-    def address_set(self, name: str, addr: object) -> bool:
-        rt = self._runtime().get(name)
-        return rt is not None and rt.inst.vipset and addr in rt.addresses and addr not in rt.not_set
 
     def notify_scripts(self, target: str, name: str) -> NotifyScripts | None:
         return self._scripts().get((target, name))
