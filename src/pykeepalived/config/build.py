@@ -30,6 +30,7 @@ from pykeepalived.config.bag_fields import (
     snmp_defs,
 )
 from pykeepalived.config.build_lvs import build_vs, fill, options
+from pykeepalived.config.changes import bool_of, changes, int_of, ip_of, str_of, words_of
 from pykeepalived.config.command_words import cmd_str, resolve_user_group
 from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, Reporter, skip_block
 from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
@@ -376,7 +377,8 @@ class Builder:
             skip_block(self.rep, n)
             self.rep.error(n.loc, f"vrrp instance {name} already defined")
             return
-        d = _InstanceDraft(self, name, self._instance_defaults(n))
+        d = _InstanceDraft(self, name)
+        self._instance_defaults(d, n)
         for c in n.children:
             _INSTANCE_KW.get(c.kw, _i_option)(d, c)
         end = self._instance_end(d.close(n), n)
@@ -384,12 +386,11 @@ class Builder:
             self.instances.append(end)
             self._inst_nodes.append(n)
 
-    def _instance_defaults(self, n: Node) -> VrrpInstance:
+    def _instance_defaults(self, d: _InstanceDraft, n: Node) -> None:
         """A new instance: the global settings as parsed so far (keepalived alloc_vrrp)."""
         g = self.g
         gd = self.garp
-        return VrrpInstance(
-            name=str(n.value),
+        d.ch.set(
             loc=n.loc,
             keyword_locs=tuple(keyword_locs(n)),
             version=g.vrrp_version,
@@ -720,13 +721,13 @@ class Builder:
 
 
 class _InstanceDraft:
-    """A vrrp_instance block being read: the changes to its defaults (applied once, at the end: one
-    dataclasses.replace() per keyword would cost ~20 µs each) and the lists and state the keywords
-    build up."""
+    """A vrrp_instance block being read: the instance's fields set so far (typed against VrrpInstance,
+    the record made once when the block closes: one dataclasses.replace() per keyword would cost
+    ~20 µs each), the lists the keywords build up and the state read across keywords."""
 
-    def __init__(self, b: Builder, name: str, base: VrrpInstance) -> None:
-        self.b, self.rep, self.name, self.base = b, b.rep, name, base
-        self.upd: dict[str, Any] = {}  # VrrpInstance field -> value
+    def __init__(self, b: Builder, name: str) -> None:
+        self.b, self.rep, self.name = b, b.rep, name
+        self.ch = changes(VrrpInstance)
         self.opts: list[tuple[str, object]] = []
         self.tracks: list[Track] = []
         self.notify: list[tuple[str, NotifyScript]] = []
@@ -734,29 +735,30 @@ class _InstanceDraft:
         self.evips: list[VipSpec] = []
         self.seen_vips: set[IPAddr] = set()
         self.seen_evips: set[IPAddr] = set()
-        self.prio_set = False
-        self.explicit_version = False
+        self.state: str | None = None  # as the block sets them (None: not given), settled in close()
+        self.priority: int | None = None
+        self.version: int | None = None
         self.fam = _Family()
 
     def close(self, n: Node) -> VrrpInstance:
         """keepalived's defaults that depend on several keywords, then the instance."""
-        f, name = self.upd, self.name
-        if f.get("garp_master_repeat") == 0:
-            f["garp_master_repeat"] = 1
-        if f.get("garp_master_refresh_repeat") == 0:
-            f["garp_master_refresh_repeat"] = 1
-        f["family"] = self.fam.family or 4
-        if f["family"] == 6:
-            if self.explicit_version and f["version"] == 2:
+        ch, name = self.ch, self.name
+        family = self.fam.family or 4
+        if family == 6:
+            if self.version == 2:
                 self.rep.error(n.loc, f"({name}) cannot use IPv6 with VRRP version 2; setting version 3")
-            f["version"] = 3
-        if f.get("state") == "MASTER" and not self.prio_set:
-            f["priority"] = 255
-        elif f.get("priority") == 255 and "state" not in f:
-            f["state"] = "MASTER"
-        f.update(vips=tuple(self.vips), evips=tuple(self.evips), tracks=_canon_tracks(self.tracks),
-                 notify=tuple(self.notify), options=tuple(self.opts))
-        return replace(self.base, **f)
+            self.version = 3
+        if self.state == "MASTER" and self.priority is None:
+            self.priority = 255
+        elif self.priority == 255 and self.state is None:
+            self.state = "MASTER"
+        if self.version is not None:
+            ch.set(version=self.version)
+        if self.priority is not None:
+            ch.set(priority=self.priority)
+        ch.set(family=family, state=self.state, vips=tuple(self.vips), evips=tuple(self.evips),
+               tracks=_canon_tracks(self.tracks), notify=tuple(self.notify), options=tuple(self.opts))
+        return ch.make(name)
 
 
 def _as_int(v: object) -> int:
@@ -770,46 +772,27 @@ def _words(c: Node) -> tuple[str, ...]:
 
 
 def _i_state(d: _InstanceDraft, c: Node) -> None:
-    v = _words(c)
+    v = words_of(c)
     s = v[0] if v else ""
     if s not in ("MASTER", "BACKUP"):
         d.rep.error(c.loc, f"({d.name}) unknown state '{s}', defaulting to BACKUP")
         s = "BACKUP"
-    if s == "BACKUP" and d.upd.get("state") == "MASTER":
+    if s == "BACKUP" and d.state == "MASTER":
         d.rep.error(c.loc, f"({d.name}) state previously set as MASTER - ignoring BACKUP")
     else:
-        d.upd["state"] = s
+        d.state = s
 
 
 def _i_interface(d: _InstanceDraft, c: Node) -> None:
-    d.upd["interface"] = c.value
-    d.upd["interface_loc"] = c.loc
-
-
-def _i_field(field_name: str) -> Callable[[_InstanceDraft, Node], None]:
-    """A keyword whose value is the field's."""
-    def set_field(d: _InstanceDraft, c: Node) -> None:
-        d.upd[field_name] = c.value
-
-    return set_field
-
-
-def _i_flag(field_name: str, value: object = True) -> Callable[[_InstanceDraft, Node], None]:
-    """A keyword that sets the field to `value`."""
-    def set_flag(d: _InstanceDraft, c: Node) -> None:
-        d.upd[field_name] = value
-
-    return set_flag
+    d.ch.set(interface=str_of(c), interface_loc=c.loc)
 
 
 def _i_priority(d: _InstanceDraft, c: Node) -> None:
-    d.upd["priority"] = c.value
-    d.prio_set = True
+    d.priority = int_of(c)
 
 
 def _i_version(d: _InstanceDraft, c: Node) -> None:
-    d.upd["version"] = c.value
-    d.explicit_version = True
+    d.version = int_of(c)
 
 
 def _i_vips(d: _InstanceDraft, c: Node) -> None:
@@ -830,21 +813,17 @@ def _i_vips(d: _InstanceDraft, c: Node) -> None:
         target.append(vip)
 
 
-def _i_routes(d: _InstanceDraft, c: Node) -> None:
-    d.upd["virtual_routes"] = tuple(d.b._routes(c, False))
-
-
-def _i_rules(d: _InstanceDraft, c: Node) -> None:
-    d.upd["virtual_rules"] = tuple(d.b._rules(c, False))
-
-
 def _i_address(d: _InstanceDraft, c: Node) -> None:
     """unicast_src_ip / mcast_src_ip / mcast_dst_ip."""
-    v = c.value
-    if isinstance(v, IPAddr) and d.fam.get(v.version) is not None:
+    v = ip_of(c)
+    if d.fam.get(v.version) is not None:
         d.rep.error(c.loc, d.fam.mismatch(d.name, c.kw, c.text or str(v)))  # keepalived: as written
-        return
-    d.upd[c.kw] = v
+    elif c.kw == "unicast_src_ip":
+        d.ch.set(unicast_src_ip=v)
+    elif c.kw == "mcast_src_ip":
+        d.ch.set(mcast_src_ip=v)
+    else:
+        d.ch.set(mcast_dst_ip=v)
 
 
 def _i_unicast_peer(d: _InstanceDraft, c: Node) -> None:
@@ -865,21 +844,21 @@ def _i_unicast_peer(d: _InstanceDraft, c: Node) -> None:
             if w[k] in ttl:
                 ttl[w[k]] = parse_int(w[k + 1], 0, 255, it.loc, rep)
         peers.append((a, ttl["min_ttl"], ttl["max_ttl"]))
-    d.upd["unicast_peers"] = tuple(peers)
+    d.ch.set(unicast_peers=tuple(peers))
 
 
 def _i_authentication(d: _InstanceDraft, c: Node) -> None:
     at = c.get("auth_type")
     ap = c.get("auth_pass")
     if at is not None:
-        d.upd["auth_type"] = at.value
+        d.ch.set(auth_type=str_of(at))
     if ap is not None:
         pw = str(ap.value)
         raw = pw.encode("utf-8", "surrogateescape")
         if len(raw) > 8:  # bytes, as keepalived's strlen(): ab\u00a0cdefg is 9
             d.rep.error(ap.loc, "Truncating auth_pass to 8 characters")
             pw = raw[:8].decode("utf-8", "surrogateescape")
-        d.upd["auth_pass"] = pw
+        d.ch.set(auth_pass=pw)
 
 
 def _i_track(d: _InstanceDraft, c: Node) -> None:
@@ -900,27 +879,18 @@ def _i_notify(d: _InstanceDraft, c: Node) -> None:
 
 
 def _i_use_vmac(d: _InstanceDraft, c: Node) -> None:
-    spec = vmac_spec(_words(c))
+    spec = vmac_spec(words_of(c))
     if spec.name is not None:  # keepalived vrrp_vmac_handler: a name an earlier instance has is ignored
         users = (i.name for i in d.b.instances if i.use_vmac is not None and i.use_vmac.name == spec.name)
         if (other := next(users, None)) is not None:
             d.rep.error(c.loc, f"({d.name}) VRRP instance {other} is already using {spec.name} - "
                                "ignoring name")
             spec = replace(spec, name=None)
-    d.upd["use_vmac"] = spec
-
-
-def _i_bgp_announce(d: _InstanceDraft, c: Node) -> None:
-    d.upd["bgp"] = bgp_announce(c, d.rep, d.name)
+    d.ch.set(use_vmac=spec)
 
 
 def _i_garp_extra_if(d: _InstanceDraft, c: Node) -> None:
-    d.opts.append((c.kw, garp_extra_words(_words(c), c.spelt or c.kw, c.loc, d.rep, d.name)))
-
-
-def _i_garp(d: _InstanceDraft, c: Node) -> None:
-    """garp_master_* / garp_lower_prio_*: the delays and refresh are in seconds (`_s` fields)."""
-    d.upd[c.kw + "_s" if c.kw.endswith(("delay", "refresh")) else c.kw] = c.value
+    d.opts.append((c.kw, garp_extra_words(words_of(c), c.spelt or c.kw, c.loc, d.rep, d.name)))
 
 
 def _i_native_ipv6(d: _InstanceDraft, c: Node) -> None:
@@ -947,42 +917,58 @@ def _i_option(d: _InstanceDraft, c: Node) -> None:
     d.opts.append((c.kw, c.value if not c.items else tuple(i.words for i in c.items)))
 
 
-_INSTANCE_KW: dict[str, Callable[[_InstanceDraft, Node], None]] = {
+_InstanceHandler = Callable[[_InstanceDraft, Node], None]
+_INSTANCE_KW: dict[str, _InstanceHandler] = {
     "state": _i_state,
     "interface": _i_interface,
-    "virtual_router_id": _i_field("vrid"),
+    "virtual_router_id": lambda d, c: d.ch.set(vrid=int_of(c)),
     "priority": _i_priority,
-    "advert_int": _i_field("advert_int_us"),
+    "advert_int": lambda d, c: d.ch.set(advert_int_us=int_of(c)),
     "version": _i_version,
-    "nopreempt": _i_flag("nopreempt"),
-    "preempt": _i_flag("nopreempt", False),
-    "preempt_delay": _i_field("preempt_delay_us"),
+    "nopreempt": lambda d, c: d.ch.set(nopreempt=True),
+    "preempt": lambda d, c: d.ch.set(nopreempt=False),
+    "preempt_delay": lambda d, c: d.ch.set(preempt_delay_us=int_of(c)),
     "virtual_ipaddress": _i_vips,
     "virtual_ipaddress_excluded": _i_vips,
-    "virtual_routes": _i_routes,
-    "virtual_rules": _i_rules,
+    "virtual_routes": lambda d, c: d.ch.set(virtual_routes=tuple(d.b._routes(c, False))),
+    "virtual_rules": lambda d, c: d.ch.set(virtual_rules=tuple(d.b._rules(c, False))),
     **{k: _i_address for k in ("unicast_src_ip", "mcast_src_ip", "mcast_dst_ip")},
     "unicast_peer": _i_unicast_peer,
-    "unicast_ttl": _i_field("unicast_ttl"),
+    "unicast_ttl": lambda d, c: d.ch.set(unicast_ttl=int_of(c)),
     "authentication": _i_authentication,
     **{f"track_{k}": _i_track for k in ("interface", "script", "file", "process", "bfd")},
     **{k: _i_notify for k in ("notify", "notify_master", "notify_backup", "notify_fault", "notify_stop",
                               "notify_deleted", "notify_master_rx_lower_pri")},
-    "smtp_alert": _i_field("smtp_alert"),
-    "strict_mode": _i_field("strict_mode"),
+    "smtp_alert": lambda d, c: d.ch.set(smtp_alert=bool_of(c)),
+    "strict_mode": lambda d, c: d.ch.set(strict_mode=bool_of(c)),
     "use_vmac": _i_use_vmac,
-    **{k: _i_flag(k) for k in ("vmac_xmit_base", "use_vmac_addr", "promote_secondaries",
-                               "linkbeat_use_polling", "unicast_fault_no_peer", "track_src_ip",
-                               "dont_track_primary",
-                               "check_unicast_src", "skip_check_adv_addr", "old_unicast_checksum")},
-    "kernel_rx_buf_size": _i_field("kernel_rx_buf_size"),
-    "accept": _i_flag("accept"),
-    "no_accept": _i_flag("accept", False),
-    **{k: _i_field(k) for k in ("lower_prio_no_advert", "higher_prio_send_advert", "owner_ignore_adverts",
-                                "v3_checksum_as_v2", "down_timer_adverts")},
-    "bgp_announce": _i_bgp_announce,
+    "vmac_xmit_base": lambda d, c: d.ch.set(vmac_xmit_base=True),
+    "use_vmac_addr": lambda d, c: d.ch.set(use_vmac_addr=True),
+    "promote_secondaries": lambda d, c: d.ch.set(promote_secondaries=True),
+    "linkbeat_use_polling": lambda d, c: d.ch.set(linkbeat_use_polling=True),
+    "unicast_fault_no_peer": lambda d, c: d.ch.set(unicast_fault_no_peer=True),
+    "track_src_ip": lambda d, c: d.ch.set(track_src_ip=True),
+    "dont_track_primary": lambda d, c: d.ch.set(dont_track_primary=True),
+    "check_unicast_src": lambda d, c: d.ch.set(check_unicast_src=True),
+    "skip_check_adv_addr": lambda d, c: d.ch.set(skip_check_adv_addr=True),
+    "old_unicast_checksum": lambda d, c: d.ch.set(old_unicast_checksum=True),
+    "kernel_rx_buf_size": lambda d, c: d.ch.set(kernel_rx_buf_size=int_of(c)),
+    "accept": lambda d, c: d.ch.set(accept=True),
+    "no_accept": lambda d, c: d.ch.set(accept=False),
+    "lower_prio_no_advert": lambda d, c: d.ch.set(lower_prio_no_advert=bool_of(c)),
+    "higher_prio_send_advert": lambda d, c: d.ch.set(higher_prio_send_advert=bool_of(c)),
+    "owner_ignore_adverts": lambda d, c: d.ch.set(owner_ignore_adverts=bool_of(c)),
+    "v3_checksum_as_v2": lambda d, c: d.ch.set(v3_checksum_as_v2=bool_of(c)),
+    "down_timer_adverts": lambda d, c: d.ch.set(down_timer_adverts=int_of(c)),
+    "bgp_announce": lambda d, c: d.ch.set(bgp=bgp_announce(c, d.rep, d.name)),
     "garp_extra_if": _i_garp_extra_if,
-    **{k: _i_garp for k in _GARP},
+    # the delays and refresh are in seconds (`_s` fields); a repeat of 0 is 1 (keepalived)
+    "garp_master_delay": lambda d, c: d.ch.set(garp_master_delay_s=int_of(c)),
+    "garp_master_repeat": lambda d, c: d.ch.set(garp_master_repeat=int_of(c) or 1),
+    "garp_master_refresh": lambda d, c: d.ch.set(garp_master_refresh_s=int_of(c)),
+    "garp_master_refresh_repeat": lambda d, c: d.ch.set(garp_master_refresh_repeat=int_of(c) or 1),
+    "garp_lower_prio_delay": lambda d, c: d.ch.set(garp_lower_prio_delay_s=int_of(c)),
+    "garp_lower_prio_repeat": lambda d, c: d.ch.set(garp_lower_prio_repeat=int_of(c)),
     "native_ipv6": _i_native_ipv6,
     "lvs_sync_daemon_interface": _i_lvs_sync_daemon_interface,
 }
