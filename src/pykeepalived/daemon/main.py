@@ -10,6 +10,7 @@ import sys
 from pykeepalived import BANNER
 from pykeepalived.daemon.log import ident, setup_logging
 from pykeepalived.daemon.parent.forkchild import import_common
+from pykeepalived.daemon.parent.parent_files import parent_conf
 from pykeepalived.daemon.procconf import ENV, ProcConf, parent_setup
 from pykeepalived.options import Options
 
@@ -39,7 +40,7 @@ def run(opts: Options) -> int:
     log.info("Running on %s %s %s", u.system, u.release, u.version)
     log.info("Command line: %s", " ".join(["pykeepalived", *sys.argv[1:]]))
     import_common()  # what the configuration reads below import (daemon/parent/forkchild.py)
-    roles, pc = parent_setup(opts)
+    roles, pc, files = parent_setup(opts, lambda model, diags: parent_conf(model, diags).encode())
     if pc.auto_priority_notice:  # keepalived main.c, after reading the configuration
         log.info("NOTICE: setting config option max_auto_priority should result in better "
                  "keepalived performance")
@@ -58,7 +59,7 @@ def run(opts: Options) -> int:
 
     preload(roles)
     argv = [a for a in sys.argv[1:] if not a.startswith("--child")]
-    return run_parent(opts, argv, roles, pc)
+    return run_parent(opts, argv, roles, pc, files)
 
 
 def prepare_parent(opts: Options, pc: ProcConf) -> bool:

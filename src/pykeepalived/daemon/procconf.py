@@ -2,10 +2,11 @@
 
 # Theory of operation
 The parent never loads the config layer (daemon/forkread.py), so these settings are computed from
-the model in a short-lived fork (`read_proc_conf`) and travel as one line of JSON: back to the
-parent on the fork's pipe, and on to each child in the environment (`PYKEEPALIVED_PROC`), which the
-child reads before it does anything else (linux/sched.py apply_child). keepalived.md §1.1, §1.2.1,
-§1.2.7, §3.3-3.5; keepalived 2.2.7 main.c, global_parser.c, lib/process.c.
+the model in a short-lived fork (`parent_setup` at start, `read_proc_conf` at a reload) and travel
+as one line of JSON: back to the parent on the fork's pipe, and on to each child in the environment
+(`PYKEEPALIVED_PROC`), which the child reads before it does anything else (linux/sched.py
+apply_child). keepalived.md §1.1, §1.2.1, §1.2.7, §3.3-3.5; keepalived 2.2.7 main.c,
+global_parser.c, lib/process.c.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import TYPE_CHECKING
 from pykeepalived.daemon.forkread import in_fork
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from pykeepalived.config.diag import Diagnostic
     from pykeepalived.config.model import Model
     from pykeepalived.options import Options
 
@@ -228,8 +232,11 @@ def read_proc_conf(opts: Options) -> ProcConf:  # a reload
     return ProcConf.from_json(in_fork(compute))
 
 
-def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
-    """The children to start and the process settings, from one configuration fork."""
+def parent_setup(opts: Options, files: Callable[[Model, Sequence[Diagnostic]], str],
+                 ) -> tuple[list[str], ProcConf, str]:
+    """The children to start, the process settings and `files(model, diagnostics)` (the parent's own
+    settings, encoded by daemon/parent/parent_files.py), from the parent's one read of the
+    configuration at start (in a fork), as keepalived's parent reads its file once."""
 
     def compute() -> str:
         from pykeepalived.config import load_config
@@ -239,10 +246,10 @@ def parent_setup(opts: Options) -> tuple[list[str], ProcConf]:
         model, diags = load_config(opts.conf_file, opts.config_id, opts.all_config)
         pc = from_model(model, opts)
         start_stop_violation(model, ("startup", "shutdown"))
-        return json.dumps([roles_for(model, opts, diags), pc.to_json()])
+        return json.dumps([roles_for(model, opts, diags), pc.to_json(), files(model, diags)])
 
-    roles, pc = json.loads(in_fork(compute))
-    return list(roles), ProcConf.from_json(pc)
+    roles, pc, read = json.loads(in_fork(compute))
+    return list(roles), ProcConf.from_json(pc), read
 
 
 def apply_child(role: str) -> None:

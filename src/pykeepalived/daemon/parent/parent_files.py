@@ -4,6 +4,10 @@
 # (daemon/forkread.py: the parent never imports the config layer):
 # * keepalived_parent.data on SIGUSR1, placed as the children's data files (daemon/dumpfiles.py);
 #   the fork that reads the configuration writes it.
+# * At start the settings come from the one read of the configuration that also decides which
+#   children run (daemon/procconf.py parent_setup, as keepalived's parent reads its file once);
+#   only a configuration whose read has effects of its own here (a failed include check to report,
+#   config_save_dir, tmp_config_directory) is read again by ParentFiles.start, where they happen.
 # * `reload_file [PATH]`: created (0644) while the parent reads the configuration at start and at a
 #   reload, removed after; bare keyword: /run/keepalived.reload (keepalived_INSTANCE.reload in
 #   /run/keepalived/ with `instance`, /run/keepalived/keepalived.reload with `use_pid_dir`).
@@ -22,10 +26,16 @@ import calendar
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pykeepalived.daemon.forkread import in_fork
 from pykeepalived.safefile import replace
+
+if TYPE_CHECKING:
+    from pykeepalived.config.diag import Diagnostic
+    from pykeepalived.config.model import Model
 
 log = logging.getLogger("pykeepalived")
 
@@ -40,29 +50,30 @@ class ParentConf:
     reload_file: str | None = None
     config_file_error: bool = False  # an include check failed: keepalived exits 6 at start
     tmp_config_directory: str | None = None  # cannot change at a reload
+    config_save_dir: bool = False  # the read writes a copy of the configuration (or creates the directory)
 
     def encode(self) -> str:
         repeat = "1" if self.reload_repeat else ""
         error = "1" if self.config_file_error else ""
+        save = "1" if self.config_save_dir else ""
         return "\t".join((self.reload_time_file or "", repeat, self.reload_file or "", error,
-                          self.tmp_config_directory or ""))
+                          self.tmp_config_directory or "", save))
 
     @classmethod
     def decode(cls, line: str) -> ParentConf:
-        p = [*line.split("\t"), "", "", "", "", ""][:5]
-        return cls(p[0] or None, p[1] == "1", p[2] or None, p[3] == "1", p[4] or None)
+        p = [*line.split("\t"), "", "", "", "", "", ""][:6]
+        return cls(p[0] or None, p[1] == "1", p[2] or None, p[3] == "1", p[4] or None, p[5] == "1")
+
+    def read_has_effects(self) -> bool:
+        """Reading the configuration logs lines or writes files in the parent (_conf_now)."""
+        return self.config_file_error or self.config_save_dir or self.tmp_config_directory is not None
 
 
-def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: int = 0,
-              conf_num: int = 0) -> ParentConf:
-    from pykeepalived.config import load_config
+def parent_conf(model: Model, diags: Sequence[Diagnostic]) -> ParentConf:
+    """The parent's settings from a loaded configuration (no effects: _conf_now has them)."""
     from pykeepalived.config.diag import ConfigErr
 
-    model, diags = load_config(conf_file, config_id, all_config)
     file_error = any(d.level == ConfigErr.FILE_NOT_FOUND and d.loc.line for d in diags)
-    if file_error:  # the children will not start: the parent reports what it read
-        for d in diags:
-            log.error("%s", d.format())
     g, r = model.global_defs.reload, model.root
     reload_file = None
     if (words := g.reload_file) is not None:
@@ -74,6 +85,20 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
             reload_file = f"{PID_DIR}/keepalived.reload"
         else:
             reload_file = f"{RUN_DIR}/keepalived.reload"
+    tmp_dir = g.tmp_config_directory
+    return ParentConf(g.reload_time_file, g.reload_repeat, reload_file, file_error,
+                      str(tmp_dir) if tmp_dir else None, bool(model.global_defs.config_save_dir))
+
+
+def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: int = 0,
+              conf_num: int = 0) -> ParentConf:
+    from pykeepalived.config import load_config
+
+    model, diags = load_config(conf_file, config_id, all_config)
+    conf = parent_conf(model, diags)
+    if conf.config_file_error:  # the children will not start: the parent reports what it read
+        for d in diags:
+            log.error("%s", d.format())
     save_dir = model.global_defs.config_save_dir
     if save_dir and not os.path.exists(str(save_dir)):  # the parent creates it, the children use it
         try:
@@ -88,11 +113,9 @@ def _conf_now(conf_file: str, config_id: str | None, all_config: bool, parent: i
             replace(f"{str(save_dir).rstrip('/')}/keepalived.conf.{parent}.{conf_num}", dump_model(model))
         except OSError:
             pass
-    tmp_dir = g.tmp_config_directory
-    if tmp_dir and parent:
-        _write_tmp_copy(str(tmp_dir), model)
-    return ParentConf(g.reload_time_file, g.reload_repeat, reload_file, file_error,
-                      str(tmp_dir) if tmp_dir else None)
+    if conf.tmp_config_directory and parent:
+        _write_tmp_copy(conf.tmp_config_directory, model)
+    return conf
 
 
 def _write_tmp_copy(directory: str, model: object) -> None:
@@ -307,8 +330,13 @@ class ParentFiles:
         self.timer: ReloadTimer | None = None
         self.conf_num = 0  # numbers the configuration copies in config_save_dir
 
-    def start(self) -> None:
-        self.read()
+    def start(self, read: ParentConf | None = None) -> None:
+        """`read`: the settings from the parent's read at start, used unless reading has effects."""
+        if read is None or read.read_has_effects():
+            self.read()
+        else:
+            self.conf = read
+            self.conf_num += 1
         self.start_timer()
 
     def read(self) -> None:

@@ -17,7 +17,8 @@ checker child is respawned while the BFD child runs, the BFD child is asked (SIG
 every session again, so the new reader does not wait for the next change to learn it.
 
 The process-level settings (daemon/procconf.py ProcConf: startup/shutdown scripts, child_wait_time,
-reload_check_config, namespace and instance) were read in a fork by daemon/main.py; the parent runs
+reload_check_config, namespace and instance) and the parent's own files' settings were read in one
+fork by daemon/main.py; the parent runs
 `startup_script` before the first child and `shutdown_script` after the last one stopped
 (daemon/parent/startstop.py). At a SIGHUP it first has the new file checked by `pykeepalived
 --config-test=FILE` when `reload_check_config` is set, then refuses a reload that changes the network
@@ -40,7 +41,7 @@ from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.log import DETAIL, log, log_cpu_usage
 from pykeepalived.daemon.parent.forkchild import ForkedChild, fork_child
-from pykeepalived.daemon.parent.parent_files import ParentFiles
+from pykeepalived.daemon.parent.parent_files import ParentConf, ParentFiles
 from pykeepalived.daemon.parent.startstop import run_start_stop
 from pykeepalived.daemon.pidfile import default_path, remove_pid_dir, run_with_pid_file
 from pykeepalived.daemon.procconf import ENV, ProcConf, read_proc_conf
@@ -94,6 +95,7 @@ class Parent:
     bfd_pipes: BfdPipes | None = None  # made before the first child when there is a BFD child
     pc: ProcConf = field(default_factory=ProcConf)
     files: ParentFiles | None = None
+    read: str | None = None  # the parent's settings from its read at start (ParentConf, encoded)
 
     def reload_allowed(self) -> bool:
         """keepalived reload_config: some settings cannot change at a reload (the rest is the
@@ -270,7 +272,8 @@ class Parent:
             self.child_ready("")
         self.files = files = ParentFiles(self.opts.conf_file, self.opts.config_id, self.opts.all_config,
                                          self.opts.namespace)
-        files.start()  # reload_time_file, reload_file, keepalived_parent.data (daemon/parent/parent_files.py)
+        # reload_time_file, reload_file, keepalived_parent.data (daemon/parent/parent_files.py)
+        files.start(ParentConf.decode(self.read) if self.read is not None else None)
         if files.conf.config_file_error:  # a failed include_check: keepalived's KEEPALIVED_EXIT_NO_CONFIG
             log.info("Stopped %s", BANNER)
             return 6
@@ -355,11 +358,12 @@ def daemonize() -> None:
     os.close(null)
 
 
-def run_parent(opts: Options, argv: list[str], roles: list[str], pc: ProcConf | None = None) -> int:
+def run_parent(opts: Options, argv: list[str], roles: list[str], pc: ProcConf | None = None,
+               read: str | None = None) -> int:
 
     def body() -> int:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        return Parent(opts, argv, roles, pc=pc or ProcConf()).run()
+        return Parent(opts, argv, roles, pc=pc or ProcConf(), read=read).run()
 
     try:
         return run_with_pid_file(opts.pid_file or default_path("parent"), body, f"Stopped {BANNER}")
