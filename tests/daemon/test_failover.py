@@ -228,6 +228,24 @@ def test_vrrp_child_killed_is_respawned_and_converges(lab: Lab, nodes: list[Node
     assert a.has(VIP) and not b.has(VIP), dump_logs(a, b)
 
 
+def test_respawned_child_removes_what_the_killed_one_left_before_its_backup_line(
+        lab: Lab, nodes: list[Node]) -> None:
+    """A VRRP child killed as master leaves its VIPs; the new child removes them (keepalived
+    vrrp_restore_interfaces_startup) before it logs its instances' BACKUP lines, and becomes master
+    again only after the master down interval (advert_int 3: ~9 s)."""
+    vips = tuple(f"192.0.2.{k}/32" for k in range(100, 140))
+    a = Node(lab["n1"], instance_conf(prio=150, advert="3", vips=vips)).start()
+    nodes.append(a)
+    wait_for(lambda: all(a.has(v.split("/")[0]) for v in vips), 20)
+    old = a.vrrp_pid()
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    wait_for(lambda: a.logs().count("(VI_1) Entering BACKUP STATE") == 2, 10)
+    if a.logs().count("(VI_1) Entering MASTER STATE") == 1:  # still in the master down interval
+        assert not a.addresses() & {v.split("/")[0] for v in vips}, dump_logs(a)
+    wait_for(lambda: a.logs().count("(VI_1) Entering MASTER STATE") == 2, 20)
+
+
 def test_unicast_peers(lab: Lab, nodes: list[Node]) -> None:
     def conf(prio: int, me: str, peer: str) -> str:
         extra = f"    unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
+import os
+from dataclasses import replace
 
 import pytest
 from pyroute2 import AsyncIPRoute
@@ -25,6 +28,7 @@ from pykeepalived.linux.addresses import (
     address_present,
     broadcast_for,
     del_address,
+    del_addresses,
     del_route,
     del_rule,
 )
@@ -92,6 +96,35 @@ def test_vip_add_remove_idempotent(lab1: Lab) -> None:
     left = {a["local"] for a in _addrs(h)}
     assert "192.0.2.100" not in left and "2001:db8::100" not in left
     assert str(h.ipv4) in left  # the host's own address is untouched
+
+
+def test_many_addresses_removed_in_batches() -> None:
+    """del_addresses (a respawned VRRP child removing what its killed predecessor left): in order,
+    in batches of requests, each answered like del_address: absent addresses and interfaces count
+    as removed, a label or peer must match as for `ip addr del`, other errors come back per address."""
+    with Lab(hosts=1, prefix=f"su{os.getpid()}a-") as lab:
+        h = lab["h1"]
+        vips = [Address(A(f"198.51.100.{k}"), dev="eth0") for k in range(1, 151)]  # three batches
+        labelled = Address(A("203.0.113.5"), dev="eth0", prefixlen=24, label="eth0:v")
+        peer = Address(A("203.0.113.6"), dev="eth0", peer=A("203.0.113.7"))
+        vip6 = Address(A("2001:db8::5"), dev="eth0", prefixlen=64, flags=IFA_F_NODAD)
+        wrong_label = Address(A("203.0.113.8"), dev="eth0", label="eth0:x")
+        keep = [wrong_label, Address(A("203.0.113.9"), dev="eth0")]
+
+        async def add() -> list[object]:
+            async with AsyncIPRoute() as ipr:
+                return [await add_address(ipr, a) for a in [*vips, labelled, peer, vip6, *keep]]
+
+        assert set(h.run_async(add)) == {None}
+        gone = [*vips, labelled, peer, vip6, Address(A("192.0.2.250"), dev="eth0"),
+                Address(A("192.0.2.251"), dev="nosuch0"), replace(wrong_label, label="eth0:y")]
+        bad = Address(A("2001:db8::9"), dev="eth0", prefixlen=200)  # EINVAL from the kernel
+        res = h.call(del_addresses, [*gone, bad])
+        assert res[:-1] == [None] * len(gone)
+        assert isinstance(res[-1], OSError) and res[-1].errno == errno.EINVAL
+        left = {a["local"] for a in _addrs(h)}
+        assert not left & {str(a.address) for a in gone[:-1]}
+        assert {"203.0.113.8", "203.0.113.9", str(h.ipv4)} <= left  # what was not asked for stays
 
 
 def test_vip_scope_and_bad_device_error(lab1: Lab) -> None:

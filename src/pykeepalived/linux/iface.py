@@ -16,7 +16,7 @@ import fcntl
 import ipaddress
 import socket
 import struct
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,8 +173,11 @@ async def list_addresses(ipr: AsyncIPRoute, ifindex: int | None = None, family: 
     return out
 
 
-async def get_interface(ipr: AsyncIPRoute, ifname: str | int) -> InterfaceInfo:
-    """Facts about one interface (by name or index); raises InterfaceNotFound."""
+async def get_interface(ipr: AsyncIPRoute, ifname: str | int,
+                        addresses: Sequence[AddressInfo] | None = None) -> InterfaceInfo:
+    """Facts about one interface (by name or index); raises InterfaceNotFound. `addresses`: every
+    address of the namespace (list_addresses) when the caller looks up several interfaces: one
+    dump for all of them."""
     try:
         if isinstance(ifname, int):
             msgs = await ipr.link("get", index=ifname)
@@ -185,8 +188,9 @@ async def get_interface(ipr: AsyncIPRoute, ifname: str | int) -> InterfaceInfo:
     if not msgs:
         raise InterfaceNotFound(str(ifname))
     msg = msgs[0]
-    addresses = tuple(await list_addresses(ipr, msg["index"]))
-    return _info_from_msg(msg, addresses)
+    if addresses is None:
+        addresses = await list_addresses(ipr, msg["index"])
+    return _info_from_msg(msg, tuple(a for a in addresses if a.ifindex == msg["index"]))
 
 
 async def list_interfaces(ipr: AsyncIPRoute) -> list[InterfaceInfo]:

@@ -77,7 +77,16 @@ from pykeepalived.daemon.vrrp.reload_diff import ReloadDiff, reload_matches, sta
 from pykeepalived.daemon.vrrp.reload_states import write_states_on_reload
 from pykeepalived.daemon.vrrp.runtimes import RuntimeBuilder, rx_ifindex, sync_groups
 from pykeepalived.daemon.vrrp.status import StatusWriter
-from pykeepalived.linux.addresses import add_address, add_route, add_rule, del_address, del_route, del_rule
+from pykeepalived.linux.addresses import (
+    Address,
+    add_address,
+    add_route,
+    add_rule,
+    del_address,
+    del_addresses,
+    del_route,
+    del_rule,
+)
 from pykeepalived.linux.anchor import Anchor
 from pykeepalived.linux.iface import InterfaceInfo, InterfaceNotFound, get_interface
 from pykeepalived.linux.igmp import LocalIgmp
@@ -507,6 +516,7 @@ class VrrpChild:
         its lines (`(VI_1) removing VIPs.`...), to run once the instances' fault lines are logged, as
         keepalived."""
         lines: list[Callable[[], None]] = []
+        stale: list[Address] = []
 
         def line(text: str) -> Callable[[], None]:
             return functools.partial(log.log, DETAIL, "%s", text)
@@ -529,8 +539,8 @@ class VrrpChild:
                     lines.append(line(f"({name}) removing E-VIPs."))
                 if self.firewall is not None:
                     lines.append(functools.partial(self.firewall.stale, rt))
-            for a in rt.addresses.values():
-                await del_address(self.ipr, a)
+            stale.extend(rt.addresses.values())
+        del_addresses(stale)  # in a few netlink round trips, however many (linux/addresses.py)
         return lines
 
     async def set_static(self, model: Model, add: bool) -> None:
