@@ -176,6 +176,15 @@ def test_walks_and_traps_match_keepalived(sides: list[tuple[Host, PrivateSnmpd]]
             bulk = [masked(s.walk(oid, bulk=True), h) for h, s in sides]
             assert bulk[1] == bulk[0] == walks[0], oid
         stop_and_compare_traps(nodes, [s for _, s in sides], 7)
+        # with -D, each instance's "Sending SNMP notification" lines come where keepalived logs them:
+        # after its addresses are set (vrrp_state_become_master, then send_instance_notifies), after
+        # they are removed at stop (the GARP lines are left out: a delayed round may or may not
+        # have come before the stop)
+        for name in ("VI_1", "VI_2"):
+            lines = [log_lines(n, re.compile(rf"\({name}\) (Entering|setting|removing|sent 0|Sending SNMP)"))
+                     for n in nodes]
+            assert lines[1] == lines[0], diff(lines[0], lines[1])
+            assert f"({name}) Sending SNMP notification" in lines[0]
 
 
 def rx_conf(socket: str) -> str:

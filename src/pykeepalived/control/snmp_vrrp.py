@@ -25,8 +25,9 @@ import contextlib
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from ipaddress import IPv4Address, ip_address
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from pykeepalived.config.command_words import cmd_str
 from pykeepalived.config.lvs_globals import lvs_globals
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from pykeepalived.track.process import TrackedProcess
     from pykeepalived.track.script import ScriptTracker
     from pykeepalived.vrrp.instance import VrrpInstance
+    from pykeepalived.vrrp.params import InstanceParams
     from pykeepalived.vrrp.sync_group import SyncGroup
 
 KEEPALIVED = (1, 3, 6, 1, 4, 1, 9586, 100, 5)
@@ -818,70 +820,128 @@ class VrrpMibs:
                 RFC3: self.rfc3_view}[subtree]()
 
     # ------------------------------------------------------------------ traps
-    def instance_trap(self, inst: VrrpInstance, state: State) -> tuple[OID, list[VarBind]] | None:
-        """vrrpInstanceStateChange (vrrp_snmp_instance_trap), or None when not enabled."""
-        if not (self.cfg.traps and self.cfg.vrrp):
-            return None
-        return (*VRRP, 10, 0, 2), [
-            VarBind((*VRRP, 3, 1, 2), octets(inst.name)),
-            VarBind((*VRRP, 3, 1, 4), integer(_trap_state(state))),
-            VarBind((*VRRP, 3, 1, 5), integer(2 if inst.params.wants_master else 1)),
-            VarBind(ROUTER_ID_0, octets(self.router_id)),
-        ]
-
-    def group_trap(self, grp: SyncGroup, state: State) -> tuple[OID, list[VarBind]] | None:
-        if not (self.cfg.traps and self.cfg.vrrp):
-            return None
-        return (*VRRP, 10, 0, 1), [
-            VarBind((*VRRP, 1, 1, 2), octets(grp.name)),
-            VarBind((*VRRP, 1, 1, 3), integer(_trap_state(state))),
-            VarBind(ROUTER_ID_0, octets(self.router_id)),
-        ]
-
-    def _own_saddr(self, inst: VrrpInstance) -> bytes:
+    def own_saddr(self, inst: VrrpInstance) -> bytes:
+        """The instance's own source address (vrrp->saddr), as its new-master traps carry it."""
         a = inst.own_src
         if a is not None:
             return a.packed
         p = self._primary(inst, inst.params.family)
         return p if p is not None else bytes(4 if inst.params.family == 4 else 16)
 
-    def new_master_traps(self, inst: VrrpInstance) -> list[tuple[OID, list[VarBind]]]:
-        """vrrpTrapNewMaster (RFC 2787) and vrrpv3NewMaster (RFC 6527), as enabled and suitable."""
-        out: list[tuple[OID, list[VarBind]]] = []
-        if not self.cfg.traps:
-            return out
-        p = inst.params
-        idx = self._ifindex(inst)
-        if self.cfg.rfcv2 and p.version == 2 and p.family == 4 and p.vips:
-            out.append(((*RFC2, 0, 1), [VarBind((*RFC2, 1, 3, 1, 7, idx, p.vrid),
-                                                ipaddress(self._own_saddr(inst)))]))
-        if self.cfg.rfcv3 and p.vips:
-            t = 1 if p.family == 4 else 2
-            out.append(((*RFC3, 0, 1), [
-                VarBind((*RFC3, 1, 1, 1, 1, 3, idx, p.vrid, t), octets(self._own_saddr(inst))),
-                VarBind((*RFC3, 1, 2, 5, 1, 2, idx, p.vrid, t), integer(int(inst.master_reason))),
-            ]))
-        return out
+    def traps(self, table: Sequence[TrapDef[S, E]], subject: S, event: E) -> list[Trap]:
+        """The traps of `table` that enable_traps and their MIB's enable_snmp_* turn on and that
+        apply to `subject` and `event`, in the table's order."""
+        cfg = self.cfg
+        return [Trap(t.oid, t.varbinds(self, subject, event), t.line(subject, event)) for t in table
+                if cfg.traps and t.mib(cfg) and t.applies(subject, event)]
 
-    def rx_traps(self, inst: VrrpInstance, e: RxRejected) -> list[tuple[OID, list[VarBind]]]:
-        """vrrpTrapAuthFailure (RFC 2787) for an authentication error, vrrpv3ProtoError (RFC 6527)
-        for a TTL, version or checksum error, as enabled and suitable (vrrp_check_packet)."""
-        out: list[tuple[OID, list[VarBind]]] = []
-        if not self.cfg.traps:
-            return out
-        p = inst.params
-        i = self.vrrp.interface_info(inst.name)
-        idx = i.ifindex if i is not None else 0  # IF_INDEX, not the base interface's
-        auth = AUTH_ERRORS.get(e.counter)
-        if auth is not None and self.cfg.rfcv2 and p.version == 2 and p.family == 4 and p.vips:
-            src = e.src.packed if e.src.version == 4 else bytes(4)
-            out.append(((*RFC2, 0, 2), [VarBind((*RFC2, 1, 5, idx, p.vrid), ipaddress(src)),
-                                        VarBind((*RFC2, 1, 6, idx, p.vrid), integer(auth))]))
-        if e.counter in PROTO_ERR_REASONS and self.cfg.rfcv3 and p.vips:
-            t = 1 if p.family == 4 else 2
-            out.append(((*RFC3, 0, 2), [VarBind((*RFC3, 1, 2, 5, 1, 6, idx, p.vrid, t),
-                                                integer(inst.proto_err_reason))]))
-        return out
+
+S = TypeVar("S")
+E = TypeVar("E")
+
+
+class Trap(NamedTuple):
+    """A trap to send: its OID, its varbinds and the line keepalived logs with -D as it sends it."""
+
+    oid: OID
+    varbinds: list[VarBind]
+    line: str
+
+
+@dataclass(frozen=True)
+class TrapDef(Generic[S, E]):
+    """One of keepalived 2.2.7's VRRP traps, raised about a subject (an instance or a sync group)
+    by an event (its new state, or an advert it rejected): sent when enable_traps and its MIB's
+    enable_snmp_* are on and it applies (the state; the rejection; suitable_for_rfc2787/6527), with
+    its varbinds, after the line keepalived logs with -D."""
+
+    oid: OID
+    mib: Callable[[SnmpSettings], bool]
+    applies: Callable[[S, E], bool]
+    varbinds: Callable[[VrrpMibs, S, E], list[VarBind]]
+    line: Callable[[S, E], str]
+
+
+def _rfc2787(p: InstanceParams) -> bool:  # suitable_for_rfc2787
+    return p.version == 2 and p.family == 4 and bool(p.vips)
+
+
+def _rfc6527(p: InstanceParams) -> bool:  # suitable_for_rfc6527
+    return bool(p.vips)
+
+
+def _inet(p: InstanceParams) -> int:  # InetAddressType of the RFC 6527 index
+    return 1 if p.family == 4 else 2
+
+
+def _sent(name: str, what: str = "") -> str:
+    return f"({name}) Sending SNMP notification{what}"
+
+
+def _rx_ifindex(m: VrrpMibs, inst: VrrpInstance) -> int:  # IF_INDEX, not the base interface's
+    i = m.vrrp.interface_info(inst.name)
+    return i.ifindex if i is not None else 0
+
+
+def _group_state(m: VrrpMibs, grp: SyncGroup, state: State) -> list[VarBind]:
+    return [VarBind((*VRRP, 1, 1, 2), octets(grp.name)),
+            VarBind((*VRRP, 1, 1, 3), integer(_trap_state(state))),
+            VarBind(ROUTER_ID_0, octets(m.router_id))]
+
+
+def _instance_state(m: VrrpMibs, inst: VrrpInstance, state: State) -> list[VarBind]:
+    return [VarBind((*VRRP, 3, 1, 2), octets(inst.name)),
+            VarBind((*VRRP, 3, 1, 4), integer(_trap_state(state))),
+            VarBind((*VRRP, 3, 1, 5), integer(2 if inst.params.wants_master else 1)),
+            VarBind(ROUTER_ID_0, octets(m.router_id))]
+
+
+def _new_master2(m: VrrpMibs, inst: VrrpInstance, state: State) -> list[VarBind]:
+    return [VarBind((*RFC2, 1, 3, 1, 7, m._ifindex(inst), inst.params.vrid), ipaddress(m.own_saddr(inst)))]
+
+
+def _new_master3(m: VrrpMibs, inst: VrrpInstance, state: State) -> list[VarBind]:
+    idx = (m._ifindex(inst), inst.params.vrid, _inet(inst.params))
+    return [VarBind((*RFC3, 1, 1, 1, 1, 3, *idx), octets(m.own_saddr(inst))),
+            VarBind((*RFC3, 1, 2, 5, 1, 2, *idx), integer(int(inst.master_reason)))]
+
+
+def _auth_failure(m: VrrpMibs, inst: VrrpInstance, e: RxRejected) -> list[VarBind]:
+    idx = (_rx_ifindex(m, inst), inst.params.vrid)
+    src = e.src.packed if e.src.version == 4 else bytes(4)
+    return [VarBind((*RFC2, 1, 5, *idx), ipaddress(src)),
+            VarBind((*RFC2, 1, 6, *idx), integer(AUTH_ERRORS[e.counter]))]
+
+
+def _proto_error(m: VrrpMibs, inst: VrrpInstance, e: RxRejected) -> list[VarBind]:
+    idx = (_rx_ifindex(m, inst), inst.params.vrid, _inet(inst.params))
+    return [VarBind((*RFC3, 1, 2, 5, 1, 6, *idx), integer(inst.proto_err_reason))]
+
+
+# vrrp_notify.c send_group_notifies: vrrpSyncGroupStateChange
+GROUP_TRAPS: tuple[TrapDef[SyncGroup, State], ...] = (
+    TrapDef((*VRRP, 10, 0, 1), lambda c: c.vrrp, lambda g, s: True, _group_state,
+            lambda g, s: f"VRRP_Group({g.name}): Sending SNMP notification"),
+)
+# send_instance_notifies: vrrpInstanceStateChange, then as MASTER vrrpTrapNewMaster and vrrpv3NewMaster
+STATE_TRAPS: tuple[TrapDef[VrrpInstance, State], ...] = (
+    TrapDef((*VRRP, 10, 0, 2), lambda c: c.vrrp, lambda i, s: True, _instance_state,
+            lambda i, s: _sent(i.name)),
+    TrapDef((*RFC2, 0, 1), lambda c: c.rfcv2, lambda i, s: s == State.MASTER and _rfc2787(i.params),
+            _new_master2, lambda i, s: _sent(i.name, " vrrpTrapNewMaster")),
+    TrapDef((*RFC3, 0, 1), lambda c: c.rfcv3, lambda i, s: s == State.MASTER and _rfc6527(i.params),
+            _new_master3,
+            lambda i, s: _sent(i.name, f" vrrpv3NotifyNewMaster, reason {int(i.master_reason)}")),
+)
+# vrrp.c vrrp_check_packet: vrrpTrapAuthFailure for an authentication error, vrrpv3ProtoError for a
+# TTL, version or checksum error
+RX_TRAPS: tuple[TrapDef[VrrpInstance, RxRejected], ...] = (
+    TrapDef((*RFC2, 0, 2), lambda c: c.rfcv2, lambda i, e: e.counter in AUTH_ERRORS and _rfc2787(i.params),
+            _auth_failure, lambda i, e: _sent(i.name, " vrrpTrapAuthFailure")),
+    TrapDef((*RFC3, 0, 2), lambda c: c.rfcv3,
+            lambda i, e: e.counter in PROTO_ERR_REASONS and _rfc6527(i.params),
+            _proto_error, lambda i, e: _sent(i.name, " vrrpTrapProtoError")),
+)
 
 
 def global_view(model: Model, cfg: SnmpSettings, router_id: Callable[[], str]) -> MibView:
@@ -1006,12 +1066,8 @@ class VrrpSnmpAgent:
     def rx_rejected(self, e: RxRejected) -> None:
         """keepalived sends these traps as it rejects the advert (vrrp.c vrrp_check_packet)."""
         inst = self.vrrp.instances().get(e.instance)
-        if inst is None:
-            return
-        for trap, vbs in self.mibs.rx_traps(inst, e):
-            kind = "vrrpTrapAuthFailure" if trap[-3] == 68 else "vrrpTrapProtoError"
-            log.log(DETAIL, "(%s) Sending SNMP notification %s", e.instance, kind)
-            self.client.notify(trap, vbs)
+        if inst is not None:
+            self._send(self.mibs.traps(RX_TRAPS, inst, e))
 
     def notified(self, n: Notify) -> None:
         """keepalived sends its traps with the notifies (vrrp_notify.c send_instance_notifies)."""
@@ -1020,24 +1076,17 @@ class VrrpSnmpAgent:
             return
         if n.target == "GROUP":
             grp = self.vrrp.groups().get(n.name)
-            if grp is not None and (t := self.mibs.group_trap(grp, state)) is not None:
-                log.log(DETAIL, "VRRP_Group(%s): Sending SNMP notification", n.name)
-                self.client.notify(*t)
+            if grp is not None:
+                self._send(self.mibs.traps(GROUP_TRAPS, grp, state))
             return
         inst = self.vrrp.instances().get(n.name)
-        if inst is None:
-            return
-        if (t := self.mibs.instance_trap(inst, state)) is not None:
-            log.log(DETAIL, "(%s) Sending SNMP notification", n.name)
-            self.client.notify(*t)
-        if state == State.MASTER:
-            for trap, vbs in self.mibs.new_master_traps(inst):
-                if trap[-3] == 68:
-                    log.log(DETAIL, "(%s) Sending SNMP notification vrrpTrapNewMaster", n.name)
-                else:
-                    log.log(DETAIL, "(%s) Sending SNMP notification vrrpv3NotifyNewMaster, reason %d",
-                            n.name, int(inst.master_reason))
-                self.client.notify(trap, vbs)
+        if inst is not None:
+            self._send(self.mibs.traps(STATE_TRAPS, inst, state))
+
+    def _send(self, traps: list[Trap]) -> None:
+        for t in traps:
+            log.log(DETAIL, "%s", t.line)
+            self.client.notify(t.oid, t.varbinds)
 
     async def close(self) -> None:
         await self.client.close()
