@@ -94,3 +94,19 @@ def test_comment_ending_in_backslash(tmp_path: Path) -> None:
         (2, "Unknown keyword '\\'"),
     ]
     assert m.global_defs.router_id == "a\\"  # the kept backslash sticks to the last word
+
+
+def test_lvs_tables_cover_the_fields() -> None:
+    """Every virtual_server / real_server keyword naming a field of the record (timers: `_us`) has a
+    handler that sets it (config/build_lvs.py's tables); one without would be kept in options only."""
+    import dataclasses
+
+    from pykeepalived.config.build_lvs import _RS_KW, _VS_KW
+    from pykeepalived.config.grammar import CHECKERS, REAL_SERVER, VIRTUAL_SERVER
+    from pykeepalived.config.model import RealServer, VirtualServer
+
+    for grammar, cls, table in ((VIRTUAL_SERVER, VirtualServer, _VS_KW), (REAL_SERVER, RealServer, _RS_KW)):
+        names = {f.name for f in dataclasses.fields(cls)}
+        fields = {kw for kw, k in grammar.items()
+                  if k.alias is None and kw not in CHECKERS and {kw, kw + "_us"} & names}
+        assert fields <= table.keys(), (cls.__name__, fields - table.keys())

@@ -2,7 +2,10 @@
 # -------------------
 # virtual_server / real_server / checker keyword trees -> the typed LVS model (model_lvs.py), with
 # keepalived's defaults and end-of-block checks (check_parser.c and the check_*.c files):
-#   * keywords map to dataclass fields by name (`fill`): the grammar has validated every value;
+#   * virtual_server and real_server keywords are read by tables of small handlers (_VS_KW, _RS_KW)
+#     that set the record's fields through config/changes.py, so mypy checks each name and value;
+#     the checkers' keywords still map to dataclass fields by name (`fill`); the grammar has
+#     validated every value;
 #   * real servers default their weight, method and inhibit_on_failure to the virtual server's;
 #   * checker timing/connection values resolve checker -> real server -> virtual server -> the
 #     per-checker built-in default (retry 1, MISC 0, DNS 3; delay_before_retry 1 s, HTTP/SSL 3 s,
@@ -12,8 +15,10 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from typing import Any
 
+from pykeepalived.config.changes import bool_of, changes, changes2, int_of, script_of, str_of, words_of
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Reporter, skip_block
 from pykeepalived.config.model_lvs import (
     CHECKER_CLASSES,
@@ -83,66 +88,181 @@ def _as_int(v: object) -> int:
     return v
 
 
-def vs_name(f: dict[str, object]) -> str:
-    if f["kind"] == "fwmark":
-        return f"FWM {f['fwmark']}"
-    if f["kind"] == "group":
-        return f"[{f['group']}]"
-    proto = str(f.get("protocol", "TCP")).lower()
-    return f"[{f['address']}]:{proto}:{f['port']}"
+class _VsDraft:
+    """A virtual_server block being read: its fields set so far (typed against VirtualServer, made
+    once at the end), the words kept in its options and what its end checks read."""
+
+    __slots__ = ("ch", "ident", "kind", "lb_algo", "lb_kind", "opts", "port", "protocol", "rep")
+
+    def __init__(self, rep: Reporter, kind: str, ident: str, port: int | None = None) -> None:
+        self.rep = rep
+        self.ch = changes(VirtualServer)
+        self.kind = kind  # ip | fwmark | group
+        self.ident = ident  # FWM N, [GROUP], or the address of an address/port one
+        self.port = port
+        self.opts: list[tuple[str, object]] = []
+        self.lb_algo = False  # given
+        self.lb_kind: tuple[str, ...] | None = None  # the last one, None: not given (or not valid)
+        self.protocol: str | None = None
+
+    def name(self, protocol: str | None = None) -> str:
+        """keepalived's FMT_VS: FWM N, [GROUP] or [ADDRESS]:protocol:PORT."""
+        if self.kind != "ip":
+            return self.ident
+        return f"[{self.ident}]:{(protocol or self.protocol or 'TCP').lower()}:{self.port}"
 
 
-def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
+def _vs_lb_kind(d: _VsDraft, c: Node) -> None:
+    w = words_of(c)
+    d.lb_kind = w if w[0] in ("NAT", "DR", "TUN") else None  # the last one decides
+    if d.lb_kind is None:
+        d.rep.error(c.loc, f"PARSER : unknown [{w[0]}] routing method for virtual server.")
+
+
+def _vs_lb_algo(d: _VsDraft, c: Node) -> None:
+    d.lb_algo = True
+    d.ch.set(lb_algo=str_of(c))
+
+
+def _vs_protocol(d: _VsDraft, c: Node) -> None:
+    d.protocol = str_of(c)
+
+
+def _vs_option(d: _VsDraft, c: Node) -> None:
+    """Any other keyword (the scheduler flags): kept in `options`."""
+    d.opts.append((c.kw, c.value))
+
+
+_VS_KW: dict[str, Callable[[_VsDraft, Node], None]] = {
+    "ip_family": lambda d, c: d.ch.set(ip_family=str_of(c)),
+    "retry": lambda d, c: d.ch.set(retry=int_of(c)),
+    "delay_before_retry": lambda d, c: d.ch.set(delay_before_retry_us=int_of(c)),
+    "warmup": lambda d, c: d.ch.set(warmup_us=int_of(c)),
+    "connect_timeout": lambda d, c: d.ch.set(connect_timeout_us=int_of(c)),
+    "delay_loop": lambda d, c: d.ch.set(delay_loop_us=int_of(c)),
+    "inhibit_on_failure": lambda d, c: d.ch.set(inhibit_on_failure=bool_of(c)),
+    "lb_algo": _vs_lb_algo,
+    "lb_kind": _vs_lb_kind,
+    "persistence_engine": lambda d, c: d.ch.set(persistence_engine=str_of(c)),
+    "persistence_timeout": lambda d, c: d.ch.set(persistence_timeout=int_of(c)),
+    "persistence_granularity": lambda d, c: d.ch.set(persistence_granularity=str_of(c)),
+    "protocol": _vs_protocol,
+    "ha_suspend": lambda d, c: d.ch.set(ha_suspend=bool_of(c)),
+    "smtp_alert": lambda d, c: d.ch.set(smtp_alert=bool_of(c)),
+    "virtualhost": lambda d, c: d.ch.set(virtualhost=str_of(c)),
+    "snmp_name": lambda d, c: d.ch.set(snmp_name=str_of(c)),
+    "alpha": lambda d, c: d.ch.set(alpha=bool_of(c)),
+    "omega": lambda d, c: d.ch.set(omega=bool_of(c)),
+    "quorum_up": lambda d, c: d.ch.set(quorum_up=script_of(c)),
+    "quorum_down": lambda d, c: d.ch.set(quorum_down=script_of(c)),
+    "quorum": lambda d, c: d.ch.set(quorum=int_of(c)),
+    "hysteresis": lambda d, c: d.ch.set(hysteresis=int_of(c)),
+    "weight": lambda d, c: d.ch.set(weight=int_of(c)),
+    "sorry_server": lambda d, c: d.ch.set(sorry_server=words_of(c)),
+    "sorry_server_inhibit": lambda d, c: d.ch.set(sorry_server_inhibit=bool_of(c)),
+    "sorry_server_lvs_method": lambda d, c: d.ch.set(sorry_server_lvs_method=words_of(c)),
+    "real_server": lambda d, c: None,  # read once the virtual server is made
+}
+
+
+def _vs_draft(n: Node, rep: Reporter) -> _VsDraft | None:
+    """The draft of a virtual_server from its words (fwmark N | group NAME | IP [PORT])."""
     assert isinstance(n.value, tuple)
     args = n.value
-    f: dict[str, Any] = {"loc": n.loc}
     if args[0] == "fwmark":
         if len(args) < 2 or not is_digits(args[1]):
             rep.error(n.loc, "virtual server fwmark missing or invalid - skipping")
             return None
-        f.update(kind="fwmark", fwmark=int(args[1]))
-    elif args[0] == "group":
+        d = _VsDraft(rep, "fwmark", f"FWM {int(args[1])}")
+        d.ch.set(fwmark=int(args[1]))
+        return d
+    if args[0] == "group":
         if len(args) < 2:
             rep.error(n.loc, "virtual server group name missing - skipping")
             return None
-        f.update(kind="group", group=args[1])
-    else:
-        a = parse_ip(args[0])
-        if a is None:
-            skip_block(rep, n)
-            port = args[1] if len(args) > 1 and args[1].strip("0") else ""  # a port 0 is no port
-            rep.error(n.loc, f"Invalid virtual server IP address{'/port' if port else ''} {args[0]}"
-                             f"{'/' + port if port else ''} - skipping")
-            return None
-        port = parse_int(args[1], 0, 65535, n.loc, rep) if len(args) > 1 else 0
-        f.update(kind="ip", address=a, port=port)
-    opts = fill(VirtualServer, n, f, {"real_server"})
-    for c in n.all("lb_kind"):
-        assert isinstance(c.value, tuple)
-        if c.value[0] not in ("NAT", "DR", "TUN"):
-            rep.error(c.loc, f"PARSER : unknown [{c.value[0]}] routing method for virtual server.")
-            if f.get("lb_kind") == c.value:
-                del f["lb_kind"]
-    if f["kind"] == "fwmark" and "protocol" in f:
+        d = _VsDraft(rep, "group", f"[{args[1]}]")
+        d.ch.set(group=args[1])
+        return d
+    a = parse_ip(args[0])
+    if a is None:
+        skip_block(rep, n)
+        port = args[1] if len(args) > 1 and args[1].strip("0") else ""  # a port 0 is no port
+        rep.error(n.loc, f"Invalid virtual server IP address{'/port' if port else ''} {args[0]}"
+                         f"{'/' + port if port else ''} - skipping")
+        return None
+    pnum = parse_int(args[1], 0, 65535, n.loc, rep) if len(args) > 1 else 0
+    d = _VsDraft(rep, "ip", str(a), pnum)
+    d.ch.set(address=a, port=pnum)
+    return d
+
+
+def build_vs(n: Node, rep: Reporter) -> VirtualServer | None:
+    d = _vs_draft(n, rep)
+    if d is None:
+        return None
+    kind = d.kind
+    for c in n.children:
+        _VS_KW.get(c.kw, _vs_option)(d, c)
+    if kind == "fwmark" and d.protocol is not None:
         rep.error(
             NOWHERE,
-            f"Warning: Virtual server {vs_name(f)}: protocol specified for fwmark - protocol will be ignored",
+            f"Warning: Virtual server {d.name()}: protocol specified for fwmark - protocol will be ignored",
         )
-    if f["kind"] == "ip" and "protocol" not in f:
-        rep.error(
-            NOWHERE,
-            f"Virtual server {vs_name(dict(f, protocol='none'))}: no protocol set - defaulting to UDP",
-        )
-        f["protocol"] = "UDP"
-    if "lb_algo" not in f:  # after the protocol's default, which it names
-        rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no scheduler set, setting default 'wlc'")
-    f["options"] = tuple(opts)
-    f["sched_flags"] = tuple(dict.fromkeys(k for k, _ in opts if k in SCHED_FLAGS))
-    vs = VirtualServer(**f)
+    if kind == "ip" and d.protocol is None:
+        rep.error(NOWHERE, f"Virtual server {d.name('none')}: no protocol set - defaulting to UDP")
+        d.protocol = "UDP"
+    if not d.lb_algo:  # after the protocol's default, which it names
+        rep.error(NOWHERE, f"Virtual server {d.name()}: no scheduler set, setting default 'wlc'")
+    if d.protocol is not None:
+        d.ch.set(protocol=d.protocol)
+    if d.lb_kind is not None:
+        d.ch.set(lb_kind=d.lb_kind)
+    d.ch.set(loc=n.loc, options=tuple(d.opts),
+             sched_flags=tuple(dict.fromkeys(k for k, _ in d.opts if k in SCHED_FLAGS)))
+    vs = d.ch.make(kind)
     rss = [rs for c in n.all("real_server") if (rs := _rs(c, vs, rep)) is not None]
-    if "lb_kind" not in f and (any(rs.lvs_method is None for rs in rss) or vs.sorry_server is not None):
-        rep.error(NOWHERE, f"Virtual server {vs_name(f)}: no forwarding method set, setting default NAT")
+    if d.lb_kind is None and (any(rs.lvs_method is None for rs in rss) or vs.sorry_server is not None):
+        rep.error(NOWHERE, f"Virtual server {d.name()}: no forwarding method set, setting default NAT")
     return dataclasses.replace(vs, real_servers=tuple(rss))
+
+
+class _RsDraft:
+    """A real_server block being read: its fields set so far (typed against RealServer, made once at
+    the end)."""
+
+    __slots__ = ("ch", "lvs_method", "rep")
+
+    def __init__(self, rep: Reporter) -> None:
+        self.rep = rep
+        self.ch = changes2(RealServer)
+        self.lvs_method: tuple[str, ...] | None = None  # the last one, None: not given (or not valid)
+
+
+def _rs_lvs_method(d: _RsDraft, c: Node) -> None:
+    w = words_of(c)
+    d.lvs_method = w if w[0] in ("NAT", "DR", "TUN") else None  # the last one decides
+    if d.lvs_method is None:
+        d.rep.error(c.loc, f"PARSER : unknown [{w[0]}] routing method for real server.")
+
+
+_RS_KW: dict[str, Callable[[_RsDraft, Node], None]] = {
+    "weight": lambda d, c: d.ch.set(weight=int_of(c)),
+    "lvs_method": _rs_lvs_method,
+    "uthreshold": lambda d, c: d.ch.set(uthreshold=int_of(c)),
+    "lthreshold": lambda d, c: d.ch.set(lthreshold=int_of(c)),
+    "inhibit_on_failure": lambda d, c: d.ch.set(inhibit_on_failure=bool_of(c)),
+    "notify_up": lambda d, c: d.ch.set(notify_up=script_of(c)),
+    "notify_down": lambda d, c: d.ch.set(notify_down=script_of(c)),
+    "alpha": lambda d, c: d.ch.set(alpha=bool_of(c)),
+    "retry": lambda d, c: d.ch.set(retry=int_of(c)),
+    "delay_before_retry": lambda d, c: d.ch.set(delay_before_retry_us=int_of(c)),
+    "warmup": lambda d, c: d.ch.set(warmup_us=int_of(c)),
+    "connect_timeout": lambda d, c: d.ch.set(connect_timeout_us=int_of(c)),
+    "delay_loop": lambda d, c: d.ch.set(delay_loop_us=int_of(c)),
+    "smtp_alert": lambda d, c: d.ch.set(smtp_alert=bool_of(c)),
+    "virtualhost": lambda d, c: d.ch.set(virtualhost=str_of(c)),
+    "snmp_name": lambda d, c: d.ch.set(snmp_name=str_of(c)),
+}
 
 
 def _rs(n: Node, vs: VirtualServer, rep: Reporter) -> RealServer | None:
@@ -152,18 +272,21 @@ def _rs(n: Node, vs: VirtualServer, rep: Reporter) -> RealServer | None:
         rep.error(n.loc, f"Invalid real server ip address/port {n.value[0]} - skipping")
         return None
     port = parse_int(n.value[1], 0, 65535, n.loc, rep) if len(n.value) > 1 else None
-    f: dict[str, Any] = {"address": a, "port": port, "weight": vs.weight, "loc": n.loc}
-    checker_nodes = [c for c in n.children if c.kw in CHECKER_CLASSES]
-    opts = fill(RealServer, n, f, set(CHECKER_CLASSES))
-    for c in n.all("lvs_method"):
-        assert isinstance(c.value, tuple)
-        if c.value[0] not in ("NAT", "DR", "TUN"):
-            rep.error(c.loc, f"PARSER : unknown [{c.value[0]}] routing method for real server.")
-            if f.get("lvs_method") == c.value:
-                del f["lvs_method"]
-    f["options"] = tuple(opts)
-    rs = RealServer(**f)
-    checkers = [ck for c in checker_nodes if (ck := _checker(c, rs, vs, rep)) is not None]
+    d = _RsDraft(rep)
+    d.ch.set(weight=vs.weight, loc=n.loc)
+    opts: list[tuple[str, object]] = []
+    for c in n.children:
+        if c.kw in CHECKER_CLASSES:
+            continue  # read once the real server is made
+        handler = _RS_KW.get(c.kw)
+        if handler is None:
+            opts.append((c.kw, c.value if not c.children else (c.value, options(c, set()))))
+        else:
+            handler(d, c)
+    d.ch.set(lvs_method=d.lvs_method, options=tuple(opts))
+    rs = d.ch.make(a, port)
+    checkers = [ck for c in n.children if c.kw in CHECKER_CLASSES
+                if (ck := _checker(c, rs, vs, rep)) is not None]
     return dataclasses.replace(rs, checkers=tuple(checkers))
 
 
@@ -253,4 +376,4 @@ def _checker_checks(c: Node, rep: Reporter) -> None:
         rep.error(c.end, "BFD_CHECK has no name specified - ignoring")
 
 
-__all__ = ["ConfigErr", "build_vs", "fill", "options", "vs_name"]
+__all__ = ["ConfigErr", "build_vs", "fill", "options"]

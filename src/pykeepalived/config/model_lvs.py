@@ -2,9 +2,10 @@
 # -------------------
 # The typed LVS part of the model (keepalived.md §1.12): virtual servers, real servers and one
 # dataclass per checker kind. Field names are keepalived's keywords (timers carry a `_us` suffix and
-# hold microseconds), so that build_lvs.py fills them and dump.py prints them generically from the
-# grammar tables. Checker timing/connection values are *resolved* (checker -> real server -> virtual
-# server -> built-in default, keepalived.md §1.12.5), so the runtime reads them directly.
+# hold microseconds), so that build_lvs.py fills them (its handler tables, or by name for the
+# checkers) and dump.py prints them generically from the grammar tables. Checker timing/connection
+# values are *resolved* (checker -> real server -> virtual server -> built-in default, keepalived.md
+# §1.12.5), so the runtime reads them directly.
 """LVS configuration model: virtual_server, real_server, checkers."""
 
 from __future__ import annotations
