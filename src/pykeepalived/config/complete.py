@@ -14,7 +14,8 @@ VRIDs, the number of VIPs an advert can carry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from itertools import combinations
 
@@ -66,6 +67,7 @@ def fit_vips(model: Model, mtus: Callable[[str], int | None] = link_mtu) -> tupl
     eVIPs, and keepalived's line for each instance concerned."""
     rep = Reporter()
     out = []
+    mtus = functools.cache(mtus)
     for i in model.vrrp_instances:
         limit = max_vips(i, mtus(i.interface) if i.interface is not None else None)
         if len(i.vips) > limit:
@@ -82,15 +84,14 @@ def complete_diagnostics(model: Model, types: Callable[[str], int | None] = link
     """The lines of keepalived's failing vrrp_complete_init checks (each marked stops_vrrp), in its
     order; none when the file passes them."""
     rep = Reporter()
+    types = functools.cache(types)  # one look-up per interface, however many instances are on it
     for i in model.vrrp_instances:
         if i.interface is not None and types(i.interface) == ARPHRD_LOOPBACK:
             rep.error(i.interface_loc,
                       f"({i.name}) cannot use a loopback interface ({i.interface}) for vrrp - ignoring")
             rep.stop_vrrp(f"({i.name}) Unknown interface!")
             return rep.diags  # chk_min_cfg: the first failure stops
-    for a, b in combinations(model.vrrp_instances, 2):
-        if a.family != b.family or a.vrid != b.vrid or bool(a.unicast_peers) != bool(b.unicast_peers):
-            continue
+    for a, b in _same_vrid_pairs(model.vrrp_instances):
         if a.unicast_peers:
             if a.interface and b.interface and a.interface != b.interface:
                 continue
@@ -106,6 +107,16 @@ def complete_diagnostics(model: Model, types: Callable[[str], int | None] = link
             rep.stop_vrrp(f"{a.name} and {b.name} both use VRID {a.vrid} with IPv{a.family}"
                           f" on interface {a.interface}")
     return rep.diags
+
+
+def _same_vrid_pairs(instances: Sequence[VrrpInstance]) -> list[tuple[VrrpInstance, VrrpInstance]]:
+    """The pairs of instances with one family, VRID and kind (unicast or not), in the order of
+    itertools.combinations over all of them (without going through the ~n²/2 others)."""
+    groups: dict[tuple[int, int | None, bool], list[int]] = {}
+    for k, i in enumerate(instances):
+        groups.setdefault((i.family, i.vrid, bool(i.unicast_peers)), []).append(k)
+    pairs = sorted(p for ks in groups.values() if len(ks) > 1 for p in combinations(ks, 2))
+    return [(instances[a], instances[b]) for a, b in pairs]
 
 
 def _group(model: Model, i: VrrpInstance) -> object:

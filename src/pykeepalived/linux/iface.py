@@ -77,6 +77,13 @@ class InterfaceInfo:
     kind: str | None = None  # IFLA_INFO_KIND: "veth", "macvlan", "bridge", ...
     link: int | None = None  # parent ifindex (IFLA_LINK), e.g. a macvlan's lower device
     addresses: tuple[AddressInfo, ...] = field(default=())
+    # the IPv6 link-local ones among them, picked once: an instance's source address is looked up
+    # among them, and an interface may carry hundreds of VIPs (a respawn after a kill -9)
+    link_locals: tuple[AddressInfo, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "link_locals", tuple(
+            a for a in self.addresses if a.family == 6 and a.address.is_link_local))
 
     @property
     def up(self) -> bool:
@@ -114,8 +121,8 @@ class InterfaceInfo:
 
     def link_local_ipv6(self, exclude: Collection[IPAddress] = ()) -> ipaddress.IPv6Address | None:
         """First usable (non-tentative) link-local IPv6 address that is not a VIP."""
-        for a in self.addresses:
-            if a.family == 6 and a.address.is_link_local and not a.tentative and a.address not in exclude:
+        for a in self.link_locals:
+            if not a.tentative and a.address not in exclude:
                 assert isinstance(a.address, ipaddress.IPv6Address)
                 return a.address
         return None
