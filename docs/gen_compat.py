@@ -63,7 +63,8 @@ mark("", SUPPORTED, "bfd_instance",
 mark("bfd_instance", SUPPORTED, "*")
 mark("bfd_instance", EXTENSION, "multihop", "RFC 5883 (UDP 4784); keepalived 2.2.7 has no such keyword")
 mark("bfd_instance", SUPPORTED, "weight",
-     "the default weight/reverse of `track_bfd` (config/sync_tracking.py)")
+     "the default weight/reverse of `track_bfd`; repeated, the last valid weight wins and a `reverse` "
+     "on any line stays, as keepalived (config/bag_fields.py)")
 mark("", SUPPORTED, "garp_group",
      "its garp_interval / gna_interval replace the global ones on its interfaces (daemon/vrrp/garp_pacing.py)")
 mark("", SUPPORTED, "track_group",

@@ -105,6 +105,9 @@ vrrp_sync_group G1 {
     }
     notify_master "/bin/echo group"
     smtp_alert
+    global_tracking
+    notify_priority_changes true
+    notify_priority_changes false
 }
 vrrp_instance VI_A {
     state BACKUP
@@ -126,6 +129,8 @@ vrrp_instance VI_A {
     }
     notify_fault /bin/true
     smtp_alert
+    notify_priority_changes false
+    notify_priority_changes true
 }
 vrrp_instance VI_B {
     interface eth0
@@ -323,17 +328,22 @@ vrrp_instance VI_P {
 }
 """
 
-# track_bfd on two bfd_instances (own weights, one reverse) and an untracked one, no BFD peer: all Down
+# track_bfd on two bfd_instances (own weights, one reverse) and an untracked one, no BFD peer: all Down.
+# A repeated `weight` (keepalived bfd_parser.c bfd_vrrp_weight_handler): the last value wins, a
+# `reverse` on any of the lines stays (bfd2: -20 reverse, down: +20); the dump's Weight lines and
+# the effective priority show it
 CONF_BFD = """global_defs {
     router_id T8
 }
 bfd_instance bfd1 {
     neighbor_ip 192.0.2.9
     weight -20
+    weight -30
 }
 bfd_instance bfd2 {
     neighbor_ip 192.0.2.8
-    weight 10 reverse
+    weight -10 reverse
+    weight -20
 }
 bfd_instance bfd3 {
     neighbor_ip 192.0.2.7
@@ -353,6 +363,26 @@ vrrp_instance VI_B {
 }
 """
 
+# global keywords the dumps print back: enable_snmp_rfc (both RFC MIBs, no agentx master to reach),
+# vrrp_rx_bufs_policy naming MTU and ADVERT (keepalived keeps MTU)
+CONF_GLOBALS = """global_defs {
+    router_id G9
+    enable_snmp_rfc
+    snmp_socket unix:TRACK_FILE.agentx
+    vrrp_rx_bufs_policy ADVERT MTU
+    vrrp_netlink_cmd_rcv_bufs 0
+}
+vrrp_instance VI_G {
+    state MASTER
+    interface eth0
+    virtual_router_id 98
+    priority 150
+    virtual_ipaddress {
+        192.0.2.190/24
+    }
+}
+"""
+
 # configuration, commands run in both hosts first, log lines both must have written before the dumps,
 # and the configuration of a keepalived master run beside each (or None)
 CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
@@ -365,6 +395,7 @@ CASES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str | None]] = {
     "static_track_group": (CONF_TRACK_GROUP, (), ("(VI_T) Entering MASTER STATE",), None),
     "trackers": (CONF_TRACKERS, (), ("(VI_P) Entering MASTER STATE",), None),
     "bfd": (CONF_BFD, (), ("(VI_B) Entering MASTER STATE",), None),
+    "globals": (CONF_GLOBALS, (), ("(VI_G) Entering MASTER STATE",), None),
 }
 
 
@@ -460,6 +491,20 @@ def test_dumps_as_keepalived(oracle_lab: tuple[Lab, Host, Host], tmp_path: Path,
     # the VRRP child (not the parent) logs the missing default script user again at each dump
     user = "Script user 'keepalived_script' does not exist"
     assert py["log"].count(user) == ka["log"].count(user)
+
+
+def test_parent_dump_allow_if_changes_as_keepalived(oracle_lab: tuple[Lab, Host, Host],
+                                                    tmp_path: Path) -> None:
+    """`dynamic_interfaces allow_if_changes` in keepalived_parent.data (`Allow interface changes =
+    true`). The VRRP child's file is not compared: keepalived marks its interfaces there (`Interface
+    type/base can be changed`), pykeepalived does not (docs/compatibility.md, dynamic_interfaces)."""
+    conf = CONF_GLOBALS.replace("router_id G9", "router_id G9\n    dynamic_interfaces allow_if_changes")
+    lab, ka_host, py_host = oracle_lab
+    files = _run(lab, (ka_host, py_host), conf.replace("TRACK_FILE", str(tmp_path / "track_file")), (),
+                 ("(VI_G) Entering MASTER STATE",), None)
+    ka, py = (files[impl]["data"].split("\0")[1] for impl in ("ka", "py"))
+    assert " Allow interface changes = true" in ka
+    assert _mask(py) == _mask(ka)
 
 
 def test_json_escapes_as_keepalived() -> None:

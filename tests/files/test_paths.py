@@ -137,8 +137,12 @@ def _rcvbuf(sock: socket.socket) -> int:
 
 def test_netlink_bufs_set_on_a_real_netlink_socket() -> None:
     assert netlink_bufs([], "vrrp_netlink_cmd") is None
-    assert netlink_bufs([("vrrp_netlink_cmd_rcv_bufs_force", True)], "vrrp_netlink_cmd") == (65536, True)
+    # as written (the data dump prints 0); applied, a size of 0 is keepalived's 64 KiB
+    assert netlink_bufs([("vrrp_netlink_cmd_rcv_bufs_force", True)], "vrrp_netlink_cmd") == (0, True)
     with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as s:
+        assert apply_netlink_bufs(s, netlink_bufs([("vrrp_netlink_cmd_rcv_bufs", 0)], "vrrp_netlink_cmd"),
+                                  "vrrp_netlink_cmd")
+        assert _rcvbuf(s) == 2 * 65536
         bufs = netlink_bufs([("vrrp_netlink_cmd_rcv_bufs", 150_000)], "vrrp_netlink_cmd")
         assert apply_netlink_bufs(s, bufs, "vrrp_netlink_cmd")
         assert _rcvbuf(s) == 300_000  # the kernel doubles what it is given

@@ -343,7 +343,8 @@ vrrp_track_process tproc {{
 }}
 bfd_instance nbr {{
     neighbor_ip 192.0.2.77
-    weight 11
+    weight 11 reverse
+    weight 12
 }}
 vrrp_instance VI_1 {{
     state MASTER
@@ -511,6 +512,7 @@ vrrp_sync_group SG_1 {{
         VI_6
     }}
     notify_master "/bin/true sg master"
+    global_tracking
 }}
 vrrp_instance VI_4 {{
     state BACKUP

@@ -113,18 +113,10 @@ def params_from_named(n: Named) -> tuple[BfdParams | None, list[str]]:
     vrrp, checker = b.vrrp, b.checker
     if not vrrp and not checker:
         vrrp = checker = True
-    weight, reverse = 0, False
-    w = b.weight
-    if w:
-        try:
-            weight = int(w[0])
-        except ValueError:
-            weight = 0
-        reverse = len(w) > 1 and w[1] == "reverse"
     return BfdParams(
         name=n.name, neighbor=neighbor, source=source, ttl=ttl, max_hops=max_hops,
         passive=b.passive, multihop=b.multihop, vrrp=vrrp, checker=checker,
-        weight=weight, weight_reverse=reverse, min_rx_us=f["min_rx"], min_tx_us=f["min_tx"],
+        weight=b.weight, weight_reverse=b.weight_reverse, min_rx_us=f["min_rx"], min_tx_us=f["min_tx"],
         idle_tx_us=f["idle_tx"], multiplier=multiplier,
     ), warnings
 

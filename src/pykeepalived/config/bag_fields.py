@@ -3,15 +3,19 @@
 # Keywords without deep semantics stay in the model's `options` / `root_options` as (keyword, value)
 # pairs in file order: the dump prints them back as written. The runtime must not look them up by
 # name (issue 14, tests/test_keyword_bags.py): the builder reads each group of them here, once, into
-# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs / reload / process, Model.root,
-# SyncGroup.smtp_alert, Named.bfd) that mypy checks. The pairs hold the grammar's validated values
-# (an invalid line was dropped), the last one of a keyword wins.
+# a typed record (GlobalDefs.snmp / dbus / dump_files / rcv_bufs / reload / process / garp_extra_if,
+# Model.root, SyncGroup.smtp_alert / track_weight / notify_priority_changes, Named.bfd) that mypy
+# checks, and the data dump, SNMP and the trackers all read the same value. The pairs hold the
+# grammar's validated values (an invalid line was dropped); the last one of a keyword wins, but where
+# keepalived's handler keeps part of an earlier line: a bfd_instance's `weight ... reverse` and
+# vrrp_garp_extra_if's `all` stay once given (bfd_weight, garp_extra_if_defs).
 """Typed records of the keywords kept in the model's options (SNMP, DBus, dump files, receive buffers,
-reload, process settings, root, sync group smtp_alert, bfd_instance)."""
+reload, process settings, extra-interface GARPs, root, sync groups, bfd_instance)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypedDict
 
 from pykeepalived.config.model import (
     BfdDefs,
@@ -25,8 +29,8 @@ from pykeepalived.config.model import (
     SchedDefs,
     SnmpDefs,
 )
+from pykeepalived.config.types import int_in
 
-IF_DEFAULT_BUFSIZE = 64 * 1024  # keepalived's netlink default (for N 0)
 RX_BUFS_MULTIPLIER = 3
 
 
@@ -83,7 +87,7 @@ def netlink_bufs(options: Iterable[tuple[str, object]], name: str) -> NetlinkBuf
     size, force = o.get(f"{name}_rcv_bufs"), o.get(f"{name}_rcv_bufs_force")
     if size is None and force is None:
         return None
-    return (int(str(size or 0)) or IF_DEFAULT_BUFSIZE, bool(force))
+    return (int(str(size or 0)), bool(force))
 
 
 def rx_bufs_policy(options: Iterable[tuple[str, object]]) -> tuple[str | None, int, int]:
@@ -117,13 +121,40 @@ def rcv_buf_defs(options: Iterable[tuple[str, object]]) -> RcvBufDefs:
                       rx_bufs_policy=rx_bufs_policy(o))
 
 
-def group_smtp_alert(options: Iterable[tuple[str, object]]) -> bool | None:
-    """The last `smtp_alert` of a vrrp_sync_group (bare keyword: true), None when absent."""
+def last_bool(options: Iterable[tuple[str, object]], keyword: str) -> bool | None:
+    """The last `KEYWORD [BOOL]` (bare keyword: true), None when absent."""
     found: bool | None = None
     for kw, value in options:
-        if kw == "smtp_alert":
+        if kw == keyword:
             found = True if value is None else bool(value)
     return found
+
+
+class SyncGroupFields(TypedDict):
+    smtp_alert: bool | None
+    track_weight: bool
+    notify_priority_changes: bool | None
+
+
+def sync_group_fields(options: Iterable[tuple[str, object]]) -> SyncGroupFields:
+    """A vrrp_sync_group's typed fields: smtp_alert, track_weight (sync_group_tracking_weight, or the
+    deprecated global_tracking: keepalived sets sgroup_tracking_weight for both),
+    notify_priority_changes."""
+    opts = tuple(options)
+    return {"smtp_alert": last_bool(opts, "smtp_alert"),
+            "track_weight": any(kw in ("sync_group_tracking_weight", "global_tracking") for kw, _ in opts),
+            "notify_priority_changes": last_bool(opts, "notify_priority_changes")}
+
+
+def garp_extra_if_defs(options: Iterable[tuple[str, object]]) -> tuple[int, bool]:
+    """vrrp_garp_extra_if's (SECS, all) over its lines, as keepalived's handler leaves them: a line with
+    a valid time sets it, `all` on any line (even one ignored for a bad time) stays set."""
+    secs, all_if = 0, False
+    for kw, v in options:
+        if kw == "vrrp_garp_extra_if" and isinstance(v, tuple) and len(v) == 2:
+            secs = v[0] if isinstance(v[0], int) and v[0] else secs
+            all_if = all_if or bool(v[1])
+    return secs, all_if
 
 
 def reload_defs(options: Iterable[tuple[str, object]]) -> ReloadDefs:
@@ -140,16 +171,34 @@ def _int(v: object) -> int | None:
     return None if v is None else int(str(v))
 
 
+BFD_WEIGHT_MAX = 253
+
+
+def bfd_weight(options: Iterable[tuple[str, object]]) -> tuple[int, bool]:
+    """A bfd_instance's (weight, reverse) over all its `weight N [reverse]` lines, as keepalived's
+    bfd_vrrp_weight_handler leaves them: a line with a valid N sets the weight (an invalid one leaves
+    it), `reverse` on a line sets reverse and no later line clears it."""
+    weight, reverse = 0, False
+    for kw, v in options:
+        if kw != "weight" or not isinstance(v, tuple) or not v:
+            continue
+        n = int_in(str(v[0]), -BFD_WEIGHT_MAX, BFD_WEIGHT_MAX)
+        weight = weight if n is None else n
+        reverse = reverse or (len(v) > 1 and v[1] == "reverse")
+    return weight, reverse
+
+
 def bfd_defs(options: Iterable[tuple[str, object]]) -> BfdDefs:
-    o = dict(options)
-    nbr, src, w = o.get("neighbor_ip"), o.get("source_ip"), o.get("weight")
+    opts = tuple(options)
+    o = dict(opts)
+    nbr, src = o.get("neighbor_ip"), o.get("source_ip")
+    weight, reverse = bfd_weight(opts)
     return BfdDefs(neighbor_ip=None if nbr is None else str(nbr), source_ip=None if src is None else str(src),
                    min_rx_us=_int(o.get("min_rx")), min_tx_us=_int(o.get("min_tx")),
                    idle_tx_us=_int(o.get("idle_tx")), multiplier=_int(o.get("multiplier")),
                    ttl=int(str(o.get("ttl", o.get("hoplimit", 0)))), max_hops=int(str(o.get("max_hops", 0))),
                    passive=bool(o.get("passive")), multihop=bool(o.get("multihop")), vrrp=bool(o.get("vrrp")),
-                   checker=bool(o.get("checker")),
-                   weight=tuple(str(x) for x in w) if isinstance(w, tuple) and w else None)
+                   checker=bool(o.get("checker")), weight=weight, weight_reverse=reverse)
 
 
 def _str(v: object) -> str | None:

@@ -22,12 +22,13 @@ from pykeepalived.config.bag_fields import (
     bfd_defs,
     dbus_defs,
     dump_file_defs,
-    group_smtp_alert,
+    garp_extra_if_defs,
     process_defs,
     rcv_buf_defs,
     reload_defs,
     root_defs,
     snmp_defs,
+    sync_group_fields,
 )
 from pykeepalived.config.build_lvs import build_vs, fill, options
 from pykeepalived.config.changes import bool_of, changes, int_of, ip_of, str_of, words_of
@@ -216,7 +217,8 @@ class Builder:
             global_defs=replace(self.g, options=tuple(self.gopts), keyword_locs=tuple(self.global_locs),
                                 snmp=snmp_defs(self.gopts), dbus=dbus_defs(self.gopts),
                                 dump_files=dump_file_defs(self.gopts), rcv_bufs=rcv_buf_defs(self.gopts),
-                                reload=reload_defs(self.gopts), process=process_defs(self.gopts)),
+                                reload=reload_defs(self.gopts), process=process_defs(self.gopts),
+                                garp_extra_if=garp_extra_if_defs(self.gopts)),
             root_options=tuple(self.root_opts),
             root=root_defs(self.root_opts),
             vrrp_instances=tuple(self.instances),
@@ -272,6 +274,8 @@ class Builder:
             elif kw in ("dynamic_interfaces", "vrrp_check_unicast_src", "log_unknown_vrids",
                         "enable_script_security"):
                 upd[kw] = True
+                if kw == "dynamic_interfaces" and v == ("allow_if_changes",):
+                    upd["allow_if_changes"] = True
             elif kw.startswith("vrrp_garp_") and kw[5:] in _GARP:
                 self.garp[kw[5:]] = _as_int(v)
                 upd[kw] = v
@@ -577,9 +581,7 @@ class Builder:
             },
         )
         self.groups.append(SyncGroup(name, members, _canon_tracks(tracks), tuple(notify), opts, n.loc,
-                                     smtp_alert=group_smtp_alert(opts),
-                                     track_weight=any(kw in ("track_weight", "sync_group_tracking_weight")
-                                                      for kw, _ in opts)))
+                                     **sync_group_fields(opts)))
 
     def _named(self, n: Node) -> None:
         name = str(n.value)

@@ -75,7 +75,8 @@ class DumpFileDefs:
     data_use_instance: bool = False
 
 
-NetlinkBufs = tuple[int, bool]  # (size, force) of `NAME_rcv_bufs N` / `NAME_rcv_bufs_force`
+# (size, force) of `NAME_rcv_bufs N` / `NAME_rcv_bufs_force` as written (size 0: not given or 0)
+NetlinkBufs = tuple[int, bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +216,9 @@ class GlobalDefs:
     config_save_dir: str | None = None
     pykeepalived_control_socket: str | None = None  # PATH, or off|none|...
     pykeepalived_metrics_address: tuple[str, str] | None = None  # (host, port)
+    allow_if_changes: bool = False  # `dynamic_interfaces allow_if_changes`
+    # vrrp_garp_extra_if [all] SECS: (SECS, all) as keepalived keeps them (0: not given; `all` on any line)
+    garp_extra_if: tuple[int, bool] = (0, False)
     # keywords kept in options for the dump, typed in groups for the runtime (config/bag_fields.py)
     snmp: SnmpDefs = SnmpDefs()
     dbus: DbusDefs = DbusDefs()
@@ -359,7 +363,8 @@ class SyncGroup:
     loc: Loc = field(default=NOWHERE, compare=False)
     # typed from options (config/bag_fields.py): the last `smtp_alert [BOOL]` (bare: true), None: absent
     smtp_alert: bool | None = None
-    track_weight: bool = False  # `track_weight` (sync_group_tracking_weight) given
+    track_weight: bool = False  # sync_group_tracking_weight (or the deprecated global_tracking) given
+    notify_priority_changes: bool | None = None  # the last `notify_priority_changes [BOOL]`, None: absent
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,7 +413,10 @@ class BfdDefs:
     multihop: bool = False
     vrrp: bool = False
     checker: bool = False
-    weight: tuple[str, ...] | None = None  # (WEIGHT, ["reverse"])
+    # `weight N [reverse]` as keepalived's VRRP process keeps it (bfd_vrrp_weight_handler): each line
+    # with a valid N (-253..253) sets the weight, a `reverse` on any line stays
+    weight: int = 0
+    weight_reverse: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Diagnostic
 from pykeepalived.config.model import Model, SyncGroup, Track, VrrpInstance
-from pykeepalived.config.types import is_digits
 from pykeepalived.vrrp.params import TrackWeight
 
 OWNER_PRIORITY = 255
@@ -36,12 +35,8 @@ def track_defaults(model: Model) -> dict[tuple[str, str], tuple[int, bool]]:
                                                   for s in model.vrrp_scripts}
     d.update({("file", f.name): (f.weight, f.reverse) for f in model.track_files})
     d.update({("process", p.name): (p.weight, p.reverse) for p in model.track_processes})
-    for nb in model.named_blocks:
-        if nb.kind == "bfd_instance":
-            w = dict(nb.options).get("weight")
-            if isinstance(w, tuple) and w and is_digits(w[0].lstrip("-")):
-                n = int(w[0])  # keepalived bfd_parser.c: out of -253..253 means 0
-                d[("bfd", nb.name)] = (n if -253 <= n <= 253 else 0, "reverse" in w[1:])
+    d.update({("bfd", nb.name): (nb.bfd.weight, nb.bfd.weight_reverse) for nb in model.named_blocks
+              if nb.kind == "bfd_instance" and nb.bfd is not None})
     return d
 
 
@@ -63,7 +58,7 @@ def sync_group_of(model: Model, i: VrrpInstance) -> SyncGroup | None:
 
 def tracking_weight(g: SyncGroup) -> bool:
     """`sync_group_tracking_weight` (or the deprecated `global_tracking`) on the group."""
-    return any(kw in ("sync_group_tracking_weight", "global_tracking") for kw, _ in g.options)
+    return g.track_weight
 
 
 def member_tracks(model: Model, i: VrrpInstance,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pykeepalived.config.bag_fields import last_bool
 from pykeepalived.config.model import Model, VrrpInstance
 from pykeepalived.config.sync_tracking import (
     member_tracks,
@@ -127,13 +128,11 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
 
 def notify_priority_changes(model: Model, i: VrrpInstance) -> bool:
     """The instance's own notify_priority_changes, else its sync group's, else the global
-    vrrp_notify_priority_changes (keepalived vrrp_complete_instance)."""
-    for kw, v in i.options:
-        if kw == "notify_priority_changes":
-            return bool(v)
-    for g in model.sync_groups:
-        if g.name == i.sync_group:
-            for kw, v in g.options:
-                if kw == "notify_priority_changes":
-                    return bool(v)
+    vrrp_notify_priority_changes (keepalived vrrp_complete_instance); the last line of each wins."""
+    own = last_bool(i.options, "notify_priority_changes")
+    if own is not None:
+        return own
+    g = sync_group_of(model, i)
+    if g is not None and g.notify_priority_changes is not None:
+        return g.notify_priority_changes
     return model.global_defs.vrrp_notify_priority_changes

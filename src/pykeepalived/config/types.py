@@ -106,6 +106,11 @@ def is_digits(word: str) -> bool:
     return word.isascii() and word.isdigit()
 
 
+def int_in(word: str, lo: int, hi: int) -> int | None:
+    """WORD as an integer in lo..hi (keepalived read_int_strvec), None when it is not one."""
+    return int(word) if _INT_RE.fullmatch(word) and lo <= int(word) <= hi else None
+
+
 def parse_int(word: str, lo: int, hi: int, loc: Loc, rep: Reporter) -> int | None:
     if not _INT_RE.fullmatch(word):
         rep.error(loc, f"invalid number '{word}'", ConfigErr.INVALID_NUMBER)

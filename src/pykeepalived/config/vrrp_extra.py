@@ -90,11 +90,10 @@ def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
     Addresses: the first on each such interface (only address VMACs without `all`), and with
     vmac_xmit_base the instance's own VMAC too."""
     own = dict(i.options).get("garp_extra_if")
-    glob = dict(model.global_defs.options).get("vrrp_garp_extra_if")
     secs, all_if = own if isinstance(own, tuple) else (None, False)
     if secs is None:
-        gsecs, gall = glob if isinstance(glob, tuple) else (None, False)
-        secs, all_if = gsecs or 0, all_if or gall
+        gsecs, gall = model.global_defs.garp_extra_if
+        secs, all_if = gsecs, all_if or gall
     placed = _vip_interfaces(model, i)
     own_if = "" if i.use_vmac is not None else (i.interface or "")
     extra_vmac = any(dev.startswith("vmac:") for dev, _ in placed)

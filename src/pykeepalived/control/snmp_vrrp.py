@@ -1011,18 +1011,8 @@ _PARAM_MATCH = {"none": 0, "exact": 1, "initial": 2, "partial": 3}  # keepalived
 
 def _bfd_weights(model: Model) -> dict[str, tuple[int, bool]]:
     """Each bfd_instance's own `weight N [reverse]` (vrrp_tracked_bfd_t), in configuration order."""
-    out = {}
-    for nb in model.named_blocks:
-        if nb.kind != "bfd_instance":
-            continue
-        words = next((tuple(str(w) for w in v) for kw, v in nb.options
-                      if kw == "weight" and isinstance(v, tuple) and v), ("0",))
-        try:
-            w = int(words[0])
-        except ValueError:
-            w = 0
-        out[nb.name] = (w, "reverse" in words[1:])
-    return out
+    return {nb.name: (nb.bfd.weight, nb.bfd.weight_reverse) for nb in model.named_blocks
+            if nb.kind == "bfd_instance" and nb.bfd is not None}
 
 
 def _rx_sum(rows: list[tuple[OID, VrrpInstance]], counter: str) -> int:

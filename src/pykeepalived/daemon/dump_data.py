@@ -170,9 +170,8 @@ def uses_default_user(model: Model, prog: str = "vrrp") -> bool:
     then; a process that had no such script looks it up, and logs, at its first dump."""
     g = model.global_defs
     if prog == "parent":
-        opts = dict(g.options)
-        starts = [opts.get(k) for k in ("startup_script", "shutdown_script")]
-        return any(isinstance(s, tuple) and len(s) > 1 and s[0] and not s[1] for s in starts)
+        starts = (g.process.startup_script, g.process.shutdown_script)
+        return any(s is not None and s[0] and not s[1] for s in starts)
     scripts = [s for i in model.vrrp_instances for _, s in i.notify]
     scripts += [s for grp in model.sync_groups for _, s in grp.notify]
     scripts += [s for s in (g.notify_fifo_script, g.vrrp_notify_fifo_script) if s is not None]
@@ -190,11 +189,9 @@ def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None 
     user = default_script_user(g.script_user[0] if g.script_user else None,
                                g.script_user[1] if len(g.script_user) > 1 else None,
                                g.enable_script_security, log.info if log_user else _quiet)
-    opts = dict(g.options)
 
-    def script(kw: str) -> ScriptCommand | None:
-        v = opts.get(kw)
-        return resolver.notify_command(v) if isinstance(v, tuple) and v and v[0] else None
+    def script(s: tuple[str, str, str] | None) -> ScriptCommand | None:
+        return resolver.notify_command(s) if s is not None and s[0] else None
 
     fifos = {key: fifo_spec(words, sc, resolver) for key, words, sc in (
         ("", g.notify_fifo, g.notify_fifo_script),
@@ -203,7 +200,7 @@ def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None 
     me = (os.geteuid(), os.getegid())
     return GlobalInput(
         model, proc, prog, (user.uid, user.gid) if user.ok else None,
-        script("startup_script"), script("shutdown_script"),
+        script(g.process.startup_script), script(g.process.shutdown_script),
         {k: f.script for k, f in fifos.items() if f is not None},
         {k: (me[0] if f.uid is None else f.uid, me[1] if f.gid is None else f.gid)
          for k, f in fifos.items() if f is not None},
@@ -212,7 +209,6 @@ def global_input(model: Model, proc: ProcConf, prog: str, nft_table: str | None 
 
 def global_definitions(g_in: GlobalInput) -> list[str]:
     g = g_in.model.global_defs
-    o = dict(g.options)
     pc = g_in.proc
     host = g_in.hostname
     out = ["------< Global definitions >------"]
@@ -251,13 +247,14 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
         out.append(f" Test config before reload, log to {pc.reload_check_config}")
     else:
         out.append(" No test config before reload")
-    if o.get("reload_time_file"):
-        out += [f" Reload time file = {o['reload_time_file']}", " No reload scheduled"]
-    if isinstance(rf := o.get("reload_file"), tuple):
-        out.append(f" Reload_file = {rf[0] if rf else '/run/keepalived.reload'}")
-    if o.get("tmp_config_directory"):
-        out.append(f" config save directory = {o['tmp_config_directory']}")
-    if o.get("data_use_instance"):
+    r = g.reload
+    if r.reload_time_file:
+        out += [f" Reload time file = {r.reload_time_file}", " No reload scheduled"]
+    if r.reload_file is not None:
+        out.append(f" Reload_file = {r.reload_file[0] if r.reload_file else '/run/keepalived.reload'}")
+    if r.tmp_config_directory:
+        out.append(f" config save directory = {r.tmp_config_directory}")
+    if g.dump_files.data_use_instance:
         out.append(" Use instance name in data dumps")
     if g_in.startup is not None and pc.startup is not None:
         out.append(f" Startup script = {cmd_str(g_in.startup.argv)}, uid:gid {_uid(g_in.startup)}, "
@@ -267,7 +264,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
                    f"timeout {pc.shutdown.timeout}")
     out.append(f" Dynamic interfaces = {_yn(g.dynamic_interfaces)}")
     if g.dynamic_interfaces:
-        out.append(f" Allow interface changes = {_yn(bool(o.get('allow_if_changes')))}")
+        out.append(f" Allow interface changes = {_yn(g.allow_if_changes)}")
     if g.no_email_faults:
         out.append(" Send emails for fault transitions = off")
     lvs = lvs_globals(g_in.model)
@@ -300,8 +297,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
             f" Gratuitous ARP lower priority delay = {PARAMETER_UNSET if lp_delay is None else lp_delay}",
             f" Gratuitous ARP lower priority repeat = {PARAMETER_UNSET if lp_rep is None else lp_rep}",
             f" Num adverts before down = {g.vrrp_down_timer_adverts}"]
-    extra = o.get("vrrp_garp_extra_if")
-    interval, all_if = extra if isinstance(extra, tuple) and len(extra) == 2 else (0, False)
+    interval, all_if = g.garp_extra_if
     out.append(f" Gratuitous ARP for each secondary {'i/f' if all_if else 'VMAC'} = {interval}s")
     out += [f" Send advert after receive lower priority advert = {_yn(not g.vrrp_lower_prio_no_advert)}",
             f" Send advert after receive higher priority advert = {_yn(g.vrrp_higher_prio_send_advert)}",
@@ -324,7 +320,7 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     out += _sched_lines("VRRP", pc.sched.get("vrrp"))
     out += _sched_lines("Checker", pc.sched.get("checker"))
     out += _sched_lines("BFD", pc.sched.get("bfd"))
-    out += _snmp_scripts_buffers(g_in, o)
+    out += _snmp_scripts_buffers(g_in)
     out.append(f" umask = 0{pc.umask:o}")
     if g.vrrp_startup_delay_us:
         out.append(f" vrrp_startup_delay = {g.vrrp_startup_delay_us / 1e6:g}")
@@ -343,36 +339,34 @@ def global_definitions(g_in: GlobalInput) -> list[str]:
     return out
 
 
-def _snmp_scripts_buffers(g_in: GlobalInput, o: dict[str, object]) -> list[str]:
+def _snmp_scripts_buffers(g_in: GlobalInput) -> list[str]:
     """The SNMP, DBus, script security, netlink and receive buffer lines of the global dump."""
     g = g_in.model.global_defs
+    snmp = g.snmp
     out: list[str] = []
-    for kw, label in (("enable_snmp_vrrp", "vrrp"), ("enable_snmp_checker", "checker"),
-                      ("enable_snmp_rfcv2", "RFCv2"), ("enable_snmp_rfcv3", "RFCv3"),
-                      ("enable_traps", "traps")):
-        # enable_snmp_keepalived: the deprecated spelling of enable_snmp_vrrp
-        on = bool(o.get(kw)) or (kw == "enable_snmp_vrrp" and bool(o.get("enable_snmp_keepalived")))
+    # enable_snmp_rfc: both RFC MIBs (keepalived snmp_rfc_handler)
+    for on, label in ((snmp.vrrp, "vrrp"), (snmp.checker, "checker"), (snmp.rfc or snmp.rfcv2, "RFCv2"),
+                      (snmp.rfc or snmp.rfcv3, "RFCv3"), (snmp.traps, "traps")):
         out.append(f" SNMP {label} {_yn(on, 'enabled', 'disabled')}")
-    out.append(f" SNMP socket = {o.get('snmp_socket') or 'default (unix:/var/agentx/master)'}")
-    out.append(f" DBus {_yn(bool(o.get('enable_dbus')), 'enabled', 'disabled')}")
-    out.append(f" DBus service name = {o.get('dbus_service_name') or ''}")
+    out.append(f" SNMP socket = {snmp.socket or 'default (unix:/var/agentx/master)'}")
+    out.append(f" DBus {_yn(g.dbus.enabled, 'enabled', 'disabled')}")
+    out.append(f" DBus service name = {g.dbus.service_name or ''}")
     out.append(f" Script security {_yn(g.enable_script_security, 'enabled', 'disabled')}")
     if g_in.default_uid_gid is not None:
         out.append(f" Default script uid:gid {g_in.default_uid_gid[0]}:{g_in.default_uid_gid[1]}")
-    for name in ("vrrp_netlink_cmd_rcv_bufs", "vrrp_netlink_monitor_rcv_bufs", "process_monitor_rcv_bufs",
-                 "lvs_netlink_cmd_rcv_bufs", "lvs_netlink_monitor_rcv_bufs"):
-        v = o.get(name)
-        out += [f" {name} = {v if isinstance(v, int) and not isinstance(v, bool) else 0}",
-                f" {name}_force = {int(bool(o.get(name + '_force')))}"]
+    b = g.rcv_bufs
+    netlink = {"vrrp_netlink_cmd": b.vrrp_netlink_cmd, "vrrp_netlink_monitor": b.vrrp_netlink_monitor,
+               "process_monitor": b.process_monitor, "lvs_netlink_cmd": b.lvs_netlink_cmd,
+               "lvs_netlink_monitor": b.lvs_netlink_monitor}
+    for name, bufs in netlink.items():
+        size, force = bufs or (0, False)
+        out += [f" {name}_rcv_bufs = {size}", f" {name}_rcv_bufs_force = {int(force)}"]
     out += [f" rs_init_notifies = {int(bool(g.rs_init_notifies))}",
             f" no_checker_emails = {int(bool(g.no_checker_emails))}"]
-    pol = o.get("vrrp_rx_bufs_policy")
-    if isinstance(pol, tuple) and pol:
-        word = str(pol[0])
-        out.append(f" rx_bufs_policy = {word.upper()}" if word.upper() in ("MTU", "ADVERT")
-                   else f" rx_bufs_size = {word}")
-    mult = o.get("vrrp_rx_bufs_multiplier")
-    out.append(f" rx_bufs_multiples = {mult if isinstance(mult, int) else 3}")
+    policy, size, mult = b.rx_bufs_policy
+    if policy is not None:
+        out.append(f" rx_bufs_size = {size}" if policy == "SIZE" else f" rx_bufs_policy = {policy}")
+    out.append(f" rx_bufs_multiples = {mult}")
     return out
 
 
@@ -628,18 +622,16 @@ def sockpool_lines(socks: Iterable[SockInput]) -> list[str]:
 
 def sync_group_lines(conf: SyncGroup, core: CoreGroup, resolved: Iterable[TrackWeight],
                      sc: NotifyScripts | None) -> list[str]:
-    opts = dict(conf.options)
     out = [f" VRRP Sync Group = {conf.name}, {state_name(core.state)}",
            f"   Num member fault {core.num_member_fault}, num member init {core.num_member_init}"]
     if core.members:
         out.append("   VRRP member instances :")
         out += [f"     {m.name}" for m in core.members]
-    if "sync_group_tracking_weight" in opts:
+    if conf.track_weight:
         out.append("   sync group tracking weight set")
     out.append(f"   Using smtp notification = {_yn(bool(sc and sc.smtp_alert), 'yes', 'no')}")
-    if "notify_priority_changes" in opts:
-        v = opts["notify_priority_changes"]
-        out.append(f"   Notify priority changes = {_yn(v is None or bool(v), 'yes', 'no')}")
+    if conf.notify_priority_changes is not None:
+        out.append(f"   Notify priority changes = {_yn(conf.notify_priority_changes, 'yes', 'no')}")
     lines = _tracks(conf.tracks, resolved, None)
     out += [x.replace("   Tracked processes :", "   Tracked process :") for x in lines]
     out += notify_lines(sc, (("backup", "Backup"), ("master", "Master"), ("fault", "Fault"), ("stop", "Stop"),
@@ -739,12 +731,10 @@ def track_bfd_lines(model: Model, up: dict[str, bool], instances: list[InstanceP
     (`weight N [reverse]`)."""
     out = []
     for nb in model.named_blocks:
-        if nb.kind != "bfd_instance":
+        if nb.kind != "bfd_instance" or nb.bfd is None:
             continue
-        words = next((tuple(str(w) for w in v) for kw, v in nb.options
-                      if kw == "weight" and isinstance(v, tuple) and v), ("0",))
         out += [f" VRRP Track BFD = {nb.name}",
-                f"   Weight = {words[0]}{' reverse' if 'reverse' in words[1:] else ''}",
+                f"   Weight = {nb.bfd.weight}{' reverse' if nb.bfd.weight_reverse else ''}",
                 f"   Bfd is {_yn(up.get(nb.name, False), 'up', 'down')}", "   Tracking VRRP instances :",
                 *tracking_lines(list(users_of("bfd", nb.name, instances)))]
     return out

@@ -28,6 +28,7 @@ IPV4_HEADER = 20
 AH_HEADER = 24
 VRRP_HEADER = 8
 VRRP_AUTH_LEN = 8
+IF_DEFAULT_BUFSIZE = 64 * 1024  # keepalived's netlink receive buffer for `NAME_rcv_bufs 0` / unset
 
 
 def set_rcvbuf(sock: socket.socket | Any, size: int, force: bool = False, what: str = "") -> bool:
@@ -48,10 +49,11 @@ def set_rcvbuf(sock: socket.socket | Any, size: int, force: bool = False, what: 
 
 def apply_netlink_bufs(sock: Any, bufs: tuple[int, bool] | None, name: str) -> bool:
     """Set NAME's configured (size, force) (GlobalDefs.rcv_bufs, typed by config/bag_fields.py) on
-    sock; False (nothing done) when not configured."""
+    sock, keepalived's 64 KiB for a size of 0 (force alone); False (nothing done) when not configured."""
     if bufs is None:
         return False
-    return set_rcvbuf(sock, bufs[0], bufs[1], "process" if name == "process_monitor" else "")
+    what = "process" if name == "process_monitor" else ""
+    return set_rcvbuf(sock, bufs[0] or IF_DEFAULT_BUFSIZE, bufs[1], what)
 
 
 def advert_len(family: int, version: int, n_vips: int, ah: bool = False) -> int:

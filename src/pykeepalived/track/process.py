@@ -33,7 +33,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pykeepalived.linux.rcvbuf import set_rcvbuf
+from pykeepalived.linux.rcvbuf import apply_netlink_bufs
 
 log = logging.getLogger("pykeepalived.track")
 
@@ -244,8 +244,7 @@ class ProcessTracker:
             sock.close()
             return None
         sock.setblocking(False)
-        if self.rcvbuf is not None:
-            set_rcvbuf(sock, self.rcvbuf[0], self.rcvbuf[1], "process")
+        apply_netlink_bufs(sock, self.rcvbuf, "process_monitor")
         return sock
 
     def _on_readable(self) -> None:
