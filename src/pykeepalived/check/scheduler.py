@@ -139,7 +139,9 @@ class CheckerRuntime:
         self._active: list[asyncio.Event] = []  # per virtual server: set while its checkers may run
 
     # -- public API ------------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, topology_set: Callable[[], None] | None = None) -> None:
+        """Build the states, set the data plane's table, then start the checkers; `topology_set` runs
+        in between (keepalived's checker child tells its parent there: "Startup complete")."""
         self._build()
         for st in self.states:
             if self.rs_init_notifies:
@@ -150,6 +152,8 @@ class CheckerRuntime:
         ours = {k for s in self.specs for k in s.keys}
         self.applied = {k: v for k, v in actual.items() if k in ours}
         await self._sync_once()
+        if topology_set is not None:
+            topology_set()
         for c in self.checkers:
             if isinstance(c.spec, BfdCheckSpec):
                 continue  # no probe: fed by bfd_event()

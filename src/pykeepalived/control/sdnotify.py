@@ -6,9 +6,12 @@
 # READY=1 when the daemon serves, RELOADING=1 / STOPPING=1 around reloads and stops, STATUS=text
 # for `systemctl status`. Without $NOTIFY_SOCKET every call is a no-op.
 #
-# The parent (daemon/parent/watchdog.py) is systemd's main process; it reports READY=1 once the VRRP child
-# has started its instances: the child writes one line to the pipe whose write end the parent
-# passed it as $PYKEEPALIVED_READY_FD (ReadyPipe below), and one more after each reload.
+# The parent (daemon/parent/watchdog.py) is systemd's main process. Each child writes its role on the
+# pipe whose write end the parent passed it as $PYKEEPALIVED_READY_FD (ReadyPipe below) where
+# keepalived's child calls notify_config_read() (configuration read and checked, before the instances
+# start): the parent logs "Startup complete" once every child has; and one more line after each
+# reload ("Reload complete"). The VRRP child writes "vrrp serving" once its instances and control
+# socket are up: the parent's READY=1.
 """sd_notify(3) with a plain socket, and the child-to-parent readiness pipe."""
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import threading
 from collections.abc import Callable
 
 READY_FD_ENV = "PYKEEPALIVED_READY_FD"
+SERVING = "serving"  # "ROLE serving": the VRRP child serves (READY=1)
 
 
 def notify(state: str, env: dict[str, str] | None = None) -> bool:
@@ -41,8 +45,9 @@ _ready: tuple[int, str] | None = None  # a child's end of the pipe and its role,
 
 
 def child_ready(role: str) -> None:
-    """In a child: tell the parent this child is serving (no-op if no pipe was passed). The pipe
-    stays open, not inherited by the commands the child runs, for `child_reloaded`."""
+    """In a child: tell the parent this child has read its configuration (keepalived's
+    notify_config_read; no-op if no pipe was passed). The pipe stays open, not inherited by the
+    commands the child runs, for `child_serving` and `child_reloaded`."""
     global _ready
     fd_text = os.environ.pop(READY_FD_ENV, None)
     if not fd_text or not fd_text.isdigit():
@@ -60,6 +65,13 @@ def child_reloaded() -> None:
     if _ready is not None:
         with contextlib.suppress(OSError):
             os.write(_ready[0], f"{_ready[1]}\n".encode())
+
+
+def child_serving() -> None:
+    """In the VRRP child: its instances and control socket are up (the parent's READY=1)."""
+    if _ready is not None:
+        with contextlib.suppress(OSError):
+            os.write(_ready[0], f"{_ready[1]} {SERVING}\n".encode())
 
 
 class ReadyPipe:

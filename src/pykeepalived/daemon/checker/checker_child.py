@@ -254,11 +254,10 @@ class CheckerChild:
         await self.watch_addresses()
         # before the first checker's verdict, so its traps are sent (keepalived connects at its start)
         await self.start_snmp()
-        await self.rt.start()
+        await self.rt.start(topology_set=lambda: child_ready("checker"))  # keepalived's notify_config_read
         self.start_bfd()
         await self.plane.start(self.model)
         self._install_signals(loop, held)
-        child_ready("checker")
         return await serve_until_stopped(self)
 
     async def start_snmp(self) -> None:

@@ -223,10 +223,17 @@ class Parent:
             ch.respawn_at = time.monotonic() + delay
         return None
 
-    def child_ready(self, role: str) -> None:
-        """sd_notify READY=1 once the VRRP child serves (or at once when there is no VRRP child);
-        "Startup complete" once every child has, "Reload complete" once every child has reloaded
-        (keepalived's parent, config_notify.c)."""
+    def child_ready(self, line: str) -> None:
+        """"Startup complete" once every child has read its configuration, "Reload complete" once
+        every child has reloaded (keepalived's parent, config_notify.c); sd_notify READY=1 once the
+        VRRP child serves ("vrrp serving"), or at once when there is no VRRP child."""
+        role, _, stage = line.partition(" ")
+        if stage == sdnotify.SERVING or "vrrp" not in self.roles:
+            if not self.ready_sent:
+                self.ready_sent = True
+                self._notify_ready()
+            if stage:
+                return
         if role in self.ready_roles:  # a reload done (or a respawned child serving)
             if role in self.reloading:
                 self.reloading.discard(role)
@@ -238,9 +245,6 @@ class Parent:
             self.ready_roles.add(role)
             if self.ready_roles >= set(self.roles):
                 log.info("Startup complete")
-        if not self.ready_sent and (role == "vrrp" or "vrrp" not in self.roles):
-            self.ready_sent = True
-            self._notify_ready()
 
     def _notify_ready(self) -> None:
         sdnotify.notify(f"READY=1\nSTATUS=pykeepalived {__version__}: {', '.join(self.roles)} running")

@@ -44,7 +44,7 @@ from pykeepalived.config.lvs_globals import lvs_globals
 from pykeepalived.config.model import Model
 from pykeepalived.config.sync_tracking import tracking_diagnostics
 from pykeepalived.control.plane import ControlPlane
-from pykeepalived.control.sdnotify import child_ready
+from pykeepalived.control.sdnotify import child_ready, child_serving
 from pykeepalived.control.snmp_settings import settings as snmp_settings
 from pykeepalived.control.view import VrrpEvents
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
@@ -359,6 +359,7 @@ class VrrpChild:
         await self.build(model)
         self._log_garp_channels()
         checked.log_unused()  # end of keepalived's vrrp_complete_init: before any instance's line
+        child_ready("vrrp")  # keepalived's notify_config_read: the parent's "Startup complete"
         restored = await self.remove_stale_addresses()
         self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model, checked)
@@ -396,7 +397,7 @@ class VrrpChild:
         await self.ops.start(model)
         self._start_dbus(model)
         self._install_signals(loop, held)
-        child_ready("vrrp")
+        child_serving()  # the parent's READY=1: instances and control socket up
         return await serve_until_stopped(self)
 
     def _reload_snmp(self, model: Model) -> None:
