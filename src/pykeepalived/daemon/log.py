@@ -9,23 +9,39 @@
   names get `_NS` and/or `_INSTANCE` appended (keepalived make_syslog_ident, make_file_name).
 
 Lines that keepalived only emits with `-D` are logged at DETAIL level and dropped without it.
+
+keepalived has no exceptions; we do. A record logged with its exception (`log.exception`, a child's
+unexpected failure: `VRRP child failed`, `Healthcheck child failed`, `BFD child failed`, an internal
+error while reloading or handling a packet) gets its cause on the same line, in every destination:
+`VRRP child failed: OSError: [Errno 24] Too many open files (at pykeepalived/linux/x.py:12 in f)`;
+when the raising frame is in a library, the innermost frame of ours follows (`, from ...`). The full
+traceback is printed only on the console, after that line, with -D (`-n -l -D`: someone watching a
+foreground run); syslog and the -g file keep one line per record. No line keepalived also logs ever
+carries an exception, so none of keepalived's lines changes. A cause that cannot be formatted is named
+by its type alone: a log call never raises.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import logging.handlers
 import os
 import resource
 import sys
 import time
+import traceback
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from pykeepalived.logs import DETAIL, log
 from pykeepalived.options import Options
 from pykeepalived.safefile import open_append
 
-__all__ = ["DETAIL", "log", "setup_logging"]
+__all__ = ["DETAIL", "EXIT_PROGRAM_ERROR", "cause", "log", "run_logged", "setup_logging"]
+
+EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child
 
 IDENTS = {"parent": "Keepalived", "vrrp": "Keepalived_vrrp", "checker": "Keepalived_healthcheckers",
           "bfd": "Keepalived_bfd"}
@@ -38,9 +54,55 @@ _FACILITIES = {
 }
 
 
+def _where(frame: traceback.FrameSummary) -> str:
+    """`pykeepalived/x/y.py:12 in f` (a library's path from its package, not the site's prefix)."""
+    path = frame.filename.replace("\\", "/")
+    for anchor in ("/site-packages/", "/dist-packages/", "/src/", "/lib/python3"):
+        if anchor in path:
+            path = path.rsplit(anchor, 1)[1]
+            if anchor == "/lib/python3":  # the standard library: drop "11/"
+                path = path.split("/", 1)[-1]
+            break
+    return f"{path}:{frame.lineno} in {frame.name}"
+
+
+def cause(record: logging.LogRecord) -> str:
+    """`: Type: text (at where)` for a record logged with its exception, "" for any other."""
+    if not record.exc_info or record.exc_info[1] is None:
+        return ""
+    exc = record.exc_info[1]
+    try:
+        text = " ".join(str(exc).split())
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = ""
+        if frames:
+            ours = [f for f in frames if "/pykeepalived/" in f.filename.replace("\\", "/")]
+            where = f" (at {_where(frames[-1])}"
+            if ours and ours[-1] is not frames[-1]:
+                where += f", from {_where(ours[-1])}"
+            where += ")"
+        return f": {type(exc).__name__}{': ' + text if text else ''}{where}"
+    except Exception:  # a broken __str__: the type alone
+        return f": {type(exc).__name__}"
+
+
+def _message(record: logging.LogRecord) -> str:
+    return record.getMessage() + cause(record)
+
+
 class _ConsoleFormatter(logging.Formatter):
+    def __init__(self, tracebacks: bool = False) -> None:
+        super().__init__()
+        self.tracebacks = tracebacks  # -D in the foreground: the traceback after the line
+
     def format(self, record: logging.LogRecord) -> str:
-        return f"{time.strftime('%c', time.localtime(record.created))}: {record.getMessage()}"
+        line = f"{time.strftime('%c', time.localtime(record.created))}: {_message(record)}"
+        if self.tracebacks and record.exc_info and record.exc_info[1] is not None:
+            try:
+                line += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+            except Exception:
+                pass
+        return line
 
 
 class _FileFormatter(logging.Formatter):
@@ -48,7 +110,7 @@ class _FileFormatter(logging.Formatter):
         ns = time.time_ns() if record.created is None else int(record.created * 1e9)
         sec, frac = divmod(ns, 1_000_000_000)
         t = time.localtime(sec)
-        return f"{time.strftime('%a %b %d %H:%M:%S', t)}.{frac:09d} {t.tm_year}: {record.getMessage()}"
+        return f"{time.strftime('%a %b %d %H:%M:%S', t)}.{frac:09d} {t.tm_year}: {_message(record)}"
 
 
 class _SyslogFormatter(logging.Formatter):
@@ -57,7 +119,7 @@ class _SyslogFormatter(logging.Formatter):
         self.ident = ident
 
     def format(self, record: logging.LogRecord) -> str:
-        return f"{self.ident}[{os.getpid()}]: {record.getMessage()}"
+        return f"{self.ident}[{os.getpid()}]: {_message(record)}"
 
 
 class _FlushingFileHandler(logging.FileHandler):
@@ -103,7 +165,7 @@ def setup_logging(opts: Options, role: str) -> logging.Logger:
     log.propagate = False
     if opts.log_console and opts.dont_fork:
         h: logging.Handler = logging.StreamHandler(sys.stderr)
-        h.setFormatter(_ConsoleFormatter())
+        h.setFormatter(_ConsoleFormatter(tracebacks=bool(opts.log_detail)))
         log.addHandler(h)
     if opts.log_file:
         fh = _FlushingFileHandler(log_file_name(opts.log_file, role, ident_suffix()), opts.flush_log_file)
@@ -120,6 +182,16 @@ def setup_logging(opts: Options, role: str) -> logging.Logger:
     if not log.handlers:
         log.addHandler(logging.NullHandler())
     return log
+
+
+def run_logged(main: Callable[[], Coroutine[Any, Any, int]], what: str) -> int:
+    """A child's main coroutine, run; an unexpected exception is logged as `what` with its cause, and
+    the child exits with keepalived's program-error status (the parent respawns it)."""
+    try:
+        return asyncio.run(main())
+    except Exception:
+        log.exception("%s", what)
+        return EXIT_PROGRAM_ERROR
 
 
 def _tv(seconds: float) -> str:

@@ -39,7 +39,7 @@ from pykeepalived.config.diag import is_broken
 from pykeepalived.config.model import Model
 from pykeepalived.control.sdnotify import child_ready
 from pykeepalived.daemon.dumpfiles import paths_of
-from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
+from pykeepalived.daemon.log import DETAIL, log, log_stopping, run_logged, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
@@ -378,5 +378,5 @@ def run_bfd_child(opts: Options) -> int:
     setup_logging(opts, "bfd")
     apply_child("bfd")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.bfd_pid_file or default_path("bfd"),
-                             lambda: asyncio.run(BfdChild(opts).run()),
+                             lambda: run_logged(lambda: BfdChild(opts).run(), "BFD child failed"),
                              "BFD child process: cannot write pidfile")

@@ -50,7 +50,7 @@ from pykeepalived.daemon.bfd_events import BfdEventReader, start_reader
 from pykeepalived.daemon.checker.check_scripts import check_script_violation, secure_misc_checks
 from pykeepalived.daemon.checker.lvs_apply import CheckerLvsGlobals
 from pykeepalived.daemon.dumpfiles import paths_of
-from pykeepalived.daemon.log import log, log_stopping, setup_logging
+from pykeepalived.daemon.log import log, log_stopping, run_logged, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child, ipvs_namespace
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
@@ -357,5 +357,5 @@ def run_checker_child(opts: Options) -> int:
     setup_logging(opts, "checker")
     apply_child("checker")  # umask, process name, scheduling (daemon/procconf.py)
     return run_with_pid_file(opts.checkers_pid_file or default_path("checker"),
-                             lambda: asyncio.run(CheckerChild(opts).run()),
+                             lambda: run_logged(lambda: CheckerChild(opts).run(), "Healthcheck child failed"),
                              "Healthcheck child process: cannot write pidfile")

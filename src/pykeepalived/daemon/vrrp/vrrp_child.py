@@ -48,7 +48,7 @@ from pykeepalived.control.sdnotify import child_ready, child_serving
 from pykeepalived.control.snmp_settings import settings as snmp_settings
 from pykeepalived.control.view import VrrpEvents
 from pykeepalived.daemon.bfd_events import BfdEventReader, SetTracker, VrrpBfdTracker, start_reader
-from pykeepalived.daemon.log import DETAIL, log, log_stopping, setup_logging
+from pykeepalived.daemon.log import DETAIL, log, log_stopping, run_logged, setup_logging
 from pykeepalived.daemon.pidfile import default_path, run_with_pid_file
 from pykeepalived.daemon.procconf import apply_child
 from pykeepalived.daemon.serve import hold_signals, install_signals, serve_until_stopped
@@ -743,20 +743,12 @@ def _dbus_enabled(model: Model) -> bool:
     return model.global_defs.dbus.enabled
 
 
-EXIT_PROGRAM_ERROR = 70  # keepalived KEEPALIVED_EXIT_PROGRAM_ERROR: the parent respawns the child
 EXIT_CONFIG = 2  # KEEPALIVED_EXIT_CONFIG: a permanent error, the parent stops
 
 
 def run_vrrp_child(opts: Options) -> int:
     setup_logging(opts, "vrrp")
     apply_child("vrrp")  # umask, process name, scheduling (daemon/procconf.py)
-
-    def body() -> int:
-        try:
-            return asyncio.run(VrrpChild(opts).run())
-        except Exception:
-            log.exception("VRRP child failed")
-            return EXIT_PROGRAM_ERROR
-
-    return run_with_pid_file(opts.vrrp_pid_file or default_path("vrrp"), body,
+    return run_with_pid_file(opts.vrrp_pid_file or default_path("vrrp"),
+                             lambda: run_logged(lambda: VrrpChild(opts).run(), "VRRP child failed"),
                              "VRRP child process: cannot write pidfile")
