@@ -19,7 +19,7 @@ import pytest
 
 from pykeepalived.lab import Host, Lab
 from pykeepalived.lab.capture import Capture, read_pcap
-from pykeepalived.lab.dbus_bus import NOBODY, PrivateBus, by_path, signals
+from pykeepalived.lab.dbus_bus import NOBODY, PrivateBus, by_path, wait_signals
 from pykeepalived.lab.node import Node, discard, dump_logs, wait_for
 
 pytestmark = [
@@ -166,7 +166,7 @@ def test_signals_through_a_failover_as_keepalived(sides: tuple[Lab, dict[str, Si
             discard(peer)
         s.master()
         assert s.node.stop() == 0
-    got = {impl: by_path(signals(s.monitor)) for impl, s in made.items()}
+    got = {impl: by_path(wait_signals(s.monitor, "VrrpStopped")) for impl, s in made.items()}
     # the first signal is the state when the bus is reached: INIT (0) before BACKUP when the bus
     # answers before the instance has started (a start-up race in either daemon, seen under load)
     init = ("VrrpStatusChange", ("uint32 0",))
@@ -242,8 +242,8 @@ def test_methods_do_what_keepalived_does(sides: tuple[Lab, dict[str, Side]]) -> 
         mon = s.bus.monitor()
         assert s.bus.send(VRRP, "org.keepalived.Vrrp1.Vrrp.ReloadConfig") == "method return"
         wait_for(lambda s=s: s.node.has("192.0.2.101"), 20)
-        wait_for(lambda mon=mon: any(m == "VrrpReloaded" for _, m, _ in signals(mon)), 10)
-        reloads[impl] = [signals(mon)[:3], s.bus.busctl("tree", SVC)]
+        # VrrpReloaded, then the new instance's first state (the next signal the monitor prints)
+        reloads[impl] = [wait_signals(mon, "VrrpReloaded", after=1)[:3], s.bus.busctl("tree", SVC)]
     assert dumped["ka"] == [" DBus enabled", " DBus service name = "]
     assert dumped["py"] == dumped["ka"]
     assert [len(f) for f in frames["ka"]] == [1, 1]  # one GARP, one NA
@@ -308,7 +308,7 @@ def test_service_name_instance_name_and_a_reload_that_turns_it_off(
         s.node.signal(signal.SIGHUP)
         wait_for(lambda s=s: "Released DBus" in s.node.logs(), 20)
         wait_for(lambda s=s: name not in s.bus.busctl("list", "--no-legend", check=False), 10)
-        seen[impl].append(by_path(signals(mon)))
+        seen[impl].append(by_path(wait_signals(mon, "VrrpStopped")))
         seen[impl].append([ln.split(": ", 1)[1] for ln in s.node.logs().splitlines()
                            if re.search(r"DBus|the name", ln)])
     assert seen["ka"][2] == {"/org/keepalived/Vrrp1/blue/Vrrp": [("VrrpStopped", ())]}

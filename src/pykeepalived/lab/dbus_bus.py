@@ -132,6 +132,21 @@ def signals(monitor: Path) -> list[tuple[str, str, tuple[str, ...]]]:
     return [s for s in out if s[0].startswith("/org/keepalived/")]
 
 
+def wait_signals(monitor: Path, member: str, after: int = 0,
+                 timeout: float = 10) -> list[tuple[str, str, tuple[str, ...]]]:
+    """The monitor file's signals once `member` is there, followed by `after` more. dbus-monitor
+    prints what the bus relays a moment after it was sent: under load, after the sender has logged
+    its next step or exited; a one-shot read then misses the last signals."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = signals(monitor)
+        members = [m for _, m, _ in got]
+        if member in members and len(members) - members.index(member) > after:
+            return got
+        assert time.monotonic() < deadline, f"no {member} (+{after}) within {timeout} s in {monitor}: {got}"
+        time.sleep(0.02)
+
+
 def by_path(sigs: list[tuple[str, str, tuple[str, ...]]]) -> dict[str, list[tuple[str, tuple[str, ...]]]]:
     """Each object's signals in order, a repeat of the one before dropped (keepalived's first
     BACKUP signal comes once or twice, as its bus thread is quicker or slower than the instances)."""
