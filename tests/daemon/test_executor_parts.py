@@ -101,3 +101,51 @@ def test_notify_hook_order_is_subscription_order() -> None:
     events.subscribe(on_notify=lambda n: got.append("control"))
     events.notified(Notify("INSTANCE", "VI_1", "MASTER", 100))
     assert got == ["scripts", "control"]
+
+
+def test_an_in_turn_subscriber_hears_the_notify_after_the_queued_work(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """The SNMP agent's traps (VrrpEvents in_turn): a notify reaches an in-turn subscriber in the
+    executor's ordered queue, after the work the change queued before it (keepalived logs its trap
+    lines after "setting VIPs."); the other subscribers hear it at once, in subscription order, and a
+    failing in-turn subscriber is logged like the others."""
+    events = VrrpEvents()
+    got: list[str] = []
+
+    def broken(n: Notify) -> None:
+        raise RuntimeError("a trap that fails")
+
+    def traps(n: Notify) -> None:
+        got.append(f"traps {n.event}")
+
+    events.subscribe(on_notify=lambda n: got.append("scripts"))
+    events.subscribe(on_notify=traps, in_turn=True)
+    events.subscribe(on_notify=broken, in_turn=True)
+    events.subscribe(on_notify=lambda n: got.append("dbus"))
+    events.notified(Notify("INSTANCE", "VI_1", "BACKUP", 100))  # no queue yet: at once
+    assert got == ["scripts", "traps BACKUP", "dbus"]
+    got.clear()
+
+    async def address_work() -> None:
+        got.append("setting VIPs")
+
+    async def go() -> None:
+        table = InstanceTable(VrrpEngine())
+        ex = LinuxExecutor(table, None, MacCache(None), events, None, dont_release=False)
+        ex.start()
+        events.queue = ex.queue.put_nowait
+        try:
+            ex.queue.put_nowait(address_work)
+            events.notified(Notify("INSTANCE", "VI_1", "MASTER", 100))
+            assert got == ["scripts", "dbus"]
+            await ex.drain()
+            events.unsubscribe(on_notify=traps)
+            events.notified(Notify("INSTANCE", "VI_1", "FAULT", 0))
+            await ex.drain()
+        finally:
+            ex.close()
+
+    with caplog.at_level(logging.ERROR, logger="pykeepalived"):
+        asyncio.run(go())
+    assert got == ["scripts", "dbus", "setting VIPs", "traps MASTER", "scripts", "dbus"]
+    assert caplog.text.count("internal error applying Notify: RuntimeError('a trap that fails')") == 3

@@ -12,16 +12,21 @@
 # - `VrrpEvents`, the hook: the executor publishes every `StateChanged`, `Notify` and `RxRejected`
 #   of the core once; each subscriber gets it in subscription order, at once (on the loop, before
 #   the next effect). A subscriber must not block (queue the slow part); one that raises is logged
-#   and the others still run. The VRRP child subscribes its own parts at start (transition times,
-#   the notifier, the control plane, lvs_sync_daemon, then the SNMP agent and the DBus service); a
-#   service turned off by a reload unsubscribes. Both carry plain values of the core
+#   and the others still run. A notify subscriber `in_turn` hears it in the ordered queue of the
+#   work the change causes (`queue`: the executor's), after that work: the SNMP agent's traps, whose
+#   -D lines keepalived logs after "setting VIPs." and, at stop, after the addresses are removed
+#   (vrrp_state_become_master / vrrp_restore_interface, then send_instance_notifies). The VRRP child
+#   subscribes its own parts at start (transition times, the notifier, the control plane,
+#   lvs_sync_daemon, then the SNMP agent and the DBus service); a service turned off by a reload
+#   unsubscribes. Both carry plain values of the core
 #   (vrrp/effects.py), so a service can be tested with a VrrpEngine and an InstanceTable, without
 #   a child process.
 """The narrow ways into the VRRP child for the services beside it: a read-only view and a state hook."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from pykeepalived.logs import log
@@ -85,6 +90,7 @@ class VrrpView(Protocol):
 StateHook = Callable[["StateChanged"], None]
 NotifyHook = Callable[["Notify"], None]
 RejectedHook = Callable[["RxRejected"], None]
+Job = Callable[[], Awaitable[None]]
 
 
 class VrrpEvents:
@@ -92,15 +98,17 @@ class VrrpEvents:
 
     def __init__(self) -> None:
         self._state: list[StateHook] = []
-        self._notify: list[NotifyHook] = []
+        self._notify: list[tuple[NotifyHook, bool]] = []  # (subscriber, in turn)
         self._rejected: list[RejectedHook] = []
+        self.queue: Callable[[Job], None] | None = None  # the ordered queue of the changes' work
 
     def subscribe(self, on_state: StateHook | None = None, on_notify: NotifyHook | None = None,
-                  on_rejected: RejectedHook | None = None) -> None:
+                  on_rejected: RejectedHook | None = None, in_turn: bool = False) -> None:
+        """`in_turn`: `on_notify` hears each notify in `queue`, after the work queued before it."""
         if on_state is not None:
             self._state.append(on_state)
         if on_notify is not None:
-            self._notify.append(on_notify)
+            self._notify.append((on_notify, in_turn))
         if on_rejected is not None:
             self._rejected.append(on_rejected)
 
@@ -109,7 +117,7 @@ class VrrpEvents:
         if on_state is not None:
             self._state.remove(on_state)
         if on_notify is not None:
-            self._notify.remove(on_notify)
+            self._notify = [(fn, t) for fn, t in self._notify if fn != on_notify]
 
     def state_changed(self, e: StateChanged) -> None:
         for fn in self._state:
@@ -119,11 +127,15 @@ class VrrpEvents:
                 log.error("internal error applying StateChanged: %r", exc)
 
     def notified(self, n: Notify) -> None:
-        for fn in self._notify:
-            try:
-                fn(n)
-            except Exception as exc:
-                log.error("internal error applying Notify: %r", exc)
+        for fn, in_turn in self._notify:
+            if in_turn and self.queue is not None:
+                self.queue(functools.partial(self._in_turn, fn, n))
+            else:
+                _notify(fn, n)
+
+    @staticmethod
+    async def _in_turn(fn: NotifyHook, n: Notify) -> None:
+        _notify(fn, n)
 
     def rx_rejected(self, e: RxRejected) -> None:
         """An advert rejected for a reason a trap reports (the SNMP agent's vrrpTrapAuthFailure)."""
@@ -132,3 +144,10 @@ class VrrpEvents:
                 fn(e)
             except Exception as exc:
                 log.error("internal error applying RxRejected: %r", exc)
+
+
+def _notify(fn: NotifyHook, n: Notify) -> None:
+    try:
+        fn(n)
+    except Exception as exc:  # one service's failure must not keep the notify from the others
+        log.error("internal error applying Notify: %r", exc)

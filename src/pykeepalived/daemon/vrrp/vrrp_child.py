@@ -350,6 +350,7 @@ class VrrpChild:
             dont_release=self.opts.dont_release_vrrp, on_advert=self.ops.advert_sent,
             on_interval_lowered=self._interval_lowered, gna_checks=self.gna_checks)
         self.executor.start()
+        self.events.queue = self.executor.queue.put_nowait  # the in-turn subscribers' place
         self.executor.pacer.configure(model)
         checked = check_vrrp_scripts(model, ScriptResolver(model))  # disabled scripts are not tracked
         model = self.model = checked.model
@@ -372,8 +373,9 @@ class VrrpChild:
             checker_runs = not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children)
             extras = ChildSnmpExtras(lambda: self.notifier.scripts if self.notifier else {}, self)
             self.snmp = await start_snmp(self.opts, model, self.table, extras, checker_runs=checker_runs)
-        if self.snmp is not None:
-            self.events.subscribe(on_notify=self._snmp_trap, on_rejected=self.snmp.rx_rejected)
+        if self.snmp is not None:  # the traps after the address work each change queued
+            self.events.subscribe(on_notify=self.snmp.notified, on_rejected=self.snmp.rx_rejected,
+                                  in_turn=True)
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
@@ -406,11 +408,6 @@ class VrrpChild:
             from pykeepalived.control.snmp_vrrp import reload_snmp
 
             reload_snmp(self.snmp, self.opts, model)
-
-    def _snmp_trap(self, n: Notify) -> None:
-        """The traps go after the queued address changes' log lines."""
-        if self.snmp is not None and self.executor is not None:
-            self.executor.queue.put_nowait(functools.partial(_trap, self.snmp, n))
 
     def _start_dbus(self, model: Model) -> None:
         """enable_dbus: the DBus service (control/dbus.py) reaches the bus in the background; its
@@ -732,10 +729,6 @@ class VrrpChild:
             with contextlib.suppress(Exception):
                 self.ipr.close()
         log_stopping()
-
-
-async def _trap(snmp: VrrpSnmpAgent, n: Notify) -> None:
-    snmp.notified(n)
 
 
 def _dbus_enabled(model: Model) -> bool:
