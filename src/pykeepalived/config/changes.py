@@ -1,9 +1,10 @@
 # Theory of operation
 # -------------------
 # A builder reads a block keyword by keyword through a table of small handlers (build.py's
-# vrrp_instance table, build_lvs.py's virtual_server / real_server tables) and makes the frozen
-# record once, when the block closes: one dataclasses.replace() per keyword would cost ~20 µs each on
-# a record of 60 fields (and a ~SEQ may repeat a keyword a million times). `changes(Record)` collects
+# vrrp_instance table, build_lvs.py's virtual_server / real_server tables, the words of a route or
+# rule line in routes.py / rules.py) and makes the frozen record once, when the block or line is
+# read: one dataclasses.replace() per keyword would cost ~10-25 µs each (a ~SEQ may repeat a
+# keyword a million times). `changes(Record)` collects
 # the keyword arguments of the record's constructor. Its `set()` takes the constructor's own
 # parameters (a ParamSpec bound to the record's dataclass signature, less the leading required ones
 # given to `make()`), so mypy checks every field name and value type a handler sets against the
@@ -15,10 +16,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 
-from pykeepalived.config.parser import Node
 from pykeepalived.config.types import IPAddr
+
+if TYPE_CHECKING:  # the records' modules (routes.py, rules.py) use it without the parser
+    from pykeepalived.config.parser import Node
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -51,6 +54,11 @@ def changes(cls: Callable[Concatenate[Any, P], R]) -> Changes[P, R]:
 
 def changes2(cls: Callable[Concatenate[Any, Any, P], R]) -> Changes[P, R]:
     """For a record with two required fields (given to make())."""
+    return Changes(cls)
+
+
+def changes3(cls: Callable[Concatenate[Any, Any, Any, P], R]) -> Changes[P, R]:
+    """For a record with three required fields (given to make())."""
     return Changes(cls)
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from pykeepalived.config.changes import changes3
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.routes import (
     RTN_BLACKHOLE,
@@ -79,27 +80,21 @@ class RulePriorities:
         self.next = {4: RULE_START_PRIORITY, 6: RULE_START_PRIORITY}
 
 
-@dataclass(slots=True)
 class _RuleDraft(LineDraft):
-    """A rule line being read: the Rule's fields and the reader's state."""
+    """A rule line being read: the reader's state, and the Rule's fields set so far (`ch`, typed
+    against Rule: config/changes.py), made into the Rule once the line is read."""
 
-    fam: int = 0
-    action: str = ""
-    table_option: bool = False  # a suppressor or realms: only with the `table` action
-    priority: int | None = None
-    table: int | None = None
-    goto: int | None = None
-    from_: Prefix | None = None
-    to: Prefix | None = None
-    invert: bool = False
-    tos: int | None = None
-    fwmark: int | None = None
-    fwmask: int | None = None
-    realms: int | None = None
-    iif: str | None = None
-    oif: str | None = None
-    protocol: int | None = None
-    options: list[tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("action", "ch", "fam", "options", "priority", "protocol", "table_option")
+
+    def __init__(self, w: _Words, track_groups: set[str] | None) -> None:
+        super().__init__(w, track_groups)
+        self.ch = changes3(Rule)
+        self.fam = 0
+        self.action = ""
+        self.table_option = False  # a suppressor or realms: only with the `table` action
+        self.priority: int | None = None  # None: not given (the next free one is given at the end)
+        self.protocol: int | None = None  # checked, not kept
+        self.options: list[tuple[str, str]] = []  # suppress_*, tunnel-id, uidrange, sport, dport, ipproto
 
     def set_action(self, action: str, msg: str) -> None:
         if self.action:
@@ -125,9 +120,9 @@ def _u_address(d: _RuleDraft, s: str) -> None:
     if p is None:
         raise w.fail(f"Invalid rule {s} address {x}")
     if s == "from":
-        d.from_ = p
+        d.ch.set(from_=p)
     else:
-        d.to = p
+        d.ch.set(to=p)
     d.fam = _family(d.fam, p.family, w, "rule specification has mixed IPv4 and IPv6")
 
 
@@ -135,12 +130,12 @@ def _u_table(d: _RuleDraft, s: str) -> None:
     table = d.w.lookup("rt_tables", "Routing table {} not found for rule")
     if table == 0:
         raise d.w.fail("Table 0 is not valid")
-    d.table = table
+    d.ch.set(table=table)
     d.set_action("table", _ONE_ACTION + " for rule")
 
 
 def _u_not(d: _RuleDraft, s: str) -> None:
-    d.invert = True
+    d.ch.set(invert=True)
 
 
 def _u_priority(d: _RuleDraft, s: str) -> None:
@@ -154,7 +149,7 @@ def _u_priority(d: _RuleDraft, s: str) -> None:
 
 
 def _u_tos(d: _RuleDraft, s: str) -> None:
-    d.tos = d.w.lookup("rt_dsfield", "TOS value {} is invalid")
+    d.ch.set(tos=d.w.lookup("rt_dsfield", "TOS value {} is invalid"))
 
 
 def _u_fwmark(d: _RuleDraft, s: str) -> None:
@@ -171,8 +166,7 @@ def _u_fwmark(d: _RuleDraft, s: str) -> None:
         or (kv or 0) > 2**32 - 1
     ):
         raise d.w.fail(f"Invalid rule fwmark {x} specified")
-    d.fwmark = mv
-    d.fwmask = kv if sl else None
+    d.ch.set(fwmark=mv, fwmask=kv if sl else None)
 
 
 def _u_realms(d: _RuleDraft, s: str) -> None:
@@ -181,7 +175,7 @@ def _u_realms(d: _RuleDraft, s: str) -> None:
     v = _realms(x)
     if v is None:
         raise w.fail(f"invalid realms {x} for rule")
-    d.realms = v
+    d.ch.set(realms=v)
     d.table_option = True
     d.fam = _family(d.fam, 4, w, "realms is only valid for IPv4")
 
@@ -200,11 +194,11 @@ def _u_suppress(d: _RuleDraft, s: str) -> None:
 
 
 def _u_iif(d: _RuleDraft, s: str) -> None:
-    d.iif = d.w.next()
+    d.ch.set(iif=d.w.next())
 
 
 def _u_oif(d: _RuleDraft, s: str) -> None:
-    d.oif = d.w.next()
+    d.ch.set(oif=d.w.next())
 
 
 def _u_tunnel_id(d: _RuleDraft, s: str) -> None:
@@ -270,7 +264,7 @@ def _u_action(d: _RuleDraft, s: str) -> bool:
         if v is None or rest or x.startswith("-") or v > 2**32 - 1:
             w.rep.error(w.loc, f"invalid number '{x}'", ConfigErr.INVALID_NUMBER)
             raise w.fail(f"Invalid target {s} specified")
-        d.goto = v
+        d.ch.set(goto=v)
         act = "goto"
     elif s == "nop":
         act = "nop"
@@ -312,40 +306,56 @@ def parse_rule(
             if _RULE_WORDS.get(s, _u_action)(d, s):
                 break
             w.i += 1
-        _rule_checks(d)
+        r = _rule_made(d)
+        _rule_checks(d, r)
     except _Bad:
         return None
-    return _rule_end(d, prios)
+    return _rule_end(d, r, prios)
 
 
-def _rule_checks(d: _RuleDraft) -> None:
+def _rule_made(d: _RuleDraft) -> Rule:
+    """The Rule of the line as read (its priority -1 when not given: _rule_end gives one)."""
+    o = dict(d.options)
+    spl, ifgroup, tun, proto = (o.get(k) for k in ("suppress_prefixlength", "suppress_ifgroup", "tunnel-id",
+                                                     "ipproto"))
+    d.ch.set(suppress_prefixlength=None if spl is None else int(spl), suppress_ifgroup=_ifgroup(ifgroup),
+             tun_id=None if tun is None else int(tun), uidrange=_range(o.get("uidrange")),
+             sport=_range(o.get("sport")), dport=_range(o.get("dport")),
+             ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
+             options=tuple(d.options), track=d.track, track_group=d.track_group, loc=d.w.loc)
+    return d.ch.make(d.fam or 4, d.action, -1 if d.priority is None else d.priority)
+
+
+def _rule_checks(d: _RuleDraft, r: Rule) -> None:
     """keepalived's verdicts on the action once the line is read (raise _Bad: the line is dropped)."""
     w = d.w
     if d.action == "goto":
         if d.priority is None:
-            raise w.fail(f"Invalid rule - goto target {d.goto} specified without preference")
-        if d.goto is not None and d.priority >= d.goto:
-            raise w.fail(f"Invalid rule - preference {d.priority} >= goto target {d.goto}")
+            raise w.fail(f"Invalid rule - goto target {r.goto} specified without preference")
+        if r.goto is not None and d.priority >= r.goto:
+            raise w.fail(f"Invalid rule - preference {d.priority} >= goto target {r.goto}")
     if not d.action:
         raise w.fail("No action specified for rule - ignoring")
     if d.action != "table" and d.table_option:
         raise w.fail("suppressor/realm specified for non table action - skipping")
-    if d.action == "l3mdev" and d.table is not None:
+    if d.action == "l3mdev" and r.table is not None:
         raise w.fail("table cannot be specified for l3mdev rules")
 
 
-def _rule_end(d: _RuleDraft, prios: RulePriorities) -> Rule:
+def _rule_end(d: _RuleDraft, r: Rule, prios: RulePriorities) -> Rule:
+    """keepalived's warnings and defaults once the line is accepted."""
     rep, loc = d.w.rep, d.w.loc
     if d.track and d.protocol is not None and d.protocol != RTPROT_KEEPALIVED:
         rep.error(loc, "Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol")
-    if d.track_group is not None and d.iif is None:
+    track_group = r.track_group
+    if track_group is not None and r.iif is None:
         rep.error(loc, "Static rule cannot have track_group if dev/iif not specified")
-        d.track_group = None
-    fam = d.fam or 4
-    from_ = Prefix(None, 0, fam) if d.from_ is not None and d.from_.family == 0 else d.from_
-    to = Prefix(None, 0, fam) if d.to is not None and d.to.family == 0 else d.to
-    priority = d.priority
-    if priority is None:
+        track_group = None
+    fam = r.family
+    from_ = Prefix(None, 0, fam) if r.from_ is not None and r.from_.family == 0 else r.from_
+    to = Prefix(None, 0, fam) if r.to is not None and r.to.family == 0 else r.to
+    priority = r.priority
+    if d.priority is None:
         priority = prios.next[fam]
         prios.next[fam] -= 1
         rep.error(
@@ -353,17 +363,9 @@ def _rule_end(d: _RuleDraft, prios: RulePriorities) -> Rule:
             f"Rule has no preference specified - setting to {priority}."
             " This is probably not what you want.",
         )
-    o = dict(d.options)
-    spl, ifgroup, tun, proto = (o.get(k) for k in ("suppress_prefixlength", "suppress_ifgroup", "tunnel-id",
-                                                     "ipproto"))
-    return Rule(family=fam, action=d.action, priority=priority, table=d.table, goto=d.goto, from_=from_,
-                to=to, invert=d.invert, tos=d.tos, fwmark=d.fwmark, fwmask=d.fwmask, realms=d.realms,
-                iif=d.iif, oif=d.oif, suppress_prefixlength=None if spl is None else int(spl),
-                suppress_ifgroup=_ifgroup(ifgroup), tun_id=None if tun is None else int(tun),
-                uidrange=_range(o.get("uidrange")), sport=_range(o.get("sport")),
-                dport=_range(o.get("dport")),
-                ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
-                options=tuple(d.options), track=d.track, track_group=d.track_group, loc=loc)
+    if track_group is r.track_group and from_ is r.from_ and to is r.to and priority == r.priority:
+        return r
+    return replace(r, from_=from_, to=to, priority=priority, track_group=track_group)
 
 
 def _range(v: str | None) -> tuple[int, int] | None:
