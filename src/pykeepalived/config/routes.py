@@ -6,7 +6,8 @@
 # vocabulary, names are looked up in /etc/iproute2 (rt_tables, rt_protos, rt_scopes, rt_dsfield,
 # rt_realms, with iproute2's built-in defaults), and a bad word drops the whole line with keepalived's
 # message. Each keyword is a small handler in a table (_ROUTE_WORDS here, _RULE_WORDS in rules.py) that
-# fills a typed draft of the line; the checks made once the line is read close it into the frozen value.
+# sets the record's fields (config/changes.py: typed against Route / Rule, so the records' field lists
+# are the only ones) or the reader's state; the record is made once the line is read, then checked.
 # The quirks kept on purpose:
 #   * an un-tracked route (no `dev`/`oif`, no `no_track`) is warned about and not tracked;
 #   * `gw` and `or` are deprecated spellings of `via` and `nexthop`;
@@ -21,9 +22,10 @@ import ipaddress
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
+from pykeepalived.config.changes import changes2
 from pykeepalived.config.command_words import WHITE_SPACE as C_SPACE
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
 from pykeepalived.config.types import IPAddr, is_digits
@@ -394,29 +396,23 @@ def no_track(d: LineDraft, s: str) -> None:
     d.track = False
 
 
-@dataclass(slots=True)
 class _RouteDraft(LineDraft):
-    """A route line being read: the Route's fields and the reader's state."""
+    """A route line being read: the reader's state, and the Route's fields set so far (`ch`, typed
+    against Route: config/changes.py), made into the Route once the line is read."""
 
-    fam: int = 0
-    dst: Prefix | None = None
-    dest: str = ""  # the destination as written, for messages
-    type: int = RTN_UNICAST
-    via: IPAddr | None = None
-    dev: str | None = None
-    src: IPAddr | None = None
-    from_: Prefix | None = None
-    table: int = 254
-    metric: int | None = None
-    protocol: int | None = None  # None: not given
-    scope: int | None = None
-    tos: int | None = None
-    onlink: bool = False
-    metrics: list[tuple[str, int]] = field(default_factory=list)
-    locked: list[str] = field(default_factory=list)
-    nexthops: list[NextHop] = field(default_factory=list)
-    mode: str = "prepend"
-    do_nexthop: bool = False
+    __slots__ = ("ch", "dest", "do_nexthop", "dst", "fam", "locked", "metrics", "nexthops", "via")
+
+    def __init__(self, w: _Words, track_groups: set[str] | None) -> None:
+        super().__init__(w, track_groups)
+        self.ch = changes2(Route)
+        self.fam = 0
+        self.dst: Prefix | None = None
+        self.dest = ""  # the destination as written, for messages
+        self.via: IPAddr | None = None  # read by `or`
+        self.metrics: list[tuple[str, int]] = []
+        self.locked: list[str] = []
+        self.nexthops: list[NextHop] = []
+        self.do_nexthop = False
 
     def family(self, new: int, msg: str = "Cannot mix IPv4 and IPv6 addresses for route") -> None:
         self.fam = _family(self.fam, new, self.w, msg)
@@ -439,8 +435,9 @@ def _r_inet(d: _RouteDraft, s: str) -> None:
 
 def _r_src(d: _RouteDraft, s: str) -> None:
     x = d.w.next()
-    d.src = d.address(x, f"invalid route src address {x}")
-    d.family(d.src.version)
+    src = d.address(x, f"invalid route src address {x}")
+    d.ch.set(src=src)
+    d.family(src.version)
 
 
 def _r_as(d: _RouteDraft, s: str) -> None:
@@ -469,36 +466,36 @@ def _r_from(d: _RouteDraft, s: str) -> None:
         raise w.fail(f"invalid route from address {x}")
     if p.family != 6:
         raise w.fail(f"route from address only supported with IPv6 ({x})")
-    d.from_ = p
+    d.ch.set(from_=p)
     d.family(6)
 
 
 def _r_tos(d: _RouteDraft, s: str) -> None:
-    d.tos = d.w.lookup("rt_dsfield", "TOS value {} is invalid")
+    d.ch.set(tos=d.w.lookup("rt_dsfield", "TOS value {} is invalid"))
 
 
 def _r_table(d: _RouteDraft, s: str) -> None:
-    d.table = d.w.lookup("rt_tables", "Routing table {} not found for route")
+    d.ch.set(table=d.w.lookup("rt_tables", "Routing table {} not found for route"))
 
 
 def _r_protocol(d: _RouteDraft, s: str) -> None:
-    d.protocol = d.w.lookup("rt_protos", "Protocol {} not found or invalid for route")
+    d.ch.set(protocol=d.w.lookup("rt_protos", "Protocol {} not found or invalid for route"))
 
 
 def _r_scope(d: _RouteDraft, s: str) -> None:
-    d.scope = d.w.lookup("rt_scopes", "Scope {} not found or invalid for route")
+    d.ch.set(scope=d.w.lookup("rt_scopes", "Scope {} not found or invalid for route"))
 
 
 def _r_metric(d: _RouteDraft, s: str) -> None:
-    d.metric = d.w.unsigned(d.w.next(), 2**32 - 1, "Invalid metric {} specified for route")
+    d.ch.set(metric=d.w.unsigned(d.w.next(), 2**32 - 1, "Invalid metric {} specified for route"))
 
 
 def _r_dev(d: _RouteDraft, s: str) -> None:
-    d.dev = d.w.next()
+    d.ch.set(dev=d.w.next())
 
 
 def _r_onlink(d: _RouteDraft, s: str) -> None:
-    d.onlink = True
+    d.ch.set(onlink=True)
 
 
 def _r_encap(d: _RouteDraft, s: str) -> None:
@@ -590,7 +587,7 @@ def _r_ttl_propagate(d: _RouteDraft, s: str) -> None:
 
 
 def _r_mode(d: _RouteDraft, s: str) -> None:
-    d.mode = s
+    d.ch.set(mode=s)
 
 
 def _r_or(d: _RouteDraft, s: str) -> None:
@@ -631,7 +628,7 @@ def _r_destination(d: _RouteDraft, s: str) -> bool:
         w.i += 1
     t = _rtntype(s)
     if t is not None:
-        d.type = t
+        d.ch.set(type=t)
         w.i += 1
     if w.i >= len(w.w):
         raise w.fail("Route must have a destination")
@@ -684,27 +681,27 @@ def parse_route(
 def _route_end(d: _RouteDraft, dst: Prefix) -> Route:
     """keepalived's checks once the line is read: tracking needs `dev` and RTPROT_KEEPALIVED."""
     rep, loc = d.w.rep, d.w.loc
-    protocol = RTPROT_KEEPALIVED if d.protocol is None else d.protocol
-    if d.track:
+    fam = d.fam or 4
+    d.ch.set(via=d.via, metrics=tuple(d.metrics), locked=tuple(d.locked), nexthops=tuple(d.nexthops),
+             track=d.track, track_group=d.track_group, words=d.w.w, loc=loc)
+    r = d.ch.make(fam, Prefix(None, 0, fam) if dst.family == 0 else dst)
+    track, track_group, protocol = r.track, r.track_group, r.protocol
+    if track:
         if protocol != RTPROT_KEEPALIVED:
             rep.error(
                 loc,
                 "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol",
             )
         protocol = RTPROT_KEEPALIVED
-        if d.dev is None:
+        if r.dev is None:
             rep.error(loc, f"Warning - cannot track route {d.dest} with no interface specified, not tracking")
-            d.track = False
-    if d.track_group is not None and d.dev is None:
+            track = False
+    if track_group is not None and r.dev is None:
         rep.error(loc, "Static route cannot have track group if no oif specified")
-        d.track_group = None
-    fam = d.fam or 4
-    return Route(
-        family=fam, dst=Prefix(None, 0, fam) if dst.family == 0 else dst, type=d.type, via=d.via, dev=d.dev,
-        src=d.src, from_=d.from_, table=d.table, metric=d.metric, protocol=protocol, scope=d.scope, tos=d.tos,
-        onlink=d.onlink, metrics=tuple(d.metrics), locked=tuple(d.locked), nexthops=tuple(d.nexthops),
-        track=d.track, track_group=d.track_group, mode=d.mode, words=d.w.w, loc=loc,
-    )
+        track_group = None
+    if track is r.track and track_group is r.track_group and protocol == r.protocol:
+        return r
+    return replace(r, track=track, track_group=track_group, protocol=protocol)
 
 
 def _rtt(word: str, mult: int, loc: Loc, rep: Reporter) -> int | None:
