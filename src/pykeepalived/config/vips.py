@@ -4,7 +4,8 @@
 # keepalived 2.2.7 vrrp_ipaddress.c alloc_ipaddress) parsed once, here, into a typed VipSpec: the
 # runtime (daemon/addrmap.py) only converts it to its netlink form and reads no word. The words after
 # the address are walked left to right through two tables, keywords taking a value (_WITH_ARG) and
-# flags (_FLAGS), each entry a small handler filling a draft; a word in neither is reported and skipped.
+# flags (_FLAGS), each entry a small handler setting the VipSpec's fields (config/changes.py: typed
+# against the record, made once the line is read); a word in neither is reported and skipped.
 # Where a value is invalid, or missing at the end of the line, keepalived's message is given; a
 # keyword given twice keeps its last value, except `dev` and `track_group` whose first is kept.
 """Address lines -> typed VipSpec values."""
@@ -16,6 +17,7 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pykeepalived.config.changes import changes2
 from pykeepalived.config.diag import NOWHERE, Loc, Reporter
 from pykeepalived.config.routes import parse_ipaddress, read_unsigned, rt_lookup
 from pykeepalived.config.types import IPAddr
@@ -57,39 +59,36 @@ class VipSpec:
         return str(a) if self.prefix == a.max_prefixlen else f"{a}/{self.prefix}"
 
 
-@dataclass(slots=True)
 class _Draft:
-    word: str  # the address as written, for messages
-    loc: Loc
-    rep: Reporter
-    dev: str | None = None
-    broadcast: ipaddress.IPv4Address | None = None
-    broadcast_sign: str | None = None
-    scope: int = 0
-    label: str | None = None
-    peer: IPAddr | None = None
-    flags: AddrFlag = AddrFlag.NONE
-    preferred_lft: int | None = None
-    no_track: bool = False
-    use_vmac: bool = False
-    track_group: str | None = None
-    dropped: bool = False
+    """An address line being read: the VipSpec's fields set so far (`ch`, typed against VipSpec:
+    config/changes.py, made once the line is read) and the reader's state."""
+
+    __slots__ = ("ch", "dev_set", "dropped", "flags", "group_set", "loc", "rep", "word")
+
+    def __init__(self, word: str, loc: Loc, rep: Reporter) -> None:
+        self.ch = changes2(VipSpec)
+        self.word = word  # the address as written, for messages
+        self.loc, self.rep = loc, rep
+        self.flags = AddrFlag.NONE
+        self.dev_set = self.group_set = False  # the first `dev` / `track_group` is kept
+        self.dropped = False
 
 
 Report = Callable[[str], None]
 
 
 def _dev(d: _Draft, v: str, report: Report) -> None:
-    if d.dev is None:
-        d.dev = v
+    if not d.dev_set:
+        d.ch.set(dev=v)
+        d.dev_set = True
 
 
 def _broadcast(d: _Draft, v: str, report: Report) -> None:
     if v in ("+", "-"):
-        d.broadcast, d.broadcast_sign = None, v
+        d.ch.set(broadcast=None, broadcast_sign=v)
         return
     try:
-        d.broadcast, d.broadcast_sign = ipaddress.IPv4Address(v), None
+        d.ch.set(broadcast=ipaddress.IPv4Address(v), broadcast_sign=None)
     except ValueError:
         report(f"VRRP is trying to assign invalid broadcast {v}. skipping VIP...")
         d.dropped = True
@@ -100,11 +99,11 @@ def _scope(d: _Draft, v: str, report: Report) -> None:
     if scope is None:
         report(f"Invalid scope '{v}' specified for {d.word} - ignoring")
     else:
-        d.scope = scope
+        d.ch.set(scope=scope)
 
 
 def _label(d: _Draft, v: str, report: Report) -> None:
-    d.label = v
+    d.ch.set(label=v)
 
 
 def _peer(d: _Draft, v: str, report: Report) -> None:
@@ -112,23 +111,24 @@ def _peer(d: _Draft, v: str, report: Report) -> None:
     if peer is None:
         report(f"Invalid peer address {v}")
     else:
-        d.peer = peer[0]
+        d.ch.set(peer=peer[0])
 
 
 def _preferred_lft(d: _Draft, v: str, report: Report) -> None:
     if v == "forever":
-        d.preferred_lft = None
+        d.ch.set(preferred_lft=None)
         return
     n = read_unsigned(v, 0, 2**32 - 1, d.loc, d.rep)
     if n is None:
         report(f"preferred_lft {v} is invalid")
     else:
-        d.preferred_lft = n
+        d.ch.set(preferred_lft=n)
 
 
 def _track_group(d: _Draft, v: str, report: Report) -> None:
-    if d.track_group is None:
-        d.track_group = v
+    if not d.group_set:
+        d.ch.set(track_group=v)
+        d.group_set = True
 
 
 def _flag(flag: AddrFlag) -> Callable[[_Draft], None]:
@@ -139,11 +139,11 @@ def _flag(flag: AddrFlag) -> Callable[[_Draft], None]:
 
 
 def _no_track(d: _Draft) -> None:
-    d.no_track = True
+    d.ch.set(no_track=True)
 
 
 def _use_vmac(d: _Draft) -> None:
-    d.use_vmac = True
+    d.ch.set(use_vmac=True)
 
 
 def _ignored(d: _Draft) -> None:
@@ -178,6 +178,8 @@ def parse_vip(words: tuple[str, ...], loc: Loc, rep: Reporter) -> VipSpec | None
     if parsed is None:
         return None
     a, prefix = parsed
+    if len(words) == 1:  # the address alone (a ~SEQ may write a million of them)
+        return VipSpec(a, prefix, loc=loc)
     d = _Draft(words[0], loc, rep)
 
     def report(msg: str) -> None:
@@ -205,5 +207,5 @@ def parse_vip(words: tuple[str, ...], loc: Loc, rep: Reporter) -> VipSpec | None
         i += 1
     if d.dropped:
         return None
-    return VipSpec(a, prefix, d.dev, d.broadcast, d.broadcast_sign, d.scope, d.label, d.peer, d.flags,
-                   d.preferred_lft, d.no_track, d.use_vmac, d.track_group, tuple(kept), loc)
+    d.ch.set(flags=d.flags, words=tuple(kept), loc=loc)
+    return d.ch.make(a, prefix)
