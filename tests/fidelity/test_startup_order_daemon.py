@@ -16,6 +16,10 @@ virtual_server, the checker child is held at its first "Activating healthchecker
 other lines differ (keepalived's "Initializing ipvs" is pykeepalived's data plane line), so only that
 point is compared; keepalived's checker child stops without IPVS, so on a kernel without it only
 pykeepalived runs that case, against the point read in keepalived's source.
+
+The BFD child tells the parent before its dispatcher opens the BFD sockets (bfd_daemon.c start_bfd):
+with UDP port 3784 already taken on the host, it is held at its "bind() error" line and "Startup
+complete" comes meanwhile in both, before the child stops the daemon (permanent FATAL).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -129,3 +134,34 @@ def test_checker_child_tells_before_its_checkers(oracle_lab: tuple[Lab, Host, Ho
         for n in pair if os.path.exists("/proc/net/ip_vs") else pair[1:]:  # keepalived needs IPVS
             at_hold, _, _ = run(n, "checker-D")
             assert "Startup complete" in at_hold, (n.impl, at_hold)
+
+
+BFD = "bfd_instance RT {\n    neighbor_ip 192.0.2.9\n}\n" + instance_conf(
+    prio=150, extra="    track_bfd {\n        RT\n    }\n")
+TAKE_BFD_PORT = ("import socket, time\ns = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)\n"
+                 "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\ns.bind(('::', 3784))\n"
+                 "print('bound', flush=True)\ntime.sleep(120)\n")
+
+
+def test_bfd_child_tells_before_it_binds(oracle_lab: tuple[Lab, Host, Host]) -> None:
+    _, *hosts = oracle_lab
+    holders = [h.popen([sys.executable, "-c", TAKE_BFD_PORT], stdout=subprocess.PIPE) for h in hosts]
+    try:
+        for p in holders:
+            assert p.stdout is not None and p.stdout.readline() == b"bound\n"
+        with differential(hosts, BFD) as pair:
+            for n in pair:
+                report = gated(n, r"bind\(\) error")
+                n.start()
+                wait_for(lambda n=n, report=report: report.exists() and "held" in report.read_text(), 30)
+                wait_for(lambda n=n: "Startup complete" in n.logs(), 20)  # the BFD child told before binding
+                assert "bind() error" not in n.logs(), n.logs()
+                assert n.proc is not None
+                n.proc.send_signal(signal.SIGUSR1)
+                assert n.proc.wait(20) == 1, n.logs()  # keepalived's permanent FATAL: the parent stops
+                n.proc = None
+                assert "Unable to open listening socket" in n.logs()
+    finally:
+        for p in holders:
+            p.kill()
+            p.wait()

@@ -332,6 +332,7 @@ class BfdChild:
         if params is None:
             log.error("Configuration has fatal errors - BFD process exiting")
             return 2
+        child_ready("bfd")  # keepalived's notify_config_read: before its dispatcher opens the sockets
         try:
             self.install(params)
         except OSError as exc:
@@ -340,7 +341,6 @@ class BfdChild:
             self.close()
             return 1
         self._install_signals(self.loop, held)
-        child_ready("bfd")
         return await serve_until_stopped(self)
 
     async def reload(self) -> None:
