@@ -33,8 +33,8 @@ from pykeepalived.linux.iface import (
     AddressInfo,
     InterfaceInfo,
     InterfaceNotFound,
+    dump_addresses,
     get_interface,
-    list_addresses,
 )
 from pykeepalived.linux.rcvbuf import SocketRxBufs
 from pykeepalived.linux.vmac import Vmac, VmacManager
@@ -56,7 +56,7 @@ def log_missing(ifname: str) -> None:
 class _Interfaces:
     """The interfaces the instances of one load are on, each looked up once; the namespace's
     addresses are dumped once for all of them (with 1,000 VIPs left by a killed child on 4
-    interfaces, one dump of them instead of four)."""
+    interfaces, one dump of them instead of four, parsed by linux/iface.py dump_addresses)."""
 
     def __init__(self, ipr: Any) -> None:  # AsyncIPRoute, as RuntimeBuilder's
         self.ipr = ipr
@@ -67,7 +67,7 @@ class _Interfaces:
         if name not in self.known:
             try:
                 if self.addresses is None:
-                    self.addresses = await list_addresses(self.ipr)
+                    self.addresses = dump_addresses()  # the child's namespace, as its ipr
                 self.known[name] = await get_interface(self.ipr, name, self.addresses)
             except InterfaceNotFound:
                 self.known[name] = None
