@@ -26,7 +26,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykeepalived.linux.rtnl import AsyncIPRoute
+from pykeepalived.linux.rtnl import (
+    IFA_ADDRESS,
+    IFA_LABEL,
+    IFA_LOCAL,
+    IFADDRMSG,
+    NLM_F_ACK,
+    NLMSG_ERROR,
+    AsyncIPRoute,
+    error_code,
+    messages,
+    raw_socket,
+    request,
+)
 from pykeepalived.vrrp.params import IPAddress
 
 IFA_F_NODAD = 0x02
@@ -161,11 +173,7 @@ async def del_address(ipr: AsyncIPRoute, a: Address) -> OSError | None:
 # attributes pyroute2 sends for `addr("del", ...)` (IFA_ADDRESS, IFA_LOCAL for IPv4 or with a peer,
 # IFA_LABEL for IPv4), sent many to a datagram on a netlink socket of our own.
 RTM_DELADDR = 21
-NLMSG_ERROR = 2
-NLM_F_REQUEST, NLM_F_ACK = 0x1, 0x4
 SOL_NETLINK, NETLINK_CAP_ACK = 270, 10
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL = 1, 2, 3
-_NLMSG = struct.Struct("=IHHII")
 _BATCH = 64  # requests per datagram: their acks fit the socket's default receive buffer
 
 
@@ -183,8 +191,7 @@ def _deladdr(seq: int, index: int, a: Address) -> bytes:
     if a.family == 4 and a.label:
         attrs += _rta(IFA_LABEL, a.label.encode() + b"\0")
     family = socket.AF_INET if a.family == 4 else socket.AF_INET6
-    body = struct.pack("=BBBBI", family, a.plen, 0, a.scope, index) + attrs
-    return _NLMSG.pack(_NLMSG.size + len(body), RTM_DELADDR, NLM_F_REQUEST | NLM_F_ACK, seq, 0) + body
+    return request(RTM_DELADDR, NLM_F_ACK, seq, IFADDRMSG.pack(family, a.plen, 0, a.scope, index) + attrs)
 
 
 def del_addresses(addrs: Iterable[Address]) -> list[OSError | None]:
@@ -200,9 +207,8 @@ def del_addresses(addrs: Iterable[Address]) -> list[OSError | None]:
             pass  # no such interface: gone with it (ENODEV counts as success)
     if not reqs:
         return out
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE) as s:
+    with raw_socket() as s:
         s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)  # acks without a copy of the request
-        s.settimeout(5.0)
         for lo in range(0, len(reqs), _BATCH):
             batch = reqs[lo:lo + _BATCH]
             try:
@@ -219,15 +225,12 @@ def del_addresses(addrs: Iterable[Address]) -> list[OSError | None]:
                     for seq in waiting:
                         out[seq - 1] = exc
                     break
-                pos = 0
-                while pos + _NLMSG.size <= len(data):
-                    size, kind, _, seq, _ = _NLMSG.unpack_from(data, pos)
+                for kind, _, seq, start, _ in messages(data):
                     if kind == NLMSG_ERROR and seq in waiting:
                         waiting.discard(seq)
-                        code = -struct.unpack_from("=i", data, pos + _NLMSG.size)[0]
+                        code = error_code(data, start)
                         if code and code not in _OK_ON_DEL:
                             out[seq - 1] = OSError(code, os.strerror(code))
-                    pos += max((size + 3) & ~3, _NLMSG.size)
     return out
 
 

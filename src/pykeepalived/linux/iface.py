@@ -21,7 +21,22 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pykeepalived.linux.rtnl import AsyncIPRoute
+from pykeepalived.linux.rtnl import (
+    IFA_ADDRESS,
+    IFA_FLAGS,
+    IFA_LABEL,
+    IFA_LOCAL,
+    IFADDRMSG,
+    NLM_F_DUMP,
+    NLM_F_DUMP_INTR,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    AsyncIPRoute,
+    error_code,
+    messages,
+    raw_socket,
+    request,
+)
 from pykeepalived.vrrp.frames import hwaddr_to_bytes
 from pykeepalived.vrrp.params import IPAddress
 
@@ -187,18 +202,13 @@ async def list_addresses(ipr: AsyncIPRoute, ifindex: int | None = None, family: 
 # same fields as _address_from_msg reads (linux/addresses.py del_addresses does the same for
 # the removals).
 RTM_NEWADDR, RTM_GETADDR = 20, 22
-NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST, NLM_F_DUMP, NLM_F_DUMP_INTR = 0x1, 0x300, 0x10
-IFA_ADDRESS, IFA_LOCAL, IFA_LABEL, IFA_FLAGS = 1, 2, 3, 8
-_NLMSG = struct.Struct("=IHHII")
-_IFADDRMSG = struct.Struct("=BBBBI")
 _RTA = struct.Struct("=HH")
 
 
 def _parse_ifaddr(data: bytes, pos: int, end: int) -> AddressInfo | None:
-    family, prefixlen, flags, scope, index = _IFADDRMSG.unpack_from(data, pos)
+    family, prefixlen, flags, scope, index = IFADDRMSG.unpack_from(data, pos)
     attrs: dict[int, bytes] = {}
-    pos += _IFADDRMSG.size
+    pos += IFADDRMSG.size
     while pos + _RTA.size <= end:
         size, kind = _RTA.unpack_from(data, pos)
         if size < _RTA.size:
@@ -222,24 +232,19 @@ def _parse_ifaddr(data: bytes, pos: int, end: int) -> AddressInfo | None:
 def _dump_once() -> tuple[list[AddressInfo], bool]:
     out: list[AddressInfo] = []
     interrupted = False
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW | socket.SOCK_CLOEXEC, socket.NETLINK_ROUTE) as s:
-        s.settimeout(5.0)
-        s.send(_NLMSG.pack(_NLMSG.size + _IFADDRMSG.size, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1, 0)
-               + _IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0))
+    with raw_socket() as s:
+        s.send(request(RTM_GETADDR, NLM_F_DUMP, 1, IFADDRMSG.pack(socket.AF_UNSPEC, 0, 0, 0, 0)))
         while True:
             data = s.recv(1 << 20)
-            pos = 0
-            while pos + _NLMSG.size <= len(data):
-                size, kind, flags, _, _ = _NLMSG.unpack_from(data, pos)
+            for kind, flags, _, start, end in messages(data):
                 interrupted |= bool(flags & NLM_F_DUMP_INTR)
                 if kind == NLMSG_DONE:
                     return out, interrupted
                 if kind == NLMSG_ERROR:
-                    code = -struct.unpack_from("=i", data, pos + _NLMSG.size)[0]
+                    code = error_code(data, start)
                     raise OSError(code, os.strerror(code))
-                if kind == RTM_NEWADDR and (info := _parse_ifaddr(data, pos + _NLMSG.size, pos + size)):
+                if kind == RTM_NEWADDR and (info := _parse_ifaddr(data, start, end)):
                     out.append(info)
-                pos += max((size + 3) & ~3, _NLMSG.size)
 
 
 def dump_addresses() -> list[AddressInfo]:
