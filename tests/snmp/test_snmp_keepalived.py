@@ -24,7 +24,7 @@ import difflib
 import os
 import re
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -555,19 +555,29 @@ def test_sync_group_and_ipv6_instance_match_keepalived(sides: list[tuple[Host, P
         stop_and_compare_traps(nodes, [s for _, s in sides], 10)
 
 
+def started_then_reloaded(nodes: list[Node], sides: list[tuple[Host, PrivateSnmpd]],
+                          new_conf: Callable[[str], str]) -> None:
+    """Both daemons hold VI_1's and VI_2's VIPs and their 5 start-up traps have arrived; then each
+    reloads (SIGHUP) `new_conf(its snmpd's socket)`."""
+    for n in nodes:
+        wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
+    wait_for(lambda: all(len(s.traps()) >= 5 for _, s in sides), 10)
+    for n, (_, s) in zip(nodes, sides, strict=True):
+        n.conf.write_text(new_conf(str(s.socket)))
+        n.signal(signal.SIGHUP)
+
+
 def test_reload_serves_the_new_configuration_as_keepalived(sides: list[tuple[Host, PrivateSnmpd]]) -> None:
     """SIGHUP with a changed file (router_id, e-mail addresses, a static address, a new instance,
     traps off): the same subagent serves the new values and sends no trap for the new instance,
     as keepalived 2.2.7 does (before, the global and static objects kept the start's values)."""
+    def new_conf(socket: str) -> str:
+        text = conf(socket).replace("router_id snmp_node", "router_id snmp_reloaded")
+        text = text.replace("        ops@example.org\n", "").replace("    enable_traps\n", "")
+        return text + STATIC + NEW_INSTANCE
+
     with running([(h, conf(str(s.socket))) for h, s in sides]) as nodes:
-        for n in nodes:
-            wait_for(lambda n=n: n.has("192.0.2.100") and n.has("192.0.2.102"), 30)
-        wait_for(lambda: all(len(s.traps()) >= 5 for _, s in sides), 10)
-        for n, (_, s) in zip(nodes, sides, strict=True):
-            text = conf(str(s.socket)).replace("router_id snmp_node", "router_id snmp_reloaded")
-            text = text.replace("        ops@example.org\n", "").replace("    enable_traps\n", "")
-            n.conf.write_text(text + STATIC + NEW_INSTANCE)
-            n.signal(signal.SIGHUP)
+        started_then_reloaded(nodes, sides, new_conf)
         for n in nodes:
             wait_for(lambda n=n: n.has("192.0.2.103") and n.has("203.0.113.77"), 30)
         for oid in SUBTREES:
@@ -669,3 +679,29 @@ def test_set_priority_reaches_the_adverts_as_keepalived(
             out = peer.run(["python3", str(script), str(peer.ipv4), "2.5"])
             seen.append(sorted({tuple(map(int, line.split())) for line in out.splitlines()}))
         assert seen[1] == seen[0] == [(51, 120)], seen
+
+
+
+@pytest.mark.parametrize("deleted", [False, True], ids=["fault", "notify_deleted"])
+def test_reload_dropping_an_instance_traps_as_keepalived(sides: list[tuple[Host, PrivateSnmpd]],
+                                                         deleted: bool) -> None:
+    """SIGHUP with a file without VI_2 and a new router_id: keepalived 2.2.7 has read the new
+    global_defs when clear_diff_vrrp stops VI_2 with send_instance_notifies, whose
+    vrrpInstanceStateChange says FAULT (3), or DELETED (6) with notify_deleted, and carries the new
+    router_id; the traps from start to stop are the same (pykeepalived sent none for VI_2 before)."""
+    def start_conf(socket: str) -> str:
+        text = conf(socket)
+        return text.replace("    nopreempt\n", "    nopreempt\n    notify_deleted\n") if deleted else text
+
+    def new_conf(socket: str) -> str:
+        text = conf(socket).replace("router_id snmp_node", "router_id snmp_reloaded")
+        return text[:text.index("vrrp_instance VI_2")]
+
+    with running([(h, start_conf(str(s.socket))) for h, s in sides]) as nodes:
+        started_then_reloaded(nodes, sides, new_conf)
+        for n in nodes:
+            wait_for(lambda n=n: not n.has("192.0.2.102"), 30)
+        wait_for(lambda: all(len(s.traps()) >= 6 for _, s in sides), 10)
+        dropped = [t for t in sides[0][1].traps() if '"VI_2"' in t and "snmp_reloaded" in t]
+        assert len(dropped) == 1 and f"3.1.4 = INTEGER: {6 if deleted else 3}" in dropped[0], dropped
+        stop_and_compare_traps(nodes, [s for _, s in sides], 7)

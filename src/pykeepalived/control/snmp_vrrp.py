@@ -142,10 +142,6 @@ def _state(s: State) -> int:  # vrrp_snmp_state
     return int(s) if s <= State.FAULT else 4
 
 
-def _trap_state(s: State) -> int:  # the traps' state: STOP is 5 (vrrp_snmp_instance_trap)
-    return int(s) if s <= State.FAULT else 5 if s == State.STOP else 4
-
-
 def _rfc_state(s: State) -> int:  # vrrp_snmp_rfc_state
     return int(s) + 1 if s <= State.MASTER else 1
 
@@ -883,24 +879,28 @@ def _rx_ifindex(m: VrrpMibs, inst: VrrpInstance) -> int:  # IF_INDEX, not the ba
     return i.ifindex if i is not None else 0
 
 
-def _group_state(m: VrrpMibs, grp: SyncGroup, state: State) -> list[VarBind]:
+# the traps' state of a notify (vrrp_snmp_instance_trap, vrrp_snmp_group_trap): STOP is 5, DELETED 6
+_TRAP_STATE = {"BACKUP": 1, "MASTER": 2, "FAULT": 3, "STOP": 5, "DELETED": 6}
+
+
+def _group_state(m: VrrpMibs, grp: SyncGroup, event: str) -> list[VarBind]:
     return [VarBind((*VRRP, 1, 1, 2), octets(grp.name)),
-            VarBind((*VRRP, 1, 1, 3), integer(_trap_state(state))),
+            VarBind((*VRRP, 1, 1, 3), integer(_TRAP_STATE[event])),
             VarBind(ROUTER_ID_0, octets(m.router_id))]
 
 
-def _instance_state(m: VrrpMibs, inst: VrrpInstance, state: State) -> list[VarBind]:
+def _instance_state(m: VrrpMibs, inst: VrrpInstance, event: str) -> list[VarBind]:
     return [VarBind((*VRRP, 3, 1, 2), octets(inst.name)),
-            VarBind((*VRRP, 3, 1, 4), integer(_trap_state(state))),
+            VarBind((*VRRP, 3, 1, 4), integer(_TRAP_STATE[event])),
             VarBind((*VRRP, 3, 1, 5), integer(2 if inst.params.wants_master else 1)),
             VarBind(ROUTER_ID_0, octets(m.router_id))]
 
 
-def _new_master2(m: VrrpMibs, inst: VrrpInstance, state: State) -> list[VarBind]:
+def _new_master2(m: VrrpMibs, inst: VrrpInstance, event: str) -> list[VarBind]:
     return [VarBind((*RFC2, 1, 3, 1, 7, m._ifindex(inst), inst.params.vrid), ipaddress(m.own_saddr(inst)))]
 
 
-def _new_master3(m: VrrpMibs, inst: VrrpInstance, state: State) -> list[VarBind]:
+def _new_master3(m: VrrpMibs, inst: VrrpInstance, event: str) -> list[VarBind]:
     idx = (m._ifindex(inst), inst.params.vrid, _inet(inst.params))
     return [VarBind((*RFC3, 1, 1, 1, 1, 3, *idx), octets(m.own_saddr(inst))),
             VarBind((*RFC3, 1, 2, 5, 1, 2, *idx), integer(int(inst.master_reason)))]
@@ -919,17 +919,17 @@ def _proto_error(m: VrrpMibs, inst: VrrpInstance, e: RxRejected) -> list[VarBind
 
 
 # vrrp_notify.c send_group_notifies: vrrpSyncGroupStateChange
-GROUP_TRAPS: tuple[TrapDef[SyncGroup, State], ...] = (
+GROUP_TRAPS: tuple[TrapDef[SyncGroup, str], ...] = (
     TrapDef((*VRRP, 10, 0, 1), lambda c: c.vrrp, lambda g, s: True, _group_state,
             lambda g, s: f"VRRP_Group({g.name}): Sending SNMP notification"),
 )
 # send_instance_notifies: vrrpInstanceStateChange, then as MASTER vrrpTrapNewMaster and vrrpv3NewMaster
-STATE_TRAPS: tuple[TrapDef[VrrpInstance, State], ...] = (
+STATE_TRAPS: tuple[TrapDef[VrrpInstance, str], ...] = (
     TrapDef((*VRRP, 10, 0, 2), lambda c: c.vrrp, lambda i, s: True, _instance_state,
             lambda i, s: _sent(i.name)),
-    TrapDef((*RFC2, 0, 1), lambda c: c.rfcv2, lambda i, s: s == State.MASTER and _rfc2787(i.params),
+    TrapDef((*RFC2, 0, 1), lambda c: c.rfcv2, lambda i, s: s == "MASTER" and _rfc2787(i.params),
             _new_master2, lambda i, s: _sent(i.name, " vrrpTrapNewMaster")),
-    TrapDef((*RFC3, 0, 1), lambda c: c.rfcv3, lambda i, s: s == State.MASTER and _rfc6527(i.params),
+    TrapDef((*RFC3, 0, 1), lambda c: c.rfcv3, lambda i, s: s == "MASTER" and _rfc6527(i.params),
             _new_master3,
             lambda i, s: _sent(i.name, f" vrrpv3NotifyNewMaster, reason {int(i.master_reason)}")),
 )
@@ -1026,9 +1026,6 @@ def _group_tracking_weight(model: Model, name: str) -> bool:
     return False
 
 
-_EVENT_STATE = {"MASTER": State.MASTER, "BACKUP": State.BACKUP, "FAULT": State.FAULT, "STOP": State.STOP}
-
-
 class VrrpSnmpAgent:
     """The VRRP child's subagent: the MIB views over `view` and `extras`, the AgentX client, the traps."""
 
@@ -1060,18 +1057,18 @@ class VrrpSnmpAgent:
             self._send(self.mibs.traps(RX_TRAPS, inst, e))
 
     def notified(self, n: Notify) -> None:
-        """keepalived sends its traps with the notifies (vrrp_notify.c send_instance_notifies)."""
-        state = _EVENT_STATE.get(n.event)
-        if state is None:
+        """keepalived sends its traps with the notifies (vrrp_notify.c send_instance_notifies), also
+        those of an instance a reload drops (clear_diff_vrrp: FAULT, or DELETED with notify_deleted)."""
+        if n.event not in _TRAP_STATE:
             return
         if n.target == "GROUP":
             grp = self.vrrp.groups().get(n.name)
             if grp is not None:
-                self._send(self.mibs.traps(GROUP_TRAPS, grp, state))
+                self._send(self.mibs.traps(GROUP_TRAPS, grp, n.event))
             return
-        inst = self.vrrp.instances().get(n.name)
+        inst = self.vrrp.instance(n.name)
         if inst is not None:
-            self._send(self.mibs.traps(STATE_TRAPS, inst, state))
+            self._send(self.mibs.traps(STATE_TRAPS, inst, n.event))
 
     def _send(self, traps: list[Trap]) -> None:
         for t in traps:

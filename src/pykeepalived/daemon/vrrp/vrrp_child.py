@@ -607,6 +607,9 @@ class VrrpChild:
         kept = set(match.values())
         old_runtime = self.runtime  # until the dropped instances have stopped (the executor's view)
         # the new instances take the engine's place (not started) and get their trackers' values
+        # keepalived has read the new global_defs before clear_diff_vrrp: the traps of the instances
+        # the reload stops or faults follow its enable_* keywords and carry its router_id
+        self._reload_snmp(model)
         old_groups = self.engine.replace([(rt.inst, rx_ifindex(rt)) for rt in rts.values()],
                                          sync_groups(model, rts))
         await reload_trackers(self, old, model, checked)  # scripts, track files, processes, interfaces
@@ -636,7 +639,6 @@ class VrrpChild:
         if model.global_defs.dynamic_interfaces and self.dynif is None:
             self.dynif = DynamicInterfaces(self.table, self.builder, lambda: self.model)
         self.model = model
-        self._reload_snmp(model)
         self.engine.log_unknown_vrids = model.global_defs.log_unknown_vrids
         previous = {new: old_runtime[was].inst for new, was in match.items()}
         self._start_bgp(model)
