@@ -3,8 +3,8 @@
 # What a service beside VRRP (the control socket, the Prometheus collector, the SNMP agent, the
 # DBus service) may see of the VRRP child, and nothing more:
 # - `VrrpView`, a read-only query of the running instances and sync groups, answered from the
-#   child's live state on its event loop (daemon/vrrp/instances.py InstanceTable implements it). A service
-#   reads it when asked (a scrape, a request); it never keeps an instance object across a reload
+#   child's live state on its event loop (daemon/vrrp/instances.py InstanceTable implements it). A
+#   service reads it when asked (a scrape, a request); it never keeps an instance object across a reload
 #   (the reload builds new ones: look them up by name each time). Every service reads the same
 #   view: the SNMP agent and the DBus service take beside it only what is theirs alone (the SNMP
 #   agent the trackers and its one write, control/snmp_vrrp.SnmpExtras; the DBus service the dumps
@@ -18,9 +18,8 @@
 #   (vrrp_state_become_master / vrrp_restore_interface, then send_instance_notifies). The VRRP child
 #   subscribes its own parts at start (transition times, the notifier, the control plane,
 #   lvs_sync_daemon, then the SNMP agent and the DBus service); a service turned off by a reload
-#   unsubscribes. Both carry plain values of the core
-#   (vrrp/effects.py), so a service can be tested with a VrrpEngine and an InstanceTable, without
-#   a child process.
+#   unsubscribes. Both carry plain values of the core (vrrp/effects.py), so a service can be tested
+#   with a VrrpEngine and an InstanceTable, without a child process.
 """The narrow ways into the VRRP child for the services beside it: a read-only view and a state hook."""
 
 from __future__ import annotations

@@ -18,12 +18,14 @@ applies the core's effects; `ReloadDiff` (daemon/vrrp/reload_diff.py) removes wh
 order: the transition times, the notify scripts, the control plane (control socket, metrics), the
 lvs_sync_daemon tied to an instance.
 
-A service beside VRRP comes in the same way: build it in `run()` with a read-only view of the
-instances (`self.table` is a `VrrpView`: instances, sync groups, interface, addresses, last
-transition) and subscribe it to `self.events` (`subscribe(on_state=..., on_notify=...)`); start it
-beside `self.ops.start`, follow `reload()`, close it in `shutdown()`. The SNMP agent (-x,
-control/snmp_vrrp.py, with its trackers through daemon/vrrp/snmp_extras.py) and the DBus service (enable_dbus,
-control/dbus.py, through daemon/vrrp/vrrp_dbus.py) and the BGP announcer (bgp_announce, daemon/vrrp/bgp.py)
+A service beside VRRP comes in the same way: build it in `run()` with the read-only view of the
+instances (`self.table` is the `VrrpView`: instances, sync groups, interface, configuration,
+addresses and which are set, last transition) and what is its alone, and subscribe it to
+`self.events` (`subscribe(on_state=..., on_notify=...)`; `in_turn=True` to hear a notify after the
+address work it caused); start it beside `self.ops.start`, follow `reload()`, close it in
+`shutdown()`. The SNMP agent (-x, control/snmp_vrrp.py, its trackers through
+daemon/vrrp/snmp_extras.py, its traps in turn), the DBus service (enable_dbus, control/dbus.py, its
+requests through daemon/vrrp/vrrp_dbus.py) and the BGP announcer (bgp_announce, daemon/vrrp/bgp.py)
 subscribe after the control plane.
 """
 
