@@ -30,8 +30,8 @@ from pykeepalived.config.bag_fields import (
     snmp_defs,
     sync_group_fields,
 )
-from pykeepalived.config.build_lvs import build_vs, fill, options
-from pykeepalived.config.changes import bool_of, changes, int_of, ip_of, str_of, words_of
+from pykeepalived.config.build_lvs import build_vs, options
+from pykeepalived.config.changes import bool_of, changes, int_of, ip_of, script_of, str_of, words_of
 from pykeepalived.config.command_words import cmd_str, resolve_user_group
 from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, Reporter, skip_block
 from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
@@ -44,6 +44,7 @@ from pykeepalived.config.model import (
     Named,
     NotifyScript,
     Options,
+    Script,
     SyncGroup,
     Track,
     TrackFile,
@@ -493,38 +494,44 @@ class Builder:
     # -- scripts, groups, named -----------------------------------------------------------------
     def _script(self, n: Node) -> None:
         name = str(n.value)
-        f: dict[str, Any] = {"name": name, "loc": n.loc}
+        ch = changes(VrrpScript)
+        script: Script | None = None
         remove = user_set = False  # keepalived's remove_script / script_user_set
         for c in n.children:
             match c.kw:
                 case "script":
-                    f["script"] = c.value
+                    script = script_of(c)
                 case "interval" | "timeout":
-                    us = _as_int(c.value) * 1000
+                    us = int_of(c) * 1000
                     if us == 0:
                         self.rep.error(
                             c.loc, f"vrrp script {name} {c.kw} must be greater than 0 - setting to 1"
                         )
                         us = 1_000_000
-                    f[c.kw + "_us"] = us
+                    if c.kw == "interval":
+                        ch.set(interval_us=us)
+                    else:
+                        ch.set(timeout_us=us)
                 case "weight":
                     w = _weight(c, -253, 253, f"vrrp_script {name}", self.rep)
                     if w is not None:
-                        f["weight"], f["reverse"] = w
-                case "rise" | "fall":
-                    f[c.kw] = c.value
+                        ch.set(weight=w[0], reverse=w[1])
+                case "rise":
+                    ch.set(rise=int_of(c))
+                case "fall":
+                    ch.set(fall=int_of(c))
                 case "user":
-                    assert isinstance(c.value, tuple)
-                    remove = not _user_exists(*c.value)
+                    user = words_of(c)
+                    remove = not _user_exists(*user)
                     if remove:
-                        cmd = f.get("script")
-                        argv = script_argv(cmd[0]) if isinstance(cmd, tuple) and cmd else []
+                        argv = script_argv(script[0]) if script else []
                         self.rep.error(c.loc, f"Unable to set uid/gid for script {cmd_str(argv)}")
                     else:
-                        f["user"], user_set = c.value, True
+                        ch.set(user=user)
+                        user_set = True
                 case "init_fail":
-                    f["init_fail"] = True
-        if "script" not in f:
+                    ch.set(init_fail=True)
+        if script is None:
             self.rep.error(n.end, f"No script set for vrrp_script {name} - removing")
             return
         if remove:
@@ -542,7 +549,8 @@ class Builder:
             self.default_user_fail = True  # looked up once: the next scripts only say "removing"
             self.rep.error(n.end, f"Unable to set default user for vrrp script {name} - removing")
             return
-        self.scripts.append(VrrpScript(**f))
+        ch.set(script=script, loc=n.loc)
+        self.scripts.append(ch.make(name))
 
     def _sync_group_node(self, n: Node) -> None:
         name = str(n.value)
@@ -589,34 +597,13 @@ class Builder:
             if n.get("file") is None:
                 self.rep.error(n.end, f"No file set for track_file {name} - removing")
                 return
-            f: dict[str, Any] = {"name": name, "loc": n.loc}
-            fill(TrackFile, n, f, {"weight", "init_file"})
-            w = _weight(n.get("weight"), -254, 254, f"track file {name}", self.rep)
-            if w is not None:
-                f["weight"], f["reverse"] = w
-            init = n.get("init_file")
-            if init is not None:
-                f["init_file"] = init.value
-            self.track_files.append(TrackFile(**f))
+            self.track_files.append(self._track_file(n, name))
             return
         if n.kw == "vrrp_track_process":
             if n.get("process") is None:
                 self.rep.error(n.end, f"Process name not specified for track_process {name} - removing")
                 return
-            f = {"name": name, "loc": n.loc}
-            fill(TrackProcess, n, f, {"weight", "param_match", "delay"})
-            for c in n.children:
-                if c.kw == "delay":
-                    f["fork_delay_us"] = f["terminate_delay_us"] = c.value
-                elif c.kw in ("fork_delay", "terminate_delay"):
-                    f[c.kw + "_us"] = c.value
-                elif c.kw == "param_match":
-                    assert isinstance(c.value, tuple)
-                    f["param_match"] = c.value[0] if c.value else "exact"
-            w = _weight(n.get("weight"), -254, 254, f"track process {name}", self.rep)
-            if w is not None:
-                f["weight"], f["reverse"] = w
-            self.track_processes.append(TrackProcess(**f))
+            self.track_processes.append(self._track_process(n, name))
             return
         if n.kw == "track_group":
             opts: Options = (("group", tuple(w for c in n.all("group") for i in c.items for w in i.words)),)
@@ -628,6 +615,46 @@ class Builder:
         members = tuple(str(m) for kw, v in opts if kw == "group" and isinstance(v, tuple) for m in v)
         self.named.append(Named(n.kw, name, opts, n.loc, bfd_defs(opts) if n.kw == "bfd_instance" else None,
                                 members if n.kw == "track_group" else ()))
+
+    def _track_file(self, n: Node, name: str) -> TrackFile:
+        ch = changes(TrackFile)
+        ch.set(loc=n.loc)
+        for c in n.children:
+            if c.kw == "file":
+                ch.set(file=str_of(c))
+            elif c.kw == "init_file":
+                ch.set(init_file=words_of(c))
+        w = _weight(n.get("weight"), -254, 254, f"track file {name}", self.rep)
+        if w is not None:
+            ch.set(weight=w[0], reverse=w[1])
+        return ch.make(name)
+
+    def _track_process(self, n: Node, name: str) -> TrackProcess:
+        ch = changes(TrackProcess)
+        ch.set(loc=n.loc)
+        for c in n.children:
+            match c.kw:
+                case "process":
+                    ch.set(process=words_of(c))
+                case "quorum":
+                    ch.set(quorum=int_of(c))
+                case "quorum_max":
+                    ch.set(quorum_max=int_of(c))
+                case "full_command":
+                    ch.set(full_command=bool_of(c))
+                case "delay":
+                    ch.set(fork_delay_us=int_of(c), terminate_delay_us=int_of(c))
+                case "fork_delay":
+                    ch.set(fork_delay_us=int_of(c))
+                case "terminate_delay":
+                    ch.set(terminate_delay_us=int_of(c))
+                case "param_match":
+                    words = words_of(c)
+                    ch.set(param_match=words[0] if words else "exact")
+        w = _weight(n.get("weight"), -254, 254, f"track process {name}", self.rep)
+        if w is not None:
+            ch.set(weight=w[0], reverse=w[1])
+        return ch.make(name)
 
     # -- cross references -----------------------------------------------------------------------
     def _resolve(self) -> None:
