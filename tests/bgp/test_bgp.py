@@ -115,7 +115,7 @@ def test_master_announces_and_withdrawal_survives_kill(lab2: Fabric) -> None:
     nodes = started([Node(f.nodes[0], conf(150, "mode master")), Node(f.nodes[1], conf(100, "mode master"))])
     try:
         until(lambda: f.serving() == {"n1"} and f.serving(VIP6) == {"n1"}, 30, "n1 announces", f, nodes)
-        assert f.fetch() == "n1" and f.fetch(VIP6) == "n1"
+        assert f.fetch(timeout=5) == "n1" and f.fetch(VIP6, timeout=5) == "n1"
         assert ctl_bgp(nodes[0]).splitlines()[1].split() == ["VI_1", "MASTER", "master", "yes", "pka-bgp",
                                                              VIP4, VIP6]
         assert ctl_bgp(nodes[1]).splitlines()[1].split() == ["VI_1", "BACKUP", "master", "no", "-", "-"]
@@ -123,7 +123,7 @@ def test_master_announces_and_withdrawal_survives_kill(lab2: Fabric) -> None:
         nodes[0].kill()  # kill -9: the anchor goes with the process, then VRRP moves the VIPs
         until(lambda: "pka-bgp" not in f.nodes[0].run("ip link"), 10, "anchor gone with it", f, nodes)
         until(lambda: f.serving() == {"n2"} and f.serving(VIP6) == {"n2"}, 30, "n2 took over", f, nodes)
-        assert f.fetch() == "n2" and f.fetch(VIP6) == "n2"
+        assert f.fetch(timeout=5) == "n2" and f.fetch(VIP6, timeout=5) == "n2"
         nodes[1].stop()  # a stop withdraws too
         until(lambda: not f.routes() and not f.routes(VIP6), 15, "withdrawn on stop", f, nodes)
         assert "pka-bgp" not in f.nodes[1].run("ip link")
@@ -145,10 +145,10 @@ def test_backup_announces_worse_and_router_fails_over_on_link_cut(lab2: Fabric) 
         until(both, 30, "master best, backup's path held", f, nodes)
         out = f.bgp("r", f"show bgp ipv4 unicast {VIP4}/32")
         assert "metric 200" in out, out
-        until(lambda: f.fetch() == "n1", 10, "client reaches n1", f, nodes)
+        until(lambda: f.fetch(timeout=5) == "n1", 10, "client reaches n1", f, nodes)
         f.lab.set_port(f.nodes[0], f.nodes[0].ifaces[0].lan, False)  # cut n1's link
         until(lambda: f.serving() == {"n2"}, 30, "router on the backup's path", f, nodes)
-        until(lambda: f.fetch() == "n2", 30, "client reaches n2", f, nodes)
+        until(lambda: f.fetch(timeout=5) == "n2", 30, "client reaches n2", f, nodes)
         assert "Paths: (1 available" in f.bgp("r", f"show bgp ipv4 unicast {VIP4}/32")
     finally:
         stop_all(nodes, f)
@@ -167,12 +167,12 @@ def test_anycast_every_healthy_node_announces_and_failed_one_withdraws(lab3: Fab
     try:
         until(lambda: f.serving() == {"n1", "n2", "n3"} and f.serving(VIP6) == {"n1", "n2", "n3"}, 30,
               "all three announce (ECMP)", f, nodes)
-        seen = {f.fetch() for _ in range(60)}
+        seen = {f.fetch(timeout=5) for _ in range(60)}
         assert seen == {"n1", "n2", "n3"}, seen
         (tmp_path / "n2.health").write_text("1\n")  # n2's tracker fails: FAULT, withdrawn
         until(lambda: f.serving() == {"n1", "n3"} and f.serving(VIP6) == {"n1", "n3"}, 30, "n2 withdrew",
               f, nodes)
-        seen = {f.fetch() for _ in range(40)}
+        seen = {f.fetch(timeout=5) for _ in range(40)}
         assert seen == {"n1", "n3"}, seen
         assert json.loads(ctl_bgp(nodes[1], "--json"))["bgp"]["VI_1"] == {
             "state": "FAULT", "mode": "anycast", "anchor": None, "addresses": []}
@@ -207,7 +207,7 @@ def test_reload_turns_it_off_and_on(lab1: Fabric) -> None:
         until(lambda: f.serving() == {"n1"}, 30, "on again, kept MASTER", f, nodes)
         assert VIP4 in f.nodes[0].run("ip addr show dev pka-bgpb")
         assert "pka-bgp:" not in f.nodes[0].run("ip link"), "the anchor no longer named is gone"
-        assert f.fetch() == "n1"
+        assert f.fetch(timeout=5) == "n1"
     finally:
         stop_all(nodes, f)
 
@@ -223,9 +223,9 @@ def test_master_mode_across_routed_segments(tmp_path: Path) -> None:
                          Node(f.nodes[1], conf(100, "mode master", inst_extra=uni(b, a)))])
         try:
             until(lambda: f.serving() == {"n1"} and f.serving(VIP6) == {"n1"}, 30, "n1 announces", f, nodes)
-            assert f.fetch() == "n1" and f.fetch(VIP6) == "n1"
+            assert f.fetch(timeout=5) == "n1" and f.fetch(VIP6, timeout=5) == "n1"
             nodes[0].kill()
             until(lambda: f.serving() == {"n2"} and f.serving(VIP6) == {"n2"}, 30, "n2 took over", f, nodes)
-            assert f.fetch() == "n2" and f.fetch(VIP6) == "n2"
+            assert f.fetch(timeout=5) == "n2" and f.fetch(VIP6, timeout=5) == "n2"
         finally:
             stop_all(nodes, f)
