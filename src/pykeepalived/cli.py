@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import sys
@@ -118,6 +119,9 @@ def _run(opts: Options) -> int:
         from pykeepalived.configtest import dump_conf_syntax
 
         return dump_conf_syntax(opts)
+    # the collector stays off through the daemon's imports until the parent freezes its heap for
+    # the children it forks (daemon/parent/forkchild.py preload)
+    gc.disable()
     from pykeepalived.daemon.main import run
 
     return run(opts)

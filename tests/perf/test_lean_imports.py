@@ -54,6 +54,22 @@ def test_parent_preloads_what_its_children_run_and_freezes_it() -> None:
     assert "frozen True" in out
 
 
+def test_the_daemon_imports_with_the_collector_off_until_the_parent_freezes_its_heap() -> None:
+    """cli.py turns the collector off before importing the daemon (no collection walks the ~65,000
+    objects the imports create); preload freezes them without collecting and turns it back on."""
+    out = _run("""
+        import gc, sys
+        from pykeepalived.cli import main
+        rc = main(["-n", "-f", "/nonexistent/keepalived.conf"])  # the parent stops at the missing file
+        print("rc", rc, "enabled", gc.isenabled(), "full", gc.get_stats()[2]["collections"])
+        from pykeepalived.daemon.parent.forkchild import preload
+        preload(["vrrp"])
+        print("after", gc.isenabled(), gc.get_stats()[2]["collections"], gc.get_freeze_count() > 10000)
+    """)
+    assert "rc 6 enabled False full 0" in out
+    assert "after True 0 True" in out
+
+
 def test_checker_child_loads_the_snmp_code_only_when_enabled() -> None:
     """The checker child imports its SNMP subtree and AgentX (control/snmp_check.py) only with
     enable_snmp_checker or -x, as the VRRP child does for its MIBs."""
