@@ -11,7 +11,7 @@ from ipaddress import IPv4Address
 
 import pytest
 
-from pykeepalived.config.model import VrrpInstance as ConfInstance
+from pykeepalived.config.instance_setup import InstanceSetup
 from pykeepalived.control.view import VrrpEvents, VrrpView
 from pykeepalived.daemon.vrrp.executor import LinuxExecutor, MacCache
 from pykeepalived.daemon.vrrp.instances import InstanceTable, Runtime
@@ -67,7 +67,7 @@ def test_state_changes_reach_every_subscriber_in_order_and_the_view(caplog: pyte
     assert view.interface("VI_1") == "eth9"  # no Runtime entry: the configured interface
     assert view.addresses("VI_1", excluded=False) == [(IPv4Address("192.0.2.100"), 32, "eth9")]
     assert view.instance("VI_1") is inst
-    assert view.interface_info("VI_1") is None and view.conf("VI_1") is None
+    assert view.interface_info("VI_1") is None and view.setup("VI_1") is None
     assert not view.address_set("VI_1", IPv4Address("192.0.2.100"))  # no Runtime entry: nothing set
 
 
@@ -79,13 +79,13 @@ def test_the_view_during_a_reload_and_the_addresses_set() -> None:
     old = VrrpInstance(params())
     table = InstanceTable(engine)
     vip, refused = IPv4Address("192.0.2.100"), IPv4Address("192.0.2.101")
-    rt = Runtime(old.params, ConfInstance("VI_1", promote_secondaries=True), old, None,
+    rt = Runtime(old.params, InstanceSetup(promote_secondaries=True), old, None,
                  addresses={vip: Address(vip, "eth9"), refused: Address(refused, "eth9")}, not_set={refused})
     table.replace({"VI_1": rt})
     view: VrrpView = table
     assert view.instances() == {} and view.instance("VI_1") is old  # the engine has the reload's new set
-    conf = view.conf("VI_1")
-    assert conf is not None and conf.promote_secondaries
+    setup = view.setup("VI_1")
+    assert setup is not None and setup.promote_secondaries
     assert not view.address_set("VI_1", vip)  # not MASTER: nothing set
     old.vipset = True
     assert view.address_set("VI_1", vip) and not view.address_set("VI_1", refused)

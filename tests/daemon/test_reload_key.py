@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from pykeepalived.config import load_config
+from pykeepalived.config.instance_setup import instance_setup
 from pykeepalived.config.to_params import instance_params
 from pykeepalived.daemon.vrrp.instances import Runtime
 from pykeepalived.daemon.vrrp.reload_diff import reload_matches
@@ -37,7 +38,7 @@ def runtimes(tmp_path: Path, **kw: object) -> dict[str, Runtime]:
     out = {}
     for c in model.vrrp_instances:
         params = instance_params(model, c)
-        out[c.name] = Runtime(params, c, VrrpInstance(params), None)
+        out[c.name] = Runtime(params, instance_setup(model, c), VrrpInstance(params), None)
     return out
 
 

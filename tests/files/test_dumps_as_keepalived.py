@@ -364,12 +364,15 @@ vrrp_instance VI_B {
 """
 
 # global keywords the dumps print back: enable_snmp_rfc (both RFC MIBs, no agentx master to reach),
-# vrrp_rx_bufs_policy naming MTU and ADVERT (keepalived keeps MTU)
+# vrrp_rx_bufs_policy naming MTU and ADVERT (keepalived keeps MTU), a vrrp_garp_extra_if whose `all`
+# stays although its missing time makes keepalived ignore the line (every instance then has the
+# all-interfaces flag: `Flags:`)
 CONF_GLOBALS = """global_defs {
     router_id G9
     enable_snmp_rfc
     snmp_socket unix:TRACK_FILE.agentx
     vrrp_rx_bufs_policy ADVERT MTU
+    vrrp_garp_extra_if all
     vrrp_netlink_cmd_rcv_bufs 0
 }
 vrrp_instance VI_G {

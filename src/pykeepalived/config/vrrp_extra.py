@@ -82,6 +82,18 @@ def _vip_interfaces(model: Model, i: VrrpInstance) -> list[tuple[str, IPAddr]]:
     return out
 
 
+def garp_extra_if_setting(model: Model, i: VrrpInstance) -> tuple[int, bool]:
+    """(SECS, all) of the instance: its own garp_extra_if, else the global vrrp_garp_extra_if, whose
+    `all` then applies (keepalived vrrp_complete_instance; `all` is the instance's
+    VRRP_FLAG_VMAC_GARP_ALL_IF, set even where no extra interface leaves SECS in use)."""
+    own = dict(i.options).get("garp_extra_if")
+    secs, all_if = own if isinstance(own, tuple) else (None, False)
+    if secs is None:
+        gsecs, gall = model.global_defs.garp_extra_if
+        return gsecs, all_if or gall
+    return secs, all_if
+
+
 def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
     """InstanceParams fields for garp_extra_if (keepalived vrrp_complete_instance and
     vrrp_send_vmac_update): the instance's own setting, else the global one (whose `all` then applies);
@@ -89,11 +101,7 @@ def garp_extra_if(model: Model, i: VrrpInstance) -> dict[str, Any]:
     an address VMAC (use_vmac_addr, or `use_vmac` on the address), or with `all` any interface.
     Addresses: the first on each such interface (only address VMACs without `all`), and with
     vmac_xmit_base the instance's own VMAC too."""
-    own = dict(i.options).get("garp_extra_if")
-    secs, all_if = own if isinstance(own, tuple) else (None, False)
-    if secs is None:
-        gsecs, gall = model.global_defs.garp_extra_if
-        secs, all_if = gsecs, all_if or gall
+    secs, all_if = garp_extra_if_setting(model, i)
     placed = _vip_interfaces(model, i)
     own_if = "" if i.use_vmac is not None else (i.interface or "")
     extra_vmac = any(dev.startswith("vmac:") for dev, _ in placed)

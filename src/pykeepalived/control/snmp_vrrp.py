@@ -54,8 +54,8 @@ from pykeepalived.snmp.session import Registration
 from pykeepalived.vrrp.effects import AUTH_ERRORS, PROTO_ERR_REASONS, Notify, RxRejected, State
 
 if TYPE_CHECKING:
+    from pykeepalived.config.instance_setup import InstanceSetup
     from pykeepalived.config.model import Model, TrackFile, VipSpec, VrrpScript
-    from pykeepalived.config.model import VrrpInstance as ConfInstance
     from pykeepalived.control.view import VrrpView
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.command import ScriptCommand
@@ -209,8 +209,8 @@ class VrrpMibs:
             return [((i, j), m) for i, grp in enumerate(self.vrrp.groups().values(), 1)
                     for j, m in enumerate(grp.members, 1)]
 
-        def conf(inst: VrrpInstance) -> ConfInstance | None:
-            return self.vrrp.conf(inst.name)
+        def conf(inst: VrrpInstance) -> InstanceSetup | None:
+            return self.vrrp.setup(inst.name)
 
         def isc(inst: VrrpInstance) -> NotifyScripts | None:
             return self.extras.notify_scripts("INSTANCE", inst.name)
@@ -303,12 +303,12 @@ class VrrpMibs:
         return view
 
     # ------------------------------------------------------------------ routes and rules
-    def _owned_rows(self, static: Sequence[Any], virtual: Callable[[ConfInstance], Sequence[Any]]
+    def _owned_rows(self, static: Sequence[Any], virtual: Callable[[InstanceSetup], Sequence[Any]]
                     ) -> list[tuple[OID, tuple[Any, bool]]]:
         """Static entries as instance 0, then each instance's (vrrp_header_ar_table): (entry, set)."""
         out: list[tuple[OID, tuple[Any, bool]]] = [((0, n), (r, True)) for n, r in enumerate(static, 1)]
         for i, inst in enumerate(self.vrrp.instances().values(), 1):
-            c = self.vrrp.conf(inst.name)
+            c = self.vrrp.setup(inst.name)
             for n, r in enumerate(virtual(c) if c is not None else (), 1):
                 out.append(((i, n), (r, inst.vipset)))
         return out
@@ -561,7 +561,7 @@ class VrrpMibs:
             ((0, n), (None, spec, False)) for n, spec in enumerate(self.model.static_ipaddress, 1)]
         adv = False
         for i, inst in enumerate(self.vrrp.instances().values(), 1):
-            c = self.vrrp.conf(inst.name)
+            c = self.vrrp.setup(inst.name)
             if c is None:
                 continue
             if i == 1:
@@ -743,7 +743,7 @@ class VrrpMibs:
             return octets(p) if p is not None else None
 
         def accept(i: VrrpInstance) -> Value:
-            c = self.vrrp.conf(i.name)
+            c = self.vrrp.setup(i.name)
             return truth(c is None or c.accept is not False)
 
         def assoc() -> list[tuple[OID, VrrpInstance]]:

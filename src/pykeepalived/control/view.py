@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Protocol
 from pykeepalived.logs import log
 
 if TYPE_CHECKING:
-    from pykeepalived.config.model import VrrpInstance as ConfInstance
+    from pykeepalived.config.instance_setup import InstanceSetup
     from pykeepalived.linux.iface import InterfaceInfo
     from pykeepalived.vrrp.effects import Notify, RxRejected, StateChanged
     from pykeepalived.vrrp.instance import VrrpInstance
@@ -64,8 +64,10 @@ class VrrpView(Protocol):
         its interface was not found)."""
         ...
 
-    def conf(self, name: str) -> ConfInstance | None:
-        """The instance's vrrp_instance block (None: a core instance without a daemon around it)."""
+    def setup(self, name: str) -> InstanceSetup | None:
+        """What the daemon reads of the instance's vrrp_instance block beyond its core parameters:
+        configured addresses, routes, rules, accept, promote_secondaries... (None: a core instance
+        without a daemon around it)."""
         ...
 
     def addresses(self, name: str, excluded: bool) -> list[tuple[IPAddress, int, str]]:

@@ -37,8 +37,8 @@ from pykeepalived.vrrp.effects import State
 from pykeepalived.vrrp.params import AuthType, ChecksumMode, IPAddress
 
 if TYPE_CHECKING:
+    from pykeepalived.config.instance_setup import InstanceSetup
     from pykeepalived.config.model import Model, SyncGroup, Track
-    from pykeepalived.config.model import VrrpInstance as ConfInstance
     from pykeepalived.linux.addresses import Address
     from pykeepalived.notify.scripts import NotifyScripts
     from pykeepalived.track.command import ScriptCommand
@@ -375,7 +375,7 @@ def _snmp_scripts_buffers(g_in: GlobalInput) -> list[str]:
 class InstanceInput:
     """One vrrp_instance as the VRRP child runs it."""
 
-    conf: ConfInstance
+    setup: InstanceSetup
     params: InstanceParams
     inst: VrrpInstance
     addresses: dict[IPAddress, Address]  # VIPs and eVIPs as installed (daemon/addrmap.py)
@@ -434,13 +434,13 @@ def notify_lines(sc: NotifyScripts | None, order: Iterable[tuple[str, str]] = _N
     return out
 
 
-def _flags(c: ConfInstance, p: InstanceParams) -> list[str] | None:
+def _flags(c: InstanceSetup, p: InstanceParams) -> list[str] | None:
     """The `Flags:` block: None when no flag at all is set (`Flags: none`)."""
     any_flag = any((
         p.is_unicast, c.unicast_fault_no_peer, p.dont_track_primary, p.skip_check_adv_addr,
-        c.unicast_src_ip is not None or c.mcast_src_ip is not None, c.track_src_ip,
-        p.check_unicast_src, c.promote_secondaries, p.nopreempt, c.use_vmac is not None,
-        c.linkbeat_use_polling, any(v.address.version != p.family for v in c.evips),
+        c.src_ip_configured, c.track_src_ip, p.check_unicast_src, c.promote_secondaries, p.nopreempt,
+        c.use_vmac is not None, c.linkbeat_use_polling, c.garp_extra_if_all,
+        any(v.address.version != p.family for v in c.evips),
     ))
     if not any_flag:
         return None
@@ -460,7 +460,7 @@ def _scripts_init(p: InstanceParams, inst: VrrpInstance) -> int:
 
 
 def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transition: float) -> list[str]:
-    c, p, inst = i.conf, i.params, i.inst
+    c, p, inst = i.setup, i.params, i.inst
     out = [f" VRRP Instance = {p.name}", f"   VRRP Version = {p.version}"]
     if p.sync_group:
         out.append(f"   Sync group = {p.sync_group}")
@@ -499,9 +499,8 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
         out.append("   Skip checking advert IP addresses")
     if p.strict:
         out.append("   Enforcing strict VRRP compliance")
-    from_conf = c.unicast_src_ip is not None or c.mcast_src_ip is not None
     out.append(f"   Using src_ip = {inst.own_src if inst.own_src is not None else '(none)'}"
-               f"{' (from configuration)' if from_conf else ''}")
+               f"{' (from configuration)' if c.src_ip_configured else ''}")
     if not p.is_unicast:
         group = p.mcast_group or (MCAST4 if p.family == 4 else MCAST6)
         out.append(f"   Multicast address {group}" + (f", ifindex {i.ifindex}" if p.family == 6 else ""))
@@ -513,7 +512,8 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
             f"   Gratuitous ARP lower priority repeat = {p.garp_lower_prio_repeat}",
             f"   Down timer adverts = {p.down_timer_adverts}"]
     if p.garp_extra_if_us:
-        out.append(f"   Gratuitous ARP for each secondary VMAC = {p.garp_extra_if_us // 1_000_000}")
+        out.append(f"   Gratuitous ARP for each secondary {'i/f' if c.garp_extra_if_all else 'VMAC'} = "
+                   f"{p.garp_extra_if_us // 1_000_000}")
     out += [f"   Send advert after receive lower priority advert = {_yn(not p.lower_prio_no_advert)}",
             f"   Send advert after receive higher priority advert = {_yn(p.higher_prio_send_advert)}",
             f"   Virtual Router ID = {p.vrid}", f"   Priority = {p.base_priority}",
@@ -536,9 +536,8 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
             out.append(f"   Password = {auth_text(p.auth_pass)}")
     elif p.version == 2:
         out.append("   Authentication type = none")
-    krx = c.kernel_rx_buf_size
-    if krx:
-        out.append(f"   Kernel rx buffer size = {krx}")
+    if c.kernel_rx_buf_size:
+        out.append(f"   Kernel rx buffer size = {c.kernel_rx_buf_size}")
     vips = [s for s in c.vips if s.address in i.addresses]
     if vips:
         out.append(f"   Virtual IP ({len(vips)}):")
@@ -567,17 +566,17 @@ def instance_lines(i: InstanceInput, wall: Callable[[int], float], last_transiti
 
 def _addr(i: InstanceInput, key: IPAddress, is_set: bool) -> str:
     a = i.addresses[key]
-    base = i.base_ifname if i.conf.use_vmac is not None and a.dev == i.ifname else None
+    base = i.base_ifname if i.setup.use_vmac is not None and a.dev == i.ifname else None
     return format_address(a, is_set and key not in i.not_set, base)
 
 
 def address_texts(i: InstanceInput, excluded: bool) -> list[str]:
     """The VIPs (or eVIPs) as keepalived.json lists them."""
-    specs = i.conf.evips if excluded else i.conf.vips
+    specs = i.setup.evips if excluded else i.setup.vips
     return [_addr(i, s.address, i.inst.vipset) for s in specs if s.address in i.addresses]
 
 
-def accept_mode(c: ConfInstance, p: InstanceParams) -> bool:
+def accept_mode(c: InstanceSetup, p: InstanceParams) -> bool:
     """keepalived's vrrp->accept: `accept` / `no_accept`, else off in strict mode (which needs the
     firewall), on otherwise."""
     return c.accept if c.accept is not None else not p.strict

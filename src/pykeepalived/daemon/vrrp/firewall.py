@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 def drops(rt: Runtime) -> bool:
     """keepalived vrrp_handle_accept_mode: not the address owner and not in accept mode (the config
     resolved strict mode's default already; None means keepalived's non-strict default, accept)."""
-    return rt.params.base_priority != 255 and rt.conf.accept is False
+    return rt.params.base_priority != 255 and rt.setup.accept is False
 
 
 def table_name(model: Model) -> str | None:

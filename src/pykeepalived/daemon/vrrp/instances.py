@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address
 from typing import TYPE_CHECKING
 
-from pykeepalived.config.model import VrrpInstance as ConfInstance
+from pykeepalived.config.instance_setup import InstanceSetup
 from pykeepalived.linux.addresses import Address, Route, Rule
 from pykeepalived.linux.iface import InterfaceInfo
 from pykeepalived.linux.vmac import Vmac
@@ -40,7 +40,7 @@ class Runtime:
     """What the executor knows about one instance beyond the core's parameters."""
 
     params: InstanceParams
-    conf: ConfInstance
+    setup: InstanceSetup  # what the wiring reads of the vrrp_instance block beyond the core's params
     inst: VrrpInstance
     iface: InterfaceInfo | None
     sock: VrrpSocket | None = None
@@ -141,9 +141,9 @@ class InstanceTable:
         rt = self.runtime.get(name)
         return rt.iface if rt is not None else None
 
-    def conf(self, name: str) -> ConfInstance | None:
+    def setup(self, name: str) -> InstanceSetup | None:
         rt = self.runtime.get(name)
-        return rt.conf if rt is not None else None
+        return rt.setup if rt is not None else None
 
     def addresses(self, name: str, excluded: bool) -> list[tuple[IPAddress, int, str]]:
         rt = self.runtime.get(name)
@@ -154,7 +154,7 @@ class InstanceTable:
                 return []
             addrs = inst.params.evips if excluded else inst.params.vips
             return [(a, a.max_prefixlen, default) for a in addrs]
-        specs = rt.conf.evips if excluded else rt.conf.vips
+        specs = rt.setup.evips if excluded else rt.setup.vips
         return [(s.address, s.prefix, s.dev or default) for s in specs]
 
     def address_set(self, name: str, addr: IPAddress) -> bool:

@@ -131,8 +131,8 @@ def reload_key(rt: Runtime) -> tuple[object, ...]:
     p = rt.params
     if p.is_unicast:
         return (p.vrid, p.family, p.interface, True, rt.inst.own_src)
-    vmac_addr = rt.conf.use_vmac_addr
-    return (p.vrid, p.family, p.interface, False, rt.conf.use_vmac is not None, vmac_addr, p.mcast_group)
+    vmac_addr = rt.setup.use_vmac_addr
+    return (p.vrid, p.family, p.interface, False, rt.setup.use_vmac is not None, vmac_addr, p.mcast_group)
 
 
 def reload_matches(old: Mapping[str, Runtime], new: Mapping[str, Runtime]) -> dict[str, str]:

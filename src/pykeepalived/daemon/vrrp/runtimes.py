@@ -17,10 +17,11 @@ from collections.abc import Callable, Mapping
 from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
-from pykeepalived.config.model import Model, VipSpec
+from pykeepalived.config.instance_setup import instance_setup
+from pykeepalived.config.model import Model, VipSpec, VmacSpec
 from pykeepalived.config.model import VrrpInstance as ConfInstance
 from pykeepalived.config.to_params import instance_params
-from pykeepalived.config.vrrp_extra import address_vmac_lines, needs_address_vmac, vmac_addr_prefix
+from pykeepalived.config.vrrp_extra import address_vmac_lines, vmac_addr_prefix
 from pykeepalived.daemon.addrmap import address_from_spec, route_from_config, rule_from_config
 from pykeepalived.daemon.log import DETAIL, log
 from pykeepalived.daemon.vrrp.firewall import Firewall
@@ -138,12 +139,13 @@ class RuntimeBuilder:
                 if addr is not None:
                     log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
         inst = VrrpInstance(params)
-        rt = Runtime(params, conf, inst, iface)
-        if iface is not None and conf.use_vmac is None and conf.promote_secondaries:
+        setup = instance_setup(model, conf)
+        rt = Runtime(params, setup, inst, iface)
+        if iface is not None and setup.use_vmac is None and setup.promote_secondaries:
             # keepalived set_promote_secondaries: set unless already on; put back at shutdown
             self.vmacs.journal.set(f"net/ipv4/conf/{iface.ifname}/promote_secondaries", 1)
-        if conf.use_vmac is not None and iface is not None:
-            rt.vmac = await self._vmac(conf, params, iface)
+        if setup.use_vmac is not None and iface is not None:
+            rt.vmac = await self._vmac(setup.use_vmac, setup.vmac_xmit_base, params, iface)
             if self.firewall is not None:
                 await self.firewall.vmac_added(rt)
         group4 = model.global_defs.vrrp_mcast_group4
@@ -152,8 +154,8 @@ class RuntimeBuilder:
         for line in address_vmac_lines(conf):
             log.error("%s", line)
         await self.build_addresses(rt, model)
-        rt.routes = [route_from_config(r) for r in conf.virtual_routes]
-        rt.rules = [rule_from_config(r) for r in conf.virtual_rules]
+        rt.routes = [route_from_config(r) for r in setup.virtual_routes]
+        rt.rules = [rule_from_config(r) for r in setup.virtual_rules]
         try:
             rt.sock = self.socket_for(rt)
         except UnicastBindError as exc:  # keepalived open_vrrp_read_socket; FAULT at start
@@ -180,11 +182,12 @@ class RuntimeBuilder:
     async def build_addresses(self, rt: Runtime, model: Model) -> None:
         """The instance's VIPs and eVIPs as addresses on their interfaces (again when a
         dynamic_interfaces interface appears)."""
-        conf = rt.conf
-        for spec in conf.vips + conf.evips:
+        setup = rt.setup
+        for spec in setup.vips + setup.evips:
             dev = self._address_dev(rt, spec)
-            if dev is not None and needs_address_vmac(conf, spec, model):  # use_vmac_addr
-                dev = await self._address_vmac(model, conf.name, rt.params.vrid, dev, spec.address.version)
+            if dev is not None and spec.address in setup.address_vmacs:  # use_vmac_addr
+                p = rt.params
+                dev = await self._address_vmac(model, p.name, p.vrid, dev, spec.address.version)
             # `dev <interface>` of the instance's family moves to the VMAC
             if spec.dev is not None and dev is not None and dev != spec.dev:
                 spec = dataclasses.replace(spec, dev=dev)
@@ -202,22 +205,21 @@ class RuntimeBuilder:
             return rt.vmac.ifname
         return spec.dev or base
 
-    async def _vmac(self, conf: ConfInstance, p: InstanceParams, iface: InterfaceInfo) -> Vmac | None:
+    async def _vmac(self, spec: VmacSpec, xmit_base: bool, p: InstanceParams,
+                    iface: InterfaceInfo) -> Vmac | None:
         """use_vmac [NAME] [MAC] ...: keepalived.md §1.11.4 / §5.8."""
-        assert conf.use_vmac is not None
-        name, mac = conf.use_vmac.name, conf.use_vmac.mac
-        xmit_base = conf.vmac_xmit_base
+        name, mac = spec.name, spec.mac
         try:
             ll = p.src_ip if isinstance(p.src_ip, IPv6Address) else None
             vmac = await self.vmacs.create(iface.ifname, p.vrid, p.family, name=name, mac=mac,
                                            link_local=ll, xmit_base=xmit_base)
         except OSError as exc:
-            log.error("(%s) Unable to create VMAC interface: %s", conf.name, exc)
+            log.error("(%s) Unable to create VMAC interface: %s", p.name, exc)
             return None
         if vmac.created:
-            log.log(DETAIL, "(%s): Success creating VMAC interface %s", conf.name, vmac.ifname)
+            log.log(DETAIL, "(%s): Success creating VMAC interface %s", p.name, vmac.ifname)
         else:  # a reload's (or a previous run's): keepalived vrrp_complete_instance
-            log.info("(%s) Found matching interface %s", conf.name, vmac.ifname)
+            log.info("(%s) Found matching interface %s", p.name, vmac.ifname)
         return vmac
 
     async def _address_vmac(self, model: Model, name: str, vrid: int, parent: str, family: int) -> str:
@@ -249,7 +251,7 @@ class RuntimeBuilder:
 
     def socket_for(self, rt: Runtime) -> VrrpSocket | None:
         p = rt.params
-        xmit_base = rt.conf.vmac_xmit_base
+        xmit_base = rt.setup.vmac_xmit_base
         ifname = rt.vmac.ifname if rt.vmac and not xmit_base else (rt.iface.ifname if rt.iface else None)
         if ifname is None:
             return None
@@ -294,7 +296,7 @@ def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
         return a.dev if a is not None else None
 
     # VRRP_FLAG_EVIP_OTHER_FAMILY (set with a VMAC only)
-    eof = {id(rt): rt.vmac is not None and any(e.address.version != rt.params.family for e in rt.conf.evips)
+    eof = {id(rt): rt.vmac is not None and any(e.address.version != rt.params.family for e in rt.setup.evips)
            for rt in rts}
     out: list[tuple[str, str]] = []
     by_vrid: dict[int, list[Runtime]] = {}
@@ -304,19 +306,19 @@ def vmac_conflicts(rts: list[Runtime], ours: set[str]) -> list[tuple[str, str]]:
         for rt1 in by_vrid[rt.params.vrid]:
             if rt1 is rt:
                 break
-            if rt.conf.sync_group is not None and rt.conf.sync_group == rt1.conf.sync_group:
+            if rt.params.sync_group is not None and rt.params.sync_group == rt1.params.sync_group:
                 continue
             same = rt.params.family == rt1.params.family
             if not same and not eof[id(rt)] and not eof[id(rt1)]:
                 continue
             a, b = rt.params.name, rt1.params.name
             if rt.vmac is not None and (same or eof[id(rt1)]):
-                for v in (rt1.conf.vips + rt1.conf.evips) if same else rt1.conf.evips:
+                for v in (rt1.setup.vips + rt1.setup.evips) if same else rt1.setup.evips:
                     if dev(rt1, v) == rt.vmac.ifname:
                         line = f"({b}) VIP/eVIP {v.text} uses same VMAC as VRRP instance {a}, disabling {a}"
                         out.append((a, line))
-            for ev, lst in ((False, rt.conf.vips), (True, rt.conf.evips)):
-                for ev1, lst1 in ((False, rt1.conf.vips), (True, rt1.conf.evips)):
+            for ev, lst in ((False, rt.setup.vips), (True, rt.setup.evips)):
+                for ev1, lst1 in ((False, rt1.setup.vips), (True, rt1.setup.evips)):
                     if not same and not ((ev and eof[id(rt)]) or (ev1 and eof[id(rt1)])):
                         continue  # keepalived's four skips: another family only through such eVIPs
                     for v in lst:

@@ -11,7 +11,7 @@ from pykeepalived.linux.rcvbuf import advert_len, instance_rx_buf
 def vrrp_rx_buf(model: Any, rt: Any) -> int:
     """Bytes the instance of runtime entry rt adds to its socket's SO_RCVBUF (0: none)."""
     p = rt.params
-    kernel = rt.conf.kernel_rx_buf_size or 0
+    kernel = rt.setup.kernel_rx_buf_size
     ah = str(getattr(p.auth_type, "name", "")) == "AH"
     mtu = rt.iface.mtu if rt.iface is not None else None
     adv = advert_len(p.family, p.version, len(p.vips), ah)

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pykeepalived.config.command_words import cmd_str
-from pykeepalived.config.model import VrrpInstance as ConfInstance
+from pykeepalived.config.instance_setup import InstanceSetup
 from pykeepalived.daemon.dump_data import (
     InstanceInput,
     InterfacesInput,
@@ -139,13 +139,13 @@ class StatusWriter:
         notifier = self.child.notifier
         scripts = notifier.scripts.get(("INSTANCE", inst.name)) if notifier is not None else None
         if rt is None:  # no daemon around the core (unit tests of the control plane)
-            return InstanceInput(ConfInstance(name=p.name), p, inst, {}, p.interface, p.interface, 0,
+            return InstanceInput(InstanceSetup(), p, inst, {}, p.interface, p.interface, 0,
                                  scripts=scripts)
         sock = rt.sock
         fds = (sock.rx.fileno(), sock.tx.fileno()) if sock is not None and sock.rx is not None else None
         base = rt.iface.ifname if rt.iface is not None else p.interface
         return InstanceInput(
-            rt.conf, p, inst, dict(rt.addresses), rt.vmac.ifname if rt.vmac is not None else base, base,
+            rt.setup, p, inst, dict(rt.addresses), rt.vmac.ifname if rt.vmac is not None else base, base,
             rt.iface.ifindex if rt.iface is not None else 0, vmac_up=rt.vmac is not None, fds=fds,
             scripts=scripts, not_set=frozenset(rt.not_set), wantstate=self.wantstate(inst))
 
@@ -154,7 +154,7 @@ class StatusWriter:
         order. The control socket (as_file False) also has it, with `vips`/`evips` as plain
         addresses and `track_ifp`/`track_script` as names, always present (pykeepalivedctl's table)."""
         i = self._input(inst)
-        c, p, sc = i.conf, i.params, i.scripts
+        c, p, sc = i.setup, i.params, i.scripts
         own_if = p.interface
         track_ifp = [t.name for t in c.tracks if t.kind == "interface" and t.name != own_if]
         commands = self._script_commands()
@@ -337,10 +337,10 @@ class StatusWriter:
             own += [rt.vmac.ifname] if rt.vmac is not None else []
             for name in own:
                 tracking.setdefault(name, []).append((p.name, 0, False))
-            for t in rt.conf.tracks:  # as configured: a sync group zeroes the instance's weight only
+            for t in rt.setup.tracks:  # as configured: a sync group zeroes the instance's weight only
                 if t.kind == "interface" and t.name not in own:
                     tracking.setdefault(t.name, []).append((p.name, t.weight or 0, bool(t.reverse)))
-            if base is not None and rt.vmac is None and rt.conf.promote_secondaries:
+            if base is not None and rt.vmac is None and rt.setup.promote_secondaries:
                 promote[base] = promote.get(base, 0) + 1
         bases: dict[str, int] = {}
         for v in vmacs:

@@ -626,8 +626,7 @@ class VrrpChild:
         self._notify_scripts(old_scripts)
         for name, rt in old_runtime.items():
             if name not in kept and rt.inst.state is not State.STOP:
-                deleted = any(kw == "notify_deleted" for kw, _ in rt.conf.notify)
-                self.driver.apply(functools.partial(rt.inst.delete, notify_deleted=deleted))
+                self.driver.apply(functools.partial(rt.inst.delete, notify_deleted=rt.setup.notify_deleted))
         await self.executor.drain()  # their releases need the old runtime entries
         if self.dbus is not None and _dbus_enabled(model):
             self.dbus.remove([name for name in old_runtime if name not in kept])
