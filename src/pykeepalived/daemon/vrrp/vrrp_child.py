@@ -19,7 +19,7 @@ order: the transition times, the notify scripts, the control plane (control sock
 lvs_sync_daemon tied to an instance.
 
 A service beside VRRP comes in the same way: build it in `run()` with the read-only view of the
-instances (`self.table` is the `VrrpView`: instances, sync groups, interface, configuration,
+instances (`self.table` is the `VrrpView`: instances, sync groups, interface, typed settings,
 addresses and which are set, last transition) and what is its alone, and subscribe it to
 `self.events` (`subscribe(on_state=..., on_notify=...)`; `in_turn=True` to hear a notify after the
 address work it caused); start it beside `self.ops.start`, follow `reload()`, close it in
