@@ -22,7 +22,7 @@ import ipaddress
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cache
 
 from pykeepalived.config.changes import changes2
@@ -400,7 +400,8 @@ class _RouteDraft(LineDraft):
     """A route line being read: the reader's state, and the Route's fields set so far (`ch`, typed
     against Route: config/changes.py), made into the Route once the line is read."""
 
-    __slots__ = ("ch", "dest", "do_nexthop", "dst", "fam", "locked", "metrics", "nexthops", "via")
+    __slots__ = ("ch", "dest", "do_nexthop", "dst", "fam", "foreign_protocol", "has_dev", "locked", "metrics",
+                 "nexthops", "via")
 
     def __init__(self, w: _Words, track_groups: set[str] | None) -> None:
         super().__init__(w, track_groups)
@@ -413,6 +414,8 @@ class _RouteDraft(LineDraft):
         self.locked: list[str] = []
         self.nexthops: list[NextHop] = []
         self.do_nexthop = False
+        self.has_dev = False  # for the tracking checks
+        self.foreign_protocol = False  # the protocol given is not RTPROT_KEEPALIVED
 
     def family(self, new: int, msg: str = "Cannot mix IPv4 and IPv6 addresses for route") -> None:
         self.fam = _family(self.fam, new, self.w, msg)
@@ -479,7 +482,9 @@ def _r_table(d: _RouteDraft, s: str) -> None:
 
 
 def _r_protocol(d: _RouteDraft, s: str) -> None:
-    d.ch.set(protocol=d.w.lookup("rt_protos", "Protocol {} not found or invalid for route"))
+    protocol = d.w.lookup("rt_protos", "Protocol {} not found or invalid for route")
+    d.ch.set(protocol=protocol)
+    d.foreign_protocol = protocol != RTPROT_KEEPALIVED
 
 
 def _r_scope(d: _RouteDraft, s: str) -> None:
@@ -492,6 +497,7 @@ def _r_metric(d: _RouteDraft, s: str) -> None:
 
 def _r_dev(d: _RouteDraft, s: str) -> None:
     d.ch.set(dev=d.w.next())
+    d.has_dev = True
 
 
 def _r_onlink(d: _RouteDraft, s: str) -> None:
@@ -681,27 +687,23 @@ def parse_route(
 def _route_end(d: _RouteDraft, dst: Prefix) -> Route:
     """keepalived's checks once the line is read: tracking needs `dev` and RTPROT_KEEPALIVED."""
     rep, loc = d.w.rep, d.w.loc
-    fam = d.fam or 4
-    d.ch.set(via=d.via, metrics=tuple(d.metrics), locked=tuple(d.locked), nexthops=tuple(d.nexthops),
-             track=d.track, track_group=d.track_group, words=d.w.w, loc=loc)
-    r = d.ch.make(fam, Prefix(None, 0, fam) if dst.family == 0 else dst)
-    track, track_group, protocol = r.track, r.track_group, r.protocol
-    if track:
-        if protocol != RTPROT_KEEPALIVED:
+    if d.track:
+        if d.foreign_protocol:
             rep.error(
                 loc,
                 "Route cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol",
             )
-        protocol = RTPROT_KEEPALIVED
-        if r.dev is None:
+            d.ch.set(protocol=RTPROT_KEEPALIVED)
+        if not d.has_dev:
             rep.error(loc, f"Warning - cannot track route {d.dest} with no interface specified, not tracking")
-            track = False
-    if track_group is not None and r.dev is None:
+            d.track = False
+    if d.track_group is not None and not d.has_dev:
         rep.error(loc, "Static route cannot have track group if no oif specified")
-        track_group = None
-    if track is r.track and track_group is r.track_group and protocol == r.protocol:
-        return r
-    return replace(r, track=track, track_group=track_group, protocol=protocol)
+        d.track_group = None
+    fam = d.fam or 4
+    d.ch.set(via=d.via, metrics=tuple(d.metrics), locked=tuple(d.locked), nexthops=tuple(d.nexthops),
+             track=d.track, track_group=d.track_group, words=d.w.w, loc=loc)
+    return d.ch.make(fam, Prefix(None, 0, fam) if dst.family == 0 else dst)
 
 
 def _rtt(word: str, mult: int, loc: Loc, rep: Reporter) -> int | None:
