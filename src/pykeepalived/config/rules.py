@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from pykeepalived.config.changes import changes3
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Loc, Reporter
@@ -84,7 +84,8 @@ class _RuleDraft(LineDraft):
     """A rule line being read: the reader's state, and the Rule's fields set so far (`ch`, typed
     against Rule: config/changes.py), made into the Rule once the line is read."""
 
-    __slots__ = ("action", "ch", "fam", "options", "priority", "protocol", "table_option")
+    __slots__ = ("action", "any_from", "any_to", "ch", "fam", "goto", "has_iif", "has_table", "options",
+                 "priority", "protocol", "table_option")
 
     def __init__(self, w: _Words, track_groups: set[str] | None) -> None:
         super().__init__(w, track_groups)
@@ -95,6 +96,9 @@ class _RuleDraft(LineDraft):
         self.priority: int | None = None  # None: not given (the next free one is given at the end)
         self.protocol: int | None = None  # checked, not kept
         self.options: list[tuple[str, str]] = []  # suppress_*, tunnel-id, uidrange, sport, dport, ipproto
+        self.goto: int | None = None  # read by the checks
+        self.has_table = self.has_iif = False  # given (for the checks)
+        self.any_from = self.any_to = False  # `from`/`to` all|any|default: of the rule's family
 
     def set_action(self, action: str, msg: str) -> None:
         if self.action:
@@ -121,8 +125,10 @@ def _u_address(d: _RuleDraft, s: str) -> None:
         raise w.fail(f"Invalid rule {s} address {x}")
     if s == "from":
         d.ch.set(from_=p)
+        d.any_from = p.family == 0
     else:
         d.ch.set(to=p)
+        d.any_to = p.family == 0
     d.fam = _family(d.fam, p.family, w, "rule specification has mixed IPv4 and IPv6")
 
 
@@ -131,6 +137,7 @@ def _u_table(d: _RuleDraft, s: str) -> None:
     if table == 0:
         raise d.w.fail("Table 0 is not valid")
     d.ch.set(table=table)
+    d.has_table = True
     d.set_action("table", _ONE_ACTION + " for rule")
 
 
@@ -195,6 +202,7 @@ def _u_suppress(d: _RuleDraft, s: str) -> None:
 
 def _u_iif(d: _RuleDraft, s: str) -> None:
     d.ch.set(iif=d.w.next())
+    d.has_iif = True
 
 
 def _u_oif(d: _RuleDraft, s: str) -> None:
@@ -264,7 +272,7 @@ def _u_action(d: _RuleDraft, s: str) -> bool:
         if v is None or rest or x.startswith("-") or v > 2**32 - 1:
             w.rep.error(w.loc, f"invalid number '{x}'", ConfigErr.INVALID_NUMBER)
             raise w.fail(f"Invalid target {s} specified")
-        d.ch.set(goto=v)
+        d.goto = v
         act = "goto"
     elif s == "nop":
         act = "nop"
@@ -306,56 +314,43 @@ def parse_rule(
             if _RULE_WORDS.get(s, _u_action)(d, s):
                 break
             w.i += 1
-        r = _rule_made(d)
-        _rule_checks(d, r)
+        _rule_checks(d)
     except _Bad:
         return None
-    return _rule_end(d, r, prios)
+    return _rule_end(d, prios)
 
 
-def _rule_made(d: _RuleDraft) -> Rule:
-    """The Rule of the line as read (its priority -1 when not given: _rule_end gives one)."""
-    o = dict(d.options)
-    spl, ifgroup, tun, proto = (o.get(k) for k in ("suppress_prefixlength", "suppress_ifgroup", "tunnel-id",
-                                                     "ipproto"))
-    d.ch.set(suppress_prefixlength=None if spl is None else int(spl), suppress_ifgroup=_ifgroup(ifgroup),
-             tun_id=None if tun is None else int(tun), uidrange=_range(o.get("uidrange")),
-             sport=_range(o.get("sport")), dport=_range(o.get("dport")),
-             ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
-             options=tuple(d.options), track=d.track, track_group=d.track_group, loc=d.w.loc)
-    return d.ch.make(d.fam or 4, d.action, -1 if d.priority is None else d.priority)
-
-
-def _rule_checks(d: _RuleDraft, r: Rule) -> None:
+def _rule_checks(d: _RuleDraft) -> None:
     """keepalived's verdicts on the action once the line is read (raise _Bad: the line is dropped)."""
     w = d.w
     if d.action == "goto":
         if d.priority is None:
-            raise w.fail(f"Invalid rule - goto target {r.goto} specified without preference")
-        if r.goto is not None and d.priority >= r.goto:
-            raise w.fail(f"Invalid rule - preference {d.priority} >= goto target {r.goto}")
+            raise w.fail(f"Invalid rule - goto target {d.goto} specified without preference")
+        if d.goto is not None and d.priority >= d.goto:
+            raise w.fail(f"Invalid rule - preference {d.priority} >= goto target {d.goto}")
     if not d.action:
         raise w.fail("No action specified for rule - ignoring")
     if d.action != "table" and d.table_option:
         raise w.fail("suppressor/realm specified for non table action - skipping")
-    if d.action == "l3mdev" and r.table is not None:
+    if d.action == "l3mdev" and d.has_table:
         raise w.fail("table cannot be specified for l3mdev rules")
 
 
-def _rule_end(d: _RuleDraft, r: Rule, prios: RulePriorities) -> Rule:
-    """keepalived's warnings and defaults once the line is accepted."""
+def _rule_end(d: _RuleDraft, prios: RulePriorities) -> Rule:
+    """keepalived's warnings and defaults once the line is accepted, then the Rule."""
     rep, loc = d.w.rep, d.w.loc
     if d.track and d.protocol is not None and d.protocol != RTPROT_KEEPALIVED:
         rep.error(loc, "Rule cannot be tracked if protocol is not RTPROT_KEEPALIVED(18), resetting protocol")
-    track_group = r.track_group
-    if track_group is not None and r.iif is None:
+    if d.track_group is not None and not d.has_iif:
         rep.error(loc, "Static rule cannot have track_group if dev/iif not specified")
-        track_group = None
-    fam = r.family
-    from_ = Prefix(None, 0, fam) if r.from_ is not None and r.from_.family == 0 else r.from_
-    to = Prefix(None, 0, fam) if r.to is not None and r.to.family == 0 else r.to
-    priority = r.priority
-    if d.priority is None:
+        d.track_group = None
+    fam = d.fam or 4
+    if d.any_from:
+        d.ch.set(from_=Prefix(None, 0, fam))
+    if d.any_to:
+        d.ch.set(to=Prefix(None, 0, fam))
+    priority = d.priority
+    if priority is None:
         priority = prios.next[fam]
         prios.next[fam] -= 1
         rep.error(
@@ -363,9 +358,15 @@ def _rule_end(d: _RuleDraft, r: Rule, prios: RulePriorities) -> Rule:
             f"Rule has no preference specified - setting to {priority}."
             " This is probably not what you want.",
         )
-    if track_group is r.track_group and from_ is r.from_ and to is r.to and priority == r.priority:
-        return r
-    return replace(r, from_=from_, to=to, priority=priority, track_group=track_group)
+    o = dict(d.options)
+    spl, ifgroup, tun, proto = (o.get(k) for k in ("suppress_prefixlength", "suppress_ifgroup", "tunnel-id",
+                                                     "ipproto"))
+    d.ch.set(goto=d.goto, suppress_prefixlength=None if spl is None else int(spl),
+             suppress_ifgroup=_ifgroup(ifgroup), tun_id=None if tun is None else int(tun),
+             uidrange=_range(o.get("uidrange")), sport=_range(o.get("sport")), dport=_range(o.get("dport")),
+             ipproto=None if proto is None else _IPPROTO.get(proto) or int(proto),
+             options=tuple(d.options), track=d.track, track_group=d.track_group, loc=loc)
+    return d.ch.make(fam, d.action, priority)
 
 
 def _range(v: str | None) -> tuple[int, int] | None:
