@@ -59,6 +59,9 @@ CASES = {  # configuration, -D, the VRRP child's first line after its notificati
     "script-D": (SCRIPT + instance_conf(prio=150, extra="    track_script {\n        chk\n    }\n"), True,
                  r"\(VI_1\) removing VIPs\."),
     "checker-D": (ONE + CHECKER, True, r"Activating healthchecker"),
+    # tracks mv0, a macvlan left down: the instance starts in FAULT (vrrp_complete_init's lines)
+    "fault-D": (instance_conf(prio=150, extra="    track_interface {\n        mv0\n    }\n"), True,
+                r"\(VI_1\) removing VIPs\."),
 }
 # the parent's lines; every other line of the start-up is the VRRP (or checker) child's
 PARENT = re.compile(r"Starting Keepalived|Running on|Command line|Opening file|Configuration file|NOTICE|"
@@ -91,7 +94,8 @@ def lines(node: Node) -> list[str]:
 
 def started(node: Node, detail: bool) -> bool:
     text = node.logs()
-    return "Entering BACKUP STATE" in text and (not detail or "VRRP sockpool" in text)
+    return ("Entering BACKUP STATE" in text or "entering FAULT state" in text) and (
+        not detail or "VRRP sockpool" in text)
 
 
 def run(node: Node, case: str) -> tuple[list[str], list[str], list[str]]:
@@ -111,14 +115,25 @@ def run(node: Node, case: str) -> tuple[list[str], list[str], list[str]]:
     node.proc.send_signal(signal.SIGUSR1)  # the gate lets the child go on
     wait_for(lambda: started(node, detail), 20)
     everything = lines(node)
-    end = max(i for i, x in enumerate(everything) if "Entering BACKUP STATE" in x or "VRRP sockpool" in x)
+    end = max(i for i, x in enumerate(everything)
+              if "Entering BACKUP STATE" in x or "entering FAULT state" in x or "VRRP sockpool" in x)
     return (at_hold, [x for x in everything[:end + 1] if PARENT.match(x)],
             [x for x in everything[:end + 1] if not PARENT.match(x)])
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("checker")])
+KNOWN = {  # differences left, each case fails on them (strict: it passes once they are fixed)
+    "fault-D": "vrrp_complete_init's fault lines ('(VI_1) entering FAULT state') come after the GARP "
+               "channel line and the notification to the parent, where keepalived logs them before both",
+}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN[c], strict=True))
+                                  if c in KNOWN else c for c in CASES if not c.startswith("checker")])
 def test_startup_lines_in_keepalived_order(oracle_lab: tuple[Lab, Host, Host], case: str) -> None:
     _, *hosts = oracle_lab
+    if case == "fault-D":
+        for h in hosts:
+            h.run("ip link add mv0 link eth0 type macvlan")
     with differential(hosts, CASES[case][0]) as pair:
         got = {n.impl: run(n, case) for n in pair}
         for impl, (at_hold, _, _) in got.items():
