@@ -59,8 +59,9 @@ CASES = {  # configuration, -D, the VRRP child's first line after its notificati
     "script-D": (SCRIPT + instance_conf(prio=150, extra="    track_script {\n        chk\n    }\n"), True,
                  r"\(VI_1\) removing VIPs\."),
     "checker-D": (ONE + CHECKER, True, r"Activating healthchecker"),
-    # tracks mv0, a macvlan left down: the instance starts in FAULT (vrrp_complete_init's lines)
-    "fault-D": (instance_conf(prio=150, extra="    track_interface {\n        mv0\n    }\n"), True,
+    # tracks mv0, a macvlan left down: the instance starts in FAULT; a vrrp_script nobody tracks
+    # (vrrp_complete_init's lines: the fault lines, then "Warning - script chk is not used")
+    "fault-D": (SCRIPT + instance_conf(prio=150, extra="    track_interface {\n        mv0\n    }\n"), True,
                 r"\(VI_1\) removing VIPs\."),
 }
 # the parent's lines; every other line of the start-up is the VRRP (or checker) child's
@@ -121,14 +122,7 @@ def run(node: Node, case: str) -> tuple[list[str], list[str], list[str]]:
             [x for x in everything[:end + 1] if not PARENT.match(x)])
 
 
-KNOWN = {  # differences left, each case fails on them (strict: it passes once they are fixed)
-    "fault-D": "vrrp_complete_init's fault lines ('(VI_1) entering FAULT state') come after the GARP "
-               "channel line and the notification to the parent, where keepalived logs them before both",
-}
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.xfail(reason=KNOWN[c], strict=True))
-                                  if c in KNOWN else c for c in CASES if not c.startswith("checker")])
+@pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("checker")])
 def test_startup_lines_in_keepalived_order(oracle_lab: tuple[Lab, Host, Host], case: str) -> None:
     _, *hosts = oracle_lab
     if case == "fault-D":

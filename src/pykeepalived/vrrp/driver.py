@@ -54,9 +54,18 @@ class Driver:
     def start(self, between: Callable[[], None] | None = None) -> None:
         """Start the engine; `between` runs after the fault lines of vrrp_complete_init and before
         the instances leave INIT (keepalived restores the interfaces there)."""
-        self._run(self.engine.start_faults(self.clock.now()))
+        self.start_faults()
         if between is not None:
             between()
+        self.start_states()
+
+    def start_faults(self) -> None:
+        """The first half of `start`: vrrp_complete_init's fault lines and notifies (the daemon runs
+        them where keepalived's vrrp_complete_init is, before the GARP channels)."""
+        self._run(self.engine.start_faults(self.clock.now()))
+
+    def start_states(self) -> None:
+        """The second half of `start` (vrrp_init_state): the instances leave INIT."""
         self._run(self.engine.start_states(self.clock.now()))
 
     def feed(self, rx: RxPacket) -> None:

@@ -360,11 +360,6 @@ class VrrpChild:
             log.error("%s", checked.violation)
         await self.set_static(model, add=True)
         await self.build(model)
-        self._log_garp_channels()
-        checked.log_unused()  # end of keepalived's vrrp_complete_init: before any instance's line
-        child_ready("vrrp")  # keepalived's notify_config_read: the parent's "Startup complete"
-        restored = await self.remove_stale_addresses()
-        self.syncd = await self._sync_daemon(model)
         await self.start_trackers(model, checked)
         # before the first transition, so its trap is sent (keepalived connects at its start)
         if snmp_settings(model, self.opts.snmp, self.opts.snmp_socket).any_vrrp:
@@ -381,19 +376,22 @@ class VrrpChild:
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
+        self._start_bgp(model)  # its hook hears the first transitions
+        self.driver.start_faults()  # keepalived's vrrp_complete_init: the instances held in FAULT
+        checked.log_unused()  # end of keepalived's vrrp_complete_init
+        self._log_garp_channels()
+        child_ready("vrrp")  # keepalived's notify_config_read: the parent's "Startup complete"
+        restored = await self.remove_stale_addresses()
+        self.syncd = await self._sync_daemon(model)
         params = [rt.params for rt in self.runtime.values()]
         later = functools.partial(self._tasks.append)  # a delayed link change, run as a task
         self.debounce = await link_debounce(self.ipr, model, params,
                                             lambda ev: later(loop.create_task(self._on_event(ev))))
         self._tasks.append(loop.create_task(self._monitor()))
         self.linkbeat = start_linkbeat(self.table, self.tracked_ifs, model, self.link_changed)
-        self._start_bgp(model)  # its hook hears the first transitions
-
-        def log_restored() -> None:  # keepalived: after vrrp_complete_init's fault lines
-            for step in restored:
-                step()
-
-        self.driver.start(between=log_restored)
+        for step in restored:  # keepalived vrrp_restore_interfaces_startup
+            step()
+        self.driver.start_states()  # keepalived vrrp_init_state
         self.bfd_reader = start_reader(lambda ev: self.bfd.event(ev, self.set_tracker))
         self._log_sockpool()
         if self.scripts is not None:
