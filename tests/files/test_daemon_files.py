@@ -251,8 +251,9 @@ virtual_server 198.51.100.10 80 {
 }
 """)
     nodes.append(node.start())
-    wait_for(lambda: (node.dir / "check.pid").exists(), 15)
-    pid = int((node.dir / "check.pid").read_text())
+    pidfile = node.dir / "check.pid"  # created, then written (as keepalived's): wait for the number
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip().isdigit(), 15)
+    pid = int(pidfile.read_text())
 
     def monitor() -> list[int]:
         return [rb for fam, _, proto, rb in _sockets_of(pid)
