@@ -122,7 +122,7 @@ def instance_params(model: Model, inst: VrrpInstance | str) -> InstanceParams:
         log_unknown_vrids=model.global_defs.log_unknown_vrids,
         **garp_extra_if(model, i),
         config_fault=i.unicast_fault_no_peer and not i.unicast_peers,
-        extra={"notify_priority_changes": notify_priority_changes(model, i)},
+        notify_priority_changes=notify_priority_changes(model, i),
     )
 
 

@@ -142,7 +142,7 @@ class VrrpInstance:
         self.counted_init = False  # counted in the sync group's num_member_init
         self.quiet_init_fault = False  # FAULT while unweighted trackers have not reported (no log/notify)
         self.last_transition: int | None = None
-        self.notify_priority_changes = bool(params.extra.get("notify_priority_changes", False))
+        self.notify_priority_changes = params.notify_priority_changes
         self._unicast = params.is_unicast
         if params.unicast_peers:
             self._dsts: tuple[IPAddress, ...] = tuple(p.address for p in params.unicast_peers)

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 
 IPAddress = IPv4Address | IPv6Address
@@ -100,7 +100,8 @@ class InstanceParams:
     garp_extra_if_us: int = 0
     garp_extra_if_addrs: tuple[IPAddress, ...] = ()
     config_fault: bool = False  # unicast_fault_no_peer without peers: held in FAULT (num_config_faults)
-    extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
+    # notify_priority_changes: the instance's, else its sync group's, else the global setting
+    notify_priority_changes: bool = False
 
     @property
     def is_owner(self) -> bool:
