@@ -125,7 +125,6 @@ class Timeline:
         self.zero_mono = time.monotonic()
         self.pending: list[Event] = []
         self.last_client: str | None = None
-        self.served_by: str | None = None
         self._probe_pos = 0
         self._last_printed: tuple[str, str, str] | None = None
         self.master_since: dict[str, float] = {}  # node -> wall time it last entered MASTER
@@ -182,8 +181,6 @@ class Timeline:
                 else:
                     text = f"GET http://{VIP}/ failed ({p.error})"
                     self.pending.append(Event(p.t - self.zero_mono, "client", "no answer", text))
-            if p.served_by:
-                self.served_by = p.served_by
 
     def _add(self, e: Event) -> None:
         for old in reversed(self.pending):
@@ -242,11 +239,30 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
+def vip_holders(lab: Lab) -> list[str]:
+    return [name for name in NODES if f" {VIP}/" in lab[name].ip("-4", "-o", "addr", "show", "dev", "eth0")]
+
+
 def vip_holder(lab: Lab) -> str | None:
-    for name in NODES:
-        if f" {VIP}/" in lab[name].ip("-4", "-o", "addr", "show", "dev", "eth0"):
-            return name
-    return None
+    return next(iter(vip_holders(lab)), None)
+
+
+def settled(lab: Lab, prober: Prober, name: str) -> Callable[[], bool]:
+    """The election over with `name` MASTER: it alone holds the VIP, and the client's last answer,
+    come after that was seen, is from it. Not the first answer from it: at start-up both nodes can be
+    MASTER for a moment, and the loser's gratuitous ARPs, when they come last, send the client to a
+    node that has just dropped the VIP (until the winner's delayed GARP round, 5 s later)."""
+    alone_since: list[float] = []
+
+    def done() -> bool:
+        if vip_holders(lab) != [name]:
+            alone_since.clear()
+            return False
+        if not alone_since:
+            alone_since.append(time.monotonic())
+        last = prober.last()
+        return last is not None and last.t > alone_since[0] and last.served_by == name
+    return done
 
 
 def preflight() -> str | None:
@@ -325,7 +341,7 @@ def demo() -> int:
         prober = Prober(lab["client"], VIP).start()
         tl = Timeline(daemons, notify_logs, prober)
         tl.reset(skip_old=False)
-        if not tl.run_until(lambda: tl.served_by == "node1", timeout=20, linger=0.5):
+        if not tl.run_until(settled(lab, prober, "node1"), timeout=20, linger=0.5):
             return fail("no master elected", daemons)
         show_state(lab)
 
@@ -337,7 +353,7 @@ def demo() -> int:
         tl.reset()
         nginx["node1"].kill()
         event(0.0, "node1", "nginx killed", "kill -9 (master and worker)")
-        if not tl.run_until(lambda: tl.served_by == "node2", timeout=20, linger=1.0):
+        if not tl.run_until(settled(lab, prober, "node2"), timeout=20, linger=1.0):
             return fail("the client was not served by node2", daemons)
         outage(tl, prober, "node2")
         say("     (detection: up to 1 s, the check's interval; then up to 3.6 s, node2's master down timer)")
@@ -350,7 +366,7 @@ def demo() -> int:
         tl.reset()
         nginx["node1"].start()
         event(0.0, "node1", "nginx started", f"{nginx['node1'].name} -c nginx.conf")
-        if not tl.run_until(lambda: tl.served_by == "node1", timeout=20, linger=1.0):
+        if not tl.run_until(settled(lab, prober, "node1"), timeout=20, linger=1.0):
             return fail("the VIP did not come back to node1", daemons)
         outage(tl, prober, "node1")
         show_state(lab)
