@@ -13,10 +13,11 @@ import pytest
 
 from pykeepalived.config.instance_setup import InstanceSetup
 from pykeepalived.control.view import VrrpEvents, VrrpView
+from pykeepalived.daemon.log import log
 from pykeepalived.daemon.vrrp.executor import LinuxExecutor, MacCache
 from pykeepalived.daemon.vrrp.instances import InstanceTable, Runtime
 from pykeepalived.linux.addresses import Address
-from pykeepalived.vrrp.effects import Notify, State, StateChanged
+from pykeepalived.vrrp.effects import Log, LogLevel, Notify, State, StateChanged
 from pykeepalived.vrrp.engine import VrrpEngine
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.params import SEC, InstanceParams
@@ -107,8 +108,9 @@ def test_an_in_turn_subscriber_hears_the_notify_after_the_queued_work(
         caplog: pytest.LogCaptureFixture) -> None:
     """The SNMP agent's traps (VrrpEvents in_turn): a notify reaches an in-turn subscriber in the
     executor's ordered queue, after the work the change queued before it (keepalived logs its trap
-    lines after "setting VIPs."); the other subscribers hear it at once, in subscription order, and a
-    failing in-turn subscriber is logged like the others."""
+    lines after "setting VIPs."); with nothing queued it hears it at once (keepalived's trap line
+    right after "Entering BACKUP STATE (init)"); the other subscribers hear it at once, in
+    subscription order, and a failing in-turn subscriber is logged like the others."""
     events = VrrpEvents()
     got: list[str] = []
 
@@ -133,12 +135,14 @@ def test_an_in_turn_subscriber_hears_the_notify_after_the_queued_work(
         table = InstanceTable(VrrpEngine())
         ex = LinuxExecutor(table, None, MacCache(None), events, None, dont_release=False)
         ex.start()
-        events.queue = ex.queue.put_nowait
+        events.turn = ex.in_turn
         try:
             ex.queue.put_nowait(address_work)
             events.notified(Notify("INSTANCE", "VI_1", "MASTER", 100))
             assert got == ["scripts", "dbus"]
             await ex.drain()
+            events.notified(Notify("INSTANCE", "VI_1", "BACKUP", 100))  # nothing queued: at once
+            assert got[-3:] == ["scripts", "traps BACKUP", "dbus"]
             events.unsubscribe(on_notify=traps)
             events.notified(Notify("INSTANCE", "VI_1", "FAULT", 0))
             await ex.drain()
@@ -147,5 +151,31 @@ def test_an_in_turn_subscriber_hears_the_notify_after_the_queued_work(
 
     with caplog.at_level(logging.ERROR, logger="pykeepalived"):
         asyncio.run(go())
-    assert got == ["scripts", "dbus", "setting VIPs", "traps MASTER", "scripts", "dbus"]
-    assert caplog.text.count("internal error applying Notify: RuntimeError('a trap that fails')") == 3
+    assert got == ["scripts", "dbus", "setting VIPs", "traps MASTER", "scripts", "traps BACKUP", "dbus",
+                   "scripts", "dbus"]
+    assert caplog.text.count("internal error applying Notify: RuntimeError('a trap that fails')") == 4
+
+
+def test_the_cores_log_lines_wait_behind_the_queued_work(caplog: pytest.LogCaptureFixture) -> None:
+    """A Log effect is logged at once when no work is queued, else after that work (keepalived logs a
+    synced member's "Entering MASTER STATE" after the first member's "setting VIPs.")."""
+    async def address_work() -> None:
+        log.info("(VI_1) setting VIPs.")
+
+    async def go() -> None:
+        ex = LinuxExecutor(InstanceTable(VrrpEngine()), None, MacCache(None), VrrpEvents(), None,
+                           dont_release=False)
+        ex.start()
+        try:
+            ex.submit([Log(LogLevel.INFO, "(VI_1) Entering MASTER STATE")])
+            ex.queue.put_nowait(address_work)
+            ex.submit([Log(LogLevel.INFO, "(VI_2) Entering MASTER STATE")])
+            log.info("at once")
+            await ex.drain()
+        finally:
+            ex.close()
+
+    with caplog.at_level(logging.INFO, logger="pykeepalived"):
+        asyncio.run(go())
+    assert [r.getMessage() for r in caplog.records] == [
+        "(VI_1) Entering MASTER STATE", "at once", "(VI_1) setting VIPs.", "(VI_2) Entering MASTER STATE"]

@@ -705,3 +705,56 @@ def test_reload_dropping_an_instance_traps_as_keepalived(sides: list[tuple[Host,
         dropped = [t for t in sides[0][1].traps() if '"VI_2"' in t and "snmp_reloaded" in t]
         assert len(dropped) == 1 and f"3.1.4 = INTEGER: {6 if deleted else 3}" in dropped[0], dropped
         stop_and_compare_traps(nodes, [s for _, s in sides], 7)
+
+
+def order_conf(socket: str) -> str:
+    """A sync group (VI_4, VI_6: VI_4's down timer ends first, so VI_6's take-over syncs VI_4) and
+    two instances beside it (VI_2 takes over first, then VI_1), every one BACKUP at start."""
+    text = sync_conf(socket).replace("priority 100\n    version 3", "priority 90\n    version 3")
+    single = conf(socket)
+    single = single[single.index("vrrp_instance VI_1"):]
+    for a, b in (("192.0.2.100/24", "192.0.2.120/24"), ("192.0.2.101/24", "192.0.2.121/24"),
+                 ("192.0.2.102/24", "192.0.2.122/24"), ("state MASTER", "state BACKUP")):
+        single = single.replace(a, b)
+    return text + single
+
+
+ORDER_LINES = re.compile(r"\(VI_\d\) (Entering|Receive advertisement timeout|setting|removing|sent 0"
+                         r"|Sending SNMP)|VRRP_Group")
+
+
+def test_trap_lines_and_order_with_a_sync_group_match_keepalived(
+        sides: list[tuple[Host, PrivateSnmpd]]) -> None:
+    """With -D, every "Sending SNMP notification" line among the instances' lines, and the traps in
+    the order snmptrapd receives them, as keepalived 2.2.7's, with a sync group and two instances:
+    - start (vrrp_init_state): the group's, then each instance's right after its
+      "Entering BACKUP STATE (init)";
+    - take-overs: after the instance's "setting VIPs.", a synced member's "Entering MASTER STATE"
+      after them, the group's last;
+    - reload dropping VI_2 and adding VI_3: VI_2's after its removals, VI_3's after its "(init)";
+    - stop (vrrp_terminate_phase1): every instance's priority 0 and removals first, then every
+      instance's trap (notify_shutdown), then the group's."""
+    def new_conf(socket: str) -> str:
+        text = order_conf(socket)
+        text = text[:text.index("vrrp_instance VI_2")]
+        new = NEW_INSTANCE.replace("state MASTER", "state BACKUP").replace("priority 200", "priority 100")
+        return text + new
+
+    with running([(h, order_conf(str(s.socket))) for h, s in sides]) as nodes:
+        for n in nodes:
+            wait_for(lambda n=n: all(n.has(a) for a in ("192.0.2.100", "2001:db8::62", "192.0.2.120",
+                                                        "192.0.2.122")), 30)
+        wait_for(lambda: all(len(s.traps()) >= 16 for _, s in sides), 10)
+        for n, (_, s) in zip(nodes, sides, strict=True):
+            n.conf.write_text(new_conf(str(s.socket)))
+            n.signal(signal.SIGHUP)
+        for n in nodes:
+            wait_for(lambda n=n: n.has("192.0.2.103") and not n.has("192.0.2.122"), 30)
+        wait_for(lambda: all(len(s.traps()) >= 21 for _, s in sides), 10)
+        stop_and_compare_traps(nodes, [s for _, s in sides], 26)
+        lines = [log_lines(n, ORDER_LINES) for n in nodes]
+        assert lines[1] == lines[0], diff(lines[0], lines[1])
+        for line in ("VRRP_Group(SG_1): Sending SNMP notification", "(VI_3) Sending SNMP notification",
+                     "(VI_2) Sending SNMP notification",
+                     "(VI_6) Sending SNMP notification vrrpv3NotifyNewMaster, reason 3"):
+            assert line in lines[0], line

@@ -126,6 +126,22 @@ def test_sync_group_master_to_backup_takes_all() -> None:
     assert "VRRP_Group(G1) Syncing instances to BACKUP state" in texts(eff)
 
 
+def test_shutdown_notifies_after_every_release() -> None:
+    """keepalived vrrp_terminate_phase1: restore_vrrp_interfaces over every instance (priority 0,
+    removals), then notify_shutdown: every instance's STOP notify, then the sync groups'."""
+    eng, a, b = _pair()
+    eng.start(T0)
+    eng.handle_timer(T0 + MDI_100)
+    assert a.state == b.state == State.MASTER
+    eff = eng.shutdown(T0 + MDI_100 + 10)
+    assert kinds(eff) == ["Transmit(0)", "ReleaseAddresses", "StateChanged(STOP)",
+                          "Transmit(0)", "ReleaseAddresses", "StateChanged(STOP)",
+                          "Notify", "Notify", "Notify"]
+    assert [e for e in eff if isinstance(e, Notify)] == [
+        Notify("INSTANCE", "VI_1", "STOP", 100), Notify("INSTANCE", "VI_2", "STOP", 100),
+        Notify("GROUP", "G1", "STOP", 0)]
+
+
 def test_engine_ignores_unknown_vrid_and_keeps_one_deadline() -> None:
     eng = VrrpEngine()
     insts = [

@@ -12,10 +12,11 @@
 # - `VrrpEvents`, the hook: the executor publishes every `StateChanged`, `Notify` and `RxRejected`
 #   of the core once; each subscriber gets it in subscription order, at once (on the loop, before
 #   the next effect). A subscriber must not block (queue the slow part); one that raises is logged
-#   and the others still run. A notify subscriber `in_turn` hears it in the ordered queue of the
-#   work the change causes (`queue`: the executor's), after that work: the SNMP agent's traps, whose
-#   -D lines keepalived logs after "setting VIPs." and, at stop, after the addresses are removed
-#   (vrrp_state_become_master / vrrp_restore_interface, then send_instance_notifies). The VRRP child
+#   and the others still run. A notify subscriber `in_turn` hears it after the work the change
+#   queued before it (`turn`: the executor's in_turn; at once when none is queued): the SNMP agent's
+#   traps, whose -D lines keepalived logs after "setting VIPs." and, at stop, after the addresses are
+#   removed (vrrp_state_become_master / vrrp_restore_interface, then send_instance_notifies), and at
+#   start right after each instance's "Entering BACKUP STATE (init)" (vrrp_init_state). The VRRP child
 #   subscribes its own parts at start (transition times, the notifier, the control plane,
 #   lvs_sync_daemon, then the SNMP agent and the DBus service); a service turned off by a reload
 #   unsubscribes. Both carry plain values of the core (vrrp/effects.py), so a service can be tested
@@ -25,7 +26,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Protocol
 
 from pykeepalived.logs import log
@@ -91,7 +92,7 @@ class VrrpView(Protocol):
 StateHook = Callable[["StateChanged"], None]
 NotifyHook = Callable[["Notify"], None]
 RejectedHook = Callable[["RxRejected"], None]
-Job = Callable[[], Awaitable[None]]
+Turn = Callable[[Callable[[], None]], None]
 
 
 class VrrpEvents:
@@ -101,11 +102,11 @@ class VrrpEvents:
         self._state: list[StateHook] = []
         self._notify: list[tuple[NotifyHook, bool]] = []  # (subscriber, in turn)
         self._rejected: list[RejectedHook] = []
-        self.queue: Callable[[Job], None] | None = None  # the ordered queue of the changes' work
+        self.turn: Turn | None = None  # runs a call after the changes' queued work (the executor's in_turn)
 
     def subscribe(self, on_state: StateHook | None = None, on_notify: NotifyHook | None = None,
                   on_rejected: RejectedHook | None = None, in_turn: bool = False) -> None:
-        """`in_turn`: `on_notify` hears each notify in `queue`, after the work queued before it."""
+        """`in_turn`: `on_notify` hears each notify through `turn`, after the work queued before it."""
         if on_state is not None:
             self._state.append(on_state)
         if on_notify is not None:
@@ -129,14 +130,10 @@ class VrrpEvents:
 
     def notified(self, n: Notify) -> None:
         for fn, in_turn in self._notify:
-            if in_turn and self.queue is not None:
-                self.queue(functools.partial(self._in_turn, fn, n))
+            if in_turn and self.turn is not None:
+                self.turn(functools.partial(_notify, fn, n))
             else:
                 _notify(fn, n)
-
-    @staticmethod
-    async def _in_turn(fn: NotifyHook, n: Notify) -> None:
-        _notify(fn, n)
 
     def rx_rejected(self, e: RxRejected) -> None:
         """An advert rejected for a reason a trap reports (the SNMP agent's vrrpTrapAuthFailure)."""

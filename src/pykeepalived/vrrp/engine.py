@@ -22,7 +22,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Collection, Mapping, Sequence
 
-from pykeepalived.vrrp.effects import Effect, Log, LogLevel, State
+from pykeepalived.vrrp.effects import Effect, Log, LogLevel, Notify, State
 from pykeepalived.vrrp.instance import VrrpInstance
 from pykeepalived.vrrp.packet import DropReason, PacketError, RxPacket
 from pykeepalived.vrrp.params import IPAddress
@@ -327,11 +327,15 @@ class VrrpEngine:
 
     def shutdown(self, now: int, release: bool = True) -> list[Effect]:
         """Graceful stop: priority-0 adverts and releases for masters (unless not `release`:
-        --dont-release-vrrp), then STOP notifies."""
+        --dont-release-vrrp), then every instance's STOP notify, then the sync groups' (keepalived
+        vrrp_terminate_phase1: restore_vrrp_interfaces over all instances before notify_shutdown)."""
         out: list[Effect] = []
+        notifies: list[Effect] = []
         for inst in self.instances.values():
             if inst.state != State.STOP:
-                out += inst.shutdown(now, release=release)
+                for e in inst.shutdown(now, release=release):
+                    (notifies if type(e) is Notify else out).append(e)
+        out += notifies
         for g in self.groups.values():
             out += g.shutdown(now)
         self._refresh_all()

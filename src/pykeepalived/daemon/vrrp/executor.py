@@ -156,9 +156,7 @@ class LinuxExecutor:
         self.pacer = GarpPacer(self.garp.send, self._still_master)
         self.keeper = AddressKeeper()
         self.worker: asyncio.Task[None] | None = None
-        # set at shutdown: the core's log lines wait behind the queued address work, so that each
-        # instance's "sent 0 priority" comes with its own "removing ..." lines (keepalived's order)
-        self.ordered_logs = False
+        self._busy = False  # the worker is running a job
         # IPv6 adverts queued per connected socket during one submit(), sent by sendmmsg at its end
         self._burst: dict[int, tuple[list[bytes], list[SendContext]]] = {}
         self._burst_arrays: dict[int, Any] = {}
@@ -169,12 +167,26 @@ class LinuxExecutor:
     async def _work(self) -> None:
         while True:
             job = await self.queue.get()
+            self._busy = True
             try:
                 await job()
             except Exception as exc:  # never let a failed operation stop the daemon
                 log.error("internal error while applying a VRRP action: %r", exc)
             finally:
+                self._busy = False
                 self.queue.task_done()
+
+    def idle(self) -> bool:
+        """No work queued nor running."""
+        return not self._busy and self.queue.empty()
+
+    def in_turn(self, fn: Callable[[], None]) -> None:
+        """`fn` after the work queued before it: at once when there is none (keepalived does that work
+        before it goes on, so what follows it comes at once), else as the queue's next job."""
+        if self.idle():
+            fn()
+        else:
+            self.queue.put_nowait(functools.partial(_call, fn))
 
     async def drain(self) -> None:
         await self.queue.join()
@@ -210,10 +222,13 @@ class LinuxExecutor:
         if isinstance(e, Transmit):
             self._transmit(e, self.table.runtime[e.instance])
         elif isinstance(e, Log):
-            if self.ordered_logs:  # stopping: after the queued releases, as keepalived logs them
-                self.queue.put_nowait(functools.partial(self._log, e))
-            else:
+            # the core's lines wait behind the work queued before them, in keepalived's order: at a
+            # sync group's take-over "(VI_2) Entering MASTER STATE" after VI_1's "setting VIPs."; at
+            # stop each instance's "sent 0 priority" with its own "removing ..." lines
+            if self.idle():
                 log.log(DETAIL if e.level is LogLevel.DETAIL else logging.INFO, "%s", e.text)
+            else:
+                self.queue.put_nowait(functools.partial(self._log, e))
         elif isinstance(e, ClaimAddresses):
             self.queue.put_nowait(functools.partial(self._claim, e))
         elif isinstance(e, ReleaseAddresses):
@@ -466,3 +481,7 @@ class LinuxExecutor:
             self.worker.cancel()
         self.pacer.close()
         self.garp.close()
+
+
+async def _call(fn: Callable[[], None]) -> None:
+    fn()

@@ -352,7 +352,7 @@ class VrrpChild:
             dont_release=self.opts.dont_release_vrrp, on_advert=self.ops.advert_sent,
             on_interval_lowered=self._interval_lowered, gna_checks=self.gna_checks)
         self.executor.start()
-        self.events.queue = self.executor.queue.put_nowait  # the in-turn subscribers' place
+        self.events.turn = self.executor.in_turn  # the in-turn subscribers' place
         self.executor.pacer.configure(model)
         checked = check_vrrp_scripts(model, ScriptResolver(model))  # disabled scripts are not tracked
         model = self.model = checked.model
@@ -572,9 +572,6 @@ class VrrpChild:
             await self._reload()
         except Exception:
             log.exception("internal error while reloading")
-        finally:
-            if self.executor is not None:
-                self.executor.ordered_logs = False
 
     async def _reload(self) -> None:
         model, diags = load_config(self.opts.conf_file, self.opts.config_id, self.opts.all_config, "vrrp")
@@ -642,11 +639,9 @@ class VrrpChild:
         previous = {new: old_runtime[was].inst for new, was in match.items()}
         self._start_bgp(model)
         await self._reload_dbus(model)  # keepalived dbus_reload: VrrpReloaded before the new ones start
-        self.executor.ordered_logs = True  # the lines in keepalived's order: "setting VIPs." before "(init)"
         self.driver.apply(functools.partial(self.engine.reload, previous, added, old_groups))
         await self.executor.drain()
         self._seed_bgp()
-        self.executor.ordered_logs = False
         await self.set_static(model, add=True)  # keepalived: after clear_diff_vrrp
         self.syncd = await self._sync_daemon(model, reload=True)  # in the states the reload kept
         await self._release_unused()
@@ -700,7 +695,6 @@ class VrrpChild:
         # stay; the firewall table and the static addresses, routes and rules still go
         try:
             release = not self.opts.dont_release_vrrp
-            self.executor.ordered_logs = True
             self.driver.shutdown(release=release)
             await self.executor.drain()
             if self.firewall is not None:
