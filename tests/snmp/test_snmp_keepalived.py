@@ -723,6 +723,12 @@ ORDER_LINES = re.compile(r"\(VI_\d\) (Entering|Receive advertisement timeout|set
                          r"|Sending SNMP)|VRRP_Group")
 
 
+# the VRRP child's start-up lines around its subagent's start (keepalived start_vrrp: after the file
+# is read, before vrrp_complete_init's script security line and the interfaces' addresses)
+START_LINES = re.compile(r"Script user|Starting SNMP subagent|AgentX subagent connected|SECURITY VIOLATION"
+                         r"|Assigned address|Registering gratuitous")
+
+
 def test_trap_lines_and_order_with_a_sync_group_match_keepalived(
         sides: list[tuple[Host, PrivateSnmpd]]) -> None:
     """With -D, every "Sending SNMP notification" line among the instances' lines, and the traps in
@@ -733,7 +739,8 @@ def test_trap_lines_and_order_with_a_sync_group_match_keepalived(
       after them, the group's last;
     - reload dropping VI_2 and adding VI_3: VI_2's after its removals, VI_3's after its "(init)";
     - stop (vrrp_terminate_phase1): every instance's priority 0 and removals first, then every
-      instance's trap (notify_shutdown), then the group's."""
+      instance's trap (notify_shutdown), then the group's.
+    The subagent starts where keepalived's does (START_LINES)."""
     def new_conf(socket: str) -> str:
         text = order_conf(socket)
         text = text[:text.index("vrrp_instance VI_2")]
@@ -754,6 +761,9 @@ def test_trap_lines_and_order_with_a_sync_group_match_keepalived(
         stop_and_compare_traps(nodes, [s for _, s in sides], 26)
         lines = [log_lines(n, ORDER_LINES) for n in nodes]
         assert lines[1] == lines[0], diff(lines[0], lines[1])
+        start = [[re.sub(r"Assigned address \S+", "Assigned address <addr>", line)
+                  for line in log_lines(n, START_LINES)][:7] for n in nodes]
+        assert start[1] == start[0], diff(start[0], start[1])
         for line in ("VRRP_Group(SG_1): Sending SNMP notification", "(VI_3) Sending SNMP notification",
                      "(VI_2) Sending SNMP notification",
                      "(VI_6) Sending SNMP notification vrrpv3NotifyNewMaster, reason 3"):

@@ -356,23 +356,12 @@ class VrrpChild:
         self.executor.pacer.configure(model)
         checked = check_vrrp_scripts(model, ScriptResolver(model))  # disabled scripts are not tracked
         model = self.model = checked.model
+        await self._start_snmp(model)
         if checked.violation:
             log.error("%s", checked.violation)
         await self.set_static(model, add=True)
         await self.build(model)
         await self.start_trackers(model, checked)
-        # before the first transition, so its trap is sent (keepalived connects at its start)
-        if snmp_settings(model, self.opts.snmp, self.opts.snmp_socket).any_vrrp:
-            # the SNMP code (MIB tables, AgentX) is imported only when a MIB is enabled
-            from pykeepalived.control.snmp_vrrp import start_snmp
-            from pykeepalived.daemon.vrrp.snmp_extras import ChildSnmpExtras
-
-            checker_runs = not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children)
-            extras = ChildSnmpExtras(lambda: self.notifier.scripts if self.notifier else {}, self)
-            self.snmp = await start_snmp(self.opts, model, self.table, extras, checker_runs=checker_runs)
-        if self.snmp is not None:  # the traps after the address work each change queued
-            self.events.subscribe(on_notify=self.snmp.notified, on_rejected=self.snmp.rx_rejected,
-                                  in_turn=True)
         clock = AsyncioClock(loop, self.ops.timing)
         clock.on_late = auto_priority(model, "vrrp").timer_fired  # max_auto_priority
         self.driver = Driver(self.engine, clock, self.executor)
@@ -401,6 +390,22 @@ class VrrpChild:
         self._install_signals(loop, held)
         child_serving()  # the parent's READY=1: instances and control socket up
         return await serve_until_stopped(self)
+
+    async def _start_snmp(self, model: Model) -> None:
+        """The SNMP agent, when a MIB is enabled, as keepalived's start_vrrp starts it: once the file
+        is read, before vrrp_complete_init ("Starting SNMP subagent" before the script security line
+        and the interfaces' addresses), so the first transition's trap is sent."""
+        if snmp_settings(model, self.opts.snmp, self.opts.snmp_socket).any_vrrp:
+            # the SNMP code (MIB tables, AgentX) is imported only when a MIB is enabled
+            from pykeepalived.control.snmp_vrrp import start_snmp
+            from pykeepalived.daemon.vrrp.snmp_extras import ChildSnmpExtras
+
+            checker_runs = not self.opts.vrrp_only and bool(model.virtual_servers or self.opts.all_children)
+            extras = ChildSnmpExtras(lambda: self.notifier.scripts if self.notifier else {}, self)
+            self.snmp = await start_snmp(self.opts, model, self.table, extras, checker_runs=checker_runs)
+        if self.snmp is not None:  # the traps after the address work each change queued
+            self.events.subscribe(on_notify=self.snmp.notified, on_rejected=self.snmp.rx_rejected,
+                                  in_turn=True)
 
     def _reload_snmp(self, model: Model) -> None:
         """The running subagent's new values (its code is loaded only if it was started)."""
