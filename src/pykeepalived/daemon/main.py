@@ -59,7 +59,7 @@ def run(opts: Options) -> int:
 
     preload(roles)
     argv = [a for a in sys.argv[1:] if not a.startswith("--child")]
-    return run_parent(opts, argv, roles, pc, files)
+    return run_parent(opts, argv, roles, run, pc, files)
 
 
 def prepare_parent(opts: Options, pc: ProcConf) -> bool:

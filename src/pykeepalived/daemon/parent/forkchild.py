@@ -49,6 +49,14 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pykeepalived.options import Options
+
+# what a forked child runs on its options: daemon/main.py's run, handed down by the entry point so
+# that nothing here imports the module above it
+ChildEntry = Callable[["Options"], int]
 
 ROLE_MODULES = {
     "vrrp": "pykeepalived.daemon.vrrp.vrrp_child",
@@ -115,10 +123,10 @@ class ForkedChild:
 
 
 def fork_child(role: str, argv: Sequence[str], env: dict[str, str], keep_fds: Sequence[int],
-               prepare: Callable[[], None]) -> ForkedChild:
-    """Fork the child of `role`: it runs `pykeepalived --child=ROLE argv` with `env` added to its
-    environment and `keep_fds` open; `prepare` runs first in it (signal mask, parent-death signal).
-    OSError when the fork fails."""
+               prepare: Callable[[], None], entry: ChildEntry) -> ForkedChild:
+    """Fork the child of `role`: it runs `entry` (the entry point's run) on the options of
+    `pykeepalived --child=ROLE argv`, with `env` added to its environment and `keep_fds` open;
+    `prepare` runs first in it (signal mask, parent-death signal). OSError when the fork fails."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
@@ -127,7 +135,7 @@ def fork_child(role: str, argv: Sequence[str], env: dict[str, str], keep_fds: Se
         return ForkedChild(pid)
     code = 1
     try:  # pragma: no cover - runs in the forked child (covered by the daemon tests)
-        code = _child(role, argv, env, keep_fds, prepare)
+        code = _child(role, argv, env, keep_fds, prepare, entry)
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
@@ -143,7 +151,7 @@ def fork_child(role: str, argv: Sequence[str], env: dict[str, str], keep_fds: Se
 
 
 def _child(role: str, argv: Sequence[str], env: dict[str, str], keep_fds: Sequence[int],
-           prepare: Callable[[], None]) -> int:
+           prepare: Callable[[], None], entry: ChildEntry) -> int:
     prepare()
     gc.freeze()  # what the parent made since its preload stays out of this child's collections too
     from pykeepalived.daemon.log import log
@@ -156,7 +164,6 @@ def _child(role: str, argv: Sequence[str], env: dict[str, str], keep_fds: Sequen
         if hi > lo + 1:
             os.closerange(lo + 1, hi)
     os.environ.update(env)
-    from pykeepalived.daemon.main import run
     from pykeepalived.options import parse_args
 
-    return run(parse_args([f"--child={role}", *argv]))
+    return entry(parse_args([f"--child={role}", *argv]))

@@ -40,7 +40,7 @@ from pykeepalived import BANNER, __version__
 from pykeepalived.control import sdnotify
 from pykeepalived.daemon.bfd_events import BfdPipes
 from pykeepalived.daemon.log import DETAIL, log, log_cpu_usage
-from pykeepalived.daemon.parent.forkchild import ForkedChild, fork_child
+from pykeepalived.daemon.parent.forkchild import ChildEntry, ForkedChild, fork_child
 from pykeepalived.daemon.parent.parent_files import ParentConf, ParentFiles
 from pykeepalived.daemon.parent.startstop import run_start_stop
 from pykeepalived.daemon.pidfile import default_path, remove_pid_dir, run_with_pid_file
@@ -86,6 +86,7 @@ class Parent:
     opts: Options
     argv: list[str]
     roles: list[str]
+    entry: ChildEntry  # what a forked child runs (daemon/main.py run): given, not imported from above
     children: dict[str, Child] = field(default_factory=dict)
     stopping: bool = False
     ready: sdnotify.ReadyPipe | None = None  # under systemd (Type=notify): children report readiness
@@ -170,7 +171,7 @@ class Parent:
             bfd_env, bfd_fds = self.bfd_pipes.child_env(ch.role)
             extra, fds = {**extra, **bfd_env}, fds + bfd_fds
         respawn = ch.proc is None and ch.started > 0
-        ch.proc = fork_child(ch.role, self.argv, extra, fds, _child_preexec)
+        ch.proc = fork_child(ch.role, self.argv, extra, fds, _child_preexec, self.entry)
         ch.started = time.monotonic()
         ch.respawn_at = None
         log.info("Starting %s child process, pid=%d", PROG_NAMES[ch.role], ch.proc.pid)
@@ -362,12 +363,12 @@ def daemonize() -> None:
     os.close(null)
 
 
-def run_parent(opts: Options, argv: list[str], roles: list[str], pc: ProcConf | None = None,
-               read: str | None = None) -> int:
+def run_parent(opts: Options, argv: list[str], roles: list[str], entry: ChildEntry,
+               pc: ProcConf | None = None, read: str | None = None) -> int:
 
     def body() -> int:
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-        return Parent(opts, argv, roles, pc=pc or ProcConf(), read=read).run()
+        return Parent(opts, argv, roles, entry, pc=pc or ProcConf(), read=read).run()
 
     try:
         return run_with_pid_file(opts.pid_file or default_path("parent"), body, f"Stopped {BANNER}")
