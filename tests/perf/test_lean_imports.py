@@ -80,3 +80,32 @@ def test_checker_child_loads_the_snmp_code_only_when_enabled() -> None:
                                     "pykeepalived.control.snmp_subagent") if m in sys.modules])
     """)
     assert "heavy []" in out
+
+
+def test_a_vrrp_only_configuration_does_not_import_the_lvs_configuration_model(tmp_path) -> None:
+    """The LVS records and their builder (config/model_lvs.py, build_lvs.py: ~20 ms of import) are
+    imported only for a file with LVS keywords: not by the parent reading a VRRP-only file, nor by the
+    VRRP child it preloads; a virtual_server brings them in."""
+    conf = tmp_path / "keepalived.conf"
+    conf.write_text("vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n priority 100\n"
+                    " virtual_ipaddress {\n  192.0.2.10/24\n }\n}\n")
+    lvs = tmp_path / "lvs.conf"
+    lvs.write_text("virtual_server 192.0.2.1 80 {\n protocol TCP\n real_server 192.0.2.2 80 {\n"
+                   "  TCP_CHECK {\n  }\n }\n}\n")
+    out = _run(f"""
+        import sys
+        import pykeepalived.cli
+        from pykeepalived.config.load import load_config
+        from pykeepalived.daemon.parent.forkchild import preload
+        lvs = ("pykeepalived.config.model_lvs", "pykeepalived.config.build_lvs")
+        model, diags = load_config({str(conf)!r})
+        preload(["vrrp"])
+        print("vrrp", len(model.vrrp_instances), [m for m in lvs if m in sys.modules])
+        model, diags = load_config({str(lvs)!r})
+        print("lvs", len(model.virtual_servers), [m for m in lvs if m in sys.modules])
+        from pykeepalived.config.model import TcpCheck
+        print("check", type(model.virtual_servers[0].real_servers[0].checkers[0]) is TcpCheck)
+    """)
+    assert "vrrp 1 []" in out
+    assert "lvs 1 ['pykeepalived.config.model_lvs', 'pykeepalived.config.build_lvs']" in out
+    assert "check True" in out

@@ -8,6 +8,8 @@
 #   * strict mode rewrites (keepalived.md §1.11.9); VRID required (fatal);
 #   * track_* references resolved against the vrrp_script/track_file/... definitions.
 # Checks against the running system (interfaces, script files) are in check.py.
+# The LVS part (build_lvs.py, model_lvs.py: ~20 ms of import) is imported where a virtual_server is
+# read, lvs_globals.py's checks where an LVS global keyword is: a VRRP-only file loads neither here.
 """Keyword tree -> Model, with keepalived's defaults and semantic checks."""
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import functools
 import socket
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from pykeepalived.config.bag_fields import (
     bfd_defs,
@@ -30,15 +32,11 @@ from pykeepalived.config.bag_fields import (
     snmp_defs,
     sync_group_fields,
 )
-from pykeepalived.config.build_lvs import build_vs, options
-from pykeepalived.config.changes import bool_of, changes, int_of, ip_of, script_of, str_of, words_of
+from pykeepalived.config.changes import bool_of, changes, int_of, ip_of, options, script_of, str_of, words_of
 from pykeepalived.config.command_words import cmd_str, resolve_user_group
 from pykeepalived.config.diag import BLOCK_PROCESSES, NOWHERE, ConfigErr, Loc, Reporter, skip_block
-from pykeepalived.config.lvs_globals import parse_flush_on_stop, parse_lvs_sync_daemon, parse_lvs_timeouts
 from pykeepalived.config.model import (
-    BfdCheck,
     BgpAnnounce,
-    Checker,
     GlobalDefs,
     Model,
     Named,
@@ -50,7 +48,6 @@ from pykeepalived.config.model import (
     TrackFile,
     TrackProcess,
     VipSpec,
-    VirtualServer,
     VrrpInstance,
     VrrpScript,
 )
@@ -69,6 +66,9 @@ from pykeepalived.config.types import (
 )
 from pykeepalived.config.vips import parse_vip
 from pykeepalived.config.vrrp_extra import garp_extra_words, instance_checks, unicast_vmac, vmac_spec
+
+if TYPE_CHECKING:  # the LVS modules are imported only for a file that has LVS keywords
+    from pykeepalived.config.model_lvs import Checker, VirtualServer
 
 _GLOBAL_GROUPS = ("options", "snmp", "dbus", "dump_files")  # not keywords: filled in build()
 _GLOBAL_TYPED = {f for f in GlobalDefs.__dataclass_fields__ if f not in _GLOBAL_GROUPS}
@@ -201,6 +201,8 @@ class Builder:
                 case "virtual_server_group":
                     self.vsgs.append((str(n.value), tuple(i.words for i in n.items)))
                 case "virtual_server":
+                    from pykeepalived.config.build_lvs import build_vs  # LVS only: see the header
+
                     vs = build_vs(n, self.rep)
                     if vs is not None:
                         self.vss.append(vs)
@@ -351,6 +353,12 @@ class Builder:
 
     def _check_lvs_global(self, kw: str, v: object, loc: Loc) -> None:
         """keepalived's diagnostics for lvs_timeouts / lvs_flush_on_stop / lvs_sync_daemon."""
+        from pykeepalived.config.lvs_globals import (  # LVS only: see the header
+            parse_flush_on_stop,
+            parse_lvs_sync_daemon,
+            parse_lvs_timeouts,
+        )
+
         words = v if isinstance(v, tuple) else ()
         report = functools.partial(self.rep.error, loc)
         if kw == "lvs_timeouts":
@@ -726,6 +734,10 @@ class Builder:
 
     def _resolve_bfd_checks(self) -> None:
         """BFD_CHECK `name` must be a bfd_instance that reports to the checker (keepalived check_bfd.c)."""
+        if not self.vss:
+            return
+        from pykeepalived.config.model_lvs import BfdCheck  # LVS only: see the header
+
         checker_bfds = {x.name for x in self.named if x.kind == "bfd_instance"
                         and not (dict(x.options).get("vrrp") and not dict(x.options).get("checker"))}
         for vi, vs in enumerate(self.vss):

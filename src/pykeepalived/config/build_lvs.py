@@ -18,7 +18,16 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from pykeepalived.config.changes import bool_of, changes, changes2, int_of, script_of, str_of, words_of
+from pykeepalived.config.changes import (
+    bool_of,
+    changes,
+    changes2,
+    int_of,
+    options,
+    script_of,
+    str_of,
+    words_of,
+)
 from pykeepalived.config.diag import NOWHERE, ConfigErr, Reporter, skip_block
 from pykeepalived.config.model_lvs import (
     CHECKER_CLASSES,
@@ -26,7 +35,6 @@ from pykeepalived.config.model_lvs import (
     Checker,
     FileCheck,
     HttpCheck,
-    Options,
     RealServer,
     UrlSpec,
     VirtualServer,
@@ -46,21 +54,6 @@ def field_names(cls: type) -> frozenset[str]:
     if names is None:
         names = _FIELDS[cls] = frozenset(f.name for f in dataclasses.fields(cls))
     return names
-
-
-def options(node: Node, skip: set[str]) -> Options:
-    """Keywords kept generically, as (keyword, value) pairs in file order."""
-    out: list[tuple[str, object]] = []
-    for c in node.children:
-        if c.kw in skip:
-            continue
-        if c.items or (c.value is None and not c.children):
-            out.append((c.kw, tuple(i.words for i in c.items)))
-        elif c.children:
-            out.append((c.kw, (c.value, options(c, set()))))
-        else:
-            out.append((c.kw, c.value))
-    return tuple(out)
 
 
 def fill(cls: type, node: Node, f: dict[str, Any], skip: set[str]) -> list[tuple[str, object]]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Generic, ParamSpec, TypeVar
 from pykeepalived.config.types import IPAddr
 
 if TYPE_CHECKING:  # the records' modules (routes.py, rules.py) use it without the parser
+    from pykeepalived.config.model import Options
     from pykeepalived.config.parser import Node
 
 P = ParamSpec("P")
@@ -96,3 +97,18 @@ def script_of(c: Node) -> tuple[str, str, str]:
     """A Script keyword's value: (command, user, group)."""
     assert isinstance(c.value, tuple) and len(c.value) == 3
     return c.value
+
+
+def options(node: Node, skip: set[str]) -> Options:
+    """Keywords kept generically, as (keyword, value) pairs in file order."""
+    out: list[tuple[str, object]] = []
+    for c in node.children:
+        if c.kw in skip:
+            continue
+        if c.items or (c.value is None and not c.children):
+            out.append((c.kw, tuple(i.words for i in c.items)))
+        elif c.children:
+            out.append((c.kw, (c.value, options(c, set()))))
+        else:
+            out.append((c.kw, c.value))
+    return tuple(out)

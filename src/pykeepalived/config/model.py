@@ -3,33 +3,52 @@
 # The typed, immutable result of reading keepalived.conf: frozen slotted dataclasses with
 # keepalived's defaults applied (build.py). Keywords without deep semantics are kept, validated, in
 # `options` as (keyword, value) pairs in file order. Locations are carried for messages but excluded
-# from equality, so a dump re-parsed gives an equal model.
+# from equality, so a dump re-parsed gives an equal model. The LVS records (model_lvs.py) are
+# re-exported but imported on first use, so a VRRP-only configuration does not load them.
 """The configuration model."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pykeepalived.config.diag import NOWHERE, Loc
-from pykeepalived.config.model_lvs import (
-    BfdCheck,
-    Checker,
-    DnsCheck,
-    FileCheck,
-    HttpCheck,
-    MiscCheck,
-    PingCheck,
-    RealServer,
-    SmtpCheck,
-    TcpCheck,
-    UdpCheck,
-    UrlSpec,
-    VirtualServer,
-)
 from pykeepalived.config.routes import Route
 from pykeepalived.config.rules import Rule
 from pykeepalived.config.types import IPAddr
 from pykeepalived.config.vips import AddrFlag, VipSpec
+
+if TYPE_CHECKING:  # imported on first use (__getattr__ below): a VRRP-only file never needs them
+    from pykeepalived.config.model_lvs import (
+        BfdCheck,
+        Checker,
+        DnsCheck,
+        FileCheck,
+        HttpCheck,
+        MiscCheck,
+        PingCheck,
+        RealServer,
+        SmtpCheck,
+        TcpCheck,
+        UdpCheck,
+        UrlSpec,
+        VirtualServer,
+    )
+
+_LVS_NAMES = frozenset({
+    "BfdCheck", "Checker", "DnsCheck", "FileCheck", "HttpCheck", "MiscCheck", "PingCheck", "RealServer",
+    "SmtpCheck", "TcpCheck", "UdpCheck", "UrlSpec", "VirtualServer",
+})
+
+
+def __getattr__(name: str) -> object:
+    """The LVS records re-exported from model_lvs, imported on first use (~20 ms)."""
+    if name in _LVS_NAMES:
+        from pykeepalived.config import model_lvs
+
+        return getattr(model_lvs, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 Options = tuple[tuple[str, object], ...]
 
