@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 
 import pytest
 
@@ -86,3 +87,46 @@ def test_log_lines(lab: Lab, nodes: list[Node], impl: str, detail: bool) -> None
         j = lines.index("(VI_1) Sending/queueing Unsolicited Neighbour Adverts on eth0 for 2001:db8::100")
         assert lines[j + 1] == "Sending unsolicited Neighbour Advert on eth0 for 2001:db8::100", where
         assert i < j, where
+
+
+RELOAD_V6 = """vrrp_instance VI_5 {
+    state MASTER
+    interface eth0
+    virtual_router_id 55
+    priority 200
+    version 3
+    virtual_ipaddress {
+        fe80::62/64
+        2001:db8::62/64
+    }
+}
+vrrp_instance VI_6 {
+    interface eth0
+    virtual_router_id 56
+    priority 100
+    version 3
+    virtual_ipaddress {
+        2001:db8::66/64
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("impl", ["py", "ka"])
+def test_assigned_address_after_reload_is_the_interface_own(lab: Lab, nodes: list[Node], impl: str) -> None:
+    """A reload (-D) logs each interface's addresses again (keepalived add_vrrp_to_interface): with a
+    link-local VIP (fe80::62) already on eth0, the IPv6 line is eth0's own link-local address, never
+    an address the daemon added (keepalived: ignore_address_if_ours_or_link_local)."""
+    host = lab["n1"]
+    node = Node(host, RELOAD_V6, impl=impl)
+    nodes.append(node)
+    node.start()
+    wait_for(lambda: node.has("fe80::62") and node.has("2001:db8::66"), 20)
+    node.signal(signal.SIGHUP)
+    wait_for(lambda: "Reload complete" in node.logs() or "Reload finished" in node.logs(), 15)
+    line = r"Assigned address fe80::[0-9a-f:]+ for interface eth0"
+    wait_for(lambda: count(line, messages(node)) >= 2, 10)
+    addrs = host.run(["ip", "-6", "addr", "show", "dev", "eth0"])
+    own = [a for a in re.findall(r"inet6 (fe80::[0-9a-f:]+)/64", addrs) if a != "fe80::62"]
+    assigned = [m for m in messages(node) if re.fullmatch(line, m)]
+    assert assigned == [f"Assigned address {own[0]} for interface eth0"] * 2, (own, node.logs()[-4000:])

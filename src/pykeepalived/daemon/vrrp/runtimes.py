@@ -90,6 +90,12 @@ class RuntimeBuilder:
         self.rx_bufs = SocketRxBufs()
         self._assigned_logged: set[str] = set()  # interfaces whose first instance was logged (-D)
         self._addr_vmacs: set[str] = set()  # address VMACs already reported (use_vmac_addr)
+        # every address this daemon adds (VIPs, eVIPs, static addresses) of the running load and the
+        # one before (still on the interfaces while a reload settles): never an interface's own
+        # address, so never an instance's source nor the `Assigned address` of an interface
+        # (keepalived: ignore_address_if_ours_or_link_local)
+        self._ours: frozenset[IPAddress] = frozenset()
+        self._loaded: frozenset[IPAddress] = frozenset()
 
     def new_load(self) -> None:
         """keepalived logs an interface's addresses at every load of the configuration."""
@@ -100,6 +106,9 @@ class RuntimeBuilder:
         registered with the engine yet)."""
         rts = {}
         ifaces = _Interfaces(self.ipr)  # one netlink look-up per interface, one address dump for all
+        added = frozenset(v.address for i in model.vrrp_instances for v in (*i.vips, *i.evips))
+        added |= frozenset(v.address for v in model.static_ipaddress)
+        self._ours, self._loaded = self._loaded | added, added
         for conf in model.vrrp_instances:
             if conf.vrid is None:
                 continue
@@ -135,7 +144,8 @@ class RuntimeBuilder:
         if iface is not None and iface.ifname not in self._assigned_logged:
             # keepalived add_vrrp_to_interface (with -D): the first instance on an interface
             self._assigned_logged.add(iface.ifname)
-            for addr in (iface.primary_ipv4(set(params.vips) | set(params.evips)), iface.link_local_ipv6()):
+            ours = self._ours | set(params.vips) | set(params.evips)
+            for addr in (iface.primary_ipv4(ours), iface.link_local_ipv6(ours)):
                 if addr is not None:
                     log.log(DETAIL, "Assigned address %s for interface %s", addr, iface.ifname)
         inst = VrrpInstance(params)
@@ -242,7 +252,7 @@ class RuntimeBuilder:
         its unicast_src_ip; keepalived binds its receive socket to the link-local address, so the
         adverts its peers send to the address they list are never received and both ends become
         MASTER (docs/migration.md)."""
-        exclude = set(p.vips) | set(p.evips)
+        exclude = self._ours | set(p.vips) | set(p.evips)
         if p.family == 4:
             return iface.primary_ipv4(exclude)
         if p.is_unicast and not any(peer.address.is_link_local for peer in p.unicast_peers):
